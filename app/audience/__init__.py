@@ -1,0 +1,1 @@
+"""The audience: sources, addresses, contacts, lists, suppressions and the compile step."""

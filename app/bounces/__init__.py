@@ -1,0 +1,1 @@
+"""Bounce monitoring: the mailbox, the sweep, attribution and the suppression policy."""

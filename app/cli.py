@@ -1,0 +1,84 @@
+"""The `bulkmail` command: one entry point for the service, the worker and operator tasks."""
+
+import logging
+import signal
+
+import typer
+
+from app import __version__
+from app.db import get_engine
+from app.migrate import upgrade
+from app.settings import get_settings
+
+cli = typer.Typer(
+    help="bulkmail: bulk e-mail with a per-recipient ledger and bounce monitoring. "
+    "Configuration comes from BULKMAIL_* environment variables or a .env file.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _upgraded_engine():  # type: ignore[no-untyped-def]
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    return engine
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (safe to run any number of times)."""
+    from app.migrate import current
+
+    engine = _upgraded_engine()
+    typer.echo(f"database at revision {current(engine)} ({engine.dialect.name})")
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the whole system in one process: API, web pages, an embedded sending worker and the scheduler.
+
+    Upgrades the database first. On SQLite this is the complete deployment."""
+    import uvicorn
+
+    from app.main import create_app
+
+    _logging()
+    _upgraded_engine()
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@cli.command()
+def worker() -> None:
+    """Run a sending worker and the scheduler without HTTP (scale-out on PostgreSQL: run many, anywhere)."""
+    from app.runtime import BackgroundServices
+
+    _logging()
+    settings = get_settings().model_copy(update={"embedded_worker": True})
+    services = BackgroundServices(settings, _upgraded_engine())
+    signal.signal(signal.SIGTERM, lambda *_: services.stop())
+    services.start()
+    try:
+        services.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,39 @@
+"""create_app(): the FastAPI service with its routers and background services."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import api_router
+from app.api.health import router as health_router
+from app.db import get_engine
+from app.runtime import BackgroundServices
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = BackgroundServices(settings, engine)
+        services.start()
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(
+        title="bulkmail",
+        version=__version__,
+        description="Bulk e-mail with a per-recipient ledger and bounce monitoring.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,28 @@
+"""All tables; importing this module registers them on SQLModel.metadata."""
+
+from app.models.audience import Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
+from app.models.auth import ApiKey, User
+from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
+from app.models.sending import Campaign, Delivery, DeliveryAttempt
+from app.models.system import JobLock, StoredSetting
+from app.models.types import utcnow
+
+__all__ = [
+    "ApiKey",
+    "Bounce",
+    "Campaign",
+    "Contact",
+    "Delivery",
+    "DeliveryAttempt",
+    "ImportJob",
+    "ImportReject",
+    "JobLock",
+    "ListMember",
+    "MailboxSweep",
+    "MailingList",
+    "ProcessedMessage",
+    "StoredSetting",
+    "Suppression",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,96 @@
+"""Contacts, lists, imports and suppressions."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.types import UTCDateTime, utcnow
+
+
+class Contact(SQLModel, table=True):
+    """One row per normalised address."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, description="address as normalised for sending")
+    email_key: str = Field(max_length=320, unique=True, description="dedupe key: see app.audience.addresses")
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    external_id: str | None = Field(default=None, max_length=200, unique=True, description="CMS user id")
+    is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MailingList(SQLModel, table=True):
+    __tablename__ = "mailing_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    description: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ListMember(SQLModel, table=True):
+    __tablename__ = "list_member"
+    __table_args__ = (Index("ix_list_member_contact", "contact_id"),)
+
+    list_id: int = Field(foreign_key="mailing_list.id", primary_key=True, ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form")
+    import_id: int | None = Field(default=None, foreign_key="import_job.id", ondelete="SET NULL")
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "import_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mailing_list.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=500)
+    format: str = Field(max_length=20, description="csv | outlook | google | dynamics | vcard | text")
+    state: str = Field(default="queued", max_length=20, description="queued | running | done | failed")
+    stored_path: str | None = Field(default=None, max_length=1000, description="upload kept until processed")
+    size_bytes: int = 0
+    bytes_read: int = 0
+    column_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rows_read: int = 0
+    added: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    suppressed: int = 0
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportReject(SQLModel, table=True):
+    """A row an import could not take, with where it was and why."""
+
+    __tablename__ = "import_reject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="import_job.id", index=True, ondelete="CASCADE")
+    line: int
+    column: int | None = None
+    value: str = Field(default="", max_length=2000)
+    reason: str = Field(max_length=500)
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be mailed, and why."""
+
+    __table_args__ = (UniqueConstraint("email_key", name="uq_suppression_email_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    email_key: str = Field(max_length=320)
+    reason: str = Field(max_length=20, index=True, description="unsubscribed | bounced | complained | manual")
+    source: str = Field(default="", max_length=200, description="what made it: api, one-click, sweep 12, ...")
+    note: str = Field(default="", max_length=2000)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

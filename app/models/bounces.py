@@ -1,0 +1,73 @@
+"""What the bounce sweep found, and its log."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from app.models.types import UTCDateTime, utcnow
+
+
+class MailboxSweep(SQLModel, table=True):
+    __tablename__ = "mailbox_sweep"
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol: str = Field(max_length=10)
+    trigger: str = Field(default="schedule", max_length=20, description="schedule | cli | api")
+    state: str = Field(default="running", max_length=20, description="running | done | failed")
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    seen: int = 0
+    recorded: int = 0
+    deleted: int = 0
+    kept: int = 0
+    errors: int = 0
+    per_kind: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    per_layer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, max_length=4000)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """A mailbox message the sweep has committed; its hash makes reruns idempotent."""
+
+    __tablename__ = "processed_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(foreign_key="mailbox_sweep.id", index=True, ondelete="CASCADE")
+    mailbox_uid: str = Field(max_length=200)
+    content_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=20)
+    size: int = 0
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Bounce(SQLModel, table=True):
+    """One returned-mail finding per affected recipient (bounce, complaint, auto-reply, unsubscribe)."""
+
+    __table_args__ = (
+        Index("ix_bounce_email_key_created", "email_key", "created_at"),
+        Index("ix_bounce_campaign", "campaign_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20, index=True, description="bounce | complaint | autoreply | unsubscribe | delivery")
+    reason: str = Field(max_length=40, index=True)
+    hard: bool = False
+    email: str = Field(max_length=320)
+    email_key: str = Field(max_length=320)
+    status: str = Field(default="", max_length=20)
+    reply_code: str = Field(default="", max_length=10)
+    diagnostic: str = Field(default="", max_length=2000)
+    remote_mta: str = Field(default="", max_length=300)
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="SET NULL")
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    attribution: str = Field(default="none", max_length=20, description="verp | header | ledger | address | none")
+    source: str = Field(default="sweep", max_length=20, description="sweep | smtp (synchronous 5xx) | expiry")
+    sweep_id: int | None = Field(default=None, foreign_key="mailbox_sweep.id", ondelete="SET NULL")
+    processed_message_id: int | None = Field(default=None, foreign_key="processed_message.id", ondelete="SET NULL")
+    original_message_id: str | None = Field(default=None, max_length=300)
+    evidence: str = Field(default="", max_length=200)
+    suppression_id: int | None = Field(default=None, foreign_key="suppression.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,79 @@
+"""Campaigns and the ledger: one delivery row per recipient per campaign."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.types import UTCDateTime, utcnow
+
+CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled")
+# queued/deferred rows are due work; sent/failed/expired/cancelled are final, bounced is set later by a sweep
+DELIVERY_STATES = ("queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced")
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    from_name: str = Field(default="", max_length=200)
+    from_address: str = Field(max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
+    subject: str = Field(max_length=998)
+    html_template: str = ""
+    text_template: str = ""
+    list_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="draft", max_length=20, index=True)
+    send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_reason: str | None = Field(default=None, max_length=2000)
+    audience_counts: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """The ledger row. The row is the queue: claiming, sending and recording happen on it."""
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email_key", name="uq_delivery_campaign_email"),
+        # the workers' claim query: due rows by time
+        Index("ix_delivery_due", "state", "next_attempt_at"),
+        Index("ix_delivery_campaign_state", "campaign_id", "state"),
+        Index("ix_delivery_email_key", "email_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    email: str = Field(max_length=320)
+    email_key: str = Field(max_length=320)
+    state: str = Field(default="queued", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_reply_code: int | None = None
+    last_reply: str | None = Field(default=None, max_length=2000)
+    message_id: str | None = Field(default=None, max_length=300, index=True)
+    verp_token: str | None = Field(default=None, max_length=100, unique=True)
+    bounced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """Each try at a delivery and the relay's answer, for the ledger search."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    outcome: str = Field(max_length=20, description="sent | deferred | failed | expired")
+    reply_code: int | None = None
+    reply: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,1 @@
+"""Campaign sending: render, relay, the worker that works the ledger, retries."""

@@ -1,0 +1,81 @@
+"""One Settings object for the whole service, read from BULKMAIL_* variables and an optional .env."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Security = Literal["starttls", "tls", "none"]
+
+# Greylisting-friendly schedule: minutes after the first attempt (about four days in all).
+DEFAULT_RETRY_MINUTES = [15, 30, 60, 90, 120, 240, 480, 960, 1440, 2880, 5760]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BULKMAIL_", env_file=".env", extra="ignore")
+
+    # Storage and service
+    database_url: str = "sqlite:///./bulkmail.db"
+    base_url: str = "http://localhost:8000"
+    secret_key: SecretStr | None = Field(
+        default=None, description="HMAC key for VERP/unsubscribe tokens; generated and kept in the database if unset"
+    )
+    embedded_worker: bool = True
+    scheduler: bool = True
+    max_upload_bytes: int = 200 * 1024 * 1024
+
+    # Sender identity; the envelope sender becomes noreply+TOKEN@domain (VERP)
+    bounce_address: str = "noreply@localhost"
+    message_id_domain: str | None = None
+
+    # SMTP relay
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Security = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 30.0
+    smtp_verify: bool = True
+    smtp_cafile: str | None = None
+    smtp_per_connection: int = 100
+    smtp_connections: int = 4
+    smtp_rate: float = 0.0  # messages per second, 0 = unlimited
+
+    # DKIM (optional)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key_file: str | None = None
+
+    # Sending worker
+    retry_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_MINUTES))
+    worker_batch: int = 200
+    worker_lease_seconds: int = 300
+    worker_poll_seconds: float = 1.0
+
+    # Bounce mailbox
+    mailbox_protocol: Literal["imap", "pop3"] = "imap"
+    mailbox_host: str | None = None
+    mailbox_port: int | None = None
+    mailbox_security: Security = "tls"
+    mailbox_user: str | None = None
+    mailbox_password: SecretStr | None = None
+    mailbox_folder: str = "INBOX"
+    mailbox_keep_folder: str | None = None  # IMAP: move unrecognised mail here instead of leaving it
+    mailbox_cafile: str | None = None
+    mailbox_verify: bool = True
+    mailbox_batch: int = 500
+    sweep_interval_minutes: int = 10
+
+    # Suppression policy
+    hard_bounce_threshold: int = 1
+    soft_bounce_threshold: int = 3
+    soft_bounce_window_days: int = 30
+
+    # Addresses
+    check_mx: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

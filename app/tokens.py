@@ -1,0 +1,70 @@
+"""Signed tokens for VERP return paths and unsubscribe links.
+
+A token is `<kind><id in base36>-<mac>`: lower-case letters, digits and one hyphen, so it survives
+MTAs that lower-case local parts and fits in `noreply+TOKEN@domain`. The mac is an HMAC-SHA256
+of kind and id, truncated to 60 bits: enough that nobody can forge one, short enough for a local part."""
+
+import base64
+import hashlib
+import hmac
+import re
+from typing import Literal, NamedTuple
+
+TokenKind = Literal["d", "u", "c"]
+KINDS: dict[str, str] = {
+    "d": "delivery return path (VERP)",
+    "u": "unsubscribe, by delivery",
+    "c": "unsubscribe, by contact (test sends outside the ledger)",
+}
+_TOKEN = re.compile(r"^([duc])([0-9a-z]{1,13})-([a-z2-7]{12})$")
+
+
+class Token(NamedTuple):
+    kind: TokenKind
+    ident: int
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def _mac(secret: bytes, kind: str, ident: int) -> str:
+    digest = hmac.new(secret, f"{kind}:{ident}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()[:12]
+
+
+def make_token(secret: bytes, kind: TokenKind, ident: int) -> str:
+    if kind not in KINDS or ident < 0:
+        raise ValueError(f"bad token kind or id: {kind!r} {ident!r}")
+    return f"{kind}{_b36(ident)}-{_mac(secret, kind, ident)}"
+
+
+def parse_token(secret: bytes, token: str) -> Token | None:
+    """The kind and id a token carries, or None when it is malformed or its mac is wrong."""
+    m = _TOKEN.match(token.strip().lower())
+    if m is None:
+        return None
+    kind, ident = m.group(1), int(m.group(2), 36)
+    if not hmac.compare_digest(m.group(3), _mac(secret, kind, ident)):
+        return None
+    return Token(kind, ident)  # type: ignore[arg-type]
+
+
+def verp_address(bounce_address: str, token: str) -> str:
+    """noreply@domain + token -> noreply+token@domain."""
+    local, _, domain = bounce_address.rpartition("@")
+    return f"{local}+{token}@{domain}"
+
+
+def token_from_address(address: str) -> str | None:
+    """The +TOKEN part of a local part, if any."""
+    local = address.strip().strip("<>").rpartition("@")[0]
+    if "+" not in local:
+        return None
+    return local.split("+", 1)[1] or None

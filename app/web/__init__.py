@@ -1,0 +1,1 @@
+"""The marketers' web pages."""

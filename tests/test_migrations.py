@@ -1,0 +1,61 @@
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlmodel import SQLModel
+
+from app.migrate import current, upgrade
+from tests.conftest import BACKENDS, POSTGRES_URL
+
+
+def test_head_matches_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(engine: Engine) -> None:
+    before = current(engine)
+    upgrade(engine)
+    upgrade(engine)
+    assert current(engine) == before
+    assert {"contact", "delivery", "bounce", "suppression"} <= set(inspect(engine).get_table_names())
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/fresh.db"
+        return
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = "bulkmail_fresh_test"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_cli_db_upgrade_twice_from_empty(empty_db_url: str) -> None:
+    env = {**os.environ, "BULKMAIL_DATABASE_URL": empty_db_url}
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-m", "app", "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        assert "database at revision" in out.stdout
+
+
+def test_cli_help_explains_each_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "app", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for command in ("serve", "worker", "db"):
+        assert command in out.stdout
