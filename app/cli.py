@@ -6,8 +6,11 @@ import signal
 import typer
 
 from app import __version__
+from app.audience import cli as audience_cli
+from app.bounces import cli as bounces_cli
 from app.db import get_engine
 from app.migrate import upgrade
+from app.sending import cli as sending_cli
 from app.settings import get_settings
 
 cli = typer.Typer(
@@ -82,3 +85,8 @@ def worker() -> None:
 
 def main() -> None:
     cli()
+
+
+audience_cli.register(cli)
+sending_cli.register(cli)
+bounces_cli.register(cli)

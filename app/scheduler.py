@@ -1,12 +1,16 @@
-"""APScheduler jobs that every bulkmail process runs; the jobs themselves take database locks
-where only one may run at a time across processes."""
+"""APScheduler jobs that every bulkmail process runs; jobs that must run once at a time across
+processes take a database lock themselves."""
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from app.bounces import jobs as bounce_jobs
+from app.sending import jobs as sending_jobs
 from app.settings import Settings
 
 
 def build_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    sending_jobs.add_jobs(scheduler, settings, engine)
+    bounce_jobs.add_jobs(scheduler, settings, engine)
     return scheduler

@@ -1,0 +1,5 @@
+"""/api/v1 routes for audience."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

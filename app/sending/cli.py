@@ -1,0 +1,7 @@
+"""`bulkmail` subcommands for sending."""
+
+import typer
+
+
+def register(cli: typer.Typer) -> None:
+    """Add this part's commands to the `bulkmail` command."""
