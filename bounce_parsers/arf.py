@@ -1,0 +1,54 @@
+"""RFC 5965 Abuse Reporting Format (feedback loops) and the pre-ARF complaint formats
+that mailbox providers still send (Microsoft JMRP, AOL's "Email Feedback Report")."""
+
+from __future__ import annotations
+
+import re
+
+from .message import parse_headers
+from .report import ADDRESS, Report, clean_address
+
+NAME = "arf"
+# Placeholder when a report hides the complained-about recipient (sisimai uses the same).
+HIDDEN_RECIPIENT = "undisclosed-recipient-in-headers@libsisimai.org.invalid"
+
+_SUBJECTS = re.compile(r"^(?:complaint about message from |email feedback report for ip |abuse report )", re.I)
+
+
+def detect(rep: Report) -> bool:
+    ctype = rep.mail.header("content-type").lower()
+    if "report-type=feedback-report" in ctype.replace('"', "").replace(" ", ""):
+        return True
+    if rep.feedback:
+        return True
+    if _SUBJECTS.match(rep.subject.strip()) and rep.original:
+        return True
+    return "x-hmxmroriginalrecipient:" in rep.original.lower()
+
+
+def _addresses(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        for m in ADDRESS.finditer(value):
+            addr = clean_address(m.group(0))
+            if addr and addr not in out:
+                out.append(addr)
+    return out
+
+
+def recipients(rep: Report) -> list[str]:
+    fb = parse_headers(rep.feedback) if rep.feedback else {}
+    found = _addresses(fb.get("original-rcpt-to", []) + fb.get("removal-recipient", []))
+    if found:
+        return found
+    head = rep.returned_headers()
+    found = _addresses(head.get("x-hmxmroriginalrecipient", []))
+    if found:
+        return found
+    found = _addresses(head.get("to", []))
+    return found or [HIDDEN_RECIPIENT]
+
+
+def feedback_type(rep: Report) -> str:
+    fb = parse_headers(rep.feedback) if rep.feedback else {}
+    return (fb.get("feedback-type") or ["abuse"])[0].strip().lower()

@@ -1,0 +1,50 @@
+"""RFC 3834 automatic responses (vacation, out-of-office) and the vendor markers that
+predate it. Bounces also carry Auto-Submitted, so the caller asks this only after the
+bounce parsers found nothing, and mail from mailer daemons is never an auto-reply."""
+
+from __future__ import annotations
+
+import re
+
+from .report import Report
+
+NAME = "rfc3834"
+
+# header -> pattern on its lower-cased value
+_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("auto-submitted", re.compile(r"^auto-(?:replied|generated|notified)")),
+    ("x-autoreply", re.compile(r"\S")),
+    ("x-autorespond", re.compile(r"\S")),
+    ("x-auto-response-suppress", re.compile(r"oof|autoreply")),
+    ("x-apple-action", re.compile(r"^vacation$")),
+    ("precedence", re.compile(r"^auto_reply$")),
+)
+_SUBJECT = re.compile(
+    r"^(?:auto:|auto response:|automatic reply:|autoreply:|auto-reply:|out of (?:the )?office|"
+    r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|risposta automatica|"
+    r"respuesta autom[áa]tica|automatisch antwoord|on vacation|vacation reply)",
+    re.I,
+)
+_EXCLUDE_FROM = re.compile(r"(?:root|postmaster|mailer-daemon)@", re.I)
+_EXCLUDE_SUBJECT = re.compile(r"security information for|mail failure -", re.I)
+
+
+def detect(rep: Report) -> str:
+    """The marker that makes this an auto-reply, or ''."""
+    if _EXCLUDE_FROM.search(rep.from_) or _EXCLUDE_SUBJECT.search(rep.subject):
+        return ""
+    if re.search(r"root@", rep.mail.header("to"), re.I):
+        return ""
+    for name, pattern in _MARKERS:
+        value = rep.mail.header(name).strip().lower()
+        if value and pattern.search(value):
+            return f"rfc3834:{name}"
+    if _SUBJECT.match(rep.subject.strip()):
+        return "rfc3834:subject"
+    return ""
+
+
+def diagnostic(rep: Report) -> str:
+    """The first few lines of the reply, for the record."""
+    lines = [ln.strip() for ln in rep.text.split("\n") if " " in ln.strip()][:5]
+    return " ".join(lines) or rep.subject

@@ -1,0 +1,214 @@
+"""classify(raw) -> Classification: the one entry point the sweep calls."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import arf, autoreply, rfc3464, smtp, textscan
+from .entry import Entry
+from .formats import REGISTRY
+from .message import parse
+from .reasons import REPLY_REASON, find, is_hard
+from .reasons.providers import provider_reason
+from .report import ADDRESS, Report, clean_address, first_address
+
+HEADER_CAMPAIGN = "X-Bulkmail-Campaign"
+HEADER_DELIVERY = "X-Bulkmail-Delivery"
+MAX_DIAGNOSTIC = 1000
+
+_WS = re.compile(r"\s+")
+_MSGID = re.compile(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
+_CAMPAIGN = re.compile(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
+_DELIVERY = re.compile(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
+_PLUS = re.compile(r"\+([^@\s+<>]+)@")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str
+    status: str
+    reply: str
+    reason: str
+    hard: bool
+    diagnostic: str
+    remote_mta: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: str
+    recipients: tuple[Recipient, ...]
+    evidence: str
+    original_message_id: str | None
+    campaign_id: str | None
+    delivery_id: str | None
+    verp_tokens: tuple[str, ...]
+    subject: str
+    from_address: str
+
+
+def _collapse(text: str) -> str:
+    return _WS.sub(" ", text).strip()[:MAX_DIAGNOSTIC]
+
+
+def finish(e: Entry) -> Recipient:
+    """Fill in what the report left implicit and decide the reason."""
+    diag = _collapse(e.diagnostic)
+    status = e.status if smtp.is_status(e.status) else ""
+    reply = e.reply if e.reply.isdigit() and len(e.reply) == 3 else ""
+    reply = reply or smtp.find_reply(diag, status)
+    in_text = smtp.find_status(diag, reply)
+    status = smtp.prefer(status, in_text, reply) if in_text else status
+    command = e.command or smtp.find_command(diag)
+    action = e.action or ("delivered" if status.startswith("2.") else "failed")
+    preset = e.reason or provider_reason(e.remote_mta, diag, status, reply)
+    if preset == "feedback":
+        return Recipient(e.recipient, "", "", "feedback", False, diag, e.remote_mta, "")
+    if action in ("delivered", "relayed", "expanded") and not preset:
+        reason = "delivered"
+    else:
+        reason = find(status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset)
+        if reason in ("onhold", "undefined") and reply in REPLY_REASON:
+            reason = REPLY_REASON[reply]
+    if action == "expired":
+        action = "delayed" if reason == "expired" and not status.startswith("5") else "failed"
+    hard = is_hard(reason, status, reply)
+    return Recipient(e.recipient, status, reply, reason, hard, diag, e.remote_mta, action)
+
+
+def _verp_tokens(rep: Report, envelope_id: str) -> tuple[str, ...]:
+    tokens: list[str] = []
+    for name in ("delivered-to", "x-original-to", "to", "envelope-to"):
+        for value in rep.mail.headers.get(name, []):
+            for m in ADDRESS.finditer(value):
+                for t in _PLUS.findall(m.group(0) + "@"):
+                    if t not in tokens:
+                        tokens.append(t)
+    if envelope_id and envelope_id not in tokens:
+        tokens.append(envelope_id)
+    return tuple(tokens)
+
+
+def _original_ids(rep: Report) -> tuple[str | None, str | None, str | None]:
+    text = rep.returned()
+    mid = camp = deliv = None
+    if text:
+        m = _MSGID.search(text)
+        mid = m.group(1) if m else None
+        m = _CAMPAIGN.search(text)
+        camp = m.group(1) if m else None
+        m = _DELIVERY.search(text)
+        deliv = m.group(1) if m else None
+    if camp is None or deliv is None:
+        # some MTAs quote the original's headers in the explanation instead
+        whole = rep.text
+        if camp is None:
+            m = _CAMPAIGN.search(whole)
+            camp = m.group(1) if m else None
+        if deliv is None:
+            m = _DELIVERY.search(whole)
+            deliv = m.group(1) if m else None
+    return mid, camp, deliv
+
+
+def _result(rep: Report, kind: str, recipients: list[Recipient], evidence: str, envelope_id: str = "",
+            original_id: str | None = None) -> Classification:
+    mid, camp, deliv = _original_ids(rep)
+    return Classification(
+        kind=kind, recipients=tuple(recipients), evidence=evidence,
+        original_message_id=mid or original_id, campaign_id=camp, delivery_id=deliv,
+        verp_tokens=_verp_tokens(rep, envelope_id), subject=rep.subject,
+        from_address=first_address(rep.from_),
+    )
+
+
+def _paragraph_of(text: str, addr: str) -> str:
+    """The lines around the first mention of an address in the explanation."""
+    pos = text.lower().find(addr.lower()) if addr else -1
+    if pos < 0:
+        return ""
+    start = text.rfind("\n\n", 0, pos)
+    end = text.find("\n\n", pos)
+    return text[start + 1 if start >= 0 else 0 : end if end >= 0 else len(text)]
+
+
+def _enrich(rep: Report, entries: list[Entry]) -> None:
+    """A DSN's fields often lack what its human-readable part says (the SMTP command,
+    sometimes the whole diagnostic): borrow it from the paragraph naming the recipient."""
+    text = rep.error_text()
+    if not text:
+        return
+    for e in entries:
+        if e.command and e.diagnostic:
+            continue
+        para = _paragraph_of(text, e.recipient) or _paragraph_of(text, e.alias)
+        if not para and len(entries) == 1:
+            para = text
+        if not para:
+            continue
+        if not e.command:
+            e.command = smtp.find_command(e.diagnostic) or smtp.find_command(para)
+        if not e.diagnostic:
+            e.diagnostic = para
+
+
+def _bounce_entries(rep: Report) -> tuple[list[Entry], str, dict[str, str]]:
+    for fmt in REGISTRY:
+        if fmt.detect(rep):
+            entries = fmt.parse(rep)
+            if entries:
+                return entries, f"format:{fmt.NAME}", {}
+    meta, entries = rfc3464.parse(rep)
+    if entries:
+        _enrich(rep, entries)
+        return entries, rfc3464.NAME, meta
+    return textscan.parse(rep), textscan.NAME, {}
+
+
+def classify_mail(raw: bytes | str) -> Classification:
+    """The classifier proper; may raise on a bug, which classify() turns into 'none'."""
+    rep = Report(parse(raw))
+    if arf.detect(rep):
+        recips = [Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
+                  for a in arf.recipients(rep)]
+        return _result(rep, "complaint", recips, arf.NAME)
+    entries, evidence, meta = _bounce_entries(rep)
+    envelope_id = (meta.get("original-envelope-id") or "").strip()
+    if entries:
+        seen: dict[str, Recipient] = {}
+        for e in entries:
+            if not e.recipient:
+                continue
+            r = finish(e)
+            seen.setdefault(r.address.lower(), r) if r.address else None
+        recips = list(seen.values())
+        if recips and all(r.reason == "feedback" for r in recips):
+            return _result(rep, "complaint", recips, evidence, envelope_id)
+        failed = [r for r in recips if r.action not in ("delivered", "relayed", "expanded")]
+        if failed:
+            return _result(rep, "bounce", failed, evidence, envelope_id)
+        if recips:
+            return _result(rep, "delivery", recips, evidence, envelope_id)
+    marker = autoreply.detect(rep)
+    if marker:
+        addr = first_address(rep.from_) or first_address(rep.mail.header("return-path"))
+        recips = [Recipient(addr, "", "", "vacation", False, _collapse(autoreply.diagnostic(rep)), "", "")] \
+            if addr else []
+        in_reply = rep.mail.header("in-reply-to")
+        m = re.search(r"<([^<>\s]+)>", in_reply)
+        return _result(rep, "autoreply", recips, marker, original_id=m.group(1) if m else None)
+    return _result(rep, "none", [], "none")
+
+
+def classify(raw: bytes) -> Classification:
+    """Classify one raw message. Never raises: a parser bug yields kind 'none'."""
+    try:
+        return classify_mail(raw if isinstance(raw, bytes | str) else bytes(raw))
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
+        return Classification("none", (), f"error:{type(exc).__name__}", None, None, None, (), "", "")
+
+
+__all__ = ["HEADER_CAMPAIGN", "HEADER_DELIVERY", "Classification", "Recipient", "classify", "classify_mail",
+           "clean_address"]

@@ -1,0 +1,72 @@
+"""Amazon SES notifications delivered by e-mail (SNS JSON: Bounce, Complaint, Delivery)
+and SES's own plain DSN wording."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..entry import Entry
+from ..report import Report, clean_address
+
+NAME = "amazonses"
+# bounceSubType -> reason, when SES says more than "General"
+SUBTYPES = {"noemail": "userunknown", "suppressed": "suppressed", "onaccountsuppressionlist": "suppressed",
+            "mailboxfull": "mailboxfull", "messagetoolarge": "mesgtoobig", "contentrejected": "contenterror",
+            "attachmentrejected": "securityerror"}
+
+
+def _payload(text: str) -> dict[str, Any] | None:
+    start = text.find('{"')
+    if start < 0:
+        return None
+    obj = None
+    for candidate in (text[start:], text[start:].replace("\n ", "").replace("\n", "")):
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(candidate)
+            break
+        except ValueError:
+            continue
+    if isinstance(obj, dict) and isinstance(obj.get("Message"), str):  # raw SNS envelope
+        try:
+            obj = json.loads(obj["Message"])
+        except ValueError:
+            return None
+    return obj if isinstance(obj, dict) else None
+
+
+def detect(rep: Report) -> bool:
+    return '"notificationType"' in rep.text[:2000] or '"eventType"' in rep.text[:2000]
+
+
+def parse(rep: Report) -> list[Entry]:
+    data = _payload(rep.text)
+    if not data:
+        return []
+    kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
+    out: list[Entry] = []
+    if kind == "bounce" and isinstance(data.get("bounce"), dict):
+        b = data["bounce"]
+        subtype = SUBTYPES.get(str(b.get("bounceSubType", "")).lower(), "")
+        transient = str(b.get("bounceType", "")).lower() == "transient"
+        for r in b.get("bouncedRecipients") or []:
+            if not isinstance(r, dict):
+                continue
+            out.append(Entry(recipient=clean_address(str(r.get("emailAddress", ""))),
+                             status=str(r.get("status") or ""), diagnostic=str(r.get("diagnosticCode") or ""),
+                             action="delayed" if transient else "failed",
+                             remote_mta=str(b.get("reportingMTA") or ""),
+                             reason=subtype if subtype != "suppressed" else ""))
+    elif kind == "complaint" and isinstance(data.get("complaint"), dict):
+        c = data["complaint"]
+        for r in c.get("complainedRecipients") or []:
+            if isinstance(r, dict):
+                out.append(Entry(recipient=clean_address(str(r.get("emailAddress", ""))), reason="feedback",
+                                 diagnostic=str(c.get("complaintFeedbackType") or "abuse"), action="failed"))
+    elif kind == "delivery" and isinstance(data.get("delivery"), dict):
+        d = data["delivery"]
+        for addr in d.get("recipients") or []:
+            out.append(Entry(recipient=clean_address(str(addr)), action="delivered",
+                             diagnostic=str(d.get("smtpResponse") or ""),
+                             remote_mta=str(d.get("reportingMTA") or "")))
+    return [e for e in out if e.recipient]

@@ -1,0 +1,67 @@
+"""Exim: "This message was created automatically by mail delivery software.", each failed
+address on its own indented line, the error indented beneath it."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report
+from ._base import Table, blocks, body_has, table_reason
+
+NAME = "exim"
+_ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:]+@[^<>\s:]+?)>?:?[ \t]*(?:$|\(|<)")
+_STOP = re.compile(r"^-{3,}[ \t]*This is a copy of|^-{3,}.*(?:original message|message body)|^Reporting-MTA:",
+                   re.I)
+TABLE: Table = (
+    ("userunknown", ("user not found",)),
+    ("hostunknown", ("all host address lookups failed permanently",
+                     "all relevant mx records point to non-existent hosts", "unrouteable address")),
+    ("mailboxfull", ("mailbox is full", "error: quota exceed")),
+    ("notaccept", ("an mx or srv record indicated no smtp service", "no host found for existing smtp connection")),
+    ("syntaxerror", ("angle-brackets nested too deep", 'expected word or "<"',
+                     "domain missing in source-routed address", "malformed address:")),
+    ("systemerror", ("delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed",
+                     "lmtp error after ")),
+    ("contenterror", ('too many "received" headers',)),
+)
+_DELAYED = ("retry timeout exceeded", "no action is required on your part",
+            "retry time not reached for any host after a long failure period",
+            "all hosts have been failing for a long time", "delay reason: ", "has been frozen",
+            "was frozen on arrival")
+_COMMAND = re.compile(r"(?:SMTP|LMTP) error from remote (?:mail server|mailer) after (?:end of )?([A-Za-z]{4})"
+                      r"|LMTP error after (?:end of )?([A-Za-z]{4})")
+
+
+def detect(rep: Report) -> bool:
+    if rep.mail.header("x-failed-recipients") and "exim" in (rep.mail.header("received") + rep.text[:3000]).lower():
+        return True
+    return body_has(rep, "This message was created automatically by mail delivery software",
+                    "This message was created automatically by the mail delivery software")
+
+
+def parse(rep: Report) -> list[Entry]:
+    text = rep.text
+    start = text.find("recipients")
+    if start < 0:
+        start = text.find("failed:")
+    entries = blocks(text[start:] if start >= 0 else text, _ADDR_LINE, _STOP)
+    failed = [a.strip() for v in rep.mail.headers.get("x-failed-recipients", []) for a in v.split(",")]
+    if failed:
+        low = {a.lower() for a in failed}
+        kept = [e for e in entries if e.recipient.lower() in low]
+        entries = kept or entries
+    delayed = "delayed" in rep.subject.lower() or "warning: message" in rep.subject.lower()
+    for e in entries:
+        m = _COMMAND.search(e.diagnostic)
+        if m:
+            word = (m.group(1) or m.group(2)).upper()
+            e.command = "DATA" if word == "DATA" else word
+        remote = "said:" in e.diagnostic or bool(re.search(r"\b[45]\d\d[ -]", e.diagnostic))
+        e.reason = "" if remote else table_reason(e.diagnostic, TABLE)
+        low = e.diagnostic.lower()
+        if any(p in low for p in _DELAYED):
+            e.reason = e.reason or "expired"
+        if delayed:
+            e.action = "delayed"
+    return entries

@@ -1,0 +1,250 @@
+"""A lazy, forgiving view of one e-mail: headers, MIME leaves, decoded text.
+
+The stdlib `email` package is thorough but slow and raises on some broken input, so this
+module reads only what classification needs: the top-level headers, the MIME tree split
+by boundary lines, and each leaf decoded on demand. Every step tolerates broken input.
+The raw bytes are decoded as latin-1 (one code point per byte, lossless) so that each
+part can later be re-encoded and decoded with its own charset.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from dataclasses import dataclass, field
+
+MAX_BYTES = 1_000_000  # bounces put the report first; a huge returned original is cut
+MAX_PARTS = 64
+MAX_DEPTH = 6
+
+_PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;\s]*))')
+_ENCWORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_ENCWORD_GAP = re.compile(r"(\?=)\s+(=\?)")
+_DELIM_GUESS = re.compile(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
+_TAGS = re.compile(r"<[^>]*>")
+_ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'"}
+_ENTITY = re.compile(r"&(?:nbsp|lt|gt|amp|quot|#39);")
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and bare CR become LF."""
+    if "\r" in text:
+        text = text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def parse_headers(block: str) -> dict[str, list[str]]:
+    """Unfold a header block into name (lower-case) -> values, in order of appearance."""
+    headers: dict[str, list[str]] = {}
+    name = ""
+    buf: list[str] = []
+    for line in block.split("\n"):
+        if line[:1] in (" ", "\t"):
+            if name:
+                buf.append(line.strip())
+            continue
+        if name:
+            headers.setdefault(name, []).append(" ".join(buf).strip())
+            name = ""
+        colon = line.find(":")
+        if colon <= 0:
+            continue
+        key = line[:colon].strip().lower()
+        if not key or " " in key:
+            continue
+        name = key
+        buf = [line[colon + 1 :].strip()]
+    if name:
+        headers.setdefault(name, []).append(" ".join(buf).strip())
+    return headers
+
+
+def split_head_body(text: str) -> tuple[str, str]:
+    """Headers end at the first empty line; a message without one is all headers."""
+    pos = text.find("\n\n")
+    if pos < 0:
+        return text, ""
+    return text[:pos], text[pos + 2 :]
+
+
+def content_type(value: str) -> tuple[str, dict[str, str]]:
+    """'Text/Plain; charset="x"' -> ('text/plain', {'charset': 'x'})."""
+    main = value.split(";", 1)[0].strip().lower()
+    params: dict[str, str] = {}
+    for m in _PARAM.finditer(value):
+        val = m.group(2) if m.group(2) is not None else m.group(3)
+        params.setdefault(m.group(1).lower(), val or "")
+    return main, params
+
+
+def _codec(charset: str) -> str:
+    charset = (charset or "").strip().strip('"').lower()
+    if not charset or charset in ("us-ascii", "ascii", "utf8", "utf-8", "unknown-8bit", "x-unknown"):
+        return "utf-8"
+    try:
+        return codecs.lookup(charset).name
+    except (LookupError, ValueError):
+        return "utf-8"
+
+
+def decode_bytes(data: bytes, charset: str = "") -> str:
+    """Bytes in a declared charset to text; undecodable bytes never raise."""
+    codec = _codec(charset)
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError, ValueError):
+        pass
+    if codec != "utf-8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode(codec, "replace")
+    except (LookupError, ValueError, TypeError):
+        return data.decode("latin-1")
+
+
+def latin1_to_text(value: str, charset: str = "") -> str:
+    """Re-read a latin-1 carried string as real text (utf-8 unless told)."""
+    if value.isascii():
+        return value
+    return decode_bytes(value.encode("latin-1", "replace"), charset)
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words in a header value to text."""
+    if "=?" not in value:
+        return latin1_to_text(value)
+    value = _ENCWORD_GAP.sub(r"\1\2", value)
+
+    def one(m: re.Match[str]) -> str:
+        charset, enc, payload = m.group(1).split("*", 1)[0], m.group(2).upper(), m.group(3)
+        try:
+            if enc == "B":
+                data = binascii.a2b_base64(payload + "=" * (-len(payload) % 4))
+            else:
+                data = binascii.a2b_qp(payload.replace("_", " ").encode("latin-1", "replace"), header=True)
+        except (binascii.Error, ValueError):
+            return m.group(0)
+        return decode_bytes(data, charset)
+
+    out: list[str] = []
+    pos = 0
+    for m in _ENCWORD.finditer(value):
+        out.append(latin1_to_text(value[pos : m.start()]))
+        out.append(one(m))
+        pos = m.end()
+    out.append(latin1_to_text(value[pos:]))
+    return "".join(out)
+
+
+def html_to_text(html: str) -> str:
+    html = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>", "\n", html)
+    text = _TAGS.sub(" ", html)
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(0)], text)
+
+
+@dataclass(slots=True)
+class Part:
+    """One MIME leaf: its content type, headers and undecoded body (latin-1 carried)."""
+
+    ctype: str
+    params: dict[str, str]
+    headers: dict[str, list[str]]
+    body: str
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name)
+        return values[0] if values else ""
+
+    def text(self) -> str:
+        """The body with its transfer encoding undone and its charset decoded."""
+        cte = self.header("content-transfer-encoding").strip().lower()
+        body = self.body
+        if cte == "base64":
+            try:
+                data = binascii.a2b_base64(re.sub(r"[^A-Za-z0-9+/=]", "", body).split("=", 1)[0] + "==")
+            except (binascii.Error, ValueError):
+                data = b""
+            if not data:
+                try:
+                    compact = re.sub(r"[^A-Za-z0-9+/]", "", body)
+                    data = binascii.a2b_base64(compact[: len(compact) // 4 * 4])
+                except (binascii.Error, ValueError):
+                    data = body.encode("latin-1", "replace")
+            return normalize_newlines(decode_bytes(data, self.params.get("charset", "")))
+        if cte == "quoted-printable":
+            try:
+                data = binascii.a2b_qp(body.encode("latin-1", "replace"))
+            except (binascii.Error, ValueError):
+                data = body.encode("latin-1", "replace")
+            return normalize_newlines(decode_bytes(data, self.params.get("charset", "")))
+        return latin1_to_text(body, self.params.get("charset", ""))
+
+
+@dataclass(slots=True)
+class Mail:
+    """The parsed message: top-level headers plus a flat list of MIME leaves."""
+
+    headers: dict[str, list[str]]
+    body: str
+    parts: list[Part] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name)
+        return values[0] if values else ""
+
+    def header_text(self, name: str) -> str:
+        return decode_words(self.header(name))
+
+
+def _walk(ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str,
+          out: list[Part], depth: int) -> None:
+    if len(out) >= MAX_PARTS:
+        return
+    boundary = params.get("boundary", "")
+    if ctype.startswith("multipart/") and not boundary:
+        # a lost boundary parameter: guess it from the first delimiter-looking line
+        guess = _DELIM_GUESS.search(body[:20000])
+        boundary = guess.group(1) if guess else ""
+        if not boundary:
+            ctype = "text/plain"
+    if ctype.startswith("multipart/") and boundary and depth < MAX_DEPTH:
+        delim = re.compile(r"^--" + re.escape(boundary.strip()) + r"(--)?[ \t]*$", re.M)
+        pieces = delim.split(body)
+        if len(pieces) >= 3:
+            # pieces: preamble, then (closing-flag, chunk) pairs
+            for i in range(1, len(pieces) - 1, 2):
+                chunk = pieces[i + 1]
+                if chunk.startswith("\n"):
+                    chunk = chunk[1:]
+                head, sub = split_head_body(chunk)
+                if head and not re.match(r"[A-Za-z0-9_-]+:", head):
+                    head, sub = "", chunk  # part without headers
+                sub_headers = parse_headers(head)
+                sct, sparams = content_type(sub_headers.get("content-type", ["text/plain"])[0])
+                _walk(sct or "text/plain", sparams, sub_headers, sub, out, depth + 1)
+                if pieces[i] and pieces[i].startswith("--"):
+                    break
+            return
+        # a multipart without its boundary lines: read it as plain text
+        ctype = "text/plain"
+    out.append(Part(ctype or "text/plain", params, headers, body))
+
+
+def parse(raw: bytes | str) -> Mail:
+    """Parse raw message bytes; never raises on malformed input."""
+    text = raw[:MAX_BYTES].decode("latin-1") if isinstance(raw, bytes) else raw[:MAX_BYTES]
+    text = normalize_newlines(text)
+    if text.startswith("From ") and "\n" in text:  # mbox separator line
+        text = text.split("\n", 1)[1]
+    text = text.lstrip("\n")
+    head, body = split_head_body(text)
+    headers = parse_headers(head)
+    mail = Mail(headers=headers, body=body)
+    ctype, params = content_type(mail.header("content-type") or "text/plain")
+    _walk(ctype or "text/plain", params, headers, body, mail.parts, 0)
+    return mail

@@ -1,0 +1,120 @@
+"""What every parser looks at, computed once per message: sender, subject, the human
+readable text, the machine readable delivery-status text and the returned original."""
+
+from __future__ import annotations
+
+import re
+
+from .message import Mail, decode_words, html_to_text, parse_headers, split_head_body
+
+STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status",
+                "message/delivery-status+xml")
+ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/rfc822",
+                  "message/global", "message/global-headers", "message/partial")
+ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+_ANGLE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+
+# Where a plain-text bounce stops explaining and starts quoting the original message.
+ORIGINAL_MARKERS = re.compile(
+    r"^(?:[ \t]*-{2,}[ \t]*(?:original message|original mail|below this line is a copy|"
+    r"this is a copy of the message|the header of the original message|a copy of the original|"
+    r"returned message|unsent message|undelivered message|message header follows|"
+    r"the original message headers|header of the original|headers of your message|"
+    r"forwarded message|copy of the message|start of the returned message|include:)"
+    r"|[ \t]*-{3,}[^\n]*(?:original|returned|copy of|headers?)[^\n]*-{2,}[ \t]*$"
+    r"|content-type:[ \t]*(?:message/rfc822|text/rfc822-headers)"
+    r"|[ \t]*original message headers:?"
+    r"|[ \t]*(?:message headers follow|original message follows|the original message headers are included)"
+    r"|[ \t]*the original message was received at"
+    r"|[ \t]*\*\*\* ?(?:original|the original) message)",
+    re.I | re.M,
+)
+
+
+# three header lines in a row, one of them a tell-tale one: a quoted original starts here
+HEADER_BLOCK = re.compile(
+    r"^(?=(?:[A-Za-z][A-Za-z0-9-]*:[^\n]*\n(?:[ \t][^\n]*\n)*){2}[A-Za-z][A-Za-z0-9-]*:)"
+    r"(?=(?:[^\n]*\n){0,6}(?:received|return-path|message-id|dkim-signature|x-mailer|mime-version):)",
+    re.I | re.M,
+)
+
+
+def first_address(text: str) -> str:
+    m = _ANGLE.search(text) or ADDRESS.search(text)
+    return clean_address(m.group(1) if m and m.re is _ANGLE else (m.group(0) if m else ""))
+
+
+def clean_address(addr: str) -> str:
+    """Strip brackets/quotes/trailing dots; lower-case the domain part."""
+    addr = addr.strip().strip("<>()[]'\",;:").rstrip(".")
+    if addr.lower().startswith("mailto:"):
+        addr = addr[7:]
+    at = addr.rfind("@")
+    if at <= 0 or at == len(addr) - 1:
+        return ""
+    local, domain = addr[:at], addr[at + 1 :].rstrip(".").lower()
+    if not domain or "." not in domain and not domain.isalnum():
+        return ""
+    return f"{local}@{domain}"
+
+
+class Report:
+    """Lazily split views of a parsed Mail."""
+
+    __slots__ = ("mail", "subject", "from_", "text", "ds", "original", "has_ds", "original_headers", "feedback")
+
+    def __init__(self, mail: Mail) -> None:
+        self.mail = mail
+        self.subject = decode_words(mail.header("subject"))
+        self.from_ = decode_words(mail.header("from"))
+        texts: list[str] = []
+        htmls: list[str] = []
+        ds: list[str] = []
+        original = ""
+        feedback = ""
+        for part in mail.parts:
+            ct = part.ctype
+            if ct in STATUS_TYPES:
+                ds.append(part.text())
+            elif ct in ORIGINAL_TYPES:
+                if not original:
+                    original = part.text() if ct != "message/rfc822" else part.body
+            elif ct == "message/feedback-report":
+                feedback = part.text()
+            elif ct == "text/html":
+                htmls.append(part.text())
+            elif ct.startswith("text/") or ct in ("", "message/disposition-notification"):
+                texts.append(part.text())
+        if not texts and htmls:
+            texts = [html_to_text(h) for h in htmls]
+        self.text = "\n".join(texts)
+        self.ds = "\n".join(ds)
+        self.has_ds = bool(ds)
+        self.original = original
+        self.feedback = feedback
+        self.original_headers: dict[str, list[str]] | None = None
+
+    def error_text(self) -> str:
+        """The human-readable part without a quoted original."""
+        text = self.text
+        m = ORIGINAL_MARKERS.search(text)
+        if m:
+            return text[: m.start()]
+        m = HEADER_BLOCK.search(text)
+        return text[: m.start()] if m else text
+
+    def returned(self) -> str:
+        """The returned original (headers at least) if the bounce carries one."""
+        if self.original:
+            return self.original
+        m = ORIGINAL_MARKERS.search(self.text)
+        return self.text[m.end() :] if m else ""
+
+    def returned_headers(self) -> dict[str, list[str]]:
+        if self.original_headers is None:
+            text = self.returned().lstrip("\n")
+            # skip a leading marker line's remainder and any blank lines before the headers
+            m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
+            head = split_head_body(text[m.start() :])[0] if m else ""
+            self.original_headers = parse_headers(head)
+        return self.original_headers

@@ -1,0 +1,109 @@
+"""SMTP vocabulary read out of free text: enhanced status codes (RFC 3463), reply codes
+(RFC 5321, 7504), and the SMTP command an error answered."""
+
+from __future__ import annotations
+
+import re
+
+# An enhanced status code not glued to other digits/dots, nor part of a version string.
+_STATUS = re.compile(r"(?<![\d.vV])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
+_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_REPLY = re.compile(r"(?<![\d.\-])([245]\d\d)(?![\d.])")
+_VALID_REPLY = {
+    "2": {"211", "214", "220", "221", "235", "250", "251", "252", "253"},
+    "4": {"421", "450", "451", "452", "422", "430", "432", "453", "454", "455", "458", "459"},
+    "5": {"550", "552", "553", "551", "521", "525", "523", "524", "530", "533", "534", "535",
+          "538", "555", "556", "554", "500", "501", "502", "503", "504"},
+}
+_ALL_REPLIES = _VALID_REPLY["5"] | _VALID_REPLY["4"] | _VALID_REPLY["2"]
+
+# Which command an error answered: the last one mentioned wins.
+_COMMAND = re.compile(
+    r"(?<![A-Za-z0-9@.])(HELO|EHLO|STARTTLS|AUTH|MAIL(?: FROM)?|RCPT(?: TO)?|DATA|QUIT|XFORWARD)"
+    r"(?![A-Za-z0-9@])"
+)
+
+
+def _prefer(first: str, second: str, reply: str = "") -> str:
+    """Choose between two status codes for one error: the more specific one, or the one
+    whose class agrees with the SMTP reply code."""
+    if not first:
+        return second
+    if not second or first == second:
+        return first
+    if reply and first[0] != second[0]:
+        if reply[0] == first[0]:
+            return first
+        if reply[0] == second[0]:
+            return second
+    if ".0.0" in first[1:]:
+        return first if ".0.0" in second[1:] else second
+    if ".0" in first and ".0" not in second:
+        return second
+    if ".0.0" in second[1:]:
+        return first
+    if first in ("4.4.7", "4.7.0") or first.startswith("5.3.") or first[1:4] in (".5.1", ".5.2", ".5.4", ".5.5"):
+        return second
+    if first == "5.1.1":
+        return first if (".0" in second or second.startswith("5.5.")) else second
+    if first == "5.1.3" and second.startswith("5.7."):
+        return second
+    return first
+
+
+def prefer(status_field: str, in_text: str, reply: str = "") -> str:
+    return _prefer(status_field, in_text, reply)
+
+
+def find_status(text: str, reply: str = "") -> str:
+    """The most telling enhanced status code in an error message, or ''."""
+    if not text or "." not in text:
+        return ""
+    if _IPV4.search(text):
+        text = _IPV4.sub("***", text)
+    klass = reply[:1] if reply[:1] in ("2", "4", "5") else ""
+    found: list[str] = []
+    weak = ""
+    for m in _STATUS.finditer(text):
+        if klass and m.group(1) != klass:
+            continue
+        code = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
+        if int(m.group(2)) > 7:
+            continue
+        if code[1:] == ".0.0" or code == "4.4.7":
+            weak = weak or code
+            continue
+        found.append(code)
+    if weak:
+        found.append(weak)
+    if not found:
+        return ""
+    best = found[0]
+    for code in found[1:]:
+        best = _prefer(best, code)
+    return best
+
+
+def find_reply(text: str, status: str = "") -> str:
+    """The first plausible SMTP reply code in an error message, or ''."""
+    if not text or "X-UNIX" in text.upper():
+        return ""
+    klass = status[:1] if status[:1] in ("2", "4", "5") else ""
+    allowed = _VALID_REPLY[klass] if klass else _ALL_REPLIES
+    for m in _REPLY.finditer(text):
+        if m.group(1) in allowed:
+            return m.group(1)
+    return ""
+
+
+def find_command(text: str) -> str:
+    """'RCPT', 'MAIL', 'DATA', ... named in an error message, or ''."""
+    last = ""
+    for m in _COMMAND.finditer(text):
+        word = m.group(1)[:4]
+        last = "STARTTLS" if word == "STAR" else ("XFORWARD" if word == "XFOR" else word)
+    return last
+
+
+def is_status(code: str) -> bool:
+    return bool(_STATUS.fullmatch(code or ""))
