@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
 import app.db
@@ -37,14 +37,23 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_migrated() -> Iterator[str]:
-    """The test PostgreSQL database, wiped and migrated once per session."""
-    engine = make_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    """A PostgreSQL database of this test session's own, created beside the one configured (so
+    concurrent test runs on one server don't trample each other), migrated once, dropped at the end."""
+    name = f"bulkmail_test_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield POSTGRES_URL
+    yield url
+    for cached in [u for u in app.db._engines if u == url]:
+        app.db._engines.pop(cached).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 def _truncate_postgres(url: str) -> None:

@@ -34,7 +34,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/fresh.db"
         return
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = "bulkmail_fresh_test"
+    name = f"bulkmail_fresh_test_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {name}"))
