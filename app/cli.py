@@ -21,6 +21,8 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+apikey_cli = typer.Typer(help="API keys for the JSON API (a CMS integration).", no_args_is_help=True)
+cli.add_typer(apikey_cli, name="apikey")
 
 
 def _logging() -> None:
@@ -81,6 +83,53 @@ def worker() -> None:
         pass
     finally:
         services.stop()
+
+
+@apikey_cli.command("create")
+def apikey_create(
+    name: str = typer.Option(..., help="Who uses the key, e.g. CMS."),
+    scope: str = typer.Option("read", help="read (GET only) or write (everything)."),
+) -> None:
+    """Create a key and print it once; only its hash is kept."""
+    from sqlmodel import Session
+
+    from app.apikeys import create_api_key
+
+    if scope not in ("read", "write"):
+        raise typer.BadParameter("scope must be read or write", param_hint="--scope")
+    with Session(_upgraded_engine()) as session:
+        row, plaintext = create_api_key(session, name, scope)  # type: ignore[arg-type]
+        session.commit()
+        typer.echo(f"key {row.id} ({scope}) for {name}: {plaintext}")
+        typer.echo("Store it now: it cannot be shown again.", err=True)
+
+
+@apikey_cli.command("list")
+def apikey_list() -> None:
+    """List keys with their scope and last use (never the keys themselves)."""
+    from sqlmodel import Session, select
+
+    from app.models import ApiKey
+
+    with Session(_upgraded_engine()) as session:
+        for k in session.exec(select(ApiKey).order_by(ApiKey.id)):
+            state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+            used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+            typer.echo(f"{k.id}\t{k.prefix}…\t{k.scope}\t{k.name}\tlast used {used}\t{state}")
+
+
+@apikey_cli.command("revoke")
+def apikey_revoke(key_id: int) -> None:
+    """Revoke a key by its id; requests with it get 401 from then on."""
+    from sqlmodel import Session
+
+    from app.apikeys import revoke_api_key
+
+    with Session(_upgraded_engine()) as session:
+        if revoke_api_key(session, key_id) is None:
+            raise typer.BadParameter(f"no API key with id {key_id}", param_hint="KEY_ID")
+        session.commit()
+    typer.echo(f"key {key_id} revoked")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
 import app.db
+from app.apikeys import create_api_key
 from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
@@ -103,7 +104,22 @@ def session(engine: Engine) -> Iterator[Session]:
         yield s
 
 
+def make_api_key(engine: Engine, scope: str = "write") -> str:
+    with Session(engine) as s:
+        _, plaintext = create_api_key(s, f"test {scope}", scope)  # type: ignore[arg-type]
+        s.commit()
+    return plaintext
+
+
 @pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+def anon_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """A client without credentials."""
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture
+def client(anon_client: TestClient, engine: Engine) -> TestClient:
+    """A client that sends a write-scoped API key with every request."""
+    anon_client.headers["Authorization"] = f"Bearer {make_api_key(engine)}"
+    return anon_client
