@@ -63,13 +63,16 @@ def finish(e: Entry) -> Recipient:
     status = smtp.prefer(status, in_text, reply) if in_text else status
     command = e.command or smtp.find_command(diag)
     action = e.action or ("delivered" if status.startswith("2.") else "failed")
-    preset = e.reason or provider_reason(e.remote_mta, diag, status, reply)
+    hosts = f"{e.remote_mta} {e.reporter}" if e.reporter else e.remote_mta
+    provider = provider_reason(hosts, diag, status, reply) if action != "delivered" else ""
+    preset = e.reason or provider
     if preset == "feedback":
         return Recipient(e.recipient, "", "", "feedback", False, diag, e.remote_mta, "")
     if action in ("delivered", "relayed", "expanded") and not preset:
         reason = "delivered"
     else:
-        reason = find(status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset)
+        # a provider's documented code is authoritative; a format's own guess is re-checked
+        reason = provider or find(status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset)
         if reason in ("onhold", "undefined") and reply in REPLY_REASON:
             reason = REPLY_REASON[reply]
     if action == "expired":

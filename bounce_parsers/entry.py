@@ -17,3 +17,4 @@ class Entry:
     command: str = ""           # SMTP command the error answered, when the format says so
     reason: str = ""            # a reason the format module already knows (e.g. from its own table)
     alias: str = ""             # Original-Recipient when it differs
+    reporter: str = ""          # the MTA that wrote the report (Reporting-MTA), when known

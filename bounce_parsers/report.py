@@ -11,8 +11,8 @@ STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status", "te
                 "message/delivery-status+xml")
 ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/rfc822",
                   "message/global", "message/global-headers", "message/partial")
-ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
-_ANGLE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
 # Where a plain-text bounce stops explaining and starts quoting the original message.
 ORIGINAL_MARKERS = re.compile(
@@ -25,7 +25,6 @@ ORIGINAL_MARKERS = re.compile(
     r"|content-type:[ \t]*(?:message/rfc822|text/rfc822-headers)"
     r"|[ \t]*original message headers:?"
     r"|[ \t]*(?:message headers follow|original message follows|the original message headers are included)"
-    r"|[ \t]*the original message was received at"
     r"|[ \t]*\*\*\* ?(?:original|the original) message)",
     re.I | re.M,
 )

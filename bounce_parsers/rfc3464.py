@@ -51,6 +51,34 @@ def action_of(value: str) -> str:
     return ""
 
 
+_PER_RECIPIENT = frozenset({"action", "status", "remote-mta", "diagnostic-code"})
+# an SMTP multi-line reply continued without indentation: "550-more text" / "550 last line"
+_REPLY_CONT = re.compile(r"^[245]\d\d[ -]")
+
+
+def _set(e: Entry, name: str, value: str) -> None:
+    if name == "action":
+        e.action = action_of(value)
+    elif name == "status":
+        m = _STATUS_VALUE.search(value)
+        e.status = m.group(0) if m else e.status
+    elif name == "remote-mta":
+        e.remote_mta = _typed(value)[1]
+    elif name == "diagnostic-code":
+        kind, diag = _typed(value)
+        e.diagnostic_type = kind or "SMTP"
+        e.diagnostic = diag
+
+
+def _adopt(e: Entry, early: Entry) -> None:
+    """Give a new recipient the fields its group named before it."""
+    e.action = e.action or early.action
+    e.status = e.status or early.status
+    e.remote_mta = e.remote_mta or early.remote_mta
+    if early.diagnostic and not e.diagnostic:
+        e.diagnostic, e.diagnostic_type = early.diagnostic, early.diagnostic_type
+
+
 def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
     """Per-message fields and one Entry per recipient block found in `text`."""
     meta: dict[str, str] = {}
@@ -58,9 +86,22 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
     cur: Entry | None = None
     has_final = False
     last_field = ""
+    # per-recipient fields met before the recipient line of their group (RFC 3464 fixes no order)
+    early = Entry()
+    in_group = False        # a recipient named since the last blank line
+    set_after = False       # a per-recipient field followed the recipient line
     for line in text.split("\n"):
-        if last_field == "diagnostic-code" and cur is not None and line[:1] in (" ", "\t") and line.strip():
-            cur.diagnostic += " " + line.strip()
+        if last_field == "diagnostic-code" and (line[:1] in (" ", "\t") or _REPLY_CONT.match(line)) \
+                and line.strip() and not _FIELD.match(line):
+            target = cur if cur is not None and in_group else early
+            target.diagnostic += " " + line.strip()
+            continue
+        if not line.strip():
+            if cur is not None and not in_group:
+                _adopt(cur, early)      # a recipient's fields continued after a blank line
+            early = Entry()
+            in_group = False
+            last_field = ""
             continue
         m = _FIELD.match(line)
         if not m:
@@ -68,46 +109,46 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
             continue
         name, value = m.group(1).lower(), m.group(2).strip()
         last_field = name
+        if name in _PER_RECIPIENT and (cur is None or not in_group):
+            _set(early, name, value)
+            continue
         if name == "final-recipient" or name == "original-recipient":
             addr = _address(value)
             if name == "final-recipient":
-                if cur is None or has_final:
+                if cur is None or has_final or not in_group:
                     cur = Entry()
                     entries.append(cur)
-                elif cur.alias and not cur.recipient:
-                    pass
+                    _adopt(cur, early)
+                    early = Entry()
                 has_final = True
                 cur.recipient = addr or cur.recipient
             else:
-                if cur is None or cur.alias or (has_final and (cur.action or cur.status)):
+                if cur is None or cur.alias or not in_group or (has_final and set_after):
                     cur = Entry()
                     entries.append(cur)
+                    _adopt(cur, early)
+                    early = Entry()
                     has_final = False
                 cur.alias = addr
+            in_group = True
+            set_after = False
             continue
         if name == "x-actual-recipient":
             if cur is not None and ADDRESS.search(value) and not cur.recipient:
                 cur.recipient = _address(value)
             continue
-        if cur is None:
+        if cur is None or name not in _PER_RECIPIENT:
             meta.setdefault(name, value)
             continue
-        if name == "action":
-            cur.action = action_of(value)
-        elif name == "status":
-            m2 = _STATUS_VALUE.search(value)
-            cur.status = m2.group(0) if m2 else cur.status
-        elif name == "remote-mta":
-            cur.remote_mta = _typed(value)[1]
-        elif name == "diagnostic-code":
-            kind, diag = _typed(value)
-            cur.diagnostic_type = kind or "SMTP"
-            cur.diagnostic = diag
-        else:
-            meta.setdefault(name, value)
+        _set(cur, name, value)
+        set_after = True
+    if cur is not None and not in_group:
+        _adopt(cur, early)
+    reporter = _typed(meta.get("reporting-mta", ""))[1]
     for e in entries:
         if not e.recipient:
             e.recipient = e.alias
+        e.reporter = reporter
     return meta, [e for e in entries if e.recipient]
 
 

@@ -76,6 +76,8 @@ def find_status(text: str, reply: str = "") -> str:
         found.append(code)
     if weak:
         found.append(weak)
+    if not klass and any(c[0] != "2" for c in found):
+        found = [c for c in found if c[0] != "2"]    # a transcript's "250 2.1.5 Ok" is not the error
     if not found:
         return ""
     best = found[0]
@@ -90,10 +92,13 @@ def find_reply(text: str, status: str = "") -> str:
         return ""
     klass = status[:1] if status[:1] in ("2", "4", "5") else ""
     allowed = _VALID_REPLY[klass] if klass else _ALL_REPLIES
+    success = ""
     for m in _REPLY.finditer(text):
         if m.group(1) in allowed:
-            return m.group(1)
-    return ""
+            if m.group(1)[0] != "2":
+                return m.group(1)
+            success = success or m.group(1)
+    return success
 
 
 def find_command(text: str) -> str:

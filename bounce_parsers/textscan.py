@@ -31,7 +31,7 @@ _LABELLED = re.compile(r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt 
                        r"invalid recipient|unknown recipient|destinataire)[ \t]*:[ \t]*" + _ADDR, re.I | re.M)
 # an address inside a line, in a context that names it as the failed one
 _IN_LINE = re.compile(
-    r"<([^<>\s]+@[^<>\s]+)>"
+    r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>"
     r"|(?:unknown|invalid|bad|failed|undeliverable|no such)[^:\n]{0,25}:[ \t]*" + _ADDR
     + r"|(?:rcpt to|recipient|delivering your mail to|deliver(?:ed)? to|could not be delivered to|"
       r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,

@@ -12,9 +12,39 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import amazonses, exchange2003, exim, googlegroups, qmail
+from . import (
+    amazonses,
+    apachejames,
+    domino,
+    dragonfly,
+    exchange2003,
+    exchange2007,
+    exim,
+    ezweb,
+    fml,
+    gmail,
+    googlegroups,
+    imailserver,
+    interscan,
+    kddi,
+    mailmarshal,
+    mfilter,
+    notes,
+    opensmtpd,
+    postfix,
+    qmail,
+    sendmail,
+    verizon,
+    x6,
+    zoho,
+)
 
-# Specific before generic: modules keyed on a unique header or sender come first.
-REGISTRY: tuple[ModuleType, ...] = (amazonses, googlegroups, exchange2003, exim, qmail)
+# Specific before generic: modules keyed on a unique header or sender come first; the
+# layouts many MTAs copy (Sendmail's above all) come last.
+REGISTRY: tuple[ModuleType, ...] = (
+    amazonses, googlegroups, zoho, fml, apachejames, verizon, ezweb, kddi, mfilter, imailserver, interscan,
+    dragonfly, exchange2003, exchange2007, exim, qmail, gmail, opensmtpd, postfix, domino, notes, mailmarshal, x6,
+    sendmail,
+)
 
 __all__ = ["REGISTRY"]

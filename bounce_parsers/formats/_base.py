@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
-from ..report import Report, clean_address
+from ..report import ADDRESS, Report, clean_address
+from ..textscan import looks_like_bounce
 
 Table = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -31,6 +32,10 @@ def blocks(text: str, address_line: re.Pattern[str], stop: re.Pattern[str] | Non
         m = address_line.match(line)
         if m:
             addr = clean_address(m.group(1))
+            if addr and cur is not None and addr.lower() == cur.recipient.lower():
+                # the error text quoting the same address ("<a>: User unknown") continues it
+                cur.diagnostic = (cur.diagnostic + " " + line.strip()).strip()
+                continue
             if addr:
                 cur = Entry(recipient=addr, action="failed", diagnostic=line[m.end() :].strip())
                 entries.append(cur)
@@ -43,3 +48,42 @@ def blocks(text: str, address_line: re.Pattern[str], stop: re.Pattern[str] | Non
 def body_has(rep: Report, *needles: str) -> bool:
     head = rep.text[:4000]
     return any(n in head for n in needles)
+
+
+_VALID_FINAL = re.compile(r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]",
+                          re.I | re.M)
+
+
+def dsn_has_recipient(rep: Report) -> bool:
+    """Does an RFC 3464 part (or DSN fields inlined in the text) name a usable recipient?
+    Then the DSN parser is the better reader."""
+    if rep.has_ds and _VALID_FINAL.search(rep.ds):
+        return True
+    return "ecipient:" in rep.text and bool(_VALID_FINAL.search(rep.text, 0, 30000))
+
+
+def returned_to(rep: Report) -> str:
+    """The addressee of the returned original, when the bounce names nobody else."""
+    for value in rep.returned_headers().get("to", [])[:1]:
+        m = ADDRESS.search(value)
+        if m:
+            return clean_address(m.group(0))
+    return ""
+
+
+def section(text: str, start: re.Pattern[str], stop: re.Pattern[str]) -> str:
+    """The text after the first `start` match up to the next `stop` match."""
+    m = start.search(text)
+    if not m:
+        return ""
+    rest = text[m.end() :]
+    e = stop.search(rest)
+    return rest[: e.start()] if e else rest
+
+
+def bounce_like(rep: Report) -> bool:
+    """A daemon's sender or subject, or an automatic message with a null return path:
+    generic layouts are only trusted in mail that looks machine-sent."""
+    if looks_like_bounce(rep) or rep.mail.header("auto-submitted").lower().startswith("auto-"):
+        return True
+    return rep.mail.header("return-path").strip() in ("<>", "")

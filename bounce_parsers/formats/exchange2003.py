@@ -10,7 +10,7 @@ from ..report import Report
 from ._base import Table, blocks, table_reason
 
 NAME = "exchange2003"
-_ADDR_LINE = re.compile(r"^[ \t]*<?([^<>\s]+@[^<>\s]+?)>?[ \t]+on[ \t]+")
+_ADDR_LINE = re.compile(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]+on[ \t]+")
 _STOP = re.compile(r"^[ \t]*(?:The MTS-ID of the original message|Message-ID:|-{3,})", re.I)
 TABLE: Table = (
     ("userunknown", ("000c05a6", "the recipient name is not recognized", "unknown recipient")),
@@ -26,7 +26,7 @@ def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     return "did not reach the following recipient" in head and (
         "MSEXCH" in rep.text or "Undeliverable" in rep.subject or "X-MS-" in str(rep.mail.headers.keys()).upper()
-        or bool(_ADDR_LINE.search(head)) or bool(re.search(r"^[ \t]*\S+@\S+[ \t]+on[ \t]", head, re.M)))
+        or bool(_ADDR_LINE.search(head)) or bool(re.search(r"^[ \t]*[^\s@]{1,128}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M)))
 
 
 def parse(rep: Report) -> list[Entry]:

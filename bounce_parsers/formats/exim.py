@@ -10,8 +10,11 @@ from ..report import Report
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "exim"
-_ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:]+@[^<>\s:]+?)>?:?[ \t]*(?:$|\(|<)")
-_STOP = re.compile(r"^-{3,}[ \t]*This is a copy of|^-{3,}.*(?:original message|message body)|^Reporting-MTA:",
+_ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:@]{1,128}@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
+# 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
+_FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
+_STOP = re.compile(r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
+                   r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:",
                    re.I)
 TABLE: Table = (
     ("userunknown", ("user not found",)),
@@ -46,6 +49,8 @@ def parse(rep: Report) -> list[Entry]:
     if start < 0:
         start = text.find("failed:")
     entries = blocks(text[start:] if start >= 0 else text, _ADDR_LINE, _STOP)
+    if not entries:
+        entries = blocks(text[start:] if start >= 0 else text, _FLUSH_LINE, _STOP)
     failed = [a.strip() for v in rep.mail.headers.get("x-failed-recipients", []) for a in v.split(",")]
     if failed:
         low = {a.lower() for a in failed}

@@ -10,7 +10,7 @@ from ..report import Report
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "qmail"
-_ADDR_LINE = re.compile(r"^<([^<>\s]+@[^<>\s]+)>:?")
+_ADDR_LINE = re.compile(r"^<([^<>\s@]{1,128}@[^<>\s@]{1,255})>:?")
 _STOP = re.compile(r"^--- (?:Below this line is a copy|Enclosed is a copy)|^--- Original message")
 # qmail-remote.c / qmail-local.c / qmail-ldap messages, in the order they should win
 TABLE: Table = (
@@ -44,7 +44,9 @@ _EXPIRED = "this message has been in the queue too long"
 
 
 def detect(rep: Report) -> bool:
-    return body_has(rep, "This is the qmail", "qmail-send program", "--- Below this line is a copy of the message")
+    # the last wording is Yahoo's and other qmail-derived MTAs' ("Message from <host>.")
+    return body_has(rep, "This is the qmail", "qmail-send program", "--- Below this line is a copy of the message",
+                    "Unable to deliver message to the following address(es).")
 
 
 def command_of(text: str) -> str:

@@ -1,23 +1,121 @@
 """Provider-specific error codes (the remote host's own vocabulary) -> reason.
 
-Large mailbox providers answer with their own codes ("AUP#", "CXBL", "SC-001", ...) whose
-meaning their postmaster pages document. A table applies when the remote MTA (or the
-host named in the diagnostic) belongs to that provider."""
+Large mailbox providers answer with their own codes ("AUP#CXBL", "OFR_416", "(DYN:T1)", ...)
+whose meaning their postmaster pages document. A table applies when the remote MTA (or a
+host or link named in the diagnostic) belongs to that provider; the first entry found in
+the diagnostic wins. A provider's reason overrides the enhanced status code, which these
+providers often leave generic (5.1.0, 5.0.0) or set misleadingly (5.1.1 for a rate limit)."""
 
 from __future__ import annotations
 
 import re
 
-# (host pattern, ((lower-case code or phrase, reason), ...))
-PROVIDERS: tuple[tuple[re.Pattern[str], tuple[tuple[str, str], ...]], ...] = ()
+Table = tuple[tuple[str, str], ...]
+
+# Cox: https://www.cox.com/residential/support/email-error-codes.html
+_COX: Table = (
+    ("cxbl", "blocked"), ("cdrbl", "blocked"), ("ipbl", "blocked"), ("urlbl", "spamdetected"),
+    ("cxthrt", "securityerror"), ("cxmj", "securityerror"), ("cxcnct", "toomanyconn"), ("cxmxrt", "toomanyconn"),
+    ("cxsndr", "rejected"), ("cxsmtp", "rejected"), ("cxdns", "requireptr"),
+)
+# Spectrum / Charter / Road Runner: "understanding email error codes", AUP#[I|In|O]-NNNN
+_SPECTRUM_CODE = re.compile(r"aup#(?:in?-|o-)?(\d{4})")
+_SPECTRUM: dict[str, str] = {
+    "1000": "blocked", "1010": "blocked", "1090": "blocked", "1260": "networkerror", "1310": "toomanyconn",
+}
+# Orange / Wanadoo / La Poste (France): "... OFR_416" / "... LPN007_426"
+_ORANGE_CODE = re.compile(r"(?:ofr|lpn\d{3})_(\d{3})")
+_ORANGE: dict[str, str] = {
+    "100": "blocked", "101": "blocked", "102": "blocked", "103": "blocked", "104": "blocked", "105": "blocked",
+    "106": "blocked", "107": "blocked", "108": "blocked", "109": "blocked",
+    "305": "securityerror", "401": "authfailure", "402": "securityerror", "403": "rejected", "405": "rejected",
+    "415": "rejected", "416": "userunknown", "417": "mailboxfull", "418": "userunknown", "420": "suspend",
+    "421": "rejected", "425": "suspend", "426": "suspend", "506": "spamdetected", "510": "blocked",
+    "514": "mesgtoobig", "999": "blocked",
+}
+# AOL / Verizon Media: "554 5.7.1 :(DNSBL:RBL) ...", "421 4.7.1 :(DYN:T1) ..."
+_AOL: Table = (
+    ("(dnsbl:", "blocked"), ("(dyn:t1)", "blocked"), ("(con:b1)", "blocked"), ("(rtr:bb)", "blocked"),
+    ("(rtr:bl)", "blocked"), ("(hvu:b1)", "blocked"), ("(rlp:", "toomanyconn"), ("(dmarc:", "authfailure"),
+)
+# Tencent QQ mail: service.mail.qq.com help pages
+_TENCENT: Table = (
+    ("frequency limited", "toomanyconn"), ("dmarc check failed", "authfailure"), ("spf check failed", "authfailure"),
+    ("mailbox not found", "userunknown"), ("mailbox is full", "mailboxfull"), ("mail content denied", "spamdetected"),
+    ("suspected spam", "spamdetected"), ("mail is rejected by recipients", "filtered"),
+)
+# Symantec MessageLabs / Email Security.cloud
+_MESSAGELABS: Table = (
+    ("turn on smtp authentication", "securityerror"), ("sender blocked", "blocked"),
+)
+# GoDaddy / Secureserver: "IBnnn" codes with rlbounce links
+_GODADDY: Table = (
+    ("too many recipients this hour", "speeding"), ("ib607", "speeding"),
+)
+# Microsoft (Outlook.com, Office 365): resolver and blocklist codes
+_MICROSOFT: Table = (
+    ("resolver.adr.recipnotfound", "userunknown"), ("resolver.adr.recipientnotfound", "userunknown"),
+    ("resolver.adr.exrecipnotfound", "userunknown"), ("resolver.rst.recipsizelimit", "mesgtoobig"),
+    ("resolver.adr.recipsizelimit", "mesgtoobig"), ("resolver.qm.banned", "blocked"),
+    ("banned sending ip", "blocked"), ("(s3150)", "blocked"), ("(s3140)", "blocked"), ("(as(", "blocked"),
+)
+
+# Google (Gmail, Workspace): https://support.google.com/a/answer/3726730 (SMTP error reference)
+_GOOGLE: Table = (
+    ("the email account that you tried to reach does not exist", "userunknown"),
+    ("because the address couldn't be found", "userunknown"), ("p=nosuchuser", "userunknown"),
+    ("the email account that you tried to reach is disabled", "suspend"),
+    ("the email account that you tried to reach is inactive", "suspend"),
+    ("the email account that you tried to reach is over quota", "mailboxfull"),
+    ("inbox is out of storage space", "mailboxfull"), ("p=overquota", "mailboxfull"),
+    ("receiving mail at a rate that", "speeding"), ("p=receivingrate", "speeding"),
+    ("unusual rate of unsolicited mail", "blocked"), ("p=unsolicitedrate", "blocked"),
+    ("does not have authentication information or fails to pass", "authfailure"),
+    ("unauthenticated email from", "authfailure"), ("dmarc policy", "authfailure"),
+    ("multiple addresses in from", "notcompliantrfc"), ("p=rfcmessagenoncompliant", "notcompliantrfc"),
+    ("message exceeded", "mesgtoobig"), ("p=maxsizeerror", "mesgtoobig"),
+    ("doesn't receive email according to the administrator", "notaccept"),
+)
+# Yahoo / AOL (Yahoo Inc.): https://senders.yahooinc.com/smtp-error-codes
+_YAHOO: Table = (
+    ("user doesn't have a", "userunknown"), ("mailbox not found", "userunknown"),
+    ("this mailbox is disabled", "suspend"), ("[tss09]", "blocked"), ("[tsm", "blocked"),
+    ("[ph01]", "policyviolation"), ("message size exceeds", "mesgtoobig"),
+)
+
+PROVIDERS: tuple[tuple[re.Pattern[str], Table], ...] = (
+    (re.compile(r"\b(?:google\.com|gmail\.com|googlemail\.com)\b|\bgsmtp\b"), _GOOGLE),
+    (re.compile(r"\byahoo(?:dns|-inc|inc)?\.(?:com|net|co\.jp)\b|\bymail\.com\b"), _YAHOO),
+    (re.compile(r"\bcox\.(?:net|com)\b"), _COX),
+    (re.compile(r"\b(?:aol|aim|verizon|yahoodns)\.(?:com|net)\b"), _AOL),
+    (re.compile(r"\b(?:qq\.com|exmail\.qq|tencent)"), _TENCENT),
+    (re.compile(r"messagelabs\.com"), _MESSAGELABS),
+    (re.compile(r"secureserver\.net|godaddy|x\.co/rlbounce"), _GODADDY),
+    (re.compile(r"\b(?:outlook|hotmail|protection\.outlook|office365)\.com\b"), _MICROSOFT),
+)
+_SPECTRUM_HOST = re.compile(r"\b(?:charter\.net|spectrum\.net|rr\.com|twc\.com)\b")
+
+
+# cheap substring screen: most bounces name none of these providers
+_KEYS = ("cox.", "charter.", "spectrum.", "rr.com", "twc.com", "aup#", "ofr_", "lpn", "aol.", "aim.", "verizon",
+         "yahoo", "ymail", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
+         "office365", "google", "gmail", "gsmtp")
 
 
 def provider_reason(remote_mta: str, diagnostic: str, status: str, reply: str) -> str:
     """A reason from the remote provider's own code table, or ''."""
-    if not PROVIDERS:
-        return ""
-    host = remote_mta.lower()
     low = diagnostic.lower()
+    host = remote_mta.lower()
+    if not any(k in low or k in host for k in _KEYS):
+        return ""
+    if "aup#" in low and (_SPECTRUM_HOST.search(host) or _SPECTRUM_HOST.search(low)):
+        m = _SPECTRUM_CODE.search(low)
+        if m and m.group(1) in _SPECTRUM:
+            return _SPECTRUM[m.group(1)]
+    if "ofr_" in low or "lpn" in low:
+        m = _ORANGE_CODE.search(low)
+        if m and m.group(1) in _ORANGE:
+            return _ORANGE[m.group(1)]
     for pattern, table in PROVIDERS:
         if not (pattern.search(host) or pattern.search(low)):
             continue

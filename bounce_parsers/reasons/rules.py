@@ -52,6 +52,18 @@ _PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
     name: tuple(p for p in table if isinstance(p, tuple)) for name, table in PHRASES.items()
 }
 _REJECTED_NOT = _compile(REJECTED_EXCEPTIONS)
+# "550-5.2.1 The user ... at a rate that 550-5.2.1 prevents ...": a multi-line SMTP reply
+# flattened into one line keeps its line prefixes, which split the phrases apart.
+_CONTINUED = re.compile(r"(?<![\w.-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+
+
+def unfold(text: str) -> str:
+    """Drop the per-line prefixes of a flattened multi-line SMTP reply, keeping the first."""
+    m = _CONTINUED.search(text)
+    if m is None:
+        return text
+    prefix = re.compile(r"(?<![\w.-])" + m.group(1) + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+    return text[: m.start()] + m.group(0).replace("-", " ", 1) + prefix.sub("", text[m.end() :])
 
 
 @lru_cache(maxsize=8192)
@@ -72,11 +84,17 @@ def _probe(reason: str, status_name: str, reply: str, command: str, text: str, s
     if reason == "userunknown":
         if status_name == "suspend":
             return False
+        if status_name == "hostunknown" and includes("hostunknown", text):
+            return False    # code and text agree that the domain, not the mailbox, is unknown
         if status_name == "userunknown":
             return not any(includes(r, text) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved",
-                                                       "rejected", "notaccept"))
-        # no command known: the phrase alone decides unless the status says "after DATA"
-        return (command == "RCPT" or (not command and status_name != "filtered")) and includes("userunknown", text)
+                                                       "rejected", "notaccept", "speeding", "toomanyconn"))
+        # an addressing-status code (RFC 3463 X.1.XXX: 5.1.10, 5.1.351, ...) or a refusal of
+        # RCPT TO lets the phrase decide; after DATA, or with no command known, the same words
+        # come from a filter in the path (-> filtered)
+        if command == "RCPT" or (status[1:4] == ".1." and status_name not in ("rejected", "hasmoved")):
+            return includes("userunknown", text)
+        return False
     if reason == "filtered":
         if status_name == "suspend":
             return False
@@ -134,13 +152,15 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
         return preset
     if status.startswith("2."):
         return "delivered"
-    text = diagnostic.lower()
+    text = unfold(diagnostic.lower())
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
     reason = ""
-    if dtype == "SMTP":
+    # Postfix's own diagnostic type still carries the remote server's reply when there was one
+    if dtype == "SMTP" or (dtype == "X-POSTFIX" and reply):
         for name in FIRST_ORDER:
-            if _probe(name, status_name, reply, command, text, status):
+            # a format's own reason stands unless a reason earlier in the order fits
+            if name == preset or _probe(name, status_name, reply, command, text, status):
                 reason = name
                 break
     if not reason:
@@ -154,6 +174,8 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
             if includes("vacation", text):
                 return "vacation"
             return "onhold" if text else "undefined"
+    if reason == "hostunknown" and (status[:1] == "4" or (not status and reply[:1] == "4")):
+        return "networkerror"   # a transient name-service failure, not a domain that does not exist
     return reason
 
 

@@ -37,9 +37,9 @@ def test_corpus_accuracy(corpus: Path) -> None:
                 reason_ok += got[addr].reason == e["reason"]
     assert false_pos == 0
     # floors below the measured numbers (bench/RESULTS.md) so regressions show up
-    assert detected / fail_files >= 0.93
-    assert addr_ok / addr_total >= 0.93
-    assert reason_ok / reason_total >= 0.70
+    assert detected / fail_files >= 0.99
+    assert addr_ok / addr_total >= 0.985
+    assert reason_ok / reason_total >= 0.92
 
 
 def test_cli_output_shape(corpus: Path, tmp_path: Path) -> None:

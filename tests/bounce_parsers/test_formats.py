@@ -62,6 +62,187 @@ SES = ('{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceS
        '"diagnosticCode":"smtp; 550 5.1.1 user unknown"}],"reportingMTA":"dsn; a1-2.smtp-out.amazonses.com"},'
        '"mail":{"source":"s@example.org"}}\n')
 
+SENDMAIL = """The original message was received at Thu, 29 Apr 2010 23:34:45 +0900
+from mx.example.jp [192.0.2.1]
+
+   ----- The following addresses had permanent fatal errors -----
+<nobody@example.org>
+    (reason: 550 5.1.1 <nobody@example.org>... User unknown)
+
+   ----- Transcript of session follows -----
+... while talking to mx.example.org.:
+>>> RCPT To:<nobody@example.org>
+<<< 550 5.1.1 <nobody@example.org>... User unknown
+550 5.1.1 <nobody@example.org>... User unknown
+
+   ----- Original message follows -----
+From: sender@example.jp
+"""
+POSTFIX = """This is the mail system at host mx.example.jp.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients. It's attached below.
+
+                   The mail system
+
+<nobody@example.org>: host mx.example.org[192.0.2.2] said: 550 5.1.1
+    <nobody@example.org>: Recipient address rejected: User unknown in local
+    recipient table (in reply to RCPT TO command)
+"""
+GMAIL = """Delivery to the following recipient failed permanently:
+
+     full@example.org
+
+Technical details of permanent failure:
+Google tried to deliver your message, but it was rejected by the server for the recipient domain example.org
+by mx.example.org. [192.0.2.3].
+
+The error that the other server returned was:
+552 5.2.2 <full@example.org>... Mailbox full
+
+----- Original message -----
+"""
+OPENSMTPD = """Hi!
+
+This is the MAILER-DAEMON, please DO NOT REPLY to this e-mail.
+
+An error has occurred while attempting to deliver a message for
+the following list of recipients:
+
+nobody@example.org: 550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown
+
+Below is a copy of the original message:
+"""
+DOMINO = """Your message
+
+  Subject: Hello
+
+was not delivered to:
+
+  nobody@example.org
+
+because:
+
+  User nobody (nobody@example.org) not listed in Domino Directory
+"""
+NOTES = """------- Failure Reasons  --------
+
+User not listed in public Name & Address Book
+nobody@example.org
+
+------- Returned Message --------
+From: sender@example.jp
+"""
+EXCHANGE2007 = """Delivery has failed to these recipients or groups:
+
+Nobody<mailto:nobody@example.org>
+The e-mail address you entered couldn't be found.
+
+Diagnostic information for administrators:
+
+Generating server: mail.example.org
+
+nobody@example.org
+#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##
+
+Original message headers:
+
+From: sender@example.jp
+"""
+DRAGONFLY = """This is the DragonFly Mail Agent v0.13 at df.example.jp.
+
+There was an error delivering your mail to <nobody@example.org>.
+
+mx.example.org [192.0.2.4] did not like our RCPT TO:
+550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown
+
+Original message follows.
+"""
+EZWEB = """The user(s) account is disabled.
+
+<gone@ezweb.ne.jp>
+"""
+KDDI = """Your mail sent on: Thu, 29 Apr 2013 23:45:22 +0900
+     Could not be delivered to: <full@example.dion.ne.jp>
+     As their mailbox is full.
+"""
+MFILTER = """kijitora@example.org
+
+-------server message
+550 5.1.1 <kijitora@example.org>... User unknown
+
+-------SMTP command
+RCPT
+
+-------original message
+From: sender@example.jp
+"""
+IMAIL = """Unknown user: nobody@example.org
+
+
+Original message follows.
+
+From: sender@example.jp
+"""
+INTERSCAN = """****** Message from InterScan Messaging Security Suite ******
+
+Sent <<< RCPT TO:<nobody@example.org>
+Received >>> 550 5.1.1 <nobody@example.org>... User unknown
+
+Unable to deliver message to <nobody@example.org>.
+"""
+ZOHO = """This message was created automatically by mail delivery software.
+A message that you sent could not be delivered to one or more of its recipients. This is a permanent error.
+
+nobody@example.org Invalid Address, ERROR_CODE :550, ERROR_CODE :5.1.1 <nobody@example.org> User unknown
+"""
+FML = """Duplicated Message-ID in <list@example.jp>.
+
+Original mail as follows:
+"""
+APACHEJAMES = """Error: Invalid user address
+
+Error message below:
+550 5.1.1 Requested action not taken: no such user here
+
+Message details:
+  Subject: Hello
+  MAIL FROM: sender@example.jp
+  RCPT TO: nobody@example.org
+"""
+VERIZON = """Message could not be delivered to mobile.
+Error: No valid recipients for this MM
+
+Original Message:
+From: sender@example.jp
+To: 5555550100@vzwpix.com
+Subject: Hello
+"""
+X6 = """We had trouble delivering your message. Full details follow:
+
+Subject: 'Hello'
+
+1 error(s):
+
+The following recipients returned permanent errors: nobody@example.org. Reason: SMTP Server <192.0.2.5> \
+refused to accept your message (RCPT), with the following error text: 550 5.1.1 User unknown
+"""
+MAILMARSHAL = """Your message:
+   From:    sender@example.jp
+   Subject: Hello
+
+Could not be delivered because of
+
+550 5.1.1 User unknown
+
+The following recipients were affected:
+    nobody@example.org
+
+Additional information follows:
+"""
+DAEMON = {"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>", "Subject": "Returned mail: User unknown"}
+UNKNOWN = [("nobody@example.org", "userunknown", True)]
+
 CASES = [
     ("qmail", {"From": "MAILER-DAEMON@mx.example.jp", "Subject": "failure notice"}, QMAIL,
      [("nobody@example.ne.jp", "userunknown", True), ("far@nowhere.example", "hostunknown", True)]),
@@ -75,6 +256,37 @@ CASES = [
                       "X-Failed-Recipients": "team@googlegroups.com"}, GROUPS, [("team@googlegroups.com", "rejected", False)]),
     ("amazonses", {"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"}, SES,
      [("nobody@example.com", "userunknown", True)]),
+    ("sendmail", DAEMON, SENDMAIL, UNKNOWN),
+    ("postfix", {"From": "MAILER-DAEMON@mx.example.jp (Mail Delivery System)",
+                 "Subject": "Undelivered Mail Returned to Sender"}, POSTFIX, UNKNOWN),
+    ("gmail", {"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+               "Subject": "Delivery Status Notification (Failure)"}, GMAIL, [("full@example.org", "mailboxfull", False)]),
+    ("opensmtpd", {"From": "Mailer Daemon <MAILER-DAEMON@mx.example.jp>",
+                   "Subject": "Delivery status notification: error"}, OPENSMTPD, UNKNOWN),
+    ("domino", {"From": "Postmaster@example.org", "Subject": "DELIVERY FAILURE: User nobody not listed"}, DOMINO,
+     UNKNOWN),
+    ("notes", {"From": "postmaster@example.org", "Subject": "Undeliverable message"}, NOTES, UNKNOWN),
+    ("exchange2007", {"From": "postmaster@example.org", "Subject": "Undeliverable: Hello"}, EXCHANGE2007, UNKNOWN),
+    ("dragonfly", {"From": "MAILER-DAEMON <>", "Subject": "Mail delivery failed"}, DRAGONFLY, UNKNOWN),
+    ("ezweb", {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"}, EZWEB,
+     [("gone@ezweb.ne.jp", "suspend", False)]),
+    ("kddi", {"From": "no-reply@example.dion.ne.jp", "Subject": "Mail"}, KDDI,
+     [("full@example.dion.ne.jp", "mailboxfull", False)]),
+    ("mfilter", {"From": "POSTMASTER <postmaster@example.org>", "Subject": "failure notice", "X-Mailer": "m-FILTER"},
+     MFILTER, [("kijitora@example.org", "userunknown", True)]),
+    ("imailserver", {"From": '"Postmaster" <postmaster@example.org>', "Subject": "Undeliverable Mail",
+                     "X-Mailer": "<SMTP32 v8.22>"}, IMAIL, UNKNOWN),
+    ("interscan", {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
+     INTERSCAN, UNKNOWN),
+    ("zoho", {"From": "mailer-daemon@mail.zoho.com", "Subject": "Undelivered Mail Returned to Sender",
+              "X-ZohoMail": "Si CHF_MF_NL SS_10"}, ZOHO, UNKNOWN),
+    ("fml", {"From": "list-admin@example.jp", "Subject": "Loop Alert: Duplicated Message-ID (list ML)",
+             "X-MLServer": "fml [fml 4.0.3 release]"}, FML, [("list@example.jp", "systemerror", False)]),
+    ("apachejames", {"From": "postmaster@example.org", "Subject": "Re:Hello"}, APACHEJAMES, UNKNOWN),
+    ("verizon", {"From": "MMSC NDR Administrator <sysadmin@m01.vzwpix.com>", "Subject": "Undeliverable Message"},
+     VERIZON, [("5555550100@vzwpix.com", "userunknown", True)]),
+    ("mailmarshal", {"From": "postmaster@example.org", "Subject": "Undeliverable Mail"}, MAILMARSHAL, UNKNOWN),
+    ("x6", {"From": "mailer-daemon", "Subject": "There was an error sending your mail"}, X6, UNKNOWN),
 ]
 
 
@@ -100,3 +312,34 @@ def test_ses_complaint_and_delivery() -> None:
     dl = '{"notificationType":"Delivery","delivery":{"recipients":["d@example.com"],"smtpResponse":"250 2.6.0 ok"}}'
     c = classify(mail({"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"}, dl))
     assert c.kind == "delivery" and c.recipients[0].reason == "delivered"
+
+
+def test_generic_layouts_need_a_machine_sender() -> None:
+    """A person quoting a bounce's wording is not a bounce."""
+    for body in (SENDMAIL, DOMINO, EXCHANGE2007, GMAIL, OPENSMTPD):
+        c = classify(mail({"From": "Friend <friend@example.org>", "To": "me@example.com",
+                           "Return-Path": "<friend@example.org>", "Subject": "look what I got"}, body))
+        assert c.evidence.startswith("format:") is False, c.evidence
+
+
+def test_o365_short_ndr() -> None:
+    body = ("Your message to gone@example.org couldn't be delivered.\n\ngone wasn't found at example.org.\n\n"
+            "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found'\n")
+    c = classify(mail({"From": "Microsoft Outlook <postmaster@example.onmicrosoft.com>",
+                       "Subject": "Undeliverable: Hello"}, body))
+    assert c.evidence == "format:exchange2007" and [r.address for r in c.recipients] == ["gone@example.org"]
+
+
+@pytest.mark.parametrize("body", [
+    "----- Transcript of session follows -----\n" + "a@" * 50_000 + "\n",
+    "Could not be delivered to: <" + "a@" * 50_000 + "\n",
+    "Diagnostic information for administrators:\nGenerating server: x\n" + "a@" * 50_000 + "\n",
+    "----- The following addresses had " + "- " * 50_000 + "x\n",
+    "a" * 200_000 + "\n",
+], ids=["transcript", "kddi", "exchange", "dashes", "long-token"])
+def test_no_quadratic_regexes(body: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    classify(mail({"From": "MAILER-DAEMON@x.example", "Subject": "Returned mail: x", "Return-Path": "<>"}, body))
+    assert time.perf_counter() - start < 2.0

@@ -6,6 +6,8 @@ import pytest
 
 from bounce_parsers import classify_smtp_reply
 from bounce_parsers.reasons import find, is_hard, match_text
+from bounce_parsers.reasons.providers import provider_reason
+from bounce_parsers.smtp import find_reply, find_status
 
 # (reason, status, reply, command, diagnostic)
 CASES = [
@@ -79,3 +81,92 @@ def test_classify_smtp_reply(code: int, text: str, want: tuple[str, bool]) -> No
 def test_match_text_alone() -> None:
     assert match_text("Mailbox is full") == "mailboxfull"
     assert match_text("nothing to see") == ""
+
+
+@pytest.mark.parametrize(("want", "status", "reply", "command", "diag"), [
+    # a flattened multi-line reply keeps its line prefixes; the phrase must still match
+    ("speeding", "5.2.1", "550", "RCPT", "550-5.2.1 The user you are trying to contact is receiving mail at a rate that "
+     "550-5.2.1 prevents additional messages from being delivered. 550 5.2.1 https://support.google.com/mail"),
+    # code and text agree on the domain: not a user unknown
+    ("hostunknown", "5.1.2", "550", "RCPT", "550 5.1.2 <a@b.example>: Recipient address rejected: Bad destination "
+     "system address"),
+    # a transient DNS failure is a network error, not a domain that does not exist
+    ("networkerror", "4.0.0", "", "", "DNS Error: DNS type 'mx' lookup of b.example responded with code NXDOMAIN"),
+    ("notaccept", "4.0.0", "", "", "The domain b.example doesn't receive email according to the administrator: "
+     "returned MX"),
+    ("userunknown", "5.1.10", "", "", "The email address wasn\u2019t found at the destination domain."),
+    # "user unknown" is the recipient's fault when it answered RCPT TO or came with an addressing code;
+    # after DATA (or with neither) the same words come from a filter in the path
+    ("userunknown", "5.0.0", "550", "RCPT", "550 <a@b.example>... User unknown"),
+    ("userunknown", "5.1.351", "550", "", "550 5.1.351 Remote server returned unknown recipient -> 550 User unknown"),
+    ("filtered", "5.0.0", "550", "DATA", "550 <a@b.example>... User unknown"),
+    ("filtered", "5.0.0", "550", "", "550 Unknown user a@b.example"),
+    ("expired", "", "", "", "Envelope expired"),
+    ("authfailure", "5.0.0", "550", "", "550 DMARC check failed."),
+    ("notcompliantrfc", "5.7.1", "550", "DATA", "550-5.7.1 Messages with multiple addresses in From: header are not "
+     "accepted."),
+])
+def test_phrase_and_rule_details(want: str, status: str, reply: str, command: str, diag: str) -> None:
+    assert find(status, reply, command, diag, "SMTP", "failed") == want
+
+
+def test_postfix_type_with_a_remote_reply_reads_as_smtp() -> None:
+    diag = ("delivery temporarily suspended: connect to mx.b.example[192.0.2.1]: server refused to talk to me: "
+            "421 Service not available, closing transmission channel")
+    assert find("4.0.0", "421", "", diag, "X-POSTFIX", "delayed") == "blocked"
+    assert find("4.3.0", "", "", "temporary failure", "X-POSTFIX", "failed") != "blocked"
+
+
+@pytest.mark.parametrize(("mta", "diag", "want"), [
+    ("mx.cox.net", "550 5.1.0 <s@a.example> sender rejected. AUP#CXBL", "blocked"),
+    ("", "550 5.1.0 sender rejected. https://www.spectrum.net/support/ AUP#In-1310", "toomanyconn"),
+    ("smtp-in.orange.fr", "550 5.5.0 The recipient account is blocked. LPN007_426", "suspend"),
+    ("", "421 mwinf5c77 ME Service refused, please try later. OFR_999 [999]", "blocked"),
+    ("mx.qq.com", "550 Ip frequency limited", "toomanyconn"),
+    ("mx1.mail.aol.com", "421 4.7.1 : (DYN:T1) http://postmaster.info.aol.com", "blocked"),
+    ("smtp.secureserver.net", "550 5.1.1 <a@b> - 192.0.2.1 has sent to too many recipients this hour. IB607",
+     "speeding"),
+    ("", "Your message wasn't delivered to a@b.example because the address couldn't be found. "
+         "https://support.google.com/mail/?p=NoSuchUser", "userunknown"),
+    ("mta6.am0.yahoodns.net", "554 delivery error: dd This user doesn't have a yahoo.com account", "userunknown"),
+    ("mx.example.org", "550 5.1.1 User unknown", ""),
+])
+def test_provider_codes(mta: str, diag: str, want: str) -> None:
+    assert provider_reason(mta, diag, "", "") == want
+
+
+def test_failure_code_wins_over_a_transcripts_success() -> None:
+    text = "Out: 250 2.1.5 Ok In: DATA Out: 451 4.3.0 Error: queue file write error"
+    assert find_status(text) == "4.3.0"
+    assert find_reply(text) == "451"
+
+
+def test_dsn_fields_before_the_recipient_and_unindented_continuation() -> None:
+    from bounce_parsers.rfc3464 import fields
+    ds = ("Reporting-MTA: dns; mx.a.example\n\n"
+          "Last-Attempt-Date: Thu, 17 Jul 2017 23:34:45 +0000\n"
+          "Diagnostic-Code: smtp; 550-Please turn on SMTP Authentication in your mail client.\n"
+          "550 relay through this server without authentication.\n"
+          "Status: 5.0.0\nAction: failed\nFinal-Recipient: rfc822; a@b.example\n\n"
+          "Action: failed\nFinal-Recipient: rfc822; c@d.example\nOriginal-Recipient: rfc822; c@d.example\n"
+          "Status: 4.3.0\n")
+    meta, entries = fields(ds)
+    assert [e.recipient for e in entries] == ["a@b.example", "c@d.example"]
+    assert entries[0].status == "5.0.0" and entries[0].action == "failed"
+    assert entries[0].diagnostic.endswith("without authentication.")
+    assert entries[1].status == "4.3.0" and not entries[1].diagnostic
+    assert meta["reporting-mta"] == "dns; mx.a.example"
+
+
+def test_provider_known_from_the_reporting_mta() -> None:
+    from bounce_parsers import classify
+    raw = (b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: s@a.example\r\n"
+           b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\n** Address not found **\r\n\r\n"
+           b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; googlemail.com\r\n\r\n"
+           b"Final-Recipient: rfc822; r@b.example\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+           b"Diagnostic-Code: smtp; Your message wasn't delivered to r@b.example because the address "
+           b"couldn't be found. Check for typos or unnecessary spaces and try again.\r\n\r\n--b--\r\n")
+    (r,) = classify(raw).recipients
+    assert (r.address, r.reason, r.hard) == ("r@b.example", "userunknown", True)

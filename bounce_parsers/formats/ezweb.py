@@ -1,0 +1,48 @@
+"""au by KDDI's EZweb mail gateway: a Japanese notice, an English reason ("The user(s)
+account is disabled.", "Each of the following recipients was rejected ...") and the
+recipients as "<address>" lines, sometimes with a sendmail-like ">>> RCPT TO" transcript."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report, clean_address
+
+NAME = "ezweb"
+_ADDR = re.compile(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", re.I)
+_STOP = re.compile(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", re.I)
+_COMMAND = re.compile(r">>> ?([A-Z]{4})\b")
+
+
+def detect(rep: Report) -> bool:
+    sender = rep.from_.lower()
+    return "ezweb.ne.jp" in sender and ("postmaster" in sender or "mailer-daemon" in sender)
+
+
+def parse(rep: Report) -> list[Entry]:
+    out: list[Entry] = []
+    notes: list[str] = []
+    for line in rep.text.split("\n"):
+        if _STOP.match(line):
+            break
+        s = line.strip()
+        if not s:
+            continue
+        m = _ADDR.match(line)
+        if m and clean_address(m.group(1)):
+            addr = clean_address(m.group(1))
+            if not any(e.recipient == addr for e in out):
+                out.append(Entry(recipient=addr, action="failed"))
+            continue
+        if s.isascii():
+            notes.append(s)
+    text = " ".join(notes)
+    cm = _COMMAND.search(text)
+    low = text.lower()
+    reason = "expired" if "not delivered within" in low else ""
+    for e in out:
+        e.diagnostic = text
+        e.command = cm.group(1) if cm else ""
+        e.reason = reason
+    return out

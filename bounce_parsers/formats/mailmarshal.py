@@ -1,0 +1,39 @@
+"""Trustwave MailMarshal SMTP: "Your message: From: ... Subject: ...", "Could not be
+delivered because of" and the error, then "The following recipients were affected:"."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report, clean_address
+from ._base import bounce_like
+
+NAME = "mailmarshal"
+_BECAUSE = re.compile(r"^[ \t]*Could not be delivered because of[ \t]*$", re.I | re.M)
+_AFFECTED = re.compile(r"^[ \t]*The following recipients were affected:[ \t]*$", re.I | re.M)
+_ADDR = re.compile(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
+
+
+def detect(rep: Report) -> bool:
+    if not bounce_like(rep):
+        return False
+    head = rep.text[:5000]
+    return "The following recipients were affected:" in head and bool(_AFFECTED.search(head))
+
+
+def parse(rep: Report) -> list[Entry]:
+    text = rep.text
+    a = _AFFECTED.search(text)
+    if not a:
+        return []
+    b = _BECAUSE.search(text, 0, a.start())
+    diag = " ".join(text[b.end() : a.start()].split()) if b else ""
+    out: list[Entry] = []
+    for line in text[a.end() :].lstrip("\n").split("\n"):
+        m = _ADDR.match(line)
+        addr = clean_address(m.group(1)) if m else ""
+        if not addr:
+            break
+        out.append(Entry(recipient=addr, action="failed", diagnostic=diag))
+    return out

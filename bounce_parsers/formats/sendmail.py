@@ -1,0 +1,147 @@
+"""Sendmail's plain-text returns (V8 without a usable DSN part, V5 sendmail) and the many
+MTAs that copy its layout (Active!Hunter, BIGLOBE, Mail2000, InterScan, ...):
+"----- The following addresses had permanent fatal errors -----", the addresses, then
+"----- Transcript of session follows -----" with ">>> RCPT To:<a>" / "<<< 550 ..." and
+"550 <a>... User unknown" lines."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report, clean_address
+from ._base import bounce_like, dsn_has_recipient, returned_to
+
+NAME = "sendmail"
+_ADDRESSES = re.compile(r"^[ \t]*-*[ \t]*The following addresses? (?:had|has) ([a-z -]{0,60}?(?:errors?|problems?))"
+                        r"[ \t]*-*[ \t]*$", re.I | re.M)
+_TRANSCRIPT = re.compile(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", re.I | re.M)
+_MARKER = re.compile(r"^[ \t]*-{3,}", re.M)
+_INFO = re.compile(r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$",
+                   re.I | re.M)
+_UNSENT = re.compile(r"^[ \t]*-{3,}[ \t]*(?:Unsent message follows|Original message follows|"
+                     r"Returned message|Original message)", re.I | re.M)
+_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
+_RCPT = re.compile(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", re.I)
+_AT_ADDR = re.compile(r"^(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?\.\.\.[ \t]*(.*)$")
+
+
+def detect(rep: Report) -> bool:
+    if not bounce_like(rep):
+        return False
+    text = rep.text
+    if "Transcript of session follows" not in text and "The following address" not in text:
+        return False
+    if not (_ADDRESSES.search(text) or _TRANSCRIPT.search(text)):
+        return False
+    return not dsn_has_recipient(rep)
+
+
+def _block(text: str, start: re.Match[str]) -> str:
+    rest = text[start.end() :]
+    m = _MARKER.search(rest)
+    return rest[: m.start()] if m else rest
+
+
+_LISTED = re.compile(r"^<?([^<>\s\"=;,@]{1,128}@[^<>\s\"=;,@]{1,255}?)>?(?:[ \t,]|$)")
+
+
+def _listed(block: str) -> list[Entry]:
+    entries: list[Entry] = []
+    for line in block.split("\n"):
+        s = line.strip().lstrip(">").strip()
+        if not s:
+            if entries:
+                break
+            continue
+        m = _LISTED.match(s)
+        addr = clean_address(m.group(1)) if m else ""
+        if addr:
+            rest = s[m.end() :].strip() if m else ""
+            rest = rest[1:-1] if rest[:1] in "[(" and rest[-1:] in "])" else rest
+            if _ANGLE.fullmatch(rest):
+                rest = ""
+            entries.append(Entry(recipient=addr, action="failed", diagnostic=rest))
+        elif entries:
+            extra = s[1:-1] if s[:1] == "(" and s[-1:] == ")" else s
+            extra = extra[7:].strip() if extra.lower().startswith("reason:") else extra
+            entries[-1].diagnostic = (entries[-1].diagnostic + " " + extra).strip()
+    return entries
+
+
+def _transcript(block: str) -> tuple[dict[str, list[str]], dict[str, str], list[str]]:
+    """Per-address error lines, per-address SMTP command, and lines naming no address."""
+    per: dict[str, list[str]] = {}
+    commands: dict[str, str] = {}
+    general: list[str] = []
+    cur = ""
+    for line in block.split("\n"):
+        s = line.strip()
+        if not s:
+            continue
+        m = _RCPT.match(s)
+        if m:
+            cur = clean_address(m.group(1))
+            commands[cur.lower()] = "RCPT"
+            continue
+        if s.startswith(">>>"):
+            cur = ""
+            word = s[3:].strip().split(" ", 1)[0].upper()
+            if word in ("DATA", "MAIL", "HELO", "EHLO"):
+                general.append(s)
+            continue
+        if s.startswith("<<<"):
+            (per.setdefault(cur.lower(), []) if cur else general).append(s[3:].strip())
+            continue
+        m = _AT_ADDR.match(s)
+        if m and "@" in m.group(1):
+            addr = clean_address(m.group(1))
+            if addr:
+                per.setdefault(addr.lower(), []).append(s)
+                continue
+        if re.match(r"[245]\d\d[ -]", s) or general:
+            general.append(s)
+    return per, commands, general
+
+
+def parse(rep: Report) -> list[Entry]:
+    text = rep.text
+    cut = _UNSENT.search(text)
+    text = text[: cut.start()] if cut else text
+    entries: list[Entry] = []
+    delayed = False
+    for m in _ADDRESSES.finditer(text):
+        entries += _listed(_block(text, m))
+        delayed = delayed or "transient" in m.group(1).lower()
+    if not entries and rep.original:
+        inner = rep.original
+        for m in _ADDRESSES.finditer(inner[:20000]):
+            entries += _listed(_block(inner, m))
+    per: dict[str, list[str]] = {}
+    commands: dict[str, str] = {}
+    general: list[str] = []
+    t = _TRANSCRIPT.search(text)
+    if t:
+        per, commands, general = _transcript(_block(text, t))
+    info = _INFO.search(text)
+    if info:
+        general.append(_block(text, info).strip())
+    if not entries:
+        entries = [Entry(recipient=clean_address(a), action="failed") for a in per if a]
+    if not entries:
+        addr = returned_to(rep)
+        entries = [Entry(recipient=addr, action="failed")] if addr else []
+    if delayed or "warning: could not send" in rep.subject.lower():
+        for e in entries:
+            e.action = "delayed"
+    for e in entries:
+        low = e.recipient.lower()
+        lines = per.get(low)
+        if lines:
+            e.diagnostic = " ".join(lines)
+        elif not e.diagnostic or len(entries) == 1 and general:
+            e.diagnostic = (e.diagnostic + " " + " ".join(general)).strip()
+        e.command = commands.get(low, "")
+        if not e.diagnostic and rep.subject.lower().startswith("returned mail:"):
+            e.diagnostic = rep.subject[13:].strip()  # "Returned mail: User unknown"
+    return [e for e in entries if e.recipient]

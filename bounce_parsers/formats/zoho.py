@@ -1,0 +1,32 @@
+"""Zoho Mail: one "address reason, ERROR_CODE :nnn, ERROR_CODE :text" line per recipient
+(or "This message was created automatically by mail delivery software." and Exim-like)."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report, clean_address
+
+NAME = "zoho"
+_LINE = re.compile(r"^[ \t]*<?([^<>\s,@]{1,128}@[^<>\s,@]{1,255}?)>?[ \t]+(.*?ERROR_CODE[ \t]*:.*)$", re.M)
+
+
+def detect(rep: Report) -> bool:
+    zoho = bool(rep.mail.header("x-zohomail")) or "zoho" in rep.from_.lower()
+    return zoho and "ERROR_CODE" in rep.text[:4000]
+
+
+def parse(rep: Report) -> list[Entry]:
+    out = []
+    for m in _LINE.finditer(rep.text):
+        addr = clean_address(m.group(1))
+        if not addr:
+            continue
+        diag = re.sub(r"ERROR_CODE[ \t]*:[ \t]*,?", "", m.group(2)).replace(" ,", "").strip(" ,")
+        code = re.search(r"ERROR_CODE[ \t]*:[ \t]*([245]\d\d)\b", m.group(2))
+        low = diag.lower()
+        reason = "expired" if "host not reachable" in low or "timed out" in low else ""
+        out.append(Entry(recipient=addr, action="failed", diagnostic=diag, reply=code.group(1) if code else "",
+                         reason=reason))
+    return out
