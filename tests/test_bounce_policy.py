@@ -13,6 +13,7 @@ def _bounce(session: Session, key: str, hard: bool, days_ago: float, kind: str =
         hard=hard,
         email=key,
         email_key=key,
+        attribution="ledger",
         created_at=utcnow() - timedelta(days=days_ago),
     )
     session.add(b)

@@ -1,7 +1,57 @@
-"""`bulkmail` subcommands for bounces."""
+"""`bulkmail` subcommands for bounces: `sweep` and `mailbox test`."""
 
 import typer
+
+mailbox_cli = typer.Typer(help="The noreply mailbox the bounce sweep reads.", no_args_is_help=True)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from app.db import get_engine
+    from app.migrate import upgrade
+    from app.settings import get_settings
+
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    return engine
+
+
+def sweep() -> None:
+    """Sweep the bounce mailbox now: record bounces, complaints, auto-replies and unsubscribe mails,
+    apply the suppression policy, and delete only what was recorded."""
+    from app.bounces.sweep import run_sweep
+    from app.settings import get_settings
+
+    result = run_sweep(get_settings(), _engine(), trigger="cli")
+    if result is None:
+        typer.echo("another sweep is running; nothing done", err=True)
+        raise typer.Exit(3)
+    typer.echo(
+        f"sweep {result.id} {result.state}: seen {result.seen}, recorded {result.recorded}, "
+        f"deleted {result.deleted}, kept {result.kept}, errors {result.errors}"
+    )
+    if result.per_kind:
+        typer.echo("  kinds:  " + ", ".join(f"{k} {v}" for k, v in sorted(result.per_kind.items())))
+    if result.per_layer:
+        typer.echo("  layers: " + ", ".join(f"{k} {v}" for k, v in sorted(result.per_layer.items())))
+    if result.error:
+        typer.echo(f"  error: {result.error}", err=True)
+        raise typer.Exit(1)
+
+
+@mailbox_cli.command("test")
+def mailbox_test() -> None:
+    """Connect, log in and open the folder with the BULKMAIL_MAILBOX_* settings; name the problem if any."""
+    from app.bounces.mailbox import MailboxError, check_mailbox
+    from app.settings import get_settings
+
+    try:
+        typer.echo(check_mailbox(get_settings()))
+    except MailboxError as exc:
+        typer.echo(f"mailbox test failed: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def register(cli: typer.Typer) -> None:
     """Add this part's commands to the `bulkmail` command."""
+    cli.command("sweep")(sweep)
+    cli.add_typer(mailbox_cli, name="mailbox")

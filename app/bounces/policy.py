@@ -7,15 +7,20 @@ The rule (defaults H=1, S=3, T=30 days):
 - soft: an address is suppressed once it has S soft bounces within the last T days.
   A soft bounce stops counting once a later message to the address has gone out and T days have
   passed without a bounce: that is exactly "older than T days", so the window is the whole rule.
-Complaints, auto-replies and unsubscribe requests are not bounces and never count here."""
+Complaints, auto-replies, delay warnings and unsubscribe requests are not bounces and never count here,
+and neither does a bounce attributed to nothing we sent (attribution `none`): forged mail with our
+address as sender must not suppress strangers."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from app.bounces.suppress import Wanted, chunks, ensure_suppressions
 from app.models import Bounce, Delivery, Suppression
 from app.settings import Settings
 
@@ -45,7 +50,8 @@ def _counting(policy: BouncePolicy, now: datetime):  # type: ignore[no-untyped-d
     last_clean = _last_clean_send()
     hard = and_(Bounce.hard.is_(True), or_(last_clean.is_(None), Bounce.created_at > last_clean))
     soft = and_(Bounce.hard.is_(False), Bounce.created_at >= now - timedelta(days=policy.window_days))
-    return and_(Bounce.kind == "bounce", or_(hard, soft))
+    # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
+    return and_(Bounce.kind == "bounce", Bounce.attribution != "none", or_(hard, soft))
 
 
 def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
@@ -60,13 +66,10 @@ def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
     )
 
 
-def counting_bounce_ids(session: Session, policy: BouncePolicy, email_key: str, now: datetime) -> list[int] | None:
-    """The bounces that put this address over a threshold, or None when it stays mailable."""
-    rows = session.execute(
-        select(Bounce.id, Bounce.hard).where(Bounce.email_key == email_key, _counting(policy, now))
-    ).all()
-    hard = [i for i, h in rows if h]
-    soft = [i for i, h in rows if not h]
+def _over_threshold(policy: BouncePolicy, rows: Iterable[tuple[int, bool]]) -> list[int] | None:
+    hard, soft = [], []
+    for bounce_id, is_hard in rows:
+        (hard if is_hard else soft).append(bounce_id)
     if len(hard) >= policy.hard_threshold:
         return hard
     if len(soft) >= policy.soft_threshold:
@@ -74,21 +77,48 @@ def counting_bounce_ids(session: Session, policy: BouncePolicy, email_key: str, 
     return None
 
 
+def counting_bounce_ids(session: Session, policy: BouncePolicy, email_key: str, now: datetime) -> list[int] | None:
+    """The bounces that put this address over a threshold, or None when it stays mailable."""
+    rows = session.execute(
+        select(Bounce.id, Bounce.hard).where(Bounce.email_key == email_key, _counting(policy, now))
+    ).tuples()
+    return _over_threshold(policy, rows)
+
+
+def apply_policy_many(
+    session: Session, policy: BouncePolicy, addresses: dict[str, str], now: datetime, source: str
+) -> dict[str, int]:
+    """apply_policy for many addresses (email_key -> email) in a few queries; returns email_key ->
+    suppression id for the addresses that are suppressed. The caller commits."""
+    per_key: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    unlinked: set[int] = set()
+    for chunk in chunks(sorted(addresses)):
+        stmt = select(Bounce.email_key, Bounce.id, Bounce.hard, Bounce.suppression_id).where(
+            Bounce.email_key.in_(chunk),  # type: ignore[attr-defined]
+            _counting(policy, now),
+        )
+        for key, bounce_id, hard, suppression_id in session.execute(stmt).tuples():
+            per_key[key].append((bounce_id, hard))
+            if suppression_id is None:
+                unlinked.add(bounce_id)
+    over = {key: ids for key, rows in per_key.items() if (ids := _over_threshold(policy, rows)) is not None}
+    if not over:
+        return {}
+    wanted = {key: Wanted(addresses[key], "bounced") for key in over}
+    suppression_ids = ensure_suppressions(session, wanted, source, now)
+    links = [
+        {"id": i, "suppression_id": suppression_ids[key]} for key, ids in over.items() for i in ids if i in unlinked
+    ]
+    if links:
+        session.execute(update(Bounce), links)  # ORM bulk update by primary key: loaded rows stay in step
+    return suppression_ids
+
+
 def apply_policy(
     session: Session, policy: BouncePolicy, email: str, email_key: str, now: datetime, source: str
 ) -> Suppression | None:
     """Suppress the address as `bounced` when its bounces cross a threshold, and link the bounces
     that caused it. Returns the suppression (new or existing), or None. The caller commits."""
-    ids = counting_bounce_ids(session, policy, email_key, now)
-    if ids is None:
-        return None
-    suppression = session.execute(select(Suppression).where(Suppression.email_key == email_key)).scalars().first()
-    if suppression is None:
-        suppression = Suppression(email=email, email_key=email_key, reason="bounced", source=source, created_at=now)
-        session.add(suppression)
-        session.flush()
-    for bounce in session.execute(select(Bounce).where(Bounce.id.in_(ids))).scalars():  # type: ignore[union-attr]
-        if bounce.suppression_id is None:
-            bounce.suppression_id = suppression.id
-    return suppression
-
+    session.flush()
+    suppression_id = apply_policy_many(session, policy, {email_key: email}, now, source).get(email_key)
+    return session.get(Suppression, suppression_id) if suppression_id is not None else None

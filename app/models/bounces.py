@@ -52,7 +52,7 @@ class Bounce(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20, index=True, description="bounce | complaint | autoreply | unsubscribe | delivery")
+    kind: str = Field(max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
     reason: str = Field(max_length=40, index=True)
     hard: bool = False
     email: str = Field(max_length=320)
@@ -71,3 +71,45 @@ class Bounce(SQLModel, table=True):
     evidence: str = Field(default="", max_length=200)
     suppression_id: int | None = Field(default=None, foreign_key="suppression.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MailboxSweepPublic(SQLModel):
+    """A sweep log entry as the API shows it."""
+
+    id: int
+    protocol: str
+    trigger: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    seen: int
+    recorded: int
+    deleted: int
+    kept: int
+    errors: int
+    per_kind: dict[str, int]
+    per_layer: dict[str, int]
+    error: str | None
+
+
+class BouncePublic(SQLModel):
+    """A bounce record as the API shows it."""
+
+    id: int
+    kind: str
+    reason: str
+    hard: bool
+    email: str
+    status: str
+    reply_code: str
+    diagnostic: str
+    remote_mta: str
+    delivery_id: int | None
+    campaign_id: int | None
+    attribution: str
+    source: str
+    sweep_id: int | None
+    original_message_id: str | None
+    evidence: str
+    suppression_id: int | None
+    created_at: datetime

@@ -1,0 +1,93 @@
+"""One sweep at a time across every process and machine.
+
+PostgreSQL: a session advisory lock on a dedicated autocommit connection; the server drops it when
+the connection dies, so a crashed sweeper never blocks the next one. SQLite (one machine): a JobLock
+lease row that the holder renews while it works and that anyone may take over once it expires."""
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine, delete, select, text
+from sqlmodel import Session
+
+from app.db import is_sqlite
+from app.models import JobLock, utcnow
+
+SWEEP_LOCK = "bounce-sweep"
+# pg advisory locks take a bigint; a fixed constant derived from the name keeps it readable in pg_locks
+_PG_KEY = int.from_bytes(SWEEP_LOCK.encode()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+LEASE = timedelta(minutes=10)
+
+
+class LeaseLost(RuntimeError):
+    """Another process took the expired lease over: stop before doing more work."""
+
+
+class JobLease:
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def acquire(self) -> bool:
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            row = session.get(JobLock, self.name)
+            if row is not None and row.holder != self.holder and row.expires_at > now:
+                return False
+            if row is None:
+                session.add(JobLock(name=self.name, holder=self.holder, expires_at=now + LEASE))
+            else:
+                row.holder, row.expires_at = self.holder, now + LEASE
+        return True
+
+    def renew(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(JobLock, self.name)
+            if row is None or row.holder != self.holder:
+                raise LeaseLost(f"lock {self.name!r} was taken over by {row.holder if row else 'nobody'}")
+            row.expires_at = utcnow() + LEASE
+
+    def release(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(JobLock).where(JobLock.name == self.name, JobLock.holder == self.holder))  # type: ignore[arg-type]
+
+
+class AdvisoryLock:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def acquire(self) -> bool:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if conn.execute(select(text(f"pg_try_advisory_lock({_PG_KEY})"))).scalar():
+            self._conn = conn
+            return True
+        conn.close()
+        return False
+
+    def renew(self) -> None:
+        pass  # held for as long as the connection lives
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.execute(text(f"SELECT pg_advisory_unlock({_PG_KEY})"))
+            self._conn.close()
+            self._conn = None
+
+
+@contextmanager
+def sweep_lock(engine: Engine) -> Iterator[JobLease | AdvisoryLock | None]:
+    """The held lock (call .renew() between batches), or None when another sweep holds it."""
+    lock: JobLease | AdvisoryLock = JobLease(engine, SWEEP_LOCK) if is_sqlite(engine) else AdvisoryLock(engine)
+    if not lock.acquire():
+        yield None
+        return
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -1,0 +1,57 @@
+"""Suppressions the sweep creates, in bulk: one query for the ones that exist, one insert for the rest.
+An address already suppressed keeps its suppression (its first reason stands); callers link to it."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from app.models import Suppression
+
+
+@dataclass(frozen=True)
+class Wanted:
+    email: str
+    reason: str  # unsubscribed | bounced | complained
+    campaign_id: int | None = None
+    delivery_id: int | None = None
+
+
+def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ignore[type-arg]
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str, now: datetime) -> dict[str, int]:
+    """email_key -> suppression id for every wanted key, creating the missing ones."""
+    ids = _ids(session, sorted(wanted))
+    missing = [
+        {
+            "email": w.email[:320],
+            "email_key": key,
+            "reason": w.reason,
+            "source": source[:200],
+            "note": "",
+            "campaign_id": w.campaign_id,
+            "delivery_id": w.delivery_id,
+            "created_at": now,
+        }  # fmt: skip
+        for key, w in wanted.items()
+        if key not in ids
+    ]
+    if missing:
+        # plain executemany, then read the ids back: INSERT..RETURNING in parameter order is one
+        # statement per row on SQLite
+        session.execute(insert(Suppression), missing)
+        ids.update(_ids(session, [row["email_key"] for row in missing]))
+    return ids
+
+
+def _ids(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in chunks(keys):
+        stmt = select(Suppression.email_key, Suppression.id).where(Suppression.email_key.in_(chunk))  # type: ignore[attr-defined]
+        ids.update(session.execute(stmt).tuples().all())
+    return ids

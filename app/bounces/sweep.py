@@ -1,0 +1,212 @@
+"""The sweep: fetch → classify → attribute → record → commit → delete, batch by batch.
+
+Only messages whose findings are committed get deleted; human and unrecognised mail is kept
+(IMAP: optionally moved to the keep folder). A message whose content hash is already recorded was
+committed by an earlier sweep that did not get to delete it (a crash, a lost connection): it is just
+deleted now, so reruns never record anything twice and never lose anything."""
+
+import contextlib
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select, update
+from sqlmodel import Session
+
+from app.bounces.attribution import Lookup
+from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock
+from app.bounces.mailbox import Mailbox, describe, open_mailbox
+from app.bounces.policy import BouncePolicy
+from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, record_batch
+from app.models import MailboxSweep, ProcessedMessage, utcnow
+from app.secret_key import get_secret_key
+from app.settings import Settings
+from bounce_parsers import Classification, classify
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Counts:
+    seen: int = 0
+    recorded: int = 0
+    deleted: int = 0
+    kept: int = 0
+    errors: int = 0
+    per_kind: Counter[str] = field(default_factory=Counter)
+    per_layer: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _BatchResult:
+    delete: list[tuple[str, int]] = field(default_factory=list)  # (mailbox id, processed_message id)
+    keep: list[str] = field(default_factory=list)
+
+
+def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> MailboxSweep | None:
+    """Sweep the mailbox once; None when another sweep (any process, any machine) is running."""
+    with sweep_lock(engine) as lock:
+        if lock is None:
+            log.info("bounce sweep skipped: another sweep is running")
+            return None
+        return _Sweeper(settings, engine, lock, trigger).run()
+
+
+def scheduled_sweep(settings: Settings, engine: Engine) -> None:
+    """The scheduler's job: a failure is already in the sweep log, so it must not escape."""
+    try:
+        run_sweep(settings, engine, "schedule")
+    except Exception:
+        log.exception("bounce sweep could not run")
+
+
+class _Sweeper:
+    def __init__(self, settings: Settings, engine: Engine, lock: JobLease | AdvisoryLock, trigger: str) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.lock = lock
+        self.counts = _Counts()
+        with Session(engine, expire_on_commit=False) as session:
+            self.sweep = MailboxSweep(protocol=settings.mailbox_protocol, trigger=trigger, started_at=utcnow())
+            session.add(self.sweep)
+            session.commit()
+        assert self.sweep.id is not None
+        self.ctx = SweepContext(self.sweep.id, get_secret_key(settings, engine), BouncePolicy.from_settings(settings))
+
+    def run(self) -> MailboxSweep:
+        box: Mailbox | None = None
+        where = f"{self.settings.mailbox_protocol}://{self.settings.mailbox_host}:{self.settings.mailbox_port or ''}"
+        try:
+            box = open_mailbox(self.settings)
+            where = box.name
+            self._sweep_mailbox(box)
+            self.sweep.state = "done"
+        except Exception as exc:
+            self.counts.errors += 1
+            self.sweep.state = "failed"
+            self.sweep.error = describe(exc, where)[:4000]
+            log.warning("bounce sweep %s failed: %s", self.sweep.id, self.sweep.error)
+        finally:
+            if box is not None and self.sweep.state != "done":
+                # the connection may already be broken; the log has the cause
+                with contextlib.suppress(Exception):
+                    box.close(commit=False)
+            self._finish()
+        return self.sweep
+
+    def _sweep_mailbox(self, box: Mailbox) -> None:
+        ids = box.list_ids()
+        size = max(1, self.settings.mailbox_batch)
+        pending: list[int] = []  # processed rows whose messages are marked; deleted for good at close
+        for start in range(0, len(ids), size):
+            result = self._batch(box, ids[start : start + size])
+            box.delete([uid for uid, _ in result.delete])
+            pending.extend(pm for _, pm in result.delete)
+            box.keep(result.keep)
+            self.counts.kept += len(result.keep)
+            self.lock.renew()
+        box.close(commit=True)
+        self._mark_deleted(pending)
+
+    def _batch(self, box: Mailbox, ids: Sequence[str]) -> _BatchResult:
+        """Fetch, classify and record one batch and commit; returns what to delete and what to keep."""
+        result = _BatchResult()
+        messages = [(uid, len(raw), hashlib.sha256(raw).hexdigest(), classify(raw)) for uid, raw in box.fetch(ids)]
+        self.counts.seen += len(messages)
+        with Session(self.engine) as session:
+            done = self._already_processed(session, [digest for _, _, digest, _ in messages])
+        fresh: dict[str, tuple[str, int, Classification]] = {}
+        repeats: list[tuple[str, str]] = []  # the same bytes twice in the mailbox: recorded once, both deleted
+        for uid, size, digest, classification in messages:
+            if digest in done:
+                result.delete.append((uid, done[digest]))
+            elif digest in fresh:
+                repeats.append((uid, digest))
+            else:
+                fresh[digest] = (uid, size, classification)
+        with Session(self.engine, expire_on_commit=False) as session:
+            lookup = Lookup(session, self.ctx.secret, [c for _, _, c in fresh.values()])
+            items = []
+            for digest, (uid, size, classification) in fresh.items():
+                kind = message_kind(lookup, classification)
+                if kind == "none":
+                    result.keep.append(uid)
+                else:
+                    items.append(Incoming(uid, digest, size, classification, kind))
+            for item, recorded in self._record(session, lookup, items):
+                done[item.content_hash] = recorded.processed_id
+                result.delete.append((item.mailbox_id, recorded.processed_id))
+                self.counts.recorded += 1
+                self.counts.per_kind[item.kind] += 1
+                self.counts.per_layer.update(recorded.layers)
+        result.delete.extend((uid, done[digest]) for uid, digest in repeats if digest in done)
+        return result
+
+    @staticmethod
+    def _already_processed(session: Session, digests: list[str]) -> dict[str, int]:
+        stmt = select(ProcessedMessage.content_hash, ProcessedMessage.id).where(
+            ProcessedMessage.content_hash.in_(digests)  # type: ignore[attr-defined]
+        )
+        return dict(session.execute(stmt).tuples().all())
+
+    def _record(self, session: Session, lookup: Lookup, items: list[Incoming]) -> list[tuple[Incoming, Recorded]]:
+        """The whole batch in one transaction; if that fails, message by message, so one bad message
+        costs only itself (it stays in the mailbox, counted as an error)."""
+        now = utcnow()
+        try:
+            recorded = record_batch(session, self.ctx, lookup, items, now)
+            session.commit()
+            return list(zip(items, recorded, strict=True))
+        except Exception:
+            session.rollback()
+        out = []
+        for item in items:
+            try:
+                (one,) = record_batch(session, self.ctx, lookup, [item], now)
+                session.commit()
+                out.append((item, one))
+            except Exception:
+                session.rollback()
+                log.exception("bounce sweep %s: could not record message %s", self.sweep.id, item.mailbox_id)
+                self.counts.errors += 1
+        return out
+
+    def _mark_deleted(self, processed_ids: list[int]) -> None:
+        if not processed_ids:
+            return
+        with Session(self.engine) as session:
+            session.execute(
+                update(ProcessedMessage)
+                .where(ProcessedMessage.id.in_(processed_ids))  # type: ignore[union-attr]
+                .values(deleted_at=utcnow())
+            )
+            session.commit()
+        self.counts.deleted += len(processed_ids)
+
+    def _finish(self) -> None:
+        c = self.counts
+        sweep = self.sweep
+        sweep.finished_at = utcnow()
+        sweep.seen, sweep.recorded, sweep.deleted, sweep.kept, sweep.errors = (
+            c.seen,
+            c.recorded,
+            c.deleted,
+            c.kept,
+            c.errors,
+        )
+        sweep.per_kind, sweep.per_layer = dict(c.per_kind), dict(c.per_layer)
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(sweep)
+            session.commit()
+        log.info(
+            "bounce sweep %s %s: seen %d, recorded %d, deleted %d, kept %d, errors %d",
+            sweep.id,
+            sweep.state,
+            c.seen,
+            c.recorded,
+            c.deleted,
+            c.kept,
+            c.errors,
+        )

@@ -1,0 +1,123 @@
+"""The sweep against the real Postfix relay and Dovecot: a campaign's real DSNs, a complaint, an
+auto-reply, a mailed unsubscribe and a human reply, swept over IMAP and over POP3."""
+
+import ssl
+
+import pytest
+from imap_tools import MailBoxStartTls
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from app.bounces.sweep import run_sweep
+from app.models import Bounce, Delivery, MailboxSweep, ProcessedMessage, Suppression
+from app.secret_key import get_secret_key
+from app.settings import Settings
+from app.tokens import make_token, verp_address
+from tests.bounces.support import (
+    NOREPLY,
+    arf_complaint,
+    autoreply,
+    mailbox_settings,
+    plain_mail,
+    return_path,
+    seed_campaign,
+    send_campaign,
+)
+from tests.support.mailstack import MailStack
+
+pytestmark = pytest.mark.mailstack
+
+DELIVERED = "alice@example.test"  # exists: the message arrives, nothing comes back
+UNKNOWN = "ghost@example.test"  # unknown local user: 5.1.1 DSN
+OUTSIDE = "someone@elsewhere.invalid"  # outside domain: the relay bounces it, 5.4.4 DSN
+COMPLAINER = "bob@example.test"
+AWAY = "carol@example.test"
+LEAVER = "dave@example.test"
+
+
+def _flags(mail: MailStack, address: str) -> list[str]:
+    base = mail.maildir(address)
+    return [p.name.partition(":2,")[2] for sub in ("new", "cur") for p in (base / sub).iterdir()]
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_sweep_attributes_records_suppresses_and_deletes_only_what_it_processed(
+    mail: MailStack, settings: Settings, engine: Engine, session: Session, protocol: str
+) -> None:
+    sent = seed_campaign(session, settings, engine, [DELIVERED, UNKNOWN, OUTSIDE, COMPLAINER, AWAY, LEAVER])
+    send_campaign(mail, settings, engine, sent)
+    dsns = mail.wait_for_messages(NOREPLY, 2)
+    assert len(dsns) == 2, "one DSN each for the unknown user and the outside domain"
+    secret = get_secret_key(settings, engine)
+    mail.deliver(NOREPLY, arf_complaint(return_path(settings, engine, sent.by(COMPLAINER)), sent, sent.by(COMPLAINER)))
+    away = sent.by(AWAY)
+    mail.deliver(NOREPLY, autoreply(return_path(settings, engine, away), AWAY, away.message_id or ""))
+    unsubscribe_to = verp_address(NOREPLY, make_token(secret, "u", sent.by(LEAVER).id or 0))
+    mail.deliver(NOREPLY, plain_mail(LEAVER, unsubscribe_to, "unsubscribe", "please take me off"))
+    human = plain_mail(AWAY, NOREPLY, "Re: Spring news", "Lovely newsletter, where can I buy the blue one?")
+    mail.deliver(NOREPLY, human)
+
+    sweep = run_sweep(mailbox_settings(settings, mail, protocol), engine, trigger="cli")
+
+    assert sweep is not None and sweep.state == "done", sweep and sweep.error
+    assert (sweep.seen, sweep.recorded, sweep.deleted, sweep.kept, sweep.errors) == (6, 5, 5, 1, 0)
+    assert sweep.per_kind == {"bounce": 2, "complaint": 1, "autoreply": 1, "unsubscribe": 1}
+    assert sweep.per_layer == {"verp": 5}
+    # the human reply is still there, unread; everything processed is gone
+    assert mail.messages(NOREPLY) == [human]
+    assert all("S" not in flags for flags in _flags(mail, NOREPLY))
+
+    session.expire_all()
+    bounces = {b.email: b for b in session.exec(select(Bounce))}
+    assert set(bounces) == {UNKNOWN, OUTSIDE, COMPLAINER, AWAY, LEAVER}
+    for address in (UNKNOWN, OUTSIDE):
+        b = bounces[address]
+        assert (b.kind, b.hard, b.attribution, b.delivery_id, b.campaign_id) == (
+            "bounce",
+            True,
+            "verp",
+            sent.by(address).id,
+            sent.campaign.id,
+        )
+        assert b.status.startswith("5.")
+        assert session.get(Delivery, b.delivery_id).state == "bounced"
+    assert bounces[UNKNOWN].status == "5.1.1"
+    assert bounces[COMPLAINER].kind == "complaint"
+    assert bounces[AWAY].kind == "autoreply"
+    assert bounces[LEAVER].kind == "unsubscribe"
+    suppressions = {s.email: s for s in session.exec(select(Suppression))}
+    assert {a: s.reason for a, s in suppressions.items()} == {
+        UNKNOWN: "bounced",
+        OUTSIDE: "bounced",
+        COMPLAINER: "complained",
+        LEAVER: "unsubscribed",
+    }
+    for address, s in suppressions.items():
+        assert bounces[address].suppression_id == s.id, "every suppression links to the row that caused it"
+        assert s.source == f"sweep {sweep.id}"
+    assert session.get(Delivery, away.id).state == "sent", "an auto-reply is not a bounce"
+    assert session.get(Delivery, sent.by(DELIVERED).id).state == "sent"
+    session.commit()  # SQLite: every transaction holds the write lock (BEGIN IMMEDIATE)
+
+    again = run_sweep(mailbox_settings(settings, mail, protocol), engine, trigger="cli")
+    assert again is not None and again.state == "done"
+    assert (again.seen, again.recorded, again.deleted, again.kept) == (1, 0, 0, 1)
+    assert session.exec(select(func.count()).select_from(Bounce)).one() == 5
+    assert session.exec(select(func.count()).select_from(ProcessedMessage)).one() == 5
+    assert session.exec(select(func.count()).select_from(MailboxSweep)).one() == 2
+    assert mail.messages(NOREPLY) == [human]
+
+
+def test_unrecognised_mail_can_be_moved_to_a_keep_folder(
+    mail: MailStack, settings: Settings, engine: Engine, session: Session
+) -> None:
+    human = plain_mail("reader@remote.test", NOREPLY, "Hello", "Do you ship to Norway?")
+    mail.deliver(NOREPLY, human)
+    sweep = run_sweep(mailbox_settings(settings, mail, mailbox_keep_folder="Kept"), engine, trigger="cli")
+    assert sweep is not None and (sweep.state, sweep.kept, sweep.deleted) == ("done", 1, 0)
+    assert mail.messages(NOREPLY) == []
+    with MailBoxStartTls(mail.host, mail.imap_port, ssl_context=ssl.create_default_context(cafile=mail.cafile)).login(
+        NOREPLY, mail.users[NOREPLY], initial_folder="Kept"
+    ) as box:
+        kept = list(box.fetch(mark_seen=False))
+    assert [m.subject for m in kept] == ["Hello"] and "\\Seen" not in kept[0].flags
