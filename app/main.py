@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__
+from app import __version__, unsubscribe
 from app.api import api_router
 from app.api.health import router as health_router
 from app.db import get_engine
@@ -36,4 +36,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(unsubscribe.router)
     return app

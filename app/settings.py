@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Security = Literal["starttls", "tls", "none"]
 
 # Greylisting-friendly schedule: minutes after the first attempt (about four days in all).
-DEFAULT_RETRY_MINUTES = [15, 30, 60, 90, 120, 240, 480, 960, 1440, 2880, 5760]
+DEFAULT_RETRY_MINUTES = [15, 30, 60, 90, 120, 240, 480, 960, 1440, 2880]
 
 
 class Settings(BaseSettings):
@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     scheduler: bool = True
     max_upload_bytes: int = 200 * 1024 * 1024
+    upload_dir: str = Field(default="./uploads", description="uploads wait here until their import finishes")
 
     # Sender identity; the envelope sender becomes noreply+TOKEN@domain (VERP)
     bounce_address: str = "noreply@localhost"

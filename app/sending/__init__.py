@@ -1,1 +1,22 @@
-"""Campaign sending: render, relay, the worker that works the ledger, retries."""
+"""Campaign sending: render, relay, the worker that works the ledger, retries.
+
+Modules, by noun: `render` (Jinja2 sandbox, checks), `message` (MIME bytes, headers), `compose`
+(campaign + recipient -> envelope: tokens, Message-ID, DKIM), `dkim_sign`, `relay` (SMTP session,
+connection check), `pool` (sending threads), `throttle`, `retry` (the schedule), `ledger` (claim,
+record, progress: all the worker's SQL), `worker` (the loop), `campaigns` (life cycle), `testsend`.
+
+Delivery guarantee. Every ledger row is sent at least once and, unless a worker dies, exactly once:
+a row is leased when claimed and its result is written in the same transaction that releases it.
+If a worker is killed (kill -9, power loss) its leased rows come due again when the lease
+(BULKMAIL_WORKER_LEASE_SECONDS) runs out and another worker sends them. A recipient can then get a
+second copy only if the relay had accepted their message but the result was not yet recorded: at
+most the batches in flight, 2 x BULKMAIL_WORKER_BATCH per dead worker. The copy carries the same
+Message-ID, so receivers that deduplicate on it drop it. Pause, resume and restarts never resend
+a row whose result was recorded.
+
+Relay answers: 2xx sent; 4xx deferred and retried BULKMAIL_RETRY_MINUTES after the first attempt,
+then expired (a soft bounce); 421 or a dropped line defers the message in flight and reconnects;
+5xx at RCPT/DATA failed with a bounce record and the suppression policy. Authentication, TLS,
+relay-denied and sender-refused errors pause the campaign with the reason instead of failing
+every recipient; an unreachable relay is retried every 30 s and pauses the campaign after five
+failed batches in a row."""

@@ -1,0 +1,171 @@
+"""Campaign life cycle: check, launch (freeze the audience into the ledger), pause, resume, cancel,
+and the test send. The API and the CLI both call these; the worker calls start_due_scheduled.
+
+draft -> scheduled -> sending -> paused -> sending ... -> completed; anything not final -> cancelled."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlmodel import Session
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.models import Campaign, Contact, ListMember, MailingList
+from app.sending import ledger
+from app.sending.render import TemplateProblem, check_templates, contact_context
+from app.settings import Settings
+
+EDITABLE_STATES = ("draft", "scheduled", "paused")
+SAMPLE_CONTACTS = 100
+
+
+class CampaignStateError(ValueError):
+    """An action the campaign's state does not allow; the message says which."""
+
+
+class CampaignInvalid(ValueError):
+    """A campaign that cannot be sent; `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.detail = field, message
+        super().__init__(f"{field}: {message}")
+
+
+def attribute_keys(session: Session, list_ids: list[int]) -> set[str]:
+    """Every attribute key any contact of these lists has (the names templates may use)."""
+    if not list_ids:
+        return set()
+    params = {f"l{i}": lid for i, lid in enumerate(list_ids)}
+    in_list = ", ".join(f":{k}" for k in params)
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            "SELECT DISTINCT json_object_keys(c.attributes) FROM contact c JOIN list_member m ON m.contact_id = c.id "
+            f"WHERE m.list_id IN ({in_list}) AND json_typeof(c.attributes) = 'object'"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT j.key FROM contact c JOIN list_member m ON m.contact_id = c.id, json_each(c.attributes) j "
+            f"WHERE m.list_id IN ({in_list}) AND json_type(c.attributes) = 'object'"
+        )
+    return {str(k) for k in session.execute(text(sql), params).scalars()}
+
+
+def _samples(session: Session, list_ids: list[int]) -> list[dict[str, Any]]:
+    if not list_ids:
+        return []
+    rows = session.execute(
+        select(Contact.email, Contact.first_name, Contact.last_name, Contact.attributes)
+        .join(ListMember, ListMember.contact_id == Contact.id)
+        .where(ListMember.list_id.in_(list_ids))
+        .limit(SAMPLE_CONTACTS)
+    ).all()
+    return [contact_context(*r) for r in rows]
+
+
+def check_campaign(session: Session, campaign: Campaign) -> None:
+    """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is."""
+    for field, value in (("from_address", campaign.from_address), ("reply_to", campaign.reply_to)):
+        if value:
+            try:
+                normalise(value)
+            except InvalidAddress as exc:
+                raise CampaignInvalid(field, str(exc)) from exc
+    if not campaign.subject.strip():
+        raise CampaignInvalid("subject", "must not be empty")
+    if campaign.list_ids:
+        found = set(session.execute(select(MailingList.id).where(MailingList.id.in_(campaign.list_ids))).scalars())
+        missing = [i for i in campaign.list_ids if i not in found]
+        if missing:
+            raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
+    try:
+        check_templates(
+            campaign.subject,
+            campaign.html_template,
+            campaign.text_template,
+            attribute_keys(session, campaign.list_ids),
+            _samples(session, campaign.list_ids),
+        )
+    except TemplateProblem as exc:
+        raise CampaignInvalid(exc.field, exc.detail) from exc
+
+
+def launch(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
+    """Check and launch a draft: at once, or at its send time. The caller commits."""
+    if campaign.state != "draft":
+        raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
+    if not campaign.list_ids:
+        raise CampaignInvalid("list_ids", "choose at least one list")
+    check_campaign(session, campaign)
+    if campaign.send_at is not None and campaign.send_at > now:
+        campaign.state = "scheduled"
+        campaign.updated_at = now
+        return campaign
+    return start_sending(session, campaign, settings, now)
+
+
+def start_sending(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
+    """Freeze the compiled audience into the ledger and hand the campaign to the workers."""
+    from app.audience.compile import freeze_into_ledger
+
+    assert campaign.id is not None
+    campaign.audience_counts = freeze_into_ledger(session, campaign.id, campaign.list_ids, settings, now, now)
+    campaign.state = "sending"
+    campaign.launched_at = now
+    campaign.updated_at = now
+    session.add(campaign)
+    session.flush()
+    ledger.complete_finished(session, now, {campaign.id})  # an empty audience is done at once
+    session.refresh(campaign)
+    return campaign
+
+
+def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Start scheduled campaigns whose send time has come; the audience is compiled now, not when
+    it was scheduled, so later sign-ups are in and later unsubscribes are out. The caller commits."""
+    started = []
+    due = session.execute(select(Campaign.id).where(Campaign.state == "scheduled", Campaign.send_at <= now)).scalars()
+    for campaign_id in list(due):
+        # only one process wins the transition
+        won = session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.state == "scheduled")
+            .values(state="sending", updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won:
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            session.refresh(campaign)
+            start_sending(session, campaign, settings, now)
+            started.append(campaign_id)
+    return started
+
+
+def pause(campaign: Campaign, now: datetime) -> Campaign:
+    if campaign.state != "sending":
+        raise CampaignStateError(f"only a sending campaign can be paused; this campaign is {campaign.state}")
+    campaign.state, campaign.paused_reason, campaign.updated_at = "paused", "paused by user", now
+    return campaign
+
+
+def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
+    """Continue from the ledger: rows already final are never sent again."""
+    if campaign.state != "paused":
+        raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
+    check_campaign(session, campaign)  # it may have been edited while paused
+    campaign.state, campaign.paused_reason, campaign.updated_at = "sending", None, now
+    session.add(campaign)
+    session.flush()
+    ledger.complete_finished(session, now, {campaign.id} if campaign.id else set())
+    session.refresh(campaign)
+    return campaign
+
+
+def cancel(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Cancel the campaign and every ledger row not yet final; returns how many rows were cancelled."""
+    if campaign.state in ("completed", "cancelled"):
+        raise CampaignStateError(f"the campaign is already {campaign.state}")
+    campaign.state, campaign.updated_at, campaign.completed_at = "cancelled", now, now
+    session.add(campaign)
+    assert campaign.id is not None
+    return ledger.cancel_remaining(session, campaign.id, now)

@@ -1,0 +1,92 @@
+"""From a campaign and one recipient to envelope and bytes: templates, tokens, headers, DKIM.
+One Composer per campaign holds what is the same for every recipient."""
+
+from dataclasses import dataclass
+from email.utils import make_msgid
+from typing import Any
+
+from app.models import Campaign
+from app.sending.dkim_sign import DkimSigner
+from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_stuff, encode_body
+from app.sending.render import CampaignTemplates, contact_context
+from app.settings import Settings
+from app.tokens import make_token, verp_address
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    rcpt: str
+    data: bytes  # dot-stuffed, CRLF
+    envid: str | None
+    verp_token: str | None
+    message_id: str
+
+
+def message_id_domain(settings: Settings) -> str:
+    return settings.message_id_domain or settings.bounce_address.rpartition("@")[2]
+
+
+def delivery_message_id(settings: Settings, verp_token: str) -> str:
+    """Deterministic per delivery: a resend after a crash carries the same Message-ID, which lets
+    receivers that deduplicate on it drop the copy."""
+    return f"<{verp_token}@{message_id_domain(settings)}>"
+
+
+class Composer:
+    def __init__(self, campaign: Campaign, settings: Settings, secret: bytes, signer: DkimSigner | None) -> None:
+        self.campaign_id = campaign.id
+        self.campaign_name = campaign.name
+        self.settings, self.secret, self.signer = settings, secret, signer
+        self.templates = CampaignTemplates.compile(campaign.subject, campaign.html_template, campaign.text_template)
+        has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
+        identity = Identity(campaign.from_name, campaign.from_address, campaign.reply_to, message_id_domain(settings))
+        self.factory = MessageFactory(identity, campaign.id, has_html, has_text)
+        self.base_url = settings.base_url.rstrip("/")
+        # bodies without variables are rendered and encoded once for the whole campaign
+        self._static: dict[str, Body | None] = {}
+        for part, on in (("html", has_html), ("text", has_text)):
+            tpl = getattr(self.templates, part)
+            if not on:
+                self._static[part] = None
+            elif not _uses_variables(campaign.html_template if part == "html" else campaign.text_template):
+                self._static[part] = encode_body(tpl.render({}))
+
+    def compose(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int | None = None,
+        contact_id: int | None = None,
+    ) -> Envelope:
+        """A ledger delivery when delivery_id is given; otherwise a test send (unsubscribe by contact,
+        plain return path, since there is no ledger row to attribute a bounce to)."""
+        if delivery_id is not None:
+            verp = make_token(self.secret, "d", delivery_id)
+            unsub = make_token(self.secret, "u", delivery_id)
+            sender = verp_address(self.settings.bounce_address, verp)
+            message_id = delivery_message_id(self.settings, verp)
+        else:
+            verp = None
+            unsub = make_token(self.secret, "c", contact_id or 0)
+            sender = self.settings.bounce_address
+            message_id = make_msgid(domain=message_id_domain(self.settings))
+        url = f"{self.base_url}/u/{unsub}"
+        ctx = contact_context(rcpt, first_name, last_name, attributes)
+        ctx["unsubscribe_url"] = url
+        ctx["campaign"] = self.campaign_name
+        subject = self.templates.subject.render(ctx)
+        html = self._static["html"] if "html" in self._static else encode_body(self.templates.html.render(ctx))
+        text = self._static["text"] if "text" in self._static else encode_body(self.templates.text.render(ctx))
+        name = " ".join(p for p in (first_name, last_name) if p)
+        mailto = f"mailto:{verp_address(self.settings.bounce_address, unsub)}?subject=unsubscribe"
+        data = self.factory.build(Recipient(delivery_id, rcpt, name, message_id, url, mailto), subject, html, text)
+        if self.signer is not None:
+            data = self.signer.sign(data)
+        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id)
+
+
+def _uses_variables(source: str) -> bool:
+    return "{{" in source or "{%" in source

@@ -1,0 +1,367 @@
+"""The ledger as a queue: claim due rows with a lease, record each send result on its row, and
+read a campaign's progress. All SQL the worker runs lives here.
+
+A claim moves the row's `next_attempt_at` to the end of the lease, so a claimed row is simply not
+due until its lease runs out: a worker killed with -9 loses nothing, its rows come due again. The
+price is the at-least-once guarantee: a message whose send completed but whose result was not yet
+recorded when the worker died is sent again, so duplicates are bounded by the batch in flight."""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, bindparam, column, exists, func, insert, select, update, values
+from sqlmodel import Session
+
+from app.bounces.policy import BouncePolicy, apply_policy
+from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
+from app.sending.retry import next_attempt_at
+from app.settings import Settings
+from bounce_parsers import classify_smtp_reply
+
+DUE_STATES = ("queued", "deferred")
+FINAL_STATES = ("sent", "failed", "expired", "cancelled", "bounced")
+_STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+@dataclass
+class Claimed:
+    id: int
+    campaign_id: int
+    contact_id: int | None
+    email: str
+    email_key: str
+    attempts: int
+    first_attempt_at: datetime | None
+    verp_token: str | None = None  # set when the message is composed, stored with the result
+    message_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    attributes: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened to one claimed row. kind: sent | deferred | failed | released (back to the queue,
+    not an attempt) | suppressed (cancelled: the address was suppressed after launch)."""
+
+    row: Claimed
+    kind: str
+    code: int | None = None
+    text: str = ""
+    at: datetime | None = None
+
+
+def sending_campaign_ids(session: Session) -> list[int]:
+    return list(session.execute(select(Campaign.id).where(Campaign.state == "sending")).scalars())
+
+
+def claim(
+    session: Session, campaign_ids: list[int], limit: int, lease: timedelta, owner: str, now: datetime
+) -> list[Claimed]:
+    """Lease up to `limit` due rows of the given campaigns. PostgreSQL skips rows other workers hold;
+    on SQLite the write lock taken at BEGIN makes the claim atomic. The caller commits."""
+    if not campaign_ids:
+        return []
+    due = (
+        select(Delivery.id)
+        .where(Delivery.state.in_(DUE_STATES), Delivery.next_attempt_at <= now, Delivery.campaign_id.in_(campaign_ids))
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    until = now + lease
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=until, lease_until=until, lease_owner=owner)
+        .returning(
+            Delivery.id,
+            Delivery.campaign_id,
+            Delivery.contact_id,
+            Delivery.email,
+            Delivery.email_key,
+            Delivery.attempts,
+            Delivery.first_attempt_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = [Claimed(*r) for r in session.execute(stmt).all()]
+    contact_ids = [r.contact_id for r in rows if r.contact_id is not None]
+    if contact_ids:
+        contacts = {
+            c[0]: c
+            for c in session.execute(
+                select(Contact.id, Contact.first_name, Contact.last_name, Contact.attributes).where(
+                    Contact.id.in_(contact_ids)
+                )
+            ).all()
+        }
+        for r in rows:
+            c = contacts.get(r.contact_id)
+            if c is not None:
+                r.first_name, r.last_name, r.attributes = c[1], c[2], c[3]
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def extend_lease(session: Session, ids: list[int], owner: str, until: datetime) -> None:
+    """Keep rows this worker is still sending leased to it. The caller commits."""
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.state.in_(DUE_STATES))
+            .values(next_attempt_at=until, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
+    """email_key -> suppression reason, for keys suppressed since the ledger was frozen."""
+    if not email_keys:
+        return {}
+    rows = session.execute(
+        select(Suppression.email_key, Suppression.reason).where(Suppression.email_key.in_(email_keys))
+    )
+    return {k: r for k, r in rows.all()}
+
+
+def _status(text: str) -> str:
+    m = _STATUS_RE.search(text)
+    return m.group(1) if m else ""
+
+
+def record(session: Session, outcomes: list[Outcome], settings: Settings, now: datetime) -> set[int]:
+    """Write a batch of results: one UPDATE for all sent rows, one per-row statement for the rarer
+    outcomes, one INSERT of the attempts. Failed and expired rows get a bounce record and the bounce
+    policy. Returns the campaign ids touched. The caller commits."""
+    t = Delivery.__table__
+    conn = session.connection()
+    by_kind: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by_kind[o.kind].append(o)
+    attempts: list[dict[str, Any]] = []
+    lease_free = {"lease_until": None, "lease_owner": None}
+
+    sent = by_kind.get("sent", [])
+    if sent:
+        done = {
+            "state": "sent",
+            "attempts": t.c.attempts + 1,
+            "first_attempt_at": func.coalesce(t.c.first_attempt_at, now),
+            "last_attempt_at": now,
+            "sent_at": now,
+            "next_attempt_at": None,
+            "last_reply_code": 250,
+            "last_reply": None,
+            **lease_free,
+        }
+        stamps = [(o.row.id, o.row.verp_token, o.row.message_id) for o in sent]
+        if conn.dialect.name == "postgresql":
+            # one statement for the group; each row also gets its VERP token and Message-ID
+            v = values(column("vid", Integer), column("tok", String), column("mid", String), name="v").data(stamps)
+            conn.execute(update(t).where(t.c.id == v.c.vid).values(verp_token=v.c.tok, message_id=v.c.mid, **done))
+        else:  # SQLite has no UPDATE ... FROM (VALUES) with column names; executemany is in-process anyway
+            conn.execute(
+                update(t)
+                .where(t.c.id == bindparam("_id"))
+                .values(verp_token=bindparam("_tok"), message_id=bindparam("_mid"), **done),
+                [{"_id": i, "_tok": tok, "_mid": mid} for i, tok, mid in stamps],
+            )
+    per_row: list[dict[str, Any]] = []
+    bounces: list[Outcome] = []
+    for o in by_kind.get("deferred", []) + by_kind.get("failed", []):
+        first = o.row.first_attempt_at or now
+        tries = o.row.attempts + 1
+        state, due = o.kind, None
+        if o.kind == "deferred":
+            due = next_attempt_at(first, tries, settings.retry_minutes)
+            if due is None:
+                state = "expired"
+            elif due <= now:  # a sped-up schedule can already be due; never in the past
+                due = now
+        if state == "expired" or (state == "failed" and o.code is not None):  # not for a message we could not build
+            bounces.append(Outcome(o.row, state, o.code, o.text))
+        per_row.append(
+            {
+                "_id": o.row.id,
+                "_tok": o.row.verp_token,
+                "_mid": o.row.message_id,
+                "_state": state,
+                "_att": tries,
+                "_first": first,
+                "_next": due,
+                "_code": o.code,
+                "_reply": (o.text or "")[:2000],
+            }
+        )
+        o.kind = state
+    if per_row:
+        conn.execute(
+            update(t)
+            .where(t.c.id == bindparam("_id"))
+            .values(
+                verp_token=func.coalesce(bindparam("_tok", type_=String), t.c.verp_token),
+                message_id=func.coalesce(bindparam("_mid", type_=String), t.c.message_id),
+                state=bindparam("_state"),
+                attempts=bindparam("_att"),
+                first_attempt_at=bindparam("_first"),
+                last_attempt_at=now,
+                next_attempt_at=bindparam("_next"),
+                last_reply_code=bindparam("_code"),
+                last_reply=bindparam("_reply"),
+                **lease_free,
+            ),
+            per_row,
+        )
+    skipped = by_kind.get("suppressed", [])
+    if skipped:  # suppressed after launch (an unsubscribe, a bounce elsewhere): never sent
+        conn.execute(
+            update(t)
+            .where(t.c.id == bindparam("_id"))
+            .values(state="cancelled", next_attempt_at=None, last_reply=bindparam("_reply"), **lease_free),
+            [{"_id": o.row.id, "_reply": o.text} for o in skipped],
+        )
+    released = by_kind.get("released", [])
+    if released:
+        due = max((o.at for o in released if o.at), default=now)
+        conn.execute(
+            update(t).where(t.c.id.in_([o.row.id for o in released])).values(next_attempt_at=due, **lease_free)
+        )
+    for o in outcomes:
+        if o.kind not in ("released", "suppressed"):
+            attempts.append(
+                {
+                    "delivery_id": o.row.id,
+                    "at": o.at or now,
+                    "outcome": o.kind,
+                    "reply_code": o.code,
+                    "reply": (o.text or "")[:2000] or None,
+                }
+            )
+    if attempts:
+        session.execute(insert(DeliveryAttempt), attempts)
+    if bounces:
+        _bounce_records(session, bounces, settings, now)
+    return {o.row.campaign_id for o in outcomes}
+
+
+def _bounce_records(session: Session, bounces: list[Outcome], settings: Settings, now: datetime) -> None:
+    policy = BouncePolicy.from_settings(settings)
+    for o in bounces:
+        if o.kind == "expired":
+            reason, hard, source = "expired", False, "expiry"
+            diagnostic = f"gave up after {o.row.attempts + 1} attempts; last reply: {o.code} {o.text}"
+        else:
+            reason, hard = classify_smtp_reply(o.code or 550, o.text)
+            source, diagnostic = "smtp", o.text
+        session.add(
+            Bounce(
+                kind="bounce",
+                reason=reason,
+                hard=hard,
+                email=o.row.email,
+                email_key=o.row.email_key,
+                status=_status(o.text),
+                reply_code=str(o.code or ""),
+                diagnostic=diagnostic[:2000],
+                remote_mta=settings.smtp_host[:300],
+                delivery_id=o.row.id,
+                campaign_id=o.row.campaign_id,
+                attribution="ledger",
+                source=source,
+                created_at=now,
+            )
+        )
+        session.flush()
+        apply_policy(
+            session, policy, o.row.email, o.row.email_key, now, source=f"{source}, campaign {o.row.campaign_id}"
+        )
+
+
+def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
+    """Mark `sending` campaigns with no due or leased rows left as completed. The caller commits."""
+    pending = exists().where(Delivery.campaign_id == Campaign.id, Delivery.state.in_(DUE_STATES))
+    cond = and_(Campaign.state == "sending", ~pending)
+    if campaign_ids is not None:
+        if not campaign_ids:
+            return []
+        cond = and_(cond, Campaign.id.in_(campaign_ids))
+    done = list(session.execute(select(Campaign.id).where(cond)).scalars())
+    if done:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id.in_(done), Campaign.state == "sending")
+            .values(state="completed", completed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return done
+
+
+def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) -> None:
+    """Pause campaigns whose relay problem would fail every recipient, keeping the reason to show."""
+    for campaign_id, reason in reasons.items():
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.state == "sending")
+            .values(state="paused", paused_reason=reason[:2000], updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def cancel_remaining(session: Session, campaign_id: int, now: datetime) -> int:
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.state.in_(DUE_STATES))
+        .values(state="cancelled", next_attempt_at=None, lease_until=None, lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+@dataclass
+class Progress:
+    counts: dict[str, int]
+    total: int
+    done: int
+    rate_per_second: float
+    eta_seconds: float | None
+
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
+    """Counts per ledger state, the send rate over the last minute and the time left at that rate."""
+    counts = dict.fromkeys(("queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"), 0)
+    for state, n in session.execute(
+        select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign.id).group_by(Delivery.state)
+    ).all():
+        counts[state] = int(n)
+    total = sum(counts.values())
+    pending = counts["queued"] + counts["deferred"]
+    since = max(now - RATE_WINDOW, campaign.launched_at or now - RATE_WINDOW)
+    recent = session.execute(
+        select(func.count()).where(
+            Delivery.campaign_id == campaign.id,
+            Delivery.state.in_(("sent", "failed", "bounced")),
+            Delivery.last_attempt_at >= since,
+        )
+    ).scalar_one()
+    seconds = max((now - since).total_seconds(), 1.0)
+    rate = recent / seconds
+    eta = None
+    if campaign.state == "sending" and pending:
+        eta = pending / rate if rate > 0 else None
+    elif not pending:
+        eta = 0.0
+    return Progress(
+        counts=counts,
+        total=total,
+        done=total - pending,
+        rate_per_second=round(rate, 2),
+        eta_seconds=None if eta is None else round(eta, 1),
+    )

@@ -1,0 +1,271 @@
+"""The SMTP relay: connect (STARTTLS, implicit TLS or plain), authenticate, send, and say what went
+wrong in words a user can act on. Sending pipelines MAIL/RCPT/DATA (RFC 2920) when the relay allows."""
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Literal
+
+from app.settings import Settings
+
+ErrorKind = Literal["connect", "tls", "auth", "relay", "sender", "protocol"]
+# These stop a whole campaign (every recipient would fail the same way), so they pause it instead.
+CAMPAIGN_ERRORS: frozenset[str] = frozenset({"tls", "auth", "relay", "sender"})
+
+
+class RelayError(Exception):
+    """A problem with the relay itself, not with one recipient."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class ConnectionLost(Exception):
+    """The relay dropped the connection or answered 421: the message in flight is deferred."""
+
+    def __init__(self, code: int, text: str) -> None:
+        self.code, self.text = code, text
+        super().__init__(f"{code} {text}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    text: str
+    stage: str  # mail | rcpt | data
+
+    @property
+    def kind(self) -> str:
+        return {2: "sent", 4: "deferred", 5: "failed"}.get(self.code // 100, "deferred")
+
+
+def _text(msg: bytes | str) -> str:
+    return (msg.decode("utf-8", "replace") if isinstance(msg, bytes) else msg).replace("\n", " ").strip()
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.smtp_host}:{settings.smtp_port}"
+
+
+def is_relay_denied(code: int, text: str) -> bool:
+    low = text.lower()
+    return code >= 500 and ("relay access denied" in low or "relaying denied" in low or "not permitted to relay" in low)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=settings.smtp_cafile)
+    if not settings.smtp_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class RelayConnection:
+    """One authenticated SMTP session. Not thread-safe: one per sending thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+        self.sent_on_connection = 0
+        self.dsn = False
+        self.pipelining = False
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.smtp_security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=tls_context(s)
+                )
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            smtp.ehlo()
+            if s.smtp_security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    smtp.close()
+                    raise RelayError(
+                        "tls",
+                        f"{_where(s)} does not offer STARTTLS; use security 'tls' for port 465 "
+                        "or 'none' only on a trusted network",
+                    )
+                smtp.starttls(context=tls_context(s))
+                smtp.ehlo()
+            if s.smtp_username:
+                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+                smtp.login(s.smtp_username, password)
+        except RelayError:
+            raise
+        except smtplib.SMTPAuthenticationError as exc:
+            raise RelayError(
+                "auth",
+                f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)} "
+                f"(check the relay username and password)",
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise RelayError(
+                "auth", f"{_where(s)} offers no AUTH on this connection (many relays offer it only after STARTTLS)"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise RelayError(
+                "tls",
+                f"TLS certificate of {_where(s)} not trusted: {exc.verify_message} "
+                "(give a CA file, or fix the host name)",
+            ) from exc
+        except ssl.SSLError as exc:
+            raise RelayError(
+                "tls",
+                f"TLS handshake with {_where(s)} failed: {exc.reason or exc} "
+                "(is the security mode right? 'tls' is for port 465, 'starttls' for 587)",
+            ) from exc
+        except ConnectionRefusedError as exc:
+            raise RelayError(
+                "connect", f"connection to {_where(s)} refused (is the relay running, and is this the right port?)"
+            ) from exc
+        except TimeoutError as exc:
+            raise RelayError(
+                "connect",
+                f"connection to {_where(s)} timed out after {s.smtp_timeout:g}s (is the "
+                "port blocked by a firewall or your ISP? port 25 often is; try 587)",
+            ) from exc
+        except socket.gaierror as exc:
+            raise RelayError("connect", f"cannot resolve relay host {s.smtp_host!r}: {exc.strerror}") from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            raise RelayError(
+                "connect",
+                f"{_where(s)} closed the connection at once ({exc}); with security "
+                f"'{s.smtp_security}' on port {s.smtp_port}, is the mode right?",
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise RelayError("protocol", f"{_where(s)} answered {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except OSError as exc:
+            raise RelayError("connect", f"cannot connect to {_where(s)}: {exc.strerror or exc}") from exc
+        if smtp.sock is not None:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.smtp = smtp
+        self.sent_on_connection = 0
+        self.dsn = smtp.has_extn("dsn")
+        self.pipelining = smtp.has_extn("pipelining")
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+    def _reply(self) -> tuple[int, str]:
+        assert self.smtp is not None
+        code, msg = self.smtp.getreply()
+        text = _text(msg)
+        if code == 421 or code == -1:
+            raise ConnectionLost(code, text or "connection closed")
+        return code, text
+
+    def send(self, sender: str, rcpt: str, data: bytes, envid: str | None = None) -> Reply:
+        """Send one message (already dot-stuffed, CRLF). Raises ConnectionLost or RelayError('sender'/'relay')."""
+        if self.smtp is None:
+            self.open()
+        mail = f"MAIL FROM:<{sender}>"
+        if envid and self.dsn:
+            mail += f" ENVID={envid}"
+        try:
+            return self._transaction(mail, sender, rcpt, data)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.smtp = None
+            raise ConnectionLost(-1, f"connection lost: {exc}") from exc
+        except ConnectionLost:
+            if self.smtp is not None:
+                self.smtp.close()
+            self.smtp = None
+            raise
+
+    def _transaction(self, mail: str, sender: str, rcpt: str, data: bytes) -> Reply:
+        assert self.smtp is not None
+        smtp = self.smtp
+        if self.pipelining:
+            smtp.send(f"{mail}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+            replies = [self._reply(), self._reply(), self._reply()]
+        else:
+            smtp.send(f"{mail}\r\n".encode())
+            replies = [self._reply()]
+            if replies[0][0] == 250:
+                smtp.send(f"RCPT TO:<{rcpt}>\r\n".encode())
+                replies.append(self._reply())
+                if replies[1][0] in (250, 251):
+                    smtp.send(b"DATA\r\n")
+                    replies.append(self._reply())
+        (mail_code, mail_text) = replies[0]
+        if mail_code != 250:
+            self._reset(len(replies) == 3 and replies[2][0] == 354)
+            if mail_code >= 500:
+                raise RelayError("sender", f"the relay refuses the sender {sender}: {mail_code} {mail_text}")
+            return Reply(mail_code, mail_text, "mail")
+        rcpt_code, rcpt_text = replies[1]
+        if rcpt_code not in (250, 251):
+            self._reset(len(replies) == 3 and replies[2][0] == 354)
+            if is_relay_denied(rcpt_code, rcpt_text):
+                raise RelayError(
+                    "relay",
+                    f"relay denied: {rcpt_code} {rcpt_text} (the relay only accepts mail for "
+                    "its own domain until you authenticate: set the relay username and password)",
+                )
+            return Reply(rcpt_code, rcpt_text, "rcpt")
+        data_code, data_text = replies[2]
+        if data_code != 354:
+            self._reset(False)
+            return Reply(data_code, data_text, "data")
+        # one write: a separate small "." write would wait for the delayed ACK of the body (Nagle)
+        smtp.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
+        code, text = self._reply()
+        self.sent_on_connection += 1
+        return Reply(code, text, "data")
+
+    def _reset(self, in_data: bool) -> None:
+        assert self.smtp is not None
+        if in_data:  # the relay opened DATA although a recipient failed: end it empty, then reset
+            self.smtp.send(b".\r\n")
+            self._reply()
+        self.smtp.send(b"RSET\r\n")
+        self._reply()
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    kind: str  # ok | connect | tls | auth | relay | sender | protocol
+    message: str
+
+
+def test_connection(settings: Settings, sender: str, probe_rcpt: str) -> ConnectionCheck:
+    """Connect, authenticate and try MAIL FROM/RCPT TO without sending anything (RSET at the end)."""
+    conn = RelayConnection(settings)
+    try:
+        conn.open()
+        assert conn.smtp is not None
+        code, text = conn.smtp.mail(sender)
+        if code != 250:
+            return ConnectionCheck(False, "sender", f"the relay refuses the sender {sender}: {code} {_text(text)}")
+        code, text = conn.smtp.rcpt(probe_rcpt)
+        reply = _text(text)
+        conn.smtp.rset()
+        if is_relay_denied(code, reply):
+            return ConnectionCheck(
+                False,
+                "relay",
+                f"relay denied: {code} {reply} (the relay only accepts mail for "
+                "its own domain until you authenticate: set the username and "
+                "password, and use STARTTLS or TLS)",
+            )
+        if code not in (250, 251):
+            return ConnectionCheck(False, "relay", f"the relay refuses recipient {probe_rcpt}: {code} {reply}")
+        auth = f"authenticated as {settings.smtp_username}" if settings.smtp_username else "without authentication"
+        return ConnectionCheck(True, "ok", f"{_where(settings)} ({settings.smtp_security}) accepts mail {auth}")
+    except RelayError as exc:
+        return ConnectionCheck(False, exc.kind, str(exc))
+    except (smtplib.SMTPException, OSError) as exc:
+        return ConnectionCheck(False, "connect", f"{_where(settings)}: connection lost: {exc}")
+    finally:
+        conn.close()

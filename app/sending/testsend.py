@@ -1,0 +1,73 @@
+"""A test send: the campaign rendered for one chosen contact, sent to given addresses, outside the ledger."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.models import Campaign, Contact, ListMember
+from app.secret_key import get_secret_key
+from app.sending.compose import Composer
+from app.sending.dkim_sign import DkimSigner
+from app.sending.relay import ConnectionLost, RelayConnection
+from app.settings import Settings
+
+MAX_TEST_ADDRESSES = 20
+
+
+@dataclass(frozen=True)
+class TestSendResult:
+    address: str
+    ok: bool
+    reply: str
+
+
+def _contact_for(session: Session, campaign: Campaign, contact_id: int | None) -> Contact | None:
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise LookupError(f"contact_id: no contact {contact_id}")
+        return contact
+    if not campaign.list_ids:
+        return None
+    return session.execute(
+        select(Contact).join(ListMember, ListMember.contact_id == Contact.id)
+        .where(ListMember.list_id.in_(campaign.list_ids)).order_by(Contact.id).limit(1)
+    ).scalars().first()  # fmt: skip
+
+
+def test_send(
+    session: Session, engine: Engine, settings: Settings, campaign: Campaign, to: list[str], contact_id: int | None
+) -> list[TestSendResult]:
+    """Raises ValueError (naming the field) for bad input and RelayError when the relay cannot be used."""
+    if not to:
+        raise ValueError("to: give at least one address")
+    if len(to) > MAX_TEST_ADDRESSES:
+        raise ValueError(f"to: at most {MAX_TEST_ADDRESSES} addresses")
+    addresses = []
+    for i, raw in enumerate(to):
+        try:
+            addresses.append(normalise(raw).email)
+        except InvalidAddress as exc:
+            raise ValueError(f"to[{i}]: {exc}") from exc
+    contact = _contact_for(session, campaign, contact_id)
+    composer = Composer(campaign, settings, get_secret_key(settings, engine), DkimSigner.from_settings(settings))
+    conn = RelayConnection(settings)
+    results = []
+    try:
+        for address in addresses:
+            if contact is not None:
+                env = composer.compose(address, contact.first_name, contact.last_name, contact.attributes,
+                                       contact_id=contact.id)  # fmt: skip
+            else:
+                env = composer.compose(address, None, None, {}, contact_id=0)
+            try:
+                reply = conn.send(env.sender, env.rcpt, env.data)
+            except ConnectionLost as exc:
+                results.append(TestSendResult(address, False, f"connection lost: {exc.text}"))
+                continue
+            results.append(TestSendResult(address, reply.kind == "sent", f"{reply.code} {reply.text}"))
+    finally:
+        conn.close()
+    return results

@@ -1,0 +1,86 @@
+"""The public one-click unsubscribe endpoint (RFC 8058) behind every List-Unsubscribe URL.
+
+POST /u/TOKEN suppresses at once: that is what mail providers send for one-click (body
+`List-Unsubscribe=One-Click`), and what the confirmation page's button sends. GET only shows the
+page with that button, because link scanners and previews fetch URLs without anyone clicking."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.models import Contact, Delivery, Suppression, utcnow
+from app.paths import TEMPLATES
+from app.secret_key import get_secret_key
+from app.tokens import parse_token
+
+router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
+pages = Jinja2Templates(directory=str(TEMPLATES / "web"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The address an unsubscribe token stands for, and where it came from."""
+
+    email: str
+    email_key: str
+    campaign_id: int | None
+    delivery_id: int | None
+
+
+def _target(token: str, session: SessionDep, settings: SettingsDep, engine: EngineDep) -> Target | None:
+    parsed = parse_token(get_secret_key(settings, engine), token)
+    if parsed is None:
+        return None
+    if parsed.kind == "u":
+        d = session.get(Delivery, parsed.ident)
+        return None if d is None else Target(d.email, d.email_key, d.campaign_id, d.id)
+    if parsed.kind == "c":
+        c = session.get(Contact, parsed.ident)
+        return None if c is None else Target(c.email, c.email_key, None, None)
+    return None  # a VERP token is not an unsubscribe link
+
+
+TargetDep = Annotated[Target | None, Depends(_target)]
+
+
+def suppress(session: Session, target: Target, source: str) -> None:
+    """Suppress the address as unsubscribed; an address already suppressed keeps its first reason."""
+    exists = session.execute(select(Suppression.id).where(Suppression.email_key == target.email_key)).first()
+    if exists:
+        return
+    session.add(
+        Suppression(email=target.email, email_key=target.email_key, reason="unsubscribed", source=source,
+                    campaign_id=target.campaign_id, delivery_id=target.delivery_id, created_at=utcnow())
+    )  # fmt: skip
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent click got there first
+        session.rollback()
+
+
+def _invalid(request: Request) -> HTMLResponse:
+    return pages.TemplateResponse(request, "unsubscribe_invalid.html", status_code=404)
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def confirm_page(token: str, request: Request, target: TargetDep) -> HTMLResponse:
+    if target is None:
+        return _invalid(request)
+    return pages.TemplateResponse(request, "unsubscribe.html", {"email": target.email, "action": f"/u/{token}"})
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+async def unsubscribe(token: str, request: Request, target: TargetDep, session: SessionDep) -> HTMLResponse:
+    if target is None:
+        return _invalid(request)
+    form = await request.form()
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    suppress(session, target, "one-click" if one_click else "unsubscribe page")
+    return pages.TemplateResponse(request, "unsubscribe_done.html", {"email": target.email})

@@ -1,0 +1,213 @@
+"""Sending benchmark: bulkmail end to end against Postfix's smtp-sink, next to smtp-source (the
+physical limit on this machine) and a naive Python loop (stdlib smtplib, one EmailMessage per
+recipient, no database).
+
+    python bench/sending/run.py [--recipients 100000] [--naive 20000] [--only source,naive,sqlite,pg2]
+
+Run as root or a user that can start smtp-sink; PostgreSQL at BULKMAIL_BENCH_POSTGRES_URL
+(default postgresql+psycopg://postgres@127.0.0.1:5432/bench_sending, created if missing)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy import insert, select, text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+import templates  # noqa: E402
+from app.db import make_engine  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.models import Campaign, Contact, ListMember, MailingList, utcnow  # noqa: E402
+from app.sending import campaigns as service  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from tests.support.mailstack import smtp_sink  # noqa: E402
+
+PG_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_sending")
+CITIES = ["Oslo", "Rome", "Lima", "Kyoto", "Quito", "Perth", "Accra", "Turku"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_source(port: int, n: int) -> float:
+    """messages/s of Postfix's smtp-source: 4 sessions, connections kept open (-d), 5 KB messages."""
+    exe = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    start = time.perf_counter()
+    subprocess.run([exe, "-4", "-s", "4", "-d", "-m", str(n), "-l", "5120", "-N", "-f", "noreply@example.test",
+                    "-t", "rcpt@sink.test", f"127.0.0.1:{port}"], check=True, capture_output=True)  # fmt: skip
+    return n / (time.perf_counter() - start)
+
+
+def naive_loop(port: int, n: int) -> float:
+    """The Python baseline: one EmailMessage per recipient, smtplib, 100 messages per connection."""
+    start = time.perf_counter()
+    smtp = None
+    for i in range(n):
+        if i % 100 == 0:
+            if smtp:
+                smtp.quit()
+            smtp = smtplib.SMTP("127.0.0.1", port)
+        first, city, member, url = f"R{i}", CITIES[i % 8], str(100000 + i), f"https://example.test/u/{i}"
+        msg = EmailMessage()
+        msg["From"] = "Shop <news@example.test>"
+        msg["To"] = f"r{i}@sink.test"
+        msg["Subject"] = f"{first}, spring is here"
+        msg["Date"] = formatdate()
+        msg["Message-ID"] = make_msgid(domain="example.test")
+        msg["List-Unsubscribe"] = f"<{url}>"
+        msg.set_content(templates.naive_text(first, city, member, url))
+        msg.add_alternative(templates.naive_html(first, city, member, url), subtype="html")
+        assert smtp is not None
+        smtp.send_message(msg, from_addr=f"noreply+{i}@example.test", to_addrs=[f"r{i}@sink.test"])
+    if smtp:
+        smtp.quit()
+    return n / (time.perf_counter() - start)
+
+
+def fresh_database(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    admin = make_engine(PG_URL.rsplit("/", 1)[0] + "/postgres")
+    name = PG_URL.rsplit("/", 1)[1]
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_URL
+
+
+def audience(url: str, n: int) -> int:
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as session:
+        lst = MailingList(name="everyone")
+        session.add(lst)
+        session.commit()
+        list_id = lst.id
+    with engine.begin() as conn:
+        for lo in range(0, n, 20000):
+            conn.execute(insert(Contact), [
+                {"email": f"r{i}@sink.test", "email_key": f"r{i}@sink.test", "first_name": f"R{i}", "is_role": False,
+                 "attributes": {"city": CITIES[i % 8], "member": str(100000 + i)}}
+                for i in range(lo, min(n, lo + 20000))
+            ])  # fmt: skip
+        ids = conn.execute(select(Contact.id)).scalars().all()
+        conn.execute(insert(ListMember), [{"list_id": list_id, "contact_id": i, "source": "api"} for i in ids])
+    engine.dispose()
+    assert list_id is not None
+    return list_id
+
+
+def worker_env(url: str, port: int, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKMAIL_")}
+    env.update({
+        "PYTHONPATH": str(ROOT), "BULKMAIL_DATABASE_URL": url, "BULKMAIL_SECRET_KEY": "bench-secret",
+        "BULKMAIL_BOUNCE_ADDRESS": "noreply@example.test", "BULKMAIL_BASE_URL": "https://mail.example.test",
+        "BULKMAIL_SMTP_HOST": "127.0.0.1", "BULKMAIL_SMTP_PORT": str(port), "BULKMAIL_SMTP_SECURITY": "none",
+        "BULKMAIL_SCHEDULER": "false", "BULKMAIL_WORKER_POLL_SECONDS": "0.2",
+    })  # fmt: skip
+    return env
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[str, float]:
+    url = fresh_database(kind, workdir)
+    list_id = audience(url, n)
+    env = worker_env(url, port, workdir)
+    procs = [subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env, cwd=workdir,
+                              stdout=(workdir / f"{kind}-w{i}.log").open("wb"), stderr=subprocess.STDOUT)
+             for i in range(workers)]  # fmt: skip
+    time.sleep(3)  # let the workers import and connect; they idle until the launch
+    settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret")
+    engine = make_engine(url)
+    start = time.perf_counter()
+    with Session(engine) as session:
+        campaign = Campaign(name="bench", from_name="Shop", from_address="news@example.test", subject=templates.SUBJECT,
+                            html_template=templates.HTML, text_template=templates.TEXT, list_ids=[list_id])  # fmt: skip
+        session.add(campaign)
+        session.flush()
+        service.launch(session, campaign, settings, utcnow())
+        session.commit()
+        campaign_id = campaign.id
+    launched = time.perf_counter() - start
+    rss = 0.0
+    while True:
+        with Session(engine) as session:
+            state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
+            session.rollback()
+        rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+        if state == "completed":
+            break
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a worker died; see {workdir}")
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - start
+    rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+    with engine.connect() as conn:
+        states = dict(conn.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all())
+    for p in procs:
+        p.terminate()
+        p.wait(60)
+    engine.dispose()
+    assert states == {"sent": n}, states
+    return {"rate": n / elapsed, "seconds": elapsed, "launch_seconds": launched, "peak_rss_mb": rss}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--recipients", type=int, default=100_000)
+    ap.add_argument("--naive", type=int, default=20_000, help="recipients for the naive loop (it is slow)")
+    ap.add_argument("--only", default="source,naive,sqlite,pg2")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bulkmail-bench-"))
+    results: dict[str, dict[str, float] | float] = {}
+    with smtp_sink(port, 1024):
+        if "source" in only:
+            results["smtp-source"] = smtp_source(port, args.recipients)
+            print(f"smtp-source: {results['smtp-source']:.0f} msg/s", flush=True)
+        if "naive" in only:
+            results["naive"] = naive_loop(port, args.naive)
+            print(f"naive loop: {results['naive']:.0f} msg/s ({args.naive} messages)", flush=True)
+        if "sqlite" in only:
+            results["sqlite"] = bulkmail("sqlite", 1, port, args.recipients, workdir)
+            print(f"bulkmail 1 worker SQLite: {results['sqlite']}", flush=True)
+        if "pg2" in only:
+            results["pg2"] = bulkmail("postgresql", 2, port, args.recipients, workdir)
+            print(f"bulkmail 2 workers PostgreSQL: {results['pg2']}", flush=True)
+    src, naive = results.get("smtp-source"), results.get("naive")
+    for key in ("sqlite", "pg2"):
+        r = results.get(key)
+        if isinstance(r, dict) and isinstance(src, float):
+            print(f"{key}: {r['rate'] / src:.2f} x smtp-source", end="")
+            print(f", {r['rate'] / naive:.1f} x naive loop" if isinstance(naive, float) else "")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""A small SMTP server for the sending tests: records every accepted envelope and message, and can
+answer chosen recipients with scripted replies (451 once, 550, 421, a dropped line...)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Accepted:
+    mail_from: str
+    rcpt: str
+    data: bytes
+    mail_options: list[str]
+
+
+@dataclass
+class Sink:
+    """Replies: rcpt_script[address] is a list of replies handed out one per RCPT for that address
+    ('250' passes through); `drop_after_data` closes the connection instead of answering a DATA."""
+
+    accepted: list[Accepted] = field(default_factory=list)
+    rcpt_script: dict[str, list[str]] = field(default_factory=dict)
+    drop_data_for: set[str] = field(default_factory=set)
+    on_message: Callable[[Accepted], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(a.rcpt for a in self.accepted)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options):  # noqa: N802
+        script = self.rcpt_script.get(address)
+        if script:
+            reply = script.pop(0)
+            if not reply.startswith("250"):
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        rcpt = envelope.rcpt_tos[0]
+        if rcpt in self.drop_data_for:
+            self.drop_data_for.discard(rcpt)
+            server.transport.close()
+            return "451 dropped"
+        item = Accepted(envelope.mail_from, rcpt, envelope.original_content or b"", list(envelope.mail_options))
+        with self.lock:
+            self.accepted.append(item)
+        if self.on_message:
+            self.on_message(item)
+        return "250 2.0.0 Ok: queued"
+
+
+class _Authenticator:
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+        if (
+            isinstance(auth_data, LoginPassword)
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        ):
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+
+class SinkServer:
+    def __init__(self, sink: Sink, users: dict[str, str] | None = None) -> None:
+        self.sink = sink
+        self.port = free_port()
+        kwargs = {}
+        if users is not None:
+            kwargs = {"authenticator": _Authenticator(users), "auth_require_tls": False}
+        self.controller = Controller(sink, hostname="127.0.0.1", port=self.port, decode_data=False, **kwargs)
+
+    def __enter__(self) -> SinkServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
