@@ -63,7 +63,8 @@ def finish(e: Entry) -> Recipient:
     status = smtp.prefer(status, in_text, reply) if in_text else status
     command = e.command or smtp.find_command(diag)
     action = e.action or ("delivered" if status.startswith("2.") else "failed")
-    hosts = f"{e.remote_mta} {e.reporter}" if e.reporter else e.remote_mta
+    # the remote host, the reporter, and the recipient's domain (whose provider answered)
+    hosts = f"{e.remote_mta} {e.reporter} {e.recipient.rpartition('@')[2]}"
     provider = provider_reason(hosts, diag, status, reply) if action != "delivered" else ""
     preset = e.reason or provider
     if preset == "feedback":
@@ -94,25 +95,35 @@ def _verp_tokens(rep: Report, envelope_id: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+def _field(pattern: re.Pattern[str], text: str, low: str, name: str) -> str | None:
+    """The value of a header field quoted in `text`; a plain find on the lower-cased text
+    first, so the case-insensitive regex runs only at a line that names the field."""
+    pos = low.find(name)
+    while pos >= 0:
+        if pos == 0 or text[pos - 1] == "\n":
+            m = pattern.match(text, pos)
+            if m:
+                return m.group(1)
+        pos = low.find(name, pos + 1)
+    return None
+
+
 def _original_ids(rep: Report) -> tuple[str | None, str | None, str | None]:
     text = rep.returned()
     mid = camp = deliv = None
     if text:
-        m = _MSGID.search(text)
-        mid = m.group(1) if m else None
-        m = _CAMPAIGN.search(text)
-        camp = m.group(1) if m else None
-        m = _DELIVERY.search(text)
-        deliv = m.group(1) if m else None
+        low = text.lower()
+        mid = _field(_MSGID, text, low, "message-id:")
+        if "x-bulkmail-" in low:
+            camp = _field(_CAMPAIGN, text, low, "x-bulkmail-campaign:")
+            deliv = _field(_DELIVERY, text, low, "x-bulkmail-delivery:")
     if camp is None or deliv is None:
         # some MTAs quote the original's headers in the explanation instead
         whole = rep.text
-        if camp is None:
-            m = _CAMPAIGN.search(whole)
-            camp = m.group(1) if m else None
-        if deliv is None:
-            m = _DELIVERY.search(whole)
-            deliv = m.group(1) if m else None
+        low = whole.lower()
+        if "x-bulkmail-" in low:
+            camp = camp or _field(_CAMPAIGN, whole, low, "x-bulkmail-campaign:")
+            deliv = deliv or _field(_DELIVERY, whole, low, "x-bulkmail-delivery:")
     return mid, camp, deliv
 
 
@@ -127,14 +138,32 @@ def _result(rep: Report, kind: str, recipients: list[Recipient], evidence: str, 
     )
 
 
+_MARKER_LINE = re.compile(r"^[ \t]*-{3,}[^\n]*$", re.M)
+
+
 def _paragraph_of(text: str, addr: str) -> str:
-    """The lines around the first mention of an address in the explanation."""
-    pos = text.lower().find(addr.lower()) if addr else -1
-    if pos < 0:
+    """The lines around the first mention of an address in the explanation that says more
+    than the address itself (Sendmail lists the address, then explains it in the transcript)."""
+    if not addr:
         return ""
-    start = text.rfind("\n\n", 0, pos)
-    end = text.find("\n\n", pos)
-    return text[start + 1 if start >= 0 else 0 : end if end >= 0 else len(text)]
+    low = text.lower()
+    needle = addr.lower()
+    first = ""
+    pos = low.find(needle)
+    for _ in range(4):
+        if pos < 0:
+            break
+        start = text.rfind("\n\n", 0, pos)
+        end = text.find("\n\n", pos)
+        para = text[start + 1 if start >= 0 else 0 : end if end >= 0 else len(text)]
+        rest = _MARKER_LINE.sub("", para.replace(addr, "").replace(needle, "")).strip(" \t\n<>")
+        if len(rest) > 3:
+            return para
+        first = first or para
+        if end < 0:
+            break
+        pos = low.find(needle, end)
+    return first
 
 
 def _enrich(rep: Report, entries: list[Entry]) -> None:
@@ -157,11 +186,33 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
             e.diagnostic = para
 
 
+_INNER_REPORT = re.compile(r"^content-type:[ \t]*multipart/report", re.I | re.M)
+
+
+def _inner_dsn(rep: Report, entries: list[Entry]) -> None:
+    """A gateway that wraps the bounce it received (a whole multipart/report returned as
+    message/rfc822) explains little itself: take status and diagnostic from the inner DSN."""
+    if rep.has_ds or not rep.original or not _INNER_REPORT.search(rep.original, 0, 5000):
+        return
+    if all(e.status for e in entries):
+        return
+    _, inner = rfc3464.parse(Report(parse(rep.original)))
+    by_addr = {i.recipient.lower(): i for i in inner}
+    for e in entries:
+        i = by_addr.get(e.recipient.lower())
+        if i is None or e.status:
+            continue
+        e.status, e.remote_mta = i.status, e.remote_mta or i.remote_mta
+        if i.diagnostic:
+            e.diagnostic, e.diagnostic_type = i.diagnostic, i.diagnostic_type
+
+
 def _bounce_entries(rep: Report) -> tuple[list[Entry], str, dict[str, str]]:
     for fmt in REGISTRY:
         if fmt.detect(rep):
             entries = fmt.parse(rep)
             if entries:
+                _inner_dsn(rep, entries)
                 return entries, f"format:{fmt.NAME}", {}
     meta, entries = rfc3464.parse(rep)
     if entries:

@@ -34,29 +34,23 @@ def normalize_newlines(text: str) -> str:
     return text
 
 
+_HEADER_LINE = re.compile(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", re.M)
+
+
 def parse_headers(block: str) -> dict[str, list[str]]:
-    """Unfold a header block into name (lower-case) -> values, in order of appearance."""
+    """Unfold a header block into name (lower-case) -> values, in order of appearance.
+    Lines that are neither a field nor its continuation are skipped."""
     headers: dict[str, list[str]] = {}
-    name = ""
-    buf: list[str] = []
-    for line in block.split("\n"):
-        if line[:1] in (" ", "\t"):
-            if name:
-                buf.append(line.strip())
+    for m in _HEADER_LINE.finditer(block):
+        key = m.group(1).strip().lower()
+        if not key or " " in key or "\t" in key:
             continue
-        if name:
-            headers.setdefault(name, []).append(" ".join(buf).strip())
-            name = ""
-        colon = line.find(":")
-        if colon <= 0:
-            continue
-        key = line[:colon].strip().lower()
-        if not key or " " in key:
-            continue
-        name = key
-        buf = [line[colon + 1 :].strip()]
-    if name:
-        headers.setdefault(name, []).append(" ".join(buf).strip())
+        value = m.group(2)
+        value = " ".join(v.strip() for v in value.split("\n")).strip() if "\n" in value else value.strip()
+        if key in headers:
+            headers[key].append(value)
+        else:
+            headers[key] = [value]
     return headers
 
 
@@ -201,6 +195,32 @@ class Mail:
         return decode_words(self.header(name))
 
 
+def split_boundary(body: str, boundary: str) -> list[str]:
+    """Split a multipart body at its delimiter lines ("--b" or "--b--", trailing blanks
+    allowed), like re.split with one group: preamble, then (closing flag, chunk) pairs.
+    Plain string search: a regex per message boundary would be compiled once per message."""
+    marker = "--" + boundary
+    pieces: list[str] = []
+    last = 0
+    pos = body.find(marker)
+    size = len(body)
+    while pos >= 0:
+        if pos == 0 or body[pos - 1] == "\n":
+            eol = body.find("\n", pos)
+            eol = size if eol < 0 else eol
+            tail = body[pos + len(marker) : eol]
+            closing = tail.startswith("--")
+            if not (tail[2:] if closing else tail).strip(" \t"):
+                pieces.append(body[last:pos])
+                pieces.append("--" if closing else "")
+                last = eol
+                pos = body.find(marker, eol)
+                continue
+        pos = body.find(marker, pos + 1)
+    pieces.append(body[last:])
+    return pieces
+
+
 def _walk(ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str,
           out: list[Part], depth: int) -> None:
     if len(out) >= MAX_PARTS:
@@ -213,8 +233,7 @@ def _walk(ctype: str, params: dict[str, str], headers: dict[str, list[str]], bod
         if not boundary:
             ctype = "text/plain"
     if ctype.startswith("multipart/") and boundary and depth < MAX_DEPTH:
-        delim = re.compile(r"^--" + re.escape(boundary.strip()) + r"(--)?[ \t]*$", re.M)
-        pieces = delim.split(body)
+        pieces = split_boundary(body, boundary.strip())
         if len(pieces) >= 3:
             # pieces: preamble, then (closing-flag, chunk) pairs
             for i in range(1, len(pieces) - 1, 2):

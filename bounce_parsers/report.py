@@ -24,7 +24,8 @@ ORIGINAL_MARKERS = re.compile(
     r"|[ \t]*-{3,}[^\n]*(?:original|returned|copy of|headers?)[^\n]*-{2,}[ \t]*$"
     r"|content-type:[ \t]*(?:message/rfc822|text/rfc822-headers)"
     r"|[ \t]*original message headers:?"
-    r"|[ \t]*(?:message headers follow|original message follows|the original message headers are included)"
+    r"|[ \t]*(?:message headers follow|original message follows|the original message headers are included|"
+    r"included is a copy of the message header)"
     r"|[ \t]*\*\*\* ?(?:original|the original) message)",
     re.I | re.M,
 )
@@ -60,7 +61,8 @@ def clean_address(addr: str) -> str:
 class Report:
     """Lazily split views of a parsed Mail."""
 
-    __slots__ = ("mail", "subject", "from_", "text", "ds", "original", "has_ds", "original_headers", "feedback")
+    __slots__ = ("mail", "subject", "from_", "text", "ds", "original", "has_ds", "original_headers", "feedback",
+                 "machine_sent")
 
     def __init__(self, mail: Mail) -> None:
         self.mail = mail
@@ -92,6 +94,7 @@ class Report:
         self.original = original
         self.feedback = feedback
         self.original_headers: dict[str, list[str]] | None = None
+        self.machine_sent: bool | None = None    # formats/_base.bounce_like, computed once
 
     def error_text(self) -> str:
         """The human-readable part without a quoted original."""

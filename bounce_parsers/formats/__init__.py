@@ -27,8 +27,11 @@ from . import (
     imailserver,
     interscan,
     kddi,
+    mailfoundry,
     mailmarshal,
+    messagingserver,
     mfilter,
+    mimecast,
     notes,
     opensmtpd,
     postfix,
@@ -43,7 +46,8 @@ from . import (
 # layouts many MTAs copy (Sendmail's above all) come last.
 REGISTRY: tuple[ModuleType, ...] = (
     amazonses, googlegroups, zoho, fml, apachejames, verizon, ezweb, kddi, mfilter, imailserver, interscan,
-    dragonfly, exchange2003, exchange2007, exim, qmail, gmail, opensmtpd, postfix, domino, notes, mailmarshal, x6,
+    dragonfly, mailfoundry, mimecast, exchange2003, exchange2007, exim, qmail, gmail, opensmtpd, postfix,
+    messagingserver, domino, notes, mailmarshal, x6,
     sendmail,
 )
 

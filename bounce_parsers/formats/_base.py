@@ -13,7 +13,7 @@ Table = tuple[tuple[str, tuple[str, ...]], ...]
 
 def table_reason(text: str, table: Table) -> str:
     """The first reason of a format's own table whose phrase the text contains."""
-    low = text.lower()
+    low = " ".join(text.lower().split())
     for reason, phrases in table:
         for phrase in phrases:
             if phrase in low:
@@ -84,6 +84,7 @@ def section(text: str, start: re.Pattern[str], stop: re.Pattern[str]) -> str:
 def bounce_like(rep: Report) -> bool:
     """A daemon's sender or subject, or an automatic message with a null return path:
     generic layouts are only trusted in mail that looks machine-sent."""
-    if looks_like_bounce(rep) or rep.mail.header("auto-submitted").lower().startswith("auto-"):
-        return True
-    return rep.mail.header("return-path").strip() in ("<>", "")
+    if rep.machine_sent is None:
+        rep.machine_sent = looks_like_bounce(rep) or rep.mail.header("auto-submitted").lower().startswith(
+            "auto-") or rep.mail.header("return-path").strip() in ("<>", "")
+    return rep.machine_sent

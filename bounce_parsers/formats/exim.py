@@ -14,7 +14,8 @@ _ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:@]{1,128}@[^<>\s:@]{1,255}?)>?(?::[ \
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
 _FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
 _STOP = re.compile(r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
-                   r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:",
+                   r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:"
+                   r"|^[ \t]*Included is a copy of the message header",
                    re.I)
 TABLE: Table = (
     ("userunknown", ("user not found",)),

@@ -8,8 +8,17 @@ import re
 
 from ..entry import Entry
 from ..report import Report, clean_address
+from ._base import Table, table_reason
 
 NAME = "ezweb"
+# EZweb's own English notices (naruhodo-au.kddi.com): disabled or limited accounts are
+# unpaid/suspended subscribers; "rejected by a remote mail server" is the recipient's filter
+TABLE: Table = (
+    ("mailboxfull", ("the user(s) account is temporarily over quota",)),
+    ("suspend", ("the user(s) account is disabled", "the user(s) account is temporarily limited")),
+    ("expired", ("your message was not delivered within", "not delivered within")),
+    ("filtered", ("each of the following recipients was rejected by a remote mail server",)),
+)
 _ADDR = re.compile(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", re.I)
 _STOP = re.compile(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", re.I)
 _COMMAND = re.compile(r">>> ?([A-Z]{4})\b")
@@ -39,8 +48,11 @@ def parse(rep: Report) -> list[Entry]:
             notes.append(s)
     text = " ".join(notes)
     cm = _COMMAND.search(text)
-    low = text.lower()
-    reason = "expired" if "not delivered within" in low else ""
+    reason = table_reason(text, TABLE)
+    if rep.mail.header("x-spasign").strip().upper() == "NG":
+        reason = "filtered"     # EZweb's spam filter ("spamghetti") marks what it refused
+    elif cm and cm.group(1) == "RCPT" and not reason:
+        reason = "userunknown"
     for e in out:
         e.diagnostic = text
         e.command = cm.group(1) if cm else ""

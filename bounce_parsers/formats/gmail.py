@@ -26,6 +26,15 @@ TABLE: Table = (
                  "we will give up after", "has been delayed")),
     ("failedstarttls", ("tls negotiation failed", "does not support tls")),
 )
+# Gmail's older notices end the remote answer with "(state N)": the stage of its SMTP
+# client when the remote server refused. State 14 is the answer to RCPT TO; 15, 17 and 18
+# come after the recipients were accepted, so a refusal there is the recipient side's filter.
+# (The connection-stage states keep the remote text's own reason: TLS, AUTH, blocking.)
+_STATE = re.compile(r"\(state (\d{1,2})\)")
+STATES: dict[str, tuple[str, str]] = {
+    "14": ("RCPT", "userunknown"), "15": ("DATA", "filtered"), "17": ("DATA", "filtered"),
+    "18": ("DATA", "filtered"),
+}
 _RETURNED = re.compile(r"The error that the other server returned was:[ \t]*\n?", re.I)
 
 
@@ -64,7 +73,10 @@ def parse(rep: Report) -> list[Entry]:
         if said:
             detail = detail[: said.start()] + " " + detail[said.end() :]
     own = "" if said else table_reason(detail, TABLE)
+    st = _STATE.search(detail)
+    command, by_state = STATES.get(st.group(1), ("", "")) if st else ("", "")
     for ent in entries:
         ent.diagnostic = " ".join(detail.split())
-        ent.reason = own or ("failedstarttls" if "does not support tls" in detail.lower() else "")
+        ent.command = command
+        ent.reason = own or by_state or ("failedstarttls" if "does not support tls" in detail.lower() else "")
     return entries

@@ -37,5 +37,8 @@ def parse(rep: Report) -> list[Entry]:
         for m in _UNABLE.finditer(text):
             addr = clean_address(m.group(1))
             if addr:
-                out.append(Entry(recipient=addr, action="failed", diagnostic=m.group(0).strip()))
+                # IMSS's own summary when the remote answer is not quoted: it gives up on the
+                # recipient (sisimai reads it as an unknown recipient too)
+                out.append(Entry(recipient=addr, action="failed", diagnostic=m.group(0).strip(),
+                                 reason="userunknown"))
     return out

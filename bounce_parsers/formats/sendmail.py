@@ -75,29 +75,44 @@ def _transcript(block: str) -> tuple[dict[str, list[str]], dict[str, str], list[
     commands: dict[str, str] = {}
     general: list[str] = []
     cur = ""
+    # a refused MAIL/DATA/HELO of the current session ("While talking to host:"), not yet
+    # claimed: the next "<addr>... error" line is the recipient it failed
+    pending: list[str] = []
+    pending_command = ""
     for line in block.split("\n"):
         s = line.strip()
         if not s:
             continue
+        if s.lower().startswith(("while talking to", "... while talking to")):
+            pending, pending_command = [], ""
         m = _RCPT.match(s)
         if m:
             cur = clean_address(m.group(1))
             commands[cur.lower()] = "RCPT"
+            pending, pending_command = [], ""
             continue
         if s.startswith(">>>"):
             cur = ""
             word = s[3:].strip().split(" ", 1)[0].upper()
             if word in ("DATA", "MAIL", "HELO", "EHLO"):
                 general.append(s)
+                pending, pending_command = [s[3:].strip()], word
             continue
         if s.startswith("<<<"):
             (per.setdefault(cur.lower(), []) if cur else general).append(s[3:].strip())
+            if not cur and pending:
+                pending.append(s[3:].strip())
             continue
         m = _AT_ADDR.match(s)
         if m and "@" in m.group(1):
             addr = clean_address(m.group(1))
             if addr:
-                per.setdefault(addr.lower(), []).append(s)
+                lines = per.setdefault(addr.lower(), [])
+                if pending_command and len(pending) > 1 and not lines:
+                    lines.extend(pending)
+                    commands.setdefault(addr.lower(), pending_command)
+                    pending, pending_command = [], ""
+                lines.append(s)
                 continue
         if re.match(r"[245]\d\d[ -]", s) or general:
             general.append(s)
@@ -143,5 +158,5 @@ def parse(rep: Report) -> list[Entry]:
             e.diagnostic = (e.diagnostic + " " + " ".join(general)).strip()
         e.command = commands.get(low, "")
         if not e.diagnostic and rep.subject.lower().startswith("returned mail:"):
-            e.diagnostic = rep.subject[13:].strip()  # "Returned mail: User unknown"
+            e.diagnostic = rep.subject[14:].strip()  # "Returned mail: User unknown"
     return [e for e in entries if e.recipient]

@@ -57,7 +57,36 @@ _MICROSOFT: Table = (
     ("resolver.adr.recipnotfound", "userunknown"), ("resolver.adr.recipientnotfound", "userunknown"),
     ("resolver.adr.exrecipnotfound", "userunknown"), ("resolver.rst.recipsizelimit", "mesgtoobig"),
     ("resolver.adr.recipsizelimit", "mesgtoobig"), ("resolver.qm.banned", "blocked"),
-    ("banned sending ip", "blocked"), ("(s3150)", "blocked"), ("(s3140)", "blocked"), ("(as(", "blocked"),
+    ("banned sending ip", "blocked"), ("(s3150)", "blocked"), ("(s3140)", "blocked"),
+    # Directory-Based Edge Blocking: the address is not in the tenant's directory
+    ("recipient address rejected: access denied", "userunknown"), ("(as(", "blocked"),
+)
+# au by KDDI (ezweb.ne.jp, au.com): "550 <addr>: User unknown" is an unknown mailbox, the
+# same words with the address left out ("550 : User unknown") come from the recipient's filter
+_KDDI: Table = (
+    ("550 : user unknown", "filtered"), (">: user unknown", "userunknown"),
+)
+# Facebook: postmaster.facebook.com/response_codes
+_FACEBOOK: Table = (
+    ("rcp-p1", "userunknown"), ("rcp-p2", "filtered"), ("rcp-p3", "filtered"), ("rcp-t4", "suspend"),
+    ("pol-p1", "blocked"), ("pol-p2", "blocked"), ("pol-t1", "blocked"), ("pol-t2", "blocked"), ("pol-t3", "blocked"),
+    ("pol-p7", "authfailure"), ("pol-p8", "requireptr"), ("msg-p1", "mesgtoobig"), ("msg-p3", "notcompliantrfc"),
+    ("con-t1", "toomanyconn"), ("con-t2", "toomanyconn"), ("con-t3", "toomanyconn"), ("con-t4", "toomanyconn"),
+    ("rcp-t1", "speeding"), ("msg-t1", "speeding"),
+)
+# Mimecast: community.mimecast.com "Mimecast SMTP error codes"
+_MIMECAST: Table = (
+    ("host network not allowed", "policyviolation"), ("anti-spoofing policy", "policyviolation"),
+    ("content examination policy", "policyviolation"), ("maximum email size exceeded", "mesgtoobig"),
+    ("mail loop detected", "networkerror"), ("open relay not allowed", "norelaying"),
+    ("account inbounds disabled", "notaccept"), ("local ct ip reputation", "blocked"),
+    ("sender address blocked", "blocked"), ("ip temporarily blacklisted", "blocked"),
+    ("sender invalid - envelope rejected", "blocked"), ("envelope blocked", "rejected"),
+    ("blocked senders", "rejected"), ("block policy for envelope from", "rejected"),
+    ("incorrect authentication data", "securityerror"), ("this route requires", "securityerror"),
+    ("too many recipients", "toomanyconn"), ("exceeding outbound thread limit", "toomanyconn"),
+    ("account service is temporarily unavailable", "toomanyconn"), ("invalid recipient", "userunknown"),
+    ("email rejected due to security policies", "virusdetected"),
 )
 
 # Google (Gmail, Workspace): https://support.google.com/a/answer/3726730 (SMTP error reference)
@@ -92,6 +121,9 @@ PROVIDERS: tuple[tuple[re.Pattern[str], Table], ...] = (
     (re.compile(r"messagelabs\.com"), _MESSAGELABS),
     (re.compile(r"secureserver\.net|godaddy|x\.co/rlbounce"), _GODADDY),
     (re.compile(r"\b(?:outlook|hotmail|protection\.outlook|office365)\.com\b"), _MICROSOFT),
+    (re.compile(r"\bezweb\.ne\.jp\b|\bau\.com\b"), _KDDI),
+    (re.compile(r"\bfacebook\.com\b"), _FACEBOOK),
+    (re.compile(r"\bmimecast\.com\b|\bmimecast\b"), _MIMECAST),
 )
 _SPECTRUM_HOST = re.compile(r"\b(?:charter\.net|spectrum\.net|rr\.com|twc\.com)\b")
 
@@ -99,7 +131,7 @@ _SPECTRUM_HOST = re.compile(r"\b(?:charter\.net|spectrum\.net|rr\.com|twc\.com)\
 # cheap substring screen: most bounces name none of these providers
 _KEYS = ("cox.", "charter.", "spectrum.", "rr.com", "twc.com", "aup#", "ofr_", "lpn", "aol.", "aim.", "verizon",
          "yahoo", "ymail", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
-         "office365", "google", "gmail", "gsmtp")
+         "office365", "google", "gmail", "gsmtp", "ezweb.", "au.com", "facebook", "mimecast")
 
 
 def provider_reason(remote_mta: str, diagnostic: str, status: str, reply: str) -> str:

@@ -14,7 +14,7 @@ NOT_FAILURES = {"feedback": "complaint", "vacation": "autoreply", "delivered": "
 
 def test_corpus_accuracy(corpus: Path) -> None:
     truth = json.loads((corpus / "expected.json").read_text(encoding="utf-8"))["files"]
-    detected = fail_files = addr_ok = addr_total = reason_ok = reason_total = false_pos = 0
+    detected = fail_files = addr_ok = addr_total = reason_ok = reason_total = hard_ok = false_pos = 0
     for name, t in truth.items():
         c = classify((corpus / name).read_bytes())
         if not t.get("bounce"):
@@ -35,11 +35,15 @@ def test_corpus_accuracy(corpus: Path) -> None:
             elif addr in got:
                 reason_total += 1
                 reason_ok += got[addr].reason == e["reason"]
+                hard_ok += got[addr].hard is e["hard"]
     assert false_pos == 0
     # floors below the measured numbers (bench/RESULTS.md) so regressions show up
+    # (reason and hard/soft here count the recipients found; the shared scorer counts the
+    # three missed addresses as wrong too, hence its lower figures)
     assert detected / fail_files >= 0.99
-    assert addr_ok / addr_total >= 0.985
-    assert reason_ok / reason_total >= 0.92
+    assert addr_ok / addr_total >= 0.99
+    assert reason_ok / reason_total >= 0.97
+    assert hard_ok / reason_total >= 0.99
 
 
 def test_cli_output_shape(corpus: Path, tmp_path: Path) -> None:

@@ -240,6 +240,51 @@ The following recipients were affected:
 
 Additional information follows:
 """
+MAILFOUNDRY = """Unable to deliver message to: <nobody@example.org>
+Delivery failed for the following reason:
+Server mx.example.org[192.0.2.2] failed with: 550 5.1.1 <nobody@example.org> No such user here
+
+This has been a permanent failure.  No further delivery attempts will be made.
+"""
+MIMECAST = """This is an automated alert notification. Please do not reply.
+
+An email that you attempted to send to the following address could not be delivered:
+-- nobody@example.org
+
+The problem appears to be :
+-- Recipient email address is possibly incorrect
+
+Additional information follows :
+-- 5.4.1 Recipient address rejected: Access denied. [AB1PR01.prod.outlook.com]
+
+This condition occurred after 1 attempt(s) to deliver over
+a period of 0 hour(s).
+"""
+MESSAGINGSERVER = """This report relates to a message you sent with the following header fields:
+
+  Message-id: <1@example.jp>
+  From: sender@example.jp
+  To: nobody@example.org
+
+Your message cannot be delivered to the following recipients:
+
+  Recipient address: nobody@example.org
+  Reason: Remote SMTP server has rejected address
+  Diagnostic code: smtp;550 5.1.1 <nobody@example.org>... User unknown
+  Remote system: dns;mx.example.org (TCP|192.0.2.1|25|192.0.2.2|25) (mx.example.org ESMTP)
+"""
+EZWEB_FILTER = """<nobody@ezweb.ne.jp>
+
+Each of the following recipients was rejected by a remote mail server.
+"""
+INTERSCAN_SHORT = """****** Message from InterScan Messaging Security Suite ******
+
+The following mail could not be delivered.
+Reason:  Unable to deliver message to <nobody@example.org> (and other recipients in the same domain).
+
+************************     End of message     **********************
+"""
+NOTES_SPACED = NOTES.replace("User not listed", "User  not listed")
 DAEMON = {"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>", "Subject": "Returned mail: User unknown"}
 UNKNOWN = [("nobody@example.org", "userunknown", True)]
 
@@ -287,6 +332,18 @@ CASES = [
      VERIZON, [("5555550100@vzwpix.com", "userunknown", True)]),
     ("mailmarshal", {"From": "postmaster@example.org", "Subject": "Undeliverable Mail"}, MAILMARSHAL, UNKNOWN),
     ("x6", {"From": "mailer-daemon", "Subject": "There was an error sending your mail"}, X6, UNKNOWN),
+    ("mailfoundry", {"From": "MAILER-DAEMON@example.org", "Subject": "Message delivery has failed"}, MAILFOUNDRY,
+     UNKNOWN),
+    ("mimecast", {"From": "postmaster@example.org", "Subject": "[Postmaster] Email Delivery Failure"}, MIMECAST,
+     UNKNOWN),
+    ("messagingserver", {"From": "postmaster@example.org", "Subject": "Delivery Notification: Delivery has failed"},
+     MESSAGINGSERVER, UNKNOWN),
+    # a format's own wording sets the reason where the text alone would not
+    ("ezweb", {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"}, EZWEB_FILTER,
+     [("nobody@ezweb.ne.jp", "filtered", False)]),
+    ("interscan", {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
+     INTERSCAN_SHORT, UNKNOWN),
+    ("notes", {"From": "postmaster@example.org", "Subject": "Undeliverable message"}, NOTES_SPACED, UNKNOWN),
 ]
 
 
@@ -343,3 +400,69 @@ def test_no_quadratic_regexes(body: str) -> None:
     start = time.perf_counter()
     classify(mail({"From": "MAILER-DAEMON@x.example", "Subject": "Returned mail: x", "Return-Path": "<>"}, body))
     assert time.perf_counter() - start < 2.0
+
+
+def test_gateway_wrapping_a_whole_dsn() -> None:
+    """A gateway that returns the DSN it received as message/rfc822: the inner DSN's status
+    and diagnostic decide, not the outer "Returned mail: User unknown" subject."""
+    inner = ("From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.jp>\nTo: sender@example.jp\n"
+             "Subject: Returned mail: User unknown\nMIME-Version: 1.0\n"
+             "Content-Type: multipart/report; report-type=delivery-status; boundary=\"in\"\n\n"
+             "--in\n\n   ----- The following addresses had permanent fatal errors -----\nnobody@example.org\n\n"
+             "--in\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.example.jp\n\n"
+             "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 5.1.1\n"
+             "Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--in--\n")
+    body = ("--out\nContent-Type: text/plain\n\nThe original message was received at Thu Oct 13 2015\n\n"
+            "----- The following addresses had permanent delivery errors -----\n\n\n"
+            "--out\nContent-Type: message/rfc822\n\n" + inner + "\n--out--\n")
+    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@gw.example.jp>",
+                "Subject": "Returned mail: User unknown", "MIME-Version": "1.0",
+                "Content-Type": 'multipart/mixed; boundary="out"'}, body)
+    (r,) = classify(raw).recipients
+    assert (r.address, r.status, r.reason, r.hard) == ("nobody@example.org", "5.1.1", "userunknown", True)
+
+
+def test_sendmail_transcript_explains_a_listed_address() -> None:
+    """Sendmail lists the address, then explains it in the transcript: the explanation is the
+    diagnostic, and its words beat the DSN's generic 4.4.7 (queue timeout)."""
+    body = ("--b\n\n   ----- The following addresses had permanent fatal errors -----\n<nobody@example.org>\n\n"
+            "   ----- Transcript of session follows -----\n"
+            "<nobody@example.org>... Deferred: Name server: example.org.: host name lookup failure\n"
+            "Message could not be delivered for 5 days\nMessage will be deleted from queue\n\n"
+            "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.jp\n\n"
+            "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 4.4.7\n\n--b--\n")
+    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
+                "Subject": "Returned mail: see transcript for details", "MIME-Version": "1.0",
+                "Content-Type": "multipart/report; report-type=delivery-status; boundary=b"}, body)
+    (r,) = classify(raw).recipients
+    assert (r.status, r.reason, r.hard) == ("4.4.7", "networkerror", False)
+    assert "host name lookup failure" in r.diagnostic
+
+
+def test_gmail_state_names_the_stage() -> None:
+    """Gmail's "(state 18)": refused after the recipients were accepted -> the recipient's filter."""
+    body = ("Delivery to the following recipient failed permanently:\n\n     nobody@example.org\n\n"
+            "Technical details of permanent failure:\n"
+            "Google tried to deliver your message, but it was rejected by the recipient domain. We recommend "
+            "contacting the other email provider for further information about the cause of this error. "
+            "The error that the other server returned was: 550 550 Unknown user nobody@example.org (state 18).\n\n"
+            "   ----- Original message -----\n\nFrom: sender@example.jp\n")
+    raw = mail({"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+                "Subject": "Delivery Status Notification (Failure)"}, body)
+    c = classify(raw)
+    assert c.evidence == "format:gmail"
+    assert [(r.address, r.reason, r.hard) for r in c.recipients] == [("nobody@example.org", "filtered", False)]
+
+
+def test_sendmail_session_error_belongs_to_the_next_recipient() -> None:
+    """A refused MAIL FROM in the transcript explains the "<addr>... Remote protocol error" after it."""
+    body = ("   ----- Transcript of session follows -----\nWhile talking to mx.example.org:\n"
+            ">>> MAIL From:<sender@example.jp>\n"
+            "<<< 501 <sender@example.jp>... no access from mail server [192.0.2.5] which is an open relay.\n"
+            "554 <nobody@example.org>... Remote protocol error\n\n   ----- Unsent message follows -----\n"
+            "From: sender@example.jp\n")
+    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
+                "Subject": "Returned mail: Remote protocol error"}, body)
+    (r,) = classify(raw).recipients
+    assert (r.address, r.reason, r.hard) == ("nobody@example.org", "blocked", False)
+    assert "open relay" in r.diagnostic

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bounce_parsers import classify
-from bounce_parsers.message import MAX_BYTES, decode_words, parse
+from bounce_parsers.message import MAX_BYTES, decode_words, parse, parse_headers, split_boundary
 from bounce_parsers.report import Report
 
 from .conftest import mail
@@ -81,3 +81,24 @@ def test_base64_and_qp_parts() -> None:
     rep = Report(parse(mail(HEAD, body)))
     assert "café" in rep.text
     assert "Final-Recipient: rfc822; x@y.example" in rep.ds
+
+
+@pytest.mark.parametrize("body", [
+    "pre\n--b\nA\n--b  \nB\n--b--\nepilogue",
+    "--b\nA\n--bx\nstill A\n --b\nstill A\n--b--",
+    "no delimiter at all",
+    "--b--\n",
+    "x--b\n--b\nA",
+])
+def test_split_boundary_matches_the_regex_split(body: str) -> None:
+    import re
+    delim = re.compile(r"^--" + re.escape("b") + r"(--)?[ \t]*$", re.M)
+    want = [p or "" for p in delim.split(body)]
+    assert split_boundary(body, "b") == want
+
+
+def test_parse_headers_unfolds_and_skips_junk() -> None:
+    block = ("Subject: one\n two\nnot a header line\n continuation of junk\nX-A: 1\nX-A:  2 \n"
+             "Bad Key: x\n: empty\nTo:\n\t<a@b.example>")
+    h = parse_headers(block)
+    assert h == {"subject": ["one two"], "x-a": ["1", "2"], "to": ["<a@b.example>"]}

@@ -129,9 +129,17 @@ def test_postfix_type_with_a_remote_reply_reads_as_smtp() -> None:
     ("", "Your message wasn't delivered to a@b.example because the address couldn't be found. "
          "https://support.google.com/mail/?p=NoSuchUser", "userunknown"),
     ("mta6.am0.yahoodns.net", "554 delivery error: dd This user doesn't have a yahoo.com account", "userunknown"),
+    ("lsean.ezweb.ne.jp", "550 <nobody@ezweb.ne.jp>: User unknown", "userunknown"),
+    ("msmx.au.com", "550 : User unknown", "filtered"),
+    ("", "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes#rcp Refused due to recipient preferences",
+     "filtered"),
+    ("us-smtp-inbound-1.mimecast.com", "554 Host network not allowed - https://community.mimecast.com/docs",
+     "policyviolation"),
+    ("ab1pr01.prod.outlook.com", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "userunknown"),
     ("mx.example.org", "550 5.1.1 User unknown", ""),
 ])
 def test_provider_codes(mta: str, diag: str, want: str) -> None:
+    """The remote host (or the recipient's domain, or a host named in the text) picks the table."""
     assert provider_reason(mta, diag, "", "") == want
 
 
