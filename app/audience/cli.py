@@ -1,7 +1,159 @@
-"""`bulkmail` subcommands for audience."""
+"""`bulkmail` subcommands for the audience: import, lists, audience, why."""
+
+import json
+from pathlib import Path
+from typing import Any
 
 import typer
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
+
+FORMAT_HELP = "auto (by name and content), csv (incl. Outlook/Google/Dynamics exports), vcard or text"
+
+
+def _engine() -> Engine:
+    from app.db import get_engine
+    from app.migrate import upgrade
+    from app.settings import get_settings
+
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    return engine
+
+
+def _lists_by_name(session: Session, names: list[str]) -> list[MailingList]:
+    found = {m.name: m for m in session.execute(select(MailingList).where(MailingList.name.in_(names))).scalars()}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise typer.BadParameter(f"no list named {', '.join(repr(n) for n in missing)}", param_hint="--list")
+    return [found[n] for n in names]
+
+
+def _report(job: ImportJob) -> str:
+    return (
+        f"rows read {job.rows_read}, added {job.added}, updated {job.updated}, "
+        f"duplicates in file {job.duplicates}, invalid {job.invalid}, already suppressed {job.suppressed}"
+    )
+
+
+def import_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The file to import."),
+    list_name: str = typer.Option(..., "--list", help="List to import into (created if it does not exist)."),
+    format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    email_column: list[str] = typer.Option(None, "--email-column", help="Address column (name or 1-based number)."),
+    first_name_column: str | None = typer.Option(None, "--first-name-column"),
+    last_name_column: str | None = typer.Option(None, "--last-name-column"),
+    header: bool | None = typer.Option(None, "--header/--no-header", help="Default: detected."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Write every rejected row to this CSV file."),
+) -> None:
+    """Import contacts from a CSV, vCard or text file into a list, with a report at the end."""
+    from app.audience.export import csv_lines
+    from app.audience.importer import import_file
+    from app.audience.sources.detect import FORMATS
+    from app.settings import get_settings
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    mapping: dict[str, Any] = {}
+    if email_column:
+        mapping["email"] = email_column
+    if first_name_column:
+        mapping["first_name"] = first_name_column
+    if last_name_column:
+        mapping["last_name"] = last_name_column
+    if header is not None:
+        mapping["header"] = header
+    engine = _engine()
+    with Session(engine, expire_on_commit=False) as session:
+        ml = session.execute(select(MailingList).where(MailingList.name == list_name)).scalars().first()
+        if ml is None:
+            ml = MailingList(name=list_name)
+            session.add(ml)
+            session.commit()
+            typer.echo(f'created list "{list_name}"')
+    size = file.stat().st_size
+    with typer.progressbar(length=max(size, 1), label=f"importing {file.name}", show_eta=True) as bar:
+        done = [0]
+
+        def progress(job: ImportJob) -> None:
+            bar.update(max(job.bytes_read - done[0], 0))
+            done[0] = max(done[0], job.bytes_read)
+
+        job = import_file(engine, get_settings(), ml.id, str(file), format, mapping, progress)  # type: ignore[arg-type]
+    typer.echo(f"import {job.id} ({job.format}) {job.state}: {_report(job)}")
+    with Session(engine) as session:
+        query = select(ImportReject).where(ImportReject.import_id == job.id).order_by(ImportReject.id)
+        for r in session.execute(query.limit(20)).scalars():
+            where = f"line {r.line}" + (f", column {r.column}" if r.column else "")
+            typer.echo(f"  {where}: {r.reason}")
+        if job.invalid > 20:
+            typer.echo(f"  ... and {job.invalid - 20} more" + ("" if rejects else " (use --rejects FILE for all)"))
+        if rejects:
+            rows = ((file.name, r.line, r.column, r.value, r.reason) for r in session.execute(query).scalars())
+            with open(rejects, "w", encoding="utf-8", newline="") as out:
+                out.writelines(csv_lines(["file", "line", "column", "value", "reason"], rows))
+            typer.echo(f"rejected rows written to {rejects}")
+    if job.state == "failed":
+        typer.echo(f"error: {job.error}", err=True)
+        raise typer.Exit(1)
+
+
+def lists_command() -> None:
+    """Show the lists with their member counts."""
+    with Session(_engine()) as session:
+        counts = dict(session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id)).all())
+        rows = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    if not rows:
+        typer.echo("no lists yet: bulkmail import FILE --list NAME creates one")
+    for m in rows:
+        typer.echo(f"{m.id:>5}  {m.name:<40} {counts.get(m.id, 0):>10} members")
+
+
+def audience_command(
+    list_names: list[str] = typer.Option(..., "--list", help="A list of the send (repeat for several)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Compile the audience of these lists: per-list counts, duplicates, exclusions per reason, included."""
+    from app.audience.compile import compile_audience
+    from app.settings import get_settings
+
+    with Session(_engine()) as session:
+        ids = [m.id for m in _lists_by_name(session, list_names)]
+        counts = compile_audience(session, ids, get_settings(), utcnow()).counts  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps(counts, indent=2))
+        return
+    for name, n in counts["sources"].items():
+        typer.echo(f"  list {name}: {n}")
+    typer.echo(f"candidates      {counts['candidates']:>10}")
+    typer.echo(f"- duplicates    {counts['duplicates']:>10}")
+    for reason, n in counts["excluded"].items():
+        typer.echo(f"- {reason:<13} {n:>10}")
+    typer.echo(f"= included      {counts['included']:>10}")
+
+
+def why_command(
+    address: str = typer.Argument(..., help="The address to explain."),
+    list_names: list[str] = typer.Option(None, "--list", help="The send's lists (default: all lists)."),
+) -> None:
+    """Explain why an address is in or out of a send."""
+    from app.audience.why import why
+    from app.settings import get_settings
+
+    with Session(_engine()) as session:
+        if list_names:
+            ids = [m.id for m in _lists_by_name(session, list_names)]
+        else:
+            ids = list(session.execute(select(MailingList.id)).scalars())
+        verdict = why(session, address, ids, get_settings(), utcnow())  # type: ignore[arg-type]
+    typer.echo(verdict.detail)
 
 
 def register(cli: typer.Typer) -> None:
     """Add this part's commands to the `bulkmail` command."""
+    cli.command("import")(import_command)
+    cli.command("lists")(lists_command)
+    cli.command("audience")(audience_command)
+    cli.command("why")(why_command)

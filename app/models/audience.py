@@ -50,7 +50,9 @@ class ImportJob(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     list_id: int = Field(foreign_key="mailing_list.id", index=True, ondelete="CASCADE")
     filename: str = Field(max_length=500)
-    format: str = Field(max_length=20, description="csv | outlook | google | dynamics | vcard | text")
+    format: str = Field(
+        max_length=20, description="auto until read; then csv | outlook | google | dynamics | vcard | text"
+    )
     state: str = Field(default="queued", max_length=20, description="queued | running | done | failed")
     stored_path: str | None = Field(default=None, max_length=1000, description="upload kept until processed")
     size_bytes: int = 0
@@ -64,6 +66,9 @@ class ImportJob(SQLModel, table=True):
     suppressed: int = 0
     error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="set by the process running it; a stale one can be resumed"
+    )
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

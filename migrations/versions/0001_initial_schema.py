@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:07:30.356616
+Create Date: 2026-11-28 07:59:56.707482
 """
 
 from collections.abc import Sequence
@@ -128,6 +128,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("email"),
     )
     op.create_table(
+        "webhook_endpoint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("secret", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "webhook_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhook_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_event_type"), ["type"], unique=False)
+
+    op.create_table(
         "delivery",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
@@ -160,6 +182,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_delivery_message_id"), ["message_id"], unique=False)
 
     op.create_table(
+        "idempotency_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("api_key_id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("path", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("request_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["api_key_id"], ["api_key.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("api_key_id", "key", name="uq_idempotency_key"),
+    )
+    with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_idempotency_record_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
         "import_job",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("list_id", sa.Integer(), nullable=False),
@@ -178,6 +219,7 @@ def upgrade() -> None:
         sa.Column("suppressed", sa.Integer(), nullable=False),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", app.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", app.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["list_id"], ["mailing_list.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -201,6 +243,36 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("processed_message", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_processed_message_sweep_id"), ["sweep_id"], unique=False)
+
+    op.create_table(
+        "rate_bucket",
+        sa.Column("api_key_id", sa.Integer(), nullable=False),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["api_key_id"], ["api_key.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("api_key_id"),
+    )
+    op.create_table(
+        "webhook_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("endpoint_id", sa.Integer(), nullable=False),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", app.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", app.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+        sa.Column("delivered_at", app.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["endpoint_id"], ["webhook_endpoint.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["event_id"], ["webhook_event.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_delivery_event_endpoint"),
+    )
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.create_index("ix_webhook_delivery_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_delivery_endpoint_id"), ["endpoint_id"], unique=False)
 
     op.create_table(
         "delivery_attempt",
@@ -265,6 +337,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_suppression_reason"), ["reason"], unique=False)
 
     op.create_table(
+        "webhook_attempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("delivery_id", sa.Integer(), nullable=False),
+        sa.Column("at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["delivery_id"], ["webhook_delivery.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhook_attempt", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_attempt_delivery_id"), ["delivery_id"], unique=False)
+
+    op.create_table(
         "bounce",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -313,6 +399,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_bounce_campaign")
 
     op.drop_table("bounce")
+    with op.batch_alter_table("webhook_attempt", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_attempt_delivery_id"))
+
+    op.drop_table("webhook_attempt")
     with op.batch_alter_table("suppression", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_suppression_reason"))
 
@@ -329,6 +419,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_delivery_attempt_delivery_id"))
 
     op.drop_table("delivery_attempt")
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_delivery_endpoint_id"))
+        batch_op.drop_index("ix_webhook_delivery_due")
+
+    op.drop_table("webhook_delivery")
+    op.drop_table("rate_bucket")
     with op.batch_alter_table("processed_message", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_processed_message_sweep_id"))
 
@@ -337,6 +433,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_import_job_list_id"))
 
     op.drop_table("import_job")
+    with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_record_created_at"))
+
+    op.drop_table("idempotency_record")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_delivery_message_id"))
         batch_op.drop_index("ix_delivery_email_key")
@@ -344,6 +444,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_delivery_campaign_state")
 
     op.drop_table("delivery")
+    with op.batch_alter_table("webhook_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_event_type"))
+
+    op.drop_table("webhook_event")
+    op.drop_table("webhook_endpoint")
     op.drop_table("web_user")
     op.drop_table("stored_setting")
     op.drop_table("mailing_list")

@@ -1,0 +1,152 @@
+"""CMS push: website users upserted in bulk, keyed by the CMS's own user id (`Contact.external_id`).
+
+A user whose address changed keeps its contact row (and with it the list memberships and ledger
+history); only the address moves. If the new address already belongs to a contact that no CMS user
+owns (say it came from a CSV import), that contact is merged into the user's: its list memberships
+move over and the now-empty row is removed. An address owned by a different CMS user is a conflict,
+reported for that row only."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.audience.store import add_member
+from app.models import Contact, ListMember
+
+
+@dataclass
+class CmsUser:
+    external_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RowResult:
+    index: int
+    external_id: str
+    status: str  # added | updated | unchanged | invalid | conflict
+    contact_id: int | None = None
+    field: str | None = None
+    error: str | None = None
+
+
+def _merge_into(session: Session, keep: Contact, gone: Contact) -> None:
+    for member in session.execute(select(ListMember).where(ListMember.contact_id == gone.id)).scalars():
+        if session.get(ListMember, (member.list_id, keep.id)) is None:
+            session.add(
+                ListMember(
+                    list_id=member.list_id,
+                    contact_id=keep.id,
+                    source=member.source,
+                    import_id=member.import_id,
+                    added_at=member.added_at,
+                )
+            )  # type: ignore[arg-type]
+        session.delete(member)
+    session.delete(gone)
+    session.flush()
+
+
+def _apply(contact: Contact, user: CmsUser, email: str, key: str, is_role: bool, now: datetime) -> bool:
+    """Copy the user's data onto the contact; True when anything changed."""
+    new = {
+        "email": email,
+        "email_key": key,
+        "is_role": is_role,
+        "first_name": user.first_name if user.first_name is not None else contact.first_name,
+        "last_name": user.last_name if user.last_name is not None else contact.last_name,
+        "attributes": {**(contact.attributes or {}), **user.attributes},
+        "external_id": user.external_id,
+    }
+    changed = any(getattr(contact, k) != v for k, v in new.items())
+    if changed:
+        for k, v in new.items():
+            setattr(contact, k, v)
+        contact.updated_at = now
+    return changed
+
+
+def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, now: datetime) -> list[RowResult]:
+    """One result per user, in order. The caller commits."""
+    results: list[RowResult] = []
+    valid: list[tuple[int, CmsUser, Any]] = []
+    first_seen_ext: dict[str, int] = {}
+    first_seen_key: dict[str, int] = {}
+    for i, user in enumerate(users):
+        try:
+            address = normalise(user.email)
+        except InvalidAddress as exc:
+            results.append(RowResult(i, user.external_id, "invalid", field=f"contacts[{i}].email", error=str(exc)))
+            continue
+        if user.external_id in first_seen_ext:
+            j = first_seen_ext[user.external_id]
+            results.append(
+                RowResult(
+                    i,
+                    user.external_id,
+                    "conflict",
+                    field=f"contacts[{i}].external_id",
+                    error=f"also given at contacts[{j}]",
+                )
+            )
+            continue
+        if address.key in first_seen_key:
+            j = first_seen_key[address.key]
+            results.append(
+                RowResult(
+                    i,
+                    user.external_id,
+                    "conflict",
+                    field=f"contacts[{i}].email",
+                    error=f"{address.email} is also given at contacts[{j}]",
+                )
+            )
+            continue
+        first_seen_ext[user.external_id] = first_seen_key[address.key] = i
+        results.append(RowResult(i, user.external_id, "pending"))
+        valid.append((i, user, address))
+
+    ext_ids = [u.external_id for _, u, _ in valid]
+    keys = [a.key for _, _, a in valid]
+    by_ext = {
+        c.external_id: c for c in session.execute(select(Contact).where(Contact.external_id.in_(ext_ids))).scalars()
+    }
+    by_key = {c.email_key: c for c in session.execute(select(Contact).where(Contact.email_key.in_(keys))).scalars()}
+
+    for i, user, address in valid:
+        result = results[i]
+        contact = by_ext.get(user.external_id)
+        holder = by_key.get(address.key)
+        if holder is not None and holder is not contact and holder.external_id not in (None, user.external_id):
+            result.status, result.field = "conflict", f"contacts[{i}].email"
+            result.error = f"{address.email} belongs to CMS user {holder.external_id}"
+            continue
+        if contact is None and holder is not None:
+            contact, holder = holder, None  # an imported contact becomes this CMS user's
+        if contact is not None and holder is not None and holder is not contact:
+            _merge_into(session, contact, holder)
+            by_key.pop(address.key, None)
+        if contact is None:
+            contact = Contact(email=address.email, email_key=address.key, external_id=user.external_id, created_at=now)
+            _apply(contact, user, address.email, address.key, address.is_role, now)
+            session.add(contact)
+            session.flush()
+            result.status = "added"
+        else:
+            old_key = contact.email_key
+            changed = _apply(contact, user, address.email, address.key, address.is_role, now)
+            session.flush()
+            by_key.pop(old_key, None)
+            result.status = "updated" if changed else "unchanged"
+        by_key[address.key] = by_ext[user.external_id] = contact
+        result.contact_id = contact.id
+        if list_id is not None:
+            add_member(session, list_id, contact.id, "cms", now)  # type: ignore[arg-type]
+    return results

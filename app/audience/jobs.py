@@ -1,0 +1,23 @@
+"""Scheduler job for the audience: finish imports whose process died (a restart mid-import)."""
+
+import logging
+
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine
+
+from app.audience.importer import resume_stalled
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _resume(settings: Settings, engine: Engine) -> None:
+    for job_id in resume_stalled(engine, settings):
+        log.info("resumed import %s", job_id)
+
+
+def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
+    """Every process looks once a minute; the claim in the database makes one of them take each job."""
+    scheduler.add_job(
+        _resume, "interval", minutes=1, args=(settings, engine), id="resume-imports", replace_existing=True
+    )

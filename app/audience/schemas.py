@@ -1,0 +1,141 @@
+"""Request and response shapes of the audience API."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SuppressionReason = Literal["unsubscribed", "bounced", "complained", "manual"]
+MAX_UPSERT = 10_000
+
+
+class ListCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class ListUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ListPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    member_count: int
+
+
+class ImportPublic(BaseModel):
+    id: int
+    list_id: int
+    filename: str
+    format: str
+    state: str = Field(description="queued | running | done | failed")
+    size_bytes: int
+    bytes_read: int
+    progress: float = Field(description="0.0 to 1.0, by bytes read")
+    rows_read: int
+    added: int
+    updated: int
+    duplicates: int = Field(description="addresses met again inside the same file")
+    invalid: int = Field(description="rejected rows and addresses; see rejects")
+    suppressed: int = Field(description="imported addresses that are suppressed and will not be mailed")
+    error: str | None = Field(description="why the whole import failed, when it did")
+    column_mapping: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    rejects_csv: str = Field(description="URL of the rejected rows as CSV")
+
+
+class RejectPublic(BaseModel):
+    line: int
+    column: int | None
+    value: str
+    reason: str
+
+
+class ContactIn(BaseModel):
+    external_id: str = Field(min_length=1, max_length=200, description="the CMS's user id")
+    email: str = Field(max_length=320)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactsUpsert(BaseModel):
+    list_id: int | None = Field(default=None, description="also add every user to this list")
+    contacts: list[ContactIn] = Field(min_length=1, max_length=MAX_UPSERT)
+
+
+class ContactResult(BaseModel):
+    index: int
+    external_id: str
+    status: str = Field(description="added | updated | unchanged | invalid | conflict")
+    contact_id: int | None = None
+    field: str | None = None
+    error: str | None = None
+
+
+class ContactsUpsertResult(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    rejected: int
+    results: list[ContactResult]
+
+
+class SuppressionCreate(BaseModel):
+    email: str = Field(max_length=320)
+    reason: SuppressionReason = "manual"
+    note: str = Field(default="", max_length=2000)
+    source: str = Field(default="api", max_length=200)
+
+
+class SuppressionUpdate(BaseModel):
+    reason: SuppressionReason | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SuppressionPublic(BaseModel):
+    id: int
+    email: str
+    email_key: str
+    reason: str
+    source: str
+    note: str
+    campaign_id: int | None
+    created_at: datetime
+
+
+class AudienceRequest(BaseModel):
+    list_ids: list[int] = Field(min_length=1)
+
+
+class AudienceCounts(BaseModel):
+    sources: dict[str, int] = Field(description="memberships per chosen list")
+    candidates: int
+    duplicates: int
+    excluded: dict[str, int] = Field(description="unsubscribed, bounced, complained, manual")
+    included: int
+
+
+class MembershipPublic(BaseModel):
+    list_id: int
+    list_name: str
+    source: str
+    import_id: int | None
+    import_filename: str | None
+    added_at: datetime
+
+
+class VerdictPublic(BaseModel):
+    address: str
+    email_key: str | None
+    included: bool
+    reason: str = Field(
+        description="included | invalid | not_a_contact | not_in_lists | unsubscribed | bounced | complained | manual"
+    )
+    detail: str
+    memberships: list[MembershipPublic]

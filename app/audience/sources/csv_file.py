@@ -1,0 +1,255 @@
+"""CSV files: delimiter and header detection, column mapping, and the exports marketers have
+(Outlook contacts, Google Contacts, Microsoft Dynamics CRM marketing lists), recognised by their
+column names. Several address columns per person are all read; each address becomes a contact."""
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.audience.sources.base import Candidate, ImportFailed, Record, split_name
+from app.audience.sources.textfile import TextFile
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+# a field holds at most this much; longer is a broken file, not an address book
+FIELD_LIMIT = 1024 * 1024
+
+_EMAIL_NAMES = {
+    "email", "emailaddress", "mail", "emailaddr", "primaryemail", "useremail", "emailaddress1",
+    "correo", "correoelectronico", "courriel", "adressemail", "emailadresse", "epost", "posta",
+}  # fmt: skip
+_FIRST_NAMES = {"firstname", "givenname", "first", "vorname", "prenom", "prénom", "nombre", "forename"}
+_FULL_NAMES = {"name", "fullname", "displayname", "contactname", "contact"}
+_LAST_NAMES = {"lastname", "familyname", "surname", "last", "nachname", "nom", "apellido", "apellidos"}
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_\-.:]+", "", header.strip().lower())
+
+
+@dataclass
+class Columns:
+    emails: list[int]
+    first: int | None = None
+    last: int | None = None
+    full: int | None = None  # a single name column, split into first and last
+    attributes: list[tuple[int, str]] = field(default_factory=list)
+    multi_value: bool = False  # Google puts several addresses in one cell, joined by " ::: "
+
+
+def _sniff_delimiter(sample: str) -> str:
+    text = sample[: sample.rfind("\n") + 1] or sample
+    best, best_score = ",", (0.0, 0)
+    for delimiter in DELIMITERS:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+        if not rows:
+            continue
+        width, count = Counter(len(r) for r in rows).most_common(1)[0]
+        score = (count / len(rows), width)
+        if width > 1 and score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _looks_like_address(cell: str) -> bool:
+    if "@" not in cell:
+        return False
+    try:
+        normalise(cell.split(" ::: ")[0])
+        return True
+    except InvalidAddress:
+        return False
+
+
+def _preset(keys: list[str], headers: list[str]) -> tuple[str, Columns] | None:
+    """Outlook, Google and Dynamics exports, by their column names."""
+    index = {k: i for i, k in reversed(list(enumerate(keys)))}
+
+    def cols(*names: str) -> list[int]:
+        return [index[n] for n in names if n in index]
+
+    def one(*names: str) -> int | None:
+        found = cols(*names)
+        return found[0] if found else None
+
+    if any(h.startswith("(Do Not Modify)") for h in headers):
+        emails = cols("email", "emailaddress", "emailaddress1", "emailaddress2", "emailaddress3")
+        if emails:
+            skip = {
+                i
+                for i, h in enumerate(headers)
+                if h.startswith("(Do Not Modify)") and _key(h) != "(donotmodify)contact"
+            }
+            return "dynamics", _columns(headers, emails, one("firstname"), one("lastname"), skip)
+    google = sorted(i for i, k in enumerate(keys) if re.fullmatch(r"email\d+value", k))
+    if google:
+        first, last = one("givenname", "firstname"), one("familyname", "lastname")
+        skip = {i for i, k in enumerate(keys) if re.fullmatch(r"email\d+(type|label)", k)}
+        cols_ = _columns(headers, google, first, last, skip)
+        cols_.multi_value = True
+        return "google", cols_
+    outlook = cols("emailaddress", "email2address", "email3address")
+    if outlook and ("emaildisplayname" in index or "email2address" in index):
+        skip = set(
+            cols("emaildisplayname", "emailtype", "email2displayname", "email2type", "email3displayname", "email3type")
+        )
+        return "outlook", _columns(headers, outlook, one("firstname"), one("lastname"), skip)
+    return None
+
+
+def _columns(
+    headers: list[str], emails: list[int], first: int | None, last: int | None, skip: set[int] = frozenset()
+) -> Columns:  # type: ignore[assignment]
+    taken = set(emails) | {first, last} | set(skip)
+    attrs = [(i, h.strip() or f"column {i + 1}") for i, h in enumerate(headers) if i not in taken]
+    return Columns(emails=emails, first=first, last=last, attributes=attrs)
+
+
+def _resolve(spec: Any, headers: list[str], field_name: str) -> list[int]:
+    """A mapping entry (header name, 1-based column number, or a list of them) to column indexes."""
+    specs = spec if isinstance(spec, list) else [spec]
+    out = []
+    for s in specs:
+        if isinstance(s, int) or (isinstance(s, str) and s.isdigit()):
+            n = int(s)
+            if not 1 <= n <= len(headers):
+                raise ImportFailed(
+                    f"column_mapping.{field_name}: column {n} does not exist (the file has {len(headers)})"
+                )
+            out.append(n - 1)
+            continue
+        wanted = _key(str(s))
+        matches = [i for i, h in enumerate(headers) if _key(h) == wanted]
+        if not matches:
+            raise ImportFailed(f'column_mapping.{field_name}: no column named "{s}"; columns are: {", ".join(headers)}')
+        out.append(matches[0])
+    return out
+
+
+class CsvSource:
+    def __init__(self, path: str, mapping: dict[str, Any] | None = None) -> None:
+        mapping = dict(mapping or {})
+        self._file = TextFile(path)
+        sample = self._file.sample
+        self.delimiter = mapping.get("delimiter") or _sniff_delimiter(sample)
+        if self.delimiter not in DELIMITERS:
+            raise ImportFailed("column_mapping.delimiter: use one of , ; tab |")
+        sample_rows = [
+            r for r in csv.reader(io.StringIO(sample), delimiter=self.delimiter) if any(c.strip() for c in r)
+        ]
+        if not sample_rows:
+            raise ImportFailed("the file has no rows")
+        first = sample_rows[0]
+        header = mapping.get("header")
+        self.has_header = (not any(_looks_like_address(c) for c in first)) if header is None else bool(header)
+        width = max(len(r) for r in sample_rows[:50])
+        headers = [h.strip() for h in first] if self.has_header else [f"column {i + 1}" for i in range(width)]
+        self.headers = headers
+        self.format, self.columns = self._map(headers, sample_rows[1:] if self.has_header else sample_rows, mapping)
+        self.mapping = {
+            "encoding": self._file.encoding,
+            "delimiter": DELIMITERS[self.delimiter],
+            "header": self.has_header,
+            "email": [headers[i] for i in self.columns.emails],
+            "first_name": headers[self.columns.first] if self.columns.first is not None else None,
+            "last_name": headers[self.columns.last] if self.columns.last is not None else None,
+            "full_name": headers[self.columns.full] if self.columns.full is not None else None,
+            "attributes": [name for _, name in self.columns.attributes],
+        }
+
+    def _map(self, headers: list[str], data: list[list[str]], mapping: dict[str, Any]) -> tuple[str, Columns]:
+        keys = [_key(h) for h in headers]
+        if "email" in mapping:
+            emails = _resolve(mapping["email"], headers, "email")
+            first = _resolve(mapping["first_name"], headers, "first_name")[0] if mapping.get("first_name") else None
+            last = _resolve(mapping["last_name"], headers, "last_name")[0] if mapping.get("last_name") else None
+            return "csv", _columns(headers, emails, first, last)
+        if self.has_header:
+            preset = _preset(keys, headers)
+            if preset:
+                return preset
+        first = next((i for i, k in enumerate(keys) if k in _FIRST_NAMES), None) if self.has_header else None
+        last = next((i for i, k in enumerate(keys) if k in _LAST_NAMES), None) if self.has_header else None
+        full = None
+        if self.has_header and first is None and last is None:
+            full = next((i for i, k in enumerate(keys) if k in _FULL_NAMES), None)
+        named = [i for i, k in enumerate(keys) if k in _EMAIL_NAMES] if self.has_header else []
+        if not named:
+            # no column is called "email": take the column whose cells hold addresses
+            hits = Counter(i for row in data[:200] for i, cell in enumerate(row) if _looks_like_address(cell))
+            named = [hits.most_common(1)[0][0]] if hits else []
+        if named:
+            columns = _columns(headers, named[:1], first, last, {full} if full is not None else set())
+            columns.full = full if full != named[0] else None
+            return "csv", columns
+        raise ImportFailed(
+            "no address column: no column is named like email/e-mail and none holds addresses in the first rows; "
+            f"columns are: {', '.join(headers)}. Choose one with column_mapping.email (CLI: --email-column)"
+        )
+
+    def bytes_read(self) -> int:
+        return self._file.bytes_read()
+
+    def records(self) -> Iterator[Record]:
+        csv.field_size_limit(FIELD_LIMIT)
+        reader = csv.reader(self._file.text, delimiter=self.delimiter)
+        cols = self.columns
+        width = len(self.headers)
+        data_rows = 0
+        try:
+            if self.has_header:
+                next(reader, None)
+            while True:
+                start = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    data_rows += 1
+                    yield Record(line=start, problem=f"unreadable CSV row: {exc}")
+                    continue
+                if not any(c.strip() for c in row):
+                    continue
+                data_rows += 1
+                if len(row) > width and any(c.strip() for c in row[width:]):
+                    yield Record(
+                        line=start,
+                        raw=self.delimiter.join(row),
+                        problem=f"expected {width} fields, found {len(row)}; "
+                        f"a value may contain an unquoted {DELIMITERS[self.delimiter]}",
+                    )
+                    continue
+                yield self._record(start, row, cols)
+        finally:
+            self._file.close()
+        if data_rows == 0:
+            raise ImportFailed(
+                "the file has a header row but no data rows" if self.has_header else "the file has no rows"
+            )
+
+    def _record(self, line: int, row: list[str], cols: Columns) -> Record:
+        def cell(i: int | None) -> str:
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        addresses = []
+        for i in cols.emails:
+            value = cell(i)
+            parts = value.split(" ::: ") if cols.multi_value else [value]
+            addresses += [Candidate(p.strip(), i + 1) for p in parts if p.strip()]
+        attributes = {name: row[i].strip() for i, name in cols.attributes if i < len(row) and row[i].strip()}
+        first, last = cell(cols.first), cell(cols.last)
+        if cols.full is not None and cell(cols.full):
+            first, last = (n or "" for n in split_name(cell(cols.full)))
+        return Record(
+            line=line,
+            addresses=addresses,
+            first_name=first or None,
+            last_name=last or None,
+            attributes=attributes,
+            raw=self.delimiter.join(row),
+        )

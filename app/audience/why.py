@@ -1,0 +1,101 @@
+"""Answer "why is this address in or out of this send", with the same rules as the compile step."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.bounces.policy import BouncePolicy, counting_bounce_ids
+from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Membership:
+    list_id: int
+    list_name: str
+    source: str
+    import_id: int | None
+    import_filename: str | None
+    added_at: datetime
+
+    def describe(self) -> str:
+        via = self.source
+        if self.import_id is not None:
+            via += f" import {self.import_id}" + (f" ({self.import_filename})" if self.import_filename else "")
+        return f'list "{self.list_name}" via {via}, added {self.added_at:%Y-%m-%d}'
+
+
+@dataclass(frozen=True)
+class Verdict:
+    address: str
+    email_key: str | None
+    included: bool
+    # included | invalid | not_a_contact | not_in_lists | unsubscribed | bounced | complained | manual
+    reason: str
+    detail: str
+    memberships: list[Membership] = field(default_factory=list)
+
+
+def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list[Membership]:
+    rows = session.execute(
+        select(ListMember, MailingList.name, ImportJob.filename)
+        .join(MailingList, MailingList.id == ListMember.list_id)
+        .outerjoin(ImportJob, ImportJob.id == ListMember.import_id)
+        .where(ListMember.contact_id == contact_id, ListMember.list_id.in_(list_ids))
+        .order_by(ListMember.list_id)
+    ).all()
+    return [Membership(m.list_id, name, m.source, m.import_id, filename, m.added_at) for m, name, filename in rows]
+
+
+def _suppression_detail(s: Suppression) -> str:
+    detail = f"excluded: {s.reason} on {s.created_at:%Y-%m-%d %H:%M} UTC"
+    if s.source:
+        detail += f" by {s.source}"
+    if s.campaign_id is not None:
+        detail += f" (campaign {s.campaign_id})"
+    if s.note:
+        detail += f": {s.note}"
+    return detail
+
+
+def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> str:
+    bounces = session.execute(select(Bounce).where(Bounce.id.in_(ids)).order_by(Bounce.created_at)).scalars().all()
+    hard = bounces[0].hard
+    latest = bounces[-1]
+    what = (
+        f"{len(bounces)} hard bounce{'s' if len(bounces) != 1 else ''} since the last clean send "
+        f"(threshold {policy.hard_threshold})"
+        if hard
+        else f"{len(bounces)} soft bounces in the last {policy.window_days} days (threshold {policy.soft_threshold})"
+    )
+    last = f"latest {latest.created_at:%Y-%m-%d}"
+    if latest.status or latest.diagnostic:
+        last += f": {' '.join(x for x in (latest.status, latest.diagnostic[:200]) if x)}"
+    return f"excluded: bounced, {what}; {last}"
+
+
+def why(session: Session, address: str, list_ids: list[int], settings: Settings, now: datetime) -> Verdict:
+    try:
+        key = normalise(address).key
+    except InvalidAddress as exc:
+        return Verdict(address, None, False, "invalid", str(exc))
+    contact = session.execute(select(Contact).where(Contact.email_key == key)).scalars().first()
+    if contact is None:
+        return Verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
+    memberships = _memberships(session, contact.id, list_ids)  # type: ignore[arg-type]
+    if not memberships:
+        return Verdict(address, key, False, "not_in_lists", f"{contact.email} is not in any of the chosen lists")
+    suppression = session.execute(select(Suppression).where(Suppression.email_key == key)).scalars().first()
+    if suppression is not None:
+        return Verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
+    policy = BouncePolicy.from_settings(settings)
+    ids = counting_bounce_ids(session, policy, key, now)
+    if ids:
+        return Verdict(address, key, False, "bounced", _bounce_detail(session, ids, policy), memberships)
+    detail = "included: in " + "; ".join(m.describe() for m in memberships)
+    if len(memberships) > 1:
+        detail += f" (counted once; {len(memberships) - 1} duplicate membership{'s' if len(memberships) > 2 else ''})"
+    return Verdict(address, key, True, "included", detail, memberships)
