@@ -1,0 +1,101 @@
+"""Settings changed on the web settings page, kept in the `stored_setting` table and laid over the
+environment's Settings, so a change takes effect in every process without editing env vars.
+
+Only the keys in EDITABLE are ever read back from the table (the same table holds the generated
+secret key, which must never be overlaid). Secrets are stored like any other value but never
+rendered back by the web page."""
+
+from typing import Any
+
+from pydantic import SecretStr, TypeAdapter, ValidationError
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from app.models import StoredSetting, utcnow
+from app.settings import Settings
+
+RELAY_KEYS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "smtp_cafile",
+              "smtp_verify", "smtp_rate", "bounce_address")  # fmt: skip
+MAILBOX_KEYS = ("mailbox_protocol", "mailbox_host", "mailbox_port", "mailbox_security", "mailbox_user",
+                "mailbox_password", "mailbox_folder", "mailbox_cafile", "mailbox_verify")  # fmt: skip
+POLICY_KEYS = ("hard_bounce_threshold", "soft_bounce_threshold", "soft_bounce_window_days", "sweep_interval_minutes")
+EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS
+SECRETS = frozenset({"smtp_password", "mailbox_password"})
+
+# bounds the Settings class leaves open but a sender must respect
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "smtp_port": (1, 65535),
+    "mailbox_port": (1, 65535),
+    "smtp_rate": (0, 100_000),
+    "hard_bounce_threshold": (1, 100),
+    "soft_bounce_threshold": (1, 100),
+    "soft_bounce_window_days": (1, 3650),
+    "sweep_interval_minutes": (0, 7 * 24 * 60),
+}
+
+
+class SettingsInvalid(ValueError):
+    """Values that cannot be saved; `errors` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Each value converted to its Settings type (so "587" becomes 587); raises SettingsInvalid."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for key, raw in changes.items():
+        if key not in EDITABLE:
+            errors[key] = "not a setting that can be changed here"
+            continue
+        value = None if isinstance(raw, str) and raw.strip() == "" and key not in SECRETS else raw
+        try:
+            value = TypeAdapter(Settings.model_fields[key].annotation).validate_python(value)
+        except ValidationError as exc:
+            errors[key] = exc.errors()[0]["msg"]
+            continue
+        bounds = _BOUNDS.get(key)
+        if bounds and value is not None and not bounds[0] <= value <= bounds[1]:
+            errors[key] = f"must be between {bounds[0]:g} and {bounds[1]:g}"
+            continue
+        out[key] = value
+    if errors:
+        raise SettingsInvalid(errors)
+    return out
+
+
+def _stored(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def stored_values(engine: Engine) -> dict[str, Any]:
+    with Session(engine) as session:
+        rows = session.execute(select(StoredSetting).where(StoredSetting.key.in_(EDITABLE))).scalars()
+        return {r.key: r.value for r in rows}
+
+
+def effective_settings(base: Settings, engine: Engine) -> Settings:
+    """`base` with the values saved on the settings page laid over it."""
+    stored = stored_values(engine)
+    if not stored:
+        return base
+    try:
+        update = validate_changes(stored)
+    except SettingsInvalid as exc:  # a value saved by an older version that no longer validates: skip it
+        update = validate_changes({k: v for k, v in stored.items() if k not in exc.errors})
+    return base.model_copy(update=update)
+
+
+def save_settings(engine: Engine, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store the changes (all or nothing); returns what was stored."""
+    values = validate_changes(changes)
+    now = utcnow()
+    with Session(engine) as session:
+        for key, value in values.items():
+            row = session.get(StoredSetting, key) or StoredSetting(key=key)
+            row.value, row.updated_at = _stored(value), now
+            session.add(row)
+        session.commit()
+    return values

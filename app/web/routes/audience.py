@@ -1,0 +1,35 @@
+"""Audience preview: the compile counts per list and per exclusion reason, and "why is this address in or out"."""
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from app.api.deps import SessionDep, SettingsDep
+from app.audience.compile import EXCLUSION_REASONS, UnknownList, compile_audience
+from app.audience.why import why
+from app.models import MailingList, utcnow
+from app.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/audience", response_class=HTMLResponse)
+def audience_page(
+    request: Request, session: SessionDep, settings: SettingsDep,
+    list_id: list[int] = Query(default=[]), address: str = "",
+) -> HTMLResponse:  # fmt: skip
+    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    errors: dict[str, str] = {}
+    counts = verdict = None
+    if list_id:
+        try:
+            counts = compile_audience(session, list_id, settings, utcnow()).counts
+        except UnknownList as exc:
+            errors["list_id"] = str(exc)
+    if address.strip():
+        ids = list_id or [m.id for m in lists]
+        verdict = why(session, address.strip(), ids, settings, utcnow())  # type: ignore[arg-type]
+    return render(request, "audience.html", {
+        "lists": lists, "chosen": set(list_id), "counts": counts, "reasons": EXCLUSION_REASONS,
+        "address": address, "verdict": verdict, "errors": errors,
+    })  # fmt: skip

@@ -1,0 +1,57 @@
+"""Sign-in and sign-out."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.deps import EngineDep
+from app.web.csrf import require_csrf
+from app.web.templating import render
+from app.web.users import authenticate
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    # only a path on this site: an absolute or protocol-relative URL would make an open redirect
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", {"next": _safe_next(next), "email": ""})
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+async def login(
+    request: Request,
+    engine: EngineDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    errors = {}
+    if not email.strip():
+        errors["email"] = "enter your e-mail address"
+    if not password:
+        errors["password"] = "enter your password"
+    if not errors:
+        result = await run_in_threadpool(authenticate, engine, email, password)
+        if result.user_id is not None:
+            # a fresh session: nothing from before sign-in (a planted cookie) carries over
+            request.session.clear()
+            request.session.update(uid=result.user_id, email=email.strip())
+            return RedirectResponse(_safe_next(next), status_code=303)
+        errors["password"] = result.error or "sign-in failed"
+    ctx = {"next": _safe_next(next), "email": email, "errors": errors}
+    return render(request, "login.html", ctx, status_code=400)
+
+
+@router.post("/logout", dependencies=[Depends(require_csrf)])
+def logout(request: Request) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

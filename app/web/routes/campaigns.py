@@ -1,0 +1,263 @@
+"""Compose (with a live preview for a sample contact), test send, schedule, launch, pause, resume,
+cancel; the campaign page with its live progress and the ledger search."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.api.campaigns import CampaignCreate
+from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.config_store import effective_settings
+from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
+from app.sending import campaigns as service
+from app.sending.relay import RelayError
+from app.sending.render import CampaignTemplates, contact_context
+from app.sending.testsend import test_send
+from app.web.forms import FormErrors, addresses, ints, text
+from app.web.progress import campaign_progress
+from app.web.templating import render
+
+router = APIRouter()
+
+FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
+LEDGER_ROWS = 50
+
+
+def _get(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise HTTPException(404, f"no campaign {campaign_id}")
+    return campaign
+
+
+def _from_form(form: Any, session: Session) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
+    """The form's values, the campaign they describe (None when invalid) and the errors by field."""
+    errors = FormErrors()
+    values: dict[str, Any] = {f: text(form, f) if f not in ("html_template", "text_template") else
+                              (form.get(f) or "") for f in FIELDS}  # fmt: skip
+    values["reply_to"] = values["reply_to"] or None
+    values["list_ids"] = ints(form, "list_ids")
+    raw_send_at = text(form, "send_at")
+    values["send_at"] = None
+    if raw_send_at:
+        try:
+            values["send_at"] = datetime.fromisoformat(raw_send_at).replace(tzinfo=UTC)
+        except ValueError:
+            errors.add("send_at", "enter a date and time, e.g. 2026-05-01 09:00")
+    try:
+        body = CampaignCreate(**values)
+    except ValidationError as exc:
+        for e in exc.errors():
+            errors.add(str(e["loc"][0]), e["msg"])
+        return values, None, errors
+    campaign = Campaign.model_validate(body)
+    try:
+        service.check_campaign(session, campaign)
+    except service.CampaignInvalid as exc:
+        errors.add(exc.field, exc.detail)
+    return values, (None if errors else campaign), errors
+
+
+def _compose_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
+                  campaign: Campaign | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    return render(request, "compose.html", {"values": values, "errors": errors, "lists": lists,
+                                            "campaign": campaign}, status_code)  # fmt: skip
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request, session: SessionDep) -> HTMLResponse:
+    rows = session.execute(select(Campaign).order_by(Campaign.id.desc()).limit(200)).scalars().all()
+    return render(request, "campaigns.html", {"campaigns": rows})
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    values = {"from_address": settings.bounce_address, "list_ids": [], "subject": "",
+              "text_template": "Hello {{ first_name }},\n\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n"}  # fmt: skip
+    return _compose_page(request, session, values, {})
+
+
+@router.post("/campaigns/new", response_class=HTMLResponse)
+async def create_campaign(request: Request, session: SessionDep) -> Response:
+    values, campaign, errors = _from_form(await request.form(), session)
+    if campaign is None:
+        return _compose_page(request, session, values, errors, status_code=400)
+    session.add(campaign)
+    session.commit()
+    request.session["notice"] = "Draft saved."
+    return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
+
+
+@router.get("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
+def edit_campaign(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    campaign = _get(session, campaign_id)
+    values = campaign.model_dump()
+    values["send_at"] = f"{campaign.send_at:%Y-%m-%dT%H:%M}" if campaign.send_at else ""
+    return _compose_page(request, session, values, {}, campaign)
+
+
+@router.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
+async def save_campaign(campaign_id: int, request: Request, session: SessionDep) -> Response:
+    campaign = _get(session, campaign_id)
+    form = await request.form()
+    values, checked, errors = _from_form(form, session)
+    if campaign.state not in service.EDITABLE_STATES:
+        errors.add("name", f"a {campaign.state} campaign cannot be edited (pause it first)")
+    elif campaign.state == "paused" and set(values["list_ids"]) != set(campaign.list_ids):
+        errors.add("list_ids", "the audience was frozen when sending started; lists cannot change now")
+    if checked is None or errors:
+        return _compose_page(request, session, values, errors, campaign, status_code=400)
+    for key in (*FIELDS, "list_ids", "send_at"):
+        setattr(campaign, key, getattr(checked, key))
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    session.commit()
+    request.session["notice"] = "Campaign saved."
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/preview", response_class=HTMLResponse)
+async def preview(request: Request, session: SessionDep) -> HTMLResponse:
+    """The compose form rendered for a sample contact of the chosen lists, or the error at its line."""
+    form = await request.form()
+    values, campaign, errors = _from_form(form, session)
+    template_errors = {k: v for k, v in errors.items() if k in ("subject", "html_template", "text_template")}
+    rendered = None
+    sample = None
+    if not template_errors and values.get("subject") is not None:
+        sample = _sample(session, values["list_ids"])
+        ctx = {
+            **contact_context(*sample),
+            "unsubscribe_url": "https://example.com/u/preview",
+            "campaign": values["name"],
+        }
+        try:
+            rendered = CampaignTemplates.compile(values["subject"], values["html_template"],
+                                                 values["text_template"]).render(ctx)  # fmt: skip
+        except Exception as exc:  # check_campaign passed, so only a contact-specific failure lands here
+            template_errors["html_template"] = f"{type(exc).__name__}: {exc}"
+    return render(
+        request,
+        "_preview.html",
+        {
+            "errors": template_errors,
+            "other_errors": {k: v for k, v in errors.items() if k not in template_errors},
+            "rendered": rendered,
+            "sample": sample,
+        },
+    )
+
+
+def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str | None, dict[str, Any]]:
+    if list_ids:
+        row = session.execute(
+            select(Contact.email, Contact.first_name, Contact.last_name, Contact.attributes)
+            .join(ListMember, ListMember.contact_id == Contact.id)
+            .where(ListMember.list_id.in_(list_ids)).order_by(Contact.id).limit(1)
+        ).first()  # fmt: skip
+        if row is not None:
+            return row[0], row[1], row[2], row[3] or {}
+    return "someone@example.com", "Ann", "Example", {}
+
+
+def _ledger(session: Session, campaign_id: int, email: str) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Delivery).where(Delivery.campaign_id == campaign_id,
+                               Delivery.email_key.contains(email.strip().lower(), autoescape=True))
+        .order_by(Delivery.id).limit(LEDGER_ROWS)
+    ).scalars().all()  # fmt: skip
+    ids = [d.id for d in rows]
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    for a in session.execute(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids))
+                             .order_by(DeliveryAttempt.at)).scalars():  # fmt: skip
+        attempts.setdefault(a.delivery_id, []).append(a)
+    bounces: dict[int, list[Bounce]] = {}
+    for b in session.execute(select(Bounce).where(Bounce.delivery_id.in_(ids)).order_by(Bounce.created_at)).scalars():
+        bounces.setdefault(b.delivery_id, []).append(b)  # type: ignore[arg-type]
+    return [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]  # type: ignore[arg-type]
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(campaign_id: int, request: Request, session: SessionDep, email: str = Query("")) -> HTMLResponse:
+    campaign = _get(session, campaign_id)
+    names = dict(session.execute(select(MailingList.id, MailingList.name)).all())
+    return render(request, "campaign.html", {
+        "c": campaign, "p": campaign_progress(session, campaign), "email": email,
+        "ledger": _ledger(session, campaign_id, email) if email.strip() else None,
+        "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
+        "test_results": request.session.pop("test_results", None),
+        "test_error": request.session.pop("test_error", None),
+        "test_to": request.session.pop("test_to", ""),
+        "editable_states": service.EDITABLE_STATES,
+    })  # fmt: skip
+
+
+@router.get("/campaigns/{campaign_id}/progress", response_class=HTMLResponse)
+def progress_fragment(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    campaign = _get(session, campaign_id)
+    return render(request, "_campaign_progress.html", {
+        "c": campaign, "p": campaign_progress(session, campaign), "editable_states": service.EDITABLE_STATES,
+    })  # fmt: skip
+
+
+def _act(request: Request, session: Session, campaign: Campaign, action: Callable[[], object], done: str) -> None:
+    try:
+        action()
+    except (service.CampaignStateError, service.CampaignInvalid) as exc:
+        session.rollback()
+        request.session["notice"] = f"Not done: {exc}"
+        return
+    session.add(campaign)
+    session.commit()
+    request.session["notice"] = done
+
+
+@router.post("/campaigns/{campaign_id}/test", response_class=HTMLResponse)
+async def test_send_page(
+    campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
+) -> RedirectResponse:
+    live = await run_in_threadpool(effective_settings, settings, engine)  # before the request's session starts
+    campaign = _get(session, campaign_id)
+    to = addresses(text(await request.form(), "to"))
+    request.session["test_to"] = ", ".join(to)
+    try:
+        service.check_campaign(session, campaign)
+        results = await run_in_threadpool(test_send, session, engine, live, campaign, to, None)
+        request.session["test_results"] = [[r.address, r.ok, r.reply] for r in results]
+    except service.CampaignInvalid as exc:
+        request.session["test_error"] = f"not sent: fix the campaign first: {exc}"
+    except (ValueError, LookupError) as exc:  # testsend names the field: "to: ..." or "to[2]: ..."
+        request.session["test_error"] = str(exc).partition(": ")[2]
+    except RelayError as exc:
+        request.session["test_error"] = f"not sent: relay {exc.kind} error: {exc}"
+    return RedirectResponse(f"/campaigns/{campaign_id}#test", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+def campaign_action(
+    campaign_id: int, action: str, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
+) -> RedirectResponse:
+    # read before the request's session starts: on SQLite its transaction holds the write lock
+    live = effective_settings(settings, engine)  # the bounce policy on the settings page decides the audience
+    campaign = _get(session, campaign_id)
+    now = utcnow()
+    if action == "launch":
+        _act(request, session, campaign, lambda: service.launch(session, campaign, live, now),
+             "Campaign scheduled." if campaign.send_at and campaign.send_at > now else "Campaign launched.")  # fmt: skip
+    elif action == "pause":
+        _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")
+    elif action == "resume":
+        _act(request, session, campaign, lambda: service.resume(session, campaign, now), "Campaign resumed.")
+    elif action == "cancel":
+        _act(request, session, campaign, lambda: service.cancel(session, campaign, now), "Campaign cancelled.")
+    else:
+        raise HTTPException(404, f"no action {action!r}")
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

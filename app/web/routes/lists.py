@@ -1,0 +1,281 @@
+"""Lists: create, rename, delete; the import wizard (upload, preview and mapping, progress, report
+with downloadable rejects) and a box for typed or pasted addresses."""
+
+import re
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.audience.export import csv_lines
+from app.audience.importer import claim, create_job, run_import, run_in_background
+from app.audience.schemas import ListCreate
+from app.audience.sources.detect import FORMATS
+from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
+from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
+from app.web.csrf import FIELD as CSRF_FIELD
+from app.web.csrf import check_token
+from app.web.import_preview import mapping_from_form, preview
+from app.web.templating import render
+
+router = APIRouter()
+# the upload streams its body itself, so its CSRF token is checked after the body, not by the router
+uploads = APIRouter()
+
+_UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}-upload$")
+REJECTS_SHOWN = 50
+
+
+def _get_list(session: SessionDep, list_id: int) -> MailingList:
+    ml = session.get(MailingList, list_id)
+    if ml is None:
+        raise HTTPException(404, f"no list with id {list_id}")
+    return ml
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    return {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+
+
+def _lists_page(request: Request, session: SessionDep, errors: dict[str, str] | None = None,
+                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    counts = dict(session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id)).all())
+    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists],
+                                          "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
+
+
+@router.get("/lists", response_class=HTMLResponse)
+def lists_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _lists_page(request, session)
+
+
+def _save_list(session: SessionDep, ml: MailingList, name: str, description: str) -> dict[str, str]:
+    """Validate with the API's schema and store; the field errors, if any."""
+    try:
+        body = ListCreate(name=name, description=description)
+    except ValidationError as exc:
+        return _field_errors(exc)
+    ml.name, ml.description = body.name, body.description
+    session.add(ml)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return {"name": f'a list named "{body.name}" already exists'}
+    return {}
+
+
+@router.post("/lists", response_class=HTMLResponse)
+def create_list(
+    request: Request, session: SessionDep, name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = ""
+) -> Response:
+    ml = MailingList(name=name.strip(), description=description.strip())
+    errors = _save_list(session, ml, name.strip(), description.strip())
+    if errors:
+        return _lists_page(request, session, errors, {"name": name, "description": description}, 400)
+    request.session["notice"] = f'List "{ml.name}" created.'
+    return RedirectResponse(f"/lists/{ml.id}", status_code=303)
+
+
+def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
+               values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
+    imports = (
+        session.execute(select(ImportJob).where(ImportJob.list_id == ml.id).order_by(ImportJob.id.desc()).limit(20))
+        .scalars()
+        .all()
+    )
+    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "formats": FORMATS,
+                                         "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
+
+
+@router.get("/lists/{list_id}", response_class=HTMLResponse)
+def list_page(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    return _list_page(request, session, _get_list(session, list_id))
+
+
+@router.post("/lists/{list_id}/rename", response_class=HTMLResponse)
+def rename_list(
+    list_id: int, request: Request, session: SessionDep,
+    name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    ml = _get_list(session, list_id)
+    errors = _save_list(session, ml, name.strip(), description.strip())
+    if errors:
+        session.refresh(ml)
+        return _list_page(request, session, ml, errors, {"name": name, "description": description}, 400)
+    request.session["notice"] = "List saved."
+    return RedirectResponse(f"/lists/{list_id}", status_code=303)
+
+
+@router.get("/lists/{list_id}/delete", response_class=HTMLResponse)
+def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    ml = _get_list(session, list_id)
+    members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
+    return render(request, "confirm.html", {
+        "title": f'Delete the list "{ml.name}"?',
+        "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
+        "action": f"/lists/{list_id}/delete", "button": "Delete the list", "back": f"/lists/{list_id}",
+    })  # fmt: skip
+
+
+@router.post("/lists/{list_id}/delete")
+def delete_list(list_id: int, request: Request, session: SessionDep) -> RedirectResponse:
+    ml = _get_list(session, list_id)
+    session.execute(ListMember.__table__.delete().where(ListMember.list_id == list_id))  # type: ignore[attr-defined]
+    session.delete(ml)
+    session.commit()
+    request.session["notice"] = f'List "{ml.name}" deleted.'
+    return RedirectResponse("/lists", status_code=303)
+
+
+# --- the import wizard ----------------------------------------------------------------------------
+
+
+@uploads.post("/lists/{list_id}/upload", response_class=HTMLResponse)
+async def upload(list_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Step 1: the file is streamed to the upload directory (never held in memory)."""
+    ml = await run_in_threadpool(_get_list, session, list_id)
+    await run_in_threadpool(session.rollback)  # SQLite: no transaction open while a slow upload streams in
+    try:
+        received = await receive_upload(request.headers.get("content-type", ""), request.stream(),
+                                        Path(settings.upload_dir), settings.max_upload_bytes)  # fmt: skip
+    except (UploadTooLarge, BadUpload) as exc:
+        message = str(exc).removeprefix("file: ")
+        return await run_in_threadpool(_list_page, request, session, ml, {"file": message}, None, 400)
+    try:
+        check_token(request, received.fields.get(CSRF_FIELD))
+    except HTTPException:
+        received.path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        raise
+    previous = _pending(request, settings, request.session.get("upload", {}).get("list_id", -1))
+    if previous is not None:  # a wizard left half-way: its upload is not needed any more
+        previous[0].unlink(missing_ok=True)
+    request.session["upload"] = {"list_id": list_id, "name": received.path.name, "filename": received.filename}  # type: ignore[union-attr]
+    fmt = received.fields.get("format", "auto")
+    return RedirectResponse(f"/lists/{list_id}/import?format={fmt if fmt in FORMATS else 'auto'}", status_code=303)
+
+
+def _pending(request: Request, settings: SettingsDep, list_id: int) -> tuple[Path, str] | None:
+    pending = request.session.get("upload")
+    if not pending or pending.get("list_id") != list_id or not _UPLOAD_NAME.match(pending.get("name", "")):
+        return None
+    path = Path(settings.upload_dir) / pending["name"]
+    return (path, pending["filename"]) if path.exists() else None
+
+
+@router.get("/lists/{list_id}/import", response_class=HTMLResponse)
+def import_preview(
+    list_id: int, request: Request, session: SessionDep, settings: SettingsDep, format: str = "auto"
+) -> Response:
+    """Step 2: the detected format, the mapping and the first rows, to confirm or change."""
+    ml = _get_list(session, list_id)
+    pending = _pending(request, settings, list_id)
+    if pending is None:
+        request.session["notice"] = "Choose a file to import first."
+        return RedirectResponse(f"/lists/{list_id}", status_code=303)
+    path, filename = pending
+    fmt = format if format in FORMATS else "auto"
+    form = dict(request.query_params)
+    result = preview(str(path), filename, fmt, mapping_from_form(form))
+    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result,
+                                                   "chosen_format": fmt, "formats": FORMATS})  # fmt: skip
+
+
+@router.post("/lists/{list_id}/import")
+async def start_import(
+    list_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
+) -> RedirectResponse:
+    """Step 3: the import runs in the background; its page shows the progress and then the report."""
+    _get_list(session, list_id)
+    session.rollback()
+    pending = _pending(request, settings, list_id)
+    if pending is None:
+        request.session["notice"] = "The upload is gone; choose the file again."
+        return RedirectResponse(f"/lists/{list_id}", status_code=303)
+    path, filename = pending
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    fmt = form.get("format", "auto") if form.get("format") in FORMATS else "auto"
+    mapping = mapping_from_form(form)
+
+    def start() -> int:
+        job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]
+        session.rollback()  # SQLite: the import's writer needs the lock
+        run_in_background(engine, settings, job_id)
+        return job_id
+
+    job_id = await run_in_threadpool(start)
+    request.session.pop("upload", None)
+    return RedirectResponse(f"/imports/{job_id}", status_code=303)
+
+
+@router.post("/lists/{list_id}/paste")
+def paste(
+    list_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep,
+    addresses: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Typed or pasted addresses go through the importer as a text file, so the same rules apply."""
+    ml = _get_list(session, list_id)
+    session.rollback()
+    if not addresses.strip():
+        return _list_page(request, session, ml, {"addresses": "type or paste at least one address"}, None, 400)
+    directory = Path(settings.upload_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}-upload"
+    path.write_text(addresses, encoding="utf-8")
+    job_id: int = create_job(session, list_id, "typed addresses", str(path), path.stat().st_size, "text").id  # type: ignore[assignment]
+    session.rollback()  # SQLite: the import's writer needs the lock
+    claim(engine, job_id, utcnow())
+    run_import(engine, settings, job_id)
+    return RedirectResponse(f"/imports/{job_id}", status_code=303)
+
+
+def _import_context(session: SessionDep, import_id: int) -> dict:  # type: ignore[type-arg]
+    job = session.get(ImportJob, import_id)
+    if job is None:
+        raise HTTPException(404, f"no import with id {import_id}")
+    done = job.state in ("done", "failed")
+    percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
+    rejects = session.execute(
+        select(ImportReject).where(ImportReject.import_id == import_id).order_by(ImportReject.id).limit(REJECTS_SHOWN)
+    ).scalars().all() if done else []  # fmt: skip
+    ml = session.get(MailingList, job.list_id)
+    return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
+            "rejects_shown": REJECTS_SHOWN}  # fmt: skip
+
+
+@router.get("/imports/{import_id}", response_class=HTMLResponse)
+def import_page(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    return render(request, "import.html", _import_context(session, import_id))
+
+
+@router.get("/imports/{import_id}/status", response_class=HTMLResponse)
+def import_status(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    return render(request, "_import_status.html", _import_context(session, import_id))
+
+
+@router.get("/imports/{import_id}/rejects.csv")
+def import_rejects_csv(import_id: int, session: SessionDep) -> StreamingResponse:
+    job = session.get(ImportJob, import_id)
+    if job is None:
+        raise HTTPException(404, f"no import with id {import_id}")
+    rows = (
+        session.execute(select(ImportReject).where(ImportReject.import_id == import_id).order_by(ImportReject.id))
+        .scalars()
+        .all()
+    )
+    session.rollback()
+    return StreamingResponse(
+        csv_lines(["file", "line", "column", "value", "reason"],
+                  ((job.filename, r.line, r.column, r.value, r.reason) for r in rows)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-rejects.csv"'},
+    )  # fmt: skip

@@ -1,0 +1,107 @@
+"""Suppressions: search, add with a reason, remove after a confirmation, export as CSV."""
+
+from typing import Annotated, get_args
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import func, or_, select
+
+from app.api.deps import SessionDep
+from app.audience import suppressions
+from app.audience.addresses import InvalidAddress
+from app.audience.export import csv_lines
+from app.audience.schemas import SuppressionCreate, SuppressionReason
+from app.models import Suppression, utcnow
+from app.web.templating import render
+
+router = APIRouter()
+
+REASONS = get_args(SuppressionReason)
+SHOWN = 200
+
+
+def _page(request: Request, session: SessionDep, q: str = "", reason: str = "", errors: dict[str, str] | None = None,
+          values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    stmt = select(Suppression)
+    if q.strip():
+        stmt = stmt.where(or_(Suppression.email_key.contains(q.strip().lower(), autoescape=True),
+                              Suppression.note.contains(q.strip(), autoescape=True)))  # fmt: skip
+    if reason in REASONS:
+        stmt = stmt.where(Suppression.reason == reason)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(Suppression.id.desc()).limit(SHOWN)).scalars().all()
+    return render(request, "suppressions.html", {
+        "rows": rows, "total": total, "q": q, "reason": reason, "reasons": REASONS, "shown": SHOWN,
+        "errors": errors or {}, "values": values or {"reason": "manual"},
+    }, status_code)  # fmt: skip
+
+
+@router.get("/suppressions", response_class=HTMLResponse)
+def suppressions_page(request: Request, session: SessionDep, q: str = "", reason: str = "") -> HTMLResponse:
+    return _page(request, session, q, reason)
+
+
+@router.post("/suppressions", response_class=HTMLResponse)
+def add_suppression(
+    request: Request, session: SessionDep, email: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "manual", note: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    values = {"email": email, "reason": reason, "note": note}
+    try:
+        body = SuppressionCreate(email=email.strip(), reason=reason, note=note.strip(), source="web")  # type: ignore[arg-type]
+        s = suppressions.add(session, body.email, body.reason, f"web: {request.session.get('email')}", body.note,
+                             utcnow())  # fmt: skip
+        session.commit()
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+        return _page(request, session, errors=errors, values=values, status_code=400)
+    except InvalidAddress as exc:
+        return _page(request, session, errors={"email": str(exc)}, values=values, status_code=400)
+    except suppressions.AlreadySuppressed as exc:
+        session.rollback()
+        return _page(request, session, errors={"email": str(exc)}, values=values, status_code=400)
+    request.session["notice"] = f"{s.email} is suppressed ({s.reason})."
+    return RedirectResponse("/suppressions", status_code=303)
+
+
+def _get(session: SessionDep, suppression_id: int) -> Suppression:
+    s = session.get(Suppression, suppression_id)
+    if s is None:
+        raise HTTPException(404, f"no suppression with id {suppression_id}")
+    return s
+
+
+@router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse)
+def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
+    s = _get(session, suppression_id)
+    return render(request, "confirm.html", {
+        "title": f"Mail {s.email} again?",
+        "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
+                "Removing the suppression makes the address mailable in the next campaign.",
+        "action": f"/suppressions/{suppression_id}/remove", "button": "Remove the suppression", "back": "/suppressions",
+    })  # fmt: skip
+
+
+@router.post("/suppressions/{suppression_id}/remove")
+def remove(suppression_id: int, request: Request, session: SessionDep) -> RedirectResponse:
+    s = _get(session, suppression_id)
+    session.delete(s)
+    session.commit()
+    request.session["notice"] = f"{s.email} is no longer suppressed."
+    return RedirectResponse("/suppressions", status_code=303)
+
+
+@router.get("/suppressions.csv")
+def export(session: SessionDep, reason: str = "") -> StreamingResponse:
+    stmt = select(Suppression).order_by(Suppression.id)
+    if reason in REASONS:
+        stmt = stmt.where(Suppression.reason == reason)
+    rows = [(x.email, x.reason, x.source, x.note, x.campaign_id, x.created_at.isoformat(timespec="seconds"))
+            for x in session.execute(stmt).scalars()]  # fmt: skip
+    session.rollback()
+    return StreamingResponse(
+        csv_lines(["email", "reason", "source", "note", "campaign_id", "created_at"], rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
+    )

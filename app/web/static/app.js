@@ -1,0 +1,35 @@
+// bulkmail pages: live fragments by polling, live compose preview. No framework, no build step.
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // <div data-poll="/url" data-interval="1000">: the fragment at /url replaces the content until it says data-final
+  function poll(el) {
+    const every = parseInt(el.dataset.interval || "1000", 10);
+    const tick = async () => {
+      try {
+        const r = await fetch(el.dataset.poll, { headers: { "X-Requested-With": "fetch" } });
+        if (r.ok) {
+          const html = await r.text();
+          // never pull a focused button from under the keyboard; the next tick catches up
+          if (!el.contains(document.activeElement) || html.includes("data-final")) el.innerHTML = html;
+          if (el.querySelector("[data-final]")) return;
+        }
+      } catch (e) { /* the server restarting: try again */ }
+      setTimeout(tick, every);
+    };
+    if (!el.querySelector("[data-final]")) setTimeout(tick, every);
+  }
+  document.querySelectorAll("[data-poll]").forEach(poll);
+
+  // <form data-preview="/url" data-target="#id">: the rendered preview follows the typing
+  document.querySelectorAll("form[data-preview]").forEach((form) => {
+    const target = document.querySelector(form.dataset.target);
+    let timer = null;
+    const refresh = async () => {
+      const r = await fetch(form.dataset.preview, { method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrf } });
+      target.innerHTML = await r.text();
+    };
+    form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    refresh();
+  });
+})();

@@ -1,0 +1,44 @@
+"""Jinja2 for the web pages (templates/web), with the helpers every page uses."""
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.paths import TEMPLATES
+from app.web.csrf import csrf_token
+
+templates = Jinja2Templates(directory=str(TEMPLATES / "web"))
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["duration"] = _duration
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    """A page with the signed-in user, the CSRF token and any one-time notice."""
+    ctx = {
+        "user_email": request.session.get("email"),
+        "csrf_token": csrf_token(request),
+        "notice": request.session.pop("notice", None),
+        "errors": {},
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -1,0 +1,94 @@
+"""Web users: argon2 password hashes, sign-in with a growing lock-out after repeated failures."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from app.audience.addresses import InvalidAddress, normalise
+from app.models import User, utcnow
+
+FREE_FAILURES = 5
+FIRST_LOCK = timedelta(seconds=30)
+MAX_LOCK = timedelta(hours=1)
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so an unknown address takes as long as a wrong password
+_DUMMY_HASH = _hasher.hash("no such user: dummy password")
+
+
+class UserInvalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.detail = field, message
+        super().__init__(f"{field}: {message}")
+
+
+def create_user(session: Session, email: str, password: str, is_admin: bool = False) -> User:
+    """The caller commits. Raises UserInvalid naming the field."""
+    try:
+        address = normalise(email).email
+    except InvalidAddress as exc:
+        raise UserInvalid("email", str(exc)) from exc
+    if len(password) < MIN_PASSWORD:
+        raise UserInvalid("password", f"use at least {MIN_PASSWORD} characters")
+    if session.execute(select(User.id).where(func.lower(User.email) == address.lower())).first():
+        raise UserInvalid("email", f"a user {address} already exists")
+    user = User(email=address, password_hash=_hasher.hash(password), is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def lock_for(failures: int) -> timedelta:
+    """30 s after the 5th failure in a row, doubling with each further failure, at most an hour."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(FIRST_LOCK * 2 ** (failures - FREE_FAILURES), MAX_LOCK)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user_id: int | None
+    error: str | None = None
+
+
+def authenticate(engine: Engine, email: str, password: str, now: datetime | None = None) -> SignIn:
+    """Check the password; count failures and lock the account for a while after too many."""
+    now = now or utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        user = session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalars().first()
+        if user is None:
+            _verify(_DUMMY_HASH, password)
+            return SignIn(None, "wrong e-mail address or password")
+        if user.locked_until is not None and user.locked_until > now:
+            wait = int((user.locked_until - now).total_seconds()) + 1
+            return SignIn(None, f"too many failed sign-ins: try again in {wait} seconds")
+        if not _verify(user.password_hash, password):
+            user.failed_logins += 1
+            lock = lock_for(user.failed_logins)
+            user.locked_until = now + lock if lock else None
+            session.add(user)
+            session.commit()
+            if lock:
+                return SignIn(
+                    None, f"wrong password; too many failed sign-ins: try again in {int(lock.total_seconds())} seconds"
+                )
+            return SignIn(None, "wrong e-mail address or password")
+        if user.failed_logins or user.locked_until or _hasher.check_needs_rehash(user.password_hash):
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            user.failed_logins, user.locked_until = 0, None
+            session.add(user)
+            session.commit()
+        return SignIn(user.id)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
