@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Security = Literal["starttls", "tls", "none"]
 
-# Greylisting-friendly schedule: minutes after the first attempt (about four days in all).
+# Greylisting-friendly retry schedule: minutes after the first attempt; the row expires after the last.
 DEFAULT_RETRY_MINUTES = [15, 30, 60, 90, 120, 240, 480, 960, 1440, 2880]
 
 
@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     hard_bounce_threshold: int = 1
     soft_bounce_threshold: int = 3
     soft_bounce_window_days: int = 30
+
+    # API contract and webhooks out
+    api_rate_per_second: float = Field(default=50.0, description="sustained requests per second per API key; 0 = off")
+    api_rate_burst: int = Field(default=200, description="requests a key may make at once before the rate applies")
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, description="JSON request bodies (uploads: max_upload_bytes)")
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: float = Field(default=30.0, description="first retry delay; it doubles each attempt")
+    webhook_retry_hours: float = Field(default=24.0, description="give up this long after the event")
+    webhook_poll_seconds: float = 5.0
 
     # Addresses
     check_mx: bool = False
