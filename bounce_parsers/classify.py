@@ -16,6 +16,7 @@ from .report import ADDRESS, Report, clean_address, first_address
 HEADER_CAMPAIGN = "X-Bulkmail-Campaign"
 HEADER_DELIVERY = "X-Bulkmail-Delivery"
 MAX_DIAGNOSTIC = 1000
+MAX_ORIGINAL_HEADERS = 16_000
 
 _WS = re.compile(r"\s+")
 _MSGID = re.compile(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
@@ -47,6 +48,7 @@ class Classification:
     verp_tokens: tuple[str, ...]
     subject: str
     from_address: str
+    original_headers: str  # the returned original's header block, for people to read (capped)
 
 
 def _collapse(text: str) -> str:
@@ -134,7 +136,7 @@ def _result(rep: Report, kind: str, recipients: list[Recipient], evidence: str, 
         kind=kind, recipients=tuple(recipients), evidence=evidence,
         original_message_id=mid or original_id, campaign_id=camp, delivery_id=deliv,
         verp_tokens=_verp_tokens(rep, envelope_id), subject=rep.subject,
-        from_address=first_address(rep.from_),
+        from_address=first_address(rep.from_), original_headers=rep.returned_header_text()[:MAX_ORIGINAL_HEADERS],
     )
 
 
@@ -261,7 +263,7 @@ def classify(raw: bytes) -> Classification:
     try:
         return classify_mail(raw if isinstance(raw, bytes | str) else bytes(raw))
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
-        return Classification("none", (), f"error:{type(exc).__name__}", None, None, None, (), "", "")
+        return Classification("none", (), f"error:{type(exc).__name__}", None, None, None, (), "", "", "")
 
 
 __all__ = ["HEADER_CAMPAIGN", "HEADER_DELIVERY", "Classification", "Recipient", "classify", "classify_mail",

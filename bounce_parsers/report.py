@@ -112,11 +112,14 @@ class Report:
         m = ORIGINAL_MARKERS.search(self.text)
         return self.text[m.end() :] if m else ""
 
+    def returned_header_text(self) -> str:
+        """The returned original's header block as it came back, or ""."""
+        text = self.returned().lstrip("\n")
+        # skip a leading marker line's remainder and any blank lines before the headers
+        m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
+        return split_head_body(text[m.start() :])[0] if m else ""
+
     def returned_headers(self) -> dict[str, list[str]]:
         if self.original_headers is None:
-            text = self.returned().lstrip("\n")
-            # skip a leading marker line's remainder and any blank lines before the headers
-            m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
-            head = split_head_body(text[m.start() :])[0] if m else ""
-            self.original_headers = parse_headers(head)
+            self.original_headers = parse_headers(self.returned_header_text())
         return self.original_headers

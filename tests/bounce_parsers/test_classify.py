@@ -91,3 +91,16 @@ def test_delayed_is_soft() -> None:
 def test_never_raises_on_garbage() -> None:
     for raw in (b"", b"\x00\xff" * 100, b"Content-Type: multipart/mixed; boundary=x\n\n--x\n--x--", b":" * 1000):
         assert classify(raw).kind in ("none", "bounce")
+
+
+def test_returned_headers_are_kept_for_people_to_read() -> None:
+    body = ("--B\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; gone@example.org\n"
+            "Action: failed\nStatus: 5.1.1\n\n--B\nContent-Type: text/rfc822-headers\n\n"
+            "From: Shop <news@example.com>\nTo: gone@example.org\nSubject: Spring news\n"
+            f"Message-ID: <m1@example.com>\n{HEADER_CAMPAIGN}: 7\n\n--B--\n")
+    c = classify(mail({"From": "MAILER-DAEMON@mx.example", "Subject": "Undelivered Mail Returned to Sender",
+                       "Content-Type": "multipart/report; report-type=delivery-status; boundary=B"}, body))
+    assert c.original_headers.startswith("From: Shop <news@example.com>")
+    assert "Subject: Spring news" in c.original_headers and f"{HEADER_CAMPAIGN}: 7" in c.original_headers
+    ordinary = classify(mail({"From": "bob@example.org", "Subject": "hi"}, "no original here\n"))
+    assert ordinary.original_headers == ""
