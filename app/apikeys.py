@@ -5,7 +5,8 @@ import secrets
 from datetime import timedelta
 from typing import Literal
 
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from app.models import ApiKey, utcnow
 
@@ -42,9 +43,51 @@ def find_active_key(session: Session, plaintext: str) -> ApiKey | None:
     return row
 
 
+def key_in_use(engine: Engine, plaintext: str) -> ApiKey | None:
+    """The active key for a request: looked up without the SQLite write lock, and written (last use)
+    at most once a minute in a transaction of its own."""
+    with Session(engine.execution_options(sqlite_read_only=True), expire_on_commit=False) as session:
+        row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.last_used_at is None or utcnow() - row.last_used_at > _LAST_USED_PRECISION:
+        with Session(engine, expire_on_commit=False) as session:
+            return find_active_key(session, plaintext)
+    return row
+
+
 def revoke_api_key(session: Session, key_id: int) -> ApiKey | None:
     row = session.get(ApiKey, key_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
     return row
+
+
+def list_api_keys(session: Session, include_revoked: bool = True) -> list[ApiKey]:
+    """Newest first, for the CLI and the settings page; rows carry the prefix, never the key."""
+    query = select(ApiKey).order_by(col(ApiKey.id).desc())
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return list(session.exec(query))
+
+
+# key hash -> key id; ids never change, so the rate limit and idempotency need not ask the database
+# each request (whether a key is still valid is the auth dependency's question, asked every time)
+_ids_by_hash: dict[str, int] = {}
+
+
+def bearer_key_id(engine: Engine, authorization: str) -> int | None:
+    """The id of the key in an `Authorization: Bearer` header, revoked or not; None if unknown."""
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    digest = hash_key(key.strip())
+    cache_key = f"{engine.url}|{digest}"
+    if cache_key not in _ids_by_hash:
+        with Session(engine) as session:
+            key_id = session.exec(select(ApiKey.id).where(ApiKey.key_hash == digest)).first()
+        if key_id is None:
+            return None
+        _ids_by_hash[cache_key] = key_id
+    return _ids_by_hash[cache_key]

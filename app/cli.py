@@ -12,6 +12,7 @@ from app.db import get_engine
 from app.migrate import upgrade
 from app.sending import cli as sending_cli
 from app.settings import get_settings
+from app.web import cli as web_cli
 
 cli = typer.Typer(
     help="bulkmail: bulk e-mail with a per-recipient ledger and bounce monitoring. "
@@ -139,3 +140,4 @@ def main() -> None:
 audience_cli.register(cli)
 sending_cli.register(cli)
 bounces_cli.register(cli)
+web_cli.register(cli)

@@ -42,7 +42,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail at once with SQLITE_BUSY when another writer got there first.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # (A session that only reads asks for a plain BEGIN: in WAL mode it then never waits for writers.)
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("sqlite_read_only") else "BEGIN IMMEDIATE")
 
 
 _engines: dict[str, Engine] = {}

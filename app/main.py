@@ -5,8 +5,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__, unsubscribe
+from app import __version__, unsubscribe, web
 from app.api import api_router
+from app.api import install as install_api
 from app.api.health import router as health_router
 from app.db import get_engine
 from app.runtime import BackgroundServices
@@ -36,5 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(health_router)
     app.include_router(api_router)
+    install_api(app)
     app.include_router(unsubscribe.router)
+    web.install(app)
     return app

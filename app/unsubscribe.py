@@ -19,6 +19,7 @@ from app.models import Contact, Delivery, Suppression, utcnow
 from app.paths import TEMPLATES
 from app.secret_key import get_secret_key
 from app.tokens import parse_token
+from app.webhooks.events import emit_unsubscribe
 
 router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
 pages = Jinja2Templates(directory=str(TEMPLATES / "web"))
@@ -59,6 +60,7 @@ def suppress(session: Session, target: Target, source: str) -> None:
         Suppression(email=target.email, email_key=target.email_key, reason="unsubscribed", source=source,
                     campaign_id=target.campaign_id, delivery_id=target.delivery_id, created_at=utcnow())
     )  # fmt: skip
+    emit_unsubscribe(session, target.email, source, target.campaign_id, target.delivery_id)
     try:
         session.commit()
     except IntegrityError:  # a concurrent click got there first

@@ -67,3 +67,17 @@ def test_cli_creates_a_key_that_works(anon_client: TestClient, engine: Engine) -
         [sys.executable, "-m", "app", "apikey", "list"], env=env, capture_output=True, text=True, timeout=60
     ).stdout
     assert "CMS" in listed and key not in listed
+
+
+def test_list_api_keys_for_the_settings_page(anon_client: TestClient, engine: Engine) -> None:
+    from app.apikeys import list_api_keys, revoke_api_key
+
+    old, new = make_api_key(engine, "read"), make_api_key(engine, "write")
+    anon_client.get(READ_PATH, headers={"Authorization": f"Bearer {new}"})
+    with Session(engine) as s:
+        rows = list_api_keys(s)
+        assert [r.scope for r in rows] == ["write", "read"] and rows[0].last_used_at is not None
+        assert all(old not in (r.prefix, r.key_hash) for r in rows)
+        revoke_api_key(s, rows[1].id)
+        s.commit()
+        assert [r.scope for r in list_api_keys(s, include_revoked=False)] == ["write"]

@@ -2,10 +2,9 @@
 write key, every other method a write key."""
 
 from fastapi import HTTPException, Request, status
-from sqlmodel import Session
 
 from app.api.deps import EngineDep
-from app.apikeys import find_active_key
+from app.apikeys import key_in_use
 from app.models import ApiKey
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -20,10 +19,7 @@ def require_api_key(request: Request, engine: EngineDep) -> ApiKey:
             "missing API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # A session of its own, closed at once: on SQLite an open transaction holds the write lock,
-    # and the request's own session may live as long as the request.
-    with Session(engine, expire_on_commit=False) as session:
-        row = find_active_key(session, key.strip())
+    row = key_in_use(engine, key.strip())
     if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}

@@ -1,12 +1,13 @@
 """/api/v1 routes for bounces: the bounce records and the sweep log, and "sweep now"."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlmodel import col, select
 
 from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, after_time_id, page_of
 from app.audience.addresses import email_key
 from app.bounces.sweep import run_sweep
 from app.models import Bounce, MailboxSweep
@@ -14,23 +15,20 @@ from app.models.bounces import BouncePublic, MailboxSweepPublic
 
 router = APIRouter(tags=["bounces"])
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
-Offset = Annotated[int, Query(ge=0)]
+BounceKind = Literal["bounce", "delayed", "complaint", "autoreply", "unsubscribe", "delivery"]
 
 
-@router.get("/bounces", response_model=list[BouncePublic])
+@router.get("/bounces", response_model=Page[BouncePublic])
 def list_bounces(
     session: SessionDep,
     address: Annotated[str | None, Query(description="recipient address (matched by its dedupe key)")] = None,
     campaign: Annotated[int | None, Query(description="campaign id")] = None,
-    kind: Annotated[
-        str | None, Query(description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
-    ] = None,
+    kind: BounceKind | None = None,
     reason: Annotated[str | None, Query(description="reason, e.g. userunknown, mailboxfull")] = None,
     since: Annotated[datetime | None, Query(description="recorded at or after (ISO 8601; UTC if no offset)")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[Bounce]:
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[BouncePublic]:
     """Bounce records, newest first."""
     stmt = select(Bounce)
     if address is not None:
@@ -43,15 +41,19 @@ def list_bounces(
         stmt = stmt.where(Bounce.reason == reason)
     if since is not None:
         stmt = stmt.where(Bounce.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
-    stmt = stmt.order_by(col(Bounce.created_at).desc(), col(Bounce.id).desc()).offset(offset).limit(limit)
-    return list(session.exec(stmt))
+    rows = list(session.exec(after_time_id(stmt, col(Bounce.created_at), col(Bounce.id), cursor).limit(limit + 1)))
+    items, next_cursor = page_of(rows, limit, key=lambda b: (b.created_at, b.id))
+    return Page(items=[BouncePublic.model_validate(b, from_attributes=True) for b in items], next_cursor=next_cursor)
 
 
-@router.get("/sweeps", response_model=list[MailboxSweepPublic])
-def list_sweeps(session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> list[MailboxSweep]:
+@router.get("/sweeps", response_model=Page[MailboxSweepPublic])
+def list_sweeps(session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None) -> Page[MailboxSweepPublic]:
     """The sweep log, newest first."""
-    stmt = select(MailboxSweep).order_by(col(MailboxSweep.id).desc()).offset(offset).limit(limit)
-    return list(session.exec(stmt))
+    stmt = after_id(select(MailboxSweep), col(MailboxSweep.id), cursor, descending=True).limit(limit + 1)
+    items, next_cursor = page_of(list(session.exec(stmt)), limit)
+    return Page(
+        items=[MailboxSweepPublic.model_validate(m, from_attributes=True) for m in items], next_cursor=next_cursor
+    )
 
 
 @router.post(

@@ -1,14 +1,16 @@
 """/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, progress, ledger search."""
 
+import time
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Field, SQLModel
 
-from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.api.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.models import Campaign, Delivery, utcnow
 from app.sending import campaigns as service
 from app.sending import ledger
@@ -17,6 +19,7 @@ from app.sending.testsend import test_send
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
+CampaignState = Literal["draft", "scheduled", "sending", "paused", "completed", "cancelled"]
 DeliveryState = Literal["queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"]
 
 
@@ -69,11 +72,6 @@ class CampaignPublic(CampaignBase):
     progress: ProgressPublic | None = None
 
 
-class CampaignList(BaseModel):
-    items: list[CampaignPublic]
-    total: int
-
-
 class CancelResult(BaseModel):
     campaign: CampaignPublic
     cancelled_deliveries: int
@@ -107,9 +105,12 @@ class DeliveryPublic(SQLModel):
     bounced_at: datetime | None
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryPublic]
-    total: int
+_NULLABLE = {"reply_to", "send_at"}
+
+# While a campaign sends, its progress (counts over the whole ledger) is computed at most once a second
+# per process, however many clients poll it: each count is a scan of the campaign's delivery rows.
+PROGRESS_TTL = 1.0
+_recent_progress: dict[tuple[str, int], tuple[float, ProgressPublic]] = {}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -123,18 +124,26 @@ def _get(session: SessionDep, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _public(session: SessionDep, campaign: Campaign, with_progress: bool = True) -> CampaignPublic:
+def _public(
+    session: SessionDep, campaign: Campaign, with_progress: bool = True, cached: bool = False
+) -> CampaignPublic:
     out = CampaignPublic.model_validate(campaign, from_attributes=True)
     if with_progress:
-        out.progress = _progress(session, campaign)
+        out.progress = _progress(session, campaign, cached)
     return out
 
 
-def _progress(session: SessionDep, campaign: Campaign) -> ProgressPublic:
+def _progress(session: SessionDep, campaign: Campaign, cached: bool = False) -> ProgressPublic:
+    key = (str(session.get_bind().url), campaign.id or 0)
+    hit = _recent_progress.get(key)
+    if cached and campaign.state == "sending" and hit and time.monotonic() - hit[0] < PROGRESS_TTL:
+        return hit[1]
     p = ledger.progress(session, campaign, utcnow())
     percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
-    return ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
-                          rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
+    out = ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
+                         rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
+    _recent_progress[key] = (time.monotonic(), out)
+    return out
 
 
 def _checked(session: SessionDep, campaign: Campaign) -> None:
@@ -154,31 +163,32 @@ def create_campaign(body: CampaignCreate, session: SessionDep) -> CampaignPublic
     return _public(session, campaign)
 
 
-@router.get("", response_model=CampaignList)
+@router.get("", response_model=Page[CampaignPublic])
 def list_campaigns(
-    session: SessionDep, state: str | None = None, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
-) -> CampaignList:
+    session: SessionDep, state: CampaignState | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[CampaignPublic]:
+    """Campaigns, newest first, without their progress (GET one campaign for that)."""
     query = select(Campaign)
     if state is not None:
         query = query.where(Campaign.state == state)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(Campaign.id.desc()).limit(limit).offset(offset)).scalars()
-    return CampaignList(items=[_public(session, c, with_progress=False) for c in rows], total=total)
+    rows = list(session.execute(after_id(query, Campaign.id, cursor, descending=True).limit(limit + 1)).scalars())
+    items, next_cursor = page_of(rows, limit)
+    return Page(items=[_public(session, c, with_progress=False) for c in items], next_cursor=next_cursor)
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
-def get_campaign(campaign_id: int, session: SessionDep) -> CampaignPublic:
+def get_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
     """The campaign with its progress: counts per ledger state, rate and ETA."""
-    return _public(session, _get(session, campaign_id))
+    return _public(session, _get(session, campaign_id), cached=True)
 
 
 @router.get("/{campaign_id}/progress", response_model=ProgressPublic)
-def get_progress(campaign_id: int, session: SessionDep) -> ProgressPublic:
-    return _progress(session, _get(session, campaign_id))
+def get_progress(campaign_id: Id, session: SessionDep) -> ProgressPublic:
+    return _progress(session, _get(session, campaign_id), cached=True)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignPublic)
-def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep) -> CampaignPublic:
+def update_campaign(campaign_id: Id, body: CampaignUpdate, session: SessionDep) -> CampaignPublic:
     campaign = _get(session, campaign_id)
     if campaign.state not in service.EDITABLE_STATES:
         raise HTTPException(409, detail=f"a {campaign.state} campaign cannot be edited (pause it first)")
@@ -186,6 +196,8 @@ def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep)
     if campaign.state == "paused" and "list_ids" in changes:
         raise _invalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
     for key, value in changes.items():
+        if value is None and key not in _NULLABLE:
+            raise _invalid(key, "may not be null; leave it out to keep the current value")
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()
     _checked(session, campaign)
@@ -195,7 +207,7 @@ def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep)
 
 
 @router.delete("/{campaign_id}", status_code=204)
-def delete_campaign(campaign_id: int, session: SessionDep) -> Response:
+def delete_campaign(campaign_id: Id, session: SessionDep) -> Response:
     campaign = _get(session, campaign_id)
     if campaign.state not in ("draft", "scheduled"):
         raise HTTPException(409, detail=f"a {campaign.state} campaign has a ledger and is kept; cancel it instead")
@@ -218,7 +230,7 @@ def _transition(session: SessionDep, campaign: Campaign, action) -> None:  # typ
 
 
 @router.post("/{campaign_id}/launch", response_model=CampaignPublic)
-def launch_campaign(campaign_id: int, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
+def launch_campaign(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
     """Freeze the audience into the ledger and start sending (or schedule it for send_at)."""
     campaign = _get(session, campaign_id)
     _transition(session, campaign, lambda: service.launch(session, campaign, settings, utcnow()))
@@ -226,21 +238,21 @@ def launch_campaign(campaign_id: int, session: SessionDep, settings: SettingsDep
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignPublic)
-def pause_campaign(campaign_id: int, session: SessionDep) -> CampaignPublic:
+def pause_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
     campaign = _get(session, campaign_id)
     _transition(session, campaign, lambda: service.pause(campaign, utcnow()))
     return _public(session, campaign)
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignPublic)
-def resume_campaign(campaign_id: int, session: SessionDep) -> CampaignPublic:
+def resume_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
     campaign = _get(session, campaign_id)
     _transition(session, campaign, lambda: service.resume(session, campaign, utcnow()))
     return _public(session, campaign)
 
 
 @router.post("/{campaign_id}/cancel", response_model=CancelResult)
-def cancel_campaign(campaign_id: int, session: SessionDep) -> CancelResult:
+def cancel_campaign(campaign_id: Id, session: SessionDep) -> CancelResult:
     campaign = _get(session, campaign_id)
     cancelled: list[int] = []
     _transition(session, campaign, lambda: cancelled.append(service.cancel(session, campaign, utcnow())))
@@ -249,7 +261,7 @@ def cancel_campaign(campaign_id: int, session: SessionDep) -> CancelResult:
 
 @router.post("/{campaign_id}/test", response_model=list[TestSendItem])
 def test_send_campaign(
-    campaign_id: int, body: TestSendRequest, session: SessionDep, engine: EngineDep, settings: SettingsDep
+    campaign_id: Id, body: TestSendRequest, session: SessionDep, engine: EngineDep, settings: SettingsDep
 ) -> list[TestSendItem]:
     """Send the campaign, rendered for one contact, to the given addresses; nothing enters the ledger."""
     campaign = _get(session, campaign_id)
@@ -264,15 +276,15 @@ def test_send_campaign(
     return [TestSendItem(address=r.address, ok=r.ok, reply=r.reply) for r in results]
 
 
-@router.get("/{campaign_id}/deliveries", response_model=DeliveryPage)
+@router.get("/{campaign_id}/deliveries", response_model=Page[DeliveryPublic])
 def search_deliveries(
-    campaign_id: int,
+    campaign_id: Id,
     session: SessionDep,
     email: str | None = Query(None, description="part of the address, case-insensitive"),
     state: DeliveryState | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-) -> DeliveryPage:
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[DeliveryPublic]:
     """The ledger: one row per recipient, searchable by address and state."""
     _get(session, campaign_id)
     query = select(Delivery).where(Delivery.campaign_id == campaign_id)
@@ -280,6 +292,6 @@ def search_deliveries(
         query = query.where(Delivery.email_key.contains(email.strip().lower(), autoescape=True))
     if state:
         query = query.where(Delivery.state == state)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(Delivery.id).limit(limit).offset(offset)).scalars()
-    return DeliveryPage(items=[DeliveryPublic.model_validate(r, from_attributes=True) for r in rows], total=total)
+    rows = list(session.execute(after_id(query, Delivery.id, cursor).limit(limit + 1)).scalars())
+    items, next_cursor = page_of(rows, limit)
+    return Page(items=[DeliveryPublic.model_validate(r, from_attributes=True) for r in items], next_cursor=next_cursor)

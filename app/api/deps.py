@@ -3,26 +3,43 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# async: a plain attribute read; a sync dependency would cost a thread-pool hop on every request
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+_READ_METHODS = {"GET", "HEAD"}
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for work that only reads: on SQLite its transactions do not take the write lock, so
+    reads never queue behind the sending worker's writes (WAL gives them a consistent snapshot)."""
+    return engine.execution_options(sqlite_read_only=True)
+
+
+def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    # only the API's reads, whose handlers are known not to write; web pages keep the default
+    api_read = request.method in _READ_METHODS and request.url.path.startswith("/api/")
+    bind = reading(engine) if api_read else engine
+    with Session(bind, expire_on_commit=False) as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# ids are 32-bit integers on PostgreSQL; a larger one can name nothing
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]

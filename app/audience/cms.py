@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from app.audience.addresses import InvalidAddress, normalise
-from app.audience.store import add_member
+from app.audience.store import add_members
 from app.models import Contact, ListMember
 
 
@@ -120,6 +120,8 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
     }
     by_key = {c.email_key: c for c in session.execute(select(Contact).where(Contact.email_key.in_(keys))).scalars()}
 
+    kept: list[tuple[RowResult, Contact]] = []
+    new_rows: list[tuple[RowResult, dict[str, Any]]] = []
     for i, user, address in valid:
         result = results[i]
         contact = by_ext.get(user.external_id)
@@ -134,11 +136,14 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
             _merge_into(session, contact, holder)
             by_key.pop(address.key, None)
         if contact is None:
-            contact = Contact(email=address.email, email_key=address.key, external_id=user.external_id, created_at=now)
-            _apply(contact, user, address.email, address.key, address.is_role, now)
-            session.add(contact)
-            session.flush()
+            # inserted with the batch's other new contacts below: one INSERT, not an ORM object and flush per row
+            new_rows.append((result, {
+                "email": address.email, "email_key": address.key, "is_role": address.is_role,
+                "first_name": user.first_name, "last_name": user.last_name, "attributes": dict(user.attributes),
+                "external_id": user.external_id, "created_at": now, "updated_at": now,
+            }))  # fmt: skip
             result.status = "added"
+            continue
         else:
             old_key = contact.email_key
             changed = _apply(contact, user, address.email, address.key, address.is_role, now)
@@ -146,7 +151,16 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
             by_key.pop(old_key, None)
             result.status = "updated" if changed else "unchanged"
         by_key[address.key] = by_ext[user.external_id] = contact
+        kept.append((result, contact))
+    session.flush()
+    for result, contact in kept:
         result.contact_id = contact.id
-        if list_id is not None:
-            add_member(session, list_id, contact.id, "cms", now)  # type: ignore[arg-type]
+    if new_rows:
+        session.execute(insert(Contact), [row for _, row in new_rows])
+        new_keys = [row["email_key"] for _, row in new_rows]
+        ids = dict(session.execute(select(Contact.email_key, Contact.id).where(Contact.email_key.in_(new_keys))).all())  # type: ignore[attr-defined]
+        for result, row in new_rows:
+            result.contact_id = ids[row["email_key"]]
+    if list_id is not None:
+        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)  # type: ignore[misc]
     return results

@@ -184,6 +184,9 @@ def upsert_batch(
     return result
 
 
-def add_member(session: Session, list_id: int, contact_id: int, source: str, now: datetime) -> None:
+def add_members(session: Session, list_id: int, contact_ids: Sequence[int], source: str, now: datetime) -> None:
+    """Put contacts in a list (one executemany); those already in it stay as they are."""
+    if not contact_ids:
+        return
     stmt = _dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
-    session.execute(stmt.values(list_id=list_id, contact_id=contact_id, source=source, added_at=now))
+    session.execute(stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids])

@@ -24,6 +24,7 @@ from app.bounces.attribution import Attribution, Lookup
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, chunks, ensure_suppressions
 from app.models import Bounce, Delivery, ProcessedMessage
+from app.webhooks.events import emit_findings
 from bounce_parsers import Classification, Recipient
 
 SUPPRESSION_REASON = {"complaint": "complained", "unsubscribe": "unsubscribed"}
@@ -122,6 +123,7 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
     _link_requests(session, ctx, rows, now)
     if rows:
         session.execute(insert(Bounce), rows)
+        emit_findings(session, rows, now)  # webhooks, stored in this transaction
         _act_on_bounces(session, ctx, rows, now)
     return recorded
 

@@ -20,6 +20,7 @@ from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock
 from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, record_batch
+from app.config_store import effective_settings
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
 from app.settings import Settings
@@ -47,6 +48,7 @@ class _BatchResult:
 
 def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> MailboxSweep | None:
     """Sweep the mailbox once; None when another sweep (any process, any machine) is running."""
+    settings = effective_settings(settings, engine)  # the mailbox and policy saved on the settings page
     with sweep_lock(engine) as lock:
         if lock is None:
             log.info("bounce sweep skipped: another sweep is running")

@@ -1,11 +1,13 @@
 """All tables; importing this module registers them on SQLModel.metadata."""
 
+from app.models.api import IdempotencyRecord, RateBucket
 from app.models.audience import Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
 from app.models.auth import ApiKey, User
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -14,6 +16,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryAttempt",
+    "IdempotencyRecord",
     "ImportJob",
     "ImportReject",
     "JobLock",
@@ -21,8 +24,13 @@ __all__ = [
     "MailboxSweep",
     "MailingList",
     "ProcessedMessage",
+    "RateBucket",
     "StoredSetting",
     "Suppression",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "utcnow",
 ]

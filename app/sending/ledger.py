@@ -19,6 +19,7 @@ from app.bounces.policy import BouncePolicy, apply_policy
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
+from app.webhooks.events import emit_completed, emit_findings
 from bounce_parsers import classify_smtp_reply
 
 DUE_STATES = ("queued", "deferred")
@@ -277,6 +278,7 @@ def _bounce_records(session: Session, bounces: list[Outcome], settings: Settings
             )
         )
         session.flush()
+        emit_findings(session, [{"kind": "bounce", "email": o.row.email, "campaign_id": o.row.campaign_id, "delivery_id": o.row.id, "reason": reason, "hard": hard, "status": _status(o.text), "reply_code": str(o.code or ""), "diagnostic": diagnostic[:2000], "source": source}], now)  # fmt: skip
         apply_policy(
             session, policy, o.row.email, o.row.email_key, now, source=f"{source}, campaign {o.row.campaign_id}"
         )
@@ -298,6 +300,7 @@ def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | 
             .values(state="completed", completed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+        emit_completed(session, done, now)  # webhooks, stored in this transaction
     return done
 
 

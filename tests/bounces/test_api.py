@@ -26,9 +26,9 @@ def test_sweep_now_and_the_sweep_log(mail: MailStack, settings: Settings, engine
         assert body["state"] == "done" and body["trigger"] == "api"
         assert (body["seen"], body["recorded"], body["deleted"], body["kept"], body["errors"]) == (1, 1, 1, 0, 0)
         assert body["per_kind"] == {"bounce": 1} and body["per_layer"] == {"verp": 1}
-        log = client.get("/api/v1/sweeps").json()
+        log = client.get("/api/v1/sweeps").json()["items"]
         assert [s["id"] for s in log] == [body["id"]]
-        bounces = client.get("/api/v1/bounces", params={"address": "GONE@remote.test"}).json()
+        bounces = client.get("/api/v1/bounces", params={"address": "GONE@remote.test"}).json()["items"]
         assert [(b["kind"], b["delivery_id"], b["attribution"], b["sweep_id"]) for b in bounces] == [
             ("bounce", d.id, "verp", body["id"])
         ]
@@ -63,7 +63,7 @@ def test_bounce_filters(client: TestClient, engine: Engine, session: Session) ->
     def emails(**params: str) -> list[tuple[str, str]]:
         response = client.get("/api/v1/bounces", params=params)
         assert response.status_code == 200, response.text
-        return sorted((b["email"], b["kind"]) for b in response.json())
+        return sorted((b["email"], b["kind"]) for b in response.json()["items"])
 
     assert emails(address="A@X.test") == [("a@x.test", "bounce"), ("a@x.test", "complaint")]
     assert emails(kind="bounce") == [("a@x.test", "bounce"), ("b@x.test", "bounce")]
@@ -71,4 +71,4 @@ def test_bounce_filters(client: TestClient, engine: Engine, session: Session) ->
     assert emails(since=(now - timedelta(days=1)).isoformat()) == [("a@x.test", "bounce"), ("a@x.test", "complaint")]
     assert emails(campaign="1") == []
     bad = client.get("/api/v1/bounces", params={"since": "yesterday"})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "since"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "since"]

@@ -1,0 +1,166 @@
+"""`Idempotency-Key` on every POST under /api/v1: a retried request gets the first response back.
+
+The first request with a key stores (API key, key, method, path, hash of the request) before it runs,
+then its response. The same key again: the stored response, with `Idempotent-Replayed: true`; with a
+different request: 422; while the first is still running: 409. Responses of 5xx are not kept, so a
+retry after a server error runs again. Records live 24 hours. A file upload is identified by its
+size and type rather than its bytes (hashing a 200 MB upload before importing it costs too much)."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.errors import field_error, problem_response
+from app.apikeys import bearer_key_id
+from app.models import IdempotencyRecord, utcnow
+
+HEADER = "idempotency-key"
+TTL = timedelta(hours=24)
+MAX_KEY = 255
+
+
+@dataclass(frozen=True)
+class Begun:
+    record_id: int | None = None  # the new record: run the request
+    replay: IdempotencyRecord | None = None
+    conflict: str | None = None  # "running" | "mismatch"
+
+
+def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest: str) -> Begun:
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key,  # type: ignore[arg-type]
+                IdempotencyRecord.created_at < now - TTL,  # type: ignore[arg-type,operator]
+            )
+        )  # fmt: skip
+        record = IdempotencyRecord(api_key_id=key_id, key=key, method=method, path=path, request_hash=digest,
+                                   created_at=now)  # fmt: skip
+        session.add(record)
+        try:
+            session.commit()
+            return Begun(record_id=record.id)
+        except IntegrityError:
+            session.rollback()
+        found = session.execute(
+            select(IdempotencyRecord).where(IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key)  # type: ignore[arg-type]
+        ).scalar_one()
+    if (found.method, found.path, found.request_hash) != (method, path, digest):
+        return Begun(conflict="mismatch")
+    if found.status_code is None:
+        return Begun(conflict="running")
+    return Begun(replay=found)
+
+
+def finish(engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
+    with Session(engine) as session:
+        if status >= 500:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))  # type: ignore[arg-type]
+        else:
+            session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == record_id)  # type: ignore[arg-type]
+                .values(status_code=status, content_type=content_type, body=body.decode("utf-8", "replace"))
+            )
+        session.commit()
+
+
+def forget(engine: Engine, record_id: int) -> None:
+    with Session(engine) as session:
+        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))  # type: ignore[arg-type]
+        session.commit()
+
+
+class Idempotency:
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/api/v1/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        key = request.headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key.strip() or len(key) > MAX_KEY:
+            errors = [field_error(["header", "Idempotency-Key"], f"must be 1 to {MAX_KEY} characters")]
+            await problem_response(request, 400, "bad Idempotency-Key header", errors)(scope, receive, send)
+            return
+        key_id = await run_in_threadpool(bearer_key_id, self.engine, request.headers.get("authorization", ""))
+        if key_id is None:  # no valid key: the auth dependency answers 401
+            await self.app(scope, receive, send)
+            return
+        digest, receive = await _request_hash(request, scope, receive)
+        begun = await run_in_threadpool(begin, self.engine, key_id, key, "POST", scope["path"], digest)
+        if begun.replay is not None:
+            r = begun.replay
+            headers = {"Idempotent-Replayed": "true"}
+            body = (r.body or "").encode()
+            response = Response(body, status_code=r.status_code or 200, headers=headers, media_type=r.content_type)
+            await response(scope, receive, send)
+            return
+        if begun.conflict == "mismatch":
+            errors = [field_error(["header", "Idempotency-Key"], "already used for a different request")]
+            await problem_response(request, 422, "this Idempotency-Key was used with another request; use a new key",
+                                   errors)(scope, receive, send)  # fmt: skip
+            return
+        if begun.conflict == "running":
+            await problem_response(request, 409, "a request with this Idempotency-Key is still running; retry later",
+                                   headers={"Retry-After": "1"})(scope, receive, send)  # fmt: skip
+            return
+        assert begun.record_id is not None
+        await self._run(begun.record_id, scope, receive, send)
+
+    async def _run(self, record_id: int, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 500
+        content_type: str | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+                content_type = headers.get("content-type")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            await run_in_threadpool(forget, self.engine, record_id)
+            raise
+        await run_in_threadpool(finish, self.engine, record_id, status, content_type, b"".join(chunks))
+
+
+async def _request_hash(request: Request, scope: Scope, receive: Receive) -> tuple[str, Receive]:
+    """The request's hash, and a receive that hands the app the body again."""
+    h = hashlib.sha256()
+    h.update(scope.get("query_string", b"") + b"\0" + request.headers.get("content-type", "").encode() + b"\0")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        h.update(request.headers.get("content-length", "").encode())
+        return h.hexdigest(), receive
+    body = await request.body()  # bounded by ApiLimits, which runs first
+    h.update(body)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return h.hexdigest(), replay

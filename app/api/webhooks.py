@@ -1,0 +1,211 @@
+"""/api/v1 routes for webhooks out: register endpoints, see every delivery and its attempts, replay one."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, Field, field_validator
+from sqlmodel import select
+
+from app.api.deps import EngineDep, Id, SessionDep
+from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
+from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.dispatch import envelope, replay
+from app.webhooks.signing import new_secret
+
+router = APIRouter(tags=["webhooks"])
+
+EventType = Literal["bounce", "complaint", "unsubscribe", "campaign.completed"]
+DeliveryState = Literal["pending", "delivered", "failed"]
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return url
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(max_length=2000, examples=["https://cms.example.com/hooks/bulkmail"])
+    events: list[EventType] = Field(min_length=1, examples=[["bounce", "unsubscribe"]])
+    description: str = Field(default="", max_length=500)
+    active: bool = True
+
+    _url = field_validator("url")(_check_url)
+
+
+class WebhookUpdate(BaseModel):
+    url: str | None = Field(default=None, max_length=2000)
+    events: list[EventType] | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, max_length=500)
+    active: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return None if url is None else _check_url(url)
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="the HMAC-SHA256 key for X-Bulkmail-Signature; shown only in this response")
+
+
+class AttemptPublic(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class EventPublic(BaseModel):
+    id: int
+    type: str
+    created_at: datetime
+    data: dict
+
+
+class DeliveryPublic(BaseModel):
+    id: int
+    webhook_id: int
+    event_id: int
+    event_type: str
+    state: str = Field(description="pending | delivered | failed (gave up after the retry window)")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryDetail(DeliveryPublic):
+    event: EventPublic = Field(description="the JSON body each attempt POSTs")
+    attempt_log: list[AttemptPublic]
+
+
+def _public(ep: WebhookEndpoint) -> WebhookPublic:
+    return WebhookPublic.model_validate(ep, from_attributes=True)
+
+
+def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
+    ep = session.get(WebhookEndpoint, webhook_id)
+    if ep is None:
+        raise HTTPException(404, detail=[{"loc": ["path", "webhook_id"], "msg": f"no webhook {webhook_id}",
+                                          "type": "not_found"}])  # fmt: skip
+    return ep
+
+
+def _delivery_public(d: WebhookDelivery, event_type: str) -> DeliveryPublic:
+    return DeliveryPublic(webhook_id=d.endpoint_id, event_type=event_type,
+                          **d.model_dump(exclude={"endpoint_id", "lease_until"}))  # fmt: skip
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+def create_webhook(body: WebhookCreate, session: SessionDep) -> WebhookCreated:
+    """Register a URL for the events it wants. Each event is POSTed as JSON with the header
+    `X-Bulkmail-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>`,
+    plus `X-Bulkmail-Event-Id` (de-duplicate on it) and `X-Bulkmail-Event`. Any 2xx is success; anything
+    else is retried with exponential backoff (30 s, doubling) for 24 hours."""
+    ep = WebhookEndpoint(url=body.url, events=sorted(set(body.events)), description=body.description,
+                         active=body.active, secret=new_secret())  # fmt: skip
+    session.add(ep)
+    session.commit()
+    return WebhookCreated(**_public(ep).model_dump(), secret=ep.secret)
+
+
+@router.get("/webhooks", response_model=Page[WebhookPublic])
+def list_webhooks(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[WebhookPublic]:
+    rows = list(session.exec(after_id(select(WebhookEndpoint), WebhookEndpoint.id, cursor).limit(limit + 1)))
+    items, next_cursor = page_of(rows, limit)
+    return Page(items=[_public(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/webhooks/{webhook_id}", response_model=WebhookPublic)
+def get_webhook(webhook_id: Id, session: SessionDep) -> WebhookPublic:
+    return _public(_get(session, webhook_id))
+
+
+@router.patch("/webhooks/{webhook_id}", response_model=WebhookPublic)
+def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep) -> WebhookPublic:
+    ep = _get(session, webhook_id)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))
+    for key, value in changes.items():
+        setattr(ep, key, value)
+    session.add(ep)
+    session.commit()
+    return _public(ep)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, description="Its deliveries and their log go with it.")
+def delete_webhook(webhook_id: Id, session: SessionDep) -> Response:
+    session.delete(_get(session, webhook_id))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/webhook-deliveries", response_model=Page[DeliveryPublic])
+def list_deliveries(
+    session: SessionDep,
+    webhook_id: Annotated[int | None, Query(description="only this webhook's")] = None,
+    state: DeliveryState | None = None,
+    event_type: EventType | None = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[DeliveryPublic]:
+    """Every event sent or to be sent, newest first: find the failures and replay them."""
+    query = select(WebhookDelivery, WebhookEvent.type).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)  # type: ignore[arg-type]
+    if webhook_id is not None:
+        query = query.where(WebhookDelivery.endpoint_id == webhook_id)
+    if state is not None:
+        query = query.where(WebhookDelivery.state == state)
+    if event_type is not None:
+        query = query.where(WebhookEvent.type == event_type)
+    rows = list(session.exec(after_id(query, WebhookDelivery.id, cursor, descending=True).limit(limit + 1)))
+    items, next_cursor = page_of(rows, limit, key=lambda r: (r[0].id,))
+    return Page(items=[_delivery_public(d, t) for d, t in items], next_cursor=next_cursor)
+
+
+def _detail(session: SessionDep, delivery_id: int) -> DeliveryDetail:
+    d = session.get(WebhookDelivery, delivery_id)
+    if d is None:
+        raise HTTPException(404, detail=[{"loc": ["path", "delivery_id"], "msg": f"no webhook delivery {delivery_id}",
+                                          "type": "not_found"}])  # fmt: skip
+    event = session.get(WebhookEvent, d.event_id)
+    assert event is not None
+    attempts = session.exec(
+        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)  # type: ignore[arg-type]
+    )
+    return DeliveryDetail(
+        **_delivery_public(d, event.type).model_dump(),
+        event=EventPublic(**envelope(event)),
+        attempt_log=[AttemptPublic.model_validate(a, from_attributes=True) for a in attempts],
+    )
+
+
+@router.get("/webhook-deliveries/{delivery_id}", response_model=DeliveryDetail)
+def get_delivery(delivery_id: Id, session: SessionDep) -> DeliveryDetail:
+    """A delivery with the event it carries and every attempt (status code or error, duration)."""
+    return _detail(session, delivery_id)
+
+
+@router.post("/webhook-deliveries/{delivery_id}/replay", response_model=DeliveryDetail)
+def replay_delivery(delivery_id: Id, session: SessionDep, engine: EngineDep) -> DeliveryDetail:
+    """Queue the delivery to be sent again now (a failed one too); earlier attempts stay in its log."""
+    session.rollback()  # end the request's read transaction: on SQLite it would block the write below
+    if replay(engine, delivery_id) is None:
+        _detail(session, delivery_id)  # raises the 404
+    session.expire_all()
+    return _detail(session, delivery_id)

@@ -1,0 +1,1 @@
+"""Webhooks out: events stored with the facts they report, then POSTed, signed, to the endpoints that asked."""

@@ -1,0 +1,150 @@
+"""The dispatcher: claim due deliveries, POST each signed event, record the attempt and the next try.
+
+A claim is a short lease (SKIP LOCKED on PostgreSQL, so several processes share the queue); the POST
+happens outside any transaction; a crash mid-POST leaves the lease to expire and the delivery is tried
+again (receivers de-duplicate by the event id header). Retries back off exponentially from
+`webhook_retry_base_seconds` and stop `webhook_retry_hours` after the event."""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, insert, or_, select, update
+
+from app.db import is_sqlite, session_scope
+from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.settings import Settings
+from app.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+USER_AGENT = "bulkmail-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Due:
+    delivery_id: int
+    attempts: int
+    url: str
+    secret: str
+    event_id: int
+    event_type: str
+    event_created_at: datetime
+    body: bytes
+
+
+def envelope(event: WebhookEvent) -> dict[str, Any]:
+    """What the receiver gets: the event id (for de-duplication), its type, its UTC time and its data."""
+    return {"id": event.id, "type": event.type, "created_at": event.created_at.isoformat(), "data": event.data}
+
+
+def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
+    with session_scope(engine) as session:
+        query = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at <= now,  # type: ignore[operator]
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(batch)
+        )
+        if not is_sqlite(engine):
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.execute(query).scalars())
+        if not ids:
+            return []
+        session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(lease_until=now + LEASE)  # type: ignore[union-attr]
+        )
+        rows = session.execute(
+            select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)  # type: ignore[arg-type]
+            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)  # type: ignore[arg-type]
+            .where(WebhookDelivery.id.in_(ids))  # type: ignore[union-attr]
+        ).all()
+        return [
+            Due(d.id, d.attempts, ep.url, ep.secret, ev.id, ev.type, ev.created_at,
+                json.dumps(envelope(ev), separators=(",", ":")).encode())
+            for d, ep, ev in rows
+        ]  # fmt: skip
+
+
+def post(client: httpx.Client, due: Due) -> tuple[int | None, str | None, int]:
+    """(status code, error, milliseconds) of one POST; never raises for network trouble."""
+    started = time.monotonic()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(due.secret, int(time.time()), due.body),
+        EVENT_ID_HEADER: str(due.event_id),
+        EVENT_TYPE_HEADER: due.event_type,
+    }
+    try:
+        response = client.post(due.url, content=due.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:2000], int((time.monotonic() - started) * 1000)
+    ms = int((time.monotonic() - started) * 1000)
+    if 200 <= response.status_code < 300:
+        return response.status_code, None, ms
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:500]}", ms
+
+
+def next_attempt(settings: Settings, due: Due, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after `attempts` failures, or None once past the retry window."""
+    delay = settings.webhook_retry_base_seconds * 2 ** (attempts - 1)
+    at = now + timedelta(seconds=delay)
+    give_up = due.event_created_at + timedelta(hours=settings.webhook_retry_hours)
+    if now >= give_up:
+        return None
+    return min(at, give_up)
+
+
+def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | None, str | None, int]) -> str:
+    code, error, ms = result
+    now = utcnow()
+    attempts = due.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "last_error": error, "lease_until": None}
+    if error is None:
+        values.update(state="delivered", delivered_at=now, next_attempt_at=None)
+    else:
+        retry = next_attempt(settings, due, attempts, now)
+        values.update(state="pending" if retry else "failed", next_attempt_at=retry)
+    with session_scope(engine) as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == due.delivery_id).values(**values))  # type: ignore[arg-type]
+        session.execute(insert(WebhookAttempt).values(delivery_id=due.delivery_id, at=now, status_code=code,
+                                                      error=error, duration_ms=ms))  # fmt: skip
+    if error is not None:
+        log.warning("webhook delivery %s to %s failed (attempt %s): %s", due.delivery_id, due.url, attempts, error)
+    return values["state"]
+
+
+def dispatch_due(settings: Settings, engine: Engine, max_batches: int = 20) -> int:
+    """Send what is due now; returns the number of attempts made."""
+    made = 0
+    with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
+        for _ in range(max_batches):
+            batch = claim(engine, utcnow())
+            if not batch:
+                break
+            for due in batch:
+                record(engine, settings, due, post(client, due))
+                made += 1
+    return made
+
+
+def replay(engine: Engine, delivery_id: int) -> WebhookDelivery | None:
+    """Send a delivery again now, whatever its state; its attempts so far stay in the log."""
+    with session_scope(engine) as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            return None
+        delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", utcnow(), None
+        session.add(delivery)
+        return delivery

@@ -1,0 +1,78 @@
+"""Emit events inside the caller's transaction: the event and one delivery row per subscribed endpoint
+are written with the fact itself, so a crash after the commit loses nothing and a rollback sends nothing."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from app.models import Campaign, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+
+# what the sweep and the ledger record as a Bounce kind -> the event an integrator subscribes to
+EVENT_FOR_KIND = {"bounce": "bounce", "complaint": "complaint", "unsubscribe": "unsubscribe"}
+
+
+def _subscribers(session: Session, event_type: str) -> list[int]:
+    rows = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.active)).all()
+    return [endpoint_id for endpoint_id, events in rows if event_type in events]
+
+
+def emit(session: Session, event_type: str, items: Sequence[dict[str, Any]], now: datetime | None = None) -> int:
+    """Store one event per item for every endpoint subscribed to `event_type`; returns events stored."""
+    if not items:
+        return 0
+    endpoints = _subscribers(session, event_type)
+    if not endpoints:
+        return 0
+    now = now or utcnow()
+    rows = [{"type": event_type, "data": data, "created_at": now} for data in items]
+    ids = (
+        session.execute(insert(WebhookEvent).returning(WebhookEvent.id, sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
+    )
+    deliveries = [
+        {"event_id": event_id, "endpoint_id": endpoint_id, "state": "pending", "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for event_id in ids for endpoint_id in endpoints
+    ]  # fmt: skip
+    session.execute(insert(WebhookDelivery), deliveries)
+    return len(ids)
+
+
+def _finding(row: dict[str, Any]) -> dict[str, Any]:
+    data = {k: row.get(k) for k in ("email", "campaign_id", "delivery_id")}
+    if row["kind"] == "bounce":
+        data.update({k: row.get(k) for k in ("reason", "hard", "status", "reply_code", "diagnostic", "source")})
+    return data
+
+
+def emit_findings(session: Session, rows: Iterable[dict[str, Any]], now: datetime | None = None) -> None:
+    """Bounce, complaint and unsubscribe events for Bounce rows (as dicts) just recorded."""
+    by_event: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        event_type = EVENT_FOR_KIND.get(row["kind"])
+        if event_type is not None:
+            by_event.setdefault(event_type, []).append(_finding(row))
+    for event_type, items in by_event.items():
+        emit(session, event_type, items, now)
+
+
+def emit_unsubscribe(session: Session, email: str, source: str, campaign_id: int | None = None,
+                     delivery_id: int | None = None) -> None:  # fmt: skip
+    emit(session, "unsubscribe", [{"email": email, "campaign_id": campaign_id, "delivery_id": delivery_id,
+                                   "source": source}])  # fmt: skip
+
+
+def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime) -> None:
+    if not campaign_ids or not _subscribers(session, "campaign.completed"):
+        return
+    rows = session.execute(
+        select(Campaign.id, Campaign.name, Campaign.audience_counts).where(Campaign.id.in_(campaign_ids))  # type: ignore[union-attr]
+    ).all()
+    emit(session, "campaign.completed", [
+        {"campaign_id": cid, "name": name, "completed_at": now.isoformat(), "audience_counts": counts}
+        for cid, name, counts in rows
+    ], now)  # fmt: skip
