@@ -44,7 +44,6 @@ from app.audience.sources.detect import FORMATS
 from app.audience.upload import FORM_OVERHEAD, BadUpload, UploadTooLarge, receive_upload
 from app.audience.why import why
 from app.models import ImportJob, ImportReject, ListMember, MailingList, Suppression, utcnow
-from app.webhooks.events import emit_unsubscribe
 
 router = APIRouter(tags=["audience"])
 
@@ -369,8 +368,6 @@ def list_suppressions(
 def create_suppression(body: SuppressionCreate, session: SessionDep) -> SuppressionPublic:
     try:
         s = suppressions.add(session, body.email, body.reason, body.source, body.note, utcnow())
-        if s.reason == "unsubscribed":  # webhooks, stored in this transaction
-            emit_unsubscribe(session, s.email, body.source)
         session.commit()
     except InvalidAddress as exc:
         raise field_error(422, ["body", "email"], str(exc)) from None

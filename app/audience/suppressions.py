@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from app.audience.addresses import normalise
 from app.models import Suppression
+from app.webhooks.events import emit_unsubscribe
 
 
 class AlreadySuppressed(ValueError):
@@ -16,7 +17,8 @@ class AlreadySuppressed(ValueError):
 
 
 def add(session: Session, email: str, reason: str, source: str, note: str, now: datetime) -> Suppression:
-    """Suppress an address; raises InvalidAddress or AlreadySuppressed. The caller commits."""
+    """Suppress an address; raises InvalidAddress or AlreadySuppressed. The caller commits, which
+    also stores the `unsubscribe` webhook event of an unsubscription with the fact."""
     address = normalise(email)
     existing = session.execute(select(Suppression).where(Suppression.email_key == address.key)).scalars().first()
     if existing is not None:
@@ -26,4 +28,6 @@ def add(session: Session, email: str, reason: str, source: str, note: str, now: 
     )
     session.add(suppression)
     session.flush()
+    if reason == "unsubscribed":
+        emit_unsubscribe(session, suppression.email, source)
     return suppression

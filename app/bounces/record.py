@@ -86,6 +86,7 @@ def _bounce_row(ctx: SweepContext, item: Incoming, processed_id: int, where: Att
         "diagnostic": r.diagnostic[:2000], "remote_mta": r.remote_mta[:300], "delivery_id": where.delivery_id,
         "campaign_id": where.campaign_id, "attribution": where.layer, "source": "sweep", "sweep_id": ctx.sweep_id,
         "processed_message_id": processed_id, "original_message_id": original[:300] if original else None,
+        "original_headers": item.found.original_headers,
         "evidence": item.found.evidence[:200], "suppression_id": None, "created_at": now,
     }  # fmt: skip
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.models.types import UTCDateTime, utcnow
@@ -68,6 +68,7 @@ class Bounce(SQLModel, table=True):
     sweep_id: int | None = Field(default=None, foreign_key="mailbox_sweep.id", ondelete="SET NULL")
     processed_message_id: int | None = Field(default=None, foreign_key="processed_message.id", ondelete="SET NULL")
     original_message_id: str | None = Field(default=None, max_length=300)
+    original_headers: str = Field(default="", sa_type=Text, description="the returned original's header block")
     evidence: str = Field(default="", max_length=200)
     suppression_id: int | None = Field(default=None, foreign_key="suppression.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -110,6 +111,7 @@ class BouncePublic(SQLModel):
     source: str
     sweep_id: int | None
     original_message_id: str | None
+    original_headers: str
     evidence: str
     suppression_id: int | None
     created_at: datetime

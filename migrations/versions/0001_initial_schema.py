@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:59:56.707482
+Create Date: 2026-11-28 08:37:21.165485
 """
 
 from collections.abc import Sequence
@@ -369,6 +369,7 @@ def upgrade() -> None:
         sa.Column("sweep_id", sa.Integer(), nullable=True),
         sa.Column("processed_message_id", sa.Integer(), nullable=True),
         sa.Column("original_message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("original_headers", sa.Text(), nullable=False),
         sa.Column("evidence", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("suppression_id", sa.Integer(), nullable=True),
         sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),

@@ -81,6 +81,8 @@ def test_sweep_attributes_records_suppresses_and_deletes_only_what_it_processed(
         )
         assert b.status.startswith("5.")
         assert session.get(Delivery, b.delivery_id).state == "bounced"
+        # the returned original's headers are kept for the bounces page
+        assert f"X-Bulkmail-Delivery: {b.delivery_id}" in b.original_headers
     assert bounces[UNKNOWN].status == "5.1.1"
     assert bounces[COMPLAINER].kind == "complaint"
     assert bounces[AWAY].kind == "autoreply"

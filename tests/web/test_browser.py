@@ -130,6 +130,8 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
         expect(row.locator(".reason")).to_have_text("userunknown")
         expect(row).to_contain_text("5.1.1")
         expect(row).to_contain_text("verp")
+        row.get_by_text("headers").click()  # the returned original's own headers
+        expect(row.locator("pre")).to_contain_text("Subject: Spring news for Ghost")
         _shot(page, "bounces", shots)
 
         # the settings page tests the relay it is given and never shows the saved password
