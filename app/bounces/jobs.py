@@ -1,24 +1,18 @@
-"""Scheduler jobs for bounces: the mailbox sweep every `sweep_interval_minutes`."""
+"""Scheduler jobs for bounces: a tick every minute that sweeps when the sweep interval has passed."""
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from app.bounces.sweep import scheduled_sweep
-from app.config_store import effective_settings
+from app.bounces.sweep import sweep_if_due
+from app.models import utcnow
 from app.settings import Settings
 
 
+def _tick(settings: Settings, engine: Engine) -> None:
+    sweep_if_due(settings, engine, utcnow())
+
+
 def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
-    """Register this part's periodic jobs. Every process registers the sweep; the database lock
-    makes only one of them run it at a time."""
-    live = effective_settings(settings, engine)  # the settings page's mailbox and interval (read at start)
-    if not live.mailbox_host or live.sweep_interval_minutes <= 0:
-        return  # no mailbox configured, or sweeping switched off
-    scheduler.add_job(
-        scheduled_sweep,
-        "interval",
-        minutes=live.sweep_interval_minutes,
-        args=(settings, engine),
-        id="bounce-sweep",
-        replace_existing=True,
-    )
+    """Every process ticks; the interval and mailbox are read from the saved settings at each tick,
+    and the database lock makes only one process sweep at a time."""
+    scheduler.add_job(_tick, "interval", minutes=1, args=(settings, engine), id="bounce-sweep", replace_existing=True)

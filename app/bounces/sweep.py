@@ -11,8 +11,9 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from app.bounces.attribution import Lookup
@@ -56,12 +57,24 @@ def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> 
         return _Sweeper(settings, engine, lock, trigger).run()
 
 
-def scheduled_sweep(settings: Settings, engine: Engine) -> None:
-    """The scheduler's job: a failure is already in the sweep log, so it must not escape."""
+def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
+    """The scheduler's tick: sweep when a mailbox is configured and the interval saved on the settings
+    page has passed since the last scheduled sweep of any process, so a changed interval applies at
+    once everywhere. A failure is already in the sweep log, so it must not escape."""
+    live = effective_settings(settings, engine)
+    if not live.mailbox_host or live.sweep_interval_minutes <= 0:
+        return False
+    with Session(engine) as session:
+        last = session.execute(
+            select(func.max(MailboxSweep.started_at)).where(MailboxSweep.trigger == "schedule")
+        ).scalar_one()
+    if last is not None and now - last < timedelta(minutes=live.sweep_interval_minutes):
+        return False
     try:
         run_sweep(settings, engine, "schedule")
     except Exception:
         log.exception("bounce sweep could not run")
+    return True
 
 
 class _Sweeper:

@@ -1,18 +1,34 @@
-"""The sweep is a scheduler job once a mailbox is configured."""
+"""The scheduled sweep follows the mailbox and interval saved on the settings page, at once, in
+every process: a tick decides from the sweep log whether a sweep is due."""
 
 from datetime import timedelta
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
-from app.bounces.jobs import add_jobs
+from app.bounces.sweep import sweep_if_due
+from app.config_store import save_settings
+from app.models import MailboxSweep, utcnow
 from app.settings import Settings
 
 
-def test_the_scheduler_runs_the_sweep_every_interval(settings: Settings, engine: Engine) -> None:
-    scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, settings, engine)
-    assert scheduler.get_job("bounce-sweep") is None, "no mailbox configured: no job"
-    add_jobs(scheduler, settings.model_copy(update={"mailbox_host": "127.0.0.1", "sweep_interval_minutes": 7}), engine)
-    job = scheduler.get_job("bounce-sweep")
-    assert job is not None and job.trigger.interval == timedelta(minutes=7)
+def _sweeps(engine: Engine) -> list[MailboxSweep]:
+    with Session(engine) as s:
+        return list(s.exec(select(MailboxSweep).order_by(MailboxSweep.id)))
+
+
+def test_the_sweep_runs_when_its_saved_interval_has_passed(settings: Settings, engine: Engine) -> None:
+    now = utcnow()
+    assert sweep_if_due(settings, engine, now) is False, "no mailbox configured: nothing to sweep"
+    # a mailbox saved on the settings page (nothing listens on port 9: the sweep fails, and is logged)
+    save_settings(engine, {"mailbox_host": "127.0.0.1", "mailbox_port": 9, "mailbox_security": "none",
+                           "sweep_interval_minutes": 7})  # fmt: skip
+    assert sweep_if_due(settings, engine, now) is True
+    assert [(s.trigger, s.state) for s in _sweeps(engine)] == [("schedule", "failed")]
+    started = _sweeps(engine)[0].started_at
+    assert sweep_if_due(settings, engine, started + timedelta(minutes=6)) is False
+    save_settings(engine, {"sweep_interval_minutes": 5})  # a shorter interval applies without a restart
+    assert sweep_if_due(settings, engine, started + timedelta(minutes=6)) is True
+    save_settings(engine, {"sweep_interval_minutes": 0})  # 0 switches scheduled sweeps off
+    assert sweep_if_due(settings, engine, started + timedelta(days=1)) is False
+    assert len(_sweeps(engine)) == 2
