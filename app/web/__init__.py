@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.web.deps import SIGNED_IN, current_user
-from app.web.routes import audience, auth, bounces, campaigns, dashboard, lists, settings, suppressions
+from app.web.routes import apikeys, audience, auth, bounces, campaigns, dashboard, lists, settings, suppressions
 from app.web.session import LazySessionMiddleware
 
 STATIC = Path(__file__).parent / "static"
@@ -15,7 +15,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session cookie on the service."""
     pages = APIRouter(include_in_schema=False, dependencies=SIGNED_IN)
-    for module in (dashboard, lists, audience, campaigns, bounces, suppressions, settings):
+    for module in (dashboard, lists, audience, campaigns, bounces, suppressions, settings, apikeys):
         pages.include_router(module.router)
     app.include_router(auth.router)
     app.include_router(pages)

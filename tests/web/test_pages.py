@@ -208,3 +208,18 @@ def test_dashboard_shows_a_campaign_paused_by_an_error(web, engine):
         s.commit()
     r = web.get("/")
     assert "Broken</a> is paused:</strong> relay auth error: 535 authentication failed" in r.text
+
+
+def test_api_keys_are_created_shown_once_used_and_revoked_on_the_settings_page(web, anon_client, engine):
+    assert web.post("/settings/api-keys", {"name": " ", "scope": "write"}).status_code == 400
+    r = web.post("/settings/api-keys", {"name": "CMS", "scope": "write"})
+    key = re.search(r'<code id="new-key">([^<]+)</code>', r.text).group(1)
+    assert "shown only once" in r.text
+    page = web.get("/settings/api-keys").text
+    assert key not in page and "CMS" in page and "never" in page
+    auth = {"Authorization": f"Bearer {key}"}
+    assert anon_client.get("/api/v1/lists", headers=auth).status_code == 200
+    key_id = re.search(r'action="/settings/api-keys/(\d+)/revoke"', page).group(1)
+    r = web.post(f"/settings/api-keys/{key_id}/revoke", follow_redirects=True)
+    assert "revoked" in r.text
+    assert anon_client.get("/api/v1/lists", headers=auth).status_code == 401

@@ -1,0 +1,49 @@
+"""API keys on the settings pages: create (the key is shown once), list with last use, revoke."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.deps import SessionDep
+from app.apikeys import create_api_key, list_api_keys, revoke_api_key
+from app.web.templating import render
+
+router = APIRouter()
+
+
+def _page(request: Request, session: SessionDep, new_key: str = "", errors: dict[str, str] | None = None,
+          values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    context = {"keys": list_api_keys(session), "new_key": new_key, "errors": errors or {}, "v": values or {}}
+    return render(request, "apikeys.html", context, status_code)
+
+
+@router.get("/settings/api-keys", response_class=HTMLResponse)
+def api_keys_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _page(request, session)
+
+
+@router.post("/settings/api-keys", response_class=HTMLResponse)
+def create_key(
+    request: Request, session: SessionDep, name: Annotated[str, Form()] = "", scope: Annotated[str, Form()] = "read"
+) -> HTMLResponse:
+    values = {"name": name, "scope": scope}
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Say who will use the key, e.g. CMS."
+    if scope not in ("read", "write"):
+        errors["scope"] = "Choose read or write."
+    if errors:
+        return _page(request, session, errors=errors, values=values, status_code=400)
+    _, plaintext = create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]
+    session.commit()
+    # shown in this response only; the database keeps its hash
+    return _page(request, session, new_key=plaintext)
+
+
+@router.post("/settings/api-keys/{key_id}/revoke")
+def revoke_key(key_id: int, request: Request, session: SessionDep) -> Response:
+    row = revoke_api_key(session, key_id)
+    session.commit()
+    request.session["notice"] = f"Key {row.prefix}… revoked." if row else f"There is no key {key_id}."
+    return RedirectResponse("/settings/api-keys", status_code=303)
