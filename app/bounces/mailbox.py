@@ -20,6 +20,7 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, UnexpectedCommandStatusError
 
 from app.settings import Settings
+from app.tls import client_context
 
 DEFAULT_PORTS = {
     ("imap", "tls"): 993,
@@ -60,11 +61,7 @@ class Mailbox(Protocol):
 
 
 def _context(settings: Settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=settings.mailbox_cafile)
-    if not settings.mailbox_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(settings.mailbox_cafile, settings.mailbox_verify)
 
 
 def _endpoint(settings: Settings) -> tuple[str, int]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.settings import Settings
+from app.tls import client_context
 
 ErrorKind = Literal["connect", "tls", "auth", "relay", "sender", "protocol"]
 # These stop a whole campaign (every recipient would fail the same way), so they pause it instead.
@@ -55,11 +56,7 @@ def is_relay_denied(code: int, text: str) -> bool:
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=settings.smtp_cafile)
-    if not settings.smtp_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(settings.smtp_cafile, settings.smtp_verify)
 
 
 class RelayConnection:
