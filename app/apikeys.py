@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 from typing import Literal
 
@@ -56,11 +57,40 @@ def key_in_use(engine: Engine, plaintext: str) -> ApiKey | None:
     return row
 
 
+# (engine url, key hash) -> (the active key, monotonic time it was verified): the API's auth dependency
+# trusts a verified key for `api_key_cache_seconds` without a database read or a thread-pool hop.
+_verified: dict[tuple[str, str], tuple[ApiKey, float]] = {}
+
+
+def cached_key(engine: Engine, plaintext: str, ttl: float) -> ApiKey | None:
+    """The key verified within the last `ttl` seconds in this process, if any."""
+    if ttl <= 0:
+        return None
+    hit = _verified.get((str(engine.url), hash_key(plaintext)))
+    if hit is None or time.monotonic() - hit[1] >= ttl:
+        return None
+    return hit[0]
+
+
+def verified_key(engine: Engine, plaintext: str) -> ApiKey | None:
+    """key_in_use(), remembered for cached_key(); an unknown or revoked key is not remembered."""
+    row = key_in_use(engine, plaintext)
+    cache_key = (str(engine.url), hash_key(plaintext))
+    if row is None:
+        _verified.pop(cache_key, None)
+    else:
+        _verified[cache_key] = (row, time.monotonic())
+    return row
+
+
 def revoke_api_key(session: Session, key_id: int) -> ApiKey | None:
     row = session.get(ApiKey, key_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
+    if row is not None:  # other processes see it once their cached verification expires
+        for cache_key in [k for k in _verified if k[1] == row.key_hash]:
+            _verified.pop(cache_key, None)
     return row
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # API contract and webhooks out
     api_rate_per_second: float = Field(default=50.0, description="sustained requests per second per API key; 0 = off")
     api_rate_burst: int = Field(default=200, description="requests a key may make at once before the rate applies")
+    api_key_cache_seconds: float = Field(
+        default=2.0,
+        description="a verified API key is trusted this long without asking the database again; a revocation"
+        " takes effect within it (at once in the process that revoked it); 0 = ask every request",
+    )
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, description="JSON request bodies (uploads: max_upload_bytes)")
     webhook_timeout_seconds: float = 10.0
     webhook_retry_base_seconds: float = Field(default=30.0, description="first retry delay; it doubles each attempt")

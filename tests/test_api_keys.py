@@ -1,12 +1,14 @@
 import os
 import subprocess
 import sys
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.models import ApiKey
+from app.settings import Settings
 from tests.conftest import make_api_key
 
 # Any /api/v1 route will do: these checks run before the route.
@@ -30,10 +32,13 @@ def test_read_key_reads_but_cannot_write(anon_client: TestClient, engine: Engine
     assert "read-only" in r.json()["detail"]
 
 
-def test_keys_are_stored_hashed_and_revocation_takes_effect(anon_client: TestClient, engine: Engine) -> None:
+def test_keys_are_stored_hashed_and_revocation_takes_effect(
+    anon_client: TestClient, engine: Engine, settings: Settings
+) -> None:
     key = make_api_key(engine, "write")
     auth = {"Authorization": f"Bearer {key}"}
     assert anon_client.get(READ_PATH, headers=auth).status_code == 200
+    used = time.monotonic()
     with Session(engine) as s:
         row = s.exec(select(ApiKey)).one()
         assert key not in (row.key_hash, row.prefix) and row.last_used_at is not None
@@ -47,6 +52,20 @@ def test_keys_are_stored_hashed_and_revocation_takes_effect(anon_client: TestCli
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
+    # revoked by another process: this one trusts its verification of the key for api_key_cache_seconds
+    time.sleep(max(0.0, settings.api_key_cache_seconds - (time.monotonic() - used)))
+    assert anon_client.get(READ_PATH, headers=auth).status_code == 401
+
+
+def test_revocation_in_the_same_process_takes_effect_at_once(anon_client: TestClient, engine: Engine) -> None:
+    from app.apikeys import revoke_api_key
+
+    key = make_api_key(engine, "write")
+    auth = {"Authorization": f"Bearer {key}"}
+    assert anon_client.get(READ_PATH, headers=auth).status_code == 200
+    with Session(engine) as s:
+        revoke_api_key(s, s.exec(select(ApiKey)).one().id)
+        s.commit()
     assert anon_client.get(READ_PATH, headers=auth).status_code == 401
 
 

@@ -1,15 +1,17 @@
 """/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, progress, ledger search."""
 
+import threading
 import time
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Engine, event, select
+from sqlmodel import Field, Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.api.deps import EngineDep, Id, SessionDep, SettingsDep, reading
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.models import Campaign, Delivery, utcnow
 from app.sending import campaigns as service
@@ -111,6 +113,7 @@ _NULLABLE = {"reply_to", "send_at"}
 # per process, however many clients poll it: each count is a scan of the campaign's delivery rows.
 PROGRESS_TTL = 1.0
 _recent_progress: dict[tuple[str, int], tuple[float, ProgressPublic]] = {}
+_refreshing: dict[tuple[str, int], threading.Lock] = {}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -136,8 +139,22 @@ def _public(
 def _progress(session: SessionDep, campaign: Campaign, cached: bool = False) -> ProgressPublic:
     key = (str(session.get_bind().url), campaign.id or 0)
     hit = _recent_progress.get(key)
-    if cached and campaign.state == "sending" and hit and time.monotonic() - hit[0] < PROGRESS_TTL:
-        return hit[1]
+    if cached and campaign.state == "sending" and hit:
+        if time.monotonic() - hit[0] < PROGRESS_TTL:
+            return hit[1]
+        # expired: one request recounts while the others polling meanwhile get the last counts, rather
+        # than every request in flight scanning the ledger at once
+        refreshing = _refreshing.setdefault(key, threading.Lock())
+        if not refreshing.acquire(blocking=False):
+            return hit[1]
+        try:
+            return _count_progress(session, campaign, key)
+        finally:
+            refreshing.release()
+    return _count_progress(session, campaign, key)
+
+
+def _count_progress(session: SessionDep, campaign: Campaign, key: tuple[str, int]) -> ProgressPublic:
     p = ledger.progress(session, campaign, utcnow())
     percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
     out = ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
@@ -176,15 +193,51 @@ def list_campaigns(
     return Page(items=[_public(session, c, with_progress=False) for c in items], next_cursor=next_cursor)
 
 
+# While a campaign sends, GET /campaigns/{id} keeps its whole answer for the same PROGRESS_TTL and serves
+# it again without a database read or a thread-pool hop. A change to the campaign in this process (API,
+# web page, embedded worker through the ORM) drops it at once; one elsewhere shows within PROGRESS_TTL.
+_recent_public: dict[tuple[str, int], tuple[float, CampaignPublic]] = {}
+_reading_public: set[tuple[str, int]] = set()  # touched only on the event loop
+
+
+@event.listens_for(Campaign, "after_update")
+@event.listens_for(Campaign, "after_delete")
+def _campaign_changed(*_: object) -> None:
+    _recent_public.clear()
+
+
+def _read_public(engine: Engine, campaign_id: int) -> CampaignPublic:
+    with Session(reading(engine), expire_on_commit=False) as session:
+        out = _public(session, _get(session, campaign_id), cached=True)
+    if out.state == "sending":
+        _recent_public[(str(engine.url), campaign_id)] = (time.monotonic(), out)
+    return out
+
+
+def _read_progress(engine: Engine, campaign_id: int) -> ProgressPublic:
+    with Session(reading(engine), expire_on_commit=False) as session:
+        return _progress(session, _get(session, campaign_id), cached=True)
+
+
+# The two polled reads are async with all their database work in one thread-pool call (a sync route
+# with a session dependency costs three hops, each of which may wait for the GIL behind the worker).
 @router.get("/{campaign_id}", response_model=CampaignPublic)
-def get_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
+async def get_campaign(campaign_id: Id, engine: EngineDep) -> CampaignPublic:
     """The campaign with its progress: counts per ledger state, rate and ETA."""
-    return _public(session, _get(session, campaign_id), cached=True)
+    key = (str(engine.url), campaign_id)
+    hit = _recent_public.get(key)
+    if hit is not None and (time.monotonic() - hit[0] < PROGRESS_TTL or key in _reading_public):
+        return hit[1]  # fresh, or expired while one request is already reading it again
+    _reading_public.add(key)
+    try:
+        return await run_in_threadpool(_read_public, engine, campaign_id)
+    finally:
+        _reading_public.discard(key)
 
 
 @router.get("/{campaign_id}/progress", response_model=ProgressPublic)
-def get_progress(campaign_id: Id, session: SessionDep) -> ProgressPublic:
-    return _progress(session, _get(session, campaign_id), cached=True)
+async def get_progress(campaign_id: Id, engine: EngineDep) -> ProgressPublic:
+    return await run_in_threadpool(_read_progress, engine, campaign_id)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignPublic)
