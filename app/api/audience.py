@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.api.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.audience import suppressions
 from app.audience.addresses import InvalidAddress, email_key
@@ -69,11 +70,6 @@ def _paged(engine: Engine, query: Any, model: Any, page: int = 2000) -> Iterator
         last = rows[-1].id
 
 
-def field_error(status: int, loc: list[Any], msg: str) -> HTTPException:
-    """An error in FastAPI's validation shape, so clients find the field the same way."""
-    return HTTPException(status, detail=[{"loc": loc, "msg": msg, "type": "value_error"}])
-
-
 # --- lists -----------------------------------------------------------------------------------------
 
 
@@ -83,16 +79,13 @@ def _list_public(session: SessionDep, ml: MailingList) -> ListPublic:
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
-    ml = session.get(MailingList, list_id)
-    if ml is None:
-        raise field_error(404, ["path", "list_id"], f"no list with id {list_id}")
-    return ml
+    return get_or_404(session, MailingList, list_id, "list_id", "list")
 
 
 def _name_taken(session: SessionDep, name: str, except_id: int | None = None) -> None:
     existing = session.execute(select(MailingList.id).where(MailingList.name == name)).scalar()
     if existing is not None and existing != except_id:
-        raise field_error(409, ["body", "name"], f'a list named "{name}" already exists (id {existing})')
+        raise request_error(409, ["body", "name"], f'a list named "{name}" already exists (id {existing})')
 
 
 @router.get("/lists", response_model=Page[ListPublic])
@@ -191,13 +184,13 @@ _UPLOAD_BODY = {
 def _parse_options(fields: dict[str, str]) -> tuple[str, dict[str, Any]]:
     fmt = fields.get("format", "auto") or "auto"
     if fmt not in FORMATS:
-        raise field_error(422, ["body", "format"], f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise request_error(422, ["body", "format"], f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     try:
         mapping = json.loads(fields.get("column_mapping") or "{}")
     except json.JSONDecodeError as exc:
-        raise field_error(422, ["body", "column_mapping"], f"not valid JSON: {exc}") from None
+        raise request_error(422, ["body", "column_mapping"], f"not valid JSON: {exc}") from None
     if not isinstance(mapping, dict):
-        raise field_error(422, ["body", "column_mapping"], "must be a JSON object")
+        raise request_error(422, ["body", "column_mapping"], "must be a JSON object")
     return fmt, mapping
 
 
@@ -216,7 +209,7 @@ async def create_import(
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise field_error(413, ["body", "file"], f"the upload is larger than the limit of {limit} bytes")
+        raise request_error(413, ["body", "file"], f"the upload is larger than the limit of {limit} bytes")
 
     def list_exists() -> bool:
         try:
@@ -225,16 +218,16 @@ async def create_import(
             session.rollback()  # on SQLite an open transaction holds the write lock; the upload may be slow
 
     if not await run_in_threadpool(list_exists):
-        raise field_error(404, ["path", "list_id"], f"no list with id {list_id}")
+        raise request_error(404, ["path", "list_id"], f"no list with id {list_id}")
     try:
         upload = await receive_upload(
             request.headers.get("content-type", ""), request.stream(), Path(settings.upload_dir), limit
         )
     except UploadTooLarge as exc:
-        raise field_error(413, ["body", "file"], str(exc).removeprefix("file: ")) from None
+        raise request_error(413, ["body", "file"], str(exc).removeprefix("file: ")) from None
     except BadUpload as exc:
         name, _, msg = str(exc).partition(": ")
-        raise field_error(422, ["body", name], msg) from None
+        raise request_error(422, ["body", name], msg) from None
     try:
         fmt, mapping = _parse_options(upload.fields)
     except HTTPException:
@@ -255,10 +248,7 @@ async def create_import(
 
 
 def _get_import(session: SessionDep, import_id: int) -> ImportJob:
-    job = session.get(ImportJob, import_id)
-    if job is None:
-        raise field_error(404, ["path", "import_id"], f"no import with id {import_id}")
-    return job
+    return get_or_404(session, ImportJob, import_id, "import_id", "import")
 
 
 @router.get("/lists/{list_id}/imports", response_model=Page[ImportPublic])
@@ -315,14 +305,14 @@ def import_rejects_csv(import_id: Id, engine: EngineDep, session: SessionDep) ->
 )
 def upsert_contacts(body: ContactsUpsert, session: SessionDep) -> ContactsUpsertResult:
     if body.list_id is not None and session.get(MailingList, body.list_id) is None:
-        raise field_error(422, ["body", "list_id"], f"no list with id {body.list_id}")
+        raise request_error(422, ["body", "list_id"], f"no list with id {body.list_id}")
     users = [CmsUser(c.external_id, c.email, c.first_name, c.last_name, c.attributes) for c in body.contacts]
     try:
         results = upsert_users(session, users, body.list_id, utcnow())
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise field_error(409, ["body", "contacts"], "another request changed the same contacts; retry") from None
+        raise request_error(409, ["body", "contacts"], "another request changed the same contacts; retry") from None
     by_status = {s: sum(1 for r in results if r.status == s) for s in ("added", "updated", "unchanged")}
     return ContactsUpsertResult(
         **by_status,
@@ -339,10 +329,7 @@ def _suppression_public(s: Suppression) -> SuppressionPublic:
 
 
 def _get_suppression(session: SessionDep, suppression_id: int) -> Suppression:
-    s = session.get(Suppression, suppression_id)
-    if s is None:
-        raise field_error(404, ["path", "suppression_id"], f"no suppression with id {suppression_id}")
-    return s
+    return get_or_404(session, Suppression, suppression_id, "suppression_id", "suppression")
 
 
 @router.get("/suppressions", response_model=Page[SuppressionPublic])
@@ -370,9 +357,9 @@ def create_suppression(body: SuppressionCreate, session: SessionDep) -> Suppress
         s = suppressions.add(session, body.email, body.reason, body.source, body.note, utcnow())
         session.commit()
     except InvalidAddress as exc:
-        raise field_error(422, ["body", "email"], str(exc)) from None
+        raise request_error(422, ["body", "email"], str(exc)) from None
     except suppressions.AlreadySuppressed as exc:
-        raise field_error(409, ["body", "email"], str(exc)) from None
+        raise request_error(409, ["body", "email"], str(exc)) from None
     return _suppression_public(s)
 
 
@@ -429,7 +416,7 @@ def audience_preview(body: AudienceRequest, session: SessionDep, settings: Setti
     try:
         compiled = compile_audience(session, body.list_ids, settings, utcnow())
     except UnknownList as exc:
-        raise field_error(422, ["body", "list_ids"], str(exc)) from None
+        raise request_error(422, ["body", "list_ids"], str(exc)) from None
     return AudienceCounts(**compiled.counts)
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Field, Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EngineDep, Id, SessionDep, SettingsDep, reading
+from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.models import Campaign, Delivery, utcnow
 from app.sending import campaigns as service
@@ -117,14 +118,11 @@ _refreshing: dict[tuple[str, int], threading.Lock] = {}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
-    return HTTPException(422, detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
+    return request_error(422, ["body", field], message)
 
 
 def _get(session: SessionDep, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise HTTPException(404, detail=f"no campaign {campaign_id}")
-    return campaign
+    return get_or_404(session, Campaign, campaign_id, "campaign_id", "campaign")
 
 
 def _public(

@@ -7,7 +7,7 @@ own error responses."""
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,7 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,20 @@ def field_error(loc: list[Any], msg: str, type_: str = "value_error") -> FieldEr
     parts = [p for p in loc[1:]]
     pointer = "#/" + "/".join(str(p) for p in parts) if loc and loc[0] == "body" else None
     return FieldError(loc=list(loc), field=".".join(str(p) for p in parts), pointer=pointer, msg=msg, type=type_)
+
+
+def request_error(status: int, loc: list[Any], msg: str, type_: str = "value_error") -> HTTPException:
+    """An error about one part of the request, raised in FastAPI's validation shape so the problem
+    names the field the same way a validation error does."""
+    return HTTPException(status, detail=[{"loc": loc, "msg": msg, "type": type_}])
+
+
+def get_or_404(session: Session, model: type[T], ident: int, param: str, noun: str) -> T:
+    """The row a path parameter names, or a 404 problem naming that parameter."""
+    row = session.get(model, ident)
+    if row is None:
+        raise request_error(404, ["path", param], f"no {noun} with id {ident}", "not_found")
+    return row
 
 
 def problem_response(

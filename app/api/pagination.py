@@ -9,9 +9,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import HTTPException, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
+
+from app.api.errors import request_error
 
 T = TypeVar("T")
 
@@ -47,9 +49,7 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[Any, ...]:
                 raise ValueError
         return tuple(out)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(
-            400, detail=[{"loc": ["query", "cursor"], "msg": "not a cursor from this list", "type": "value_error"}]
-        ) from None
+        raise request_error(400, ["query", "cursor"], "not a cursor from this list") from None
 
 
 def after_id(query: Any, id_col: Any, cursor: str | None, descending: bool = False) -> Any:

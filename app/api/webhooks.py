@@ -4,11 +4,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
 from app.api.deps import EngineDep, Id, SessionDep
+from app.api.errors import get_or_404
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.dispatch import envelope, replay
@@ -99,11 +100,7 @@ def _public(ep: WebhookEndpoint) -> WebhookPublic:
 
 
 def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
-    ep = session.get(WebhookEndpoint, webhook_id)
-    if ep is None:
-        raise HTTPException(404, detail=[{"loc": ["path", "webhook_id"], "msg": f"no webhook {webhook_id}",
-                                          "type": "not_found"}])  # fmt: skip
-    return ep
+    return get_or_404(session, WebhookEndpoint, webhook_id, "webhook_id", "webhook")
 
 
 def _delivery_public(d: WebhookDelivery, event_type: str) -> DeliveryPublic:
@@ -179,10 +176,7 @@ def list_deliveries(
 
 
 def _detail(session: SessionDep, delivery_id: int) -> DeliveryDetail:
-    d = session.get(WebhookDelivery, delivery_id)
-    if d is None:
-        raise HTTPException(404, detail=[{"loc": ["path", "delivery_id"], "msg": f"no webhook delivery {delivery_id}",
-                                          "type": "not_found"}])  # fmt: skip
+    d = get_or_404(session, WebhookDelivery, delivery_id, "delivery_id", "webhook delivery")
     event = session.get(WebhookEvent, d.event_id)
     assert event is not None
     attempts = session.exec(
