@@ -1,7 +1,9 @@
 """The `bulkmail` command: one entry point for the service, the worker and operator tasks."""
 
 import logging
+import os
 import signal
+import sys
 
 import typer
 
@@ -56,30 +58,55 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
-    """Run the whole system in one process: API, web pages, an embedded sending worker and the scheduler.
+    """Run the whole system: the API and web pages, plus a background process with the sending worker
+    and the scheduler (at a lower CPU priority, so sending never slows the pages).
 
     Upgrades the database first. On SQLite this is the complete deployment."""
     import uvicorn
 
     from app.main import create_app
+    from app.runtime import BackgroundProcess
 
     _logging()
     _upgraded_engine()
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    background = BackgroundProcess() if settings.embedded_worker or settings.scheduler else None
+    # uvicorn shuts down gracefully on these, then re-raises them with the handlers found at start:
+    # ending with SystemExit lets the background process be stopped below.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: sys.exit(0))
+    if background:
+        background.start()
+    try:
+        web_only = settings.model_copy(update={"embedded_worker": False, "scheduler": False})
+        uvicorn.run(create_app(web_only), host=host, port=port, log_level="info")
+    finally:
+        if background:
+            background.stop()
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    parent: int = typer.Option(
+        0, hidden=True, help="`bulkmail serve`'s pid: take the settings as they are, exit with it."
+    ),
+) -> None:
     """Run a sending worker and the scheduler without HTTP (scale-out on PostgreSQL: run many, anywhere)."""
     from app.runtime import BackgroundServices
 
     _logging()
-    settings = get_settings().model_copy(update={"embedded_worker": True})
+    settings = get_settings()
+    if not parent:
+        settings = settings.model_copy(update={"embedded_worker": True})
+    if settings.background_nice:
+        os.nice(settings.background_nice)
     services = BackgroundServices(settings, _upgraded_engine())
     signal.signal(signal.SIGTERM, lambda *_: services.stop())
     services.start()
     try:
-        services.wait()
+        while not services.wait(timeout=1.0):
+            if parent and os.getppid() != parent:
+                break
     except KeyboardInterrupt:
         pass
     finally:

@@ -10,7 +10,7 @@ from app.api import api_router
 from app.api import install as install_api
 from app.api.health import router as health_router
 from app.db import get_engine
-from app.runtime import BackgroundServices
+from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
 
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = BackgroundServices(settings, engine)
         services.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     )
     embedded_worker: bool = True
     scheduler: bool = True
+    background_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness `bulkmail worker` takes, so sending and sweeps yield to the API",
+    )
     max_upload_bytes: int = 200 * 1024 * 1024
     upload_dir: str = Field(default="./uploads", description="uploads wait here until their import finishes")
 
@@ -81,7 +87,9 @@ class Settings(BaseSettings):
         description="a verified API key is trusted this long without asking the database again; a revocation"
         " takes effect within it (at once in the process that revoked it); 0 = ask every request",
     )
-    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, description="JSON request bodies (uploads: max_upload_bytes)")
+    api_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, description="JSON request bodies (uploads: max_upload_bytes)"
+    )
     webhook_timeout_seconds: float = 10.0
     webhook_retry_base_seconds: float = Field(default=30.0, description="first retry delay; it doubles each attempt")
     webhook_retry_hours: float = Field(default=24.0, description="give up this long after the event")

@@ -12,6 +12,7 @@ rate limit is switched off: 50 clients on one key would otherwise measure the 42
 import argparse
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,7 +36,8 @@ def free_port() -> int:
 
 
 def serve(env: dict[str, str], port: int, processes: int = 0) -> subprocess.Popen:  # type: ignore[type-arg]
-    """`bulkmail serve` (one process), or with processes > 0 the API in that many uvicorn processes."""
+    """`bulkmail serve` (the web server and its background process), or with processes > 0 the API alone in
+    that many uvicorn processes."""
     cmd = [sys.executable, "-m", "app", "serve", "--port", str(port)]
     if processes:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
@@ -68,6 +70,8 @@ def bulk_upsert(api: httpx.Client, contacts: int, batch: int, list_id: int | Non
 
 
 def wrk_latency(url: str, key: str, seconds: int) -> dict[str, str]:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "--timeout", "10s", "--latency", "-H", f"Authorization: Bearer {key}", url],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     found = dict(re.findall(r"^\s+(50%|75%|90%|99%)\s+(\S+)", out, re.M))

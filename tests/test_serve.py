@@ -1,0 +1,136 @@
+"""`bulkmail serve` as an operator runs it: the web server plus its background process, which sends
+through the real relay at a lower CPU priority and never outlives the server."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from app.settings import Settings
+from tests.conftest import make_api_key
+from tests.support.browser import free_port
+from tests.support.mailstack import MailStack
+
+pytestmark = pytest.mark.mailstack
+
+NOREPLY = "noreply@example.test"
+
+
+def _env(settings: Settings, mail: MailStack, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BULKMAIL_DATABASE_URL": settings.database_url, "BULKMAIL_SECRET_KEY": "serve-test",
+        "BULKMAIL_BOUNCE_ADDRESS": NOREPLY, "BULKMAIL_UPLOAD_DIR": str(tmp_path),
+        "BULKMAIL_SMTP_HOST": mail.host, "BULKMAIL_SMTP_PORT": str(mail.submission_port),
+        "BULKMAIL_SMTP_SECURITY": "starttls", "BULKMAIL_SMTP_CAFILE": mail.cafile,
+        "BULKMAIL_SMTP_USERNAME": NOREPLY, "BULKMAIL_SMTP_PASSWORD": mail.users[NOREPLY],
+        "BULKMAIL_WORKER_POLL_SECONDS": "0.1", "BULKMAIL_EMBEDDED_WORKER": "true", "BULKMAIL_SCHEDULER": "true",
+    }  # fmt: skip
+
+
+def _children(pid: int) -> list[int]:
+    # Each thread lists the children it started (the restarted one comes from a supervising thread).
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
+@pytest.fixture
+def served(
+    settings: Settings, engine: Engine, mail: MailStack, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen, str]]:  # type: ignore[type-arg]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
+                            env=_env(settings, mail, tmp_path), cwd=tmp_path)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert proc.poll() is None, "bulkmail serve exited"
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        _wait(up, 30, "bulkmail serve to answer")
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_sends_from_a_lower_priority_background_process(
+    served: tuple[subprocess.Popen, str],
+    engine: Engine,
+    mail: MailStack,  # type: ignore[type-arg]
+) -> None:
+    proc, base = served
+    background = _wait(lambda: _children(proc.pid), 10, "the background process")
+    assert len(background) == 1
+    lowered = os.getpriority(os.PRIO_PROCESS, proc.pid) + 10
+    _wait(lambda: os.getpriority(os.PRIO_PROCESS, background[0]) == lowered, 10, "the background process's nice 10")
+
+    headers = {"Authorization": f"Bearer {make_api_key(engine)}"}
+    with httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=10) as api:
+        people = [{"external_id": "a", "email": "alice@example.test", "first_name": "Alice"},
+                  {"external_id": "b", "email": "bob@example.test", "first_name": "Bob"}]  # fmt: skip
+        list_id = api.post("/lists", json={"name": "Members"}).json()["id"]
+        assert api.post("/contacts/bulk", json={"list_id": list_id, "contacts": people}).status_code == 200
+        cid = api.post("/campaigns", json={"name": "Hello", "from_address": NOREPLY, "subject": "Hi {{ first_name }}",
+                                           "text_template": "Hello {{ first_name }}", "list_ids": [list_id]}).json()["id"]  # fmt: skip
+        assert api.post(f"/campaigns/{cid}/launch").json()["state"] == "sending"
+        done = _wait(lambda: (c := api.get(f"/campaigns/{cid}").json())["state"] == "completed" and c, 60, "sending")
+    assert done["progress"]["counts"]["sent"] == 2
+    [message] = mail.wait_for_messages("alice@example.test", 1, timeout=20)
+    assert message_from_bytes(message)["Subject"] == "Hi Alice"
+
+
+def test_background_process_stops_with_the_server(served: tuple[subprocess.Popen, str]) -> None:
+    proc, _ = served
+    [background] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert _wait(lambda: not _alive(background), 10, "the background process to stop")
+
+
+def test_background_process_exits_when_the_server_is_killed(served: tuple[subprocess.Popen, str]) -> None:
+    proc, _ = served
+    [background] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    proc.kill()
+    proc.wait()
+    assert _wait(lambda: not _alive(background), 10, "the orphaned background process to exit")
+
+
+def test_background_process_is_restarted_if_it_dies(served: tuple[subprocess.Popen, str]) -> None:
+    proc, base = served
+    [first] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    os.kill(first, signal.SIGKILL)
+    [second] = _wait(lambda: [p for p in _children(proc.pid) if p != first], 20, "a new background process")
+    assert _alive(second) and httpx.get(f"{base}/healthz", timeout=5).status_code == 200
