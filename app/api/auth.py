@@ -2,17 +2,34 @@
 write key, every other method a write key.
 
 Async, so a request whose key was verified within `api_key_cache_seconds` costs no database read and no
-thread-pool hop; otherwise the key is looked up in the thread pool. A revocation takes effect at once in
-the process that made it and within that window in every other process."""
+thread-pool hop; otherwise the key is looked up in the thread pool, once for all the requests that
+arrive with it meanwhile. A revocation takes effect at once in the process that made it and within that
+window in every other process."""
+
+import asyncio
 
 from fastapi import HTTPException, Request, status
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EngineDep, SettingsDep
-from app.apikeys import cached_key, verified_key
+from app.apikeys import cached_key, hash_key, verified_key
 from app.models import ApiKey
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# Lookups in flight: when a busy client's key expires from the cache, its 50 concurrent requests share
+# one database read instead of queueing 50 for the connection pool.
+_lookups: dict[tuple[asyncio.AbstractEventLoop, str, str], asyncio.Future[ApiKey | None]] = {}
+
+
+async def _looked_up(engine: Engine, key: str) -> ApiKey | None:
+    ident = (asyncio.get_running_loop(), str(engine.url), hash_key(key))
+    lookup = _lookups.get(ident)
+    if lookup is None:
+        lookup = _lookups[ident] = asyncio.ensure_future(run_in_threadpool(verified_key, engine, key))
+        lookup.add_done_callback(lambda _: _lookups.pop(ident, None))
+    return await asyncio.shield(lookup)
 
 
 async def require_api_key(request: Request, engine: EngineDep, settings: SettingsDep) -> ApiKey:
@@ -27,7 +44,7 @@ async def require_api_key(request: Request, engine: EngineDep, settings: Setting
         )
     row = cached_key(engine, key, settings.api_key_cache_seconds)
     if row is None:
-        row = await run_in_threadpool(verified_key, engine, key)
+        row = await _looked_up(engine, key)
     if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
