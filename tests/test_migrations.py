@@ -6,10 +6,11 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlmodel import SQLModel
 
-from app.migrate import current, upgrade
+from app.migrate import alembic_config, current, upgrade
 from tests.conftest import BACKENDS, POSTGRES_URL
 
 
@@ -25,6 +26,31 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     assert current(engine) == before
     assert {"contact", "delivery", "bounce", "suppression"} <= set(inspect(engine).get_table_names())
+
+
+def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str) -> None:
+    """A database left at any earlier release's revision, with data in it, upgrades and keeps the data."""
+    revisions = [
+        r.revision for r in reversed(list(ScriptDirectory.from_config(alembic_config(empty_db_url)).walk_revisions()))
+    ]
+    env = {**os.environ, "BULKMAIL_DATABASE_URL": empty_db_url}
+    for earlier in revisions[:-1]:
+        engine = create_engine(empty_db_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        SQLModel.metadata.drop_all(engine)
+        upgrade(engine, earlier)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO suppression (email, email_key, reason, source, note, created_at) "
+                              "VALUES ('kept@example.com', 'kept@example.com', 'unsubscribed', 'test', '', '2026-01-01 00:00:00')"))  # fmt: skip
+        out = subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert current(engine) == revisions[-1]
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT email FROM suppression")).scalars().all() == ["kept@example.com"]
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+        assert diff == []
+        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

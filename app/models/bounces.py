@@ -47,7 +47,8 @@ class Bounce(SQLModel, table=True):
     """One returned-mail finding per affected recipient (bounce, complaint, auto-reply, unsubscribe)."""
 
     __table_args__ = (
-        Index("ix_bounce_email_key_created", "email_key", "created_at"),
+        # the bounce policy: an address's bounces of one kind, by time
+        Index("ix_bounce_email_key_kind_created", "email_key", "kind", "created_at"),
         Index("ix_bounce_campaign", "campaign_id"),
     )
 

@@ -43,7 +43,8 @@ class Delivery(SQLModel, table=True):
         # the workers' claim query: due rows by time
         Index("ix_delivery_due", "state", "next_attempt_at"),
         Index("ix_delivery_campaign_state", "campaign_id", "state"),
-        Index("ix_delivery_email_key", "email_key"),
+        # an address's ledger rows; covers the bounce policy's "last clean send" (max sent_at of `sent` rows)
+        Index("ix_delivery_email_key_state_sent", "email_key", "state", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
