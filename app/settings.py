@@ -1,5 +1,6 @@
 """One Settings object for the whole service, read from BULKMAIL_* variables and an optional .env."""
 
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     mailbox_cafile: str | None = None
     mailbox_verify: bool = True
     mailbox_batch: int = 500
+    sweep_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="processes that classify a sweep's messages when the mailbox holds more than one batch",
+    )
     sweep_interval_minutes: int = 10
 
     # Suppression policy

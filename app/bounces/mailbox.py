@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, UnexpectedCommandStatusError
@@ -224,22 +224,24 @@ class Pop3Mailbox:
         except poplib.error_proto:  # no CAPA: an old server, one command at a time
             self._pipelining = False
 
-    def _commands(self, commands: list[str], multiline: bool) -> Iterator[tuple[bytes, list[bytes]]]:
-        """Each command's response in order. With PIPELINING (RFC 2449) a window of commands goes out in
-        one write, saving a round trip per message; the window stays small so neither side's buffers fill."""
+    def _commands(self, commands: list[str], multiline: bool) -> Iterator[tuple[bytes, bytes]]:
+        """Each command's status line and (multi-line) body, in order. With PIPELINING (RFC 2449) a window
+        of commands goes out in one write and the answers are read in bulk, saving a round trip and
+        poplib's line-by-line loop per message; the window stays small so neither side's buffers fill."""
         pop = self._pop
         for start in range(0, len(commands), _POP3_WINDOW):
             window = commands[start : start + _POP3_WINDOW]
             if self._pipelining:
                 pop.sock.sendall(b"".join(c.encode() + b"\r\n" for c in window))
+                yield from _responses(pop.file, len(window), multiline)
+                continue
             for command in window:
-                if not self._pipelining:
-                    pop._putcmd(command)
+                pop._putcmd(command)
                 if multiline:
                     resp, lines, _octets = pop._getlongresp()
-                    yield resp, lines
+                    yield resp, b"".join(line + b"\r\n" for line in lines)
                 else:
-                    yield pop._getresp(), []
+                    yield pop._getresp(), b""
 
     def list_ids(self) -> list[str]:
         _resp, lines, _octets = self._pop.uidl()
@@ -257,8 +259,7 @@ class Pop3Mailbox:
         # and human mail must look untouched. RETR only if a server cuts TOP short.
         # read every pipelined answer before a fallback RETR can be sent
         tops = list(self._commands([f"TOP {n} {_ALL_LINES}" for n in numbers], multiline=True))
-        for uidl, number, (_resp, lines) in zip(ids, numbers, tops, strict=True):
-            raw = b"\r\n".join(lines) + b"\r\n"
+        for uidl, number, (_resp, raw) in zip(ids, numbers, tops, strict=True):
             if len(raw) < self._sizes.get(number, 0):
                 _resp, lines, _octets = self._pop.retr(number)
                 raw = b"\r\n".join(lines) + b"\r\n"
@@ -287,6 +288,41 @@ class Pop3Mailbox:
         sock = getattr(self._pop, "sock", None)
         if sock is not None:
             sock.close()
+
+
+def _responses(stream: BinaryIO, count: int, multiline: bool) -> Iterator[tuple[bytes, bytes]]:
+    """COUNT pipelined POP3 answers read from STREAM in large pieces: (status line, body). A multi-line
+    body ends at CRLF "." CRLF and has its dot-stuffing undone (RFC 1939 section 3); -ERR has none."""
+    buf, pos = bytearray(), 0
+    for _ in range(count):
+        while (eol := buf.find(b"\r\n", pos)) < 0:
+            buf += _more(stream)
+        status = bytes(buf[pos:eol])
+        pos = eol + 2
+        if not status.startswith((b"+OK", b"-ERR")):
+            raise poplib.error_proto(f"not a POP3 answer: {status[:80]!r}")
+        if not multiline or status.startswith(b"-ERR"):
+            yield status, b""
+            continue
+        search = eol  # an empty body: the terminator's first CRLF is the status line's own
+        while (end := buf.find(b"\r\n.\r\n", search)) < 0:
+            search = max(eol, len(buf) - 4)
+            buf += _more(stream)
+        body = bytes(buf[pos : end + 2]) if end > eol else b""
+        del buf[: end + 5]
+        pos = 0
+        if body.startswith(b".."):
+            body = body[1:]
+        yield status, body.replace(b"\r\n..", b"\r\n.")
+    if pos < len(buf):
+        raise poplib.error_proto(f"unexpected data after the answers: {bytes(buf[pos : pos + 80])!r}")
+
+
+def _more(stream: BinaryIO) -> bytes:
+    chunk = stream.read1(1 << 16)  # type: ignore[attr-defined]
+    if not chunk:
+        raise poplib.error_proto("the server closed the connection")
+    return chunk
 
 
 def open_mailbox(settings: Settings) -> Mailbox:

@@ -8,8 +8,11 @@ deleted now, so reruns never record anything twice and never lose anything."""
 import contextlib
 import hashlib
 import logging
+import math
+import multiprocessing
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +42,35 @@ class _Counts:
     errors: int = 0
     per_kind: Counter[str] = field(default_factory=Counter)
     per_layer: Counter[str] = field(default_factory=Counter)
+
+
+_Fetched = tuple[str, int, str, Classification]  # mailbox id, size, content hash, classification
+
+
+def _fetch_classified(box: Mailbox, ids: Sequence[str], pool: Executor | None) -> Callable[[], list[_Fetched]]:
+    """Fetch a batch and start classifying it: in worker processes when there is a pool (the results
+    are collected by calling what this returns), else right here."""
+    fetched = [(uid, len(raw), hashlib.sha256(raw).hexdigest(), raw) for uid, raw in box.fetch(ids)]
+    raws = [raw for _, _, _, raw in fetched]
+    if pool is None:
+        found: Iterable[Classification] = [classify(raw) for raw in raws]
+    else:
+        found = pool.map(classify, raws, chunksize=max(1, math.ceil(len(raws) / _POOL_CHUNKS)))
+    return lambda: [(uid, size, digest, c) for (uid, size, digest, _), c in zip(fetched, found, strict=True)]
+
+
+_POOL_CHUNKS = 4  # pieces per batch: small enough to keep every worker process busy
+
+
+@contextlib.contextmanager
+def _classifier_pool(processes: int) -> Iterator[Executor | None]:
+    """Worker processes for classification (it is CPU-bound; threads would share one core)."""
+    if processes <= 1:
+        yield None
+        return
+    # forkserver: forking this process (scheduler and worker threads, open connections) is unsafe
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        yield pool
 
 
 @dataclass
@@ -114,21 +146,38 @@ class _Sweeper:
     def _sweep_mailbox(self, box: Mailbox) -> None:
         ids = box.list_ids()
         size = max(1, self.settings.mailbox_batch)
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
         pending: list[int] = []  # processed rows whose messages are marked; deleted for good at close
-        for start in range(0, len(ids), size):
-            result = self._batch(box, ids[start : start + size])
-            box.delete([uid for uid, _ in result.delete])
-            pending.extend(pm for _, pm in result.delete)
-            box.keep(result.keep)
-            self.counts.kept += len(result.keep)
-            self.lock.renew()
+        # One thread owns the mailbox connection and runs its calls in order: it fetches and classifies
+        # batch N+1 while this thread records batch N. The marks for batch N-1 are confirmed before
+        # batch N is recorded, so a broken connection stops the sweep right after the batch it broke.
+        processes = self.settings.sweep_processes if len(batches) > 1 else 1
+        with ThreadPoolExecutor(1, thread_name_prefix="sweep-mailbox") as mailbox, _classifier_pool(processes) as pool:
+            ahead = mailbox.submit(_fetch_classified, box, batches[0], pool) if batches else None
+            marks: list[Future[object]] = []
+            for n in range(len(batches)):
+                assert ahead is not None
+                messages = ahead.result()()
+                for mark in marks:
+                    mark.result()
+                if n + 1 < len(batches):
+                    ahead = mailbox.submit(_fetch_classified, box, batches[n + 1], pool)
+                result = self._batch(messages)
+                marks = [
+                    mailbox.submit(box.delete, [uid for uid, _ in result.delete]),
+                    mailbox.submit(box.keep, result.keep),
+                ]
+                pending.extend(pm for _, pm in result.delete)
+                self.counts.kept += len(result.keep)
+                self.lock.renew()
+            for mark in marks:
+                mark.result()
         box.close(commit=True)
         self._mark_deleted(pending)
 
-    def _batch(self, box: Mailbox, ids: Sequence[str]) -> _BatchResult:
-        """Fetch, classify and record one batch and commit; returns what to delete and what to keep."""
+    def _batch(self, messages: list[_Fetched]) -> _BatchResult:
+        """Record one fetched and classified batch and commit; returns what to delete and what to keep."""
         result = _BatchResult()
-        messages = [(uid, len(raw), hashlib.sha256(raw).hexdigest(), classify(raw)) for uid, raw in box.fetch(ids)]
         self.counts.seen += len(messages)
         with Session(self.engine) as session:
             done = self._already_processed(session, [digest for _, _, digest, _ in messages])

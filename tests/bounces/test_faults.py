@@ -51,8 +51,8 @@ def test_dovecot_stopped_mid_sweep_loses_nothing_and_the_next_sweep_finishes(
     box_settings = mailbox_settings(settings, mail, protocol, mailbox_batch=2)
     real_batch = sweep_module._Sweeper._batch
 
-    def batch_then_stop_dovecot(self, box, ids):  # type: ignore[no-untyped-def]
-        result = real_batch(self, box, ids)
+    def batch_then_stop_dovecot(self, messages):  # type: ignore[no-untyped-def]
+        result = real_batch(self, messages)
         mail.stop_dovecot()  # after the first batch is committed, before its messages are deleted
         return result
 
@@ -83,10 +83,10 @@ def test_two_sweeps_at_once_only_one_runs(
     inside, release = threading.Event(), threading.Event()
     real_batch = sweep_module._Sweeper._batch
 
-    def held_batch(self, box, ids):  # type: ignore[no-untyped-def]
+    def held_batch(self, messages):  # type: ignore[no-untyped-def]
         inside.set()
         assert release.wait(30)
-        return real_batch(self, box, ids)
+        return real_batch(self, messages)
 
     monkeypatch.setattr(sweep_module._Sweeper, "_batch", held_batch)
     results: list[object] = []
