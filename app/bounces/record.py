@@ -5,7 +5,8 @@ What each kind does:
   the suppression policy runs for the address. A `delayed` DSN is recorded as kind `delayed`: the
   message may still arrive, so it neither flips the delivery nor counts towards suppression.
 - complaint (ARF): a `complaint` row and a `complained` suppression.
-- unsubscribe (mail to noreply+u…@ / +c…@): an `unsubscribe` row and an `unsubscribed` suppression.
+- unsubscribe (mail to noreply+u…@ / +c…@, or an unsubscribe command from a person we mailed): an
+  `unsubscribe` row and an `unsubscribed` suppression (a stranger's command is recorded, nothing more).
 - autoreply: an `autoreply` row, nothing else (never counted, never answered).
 - delivery (success DSN): a `delivery` row for the ledger's history.
 An existing suppression for the address is kept as it is (its first reason stands) and linked.
@@ -69,8 +70,10 @@ def _findings(lookup: Lookup, item: Incoming) -> list[tuple[Attribution, Recipie
     found = item.found
     if item.kind == "unsubscribe":
         target = lookup.unsubscribe_target(found)
-        assert target is not None
-        return [(target, Recipient(target.email, "", "", "unsubscribe", False, found.subject[:200], "", ""))]
+        if target is not None:
+            return [(target, Recipient(target.email, "", "", "unsubscribe", False, found.subject[:200], "", ""))]
+        # a command mailed to the bare address: its sender, tied to what we sent them
+        return [(lookup.attribute(found, r.address), r) for r in found.recipients]
     recipients = found.recipients or (Recipient("", "", "", item.kind, False, "", "", ""),)
     # a finding that names neither an address nor a delivery has nothing to record: the message row is the record
     return [(where, r) for r in recipients if (where := lookup.attribute(found, r.address)).email_key]
@@ -141,7 +144,10 @@ def _processed_ids(session: Session, digests: list[str]) -> dict[str, int]:
 
 def _link_requests(session: Session, ctx: SweepContext, rows: list[dict[str, Any]], now: datetime) -> None:
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
-    asked = [r for r in rows if r["kind"] in SUPPRESSION_REASON]
+    # a stranger's mailed unsubscribe command is recorded but suppresses nobody: anyone can forge a From
+    asked = [
+        r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")
+    ]
     if not asked:
         return
     wanted = {

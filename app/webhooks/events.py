@@ -54,6 +54,8 @@ def emit_findings(session: Session, rows: Iterable[dict[str, Any]], now: datetim
     by_event: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         event_type = EVENT_FOR_KIND.get(row["kind"])
+        if event_type == "unsubscribe" and row.get("suppression_id") is None:
+            continue  # a stranger's mailed command: it unsubscribed nobody
         if event_type is not None:
             by_event.setdefault(event_type, []).append(_finding(row))
     for event_type, items in by_event.items():

@@ -2,6 +2,7 @@
 auto-reply, a mailed unsubscribe and a human reply, swept over IMAP and over POP3."""
 
 import ssl
+from email import message_from_bytes
 
 import pytest
 from imap_tools import MailBoxStartTls
@@ -123,3 +124,36 @@ def test_unrecognised_mail_can_be_moved_to_a_keep_folder(
     ) as box:
         kept = list(box.fetch(mark_seen=False))
     assert [m.subject for m in kept] == ["Hello"] and "\\Seen" not in kept[0].flags
+
+
+def test_unsubscribe_commands_mailed_to_the_bare_address(
+    mail: MailStack, settings: Settings, engine: Engine, session: Session
+) -> None:
+    """A subscriber who answers the newsletter with "unsubscribe" is unsubscribed, tied to the message
+    they answered; a stranger's command is recorded and suppresses nobody; a question stays for a person."""
+    sent = seed_campaign(session, settings, engine, [DELIVERED, LEAVER])
+    send_campaign(mail, settings, engine, sent)
+    [received] = mail.wait_for_messages(DELIVERED, 1)
+    answered = message_from_bytes(received)["Message-ID"]
+    reply = plain_mail(DELIVERED, NOREPLY, "Re: Spring news", "Unsubscribe\r\n\r\n> Hello!")
+    mail.deliver(NOREPLY, f"In-Reply-To: {answered}\r\n".encode() + reply)
+    mail.deliver(NOREPLY, plain_mail("stranger@remote.test", NOREPLY, "unsubscribe", ""))
+    question = plain_mail(LEAVER, NOREPLY, "How do I unsubscribe?", "I cannot find the link.")
+    mail.deliver(NOREPLY, question)
+
+    sweep = run_sweep(mailbox_settings(settings, mail), engine, trigger="cli")
+
+    assert sweep is not None and sweep.state == "done", sweep and sweep.error
+    assert (sweep.seen, sweep.recorded, sweep.deleted, sweep.kept) == (3, 2, 2, 1)
+    assert sweep.per_kind == {"unsubscribe": 2} and sweep.per_layer == {"ledger": 1, "none": 1}
+    assert mail.messages(NOREPLY) == [question]
+    session.expire_all()
+    rows = {b.email: b for b in session.exec(select(Bounce))}
+    mine, stranger = rows[DELIVERED], rows["stranger@remote.test"]
+    assert (mine.kind, mine.attribution, mine.delivery_id, mine.campaign_id) == (
+        "unsubscribe", "ledger", sent.by(DELIVERED).id, sent.campaign.id,
+    )  # fmt: skip
+    assert (stranger.kind, stranger.attribution, stranger.suppression_id) == ("unsubscribe", "none", None)
+    [suppression] = session.exec(select(Suppression)).all()
+    assert (suppression.email, suppression.reason, mine.suppression_id) == (DELIVERED, "unsubscribed", suppression.id)
+    session.commit()
