@@ -7,6 +7,7 @@ arrive with it meanwhile. A revocation takes effect at once in the process that 
 window in every other process."""
 
 import asyncio
+import math
 
 from fastapi import HTTPException, Request, status
 from sqlalchemy import Engine
@@ -18,14 +19,17 @@ from app.models import ApiKey
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
-# Lookups in flight: when a busy client's key expires from the cache, its 50 concurrent requests share
-# one database read instead of queueing 50 for the connection pool.
+# Lookups in flight: when a busy client's key expires from the cache, one of its concurrent requests reads
+# the database while the others go on with the verification that just expired (a revocation in this
+# process drops it at once), instead of all of them queueing for the connection pool.
 _lookups: dict[tuple[asyncio.AbstractEventLoop, str, str], asyncio.Future[ApiKey | None]] = {}
 
 
-async def _looked_up(engine: Engine, key: str) -> ApiKey | None:
+async def _looked_up(engine: Engine, key: str, ttl: float) -> ApiKey | None:
     ident = (asyncio.get_running_loop(), str(engine.url), hash_key(key))
     lookup = _lookups.get(ident)
+    if lookup is not None and ttl > 0 and (last := cached_key(engine, key, math.inf)) is not None:
+        return last  # verified a moment beyond the window, and being checked again right now
     if lookup is None:
         lookup = _lookups[ident] = asyncio.ensure_future(run_in_threadpool(verified_key, engine, key))
         lookup.add_done_callback(lambda _: _lookups.pop(ident, None))
@@ -44,7 +48,7 @@ async def require_api_key(request: Request, engine: EngineDep, settings: Setting
         )
     row = cached_key(engine, key, settings.api_key_cache_seconds)
     if row is None:
-        row = await _looked_up(engine, key)
+        row = await _looked_up(engine, key, settings.api_key_cache_seconds)
     if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
