@@ -129,26 +129,14 @@ def _original_ids(rep: Report) -> tuple[str | None, str | None, str | None]:
     return mid, camp, deliv
 
 
-def _result(
-    rep: Report,
-    kind: str,
-    recipients: list[Recipient],
-    evidence: str,
-    envelope_id: str = "",
-    original_id: str | None = None,
-) -> Classification:
+def _result(rep: Report, kind: str, recipients: list[Recipient], evidence: str, envelope_id: str = "",
+            original_id: str | None = None) -> Classification:
     mid, camp, deliv = _original_ids(rep)
     return Classification(
-        kind=kind,
-        recipients=tuple(recipients),
-        evidence=evidence,
-        original_message_id=mid or original_id,
-        campaign_id=camp,
-        delivery_id=deliv,
-        verp_tokens=_verp_tokens(rep, envelope_id),
-        subject=rep.subject,
-        from_address=first_address(rep.from_),
-        original_headers=rep.returned_header_text()[:MAX_ORIGINAL_HEADERS],
+        kind=kind, recipients=tuple(recipients), evidence=evidence,
+        original_message_id=mid or original_id, campaign_id=camp, delivery_id=deliv,
+        verp_tokens=_verp_tokens(rep, envelope_id), subject=rep.subject,
+        from_address=first_address(rep.from_), original_headers=rep.returned_header_text()[:MAX_ORIGINAL_HEADERS],
     )
 
 
@@ -239,10 +227,8 @@ def classify_mail(raw: bytes | str) -> Classification:
     """The classifier proper; may raise on a bug, which classify() turns into 'none'."""
     rep = Report(parse(raw))
     if arf.detect(rep):
-        recips = [
-            Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
-            for a in arf.recipients(rep)
-        ]
+        recips = [Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
+                  for a in arf.recipients(rep)]
         return _result(rep, "complaint", recips, arf.NAME)
     entries, evidence, meta = _bounce_entries(rep)
     envelope_id = (meta.get("original-envelope-id") or "").strip()
@@ -264,9 +250,8 @@ def classify_mail(raw: bytes | str) -> Classification:
     marker = autoreply.detect(rep)
     if marker:
         addr = first_address(rep.from_) or first_address(rep.mail.header("return-path"))
-        recips = (
-            [Recipient(addr, "", "", "vacation", False, _collapse(autoreply.diagnostic(rep)), "", "")] if addr else []
-        )
+        recips = [Recipient(addr, "", "", "vacation", False, _collapse(autoreply.diagnostic(rep)), "", "")] \
+            if addr else []
         return _result(rep, "autoreply", recips, marker, original_id=_in_reply_to(rep))
     command = unsubscribe.detect(rep)
     if command:
@@ -290,12 +275,5 @@ def classify(raw: bytes) -> Classification:
         return Classification("none", (), f"error:{type(exc).__name__}", None, None, None, (), "", "", "")
 
 
-__all__ = [
-    "HEADER_CAMPAIGN",
-    "HEADER_DELIVERY",
-    "Classification",
-    "Recipient",
-    "classify",
-    "classify_mail",
-    "clean_address",
-]
+__all__ = ["HEADER_CAMPAIGN", "HEADER_DELIVERY", "Classification", "Recipient", "classify", "classify_mail",
+           "clean_address"]

@@ -221,9 +221,8 @@ def split_boundary(body: str, boundary: str) -> list[str]:
     return pieces
 
 
-def _walk(
-    ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str, out: list[Part], depth: int
-) -> None:
+def _walk(ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str,
+          out: list[Part], depth: int) -> None:
     if len(out) >= MAX_PARTS:
         return
     boundary = params.get("boundary", "")

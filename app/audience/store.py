@@ -189,6 +189,4 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     if not contact_ids:
         return
     stmt = _dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
-    session.execute(
-        stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
-    )
+    session.execute(stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids])

@@ -145,9 +145,7 @@ def _processed_ids(session: Session, digests: list[str]) -> dict[str, int]:
 def _link_requests(session: Session, ctx: SweepContext, rows: list[dict[str, Any]], now: datetime) -> None:
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
     # a stranger's mailed unsubscribe command is recorded but suppresses nobody: anyone can forge a From
-    asked = [
-        r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")
-    ]
+    asked = [r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")]
     if not asked:
         return
     wanted = {

@@ -53,9 +53,7 @@ class Bounce(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(
-        max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery"
-    )
+    kind: str = Field(max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
     reason: str = Field(max_length=40, index=True)
     hard: bool = False
     email: str = Field(max_length=320)

@@ -25,12 +25,8 @@ TABLE: Table = (
 def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     return "did not reach the following recipient" in head and (
-        "MSEXCH" in rep.text
-        or "Undeliverable" in rep.subject
-        or "X-MS-" in str(rep.mail.headers.keys()).upper()
-        or bool(_ADDR_LINE.search(head))
-        or bool(re.search(r"^[ \t]*[^\s@]{1,128}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M))
-    )
+        "MSEXCH" in rep.text or "Undeliverable" in rep.subject or "X-MS-" in str(rep.mail.headers.keys()).upper()
+        or bool(_ADDR_LINE.search(head)) or bool(re.search(r"^[ \t]*[^\s@]{1,128}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M)))
 
 
 def parse(rep: Report) -> list[Entry]:

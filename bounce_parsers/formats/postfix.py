@@ -29,9 +29,8 @@ def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     if rep.subject.startswith("Postfix SMTP server: errors from") and "Transcript of session follows" in head:
         return True
-    return (
-        "This is the mail system at host" in head or "This is the Postfix program at host" in head
-    ) and not dsn_has_recipient(rep)
+    return ("This is the mail system at host" in head or "This is the Postfix program at host" in head) \
+        and not dsn_has_recipient(rep)
 
 
 def _transcript(text: str) -> list[Entry]:

@@ -14,78 +14,20 @@ from .codes import STATUS_REASON
 from .phrases import PHRASES, REJECTED_EXCEPTIONS, Phrase
 
 # Reasons whose status-code mapping is a guess worth re-checking against the text.
-RETRY = frozenset(
-    {"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror", "hostunknown", "userunknown"}
-)
+RETRY = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
+                   "hostunknown", "userunknown"})
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 
-FIRST_ORDER = (
-    "mailboxfull",
-    "mesgtoobig",
-    "exceedlimit",
-    "suspend",
-    "hasmoved",
-    "norelaying",
-    "authfailure",
-    "userunknown",
-    "filtered",
-    "requireptr",
-    "notcompliantrfc",
-    "badreputation",
-    "contenterror",
-    "rejected",
-    "hostunknown",
-    "spamdetected",
-    "speeding",
-    "toomanyconn",
-    "blocked",
-)
-SECOND_ORDER = (
-    "mailboxfull",
-    "authfailure",
-    "badreputation",
-    "speeding",
-    "spamdetected",
-    "virusdetected",
-    "policyviolation",
-    "norelaying",
-    "systemerror",
-    "networkerror",
-    "suspend",
-    "contenterror",
-    "systemfull",
-    "notaccept",
-    "expired",
-    "failedstarttls",
-    "securityerror",
-    "mailererror",
-)
-TEXT_ORDER = (
-    "mailboxfull",
-    "mesgtoobig",
-    "exceedlimit",
-    "suspend",
-    "userunknown",
-    "filtered",
-    "rejected",
-    "hostunknown",
-    "spamdetected",
-    "speeding",
-    "toomanyconn",
-    "blocked",
-    "authfailure",
-    "failedstarttls",
-    "securityerror",
-    "systemerror",
-    "networkerror",
-    "expired",
-    "contenterror",
-    "hasmoved",
-    "systemfull",
-    "notaccept",
-    "mailererror",
-    "norelaying",
-)
+FIRST_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
+               "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "contenterror",
+               "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked")
+SECOND_ORDER = ("mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected",
+                "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
+                "systemfull", "notaccept", "expired", "failedstarttls", "securityerror", "mailererror")
+TEXT_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "userunknown", "filtered", "rejected",
+              "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked", "authfailure",
+              "failedstarttls", "securityerror", "systemerror", "networkerror", "expired", "contenterror",
+              "hasmoved", "systemfull", "notaccept", "mailererror", "norelaying")
 
 
 def _trie_pattern(words: list[str]) -> str:
@@ -104,7 +46,7 @@ def _trie_pattern(words: list[str]) -> str:
             return ""
         alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return "" if "" in node else body  # a word ends here: its prefix already matches
+        return "" if "" in node else body     # a word ends here: its prefix already matches
 
     return emit(trie)
 
@@ -164,21 +106,10 @@ def _probe(reason: str, status_name: str, reply: str, command: str, text: str, s
         if status_name == "suspend":
             return False
         if status_name == "hostunknown" and includes("hostunknown", text):
-            return False  # code and text agree that the domain, not the mailbox, is unknown
+            return False    # code and text agree that the domain, not the mailbox, is unknown
         if status_name == "userunknown":
-            return not any(
-                includes(r, text)
-                for r in (
-                    "norelaying",
-                    "blocked",
-                    "mailboxfull",
-                    "hasmoved",
-                    "rejected",
-                    "notaccept",
-                    "speeding",
-                    "toomanyconn",
-                )
-            )
+            return not any(includes(r, text) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved",
+                                                       "rejected", "notaccept", "speeding", "toomanyconn"))
         # an addressing-status code (RFC 3463 X.1.XXX: 5.1.10, 5.1.351, ...) or a refusal of
         # RCPT TO lets the phrase decide; after DATA, or with no command known, the same words
         # come from a filter in the path (-> filtered)
@@ -197,11 +128,8 @@ def _probe(reason: str, status_name: str, reply: str, command: str, text: str, s
         if status_name == "rejected":
             return True
         temp = status_name or "undefined"
-        if (
-            command == "MAIL"
-            or (command == "DATA" and temp != "userunknown")
-            or temp in ("undefined", "onhold", "securityerror", "systemerror")
-        ):
+        if command == "MAIL" or (command == "DATA" and temp != "userunknown") or temp in (
+                "undefined", "onhold", "securityerror", "systemerror"):
             return includes("rejected", text)
         return False
     if reason == "hostunknown":
@@ -238,15 +166,8 @@ def _syntax_reply(reply: str) -> bool:
     return reply.isdigit() and (400 < int(reply) < 408 or 500 < int(reply) < 508)
 
 
-def find(
-    status: str,
-    reply: str,
-    command: str,
-    diagnostic: str,
-    diagnostic_type: str = "SMTP",
-    action: str = "",
-    preset: str = "",
-) -> str:
+def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type: str = "SMTP",
+         action: str = "", preset: str = "") -> str:
     """One reason for one failed recipient."""
     if preset and preset not in RETRY:
         return preset
@@ -275,7 +196,7 @@ def find(
                 return "vacation"
             return "onhold" if text else "undefined"
     if reason == "hostunknown" and (status[:1] == "4" or (not status and reply[:1] == "4")):
-        return "networkerror"  # a transient name-service failure, not a domain that does not exist
+        return "networkerror"   # a transient name-service failure, not a domain that does not exist
     return reason
 
 
