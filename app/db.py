@@ -1,10 +1,11 @@
 """Engines and sessions. SQLite is the embedded default; PostgreSQL is the scale-out path."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlmodel import Session
+from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlmodel import Session, SQLModel
 
 from app.settings import Settings
 
@@ -72,3 +73,25 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ROWS (dicts with the same keys, values already as stored) in the session's transaction.
+    PostgreSQL: one COPY, since psycopg runs an executemany as a pipeline of single-row statements
+    (most of a sweep's recording time). Elsewhere one executemany, which SQLite runs in a C loop."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), list(rows))
+        return
+    from psycopg import sql
+
+    columns = list(rows[0])
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])

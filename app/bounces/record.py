@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from app.bounces.attribution import Attribution, Lookup
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, chunks, ensure_suppressions
+from app.db import insert_rows
 from app.models import Bounce, Delivery, ProcessedMessage
 from app.webhooks.events import emit_findings
 from bounce_parsers import Classification, Recipient
@@ -99,10 +100,10 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
     """Write the processed-message rows, the findings and their consequences; the caller commits."""
     if not items:
         return []
-    # plain executemany and ids read back by hash: INSERT..RETURNING in parameter order is one statement
-    # per row on SQLite
-    session.execute(
-        insert(ProcessedMessage),
+    # ids read back by hash: INSERT..RETURNING in parameter order is one statement per row on SQLite
+    insert_rows(
+        session,
+        ProcessedMessage,
         [
             {
                 "sweep_id": ctx.sweep_id,
@@ -126,7 +127,7 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
         recorded.append(Recorded(processed_id, tuple(where.layer for where, _ in findings)))
     _link_requests(session, ctx, rows, now)
     if rows:
-        session.execute(insert(Bounce), rows)
+        insert_rows(session, Bounce, rows)
         emit_findings(session, rows, now)  # webhooks, stored in this transaction
         _act_on_bounces(session, ctx, rows, now)
     return recorded
