@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, column, exists, func, insert, select, update, values
+from sqlalchemy import Integer, String, and_, bindparam, column, exists, func, select, update, values
 from sqlmodel import Session
 
 from app.bounces.policy import BouncePolicy, apply_policy
+from app.db import insert_rows
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
@@ -244,7 +245,7 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
                 }
             )
     if attempts:
-        session.execute(insert(DeliveryAttempt), attempts)
+        insert_rows(session, DeliveryAttempt, attempts)
     if bounces:
         _bounce_records(session, bounces, settings, now)
     return {o.row.campaign_id for o in outcomes}
