@@ -45,6 +45,7 @@ class _Counts:
 
 
 _Fetched = tuple[str, int, str, Classification]  # mailbox id, size, content hash, classification
+_POOL_CHUNKS = 4  # pieces per batch: small enough to keep every worker process busy
 
 
 def _fetch_classified(box: Mailbox, ids: Sequence[str], pool: Executor | None) -> Callable[[], list[_Fetched]]:
@@ -57,9 +58,6 @@ def _fetch_classified(box: Mailbox, ids: Sequence[str], pool: Executor | None) -
     else:
         found = pool.map(classify, raws, chunksize=max(1, math.ceil(len(raws) / _POOL_CHUNKS)))
     return lambda: [(uid, size, digest, c) for (uid, size, digest, _), c in zip(fetched, found, strict=True)]
-
-
-_POOL_CHUNKS = 4  # pieces per batch: small enough to keep every worker process busy
 
 
 @contextlib.contextmanager
