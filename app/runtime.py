@@ -63,10 +63,6 @@ class BackgroundProcess:
         self._stopping = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="background-process", daemon=True)
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
     def start(self) -> None:
         self._spawn()
         self._supervisor.start()

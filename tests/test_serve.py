@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -17,8 +16,9 @@ from sqlalchemy import Engine
 
 from app.settings import Settings
 from tests.conftest import make_api_key
-from tests.support.browser import free_port
 from tests.support.mailstack import MailStack
+from tests.support.network import free_port
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.mailstack
 
@@ -53,14 +53,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
-
-
 @pytest.fixture
 def served(
     settings: Settings, engine: Engine, mail: MailStack, tmp_path: Path
@@ -78,7 +70,7 @@ def served(
             return False
 
     try:
-        _wait(up, 30, "bulkmail serve to answer")
+        wait_for(up, 30, "bulkmail serve to answer")
         yield proc, base
     finally:
         if proc.poll() is None:
@@ -92,10 +84,10 @@ def test_serve_sends_from_a_lower_priority_background_process(
     mail: MailStack,  # type: ignore[type-arg]
 ) -> None:
     proc, base = served
-    background = _wait(lambda: _children(proc.pid), 10, "the background process")
+    background = wait_for(lambda: _children(proc.pid), 10, "the background process")
     assert len(background) == 1
     lowered = os.getpriority(os.PRIO_PROCESS, proc.pid) + 10
-    _wait(lambda: os.getpriority(os.PRIO_PROCESS, background[0]) == lowered, 10, "the background process's nice 10")
+    wait_for(lambda: os.getpriority(os.PRIO_PROCESS, background[0]) == lowered, 10, "the background process's nice 10")
 
     headers = {"Authorization": f"Bearer {make_api_key(engine)}"}
     with httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=10) as api:
@@ -106,7 +98,7 @@ def test_serve_sends_from_a_lower_priority_background_process(
         cid = api.post("/campaigns", json={"name": "Hello", "from_address": NOREPLY, "subject": "Hi {{ first_name }}",
                                            "text_template": "Hello {{ first_name }}", "list_ids": [list_id]}).json()["id"]  # fmt: skip
         assert api.post(f"/campaigns/{cid}/launch").json()["state"] == "sending"
-        done = _wait(lambda: (c := api.get(f"/campaigns/{cid}").json())["state"] == "completed" and c, 60, "sending")
+        done = wait_for(lambda: (c := api.get(f"/campaigns/{cid}").json())["state"] == "completed" and c, 60, "sending")
     assert done["progress"]["counts"]["sent"] == 2
     [message] = mail.wait_for_messages("alice@example.test", 1, timeout=20)
     assert message_from_bytes(message)["Subject"] == "Hi Alice"
@@ -114,23 +106,23 @@ def test_serve_sends_from_a_lower_priority_background_process(
 
 def test_background_process_stops_with_the_server(served: tuple[subprocess.Popen, str]) -> None:
     proc, _ = served
-    [background] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    [background] = wait_for(lambda: _children(proc.pid), 10, "the background process")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
-    assert _wait(lambda: not _alive(background), 10, "the background process to stop")
+    assert wait_for(lambda: not _alive(background), 10, "the background process to stop")
 
 
 def test_background_process_exits_when_the_server_is_killed(served: tuple[subprocess.Popen, str]) -> None:
     proc, _ = served
-    [background] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    [background] = wait_for(lambda: _children(proc.pid), 10, "the background process")
     proc.kill()
     proc.wait()
-    assert _wait(lambda: not _alive(background), 10, "the orphaned background process to exit")
+    assert wait_for(lambda: not _alive(background), 10, "the orphaned background process to exit")
 
 
 def test_background_process_is_restarted_if_it_dies(served: tuple[subprocess.Popen, str]) -> None:
     proc, base = served
-    [first] = _wait(lambda: _children(proc.pid), 10, "the background process")
+    [first] = wait_for(lambda: _children(proc.pid), 10, "the background process")
     os.kill(first, signal.SIGKILL)
-    [second] = _wait(lambda: [p for p in _children(proc.pid) if p != first], 20, "a new background process")
+    [second] = wait_for(lambda: [p for p in _children(proc.pid) if p != first], 20, "a new background process")
     assert _alive(second) and httpx.get(f"{base}/healthz", timeout=5).status_code == 200

@@ -13,7 +13,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,7 @@ from app.apikeys import create_api_key
 from app.db import make_engine
 from app.migrate import upgrade
 from tests.support.mailstack import smtp_sink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.network import free_port
 
 
 def serve(env: dict[str, str], port: int, processes: int = 0) -> subprocess.Popen:  # type: ignore[type-arg]

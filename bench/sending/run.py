@@ -13,7 +13,6 @@ import argparse
 import os
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,15 +35,10 @@ from app.models import Campaign, Contact, ListMember, MailingList, utcnow  # noq
 from app.sending import campaigns as service  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from tests.support.mailstack import smtp_sink  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
 
 PG_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_sending")
 CITIES = ["Oslo", "Rome", "Lima", "Kyoto", "Quito", "Perth", "Accra", "Turku"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smtp_source(port: int, n: int) -> float:

@@ -14,6 +14,7 @@ from app.webhooks.signing import verify
 from tests.api.receiver import Receiver
 from tests.conftest import make_api_key
 from tests.support.mailstack import MailStack
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.mailstack
 
@@ -34,16 +35,6 @@ def _service(settings: Settings, mail: MailStack) -> Settings:
         "mailbox_cafile": mail.cafile,
         "embedded_worker": True, "scheduler": True, "webhook_poll_seconds": 0.2, "sweep_interval_minutes": 600,
     })  # fmt: skip
-
-
-def _poll(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_cms_flow_end_to_end(mail: MailStack, settings: Settings, engine: Engine) -> None:
@@ -72,7 +63,7 @@ def test_cms_flow_end_to_end(mail: MailStack, settings: Settings, engine: Engine
         assert api.post(f"{API}/campaigns/{cid}/launch", headers={"Idempotency-Key": "go"}).json()["state"] == "sending"
         assert api.post(f"{API}/campaigns/{cid}/launch", headers={"Idempotency-Key": "go"}).status_code == 200
 
-        done = _poll(lambda: (c := api.get(f"{API}/campaigns/{cid}").json())["state"] == "completed" and c,
+        done = wait_for(lambda: (c := api.get(f"{API}/campaigns/{cid}").json())["state"] == "completed" and c,
                      60, "the campaign to complete")  # fmt: skip
         assert done["progress"]["counts"]["sent"] == len(REAL + UNKNOWN) and done["progress"]["percent"] == 100.0
         for address in REAL:
@@ -82,7 +73,7 @@ def test_cms_flow_end_to_end(mail: MailStack, settings: Settings, engine: Engine
         sweep = api.post(f"{API}/sweeps")
         assert sweep.status_code == 201 and sweep.json()["per_kind"].get("bounce") == len(UNKNOWN), sweep.text
 
-        got = _poll(lambda: len(receiver.received) >= 1 + len(UNKNOWN) and receiver.received, 30, "the webhooks")
+        got = wait_for(lambda: len(receiver.received) >= 1 + len(UNKNOWN) and receiver.received, 30, "the webhooks")
         for r in got:
             assert verify(secret, r.headers["x-bulkmail-signature"], r.body, int(time.time()))
         bounced = sorted(r.json["data"]["email"] for r in got if r.json["type"] == "bounce")

@@ -1,7 +1,6 @@
 """`bulkmail mailbox test` against the real Dovecot: success over each protocol and security, and a
 message that names the problem for each way it can go wrong."""
 
-import socket
 
 import pytest
 from pydantic import SecretStr
@@ -12,6 +11,7 @@ from app.cli import cli
 from app.settings import Settings, get_settings
 from tests.bounces.support import NOREPLY, mailbox_settings
 from tests.support.mailstack import MailStack
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.mailstack
 
@@ -38,12 +38,6 @@ def test_connection_ok(mail: MailStack, protocol: str, security: str, port: str)
     assert check_mailbox(settings).endswith("login ok, 1 message(s)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     ("update", "problem"),
     [
@@ -58,7 +52,7 @@ def _free_port() -> int:
 )
 def test_connection_problems_are_named(mail: MailStack, update: dict[str, object], problem: str) -> None:
     if update.get("mailbox_port") == "free":
-        update = {**update, "mailbox_port": _free_port()}
+        update = {**update, "mailbox_port": free_port()}
     elif update.get("mailbox_port") == "pop3":
         update = {**update, "mailbox_port": mail.pop3_port}
     with pytest.raises(MailboxError) as err:

@@ -14,9 +14,10 @@ from app.models import Campaign, utcnow
 from app.sending import campaigns as service
 from app.sending.worker import MAX_BATCHES_IN_FLIGHT
 from tests.sending.conftest import bulk_list, campaign_state, make_campaign, relay_settings
-from tests.sending.sink import free_port
 from tests.sending.workers import dumped_recipients, sink_dump_dir, start_worker, stop_worker
 from tests.support.mailstack import smtp_sink
+from tests.support.network import free_port
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +30,6 @@ def _launch(engine, settings, n: int) -> int:  # type: ignore[no-untyped-def]
         session.commit()
         assert campaign.state == "sending"
         return campaign.id  # type: ignore[return-value]
-
-
-def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -56,7 +50,7 @@ def test_kill_9_mid_campaign_loses_nobody_and_duplicates_stay_within_the_batch_i
     with smtp_sink(port, 256, "-D", str(dump)):
         first = start_worker(s, tmp_path / "worker1.log")
         try:
-            _wait(lambda: sum(dumped_recipients(dump).values()) >= 600, 60, "the first worker to get going")
+            wait_for(lambda: sum(dumped_recipients(dump).values()) >= 600, 60, "the first worker to get going")
         finally:
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
@@ -64,7 +58,7 @@ def test_kill_9_mid_campaign_loses_nobody_and_duplicates_stay_within_the_batch_i
         assert sum(before_restart.values()) < n, "the campaign finished before the kill; slow it down"
         second = start_worker(s.model_copy(update={"smtp_rate": 0.0}), tmp_path / "worker2.log")
         try:
-            _wait(lambda: campaign_state(engine, campaign_id) == "completed", 60, "the campaign to complete")
+            wait_for(lambda: campaign_state(engine, campaign_id) == "completed", 60, "the campaign to complete")
         finally:
             stop_worker(second)
         time.sleep(0.2)
@@ -94,7 +88,7 @@ def test_four_workers_on_postgresql_send_every_recipient_exactly_once(
     with smtp_sink(port, 256, "-D", str(dump)):
         workers = [start_worker(s, tmp_path / f"worker{i}.log") for i in range(4)]
         try:
-            _wait(lambda: campaign_state(engine, campaign_id) == "completed", 120, "the campaign to complete")
+            wait_for(lambda: campaign_state(engine, campaign_id) == "completed", 120, "the campaign to complete")
         finally:
             for w in workers:
                 stop_worker(w)

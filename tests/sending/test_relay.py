@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.sending.relay import test_connection as check_relay
 from app.settings import Settings
-from tests.sending.sink import Sink, SinkServer, free_port
+from tests.sending.sink import Sink, SinkServer
+from tests.support.network import free_port
 
 
 def _settings(port: int, **kw) -> Settings:  # type: ignore[no-untyped-def]

@@ -1,6 +1,5 @@
 """A live bulkmail server on a free loopback port, and Debian's Chromium driven by Playwright."""
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,12 +13,6 @@ from app.settings import Settings
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -18,7 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from app.paths import ROOT
-from tests.support.browser import chromium, free_port, live_server
+from tests.support.browser import chromium, live_server
+from tests.support.network import free_port
 from tests.web.conftest import EMAIL, PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.mailstack]

@@ -8,7 +8,8 @@ from app.config_store import SettingsInvalid, effective_settings, save_settings
 from app.models import StoredSetting, utcnow
 from app.sending import campaigns as service
 from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, run_worker_until
-from tests.sending.sink import Sink, SinkServer, free_port
+from tests.sending.sink import Sink, SinkServer
+from tests.support.network import free_port
 
 
 def test_saved_values_override_the_environment_and_bad_ones_are_refused_whole(settings, engine):
