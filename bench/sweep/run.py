@@ -1,6 +1,11 @@
 """Bounce sweep throughput: N corpus bounces in the real Dovecot mailbox, a full sweep over IMAP and over
 POP3, each beside a raw fetch of the same mailbox (imaplib / poplib) in the same run.
 
+Also in the same run, the floor: a raw client that fetches every message and deletes it (IMAP: STORE
+\\Deleted per batch, one EXPUNGE; POP3: RETR, DELE, QUIT) without classifying or recording anything.
+No sweep that deletes what it processed can beat it, so raw fetch ÷ floor is the highest ratio this
+server allows, and floor ÷ sweep is what the sweep's own work costs on top.
+
     .venv/bin/python bench/sweep/run.py [--messages 10000] [--db sqlite|postgresql]
 
 Every message is a corpus file (bounces, complaints, auto-replies from /work/shared/corpus/bounces/bsd)
@@ -11,6 +16,7 @@ commit, delete. Uses the test mail stack (tests/support/mailstack.py); needs roo
 import argparse
 import glob
 import imaplib
+import os
 import poplib
 import re
 import shutil
@@ -104,7 +110,7 @@ def _ctx(stack: MailStack) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=stack.cafile)
 
 
-def raw_imap(stack: MailStack, batch: int) -> tuple[int, float]:
+def raw_imap(stack: MailStack, batch: int, delete: bool = False) -> tuple[int, float]:
     start = time.perf_counter()
     imap = imaplib.IMAP4(stack.host, stack.imap_port)
     imap.starttls(_ctx(stack))
@@ -113,13 +119,18 @@ def raw_imap(stack: MailStack, batch: int) -> tuple[int, float]:
     uids = imap.uid("SEARCH", "ALL")[1][0].split()
     got = 0
     for i in range(0, len(uids), batch):
-        data = imap.uid("FETCH", b",".join(uids[i : i + batch]), "(UID BODY.PEEK[])")[1]
+        chunk = b",".join(uids[i : i + batch])
+        data = imap.uid("FETCH", chunk, "(UID BODY.PEEK[])")[1]
         got += sum(1 for item in data if isinstance(item, tuple))
+        if delete:
+            imap.uid("STORE", chunk, "+FLAGS.SILENT", r"(\Deleted)")
+    if delete:
+        imap.expunge()
     imap.logout()
     return got, time.perf_counter() - start
 
 
-def raw_pop3(stack: MailStack) -> tuple[int, float]:
+def raw_pop3(stack: MailStack, delete: bool = False) -> tuple[int, float]:
     start = time.perf_counter()
     pop = poplib.POP3(stack.host, stack.pop3_port)
     pop.stls(_ctx(stack))
@@ -129,8 +140,20 @@ def raw_pop3(stack: MailStack) -> tuple[int, float]:
     count = len(pop.list()[1])
     for n in range(1, count + 1):
         pop.retr(n)
+        if delete:
+            pop.dele(n)
     pop.quit()
     return count, time.perf_counter() - start
+
+
+def raw(stack: MailStack, protocol: str, batch: int, delete: bool = False) -> tuple[int, float]:
+    return raw_imap(stack, batch, delete) if protocol == "imap" else raw_pop3(stack, delete)
+
+
+def busy_cores() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine: the sweep's own CPU plus Dovecot's and the database's."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
 def warm(stack: MailStack) -> None:
@@ -209,11 +232,19 @@ def main() -> None:
             tokens = seed(url, args.messages)
             fill(stack, mails, tokens)
             warm(stack)
-            n_raw, t_raw = raw_imap(stack, args.batch) if protocol == "imap" else raw_pop3(stack)
+            n_raw, t_raw = raw(stack, protocol, args.batch)
+            _, t_floor = raw(stack, protocol, args.batch, delete=True)
+            fill(stack, mails, tokens)
+            warm(stack)
+            busy0, total0 = busy_cores()
             n, t, summary = sweep(stack, url, protocol, args.batch)
+            busy1, total1 = busy_cores()
             left = len(stack.messages(NOREPLY))
             print(f"{protocol}: raw fetch {n_raw} in {t_raw:.2f}s = {n_raw / t_raw:.0f} msgs/s; "
                   f"sweep {n} in {t:.2f}s = {n / t:.0f} msgs/s; ratio {t_raw / t:.2f}; left in mailbox {left}")  # fmt: skip
+            print(f"  floor (raw fetch + delete, nothing else) {t_floor:.2f}s: highest reachable ratio {t_raw / t_floor:.2f}; "
+                  f"sweep = {t_floor / t:.2f} of the floor's speed; machine busy {100 * (busy1 - busy0) / (total1 - total0):.0f} % "
+                  f"of {os.cpu_count()} cores during the sweep")  # fmt: skip
             print(f"  {summary}")
     finally:
         stack.stop()
