@@ -135,37 +135,39 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[
     procs = [subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env, cwd=workdir,
                               stdout=(workdir / f"{kind}-w{i}.log").open("wb"), stderr=subprocess.STDOUT)
              for i in range(workers)]  # fmt: skip
-    time.sleep(3)  # let the workers import and connect; they idle until the launch
-    settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret")
-    engine = make_engine(url)
-    start = time.perf_counter()
-    with Session(engine) as session:
-        campaign = Campaign(name="bench", from_name="Shop", from_address="news@example.test", subject=templates.SUBJECT,
-                            html_template=templates.HTML, text_template=templates.TEXT, list_ids=[list_id])  # fmt: skip
-        session.add(campaign)
-        session.flush()
-        service.launch(session, campaign, settings, utcnow())
-        session.commit()
-        campaign_id = campaign.id
-    launched = time.perf_counter() - start
-    rss = 0.0
-    while True:
+    try:
+        time.sleep(3)  # let the workers import and connect; they idle until the launch
+        settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret")
+        engine = make_engine(url)
+        start = time.perf_counter()
         with Session(engine) as session:
-            state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
-            session.rollback()
+            campaign = Campaign(name="bench", from_name="Shop", from_address="news@example.test", subject=templates.SUBJECT,
+                                html_template=templates.HTML, text_template=templates.TEXT, list_ids=[list_id])  # fmt: skip
+            session.add(campaign)
+            session.flush()
+            service.launch(session, campaign, settings, utcnow())
+            session.commit()
+            campaign_id = campaign.id
+        launched = time.perf_counter() - start
+        rss = 0.0
+        while True:
+            with Session(engine) as session:
+                state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
+                session.rollback()
+            rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+            if state == "completed":
+                break
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"a worker died; see {workdir}")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
         rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
-        if state == "completed":
-            break
-        if any(p.poll() is not None for p in procs):
-            raise SystemExit(f"a worker died; see {workdir}")
-        time.sleep(0.2)
-    elapsed = time.perf_counter() - start
-    rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
-    with engine.connect() as conn:
-        states = dict(conn.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all())
-    for p in procs:
-        p.terminate()
-        p.wait(60)
+        with engine.connect() as conn:
+            states = dict(conn.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all())
+    finally:  # a failed run must not leave workers claiming rows in the next run's database
+        for p in procs:
+            p.terminate()
+            p.wait(60)
     engine.dispose()
     assert states == {"sent": n}, states
     return {"rate": n / elapsed, "seconds": elapsed, "launch_seconds": launched, "peak_rss_mb": rss}
