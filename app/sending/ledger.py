@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, column, exists, func, select, update, values
+from sqlalchemy import Integer, String, and_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from app.bounces.policy import BouncePolicy, apply_policy
@@ -163,8 +164,19 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
         }
         stamps = [(o.row.id, o.row.verp_token, o.row.message_id) for o in sent]
         if conn.dialect.name == "postgresql":
-            # one statement for the group; each row also gets its VERP token and Message-ID
-            v = values(column("vid", Integer), column("tok", String), column("mid", String), name="v").data(stamps)
+            # one statement for the group; each row also gets its VERP token and Message-ID. Three array
+            # parameters, not a VALUES list: its text (and plan) is the same for every batch, so neither
+            # SQLAlchemy nor PostgreSQL builds a statement with three parameters per row each time
+            ids, toks, mids = (list(c) for c in zip(*stamps, strict=True))
+            v = (
+                func.unnest(
+                    bindparam("ids", ids, type_=ARRAY(Integer)),
+                    bindparam("toks", toks, type_=ARRAY(String)),
+                    bindparam("mids", mids, type_=ARRAY(String)),
+                )
+                .table_valued("vid", "tok", "mid")
+                .render_derived(name="v")
+            )
             conn.execute(update(t).where(t.c.id == v.c.vid).values(verp_token=v.c.tok, message_id=v.c.mid, **done))
         else:  # SQLite has no UPDATE ... FROM (VALUES) with column names; executemany is in-process anyway
             conn.execute(
