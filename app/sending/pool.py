@@ -1,5 +1,9 @@
 """N sending threads, each with its own relay connection, fed from one queue. The pool turns relay
-answers into ledger outcomes; it never touches the database."""
+answers into ledger outcomes; it never touches the database.
+
+Jobs travel in small groups: a thread takes several at once and reports their outcomes together, so a
+message costs a fraction of a queue hand-off and a lock round instead of one each (on a fast relay the
+hand-offs between threads are a visible share of a worker's time)."""
 
 import logging
 import queue
@@ -19,6 +23,7 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 RELAY_DOWN_BACKOFF_SECONDS = 30.0
+JOBS_PER_HANDOFF = 8
 
 
 @dataclass
@@ -32,9 +37,9 @@ class Batch:
     relay_down: str | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, *outcomes: Outcome) -> None:
         with self._cond:
-            self.outcomes.append(outcome)
+            self.outcomes.extend(outcomes)
             if len(self.outcomes) >= self.expected:
                 self._cond.notify_all()
 
@@ -58,7 +63,10 @@ class SenderPool:
     def __init__(self, settings: Settings, connection_factory: Callable[[], RelayConnection] | None = None) -> None:
         self.settings = settings
         self.throttle = Throttle(settings.smtp_rate)
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max(2, settings.worker_batch) * 2)
+        # room for about two batches of jobs
+        self._queue: queue.Queue[list[Job] | None] = queue.Queue(
+            maxsize=max(2, 2 * settings.worker_batch // JOBS_PER_HANDOFF)
+        )
         self._factory = connection_factory or (lambda: RelayConnection(settings))
         self._blocked: dict[int, str] = {}  # campaign id -> relay error that stops it
         self._down_until = 0.0
@@ -70,8 +78,10 @@ class SenderPool:
         for t in self._threads:
             t.start()
 
-    def submit(self, job: Job) -> None:
-        self._queue.put(job)
+    def submit(self, jobs: list[Job]) -> None:
+        """Queue jobs of one batch; a sender thread takes up to JOBS_PER_HANDOFF of them at a time."""
+        for start in range(0, len(jobs), JOBS_PER_HANDOFF):
+            self._queue.put(jobs[start : start + JOBS_PER_HANDOFF])
 
     def unblock(self, campaign_ids: list[int]) -> None:
         """Campaigns resumed after a relay error may be tried again."""
@@ -87,8 +97,8 @@ class SenderPool:
     def _run(self) -> None:
         conn = self._factory()
         try:
-            while (job := self._queue.get()) is not None:
-                job.batch.add(self._send(conn, job))
+            while (jobs := self._queue.get()) is not None:
+                jobs[0].batch.add(*(self._send(conn, job) for job in jobs))
         finally:
             conn.close()
 

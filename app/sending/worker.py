@@ -24,7 +24,7 @@ from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
-from app.sending.pool import Batch, Job, SenderPool
+from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Worker:
             stopped = ledger.suppressed(session, [r.email_key for r in rows])
         self.pool.unblock(list(composers))
         batch = Batch(expected=len(rows), row_ids=[r.id for r in rows])
+        jobs: list[Job] = []
         for row in rows:
             if row.email_key in stopped:
                 batch.add(Outcome(row, "suppressed", None, f"not sent: {stopped[row.email_key]} after launch"))
@@ -106,7 +107,11 @@ class Worker:
                 batch.add(Outcome(row, "failed", None, f"could not build the message: {type(exc).__name__}: {exc}"))
                 continue
             row.verp_token, row.message_id = env.verp_token, env.message_id
-            self.pool.submit(Job(row, env, batch))
+            jobs.append(Job(row, env, batch))
+            if len(jobs) == JOBS_PER_HANDOFF:  # the senders start while the rest is composed
+                self.pool.submit(jobs)
+                jobs = []
+        self.pool.submit(jobs)
         return batch
 
     def _composers_for(self, session: Session, campaign_ids: set[int]) -> dict[int, Composer]:
