@@ -4,7 +4,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
 from app.settings import Settings
@@ -95,3 +96,32 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     with cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], **same: Any) -> None:
+    """Update rows by primary key in the session's transaction. Each dict in ROWS holds "id" and that row's
+    own values (the same keys in every dict); SAME are values or SQL expressions every row gets.
+    PostgreSQL: one UPDATE .. FROM unnest() with one array parameter per column, whose text (and plan)
+    does not change with the number of rows; elsewhere one executemany. Rows this session has loaded
+    are expired, so they read the new values."""
+    if not rows:
+        return
+    session.flush()  # pending ORM changes first, as an ORM update would: the expiry below would drop them
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = [c for c in rows[0] if c != "id"]
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = [bindparam(f"_{c}", [r[c] for r in rows], type_=ARRAY(table.c[c].type)) for c in ("id", *columns)]
+        v = func.unnest(*arrays).table_valued("id", *columns).render_derived(name="v")
+        stmt = update(table).where(table.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **same})
+        session.connection().execute(stmt)
+    else:
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({**{c: bindparam(f"_{c}") for c in columns}, **same})
+        )
+        session.connection().execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+    ids = {r["id"] for r in rows}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in ids:  # type: ignore[attr-defined]
+            session.expire(obj)

@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from app.bounces.suppress import Wanted, chunks, ensure_suppressions
+from app.db import update_rows
 from app.models import Bounce, Delivery, Suppression
 from app.settings import Settings
 
@@ -109,8 +110,7 @@ def apply_policy_many(
     links = [
         {"id": i, "suppression_id": suppression_ids[key]} for key, ids in over.items() for i in ids if i in unlinked
     ]
-    if links:
-        session.execute(update(Bounce), links)  # ORM bulk update by primary key: loaded rows stay in step
+    update_rows(session, Bounce, links)
     return suppression_ids
 
 

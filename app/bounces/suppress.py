@@ -5,9 +5,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session
 
+from app.db import insert_rows
 from app.models import Suppression
 
 
@@ -42,9 +43,8 @@ def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str
         if key not in ids
     ]
     if missing:
-        # plain executemany, then read the ids back: INSERT..RETURNING in parameter order is one
-        # statement per row on SQLite
-        session.execute(insert(Suppression), missing)
+        # insert, then read the ids back: INSERT..RETURNING in parameter order is one statement per row on SQLite
+        insert_rows(session, Suppression, missing)
         ids.update(_ids(session, [row["email_key"] for row in missing]))
     return ids
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, exists, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import String, and_, bindparam, exists, func, select, update
 from sqlmodel import Session
 
 from app.bounces.policy import BouncePolicy, apply_policy
-from app.db import insert_rows
+from app.db import insert_rows, update_rows
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
@@ -162,29 +161,8 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
             "last_reply": None,
             **lease_free,
         }
-        stamps = [(o.row.id, o.row.verp_token, o.row.message_id) for o in sent]
-        if conn.dialect.name == "postgresql":
-            # one statement for the group; each row also gets its VERP token and Message-ID. Three array
-            # parameters, not a VALUES list: its text (and plan) is the same for every batch, so neither
-            # SQLAlchemy nor PostgreSQL builds a statement with three parameters per row each time
-            ids, toks, mids = (list(c) for c in zip(*stamps, strict=True))
-            v = (
-                func.unnest(
-                    bindparam("ids", ids, type_=ARRAY(Integer)),
-                    bindparam("toks", toks, type_=ARRAY(String)),
-                    bindparam("mids", mids, type_=ARRAY(String)),
-                )
-                .table_valued("vid", "tok", "mid")
-                .render_derived(name="v")
-            )
-            conn.execute(update(t).where(t.c.id == v.c.vid).values(verp_token=v.c.tok, message_id=v.c.mid, **done))
-        else:  # SQLite has no UPDATE ... FROM (VALUES) with column names; executemany is in-process anyway
-            conn.execute(
-                update(t)
-                .where(t.c.id == bindparam("_id"))
-                .values(verp_token=bindparam("_tok"), message_id=bindparam("_mid"), **done),
-                [{"_id": i, "_tok": tok, "_mid": mid} for i, tok, mid in stamps],
-            )
+        stamps = [{"id": o.row.id, "verp_token": o.row.verp_token, "message_id": o.row.message_id} for o in sent]
+        update_rows(session, Delivery, stamps, **done)  # each row also gets its own VERP token and Message-ID
     per_row: list[dict[str, Any]] = []
     bounces: list[Outcome] = []
     for o in by_kind.get("deferred", []) + by_kind.get("failed", []):
