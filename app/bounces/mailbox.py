@@ -239,7 +239,7 @@ class Pop3Mailbox:
                 pop._putcmd(command)
                 if multiline:
                     resp, lines, _octets = pop._getlongresp()
-                    yield resp, b"".join(line + b"\r\n" for line in lines)
+                    yield resp, _joined(lines)
                 else:
                     yield pop._getresp(), b""
 
@@ -262,7 +262,7 @@ class Pop3Mailbox:
         for uidl, number, (_resp, raw) in zip(ids, numbers, tops, strict=True):
             if len(raw) < self._sizes.get(number, 0):
                 _resp, lines, _octets = self._pop.retr(number)
-                raw = b"\r\n".join(lines) + b"\r\n"
+                raw = _joined(lines)
             yield uidl, raw
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -288,6 +288,11 @@ class Pop3Mailbox:
         sock = getattr(self._pop, "sock", None)
         if sock is not None:
             sock.close()
+
+
+def _joined(lines: list[bytes]) -> bytes:
+    """poplib's lines of a multi-line answer (dot-stuffing undone) back into the message's bytes."""
+    return b"".join(line + b"\r\n" for line in lines)
 
 
 def _responses(stream: BinaryIO, count: int, multiline: bool) -> Iterator[tuple[bytes, bytes]]:

@@ -79,9 +79,9 @@ class SenderPool:
             t.start()
 
     def submit(self, jobs: list[Job]) -> None:
-        """Queue jobs of one batch; a sender thread takes up to JOBS_PER_HANDOFF of them at a time."""
-        for start in range(0, len(jobs), JOBS_PER_HANDOFF):
-            self._queue.put(jobs[start : start + JOBS_PER_HANDOFF])
+        """Queue a group of jobs of one batch (up to JOBS_PER_HANDOFF); one sender thread sends them all."""
+        if jobs:
+            self._queue.put(jobs)
 
     def unblock(self, campaign_ids: list[int]) -> None:
         """Campaigns resumed after a relay error may be tried again."""
