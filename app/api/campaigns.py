@@ -1,5 +1,7 @@
 """/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, progress, ledger search."""
 
+import threading
+import time
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import EngineDep, Id, SessionDep, SettingsDep, reading
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
-from app.api.recent import Recent
 from app.models import Campaign, Delivery, utcnow
 from app.sending import campaigns as service
 from app.sending import ledger
@@ -112,7 +113,8 @@ _NULLABLE = {"reply_to", "send_at"}
 # While a campaign sends, its progress (counts over the whole ledger) is computed at most once a second
 # per process, however many clients poll it: each count is a scan of the campaign's delivery rows.
 PROGRESS_TTL = 1.0
-_recent_progress: Recent[tuple[str, int], ProgressPublic] = Recent(PROGRESS_TTL)
+_recent_progress: dict[tuple[str, int], tuple[float, ProgressPublic]] = {}
+_refreshing: dict[tuple[str, int], threading.Lock] = {}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -134,18 +136,29 @@ def _public(
 
 def _progress(session: SessionDep, campaign: Campaign, cached: bool = False) -> ProgressPublic:
     key = (str(session.get_bind().url), campaign.id or 0)
-    if cached and campaign.state == "sending":
-        return _recent_progress.answer(key, lambda: _count_progress(session, campaign))
-    out = _count_progress(session, campaign)
-    _recent_progress.put(key, out)
-    return out
+    hit = _recent_progress.get(key)
+    if cached and campaign.state == "sending" and hit:
+        if time.monotonic() - hit[0] < PROGRESS_TTL:
+            return hit[1]
+        # expired: one request recounts while the others polling meanwhile get the last counts, rather
+        # than every request in flight scanning the ledger at once
+        refreshing = _refreshing.setdefault(key, threading.Lock())
+        if not refreshing.acquire(blocking=False):
+            return hit[1]
+        try:
+            return _count_progress(session, campaign, key)
+        finally:
+            refreshing.release()
+    return _count_progress(session, campaign, key)
 
 
-def _count_progress(session: SessionDep, campaign: Campaign) -> ProgressPublic:
+def _count_progress(session: SessionDep, campaign: Campaign, key: tuple[str, int]) -> ProgressPublic:
     p = ledger.progress(session, campaign, utcnow())
     percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
-    return ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
-                          rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
+    out = ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
+                         rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
+    _recent_progress[key] = (time.monotonic(), out)
+    return out
 
 
 def _checked(session: SessionDep, campaign: Campaign) -> None:
@@ -181,7 +194,8 @@ def list_campaigns(
 # While a campaign sends, GET /campaigns/{id} keeps its whole answer for the same PROGRESS_TTL and serves
 # it again without a database read or a thread-pool hop. A change to the campaign in this process (API,
 # web page, embedded worker through the ORM) drops it at once; one elsewhere shows within PROGRESS_TTL.
-_recent_public: Recent[tuple[str, int], CampaignPublic] = Recent(PROGRESS_TTL)
+_recent_public: dict[tuple[str, int], tuple[float, CampaignPublic]] = {}
+_reading_public: set[tuple[str, int]] = set()  # touched only on the event loop
 
 
 @event.listens_for(Campaign, "after_update")
@@ -192,7 +206,10 @@ def _campaign_changed(*_: object) -> None:
 
 def _read_public(engine: Engine, campaign_id: int) -> CampaignPublic:
     with Session(reading(engine), expire_on_commit=False) as session:
-        return _public(session, _get(session, campaign_id), cached=True)
+        out = _public(session, _get(session, campaign_id), cached=True)
+    if out.state == "sending":
+        _recent_public[(str(engine.url), campaign_id)] = (time.monotonic(), out)
+    return out
 
 
 def _read_progress(engine: Engine, campaign_id: int) -> ProgressPublic:
@@ -205,9 +222,15 @@ def _read_progress(engine: Engine, campaign_id: int) -> ProgressPublic:
 @router.get("/{campaign_id}", response_model=CampaignPublic)
 async def get_campaign(campaign_id: Id, engine: EngineDep) -> CampaignPublic:
     """The campaign with its progress: counts per ledger state, rate and ETA."""
-    return await _recent_public.answer_in_thread(
-        (str(engine.url), campaign_id), lambda: _read_public(engine, campaign_id), keep=lambda out: out.state == "sending"
-    )
+    key = (str(engine.url), campaign_id)
+    hit = _recent_public.get(key)
+    if hit is not None and (time.monotonic() - hit[0] < PROGRESS_TTL or key in _reading_public):
+        return hit[1]  # fresh, or expired while one request is already reading it again
+    _reading_public.add(key)
+    try:
+        return await run_in_threadpool(_read_public, engine, campaign_id)
+    finally:
+        _reading_public.discard(key)
 
 
 @router.get("/{campaign_id}/progress", response_model=ProgressPublic)
