@@ -18,6 +18,7 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.models import Contact, Delivery, Suppression, utcnow
 from app.paths import TEMPLATES
 from app.secret_key import get_secret_key
+from app.sending.compose import PREVIEW_TOKEN
 from app.tokens import parse_token
 from app.webhooks.events import emit_unsubscribe
 
@@ -69,6 +70,12 @@ def suppress(session: Session, target: Target, source: str) -> None:
 
 def _invalid(request: Request) -> HTMLResponse:
     return pages.TemplateResponse(request, "unsubscribe_invalid.html", status_code=404)
+
+
+@router.get(f"/u/{PREVIEW_TOKEN}", response_class=HTMLResponse)
+def preview_page(request: Request) -> HTMLResponse:
+    """Where the compose preview's link leads: the recipients' page, with nothing to unsubscribe."""
+    return pages.TemplateResponse(request, "unsubscribe.html", {"email": "the recipient's address", "preview": True})
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)

@@ -23,6 +23,15 @@ class Envelope:
     message_id: str
 
 
+# the unsubscribe token of a preview: never a real recipient's, and plainly not one
+PREVIEW_TOKEN = "preview"
+
+
+def unsubscribe_url(base_url: str, token: str) -> str:
+    """The link a recipient follows to unsubscribe (List-Unsubscribe and {{ unsubscribe_url }})."""
+    return f"{base_url.rstrip('/')}/u/{token}"
+
+
 def message_id_domain(settings: Settings) -> str:
     return settings.message_id_domain or settings.bounce_address.rpartition("@")[2]
 
@@ -42,7 +51,6 @@ class Composer:
         has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
         identity = Identity(campaign.from_name, campaign.from_address, campaign.reply_to, message_id_domain(settings))
         self.factory = MessageFactory(identity, campaign.id, has_html, has_text)
-        self.base_url = settings.base_url.rstrip("/")
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
         for part, on in (("html", has_html), ("text", has_text)):
@@ -73,7 +81,7 @@ class Composer:
             unsub = make_token(self.secret, "c", contact_id or 0)
             sender = self.settings.bounce_address
             message_id = make_msgid(domain=message_id_domain(self.settings))
-        url = f"{self.base_url}/u/{unsub}"
+        url = unsubscribe_url(self.settings.base_url, unsub)
         ctx = contact_context(rcpt, first_name, last_name, attributes)
         ctx["unsubscribe_url"] = url
         ctx["campaign"] = self.campaign_name

@@ -1,11 +1,35 @@
 """Small helpers for reading HTML forms: every problem is kept under the name of its field."""
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 
 class FormErrors(dict[str, str]):
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, message)
+
+
+def add_validation_errors(errors: FormErrors, exc: ValidationError) -> None:
+    """Pydantic's findings under their fields, in words for people (the field's label is beside them)."""
+    for e in exc.errors():
+        errors.add(str(e["loc"][0]), plain_message(e))
+
+
+def plain_message(error: ErrorDetails) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "fill this in"
+    if kind == "string_too_short":
+        return f"too short: at least {ctx['min_length']} characters"
+    if kind == "string_too_long":
+        return f"too long: at most {ctx['max_length']} characters"
+    if kind.startswith("int_"):
+        return "enter a whole number"
+    if kind.startswith(("datetime_", "date_")):
+        return "enter a date and time, e.g. 2026-05-01 09:00"
+    return "this value cannot be used here"
 
 
 def text(form: FormData, name: str) -> str:

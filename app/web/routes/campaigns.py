@@ -17,10 +17,12 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.config_store import effective_settings
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
 from app.sending import campaigns as service
+from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import CampaignTemplates, contact_context
 from app.sending.testsend import test_send
-from app.web.forms import FormErrors, addresses, ints, text
+from app.settings import Settings
+from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
 from app.web.progress import campaign_progress
 from app.web.templating import render
 
@@ -28,6 +30,9 @@ router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
 LEDGER_ROWS = 50
+REQUIRED = {"name": "give the campaign a name", "from_address": "enter the address it is sent from",
+            "subject": "enter a subject line"}  # fmt: skip
+STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
 
 
 def _get(session: Session, campaign_id: int) -> Campaign:
@@ -37,8 +42,11 @@ def _get(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _from_form(form: Any, session: Session) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
-    """The form's values, the campaign they describe (None when invalid) and the errors by field."""
+def _from_form(
+    form: Any, session: Session, preview: bool = False
+) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
+    """The form's values, the campaign they describe (None when invalid) and the errors by field.
+    A preview does not count a required field left empty as an error: nobody has typed it yet."""
     errors = FormErrors()
     values: dict[str, Any] = {f: text(form, f) if f not in ("html_template", "text_template") else
                               (form.get(f) or "") for f in FIELDS}  # fmt: skip
@@ -51,18 +59,22 @@ def _from_form(form: Any, session: Session) -> tuple[dict[str, Any], Campaign | 
             values["send_at"] = datetime.fromisoformat(raw_send_at).replace(tzinfo=UTC)
         except ValueError:
             errors.add("send_at", "enter a date and time, e.g. 2026-05-01 09:00")
+    blank = [f for f in REQUIRED if not values[f]]
+    if not preview:
+        for f in blank:
+            errors.add(f, REQUIRED[f])
+    # a stand-in for each blank field, so everything else (the templates above all) is still checked
     try:
-        body = CampaignCreate(**values)
+        body = CampaignCreate(**{**values, **{f: STAND_INS[f] for f in blank}})
     except ValidationError as exc:
-        for e in exc.errors():
-            errors.add(str(e["loc"][0]), e["msg"])
+        add_validation_errors(errors, exc)
         return values, None, errors
     campaign = Campaign.model_validate(body)
     try:
         service.check_campaign(session, campaign)
     except service.CampaignInvalid as exc:
         errors.add(exc.field, exc.detail)
-    return values, (None if errors else campaign), errors
+    return values, (None if errors or blank else campaign), errors
 
 
 def _compose_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
@@ -125,20 +137,15 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep)
 
 
 @router.post("/campaigns/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: SessionDep) -> HTMLResponse:
+async def preview(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The compose form rendered for a sample contact of the chosen lists, or the error at its line."""
     form = await request.form()
-    values, campaign, errors = _from_form(form, session)
+    values, campaign, errors = _from_form(form, session, preview=True)
     template_errors = {k: v for k, v in errors.items() if k in ("subject", "html_template", "text_template")}
     rendered = None
     sample = None
     if not template_errors and values.get("subject") is not None:
-        sample = _sample(session, values["list_ids"])
-        ctx = {
-            **contact_context(*sample),
-            "unsubscribe_url": "https://example.com/u/preview",
-            "campaign": values["name"],
-        }
+        sample, ctx = _sample_context(session, settings, values["list_ids"], values["name"])
         try:
             rendered = CampaignTemplates.compile(values["subject"], values["html_template"],
                                                  values["text_template"]).render(ctx)  # fmt: skip
@@ -154,6 +161,24 @@ async def preview(request: Request, session: SessionDep) -> HTMLResponse:
             "sample": sample,
         },
     )
+
+
+def _sample_context(
+    session: Session, settings: Settings, list_ids: list[int], name: str
+) -> tuple[tuple[str, str | None, str | None, dict[str, Any]], dict[str, Any]]:
+    """A sample contact of the lists and the template variables a message to it has."""
+    sample = _sample(session, list_ids)
+    link = unsubscribe_url(settings.base_url, PREVIEW_TOKEN)  # the real link's shape, never a real token
+    return sample, {**contact_context(*sample), "unsubscribe_url": link, "campaign": name}
+
+
+def _sample_subject(session: Session, settings: Settings, campaign: Campaign) -> str | None:
+    """The campaign's subject as the preview's sample contact reads it (None when it no longer renders)."""
+    _, ctx = _sample_context(session, settings, campaign.list_ids, campaign.name)
+    try:
+        return CampaignTemplates.compile(campaign.subject, "", "").subject.render(ctx)  # type: ignore[no-any-return]
+    except Exception:  # the contacts changed since the check on save; the edit page's preview names the problem
+        return None
 
 
 def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str | None, dict[str, Any]]:
@@ -186,11 +211,17 @@ def _ledger(session: Session, campaign_id: int, email: str) -> list[dict[str, An
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_page(campaign_id: int, request: Request, session: SessionDep, email: str = Query("")) -> HTMLResponse:
+def campaign_page(
+    campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep, email: str = Query("")
+) -> HTMLResponse:
     campaign = _get(session, campaign_id)
     names = dict(session.execute(select(MailingList.id, MailingList.name)).all())
+    subject = _sample_subject(session, settings, campaign)
+    notice_state = request.session.pop("notice_state", None)
+    if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
+        request.session.pop("notice", None)
     return render(request, "campaign.html", {
-        "c": campaign, "p": campaign_progress(session, campaign), "email": email,
+        "c": campaign, "subject": subject, "notice_state": notice_state, "p": campaign_progress(session, campaign), "email": email,
         "ledger": _ledger(session, campaign_id, email) if email.strip() else None,
         "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
         "test_results": request.session.pop("test_results", None),
@@ -218,6 +249,7 @@ def _act(request: Request, session: Session, campaign: Campaign, action: Callabl
     session.add(campaign)
     session.commit()
     request.session["notice"] = done
+    request.session["notice_state"] = campaign.state  # the notice holds only while the campaign is in it
 
 
 @router.post("/campaigns/{campaign_id}/test", response_class=HTMLResponse)

@@ -2,6 +2,13 @@
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
+  // a notice about a state (<p class="notice" data-state="sending">Campaign launched.) goes once the state moves on
+  function dropStaleNotices(el) {
+    const state = el.querySelector("[data-state]")?.dataset.state;
+    if (!state) return;
+    document.querySelectorAll(".notice[data-state]").forEach((n) => { if (n.dataset.state !== state) n.remove(); });
+  }
+
   // <div data-poll="/url" data-interval="1000">: the fragment at /url replaces the content until it says data-final
   function poll(el) {
     const every = parseInt(el.dataset.interval || "1000", 10);
@@ -12,6 +19,7 @@
           const html = await r.text();
           // never pull a focused button from under the keyboard; the next tick catches up
           if (!el.contains(document.activeElement) || html.includes("data-final")) el.innerHTML = html;
+          dropStaleNotices(el);
           if (el.querySelector("[data-final]")) return;
         }
       } catch (e) { /* the server restarting: try again */ }
