@@ -42,7 +42,7 @@ def _server_settings(settings, mail, port: int, tmp_path: Path):  # type: ignore
         "worker_poll_seconds": 0.05, "upload_dir": str(tmp_path / "uploads"), "bounce_address": NOREPLY,
         "smtp_host": mail.host, "smtp_port": mail.submission_port, "smtp_security": "starttls",
         "smtp_cafile": mail.cafile, "smtp_username": NOREPLY, "smtp_password": SecretStr(mail.users[NOREPLY]),
-        "smtp_timeout": 10.0,
+        "smtp_timeout": 10.0, "smtp_rate": 2.0,  # the sending spans a second or so: the page watches it happen
         "mailbox_protocol": "imap", "mailbox_host": mail.host, "mailbox_port": mail.imap_port,
         "mailbox_security": "starttls", "mailbox_user": NOREPLY, "mailbox_password": SecretStr(mail.users[NOREPLY]),
         "mailbox_cafile": mail.cafile,
@@ -100,6 +100,8 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
 
         # compose with the live preview; a template error shows at its line
         page.goto(f"{base}/campaigns/new")
+        expect(page.locator("#preview-text")).to_contain_text("Hello Ann,")  # the first preview, nothing typed yet
+        expect(page.locator("#main .error, #main .alert, #preview .hint")).to_have_count(0)
         page.get_by_label("Campaign name").fill("Spring sale")
         page.get_by_label("From name").fill("Bulk Shop")
         page.get_by_label("Spring customers").check()
@@ -111,14 +113,20 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
             '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
         )
         expect(page.locator("#preview-subject")).to_have_text("Spring news for Alice")
+        # the preview's unsubscribe link has the shape of a real one, under the service's base URL
+        assert f'href="{base}/u/preview"' in (page.locator("#preview iframe").get_attribute("srcdoc") or "")
         _shot(page, "compose", shots)
         page.get_by_role("button", name="Save draft").click()
         expect(page.locator("#campaign-state")).to_have_text("draft")
+        expect(page.locator("h1")).to_have_text("Spring sale")
+        expect(page.locator("#campaign-subject")).to_have_text("“Spring news for Alice”")
 
         # launch and watch the bar fill without reloading the page
         page.get_by_role("button", name="Launch").click()
+        expect(page.locator(".notice")).to_have_text("Campaign launched.")
         expect(page.locator("#percent")).to_have_text("100.0 %", timeout=30_000)
         expect(page.locator("#campaign-state")).to_have_text("completed")
+        expect(page.locator(".notice")).to_have_count(0)  # the launch notice went with the state it announced
         expect(page.locator("#count-sent")).to_have_text("3")
         _shot(page, "campaign", shots)
 
