@@ -221,7 +221,8 @@ def campaign_page(
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
         request.session.pop("notice", None)
     return render(request, "campaign.html", {
-        "c": campaign, "subject": subject, "notice_state": notice_state, "p": campaign_progress(session, campaign), "email": email,
+        "c": campaign, "p": campaign_progress(session, campaign), "email": email,
+        "subject": subject, "notice_state": notice_state,
         "ledger": _ledger(session, campaign_id, email) if email.strip() else None,
         "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
         "test_results": request.session.pop("test_results", None),
