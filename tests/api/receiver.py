@@ -19,18 +19,21 @@ class Received:
 
 
 class Receiver:
-    """Records every POST; `status` is what it answers. stop()/start() keep the same port."""
+    """Records every POST; `status` is what it answers (with `redirect_to` as Location when set).
+    stop()/start() keep the same port. HOST is a loopback address (127.0.0.0/8)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.redirect_to: str | None = None
+        self._host = host
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/hooks"
+        return f"http://{self._host}:{self._port}/hooks"
 
     def start(self) -> None:
         outer = self
@@ -40,12 +43,14 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 outer.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(outer.status)
+                if outer.redirect_to is not None:
+                    self.send_header("Location", outer.redirect_to)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
