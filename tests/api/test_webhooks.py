@@ -2,8 +2,11 @@
 that are not public addresses refused unless allow-listed (the receiver's 127.0.0.1 is, as an on-premises
 CMS would be)."""
 
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -328,3 +331,30 @@ def test_a_refused_target_logs_the_same_reason_whether_its_port_is_open_or_close
     assert reasons.pop().startswith("not sent: 127.0.0.1 is a loopback address;")
     assert {d["last_status_code"] for d in deliveries} == {None}
     assert receiver.wait_for(1, timeout=1.0) == []
+
+
+def test_https_goes_to_the_checked_address_with_the_host_name_as_sni(
+    strict_client: TestClient, strict: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """An untrusted certificate (self-signed): the attempt fails in words, and the handshake, made with
+    the checked address, asked for the URL's host name (SNI), not the IP."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", tmp_path / "key.pem", "-out", tmp_path / "cert.pem", "-days", "1",
+                    "-subj", "/CN=cms.tls.test", "-addext", "subjectAltName=DNS:cms.tls.test"],
+                   check=True, capture_output=True)  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    receiver = Receiver(tls=tls)
+    port = receiver.url.split(":")[2].split("/")[0]
+    allowed = strict.model_copy(update={"webhook_allowed_networks": RECEIVER_ALLOWED})
+    try:
+        with fake_dns({"cms.tls.test": ["127.0.0.1"]}):
+            with TestClient(create_app(allowed), headers=strict_client.headers) as api:
+                _register(api, f"https://cms.tls.test:{port}/hooks", ["unsubscribe"])
+            _unsubscribe_over_api(strict_client, "kim@example.com")
+            dispatch_due(allowed, engine)
+        [d] = strict_client.get(f"{API}/webhook-deliveries").json()["items"]
+        assert d["last_error"] == "the TLS handshake with the receiver failed (its certificate or TLS setup)"
+        assert receiver.sni == ["cms.tls.test"] and receiver.received == []
+    finally:
+        receiver.stop()
