@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -358,3 +359,20 @@ def test_https_goes_to_the_checked_address_with_the_host_name_as_sni(
         assert receiver.sni == ["cms.tls.test"] and receiver.received == []
     finally:
         receiver.stop()
+
+
+def test_an_allow_listed_host_name_is_delivered_to_and_a_bad_entry_stops_the_start(
+    strict: Settings, strict_client: TestClient, engine: Engine, receiver: Receiver
+) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+    onprem = strict.model_copy(update={"webhook_allowed_networks": ["CMS.onprem.test"]})
+    with fake_dns({"cms.onprem.test": ["127.0.0.1"]}):
+        with TestClient(create_app(onprem), headers=strict_client.headers) as api:
+            _register(api, f"http://cms.onprem.test:{port}/hooks", ["unsubscribe"])
+            _unsubscribe_over_api(api, "lea@example.com")
+        dispatch_due(onprem, engine)
+    [got] = receiver.wait_for(1)
+    assert got.headers["host"] == f"cms.onprem.test:{port}" and got.json["data"]["email"] == "lea@example.com"
+
+    with pytest.raises(ValidationError, match="'10.0.0.0/33' is neither a network"):
+        Settings(_env_file=None, webhook_allowed_networks=["10.0.0.0/33"])
