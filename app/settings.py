@@ -4,8 +4,10 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.webhooks.url_safety import AllowList
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -100,9 +102,20 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, description="first retry delay; it doubles each attempt")
     webhook_retry_hours: float = Field(default=24.0, description="give up this long after the event")
     webhook_poll_seconds: float = 5.0
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="networks (CIDR) and host names webhooks may reach although they are not public,"
+        ' e.g. ["192.168.10.0/24", "cms.internal"]; everything else private, loopback or reserved is refused',
+    )
 
     # Addresses
     check_mx: bool = False
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _allow_list_parses(cls, entries: list[str]) -> list[str]:
+        AllowList.parse(entries)  # a bad entry stops the start with its name, not the first delivery
+        return entries
 
 
 @lru_cache

@@ -148,6 +148,9 @@ CONTRACT = """
   Recompute it over the bytes received, compare in constant time, reject a `t` more than 5 minutes off.
   Non-2xx answers are retried with exponential backoff (30 s, doubling) for 24 hours; every attempt is in
   GET /api/v1/webhook-deliveries, and POST /api/v1/webhook-deliveries/{id}/replay sends one again.
+  Redirects are not followed. The URL must resolve to public addresses only: loopback, private, link-local,
+  multicast and reserved ones are refused (422 on `url`, and again at each delivery, on the address resolved
+  then) unless the server's BULKMAIL_WEBHOOK_ALLOWED_NETWORKS lists them.
 """
 
 

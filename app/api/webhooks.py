@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
-from app.api.deps import EngineDep, Id, SessionDep
-from app.api.errors import get_or_404
+from app.api.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.settings import Settings
 from app.webhooks.dispatch import envelope, replay
 from app.webhooks.signing import new_secret
+from app.webhooks.url_safety import AllowList, UnsafeTarget, target
 
 router = APIRouter(tags=["webhooks"])
 
@@ -26,6 +28,14 @@ def _check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
     return url
+
+
+def _refuse_unsafe(url: str, settings: Settings) -> None:
+    """A 422 on `url` when it resolves to an address webhooks may not reach (checked again at each delivery)."""
+    try:
+        target(url, AllowList.parse(settings.webhook_allowed_networks))
+    except UnsafeTarget as exc:
+        raise request_error(422, ["body", "url"], str(exc)) from None
 
 
 class WebhookCreate(BaseModel):
@@ -109,11 +119,14 @@ def _delivery_public(d: WebhookDelivery, event_type: str) -> DeliveryPublic:
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookCreate, session: SessionDep) -> WebhookCreated:
+def create_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsDep) -> WebhookCreated:
     """Register a URL for the events it wants. Each event is POSTed as JSON with the header
     `X-Bulkmail-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>`,
     plus `X-Bulkmail-Event-Id` (de-duplicate on it) and `X-Bulkmail-Event`. Any 2xx is success; anything
-    else is retried with exponential backoff (30 s, doubling) for 24 hours."""
+    else is retried with exponential backoff (30 s, doubling) for 24 hours; redirects are not followed.
+    The URL must resolve to public addresses only (loopback, private, link-local, multicast and reserved
+    ones are refused, here and again at every delivery) unless BULKMAIL_WEBHOOK_ALLOWED_NETWORKS lists them."""
+    _refuse_unsafe(body.url, settings)
     ep = WebhookEndpoint(url=body.url, events=sorted(set(body.events)), description=body.description,
                          active=body.active, secret=new_secret())  # fmt: skip
     session.add(ep)
@@ -134,8 +147,10 @@ def get_webhook(webhook_id: Id, session: SessionDep) -> WebhookPublic:
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookPublic)
-def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep) -> WebhookPublic:
+def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep, settings: SettingsDep) -> WebhookPublic:
     ep = _get(session, webhook_id)
+    if body.url is not None:
+        _refuse_unsafe(body.url, settings)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "events" in changes:
         changes["events"] = sorted(set(changes["events"]))

@@ -7,6 +7,7 @@ again (receivers de-duplicate by the event id header). Retries back off exponent
 
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from app.db import is_sqlite, session_scope
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.settings import Settings
 from app.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
+from app.webhooks.url_safety import AllowList, UnsafeTarget, target
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +78,59 @@ def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
         ]  # fmt: skip
 
 
-def post(client: httpx.Client, due: Due) -> tuple[int | None, str | None, int]:
-    """(status code, error, milliseconds) of one POST; never raises for network trouble."""
+def _connection_failure(exc: httpx.HTTPError, timeout: float) -> str:
+    """A reason in words for a failed POST; the exception's own text (addresses, errno) stays out of the log."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 5:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"the receiver did not accept a connection within {timeout:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        if any(isinstance(c, ssl.SSLError) for c in chain):
+            return "the TLS handshake with the receiver failed (its certificate or TLS setup)"
+        return "could not connect to the receiver (connection refused or unreachable)"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the receiver did not answer within {timeout:g} s"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the receiver closed the connection without a valid HTTP answer"
+    if isinstance(exc, httpx.NetworkError):
+        return "the connection to the receiver broke off"
+    return "the request to the receiver failed"
+
+
+def post(client: httpx.Client, due: Due, allow: AllowList) -> tuple[int | None, str | None, int]:
+    """(status code, error, milliseconds) of one POST; never raises for network trouble.
+
+    The host is resolved and checked here, once, and the POST goes to the checked address: a target that
+    is refused is never connected to, so its log line is the same whether anything listens there."""
     started = time.monotonic()
+    try:
+        to = target(due.url, allow)
+    except UnsafeTarget as exc:
+        return None, f"not sent: {exc}", int((time.monotonic() - started) * 1000)
     headers = {
+        "Host": to.host_header,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: sign(due.secret, int(time.time()), due.body),
         EVENT_ID_HEADER: str(due.event_id),
         EVENT_TYPE_HEADER: due.event_type,
     }
+    extensions = {"sni_hostname": to.sni} if to.sni else None
     try:
-        response = client.post(due.url, content=due.body, headers=headers)
+        response = client.post(to.url, content=due.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:2000], int((time.monotonic() - started) * 1000)
+        reason = _connection_failure(exc, client.timeout.connect or 0.0)
+        return None, reason, int((time.monotonic() - started) * 1000)
     ms = int((time.monotonic() - started) * 1000)
     if 200 <= response.status_code < 300:
         return response.status_code, None, ms
+    if response.is_redirect:  # not followed: the next hop would escape the check above
+        location = response.headers.get("location", "")[:500]
+        return response.status_code, (f"HTTP {response.status_code}: the receiver redirects to {location};"
+                                      " redirects are not followed, register the final URL"), ms  # fmt: skip
     return response.status_code, f"HTTP {response.status_code}: {response.text[:500]}", ms
 
 
@@ -128,13 +166,17 @@ def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | Non
 def dispatch_due(settings: Settings, engine: Engine, max_batches: int = 20) -> int:
     """Send what is due now; returns the number of attempts made."""
     made = 0
-    with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
+    allow = AllowList.parse(settings.webhook_allowed_networks)
+    # trust_env off: a proxy from the environment would connect on its own, past the address check;
+    # no keep-alive: the pool is keyed by IP, and a TLS connection made for one host name must not carry another's
+    with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False,
+                      limits=httpx.Limits(max_keepalive_connections=0)) as client:  # fmt: skip
         for _ in range(max_batches):
             batch = claim(engine, utcnow())
             if not batch:
                 break
             for due in batch:
-                record(engine, settings, due, post(client, due))
+                record(engine, settings, due, post(client, due, allow))
                 made += 1
     return made
 

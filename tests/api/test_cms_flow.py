@@ -34,6 +34,7 @@ def _service(settings: Settings, mail: MailStack) -> Settings:
         "mailbox_security": "starttls", "mailbox_user": NOREPLY, "mailbox_password": SecretStr(mail.users[NOREPLY]),
         "mailbox_cafile": mail.cafile,
         "embedded_worker": True, "scheduler": True, "webhook_poll_seconds": 0.2, "sweep_interval_minutes": 600,
+        "webhook_allowed_networks": ["127.0.0.1/32"],  # the CMS's receiver, on this machine
     })  # fmt: skip
 
 
