@@ -18,8 +18,29 @@ _REPLY = re.compile(_GLUED_BEFORE + r"(?<!-)([245]\d\d)(?![\w.@+])")
 _VALID_REPLY = {
     "2": {"211", "214", "220", "221", "235", "250", "251", "252", "253"},
     "4": {"421", "450", "451", "452", "422", "430", "432", "453", "454", "455", "458", "459"},
-    "5": {"550", "552", "553", "551", "521", "525", "523", "524", "530", "533", "534", "535",
-          "538", "555", "556", "554", "500", "501", "502", "503", "504"},
+    "5": {
+        "550",
+        "552",
+        "553",
+        "551",
+        "521",
+        "525",
+        "523",
+        "524",
+        "530",
+        "533",
+        "534",
+        "535",
+        "538",
+        "555",
+        "556",
+        "554",
+        "500",
+        "501",
+        "502",
+        "503",
+        "504",
+    },
 }
 _ALL_REPLIES = _VALID_REPLY["5"] | _VALID_REPLY["4"] | _VALID_REPLY["2"]
 
@@ -83,7 +104,7 @@ def find_status(text: str, reply: str = "") -> str:
     if weak:
         found.append(weak)
     if not klass and any(c[0] != "2" for c in found):
-        found = [c for c in found if c[0] != "2"]    # a transcript's "250 2.1.5 Ok" is not the error
+        found = [c for c in found if c[0] != "2"]  # a transcript's "250 2.1.5 Ok" is not the error
     if not found:
         return ""
     best = found[0]

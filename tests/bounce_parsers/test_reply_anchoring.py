@@ -25,9 +25,15 @@ def _postfix_dsn(recipient: str, status: str, diagnostic: str) -> bytes:
         f"Action: failed\nStatus: {status}\nDiagnostic-Code: X-Postfix; {diagnostic}\n\n"
         "--B--\n"
     )
-    return mail({"From": "MAILER-DAEMON@mx421.example.test (Mail Delivery System)",
-                 "Subject": "Undelivered Mail Returned to Sender", "To": "noreply@example.test",
-                 "Content-Type": "multipart/report; report-type=delivery-status; boundary=B"}, body)
+    return mail(
+        {
+            "From": "MAILER-DAEMON@mx421.example.test (Mail Delivery System)",
+            "Subject": "Undelivered Mail Returned to Sender",
+            "To": "noreply@example.test",
+            "Content-Type": "multipart/report; report-type=delivery-status; boundary=B",
+        },
+        body,
+    )
 
 
 @pytest.mark.parametrize("local", ["nobody525", "nobody550", "user421", "x.552", "a-554", "b+521", "c_523"])
@@ -39,45 +45,57 @@ def test_digits_in_an_unknown_users_address_are_not_a_reply(local: str) -> None:
     assert (r.address, r.status, r.reply, r.reason, r.hard) == (addr, "5.1.1", "", "userunknown", True)
 
 
-@pytest.mark.parametrize("text", [
-    'unknown user: "nobody525@example.test"',
-    "mail for <user550@x.example> loops back to myself",
-    "connect to mx421.example.com[127.0.0.2]:25: Connection refused",
-    "host mx-550.example.com said: try later",
-    "queue id 45A1B2C; queue id 550A1B2 deferred; id 4F5G421x",
-    "delivery to smtp550.example.net via lmtp:unix:private/dovecot-lmtp",
-    "user=<who525@example.test>, host 550a.example",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'unknown user: "nobody525@example.test"',
+        "mail for <user550@x.example> loops back to myself",
+        "connect to mx421.example.com[127.0.0.2]:25: Connection refused",
+        "host mx-550.example.com said: try later",
+        "queue id 45A1B2C; queue id 550A1B2 deferred; id 4F5G421x",
+        "delivery to smtp550.example.net via lmtp:unix:private/dovecot-lmtp",
+        "user=<who525@example.test>, host 550a.example",
+    ],
+)
 def test_no_reply_code_inside_addresses_hosts_or_queue_ids(text: str) -> None:
     assert find_reply(text) == ""
     assert find_reply(text, "5.1.1") == ""
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("<user421@x.example>: host mx.example said: 550 5.1.1 Recipient unknown", "550"),
-    ("to who554@example.test: said: 452-4.2.2 The account is over quota 452 4.2.2 try later", "452"),
-    ("nobody525@example.test: smtp; 550 Requested action not taken: mailbox unavailable", "550"),
-    ("mx-x521a.example: #550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##", "550"),
-    ("queue id 4F5G421x: Remote server replied: 554 Transaction failed", "554"),
-    ("host smtp_550 (reply 421) service not available", "421"),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("<user421@x.example>: host mx.example said: 550 5.1.1 Recipient unknown", "550"),
+        ("to who554@example.test: said: 452-4.2.2 The account is over quota 452 4.2.2 try later", "452"),
+        ("nobody525@example.test: smtp; 550 Requested action not taken: mailbox unavailable", "550"),
+        ("mx-x521a.example: #550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##", "550"),
+        ("queue id 4F5G421x: Remote server replied: 554 Transaction failed", "554"),
+        ("host smtp_550 (reply 421) service not available", "421"),
+    ],
+)
 def test_reply_codes_standing_on_their_own_are_still_found(text: str, want: str) -> None:
     assert find_reply(text) == want
 
 
-@pytest.mark.parametrize("text", [
-    "mailbox user5.1.1@example.test unknown",
-    "relay mx5.7.1.example.net refused",
-    "id A4.4.7b queued",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mailbox user5.1.1@example.test unknown",
+        "relay mx5.7.1.example.net refused",
+        "id A4.4.7b queued",
+    ],
+)
 def test_no_status_code_inside_addresses_or_hosts(text: str) -> None:
     assert find_status(text) == ""
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("host mx5.7.1.example.net said: 550-5.1.1 <user5.2.2@x.example> unknown 550 5.1.1 end", "5.1.1"),
-    ("postfix/smtp: to=<a4.4.1@x.example>, relay=mx-4.2.2.example, dsn=4.2.2, status=deferred", "4.2.2"),
-    ("sender 5.7.1@x.example: Recipient address rejected (5.1.1).", "5.1.1"),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("host mx5.7.1.example.net said: 550-5.1.1 <user5.2.2@x.example> unknown 550 5.1.1 end", "5.1.1"),
+        ("postfix/smtp: to=<a4.4.1@x.example>, relay=mx-4.2.2.example, dsn=4.2.2, status=deferred", "4.2.2"),
+        ("sender 5.7.1@x.example: Recipient address rejected (5.1.1).", "5.1.1"),
+    ],
+)
 def test_status_codes_standing_on_their_own_are_still_found(text: str, want: str) -> None:
     assert find_status(text) == want
