@@ -18,7 +18,7 @@ from tests.support.network import free_port
 from tests.support.polling import wait_for
 
 CLIENTS = 50
-PAIRS_PER_CLIENT = 16  # 800 first-request-then-retry pairs per run
+PAIRS_PER_CLIENT = 24  # 1,200 first-request-then-retry pairs per run
 
 
 @pytest.fixture
