@@ -50,7 +50,10 @@ def _started(pid: int) -> str | None:
 def _holder_gone(holder: str) -> bool:
     """Is this lease holder ('host:pid:start:token') a process of this host that has ended?
     Holders on other hosts, or in another form, can only expire."""
-    host, pid, start, _token = ([*holder.rsplit(":", 3)] + ["", "", ""])[:4]
+    parts = holder.rsplit(":", 3)
+    if len(parts) != 4:
+        return False
+    host, pid, start, _token = parts
     if host != socket.gethostname() or not pid.isdigit() or not start.isdigit():
         return False
     return _started(int(pid)) != start
