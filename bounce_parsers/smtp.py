@@ -5,15 +5,42 @@ from __future__ import annotations
 
 import re
 
-# An enhanced status code not glued to other digits/dots, nor part of a version string.
-_STATUS = re.compile(r"(?<![\d.vV])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
+# A code stands on its own, never inside a word: an address ("nobody525@", "user+550@"),
+# a host name ("mx421.example.com", "mx-550.example"), a queue id ("4F5G421x") or a
+# version string all glue letters, digits, dots or one of "_-+@" to it.
+_GLUED_BEFORE = r"(?<![\w.+@])"
+# An enhanced status code: after a reply code's hyphen ("550-5.1.1") but not a word's
+# ("mx-5.7.1"); a sentence's full stop may follow it, another label may not.
+_STATUS = re.compile(_GLUED_BEFORE + r"(?<![^\d\s]-)([245])\.(\d{1,3})\.(\d{1,3})(?![\w@]|\.\w)")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_REPLY = re.compile(r"(?<![\d.\-])([245]\d\d)(?![\d.])")
+# A reply code; a multi-line reply's hyphen ("550-5.1.1") may follow it.
+_REPLY = re.compile(_GLUED_BEFORE + r"(?<!-)([245]\d\d)(?![\w.@+])")
 _VALID_REPLY = {
     "2": {"211", "214", "220", "221", "235", "250", "251", "252", "253"},
     "4": {"421", "450", "451", "452", "422", "430", "432", "453", "454", "455", "458", "459"},
-    "5": {"550", "552", "553", "551", "521", "525", "523", "524", "530", "533", "534", "535",
-          "538", "555", "556", "554", "500", "501", "502", "503", "504"},
+    "5": {
+        "550",
+        "552",
+        "553",
+        "551",
+        "521",
+        "525",
+        "523",
+        "524",
+        "530",
+        "533",
+        "534",
+        "535",
+        "538",
+        "555",
+        "556",
+        "554",
+        "500",
+        "501",
+        "502",
+        "503",
+        "504",
+    },
 }
 _ALL_REPLIES = _VALID_REPLY["5"] | _VALID_REPLY["4"] | _VALID_REPLY["2"]
 
@@ -77,7 +104,7 @@ def find_status(text: str, reply: str = "") -> str:
     if weak:
         found.append(weak)
     if not klass and any(c[0] != "2" for c in found):
-        found = [c for c in found if c[0] != "2"]    # a transcript's "250 2.1.5 Ok" is not the error
+        found = [c for c in found if c[0] != "2"]  # a transcript's "250 2.1.5 Ok" is not the error
     if not found:
         return ""
     best = found[0]

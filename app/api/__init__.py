@@ -5,11 +5,15 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from app.api import audience, bounces, campaigns, errors, webhooks
 from app.api.auth import require_api_key
-from app.api.idempotency import Idempotency
+from app.api.idempotency import Idempotency, session_ends_before_the_answer
 from app.api.limits import ApiLimits
 from app.api.openapi import describe
 
-api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)], responses=errors.COMMON_RESPONSES)
+api_router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[Depends(require_api_key), Depends(session_ends_before_the_answer, scope="function")],
+    responses=errors.COMMON_RESPONSES,
+)
 api_router.include_router(audience.router)
 api_router.include_router(campaigns.router)
 api_router.include_router(bounces.router)

@@ -7,6 +7,8 @@ retry after a server error runs again. Records live 24 hours. A file upload is i
 size and type rather than its bytes (hashing a 200 MB upload before importing it costs too much)."""
 
 import hashlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,9 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.deps import SessionDep
 from app.api.errors import field_error, problem_response
 from app.apikeys import bearer_key_id
 from app.models import IdempotencyRecord, utcnow
+
+log = logging.getLogger(__name__)
 
 HEADER = "idempotency-key"
 TTL = timedelta(hours=24)
@@ -80,6 +85,17 @@ def forget(engine: Engine, record_id: int) -> None:
         session.commit()
 
 
+def session_ends_before_the_answer(request: Request, session: SessionDep) -> Iterator[None]:
+    """Ends a POST's database session once its answer is built, before it is sent (FastAPI would close
+    it after sending): the answer is stored first, and on SQLite storing it needs the write lock that
+    the request's session would otherwise still hold."""
+    try:
+        yield
+    finally:
+        if request.method == "POST":
+            session.close()
+
+
 class Idempotency:
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app, self.engine = app, engine
@@ -123,26 +139,48 @@ class Idempotency:
         await self._run(begun.record_id, scope, receive, send)
 
     async def _run(self, record_id: int, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request; its response is stored and committed before any of it is sent, so a retry
+        sent the moment the answer arrives finds it (not "still running")."""
         status = 500
         content_type: str | None = None
-        chunks: list[bytes] = []
+        held: list[Message] = []  # the response, until it is stored
+        stored = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status, content_type
+        async def store_then_send(message: Message) -> None:
+            nonlocal status, content_type, stored
+            if stored:
+                await send(message)  # nothing more is kept once the body is complete
+                return
+            held.append(message)
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
                 content_type = headers.get("content-type")
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+                await run_in_threadpool(_keep, self.engine, record_id, status, content_type, body)
+                stored = True
+                for m in held:
+                    await send(m)
+                held.clear()
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, store_then_send)
         except BaseException:
-            await run_in_threadpool(forget, self.engine, record_id)
+            if not stored:
+                await run_in_threadpool(forget, self.engine, record_id)
             raise
-        await run_in_threadpool(finish, self.engine, record_id, status, content_type, b"".join(chunks))
+        if not stored:  # the app ended without a complete response: nothing to replay
+            await run_in_threadpool(forget, self.engine, record_id)
+
+
+def _keep(engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
+    """Store the response. If the database refuses, the client still gets its answer, and a retry gets
+    409 rather than running the request twice."""
+    try:
+        finish(engine, record_id, status, content_type, body)
+    except Exception:
+        log.exception("could not store the response of idempotency record %s", record_id)
 
 
 async def _request_hash(request: Request, scope: Scope, receive: Receive) -> tuple[str, Receive]:

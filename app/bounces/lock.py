@@ -2,16 +2,22 @@
 
 PostgreSQL: a session advisory lock on a dedicated autocommit connection; the server drops it when
 the connection dies, so a crashed sweeper never blocks the next one. SQLite (one machine): a JobLock
-lease row that the holder renews while it works and that anyone may take over once it expires."""
+lease row that the holder renews while it works and that anyone may take over once it expires, or at
+once when its holder (host, pid and the process's start time) is a process of this host that is gone.
+
+Whoever holds the lock is the only sweep that runs: a sweep row still `running` then belongs to a
+sweeper that lost it (killed, or cut off from the database) and is marked `abandoned`."""
 
 import os
 import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from app.db import is_sqlite
@@ -24,20 +30,46 @@ LEASE = timedelta(minutes=10)
 
 
 class LeaseLost(RuntimeError):
-    """Another process took the expired lease over: stop before doing more work."""
+    """Another process took the lock over: stop before doing more work."""
+
+
+def this_process() -> str:
+    """'host:pid' of the running process, as the sweep log shows a sweep's owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (tells a reused pid apart), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def _holder_gone(holder: str) -> bool:
+    """Is this lease holder ('host:pid:start:token') a process of this host that has ended?
+    Holders on other hosts, or in another form, can only expire."""
+    parts = holder.rsplit(":", 3)
+    if len(parts) != 4:
+        return False
+    host, pid, start, _token = parts
+    if host != socket.gethostname() or not pid.isdigit() or not start.isdigit():
+        return False
+    return _started(int(pid)) != start
 
 
 class JobLease:
     def __init__(self, engine: Engine, name: str) -> None:
         self.engine = engine
         self.name = name
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = f"{this_process()}:{_started(os.getpid()) or ''}:{uuid.uuid4().hex[:8]}"
 
     def acquire(self) -> bool:
         now = utcnow()
         with Session(self.engine) as session, session.begin():
             row = session.get(JobLock, self.name)
-            if row is not None and row.holder != self.holder and row.expires_at > now:
+            if row is not None and row.holder != self.holder and row.expires_at > now and not _holder_gone(row.holder):
                 return False
             if row is None:
                 session.add(JobLock(name=self.name, holder=self.holder, expires_at=now + LEASE))
@@ -71,11 +103,17 @@ class AdvisoryLock:
         return False
 
     def renew(self) -> None:
-        pass  # held for as long as the connection lives
+        """Held for as long as the connection lives: check that it still does."""
+        assert self._conn is not None
+        try:
+            self._conn.execute(select(text("1")))
+        except Exception as exc:
+            raise LeaseLost("the database connection that held the sweep lock was lost") from exc
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.execute(text(f"SELECT pg_advisory_unlock({_PG_KEY})"))
+            with suppress(DBAPIError):  # a lost connection has released the lock already
+                self._conn.execute(text(f"SELECT pg_advisory_unlock({_PG_KEY})"))
             self._conn.close()
             self._conn = None
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -20,7 +21,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from app.bounces.attribution import Lookup
-from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock
+from app.bounces.lifeline import exit_with
+from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock, this_process
 from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, record_batch
@@ -66,8 +68,10 @@ def _classifier_pool(processes: int) -> Iterator[Executor | None]:
     if processes <= 1:
         yield None
         return
-    # forkserver: forking this process (scheduler and worker threads, open connections) is unsafe
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    # forkserver: forking this process (scheduler and worker threads, open connections) is unsafe;
+    # the workers end with this process even when it is killed
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=exit_with, initargs=(os.getpid(),)) as pool:
         yield pool
 
 
@@ -107,6 +111,22 @@ def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
     return True
 
 
+def _abandon_unfinished(engine: Engine, current: int) -> None:
+    """Called with the lock held, so no other sweep runs: a row still `running` belongs to a sweeper
+    that lost the lock (its process was killed, or its database connection cut). What it committed
+    stays committed; its messages that were not deleted are this sweep's to process."""
+    with Session(engine) as session:
+        for row in session.scalars(
+            select(MailboxSweep).where(MailboxSweep.state == "running", MailboxSweep.id != current)  # type: ignore[arg-type]
+        ):
+            host, _, pid = (row.owner or "").rpartition(":")
+            by = f"the sweeping process (pid {pid} on {host})" if pid else "the sweeping process"
+            row.state = "abandoned"
+            row.error = f"{by} ended before the sweep finished; sweep {current} took the mailbox over"
+            log.warning("bounce sweep %s abandoned: %s", row.id, row.error)
+        session.commit()
+
+
 class _Sweeper:
     def __init__(self, settings: Settings, engine: Engine, lock: JobLease | AdvisoryLock, trigger: str) -> None:
         self.settings = settings
@@ -114,10 +134,13 @@ class _Sweeper:
         self.lock = lock
         self.counts = _Counts()
         with Session(engine, expire_on_commit=False) as session:
-            self.sweep = MailboxSweep(protocol=settings.mailbox_protocol, trigger=trigger, started_at=utcnow())
+            self.sweep = MailboxSweep(
+                protocol=settings.mailbox_protocol, trigger=trigger, started_at=utcnow(), owner=this_process()
+            )
             session.add(self.sweep)
             session.commit()
         assert self.sweep.id is not None
+        _abandon_unfinished(engine, self.sweep.id)
         self.ctx = SweepContext(self.sweep.id, get_secret_key(settings, engine), BouncePolicy.from_settings(settings))
 
     def run(self) -> MailboxSweep:

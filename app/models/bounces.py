@@ -15,7 +15,8 @@ class MailboxSweep(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     protocol: str = Field(max_length=10)
     trigger: str = Field(default="schedule", max_length=20, description="schedule | cli | api")
-    state: str = Field(default="running", max_length=20, description="running | done | failed")
+    state: str = Field(default="running", max_length=20, description="running | done | failed | abandoned")
+    owner: str | None = Field(default=None, max_length=300, description="host:pid of the sweeping process")
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     seen: int = 0
@@ -53,7 +54,9 @@ class Bounce(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
+    kind: str = Field(
+        max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery"
+    )
     reason: str = Field(max_length=40, index=True)
     hard: bool = False
     email: str = Field(max_length=320)
@@ -81,7 +84,8 @@ class MailboxSweepPublic(SQLModel):
     id: int
     protocol: str
     trigger: str
-    state: str
+    state: str = Field(description="running | done | failed | abandoned (its process ended before it finished)")
+    owner: str | None = Field(description="host:pid of the process that ran the sweep")
     started_at: datetime
     finished_at: datetime | None
     seen: int
