@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine, insert, or_, select, update
@@ -159,7 +160,9 @@ def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | Non
         session.execute(insert(WebhookAttempt).values(delivery_id=due.delivery_id, at=now, status_code=code,
                                                       error=error, duration_ms=ms))  # fmt: skip
     if error is not None:
-        log.warning("webhook delivery %s to %s failed (attempt %s): %s", due.delivery_id, due.url, attempts, error)
+        # the host alone: a URL may carry credentials (user:password@) or a token in its path or query
+        host = urlsplit(due.url).hostname
+        log.warning("webhook delivery %s to %s failed (attempt %s): %s", due.delivery_id, host, attempts, error)
     return values["state"]
 
 

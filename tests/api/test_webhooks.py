@@ -137,6 +137,17 @@ def test_receiver_down_then_back_after_a_restart_still_gets_the_event(client, fa
     assert detail["attempt_log"][0]["status_code"] is None and detail["attempt_log"][-1]["status_code"] == 200
 
 
+def test_a_failed_delivery_logs_no_credentials_from_its_url(client, fast, engine, receiver, caplog):
+    url = receiver.url.replace("://", "://cms-user:hunter2-secret@") + "?token=tok-secret"
+    _register(client, url, ["unsubscribe"])
+    receiver.stop()
+    _unsubscribe_over_api(client, "erin@example.com")
+    with caplog.at_level("DEBUG"):
+        dispatch_due(fast, engine)
+    assert "failed (attempt 1)" in caplog.text and "127.0.0.1" in caplog.text
+    assert "hunter2-secret" not in caplog.text and "tok-secret" not in caplog.text
+
+
 def test_gives_up_after_the_retry_window_and_a_replay_sends_it_again(client, fast, engine, receiver):
     _register(client, receiver.url, ["unsubscribe"])
     receiver.status = 500
