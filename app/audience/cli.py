@@ -44,7 +44,9 @@ def import_command(
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
     email_column: list[str] = typer.Option(None, "--email-column", help="Address column (name or 1-based number)."),
     also_email_column: list[str] = typer.Option(
-        None, "--also-email-column", help='Also import this address column as separate contacts (e.g. "E-mail 2 Address").'
+        None,
+        "--also-email-column",
+        help='Also import this address column as separate contacts (e.g. "E-mail 2 Address").',
     ),
     first_name_column: str | None = typer.Option(None, "--first-name-column"),
     last_name_column: str | None = typer.Option(None, "--last-name-column"),

@@ -111,7 +111,7 @@ def test_a_real_sized_outlook_export_takes_the_primary_address_and_names_rows_wi
     assert contacts["viktor.obrien.2@example.org"].first_name == "Viktor"
     reasons = [r[3] for r in rejects]
     assert reasons.count("no address in this row") == 35
-    only_second = [r for r in reasons if "this row has one in \"E-mail 2 Address\"" in r]
+    only_second = [r for r in reasons if 'this row has one in "E-mail 2 Address"' in r]
     assert len(only_second) == 110
     assert sum("has no @" in r for r in reasons) == 9
 
