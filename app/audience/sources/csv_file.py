@@ -234,8 +234,8 @@ class CsvSource:
                 f"no address in the address column ({names}) in the first {self.sample_rows} rows; "
                 f"columns are: {', '.join(self.headers)}. Choose another with column_mapping.email "
                 "(CLI: --email-column)",
-                f"The column {names} holds no e-mail addresses in the first {self.sample_rows} rows "
-                "— choose the column that has them.",
+                f"The column {', '.join(f'“{self.headers[i]}”' for i in self.columns.emails)} holds no e-mail "
+                f"addresses in the first {self.sample_rows} rows — choose the column that has them.",
             )
         return None
 

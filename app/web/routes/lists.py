@@ -22,7 +22,7 @@ from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
 from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
-from app.web.import_preview import mapping_from_form, preview
+from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.templating import render
 
 router = APIRouter()
@@ -31,6 +31,8 @@ uploads = APIRouter()
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}-upload$")
 REJECTS_SHOWN = 50
+# the preview's form fields that carry the mapping on to the Import button
+_MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter")
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -184,27 +186,38 @@ def import_preview(
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
     fmt = format if format in FORMATS else "auto"
-    form = dict(request.query_params)
-    result = preview(str(path), filename, fmt, mapping_from_form(form))
-    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result,
-                                                   "chosen_format": fmt, "formats": FORMATS})  # fmt: skip
+    result = preview(str(path), filename, fmt, mapping_from_form(request.query_params))
+    return _preview_page(request, ml, filename, fmt, result, request.query_params.multi_items())
+
+
+def _preview_page(request: Request, ml: MailingList, filename: str, fmt: str, result: Preview,
+                  params: list[tuple[str, str]], status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    """The preview, carrying the chosen mapping (`params`) to the Import button's form."""
+    params = [(k, v) for k, v in params if k in _MAPPING_FIELDS]
+    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result, "params": params,
+                                                   "chosen_format": fmt, "formats": FORMATS}, status_code)  # fmt: skip
 
 
 @router.post("/lists/{list_id}/import")
 async def start_import(
     list_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
-) -> RedirectResponse:
+) -> Response:
     """Step 3: the import runs in the background; its page shows the progress and then the report."""
-    _get_list(session, list_id)
+    ml = _get_list(session, list_id)
     session.rollback()
     pending = _pending(request, settings, list_id)
     if pending is None:
         request.session["notice"] = "The upload is gone; choose the file again."
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    fmt = form.get("format", "auto") if form.get("format") in FORMATS else "auto"
+    form = await request.form()
+    fmt = str(form.get("format", "auto")) if form.get("format") in FORMATS else "auto"
     mapping = mapping_from_form(form)
+    # the same check as the preview's: a mapping that yields no address is never imported
+    checked = await run_in_threadpool(preview, str(path), filename, fmt, mapping)
+    if not checked.importable:
+        params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        return _preview_page(request, ml, filename, fmt, checked, params, 400)
 
     def start() -> int:
         job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]
