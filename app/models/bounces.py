@@ -50,10 +50,14 @@ class Bounce(SQLModel, table=True):
         # the bounce policy: an address's bounces of one kind, by time
         Index("ix_bounce_email_key_kind_created", "email_key", "kind", "created_at"),
         Index("ix_bounce_campaign", "campaign_id"),
+        # newest first, by keyset: the bounces page and the API's list, and the 30-day chart's range
+        Index("ix_bounce_created_id", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
+    kind: str = Field(
+        max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery"
+    )
     reason: str = Field(max_length=40, index=True)
     hard: bool = False
     email: str = Field(max_length=320)

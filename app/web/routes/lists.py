@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.api.pagination import after_id, after_name_id
 from app.audience.export import csv_lines
 from app.audience.importer import claim, create_job, run_import, run_in_background
 from app.audience.schemas import ListCreate
@@ -23,6 +24,7 @@ from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
 from app.web.import_preview import Preview, mapping_from_form, preview
+from app.web.paging import Pager, fetch_page
 from app.web.templating import render
 
 router = APIRouter()
@@ -31,6 +33,8 @@ uploads = APIRouter()
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}-upload$")
 REJECTS_SHOWN = 50
+LISTS_SHOWN = 100
+IMPORTS_SHOWN = 20
 # the preview's form fields that carry the mapping on to the Import button
 _MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter")
 
@@ -48,9 +52,14 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _lists_page(request: Request, session: SessionDep, errors: dict[str, str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    counts = dict(session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id)).all())
-    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
-    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists],
+    lists, pager = fetch_page(session, request, lambda c: after_name_id(select(MailingList), MailingList.name,
+                                                                        MailingList.id, c),
+                              LISTS_SHOWN, key=lambda m: (m.name, m.id))  # fmt: skip
+    # sizes of the lists on this page only, each counted on the membership's primary key
+    counts = dict(session.execute(select(ListMember.list_id, func.count())
+                                  .where(ListMember.list_id.in_([m.id for m in lists]))
+                                  .group_by(ListMember.list_id)).all())  # fmt: skip
+    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager,
                                           "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
 
 
@@ -90,13 +99,12 @@ def create_list(
 def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
     members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
-    imports = (
-        session.execute(select(ImportJob).where(ImportJob.list_id == ml.id).order_by(ImportJob.id.desc()).limit(20))
-        .scalars()
-        .all()
-    )
-    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "formats": FORMATS,
-                                         "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
+    query = select(ImportJob).where(ImportJob.list_id == ml.id)
+    imports, pager = fetch_page(session, request, lambda c: after_id(query, ImportJob.id, c, descending=True),
+                                IMPORTS_SHOWN, param="imports", anchor="#imports-h")  # fmt: skip
+    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
+                                         "formats": FORMATS, "errors": errors or {}, "values": values or {}},
+                  status_code)  # fmt: skip
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -251,28 +259,36 @@ def paste(
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 
-def _import_context(session: SessionDep, import_id: int) -> dict:  # type: ignore[type-arg]
+def _import_context(session: SessionDep, request: Request, import_id: int) -> dict:  # type: ignore[type-arg]
     job = session.get(ImportJob, import_id)
     if job is None:
         raise HTTPException(404, f"no import with id {import_id}")
     done = job.state in ("done", "failed")
     percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
-    rejects = session.execute(
-        select(ImportReject).where(ImportReject.import_id == import_id).order_by(ImportReject.id).limit(REJECTS_SHOWN)
-    ).scalars().all() if done else []  # fmt: skip
+    rejects, pager = [], Pager()
+    if done:
+        query = select(ImportReject).where(ImportReject.import_id == import_id)
+        rejects, pager = fetch_page(session, request, lambda c: after_id(query, ImportReject.id, c), REJECTS_SHOWN,
+                                    param="rejects", anchor="#rejects")  # fmt: skip
+        # the polled fragment's links lead to the page itself
+        for name in ("next_url", "first_url"):
+            if getattr(pager, name):
+                setattr(
+                    pager, name, getattr(pager, name).replace(f"/imports/{import_id}/status", f"/imports/{import_id}")
+                )
     ml = session.get(MailingList, job.list_id)
     return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
-            "rejects_shown": REJECTS_SHOWN}  # fmt: skip
+            "rejects_pager": pager}  # fmt: skip
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
 def import_page(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return render(request, "import.html", _import_context(session, import_id))
+    return render(request, "import.html", _import_context(session, request, import_id))
 
 
 @router.get("/imports/{import_id}/status", response_class=HTMLResponse)
 def import_status(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return render(request, "_import_status.html", _import_context(session, import_id))
+    return render(request, "_import_status.html", _import_context(session, request, import_id))
 
 
 @router.get("/imports/{import_id}/rejects.csv")
