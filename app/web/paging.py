@@ -20,12 +20,12 @@ class Pager:
     first_url: str | None = None  # set when this is not the first page
 
 
-def page_url(request: Request, param: str, cursor: str | None, anchor: str = "") -> str:
-    """This page's URL with every filter kept and `param` set to `cursor` (removed for the first page)."""
+def page_url(request: Request, param: str, cursor: str | None, anchor: str = "", path: str | None = None) -> str:
+    """This page's URL (or `path`) with every filter kept and `param` set to `cursor` (none: the first page)."""
     query = [(k, v) for k, v in request.query_params.multi_items() if k != param]
     if cursor is not None:
         query.append((param, cursor))
-    return f"{request.url.path}{'?' + urlencode(query) if query else ''}{anchor}"
+    return f"{path or request.url.path}{'?' + urlencode(query) if query else ''}{anchor}"
 
 
 def fetch_page(
@@ -37,9 +37,11 @@ def fetch_page(
     key: Callable[[Any], tuple[Any, ...]] = lambda r: (r.id,),
     scalars: bool = True,
     anchor: str = "",
+    path: str | None = None,
 ) -> tuple[list[Any], Pager]:
-    """One page of the query that `order(cursor)` builds (with the API's `after_*` helpers), and its links.
-    A cursor that is not one of ours (an edited URL) shows the first page rather than an error."""
+    """One page of the query that `order(cursor)` builds (with the API's `after_*` helpers), and its links
+    (to `path`, by default this page). A cursor that is not one of ours (an edited URL) shows the first
+    page rather than an error."""
     cursor = request.query_params.get(param) or None
     try:
         query = order(cursor)
@@ -49,7 +51,7 @@ def fetch_page(
     result = session.execute(query.limit(limit + 1))
     rows, next_cursor = page_of(list(result.scalars() if scalars else result.all()), limit, key)
     pager = Pager(
-        next_url=page_url(request, param, next_cursor, anchor) if next_cursor else None,
-        first_url=page_url(request, param, None, anchor) if cursor else None,
+        next_url=page_url(request, param, next_cursor, anchor, path) if next_cursor else None,
+        first_url=page_url(request, param, None, anchor, path) if cursor else None,
     )
     return rows, pager

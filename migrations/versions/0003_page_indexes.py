@@ -1,4 +1,5 @@
-"""an index that lets the bounces page (and the API's bounce list) page newest first by keyset
+"""indexes that let the bounces page (and the API's bounce list) page newest first by keyset, alone or
+within one kind, reason or campaign
 
 Revision ID: 0003
 Revises: 0002
@@ -14,11 +15,20 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# the single-column indexes on kind, reason and campaign_id are the prefixes of the new ones
+_REPLACED = (("ix_bounce_kind", "kind"), ("ix_bounce_reason", "reason"), ("ix_bounce_campaign", "campaign_id"))
+
 
 def upgrade() -> None:
-    # Without it, every page of /bounces and its 30-day chart sorted or scanned the whole table.
+    # Without them, every page of /bounces sorted every matching bounce (seconds at a million rows).
     op.create_index("ix_bounce_created_id", "bounce", ["created_at", "id"])
+    for name, column in _REPLACED:
+        op.create_index(f"ix_bounce_{name.removeprefix('ix_bounce_')}_created", "bounce", [column, "created_at", "id"])
+        op.drop_index(name, table_name="bounce")
 
 
 def downgrade() -> None:
+    for name, column in _REPLACED:
+        op.create_index(name, "bounce", [column])
+        op.drop_index(f"ix_bounce_{name.removeprefix('ix_bounce_')}_created", table_name="bounce")
     op.drop_index("ix_bounce_created_id", table_name="bounce")

@@ -268,14 +268,9 @@ def _import_context(session: SessionDep, request: Request, import_id: int) -> di
     rejects, pager = [], Pager()
     if done:
         query = select(ImportReject).where(ImportReject.import_id == import_id)
+        # the links of the polled fragment (/status) lead to the page itself
         rejects, pager = fetch_page(session, request, lambda c: after_id(query, ImportReject.id, c), REJECTS_SHOWN,
-                                    param="rejects", anchor="#rejects")  # fmt: skip
-        # the polled fragment's links lead to the page itself
-        for name in ("next_url", "first_url"):
-            if getattr(pager, name):
-                setattr(
-                    pager, name, getattr(pager, name).replace(f"/imports/{import_id}/status", f"/imports/{import_id}")
-                )
+                                    param="rejects", anchor="#rejects", path=f"/imports/{import_id}")  # fmt: skip
     ml = session.get(MailingList, job.list_id)
     return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
             "rejects_pager": pager}  # fmt: skip
