@@ -24,6 +24,7 @@ KINDS = ("bounce", "delayed", "complaint", "autoreply", "unsubscribe", "delivery
 CHART_DAYS = 30
 CHART_SECONDS = 60
 PAGE_ROWS = 50
+CAMPAIGNS_OFFERED = 100
 SWEEP_ROWS = 10
 # a fixed colour per reason, so a reason keeps its colour from page to page
 PALETTE = ("#2456c8", "#b42318", "#1f7a4a", "#a15c00", "#6941c6", "#0e7490", "#be185d", "#4d7c0f", "#64748b")
@@ -119,7 +120,12 @@ def bounces_page(
                                                                          descending=True),
                                      SWEEP_ROWS, param="sweeps", anchor="#sweeps-h")  # fmt: skip
     reasons = list(session.execute(_REASONS).scalars())
-    campaigns = session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.id.desc())).all()
+    # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
+    campaigns = session.execute(
+        select(Campaign.id, Campaign.name).order_by(Campaign.id.desc()).limit(CAMPAIGNS_OFFERED)
+    ).all()
+    if campaign.isdigit() and all(c.id != int(campaign) for c in campaigns):
+        campaigns += session.execute(select(Campaign.id, Campaign.name).where(Campaign.id == int(campaign))).all()
     return render(request, "bounces.html", {
         "rows": rows, "pager": pager, "errors": errors, "kinds": KINDS, "reasons": reasons, "campaigns": campaigns,
         "sweeps": sweeps, "sweep_pager": sweep_pager,
