@@ -101,7 +101,7 @@ def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: d
     members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
     query = select(ImportJob).where(ImportJob.list_id == ml.id)
     imports, pager = fetch_page(session, request, lambda c: after_id(query, ImportJob.id, c, descending=True),
-                                IMPORTS_SHOWN, param="imports", anchor="#imports-h")  # fmt: skip
+                                IMPORTS_SHOWN, param="imports", anchor="#imports-h", path=f"/lists/{ml.id}")  # fmt: skip
     return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
                                          "formats": FORMATS, "errors": errors or {}, "values": values or {}},
                   status_code)  # fmt: skip
