@@ -171,7 +171,8 @@ _UPLOAD_BODY = {
                         "format": {"type": "string", "enum": list(FORMATS), "default": "auto"},
                         "column_mapping": {
                             "type": "string",
-                            "description": 'JSON, e.g. {"email": "Mail", "first_name": 2, "header": true, "delimiter": ";"}',
+                            "description": 'JSON, e.g. {"email": "Mail", "first_name": 2, "header": true, "delimiter": ";"}; '
+                            '"also_email": ["E-mail 2 Address"] imports further address columns as separate contacts',
                         },
                     },
                 }

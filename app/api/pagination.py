@@ -43,7 +43,9 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[Any, ...]:
         for value, kind in zip(values, kinds, strict=True):
             if kind is datetime:
                 out.append(datetime.fromisoformat(value))
-            elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+            elif (kind is int and isinstance(value, int) and not isinstance(value, bool)) or (
+                kind is str and isinstance(value, str)
+            ):
                 out.append(value)
             else:
                 raise ValueError
@@ -68,6 +70,15 @@ def after_time_id(query: Any, time_col: Any, id_col: Any, cursor: str | None) ->
         return query
     at, last = decode_cursor(cursor, (datetime, int))
     return query.where(or_(time_col < at, and_(time_col == at, id_col < last)))
+
+
+def after_name_id(query: Any, name_col: Any, id_col: Any, cursor: str | None) -> Any:
+    """Rows after the cursor in (name, id) order: lists shown alphabetically."""
+    query = query.order_by(name_col, id_col)
+    if cursor is None:
+        return query
+    name, last = decode_cursor(cursor, (str, int))
+    return query.where(or_(name_col > name, and_(name_col == name, id_col > last)))
 
 
 def page_of(rows: list[Any], limit: int, key: Any = lambda r: (r.id,)) -> tuple[list[Any], str | None]:

@@ -43,6 +43,11 @@ def import_command(
     list_name: str = typer.Option(..., "--list", help="List to import into (created if it does not exist)."),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
     email_column: list[str] = typer.Option(None, "--email-column", help="Address column (name or 1-based number)."),
+    also_email_column: list[str] = typer.Option(
+        None,
+        "--also-email-column",
+        help='Also import this address column as separate contacts (e.g. "E-mail 2 Address").',
+    ),
     first_name_column: str | None = typer.Option(None, "--first-name-column"),
     last_name_column: str | None = typer.Option(None, "--last-name-column"),
     header: bool | None = typer.Option(None, "--header/--no-header", help="Default: detected."),
@@ -59,6 +64,8 @@ def import_command(
     mapping: dict[str, Any] = {}
     if email_column:
         mapping["email"] = email_column
+    if also_email_column:
+        mapping["also_email"] = also_email_column
     if first_name_column:
         mapping["first_name"] = first_name_column
     if last_name_column:

@@ -50,14 +50,17 @@ class Bounce(SQLModel, table=True):
     __table_args__ = (
         # the bounce policy: an address's bounces of one kind, by time
         Index("ix_bounce_email_key_kind_created", "email_key", "kind", "created_at"),
-        Index("ix_bounce_campaign", "campaign_id"),
+        # newest first, by keyset, alone or within one kind, reason or campaign: the bounces page and the
+        # API's list stop after one page however many rows match; also the dashboard's and chart's ranges
+        Index("ix_bounce_created_id", "created_at", "id"),
+        Index("ix_bounce_kind_created", "kind", "created_at", "id"),
+        Index("ix_bounce_reason_created", "reason", "created_at", "id"),
+        Index("ix_bounce_campaign_created", "campaign_id", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(
-        max_length=20, index=True, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery"
-    )
-    reason: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=20, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
+    reason: str = Field(max_length=40)
     hard: bool = False
     email: str = Field(max_length=320)
     email_key: str = Field(max_length=320)

@@ -234,3 +234,17 @@ def test_openapi_documents_the_upload(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/api/v1/lists/{list_id}/imports"]["post"]["requestBody"]
     assert "file" in body["content"]["multipart/form-data"]["schema"]["properties"]
+
+
+def test_outlook_export_through_the_api_takes_the_primary_address_unless_asked(client: TestClient) -> None:
+    list_id = _list(client)
+    job = _wait(client, _upload(client, list_id, "outlook_export.csv").json()["id"])
+    assert (job["format"], job["added"], job["duplicates"], job["invalid"]) == ("outlook", 1840, 6, 154)
+    assert job["column_mapping"]["email"] == ["E-mail Address"]
+    also = _upload(client, list_id, "outlook_export.csv", column_mapping='{"also_email": ["E-mail 2 Address"]}')
+    job = _wait(client, also.json()["id"])
+    assert (job["added"], job["updated"], job["invalid"]) == (429, 1840, 44)
+    empty = _upload(client, list_id, "outlook_export.csv", column_mapping='{"email": "Company"}')
+    job = _wait(client, empty.json()["id"])
+    assert job["state"] == "failed" and 'no address in the address column ("Company")' in job["error"]
+    assert job["rows_read"] == 0

@@ -50,6 +50,14 @@ def test_import_lists_audience_why(run, tmp_path: Path) -> None:  # type: ignore
 def test_import_failure_exits_non_zero(run) -> None:  # type: ignore[no-untyped-def]
     result = run("import", DATA / "no_address_column.csv", "--list", "L")
     assert result.exit_code == 1 and "no address column" in result.output
+    # a chosen column without a single address is refused before anything is imported
     mapped = run("import", DATA / "no_address_column.csv", "--list", "L", "--email-column", "city")
-    assert mapped.exit_code == 0 and "invalid 2" in mapped.output
+    assert mapped.exit_code == 1 and 'no address in the address column ("city") in the first 2 rows' in mapped.output
     assert run("import", DATA / "plain.csv", "--list", "L", "--format", "xls").exit_code == 2
+
+
+def test_outlook_export_primary_address_and_secondary_only_when_asked(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("import", DATA / "outlook_export.csv", "--list", "Outlook")
+    assert "done: rows read 2000, added 1840, updated 0, duplicates in file 6, invalid 154" in result.output
+    result = run("import", DATA / "outlook_export.csv", "--list", "Outlook", "--also-email-column", "E-mail 2 Address")
+    assert "done: rows read 2000, added 429, updated 1840, duplicates in file 6, invalid 44" in result.output

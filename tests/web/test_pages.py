@@ -68,9 +68,9 @@ def test_import_wizard_previews_lets_the_mapping_change_and_reports_rejects(web,
 
 def test_an_unusable_file_says_why_before_anything_is_imported(web):
     list_id = _list(web)
-    r = _upload(web, list_id, "just,some,words\nno,addresses,here\n")
-    assert 'id="preview-error">no address column' in r.text
-    assert re.search(r'<button type="submit" disabled>Import</button>', r.text)
+    r = _upload(web, list_id, "\x00\x01\x02binary\x00\x00")
+    assert 'id="preview-error">this is not a text file' in r.text
+    assert re.search(r'<button type="submit" disabled[^>]*>Import</button>', r.text)
 
 
 def test_pasted_addresses_go_through_the_importer(web):

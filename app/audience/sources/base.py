@@ -9,6 +9,15 @@ class ImportFailed(ValueError):
     """The whole file is unusable (empty, binary, no address column...); the message says why."""
 
 
+class NoAddressColumn(ImportFailed):
+    """No column of a CSV file holds addresses (none found, or the chosen ones are empty). The message
+    names the API and CLI options; `plain` says the same for the web page, which offers a column picker."""
+
+    def __init__(self, message: str, plain: str) -> None:
+        super().__init__(message)
+        self.plain = plain
+
+
 @dataclass
 class Candidate:
     """One address found in a record, and where it was."""

@@ -1,6 +1,14 @@
 """CSV files: delimiter and header detection, column mapping, and the exports marketers have
 (Outlook contacts, Google Contacts, Microsoft Dynamics CRM marketing lists), recognised by their
-column names. Several address columns per person are all read; each address becomes a contact."""
+column names.
+
+One rule for every caller (web wizard, API, CLI): a row is one person, and its address comes from the
+primary address column (Outlook's "E-mail Address", Google's "E-mail 1 - Value", the first column
+named like e-mail, or else the column whose cells hold addresses). Further address columns ("E-mail 2
+Address", ...) become contacts of their own only when asked for (`also_email`); otherwise they are kept
+as attributes of the primary contact, and a row whose only address is in one of them is rejected with
+a reason naming that column. A mapping whose address columns hold no address in the sampled rows is
+refused before anything is imported."""
 
 import csv
 import io
@@ -11,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.audience.addresses import InvalidAddress, normalise
-from app.audience.sources.base import Candidate, ImportFailed, Record, split_name
+from app.audience.sources.base import Candidate, ImportFailed, NoAddressColumn, Record, split_name
 from app.audience.sources.textfile import TextFile
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 # a field holds at most this much; longer is a broken file, not an address book
 FIELD_LIMIT = 1024 * 1024
+# rows of the sample that detection and the "does the address column hold addresses" check look at
+SAMPLE_ROWS = 200
 
 _EMAIL_NAMES = {
     "email", "emailaddress", "mail", "emailaddr", "primaryemail", "useremail", "emailaddress1",
@@ -33,12 +43,14 @@ def _key(header: str) -> str:
 
 @dataclass
 class Columns:
-    emails: list[int]
+    emails: list[int]  # imported, each address a contact; the first is the primary column
     first: int | None = None
     last: int | None = None
     full: int | None = None  # a single name column, split into first and last
     attributes: list[tuple[int, str]] = field(default_factory=list)
     multi_value: bool = False  # Google puts several addresses in one cell, joined by " ::: "
+    others: list[int] = field(default_factory=list)  # address columns found but not imported as contacts
+    skip: set[int] = field(default_factory=set)  # an export's bookkeeping columns, never attributes
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -84,34 +96,30 @@ def _preset(keys: list[str], headers: list[str]) -> tuple[str, Columns] | None:
                 for i, h in enumerate(headers)
                 if h.startswith("(Do Not Modify)") and _key(h) != "(donotmodify)contact"
             }
-            return "dynamics", _columns(headers, emails, one("firstname"), one("lastname"), skip)
+            return "dynamics", Columns(emails, one("firstname"), one("lastname"), skip=skip)
     google = sorted(i for i, k in enumerate(keys) if re.fullmatch(r"email\d+value", k))
     if google:
         first, last = one("givenname", "firstname"), one("familyname", "lastname")
         skip = {i for i, k in enumerate(keys) if re.fullmatch(r"email\d+(type|label)", k)}
-        cols_ = _columns(headers, google, first, last, skip)
-        cols_.multi_value = True
-        return "google", cols_
+        return "google", Columns(google, first, last, multi_value=True, skip=skip)
     outlook = cols("emailaddress", "email2address", "email3address")
     if outlook and ("emaildisplayname" in index or "email2address" in index):
         skip = set(
             cols("emaildisplayname", "emailtype", "email2displayname", "email2type", "email3displayname", "email3type")
         )
-        return "outlook", _columns(headers, outlook, one("firstname"), one("lastname"), skip)
+        return "outlook", Columns(outlook, one("firstname"), one("lastname"), skip=skip)
     return None
 
 
-def _columns(
-    headers: list[str], emails: list[int], first: int | None, last: int | None, skip: set[int] = frozenset()
-) -> Columns:  # type: ignore[assignment]
-    taken = set(emails) | {first, last} | set(skip)
-    attrs = [(i, h.strip() or f"column {i + 1}") for i, h in enumerate(headers) if i not in taken]
-    return Columns(emails=emails, first=first, last=last, attributes=attrs)
+def _has_address(row: list[str], i: int) -> bool:
+    return i < len(row) and "@" in row[i]
 
 
 def _resolve(spec: Any, headers: list[str], field_name: str) -> list[int]:
     """A mapping entry (header name, 1-based column number, or a list of them) to column indexes."""
     specs = spec if isinstance(spec, list) else [spec]
+    if not specs:
+        raise ImportFailed(f"column_mapping.{field_name}: name at least one column")
     out = []
     for s in specs:
         if isinstance(s, int) or (isinstance(s, str) and s.isdigit()):
@@ -149,25 +157,31 @@ class CsvSource:
         width = max(len(r) for r in sample_rows[:50])
         headers = [h.strip() for h in first] if self.has_header else [f"column {i + 1}" for i in range(width)]
         self.headers = headers
-        self.format, self.columns = self._map(headers, sample_rows[1:] if self.has_header else sample_rows, mapping)
+        data = (sample_rows[1:] if self.has_header else sample_rows)[:SAMPLE_ROWS]
+        self.format, self.columns = self._map(headers, data, mapping)
+        cols = self.columns
+        # how the chosen columns fare in the sample: the preview shows it, and none at all is refused
+        self.sample_rows = len(data)
+        self.sample_with_address = sum(any(_has_address(r, i) for i in cols.emails) for r in data)
+        self.sample_only_in = {
+            i: sum(_has_address(r, i) and not any(_has_address(r, j) for j in cols.emails) for r in data)
+            for i in cols.others
+        }
+        self.unusable = self._unusable()
         self.mapping = {
             "encoding": self._file.encoding,
             "delimiter": DELIMITERS[self.delimiter],
             "header": self.has_header,
-            "email": [headers[i] for i in self.columns.emails],
-            "first_name": headers[self.columns.first] if self.columns.first is not None else None,
-            "last_name": headers[self.columns.last] if self.columns.last is not None else None,
-            "full_name": headers[self.columns.full] if self.columns.full is not None else None,
-            "attributes": [name for _, name in self.columns.attributes],
+            "email": [headers[i] for i in cols.emails],
+            "other_emails": [headers[i] for i in cols.others],
+            "first_name": headers[cols.first] if cols.first is not None else None,
+            "last_name": headers[cols.last] if cols.last is not None else None,
+            "full_name": headers[cols.full] if cols.full is not None else None,
+            "attributes": [name for _, name in cols.attributes],
         }
 
-    def _map(self, headers: list[str], data: list[list[str]], mapping: dict[str, Any]) -> tuple[str, Columns]:
-        keys = [_key(h) for h in headers]
-        if "email" in mapping:
-            emails = _resolve(mapping["email"], headers, "email")
-            first = _resolve(mapping["first_name"], headers, "first_name")[0] if mapping.get("first_name") else None
-            last = _resolve(mapping["last_name"], headers, "last_name")[0] if mapping.get("last_name") else None
-            return "csv", _columns(headers, emails, first, last)
+    def _detect(self, keys: list[str], headers: list[str], data: list[list[str]]) -> tuple[str, Columns]:
+        """Every address column found (the primary first), the name columns and an export's own columns."""
         if self.has_header:
             preset = _preset(keys, headers)
             if preset:
@@ -180,21 +194,58 @@ class CsvSource:
         named = [i for i, k in enumerate(keys) if k in _EMAIL_NAMES] if self.has_header else []
         if not named:
             # no column is called "email": take the column whose cells hold addresses
-            hits = Counter(i for row in data[:200] for i, cell in enumerate(row) if _looks_like_address(cell))
+            hits = Counter(i for row in data for i, cell in enumerate(row) if _looks_like_address(cell))
             named = [hits.most_common(1)[0][0]] if hits else []
-        if named:
-            columns = _columns(headers, named[:1], first, last, {full} if full is not None else set())
-            columns.full = full if full != named[0] else None
-            return "csv", columns
-        raise ImportFailed(
-            "no address column: no column is named like email/e-mail and none holds addresses in the first rows; "
-            f"columns are: {', '.join(headers)}. Choose one with column_mapping.email (CLI: --email-column)"
-        )
+        return "csv", Columns(named, first, last, full if full not in named else None)
+
+    def _map(self, headers: list[str], data: list[list[str]], mapping: dict[str, Any]) -> tuple[str, Columns]:
+        fmt, found = self._detect([_key(h) for h in headers], headers, data)
+        emails = _resolve(mapping["email"], headers, "email") if "email" in mapping else found.emails[:1]
+        for i in _resolve(mapping["also_email"], headers, "also_email") if mapping.get("also_email") else []:
+            if i not in emails:
+                emails.append(i)
+
+        def name(key: str, detected: int | None) -> int | None:
+            if key not in mapping:
+                return detected
+            return _resolve(mapping[key], headers, key)[0] if mapping[key] not in (None, "") else None
+
+        first, last = name("first_name", found.first), name("last_name", found.last)
+        full = found.full if "first_name" not in mapping and "last_name" not in mapping else None
+        full = full if full not in emails else None
+        others = [i for i in found.emails if i not in emails]
+        taken = set(emails) | {first, last, full} | found.skip
+        # an address column not imported stays with the contact as an attribute: nothing in the file is lost
+        attrs = [(i, h.strip() or f"column {i + 1}") for i, h in enumerate(headers) if i not in taken]
+        columns = Columns(emails, first, last, full, attrs, found.multi_value, others, found.skip)
+        return fmt, columns
+
+    def _unusable(self) -> NoAddressColumn | None:
+        if not self.columns.emails:
+            return NoAddressColumn(
+                "no address column: no column is named like email/e-mail and none holds addresses in the first "
+                f"rows; columns are: {', '.join(self.headers)}. "
+                "Choose one with column_mapping.email (CLI: --email-column)",
+                "No column holds e-mail addresses — choose which column has them.",
+            )
+        if self.sample_rows and not self.sample_with_address:
+            names = ", ".join(f'"{self.headers[i]}"' for i in self.columns.emails)
+            return NoAddressColumn(
+                f"no address in the address column ({names}) in the first {self.sample_rows} rows; "
+                f"columns are: {', '.join(self.headers)}. Choose another with column_mapping.email "
+                "(CLI: --email-column)",
+                f"The column {', '.join(f'“{self.headers[i]}”' for i in self.columns.emails)} holds no e-mail "
+                f"addresses in the first {self.sample_rows} rows — choose the column that has them.",
+            )
+        return None
 
     def bytes_read(self) -> int:
         return self._file.bytes_read()
 
     def records(self) -> Iterator[Record]:
+        if self.unusable is not None:
+            self._file.close()
+            raise self.unusable
         csv.field_size_limit(FIELD_LIMIT)
         reader = csv.reader(self._file.text, delimiter=self.delimiter)
         cols = self.columns
@@ -241,6 +292,16 @@ class CsvSource:
             value = cell(i)
             parts = value.split(" ::: ") if cols.multi_value else [value]
             addresses += [Candidate(p.strip(), i + 1) for p in parts if p.strip()]
+        if not addresses:
+            elsewhere = next((i for i in cols.others if "@" in cell(i)), None)
+            if elsewhere is not None:
+                return Record(
+                    line=line,
+                    raw=self.delimiter.join(row),
+                    problem=f'no address in "{self.headers[cols.emails[0]]}"; this row has one in '
+                    f'"{self.headers[elsewhere]}", which is imported only when asked for '
+                    f"(import that column as separate contacts too)",
+                )
         attributes = {name: row[i].strip() for i, name in cols.attributes if i < len(row) and row[i].strip()}
         first, last = cell(cols.first), cell(cols.last)
         if cols.full is not None and cell(cols.full):

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.api.campaigns import CampaignCreate
 from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.api.pagination import after_id
 from app.config_store import effective_settings
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
 from app.sending import campaigns as service
@@ -23,13 +24,15 @@ from app.sending.render import CampaignTemplates, contact_context
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
+from app.web.paging import Pager, fetch_page
 from app.web.progress import campaign_progress
 from app.web.templating import render
 
 router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
-LEDGER_ROWS = 50
+LEDGER_ROWS = 20
+PAGE_ROWS = 50
 REQUIRED = {"name": "give the campaign a name", "from_address": "enter the address it is sent from",
             "subject": "enter a subject line"}  # fmt: skip
 STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
@@ -85,9 +88,10 @@ def _compose_page(request: Request, session: Session, values: dict[str, Any], er
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
-def campaigns_page(request: Request, session: SessionDep) -> HTMLResponse:
-    rows = session.execute(select(Campaign).order_by(Campaign.id.desc()).limit(200)).scalars().all()
-    return render(request, "campaigns.html", {"campaigns": rows})
+def campaigns_page(request: Request, session: SessionDep, state: str = "") -> HTMLResponse:
+    query = select(Campaign).where(Campaign.state == state) if state else select(Campaign)
+    rows, pager = fetch_page(session, request, lambda c: after_id(query, Campaign.id, c, descending=True), PAGE_ROWS)
+    return render(request, "campaigns.html", {"campaigns": rows, "pager": pager, "state": state})
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse)
@@ -193,12 +197,12 @@ def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str
     return "someone@example.com", "Ann", "Example", {}
 
 
-def _ledger(session: Session, campaign_id: int, email: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Delivery).where(Delivery.campaign_id == campaign_id,
-                               Delivery.email_key.contains(email.strip().lower(), autoescape=True))
-        .order_by(Delivery.id).limit(LEDGER_ROWS)
-    ).scalars().all()  # fmt: skip
+def _ledger(session: Session, request: Request, campaign_id: int, email: str) -> tuple[list[dict[str, Any]], Pager]:
+    query = select(Delivery).where(Delivery.campaign_id == campaign_id,
+                                   Delivery.email_key.contains(email.strip().lower(), autoescape=True))  # fmt: skip
+    rows, pager = fetch_page(
+        session, request, lambda c: after_id(query, Delivery.id, c), LEDGER_ROWS, anchor="#ledger-h"
+    )
     ids = [d.id for d in rows]
     attempts: dict[int, list[DeliveryAttempt]] = {}
     for a in session.execute(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids))
@@ -207,7 +211,8 @@ def _ledger(session: Session, campaign_id: int, email: str) -> list[dict[str, An
     bounces: dict[int, list[Bounce]] = {}
     for b in session.execute(select(Bounce).where(Bounce.delivery_id.in_(ids)).order_by(Bounce.created_at)).scalars():
         bounces.setdefault(b.delivery_id, []).append(b)  # type: ignore[arg-type]
-    return [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]  # type: ignore[arg-type]
+    found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]  # type: ignore[arg-type]
+    return found, pager
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
@@ -220,10 +225,11 @@ def campaign_page(
     notice_state = request.session.pop("notice_state", None)
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
         request.session.pop("notice", None)
+    ledger, ledger_pager = _ledger(session, request, campaign_id, email) if email.strip() else (None, None)
     return render(request, "campaign.html", {
         "c": campaign, "p": campaign_progress(session, campaign), "email": email,
         "subject": subject, "notice_state": notice_state,
-        "ledger": _ledger(session, campaign_id, email) if email.strip() else None,
+        "ledger": ledger, "ledger_pager": ledger_pager,
         "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),

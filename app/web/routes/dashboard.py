@@ -14,6 +14,7 @@ from app.web.templating import render
 router = APIRouter()
 
 RATE_DAYS = 30
+PAUSED_SHOWN = 5  # the rest are one click away, on /campaigns?state=paused
 USER_PAUSE = "paused by user"  # app.sending.campaigns.pause
 
 
@@ -21,7 +22,12 @@ USER_PAUSE = "paused by user"  # app.sending.campaigns.pause
 def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     recent = session.execute(select(Campaign).order_by(Campaign.id.desc()).limit(8)).scalars().all()
     paused = (
-        session.execute(select(Campaign).where(Campaign.state == "paused", Campaign.paused_reason != USER_PAUSE))
+        session.execute(
+            select(Campaign)
+            .where(Campaign.state == "paused", Campaign.paused_reason != USER_PAUSE)
+            .order_by(Campaign.id.desc())
+            .limit(PAUSED_SHOWN + 1)
+        )
         .scalars()
         .all()
     )
@@ -33,7 +39,8 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     last_sweep = session.execute(select(MailboxSweep).order_by(MailboxSweep.id.desc()).limit(1)).scalars().first()
     return render(request, "dashboard.html", {
         "campaigns": [(c, campaign_progress(session, c)) for c in recent],
-        "paused": paused,
+        "paused": paused[:PAUSED_SHOWN],
+        "more_paused": len(paused) > PAUSED_SHOWN,
         "sent": sent,
         "bounced": bounced,
         "bounce_rate": round(100.0 * bounced / sent, 2) if sent else None,

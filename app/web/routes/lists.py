@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import EngineDep, SessionDep, SettingsDep
+from app.api.pagination import after_id, after_name_id
 from app.audience.export import csv_lines
 from app.audience.importer import claim, create_job, run_import, run_in_background
 from app.audience.schemas import ListCreate
@@ -22,7 +23,8 @@ from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
 from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
-from app.web.import_preview import mapping_from_form, preview
+from app.web.import_preview import Preview, mapping_from_form, preview
+from app.web.paging import Pager, fetch_page
 from app.web.templating import render
 
 router = APIRouter()
@@ -31,6 +33,10 @@ uploads = APIRouter()
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}-upload$")
 REJECTS_SHOWN = 50
+LISTS_SHOWN = 100
+IMPORTS_SHOWN = 20
+# the preview's form fields that carry the mapping on to the Import button
+_MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter")
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -46,9 +52,14 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _lists_page(request: Request, session: SessionDep, errors: dict[str, str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    counts = dict(session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id)).all())
-    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
-    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists],
+    lists, pager = fetch_page(session, request, lambda c: after_name_id(select(MailingList), MailingList.name,
+                                                                        MailingList.id, c),
+                              LISTS_SHOWN, key=lambda m: (m.name, m.id))  # fmt: skip
+    # sizes of the lists on this page only, each counted on the membership's primary key
+    counts = dict(session.execute(select(ListMember.list_id, func.count())
+                                  .where(ListMember.list_id.in_([m.id for m in lists]))
+                                  .group_by(ListMember.list_id)).all())  # fmt: skip
+    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager,
                                           "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
 
 
@@ -88,13 +99,12 @@ def create_list(
 def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
     members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
-    imports = (
-        session.execute(select(ImportJob).where(ImportJob.list_id == ml.id).order_by(ImportJob.id.desc()).limit(20))
-        .scalars()
-        .all()
-    )
-    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "formats": FORMATS,
-                                         "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
+    query = select(ImportJob).where(ImportJob.list_id == ml.id)
+    imports, pager = fetch_page(session, request, lambda c: after_id(query, ImportJob.id, c, descending=True),
+                                IMPORTS_SHOWN, param="imports", anchor="#imports-h", path=f"/lists/{ml.id}")  # fmt: skip
+    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
+                                         "formats": FORMATS, "errors": errors or {}, "values": values or {}},
+                  status_code)  # fmt: skip
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -184,27 +194,38 @@ def import_preview(
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
     fmt = format if format in FORMATS else "auto"
-    form = dict(request.query_params)
-    result = preview(str(path), filename, fmt, mapping_from_form(form))
-    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result,
-                                                   "chosen_format": fmt, "formats": FORMATS})  # fmt: skip
+    result = preview(str(path), filename, fmt, mapping_from_form(request.query_params))
+    return _preview_page(request, ml, filename, fmt, result, request.query_params.multi_items())
+
+
+def _preview_page(request: Request, ml: MailingList, filename: str, fmt: str, result: Preview,
+                  params: list[tuple[str, str]], status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    """The preview, carrying the chosen mapping (`params`) to the Import button's form."""
+    params = [(k, v) for k, v in params if k in _MAPPING_FIELDS]
+    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result, "params": params,
+                                                   "chosen_format": fmt, "formats": FORMATS}, status_code)  # fmt: skip
 
 
 @router.post("/lists/{list_id}/import")
 async def start_import(
     list_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
-) -> RedirectResponse:
+) -> Response:
     """Step 3: the import runs in the background; its page shows the progress and then the report."""
-    _get_list(session, list_id)
+    ml = _get_list(session, list_id)
     session.rollback()
     pending = _pending(request, settings, list_id)
     if pending is None:
         request.session["notice"] = "The upload is gone; choose the file again."
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    fmt = form.get("format", "auto") if form.get("format") in FORMATS else "auto"
+    form = await request.form()
+    fmt = str(form.get("format", "auto")) if form.get("format") in FORMATS else "auto"
     mapping = mapping_from_form(form)
+    # the same check as the preview's: a mapping that yields no address is never imported
+    checked = await run_in_threadpool(preview, str(path), filename, fmt, mapping)
+    if not checked.importable:
+        params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        return _preview_page(request, ml, filename, fmt, checked, params, 400)
 
     def start() -> int:
         job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]
@@ -238,28 +259,31 @@ def paste(
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 
-def _import_context(session: SessionDep, import_id: int) -> dict:  # type: ignore[type-arg]
+def _import_context(session: SessionDep, request: Request, import_id: int) -> dict:  # type: ignore[type-arg]
     job = session.get(ImportJob, import_id)
     if job is None:
         raise HTTPException(404, f"no import with id {import_id}")
     done = job.state in ("done", "failed")
     percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
-    rejects = session.execute(
-        select(ImportReject).where(ImportReject.import_id == import_id).order_by(ImportReject.id).limit(REJECTS_SHOWN)
-    ).scalars().all() if done else []  # fmt: skip
+    rejects, pager = [], Pager()
+    if done:
+        query = select(ImportReject).where(ImportReject.import_id == import_id)
+        # the links of the polled fragment (/status) lead to the page itself
+        rejects, pager = fetch_page(session, request, lambda c: after_id(query, ImportReject.id, c), REJECTS_SHOWN,
+                                    param="rejects", anchor="#rejects", path=f"/imports/{import_id}")  # fmt: skip
     ml = session.get(MailingList, job.list_id)
     return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
-            "rejects_shown": REJECTS_SHOWN}  # fmt: skip
+            "rejects_pager": pager}  # fmt: skip
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
 def import_page(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return render(request, "import.html", _import_context(session, import_id))
+    return render(request, "import.html", _import_context(session, request, import_id))
 
 
 @router.get("/imports/{import_id}/status", response_class=HTMLResponse)
 def import_status(import_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return render(request, "_import_status.html", _import_context(session, import_id))
+    return render(request, "_import_status.html", _import_context(session, request, import_id))
 
 
 @router.get("/imports/{import_id}/rejects.csv")

@@ -5,20 +5,22 @@ from typing import Annotated, get_args
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from app.api.deps import SessionDep
+from app.api.pagination import after_id
 from app.audience import suppressions
 from app.audience.addresses import InvalidAddress
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason
 from app.models import Suppression, utcnow
+from app.web.paging import fetch_page
 from app.web.templating import render
 
 router = APIRouter()
 
 REASONS = get_args(SuppressionReason)
-SHOWN = 200
+PAGE_ROWS = 100
 
 
 def _page(request: Request, session: SessionDep, q: str = "", reason: str = "", errors: dict[str, str] | None = None,
@@ -29,10 +31,10 @@ def _page(request: Request, session: SessionDep, q: str = "", reason: str = "", 
                               Suppression.note.contains(q.strip(), autoescape=True)))  # fmt: skip
     if reason in REASONS:
         stmt = stmt.where(Suppression.reason == reason)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(Suppression.id.desc()).limit(SHOWN)).scalars().all()
+    rows, pager = fetch_page(session, request, lambda c: after_id(stmt, Suppression.id, c, descending=True),
+                             PAGE_ROWS, anchor="#suppressions")  # fmt: skip
     return render(request, "suppressions.html", {
-        "rows": rows, "total": total, "q": q, "reason": reason, "reasons": REASONS, "shown": SHOWN,
+        "rows": rows, "pager": pager, "q": q, "reason": reason, "reasons": REASONS,
         "errors": errors or {}, "values": values or {"reason": "manual"},
     }, status_code)  # fmt: skip
 

@@ -1,0 +1,57 @@
+"""Pages of a long list on the web pages, the way the API pages: a cursor (keyset on indexed columns,
+never OFFSET, no COUNT) and links for the next and the first page that keep the page's filters."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
+
+from app.api.pagination import page_of
+
+
+@dataclass
+class Pager:
+    """The links under a paged list; None where there is nowhere to go."""
+
+    next_url: str | None = None
+    first_url: str | None = None  # set when this is not the first page
+
+
+def page_url(request: Request, param: str, cursor: str | None, anchor: str = "", path: str | None = None) -> str:
+    """This page's URL (or `path`) with every filter kept and `param` set to `cursor` (none: the first page)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != param]
+    if cursor is not None:
+        query.append((param, cursor))
+    return f"{path or request.url.path}{'?' + urlencode(query) if query else ''}{anchor}"
+
+
+def fetch_page(
+    session: Session,
+    request: Request,
+    order: Callable[[str | None], Any],
+    limit: int,
+    param: str = "cursor",
+    key: Callable[[Any], tuple[Any, ...]] = lambda r: (r.id,),
+    scalars: bool = True,
+    anchor: str = "",
+    path: str | None = None,
+) -> tuple[list[Any], Pager]:
+    """One page of the query that `order(cursor)` builds (with the API's `after_*` helpers), and its links
+    (to `path`, by default this page). A cursor that is not one of ours (an edited URL) shows the first
+    page rather than an error."""
+    cursor = request.query_params.get(param) or None
+    try:
+        query = order(cursor)
+    except HTTPException:
+        cursor = None
+        query = order(None)
+    result = session.execute(query.limit(limit + 1))
+    rows, next_cursor = page_of(list(result.scalars() if scalars else result.all()), limit, key)
+    pager = Pager(
+        next_url=page_url(request, param, next_cursor, anchor, path) if next_cursor else None,
+        first_url=page_url(request, param, None, anchor, path) if cursor else None,
+    )
+    return rows, pager
