@@ -63,6 +63,8 @@ class Worker:
             waited = 0.0
             while not stop.is_set():
                 try:
+                    if waited:  # back from an outage: first keep the rows in flight ours, then go on
+                        self._extend_leases()
                     if self._step(stop):
                         return  # the settings page changed the relay: run_worker starts afresh with it
                     waited = 0.0
@@ -162,14 +164,17 @@ class Worker:
             out[campaign.id] = cached[1]
         return out
 
+    def _extend_leases(self) -> None:
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        with session_scope(self.engine) as session:
+            ids = [i for b in self._inflight for i in b.row_ids]
+            ledger.extend_lease(session, ids, self.owner, utcnow() + lease)
+
     def _finish(self, batch: Batch) -> None:
         """Wait for the oldest batch in flight, keeping its lease, and record its results."""
-        lease = timedelta(seconds=self.settings.worker_lease_seconds)
         # a slow or throttled relay must not let the lease run out under rows still being sent
-        while not batch.wait(lease.total_seconds() / 3):
-            with session_scope(self.engine) as session:
-                ids = [i for b in self._inflight for i in b.row_ids]
-                ledger.extend_lease(session, ids, self.owner, utcnow() + lease)
+        while not batch.wait(self.settings.worker_lease_seconds / 3):
+            self._extend_leases()
         outcomes = batch.outcomes
         now = utcnow()
         with session_scope(self.engine) as session:
