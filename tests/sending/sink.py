@@ -3,6 +3,7 @@ answer chosen recipients with scripted replies (451 once, 550, 421, a dropped li
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections import Counter
@@ -114,6 +115,9 @@ class MuteRelay:
         return self
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); a bare close would leave the socket listening
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         for conn in self._held:
             conn.close()
