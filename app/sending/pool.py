@@ -167,8 +167,10 @@ class SenderPool:
             reply = self._deliver(conn, env)
         except ConnectionLost as exc:
             # refused, timed out, dropped or 421 on a fresh connection: the relay, not this recipient
-            return self._relay_down(batch, row, f"{self.settings.smtp_host}:{self.settings.smtp_port}: {exc.text}"
-                                    if exc.code < 0 else f"the relay answered {exc.code} {exc.text}")  # fmt: skip
+            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+            if exc.code < 0:
+                return self._relay_down(batch, row, f"{where} dropped the connection while a message was sent")
+            return self._relay_down(batch, row, f"{where} answered {exc.code} {exc.text}")
         except RelayError as exc:
             conn.close()
             if exc.kind in CAMPAIGN_ERRORS:

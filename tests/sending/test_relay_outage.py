@@ -19,7 +19,14 @@ from app.sending import campaigns as service
 from app.sending.relay import test_connection as check_relay
 from app.settings import Settings
 from tests.conftest import make_api_key
-from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, worker_running
+from tests.sending.conftest import (
+    campaign_state,
+    make_campaign,
+    make_list,
+    relay_settings,
+    run_worker_until,
+    worker_running,
+)
 from tests.sending.sink import MuteRelay, Sink, SinkServer
 from tests.support.mailstack import MailStack
 from tests.support.network import free_port
@@ -135,3 +142,15 @@ def test_postfix_stopped_mid_campaign_the_campaign_completes_unattended_each_rec
     )
     assert set(got) == {address for address, _, _ in people}  # nobody lost
     assert {a: c for a, c in got.items() if c > 1} == {}  # nobody twice
+
+
+def test_a_relay_unreachable_past_the_retry_window_pauses_the_campaign_with_the_reason(
+    settings: Settings, engine: Engine, session: Session
+) -> None:
+    # a retry window of 0 minutes: the first failed try is already past it
+    s = relay_settings(settings, free_port(), retry_minutes=[0], **FAST_BACKOFF)
+    campaign_id = _launch(session, s, [("p0@x.test", "P0", {})])
+    run_worker_until(s, engine, lambda: campaign_state(engine, campaign_id) == "paused", timeout=20)
+    final = _final(engine, campaign_id)
+    assert "unreachable since" in final.paused_reason and "longer than the retry window" in final.paused_reason
+    assert "refused" in final.paused_reason and final.relay_unreachable_since is None
