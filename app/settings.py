@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     smtp_per_connection: int = 100
     smtp_connections: int = 4
     smtp_rate: float = 0.0  # messages per second, 0 = unlimited
+    relay_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="first wait after the relay cannot be reached; it doubles each failure"
+    )
+    relay_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="longest wait between tries while the relay cannot be reached"
+    )
 
     # DKIM (optional)
     dkim_selector: str | None = None

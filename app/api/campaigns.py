@@ -67,6 +67,11 @@ class CampaignPublic(CampaignBase):
     id: int
     state: str
     paused_reason: str | None
+    relay_unreachable_since: datetime | None = Field(
+        default=None, description="set while the relay cannot be reached; the campaign keeps sending and retries"
+    )
+    relay_next_try_at: datetime | None = Field(default=None, description="when the relay is tried next")
+    relay_problem: str | None = Field(default=None, description="why the relay cannot be reached")
     audience_counts: dict[str, Any]
     created_at: datetime
     updated_at: datetime

@@ -26,6 +26,10 @@ class Campaign(SQLModel, table=True):
     state: str = Field(default="draft", max_length=20, index=True)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_reason: str | None = Field(default=None, max_length=2000)
+    # set while the relay cannot be reached (the campaign keeps sending and retries); cleared when it answers
+    relay_unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    relay_next_try_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    relay_problem: str | None = Field(default=None, max_length=2000)
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )

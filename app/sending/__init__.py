@@ -10,13 +10,15 @@ a row is leased when claimed and its result is written in the same transaction t
 If a worker is killed (kill -9, power loss) its leased rows come due again when the lease
 (BULKMAIL_WORKER_LEASE_SECONDS) runs out and another worker sends them. A recipient can then get a
 second copy only if the relay had accepted their message but the result was not yet recorded: at
-most the batches in flight, 2 x BULKMAIL_WORKER_BATCH per dead worker. The copy carries the same
-Message-ID, so receivers that deduplicate on it drop it. Pause, resume and restarts never resend
-a row whose result was recorded.
+most the batches in flight, 2 x BULKMAIL_WORKER_BATCH per dead worker. The other two sources of a
+second copy: a connection lost between the final dot and the relay's reply, and a database outage
+longer than the lease. A shorter outage costs nothing: the worker holds its results and writes them
+when the database is back. The copy carries the same Message-ID, so receivers that deduplicate on
+it drop it. Pause, resume and restarts never resend a row whose result was recorded.
 
 Relay answers: 2xx sent; 4xx deferred and retried BULKMAIL_RETRY_MINUTES after the first attempt,
-then expired (a soft bounce); 421 or a dropped line defers the message in flight and reconnects;
-5xx at RCPT/DATA failed with a bounce record and the suppression policy. Authentication, TLS,
-relay-denied and sender-refused errors pause the campaign with the reason instead of failing
-every recipient; an unreachable relay is retried every 30 s and pauses the campaign after five
-failed batches in a row."""
+then expired (a soft bounce); 5xx at RCPT/DATA failed with a bounce record and the suppression
+policy. Authentication, TLS, relay-denied and sender-refused errors pause the campaign with the
+reason. A relay that refuses, times out, drops the line, answers 421 or never greets is unreachable:
+the rows wait (no attempt used), the pool backs off (doubling, capped, jittered), the campaign shows
+since when and the next try, and goes on when the relay answers; past the retry window it pauses."""

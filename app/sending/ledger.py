@@ -165,6 +165,9 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
         update_rows(session, Delivery, stamps, **done)  # each row also gets its own VERP token and Message-ID
     per_row: list[dict[str, Any]] = []
     bounces: list[Outcome] = []
+    # the state each outcome ends in; the outcomes themselves stay as they were, so a write the
+    # database refused can be tried again with the same list
+    final: dict[int, str] = {}
     for o in by_kind.get("deferred", []) + by_kind.get("failed", []):
         first = o.row.first_attempt_at or now
         tries = o.row.attempts + 1
@@ -190,7 +193,7 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
                 "_reply": (o.text or "")[:2000],
             }
         )
-        o.kind = state
+        final[id(o)] = state
     if per_row:
         conn.execute(
             update(t)
@@ -229,7 +232,7 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
                 {
                     "delivery_id": o.row.id,
                     "at": o.at or now,
-                    "outcome": o.kind,
+                    "outcome": final.get(id(o), o.kind),
                     "reply_code": o.code,
                     "reply": (o.text or "")[:2000] or None,
                 }
@@ -301,9 +304,66 @@ def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) ->
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.state == "sending")
-            .values(state="paused", paused_reason=reason[:2000], updated_at=now)
+            .values(
+                state="paused",
+                paused_reason=reason[:2000],
+                updated_at=now,
+                relay_unreachable_since=None,
+                relay_next_try_at=None,
+                relay_problem=None,
+            )  # fmt: skip
             .execution_options(synchronize_session=False)
         )
+
+
+def relay_unreachable(
+    session: Session, campaign_ids: set[int], since: datetime, next_try: datetime, problem: str,
+    window: timedelta, now: datetime,
+) -> list[int]:  # fmt: skip
+    """Show on sending campaigns that their relay cannot be reached and when it is tried next; pause
+    those it has failed for longer than the retry window. Returns the paused ids. The caller commits."""
+    if not campaign_ids:
+        return []
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(campaign_ids), Campaign.state == "sending")
+        .values(
+            relay_unreachable_since=func.coalesce(Campaign.relay_unreachable_since, since),
+            relay_next_try_at=next_try,
+            relay_problem=problem[:2000],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    given_up = session.execute(
+        select(Campaign.id, Campaign.relay_unreachable_since).where(
+            Campaign.id.in_(campaign_ids),
+            Campaign.state == "sending",
+            Campaign.relay_unreachable_since <= now - window,
+        )
+    ).all()
+    for campaign_id, first in given_up:
+        reason = (
+            f"the relay has been unreachable since {first:%Y-%m-%d %H:%M} UTC, longer than the retry window "
+            f"({_span(window)}): {problem} — resume the campaign once the relay is back"
+        )
+        pause_campaigns(session, {campaign_id: reason}, now)
+    return [c for c, _ in given_up]
+
+
+def relay_reachable(session: Session, campaign_ids: set[int]) -> None:
+    """The relay answered again: clear the outage shown on these campaigns. The caller commits."""
+    if campaign_ids:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id.in_(campaign_ids), Campaign.relay_unreachable_since.is_not(None))
+            .values(relay_unreachable_since=None, relay_next_try_at=None, relay_problem=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _span(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} h"
 
 
 def cancel_remaining(session: Session, campaign_id: int, now: datetime) -> int:

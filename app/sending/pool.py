@@ -7,23 +7,72 @@ hand-offs between threads are a visible share of a worker's time)."""
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.models import utcnow
 from app.sending.compose import Envelope
 from app.sending.ledger import Claimed, Outcome
-from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, RelayConnection, RelayError
+from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, RelayConnection, RelayError, Reply
 from app.sending.throttle import Throttle
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RELAY_DOWN_BACKOFF_SECONDS = 30.0
 JOBS_PER_HANDOFF = 8
+
+
+@dataclass(frozen=True)
+class RelayOutage:
+    """The relay cannot be reached: since when (the first failure in a row), the next try, and why."""
+
+    since: datetime
+    next_try: datetime
+    problem: str
+
+
+class Backoff:
+    """Shared by the sending threads: after each failure in a row the wait doubles, up to a cap, with
+    jitter so that several workers do not all knock at the same moment when the relay comes back."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap = first, cap
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._retry_at = 0.0  # time.monotonic()
+        self.outage: RelayOutage | None = None
+
+    def seconds_left(self) -> float:
+        return max(0.0, self._retry_at - time.monotonic())
+
+    def current(self) -> RelayOutage | None:
+        """The outage while its wait runs, else None (the next message tries the relay)."""
+        return self.outage if self.seconds_left() > 0 else None
+
+    def failed(self, problem: str) -> RelayOutage:
+        with self._lock:
+            if self.outage is not None and self.seconds_left() > 0:
+                return self.outage  # another thread failed in the same round: one failure, one wait
+            self._failures += 1
+            delay = min(self.cap, self.first * 2 ** (self._failures - 1)) * random.uniform(0.8, 1.0)
+            self._retry_at = time.monotonic() + delay
+            now = utcnow()
+            self.outage = RelayOutage(
+                self.outage.since if self.outage else now, now + timedelta(seconds=delay), problem
+            )
+            log.warning("relay unreachable, next try in %.1fs: %s", delay, problem)
+            return self.outage
+
+    def answered(self) -> None:
+        if self.outage is not None:
+            with self._lock:
+                if self.outage is not None:
+                    log.info("relay reachable again (unreachable since %s)", self.outage.since)
+                self._failures, self._retry_at, self.outage = 0, 0.0, None
 
 
 @dataclass
@@ -34,7 +83,7 @@ class Batch:
     row_ids: list[int] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     campaign_errors: dict[int, str] = field(default_factory=dict)
-    relay_down: str | None = None
+    relay_down: RelayOutage | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def add(self, *outcomes: Outcome) -> None:
@@ -69,8 +118,7 @@ class SenderPool:
         )
         self._factory = connection_factory or (lambda: RelayConnection(settings))
         self._blocked: dict[int, str] = {}  # campaign id -> relay error that stops it
-        self._down_until = 0.0
-        self._down_reason = ""
+        self.backoff = Backoff(settings.relay_backoff_seconds, settings.relay_backoff_max_seconds)
         self._threads = [
             threading.Thread(target=self._run, name=f"smtp-{i}", daemon=True)
             for i in range(max(1, settings.smtp_connections))
@@ -108,17 +156,21 @@ class SenderPool:
         if blocked is not None:
             batch.campaign_errors.setdefault(row.campaign_id, blocked)
             return Outcome(row, "released", at=utcnow())
-        if time.monotonic() < self._down_until:
-            batch.relay_down = self._down_reason
-            return _released_for_backoff(row)
+        outage = self.backoff.current()
+        if outage is not None:  # not an attempt: the row waits for the next try
+            batch.relay_down = outage
+            return Outcome(row, "released", at=outage.next_try)
         try:
             if conn.smtp is not None and conn.sent_on_connection >= self.settings.smtp_per_connection:
                 conn.close()
             self.throttle.wait()
-            reply = conn.send(env.sender, env.rcpt, env.data, env.envid)
+            reply = self._deliver(conn, env)
         except ConnectionLost as exc:
-            # 421 or a dropped line: this message is deferred, the next one reconnects
-            return Outcome(row, "deferred", exc.code if exc.code > 0 else None, exc.text, utcnow())
+            # refused, timed out, dropped or 421 on a fresh connection: the relay, not this recipient
+            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+            if exc.code < 0:
+                return self._relay_down(batch, row, f"{where} dropped the connection while a message was sent")
+            return self._relay_down(batch, row, f"{where} answered {exc.code} {exc.text}")
         except RelayError as exc:
             conn.close()
             if exc.kind in CAMPAIGN_ERRORS:
@@ -126,18 +178,27 @@ class SenderPool:
                 batch.campaign_errors.setdefault(row.campaign_id, str(exc))
                 log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, exc)
                 return Outcome(row, "released", at=utcnow())
-            self._down_reason = str(exc)
-            self._down_until = time.monotonic() + RELAY_DOWN_BACKOFF_SECONDS
-            batch.relay_down = str(exc)
-            log.warning("relay unavailable, retrying in %ss: %s", RELAY_DOWN_BACKOFF_SECONDS, exc)
-            return _released_for_backoff(row)
+            return self._relay_down(batch, row, str(exc))
         except Exception as exc:  # a bug or an odd server must not leave the batch waiting forever
             log.exception("unexpected error sending delivery %s", row.id)
             conn.close()
-            batch.relay_down = f"unexpected error: {type(exc).__name__}: {exc}"
-            return _released_for_backoff(row)
+            return self._relay_down(batch, row, f"unexpected error talking to the relay ({type(exc).__name__})")
+        self.backoff.answered()
         return Outcome(row, reply.kind, reply.code, reply.text, utcnow())
 
+    def _deliver(self, conn: RelayConnection, env: Envelope) -> Reply:
+        """Send on the open connection; a reused one the relay has meanwhile closed (idle timeout, its
+        per-connection limit) is reopened once before the relay counts as unreachable."""
+        reused = conn.smtp is not None
+        try:
+            return conn.send(env.sender, env.rcpt, env.data, env.envid)
+        except ConnectionLost:
+            if not reused:
+                raise
+            log.info("the relay closed a reused connection; reconnecting")
+            return conn.send(env.sender, env.rcpt, env.data, env.envid)
 
-def _released_for_backoff(row: Claimed) -> Outcome:
-    return Outcome(row, "released", at=utcnow() + timedelta(seconds=RELAY_DOWN_BACKOFF_SECONDS))
+    def _relay_down(self, batch: Batch, row: Claimed, problem: str) -> Outcome:
+        outage = self.backoff.failed(problem)
+        batch.relay_down = outage
+        return Outcome(row, "released", at=outage.next_try)

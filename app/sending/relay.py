@@ -59,6 +59,19 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return client_context(settings.smtp_cafile, settings.smtp_verify)
 
 
+def _no_greeting(s: Settings, exc: smtplib.SMTPServerDisconnected) -> str:
+    """The relay accepted the TCP connection but never said hello: usually it is busy or limiting
+    connections (Postfix at its process limit does exactly this), so this is worth retrying."""
+    if isinstance(exc.__context__, TimeoutError) or "timed out" in str(exc):
+        what = f"{_where(s)} accepted the connection but sent no greeting within {s.smtp_timeout:g}s"
+    else:
+        what = f"{_where(s)} closed the connection before its greeting"
+    what += " (the relay is busy, restarting or limiting connections)"
+    if s.smtp_port == 465 and s.smtp_security != "tls":  # a plain client waits for a TLS server's hello
+        what += "; port 465 usually needs security 'tls'"
+    return what
+
+
 class RelayConnection:
     """One authenticated SMTP session. Not thread-safe: one per sending thread."""
 
@@ -95,6 +108,10 @@ class RelayConnection:
         except RelayError:
             raise
         except smtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.smtp_code < 500:  # e.g. 454: the relay's own login service is down for now
+                raise RelayError(
+                    "connect", f"{_where(s)} cannot check logins right now: {exc.smtp_code} {_text(exc.smtp_error)}"
+                ) from exc
             raise RelayError(
                 "auth",
                 f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)} "
@@ -110,6 +127,8 @@ class RelayConnection:
                 f"TLS certificate of {_where(s)} not trusted: {exc.verify_message} "
                 "(give a CA file, or fix the host name)",
             ) from exc
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:  # the line dropped mid-handshake
+            raise RelayError("connect", f"{_where(s)} closed the connection during the TLS handshake") from exc
         except ssl.SSLError as exc:
             raise RelayError(
                 "tls",
@@ -129,10 +148,10 @@ class RelayConnection:
         except socket.gaierror as exc:
             raise RelayError("connect", f"cannot resolve relay host {s.smtp_host!r}: {exc.strerror}") from exc
         except smtplib.SMTPServerDisconnected as exc:
+            raise RelayError("connect", _no_greeting(s, exc)) from exc
+        except smtplib.SMTPConnectError as exc:  # a greeting other than 220, e.g. 421 busy
             raise RelayError(
-                "connect",
-                f"{_where(s)} closed the connection at once ({exc}); with security "
-                f"'{s.smtp_security}' on port {s.smtp_port}, is the mode right?",
+                "connect", f"{_where(s)} is not taking mail now: {exc.smtp_code} {_text(exc.smtp_error)}"
             ) from exc
         except smtplib.SMTPResponseException as exc:
             raise RelayError("protocol", f"{_where(s)} answered {exc.smtp_code} {_text(exc.smtp_error)}") from exc

@@ -2,17 +2,23 @@
 threads, record the results; start scheduled campaigns and close finished ones.
 
 Two batches are in flight at most (one being sent while the next is composed), so after a kill -9
-at most 2 x worker_batch recipients can get a second copy; every other row is sent exactly once."""
+at most 2 x worker_batch recipients can get a second copy; every other row is sent exactly once.
+
+The database may go away for a while (PostgreSQL restarting, SQLite locked past its busy timeout):
+the worker then keeps the results of the batches in flight, claims nothing new, and writes them
+when the database answers again, so a blip neither resends nor loses anything."""
 
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config_store import effective_settings
@@ -30,8 +36,12 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_BATCHES_IN_FLIGHT = 2
-# a relay that stays unreachable this many batches in a row pauses its campaigns, so the user sees why
-RELAY_DOWN_PAUSE_AFTER = 5
+# the database cannot be reached or is locked: the connection is gone, not the query wrong
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_MAX_SECONDS = 5.0
+# on shutdown, how long held results wait for the database (capped by the lease, after which the rows
+# come due again anyway)
+DRAIN_SECONDS = 20.0
 
 
 def worker_id() -> str:
@@ -46,31 +56,61 @@ class Worker:
         self.signer = DkimSigner.from_settings(settings)
         self.pool = pool or SenderPool(settings)
         self._composers: dict[int, tuple[datetime, Composer]] = {}
-        self._down_batches = 0
         self._inflight: deque[Batch] = deque()
 
     def run(self, stop: threading.Event) -> None:
-        inflight = self._inflight
         try:
+            waited = 0.0
             while not stop.is_set():
-                if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
-                    self._finish(inflight[0])
-                    continue
-                batch = self._claim_and_submit()
-                if batch is not None:
-                    inflight.append(batch)
-                elif inflight:
-                    self._finish(inflight[0])
-                else:
-                    self._housekeeping()
-                    if effective_settings(self.settings, self.engine) != self.settings:
+                try:
+                    if waited:  # back from an outage: first keep the rows in flight ours, then go on
+                        self._extend_leases()
+                    if self._step(stop):
                         return  # the settings page changed the relay: run_worker starts afresh with it
-                    stop.wait(self.settings.worker_poll_seconds)
+                    waited = 0.0
+                except DATABASE_UNAVAILABLE as exc:
+                    # keep what is in flight (the relay took it) and try again; never drop it by restarting
+                    waited = min(DATABASE_RETRY_MAX_SECONDS, max(self.settings.worker_poll_seconds, waited * 2))
+                    held = sum(len(b.outcomes) for b in self._inflight)
+                    log.warning("database unavailable (%s); holding %s results, retrying in %.1fs",
+                                type(exc).__name__, held, waited)  # fmt: skip
+                    stop.wait(waited)
         finally:
-            # results of messages already handed to the relay must reach the ledger
-            while inflight:
-                self._finish(inflight[0])
+            self._drain()
             self.pool.close()
+
+    def _step(self, stop: threading.Event) -> bool:
+        """One turn of the loop; True when the worker should start afresh with new settings."""
+        inflight = self._inflight
+        if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
+            self._finish(inflight[0])
+            return False
+        relay_wait = self.pool.backoff.seconds_left()
+        batch = self._claim_and_submit() if relay_wait == 0 else None  # no claims while the relay is down
+        if batch is not None:
+            inflight.append(batch)
+        elif inflight:
+            self._finish(inflight[0])
+        else:
+            self._housekeeping()
+            if effective_settings(self.settings, self.engine) != self.settings:
+                return True
+            stop.wait(max(self.settings.worker_poll_seconds, min(relay_wait, 1.0)))
+        return False
+
+    def _drain(self) -> None:
+        """On the way out: results of messages already handed to the relay must reach the ledger."""
+        deadline = time.monotonic() + min(DRAIN_SECONDS, self.settings.worker_lease_seconds)
+        while self._inflight:
+            try:
+                self._finish(self._inflight[0])
+            except DATABASE_UNAVAILABLE:
+                if time.monotonic() > deadline:
+                    held = sum(b.expected for b in self._inflight)
+                    log.error("database still unavailable; %s rows leave without their results and are sent "
+                              "again when their lease runs out", held)  # fmt: skip
+                    return
+                time.sleep(0.5)
 
     def _housekeeping(self) -> None:
         now = utcnow()
@@ -124,24 +164,29 @@ class Worker:
             out[campaign.id] = cached[1]
         return out
 
+    def _extend_leases(self) -> None:
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        with session_scope(self.engine) as session:
+            ids = [i for b in self._inflight for i in b.row_ids]
+            ledger.extend_lease(session, ids, self.owner, utcnow() + lease)
+
     def _finish(self, batch: Batch) -> None:
         """Wait for the oldest batch in flight, keeping its lease, and record its results."""
-        lease = timedelta(seconds=self.settings.worker_lease_seconds)
         # a slow or throttled relay must not let the lease run out under rows still being sent
-        while not batch.wait(lease.total_seconds() / 3):
-            with session_scope(self.engine) as session:
-                ids = [i for b in self._inflight for i in b.row_ids]
-                ledger.extend_lease(session, ids, self.owner, utcnow() + lease)
+        while not batch.wait(self.settings.worker_lease_seconds / 3):
+            self._extend_leases()
         outcomes = batch.outcomes
         now = utcnow()
         with session_scope(self.engine) as session:
             touched = ledger.record(session, outcomes, self.settings, now)
             if batch.campaign_errors:
                 ledger.pause_campaigns(session, batch.campaign_errors, now)
-            self._down_batches = self._down_batches + 1 if batch.relay_down else 0
-            if batch.relay_down and self._down_batches >= RELAY_DOWN_PAUSE_AFTER:
-                ledger.pause_campaigns(session, dict.fromkeys(touched, batch.relay_down), now)
-                self._down_batches = 0
+            down = batch.relay_down
+            if down is not None:  # the campaigns keep sending; the page shows when the relay is tried next
+                window = timedelta(minutes=max(self.settings.retry_minutes, default=0))
+                ledger.relay_unreachable(session, touched, down.since, down.next_try, down.problem, window, now)
+            else:
+                ledger.relay_reachable(session, touched)
             ledger.complete_finished(session, now, touched)
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up
 

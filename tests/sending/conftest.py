@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -79,21 +80,28 @@ def sink() -> Iterator[SinkServer]:
         yield server
 
 
-def run_worker_until(settings: Settings, engine: Engine, done, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Run the real worker loop in a thread until done() is true (or fail after timeout)."""
+@contextlib.contextmanager
+def worker_running(settings: Settings, engine: Engine) -> Iterator[None]:
+    """The real worker loop in a thread for the duration of the block."""
     from app.sending.worker import run_worker
 
     stop = threading.Event()
     thread = threading.Thread(target=run_worker, args=(settings, engine, stop), daemon=True)
     thread.start()
-    deadline = time.monotonic() + timeout
     try:
-        while not done():
-            assert time.monotonic() < deadline, "worker did not finish in time"
-            time.sleep(0.05)
+        yield
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def run_worker_until(settings: Settings, engine: Engine, done, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Run the real worker loop in a thread until done() is true (or fail after timeout)."""
+    deadline = time.monotonic() + timeout
+    with worker_running(settings, engine):
+        while not done():
+            assert time.monotonic() < deadline, "worker did not finish in time"
+            time.sleep(0.05)
 
 
 def campaign_state(engine: Engine, campaign_id: int) -> str:

@@ -3,6 +3,8 @@ answer chosen recipients with scripted replies (451 once, 550, 421, a dropped li
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -74,9 +76,9 @@ class _Authenticator:
 
 
 class SinkServer:
-    def __init__(self, sink: Sink, users: dict[str, str] | None = None) -> None:
+    def __init__(self, sink: Sink, users: dict[str, str] | None = None, port: int | None = None) -> None:
         self.sink = sink
-        self.port = free_port()
+        self.port = port or free_port()
         kwargs = {}
         if users is not None:
             kwargs = {"authenticator": _Authenticator(users), "auth_require_tls": False}
@@ -88,3 +90,38 @@ class SinkServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+class MuteRelay:
+    """A real listening socket that accepts connections and never greets: what a client sees of a
+    relay at its connection limit (Postfix with every smtpd process busy)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._server = socket.create_server(("127.0.0.1", port), backlog=64)
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            self._held.append(conn)
+
+    def __enter__(self) -> MuteRelay:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); a bare close would leave the socket listening
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        for conn in self._held:
+            conn.close()
+        self._thread.join(5)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -19,8 +19,8 @@ from app.settings import Settings
 _RCPT = re.compile(rb"^X-Rcpt-Args: <([^>]*)>", re.M)
 
 
-def start_worker(settings: Settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
-    """`python -m app worker` configured by BULKMAIL_* variables, like a deployment."""
+def worker_env(settings: Settings, **env: str) -> dict[str, str]:
+    """This environment with BULKMAIL_* variables for SETTINGS (the sending part), like a deployment."""
     variables = {
         "BULKMAIL_DATABASE_URL": settings.database_url,
         "BULKMAIL_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
@@ -31,6 +31,12 @@ def start_worker(settings: Settings, log: Path, **env: str) -> subprocess.Popen[
         "BULKMAIL_SMTP_SECURITY": settings.smtp_security,
         "BULKMAIL_SMTP_CONNECTIONS": str(settings.smtp_connections),
         "BULKMAIL_SMTP_RATE": str(settings.smtp_rate),
+        "BULKMAIL_SMTP_TIMEOUT": str(settings.smtp_timeout),
+        "BULKMAIL_SMTP_USERNAME": settings.smtp_username or "",
+        "BULKMAIL_SMTP_PASSWORD": settings.smtp_password.get_secret_value() if settings.smtp_password else "",
+        "BULKMAIL_SMTP_CAFILE": settings.smtp_cafile or "",
+        "BULKMAIL_RELAY_BACKOFF_SECONDS": str(settings.relay_backoff_seconds),
+        "BULKMAIL_RELAY_BACKOFF_MAX_SECONDS": str(settings.relay_backoff_max_seconds),
         "BULKMAIL_WORKER_BATCH": str(settings.worker_batch),
         "BULKMAIL_WORKER_LEASE_SECONDS": str(settings.worker_lease_seconds),
         "BULKMAIL_WORKER_POLL_SECONDS": str(settings.worker_poll_seconds),
@@ -38,7 +44,12 @@ def start_worker(settings: Settings, log: Path, **env: str) -> subprocess.Popen[
         "PYTHONPATH": str(ROOT),
         **env,
     }
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BULKMAIL_")} | variables
+    return {k: v for k, v in os.environ.items() if not k.startswith("BULKMAIL_")} | variables
+
+
+def start_worker(settings: Settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """`python -m app worker` configured by BULKMAIL_* variables, like a deployment."""
+    full_env = worker_env(settings, **env)
     out = log.open("ab")
     return subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=log.parent, env=full_env,
                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
@@ -71,4 +82,4 @@ def sink_dump_dir() -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-__all__ = ["dumped_recipients", "sink_dump_dir", "start_worker", "stop_worker"]
+__all__ = ["dumped_recipients", "sink_dump_dir", "start_worker", "stop_worker", "worker_env"]
