@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         le=19,
         description="CPU niceness `bulkmail worker` takes, so sending and sweeps yield to the API",
     )
+    settings_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="a process re-reads what the settings page saved at most this often (at once in the"
+        " process that saved it); 0 = on every use",
+    )
     max_upload_bytes: int = 200 * 1024 * 1024
     upload_dir: str = Field(default="./uploads", description="uploads wait here until their import finishes")
 

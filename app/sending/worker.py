@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from app.config_store import effective_settings
+from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
@@ -63,7 +63,7 @@ class Worker:
                     self._finish(inflight[0])
                 else:
                     self._housekeeping()
-                    if effective_settings(self.settings, self.engine) != self.settings:
+                    if live_settings(self.settings, self.engine) != self.settings:
                         return  # the settings page changed the relay: run_worker starts afresh with it
                     stop.wait(self.settings.worker_poll_seconds)
         finally:
@@ -151,7 +151,7 @@ def run_worker(settings: Settings, engine: Engine, stop: threading.Event) -> Non
     log.info("sending worker started")
     while not stop.is_set():
         try:
-            Worker(effective_settings(settings, engine), engine).run(stop)
+            Worker(live_settings(settings, engine), engine).run(stop)
         except Exception:  # a database outage must not end the worker: log, wait, start again
             log.exception("sending worker failed; restarting in %ss", settings.worker_poll_seconds * 5)
             stop.wait(settings.worker_poll_seconds * 5)
