@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Bulk e-mail with a per-recipient ledger and bounce monitoring.",
         lifespan=lifespan,
+        docs_url=None,  # app.api.docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings  # the environment's; requests read the effective ones (SettingsDep)
     app.state.live_settings = live_for(settings, engine)
