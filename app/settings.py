@@ -2,10 +2,13 @@
 
 import os
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.paths import default_data_dir
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -17,7 +20,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BULKMAIL_", env_file=".env", extra="ignore")
 
     # Storage and service
-    database_url: str = "sqlite:///./bulkmail.db"
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="the SQLite database and uploads live here unless database_url / upload_dir say otherwise",
+    )
+    database_url: str = Field(default="", description="empty: SQLite at DATA_DIR/bulkmail.db")
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = Field(
         default=None, description="HMAC key for VERP/unsubscribe tokens; generated and kept in the database if unset"
@@ -37,7 +44,9 @@ class Settings(BaseSettings):
         " process that saved it); 0 = on every use",
     )
     max_upload_bytes: int = 200 * 1024 * 1024
-    upload_dir: str = Field(default="./uploads", description="uploads wait here until their import finishes")
+    upload_dir: str = Field(
+        default="", description="uploads wait here until their import finishes; empty: DATA_DIR/uploads"
+    )
 
     # Sender identity; the envelope sender becomes noreply+TOKEN@domain (VERP)
     bounce_address: str = "noreply@localhost"
@@ -109,6 +118,20 @@ class Settings(BaseSettings):
 
     # Addresses
     check_mx: bool = False
+
+    @model_validator(mode="after")
+    def _in_the_data_dir(self) -> Self:
+        # absolute paths: a relative default would follow each command's working directory
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = default_database_url(self.data_dir)
+        if not self.upload_dir:
+            self.upload_dir = str(self.data_dir / "uploads")
+        return self
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'bulkmail.db'}"
 
 
 @lru_cache
