@@ -32,13 +32,14 @@ def _shown(s: Settings) -> dict[str, Any]:
 
 def _page(request: Request, current: Settings, submitted: dict[str, str] | None = None,
           errors: dict[str, str] | None = None, checks: dict[str, tuple[bool, str]] | None = None,
-          status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    """The form with the saved values, or with what was `submitted` (not saved: the page warns before
-    it is left). A saved secret is never written into the page; a typed one is given back as typed."""
+          unsaved: bool = True, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    """The form with the saved values, or with what was `submitted` (`unsaved`, when it differs from
+    them: the page asks before it is left). A saved secret is never written into the page; a typed one
+    is given back as typed."""
     shown = _shown(current)
     typed = {k: v for k, v in (submitted or {}).items() if k in SECRETS and v}
     shown.update({k: v for k, v in (submitted or {}).items() if k not in SECRETS})
-    context = {"v": shown, "typed": typed, "unsaved": submitted is not None, "errors": errors or {},
+    context = {"v": shown, "typed": typed, "unsaved": submitted is not None and unsaved, "errors": errors or {},
                "checks": checks or {}}  # fmt: skip
     response = render(request, "settings.html", context, status_code)
     response.headers["Cache-Control"] = "no-store"  # a typed password must not stay in a cache
@@ -61,15 +62,16 @@ async def save(request: Request, settings: SettingsDep, engine: EngineDep) -> Re
         candidate = settings.model_copy(update=validate_changes(changes))
     except SettingsInvalid as exc:
         return _page(request, settings, submitted, exc.errors, status_code=400)
+    unsaved = candidate != settings
     if action == "test_relay":
         check = await run_in_threadpool(test_connection, candidate, candidate.bounce_address, PROBE_RECIPIENT)
-        return _page(request, settings, submitted, checks={"relay": (check.ok, check.message)})
+        return _page(request, settings, submitted, checks={"relay": (check.ok, check.message)}, unsaved=unsaved)
     if action == "test_mailbox":
         try:
             result = (True, await run_in_threadpool(check_mailbox, candidate))
         except MailboxError as exc:
             result = (False, str(exc))
-        return _page(request, settings, submitted, checks={"mailbox": result})
+        return _page(request, settings, submitted, checks={"mailbox": result}, unsaved=unsaved)
     await run_in_threadpool(save_settings, engine, changes)
     request.session["notice"] = "Settings saved; the worker and the sweep use them from their next round."
     return RedirectResponse("/settings", status_code=303)
