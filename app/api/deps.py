@@ -16,7 +16,8 @@ from app.settings import Settings
 async def get_settings(request: Request) -> Settings:
     """The effective settings: the environment with what the settings page saved laid over it."""
     live: LiveSettings = request.app.state.live_settings
-    return live.fresh() or await run_in_threadpool(live.get)
+    fresh = live.fresh()
+    return fresh if fresh is not None else await run_in_threadpool(live.get)
 
 
 async def get_engine(request: Request) -> Engine:
