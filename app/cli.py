@@ -6,22 +6,51 @@ import signal
 import sys
 
 import typer
+from sqlalchemy import make_url
 
 from app import __version__
 from app.audience import cli as audience_cli
 from app.bounces import cli as bounces_cli
 from app.db import get_engine
 from app.migrate import upgrade
+from app.paths import old_default_database
 from app.sending import cli as sending_cli
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.web import cli as web_cli
 
-cli = typer.Typer(
-    help="bulkmail: bulk e-mail with a per-recipient ledger and bounce monitoring. "
-    "Configuration comes from BULKMAIL_* environment variables or a .env file.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+
+def where(settings: Settings) -> str:
+    """The database in use (a password in its URL hidden) and the data directory."""
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return f"database {database} (data directory {settings.data_dir}, BULKMAIL_DATA_DIR)"
+
+
+def old_database_notice(settings: Settings) -> str | None:
+    old = old_default_database(settings.database_url, settings.data_dir)
+    if old is None:
+        return None
+    new = settings.data_dir / "bulkmail.db"
+    return (
+        f"note: {old} is a database of an older bulkmail, which kept it in the working directory; it is "
+        f"not used. The database is now {new}. To keep that data, stop bulkmail and, if {new} does not "
+        "exist yet, move it there "
+        f"(mv {old} {new}, with its -wal and -shm files if present), or point "
+        f"BULKMAIL_DATABASE_URL=sqlite:///{old} at it."
+    )
+
+
+def _help() -> str:
+    text = (
+        "bulkmail: bulk e-mail with a per-recipient ledger and bounce monitoring. "
+        "Configuration comes from BULKMAIL_* environment variables or a .env file."
+    )
+    try:
+        return f"{text}\n\nUses the {where(Settings())}."
+    except Exception:  # a bad variable: the command that reads it names the problem
+        return text
+
+
+cli = typer.Typer(help=_help(), no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 apikey_cli = typer.Typer(help="API keys for the JSON API (a CMS integration).", no_args_is_help=True)
@@ -30,6 +59,16 @@ cli.add_typer(apikey_cli, name="apikey")
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.callback()
+def _every_command() -> None:
+    try:
+        notice = old_database_notice(get_settings())
+    except Exception:  # a bad variable: the command that reads it names the problem
+        return
+    if notice:
+        typer.echo(notice, err=True)
 
 
 def _upgraded_engine():  # type: ignore[no-untyped-def]
@@ -68,8 +107,10 @@ def serve(
     from app.runtime import BackgroundProcess
 
     _logging()
-    _upgraded_engine()
+    engine = _upgraded_engine()
     settings = get_settings()
+    typer.echo(f"bulkmail {__version__}: {where(settings)}")
+    setup_token = _first_run_link(engine, host, port)
     background = BackgroundProcess() if settings.embedded_worker or settings.scheduler else None
     # uvicorn shuts down gracefully on these, then re-raises them with the handlers found at start:
     # ending with SystemExit lets the background process be stopped below.
@@ -79,10 +120,36 @@ def serve(
         background.start()
     try:
         web_only = settings.model_copy(update={"embedded_worker": False, "scheduler": False})
-        uvicorn.run(create_app(web_only), host=host, port=port, log_level="info")
+        app = create_app(web_only)
+        app.state.setup_token = setup_token
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         if background:
             background.stop()
+
+
+def _first_run_link(engine, host: str, port: int) -> str | None:  # type: ignore[no-untyped-def]
+    """With no user yet: a one-time token for the first-run page, printed with how to use it."""
+    import secrets
+    import socket
+
+    from app.web.users import users_exist
+
+    if users_exist(engine):
+        return None
+    token = secrets.token_urlsafe(24)
+
+    def url(name: str) -> str:
+        return f"http://{f'[{name}]' if ':' in name else name}:{port}/setup"
+
+    everywhere = host in ("0.0.0.0", "::", "")
+    here, there = ("127.0.0.1", socket.gethostname()) if everywhere else (host, host)
+    typer.echo(
+        f"No user yet: create the administrator at {url(here)} from this machine, or from another one "
+        f"with {url(there)}?token={token} (works once, until bulkmail stops). "
+        "Or run: bulkmail user create --email you@example.com"
+    )
+    return token
 
 
 @cli.command()

@@ -1,10 +1,18 @@
 """Settings changed on the web settings page, kept in the `stored_setting` table and laid over the
 environment's Settings, so a change takes effect in every process without editing env vars.
 
+`live_settings(base, engine)` is the one source of the effective settings for every caller: the
+request dependency (`SettingsDep`), the worker, the scheduler and the CLI. It is cached: a process
+re-reads the table at most every `settings_cache_seconds`, and at once after it saved a change itself.
+
 Only the keys in EDITABLE are ever read back from the table (the same table holds the generated
 secret key, which must never be overlaid). Secrets are stored like any other value but never
 rendered back by the web page."""
 
+import logging
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
@@ -13,6 +21,8 @@ from sqlmodel import Session
 
 from app.models import StoredSetting, utcnow
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 RELAY_KEYS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "smtp_cafile",
               "smtp_verify", "smtp_rate", "bounce_address")  # fmt: skip
@@ -76,9 +86,8 @@ def stored_values(engine: Engine) -> dict[str, Any]:
         return {r.key: r.value for r in rows}
 
 
-def effective_settings(base: Settings, engine: Engine) -> Settings:
+def _overlay(base: Settings, stored: dict[str, Any]) -> Settings:
     """`base` with the values saved on the settings page laid over it."""
-    stored = stored_values(engine)
     if not stored:
         return base
     try:
@@ -86,6 +95,71 @@ def effective_settings(base: Settings, engine: Engine) -> Settings:
     except SettingsInvalid as exc:  # a value saved by an older version that no longer validates: skip it
         update = validate_changes({k: v for k, v in stored.items() if k not in exc.errors})
     return base.model_copy(update=update)
+
+
+# bumped by every save in this process, so its own caches never serve the values from before it
+_saved_generation = 0
+
+
+class LiveSettings:
+    """The effective settings of one (environment settings, engine) pair, cached."""
+
+    def __init__(self, base: Settings, engine: Engine) -> None:
+        self.base, self.engine = base, engine
+        # a plain read: on SQLite it never queues behind the sending worker's write transaction
+        self._reader = engine.execution_options(sqlite_read_only=True)
+        self._stored: dict[str, Any] | None = None
+        self._value = base
+        self._expires = 0.0
+        self._generation = -1
+
+    def fresh(self) -> Settings | None:
+        """The cached value while it is fresh, else None; never touches the database."""
+        if self._generation == _saved_generation and time.monotonic() < self._expires:
+            return self._value
+        return None
+
+    def get(self) -> Settings:
+        """The effective settings, re-read when stale. If the database cannot be read, the last known
+        value stands (a request that needs no database must not fail for this)."""
+        value = self.fresh()
+        if value is not None:
+            return value
+        generation = _saved_generation
+        try:
+            stored = stored_values(self._reader)
+        except Exception:
+            log.warning("could not read the saved settings; using the last known ones", exc_info=True)
+            return self._value
+        if stored != self._stored:  # validate only what changed
+            self._value, self._stored = _overlay(self.base, stored), stored
+        self._generation = generation
+        self._expires = time.monotonic() + self.base.settings_cache_seconds
+        return self._value
+
+
+_live: OrderedDict[tuple[int, int], LiveSettings] = OrderedDict()
+_live_lock = threading.Lock()
+_LIVE_KEPT = 16  # (base, engine) pairs: a process has one or two; tests and worker restarts make more
+
+
+def live_for(base: Settings, engine: Engine) -> LiveSettings:
+    """The process's one cache for this pair (the entry holds both, so their ids stay theirs)."""
+    key = (id(base), id(engine))
+    with _live_lock:
+        live = _live.get(key)
+        if live is None:
+            live = _live[key] = LiveSettings(base, engine)
+            while len(_live) > _LIVE_KEPT:
+                _live.popitem(last=False)
+        else:
+            _live.move_to_end(key)
+        return live
+
+
+def live_settings(base: Settings, engine: Engine) -> Settings:
+    """The effective settings: `base` (the environment) with what the settings page saved laid over it."""
+    return live_for(base, engine).get()
 
 
 def save_settings(engine: Engine, changes: dict[str, Any]) -> dict[str, Any]:
@@ -98,4 +172,6 @@ def save_settings(engine: Engine, changes: dict[str, Any]) -> dict[str, Any]:
             row.value, row.updated_at = _stored(value), now
             session.add(row)
         session.commit()
+    global _saved_generation
+    _saved_generation += 1
     return values

@@ -2,9 +2,10 @@
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, text, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, make_url, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
@@ -20,6 +21,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 
 def make_engine(url: str) -> Engine:
     if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data directory, first run
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine

@@ -9,6 +9,7 @@ from app import __version__, unsubscribe, web
 from app.api import api_router
 from app.api import install as install_api
 from app.api.health import router as health_router
+from app.config_store import live_for
 from app.db import get_engine
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
@@ -33,8 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Bulk e-mail with a per-recipient ledger and bounce monitoring.",
         lifespan=lifespan,
+        docs_url=None,  # app.api.docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
-    app.state.settings = settings
+    app.state.settings = settings  # the environment's; requests read the effective ones (SettingsDep)
+    app.state.live_settings = live_for(settings, engine)
     app.state.engine = engine
     app.include_router(health_router)
     app.include_router(api_router)

@@ -2,11 +2,13 @@
 
 import os
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.paths import default_data_dir
 from app.webhooks.url_safety import AllowList
 
 Security = Literal["starttls", "tls", "none"]
@@ -19,7 +21,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BULKMAIL_", env_file=".env", extra="ignore")
 
     # Storage and service
-    database_url: str = "sqlite:///./bulkmail.db"
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="the SQLite database and uploads live here unless database_url / upload_dir say otherwise",
+    )
+    database_url: str = Field(default="", description="empty: SQLite at DATA_DIR/bulkmail.db")
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = Field(
         default=None, description="HMAC key for VERP/unsubscribe tokens; generated and kept in the database if unset"
@@ -32,8 +38,16 @@ class Settings(BaseSettings):
         le=19,
         description="CPU niceness `bulkmail worker` takes, so sending and sweeps yield to the API",
     )
+    settings_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="a process re-reads what the settings page saved at most this often (at once in the"
+        " process that saved it); 0 = on every use",
+    )
     max_upload_bytes: int = 200 * 1024 * 1024
-    upload_dir: str = Field(default="./uploads", description="uploads wait here until their import finishes")
+    upload_dir: str = Field(
+        default="", description="uploads wait here until their import finishes; empty: DATA_DIR/uploads"
+    )
 
     # Sender identity; the envelope sender becomes noreply+TOKEN@domain (VERP)
     bounce_address: str = "noreply@localhost"
@@ -122,6 +136,20 @@ class Settings(BaseSettings):
     def _allow_list_parses(cls, entries: list[str]) -> list[str]:
         AllowList.parse(entries)  # a bad entry stops the start with its name, not the first delivery
         return entries
+
+    @model_validator(mode="after")
+    def _in_the_data_dir(self) -> Self:
+        # absolute paths: a relative default would follow each command's working directory
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = default_database_url(self.data_dir)
+        if not self.upload_dir:
+            self.upload_dir = str(self.data_dir / "uploads")
+        return self
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'bulkmail.db'}"
 
 
 @lru_cache

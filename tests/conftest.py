@@ -81,6 +81,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,
+        data_dir=tmp_path / "data",  # uploads land in the test's own folder
         database_url=db_url,
         secret_key="test-secret-key",
         base_url="http://testserver",

@@ -3,7 +3,7 @@ with one contract: problem+json errors, cursor pages, Idempotency-Key, size and 
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import audience, bounces, campaigns, errors, webhooks
+from app.api import audience, bounces, campaigns, docs, errors, webhooks
 from app.api.auth import require_api_key
 from app.api.idempotency import Idempotency, session_ends_before_the_answer
 from app.api.limits import ApiLimits
@@ -26,3 +26,4 @@ def install(app: FastAPI) -> None:
     app.add_middleware(Idempotency, engine=app.state.engine)
     app.add_middleware(ApiLimits, settings=app.state.settings, engine=app.state.engine)
     describe(app)
+    docs.install(app)

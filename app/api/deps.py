@@ -6,13 +6,18 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from app.config_store import LiveSettings
 from app.settings import Settings
 
 
-# async: a plain attribute read; a sync dependency would cost a thread-pool hop on every request
+# async: while the cache is fresh a plain attribute read; only a stale one costs a thread-pool hop
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    """The effective settings: the environment with what the settings page saved laid over it."""
+    live: LiveSettings = request.app.state.live_settings
+    fresh = live.fresh()
+    return fresh if fresh is not None else await run_in_threadpool(live.get)
 
 
 async def get_engine(request: Request) -> Engine:

@@ -124,11 +124,14 @@ def audience_command(
 ) -> None:
     """Compile the audience of these lists: per-list counts, duplicates, exclusions per reason, included."""
     from app.audience.compile import compile_audience
+    from app.config_store import live_settings
     from app.settings import get_settings
 
-    with Session(_engine()) as session:
+    engine = _engine()
+    settings = live_settings(get_settings(), engine)  # the bounce policy saved on the settings page
+    with Session(engine) as session:
         ids = [m.id for m in _lists_by_name(session, list_names)]
-        counts = compile_audience(session, ids, get_settings(), utcnow()).counts  # type: ignore[arg-type]
+        counts = compile_audience(session, ids, settings, utcnow()).counts  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
         return
@@ -147,14 +150,17 @@ def why_command(
 ) -> None:
     """Explain why an address is in or out of a send."""
     from app.audience.why import why
+    from app.config_store import live_settings
     from app.settings import get_settings
 
-    with Session(_engine()) as session:
+    engine = _engine()
+    settings = live_settings(get_settings(), engine)
+    with Session(engine) as session:
         if list_names:
             ids = [m.id for m in _lists_by_name(session, list_names)]
         else:
             ids = list(session.execute(select(MailingList.id)).scalars())
-        verdict = why(session, address, ids, get_settings(), utcnow())  # type: ignore[arg-type]
+        verdict = why(session, address, ids, settings, utcnow())  # type: ignore[arg-type]
     typer.echo(verdict.detail)
 
 

@@ -40,12 +40,13 @@ def sweep() -> None:
 
 @mailbox_cli.command("test")
 def mailbox_test() -> None:
-    """Connect, log in and open the folder with the BULKMAIL_MAILBOX_* settings; name the problem if any."""
+    """Connect, log in and open the folder (the settings page's values over BULKMAIL_MAILBOX_*); name the problem."""
     from app.bounces.mailbox import MailboxError, check_mailbox
+    from app.config_store import live_settings
     from app.settings import get_settings
 
     try:
-        typer.echo(check_mailbox(get_settings()))
+        typer.echo(check_mailbox(live_settings(get_settings(), _engine())))
     except MailboxError as exc:
         typer.echo(f"mailbox test failed: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -26,7 +26,7 @@ from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock, this_process
 from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, record_batch
-from app.config_store import effective_settings
+from app.config_store import live_settings
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
 from app.settings import Settings
@@ -83,7 +83,7 @@ class _BatchResult:
 
 def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> MailboxSweep | None:
     """Sweep the mailbox once; None when another sweep (any process, any machine) is running."""
-    settings = effective_settings(settings, engine)  # the mailbox and policy saved on the settings page
+    settings = live_settings(settings, engine)  # the mailbox and policy saved on the settings page
     with sweep_lock(engine) as lock:
         if lock is None:
             log.info("bounce sweep skipped: another sweep is running")
@@ -95,7 +95,7 @@ def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
     """The scheduler's tick: sweep when a mailbox is configured and the interval saved on the settings
     page has passed since the last scheduled sweep of any process, so a changed interval applies at
     once everywhere. A failure is already in the sweep log, so it must not escape."""
-    live = effective_settings(settings, engine)
+    live = live_settings(settings, engine)
     if not live.mailbox_host or live.sweep_interval_minutes <= 0:
         return False
     with Session(engine) as session:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import select
 
+from app.config_store import live_settings
 from app.db import get_engine, session_scope
 from app.models import Campaign, MailingList, utcnow
 from app.sending import campaigns as service
@@ -24,7 +25,11 @@ def relay_test(
     sender: str | None = typer.Option(None, "--from", help="Envelope sender to try (default: the bounce address)."),
 ) -> None:
     """Connect, authenticate and try a sender and recipient, then say what is wrong, if anything."""
-    settings = get_settings()
+    from app.migrate import upgrade
+
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    settings = live_settings(get_settings(), engine)  # the relay saved on the settings page
     check = test_connection(settings, sender or settings.bounce_address, to)
     typer.echo(("ok: " if check.ok else f"FAILED ({check.kind}): ") + check.message)
     raise typer.Exit(0 if check.ok else 1)
@@ -54,11 +59,11 @@ def campaign_send(
     ),
 ) -> None:
     """Create a campaign, launch it and follow it to the end with a progress bar."""
-    settings = get_settings()
-    engine = get_engine(settings)
+    engine = get_engine(get_settings())
     from app.migrate import upgrade
 
     upgrade(engine)
+    settings = live_settings(get_settings(), engine)  # the relay and policy saved on the settings page
     with session_scope(engine) as session:
         ids = []
         for list_name in lists:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
-from app.config_store import effective_settings
+from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
@@ -93,7 +93,7 @@ class Worker:
             self._finish(inflight[0])
         else:
             self._housekeeping()
-            if effective_settings(self.settings, self.engine) != self.settings:
+            if live_settings(self.settings, self.engine) != self.settings:
                 return True
             stop.wait(max(self.settings.worker_poll_seconds, min(relay_wait, 1.0)))
         return False
@@ -196,7 +196,7 @@ def run_worker(settings: Settings, engine: Engine, stop: threading.Event) -> Non
     log.info("sending worker started")
     while not stop.is_set():
         try:
-            Worker(effective_settings(settings, engine), engine).run(stop)
+            Worker(live_settings(settings, engine), engine).run(stop)
         except Exception:  # a database outage must not end the worker: log, wait, start again
             log.exception("sending worker failed; restarting in %ss", settings.worker_poll_seconds * 5)
             stop.wait(settings.worker_poll_seconds * 5)

@@ -6,7 +6,18 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.web.deps import SIGNED_IN, current_user
-from app.web.routes import apikeys, audience, auth, bounces, campaigns, dashboard, lists, settings, suppressions
+from app.web.routes import (
+    apikeys,
+    audience,
+    auth,
+    bounces,
+    campaigns,
+    dashboard,
+    lists,
+    settings,
+    setup,
+    suppressions,
+)
 from app.web.session import LazySessionMiddleware
 
 STATIC = Path(__file__).parent / "static"
@@ -18,6 +29,7 @@ def install(app: FastAPI) -> None:
     for module in (dashboard, lists, audience, campaigns, bounces, suppressions, settings, apikeys):
         pages.include_router(module.router)
     app.include_router(auth.router)
+    app.include_router(setup.router)
     app.include_router(pages)
     app.include_router(lists.uploads, include_in_schema=False, dependencies=[Depends(current_user)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

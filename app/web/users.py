@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
 from app.audience.addresses import InvalidAddress, normalise
@@ -41,6 +41,28 @@ def create_user(session: Session, email: str, password: str, is_admin: bool = Fa
     session.add(user)
     session.flush()
     return user
+
+
+class FirstUserExists(LookupError):
+    """The first-run page is gone: a user exists."""
+
+
+def users_exist(engine: Engine) -> bool:
+    with Session(engine) as session:
+        return session.execute(select(User.id).limit(1)).first() is not None
+
+
+def create_first_admin(engine: Engine, email: str, password: str) -> User:
+    """The first user, an administrator, only while there is none (raises FirstUserExists after that).
+    Two tries at once make one user: SQLite's write lock and PostgreSQL's table lock serialise them."""
+    with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text(f"LOCK TABLE {User.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
+        if session.execute(select(User.id).limit(1)).first() is not None:
+            raise FirstUserExists("a user exists already: sign in")
+        user = create_user(session, email, password, is_admin=True)
+        session.commit()
+        return user
 
 
 def lock_for(failures: int) -> timedelta:

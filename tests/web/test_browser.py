@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from app.config_store import live_settings
 from app.paths import ROOT
 from tests.support.browser import chromium, live_server
 from tests.support.network import free_port
@@ -170,3 +171,65 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
         expect(page.locator("#suppressions tr", has_text=GHOST)).to_contain_text("bounced")
         _shot(page, "suppressions", shots)
         context.close()
+
+
+def test_testing_the_relay_keeps_the_typed_password_and_only_save_stores_it(mail, settings, engine, tmp_path):
+    """A newcomer types the relay's host, login and password, tests, then saves: the password typed is
+    the one saved (the test kept it), the page asks before it is left unsaved, and never shows it back."""
+    make_user(engine)
+    port = free_port()
+    # the environment knows no relay login: only what is typed on the page can make the relay test pass
+    server = _server_settings(settings, mail, port, tmp_path).model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_username": None, "smtp_password": None,
+                "smtp_cafile": None, "embedded_worker": False})  # fmt: skip
+    password = mail.users[NOREPLY]
+    with live_server(server, port) as base, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+        page.goto(f"{base}/settings")
+        page.get_by_label("E-mail address").fill(EMAIL)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{base}/settings")
+
+        relay = page.locator("section", has=page.get_by_role("heading", name="SMTP relay"))
+        relay.get_by_label("Host").fill(mail.host)
+        relay.get_by_label("Port").fill(str(mail.submission_port))
+        relay.get_by_label("Security").select_option("starttls")
+        relay.get_by_label("Username").fill(NOREPLY)
+        relay.get_by_label("Password").fill(password)
+        relay.get_by_label("CA file (optional)").fill(mail.cafile)
+        relay.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#relay-check")).to_contain_text("Connection works")
+        # every typed field is still there, the password included; nothing is saved yet
+        expect(relay.get_by_label("Password")).to_have_value(password)
+        expect(relay.get_by_label("Username")).to_have_value(NOREPLY)
+        expect(relay.get_by_label("Port")).to_have_value(str(mail.submission_port))
+        expect(relay.get_by_label("CA file (optional)")).to_have_value(mail.cafile)
+        assert live_settings(server, engine).smtp_password is None
+
+        # leaving now would lose it: the browser asks, and staying keeps every field
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+        expect(page.locator("#relay-check")).to_be_visible()
+        assert dialogs == ["beforeunload"]
+        expect(page).to_have_url(f"{base}/settings")
+        expect(relay.get_by_label("Password")).to_have_value(password)
+
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.get_by_text("Settings saved")).to_be_visible()
+        assert dialogs == ["beforeunload"], "saving asks nothing"
+        assert password not in page.content(), "a saved password is never shown again"
+        expect(relay.get_by_label("Password")).to_have_value("")
+        saved = live_settings(server, engine)
+        assert saved.smtp_password is not None and saved.smtp_password.get_secret_value() == password
+        assert saved.smtp_username == NOREPLY and saved.smtp_port == mail.submission_port
+
+        # a later test, with the password field left empty, uses the saved password and passes
+        relay.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#relay-check")).to_contain_text("Connection works")
+        expect(relay.get_by_label("Password")).to_have_value("")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+        expect(page).to_have_url(f"{base}/")  # nothing typed since: no question
+        assert dialogs == ["beforeunload"]

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import Session
 
 from app.bounces.sweep import run_sweep
-from app.config_store import SettingsInvalid, effective_settings, save_settings
+from app.config_store import SettingsInvalid, live_settings, save_settings
 from app.models import StoredSetting, utcnow
 from app.sending import campaigns as service
 from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, run_worker_until
@@ -13,13 +13,13 @@ from tests.support.network import free_port
 
 
 def test_saved_values_override_the_environment_and_bad_ones_are_refused_whole(settings, engine):
-    assert effective_settings(settings, engine) == settings
+    assert live_settings(settings, engine) == settings
     with pytest.raises(SettingsInvalid) as caught:
         save_settings(engine, {"smtp_port": "70000", "smtp_security": "ssl", "mailbox_host": "imap.example.test"})
     assert set(caught.value.errors) == {"smtp_port", "smtp_security"}
-    assert effective_settings(settings, engine).mailbox_host is None, "nothing is stored when a value is bad"
+    assert live_settings(settings, engine).mailbox_host is None, "nothing is stored when a value is bad"
     save_settings(engine, {"smtp_port": "2525", "mailbox_port": "", "sweep_interval_minutes": "5"})
-    live = effective_settings(settings, engine)
+    live = live_settings(settings, engine)
     assert (live.smtp_port, live.mailbox_port, live.sweep_interval_minutes) == (2525, None, 5)
     assert live.database_url == settings.database_url
 
@@ -28,7 +28,7 @@ def test_the_generated_token_key_is_never_laid_over_settings(settings, engine):
     with Session(engine) as s:
         s.add(StoredSetting(key="secret_key", value="from-the-database", updated_at=utcnow()))
         s.commit()
-    assert effective_settings(settings, engine).secret_key.get_secret_value() == "test-secret-key"
+    assert live_settings(settings, engine).secret_key.get_secret_value() == "test-secret-key"
 
 
 def test_the_worker_sends_through_the_relay_saved_on_the_settings_page(settings, engine, session):

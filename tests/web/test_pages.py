@@ -4,7 +4,7 @@ import re
 
 from sqlmodel import Session, select
 
-from app.config_store import effective_settings
+from app.config_store import live_settings
 from app.models import Campaign, Delivery, ListMember, MailingList, StoredSetting, Suppression
 from tests.web.conftest import Browser
 
@@ -178,12 +178,12 @@ def test_settings_validate_next_to_the_field_keep_secrets_write_only_and_take_ef
     r = web.post("/settings", {"smtp_host": "relay.example.test", "smtp_port": "2525", "smtp_password": "s3cret-pw",
                                "soft_bounce_threshold": "5", "action": "save"}, follow_redirects=True)  # fmt: skip
     assert "Settings saved" in r.text and "s3cret-pw" not in r.text and "Saved; leave empty to keep it." in r.text
-    live = effective_settings(settings, engine)
+    live = live_settings(settings, engine)
     assert (live.smtp_host, live.smtp_port, live.soft_bounce_threshold) == ("relay.example.test", 2525, 5)
     assert live.smtp_password.get_secret_value() == "s3cret-pw"
     # an empty password field keeps the saved one
     web.post("/settings", {"smtp_password": "", "smtp_port": "2526", "action": "save"})
-    assert effective_settings(settings, engine).smtp_password.get_secret_value() == "s3cret-pw"
+    assert live_settings(settings, engine).smtp_password.get_secret_value() == "s3cret-pw"
     with Session(engine) as s:
         assert s.get(StoredSetting, "smtp_password").value == "s3cret-pw"
 

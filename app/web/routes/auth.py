@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.api.deps import EngineDep
 from app.web.csrf import require_csrf
 from app.web.templating import render
-from app.web.users import authenticate
+from app.web.users import authenticate, users_exist
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,8 +22,10 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", {"next": _safe_next(next), "email": ""})
+def login_page(request: Request, engine: EngineDep, next: str | None = None) -> HTMLResponse:
+    # with no user yet, the page says how to make the first one
+    ctx = {"next": _safe_next(next), "email": "", "first_run": not users_exist(engine)}
+    return render(request, "login.html", ctx)
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
@@ -47,7 +49,8 @@ async def login(
             request.session.update(uid=result.user_id, email=email.strip())
             return RedirectResponse(_safe_next(next), status_code=303)
         errors["password"] = result.error or "sign-in failed"
-    ctx = {"next": _safe_next(next), "email": email, "errors": errors}
+    first_run = not await run_in_threadpool(users_exist, engine)
+    ctx = {"next": _safe_next(next), "email": email, "errors": errors, "first_run": first_run}
     return render(request, "login.html", ctx, status_code=400)
 
 

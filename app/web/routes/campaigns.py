@@ -15,7 +15,6 @@ from sqlmodel import Session
 from app.api.campaigns import CampaignCreate
 from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.api.pagination import after_id
-from app.config_store import effective_settings
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
 from app.sending import campaigns as service
 from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
@@ -263,13 +262,12 @@ def _act(request: Request, session: Session, campaign: Campaign, action: Callabl
 async def test_send_page(
     campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
 ) -> RedirectResponse:
-    live = await run_in_threadpool(effective_settings, settings, engine)  # before the request's session starts
     campaign = _get(session, campaign_id)
     to = addresses(text(await request.form(), "to"))
     request.session["test_to"] = ", ".join(to)
     try:
         service.check_campaign(session, campaign)
-        results = await run_in_threadpool(test_send, session, engine, live, campaign, to, None)
+        results = await run_in_threadpool(test_send, session, engine, settings, campaign, to, None)
         request.session["test_results"] = [[r.address, r.ok, r.reply] for r in results]
     except service.CampaignInvalid as exc:
         request.session["test_error"] = f"not sent: fix the campaign first: {exc}"
@@ -282,14 +280,12 @@ async def test_send_page(
 
 @router.post("/campaigns/{campaign_id}/{action}")
 def campaign_action(
-    campaign_id: int, action: str, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
+    campaign_id: int, action: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> RedirectResponse:
-    # read before the request's session starts: on SQLite its transaction holds the write lock
-    live = effective_settings(settings, engine)  # the bounce policy on the settings page decides the audience
     campaign = _get(session, campaign_id)
     now = utcnow()
     if action == "launch":
-        _act(request, session, campaign, lambda: service.launch(session, campaign, live, now),
+        _act(request, session, campaign, lambda: service.launch(session, campaign, settings, now),
              "Campaign scheduled." if campaign.send_at and campaign.send_at > now else "Campaign launched.")  # fmt: skip
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")

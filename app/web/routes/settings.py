@@ -1,5 +1,8 @@
 """Settings: the SMTP relay and the bounce mailbox, each with a "Test connection" button that shows
-the specific error; the suppression policy thresholds; the sweep interval. Secrets are write-only."""
+the specific error; the suppression policy thresholds; the sweep interval. Secrets are write-only.
+
+"Test connection" tests what is typed and stores nothing: the page comes back with every field as it
+was typed (a typed password included, in that response only), and only "Save settings" stores."""
 
 from typing import Any
 
@@ -9,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api.deps import EngineDep, SettingsDep
 from app.bounces.mailbox import MailboxError, check_mailbox
-from app.config_store import EDITABLE, SECRETS, SettingsInvalid, effective_settings, save_settings, validate_changes
+from app.config_store import EDITABLE, SECRETS, SettingsInvalid, save_settings, validate_changes
 from app.sending.relay import test_connection
 from app.settings import Settings
 from app.web.templating import render
@@ -27,17 +30,25 @@ def _shown(s: Settings) -> dict[str, Any]:
     return values
 
 
-def _page(request: Request, current: Settings, values: dict[str, Any] | None = None,
+def _page(request: Request, current: Settings, submitted: dict[str, str] | None = None,
           errors: dict[str, str] | None = None, checks: dict[str, tuple[bool, str]] | None = None,
-          status_code: int = 200) -> HTMLResponse:  # fmt: skip
+          unsaved: bool = True, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    """The form with the saved values, or with what was `submitted` (`unsaved`, when it differs from
+    them: the page asks before it is left). A saved secret is never written into the page; a typed one
+    is given back as typed."""
     shown = _shown(current)
-    shown.update({k: v for k, v in (values or {}).items() if k not in SECRETS})
-    return render(request, "settings.html", {"v": shown, "errors": errors or {}, "checks": checks or {}}, status_code)
+    typed = {k: v for k, v in (submitted or {}).items() if k in SECRETS and v}
+    shown.update({k: v for k, v in (submitted or {}).items() if k not in SECRETS})
+    context = {"v": shown, "typed": typed, "unsaved": submitted is not None and unsaved, "errors": errors or {},
+               "checks": checks or {}}  # fmt: skip
+    response = render(request, "settings.html", context, status_code)
+    response.headers["Cache-Control"] = "no-store"  # a typed password must not stay in a cache
+    return response
 
 
 @router.get("/settings", response_class=HTMLResponse)
-async def settings_page(request: Request, settings: SettingsDep, engine: EngineDep) -> HTMLResponse:
-    return _page(request, await run_in_threadpool(effective_settings, settings, engine))
+def settings_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+    return _page(request, settings)
 
 
 @router.post("/settings", response_class=HTMLResponse)
@@ -47,20 +58,20 @@ async def save(request: Request, settings: SettingsDep, engine: EngineDep) -> Re
     submitted = {k: v for k in EDITABLE if isinstance(v := form.get(k), str)}
     # an empty secret keeps the saved one
     changes = {k: v for k, v in submitted.items() if not (k in SECRETS and v == "")}
-    current = await run_in_threadpool(effective_settings, settings, engine)
     try:
-        candidate = current.model_copy(update=validate_changes(changes))
+        candidate = settings.model_copy(update=validate_changes(changes))
     except SettingsInvalid as exc:
-        return _page(request, current, submitted, exc.errors, status_code=400)
+        return _page(request, settings, submitted, exc.errors, status_code=400)
+    unsaved = candidate != settings
     if action == "test_relay":
         check = await run_in_threadpool(test_connection, candidate, candidate.bounce_address, PROBE_RECIPIENT)
-        return _page(request, current, submitted, checks={"relay": (check.ok, check.message)})
+        return _page(request, settings, submitted, checks={"relay": (check.ok, check.message)}, unsaved=unsaved)
     if action == "test_mailbox":
         try:
             result = (True, await run_in_threadpool(check_mailbox, candidate))
         except MailboxError as exc:
             result = (False, str(exc))
-        return _page(request, current, submitted, checks={"mailbox": result})
+        return _page(request, settings, submitted, checks={"mailbox": result}, unsaved=unsaved)
     await run_in_threadpool(save_settings, engine, changes)
     request.session["notice"] = "Settings saved; the worker and the sweep use them from their next round."
     return RedirectResponse("/settings", status_code=303)

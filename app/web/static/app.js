@@ -40,4 +40,14 @@
     form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
     refresh();
   });
+
+  // <form data-guard [data-unsaved]>: leaving the page with changes not yet submitted asks first
+  document.querySelectorAll("form[data-guard]").forEach((form) => {
+    let dirty = form.hasAttribute("data-unsaved");
+    form.addEventListener("input", () => { dirty = true; });
+    form.addEventListener("submit", () => { dirty = false; }); // the answer shows the fields again, or saved them
+    window.addEventListener("beforeunload", (e) => {
+      if (dirty) { e.preventDefault(); e.returnValue = ""; }
+    });
+  });
 })();

@@ -1,0 +1,87 @@
+"""The first-run page: creates the first administrator, only while no user exists, and only for a
+browser on the machine bulkmail runs on or one that brings the one-time token `bulkmail serve` printed.
+Once a user exists the page is gone."""
+
+import hmac
+import ipaddress
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.deps import EngineDep
+from app.web.csrf import require_csrf
+from app.web.templating import render
+from app.web.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
+
+router = APIRouter(include_in_schema=False)
+
+# set by a reverse proxy: the request then comes from elsewhere, whatever the socket says
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def from_this_machine(request: Request) -> bool:
+    if request.client is None or any(h in request.headers for h in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    expected: str | None = getattr(request.app.state, "setup_token", None)
+    return bool(expected and token) and hmac.compare_digest(expected.encode(), token.encode())  # type: ignore[union-attr]
+
+
+def _check_access(request: Request, token: str) -> None:
+    if not (from_this_machine(request) or _token_ok(request, token)):
+        raise HTTPException(
+            403,
+            "the first-run page opens only on the machine bulkmail runs on, or with the link "
+            "`bulkmail serve` printed when it started (or run `bulkmail user create` there)",
+        )
+
+
+def _gone() -> HTTPException:
+    return HTTPException(404, "not found: a user exists, sign in at /login")
+
+
+@router.get("/setup", response_class=HTMLResponse)
+async def setup_page(request: Request, engine: EngineDep, token: str = "") -> Response:
+    if await run_in_threadpool(users_exist, engine):
+        return RedirectResponse("/login", status_code=303)
+    _check_access(request, token)
+    return render(request, "setup.html", {"email": "", "token": token, "min_password": MIN_PASSWORD})
+
+
+@router.post("/setup", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+async def create_admin(
+    request: Request,
+    engine: EngineDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    password_again: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+) -> Response:
+    if await run_in_threadpool(users_exist, engine):
+        raise _gone()
+    _check_access(request, token)
+    errors: dict[str, str] = {}
+    if password != password_again:
+        errors["password_again"] = "the two passwords differ"
+    else:
+        try:
+            user = await run_in_threadpool(create_first_admin, engine, email, password)
+        except UserInvalid as exc:
+            errors[exc.field] = exc.detail
+        except FirstUserExists:
+            raise _gone() from None
+    if errors:
+        ctx = {"email": email, "token": token, "min_password": MIN_PASSWORD, "errors": errors}
+        return render(request, "setup.html", ctx, status_code=400)
+    request.app.state.setup_token = None  # one time
+    request.session.clear()
+    request.session.update(uid=user.id, email=user.email, notice=f"Welcome: {user.email} is the administrator.")
+    return RedirectResponse("/", status_code=303)
