@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.models import (
+    ApiKey,
     Bounce,
     Campaign,
     Delivery,
@@ -134,3 +135,13 @@ def test_campaigns_lists_imports_rejects_and_the_ledger_search_come_in_pages(web
     pages, urls = _walk(web, f"/imports/{job_id}", r"<td>(bad\d+)</td>")
     assert [len(p) for p in pages] == [50, 50, 30] and all(u.startswith(f"/imports/{job_id}?") for u in urls[1:])
     assert [v for p in pages for v in p] == [f"bad{i}" for i in range(130)]
+
+
+def test_api_keys_come_in_pages(web: Browser, engine) -> None:
+    with Session(engine) as s:
+        s.execute(insert(ApiKey), [{"name": f"cms{i}", "prefix": f"bm_{i:05d}", "key_hash": f"hash{i}",
+                                    "scope": "read", "created_at": utcnow()} for i in range(120)])  # fmt: skip
+        s.commit()
+    pages, urls = _walk(web, "/settings/api-keys", r"<td>(cms\d+)</td>")
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert {n for p in pages for n in p} == {f"cms{i}" for i in range(120)}

@@ -4,17 +4,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import select
 
 from app.api.deps import SessionDep
-from app.apikeys import create_api_key, list_api_keys, revoke_api_key
+from app.api.pagination import after_id
+from app.apikeys import create_api_key, revoke_api_key
+from app.models import ApiKey
+from app.web.paging import fetch_page
 from app.web.templating import render
 
 router = APIRouter()
 
+PAGE_ROWS = 50
+
 
 def _page(request: Request, session: SessionDep, new_key: str = "", errors: dict[str, str] | None = None,
           values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    context = {"keys": list_api_keys(session), "new_key": new_key, "errors": errors or {}, "v": values or {}}
+    # newest first; rows carry the prefix, never the key
+    keys, pager = fetch_page(session, request, lambda c: after_id(select(ApiKey), ApiKey.id, c, descending=True),
+                             PAGE_ROWS, anchor="#api-keys")  # fmt: skip
+    context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": errors or {}, "v": values or {}}
     return render(request, "apikeys.html", context, status_code)
 
 
