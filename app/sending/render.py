@@ -49,7 +49,12 @@ class TemplateProblems(TemplateProblem):
 
 
 class RenderFailed(ValueError):
-    """One message could not be rendered; the message is written for the campaign's ledger."""
+    """One message could not be rendered; the message is written for the campaign's ledger. `part`
+    is the template at fault: subject, html or text."""
+
+    def __init__(self, message: str, part: str) -> None:
+        self.part = part
+        super().__init__(message)
 
 
 def render_limits(settings: Settings) -> Limits:
@@ -140,7 +145,9 @@ class CampaignTemplates:
                 except Exception as exc:  # an error, a limit, a filter on the wrong type: the template's fault
                     line = _error_line(exc)
                     where = f" at line {line}" if line else ""
-                    raise RenderFailed(f"the {part} template failed for this contact{where}: {_why(exc)}") from exc
+                    raise RenderFailed(
+                        f"the {part} template failed for this contact{where}: {_why(exc)}", part
+                    ) from exc
         return tuple(out)
 
 

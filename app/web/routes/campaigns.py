@@ -18,7 +18,8 @@ from app.config_store import effective_settings
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
 from app.sending import campaigns as service
 from app.sending.relay import RelayError
-from app.sending.render import CampaignTemplates, contact_context
+from app.sending.render import CampaignTemplates, RenderFailed, contact_context, field_name, render_limits
+from app.sending.sandbox import Limits
 from app.sending.testsend import test_send
 from app.web.forms import FormErrors, addresses, ints, text
 from app.web.progress import campaign_progress
@@ -37,7 +38,7 @@ def _get(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _from_form(form: Any, session: Session) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
+def _from_form(form: Any, session: Session, limits: Limits) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
     """The form's values, the campaign they describe (None when invalid) and the errors by field."""
     errors = FormErrors()
     values: dict[str, Any] = {f: text(form, f) if f not in ("html_template", "text_template") else
@@ -59,9 +60,10 @@ def _from_form(form: Any, session: Session) -> tuple[dict[str, Any], Campaign | 
         return values, None, errors
     campaign = Campaign.model_validate(body)
     try:
-        service.check_campaign(session, campaign)
-    except service.CampaignInvalid as exc:
-        errors.add(exc.field, exc.detail)
+        service.check_campaign(session, campaign, limits)
+    except service.CampaignInvalid as exc:  # every template's errors at once, each next to its field
+        for field in dict.fromkeys(f for f, _ in exc.problems):
+            errors.add(field, "; ".join(m for f, m in exc.problems if f == field))
     return values, (None if errors else campaign), errors
 
 
@@ -86,8 +88,10 @@ def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -
 
 
 @router.post("/campaigns/new", response_class=HTMLResponse)
-async def create_campaign(request: Request, session: SessionDep) -> Response:
-    values, campaign, errors = _from_form(await request.form(), session)
+async def create_campaign(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    values, campaign, errors = await run_in_threadpool(
+        _from_form, await request.form(), session, render_limits(settings)
+    )
     if campaign is None:
         return _compose_page(request, session, values, errors, status_code=400)
     session.add(campaign)
@@ -105,10 +109,10 @@ def edit_campaign(campaign_id: int, request: Request, session: SessionDep) -> HT
 
 
 @router.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
-async def save_campaign(campaign_id: int, request: Request, session: SessionDep) -> Response:
-    campaign = _get(session, campaign_id)
+async def save_campaign(campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
-    values, checked, errors = _from_form(form, session)
+    values, checked, errors = await run_in_threadpool(_from_form, form, session, render_limits(settings))
+    campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     if campaign.state not in service.EDITABLE_STATES:
         errors.add("name", f"a {campaign.state} campaign cannot be edited (pause it first)")
     elif campaign.state == "paused" and set(values["list_ids"]) != set(campaign.list_ids):
@@ -125,25 +129,17 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep)
 
 
 @router.post("/campaigns/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: SessionDep) -> HTMLResponse:
+async def preview(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The compose form rendered for a sample contact of the chosen lists, or the error at its line."""
     form = await request.form()
-    values, campaign, errors = _from_form(form, session)
+    limits = render_limits(settings)
+    # off the event loop: rendering takes up to the render time limit
+    values, campaign, errors = await run_in_threadpool(_from_form, form, session, limits)
     template_errors = {k: v for k, v in errors.items() if k in ("subject", "html_template", "text_template")}
-    rendered = None
-    sample = None
+    rendered = sample = None
     if not template_errors and values.get("subject") is not None:
-        sample = _sample(session, values["list_ids"])
-        ctx = {
-            **contact_context(*sample),
-            "unsubscribe_url": "https://example.com/u/preview",
-            "campaign": values["name"],
-        }
-        try:
-            rendered = CampaignTemplates.compile(values["subject"], values["html_template"],
-                                                 values["text_template"]).render(ctx)  # fmt: skip
-        except Exception as exc:  # check_campaign passed, so only a contact-specific failure lands here
-            template_errors["html_template"] = f"{type(exc).__name__}: {exc}"
+        sample, rendered, failure = await run_in_threadpool(_render_sample, session, values, limits)
+        template_errors.update(failure)
     return render(
         request,
         "_preview.html",
@@ -154,6 +150,20 @@ async def preview(request: Request, session: SessionDep) -> HTMLResponse:
             "sample": sample,
         },
     )
+
+
+def _render_sample(
+    session: Session, values: dict[str, Any], limits: Limits
+) -> tuple[tuple[str, str | None, str | None, dict[str, Any]], tuple[str, ...] | None, dict[str, str]]:
+    """(the sample contact, its subject/html/text, the error by field when it does not render)."""
+    sample = _sample(session, values["list_ids"])
+    session.rollback()  # a read: no transaction (on SQLite, the write lock) while the templates render
+    ctx = {**contact_context(*sample), "unsubscribe_url": "https://example.com/u/preview", "campaign": values["name"]}
+    try:
+        templates = CampaignTemplates.compile(values["subject"], values["html_template"], values["text_template"])
+        return sample, templates.render(ctx, limits), {}
+    except RenderFailed as exc:  # check_campaign passed, so only a contact-specific failure lands here
+        return sample, None, {field_name(exc.part): str(exc)}
 
 
 def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str | None, dict[str, Any]]:
@@ -229,11 +239,13 @@ async def test_send_page(
     to = addresses(text(await request.form(), "to"))
     request.session["test_to"] = ", ".join(to)
     try:
-        service.check_campaign(session, campaign)
+        await run_in_threadpool(service.check_campaign, session, campaign, render_limits(live))
         results = await run_in_threadpool(test_send, session, engine, live, campaign, to, None)
         request.session["test_results"] = [[r.address, r.ok, r.reply] for r in results]
     except service.CampaignInvalid as exc:
         request.session["test_error"] = f"not sent: fix the campaign first: {exc}"
+    except service.CampaignStateError as exc:
+        request.session["test_error"] = f"not sent: {exc}"
     except (ValueError, LookupError) as exc:  # testsend names the field: "to: ..." or "to[2]: ..."
         request.session["test_error"] = str(exc).partition(": ")[2]
     except RelayError as exc:
@@ -255,7 +267,8 @@ def campaign_action(
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")
     elif action == "resume":
-        _act(request, session, campaign, lambda: service.resume(session, campaign, now), "Campaign resumed.")
+        _act(request, session, campaign, lambda: service.resume(session, campaign, now, render_limits(live)),
+             "Campaign resumed.")  # fmt: skip
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), "Campaign cancelled.")
     else:
