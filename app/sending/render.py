@@ -105,7 +105,7 @@ def _why(exc: BaseException) -> str:
 
 def _error_line(exc: BaseException) -> int | None:
     tb = exc.__traceback__
-    line = None
+    line = getattr(exc, "line", None) if isinstance(exc, RenderLimitExceeded) else None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
             line = tb.tb_lineno

@@ -63,6 +63,7 @@ class RenderLimitExceeded(Exception):
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind  # "time" | "size"
+        self.line: int | None = None  # set when the template's own frames do not show it
         super().__init__(message)
 
 
@@ -545,11 +546,15 @@ def render(template: Any, context: Mapping[str, Any]) -> str:
     budget = _budget()
     left = budget.output_left
     pieces = []
+    output = template.root_render_func(template.new_context(context))
     try:
-        for piece in template.root_render_func(template.new_context(context)):
+        for piece in output:
             left -= len(piece)
             if left < 0:
-                raise RenderLimitExceeded("size", f"the message would be larger than {budget.limits.describe_size()}")
+                exc = RenderLimitExceeded("size", f"the message would be larger than {budget.limits.describe_size()}")
+                # where the template was writing: its generator stands at that line
+                exc.line = template.get_corresponding_lineno(output.gi_frame.f_lineno)
+                raise exc
             pieces.append(piece)
     except Exception:
         template.environment.handle_exception()  # re-raises with the template's lines in the traceback
