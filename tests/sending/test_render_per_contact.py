@@ -36,7 +36,9 @@ def test_one_contact_over_the_time_limit_fails_alone_and_the_campaign_completes(
     run_worker_until(s, engine, lambda: campaign_state(engine, campaign.id) == "completed", timeout=90)
 
     with Session(engine) as fresh:
-        rows = {d.email: d for d in fresh.execute(select(Delivery).where(Delivery.campaign_id == campaign.id)).scalars()}
+        rows = {
+            d.email: d for d in fresh.execute(select(Delivery).where(Delivery.campaign_id == campaign.id)).scalars()
+        }
     dave = rows.pop("dave@example.test")
     assert dave.state == "failed"
     assert dave.last_reply == (
