@@ -21,6 +21,7 @@ class Envelope:
     envid: str | None
     verp_token: str | None
     message_id: str
+    smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -43,6 +44,7 @@ class Composer:
         identity = Identity(campaign.from_name, campaign.from_address, campaign.reply_to, message_id_domain(settings))
         self.factory = MessageFactory(identity, campaign.id, has_html, has_text)
         self.base_url = settings.base_url.rstrip("/")
+        self._utf8_sender = not (campaign.from_address + (campaign.reply_to or "") + settings.bounce_address).isascii()
         self.limits = render_limits(settings)
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
@@ -88,7 +90,7 @@ class Composer:
         data = self.factory.build(Recipient(delivery_id, rcpt, name, message_id, url, mailto), subject, html, text)
         if self.signer is not None:
             data = self.signer.sign(data)
-        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id)
+        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
 
 
 def _uses_variables(source: str) -> bool:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from app.models import utcnow
 from app.sending.compose import Envelope
 from app.sending.ledger import Claimed, Outcome
-from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, RelayConnection, RelayError
+from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError
 from app.sending.throttle import Throttle
 from app.settings import Settings
 
@@ -115,7 +115,9 @@ class SenderPool:
             if conn.smtp is not None and conn.sent_on_connection >= self.settings.smtp_per_connection:
                 conn.close()
             self.throttle.wait()
-            reply = conn.send(env.sender, env.rcpt, env.data, env.envid)
+            reply = conn.send(env.sender, env.rcpt, env.data, env.envid, env.smtputf8)
+        except NotSendable as exc:
+            return Outcome(row, "failed", None, str(exc), utcnow())
         except ConnectionLost as exc:
             # 421 or a dropped line: this message is deferred, the next one reconnects
             return Outcome(row, "deferred", exc.code if exc.code > 0 else None, exc.text, utcnow())

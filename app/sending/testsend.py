@@ -10,7 +10,7 @@ from app.models import Campaign, Contact, ListMember
 from app.secret_key import get_secret_key
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
-from app.sending.relay import ConnectionLost, RelayConnection
+from app.sending.relay import ConnectionLost, NotSendable, RelayConnection
 from app.sending.render import RenderFailed
 from app.settings import Settings
 
@@ -65,7 +65,10 @@ def test_send(
             except RenderFailed as exc:
                 raise ValueError(f"contact_id: {exc}") from exc
             try:
-                reply = conn.send(env.sender, env.rcpt, env.data)
+                reply = conn.send(env.sender, env.rcpt, env.data, smtputf8=env.smtputf8)
+            except NotSendable as exc:
+                results.append(TestSendResult(address, False, str(exc)))
+                continue
             except ConnectionLost as exc:
                 results.append(TestSendResult(address, False, f"connection lost: {exc.text}"))
                 continue
