@@ -8,7 +8,8 @@ build on the way (a multiple of the output limit). The budget is checked coopera
 template can spend either:
 
 * time: on every item of every `{% for %}` loop (wrapped at parse time), every call (macros,
-  methods, `loop()` recursion), every filter and test, every intercepted operator;
+  methods, `loop()` recursion), every test and every intercepted operator (a filter's own work is
+  bounded by the size of its input);
 * memory: before an operation whose result could be large (`*`, `**`, `+`, `%`, `~`, captured
   blocks, `str.format`, `center`/`ljust`/`replace`/`join`..., the filters that pad, join or
   repeat), from the sizes of its operands, so the allocation never happens; and on every piece of
@@ -39,7 +40,7 @@ from markupsafe import soft_str
 # copies. Big integers are capped separately: their size is bits, not characters.
 WORK_FACTOR = 8
 MAX_INT_BITS = 1 << 16
-MAX_PIECES = 100_000  # items a filter may pad a list to (batch, slice) or indent/tojson by
+MAX_PIECES = 100_000  # items a filter may pad a list to (batch) or cut it into (slice)
 # steps (loop items, calls, filters) between two looks at the clock; each step is bounded in size, so
 # the limit bites within milliseconds of its time
 TICK_EVERY = 32
@@ -237,13 +238,15 @@ def _concat(pieces: Iterable[Any]) -> str:
     return _bounded_join(pieces, str)
 
 
-def _str_join(pieces: Iterable[Any]) -> str:
-    return _bounded_join(pieces, str)
+_str_join = _concat
 
 
 def _markup_join(pieces: Iterable[Any]) -> str:
     pieces = list(pieces)
     if any(hasattr(p, "__html__") for p in pieces):
+        for piece in pieces:  # measured before escaping turns a container into text
+            if not isinstance(piece, str):
+                _allow_value(piece)
         return Markup(_bounded_join((Markup.escape(p) for p in pieces), str))
     return _bounded_join(pieces, soft_str)
 
