@@ -89,6 +89,8 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     stored = inspect(campaign).persistent
     seen = campaign.updated_at
     templates = (campaign.subject, campaign.html_template, campaign.text_template)
+    if session.new or session.dirty or session.deleted:  # a caller's bug: the rollback would lose them
+        raise RuntimeError("check_campaign needs a session without unsaved changes")
     session.rollback()  # only reads so far; the lock must not be held while templates run
     try:
         check_templates(*templates, keys, samples, limits)
