@@ -22,7 +22,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import update_wrapper, wraps
 from string import Formatter
@@ -83,8 +82,11 @@ class _Budget:
         self.ticks -= 1
         if self.ticks <= 0:
             self.ticks = TICK_EVERY
-            if time.thread_time() > self.deadline:
-                raise RenderLimitExceeded("time", f"rendering took longer than {self.limits.describe_time()}")
+            self.look_at_clock()
+
+    def look_at_clock(self) -> None:
+        if time.thread_time() > self.deadline:
+            raise RenderLimitExceeded("time", f"rendering took longer than {self.limits.describe_time()}")
 
     def allow(self, size: int) -> None:
         """Refuse to build a value of `size` characters (checked before it is built)."""
@@ -253,9 +255,13 @@ def _markup_join(pieces: Iterable[Any]) -> str:
 
 def ticking(iterable: Iterable[Any]) -> Iterator[Any]:
     """Every `{% for %}` loop iterates through this, so a loop that outputs nothing still meets the clock."""
-    tick = _budget().tick
+    budget = _budget()
+    n = 0
     for item in iterable:
-        tick()
+        n += 1
+        if n == TICK_EVERY:
+            n = 0
+            budget.look_at_clock()
         yield item
 
 
@@ -311,8 +317,12 @@ def _indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) ->
 @_filter_check("format")
 def _format(value: Any, *args: Any, **kwargs: Any) -> None:
     fmt = value if isinstance(value, str) else ""
-    if not kwargs and _BIG_SPEC.search(fmt) is None and all(isinstance(a, (int, float)) for a in args):
-        return  # the common case ('%.2f'|format(price)): numbers at small widths
+    if not kwargs and _BIG_SPEC.search(fmt) is None:
+        for arg in args:
+            if not isinstance(arg, (int, float)):
+                break
+        else:
+            return  # the common case ('%.2f'|format(price)): numbers at small widths
     _check_percent_format(fmt, kwargs or args)
 
 
@@ -377,8 +387,11 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(func)
         def filtered(*args: Any, **kwargs: Any) -> Any:
             result = func(*args, **kwargs)
-            if isinstance(result, str):
-                _budget().spend(len(result))
+            if isinstance(result, str):  # inlined spend(): filters are the hottest hook
+                budget = _local.budget
+                budget.work_left -= len(result)
+                if budget.work_left < 0:
+                    budget.spend(0)
             return result
 
         return filtered
@@ -388,7 +401,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         check(*args[skip:], **kwargs)
         result = func(*args, **kwargs)
         if isinstance(result, str):
-            _budget().spend(len(result))
+            _local.budget.spend(len(result))
         return result
 
     return checked
@@ -534,13 +547,19 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return update_wrapper(bounded, value)
 
 
-@contextmanager
-def limited(limits: Limits) -> Iterator[None]:
-    """The budget of one message: the renders inside share its time and size (RenderLimitExceeded)."""
-    _local.budget = _Budget(limits)
-    try:
-        yield
-    finally:
+class limited:  # noqa: N801 - used like a function: `with limited(limits):`
+    """The budget of one message: the renders inside share its time and size (RenderLimitExceeded).
+    A class rather than a @contextmanager: it is entered once per message, thousands of times a second."""
+
+    __slots__ = ("limits",)
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def __enter__(self) -> None:
+        _local.budget = _Budget(self.limits)
+
+    def __exit__(self, *exc: object) -> None:
         _local.budget = None
 
 
@@ -548,7 +567,8 @@ def render(template: Any, context: Mapping[str, Any]) -> str:
     """Render a template of this environment inside `limited()`; its output counts toward the message size."""
     budget = _budget()
     left = budget.output_left
-    pieces = []
+    pieces: list[str] = []
+    append = pieces.append
     output = template.root_render_func(template.new_context(context))
     try:
         for piece in output:
@@ -558,7 +578,7 @@ def render(template: Any, context: Mapping[str, Any]) -> str:
                 # where the template was writing: its generator stands at that line
                 exc.line = template.get_corresponding_lineno(output.gi_frame.f_lineno)
                 raise exc
-            pieces.append(piece)
+            append(piece)
     except Exception:
         template.environment.handle_exception()  # re-raises with the template's lines in the traceback
     budget.output_left = left
