@@ -2,6 +2,7 @@
 with a 422 naming the template and the limit, while the service keeps answering, holds no database
 lock, keeps its memory and still stops on SIGTERM."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -146,3 +147,25 @@ def test_hostile_templates_are_refused_quickly_naming_template_and_limit(
     assert "Error" not in error["msg"], f"raw exception text: {error['msg']}"
     assert took < 8, f"the 422 took {took:.1f} s"
     assert _rss_mb(proc.pid) < 500
+
+
+def test_sigterm_during_a_runaway_render_stops_the_server(
+    served: tuple[subprocess.Popen, httpx.Client],  # type: ignore[type-arg]
+) -> None:
+    proc, api = served
+    list_id = api.post("/lists", json={"name": "Members"}).json()["id"]
+
+    def post() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server may go away mid-request
+            api.post("/campaigns", json=_campaign(list_id, html_template=SILENT), timeout=30)
+
+    client = threading.Thread(target=post, daemon=True)
+    client.start()
+    time.sleep(0.7)  # the check is rendering now
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("bulkmail serve ignored SIGTERM while a template rendered")
+    assert code == 0
+    client.join(10)
