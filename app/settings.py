@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 300
     worker_poll_seconds: float = 1.0
 
+    # Templates: limits of one message's render (subject, HTML and text together), on save, preview,
+    # test send and send
+    render_timeout_seconds: float = Field(default=2.0, gt=0, description="CPU seconds to render one message")
+    render_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="characters of one rendered message")
+
     # Bounce mailbox
     mailbox_protocol: Literal["imap", "pop3"] = "imap"
     mailbox_host: str | None = None

@@ -18,7 +18,9 @@ from app.models import Campaign, Delivery, utcnow
 from app.sending import campaigns as service
 from app.sending import ledger
 from app.sending.relay import RelayError
+from app.sending.render import render_limits
 from app.sending.testsend import test_send
+from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -166,18 +168,25 @@ def _count_progress(session: SessionDep, campaign: Campaign, key: tuple[str, int
     return out
 
 
-def _checked(session: SessionDep, campaign: Campaign) -> None:
+def _all_invalid(exc: service.CampaignInvalid) -> HTTPException:
+    """A 422 with one entry per problem: every template's error at once, each with its line."""
+    return HTTPException(422, detail=[{"loc": ["body", f], "msg": m, "type": "value_error"} for f, m in exc.problems])
+
+
+def _checked(session: SessionDep, campaign: Campaign, settings: Settings) -> None:
     try:
-        service.check_campaign(session, campaign)
+        service.check_campaign(session, campaign, render_limits(settings))
     except service.CampaignInvalid as exc:
-        raise _invalid(exc.field, exc.detail) from exc
+        raise _all_invalid(exc) from exc
+    except service.CampaignStateError as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
 
 
 @router.post("", response_model=CampaignPublic, status_code=201)
-def create_campaign(body: CampaignCreate, session: SessionDep) -> CampaignPublic:
+def create_campaign(body: CampaignCreate, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
     """Save a draft; its templates and addresses are checked now, not during the send."""
     campaign = Campaign.model_validate(body)
-    _checked(session, campaign)
+    _checked(session, campaign, settings)
     session.add(campaign)
     session.commit()
     return _public(session, campaign)
@@ -243,20 +252,32 @@ async def get_progress(campaign_id: Id, engine: EngineDep) -> ProgressPublic:
     return await run_in_threadpool(_read_progress, engine, campaign_id)
 
 
-@router.patch("/{campaign_id}", response_model=CampaignPublic)
-def update_campaign(campaign_id: Id, body: CampaignUpdate, session: SessionDep) -> CampaignPublic:
-    campaign = _get(session, campaign_id)
+def _check_editable(campaign: Campaign, changes: dict[str, Any]) -> None:
     if campaign.state not in service.EDITABLE_STATES:
         raise HTTPException(409, detail=f"a {campaign.state} campaign cannot be edited (pause it first)")
-    changes = body.model_dump(exclude_unset=True)
     if campaign.state == "paused" and "list_ids" in changes:
         raise _invalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
+
+
+@router.patch("/{campaign_id}", response_model=CampaignPublic)
+def update_campaign(
+    campaign_id: Id, body: CampaignUpdate, session: SessionDep, settings: SettingsDep
+) -> CampaignPublic:
+    campaign = _get(session, campaign_id)
+    changes = body.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None and key not in _NULLABLE:
             raise _invalid(key, "may not be null; leave it out to keep the current value")
+    _check_editable(campaign, changes)
+    seen = campaign.updated_at
+    # the check runs on a copy with the changes, after the request's transaction has ended
+    _checked(session, Campaign.model_validate({**campaign.model_dump(), **changes}), settings)
+    if campaign.updated_at != seen:  # read again, in a new transaction
+        raise HTTPException(409, detail="the campaign was changed while it was being checked; try again")
+    _check_editable(campaign, changes)
+    for key, value in changes.items():
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()
-    _checked(session, campaign)
     session.add(campaign)
     session.commit()
     return _public(session, campaign)
@@ -280,7 +301,7 @@ def _transition(session: SessionDep, campaign: Campaign, action) -> None:  # typ
         raise HTTPException(409, detail=str(exc)) from exc
     except service.CampaignInvalid as exc:
         session.rollback()
-        raise _invalid(exc.field, exc.detail) from exc
+        raise _all_invalid(exc) from exc
     session.add(campaign)
     session.commit()
 
@@ -301,9 +322,9 @@ def pause_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignPublic)
-def resume_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
+def resume_campaign(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
     campaign = _get(session, campaign_id)
-    _transition(session, campaign, lambda: service.resume(session, campaign, utcnow()))
+    _transition(session, campaign, lambda: service.resume(session, campaign, utcnow(), render_limits(settings)))
     return _public(session, campaign)
 
 
@@ -321,7 +342,7 @@ def test_send_campaign(
 ) -> list[TestSendItem]:
     """Send the campaign, rendered for one contact, to the given addresses; nothing enters the ledger."""
     campaign = _get(session, campaign_id)
-    _checked(session, campaign)
+    _checked(session, campaign, settings)
     try:
         results = test_send(session, engine, settings, campaign, body.to, body.contact_id)
     except (ValueError, LookupError) as exc:

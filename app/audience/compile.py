@@ -6,14 +6,18 @@ Counting: `candidates` are list memberships; a contact in several chosen lists c
 extra memberships are `duplicates` (contacts are already unique per email_key). Each remaining
 contact is either `included` or excluded for exactly one reason: its suppression row's reason
 (unsubscribed, bounced, complained, manual) when it has one, else `bounced` when the bounce policy
-suppresses it right now. So candidates = duplicates + sum(excluded) + included."""
+suppresses it right now. So candidates = duplicates + sum(excluded) + included.
+
+`needs_smtputf8` counts the included addresses whose local part is not ASCII (`jörg@example.de`):
+they are sent with SMTPUTF8 (RFC 6531) when the relay offers it; through a relay that does not,
+each of their rows fails with that reason. The count lets the marketer see how many depend on it."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import LargeBinary, Select, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -85,13 +89,25 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
     candidates = sum(per_list.values())
     unique = sum(by_reason.values())
     excluded = {r: int(by_reason.get(r, 0)) for r in EXCLUSION_REASONS}
+    utf8 = session.execute(
+        select(func.count()).where(reasoned.c.reason.is_(None), _not_ascii(session, reasoned.c.email))
+    ).scalar_one()
     return {
         "sources": {names[i]: int(per_list.get(i, 0)) for i in list_ids},
         "candidates": candidates,
         "duplicates": candidates - unique,
         "excluded": excluded,
         "included": int(by_reason.get(None, 0)),
+        "needs_smtputf8": int(utf8),
     }
+
+
+def _not_ascii(session: Session, email: Any) -> Any:
+    """True for an address with a non-ASCII local part (domains are stored in ASCII form): more bytes
+    than characters."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.octet_length(email) != func.length(email)
+    return func.length(cast(email, LargeBinary)) != func.length(email)
 
 
 def compile_audience(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompiledAudience:

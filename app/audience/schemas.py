@@ -119,6 +119,11 @@ class AudienceCounts(BaseModel):
     duplicates: int
     excluded: dict[str, int] = Field(description="unsubscribed, bounced, complained, manual")
     included: int
+    needs_smtputf8: int = Field(
+        default=0,
+        description="of the included, addresses whose part before the @ is not ASCII: they need a relay that "
+        "offers SMTPUTF8, and fail with that reason otherwise",
+    )
 
 
 class MembershipPublic(BaseModel):

@@ -1,6 +1,7 @@
 """Campaign sending: render, relay, the worker that works the ledger, retries.
 
-Modules, by noun: `render` (Jinja2 sandbox, checks), `message` (MIME bytes, headers), `compose`
+Modules, by noun: `render` (campaign templates, checks), `sandbox` (Jinja2 with time and size
+limits), `message` (MIME bytes, headers), `compose`
 (campaign + recipient -> envelope: tokens, Message-ID, DKIM), `dkim_sign`, `relay` (SMTP session,
 connection check), `pool` (sending threads), `throttle`, `retry` (the schedule), `ledger` (claim,
 record, progress: all the worker's SQL), `worker` (the loop), `campaigns` (life cycle), `testsend`.
@@ -18,7 +19,9 @@ it drop it. Pause, resume and restarts never resend a row whose result was recor
 
 Relay answers: 2xx sent; 4xx deferred and retried BULKMAIL_RETRY_MINUTES after the first attempt,
 then expired (a soft bounce); 5xx at RCPT/DATA failed with a bounce record and the suppression
-policy. Authentication, TLS, relay-denied and sender-refused errors pause the campaign with the
-reason. A relay that refuses, times out, drops the line, answers 421 or never greets is unreachable:
-the rows wait (no attempt used), the pool backs off (doubling, capped, jittered), the campaign shows
-since when and the next try, and goes on when the relay answers; past the retry window it pauses."""
+policy. A message that cannot be rendered within the limits, or needs SMTPUTF8 the relay lacks,
+fails its row with the reason. Authentication, TLS, relay-denied and sender-refused errors pause the
+campaign with the reason. A relay that refuses, times out, drops the line, answers 421 or never
+greets is unreachable: the rows wait (no attempt used), the pool backs off (doubling, capped,
+jittered), the campaign shows since when and the next try, and goes on when the relay answers; past
+the retry window it pauses."""

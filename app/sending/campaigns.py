@@ -6,13 +6,14 @@ draft -> scheduled -> sending -> paused -> sending ... -> completed; anything no
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session
 
 from app.audience.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember, MailingList
 from app.sending import ledger
-from app.sending.render import TemplateProblem, check_templates, contact_context
+from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
+from app.sending.sandbox import Limits
 from app.settings import Settings
 
 EDITABLE_STATES = ("draft", "scheduled", "paused")
@@ -24,11 +25,13 @@ class CampaignStateError(ValueError):
 
 
 class CampaignInvalid(ValueError):
-    """A campaign that cannot be sent; `field` names the offending field."""
+    """A campaign that cannot be sent; `field` names the offending field. `problems` holds every
+    (field, message) found at once (the templates report all their errors); field/detail are the first."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, problems: list[tuple[str, str]] | None = None) -> None:
         self.field, self.detail = field, message
-        super().__init__(f"{field}: {message}")
+        self.problems = problems or [(field, message)]
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
 
 
 def attribute_keys(session: Session, list_ids: list[int]) -> set[str]:
@@ -62,8 +65,13 @@ def _samples(session: Session, list_ids: list[int]) -> list[dict[str, Any]]:
     return [contact_context(*r) for r in rows]
 
 
-def check_campaign(session: Session, campaign: Campaign) -> None:
-    """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is."""
+def check_campaign(session: Session, campaign: Campaign, limits: Limits | None = None) -> None:
+    """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is.
+
+    Rendering the samples may take up to the render limits, so it runs after the session's
+    transaction has ended: on SQLite that transaction holds the write lock. Call it with nothing
+    pending in the session (check a transient copy of changes). A stored campaign changed by someone
+    else while it was being checked raises CampaignStateError."""
     for field, value in (("from_address", campaign.from_address), ("reply_to", campaign.reply_to)):
         if value:
             try:
@@ -77,16 +85,20 @@ def check_campaign(session: Session, campaign: Campaign) -> None:
         missing = [i for i in campaign.list_ids if i not in found]
         if missing:
             raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
+    keys, samples = attribute_keys(session, campaign.list_ids), _samples(session, campaign.list_ids)
+    stored = inspect(campaign).persistent
+    seen = campaign.updated_at
+    templates = (campaign.subject, campaign.html_template, campaign.text_template)
+    if session.new or session.dirty or session.deleted:  # a caller's bug: the rollback would lose them
+        raise RuntimeError("check_campaign needs a session without unsaved changes")
+    session.rollback()  # only reads so far; the lock must not be held while templates run
     try:
-        check_templates(
-            campaign.subject,
-            campaign.html_template,
-            campaign.text_template,
-            attribute_keys(session, campaign.list_ids),
-            _samples(session, campaign.list_ids),
-        )
-    except TemplateProblem as exc:
-        raise CampaignInvalid(exc.field, exc.detail) from exc
+        check_templates(*templates, keys, samples, limits)
+    except TemplateProblems as exc:
+        problems = [(p.field, p.detail) for p in exc.problems]
+        raise CampaignInvalid(exc.field, exc.detail, problems) from exc
+    if stored and campaign.updated_at != seen:  # reloads it, in a new transaction
+        raise CampaignStateError("the campaign was changed while it was being checked; try again")
 
 
 def launch(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
@@ -95,7 +107,9 @@ def launch(session: Session, campaign: Campaign, settings: Settings, now: dateti
         raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
     if not campaign.list_ids:
         raise CampaignInvalid("list_ids", "choose at least one list")
-    check_campaign(session, campaign)
+    check_campaign(session, campaign, render_limits(settings))
+    if campaign.state != "draft":  # launched elsewhere while it was being checked
+        raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
     if campaign.send_at is not None and campaign.send_at > now:
         campaign.state = "scheduled"
         campaign.updated_at = now
@@ -148,11 +162,13 @@ def pause(campaign: Campaign, now: datetime) -> Campaign:
     return campaign
 
 
-def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
+def resume(session: Session, campaign: Campaign, now: datetime, limits: Limits | None = None) -> Campaign:
     """Continue from the ledger: rows already final are never sent again."""
     if campaign.state != "paused":
         raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
-    check_campaign(session, campaign)  # it may have been edited while paused
+    check_campaign(session, campaign, limits)  # it may have been edited while paused
+    if campaign.state != "paused":
+        raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
     campaign.state, campaign.paused_reason, campaign.updated_at = "sending", None, now
     session.add(campaign)
     session.flush()

@@ -13,6 +13,7 @@ from app.models import Campaign, MailingList, utcnow
 from app.sending import campaigns as service
 from app.sending import ledger
 from app.sending.relay import test_connection
+from app.sending.render import render_limits
 from app.settings import get_settings
 
 relay_cli = typer.Typer(help="The SMTP relay.", no_args_is_help=True)
@@ -76,9 +77,11 @@ def campaign_send(
             reply_to=reply_to, subject=subject, html_template=_read(html, "--html"),
             text_template=_read(text, "--text"), list_ids=ids,
         )  # fmt: skip
-        session.add(campaign)
-        session.flush()
         try:
+            # checked before it is stored (the check renders with no transaction open), then launched
+            service.check_campaign(session, campaign, render_limits(settings))
+            session.add(campaign)
+            session.commit()
             service.launch(session, campaign, settings, utcnow())
         except (service.CampaignInvalid, service.CampaignStateError) as exc:
             session.rollback()

@@ -8,7 +8,7 @@ from typing import Any
 from app.models import Campaign
 from app.sending.dkim_sign import DkimSigner
 from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_stuff, encode_body
-from app.sending.render import CampaignTemplates, contact_context
+from app.sending.render import CampaignTemplates, contact_context, render_limits
 from app.settings import Settings
 from app.tokens import make_token, verp_address
 
@@ -21,6 +21,7 @@ class Envelope:
     envid: str | None
     verp_token: str | None
     message_id: str
+    smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
 
 
 # the unsubscribe token of a preview: never a real recipient's, and plainly not one
@@ -51,14 +52,16 @@ class Composer:
         has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
         identity = Identity(campaign.from_name, campaign.from_address, campaign.reply_to, message_id_domain(settings))
         self.factory = MessageFactory(identity, campaign.id, has_html, has_text)
+        self._utf8_sender = not (campaign.from_address + (campaign.reply_to or "") + settings.bounce_address).isascii()
+        self.limits = render_limits(settings)
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
         for part, on in (("html", has_html), ("text", has_text)):
-            tpl = getattr(self.templates, part)
             if not on:
                 self._static[part] = None
             elif not _uses_variables(campaign.html_template if part == "html" else campaign.text_template):
-                self._static[part] = encode_body(tpl.render({}))
+                self._static[part] = encode_body(self.templates.render({}, self.limits, [part])[0])
+        self._dynamic = ["subject", *(p for p in ("html", "text") if p not in self._static)]
 
     def compose(
         self,
@@ -85,15 +88,17 @@ class Composer:
         ctx = contact_context(rcpt, first_name, last_name, attributes)
         ctx["unsubscribe_url"] = url
         ctx["campaign"] = self.campaign_name
-        subject = self.templates.subject.render(ctx)
-        html = self._static["html"] if "html" in self._static else encode_body(self.templates.html.render(ctx))
-        text = self._static["text"] if "text" in self._static else encode_body(self.templates.text.render(ctx))
+        # RenderFailed (a limit, an error for this contact's values) says which template and why
+        rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
+        subject = rendered["subject"]
+        html = self._static["html"] if "html" in self._static else encode_body(rendered["html"])
+        text = self._static["text"] if "text" in self._static else encode_body(rendered["text"])
         name = " ".join(p for p in (first_name, last_name) if p)
         mailto = f"mailto:{verp_address(self.settings.bounce_address, unsub)}?subject=unsubscribe"
         data = self.factory.build(Recipient(delivery_id, rcpt, name, message_id, url, mailto), subject, html, text)
         if self.signer is not None:
             data = self.signer.sign(data)
-        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id)
+        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
 
 
 def _uses_variables(source: str) -> bool:

@@ -48,7 +48,10 @@ def encode_mailbox(name: str, address: str) -> str:
     name = one_line(name)
     if not name:
         return address
-    return formataddr((name, address), charset="utf-8")
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    # a non-ASCII local part goes as UTF-8 (RFC 6532, sent with SMTPUTF8); the name is encoded as usual
+    return formataddr((name, "x@x.invalid"), charset="utf-8").replace("<x@x.invalid>", f"<{address}>")
 
 
 class Body(NamedTuple):

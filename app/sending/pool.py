@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from app.models import utcnow
 from app.sending.compose import Envelope
 from app.sending.ledger import Claimed, Outcome
-from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, RelayConnection, RelayError, Reply
+from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
 from app.sending.throttle import Throttle
 from app.settings import Settings
 
@@ -165,6 +165,8 @@ class SenderPool:
                 conn.close()
             self.throttle.wait()
             reply = self._deliver(conn, env)
+        except NotSendable as exc:
+            return Outcome(row, "failed", None, str(exc), utcnow())
         except ConnectionLost as exc:
             # refused, timed out, dropped or 421 on a fresh connection: the relay, not this recipient
             where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
@@ -191,12 +193,12 @@ class SenderPool:
         per-connection limit) is reopened once before the relay counts as unreachable."""
         reused = conn.smtp is not None
         try:
-            return conn.send(env.sender, env.rcpt, env.data, env.envid)
+            return conn.send(env.sender, env.rcpt, env.data, env.envid, env.smtputf8)
         except ConnectionLost:
             if not reused:
                 raise
             log.info("the relay closed a reused connection; reconnecting")
-            return conn.send(env.sender, env.rcpt, env.data, env.envid)
+            return conn.send(env.sender, env.rcpt, env.data, env.envid, env.smtputf8)
 
     def _relay_down(self, batch: Batch, row: Claimed, problem: str) -> Outcome:
         outage = self.backoff.failed(problem)

@@ -31,6 +31,11 @@ class ConnectionLost(Exception):
         super().__init__(f"{code} {text}")
 
 
+class NotSendable(Exception):
+    """This one message cannot go through this relay (the relay itself is fine): the row fails with
+    the message, which is written for the campaign's ledger."""
+
+
 @dataclass(frozen=True)
 class Reply:
     code: int
@@ -81,6 +86,8 @@ class RelayConnection:
         self.sent_on_connection = 0
         self.dsn = False
         self.pipelining = False
+        self.smtputf8 = False
+        self.eightbit = False
 
     def open(self) -> None:
         s = self.settings
@@ -163,6 +170,8 @@ class RelayConnection:
         self.sent_on_connection = 0
         self.dsn = smtp.has_extn("dsn")
         self.pipelining = smtp.has_extn("pipelining")
+        self.smtputf8 = smtp.has_extn("smtputf8")
+        self.eightbit = smtp.has_extn("8bitmime")
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -180,11 +189,19 @@ class RelayConnection:
             raise ConnectionLost(code, text or "connection closed")
         return code, text
 
-    def send(self, sender: str, rcpt: str, data: bytes, envid: str | None = None) -> Reply:
-        """Send one message (already dot-stuffed, CRLF). Raises ConnectionLost or RelayError('sender'/'relay')."""
+    def send(self, sender: str, rcpt: str, data: bytes, envid: str | None = None, smtputf8: bool = False) -> Reply:
+        """Send one message (already dot-stuffed, CRLF). `smtputf8`: an address in it is not ASCII
+        (RFC 6531). Raises ConnectionLost, RelayError('sender'/'relay') or NotSendable."""
         if self.smtp is None:
             self.open()
         mail = f"MAIL FROM:<{sender}>"
+        if smtputf8:
+            if not self.smtputf8:
+                raise NotSendable(
+                    f"not sent: the relay {_where(self.settings)} does not support SMTPUTF8, which the "
+                    "address needs (its part before the @ is not ASCII)"
+                )
+            mail += " SMTPUTF8" + (" BODY=8BITMIME" if self.eightbit else "")
         if envid and self.dsn:
             mail += f" ENVID={envid}"
         try:

@@ -10,7 +10,8 @@ from app.models import Campaign, Contact, ListMember
 from app.secret_key import get_secret_key
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
-from app.sending.relay import ConnectionLost, RelayConnection
+from app.sending.relay import ConnectionLost, NotSendable, RelayConnection
+from app.sending.render import RenderFailed
 from app.settings import Settings
 
 MAX_TEST_ADDRESSES = 20
@@ -52,18 +53,22 @@ def test_send(
         except InvalidAddress as exc:
             raise ValueError(f"to[{i}]: {exc}") from exc
     contact = _contact_for(session, campaign, contact_id)
+    who = (contact.first_name, contact.last_name, contact.attributes, contact.id) if contact else (None, None, {}, 0)
     composer = Composer(campaign, settings, get_secret_key(settings, engine), DkimSigner.from_settings(settings))
+    session.rollback()  # only reads: no transaction (on SQLite, the write lock) while rendering and sending
     conn = RelayConnection(settings)
     results = []
     try:
         for address in addresses:
-            if contact is not None:
-                env = composer.compose(address, contact.first_name, contact.last_name, contact.attributes,
-                                       contact_id=contact.id)  # fmt: skip
-            else:
-                env = composer.compose(address, None, None, {}, contact_id=0)
             try:
-                reply = conn.send(env.sender, env.rcpt, env.data)
+                env = composer.compose(address, who[0], who[1], who[2], contact_id=who[3])
+            except RenderFailed as exc:
+                raise ValueError(f"contact_id: {exc}") from exc
+            try:
+                reply = conn.send(env.sender, env.rcpt, env.data, smtputf8=env.smtputf8)
+            except NotSendable as exc:
+                results.append(TestSendResult(address, False, str(exc)))
+                continue
             except ConnectionLost as exc:
                 results.append(TestSendResult(address, False, f"connection lost: {exc.text}"))
                 continue

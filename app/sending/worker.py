@@ -31,6 +31,7 @@ from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
+from app.sending.render import RenderFailed
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,12 @@ class Worker:
                 env = composers[row.campaign_id].compose(
                     row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id
                 )
-            except Exception as exc:  # a template error for this one contact: fail the row, not the send
-                batch.add(Outcome(row, "failed", None, f"could not build the message: {type(exc).__name__}: {exc}"))
+            except RenderFailed as exc:  # a template error or limit for this one contact: fail the row, not the send
+                batch.add(Outcome(row, "failed", None, f"not sent: {exc}"))
+                continue
+            except Exception:
+                log.exception("could not build the message of delivery %s", row.id)
+                batch.add(Outcome(row, "failed", None, "not sent: the message could not be built (details in the log)"))
                 continue
             row.verp_token, row.message_id = env.verp_token, env.message_id
             jobs.append(Job(row, env, batch))

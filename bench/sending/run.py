@@ -144,7 +144,7 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[
             campaign = Campaign(name="bench", from_name="Shop", from_address="news@example.test", subject=templates.SUBJECT,
                                 html_template=templates.HTML, text_template=templates.TEXT, list_ids=[list_id])  # fmt: skip
             session.add(campaign)
-            session.flush()
+            session.commit()  # launch checks a stored campaign (its check ends the transaction)
             service.launch(session, campaign, settings, utcnow())
             session.commit()
             campaign_id = campaign.id

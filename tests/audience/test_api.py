@@ -219,6 +219,7 @@ def test_preview_and_why(client: TestClient) -> None:
         "duplicates": 2,
         "excluded": {"unsubscribed": 1, "bounced": 0, "complained": 0, "manual": 0},
         "included": 7,
+        "needs_smtputf8": 0,
     }
     r = client.post(f"{API}/audience/preview", json={"list_ids": [news, 999]})
     assert r.status_code == 422 and r.json()["errors"][0] | {"field": None, "pointer": None} == {

@@ -41,6 +41,7 @@ def test_counts_per_list_and_reason(session: Session, settings: Settings, lists)
         "duplicates": 1,
         "excluded": {"unsubscribed": 1, "bounced": 3, "complained": 1, "manual": 1},
         "included": 3,
+        "needs_smtputf8": 0,
     }
     assert sorted(email for _, email, _ in compiled.contacts()) == ["a@x.org", "h@x.org", "i@x.org"]
 

@@ -76,12 +76,14 @@ class _Authenticator:
 
 
 class SinkServer:
-    def __init__(self, sink: Sink, users: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, sink: Sink, users: dict[str, str] | None = None, port: int | None = None, smtputf8: bool = True
+    ) -> None:
         self.sink = sink
         self.port = port or free_port()
-        kwargs = {}
+        kwargs: dict[str, object] = {"enable_SMTPUTF8": smtputf8}
         if users is not None:
-            kwargs = {"authenticator": _Authenticator(users), "auth_require_tls": False}
+            kwargs |= {"authenticator": _Authenticator(users), "auth_require_tls": False}
         self.controller = Controller(sink, hostname="127.0.0.1", port=self.port, decode_data=False, **kwargs)
 
     def __enter__(self) -> SinkServer:

@@ -42,7 +42,8 @@ PACKAGES = ("postfix", "dovecot-imapd", "dovecot-pop3d")
 
 # address -> password; known to tests, harmless (loopback-only stack).
 DEFAULT_USERS: dict[str, str] = {
-    f"{local}@{DOMAIN}": f"{local}-secret" for local in ("noreply", "postmaster", "alice", "bob", "carol", "dave")
+    f"{local}@{DOMAIN}": f"{local}-secret"
+    for local in ("noreply", "postmaster", "alice", "bob", "carol", "dave", "jörg")  # jörg: SMTPUTF8 (RFC 6531)
 }
 
 DEFAULT_PORTS = {
@@ -705,7 +706,8 @@ mynetworks = 127.0.0.0/8
 alias_maps =
 alias_database =
 biff = no
-smtputf8_enable = no
+# Non-ASCII local parts (jörg@) arrive with SMTPUTF8, as on a current Postfix's default.
+smtputf8_enable = yes
 
 # The local domain: virtual(8) into Maildirs owned by uid/gid {VMAIL_UID}.
 virtual_mailbox_domains = {self.domain}

@@ -19,7 +19,15 @@ from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Lis
 from app.sending import campaigns as service
 from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
 from app.sending.relay import RelayError
-from app.sending.render import CampaignTemplates, contact_context
+from app.sending.render import (
+    CampaignTemplates,
+    RenderFailed,
+    TemplateProblem,
+    contact_context,
+    field_name,
+    render_limits,
+)
+from app.sending.sandbox import Limits
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
@@ -45,7 +53,7 @@ def _get(session: Session, campaign_id: int) -> Campaign:
 
 
 def _from_form(
-    form: Any, session: Session, preview: bool = False
+    form: Any, session: Session, limits: Limits, preview: bool = False
 ) -> tuple[dict[str, Any], Campaign | None, FormErrors]:
     """The form's values, the campaign they describe (None when invalid) and the errors by field.
     A preview does not count a required field left empty as an error: nobody has typed it yet."""
@@ -73,9 +81,10 @@ def _from_form(
         return values, None, errors
     campaign = Campaign.model_validate(body)
     try:
-        service.check_campaign(session, campaign)
-    except service.CampaignInvalid as exc:
-        errors.add(exc.field, exc.detail)
+        service.check_campaign(session, campaign, limits)
+    except service.CampaignInvalid as exc:  # every template's errors at once, each next to its field
+        for field in dict.fromkeys(f for f, _ in exc.problems):
+            errors.add(field, "; ".join(m for f, m in exc.problems if f == field))
     return values, (None if errors or blank else campaign), errors
 
 
@@ -101,8 +110,10 @@ def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -
 
 
 @router.post("/campaigns/new", response_class=HTMLResponse)
-async def create_campaign(request: Request, session: SessionDep) -> Response:
-    values, campaign, errors = _from_form(await request.form(), session)
+async def create_campaign(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    values, campaign, errors = await run_in_threadpool(
+        _from_form, await request.form(), session, render_limits(settings)
+    )
     if campaign is None:
         return _compose_page(request, session, values, errors, status_code=400)
     session.add(campaign)
@@ -120,10 +131,10 @@ def edit_campaign(campaign_id: int, request: Request, session: SessionDep) -> HT
 
 
 @router.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
-async def save_campaign(campaign_id: int, request: Request, session: SessionDep) -> Response:
-    campaign = _get(session, campaign_id)
+async def save_campaign(campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
-    values, checked, errors = _from_form(form, session)
+    values, checked, errors = await run_in_threadpool(_from_form, form, session, render_limits(settings))
+    campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     if campaign.state not in service.EDITABLE_STATES:
         errors.add("name", f"a {campaign.state} campaign cannot be edited (pause it first)")
     elif campaign.state == "paused" and set(values["list_ids"]) != set(campaign.list_ids):
@@ -143,17 +154,14 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep)
 async def preview(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The compose form rendered for a sample contact of the chosen lists, or the error at its line."""
     form = await request.form()
-    values, campaign, errors = _from_form(form, session, preview=True)
+    limits = render_limits(settings)
+    # off the event loop: rendering takes up to the render time limit
+    values, campaign, errors = await run_in_threadpool(_from_form, form, session, limits, True)
     template_errors = {k: v for k, v in errors.items() if k in ("subject", "html_template", "text_template")}
-    rendered = None
-    sample = None
+    rendered = sample = None
     if not template_errors and values.get("subject") is not None:
-        sample, ctx = _sample_context(session, settings, values["list_ids"], values["name"])
-        try:
-            rendered = CampaignTemplates.compile(values["subject"], values["html_template"],
-                                                 values["text_template"]).render(ctx)  # fmt: skip
-        except Exception as exc:  # check_campaign passed, so only a contact-specific failure lands here
-            template_errors["html_template"] = f"{type(exc).__name__}: {exc}"
+        sample, rendered, failure = await run_in_threadpool(_render_sample, session, settings, values, limits)
+        template_errors.update(failure)
     return render(
         request,
         "_preview.html",
@@ -171,16 +179,32 @@ def _sample_context(
 ) -> tuple[tuple[str, str | None, str | None, dict[str, Any]], dict[str, Any]]:
     """A sample contact of the lists and the template variables a message to it has."""
     sample = _sample(session, list_ids)
+    session.rollback()  # a read: no transaction (on SQLite, the write lock) while the templates render
     link = unsubscribe_url(settings.base_url, PREVIEW_TOKEN)  # the real link's shape, never a real token
     return sample, {**contact_context(*sample), "unsubscribe_url": link, "campaign": name}
+
+
+def _render_sample(
+    session: Session, settings: Settings, values: dict[str, Any], limits: Limits
+) -> tuple[tuple[str, str | None, str | None, dict[str, Any]], tuple[str, ...] | None, dict[str, str]]:
+    """(the sample contact, its subject/html/text, the error by field when it does not render)."""
+    sample, ctx = _sample_context(session, settings, values["list_ids"], values["name"])
+    try:
+        templates = CampaignTemplates.compile(values["subject"], values["html_template"], values["text_template"])
+        return sample, templates.render(ctx, limits), {}
+    except RenderFailed as exc:  # check_campaign passed, so only a contact-specific failure lands here
+        return sample, None, {field_name(exc.part): str(exc)}
 
 
 def _sample_subject(session: Session, settings: Settings, campaign: Campaign) -> str | None:
     """The campaign's subject as the preview's sample contact reads it (None when it no longer renders)."""
     _, ctx = _sample_context(session, settings, campaign.list_ids, campaign.name)
     try:
-        return CampaignTemplates.compile(campaign.subject, "", "").subject.render(ctx)
-    except Exception:  # the contacts changed since the check on save; the edit page's preview names the problem
+        (subject,) = CampaignTemplates.compile(campaign.subject, "", "").render(
+            ctx, render_limits(settings), ["subject"]
+        )
+        return subject
+    except (TemplateProblem, RenderFailed):  # the contacts changed since the check; the edit page's preview says why
         return None
 
 
@@ -266,11 +290,13 @@ async def test_send_page(
     to = addresses(text(await request.form(), "to"))
     request.session["test_to"] = ", ".join(to)
     try:
-        service.check_campaign(session, campaign)
+        await run_in_threadpool(service.check_campaign, session, campaign, render_limits(settings))
         results = await run_in_threadpool(test_send, session, engine, settings, campaign, to, None)
         request.session["test_results"] = [[r.address, r.ok, r.reply] for r in results]
     except service.CampaignInvalid as exc:
         request.session["test_error"] = f"not sent: fix the campaign first: {exc}"
+    except service.CampaignStateError as exc:
+        request.session["test_error"] = f"not sent: {exc}"
     except (ValueError, LookupError) as exc:  # testsend names the field: "to: ..." or "to[2]: ..."
         request.session["test_error"] = str(exc).partition(": ")[2]
     except RelayError as exc:
@@ -290,7 +316,8 @@ def campaign_action(
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")
     elif action == "resume":
-        _act(request, session, campaign, lambda: service.resume(session, campaign, now), "Campaign resumed.")
+        _act(request, session, campaign, lambda: service.resume(session, campaign, now, render_limits(settings)),
+             "Campaign resumed.")  # fmt: skip
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), "Campaign cancelled.")
     else:
