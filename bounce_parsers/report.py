@@ -11,7 +11,10 @@ STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status", "te
                 "message/delivery-status+xml")
 ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/rfc822",
                   "message/global", "message/global-headers", "message/partial")
-ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+# A quoted local part (RFC 5321 Quoted-string: "a..b"@dom, "john smith"@dom) keeps its quotes.
+ADDRESS = re.compile(r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
+                     r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+_QUOTED_LOCAL = re.compile(r'"[^"\\\r\n<>@]{1,64}"@')
 _ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
 # Where a plain-text bounce stops explaining and starts quoting the original message.
@@ -46,13 +49,17 @@ def first_address(text: str) -> str:
 
 def clean_address(addr: str) -> str:
     """Strip brackets/quotes/trailing dots; lower-case the domain part."""
-    addr = addr.strip().strip("<>()[]'\",;:").rstrip(".")
+    addr = addr.strip().strip("<>()[]',;:")
+    quoted = _QUOTED_LOCAL.match(addr)
+    addr = addr.strip("<>()[]'\",;:").rstrip(".")
     if addr.lower().startswith("mailto:"):
         addr = addr[7:]
     at = addr.rfind("@")
     if at <= 0 or at == len(addr) - 1:
         return ""
     local, domain = addr[:at], addr[at + 1 :].rstrip(".").lower()
+    if quoted:
+        local = '"' + local  # the opening quote went with the brackets; the closing one stayed
     if not domain or "." not in domain and not domain.isalnum():
         return ""
     return f"{local}@{domain}"

@@ -75,10 +75,14 @@ def main() -> int:
     for fam, s in sorted(stats.items()):
         for k, v in s.items():
             tot[k] += v
-        print(f"| {fam} | {s['files']} | {pct(s['detected'], s['files'])} | {pct(s['addr_ok'], s['addr_total'])} | "
-              f"{s['extra']} | {pct(s['reason_ok'], s['reason_total'])} | {pct(s['hard_ok'], s['hard_total'])} |")
-    print(f"| **all** | {tot['files']} | {pct(tot['detected'], tot['files'])} | {pct(tot['addr_ok'], tot['addr_total'])} | "
-          f"{tot['extra']} | {pct(tot['reason_ok'], tot['reason_total'])} | {pct(tot['hard_ok'], tot['hard_total'])} |")
+        print(
+            f"| {fam} | {s['files']} | {pct(s['detected'], s['files'])} | {pct(s['addr_ok'], s['addr_total'])} | "
+            f"{s['extra']} | {pct(s['reason_ok'], s['reason_total'])} | {pct(s['hard_ok'], s['hard_total'])} |"
+        )
+    print(
+        f"| **all** | {tot['files']} | {pct(tot['detected'], tot['files'])} | {pct(tot['addr_ok'], tot['addr_total'])} | "
+        f"{tot['extra']} | {pct(tot['reason_ok'], tot['reason_total'])} | {pct(tot['hard_ok'], tot['hard_total'])} |"
+    )
     return 0
 
 
