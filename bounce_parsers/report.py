@@ -93,7 +93,7 @@ class Report:
                 htmls.append(part.text())
             elif ct.startswith("text/") or ct in ("", "message/disposition-notification"):
                 texts.append(part.text())
-        if not texts and htmls:
+        if htmls and not any(t.strip() for t in texts):  # an HTML-only report (an empty epilogue is no text)
             texts = [html_to_text(h) for h in htmls]
         self.text = "\n".join(texts)
         self.ds = "\n".join(ds)

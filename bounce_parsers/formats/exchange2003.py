@@ -10,8 +10,13 @@ from ..report import Report
 from ._base import Table, blocks, table_reason
 
 NAME = "exchange2003"
-_ADDR_LINE = re.compile(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]+on[ \t]+")
-_STOP = re.compile(r"^[ \t]*(?:The MTS-ID of the original message|Message-ID:|-{3,})", re.I)
+# "addr on DATE" per recipient; Exchange 5.5 may give the X.400 O/R address whose
+# domain-defined attribute carries the SMTP one: "c=US;a= ;p=Org;o=Site;dda:SMTP=addr; on DATE"
+_ADDR_LINE = re.compile(r"^[ \t]*(?:c=[^\n]{0,300}?\b(?:dda|DDA):(?:SMTP|RFC-822)=)?"
+                        r"<?([^<>\s@;]{1,128}@[^<>\s@;]{1,255}?)>?;?[ \t]+on[ \t]+")
+# every recipient's block repeats the MTS-ID line, so only the end of the report stops the list
+_STOP = re.compile(r"^[ \t]*(?:Message-ID:|-{3,})", re.I)
+_MTS_ID = re.compile(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", re.I | re.M)
 TABLE: Table = (
     ("userunknown", ("000c05a6", "the recipient name is not recognized", "unknown recipient")),
     ("filtered", ("000c0595", "ambiguous recipient")),
@@ -26,13 +31,14 @@ def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     return "did not reach the following recipient" in head and (
         "MSEXCH" in rep.text or "Undeliverable" in rep.subject or "X-MS-" in str(rep.mail.headers.keys()).upper()
-        or bool(_ADDR_LINE.search(head)) or bool(re.search(r"^[ \t]*[^\s@]{1,128}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M)))
+        or bool(re.search(r"^[ \t]*\S{1,300}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M)))
 
 
 def parse(rep: Report) -> list[Entry]:
     text = rep.text
     start = text.find("did not reach the following recipient")
-    entries = blocks(text[start:], _ADDR_LINE, _STOP) if start >= 0 else []
+    listed = _MTS_ID.sub("", text[start:]) if start >= 0 else ""
+    entries = blocks(listed, _ADDR_LINE, _STOP) if listed else []
     for e in entries:
         e.reason = table_reason(e.diagnostic, TABLE)
     return entries
