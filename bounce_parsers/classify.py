@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from . import arf, autoreply, rfc3464, smtp, textscan, unsubscribe
+from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
@@ -287,6 +287,9 @@ def _classify_one(raw: bytes | str) -> Classification:
         recips = [Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
                   for a in arf.recipients(rep)]
         return _result(rep, "complaint", recips, arf.NAME)
+    held = challenge.detect(rep)
+    if held:
+        return _result(rep, "none", [], held)
     entries, evidence, meta = _bounce_entries(rep)
     inner = None if entries else _wrapped(rep)
     if inner is not None:

@@ -1,0 +1,40 @@
+"""The hand-written samples of tests/bounce_parsers/samples/, one family per directory, against
+their table (samples/expected.json): the kind, and exactly the expected addresses — no fewer, no
+placeholder or relay address beside them. A 'delay' entry is a bounce whose every recipient is
+only delayed, which the ledger records as a delay and never counts as a bounce."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bounce_parsers import classify
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+TABLE = {
+    k: v
+    for k, v in json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8")).items()
+    if not k.startswith("_")
+}
+
+
+def test_every_sample_has_a_row() -> None:
+    on_disk = {str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*.eml")}
+    assert on_disk == set(TABLE)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_sample(name: str) -> None:
+    want = TABLE[name]
+    c = classify((SAMPLES / name).read_bytes())
+    got = sorted(r.address.lower() for r in c.recipients)
+    assert got == sorted(addr.lower() for addr, _, _ in want["recipients"]), c.evidence
+    if want["kind"] == "delay":
+        assert c.kind == "bounce" and all(r.action == "delayed" for r in c.recipients), c.evidence
+        assert not any(r.hard for r in c.recipients)
+    else:
+        assert c.kind == want["kind"], c.evidence
+        if want["kind"] == "bounce":
+            assert all(r.action != "delayed" for r in c.recipients)
