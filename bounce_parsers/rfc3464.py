@@ -31,13 +31,14 @@ def _typed(value: str) -> tuple[str, str]:
 # RFC 5321 source route ("@relay1,@relay2:user@host") before a mailbox, and the relay-era
 # forms of a rewritten one ("user%host@relay", "host!user@relay")
 _ROUTE = re.compile(r"^[ \t<]*@[^:<>\s]{1,255}:")
+_BRACKETED = re.compile(r"<([^<>@]{0,128}@[^<>]{1,400})>")
 _RELAYED = re.compile(r"[%!][^@\s]*@")
 
 
 def _address(value: str) -> str:
     _, addr = _typed(value)
     addr = _ROUTE.sub("", addr)
-    m = re.search(r"<([^<>]+@[^<>]+)>", addr)
+    m = _BRACKETED.search(addr)
     if m:
         addr = m.group(1)
     else:
