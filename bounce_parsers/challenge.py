@@ -25,7 +25,10 @@ _AGENT = re.compile(r"\b(?:tmda|challenge|spamarrest|boxbe|mailblocks|choicemail
 # TMDA confirmation addresses: user-confirm-<time>.<pid>.<hmac>@domain
 _CONFIRM_ADDRESS = re.compile(r"[-+.]confirm[-+.][^@\s]*@", re.I)
 _VERIFY = re.compile(r"\b(?:verif(?:y|ied|ication)|confirm(?:ation|ed)?|prove)\b", re.I)
-_PERSON = re.compile(r"\b(?:human|robot|person|approved senders?|whitelist|allow list|pending|held|release)\b", re.I)
+_PERSON = re.compile(
+    r"\b(?:human|robot|person|spam|known contacts?|senders?|whitelist|allow ?list|guest list|pending|held|release)\b",
+    re.I,
+)
 _ACTION = re.compile(r"https?://|\breply to this (?:message|e-?mail)\b|\bsimply reply\b", re.I)
 # what every bounce carries somewhere and a challenge never does
 _SMTP = re.compile(r"(?<![\w.])(?:[45]\d\d[ -]|[45]\.\d{1,3}\.\d{1,3}\b)")

@@ -12,6 +12,8 @@ import pytest
 
 from bounce_parsers import classify
 
+from .conftest import mail
+
 SAMPLES = Path(__file__).resolve().parent / "samples"
 TABLE = {
     k: v
@@ -38,3 +40,42 @@ def test_sample(name: str) -> None:
         assert c.kind == want["kind"], c.evidence
         if want["kind"] == "bounce":
             assert all(r.action != "delayed" for r in c.recipients)
+
+
+def test_a_vacation_reply_with_a_link_stays_an_auto_reply() -> None:
+    """The challenge-response rule needs verification words about the sender, not any link."""
+    body = (
+        "I am out of the office until Monday and will confirm your order then.\n"
+        "For urgent questions see https://help.example.org/contact\n"
+    )
+    c = classify(
+        mail(
+            {
+                "From": "Ann <ann@example.org>",
+                "To": "news@bulk.example",
+                "Subject": "Out of office",
+                "Auto-Submitted": "auto-replied",
+            },
+            body,
+        )
+    )
+    assert c.kind == "autoreply"
+
+
+def test_a_bounce_that_mentions_verification_stays_a_bounce() -> None:
+    body = (
+        "This is the mail system at host mx.example.org.\n\n"
+        "<gone@example.org>: host mx.example.org[192.0.2.1] said: 550 5.7.1 Sender verification failed, see\n"
+        "    https://example.org/help (in reply to RCPT TO command)\n"
+    )
+    c = classify(
+        mail(
+            {
+                "From": "MAILER-DAEMON@mx.example.org (Mail Delivery System)",
+                "To": "news@bulk.example",
+                "Subject": "Undelivered Mail Returned to Sender",
+            },
+            body,
+        )
+    )
+    assert c.kind == "bounce" and [r.address for r in c.recipients] == ["gone@example.org"]
