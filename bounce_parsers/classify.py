@@ -277,7 +277,10 @@ def classify_mail(raw: bytes | str) -> Classification:
     if isinstance(raw, bytes):
         messages = _mbox_split(raw)
         if len(messages) > 1:
-            return _merged([_classify_one(m) for m in messages])
+            results = [_classify_one(m) for m in messages]
+            # one report whose returned original merely starts with a "From " line is one message
+            if sum(r.kind != "none" for r in results) > 1:
+                return _merged(results)
     return _classify_one(raw)
 
 

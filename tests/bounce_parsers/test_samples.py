@@ -79,3 +79,22 @@ def test_a_bounce_that_mentions_verification_stays_a_bounce() -> None:
         )
     )
     assert c.kind == "bounce" and [r.address for r in c.recipients] == ["gone@example.org"]
+
+
+def test_a_returned_original_in_mbox_style_stays_with_its_report() -> None:
+    """A "From " line opening the returned original does not cut it off its bounce."""
+    body = (
+        "This is the mail system at host mx.example.org.\n\n<gone@example.org>: user unknown\n\n"
+        "--- Original message follows ---\n\nFrom news@bulk.example Mon Feb  3 10:00:00 2020\n"
+        "From: news@bulk.example\nTo: gone@example.org\nX-Bulkmail-Delivery: 77\nSubject: hi\n\nhello\n"
+    )
+    raw = b"From MAILER-DAEMON Mon Feb  3 10:00:01 2020\n" + mail(
+        {
+            "From": "MAILER-DAEMON@mx.example.org (Mail Delivery System)",
+            "To": "news@bulk.example",
+            "Subject": "Undelivered Mail Returned to Sender",
+        },
+        body,
+    )
+    c = classify(raw)
+    assert c.kind == "bounce" and c.delivery_id == "77"
