@@ -37,6 +37,9 @@ _IN_LINE = re.compile(
       r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,
     re.I,
 )
+# a warning that delivery is still being tried, not a failure (Sendmail, MDaemon, Exchange, ...)
+_DELAY = re.compile(r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
+                    r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b", re.I)
 _ID_LINE = re.compile(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
 _SENDER_CONTEXT = re.compile(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
 
@@ -165,6 +168,9 @@ def parse(rep: Report) -> list[Entry]:
         entries = {a: Entry(recipient=a, action="failed") for a in _unlabelled(rep, text, skip)}
     if not entries:
         return []
+    if _DELAY.search(rep.subject) or _DELAY.search(text[:3000]):
+        for e in entries.values():
+            e.action = "delayed"
     body = " ".join(ln.strip() for ln in lines if ln.strip())
     for e in entries.values():
         if not e.diagnostic or e.diagnostic == e.recipient or len(entries) == 1:
