@@ -234,13 +234,16 @@ def _bounce_entries(rep: Report) -> tuple[list[Entry], str, dict[str, str]]:
 
 def _wrapped(rep: Report) -> Report | None:
     """A gateway may return a bounce as its only content: an outer message whose returned
-    message/rfc822 is itself the multipart/report. Read the inner report then."""
+    message/rfc822 is itself the multipart/report, or a mailer daemon's plain-text bounce.
+    Read the inner report then (never our own returned original: its sender is not a daemon)."""
     if not rep.original:
         return None
     head_end = rep.original.find("\n\n", 0, 20000)
-    if not _INNER_REPORT.search(rep.original, 0, head_end if head_end >= 0 else 5000):
-        return None
-    return Report(parse(rep.original))
+    head_end = head_end if head_end >= 0 else min(len(rep.original), 5000)
+    if _INNER_REPORT.search(rep.original, 0, head_end):
+        return Report(parse(rep.original))
+    inner = Report(parse(rep.original[: MAX_BYTES]))
+    return inner if textscan.BOUNCE_FROM.search(inner.from_) else None
 
 
 # An mbox "From " separator line: "From sender Www Mmm dd hh:mm..." after a blank line.
