@@ -93,8 +93,9 @@ class Report:
                 htmls.append(part.text())
             elif ct.startswith("text/") or ct in ("", "message/disposition-notification"):
                 texts.append(part.text())
-        if htmls and not any(t.strip() for t in texts):  # an HTML-only report (an empty epilogue is no text)
-            texts = [html_to_text(h) for h in htmls]
+        if htmls and "@" not in "".join(texts):
+            # the report is only in HTML (beside no text, an empty epilogue, or "view this in HTML")
+            texts += [html_to_text(h) for h in htmls]
         self.text = "\n".join(texts)
         self.ds = "\n".join(ds)
         self.has_ds = bool(ds)
