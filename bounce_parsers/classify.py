@@ -242,7 +242,7 @@ def _wrapped(rep: Report) -> Report | None:
     head_end = head_end if head_end >= 0 else min(len(rep.original), 5000)
     if _INNER_REPORT.search(rep.original, 0, head_end):
         return Report(parse(rep.original))
-    inner = Report(parse(rep.original[: MAX_BYTES]))
+    inner = Report(parse(rep.original))
     return inner if textscan.BOUNCE_FROM.search(inner.from_) else None
 
 

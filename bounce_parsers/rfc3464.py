@@ -57,13 +57,15 @@ def unnamed(text: str) -> Entry:
     """The per-recipient fields of a delivery-status part that names no recipient."""
     e = Entry()
     last = ""
+    seen: set[str] = set()
     for line in text.split("\n"):
         if last == "diagnostic-code" and line[:1] in (" ", "\t") and line.strip():
             e.diagnostic += " " + line.strip()
             continue
         m = _FIELD.match(line)
         last = m.group(1).lower() if m else ""
-        if m and last in _PER_RECIPIENT and not getattr(e, last.replace("-code", "").replace("-", "_"), ""):
+        if m and last in _PER_RECIPIENT and last not in seen:  # the first group's fields
+            seen.add(last)
             _set(e, last, m.group(2).strip())
     return e
 

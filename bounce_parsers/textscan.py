@@ -105,14 +105,15 @@ MAX_UNLABELLED = 3
 
 
 def _returned_recipients(rep: Report) -> list[str]:
+    """The returned original's To/Cc addresses, lower-cased."""
     out: list[str] = []
     head = rep.returned_headers()
     for name in ("to", "cc"):
         for value in head.get(name, []):
             for m in ADDRESS.finditer(value):
-                addr = clean_address(m.group(0))
-                if addr and addr.lower() not in out:
-                    out.append(addr.lower())
+                low = clean_address(m.group(0)).lower()
+                if low and low not in out:
+                    out.append(low)
     return out
 
 
@@ -121,21 +122,21 @@ def _unlabelled(rep: Report, text: str, skip: set[str]) -> list[str]:
     the address only inside a sentence, in any language ("Il messaggio per a@b non è stato
     recapitato"): the few addresses its explanation mentions, preferring those the returned
     original was sent to; one that names nobody at all failed for the original's addressee."""
-    found: list[str] = []
+    found: dict[str, str] = {}  # lower-cased -> as written
     for m in ADDRESS.finditer(text):
         addr = clean_address(m.group(0))
         low = addr.lower()
         if not addr or low in skip or low.startswith(("postmaster@", "mailer-daemon@")) or low in found:
             continue
-        if text[max(0, m.start() - 1) : m.start()] in ("/", "=", ":") :
+        if text[max(0, m.start() - 1) : m.start()] in ("/", "=", ":"):
             continue  # part of a link or a parameter, not a mailbox named in prose
-        found.append(low)
+        found[low] = addr
     sent_to = _returned_recipients(rep)
-    both = [a for a in found if a in sent_to]
+    both = [addr for low, addr in found.items() if low in sent_to]
     if both:
         return both
     if found:
-        return found if len(found) <= MAX_UNLABELLED else []
+        return list(found.values()) if len(found) <= MAX_UNLABELLED else []
     return sent_to[:1]
 
 
