@@ -24,9 +24,15 @@ _HEADERS = (
 _AGENT = re.compile(r"\b(?:tmda|challenge|spamarrest|boxbe|mailblocks|choicemail)\b", re.I)
 # TMDA confirmation addresses: user-confirm-<time>.<pid>.<hmac>@domain
 _CONFIRM_ADDRESS = re.compile(r"[-+.]confirm[-+.][^@\s]*@", re.I)
-_VERIFY = re.compile(r"\b(?:verif(?:y|ied|ication)|confirm(?:ation|ed)?|prove)\b", re.I)
+# the request in the languages such systems ship (en, de, fr, es/pt/it, nl): stems, not sentences
+_VERIFY = re.compile(
+    r"\b(?:verif(?:y|ied|ication|ier|iez|ique|icar|icare|ieer)\w*|confirm\w*|prove|best[äa]tig\w*|"
+    r"bevestig\w*|conferm\w*)",
+    re.I,
+)
 _PERSON = re.compile(
-    r"\b(?:human|robot|person|spam|known contacts?|senders?|whitelist|allow ?list|guest list|pending|held|release)\b",
+    r"\b(?:human|humain|humano|umano|mensch|robot|person|spam|known contacts?|senders?|absender|exp[ée]diteur|"
+    r"remitente|mittente|afzender|whitelist|allow ?list|guest list|pending|held|release)\w*",
     re.I,
 )
 _ACTION = re.compile(r"https?://|\breply to this (?:message|e-?mail)\b|\bsimply reply\b", re.I)
