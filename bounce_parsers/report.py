@@ -42,6 +42,11 @@ HEADER_BLOCK = re.compile(
 )
 
 
+def local_part(bare: str) -> str:
+    """A layout's local-part pattern that also takes a quoted local part (spaces allowed)."""
+    return r'(?:"[^"\\\r\n<>@]{1,64}"|' + bare + ")"
+
+
 def first_address(text: str) -> str:
     m = _ANGLE.search(text) or ADDRESS.search(text)
     return clean_address(m.group(1) if m and m.re is _ANGLE else (m.group(0) if m else ""))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
-from ..report import Report
+from ..report import Report, local_part
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "exim"
-_ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:@]{1,128}@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
+_ADDR_LINE = re.compile(r"^[ \t]+<?(" + local_part(r"[^<>\s:@]{1,128}") + r"@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
 _FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
 _STOP = re.compile(r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"

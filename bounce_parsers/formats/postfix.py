@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
-from ..report import Report, clean_address
+from ..report import Report, clean_address, local_part
 from ._base import blocks, bounce_like, dsn_has_recipient, returned_to
 
 NAME = "postfix"
-_ADDR_LINE = re.compile(r"^[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>(?:[ \t]*\(expanded from <[^<>]*>\))?:?")
-_FIRST = re.compile(r"^[ \t]*<[^<>\s@]{1,128}@[^<>\s@]{1,255}>", re.M)
+_ADDR_LINE = re.compile(r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
+                        r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?")
+_FIRST = re.compile(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
 _STOP = re.compile(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
 _UNAVAILABLE = re.compile(r"^[ \t]*--- Delivery report unavailable ---", re.M)
 _COMMAND = re.compile(r"\bin reply to (?:end of )?([A-Z]{4})\b|\bafter (?:end of )?([A-Z]{4})\b")
