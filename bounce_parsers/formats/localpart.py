@@ -19,7 +19,8 @@ NAME = "localpart"
 _START = re.compile(r"^[ \t]*Message not delivered to the following:?[ \t]*$", re.I | re.M)
 # the directory's own answers: no entry for the name is an unknown user
 TABLE: Table = (("userunknown", ("no matches to nameserver query",)),)
-_NOT_ACCEPTING = re.compile(r"\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", re.I | re.M)
+# the report's own sentence (flush left, unlike a quoted remote error), ending in a colon
+_NOT_ACCEPTING = re.compile(r"^\S[^\n]{0,300}?\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", re.I | re.M)
 _SCREEN_NAME = re.compile(r"^[ \t]+([A-Za-z][A-Za-z0-9 ]{0,31})[ \t]*$")
 _ROW = re.compile(r"^[ \t]+([A-Za-z0-9._+=-]{1,64}(?:@[A-Za-z0-9.-]{1,255})?)(?:[ \t]{2,}|\t)(\S.*)$")
 
