@@ -9,8 +9,6 @@ from .message import parse_headers
 from .report import ADDRESS, Report, clean_address
 
 NAME = "arf"
-# Placeholder when a report hides the complained-about recipient (sisimai uses the same).
-HIDDEN_RECIPIENT = "undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
 _SUBJECTS = re.compile(r"^(?:complaint about message from |email feedback report for ip |abuse report )", re.I)
 
@@ -45,8 +43,8 @@ def recipients(rep: Report) -> list[str]:
     found = _addresses(head.get("x-hmxmroriginalrecipient", []))
     if found:
         return found
-    found = _addresses(head.get("to", []))
-    return found or [HIDDEN_RECIPIENT]
+    # a report that hides the recipient names nobody: no placeholder may reach the ledger
+    return _addresses(head.get("to", []))
 
 
 def feedback_type(rep: Report) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from . import arf, autoreply, rfc3464, smtp, textscan, unsubscribe
+from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
-from .message import parse
+from .message import MAX_BYTES, parse
 from .reasons import REPLY_REASON, find, is_hard
 from .reasons.providers import provider_reason
 from .report import ADDRESS, Report, clean_address, first_address
@@ -220,17 +220,88 @@ def _bounce_entries(rep: Report) -> tuple[list[Entry], str, dict[str, str]]:
     if entries:
         _enrich(rep, entries)
         return entries, rfc3464.NAME, meta
-    return textscan.parse(rep), textscan.NAME, {}
+    entries = textscan.parse(rep)
+    if entries and rep.has_ds:
+        # a delivery-status part that names no recipient still says what happened to them
+        anon = rfc3464.unnamed(rep.ds)
+        for e in entries:
+            e.status, e.action = e.status or anon.status, anon.action or e.action
+            e.remote_mta = e.remote_mta or anon.remote_mta
+            if anon.diagnostic:
+                e.diagnostic, e.diagnostic_type = anon.diagnostic, anon.diagnostic_type
+    return entries, textscan.NAME, {}
+
+
+def _wrapped(rep: Report) -> Report | None:
+    """A gateway may return a bounce as its only content: an outer message whose returned
+    message/rfc822 is itself the multipart/report, or a mailer daemon's plain-text bounce.
+    Read the inner report then (never our own returned original: its sender is not a daemon)."""
+    if not rep.original:
+        return None
+    head_end = rep.original.find("\n\n", 0, 20000)
+    head_end = head_end if head_end >= 0 else min(len(rep.original), 5000)
+    if _INNER_REPORT.search(rep.original, 0, head_end):
+        return Report(parse(rep.original))
+    inner = Report(parse(rep.original))
+    return inner if textscan.BOUNCE_FROM.search(inner.from_) else None
+
+
+# An mbox "From " separator line: "From sender Www Mmm dd hh:mm..." after a blank line.
+_MBOX_FROM = re.compile(rb"^From \S+ +[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d", re.M)
+MAX_MBOX_MESSAGES = 20
+_KIND_RANK = ("bounce", "complaint", "delivery", "autoreply", "unsubscribe", "none")
+
+
+def _mbox_split(raw: bytes) -> list[bytes]:
+    """The messages of a file holding several mails in mbox style, else [raw]."""
+    if not raw.startswith(b"From "):
+        return [raw]
+    starts = [m.start() for m in _MBOX_FROM.finditer(raw, 0, MAX_BYTES)
+              if m.start() == 0 or raw[max(0, m.start() - 4) : m.start()].replace(b"\r", b"").endswith(b"\n\n")]
+    if len(starts) < 2 or starts[0] != 0:
+        return [raw]
+    starts = starts[:MAX_MBOX_MESSAGES]
+    return [raw[a:b] for a, b in zip(starts, [*starts[1:], len(raw)], strict=True)]
+
+
+def _merged(results: list[Classification]) -> Classification:
+    """One classification for several reports: the strongest kind, every recipient of that kind."""
+    best = min(results, key=lambda c: _KIND_RANK.index(c.kind) if c.kind in _KIND_RANK else len(_KIND_RANK))
+    seen: dict[str, Recipient] = {}
+    for c in results:
+        if c.kind == best.kind:
+            for r in c.recipients:
+                seen.setdefault(r.address.lower(), r)
+    return replace(best, recipients=tuple(seen.values()))
 
 
 def classify_mail(raw: bytes | str) -> Classification:
     """The classifier proper; may raise on a bug, which classify() turns into 'none'."""
+    if isinstance(raw, bytes):
+        messages = _mbox_split(raw)
+        if len(messages) > 1:
+            results = [_classify_one(m) for m in messages]
+            # one report whose returned original merely starts with a "From " line is one message
+            if sum(r.kind != "none" for r in results) > 1:
+                return _merged(results)
+    return _classify_one(raw)
+
+
+def _classify_one(raw: bytes | str) -> Classification:
     rep = Report(parse(raw))
     if arf.detect(rep):
         recips = [Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
                   for a in arf.recipients(rep)]
         return _result(rep, "complaint", recips, arf.NAME)
+    held = challenge.detect(rep)
+    if held:
+        return _result(rep, "none", [], held)
     entries, evidence, meta = _bounce_entries(rep)
+    inner = None if entries else _wrapped(rep)
+    if inner is not None:
+        entries, evidence, meta = _bounce_entries(inner)
+        if entries:
+            rep, evidence = inner, "wrapped:" + evidence
     envelope_id = (meta.get("original-envelope-id") or "").strip()
     if entries:
         seen: dict[str, Recipient] = {}

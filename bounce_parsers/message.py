@@ -22,9 +22,12 @@ _PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;\
 _ENCWORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _ENCWORD_GAP = re.compile(r"(\?=)\s+(=\?)")
 _DELIM_GUESS = re.compile(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
-_TAGS = re.compile(r"<[^>]*>")
-_ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'"}
-_ENTITY = re.compile(r"&(?:nbsp|lt|gt|amp|quot|#39);")
+# a tag, but not an address that careless HTML left unescaped ("<user@host>:<br>")
+_TAGS = re.compile(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
+_BREAK = re.compile(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
+_ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'", "&#160;": " ",
+             "&#64;": "@", "&#x40;": "@", "&commat;": "@"}
+_ENTITY = re.compile(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", re.I)
 
 
 def normalize_newlines(text: str) -> str:
@@ -136,9 +139,11 @@ def decode_words(value: str) -> str:
 
 def html_to_text(html: str) -> str:
     html = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", html)
-    html = re.sub(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>", "\n", html)
+    if "\n" in html and _BREAK.search(html):
+        html = " ".join(html.split("\n"))  # the markup, not the source's line ends, breaks lines
+    html = _BREAK.sub("\n", html)
     text = _TAGS.sub(" ", html)
-    return _ENTITY.sub(lambda m: _ENTITIES[m.group(0)], text)
+    return _ENTITY.sub(lambda m: _ENTITIES.get(m.group(0).lower(), " "), text)
 
 
 @dataclass(slots=True)

@@ -11,7 +11,10 @@ STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status", "te
                 "message/delivery-status+xml")
 ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/rfc822",
                   "message/global", "message/global-headers", "message/partial")
-ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+# A quoted local part (RFC 5321 Quoted-string: "a..b"@dom, "john smith"@dom) keeps its quotes.
+ADDRESS = re.compile(r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
+                     r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+_QUOTED_LOCAL = re.compile(r'"[^"\\\r\n<>@]{1,64}"@')
 _ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
 # Where a plain-text bounce stops explaining and starts quoting the original message.
@@ -39,6 +42,11 @@ HEADER_BLOCK = re.compile(
 )
 
 
+def local_part(bare: str) -> str:
+    """A layout's local-part pattern that also takes a quoted local part (spaces allowed)."""
+    return r'(?:"[^"\\\r\n<>@]{1,64}"|' + bare + ")"
+
+
 def first_address(text: str) -> str:
     m = _ANGLE.search(text) or ADDRESS.search(text)
     return clean_address(m.group(1) if m and m.re is _ANGLE else (m.group(0) if m else ""))
@@ -46,13 +54,17 @@ def first_address(text: str) -> str:
 
 def clean_address(addr: str) -> str:
     """Strip brackets/quotes/trailing dots; lower-case the domain part."""
-    addr = addr.strip().strip("<>()[]'\",;:").rstrip(".")
+    addr = addr.strip().strip("<>()[]',;:")
+    quoted = _QUOTED_LOCAL.match(addr)
+    addr = addr.strip("<>()[]'\",;:").rstrip(".")
     if addr.lower().startswith("mailto:"):
         addr = addr[7:]
     at = addr.rfind("@")
     if at <= 0 or at == len(addr) - 1:
         return ""
     local, domain = addr[:at], addr[at + 1 :].rstrip(".").lower()
+    if quoted:
+        local = '"' + local  # the opening quote went with the brackets; the closing one stayed
     if not domain or "." not in domain and not domain.isalnum():
         return ""
     return f"{local}@{domain}"
@@ -86,8 +98,9 @@ class Report:
                 htmls.append(part.text())
             elif ct.startswith("text/") or ct in ("", "message/disposition-notification"):
                 texts.append(part.text())
-        if not texts and htmls:
-            texts = [html_to_text(h) for h in htmls]
+        if htmls and "@" not in "".join(texts):
+            # the report is only in HTML (beside no text, an empty epilogue, or "view this in HTML")
+            texts += [html_to_text(h) for h in htmls]
         self.text = "\n".join(texts)
         self.ds = "\n".join(ds)
         self.has_ds = bool(ds)

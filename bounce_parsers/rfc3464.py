@@ -28,15 +28,46 @@ def _typed(value: str) -> tuple[str, str]:
     return "", value.strip()
 
 
+# RFC 5321 source route ("@relay1,@relay2:user@host") before a mailbox, and the relay-era
+# forms of a rewritten one ("user%host@relay", "host!user@relay")
+_ROUTE = re.compile(r"^[ \t<]*@[^:<>\s]{1,255}:")
+_BRACKETED = re.compile(r"<([^<>@]{0,128}@[^<>]{1,400})>")
+_RELAYED = re.compile(r"[%!][^@\s]*@")
+
+
 def _address(value: str) -> str:
     _, addr = _typed(value)
-    m = re.search(r"<([^<>]+@[^<>]+)>", addr)
+    addr = _ROUTE.sub("", addr)
+    m = _BRACKETED.search(addr)
     if m:
         addr = m.group(1)
     else:
         m = ADDRESS.search(addr)
         addr = m.group(0) if m else addr
     return clean_address(addr)
+
+
+def _routed(value: str) -> bool:
+    """A Final-Recipient that a relay rewrote (source route, % or ! hack)."""
+    addr = _typed(value)[1]
+    return bool(_ROUTE.match(addr) or _RELAYED.search(addr))
+
+
+def unnamed(text: str) -> Entry:
+    """The per-recipient fields of a delivery-status part that names no recipient."""
+    e = Entry()
+    last = ""
+    seen: set[str] = set()
+    for line in text.split("\n"):
+        if last == "diagnostic-code" and line[:1] in (" ", "\t") and line.strip():
+            e.diagnostic += " " + line.strip()
+            continue
+        m = _FIELD.match(line)
+        last = m.group(1).lower() if m else ""
+        if m and last in _PER_RECIPIENT and last not in seen:  # the first group's fields
+            seen.add(last)
+            _set(e, last, m.group(2).strip())
+    return e
 
 
 def action_of(value: str) -> str:
@@ -90,6 +121,7 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
     early = Entry()
     in_group = False        # a recipient named since the last blank line
     set_after = False       # a per-recipient field followed the recipient line
+    routed: set[int] = set()  # entries whose Final-Recipient a relay rewrote
     for line in text.split("\n"):
         if last_field == "diagnostic-code" and (line[:1] in (" ", "\t") or _REPLY_CONT.match(line)) \
                 and line.strip() and not _FIELD.match(line):
@@ -122,6 +154,8 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
                     early = Entry()
                 has_final = True
                 cur.recipient = addr or cur.recipient
+                if _routed(value):
+                    routed.add(id(cur))
             else:
                 if cur is None or cur.alias or not in_group or (has_final and set_after):
                     cur = Entry()
@@ -146,8 +180,8 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
         _adopt(cur, early)
     reporter = _typed(meta.get("reporting-mta", ""))[1]
     for e in entries:
-        if not e.recipient:
-            e.recipient = e.alias
+        if not e.recipient or (e.alias and id(e) in routed):
+            e.recipient = e.alias  # the address as it was given, not as a relay rewrote it
         e.reporter = reporter
     return meta, [e for e in entries if e.recipient]
 

@@ -33,17 +33,21 @@ _LABELLED = re.compile(r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt 
 _IN_LINE = re.compile(
     r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>"
     r"|(?:unknown|invalid|bad|failed|undeliverable|no such)[^:\n]{0,25}:[ \t]*" + _ADDR
-    + r"|(?:rcpt to|recipient|delivering your mail to|deliver(?:ed)? to|could not be delivered to|"
+    + r"|(?:rcpt to|recipient|mailbox|delivering your mail to|deliver(?:ed)? to|could not be delivered to|"
       r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,
     re.I,
 )
+# a warning that delivery is still being tried, not a failure (Sendmail, MDaemon, Exchange, ...)
+_DELAY = re.compile(r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
+                    r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b", re.I)
 _ID_LINE = re.compile(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
 _SENDER_CONTEXT = re.compile(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
 
 
 def looks_like_bounce(rep: Report) -> bool:
+    # a delivery-status part is a machine's report whatever its subject's language
     return bool(BOUNCE_SUBJECT.search(rep.subject) or BOUNCE_FROM.search(rep.from_)
-                or rep.mail.header("x-failed-recipients"))
+                or rep.mail.header("x-failed-recipients") or rep.has_ds)
 
 
 def own_addresses(rep: Report) -> set[str]:
@@ -97,6 +101,45 @@ def _candidates(line: str) -> list[tuple[str, int]]:
     return found
 
 
+MAX_UNLABELLED = 3
+
+
+def _returned_recipients(rep: Report) -> list[str]:
+    """The returned original's To/Cc addresses, lower-cased."""
+    out: list[str] = []
+    head = rep.returned_headers()
+    for name in ("to", "cc"):
+        for value in head.get(name, []):
+            for m in ADDRESS.finditer(value):
+                low = clean_address(m.group(0)).lower()
+                if low and low not in out:
+                    out.append(low)
+    return out
+
+
+def _unlabelled(rep: Report, text: str, skip: set[str]) -> list[str]:
+    """A delivery-status report whose status part names no recipient and whose text names
+    the address only inside a sentence, in any language ("Il messaggio per a@b non è stato
+    recapitato"): the few addresses its explanation mentions, preferring those the returned
+    original was sent to; one that names nobody at all failed for the original's addressee."""
+    found: dict[str, str] = {}  # lower-cased -> as written
+    for m in ADDRESS.finditer(text):
+        addr = clean_address(m.group(0))
+        low = addr.lower()
+        if not addr or low in skip or low.startswith(("postmaster@", "mailer-daemon@")) or low in found:
+            continue
+        if text[max(0, m.start() - 1) : m.start()] in ("/", "=", ":"):
+            continue  # part of a link or a parameter, not a mailbox named in prose
+        found[low] = addr
+    sent_to = _returned_recipients(rep)
+    both = [addr for low, addr in found.items() if low in sent_to]
+    if both:
+        return both
+    if found:
+        return list(found.values()) if len(found) <= MAX_UNLABELLED else []
+    return sent_to[:1]
+
+
 def parse(rep: Report) -> list[Entry]:
     if not looks_like_bounce(rep):
         return []
@@ -122,8 +165,13 @@ def parse(rep: Report) -> list[Entry]:
     for addr in failed:
         if addr and addr not in entries:
             entries[addr] = Entry(recipient=addr, action="failed")
+    if not entries and rep.has_ds:
+        entries = {a: Entry(recipient=a, action="failed") for a in _unlabelled(rep, text, skip)}
     if not entries:
         return []
+    if _DELAY.search(rep.subject) or _DELAY.search(text[:3000]):
+        for e in entries.values():
+            e.action = "delayed"
     body = " ".join(ln.strip() for ln in lines if ln.strip())
     for e in entries.values():
         if not e.diagnostic or e.diagnostic == e.recipient or len(entries) == 1:

@@ -1,5 +1,7 @@
-"""Mutation run over the corpus: N mutated inputs through classify_mail (the inner
-classifier, which is allowed to raise) with zero exceptions expected.
+"""Mutation run over the corpus and the hand-written samples (tests/bounce_parsers/samples):
+N mutated inputs through classify_mail (the inner classifier, which is allowed to raise)
+with zero exceptions expected. Inputs are sometimes two seeds in one mbox file, a seed
+wrapped as message/rfc822, or a seed turned into HTML, before the mutations.
 
 usage: python bench/bounce_parsers/fuzz.py [--count 100000] [--seed 1]
 """
@@ -19,7 +21,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from mutate import mutate  # noqa: E402
+from mutate import compose  # noqa: E402
 
 from bounce_parsers.classify import classify_mail  # noqa: E402
 
@@ -30,7 +32,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corpus", default=str(REPO / ".." / "shared" / "corpus" / "bounces"))
     a = ap.parse_args()
-    files = sorted(glob.glob(f"{a.corpus}/*/*.eml"))
+    files = sorted(glob.glob(f"{a.corpus}/*/*.eml")) + sorted(glob.glob(str(REPO / "tests/bounce_parsers/samples/*/*.eml")))
     if not files:
         print("no corpus", file=sys.stderr)
         return 1
@@ -39,7 +41,7 @@ def main() -> int:
     failures = 0
     t0 = time.perf_counter()
     for i in range(a.count):
-        raw = mutate(rng, rng.choice(seeds))
+        raw = compose(rng, seeds)
         try:
             classify_mail(raw)
         except Exception:  # noqa: BLE001 - we are counting them

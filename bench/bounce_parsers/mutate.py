@@ -77,3 +77,38 @@ def mutate(rng: random.Random, raw: bytes) -> bytes:
     for _ in range(rng.randint(1, 3)):
         raw = rng.choice(MUTATORS)(rng, raw)
     return raw
+
+
+def mbox_join(rng: random.Random, a: bytes, b: bytes) -> bytes:
+    """Two messages in one file, mbox style (and sometimes a stray separator-looking line)."""
+    sep = b"From MAILER-DAEMON Mon Feb  3 10:00:00 2020\n"
+    return sep + a + b"\n\n" + sep + b + (b"\n\nFrom x Tue Feb  4 1" if rng.random() < 0.2 else b"")
+
+
+def wrap_rfc822(rng: random.Random, raw: bytes) -> bytes:
+    """The message returned whole inside another one, as a gateway forwards a bounce."""
+    inner = raw if rng.random() < 0.8 else raw.replace(b"\n\n", b"\nContent-Type: multipart/report\n\n", 1)
+    return (b"From: gw@example.net\nSubject: fwd\nContent-Type: multipart/mixed; boundary=\"W\"\n\n--W\n"
+            b"Content-Type: message/rfc822\n\n" + inner + b"\n--W--\n")
+
+
+def htmlify(rng: random.Random, raw: bytes) -> bytes:
+    """The body as a text/html part with <br> line ends and escaped angle brackets."""
+    head, sep, body = raw.partition(b"\n\n")
+    head = re.sub(rb"(?im)^content-type:[^\n]*(?:\n[ \t][^\n]*)*", b"Content-Type: text/html", head)
+    if rng.random() < 0.5:
+        body = body.replace(b"<", b"&lt;").replace(b">", b"&gt;")
+    return head + b"\n\n<html><body>" + body.replace(b"\n", b"<br>\n") + b"</body></html>"
+
+
+def compose(rng: random.Random, seeds: list[bytes]) -> bytes:
+    """A seed, or two seeds combined the ways real files combine messages; then mutated."""
+    raw = rng.choice(seeds)
+    roll = rng.random()
+    if roll < 0.05:
+        raw = mbox_join(rng, raw, rng.choice(seeds))
+    elif roll < 0.10:
+        raw = wrap_rfc822(rng, raw)
+    elif roll < 0.15:
+        raw = htmlify(rng, raw)
+    return mutate(rng, raw)

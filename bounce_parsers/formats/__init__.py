@@ -27,6 +27,8 @@ from . import (
     imailserver,
     interscan,
     kddi,
+    localpart,
+    lsoft,
     mailfoundry,
     mailmarshal,
     messagingserver,
@@ -45,7 +47,7 @@ from . import (
 # Specific before generic: modules keyed on a unique header or sender come first; the
 # layouts many MTAs copy (Sendmail's above all) come last.
 REGISTRY: tuple[ModuleType, ...] = (
-    amazonses, googlegroups, zoho, fml, apachejames, verizon, ezweb, kddi, mfilter, imailserver, interscan,
+    amazonses, googlegroups, zoho, fml, apachejames, verizon, ezweb, kddi, mfilter, imailserver, interscan, lsoft, localpart,
     dragonfly, mailfoundry, mimecast, exchange2003, exchange2007, exim, qmail, gmail, opensmtpd, postfix,
     messagingserver, domino, notes, mailmarshal, x6,
     sendmail,

@@ -17,16 +17,19 @@ SUBTYPES = {"noemail": "userunknown", "suppressed": "suppressed", "onaccountsupp
 
 
 def _payload(text: str) -> dict[str, Any] | None:
-    start = text.find('{"')
-    if start < 0:
-        return None
+    # compact JSON starts '{"'; SNS's pretty-printed envelope starts '{' on a line of its own
+    starts = {p for p in (text.find('{"'), text.find("{\n"), text.find("{\r")) if p >= 0}
     obj = None
-    for candidate in (text[start:], text[start:].replace("\n ", "").replace("\n", "")):
-        try:
-            obj, _ = json.JSONDecoder().raw_decode(candidate)
+    for start in sorted(starts):
+        # a mail program may have wrapped long lines, also inside the JSON strings
+        for candidate in (text[start:], text[start:].replace("\n ", "").replace("\n", "")):
+            try:
+                obj, _ = json.JSONDecoder().raw_decode(candidate)
+                break
+            except ValueError:
+                continue
+        if isinstance(obj, dict):
             break
-        except ValueError:
-            continue
     if isinstance(obj, dict) and isinstance(obj.get("Message"), str):  # raw SNS envelope
         try:
             obj = json.loads(obj["Message"])
@@ -36,7 +39,9 @@ def _payload(text: str) -> dict[str, Any] | None:
 
 
 def detect(rep: Report) -> bool:
-    return '"notificationType"' in rep.text[:2000] or '"eventType"' in rep.text[:2000]
+    # inside an SNS envelope the notification is an escaped string (\"notificationType\"), maybe wrapped
+    head = rep.text[:4000].replace("\n", "")
+    return "notificationType" in head or '"eventType' in head or 'eventType\\"' in head
 
 
 def parse(rep: Report) -> list[Entry]:
@@ -48,13 +53,13 @@ def parse(rep: Report) -> list[Entry]:
     if kind == "bounce" and isinstance(data.get("bounce"), dict):
         b = data["bounce"]
         subtype = SUBTYPES.get(str(b.get("bounceSubType", "")).lower(), "")
-        transient = str(b.get("bounceType", "")).lower() == "transient"
         for r in b.get("bouncedRecipients") or []:
             if not isinstance(r, dict):
                 continue
             out.append(Entry(recipient=clean_address(str(r.get("emailAddress", ""))),
                              status=str(r.get("status") or ""), diagnostic=str(r.get("diagnosticCode") or ""),
-                             action="delayed" if transient else "failed",
+                             # "Transient": SES gave up on this message (a soft bounce, not a delay)
+                             action="failed",
                              remote_mta=str(b.get("reportingMTA") or ""),
                              reason=subtype if subtype != "suppressed" else ""))
     elif kind == "complaint" and isinstance(data.get("complaint"), dict):

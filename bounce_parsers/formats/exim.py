@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
-from ..report import Report
+from ..report import Report, local_part
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "exim"
-_ADDR_LINE = re.compile(r"^[ \t]+<?([^<>\s:@]{1,128}@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
+_ADDR_LINE = re.compile(r"^[ \t]+<?(" + local_part(r"[^<>\s:@]{1,128}") + r"@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
 _FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
 _STOP = re.compile(r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
@@ -44,8 +44,17 @@ def detect(rep: Report) -> bool:
                     "This message was created automatically by the mail delivery software")
 
 
+# deliver.c hides a child address it may not show ("hide_child_in_errmsg") and names the
+# address that was sent to instead: "an undisclosed address\n    (generated from ADDR)"
+_UNDISCLOSED = re.compile(r"^([ \t]+)an undisclosed address[ \t]*\n[ \t]+\(generated from[ \t]+<?([^<>()\s@]{1,128}@"
+                          r"[^<>()\s@]{1,255}?)>?\)[ \t]*$", re.I | re.M)
+
+
 def parse(rep: Report) -> list[Entry]:
     text = rep.text
+    named = [m.group(2).lower() for m in _UNDISCLOSED.finditer(text)]
+    if named:
+        text = _UNDISCLOSED.sub(lambda m: m.group(1) + m.group(2), text)
     start = text.find("recipients")
     if start < 0:
         start = text.find("failed:")
@@ -54,7 +63,7 @@ def parse(rep: Report) -> list[Entry]:
         entries = blocks(text[start:] if start >= 0 else text, _FLUSH_LINE, _STOP)
     failed = [a.strip() for v in rep.mail.headers.get("x-failed-recipients", []) for a in v.split(",")]
     if failed:
-        low = {a.lower() for a in failed}
+        low = {a.lower() for a in failed} | set(named)
         kept = [e for e in entries if e.recipient.lower() in low]
         entries = kept or entries
     delayed = "delayed" in rep.subject.lower() or "warning: message" in rep.subject.lower()

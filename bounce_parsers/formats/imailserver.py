@@ -1,5 +1,7 @@
 """Ipswitch IMail Server (SMTP32): one "reason: address" line per recipient, then
-"Original message follows.". Its own reasons map through a small table."""
+"Original message follows.". Its own reasons map through a small table. Older releases
+write only "undeliverable to ADDR" (and the remote answer after "Body of message generated
+response:"), with or without their X-Mailer header."""
 
 from __future__ import annotations
 
@@ -20,16 +22,39 @@ TABLE: Table = (
 )
 
 
+# the short form: "undeliverable to ADDR" per recipient, no reason line; what the remote
+# server answered, if anything, follows "Body of message generated response:"
+_SHORT = re.compile(r"^[ \t]*undeliverable to[ \t]+<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
+_RESPONSE = re.compile(r"^[ \t]*Body of message generated response:[ \t]*$", re.I | re.M)
+
+
 def detect(rep: Report) -> bool:
     if not bounce_like(rep):
         return False
-    return "smtp32" in rep.mail.header("x-mailer").lower() or "imail" in rep.mail.header("x-mailer").lower()
+    mailer = rep.mail.header("x-mailer").lower()
+    if "smtp32" in mailer or "imail" in mailer:
+        return True
+    head = rep.text[:3000]
+    return bool(_SHORT.search(head) and (_STOP.search(head) or _RESPONSE.search(head)))
+
+
+def _short(head: str) -> list[Entry]:
+    r = _RESPONSE.search(head)
+    response = " ".join(head[r.end() :].split()) if r else ""
+    out = []
+    for m in _SHORT.finditer(head):
+        addr = clean_address(m.group(1))
+        if addr:
+            out.append(Entry(recipient=addr, action="failed", diagnostic=response or m.group(0).strip()))
+    return out
 
 
 def parse(rep: Report) -> list[Entry]:
     text = rep.text
     e = _STOP.search(text)
     head = text[: e.start()] if e else text[:3000]
+    if _SHORT.search(head):
+        return _short(head)
     out = []
     for m in _LINE.finditer(head):
         addr = clean_address(m.group(2))

@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
-from ..report import Report, clean_address
-from ._base import blocks, bounce_like, dsn_has_recipient
+from ..report import Report, clean_address, local_part
+from ._base import blocks, bounce_like, dsn_has_recipient, returned_to
 
 NAME = "postfix"
-_ADDR_LINE = re.compile(r"^[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>(?:[ \t]*\(expanded from <[^<>]*>\))?:?")
-_FIRST = re.compile(r"^[ \t]*<[^<>\s@]{1,128}@[^<>\s@]{1,255}>", re.M)
+_ADDR_LINE = re.compile(r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
+                        r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?")
+_FIRST = re.compile(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
 _STOP = re.compile(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
+_UNAVAILABLE = re.compile(r"^[ \t]*--- Delivery report unavailable ---", re.M)
 _COMMAND = re.compile(r"\bin reply to (?:end of )?([A-Z]{4})\b|\bafter (?:end of )?([A-Z]{4})\b")
 
 
@@ -59,6 +61,10 @@ def parse(rep: Report) -> list[Entry]:
         return _transcript(text)
     first = _FIRST.search(text)
     entries = blocks(text[first.start() :], _ADDR_LINE, _STOP) if first else []
+    if not entries and _UNAVAILABLE.search(text):
+        # bounce(8) could not read its log: no recipient block, only the returned message
+        addr = returned_to(rep)
+        entries = [Entry(recipient=addr, action="failed", diagnostic="Delivery report unavailable")] if addr else []
     delayed = "delayed mail" in rep.subject.lower() or "delayed" in rep.subject.lower()
     for e in entries:
         m = _COMMAND.search(e.diagnostic)

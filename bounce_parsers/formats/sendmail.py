@@ -46,6 +46,12 @@ def _block(text: str, start: re.Match[str]) -> str:
 _LISTED = re.compile(r"^<?([^<>\s\"=;,@]{1,128}@[^<>\s\"=;,@]{1,255}?)>?(?:[ \t,]|$)")
 
 
+# savemail.c lists what an alias expanded to, then "(expanded from: ALIAS)": the alias is the
+# address the mail was sent to; the expansion may be a program or a file, not an address at all
+_EXPANDED = re.compile(r"^\(expanded from:?[ \t]*<?([^<>()\s@]{1,128}@[^<>()\s@]{1,255}?)>?\)$", re.I)
+_PROGRAM = re.compile(r'^"?[|/]')
+
+
 def _listed(block: str) -> list[Entry]:
     entries: list[Entry] = []
     for line in block.split("\n"):
@@ -53,6 +59,14 @@ def _listed(block: str) -> list[Entry]:
         if not s:
             if entries:
                 break
+            continue
+        x = _EXPANDED.match(s)
+        if x and entries and clean_address(x.group(1)):
+            # keep the expansion as the alias: the transcript speaks of it
+            entries[-1].alias, entries[-1].recipient = entries[-1].recipient, clean_address(x.group(1))
+            continue
+        if _PROGRAM.match(s):
+            entries.append(Entry(recipient="", action="failed", diagnostic=""))
             continue
         m = _LISTED.match(s)
         addr = clean_address(m.group(1)) if m else ""
@@ -126,7 +140,7 @@ def parse(rep: Report) -> list[Entry]:
     entries: list[Entry] = []
     delayed = False
     for m in _ADDRESSES.finditer(text):
-        entries += _listed(_block(text, m))
+        entries += [e for e in _listed(_block(text, m)) if e.recipient]
         delayed = delayed or "transient" in m.group(1).lower()
     if not entries and rep.original:
         inner = rep.original
@@ -151,12 +165,12 @@ def parse(rep: Report) -> list[Entry]:
             e.action = "delayed"
     for e in entries:
         low = e.recipient.lower()
-        lines = per.get(low)
+        lines = per.get(low) or per.get(e.alias.lower())
         if lines:
             e.diagnostic = " ".join(lines)
         elif not e.diagnostic or len(entries) == 1 and general:
             e.diagnostic = (e.diagnostic + " " + " ".join(general)).strip()
-        e.command = commands.get(low, "")
+        e.command = commands.get(low) or commands.get(e.alias.lower(), "")
         if not e.diagnostic and rep.subject.lower().startswith("returned mail:"):
             e.diagnostic = rep.subject[14:].strip()  # "Returned mail: User unknown"
     return [e for e in entries if e.recipient]

@@ -25,8 +25,13 @@ def test_corpus_accuracy(corpus: Path) -> None:
         if fails:
             fail_files += 1
             detected += c.kind == "bounce" and bool(c.recipients)
+        # the corpus writes sisimai's placeholder where a complaint hides its recipient; we name nobody
+        assert not any(a.endswith(".invalid") for a in got), name
         for e in t["recipients"]:
             addr = (e.get("recipient") or "").lower()
+            if addr.endswith("@libsisimai.org.invalid"):
+                assert c.kind == "complaint" and not c.recipients, name
+                continue
             if addr:
                 addr_total += 1
                 addr_ok += addr in got

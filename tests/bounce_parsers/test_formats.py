@@ -344,6 +344,12 @@ CASES = [
     ("interscan", {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
      INTERSCAN_SHORT, UNKNOWN),
     ("notes", {"From": "postmaster@example.org", "Subject": "Undeliverable message"}, NOTES_SPACED, UNKNOWN),
+    ("lsoft", {"From": "LSMTP-Notify@lists.example.edu", "Subject": "Undeliverable mail"},
+     "Error-for:  who@example.edu\nError-Code: 5\nError-Text: 550 5.1.1 User unknown\n",
+     [("who@example.edu", "userunknown", True)]),
+    ("localpart", {"From": "MAILER-DAEMON@example.edu", "Subject": "Returned mail: User unknown"},
+     "Message not delivered to the following:\n\n    jdoe    No matches to nameserver query\n",
+     [("jdoe@example.edu", "userunknown", True)]),
 ]
 
 

@@ -1,0 +1,41 @@
+"""L-Soft LSMTP (the MTA beside LISTSERV): one block per recipient of "Error-for:",
+"Error-Code:" (the reply's class digit) and "Error-Text:" (the reply itself, which may
+continue on indented lines and says the class again)."""
+
+from __future__ import annotations
+
+import re
+
+from ..entry import Entry
+from ..report import Report, clean_address
+from ._base import bounce_like
+
+NAME = "lsoft"
+_FIELD = re.compile(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", re.I)
+
+
+def detect(rep: Report) -> bool:
+    return "Error-for:" in rep.text[:8000] and bounce_like(rep)
+
+
+def parse(rep: Report) -> list[Entry]:
+    entries: list[Entry] = []
+    cur: Entry | None = None
+    last = ""
+    for line in rep.error_text().split("\n"):
+        m = _FIELD.match(line)
+        if m:
+            last, value = m.group(1).lower(), m.group(2).strip()
+            if last == "for":
+                addr = clean_address(value)
+                cur = Entry(recipient=addr, action="failed") if addr else None
+                if cur is not None:
+                    entries.append(cur)
+            elif cur is not None and last == "text":
+                cur.diagnostic = value
+            continue
+        if cur is not None and last == "text" and line[:1] in (" ", "\t") and line.strip():
+            cur.diagnostic += " " + line.strip()
+        else:
+            last = ""
+    return entries
