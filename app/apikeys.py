@@ -4,11 +4,12 @@ import hashlib
 import secrets
 import time
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.keyset import after_id
 from app.models import ApiKey, utcnow
 
 Scope = Literal["read", "write"]
@@ -100,6 +101,11 @@ def list_api_keys(session: Session, include_revoked: bool = True) -> list[ApiKey
     if not include_revoked:
         query = query.where(col(ApiKey.revoked_at).is_(None))
     return list(session.exec(query))
+
+
+def keys_newest_first(cursor: str | None) -> Any:
+    """Every key, newest first, for the settings page (the rows carry the prefix, never the key)."""
+    return after_id(select(ApiKey), ApiKey.id, cursor, descending=True)
 
 
 # key hash -> key id; ids never change, so the rate limit and idempotency need not ask the database

@@ -10,17 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from app.api.deps import EngineDep, SessionDep, SettingsDep
-from app.models import Contact, Delivery, Suppression, utcnow
+from app.audience import suppressions
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.models import Contact, Delivery
 from app.paths import TEMPLATES
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
 from app.tokens import parse_token
-from app.webhooks.events import emit_unsubscribe
 
 router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
 pages = Jinja2Templates(directory=str(TEMPLATES / "web"))
@@ -52,22 +49,6 @@ def _target(token: str, session: SessionDep, settings: SettingsDep, engine: Engi
 TargetDep = Annotated[Target | None, Depends(_target)]
 
 
-def suppress(session: Session, target: Target, source: str) -> None:
-    """Suppress the address as unsubscribed; an address already suppressed keeps its first reason."""
-    exists = session.execute(select(Suppression.id).where(Suppression.email_key == target.email_key)).first()
-    if exists:
-        return
-    session.add(
-        Suppression(email=target.email, email_key=target.email_key, reason="unsubscribed", source=source,
-                    campaign_id=target.campaign_id, delivery_id=target.delivery_id, created_at=utcnow())
-    )  # fmt: skip
-    emit_unsubscribe(session, target.email, source, target.campaign_id, target.delivery_id)
-    try:
-        session.commit()
-    except IntegrityError:  # a concurrent click got there first
-        session.rollback()
-
-
 def _invalid(request: Request) -> HTMLResponse:
     return pages.TemplateResponse(request, "unsubscribe_invalid.html", status_code=404)
 
@@ -91,5 +72,6 @@ async def unsubscribe(token: str, request: Request, target: TargetDep, session: 
         return _invalid(request)
     form = await request.form()
     one_click = form.get("List-Unsubscribe") == "One-Click"
-    suppress(session, target, "one-click" if one_click else "unsubscribe page")
+    source = "one-click" if one_click else "unsubscribe page"
+    suppressions.unsubscribe(session, target.email, target.email_key, source, target.campaign_id, target.delivery_id)
     return pages.TemplateResponse(request, "unsubscribe_done.html", {"email": target.email})

@@ -3,7 +3,7 @@ with one contract: problem+json errors, cursor pages, Idempotency-Key, size and 
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import audience, bounces, campaigns, docs, errors, webhooks
+from app.api import audience, bounces, campaigns, contacts, docs, errors, imports, lists, suppressions, webhooks
 from app.api.auth import require_api_key
 from app.api.idempotency import Idempotency, session_ends_before_the_answer
 from app.api.limits import ApiLimits
@@ -14,7 +14,9 @@ api_router = APIRouter(
     dependencies=[Depends(require_api_key), Depends(session_ends_before_the_answer, scope="function")],
     responses=errors.COMMON_RESPONSES,
 )
-api_router.include_router(audience.router)
+# the audience's resources, in the order /docs shows them
+for module in (lists, imports, contacts, suppressions, audience):
+    api_router.include_router(module.router)
 api_router.include_router(campaigns.router)
 api_router.include_router(bounces.router)
 api_router.include_router(webhooks.router)

@@ -13,8 +13,8 @@ from fastapi import HTTPException, Request, status
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import EngineDep, SettingsDep
 from app.apikeys import cached_key, hash_key, verified_key
+from app.deps import EngineDep, SettingsDep
 from app.models import ApiKey
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}

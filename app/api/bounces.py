@@ -1,21 +1,19 @@
 """/api/v1 routes for bounces: the bounce records and the sweep log, and "sweep now"."""
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from sqlmodel import col, select
 
-from app.api.deps import EngineDep, SessionDep, SettingsDep
-from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, after_time_id, page_of
+from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.audience.addresses import email_key
+from app.bounces import queries
+from app.bounces.schemas import BounceKind, BouncePublic, MailboxSweepPublic
 from app.bounces.sweep import run_sweep
-from app.models import Bounce, MailboxSweep
-from app.models.bounces import BouncePublic, MailboxSweepPublic
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.models import MailboxSweep
 
 router = APIRouter(tags=["bounces"])
-
-BounceKind = Literal["bounce", "delayed", "complaint", "autoreply", "unsubscribe", "delivery"]
 
 
 @router.get("/bounces", response_model=Page[BouncePublic])
@@ -30,27 +28,16 @@ def list_bounces(
     cursor: CursorQuery = None,
 ) -> Page[BouncePublic]:
     """Bounce records, newest first."""
-    stmt = select(Bounce)
-    if address is not None:
-        stmt = stmt.where(Bounce.email_key == email_key(address))
-    if campaign is not None:
-        stmt = stmt.where(Bounce.campaign_id == campaign)
-    if kind is not None:
-        stmt = stmt.where(Bounce.kind == kind)
-    if reason is not None:
-        stmt = stmt.where(Bounce.reason == reason)
-    if since is not None:
-        stmt = stmt.where(Bounce.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
-    rows = list(session.exec(after_time_id(stmt, col(Bounce.created_at), col(Bounce.id), cursor).limit(limit + 1)))
-    items, next_cursor = page_of(rows, limit, key=lambda b: (b.created_at, b.id))
+    address_key = None if address is None else email_key(address)
+    query = queries.bounces_filtered(address_key=address_key, campaign=campaign, kind=kind, reason=reason, since=since)
+    items, next_cursor = queries.bounces_page(session, query, limit, cursor)
     return Page(items=[BouncePublic.model_validate(b, from_attributes=True) for b in items], next_cursor=next_cursor)
 
 
 @router.get("/sweeps", response_model=Page[MailboxSweepPublic])
 def list_sweeps(session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None) -> Page[MailboxSweepPublic]:
     """The sweep log, newest first."""
-    stmt = after_id(select(MailboxSweep), col(MailboxSweep.id), cursor, descending=True).limit(limit + 1)
-    items, next_cursor = page_of(list(session.exec(stmt)), limit)
+    items, next_cursor = queries.sweeps_page(session, limit, cursor)
     return Page(
         items=[MailboxSweepPublic.model_validate(m, from_attributes=True) for m in items], next_cursor=next_cursor
     )

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.keyset import BadCursor
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, exc.status_code, str(detail), None, exc.headers)
 
 
+async def _bad_cursor(request: Request, exc: Exception) -> Response:
+    # every list's `?cursor=` (a page resumes after a bad one itself, see app.web.paging)
+    return await _http_error(request, request_error(400, ["query", "cursor"], str(exc)))
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not _is_api(request):
@@ -164,6 +171,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(OverflowError, _out_of_range)  # SQLite
     app.add_exception_handler(DataError, _out_of_range)  # PostgreSQL: NumericValueOutOfRange
     app.add_exception_handler(Exception, _unexpected)

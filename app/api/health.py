@@ -5,8 +5,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app import __version__
-from app.api.deps import EngineDep
 from app.db import ping
+from app.deps import EngineDep
 
 router = APIRouter(tags=["health"])
 

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import SessionDep
 from app.api.errors import field_error, problem_response
 from app.apikeys import bearer_key_id
+from app.deps import SessionDep
 from app.models import IdempotencyRecord, utcnow
 
 log = logging.getLogger(__name__)

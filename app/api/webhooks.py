@@ -1,33 +1,32 @@
 """/api/v1 routes for webhooks out: register endpoints, see every delivery and its attempts, replay one."""
 
-from datetime import datetime
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
 
-from app.api.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.api.errors import get_or_404, request_error
-from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
-from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.settings import Settings
+from app.webhooks import queries
 from app.webhooks.dispatch import envelope, replay
+from app.webhooks.schemas import (
+    AttemptPublic,
+    DeliveryDetail,
+    DeliveryState,
+    EventPublic,
+    EventType,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryPublic,
+    WebhookPublic,
+    WebhookUpdate,
+)
 from app.webhooks.signing import new_secret
 from app.webhooks.url_safety import AllowList, UnsafeTarget, target
 
 router = APIRouter(tags=["webhooks"])
-
-EventType = Literal["bounce", "complaint", "unsubscribe", "campaign.completed"]
-DeliveryState = Literal["pending", "delivered", "failed"]
-
-
-def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    return url
 
 
 def _refuse_unsafe(url: str, settings: Settings) -> None:
@@ -38,73 +37,6 @@ def _refuse_unsafe(url: str, settings: Settings) -> None:
         raise request_error(422, ["body", "url"], str(exc)) from None
 
 
-class WebhookCreate(BaseModel):
-    url: str = Field(max_length=2000, examples=["https://cms.example.com/hooks/bulkmail"])
-    events: list[EventType] = Field(min_length=1, examples=[["bounce", "unsubscribe"]])
-    description: str = Field(default="", max_length=500)
-    active: bool = True
-
-    _url = field_validator("url")(_check_url)
-
-
-class WebhookUpdate(BaseModel):
-    url: str | None = Field(default=None, max_length=2000)
-    events: list[EventType] | None = Field(default=None, min_length=1)
-    description: str | None = Field(default=None, max_length=500)
-    active: bool | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, url: str | None) -> str | None:
-        return None if url is None else _check_url(url)
-
-
-class WebhookPublic(BaseModel):
-    id: int
-    url: str
-    events: list[str]
-    description: str
-    active: bool
-    created_at: datetime
-
-
-class WebhookCreated(WebhookPublic):
-    secret: str = Field(description="the HMAC-SHA256 key for X-Bulkmail-Signature; shown only in this response")
-
-
-class AttemptPublic(BaseModel):
-    at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-
-class EventPublic(BaseModel):
-    id: int
-    type: str
-    created_at: datetime
-    data: dict
-
-
-class DeliveryPublic(BaseModel):
-    id: int
-    webhook_id: int
-    event_id: int
-    event_type: str
-    state: str = Field(description="pending | delivered | failed (gave up after the retry window)")
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-
-
-class DeliveryDetail(DeliveryPublic):
-    event: EventPublic = Field(description="the JSON body each attempt POSTs")
-    attempt_log: list[AttemptPublic]
-
-
 def _public(ep: WebhookEndpoint) -> WebhookPublic:
     return WebhookPublic.model_validate(ep, from_attributes=True)
 
@@ -113,9 +45,9 @@ def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
     return get_or_404(session, WebhookEndpoint, webhook_id, "webhook_id", "webhook")
 
 
-def _delivery_public(d: WebhookDelivery, event_type: str) -> DeliveryPublic:
-    return DeliveryPublic(webhook_id=d.endpoint_id, event_type=event_type,
-                          **d.model_dump(exclude={"endpoint_id", "lease_until"}))  # fmt: skip
+def _delivery_public(d: WebhookDelivery, event_type: str) -> WebhookDeliveryPublic:
+    return WebhookDeliveryPublic(webhook_id=d.endpoint_id, event_type=event_type,
+                                 **d.model_dump(exclude={"endpoint_id", "lease_until"}))  # fmt: skip
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
@@ -136,8 +68,7 @@ def create_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsD
 
 @router.get("/webhooks", response_model=Page[WebhookPublic])
 def list_webhooks(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[WebhookPublic]:
-    rows = list(session.exec(after_id(select(WebhookEndpoint), WebhookEndpoint.id, cursor).limit(limit + 1)))
-    items, next_cursor = page_of(rows, limit)
+    items, next_cursor = queries.endpoints_page(session, limit, cursor)
     return Page(items=[_public(r) for r in items], next_cursor=next_cursor)
 
 
@@ -168,7 +99,7 @@ def delete_webhook(webhook_id: Id, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/webhook-deliveries", response_model=Page[DeliveryPublic])
+@router.get("/webhook-deliveries", response_model=Page[WebhookDeliveryPublic])
 def list_deliveries(
     session: SessionDep,
     webhook_id: Annotated[int | None, Query(description="only this webhook's")] = None,
@@ -176,17 +107,9 @@ def list_deliveries(
     event_type: EventType | None = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> Page[DeliveryPublic]:
+) -> Page[WebhookDeliveryPublic]:
     """Every event sent or to be sent, newest first: find the failures and replay them."""
-    query = select(WebhookDelivery, WebhookEvent.type).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)  # type: ignore[arg-type]
-    if webhook_id is not None:
-        query = query.where(WebhookDelivery.endpoint_id == webhook_id)
-    if state is not None:
-        query = query.where(WebhookDelivery.state == state)
-    if event_type is not None:
-        query = query.where(WebhookEvent.type == event_type)
-    rows = list(session.exec(after_id(query, WebhookDelivery.id, cursor, descending=True).limit(limit + 1)))
-    items, next_cursor = page_of(rows, limit, key=lambda r: (r[0].id,))
+    items, next_cursor = queries.deliveries_page(session, limit, cursor, webhook_id, state, event_type)
     return Page(items=[_delivery_public(d, t) for d, t in items], next_cursor=next_cursor)
 
 
@@ -194,9 +117,7 @@ def _detail(session: SessionDep, delivery_id: int) -> DeliveryDetail:
     d = get_or_404(session, WebhookDelivery, delivery_id, "delivery_id", "webhook delivery")
     event = session.get(WebhookEvent, d.event_id)
     assert event is not None
-    attempts = session.exec(
-        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)  # type: ignore[arg-type]
-    )
+    attempts = queries.attempts_of(session, delivery_id)
     return DeliveryDetail(
         **_delivery_public(d, event.type).model_dump(),
         event=EventPublic(**envelope(event)),

@@ -1,12 +1,14 @@
-"""Suppressions added by hand or over the API."""
+"""Suppressions added by hand, over the API or by an unsubscribe link."""
 
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.audience.addresses import normalise
-from app.models import Suppression
+from app.audience.queries import is_suppressed
+from app.models import Suppression, utcnow
 from app.webhooks.events import emit_unsubscribe
 
 
@@ -31,3 +33,21 @@ def add(session: Session, email: str, reason: str, source: str, note: str, now: 
     if reason == "unsubscribed":
         emit_unsubscribe(session, suppression.email, source)
     return suppression
+
+
+def unsubscribe(
+    session: Session, email: str, key: str, source: str, campaign_id: int | None, delivery_id: int | None
+) -> None:
+    """Suppress the address as unsubscribed, with the `unsubscribe` webhook event, and commit; an
+    address already suppressed keeps its first reason."""
+    if is_suppressed(session, key):
+        return
+    session.add(
+        Suppression(email=email, email_key=key, reason="unsubscribed", source=source,
+                    campaign_id=campaign_id, delivery_id=delivery_id, created_at=utcnow())
+    )  # fmt: skip
+    emit_unsubscribe(session, email, source, campaign_id, delivery_id)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent click got there first
+        session.rollback()

@@ -10,13 +10,15 @@ from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session
 
 from app.audience.addresses import InvalidAddress, normalise
-from app.models import Campaign, Contact, ListMember, MailingList
+from app.models import Campaign, Contact, ListMember, MailingList, utcnow
 from app.sending import ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
 
 EDITABLE_STATES = ("draft", "scheduled", "paused")
+DELETABLE_STATES = ("draft", "scheduled")  # later ones have a ledger, which is kept
+USER_PAUSE = "paused by user"  # the paused_reason of a pause a user asked for; any other is an error
 SAMPLE_CONTACTS = 100
 
 
@@ -101,6 +103,43 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
 
 
+def percent_done(done: int, total: int, state: str) -> float:
+    """How far the campaign is, as the API and the pages show it; a completed empty campaign is done."""
+    return round(100.0 * done / total, 1) if total else (100.0 if state == "completed" else 0.0)
+
+
+def check_editable(campaign: Campaign, lists_change: bool) -> None:
+    """Raise unless the campaign may be edited now; a paused one keeps the audience frozen at launch."""
+    if campaign.state not in EDITABLE_STATES:
+        raise CampaignStateError(f"a {campaign.state} campaign cannot be edited (pause it first)")
+    if campaign.state == "paused" and lists_change:
+        raise CampaignInvalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
+
+
+def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:
+    """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
+    Call it with nothing pending in the session (see check_campaign)."""
+    check_editable(campaign, "list_ids" in changes)
+    seen = campaign.updated_at
+    # the check runs on a copy with the changes, after the session's transaction has ended
+    check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)
+    if campaign.updated_at != seen:  # read again, in a new transaction
+        raise CampaignStateError("the campaign was changed while it was being checked; try again")
+    check_editable(campaign, "list_ids" in changes)
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    return campaign
+
+
+def delete(session: Session, campaign: Campaign) -> None:
+    """Delete a campaign that never sent; the caller commits."""
+    if campaign.state not in DELETABLE_STATES:
+        raise CampaignStateError(f"a {campaign.state} campaign has a ledger and is kept; cancel it instead")
+    session.delete(campaign)
+
+
 def launch(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
     """Check and launch a draft: at once, or at its send time. The caller commits."""
     if campaign.state != "draft":
@@ -158,7 +197,7 @@ def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> 
 def pause(campaign: Campaign, now: datetime) -> Campaign:
     if campaign.state != "sending":
         raise CampaignStateError(f"only a sending campaign can be paused; this campaign is {campaign.state}")
-    campaign.state, campaign.paused_reason, campaign.updated_at = "paused", "paused by user", now
+    campaign.state, campaign.paused_reason, campaign.updated_at = "paused", USER_PAUSE, now
     return campaign
 
 

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
-from app.api.deps import EngineDep
+from app.deps import EngineDep
 from app.models import User
 from app.web.csrf import require_csrf
 

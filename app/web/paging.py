@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
-from app.api.pagination import page_of
+from app.keyset import BadCursor, fetch
 
 
 @dataclass
@@ -39,17 +39,16 @@ def fetch_page(
     anchor: str = "",
     path: str | None = None,
 ) -> tuple[list[Any], Pager]:
-    """One page of the query that `order(cursor)` builds (with the API's `after_*` helpers), and its links
-    (to `path`, by default this page). A cursor that is not one of ours (an edited URL) shows the first
-    page rather than an error."""
+    """One page of the query that `order(cursor)` builds (a feature package's query, ordered with an
+    `app.keyset` helper), and its links (to `path`, by default this page). A cursor that is not one of
+    ours (an edited URL) shows the first page rather than an error."""
     cursor = request.query_params.get(param) or None
     try:
         query = order(cursor)
-    except HTTPException:
+    except BadCursor:
         cursor = None
         query = order(None)
-    result = session.execute(query.limit(limit + 1))
-    rows, next_cursor = page_of(list(result.scalars() if scalars else result.all()), limit, key)
+    rows, next_cursor = fetch(session, query, limit, key, scalars)
     pager = Pager(
         next_url=page_url(request, param, next_cursor, anchor, path) if next_cursor else None,
         first_url=page_url(request, param, None, anchor, path) if cursor else None,

@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from app.models import Campaign, utcnow
 from app.sending import ledger
+from app.sending.campaigns import percent_done
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class CampaignProgress:
 
 def campaign_progress(session: Session, campaign: Campaign) -> CampaignProgress:
     p = ledger.progress(session, campaign, utcnow())
-    percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
+    percent = percent_done(p.done, p.total, campaign.state)
     remaining = sum(p.counts.get(s, 0) for s in ledger.DUE_STATES)
     final = campaign.state in ("draft", "completed", "cancelled")  # nothing moves until the user acts
     return CampaignProgress(p.counts, p.total, p.done, remaining, percent, p.rate_per_second, p.eta_seconds, final)

@@ -4,12 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import select
 
-from app.api.deps import SessionDep
-from app.api.pagination import after_id
-from app.apikeys import create_api_key, revoke_api_key
-from app.models import ApiKey
+from app import apikeys
+from app.deps import SessionDep
 from app.web.paging import fetch_page
 from app.web.templating import render
 
@@ -21,8 +18,7 @@ PAGE_ROWS = 50
 def _page(request: Request, session: SessionDep, new_key: str = "", errors: dict[str, str] | None = None,
           values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
     # newest first; rows carry the prefix, never the key
-    keys, pager = fetch_page(session, request, lambda c: after_id(select(ApiKey), ApiKey.id, c, descending=True),
-                             PAGE_ROWS, anchor="#api-keys")  # fmt: skip
+    keys, pager = fetch_page(session, request, apikeys.keys_newest_first, PAGE_ROWS, anchor="#api-keys")
     context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": errors or {}, "v": values or {}}
     return render(request, "apikeys.html", context, status_code)
 
@@ -44,7 +40,7 @@ def create_key(
         errors["scope"] = "Choose read or write."
     if errors:
         return _page(request, session, errors=errors, values=values, status_code=400)
-    _, plaintext = create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]
+    _, plaintext = apikeys.create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]
     session.commit()
     # shown in this response only; the database keeps its hash
     return _page(request, session, new_key=plaintext)
@@ -52,7 +48,7 @@ def create_key(
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(key_id: int, request: Request, session: SessionDep) -> Response:
-    row = revoke_api_key(session, key_id)
+    row = apikeys.revoke_api_key(session, key_id)
     session.commit()
     request.session["notice"] = f"Key {row.prefix}… revoked." if row else f"There is no key {key_id}."
     return RedirectResponse("/settings/api-keys", status_code=303)

@@ -2,12 +2,12 @@
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
-from app.api.deps import SessionDep, SettingsDep
+from app.audience import queries
 from app.audience.compile import EXCLUSION_REASONS, UnknownList, compile_audience
 from app.audience.why import why
-from app.models import MailingList, utcnow
+from app.deps import SessionDep, SettingsDep
+from app.models import utcnow
 from app.web.templating import render
 
 router = APIRouter()
@@ -18,7 +18,7 @@ def audience_page(
     request: Request, session: SessionDep, settings: SettingsDep,
     list_id: list[int] = Query(default=[]), address: str = "",
 ) -> HTMLResponse:  # fmt: skip
-    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    lists = queries.lists_by_name(session)
     errors: dict[str, str] = {}
     counts = verdict = None
     if list_id:

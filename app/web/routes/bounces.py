@@ -4,23 +4,23 @@ chart of bounces by reason per day; the sweep log and "sweep now"."""
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select, text
 
-from app.api.deps import EngineDep, SessionDep, SettingsDep
-from app.api.pagination import after_id, after_time_id
+from app.bounces import queries
+from app.bounces.schemas import BounceKind
 from app.bounces.sweep import run_sweep
-from app.models import Bounce, Campaign, Delivery, MailboxSweep, utcnow
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.models import utcnow
 from app.web.paging import Pager, fetch_page
 from app.web.templating import render
 
 router = APIRouter()
 
-KINDS = ("bounce", "delayed", "complaint", "autoreply", "unsubscribe", "delivery")
+KINDS = get_args(BounceKind)
 CHART_DAYS = 30
 CHART_SECONDS = 60
 PAGE_ROWS = 50
@@ -37,24 +37,12 @@ def _day(raw: str) -> datetime | None:
         return None
 
 
-def _day_of(column: Any, dialect: str) -> Any:
-    """The UTC calendar day of a timestamp, computed by the database."""
-    return func.date(column) if dialect == "sqlite" else func.date(func.timezone("UTC", column))
-
-
 def _chart(session: SessionDep) -> dict:  # type: ignore[type-arg]
     start = (utcnow() - timedelta(days=CHART_DAYS - 1)).date()
-    day = _day_of(Bounce.created_at, session.get_bind().dialect.name)
-    # counted by the database over the created_at index: a busy month is a million rows, never fetched
-    rows = session.execute(
-        select(day, Bounce.reason, func.count())
-        .where(Bounce.kind == "bounce", Bounce.created_at >= datetime.combine(start, datetime.min.time(), UTC))
-        .group_by(day, Bounce.reason)
-    ).all()
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     totals: Counter[str] = Counter()
-    for at, reason, n in rows:
-        per_day[at if isinstance(at, date) else date.fromisoformat(at)][reason] += n
+    for at, reason, n in queries.bounces_per_day_and_reason(session, start):
+        per_day[at][reason] += n
         totals[reason] += n
     reasons = [r for r, _ in totals.most_common()]
     colours = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(reasons)}
@@ -73,36 +61,29 @@ def _cached_chart(request: Request, session: SessionDep) -> dict:  # type: ignor
     return cached[1]  # type: ignore[no-any-return]
 
 
-# the distinct reasons by skipping through the reason index (one seek per reason), not a scan of every bounce
-_REASONS = text(
-    "WITH RECURSIVE r(reason) AS (SELECT MIN(reason) FROM bounce UNION ALL "
-    "SELECT (SELECT MIN(reason) FROM bounce WHERE reason > r.reason) FROM r WHERE r.reason IS NOT NULL) "
-    "SELECT reason FROM r WHERE reason IS NOT NULL"
-)
-
-
 def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> tuple[Any, dict[str, str]]:
+    """The form's filters read, and the query they make; the errors by field."""
     errors: dict[str, str] = {}
-    stmt = select(Bounce, Delivery).outerjoin(Delivery, Delivery.id == Bounce.delivery_id)
-    if kind:
-        stmt = stmt.where(Bounce.kind == kind)
-    if reason:
-        stmt = stmt.where(Bounce.reason == reason.strip())
-    if campaign:
-        if campaign.isdigit():
-            stmt = stmt.where(Bounce.campaign_id == int(campaign))
-        else:
-            errors["campaign"] = "choose a campaign"
-    for name, raw, op in (("since", since, "ge"), ("until", until, "lt")):
+    if campaign and not campaign.isdigit():
+        errors["campaign"] = "choose a campaign"
+    days: dict[str, datetime] = {}
+    for name, raw in (("since", since), ("until", until)):
         if raw:
             day = _day(raw)
             if day is None:
                 errors[name] = "enter a date as YYYY-MM-DD"
-            elif op == "ge":
-                stmt = stmt.where(Bounce.created_at >= day)
             else:
-                stmt = stmt.where(Bounce.created_at < day + timedelta(days=1))
-    return stmt, errors
+                days[name] = day
+    until_day = days.get("until")
+    query = queries.bounces_filtered(
+        kind=kind or None,
+        reason=reason.strip() if reason else None,
+        campaign=int(campaign) if campaign.isdigit() else None,
+        since=days.get("since"),
+        before=None if until_day is None else until_day + timedelta(days=1),
+        with_delivery=True,
+    )
+    return query, errors
 
 
 @router.get("/bounces", response_class=HTMLResponse)
@@ -113,19 +94,13 @@ def bounces_page(
     stmt, errors = _filtered(kind, reason, campaign, since, until)
     rows, pager = [], Pager()
     if not errors:
-        rows, pager = fetch_page(session, request, lambda c: after_time_id(stmt, Bounce.created_at, Bounce.id, c),
-                                 PAGE_ROWS, key=lambda r: (r[0].created_at, r[0].id), scalars=False,
-                                 anchor="#bounces")  # fmt: skip
-    sweeps, sweep_pager = fetch_page(session, request, lambda c: after_id(select(MailboxSweep), MailboxSweep.id, c,
-                                                                         descending=True),
-                                     SWEEP_ROWS, param="sweeps", anchor="#sweeps-h")  # fmt: skip
-    reasons = list(session.execute(_REASONS).scalars())
+        rows, pager = fetch_page(session, request, lambda c: queries.bounces_newest_first(stmt, c), PAGE_ROWS,
+                                 key=lambda r: (r[0].created_at, r[0].id), scalars=False, anchor="#bounces")  # fmt: skip
+    sweeps, sweep_pager = fetch_page(session, request, queries.sweeps_newest_first, SWEEP_ROWS, param="sweeps",
+                                     anchor="#sweeps-h")  # fmt: skip
+    reasons = queries.reasons_seen(session)
     # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
-    campaigns = session.execute(
-        select(Campaign.id, Campaign.name).order_by(Campaign.id.desc()).limit(CAMPAIGNS_OFFERED)
-    ).all()
-    if campaign.isdigit() and all(c.id != int(campaign) for c in campaigns):
-        campaigns += session.execute(select(Campaign.id, Campaign.name).where(Campaign.id == int(campaign))).all()
+    campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, int(campaign) if campaign.isdigit() else None)
     return render(request, "bounces.html", {
         "rows": rows, "pager": pager, "errors": errors, "kinds": KINDS, "reasons": reasons, "campaigns": campaigns,
         "sweeps": sweeps, "sweep_pager": sweep_pager,

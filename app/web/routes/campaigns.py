@@ -9,14 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlmodel import Session
 
-from app.api.campaigns import CampaignCreate
-from app.api.deps import EngineDep, SessionDep, SettingsDep
-from app.api.pagination import after_id
-from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
+from app.audience import queries as audience_queries
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.models import Campaign, utcnow
 from app.sending import campaigns as service
+from app.sending import queries
 from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -28,6 +27,7 @@ from app.sending.render import (
     render_limits,
 )
 from app.sending.sandbox import Limits
+from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
@@ -90,15 +90,14 @@ def _from_form(
 
 def _compose_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
                   campaign: Campaign | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    lists = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+    lists = audience_queries.lists_by_name(session)
     return render(request, "compose.html", {"values": values, "errors": errors, "lists": lists,
                                             "campaign": campaign}, status_code)  # fmt: skip
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(request: Request, session: SessionDep, state: str = "") -> HTMLResponse:
-    query = select(Campaign).where(Campaign.state == state) if state else select(Campaign)
-    rows, pager = fetch_page(session, request, lambda c: after_id(query, Campaign.id, c, descending=True), PAGE_ROWS)
+    rows, pager = fetch_page(session, request, lambda c: queries.campaigns_newest_first(c, state), PAGE_ROWS)
     return render(request, "campaigns.html", {"campaigns": rows, "pager": pager, "state": state})
 
 
@@ -135,10 +134,12 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     form = await request.form()
     values, checked, errors = await run_in_threadpool(_from_form, form, session, render_limits(settings))
     campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
-    if campaign.state not in service.EDITABLE_STATES:
-        errors.add("name", f"a {campaign.state} campaign cannot be edited (pause it first)")
-    elif campaign.state == "paused" and set(values["list_ids"]) != set(campaign.list_ids):
-        errors.add("list_ids", "the audience was frozen when sending started; lists cannot change now")
+    try:
+        service.check_editable(campaign, set(values["list_ids"]) != set(campaign.list_ids))
+    except service.CampaignStateError as exc:
+        errors.add("name", str(exc))
+    except service.CampaignInvalid as exc:
+        errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, values, errors, campaign, status_code=400)
     for key in (*FIELDS, "list_ids", "send_at"):
@@ -209,31 +210,13 @@ def _sample_subject(session: Session, settings: Settings, campaign: Campaign) ->
 
 
 def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str | None, dict[str, Any]]:
-    if list_ids:
-        row = session.execute(
-            select(Contact.email, Contact.first_name, Contact.last_name, Contact.attributes)
-            .join(ListMember, ListMember.contact_id == Contact.id)
-            .where(ListMember.list_id.in_(list_ids)).order_by(Contact.id).limit(1)
-        ).first()  # fmt: skip
-        if row is not None:
-            return row[0], row[1], row[2], row[3] or {}
-    return "someone@example.com", "Ann", "Example", {}
+    return queries.first_contact(session, list_ids) or ("someone@example.com", "Ann", "Example", {})
 
 
 def _ledger(session: Session, request: Request, campaign_id: int, email: str) -> tuple[list[dict[str, Any]], Pager]:
-    query = select(Delivery).where(Delivery.campaign_id == campaign_id,
-                                   Delivery.email_key.contains(email.strip().lower(), autoescape=True))  # fmt: skip
-    rows, pager = fetch_page(
-        session, request, lambda c: after_id(query, Delivery.id, c), LEDGER_ROWS, anchor="#ledger-h"
-    )
-    ids = [d.id for d in rows]
-    attempts: dict[int, list[DeliveryAttempt]] = {}
-    for a in session.execute(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids))
-                             .order_by(DeliveryAttempt.at)).scalars():  # fmt: skip
-        attempts.setdefault(a.delivery_id, []).append(a)
-    bounces: dict[int, list[Bounce]] = {}
-    for b in session.execute(select(Bounce).where(Bounce.delivery_id.in_(ids)).order_by(Bounce.created_at)).scalars():
-        bounces.setdefault(b.delivery_id, []).append(b)  # type: ignore[arg-type]
+    rows, pager = fetch_page(session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email),
+                             LEDGER_ROWS, anchor="#ledger-h")  # fmt: skip
+    attempts, bounces = queries.attempts_and_bounces(session, [d.id for d in rows])
     found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]  # type: ignore[arg-type]
     return found, pager
 
@@ -243,7 +226,7 @@ def campaign_page(
     campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep, email: str = Query("")
 ) -> HTMLResponse:
     campaign = _get(session, campaign_id)
-    names = dict(session.execute(select(MailingList.id, MailingList.name)).all())
+    names = audience_queries.list_names(session)
     subject = _sample_subject(session, settings, campaign)
     notice_state = request.session.pop("notice_state", None)
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one

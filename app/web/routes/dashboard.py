@@ -4,39 +4,29 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
 
-from app.api.deps import SessionDep
-from app.models import Bounce, Campaign, Delivery, MailboxSweep, utcnow
+from app.bounces import queries as bounce_queries
+from app.deps import SessionDep
+from app.models import utcnow
+from app.sending import queries as sending_queries
 from app.web.progress import campaign_progress
 from app.web.templating import render
 
 router = APIRouter()
 
 RATE_DAYS = 30
+RECENT_SHOWN = 8
 PAUSED_SHOWN = 5  # the rest are one click away, on /campaigns?state=paused
-USER_PAUSE = "paused by user"  # app.sending.campaigns.pause
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
-    recent = session.execute(select(Campaign).order_by(Campaign.id.desc()).limit(8)).scalars().all()
-    paused = (
-        session.execute(
-            select(Campaign)
-            .where(Campaign.state == "paused", Campaign.paused_reason != USER_PAUSE)
-            .order_by(Campaign.id.desc())
-            .limit(PAUSED_SHOWN + 1)
-        )
-        .scalars()
-        .all()
-    )
+    recent = sending_queries.recent_campaigns(session, RECENT_SHOWN)
+    paused = sending_queries.paused_by_error(session, PAUSED_SHOWN + 1)
     since = utcnow() - timedelta(days=RATE_DAYS)
-    sent = session.execute(select(func.count()).where(Delivery.sent_at >= since)).scalar_one()
-    bounced = session.execute(
-        select(func.count()).where(Bounce.kind == "bounce", Bounce.created_at >= since)
-    ).scalar_one()
-    last_sweep = session.execute(select(MailboxSweep).order_by(MailboxSweep.id.desc()).limit(1)).scalars().first()
+    sent = sending_queries.sent_since(session, since)
+    bounced = bounce_queries.bounced_since(session, since)
+    last_sweep = bounce_queries.last_sweep(session)
     return render(request, "dashboard.html", {
         "campaigns": [(c, campaign_progress(session, c)) for c in recent],
         "paused": paused[:PAUSED_SHOWN],

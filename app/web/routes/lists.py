@@ -10,17 +10,17 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import EngineDep, SessionDep, SettingsDep
-from app.api.pagination import after_id, after_name_id
+from app.audience import queries
 from app.audience.export import csv_lines
 from app.audience.importer import claim, create_job, run_import, run_in_background
+from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
-from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.models import ImportJob, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
 from app.web.import_preview import Preview, mapping_from_form, preview
@@ -52,13 +52,9 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _lists_page(request: Request, session: SessionDep, errors: dict[str, str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    lists, pager = fetch_page(session, request, lambda c: after_name_id(select(MailingList), MailingList.name,
-                                                                        MailingList.id, c),
-                              LISTS_SHOWN, key=lambda m: (m.name, m.id))  # fmt: skip
-    # sizes of the lists on this page only, each counted on the membership's primary key
-    counts = dict(session.execute(select(ListMember.list_id, func.count())
-                                  .where(ListMember.list_id.in_([m.id for m in lists]))
-                                  .group_by(ListMember.list_id)).all())  # fmt: skip
+    lists, pager = fetch_page(session, request, queries.lists_alphabetically, LISTS_SHOWN,
+                              key=lambda m: (m.name, m.id))  # fmt: skip
+    counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
     return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager,
                                           "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
 
@@ -98,9 +94,8 @@ def create_list(
 
 def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
-    query = select(ImportJob).where(ImportJob.list_id == ml.id)
-    imports, pager = fetch_page(session, request, lambda c: after_id(query, ImportJob.id, c, descending=True),
+    members = queries.member_count(session, ml.id)
+    imports, pager = fetch_page(session, request, lambda c: queries.imports_newest_first(ml.id, c),
                                 IMPORTS_SHOWN, param="imports", anchor="#imports-h", path=f"/lists/{ml.id}")  # fmt: skip
     return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
                                          "formats": FORMATS, "errors": errors or {}, "values": values or {}},
@@ -129,7 +124,7 @@ def rename_list(
 @router.get("/lists/{list_id}/delete", response_class=HTMLResponse)
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
-    members = session.execute(select(func.count()).where(ListMember.list_id == ml.id)).scalar_one()
+    members = queries.member_count(session, list_id)
     return render(request, "confirm.html", {
         "title": f'Delete the list "{ml.name}"?',
         "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
@@ -140,8 +135,7 @@ def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLR
 @router.post("/lists/{list_id}/delete")
 def delete_list(list_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     ml = _get_list(session, list_id)
-    session.execute(ListMember.__table__.delete().where(ListMember.list_id == list_id))  # type: ignore[attr-defined]
-    session.delete(ml)
+    delete_with_members(session, ml)
     session.commit()
     request.session["notice"] = f'List "{ml.name}" deleted.'
     return RedirectResponse("/lists", status_code=303)
@@ -267,9 +261,8 @@ def _import_context(session: SessionDep, request: Request, import_id: int) -> di
     percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
     rejects, pager = [], Pager()
     if done:
-        query = select(ImportReject).where(ImportReject.import_id == import_id)
         # the links of the polled fragment (/status) lead to the page itself
-        rejects, pager = fetch_page(session, request, lambda c: after_id(query, ImportReject.id, c), REJECTS_SHOWN,
+        rejects, pager = fetch_page(session, request, lambda c: queries.rejects_in_order(import_id, c), REJECTS_SHOWN,
                                     param="rejects", anchor="#rejects", path=f"/imports/{import_id}")  # fmt: skip
     ml = session.get(MailingList, job.list_id)
     return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
@@ -291,11 +284,7 @@ def import_rejects_csv(import_id: int, session: SessionDep) -> StreamingResponse
     job = session.get(ImportJob, import_id)
     if job is None:
         raise HTTPException(404, f"no import with id {import_id}")
-    rows = (
-        session.execute(select(ImportReject).where(ImportReject.import_id == import_id).order_by(ImportReject.id))
-        .scalars()
-        .all()
-    )
+    rows = queries.all_rejects(session, import_id)
     session.rollback()
     return StreamingResponse(
         csv_lines(["file", "line", "column", "value", "reason"],

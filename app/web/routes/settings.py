@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.api.deps import EngineDep, SettingsDep
 from app.bounces.mailbox import MailboxError, check_mailbox
 from app.config_store import EDITABLE, SECRETS, SettingsInvalid, save_settings, validate_changes
+from app.deps import EngineDep, SettingsDep
 from app.sending.relay import test_connection
 from app.settings import Settings
 from app.web.templating import render

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.api.deps import EngineDep
+from app.deps import EngineDep
 from app.web.csrf import require_csrf
 from app.web.templating import render
 from app.web.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist

@@ -5,14 +5,12 @@ from typing import Annotated, get_args
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import or_, select
 
-from app.api.deps import SessionDep
-from app.api.pagination import after_id
-from app.audience import suppressions
+from app.audience import queries, suppressions
 from app.audience.addresses import InvalidAddress
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason
+from app.deps import SessionDep
 from app.models import Suppression, utcnow
 from app.web.paging import fetch_page
 from app.web.templating import render
@@ -25,14 +23,9 @@ PAGE_ROWS = 100
 
 def _page(request: Request, session: SessionDep, q: str = "", reason: str = "", errors: dict[str, str] | None = None,
           values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    stmt = select(Suppression)
-    if q.strip():
-        stmt = stmt.where(or_(Suppression.email_key.contains(q.strip().lower(), autoescape=True),
-                              Suppression.note.contains(q.strip(), autoescape=True)))  # fmt: skip
-    if reason in REASONS:
-        stmt = stmt.where(Suppression.reason == reason)
-    rows, pager = fetch_page(session, request, lambda c: after_id(stmt, Suppression.id, c, descending=True),
-                             PAGE_ROWS, anchor="#suppressions")  # fmt: skip
+    stmt = queries.suppressions_filtered(reason if reason in REASONS else None, search=q.strip())
+    rows, pager = fetch_page(session, request, lambda c: queries.suppressions_newest_first(stmt, c), PAGE_ROWS,
+                             anchor="#suppressions")  # fmt: skip
     return render(request, "suppressions.html", {
         "rows": rows, "pager": pager, "q": q, "reason": reason, "reasons": REASONS,
         "errors": errors or {}, "values": values or {"reason": "manual"},
@@ -96,11 +89,8 @@ def remove(suppression_id: int, request: Request, session: SessionDep) -> Redire
 
 @router.get("/suppressions.csv")
 def export(session: SessionDep, reason: str = "") -> StreamingResponse:
-    stmt = select(Suppression).order_by(Suppression.id)
-    if reason in REASONS:
-        stmt = stmt.where(Suppression.reason == reason)
     rows = [(x.email, x.reason, x.source, x.note, x.campaign_id, x.created_at.isoformat(timespec="seconds"))
-            for x in session.execute(stmt).scalars()]  # fmt: skip
+            for x in queries.all_suppressions(session, reason if reason in REASONS else None)]  # fmt: skip
     session.rollback()
     return StreamingResponse(
         csv_lines(["email", "reason", "source", "note", "campaign_id", "created_at"], rows),

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: settings, engine and a database session per request."""
+"""Request dependencies shared by the API, the web pages and the unsubscribe page: the effective
+settings, the engine and a database session per request."""
 
 from collections.abc import Iterator
 from typing import Annotated

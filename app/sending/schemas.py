@@ -1,0 +1,97 @@
+"""Request and response shapes of campaigns and their ledger (the API's, and the compose form's check)."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlmodel import Field, SQLModel
+
+CampaignState = Literal["draft", "scheduled", "sending", "paused", "completed", "cancelled"]
+DeliveryState = Literal["queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"]
+
+
+class CampaignBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    from_name: str = Field(default="", max_length=200)
+    from_address: str = Field(max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
+    subject: str = Field(min_length=1, max_length=998, description="a Jinja2 template, like the bodies")
+    html_template: str = ""
+    text_template: str = ""
+    list_ids: list[int] = Field(default_factory=list)
+    send_at: datetime | None = Field(default=None, description="launch sends at this time instead of at once")
+
+
+class CampaignCreate(CampaignBase):
+    pass
+
+
+class CampaignUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    from_name: str | None = Field(default=None, max_length=200)
+    from_address: str | None = Field(default=None, max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, min_length=1, max_length=998)
+    html_template: str | None = None
+    text_template: str | None = None
+    list_ids: list[int] | None = None
+    send_at: datetime | None = None
+
+
+class ProgressPublic(BaseModel):
+    counts: dict[str, int]
+    total: int
+    done: int
+    percent: float
+    rate_per_second: float
+    eta_seconds: float | None
+
+
+class CampaignPublic(CampaignBase):
+    id: int
+    state: str
+    paused_reason: str | None
+    relay_unreachable_since: datetime | None = Field(
+        default=None, description="set while the relay cannot be reached; the campaign keeps sending and retries"
+    )
+    relay_next_try_at: datetime | None = Field(default=None, description="when the relay is tried next")
+    relay_problem: str | None = Field(default=None, description="why the relay cannot be reached")
+    audience_counts: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    launched_at: datetime | None
+    completed_at: datetime | None
+    progress: ProgressPublic | None = None
+
+
+class CancelResult(BaseModel):
+    campaign: CampaignPublic
+    cancelled_deliveries: int
+
+
+class TestSendRequest(BaseModel):
+    to: list[str] = Field(description="addresses to send the test to")
+    contact_id: int | None = Field(
+        default=None, description="render for this contact (default: the first of the lists)"
+    )
+
+
+class TestSendItem(BaseModel):
+    address: str
+    ok: bool
+    reply: str
+
+
+class DeliveryPublic(SQLModel):
+    id: int
+    email: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    first_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_reply_code: int | None
+    last_reply: str | None
+    message_id: str | None
+    bounced_at: datetime | None
