@@ -21,6 +21,9 @@ STATUS_REASON: dict[str, str] = {
     "5.3.0": "systemerror", "5.3.1": "systemfull", "5.3.2": "notaccept", "5.3.3": "systemerror",
     "5.3.4": "mesgtoobig", "5.3.5": "systemerror",
     "5.4.0": "networkerror", "5.4.3": "systemerror", "5.4.4": "hostunknown",
+    # Exchange Online's 5.4.3xx: the queue gave up on the destination (Microsoft's NDR code list)
+    "5.4.300": "expired", "5.4.310": "hostunknown", "5.4.312": "networkerror", "5.4.316": "expired",
+    "5.4.317": "expired", "5.4.318": "expired", "4.4.312": "networkerror", "4.4.316": "expired",
     "5.5.2": "syntaxerror", "5.5.3": "toomanyconn", "5.5.4": "systemerror", "5.5.5": "systemerror",
     "5.5.6": "syntaxerror",
     "5.6.0": "contenterror", "5.6.1": "contenterror", "5.6.2": "contenterror", "5.6.3": "contenterror",

@@ -8,7 +8,9 @@ the mailer type and the action. The phrase tables live in phrases.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import NamedTuple
 
 from .codes import STATUS_REASON
 from .phrases import PHRASES, REJECTED_EXCEPTIONS, Phrase
@@ -17,6 +19,9 @@ from .phrases import PHRASES, REJECTED_EXCEPTIONS, Phrase
 RETRY = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
                    "hostunknown", "userunknown"})
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
+GREETING = frozenset({"CONN", "EHLO", "HELO"})
+QUEUE_TRAILER = "this message has been in the queue too long"
+NOT_RCPT = frozenset({"CONN", "EHLO", "HELO", "MAIL", "DATA"})
 
 FIRST_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
                "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "contenterror",
@@ -100,66 +105,168 @@ def includes(reason: str, text: str) -> bool:
     return any(_aligned(text, pair) for pair in _PAIRS.get(reason, ()))
 
 
-def _probe(reason: str, status_name: str, reply: str, command: str, text: str, status: str) -> bool:
-    """Reason-specific rule: does this error belong to `reason`?"""
-    if reason == "userunknown":
-        if status_name == "suspend":
-            return False
-        if status_name == "hostunknown" and includes("hostunknown", text):
-            return False    # code and text agree that the domain, not the mailbox, is unknown
-        if status_name == "userunknown":
-            return not any(includes(r, text) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved",
-                                                       "rejected", "notaccept", "speeding", "toomanyconn"))
-        # an addressing-status code (RFC 3463 X.1.XXX: 5.1.10, 5.1.351, ...) or a refusal of
-        # RCPT TO lets the phrase decide; after DATA, or with no command known, the same words
-        # come from a filter in the path (-> filtered)
-        if command == "RCPT" or (status[1:4] == ".1." and status_name not in ("rejected", "hasmoved")):
-            return includes("userunknown", text)
+class Error(NamedTuple):
+    """One failed recipient's evidence, as the reason rules see it."""
+
+    status: str         # enhanced status code ("5.1.1") or ""
+    status_name: str    # the reason RFC 3463 / the IANA registry gives that code, or ""
+    reply: str          # SMTP reply code or ""
+    command: str        # the SMTP command the error answered, or ""
+    text: str           # the diagnostic, lower case, multi-line prefixes dropped
+
+    @property
+    def subject(self) -> str:
+        """RFC 3463 subject digit: 1 addressing, 2 mailbox, 4 network, 5 protocol, 7 policy."""
+        return self.status[2:3]
+
+    @property
+    def generic(self) -> bool:
+        """No code, or a code that says nothing about the cause (X.0.X, X.5.0): the words decide."""
+        return not self.status or (not self.status_name and self.subject in ("0", "5"))
+
+    def says(self, reason: str) -> bool:
+        return includes(reason, self.text)
+
+
+Rule = Callable[[Error], bool]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    """Register `fn` as the first-pass rule of one reason: does this error belong to it?"""
+    def register(fn: Rule) -> Rule:
+        RULES[name] = fn
+        return fn
+    return register
+
+
+# The recipient's address is refused in so many words ("User unknown", "No such user").
+# The words decide when the structure places the refusal at the address: RCPT TO, an
+# addressing code (X.1.X), a protocol-level code (X.5.0: only RCPT refuses an address during
+# the dialogue) or a 553 "mailbox name not allowed" (MAIL/RCPT only, RFC 5321 4.3.2).
+# After DATA, under a policy code (X.7.X), or with no command and no code at all, the same
+# words are what a filter in the path prints (the development corpus labels those filtered).
+@rule("userunknown")
+def _userunknown(e: Error) -> bool:
+    if e.status_name == "suspend":
         return False
-    if reason == "filtered":
-        if status_name == "suspend":
-            return False
-        if status_name == "filtered":
-            return includes("userunknown", text) or includes("filtered", text)
-        if command in BEFORE_DATA:
-            return False
-        return includes("filtered", text) or includes("userunknown", text)
-    if reason == "rejected":
-        if status_name == "rejected":
-            return True
-        temp = status_name or "undefined"
-        if command == "MAIL" or (command == "DATA" and temp != "userunknown") or temp in (
-                "undefined", "onhold", "securityerror", "systemerror"):
-            return includes("rejected", text)
+    if e.status_name == "hostunknown" and e.says("hostunknown"):
+        return False    # code and text agree that the domain, not the mailbox, is unknown
+    if e.status_name == "userunknown":
+        return not any(e.says(r) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
+                                           "notaccept", "speeding", "toomanyconn"))
+    if e.command == "RCPT" and _bare_recipient_refusal(e.text):
+        return True
+    if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
+        return e.says("userunknown")
+    at_address = e.subject == "5" or e.reply in ("553", "501")
+    return e.generic and at_address and e.command not in NOT_RCPT and e.says("userunknown")
+
+
+def _bare_recipient_refusal(text: str) -> bool:
+    """Postfix's "Recipient address rejected." with no restriction named after it."""
+    pos = text.find("recipient address rejected")
+    return pos >= 0 and text[pos + 26 : pos + 27] in ("", ".", " ", ")")
+
+
+@rule("filtered")
+def _filtered(e: Error) -> bool:
+    if e.status_name == "suspend":
         return False
-    if reason == "hostunknown":
-        if status_name == "hostunknown":
-            return not includes("networkerror", text)
-        return includes("hostunknown", text)
-    if reason == "mesgtoobig":
-        if status_name == "mesgtoobig":
-            return True
-        if status_name == "exceedlimit" or status == "5.2.3":
-            return False
-        return includes("mesgtoobig", text)
-    if reason == "contenterror":
-        if _probe("spamdetected", status_name, reply, command, text, status):
-            return False
-        return status_name == "contenterror" or includes("contenterror", text)
-    if reason == "spamdetected":
-        if not status:
-            return False
-        if status_name == "spamdetected":
-            return True
-        return command not in BEFORE_DATA and includes("spamdetected", text)
-    if reason == "norelaying":
-        return command not in ("CONN", "EHLO", "HELO") and includes("norelaying", text)
-    if reason == "suspend":
-        return reply == "525" or includes("suspend", text)
-    if reason in ("hasmoved", "notcompliantrfc", "badreputation", "speeding"):
-        return includes(reason, text)
-    # mailboxfull, exceedlimit, authfailure, requireptr, toomanyconn, blocked
-    return status_name == reason or includes(reason, text)
+    if e.status_name == "filtered":
+        return e.says("userunknown") or e.says("filtered")
+    if e.command in BEFORE_DATA:
+        return False
+    # "user unknown" that the userunknown rule did not take
+    return e.says("filtered") or e.says("userunknown")
+
+
+# At MAIL FROM the address in question is the sender's: any "bad address" wording is a refusal
+# of the sender (RFC 5321 553 "mailbox name not allowed", X.1.7/X.1.8).
+@rule("rejected")
+def _rejected(e: Error) -> bool:
+    if e.status_name == "rejected":
+        return True
+    if e.command == "MAIL":
+        return e.says("rejected") or e.says("userunknown") or e.says("hostunknown") or "access denied" in e.text
+    temp = e.status_name or "undefined"
+    if (e.command == "DATA" and temp != "userunknown") or temp in ("undefined", "onhold", "securityerror",
+                                                                   "systemerror"):
+        return e.says("rejected")
+    return False
+
+
+# A domain that does not exist, unless the text says the lookup itself failed for now.
+@rule("hostunknown")
+def _hostunknown(e: Error) -> bool:
+    if e.says("networkerror"):
+        return False
+    return e.status_name == "hostunknown" or e.says("hostunknown")
+
+
+@rule("mesgtoobig")
+def _mesgtoobig(e: Error) -> bool:
+    if e.status_name == "mesgtoobig":
+        return True
+    if e.status_name == "exceedlimit" or e.status == "5.2.3":
+        return False
+    return e.says("mesgtoobig")
+
+
+@rule("spamdetected")
+def _spamdetected(e: Error) -> bool:
+    if not e.status:
+        return False
+    if e.status_name == "spamdetected":
+        return True
+    return e.command not in BEFORE_DATA and e.says("spamdetected")
+
+
+@rule("contenterror")
+def _contenterror(e: Error) -> bool:
+    if _spamdetected(e):
+        return False
+    return e.status_name == "contenterror" or e.says("contenterror")
+
+
+@rule("norelaying")
+def _norelaying(e: Error) -> bool:
+    return e.command not in ("CONN", "EHLO", "HELO") and e.says("norelaying")
+
+
+@rule("suspend")
+def _suspend(e: Error) -> bool:
+    return e.reply == "525" or e.says("suspend")
+
+
+# RFC 3463 X.1.6 "destination mailbox has moved"; RFC 5321 551 "User not local; please try <...>"
+@rule("hasmoved")
+def _hasmoved(e: Error) -> bool:
+    if e.status_name == "hasmoved" or e.says("hasmoved"):
+        return True
+    return e.reply == "551" and (e.generic or e.subject == "1") and not e.says("norelaying")
+
+
+def _phrase_only(name: str) -> Rule:
+    return lambda e: e.says(name)
+
+
+def _code_or_phrase(name: str) -> Rule:
+    return lambda e: e.status_name == name or e.says(name)
+
+
+for _name in ("notcompliantrfc", "badreputation", "speeding"):
+    RULES[_name] = _phrase_only(_name)
+# A refusal at the greeting or HELO can only be about the client: its IP, name or network.
+@rule("blocked")
+def _blocked(e: Error) -> bool:
+    if e.status_name == "blocked" or e.says("blocked"):
+        return True
+    return e.command in GREETING and any(w in e.text for w in ("denied", "refused", "rejected", "not allowed"))
+
+
+for _name in ("mailboxfull", "exceedlimit", "authfailure", "requireptr", "toomanyconn"):
+    RULES[_name] = _code_or_phrase(_name)
 
 
 def _syntax_reply(reply: str) -> bool:
@@ -174,19 +281,25 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
     if status.startswith("2."):
         return "delivered"
     text = unfold(diagnostic.lower())
+    if QUEUE_TRAILER in text:
+        # qmail's closing line; the cause is what the text said above it, when it said one
+        cause = find(status, reply, command, text.replace(QUEUE_TRAILER, " "), diagnostic_type, action, preset)
+        if cause not in ("onhold", "undefined"):
+            return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
     reason = ""
+    error = Error(status, status_name, reply, command, text)
     # Postfix's own diagnostic type still carries the remote server's reply when there was one
     if dtype == "SMTP" or (dtype == "X-POSTFIX" and reply):
         for name in FIRST_ORDER:
             # a format's own reason stands unless a reason earlier in the order fits
-            if name == preset or _probe(name, status_name, reply, command, text, status):
+            if name == preset or RULES[name](error):
                 reason = name
                 break
     if not reason:
         reason = preset if preset and preset not in ("undefined", "onhold") else ""
-        reason = reason or _another(status, status_name, reply, command, text, dtype, action)
+        reason = reason or _another(error, dtype, action)
         if reason == "undefined":
             reason = ""
         if not reason and action in ("delayed", "expired"):
@@ -200,7 +313,8 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
     return reason
 
 
-def _another(status: str, status_name: str, reply: str, command: str, text: str, dtype: str, action: str) -> str:
+def _another(error: Error, dtype: str, action: str) -> str:
+    status, status_name, reply, command, text = error
     if status_name and status_name not in RETRY and dtype == "SMTP":
         return status_name
     for name in SECOND_ORDER:
@@ -208,6 +322,11 @@ def _another(status: str, status_name: str, reply: str, command: str, text: str,
             return name
     if status_name:
         return status_name
+    if dtype != "SMTP":
+        # a report type the first pass skipped (X-Notes, X-Unknown, ...): its words still count
+        for name in FIRST_ORDER:
+            if RULES[name](error):
+                return name
     head = status[:3]
     if head in ("5.6", "4.6"):
         return "contenterror"
