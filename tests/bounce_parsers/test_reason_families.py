@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bounce_parsers import classify
 from bounce_parsers.classify import finish
 from bounce_parsers.entry import Entry
 
@@ -29,3 +30,63 @@ def judge(s: Sample) -> tuple[str, bool]:
 @pytest.mark.parametrize("sample", SAMPLES, ids=[f"{s.family}:{s.diagnostic[:40]}" for s in SAMPLES])
 def test_reason_family(sample: Sample) -> None:
     assert judge(sample) == (sample.want, sample.hard)
+
+
+JP_NOTICE = (
+    "以下の宛先へのメール配信に失敗しました。\n\n<kim@docomo.ne.jp>: 550 account is disabled\n\n"
+    "宛先のアカウントは現在利用停止中です。\n"
+)
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["charset-declared", "charset-missing"])
+def test_japanese_carrier_notice_in_iso_2022_jp(declared: bool) -> None:
+    """ISO-2022-JP is 7-bit: the body must still be decoded (declared or not), and the
+    carrier's "account is disabled" is a suspended account, not a dead address."""
+    head = "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.docomo.ne.jp>\nTo: s@a.example\nSubject: failure\n"
+    if declared:
+        head += "MIME-Version: 1.0\nContent-Type: text/plain; charset=ISO-2022-JP\n"
+    c = classify(head.encode() + b"\n" + JP_NOTICE.encode("iso-2022-jp"))
+    assert [(r.address, r.reason, r.hard) for r in c.recipients] == [("kim@docomo.ne.jp", "suspend", False)]
+    assert "利用停止中" in c.recipients[0].diagnostic
+    assert "\x1b" not in c.recipients[0].diagnostic
+
+
+FORWARDED = [
+    (
+        "Exim",
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n\n"
+        "  kim@c.example\n    (generated from kim@b.example)\n"
+        "    SMTP error from remote mail server after RCPT TO:<kim@c.example>:\n"
+        "    550 5.1.1 <kim@c.example>: Recipient address rejected: User unknown in virtual mailbox table\n",
+        ("userunknown", True),
+    ),
+    (
+        "Postfix",
+        "Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.b.example.\n\n"
+        "I'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.\n\n"
+        "<kim@c.example> (expanded from <kim@b.example>): host mx.c.example[192.0.2.9]\n"
+        "    said: 550 5.2.2 <kim@c.example>: Mailbox full (in reply to RCPT TO command)\n",
+        ("mailboxfull", False),
+    ),
+    (
+        "Sendmail",
+        "Subject: Returned mail: see transcript for details\n\n"
+        "   ----- The following addresses had permanent fatal errors -----\nkim@c.example\n"
+        "    (reason: 550 5.1.1 kim@c.example... User unknown)\n    (expanded from: <kim@b.example>)\n\n"
+        "   ----- Transcript of session follows -----\n... while talking to mx.c.example.:\n"
+        ">>> RCPT To:<kim@c.example>\n<<< 550 5.1.1 kim@c.example... User unknown\n",
+        ("userunknown", True),
+    ),
+]
+
+
+@pytest.mark.parametrize(("mta", "text", "want"), FORWARDED, ids=[f[0] for f in FORWARDED])
+def test_forward_target_named_beside_our_address(mta: str, text: str, want: tuple[str, bool]) -> None:
+    """The mailbox we sent to forwards to a second one whose server refused: one recipient,
+    and the reason is the forward target's refusal (which address is reported is the
+    address parser's business)."""
+    c = classify(f"From: MAILER-DAEMON@mx.b.example\nTo: s@a.example\n{text}".encode())
+    assert c.kind == "bounce"
+    assert [(r.reason, r.hard) for r in c.recipients] == [want]
