@@ -282,9 +282,13 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
         return "delivered"
     text = unfold(diagnostic.lower())
     if QUEUE_TRAILER in text:
-        # qmail's closing line; the cause is what the text said above it, when it said one
-        cause = find(status, reply, command, text.replace(QUEUE_TRAILER, " "), diagnostic_type, action, preset)
-        if cause not in ("onhold", "undefined"):
+        # qmail's closing line; the cause is what the text said above it when it names one
+        # (a format's "expired" came from this very line, so it does not count as a cause);
+        # a destination's passing trouble ("resources temporarily unavailable") retried
+        # until the queue gave up is an expiry
+        cause = find(status, reply, command, text.replace(QUEUE_TRAILER, " "), diagnostic_type, action,
+                     "" if preset == "expired" else preset)
+        if cause not in ("onhold", "undefined", "systemerror", "systemfull"):
             return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()

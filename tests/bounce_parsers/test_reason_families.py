@@ -90,3 +90,35 @@ def test_forward_target_named_beside_our_address(mta: str, text: str, want: tupl
     c = classify(f"From: MAILER-DAEMON@mx.b.example\nTo: s@a.example\n{text}".encode())
     assert c.kind == "bounce"
     assert [(r.reason, r.hard) for r in c.recipients] == [want]
+
+
+def _qmail(block: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.a.example\nTo: s@a.example\nSubject: failure notice\n\n"
+        "Hi. This is the qmail-send program at mx.a.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n<kim@b.example>:\n"
+        f"{block}\nI'm not going to try again; this message has been in the queue too long.\n\n"
+        "--- Below this line is a copy of the message.\n\nTo: kim@b.example\n\nhi\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("block", "want"),
+    [
+        ("Connected to 192.0.2.1 but connection died. (#4.4.2)", ("networkerror", False)),
+        ("Sorry, the DNS of the destination returned a temporary failure. (#4.4.3)", ("networkerror", False)),
+        ("Host not found, try again", ("networkerror", False)),
+        (
+            "192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 <kim@b.example>: User unknown",
+            ("userunknown", True),
+        ),
+        ("Connected to 192.0.2.1 but greeting failed.\nRemote host said: 554 Access denied (BL)", ("blocked", False)),
+        # the destination's passing trouble, retried until the queue gave up: an expiry
+        ("Resources temporarily unavailable, please try again later [#4.3.0].", ("expired", False)),
+        ("", ("expired", False)),
+    ],
+)
+def test_qmail_queue_trailer_keeps_the_stated_cause(block: str, want: tuple[str, bool]) -> None:
+    c = classify(_qmail(block))
+    assert [(r.reason, r.hard) for r in c.recipients] == [want]
