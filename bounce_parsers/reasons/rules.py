@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
+from . import tries
 from .codes import STATUS_REASON
 from .phrases import PHRASES, REJECTED_EXCEPTIONS, Phrase
 
@@ -35,31 +36,10 @@ TEXT_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "userunknow
               "hasmoved", "systemfull", "notaccept", "mailererror", "norelaying")
 
 
-def _trie_pattern(words: list[str]) -> str:
-    """A regex for "any of these words" shaped as a prefix tree: the engine follows one
-    branch per position instead of trying every phrase in turn (a flat alternation of a
-    hundred phrases costs a hundred attempts at every character of the text)."""
-    trie: dict[str, dict] = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict[str, dict]) -> str:
-        if "" in node and len(node) == 1:
-            return ""
-        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return "" if "" in node else body     # a word ends here: its prefix already matches
-
-    return emit(trie)
-
-
 def _compile(phrases: tuple[Phrase, ...]) -> re.Pattern[str] | None:
     """Plain phrases become one prefix-tree alternation (fast, linear)."""
     words = [p for p in phrases if isinstance(p, str) and p]
-    return re.compile(_trie_pattern(words)) if words else None
+    return re.compile(tries.pattern(words)) if words else None
 
 
 def _aligned(text: str, pieces: tuple[str, ...]) -> bool:
@@ -73,7 +53,8 @@ def _aligned(text: str, pieces: tuple[str, ...]) -> bool:
     return True
 
 
-_PATTERNS: dict[str, re.Pattern[str] | None] = {name: _compile(table) for name, table in PHRASES.items()}
+# compiled on first use: a run that classifies one message pays only for the reasons it asks about
+_PATTERNS: dict[str, re.Pattern[str] | None] = {}
 _PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
     name: tuple(p for p in table if isinstance(p, tuple)) for name, table in PHRASES.items()
 }
@@ -99,7 +80,10 @@ def includes(reason: str, text: str) -> bool:
         return False
     if reason == "rejected" and _REJECTED_NOT is not None and _REJECTED_NOT.search(text):
         return False
-    pat = _PATTERNS.get(reason)
+    try:
+        pat = _PATTERNS[reason]
+    except KeyError:
+        pat = _PATTERNS[reason] = _compile(PHRASES.get(reason, ()))
     if pat is not None and pat.search(text):
         return True
     return any(_aligned(text, pair) for pair in _PAIRS.get(reason, ()))
