@@ -179,17 +179,3 @@ def test_provider_known_from_the_reporting_mta() -> None:
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("r@b.example", "userunknown", True)
 
-
-def test_precomputed_phrase_trees_are_current() -> None:
-    """_tries.py must hold the prefix tree of every phrase table as it is now (regenerate
-    with `python -m bounce_parsers.reasons.gen_tries`): a stale entry is rebuilt at each start."""
-    from bounce_parsers.reasons import gen_tries
-    from bounce_parsers.reasons._tries import TRIES
-    from bounce_parsers.reasons.phrases import PHRASES
-    from bounce_parsers.reasons.tries import build, checksum
-
-    for table in PHRASES.values():
-        words = [p for p in table if isinstance(p, str) and p]
-        if words:
-            assert TRIES.get(checksum(words)) == build(words)
-    assert gen_tries.generate().count("\n") == len(TRIES) + 4
