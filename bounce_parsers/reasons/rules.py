@@ -21,6 +21,7 @@ RETRY = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expir
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 GREETING = frozenset({"CONN", "EHLO", "HELO"})
 QUEUE_TRAILER = "this message has been in the queue too long"
+PASSING = frozenset({"onhold", "undefined", "systemerror", "systemfull", "networkerror", "expired"})
 NOT_RCPT = frozenset({"CONN", "EHLO", "HELO", "MAIL", "DATA"})
 
 FIRST_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
@@ -264,13 +265,12 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
         return "delivered"
     text = unfold(diagnostic.lower())
     if QUEUE_TRAILER in text:
-        # qmail's closing line; the cause is what the text said above it when it names one
-        # (a format's "expired" came from this very line, so it does not count as a cause);
-        # a destination's passing trouble ("resources temporarily unavailable") retried
-        # until the queue gave up is an expiry
+        # qmail's closing line. A lasting cause stated above it (an unknown user, a block) is
+        # the reason; a passing one (a timeout, a busy server) retried until the queue gave up
+        # is an expiry. (A format's "expired" came from this very line: not a cause.)
         cause = find(status, reply, command, text.replace(QUEUE_TRAILER, " "), diagnostic_type, action,
                      "" if preset == "expired" else preset)
-        if cause not in ("onhold", "undefined", "systemerror", "systemfull"):
+        if cause not in PASSING:
             return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
@@ -326,6 +326,30 @@ def _another(error: Error, dtype: str, action: str) -> str:
         return "expired"
     if command in ("EHLO", "HELO"):
         return "blocked"
+    return _transport(text)
+
+
+# The last resort before "onhold": the vocabulary of name resolution and of transport. A
+# text about DNS that says the name is gone is an unknown host; one that says the lookup
+# failed for now, or that talks about connections, is a network error.
+DNS_WORDS = ("dns", " mx", "mx ", "name server", "nameserver", "resolve", "lookup", "nxdomain", "domain")
+GONE_WORDS = ("does not exist", "doesn't exist", "non-existent", "nonexistent", "no mx", "no valid mx", "not found",
+              "no such", "no relevant answers", "unknown", "no a record", "no address record")
+PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")
+TRANSPORT_WORDS = ("connect", "network", "unreachable", "timed out", "timeout", "mail loop", "loop detected",
+                   "hops", "socket")
+
+
+def _transport(text: str) -> str:
+    if any(w in text for w in DNS_WORDS):
+        if any(w in text for w in PASSING_WORDS):
+            return "networkerror"
+        if any(w in text for w in GONE_WORDS):
+            return "hostunknown"
+        if any(w in text for w in ("fail", "error", "lookup", "could not", "cannot", "unable")):
+            return "networkerror"
+    if any(w in text for w in TRANSPORT_WORDS):
+        return "networkerror"
     return ""
 
 

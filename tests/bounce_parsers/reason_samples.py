@@ -135,6 +135,27 @@ SAMPLES: tuple[Sample, ...] = (
         DNS, "4.0.0", "", "DNS Error: DNS type 'mx' lookup of b.example had no relevant answers.", "networkerror", False
     ),
     Sample(DNS, "4.4.1", "", "connect to mx.b.example[192.0.2.7]:25: Connection timed out", "expired", False),
+    # no table entry: the vocabulary of name resolution and transport still says which
+    Sample(DNS, "5.0.0", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "networkerror", False),
+    Sample(
+        DNS,
+        "5.0.0",
+        "",
+        "conversation with mx.b.example[192.0.2.1] timed out while receiving the initial server greeting",
+        "networkerror",
+        False,
+        dtype="X-POSTFIX",
+    ),
+    Sample(DNS, "", "", "Domain b.example does not exist", "hostunknown", True, dtype="X-UNKNOWN"),
+    Sample(DNS, "5.0.0", "", "all relevant MX records point to non-existent hosts", "hostunknown", True),
+    Sample(DNS, "5.0.0", "", "No MX or A records for b.example", "hostunknown", True),
+    Sample(DNS, "5.0.0", "", "DNS lookup failure: b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Temporary DNS failure for b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Name server timeout", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Unable to connect to remote host", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Could not resolve domain b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Network is unreachable", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Loop detected", "networkerror", False),
     # expiry phrasings
     Sample(EXP, "5.0.0", "", "Delivery failed 4 attempts", "expired", False),
     Sample(EXP, "", "", "Delivery failed after 12 attempts", "expired", False, dtype="X-UNKNOWN"),

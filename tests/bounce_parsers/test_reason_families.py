@@ -106,15 +106,17 @@ def _qmail(block: str) -> bytes:
 @pytest.mark.parametrize(
     ("block", "want"),
     [
-        ("Connected to 192.0.2.1 but connection died. (#4.4.2)", ("networkerror", False)),
-        ("Sorry, the DNS of the destination returned a temporary failure. (#4.4.3)", ("networkerror", False)),
-        ("Host not found, try again", ("networkerror", False)),
+        # a passing trouble retried until the queue gave up is an expiry; a lasting cause stays
+        ("Connected to 192.0.2.1 but connection died. (#4.4.2)", ("expired", False)),
+        ("Sorry, the DNS of the destination returned a temporary failure. (#4.4.3)", ("expired", False)),
+        ("Host not found, try again", ("expired", False)),
+        ("Sorry, I couldn't find any host named b.example. (#5.1.2)", ("hostunknown", True)),
+        ("Sorry, no mailbox here by that name. (#5.1.1)", ("userunknown", True)),
         (
             "192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 <kim@b.example>: User unknown",
             ("userunknown", True),
         ),
         ("Connected to 192.0.2.1 but greeting failed.\nRemote host said: 554 Access denied (BL)", ("blocked", False)),
-        # the destination's passing trouble, retried until the queue gave up: an expiry
         ("Resources temporarily unavailable, please try again later [#4.3.0].", ("expired", False)),
         ("", ("expired", False)),
     ],
