@@ -115,7 +115,9 @@ _YAHOO: Table = (
 
 PROVIDERS: tuple[tuple[re.Pattern[str], Table], ...] = (
     (re.compile(r"\b(?:google\.com|gmail\.com|googlemail\.com)\b|\bgsmtp\b"), _GOOGLE),
-    (re.compile(r"\byahoo(?:dns|-inc|inc)?\.(?:com|net|co\.jp)\b|\bymail\.com\b"), _YAHOO),
+    # Yahoo's MTA serves many domains (rocketmail, ymail, att.net, ...); "delivery error: dd" is its own
+    (re.compile(r"\byahoo(?:dns|-inc|inc)?\.[a-z]{2,3}(?:\.[a-z]{2})?\b|\b(?:ymail|rocketmail)\.com\b|delivery error: dd "),
+     _YAHOO),
     (re.compile(r"\bcox\.(?:net|com)\b"), _COX),
     (re.compile(r"\b(?:aol|aim|verizon|yahoodns)\.(?:com|net)\b"), _AOL),
     (re.compile(r"\b(?:qq\.com|exmail\.qq|tencent)"), _TENCENT),
@@ -131,7 +133,7 @@ _SPECTRUM_HOST = re.compile(r"\b(?:charter\.net|spectrum\.net|rr\.com|twc\.com)\
 
 # cheap substring screen: most bounces name none of these providers
 _KEYS = ("cox.", "charter.", "spectrum.", "rr.com", "twc.com", "aup#", "ofr", "lpn", "aol.", "aim.", "verizon",
-         "yahoo", "ymail", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
+         "yahoo", "ymail", "rocketmail", "delivery error: dd", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
          "office365", "google", "gmail", "gsmtp", "ezweb.", "au.com", "facebook", "mimecast")
 
 

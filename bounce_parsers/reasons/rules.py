@@ -306,6 +306,11 @@ def _another(error: Error, dtype: str, action: str) -> str:
     for name in SECOND_ORDER:
         if includes(name, text):
             return name
+    if status_name in ("", "securityerror"):
+        # a policy code (X.7.X) or none: the words may still name who was refused
+        found = _refusal(text)
+        if found:
+            return found
     if status_name:
         return status_name
     if dtype != "SMTP":
@@ -350,6 +355,26 @@ def _transport(text: str) -> str:
             return "networkerror"
     if any(w in text for w in TRANSPORT_WORDS):
         return "networkerror"
+    return ""
+
+
+# Who a refusal is about, from its words: the sending host (its IP, a block list) is a
+# block, the sender's address a rejection, a named policy a policy violation.
+CLIENT_WORDS = ("your ip", "ip address", "client host", "your host", "your server", "your network", "sending server",
+                "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list", "black list", "(bl)")
+SENDER_WORDS = ("sender", "mail from", "envelope from", "from address")
+REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject")
+
+
+def _refusal(text: str) -> str:
+    if not any(w in text for w in REFUSAL_WORDS):
+        return ""
+    if any(w in text for w in CLIENT_WORDS):
+        return "blocked"
+    if any(w in text for w in SENDER_WORDS):
+        return "rejected"
+    if "policy" in text:
+        return "policyviolation"
     return ""
 
 

@@ -207,6 +207,28 @@ SAMPLES: tuple[Sample, ...] = (
         True,
         "b-example.mail.protection.outlook.com",
     ),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Your IP is blacklisted", "blocked", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Client host 192.0.2.1 refused", "blocked", False),
+    Sample(SEC, "5.7.1", "RCPT", "550 5.7.1 Recipient rejected by policy", "policyviolation", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Sender denied", "rejected", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Message refused", "securityerror", False),
+    # Yahoo's MTA by its own marker, whatever domain it serves
+    Sample(
+        U,
+        "5.0.0",
+        "",
+        "554 delivery error: dd This user doesn't have a rocketmail.com account (kim@rocketmail.com) [0]",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        U,
+        "5.0.0",
+        "",
+        "554 delivery error: dd This user doesn't have a yahoo.co.uk account (kim@yahoo.co.uk) [0]",
+        "userunknown",
+        True,
+    ),
     # provider codes by their documented scheme, not one sample's shape
     Sample(
         PRV,
