@@ -1,6 +1,6 @@
 """Reason accuracy per family on the project's own samples (tests/bounce_parsers/reason_samples.py).
 
-usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses]
+usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses] [--holdout]
 
 --code DIR imports bounce_parsers from another checkout (e.g. the main branch) to compare
 before/after on the same samples. Prints one line per family: samples, reason %, hard/soft %.
@@ -22,15 +22,18 @@ def load_samples():
     mod = importlib.util.module_from_spec(spec)
     sys.modules["reason_samples"] = mod
     spec.loader.exec_module(mod)
-    return mod.SAMPLES
+    return mod.SAMPLES, mod.HOLDOUT
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--code", default=str(REPO), help="checkout whose bounce_parsers to measure")
     ap.add_argument("--misses", action="store_true", help="list the samples judged wrongly")
+    ap.add_argument("--holdout", action="store_true", help="measure the held-out samples instead")
     args = ap.parse_args()
-    samples = load_samples()
+    samples, holdout = load_samples()
+    if args.holdout:
+        samples = holdout
     sys.path.insert(0, str(Path(args.code).resolve()))
     from bounce_parsers.classify import finish
     from bounce_parsers.entry import Entry

@@ -20,7 +20,8 @@ STATUS_REASON: dict[str, str] = {
     "5.2.0": "filtered", "5.2.1": "filtered", "5.2.2": "mailboxfull", "5.2.3": "exceedlimit", "5.2.4": "filtered",
     "5.3.0": "systemerror", "5.3.1": "systemfull", "5.3.2": "notaccept", "5.3.3": "systemerror",
     "5.3.4": "mesgtoobig", "5.3.5": "systemerror",
-    "5.4.0": "networkerror", "5.4.3": "systemerror", "5.4.4": "hostunknown",
+    "5.4.0": "networkerror", "5.4.2": "networkerror", "5.4.3": "systemerror", "5.4.4": "hostunknown",
+    "5.4.6": "networkerror", "5.4.7": "expired", "5.4.8": "networkerror",
     # Exchange Online's 5.4.3xx: the queue gave up on the destination (Microsoft's NDR code list)
     "5.4.300": "expired", "5.4.310": "hostunknown", "5.4.312": "networkerror", "5.4.316": "expired",
     "5.4.317": "expired", "5.4.318": "expired", "4.4.312": "networkerror", "4.4.316": "expired",

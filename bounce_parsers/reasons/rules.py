@@ -337,7 +337,8 @@ def _another(error: Error, dtype: str, action: str) -> str:
 # The last resort before "onhold": the vocabulary of name resolution and of transport. A
 # text about DNS that says the name is gone is an unknown host; one that says the lookup
 # failed for now, or that talks about connections, is a network error.
-DNS_WORDS = ("dns", " mx", "mx ", "name server", "nameserver", "resolve", "lookup", "nxdomain", "domain")
+DNS_WORDS = ("dns", " mx", "mx ", "name server", "nameserver", "resolve", "name resolution", "lookup", "nxdomain",
+             "domain")
 GONE_WORDS = ("does not exist", "doesn't exist", "non-existent", "nonexistent", "no mx", "no valid mx", "not found",
               "no such", "no relevant answers", "unknown", "no a record", "no address record")
 PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")

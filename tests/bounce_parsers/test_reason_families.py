@@ -10,7 +10,7 @@ from bounce_parsers import classify
 from bounce_parsers.classify import finish
 from bounce_parsers.entry import Entry
 
-from .reason_samples import SAMPLES, Sample
+from .reason_samples import HOLDOUT, OPEN, SAMPLES, Sample
 
 
 def judge(s: Sample) -> tuple[str, bool]:
@@ -27,7 +27,10 @@ def judge(s: Sample) -> tuple[str, bool]:
     return r.reason, r.hard
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[f"{s.family}:{s.diagnostic[:40]}" for s in SAMPLES])
+ALL = [pytest.param(s, marks=pytest.mark.xfail(strict=True)) if s.diagnostic in OPEN else s for s in SAMPLES + HOLDOUT]
+
+
+@pytest.mark.parametrize("sample", ALL, ids=[f"{s.family}:{s.diagnostic[:40]}" for s in SAMPLES + HOLDOUT])
 def test_reason_family(sample: Sample) -> None:
     assert judge(sample) == (sample.want, sample.hard)
 
