@@ -1,8 +1,12 @@
-"""The rule that turns (status, reply, command, diagnostic) into one reason.
+"""How (status, reply, command, diagnostic) becomes one reason.
 
-Two passes, as sisimai does: first each reason's own rule in a fixed order (status code
-and phrases together), then, when nothing fits, phrases alone, then the status class,
-the mailer type and the action. The phrase tables live in phrases.py.
+Each reason has its phrase table (phrases.py: data) and its own small rule here, registered
+with @rule(name) in RULES: a predicate over one Error that weighs the structure first (the
+SMTP command, the RFC 3463 class/subject/detail, the reply code) and the phrases second.
+Reasons without a rule of their own use the generic "its code or its phrases". find() asks
+the rules in FIRST_ORDER; when none fits it falls back, in turn, to phrases alone
+(SECOND_ORDER), the words of a refusal (who was refused), the status code, its class, the
+mailer type, the action, and last the vocabulary of DNS and transport before "onhold".
 """
 
 from __future__ import annotations
