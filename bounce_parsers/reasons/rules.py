@@ -355,7 +355,8 @@ def _transport(text: str) -> str:
         if any(w in text for w in PASSING_WORDS):
             return "networkerror"
         if any(w in text for w in GONE_WORDS):
-            return "hostunknown"
+            # the sender's domain that does not resolve is a refusal of the sender, not a dead recipient
+            return "rejected" if any(w in text for w in SENDER_WORDS) else "hostunknown"
         if any(w in text for w in ("fail", "error", "lookup", "could not", "cannot", "unable")):
             return "networkerror"
     if any(w in text for w in TRANSPORT_WORDS):

@@ -156,6 +156,7 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(DNS, "5.0.0", "", "Could not resolve domain b.example", "networkerror", False),
     Sample(DNS, "5.0.0", "", "Network is unreachable", "networkerror", False),
     Sample(DNS, "5.0.0", "", "Loop detected", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "550 Unknown sender domain", "rejected", False),
     # expiry phrasings
     Sample(EXP, "5.0.0", "", "Delivery failed 4 attempts", "expired", False),
     Sample(EXP, "", "", "Delivery failed after 12 attempts", "expired", False, dtype="X-UNKNOWN"),
