@@ -369,7 +369,8 @@ def _transport(text: str) -> str:
 CLIENT_WORDS = ("your ip", "ip address", "client host", "your host", "your server", "your network", "sending server",
                 "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list", "black list", "(bl)")
 SENDER_WORDS = ("sender", "mail from", "envelope from", "from address")
-REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject")
+REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject", "violat",
+                 "not permitted", "not allowed")
 
 
 def _refusal(text: str) -> str:
