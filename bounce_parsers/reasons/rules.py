@@ -108,7 +108,7 @@ class Error(NamedTuple):
 
     @property
     def generic(self) -> bool:
-        """No code, or a code that says nothing about the cause (X.0.X, X.5.0): the words decide."""
+        """No code, or one that says nothing about the cause (X.0.X, an unmapped X.5.X): the words decide."""
         return not self.status or (not self.status_name and self.subject in ("0", "5"))
 
     def says(self, reason: str) -> bool:
