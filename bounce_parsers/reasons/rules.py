@@ -272,8 +272,10 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
         # qmail's closing line. A lasting cause stated above it (an unknown user, a block) is
         # the reason; a passing one (a timeout, a busy server) retried until the queue gave up
         # is an expiry. (A format's "expired" came from this very line: not a cause.)
-        cause = find(status, reply, command, text.replace(QUEUE_TRAILER, " "), diagnostic_type, action,
-                     "" if preset == "expired" else preset)
+        head = text
+        while QUEUE_TRAILER in head:  # removing one may join its neighbours into another
+            head = head.replace(QUEUE_TRAILER, " ")
+        cause = find(status, reply, command, head, diagnostic_type, action, "" if preset == "expired" else preset)
         if cause not in PASSING:
             return cause
     status_name = STATUS_REASON.get(status, "")

@@ -9,6 +9,7 @@ import pytest
 from bounce_parsers import classify
 from bounce_parsers.classify import finish
 from bounce_parsers.entry import Entry
+from bounce_parsers.reasons import find
 
 from .reason_samples import HOLDOUT, OPEN, SAMPLES, Sample
 
@@ -127,3 +128,12 @@ def _qmail(block: str) -> bytes:
 def test_qmail_queue_trailer_keeps_the_stated_cause(block: str, want: tuple[str, bool]) -> None:
     c = classify(_qmail(block))
     assert [(r.reason, r.hard) for r in c.recipients] == [want]
+
+
+def test_nested_queue_trailers_stay_bounded() -> None:
+    """Trailers nested so that removing one rebuilds another must not recurse without end."""
+    trailer = "this message has been in the queue too long"
+    text = trailer
+    for _ in range(1500):
+        text = trailer[:-5] + text + trailer[-4:]  # "...queue too" + T + "long": T -> " " rebuilds one
+    assert find("", "", "", text, "SMTP", "failed") == "expired"
