@@ -368,8 +368,9 @@ def _transport(text: str) -> str:
 
 # Who a refusal is about, from its words: the sending host (its IP, a block list) is a
 # block, the sender's address a rejection, a named policy a policy violation.
-CLIENT_WORDS = ("your ip", "ip address", "client host", "your host", "your server", "your network", "sending server",
-                "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list", "black list", "(bl)")
+CLIENT_WORDS = ("your ip", "ip address", "this ip", "sending ip", " ip ", "client", "your host", "your server",
+                "your network", "sending server", "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list",
+                "black list", "(bl)")
 SENDER_WORDS = ("sender", "mail from", "envelope from", "from address")
 REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject", "violat",
                  "not permitted", "not allowed")

@@ -213,6 +213,16 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(SEC, "5.7.1", "RCPT", "550 5.7.1 Recipient rejected by policy", "policyviolation", False),
     Sample(SEC, "5.7.1", "", "550 5.7.1 Sender denied", "rejected", False),
     Sample(SEC, "5.7.1", "", "550 5.7.1 Message refused", "securityerror", False),
+    # Exchange Online's documented 5.7.7xx wording names the sending IP, not the sender
+    Sample(SEC, "5.7.708", "", "550 5.7.708 Access denied, traffic not accepted from this IP", "blocked", False),
+    Sample(
+        SEC,
+        "5.7.750",
+        "",
+        "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains",
+        "blocked",
+        False,
+    ),
     # Yahoo's MTA by its own marker, whatever domain it serves
     Sample(
         U,
