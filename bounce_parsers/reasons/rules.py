@@ -231,7 +231,9 @@ def _suspend(e: Error) -> bool:
 def _hasmoved(e: Error) -> bool:
     if e.status_name == "hasmoved" or e.says("hasmoved"):
         return True
-    return e.reply == "551" and (e.generic or e.subject == "1") and not e.says("norelaying")
+    # 551 also serves for "not local, and I will not relay": only a named forward path moves
+    forward = any(w in e.text for w in ("not local", "please try", "forward"))
+    return e.reply == "551" and forward and (e.generic or e.subject == "1") and not e.says("norelaying")
 
 
 def _phrase_only(name: str) -> Rule:
@@ -343,23 +345,27 @@ def _another(error: Error, dtype: str, action: str) -> str:
 # The last resort before "onhold": the vocabulary of name resolution and of transport. A
 # text about DNS that says the name is gone is an unknown host; one that says the lookup
 # failed for now, or that talks about connections, is a network error.
-DNS_WORDS = ("dns", " mx", "mx ", "name server", "nameserver", "resolve", "name resolution", "lookup", "nxdomain",
-             "domain")
+DNS_WORDS = ("dns", "mx record", "mx host", " mx ", "type=mx", "'mx'", "no mx", "name server", "nameserver", "resolve",
+             "name resolution", "lookup", "nxdomain")
 GONE_WORDS = ("does not exist", "doesn't exist", "non-existent", "nonexistent", "no mx", "no valid mx", "not found",
               "no such", "no relevant answers", "unknown", "no a record", "no address record")
 PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")
 TRANSPORT_WORDS = ("connect", "network", "unreachable", "timed out", "timeout", "mail loop", "loop detected",
-                   "hops", "socket")
+                   "hops", "hop count", "socket")
 
 
 def _transport(text: str) -> str:
-    if any(w in text for w in DNS_WORDS):
+    dns = any(w in text for w in DNS_WORDS)
+    gone = any(w in text for w in GONE_WORDS)
+    # "domain" alone is no DNS word; a domain said not to exist (or to be unknown) is
+    if dns or (gone and "domain" in text):
         if any(w in text for w in PASSING_WORDS):
             return "networkerror"
-        if any(w in text for w in GONE_WORDS):
-            # the sender's domain that does not resolve is a refusal of the sender, not a dead recipient
-            return "rejected" if any(w in text for w in SENDER_WORDS) else "hostunknown"
-        if any(w in text for w in ("fail", "error", "lookup", "could not", "cannot", "unable")):
+        if any(w in text for w in SENDER_WORDS):
+            return "rejected"  # the sender's domain does not resolve: a refusal of the sender
+        if gone and not any(w in text for w in REFUSAL_WORDS):  # not "rejected: domain reputation unknown"
+            return "hostunknown"
+        if dns and any(w in text for w in ("fail", "error", "lookup", "could not", "cannot", "unable")):
             return "networkerror"
     if any(w in text for w in TRANSPORT_WORDS):
         return "networkerror"
@@ -371,7 +377,7 @@ def _transport(text: str) -> str:
 CLIENT_WORDS = ("your ip", "ip address", "this ip", "sending ip", " ip ", "client", "your host", "your server",
                 "your network", "sending server", "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list",
                 "black list", "(bl)")
-SENDER_WORDS = ("sender", "mail from", "envelope from", "from address")
+SENDER_WORDS = ("sender", "mail from", "envelope from", "from address", "from header", "your domain")
 REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject", "violat",
                  "not permitted", "not allowed")
 

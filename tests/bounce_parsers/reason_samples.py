@@ -319,6 +319,12 @@ SAMPLES: tuple[Sample, ...] = (
         False,
     ),
     Sample(TRL, "", "", "This message has been in the queue too long.", "expired", False),
+    # traps for the generic rules: words of DNS or moving that do not make a dead address
+    Sample("traps", "5.0.0", "", "550 Message rejected: domain reputation unknown", "onhold", False),
+    Sample("traps", "5.0.0", "", "551 Sorry, mail to this domain must be authenticated", "onhold", False),
+    Sample("traps", "5.0.0", "", "550 The domain in your From header does not exist", "rejected", False),
+    Sample("traps", "5.0.0", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "networkerror", False),
+    Sample("traps", "5.0.0", "", "551 5.7.1 Relaying denied", "norelaying", False),
     # Japanese carriers (the decoded text of their notices)
     Sample(JP, "5.0.0", "", "550 <kim@docomo.ne.jp>: account is disabled", "suspend", False),
     Sample(JP, "", "", "kim@ezweb.ne.jp: The account is disabled.", "suspend", False),
