@@ -150,10 +150,13 @@ def _userunknown(e: Error) -> bool:
     return e.generic and at_address and e.command not in NOT_RCPT and e.says("userunknown")
 
 
+# "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
+# a full stop or Postfix's "(in reply to RCPT TO command)": no restriction is named
+_BARE_RECIPIENT_REFUSAL = re.compile(r"recipient(?: address)? (?:rejected|not accepted|refused|denied)\.?\s*(?:\(|$)")
+
+
 def _bare_recipient_refusal(text: str) -> bool:
-    """Postfix's "Recipient address rejected." with no restriction named after it."""
-    pos = text.find("recipient address rejected")
-    return pos >= 0 and text[pos + 26 : pos + 27] in ("", ".", " ", ")")
+    return "recipient" in text and _BARE_RECIPIENT_REFUSAL.search(text) is not None
 
 
 @rule("filtered")
@@ -251,7 +254,7 @@ for _name in ("notcompliantrfc", "badreputation", "speeding"):
 def _blocked(e: Error) -> bool:
     if e.status_name == "blocked" or e.says("blocked"):
         return True
-    return e.command in GREETING and any(w in e.text for w in ("denied", "refused", "rejected", "not allowed"))
+    return e.command in GREETING and any(w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid"))
 
 
 for _name in ("mailboxfull", "exceedlimit", "authfailure", "requireptr", "toomanyconn"):
