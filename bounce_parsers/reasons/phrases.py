@@ -196,7 +196,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
     ),
     "failedstarttls": ("starttls is required to send mail", "tls required but not supported"),
     "hasmoved": (" has been replaced by ", "user has moved", "mailbox has moved", "address has changed",
-                 "address changed", "no longer on server", "not our customer", "user not local; please try"),
+                 "address changed", "no longer on server", "not our customer", "user not local; please try",
+                 ("mailbox", " moved")),
     "mailererror": (
         " || exit ", "procmail: ", "bin/procmail", "bin/maidrop", "command failed: ", "command died with status ",
         "command output:", "mailer error", "pipe to |/", "x-unix; ",
@@ -322,6 +323,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "mail sent from your ip address has been temporarily rate limited", "please try again slower",
         "receiving mail at a rate that prevents additional messages from being delivered",
         "has sent to too many recipients this hour", "sending too fast", "you are sending too many messages",
+        "too quickly",
     ),
     "suspend": (
         " is currently suspended", " temporary locked", "archived recipient", "boite du destinataire archivee",

@@ -146,8 +146,11 @@ def _userunknown(e: Error) -> bool:
         return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
         return e.says("userunknown")
-    at_address = e.subject == "5" or e.reply in ("553", "501")
-    return e.generic and at_address and e.command not in NOT_RCPT and e.says("userunknown")
+    if e.command in NOT_RCPT or e.subject == "7":
+        return False
+    if e.reply == "553":  # "mailbox name not allowed" answers only MAIL or RCPT, whatever the code says
+        return e.says("userunknown")
+    return e.generic and (e.subject == "5" or e.reply == "501") and e.says("userunknown")
 
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
