@@ -129,10 +129,11 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 
 # The recipient's address is refused in so many words ("User unknown", "No such user").
 # The words decide when the structure places the refusal at the address: RCPT TO, an
-# addressing code (X.1.X), a protocol-level code (X.5.0: only RCPT refuses an address during
-# the dialogue) or a 553 "mailbox name not allowed" (MAIL/RCPT only, RFC 5321 4.3.2).
-# After DATA, under a policy code (X.7.X), or with no command and no code at all, the same
-# words are what a filter in the path prints (the development corpus labels those filtered).
+# addressing code (X.1.X), a protocol-level code (X.5.X: only RCPT refuses an address during
+# the dialogue), a 553 "mailbox name not allowed" or a 501 syntax error in the argument (both
+# answer only MAIL or RCPT, RFC 5321 4.3.2). After DATA, under a policy code (X.7.X), or with
+# neither a command nor a telling code (none, X.0.0), the same words are what a filter in the
+# path prints: the development corpus labels those filtered (sisimai's rule).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
     if e.status_name == "suspend":
@@ -242,16 +243,6 @@ def _hasmoved(e: Error) -> bool:
     return e.reply == "551" and forward and (e.generic or e.subject == "1") and not e.says("norelaying")
 
 
-def _phrase_only(name: str) -> Rule:
-    return lambda e: e.says(name)
-
-
-def _code_or_phrase(name: str) -> Rule:
-    return lambda e: e.status_name == name or e.says(name)
-
-
-for _name in ("notcompliantrfc", "badreputation", "speeding"):
-    RULES[_name] = _phrase_only(_name)
 # A refusal at the greeting or HELO can only be about the client: its IP, name or network.
 @rule("blocked")
 def _blocked(e: Error) -> bool:
@@ -260,6 +251,17 @@ def _blocked(e: Error) -> bool:
     return e.command in GREETING and any(w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid"))
 
 
+def _phrase_only(name: str) -> Rule:
+    return lambda e: e.says(name)
+
+
+def _code_or_phrase(name: str) -> Rule:
+    return lambda e: e.status_name == name or e.says(name)
+
+
+# the remaining reasons' rules are generic: their phrases, or their code or their phrases
+for _name in ("notcompliantrfc", "badreputation", "speeding"):
+    RULES[_name] = _phrase_only(_name)
 for _name in ("mailboxfull", "exceedlimit", "authfailure", "requireptr", "toomanyconn"):
     RULES[_name] = _code_or_phrase(_name)
 
