@@ -75,7 +75,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "recipient id refuse to receive mail", "recipient is only accepting mail from specific email addresses",
         "refused due to recipient preferences", "user not found", "user refuses to receive this mail",
         "based on the email preferences of the person", "recipient has blocked", "blocked by recipient",
-        "user reject", "you have been blocked by the recipient",
+        "user reject", "you have been blocked by the recipient", "filter rule", "filtering rule",
     ),
     "rejected": (
         "access denied (in reply to mail from command)", "access denied (sender blacklisted)", "address rejected",

@@ -662,7 +662,6 @@ HOLDOUT: tuple[Sample, ...] = (
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
 # a refused connection, which the phrase table calls a block; under a 4.4.1 deferral it expired.
-# "Recipient rejected by filter rules" after DATA names a filter only by a word no rule reads.
 # "550 Mailbox does not exist" with neither command nor code: the development corpus labels such
 # bare words filtered (see RESULTS.md); real mail says otherwise, and the two cannot both be met.
 # "host refused connection" under 5.3.0 and "Deferred: Connection timed out" keep the status code's
@@ -670,7 +669,6 @@ HOLDOUT: tuple[Sample, ...] = (
 OPEN: frozenset[str] = frozenset(
     {
         "Connection refused by 192.0.2.1",
-        "554 5.0.0 Recipient rejected by filter rules",
         "550 Mailbox does not exist",
         "Error: host b.example refused connection",
         "Deferred: Connection timed out with mx.b.example.",
