@@ -106,7 +106,11 @@ def decode_bytes(data: bytes, charset: str = "") -> str:
 def latin1_to_text(value: str, charset: str = "") -> str:
     """Re-read a latin-1 carried string as real text (utf-8 unless told)."""
     if value.isascii():
-        return value
+        if "\x1b" not in value:
+            return value
+        # ISO-2022-JP (Japanese carriers' notices) is 7-bit: escape sequences switch character
+        # sets, so "all ASCII" does not mean "already text"; decode it even when undeclared
+        return decode_bytes(value.encode("ascii"), charset if "2022" in charset else "iso-2022-jp")
     return decode_bytes(value.encode("latin-1", "replace"), charset)
 
 

@@ -23,8 +23,9 @@ _SPECTRUM_CODE = re.compile(r"aup#(?:in?-|o-)?(\d{4})")
 _SPECTRUM: dict[str, str] = {
     "1000": "blocked", "1010": "blocked", "1090": "blocked", "1260": "networkerror", "1310": "toomanyconn",
 }
-# Orange / Wanadoo / La Poste (France): "... OFR_416" / "... LPN007_426"
-_ORANGE_CODE = re.compile(r"(?:ofr|lpn\d{3})_(\d{3})")
+# Orange / Wanadoo / La Poste (France): the reply ends with "<OFR|LPN><policy id>_<code> [<code>]"
+# ("OFR_416", "OFR004_104 [104]", "LPN007_426"); the three digits after "_" carry the meaning
+_ORANGE_CODE = re.compile(r"\b(?:ofr|lpn)\d{0,3}_(\d{3})\b")
 _ORANGE: dict[str, str] = {
     "100": "blocked", "101": "blocked", "102": "blocked", "103": "blocked", "104": "blocked", "105": "blocked",
     "106": "blocked", "107": "blocked", "108": "blocked", "109": "blocked",
@@ -114,7 +115,9 @@ _YAHOO: Table = (
 
 PROVIDERS: tuple[tuple[re.Pattern[str], Table], ...] = (
     (re.compile(r"\b(?:google\.com|gmail\.com|googlemail\.com)\b|\bgsmtp\b"), _GOOGLE),
-    (re.compile(r"\byahoo(?:dns|-inc|inc)?\.(?:com|net|co\.jp)\b|\bymail\.com\b"), _YAHOO),
+    # Yahoo's MTA serves many domains (rocketmail, ymail, att.net, ...); "delivery error: dd" is its own
+    (re.compile(r"\byahoo(?:dns|-inc|inc)?\.[a-z]{2,3}(?:\.[a-z]{2})?\b|\b(?:ymail|rocketmail)\.com\b|delivery error: dd "),
+     _YAHOO),
     (re.compile(r"\bcox\.(?:net|com)\b"), _COX),
     (re.compile(r"\b(?:aol|aim|verizon|yahoodns)\.(?:com|net)\b"), _AOL),
     (re.compile(r"\b(?:qq\.com|exmail\.qq|tencent)"), _TENCENT),
@@ -129,8 +132,8 @@ _SPECTRUM_HOST = re.compile(r"\b(?:charter\.net|spectrum\.net|rr\.com|twc\.com)\
 
 
 # cheap substring screen: most bounces name none of these providers
-_KEYS = ("cox.", "charter.", "spectrum.", "rr.com", "twc.com", "aup#", "ofr_", "lpn", "aol.", "aim.", "verizon",
-         "yahoo", "ymail", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
+_KEYS = ("cox.", "charter.", "spectrum.", "rr.com", "twc.com", "aup#", "ofr", "lpn", "aol.", "aim.", "verizon",
+         "yahoo", "ymail", "rocketmail", "delivery error: dd", "qq", "tencent", "messagelabs", "secureserver", "godaddy", "x.co/", "outlook", "hotmail",
          "office365", "google", "gmail", "gsmtp", "ezweb.", "au.com", "facebook", "mimecast")
 
 
@@ -144,7 +147,7 @@ def provider_reason(remote_mta: str, diagnostic: str, status: str, reply: str) -
         m = _SPECTRUM_CODE.search(low)
         if m and m.group(1) in _SPECTRUM:
             return _SPECTRUM[m.group(1)]
-    if "ofr_" in low or "lpn" in low:
+    if "ofr" in low or "lpn" in low:
         m = _ORANGE_CODE.search(low)
         if m and m.group(1) in _ORANGE:
             return _ORANGE[m.group(1)]

@@ -178,3 +178,4 @@ def test_provider_known_from_the_reporting_mta() -> None:
            b"couldn't be found. Check for typos or unnecessary spaces and try again.\r\n\r\n--b--\r\n")
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("r@b.example", "userunknown", True)
+

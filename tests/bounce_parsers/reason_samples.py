@@ -1,0 +1,676 @@
+"""Reason samples by family: (status field, SMTP command, diagnostic text, remote MTA) ->
+(reason, hard). Written for this project from RFC 3463/5321, MTA sources and the
+providers' published code tables (not copied from any bounce corpus). Used by
+test_reason_families.py and bench/bounce_parsers/reasons.py (accuracy per family)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Sample(NamedTuple):
+    family: str
+    status: str  # the DSN's Status: field ("" when the report has none)
+    command: str  # the SMTP command the report names ("" when unknown)
+    diagnostic: str
+    want: str
+    hard: bool
+    remote_mta: str = ""
+    dtype: str = "SMTP"
+
+
+U, HM, DNS, BLK, PRV, TRL, SEC, EXP, JP = (
+    "userunknown-without-rcpt",
+    "hasmoved",
+    "dns-network",
+    "refusal",
+    "provider-scheme",
+    "queue-trailer",
+    "security-text",
+    "expiry",
+    "japanese-carrier",
+)
+
+SAMPLES: tuple[Sample, ...] = (
+    # "user unknown" wording with no RCPT context: the words, not a missing command, decide
+    Sample(U, "5.5.0", "", "550 5.5.0 Requested action not taken: mailbox unavailable", "userunknown", True),
+    Sample(U, "5.0.0", "RCPT", "550 5.0.0 <kim@b.example>... No such user", "userunknown", True),
+    Sample(U, "5.5.0", "", "550 5.5.0 No such user here", "userunknown", True),
+    Sample(U, "", "", "553 No such user: kim", "userunknown", True),
+    Sample(
+        U,
+        "5.0.0",
+        "",
+        "554 delivery error: dd This user doesn't have a yahoo.com account (kim@yahoo.com) "
+        "[0] - mta7.mail.bf1.yahoo.com",
+        "userunknown",
+        True,
+    ),
+    Sample(U, "5.5.0", "", "550 Unknown user kim@b.example", "userunknown", True),
+    Sample(U, "", "", "553 5.5.0 kim@b.example: mailbox unavailable", "userunknown", True),
+    Sample(U, "5.0.0", "", "553 sorry, that recipient does not exist here", "userunknown", True, dtype="X-UNKNOWN"),
+    Sample(U, "5.5.0", "", "Recipient unknown", "userunknown", True),
+    Sample(U, "", "", "Remote host said: 550 No such user [RCPT_TO]", "userunknown", True),
+    # the same words after DATA, under a policy code, or with neither command nor code come from a
+    # filter in the path (this last default is the development corpus's labelling)
+    Sample(U, "5.0.0", "", "550 <kim@b.example>... No such user", "filtered", False),
+    Sample(U, "", "", "User unknown", "filtered", False),
+    Sample(U, "5.0.0", "DATA", "550 <kim@b.example>... User unknown", "filtered", False),
+    Sample(U, "5.7.1", "", "550 5.7.1 Message rejected: user unknown or refuses this content", "filtered", False),
+    # 5.1.6 / 551: the mailbox moved (RFC 3463 X.1.6, RFC 5321 551 "User not local")
+    Sample(HM, "5.1.6", "", "550 5.1.6 recipient no longer on server: kim@b.example", "hasmoved", True),
+    Sample(HM, "", "", "551 not our customer", "hasmoved", True),
+    Sample(HM, "5.0.0", "RCPT", "551 User not local; please try <kim@c.example>", "hasmoved", True),
+    Sample(HM, "5.1.6", "RCPT", "550 5.1.6 Mailbox has been retired", "hasmoved", True),
+    Sample(HM, "", "", "551 5.1.6 Recipient address changed", "hasmoved", True),
+    # DNS and network: permanent name errors are hostunknown (hard), temporary ones networkerror
+    Sample(DNS, "5.0.0", "", "No such domain.", "hostunknown", True),
+    Sample(DNS, "", "", "No such domain.", "hostunknown", True, dtype="X-UNKNOWN"),
+    Sample(DNS, "5.4.4", "", "DNS lookup failure: host b.example not found", "hostunknown", True),
+    Sample(
+        DNS,
+        "5.0.0",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=MX: Host not found",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        DNS,
+        "4.4.3",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=A: Host not found, try again",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        DNS,
+        "5.0.0",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=A: Host not found, try again",
+        "networkerror",
+        False,
+        dtype="X-POSTFIX",
+    ),
+    Sample(
+        DNS,
+        "5.4.312",
+        "",
+        "550 5.4.312 Message expired, DNS query failed",
+        "networkerror",
+        False,
+        "am0pr01mb1234.eurprd01.prod.outlook.com",
+    ),
+    Sample(
+        DNS,
+        "5.4.316",
+        "",
+        "550 5.4.316 Message expired, connection refused(Socket error code 10061)",
+        "expired",
+        False,
+        "am0pr01mb1234.eurprd01.prod.outlook.com",
+    ),
+    Sample(DNS, "5.4.300", "", "550 5.4.300 Message expired", "expired", False),
+    Sample(DNS, "5.4.310", "", "550 5.4.310 DNS domain b.example does not exist", "hostunknown", True),
+    Sample(DNS, "", "", "Network error on destination MXs", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Network error on destination MXs", "networkerror", False, dtype="X-UNKNOWN"),
+    Sample(
+        DNS,
+        "5.1.2",
+        "",
+        "DNS Error: DNS type 'mx' lookup of b.example responded with code NXDOMAIN",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        DNS,
+        "5.0.0",
+        "",
+        "DNS Error: DNS type 'mx' lookup of b.example had no relevant answers. "
+        "DNS type 'a' lookup of b.example had no relevant answers.",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        DNS, "4.0.0", "", "DNS Error: DNS type 'mx' lookup of b.example had no relevant answers.", "networkerror", False
+    ),
+    Sample(DNS, "4.4.1", "", "connect to mx.b.example[192.0.2.7]:25: Connection timed out", "expired", False),
+    # no table entry: the vocabulary of name resolution and transport still says which
+    Sample(DNS, "5.0.0", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "networkerror", False),
+    Sample(
+        DNS,
+        "5.0.0",
+        "",
+        "conversation with mx.b.example[192.0.2.1] timed out while receiving the initial server greeting",
+        "networkerror",
+        False,
+        dtype="X-POSTFIX",
+    ),
+    Sample(DNS, "", "", "Domain b.example does not exist", "hostunknown", True, dtype="X-UNKNOWN"),
+    Sample(DNS, "5.0.0", "", "all relevant MX records point to non-existent hosts", "hostunknown", True),
+    Sample(DNS, "5.0.0", "", "No MX or A records for b.example", "hostunknown", True),
+    Sample(DNS, "5.0.0", "", "DNS lookup failure: b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Temporary DNS failure for b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Name server timeout", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Unable to connect to remote host", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Could not resolve domain b.example", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Network is unreachable", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "Loop detected", "networkerror", False),
+    Sample(DNS, "5.0.0", "", "550 Unknown sender domain", "rejected", False),
+    # expiry phrasings
+    Sample(EXP, "5.0.0", "", "Delivery failed 4 attempts", "expired", False),
+    Sample(EXP, "", "", "Delivery failed after 12 attempts", "expired", False, dtype="X-UNKNOWN"),
+    Sample(EXP, "4.4.7", "", "Message expired after 5 days in queue", "expired", False),
+    Sample(EXP, "5.4.7", "", "550 5.4.7 Delivery time expired", "expired", False),
+    # refusals and blocks: the SMTP command and the wording name who refused
+    Sample(BLK, "5.7.1", "", "554 5.7.1 Rejected: 192.0.2.1 listed at rbl.b.example (BL)", "blocked", False),
+    Sample(BLK, "5.0.0", "CONN", "550 mwinf1 Service refused (BL)", "blocked", False),
+    Sample(BLK, "5.7.1", "", "550 5.7.1 Adresse IP source bloquée pour incident de spam", "blocked", False),
+    Sample(BLK, "5.0.0", "", "554 Service refusé. Veuillez essayer plus tard.", "blocked", False),
+    Sample(BLK, "5.0.0", "", "554 Service refused", "blocked", False),
+    Sample(BLK, "5.7.1", "", "550 5.7.1 Mail rejected by destination domain", "blocked", False),
+    Sample(BLK, "5.0.0", "RCPT", "550 Recipient address rejected.", "userunknown", True),
+    Sample(
+        BLK,
+        "5.0.0",
+        "RCPT",
+        "501 <kim@b..example>: malformed address: .example> may not follow kim@b.",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        BLK,
+        "5.0.0",
+        "",
+        "501 <kim@b..example>: malformed address: .example> may not follow kim@b.",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        BLK, "5.0.0", "MAIL", "501 <s@a..example>: malformed address: .example> may not follow s@a.", "rejected", False
+    ),
+    Sample(BLK, "5.7.1", "CONN", "554 5.7.1 Access denied", "blocked", False),
+    Sample(BLK, "5.7.1", "MAIL", "550 5.7.1 Access denied", "rejected", False),
+    Sample(BLK, "5.0.0", "EHLO", "550 Access denied - HELO name invalid", "blocked", False),
+    # 5.7.x text: the words say more than the security class
+    Sample(SEC, "5.7.1", "DATA", "550 5.7.1 Message rejected: policy violation", "policyviolation", False),
+    Sample(SEC, "5.7.0", "", "554 5.7.0 Rejected due to content policy violation", "policyviolation", False),
+    Sample(
+        SEC, "5.7.1", "", "550 5.7.1 Unauthenticated mail not accepted, please authenticate", "securityerror", False
+    ),
+    Sample(SEC, "5.7.1", "DATA", "554 5.7.1 Message cannot be accepted", "securityerror", False),
+    Sample(
+        SEC,
+        "5.7.1",
+        "RCPT",
+        "550 5.7.1 <kim@b.example>: Recipient address rejected: Access denied",
+        "userunknown",
+        True,
+        "b-example.mail.protection.outlook.com",
+    ),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Your IP is blacklisted", "blocked", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Client host 192.0.2.1 refused", "blocked", False),
+    Sample(SEC, "5.7.1", "RCPT", "550 5.7.1 Recipient rejected by policy", "policyviolation", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Sender denied", "rejected", False),
+    Sample(SEC, "5.7.1", "", "550 5.7.1 Message refused", "securityerror", False),
+    # Exchange Online's documented 5.7.7xx wording names the sending IP, not the sender
+    Sample(SEC, "5.7.708", "", "550 5.7.708 Access denied, traffic not accepted from this IP", "blocked", False),
+    Sample(
+        SEC,
+        "5.7.750",
+        "",
+        "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains",
+        "blocked",
+        False,
+    ),
+    # Yahoo's MTA by its own marker, whatever domain it serves
+    Sample(
+        U,
+        "5.0.0",
+        "",
+        "554 delivery error: dd This user doesn't have a rocketmail.com account (kim@rocketmail.com) [0]",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        U,
+        "5.0.0",
+        "",
+        "554 delivery error: dd This user doesn't have a yahoo.co.uk account (kim@yahoo.co.uk) [0]",
+        "userunknown",
+        True,
+    ),
+    # provider codes by their documented scheme, not one sample's shape
+    Sample(
+        PRV,
+        "5.1.1",
+        "",
+        "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]",
+        "userunknown",
+        True,
+        "smtp-in.orange.fr",
+    ),
+    Sample(
+        PRV,
+        "5.0.0",
+        "",
+        "550 mwinf5d12 ME Adresse d au moins un destinataire invalide. OFR004_416 [416]",
+        "userunknown",
+        True,
+        "smtp-in.orange.fr",
+    ),
+    Sample(
+        PRV,
+        "5.0.0",
+        "",
+        "552 5.1.1 Boite du destinataire pleine. Recipient overquota. OFR102_417 [417]",
+        "mailboxfull",
+        False,
+    ),
+    Sample(
+        PRV,
+        "5.0.0",
+        "",
+        "550 5.5.0 Le compte du destinataire est bloque. LPN105_420",
+        "suspend",
+        False,
+        "smtp-in.laposte.net",
+    ),
+    Sample(
+        PRV,
+        "4.0.0",
+        "",
+        "421 mwinf5c20 ME Service refuse. Service refused, please try later. OFR005_103 [103]",
+        "blocked",
+        False,
+    ),
+    Sample(
+        PRV, "5.0.0", "", "550 5.0.0 Boite du destinataire archivee. Archived recipient. LPN007_425", "suspend", False
+    ),
+    Sample(
+        PRV, "5.7.1", "", "550 5.7.1 Service unavailable, client 192.0.2.1 blocked. OFR004_510 [510]", "blocked", False
+    ),
+    # a qmail trailer after the real cause does not replace it
+    Sample(
+        TRL,
+        "",
+        "",
+        "Remote host said: 550 sorry, no mailbox here by that name. (#5.1.1) "
+        "I'm not going to try again; this message has been in the queue too long.",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        TRL,
+        "",
+        "",
+        "Sorry, I couldn't find any host named b.example. (#5.1.2) I'm not going to try again; "
+        "this message has been in the queue too long.",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        TRL,
+        "",
+        "",
+        "Connected to 192.0.2.1 but sender was rejected. Remote host said: 553 sender domain "
+        "is not resolvable. I'm not going to try again; this message has been in the queue too long.",
+        "rejected",
+        False,
+    ),
+    Sample(TRL, "", "", "This message has been in the queue too long.", "expired", False),
+    # traps for the generic rules: words of DNS or moving that do not make a dead address
+    Sample("traps", "5.0.0", "", "550 Message rejected: domain reputation unknown", "onhold", False),
+    Sample("traps", "5.0.0", "", "551 Sorry, mail to this domain must be authenticated", "onhold", False),
+    Sample("traps", "5.0.0", "", "550 The domain in your From header does not exist", "rejected", False),
+    Sample("traps", "5.0.0", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "networkerror", False),
+    Sample("traps", "5.0.0", "", "551 5.7.1 Relaying denied", "norelaying", False),
+    # Japanese carriers (the decoded text of their notices)
+    Sample(JP, "5.0.0", "", "550 <kim@docomo.ne.jp>: account is disabled", "suspend", False),
+    Sample(JP, "", "", "kim@ezweb.ne.jp: The account is disabled.", "suspend", False),
+)
+
+
+# Written after the rules above were settled and measured once before any change, to estimate
+# how the rules do on wording they were not written for (first measurement: reason 90.0 %,
+# hard/soft 100 %; the main branch: 43.3 % / 83.3 %). Two misses were then fixed from RFC 3463
+# (X.4.7 is "delivery time expired" in both classes; "name resolution" is DNS vocabulary).
+HOLDOUT: tuple[Sample, ...] = (
+    Sample(
+        "hasmoved",
+        "5.1.6",
+        "RCPT",
+        "550 5.1.6 The mailbox kim@b.example was migrated; write to kim@c.example",
+        "hasmoved",
+        True,
+    ),
+    Sample("hasmoved", "", "", "551 User not local; please try <kim@new.example>", "hasmoved", True, "RCPT"),
+    Sample(
+        "userunknown-without-rcpt", "5.5.0", "", "550 5.5.0 <kim@b.example>... Mailbox unavailable", "userunknown", True
+    ),
+    Sample("userunknown-without-rcpt", "5.5.0", "", "550 5.5.0 Invalid recipient", "userunknown", True),
+    Sample("userunknown-without-rcpt", "", "RCPT", "550 No such recipient here", "userunknown", True),
+    Sample("userunknown-without-rcpt", "5.0.0", "DATA", "550 5.0.0 <kim@b.example>: no such user", "filtered", False),
+    Sample(
+        "userunknown-without-rcpt",
+        "5.7.1",
+        "",
+        "550 5.7.1 Recipient address rejected by spam filter: user unknown",
+        "filtered",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "4.4.3",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=MX: Host not found, try again",
+        "networkerror",
+        False,
+    ),
+    Sample("dns-network", "5.1.2", "", "550 5.1.2 b.example: Name service error: host not found", "hostunknown", True),
+    Sample("dns-network", "5.0.0", "", "Domain name b.example not found", "hostunknown", True),
+    Sample("dns-network", "5.0.0", "", "DNS: b.example has no MX and no A record", "hostunknown", True),
+    Sample("dns-network", "5.0.0", "", "Temporary failure in name resolution", "networkerror", False),
+    Sample("dns-network", "5.4.316", "", "550 5.4.316 Message expired, connection refused", "expired", False),
+    Sample("dns-network", "4.4.1", "", "Connection refused by 192.0.2.1", "expired", False),
+    Sample("dns-network", "5.0.0", "", "Couldn't connect to mx.b.example: network unreachable", "networkerror", False),
+    Sample("expiry", "5.4.7", "", "550 5.4.7 Message delivery time exceeded", "expired", False),
+    Sample("expiry", "5.0.0", "", "Delivery failed after 7 attempts over 5 days", "expired", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "CONN",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.spamcop.net",
+        "blocked",
+        False,
+    ),
+    Sample("refusal", "5.7.1", "", "550 5.7.1 Votre adresse IP 192.0.2.1 est bloquée (BL)", "blocked", False),
+    Sample("refusal", "5.0.0", "HELO", "550 Access denied - Invalid HELO name", "blocked", False),
+    Sample("refusal", "5.0.0", "MAIL", "550 <s@a.example>: Sender address rejected: Access denied", "rejected", False),
+    Sample("refusal", "5.0.0", "MAIL", "553 5.1.7 The sender address <s@a..example> is malformed", "rejected", False),
+    Sample("security-text", "5.7.1", "DATA", "550 5.7.1 Content policy violation", "policyviolation", False),
+    Sample(
+        "security-text", "5.7.1", "", "554 5.7.1 Message rejected due to policy violation", "policyviolation", False
+    ),
+    Sample("refusal", "5.7.1", "", "550 5.7.1 Your IP address has been blocked", "blocked", False),
+    Sample(
+        "provider-scheme",
+        "5.0.0",
+        "",
+        "550 5.5.0 Le compte du destinataire est bloque. OFR100_420 [420]",
+        "suspend",
+        False,
+        "smtp-in.orange.fr",
+    ),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "",
+        "421 mwinf5c12 ME Trop de connexions. Too many connections. OFR004_101 [101]",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "provider-scheme",
+        "5.0.0",
+        "",
+        "552 5.1.1 Boite du destinataire pleine. Recipient overquota. LPN007_417",
+        "mailboxfull",
+        False,
+        "smtp.laposte.net",
+    ),
+    Sample("japanese-carrier", "5.0.0", "", "kim@docomo.ne.jp: The account is disabled", "suspend", False),
+    Sample("japanese-carrier", "5.0.0", "", "550 5.1.1 kim@softbank.ne.jp: account is disabled", "suspend", False),
+    # a second held-out round (first measurement: reason 92.0 %, hard/soft 100 %; main: 44.0 % / 92.0 %),
+    # with other reasons mixed in as traps for the new generic rules; the two misses ("violates our
+    # policy", "not permitted by ... policy") widened the refusal vocabulary
+    Sample(
+        "refusal",
+        "4.7.1",
+        "RCPT",
+        "450 4.7.1 <kim@b.example>: Recipient address rejected: Greylisted, please try again in 300 seconds",
+        "blocked",
+        False,
+    ),
+    Sample("other-reasons", "5.2.2", "", "552 5.2.2 kim@b.example: user is over quota", "mailboxfull", False),
+    Sample(
+        "other-reasons",
+        "5.0.0",
+        "",
+        "552 Requested mail action aborted: exceeded storage allocation",
+        "mailboxfull",
+        False,
+    ),
+    Sample("other-reasons", "4.2.2", "", "452 4.2.2 Mailbox full, try again later", "mailboxfull", False),
+    Sample(
+        "userunknown-without-rcpt",
+        "5.1.1",
+        "",
+        "550 5.1.1 The email account that you tried to reach does not exist",
+        "userunknown",
+        True,
+    ),
+    Sample("userunknown-without-rcpt", "5.0.0", "RCPT", "550 Address unknown", "userunknown", True),
+    Sample("userunknown-without-rcpt", "5.5.0", "", "550 5.5.0 User not found", "userunknown", True),
+    Sample("hasmoved", "5.1.6", "", "550 5.1.6 Recipient has moved; new address unknown", "hasmoved", True),
+    Sample("dns-network", "5.4.310", "", "550 5.4.310 DNS domain does not exist", "hostunknown", True),
+    Sample("dns-network", "4.4.312", "", "451 4.4.312 DNS query failed", "networkerror", False),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "Name service error for name=b.example type=MX: Malformed or unexpected name server reply",
+        "networkerror",
+        False,
+    ),
+    Sample("dns-network", "5.0.0", "", "Remote host b.example could not be resolved", "networkerror", False),
+    Sample("dns-network", "5.0.0", "", "SMTP connection to mx.b.example timed out", "networkerror", False),
+    Sample("dns-network", "5.0.0", "", "Delivery failed: connection lost", "networkerror", False),
+    Sample("expiry", "5.4.7", "", "550 5.4.7 Message expired, retry timeout reached", "expired", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "CONN",
+        "554 5.7.1 Connection rejected: your IP 192.0.2.1 is on our blocklist",
+        "blocked",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "EHLO", "550 5.7.1 HELO rejected: not a fully qualified hostname", "blocked", False),
+    Sample("refusal", "5.7.1", "", "550 5.7.1 Your mail server is listed on a DNSBL", "blocked", False),
+    Sample("refusal", "5.7.1", "MAIL", "550 5.7.1 Sender address blocked", "rejected", False),
+    Sample("security-text", "5.7.1", "", "550 5.7.1 Message violates our email policy", "policyviolation", False),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "554 5.7.1 Delivery not permitted by recipient's domain policy",
+        "policyviolation",
+        False,
+    ),
+    Sample("provider-scheme", "5.0.0", "", "550 OFR004_417 Boite pleine [417]", "mailboxfull", False),
+    Sample("userunknown-without-rcpt", "5.0.0", "", "550 5.1.1 Adresse inconnue LPN105_416", "userunknown", True),
+    Sample("other-reasons", "5.0.0", "", "Account disabled", "suspend", False),
+    Sample("other-reasons", "5.2.1", "", "550 5.2.1 Mailbox disabled, not accepting messages", "suspend", False),
+    # a third held-out round, after the generic vocabulary rules (first measurement: reason 80.0 %,
+    # hard/soft 95.0 %; main: 55.0 % / 90.0 %). Fixed from structure: a bare recipient refusal at RCPT
+    # ("Recipient not accepted"), an invalid HELO argument (a refusal at the greeting is about the
+    # client). One expectation was wrong: a delay notice is "expired" by the project's convention.
+    Sample("dns-network", "5.0.0", "", "550 Host unknown (Name server: b.example: no data known)", "hostunknown", True),
+    Sample("dns-network", "4.0.0", "", "451 Name server: b.example: host name lookup failure", "networkerror", False),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "The mail server could not deliver mail to kim@b.example. The account or domain may not exist",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "Delivery to the following recipient failed permanently: kim@b.example Technical details of permanent failure: DNS Error: Domain name not found",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        "expiry",
+        "5.0.0",
+        "",
+        "Delivery to the following recipient has been delayed: kim@b.example; the remote server timed out",
+        "expired",
+        False,
+    ),
+    Sample("hasmoved", "5.1.6", "", "550 5.1.6 Recipient mailbox moved to a new address", "hasmoved", True),
+    Sample("userunknown-without-rcpt", "5.0.0", "RCPT", "550 5.0.0 Recipient not accepted", "userunknown", True),
+    Sample("userunknown-without-rcpt", "5.5.0", "", "550 5.5.0 Invalid mailbox: kim@b.example", "userunknown", True),
+    Sample(
+        "userunknown-without-rcpt", "5.0.0", "DATA", "554 5.0.0 Recipient rejected by filter rules", "filtered", False
+    ),
+    Sample("refusal", "5.7.1", "CONN", "554 5.7.1 Too many bad recipients from your IP, blocked", "blocked", False),
+    Sample("refusal", "5.0.0", "HELO", "501 Syntactically invalid HELO argument(s)", "blocked", False),
+    Sample("refusal", "5.7.1", "", "550 5.7.1 Our system has blocked your server's IP address", "blocked", False),
+    Sample(
+        "refusal", "5.7.1", "MAIL", "550 5.7.1 Envelope sender rejected: address on local blacklist", "rejected", False
+    ),
+    Sample("security-text", "5.7.1", "", "550 5.7.1 Message rejected due to local policy", "policyviolation", False),
+    Sample("expiry", "5.0.0", "", "550 Mail delivery failed after 10 attempts", "expired", False),
+    Sample("expiry", "4.4.7", "", "Message expired, undeliverable within 2 days", "expired", False),
+    Sample(
+        "provider-scheme",
+        "5.0.0",
+        "",
+        "550 5.1.1 Adresse invalide OFR006_416 [416]",
+        "userunknown",
+        True,
+        "smtp-in.orange.fr",
+    ),
+    Sample(
+        "provider-scheme",
+        "5.0.0",
+        "",
+        "421 Service refusé, veuillez réessayer plus tard. OFR004_100 [100]",
+        "blocked",
+        False,
+    ),
+    Sample("japanese-carrier", "5.0.0", "", "kim@au.com: Mailbox is disabled", "suspend", False),
+    Sample("other-reasons", "5.2.1", "", "550 5.2.1 Mailbox unavailable: account is disabled", "suspend", False),
+    # a fourth held-out round in the wording of common MTAs and providers (first measurement: reason
+    # 76.0 %, hard/soft 88.0 %; main: 72.0 % / 88.0 %). Fixed: a 553 answers MAIL or RCPT only, so its
+    # "No such user" is the address whatever the code; "mailbox ... moved"; "too quickly" is a rate
+    Sample(
+        "userunknown-without-rcpt",
+        "5.1.1",
+        "RCPT",
+        "550 5.1.1 <kim@b.example>: Recipient address rejected: User unknown in virtual alias table",
+        "userunknown",
+        True,
+    ),
+    Sample("dns-network", "5.0.0", "RCPT", "550 Unrouteable address", "hostunknown", True),
+    Sample("expiry", "5.0.0", "", "retry timeout exceeded", "expired", False),
+    Sample(
+        "expiry",
+        "5.0.0",
+        "",
+        "all hosts for 'b.example' have been failing for a long time (and retry time not reached)",
+        "expired",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "RCPT", "550 Administrative prohibition", "rejected", False),
+    Sample("userunknown-without-rcpt", "5.0.0", "", "User unknown (in reply to RCPT TO command)", "userunknown", True),
+    Sample(
+        "userunknown-without-rcpt",
+        "5.1.10",
+        "",
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "userunknown-without-rcpt",
+        "5.4.1",
+        "RCPT",
+        "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+        "userunknown",
+        True,
+        "b-example.mail.protection.outlook.com",
+    ),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "550 5.7.1 RESOLVER.RST.AuthRequired; authentication required",
+        "securityerror",
+        False,
+    ),
+    Sample(
+        "other-reasons",
+        "5.2.2",
+        "",
+        "552 5.2.2 This message is larger than the current system limit or the recipient's mailbox is full",
+        "mailboxfull",
+        False,
+    ),
+    Sample(
+        "other-reasons",
+        "5.0.0",
+        "",
+        "550 5.2.1 The email account that you tried to reach is disabled",
+        "suspend",
+        False,
+    ),
+    Sample(
+        "other-reasons",
+        "4.2.1",
+        "",
+        "450 4.2.1 The user you are trying to contact is receiving mail too quickly",
+        "speeding",
+        False,
+    ),
+    Sample(
+        "other-reasons",
+        "5.7.26",
+        "",
+        "550 5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)",
+        "authfailure",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "", "554 5.7.1 Client host rejected: Access denied", "blocked", False),
+    Sample("other-reasons", "5.0.0", "", "Mail for b.example loops back to myself", "systemerror", False),
+    Sample(
+        "userunknown-without-rcpt", "5.0.0", "", "553 5.3.0 <kim@b.example>... No such user here", "userunknown", True
+    ),
+    Sample(
+        "userunknown-without-rcpt",
+        "5.0.0",
+        "",
+        "511 sorry, no mailbox here by that name (#5.1.1 - chkuser)",
+        "userunknown",
+        True,
+    ),
+    Sample("userunknown-without-rcpt", "5.0.0", "", "554 sorry, invalid mailbox (#5.1.1)", "userunknown", True),
+    Sample(
+        "userunknown-without-rcpt", "5.0.0", "", "550 Invalid recipient <kim@b.example> (#5.1.1)", "userunknown", True
+    ),
+    Sample("other-reasons", "5.0.0", "", "Mailbox quota exceeded", "mailboxfull", False),
+    Sample("other-reasons", "5.0.0", "", "550 This account has been disabled", "suspend", False),
+    Sample("userunknown-without-rcpt", "5.0.0", "", "550 Mailbox does not exist", "userunknown", True),
+    Sample("hasmoved", "5.0.0", "", "User's mailbox has been moved to c.example", "hasmoved", True),
+    Sample("refusal", "5.3.0", "", "Error: host b.example refused connection", "blocked", False),
+    Sample("dns-network", "4.0.0", "", "Deferred: Connection timed out with mx.b.example.", "networkerror", False),
+)
+
+# Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
+# a refused connection, which the phrase table calls a block; under a 4.4.1 deferral it expired.
+# "550 Mailbox does not exist" with neither command nor code: the development corpus labels such
+# bare words filtered (see RESULTS.md); real mail says otherwise, and the two cannot both be met.
+# "host refused connection" under 5.3.0 and "Deferred: Connection timed out" keep the status code's
+# and the phrase table's (sisimai's) reading: systemerror and expired.
+OPEN: frozenset[str] = frozenset(
+    {
+        "Connection refused by 192.0.2.1",
+        "550 Mailbox does not exist",
+        "Error: host b.example refused connection",
+        "Deferred: Connection timed out with mx.b.example.",
+    }
+)
