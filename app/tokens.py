@@ -60,11 +60,3 @@ def verp_address(bounce_address: str, token: str) -> str:
     """noreply@domain + token -> noreply+token@domain."""
     local, _, domain = bounce_address.rpartition("@")
     return f"{local}+{token}@{domain}"
-
-
-def token_from_address(address: str) -> str | None:
-    """The +TOKEN part of a local part, if any."""
-    local = address.strip().strip("<>").rpartition("@")[0]
-    if "+" not in local:
-        return None
-    return local.split("+", 1)[1] or None

@@ -200,10 +200,6 @@ class Mail:
         values = self.headers.get(name)
         return values[0] if values else ""
 
-    def header_text(self, name: str) -> str:
-        return decode_words(self.header(name))
-
-
 def split_boundary(body: str, boundary: str) -> list[str]:
     """Split a multipart body at its delimiter lines ("--b" or "--b--", trailing blanks
     allowed), like re.split with one group: preamble, then (closing flag, chunk) pairs.

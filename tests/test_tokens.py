@@ -1,6 +1,7 @@
 import pytest
 
-from app.tokens import make_token, parse_token, token_from_address, verp_address
+from app.tokens import make_token, parse_token, verp_address
+from tests.support.verp import token_from_address
 
 SECRET = b"k" * 32
 

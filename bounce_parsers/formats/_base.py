@@ -71,16 +71,6 @@ def returned_to(rep: Report) -> str:
     return ""
 
 
-def section(text: str, start: re.Pattern[str], stop: re.Pattern[str]) -> str:
-    """The text after the first `start` match up to the next `stop` match."""
-    m = start.search(text)
-    if not m:
-        return ""
-    rest = text[m.end() :]
-    e = stop.search(rest)
-    return rest[: e.start()] if e else rest
-
-
 def bounce_like(rep: Report) -> bool:
     """A daemon's sender or subject, or an automatic message with a null return path:
     generic layouts are only trusted in mail that looks machine-sent."""

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from app.main import create_app
 from app.settings import Settings
 from app.webhooks.signing import verify
-from tests.api.receiver import Receiver
 from tests.conftest import make_api_key
 from tests.support.mailstack import MailStack
 from tests.support.polling import wait_for
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.mailstack
 

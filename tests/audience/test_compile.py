@@ -10,7 +10,7 @@ from app.audience.compile import UnknownList, compile_audience, freeze_into_ledg
 from app.audience.why import why
 from app.models import Campaign, Delivery, utcnow
 from app.settings import Settings
-from tests.audience.helpers import add_contacts, bounce, make_list, suppress
+from tests.audience.support import add_contacts, bounce, make_list, suppress
 
 
 @pytest.fixture

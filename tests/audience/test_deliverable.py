@@ -15,7 +15,7 @@ from app.audience.compile import freeze_into_ledger
 from app.audience.importer import import_file
 from app.models import Campaign, Delivery, utcnow
 from app.settings import Settings
-from tests.audience.helpers import make_list, suppress
+from tests.audience.support import make_list, suppress
 from tests.support.mailstack import MailStack
 
 pytestmark = pytest.mark.mailstack

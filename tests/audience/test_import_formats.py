@@ -8,7 +8,7 @@ from app.audience.importer import import_file
 from app.models import Contact, ImportReject, ListMember
 from app.settings import Settings
 from tests.audience.conftest import DATA
-from tests.audience.helpers import make_list, suppress
+from tests.audience.support import make_list, suppress
 
 
 def _run(engine: Engine, settings: Settings, session: Session, name: str, **kw):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from app.audience import importer
 from app.models import ImportJob, ListMember, utcnow
 from app.settings import Settings
-from tests.audience.helpers import make_list
+from tests.audience.support import make_list
 
 
 class ProcessDied(BaseException):

@@ -11,9 +11,10 @@ from sqlmodel import Session
 from app.models import Bounce, Campaign, Delivery, DeliveryAttempt, Suppression, utcnow
 from app.secret_key import get_secret_key
 from app.sending import campaigns as service
-from app.tokens import parse_token, token_from_address
+from app.tokens import parse_token
 from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, run_worker_until
 from tests.sending.sink import Sink, SinkServer
+from tests.support.verp import token_from_address
 
 PEOPLE = [("ann@x.test", "Ann", {"city": "Oslo"}), ("bob@x.test", "Bob", {"city": "Rome"}),
           ("cy@x.test", "Cy", {})]  # fmt: skip

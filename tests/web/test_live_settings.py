@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from app.config_store import live_for, save_settings
 from app.models import Delivery, StoredSetting
-from tests.audience.helpers import add_contacts, bounce, make_list
+from tests.audience.support import add_contacts, bounce, make_list
 from tests.conftest import make_api_key
 from tests.web.conftest import Browser
 

@@ -22,10 +22,10 @@ from app.settings import Settings
 from app.tokens import make_token
 from app.webhooks.dispatch import dispatch_due
 from app.webhooks.signing import verify
-from tests.api.receiver import Receiver
 from tests.conftest import make_api_key
 from tests.support.dns import fake_dns
 from tests.support.network import free_port
+from tests.support.receiver import Receiver
 
 API = "/api/v1"
 RECEIVER_ALLOWED = ["127.0.0.1/32"]
