@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import email_key
 from app.bounces.suppress import chunks
@@ -53,8 +53,8 @@ class Attribution:
         return self.delivery.campaign_id if self.delivery else None
 
 
-_DELIVERY_COLUMNS = (Delivery.id, Delivery.email, Delivery.email_key, Delivery.campaign_id, Delivery.state,
-                     Delivery.message_id)  # fmt: skip
+_DELIVERY_COLUMNS = (col(Delivery.id), col(Delivery.email), col(Delivery.email_key), col(Delivery.campaign_id),
+                     col(Delivery.state), col(Delivery.message_id))  # fmt: skip
 
 
 def _as_int(value: str | None) -> int | None:
@@ -83,28 +83,28 @@ class Lookup:
             keys.update(email_key(r.address) for r in found.recipients if r.address)
         self.deliveries: dict[int, DeliveryRef] = {}
         for ids in chunks(sorted(delivery_ids)):
-            for row in session.execute(select(*_DELIVERY_COLUMNS).where(Delivery.id.in_(ids))):  # type: ignore[union-attr]
+            for row in session.execute(select(*_DELIVERY_COLUMNS).where(col(Delivery.id).in_(ids))):
                 self.deliveries[row.id] = DeliveryRef(*row)
         # every delivery that went out to a reported address, newest first: the ledger layer's candidates
         self.by_key: dict[str, list[DeliveryRef]] = defaultdict(list)
         for chunk in chunks(sorted(keys)):
             stmt = (
                 select(*_DELIVERY_COLUMNS)
-                .where(Delivery.email_key.in_(chunk), Delivery.sent_at.is_not(None))  # type: ignore[attr-defined,union-attr]
-                .order_by(Delivery.sent_at.desc(), Delivery.id.desc())  # type: ignore[union-attr]
+                .where(col(Delivery.email_key).in_(chunk), col(Delivery.sent_at).is_not(None))
+                .order_by(col(Delivery.sent_at).desc(), col(Delivery.id).desc())
             )
             for row in session.execute(stmt):
                 self.by_key[row.email_key].append(DeliveryRef(*row))
         self.contacts: dict[int, tuple[str, str]] = {}
         self.contact_keys: set[str] = set()
-        for chunk in chunks(sorted(contact_ids)):
+        for ids in chunks(sorted(contact_ids)):
             for cid, email, key in session.execute(
-                select(Contact.id, Contact.email, Contact.email_key).where(Contact.id.in_(chunk))  # type: ignore[union-attr]
+                select(col(Contact.id), col(Contact.email), col(Contact.email_key)).where(col(Contact.id).in_(ids))
             ):
                 self.contacts[cid] = (email, key)
         for chunk in chunks(sorted(keys)):
             self.contact_keys.update(
-                session.execute(select(Contact.email_key).where(Contact.email_key.in_(chunk))).scalars()  # type: ignore[attr-defined]
+                session.execute(select(col(Contact.email_key)).where(col(Contact.email_key).in_(chunk))).scalars()
             )
 
     def _parsed(self, found: Classification) -> list[tuple[str, int]]:

@@ -4,12 +4,15 @@ An address already suppressed keeps its suppression (its first reason stands); c
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import insert_rows
 from app.models import Suppression
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Wanted:
     delivery_id: int | None = None
 
 
-def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ignore[type-arg]
+def chunks(values: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
 
@@ -28,7 +31,7 @@ def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ig
 def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str, now: datetime) -> dict[str, int]:
     """email_key -> suppression id for every wanted key, creating the missing ones."""
     ids = _ids(session, sorted(wanted))
-    missing = [
+    missing: list[dict[str, Any]] = [
         {
             "email": w.email[:320],
             "email_key": key,
@@ -52,6 +55,6 @@ def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str
 def _ids(session: Session, keys: Sequence[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in chunks(keys):
-        stmt = select(Suppression.email_key, Suppression.id).where(Suppression.email_key.in_(chunk))  # type: ignore[attr-defined]
+        stmt = select(col(Suppression.email_key), col(Suppression.id)).where(col(Suppression.email_key).in_(chunk))
         ids.update(session.execute(stmt).tuples().all())
     return ids

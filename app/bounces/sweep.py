@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.bounces.attribution import Lookup
 from app.bounces.lifeline import exit_with
@@ -100,7 +100,7 @@ def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
         return False
     with Session(engine) as session:
         last = session.execute(
-            select(func.max(MailboxSweep.started_at)).where(MailboxSweep.trigger == "schedule")
+            select(func.max(MailboxSweep.started_at)).where(col(MailboxSweep.trigger) == "schedule")
         ).scalar_one()
     if last is not None and now - last < timedelta(minutes=live.sweep_interval_minutes):
         return False
@@ -117,7 +117,7 @@ def _abandon_unfinished(engine: Engine, current: int) -> None:
     stays committed; its messages that were not deleted are this sweep's to process."""
     with Session(engine) as session:
         for row in session.scalars(
-            select(MailboxSweep).where(MailboxSweep.state == "running", MailboxSweep.id != current)  # type: ignore[arg-type]
+            select(MailboxSweep).where(col(MailboxSweep.state) == "running", col(MailboxSweep.id) != current)
         ):
             host, _, pid = (row.owner or "").rpartition(":")
             by = f"the sweeping process (pid {pid} on {host})" if pid else "the sweeping process"
@@ -231,8 +231,8 @@ class _Sweeper:
 
     @staticmethod
     def _already_processed(session: Session, digests: list[str]) -> dict[str, int]:
-        stmt = select(ProcessedMessage.content_hash, ProcessedMessage.id).where(
-            ProcessedMessage.content_hash.in_(digests)  # type: ignore[attr-defined]
+        stmt = select(col(ProcessedMessage.content_hash), col(ProcessedMessage.id)).where(
+            col(ProcessedMessage.content_hash).in_(digests)
         )
         return dict(session.execute(stmt).tuples().all())
 
@@ -264,7 +264,7 @@ class _Sweeper:
         with Session(self.engine) as session:
             session.execute(
                 update(ProcessedMessage)
-                .where(ProcessedMessage.id.in_(processed_ids))  # type: ignore[union-attr]
+                .where(col(ProcessedMessage.id).in_(processed_ids))
                 .values(deleted_at=utcnow())
             )
             session.commit()

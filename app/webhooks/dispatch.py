@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine, insert, or_, select, update
+from sqlmodel import col
 
 from app.db import is_sqlite, session_scope
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
@@ -49,13 +50,13 @@ def envelope(event: WebhookEvent) -> dict[str, Any]:
 def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
     with session_scope(engine) as session:
         query = (
-            select(WebhookDelivery.id)
+            select(col(WebhookDelivery.id))
             .where(
-                WebhookDelivery.state == "pending",
-                WebhookDelivery.next_attempt_at <= now,  # type: ignore[operator]
-                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),  # type: ignore[union-attr,operator]
+                col(WebhookDelivery.state) == "pending",
+                col(WebhookDelivery.next_attempt_at) <= now,
+                or_(col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) < now),
             )
-            .order_by(WebhookDelivery.next_attempt_at)
+            .order_by(col(WebhookDelivery.next_attempt_at))
             .limit(batch)
         )
         if not is_sqlite(engine):
@@ -64,13 +65,13 @@ def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
         if not ids:
             return []
         session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(lease_until=now + LEASE)  # type: ignore[union-attr]
+            update(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)).values(lease_until=now + LEASE)
         )
         rows = session.execute(
             select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)  # type: ignore[arg-type]
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)  # type: ignore[arg-type]
-            .where(WebhookDelivery.id.in_(ids))  # type: ignore[union-attr]
+            .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
+            .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
+            .where(col(WebhookDelivery.id).in_(ids))
         ).all()
         return [
             Due(d.id, d.attempts, ep.url, ep.secret, ev.id, ev.type, ev.created_at,
@@ -156,7 +157,7 @@ def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | Non
         retry = next_attempt(settings, due, attempts, now)
         values.update(state="pending" if retry else "failed", next_attempt_at=retry)
     with session_scope(engine) as session:
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == due.delivery_id).values(**values))  # type: ignore[arg-type]
+        session.execute(update(WebhookDelivery).where(col(WebhookDelivery.id) == due.delivery_id).values(**values))
         session.execute(insert(WebhookAttempt).values(delivery_id=due.delivery_id, at=now, status_code=code,
                                                       error=error, duration_ms=ms))  # fmt: skip
     if error is not None:

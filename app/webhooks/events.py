@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Campaign, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 
@@ -15,7 +15,7 @@ EVENT_FOR_KIND = {"bounce": "bounce", "complaint": "complaint", "unsubscribe": "
 
 
 def _subscribers(session: Session, event_type: str) -> list[int]:
-    rows = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.active)).all()
+    rows = session.execute(select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(col(WebhookEndpoint.active))).all()
     return [endpoint_id for endpoint_id, events in rows if event_type in events]
 
 
@@ -29,7 +29,7 @@ def emit(session: Session, event_type: str, items: Sequence[dict[str, Any]], now
     now = now or utcnow()
     rows = [{"type": event_type, "data": data, "created_at": now} for data in items]
     ids = (
-        session.execute(insert(WebhookEvent).returning(WebhookEvent.id, sort_by_parameter_order=True), rows)
+        session.execute(insert(WebhookEvent).returning(col(WebhookEvent.id), sort_by_parameter_order=True), rows)
         .scalars()
         .all()
     )
@@ -72,7 +72,7 @@ def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime)
     if not campaign_ids or not _subscribers(session, "campaign.completed"):
         return
     rows = session.execute(
-        select(Campaign.id, Campaign.name, Campaign.audience_counts).where(Campaign.id.in_(campaign_ids))  # type: ignore[union-attr]
+        select(col(Campaign.id), col(Campaign.name), col(Campaign.audience_counts)).where(col(Campaign.id).in_(campaign_ids))
     ).all()
     emit(session, "campaign.completed", [
         {"campaign_id": cid, "name": name, "completed_at": now.isoformat(), "audience_counts": counts}

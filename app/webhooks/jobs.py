@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, delete
+from sqlmodel import col
 
 from app.db import session_scope
 from app.models import IdempotencyRecord, utcnow
@@ -16,7 +17,7 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 def purge_idempotency_records(engine: Engine) -> None:
     now = utcnow()
     with session_scope(engine) as session:
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL))  # type: ignore[arg-type]
+        session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - IDEMPOTENCY_TTL))
 
 
 def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:

@@ -61,8 +61,8 @@ def _by_display_name(rep: Report, listed: str) -> list[Entry]:
     if not names:
         return []
     lines = [ln for ln in listed.split("\n") if not _STOP.search(ln)]
-    marks = [(i, names.get(" ".join(m.group(1).split()).lower(), "")) for i, ln in enumerate(lines)
-             if (m := _NAME_LINE.match(ln))]
+    marks = [(i, names.get(" ".join(line.group(1).split()).lower(), "")) for i, ln in enumerate(lines)
+             if (line := _NAME_LINE.match(ln))]
     entries: list[Entry] = []
     for k, (i, addr) in enumerate(marks):
         if addr:

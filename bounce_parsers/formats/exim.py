@@ -74,8 +74,8 @@ def parse(rep: Report) -> list[Entry]:
             e.command = "DATA" if word == "DATA" else word
         remote = "said:" in e.diagnostic or bool(re.search(r"\b[45]\d\d[ -]", e.diagnostic))
         e.reason = "" if remote else table_reason(e.diagnostic, TABLE)
-        low = e.diagnostic.lower()
-        if any(p in low for p in _DELAYED):
+        diagnostic = e.diagnostic.lower()
+        if any(p in diagnostic for p in _DELAYED):
             e.reason = e.reason or "expired"
         if delayed:
             e.action = "delayed"

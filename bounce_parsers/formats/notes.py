@@ -30,8 +30,8 @@ def parse(rep: Report) -> list[Entry]:
     if not m:
         return []
     rest = text[m.end() :]
-    e = _STOP.search(rest)
-    rest = rest[: e.start()] if e else rest[:2000]
+    stop = _STOP.search(rest)
+    rest = rest[: stop.start()] if stop else rest[:2000]
     entries: list[Entry] = []
     reasons: list[str] = []
     for line in rest.split("\n"):

@@ -19,7 +19,9 @@ _MAGIC = {
 }
 
 
-def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
+def _cp1252_fallback(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeDecodeError):  # registered for decoding; anything else is not ours to fix
+        raise err
     bad = err.object[err.start : err.end]
     return "".join(chr(b) if b in _CP1252_UNDEFINED else bytes([b]).decode("cp1252") for b in bad), err.end
 
