@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, Select, case, cast, func, literal, select
+from sqlalchemy import LargeBinary, Select, Subquery, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
@@ -46,8 +46,8 @@ class CompiledAudience:
             yield row.id, row.email, row.email_key
 
 
-def _chosen_contacts(list_ids: list[int]):  # type: ignore[no-untyped-def]
-    return select(ListMember.contact_id).where(ListMember.list_id.in_(list_ids)).distinct().subquery("chosen")
+def _chosen_contacts(list_ids: list[int]) -> Subquery:
+    return select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).distinct().subquery("chosen")
 
 
 def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
@@ -55,20 +55,22 @@ def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
     chosen = _chosen_contacts(list_ids)
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now).subquery("bounced")
     reason = case(
-        (Suppression.reason.is_not(None), Suppression.reason),
+        (col(Suppression.reason).is_not(None), col(Suppression.reason)),
         (bounced.c.email_key.is_not(None), literal("bounced")),
         else_=None,
     ).label("reason")
     return (
-        select(Contact.id, Contact.email, Contact.email_key, reason)
+        select(col(Contact.id), col(Contact.email), col(Contact.email_key), reason)
         .join(chosen, chosen.c.contact_id == Contact.id)
-        .outerjoin(Suppression, Suppression.email_key == Contact.email_key)
+        .outerjoin(Suppression, col(Suppression.email_key) == Contact.email_key)
         .outerjoin(bounced, bounced.c.email_key == Contact.email_key)
     )
 
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
-    names = dict(session.execute(select(MailingList.id, MailingList.name).where(MailingList.id.in_(list_ids))).all())
+    names: dict[int, str] = dict(
+        session.execute(select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(list_ids))).tuples()
+    )
     missing = [i for i in list_ids if i not in names]
     if missing:
         raise UnknownList(f"no list with id {', '.join(map(str, missing))}")
@@ -77,12 +79,12 @@ def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
 
 def _counts(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, Any]:
     names = _check_lists(session, list_ids)
-    per_list = dict(
+    per_list: dict[int, int] = dict(
         session.execute(
-            select(ListMember.list_id, func.count())
-            .where(ListMember.list_id.in_(list_ids))
-            .group_by(ListMember.list_id)
-        ).all()
+            select(col(ListMember.list_id), func.count())
+            .where(col(ListMember.list_id).in_(list_ids))
+            .group_by(col(ListMember.list_id))
+        ).tuples()
     )
     reasoned = _reasoned(list_ids, settings, now).subquery("reasoned")
     by_reason = dict(session.execute(select(reasoned.c.reason, func.count()).group_by(reasoned.c.reason)).all())

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import InvalidAddress, has_mx, normalise
 from app.audience.sources import ImportFailed, Record, open_source
@@ -45,13 +45,13 @@ def claim(engine: Engine, job_id: int, now: datetime) -> bool:
         result = session.execute(
             update(ImportJob)
             .where(
-                ImportJob.id == job_id,
-                ImportJob.state.in_(("queued", "running")),
-                or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < now - STALE_AFTER),
+                col(ImportJob.id) == job_id,
+                col(ImportJob.state).in_(("queued", "running")),
+                or_(col(ImportJob.heartbeat_at).is_(None), col(ImportJob.heartbeat_at) < now - STALE_AFTER),
             )
             .values(state="running", heartbeat_at=now)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result
 
 
 class _Run:
@@ -304,10 +304,10 @@ def resume_stalled(engine: Engine, settings: Settings) -> list[int]:
     with Session(engine) as session:
         ids = (
             session.execute(
-                select(ImportJob.id).where(
-                    ImportJob.state.in_(("queued", "running")),
-                    ImportJob.created_at < now - STALE_AFTER,
-                    or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < now - STALE_AFTER),
+                select(col(ImportJob.id)).where(
+                    col(ImportJob.state).in_(("queued", "running")),
+                    col(ImportJob.created_at) < now - STALE_AFTER,
+                    or_(col(ImportJob.heartbeat_at).is_(None), col(ImportJob.heartbeat_at) < now - STALE_AFTER),
                 )
             )
             .scalars()

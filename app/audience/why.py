@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import InvalidAddress, normalise
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
@@ -41,11 +41,11 @@ class Verdict:
 
 def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list[Membership]:
     rows = session.execute(
-        select(ListMember, MailingList.name, ImportJob.filename)
-        .join(MailingList, MailingList.id == ListMember.list_id)
-        .outerjoin(ImportJob, ImportJob.id == ListMember.import_id)
-        .where(ListMember.contact_id == contact_id, ListMember.list_id.in_(list_ids))
-        .order_by(ListMember.list_id)
+        select(ListMember, col(MailingList.name), col(ImportJob.filename))
+        .join(MailingList, col(MailingList.id) == ListMember.list_id)
+        .outerjoin(ImportJob, col(ImportJob.id) == ListMember.import_id)
+        .where(col(ListMember.contact_id) == contact_id, col(ListMember.list_id).in_(list_ids))
+        .order_by(col(ListMember.list_id))
     ).all()
     return [Membership(m.list_id, name, m.source, m.import_id, filename, m.added_at) for m, name, filename in rows]
 
@@ -62,7 +62,7 @@ def _suppression_detail(s: Suppression) -> str:
 
 
 def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> str:
-    bounces = session.execute(select(Bounce).where(Bounce.id.in_(ids)).order_by(Bounce.created_at)).scalars().all()
+    bounces = session.execute(select(Bounce).where(col(Bounce.id).in_(ids)).order_by(col(Bounce.created_at))).scalars().all()
     hard = bounces[0].hard
     latest = bounces[-1]
     what = (
@@ -82,13 +82,14 @@ def why(session: Session, address: str, list_ids: list[int], settings: Settings,
         key = normalise(address).key
     except InvalidAddress as exc:
         return Verdict(address, None, False, "invalid", str(exc))
-    contact = session.execute(select(Contact).where(Contact.email_key == key)).scalars().first()
+    contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
     if contact is None:
         return Verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
-    memberships = _memberships(session, contact.id, list_ids)  # type: ignore[arg-type]
+    assert contact.id is not None  # a stored row
+    memberships = _memberships(session, contact.id, list_ids)
     if not memberships:
         return Verdict(address, key, False, "not_in_lists", f"{contact.email} is not in any of the chosen lists")
-    suppression = session.execute(select(Suppression).where(Suppression.email_key == key)).scalars().first()
+    suppression = session.execute(select(Suppression).where(col(Suppression.email_key) == key)).scalars().first()
     if suppression is not None:
         return Verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
     policy = BouncePolicy.from_settings(settings)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.sql import Select
-from sqlmodel import Session
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import ScalarSelect
+from sqlmodel import Session, col
 
 from app.bounces.suppress import Wanted, chunks, ensure_suppressions
 from app.db import update_rows
@@ -37,30 +38,30 @@ class BouncePolicy:
         return cls(settings.hard_bounce_threshold, settings.soft_bounce_threshold, settings.soft_bounce_window_days)
 
 
-def _last_clean_send() -> Select:
+def _last_clean_send() -> ScalarSelect[datetime | None]:
     return (
         select(func.max(Delivery.sent_at))
-        .where(Delivery.email_key == Bounce.email_key, Delivery.state == "sent")
+        .where(col(Delivery.email_key) == Bounce.email_key, col(Delivery.state) == "sent")
         .correlate(Bounce)
         .scalar_subquery()
     )
 
 
-def _counting(policy: BouncePolicy, now: datetime):  # type: ignore[no-untyped-def]
+def _counting(policy: BouncePolicy, now: datetime) -> ColumnElement[bool]:
     """The bounce rows that count towards suppression."""
     last_clean = _last_clean_send()
-    hard = and_(Bounce.hard.is_(True), or_(last_clean.is_(None), Bounce.created_at > last_clean))
-    soft = and_(Bounce.hard.is_(False), Bounce.created_at >= now - timedelta(days=policy.window_days))
+    hard = and_(col(Bounce.hard).is_(True), or_(last_clean.is_(None), col(Bounce.created_at) > last_clean))
+    soft = and_(col(Bounce.hard).is_(False), col(Bounce.created_at) >= now - timedelta(days=policy.window_days))
     # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
-    return and_(Bounce.kind == "bounce", Bounce.attribution != "none", or_(hard, soft))
+    return and_(col(Bounce.kind) == "bounce", col(Bounce.attribution) != "none", or_(hard, soft))
 
 
 def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
     """email_keys the policy suppresses right now, as a query to join or anti-join against."""
-    hard_count = func.sum(case((Bounce.hard.is_(True), 1), else_=0))
+    hard_count = func.sum(case((col(Bounce.hard).is_(True), 1), else_=0))
     soft_count = func.count() - hard_count
     return (
-        select(Bounce.email_key)
+        select(col(Bounce.email_key))
         .where(_counting(policy, now))
         .group_by(Bounce.email_key)
         .having(or_(hard_count >= policy.hard_threshold, soft_count >= policy.soft_threshold))
@@ -68,7 +69,8 @@ def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
 
 
 def _over_threshold(policy: BouncePolicy, rows: Iterable[tuple[int, bool]]) -> list[int] | None:
-    hard, soft = [], []
+    hard: list[int] = []
+    soft: list[int] = []
     for bounce_id, is_hard in rows:
         (hard if is_hard else soft).append(bounce_id)
     if len(hard) >= policy.hard_threshold:
@@ -81,7 +83,7 @@ def _over_threshold(policy: BouncePolicy, rows: Iterable[tuple[int, bool]]) -> l
 def counting_bounce_ids(session: Session, policy: BouncePolicy, email_key: str, now: datetime) -> list[int] | None:
     """The bounces that put this address over a threshold, or None when it stays mailable."""
     rows = session.execute(
-        select(Bounce.id, Bounce.hard).where(Bounce.email_key == email_key, _counting(policy, now))
+        select(col(Bounce.id), col(Bounce.hard)).where(col(Bounce.email_key) == email_key, _counting(policy, now))
     ).tuples()
     return _over_threshold(policy, rows)
 
@@ -94,8 +96,8 @@ def apply_policy_many(
     per_key: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     unlinked: set[int] = set()
     for chunk in chunks(sorted(addresses)):
-        stmt = select(Bounce.email_key, Bounce.id, Bounce.hard, Bounce.suppression_id).where(
-            Bounce.email_key.in_(chunk),  # type: ignore[attr-defined]
+        stmt = select(col(Bounce.email_key), col(Bounce.id), col(Bounce.hard), col(Bounce.suppression_id)).where(
+            col(Bounce.email_key).in_(chunk),
             _counting(policy, now),
         )
         for key, bounce_id, hard, suppression_id in session.execute(stmt).tuples():

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
@@ -59,9 +59,9 @@ def _samples(session: Session, list_ids: list[int]) -> list[dict[str, Any]]:
     if not list_ids:
         return []
     rows = session.execute(
-        select(Contact.email, Contact.first_name, Contact.last_name, Contact.attributes)
-        .join(ListMember, ListMember.contact_id == Contact.id)
-        .where(ListMember.list_id.in_(list_ids))
+        select(col(Contact.email), col(Contact.first_name), col(Contact.last_name), col(Contact.attributes))
+        .join(ListMember, col(ListMember.contact_id) == Contact.id)
+        .where(col(ListMember.list_id).in_(list_ids))
         .limit(SAMPLE_CONTACTS)
     ).all()
     return [contact_context(*r) for r in rows]
@@ -83,7 +83,7 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
     if campaign.list_ids:
-        found = set(session.execute(select(MailingList.id).where(MailingList.id.in_(campaign.list_ids))).scalars())
+        found = set(session.execute(select(col(MailingList.id)).where(col(MailingList.id).in_(campaign.list_ids))).scalars())
         missing = [i for i in campaign.list_ids if i not in found]
         if missing:
             raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
@@ -176,15 +176,15 @@ def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> 
     """Start scheduled campaigns whose send time has come; the audience is compiled now, not when
     it was scheduled, so later sign-ups are in and later unsubscribes are out. The caller commits."""
     started = []
-    due = session.execute(select(Campaign.id).where(Campaign.state == "scheduled", Campaign.send_at <= now)).scalars()
+    due = session.execute(select(col(Campaign.id)).where(col(Campaign.state) == "scheduled", col(Campaign.send_at) <= now)).scalars()
     for campaign_id in list(due):
         # only one process wins the transition
         won = session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.state == "scheduled")
+            .where(col(Campaign.id) == campaign_id, col(Campaign.state) == "scheduled")
             .values(state="sending", updated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result
         if won:
             campaign = session.get(Campaign, campaign_id)
             assert campaign is not None
