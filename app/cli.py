@@ -6,7 +6,7 @@ import signal
 import sys
 
 import typer
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
 
 from app import __version__
 from app.audience import cli as audience_cli
@@ -71,7 +71,7 @@ def _every_command() -> None:
         typer.echo(notice, err=True)
 
 
-def _upgraded_engine():  # type: ignore[no-untyped-def]
+def _upgraded_engine() -> Engine:
     engine = get_engine(get_settings())
     upgrade(engine)
     return engine
@@ -128,7 +128,7 @@ def serve(
             background.stop()
 
 
-def _first_run_link(engine, host: str, port: int) -> str | None:  # type: ignore[no-untyped-def]
+def _first_run_link(engine: Engine, host: str, port: int) -> str | None:
     """With no user yet: a one-time token for the first-run page, printed with how to use it."""
     import secrets
     import socket

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import StoredSetting, utcnow
 from app.settings import Settings
@@ -82,7 +82,7 @@ def _stored(value: Any) -> Any:
 
 def stored_values(engine: Engine) -> dict[str, Any]:
     with Session(engine) as session:
-        rows = session.execute(select(StoredSetting).where(StoredSetting.key.in_(EDITABLE))).scalars()
+        rows = session.execute(select(StoredSetting).where(col(StoredSetting.key).in_(EDITABLE))).scalars()
         return {r.key: r.value for r in rows}
 
 

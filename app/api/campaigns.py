@@ -116,7 +116,7 @@ def delete_campaign(campaign_id: Id, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-def _transition(session: SessionDep, campaign: Campaign, action) -> None:  # type: ignore[no-untyped-def]
+def _transition(session: SessionDep, campaign: Campaign, action: Callable[[], object]) -> None:
     try:
         action()
     except service.CampaignStateError as exc:

@@ -7,6 +7,7 @@ own error responses."""
 
 import logging
 from http import HTTPStatus
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
@@ -100,7 +101,7 @@ def problem_response(
     status: int,
     detail: str,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = Problem(
         title=_title(status),

@@ -131,6 +131,7 @@ class ApiLimits:
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A body without (or with a false) Content-Length is counted as it arrives."""
         seen = 0
+        started = False
 
         async def counting_receive() -> Message:
             nonlocal seen
@@ -146,7 +147,6 @@ class ApiLimits:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        started = False
         try:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:  # raised outside a route (a middleware read the body): answer it here

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
 
@@ -24,7 +24,7 @@ def _engine() -> Engine:
 
 
 def _lists_by_name(session: Session, names: list[str]) -> list[MailingList]:
-    found = {m.name: m for m in session.execute(select(MailingList).where(MailingList.name.in_(names))).scalars()}
+    found = {m.name: m for m in session.execute(select(MailingList).where(col(MailingList.name).in_(names))).scalars()}
     missing = [n for n in names if n not in found]
     if missing:
         raise typer.BadParameter(f"no list named {', '.join(repr(n) for n in missing)}", param_hint="--list")
@@ -74,7 +74,7 @@ def import_command(
         mapping["header"] = header
     engine = _engine()
     with Session(engine, expire_on_commit=False) as session:
-        ml = session.execute(select(MailingList).where(MailingList.name == list_name)).scalars().first()
+        ml = session.execute(select(MailingList).where(col(MailingList.name) == list_name)).scalars().first()
         if ml is None:
             ml = MailingList(name=list_name)
             session.add(ml)
@@ -88,10 +88,11 @@ def import_command(
             bar.update(max(job.bytes_read - done[0], 0))
             done[0] = max(done[0], job.bytes_read)
 
-        job = import_file(engine, get_settings(), ml.id, str(file), format, mapping, progress)  # type: ignore[arg-type]
+        assert ml.id is not None  # stored above
+        job = import_file(engine, get_settings(), ml.id, str(file), format, mapping, progress)
     typer.echo(f"import {job.id} ({job.format}) {job.state}: {_report(job)}")
     with Session(engine) as session:
-        query = select(ImportReject).where(ImportReject.import_id == job.id).order_by(ImportReject.id)
+        query = select(ImportReject).where(col(ImportReject.import_id) == job.id).order_by(col(ImportReject.id))
         for r in session.execute(query.limit(20)).scalars():
             where = f"line {r.line}" + (f", column {r.column}" if r.column else "")
             typer.echo(f"  {where}: {r.reason}")
@@ -110,8 +111,10 @@ def import_command(
 def lists_command() -> None:
     """Show the lists with their member counts."""
     with Session(_engine()) as session:
-        counts = dict(session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id)).all())
-        rows = session.execute(select(MailingList).order_by(MailingList.name)).scalars().all()
+        counts: dict[int, int] = dict(
+            session.execute(select(col(ListMember.list_id), func.count()).group_by(col(ListMember.list_id))).tuples()
+        )
+        rows = session.execute(select(MailingList).order_by(col(MailingList.name))).scalars().all()
     if not rows:
         typer.echo("no lists yet: bulkmail import FILE --list NAME creates one")
     for m in rows:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import normalise
 from app.audience.queries import is_suppressed
@@ -22,7 +22,7 @@ def add(session: Session, email: str, reason: str, source: str, note: str, now: 
     """Suppress an address; raises InvalidAddress or AlreadySuppressed. The caller commits, which
     also stores the `unsubscribe` webhook event of an unsubscription with the fact."""
     address = normalise(email)
-    existing = session.execute(select(Suppression).where(Suppression.email_key == address.key)).scalars().first()
+    existing = session.execute(select(Suppression).where(col(Suppression.email_key) == address.key)).scalars().first()
     if existing is not None:
         raise AlreadySuppressed(existing)
     suppression = Suppression(

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -43,7 +43,7 @@ class _Receiver:
         self._out: BinaryIO | None = None
         self._buf = bytearray()
 
-    def callbacks(self) -> dict:  # type: ignore[type-arg]
+    def callbacks(self) -> dict[str, Any]:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: setattr(self, "_header_field", self._header_field + d[s:e]),

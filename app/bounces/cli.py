@@ -1,11 +1,16 @@
 """`bulkmail` subcommands for bounces: `sweep` and `mailbox test`."""
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 mailbox_cli = typer.Typer(help="The noreply mailbox the bounce sweep reads.", no_args_is_help=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> "Engine":
     from app.db import get_engine
     from app.migrate import upgrade
     from app.settings import get_settings

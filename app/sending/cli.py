@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from app.config_store import live_settings
 from app.db import get_engine, session_scope
@@ -68,7 +69,7 @@ def campaign_send(
     with session_scope(engine) as session:
         ids = []
         for list_name in lists:
-            list_id = session.execute(select(MailingList.id).where(MailingList.name == list_name)).scalar()
+            list_id = session.execute(select(col(MailingList.id)).where(col(MailingList.name) == list_name)).scalar()
             if list_id is None:
                 raise typer.BadParameter(f"no list named {list_name!r}", param_hint="--list")
             ids.append(list_id)
@@ -88,6 +89,7 @@ def campaign_send(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         campaign_id = campaign.id
+        assert campaign_id is not None  # stored by the commit above
     typer.echo(f"campaign {campaign_id} launched: {campaign.audience_counts}")
     stop = threading.Event()
     thread = None
@@ -107,7 +109,7 @@ def campaign_send(
     raise typer.Exit(0 if state == "completed" else 1)
 
 
-def _follow(engine, campaign_id: int) -> str:  # type: ignore[no-untyped-def]
+def _follow(engine: Engine, campaign_id: int) -> str:
     last_done = 0
     with typer.progressbar(length=1, label="sending") as bar:
         while True:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember
@@ -33,8 +33,8 @@ def _contact_for(session: Session, campaign: Campaign, contact_id: int | None) -
     if not campaign.list_ids:
         return None
     return session.execute(
-        select(Contact).join(ListMember, ListMember.contact_id == Contact.id)
-        .where(ListMember.list_id.in_(campaign.list_ids)).order_by(Contact.id).limit(1)
+        select(Contact).join(ListMember, col(ListMember.contact_id) == Contact.id)
+        .where(col(ListMember.list_id).in_(campaign.list_ids)).order_by(col(Contact.id)).limit(1)
     ).scalars().first()  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.config_store import live_settings
 from app.db import session_scope
@@ -161,7 +161,7 @@ class Worker:
 
     def _composers_for(self, session: Session, campaign_ids: set[int]) -> dict[int, Composer]:
         out = {}
-        for campaign in session.execute(select(Campaign).where(Campaign.id.in_(campaign_ids))).scalars():
+        for campaign in session.execute(select(Campaign).where(col(Campaign.id).in_(campaign_ids))).scalars():
             cached = self._composers.get(campaign.id)
             if cached is None or cached[0] != campaign.updated_at:
                 cached = (campaign.updated_at, Composer(campaign, self.settings, self.secret, self.signer))

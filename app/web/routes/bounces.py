@@ -37,7 +37,7 @@ def _day(raw: str) -> datetime | None:
         return None
 
 
-def _chart(session: SessionDep) -> dict:  # type: ignore[type-arg]
+def _chart(session: SessionDep) -> dict[str, Any]:
     start = (utcnow() - timedelta(days=CHART_DAYS - 1)).date()
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     totals: Counter[str] = Counter()
@@ -51,14 +51,15 @@ def _chart(session: SessionDep) -> dict:  # type: ignore[type-arg]
     return {"days": [(d, per_day.get(d, Counter())) for d in days], "colours": colours, "peak": peak}
 
 
-def _cached_chart(request: Request, session: SessionDep) -> dict:  # type: ignore[type-arg]
+def _cached_chart(request: Request, session: SessionDep) -> dict[str, Any]:
     """The chart counts a month of bounces (a million rows for a big sender): one count a minute per
     process is enough, so paging through the list does not count them again. A sweep from here resets it."""
     cached = getattr(request.app.state, "bounce_chart", None)
     if cached is None or time.monotonic() - cached[0] >= CHART_SECONDS:
         cached = (time.monotonic(), _chart(session))
         request.app.state.bounce_chart = cached
-    return cached[1]  # type: ignore[no-any-return]
+    chart: dict[str, Any] = cached[1]
+    return chart
 
 
 def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> tuple[Any, dict[str, str]]:
@@ -92,7 +93,8 @@ def bounces_page(
     kind: str = "", reason: str = "", campaign: str = "", since: str = "", until: str = "",
 ) -> HTMLResponse:  # fmt: skip
     stmt, errors = _filtered(kind, reason, campaign, since, until)
-    rows, pager = [], Pager()
+    rows: list[Any] = []
+    pager = Pager()
     if not errors:
         rows, pager = fetch_page(session, request, lambda c: queries.bounces_newest_first(stmt, c), PAGE_ROWS,
                                  key=lambda r: (r[0].created_at, r[0].id), scalars=False, anchor="#bounces")  # fmt: skip

@@ -4,7 +4,7 @@ with downloadable rejects) and a box for typed or pasted addresses."""
 import re
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -253,13 +253,14 @@ def paste(
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 
-def _import_context(session: SessionDep, request: Request, import_id: int) -> dict:  # type: ignore[type-arg]
+def _import_context(session: SessionDep, request: Request, import_id: int) -> dict[str, Any]:
     job = session.get(ImportJob, import_id)
     if job is None:
         raise HTTPException(404, f"no import with id {import_id}")
     done = job.state in ("done", "failed")
     percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
-    rejects, pager = [], Pager()
+    rejects: list[Any] = []
+    pager = Pager()
     if done:
         # the links of the polled fragment (/status) lead to the page itself
         rejects, pager = fetch_page(session, request, lambda c: queries.rejects_in_order(import_id, c), REJECTS_SHOWN,
