@@ -202,12 +202,12 @@ def apikey_create(
 @apikey_cli.command("list")
 def apikey_list() -> None:
     """List keys with their scope and last use (never the keys themselves)."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from app.models import ApiKey
 
     with Session(_upgraded_engine()) as session:
-        for k in session.exec(select(ApiKey).order_by(ApiKey.id)):
+        for k in session.exec(select(ApiKey).order_by(col(ApiKey.id))):
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
             used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
             typer.echo(f"{k.id}\t{k.prefix}…\t{k.scope}\t{k.name}\tlast used {used}\t{state}")

@@ -62,7 +62,9 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             continue
         value = None if isinstance(raw, str) and raw.strip() == "" and key not in SECRETS else raw
         try:
-            value = TypeAdapter(Settings.model_fields[key].annotation).validate_python(value)
+            annotation = Settings.model_fields[key].annotation
+            assert annotation is not None  # every Settings field is annotated
+            value = TypeAdapter(annotation).validate_python(value)
         except ValidationError as exc:
             errors[key] = exc.errors()[0]["msg"]
             continue

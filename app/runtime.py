@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from app.scheduler import build_scheduler
@@ -24,7 +25,7 @@ class BackgroundServices:
         self.engine = engine
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._scheduler = None
+        self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
         if self.settings.scheduler:

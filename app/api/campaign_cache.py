@@ -35,7 +35,7 @@ def public(session: Session, campaign: Campaign, with_progress: bool = True, cac
 
 
 def progress(session: Session, campaign: Campaign, cached: bool = False) -> ProgressPublic:
-    key = (str(session.get_bind().url), campaign.id or 0)
+    key = (str(session.get_bind().engine.url), campaign.id or 0)
     hit = _recent_progress.get(key)
     if cached and campaign.state == "sending" and hit:
         if time.monotonic() - hit[0] < PROGRESS_TTL:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,8 +44,8 @@ def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest:
     with Session(engine, expire_on_commit=False) as session:
         session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key,  # type: ignore[arg-type]
-                IdempotencyRecord.created_at < now - TTL,  # type: ignore[arg-type,operator]
+                col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.created_at) < now - TTL,
             )
         )  # fmt: skip
         record = IdempotencyRecord(api_key_id=key_id, key=key, method=method, path=path, request_hash=digest,
@@ -57,7 +57,7 @@ def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest:
         except IntegrityError:
             session.rollback()
         found = session.execute(
-            select(IdempotencyRecord).where(IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key)  # type: ignore[arg-type]
+            select(IdempotencyRecord).where(col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key)
         ).scalar_one()
     if (found.method, found.path, found.request_hash) != (method, path, digest):
         return Begun(conflict="mismatch")
@@ -69,11 +69,11 @@ def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest:
 def finish(engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
     with Session(engine) as session:
         if status >= 500:
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))  # type: ignore[arg-type]
+            session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
         else:
             session.execute(
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record_id)  # type: ignore[arg-type]
+                .where(col(IdempotencyRecord.id) == record_id)
                 .values(status_code=status, content_type=content_type, body=body.decode("utf-8", "replace"))
             )
         session.commit()
@@ -81,7 +81,7 @@ def finish(engine: Engine, record_id: int, status: int, content_type: str | None
 
 def forget(engine: Engine, record_id: int) -> None:
     with Session(engine) as session:
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))  # type: ignore[arg-type]
+        session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
         session.commit()
 
 

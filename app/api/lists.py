@@ -14,8 +14,9 @@ router = APIRouter(tags=["audience"])
 
 
 def _list_public(session: SessionDep, ml: MailingList) -> ListPublic:
+    assert ml.id is not None  # a stored list
     count = queries.member_count(session, ml.id)
-    return ListPublic(id=ml.id, name=ml.name, description=ml.description, created_at=ml.created_at, member_count=count)  # type: ignore[arg-type]
+    return ListPublic(id=ml.id, name=ml.name, description=ml.description, created_at=ml.created_at, member_count=count)
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -32,7 +33,7 @@ def _name_taken(session: SessionDep, name: str, except_id: int | None = None) ->
 def list_lists(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[ListPublic]:
     """Lists in the order they were created."""
     items, next_cursor = queries.lists_page(session, limit, cursor)
-    counts = queries.member_counts(session, [m.id for m in items])
+    counts = queries.member_counts(session, [m.id for m in items if m.id is not None])
     return Page(
         items=[
             ListPublic(id=m.id, name=m.name, description=m.description, created_at=m.created_at,

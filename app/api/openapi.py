@@ -51,7 +51,7 @@ class CompletedData(BaseModel):
 
 def _envelope(name: str, event: str, data: type[BaseModel]) -> type[BaseModel]:
     return type(name, (BaseModel,), {
-        "__annotations__": {"id": int, "type": Literal[event], "created_at": datetime, "data": data},  # type: ignore[valid-type]
+        "__annotations__": {"id": int, "type": Literal[event], "created_at": datetime, "data": data},
         "__doc__": f"The `{event}` event, POSTed as JSON. Verify X-Bulkmail-Signature before trusting it: "
         't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the webhook secret>.',
     })  # fmt: skip

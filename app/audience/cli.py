@@ -133,8 +133,8 @@ def audience_command(
     engine = _engine()
     settings = live_settings(get_settings(), engine)  # the bounce policy saved on the settings page
     with Session(engine) as session:
-        ids = [m.id for m in _lists_by_name(session, list_names)]
-        counts = compile_audience(session, ids, settings, utcnow()).counts  # type: ignore[arg-type]
+        ids = [m.id for m in _lists_by_name(session, list_names) if m.id is not None]
+        counts = compile_audience(session, ids, settings, utcnow()).counts
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
         return
@@ -160,10 +160,10 @@ def why_command(
     settings = live_settings(get_settings(), engine)
     with Session(engine) as session:
         if list_names:
-            ids = [m.id for m in _lists_by_name(session, list_names)]
+            ids = [m.id for m in _lists_by_name(session, list_names) if m.id is not None]
         else:
-            ids = list(session.execute(select(MailingList.id)).scalars())
-        verdict = why(session, address, ids, settings, utcnow())  # type: ignore[arg-type]
+            ids = list(session.execute(select(col(MailingList.id))).scalars())
+        verdict = why(session, address, ids, settings, utcnow())
     typer.echo(verdict.detail)
 
 

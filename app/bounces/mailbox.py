@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, UnexpectedCommandStatusError
@@ -135,7 +135,7 @@ class ImapMailbox:
             self._abandon()
             raise MailboxError(f"{self.name}: no such folder {self._folder!r}") from exc
         status = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
-        self._uidvalidity = status[-1].decode()
+        self._uidvalidity = status[-1].decode()  # type: ignore[union-attr]  # an UIDVALIDITY response is bytes, never a literal's tuple
         self._deleted: list[str] = []
 
     def _abandon(self) -> None:
@@ -228,7 +228,7 @@ class Pop3Mailbox:
         """Each command's status line and (multi-line) body, in order. With PIPELINING (RFC 2449) a window
         of commands goes out in one write and the answers are read in bulk, saving a round trip and
         poplib's line-by-line loop per message; the window stays small so neither side's buffers fill."""
-        pop = self._pop
+        pop: Any = self._pop  # poplib's _putcmd/_getresp/_getlongresp are private, so not in its stubs
         for start in range(0, len(commands), _POP3_WINDOW):
             window = commands[start : start + _POP3_WINDOW]
             if self._pipelining:

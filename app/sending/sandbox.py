@@ -137,7 +137,7 @@ def weight(value: Any, limit: int) -> int:
                 stack.extend(v.keys())
                 stack.extend(v.values())
         elif isinstance(v, Namespace):  # its repr shows its attributes
-            stack.append(dict(v._Namespace__attrs))  # type: ignore[attr-defined]
+            stack.append(dict(v._Namespace__attrs))
         elif isinstance(v, Collection):
             total += 2 * len(v)
             if total <= limit:
@@ -433,7 +433,7 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-class _Buffer(list):  # type: ignore[type-arg]
+class _Buffer(list[Any]):
     """What a captured block, macro or filter block writes into: counted as it grows, since it can
     grow for as long as the time limit allows before anything joins it."""
 
@@ -479,9 +479,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         super().__init__(optimized=False, finalize=_finalize, **options)
         self.template_class = type("BoundedTemplate", (_TemplateWithBoundedJoins, self.template_class), {})
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
-        self.tests = {name: _bounded_test(f) for name, f in self.tests.items()}
+        self.tests = {name: _bounded_test(f) for name, f in self.tests.items()}  # type: ignore[arg-type]  # jinja2 infers its default tests' type as `function`, not a Callable
         self.globals["lipsum"] = _lipsum
-        self.concat = _concat  # type: ignore[assignment]
+        self.concat = _concat  # type: ignore[method-assign]  # the bounded join replaces Environment.concat on purpose
         self.new_buffer = _Buffer
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audience.addresses import InvalidAddress, normalise
 from app.models import User, utcnow
@@ -35,7 +35,7 @@ def create_user(session: Session, email: str, password: str, is_admin: bool = Fa
         raise UserInvalid("email", str(exc)) from exc
     if len(password) < MIN_PASSWORD:
         raise UserInvalid("password", f"use at least {MIN_PASSWORD} characters")
-    if session.execute(select(User.id).where(func.lower(User.email) == address.lower())).first():
+    if session.execute(select(col(User.id)).where(func.lower(User.email) == address.lower())).first():
         raise UserInvalid("email", f"a user {address} already exists")
     user = User(email=address, password_hash=_hasher.hash(password), is_admin=is_admin)
     session.add(user)
@@ -49,7 +49,7 @@ class FirstUserExists(LookupError):
 
 def users_exist(engine: Engine) -> bool:
     with Session(engine) as session:
-        return session.execute(select(User.id).limit(1)).first() is not None
+        return session.execute(select(col(User.id)).limit(1)).first() is not None
 
 
 def create_first_admin(engine: Engine, email: str, password: str) -> User:
@@ -58,7 +58,7 @@ def create_first_admin(engine: Engine, email: str, password: str) -> User:
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text(f"LOCK TABLE {User.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
-        if session.execute(select(User.id).limit(1)).first() is not None:
+        if session.execute(select(col(User.id)).limit(1)).first() is not None:
             raise FirstUserExists("a user exists already: sign in")
         user = create_user(session, email, password, is_admin=True)
         session.commit()

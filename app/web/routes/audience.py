@@ -27,8 +27,8 @@ def audience_page(
         except UnknownList as exc:
             errors["list_id"] = str(exc)
     if address.strip():
-        ids = list_id or [m.id for m in lists]
-        verdict = why(session, address.strip(), ids, settings, utcnow())  # type: ignore[arg-type]
+        ids = list_id or [m.id for m in lists if m.id is not None]
+        verdict = why(session, address.strip(), ids, settings, utcnow())
     return render(request, "audience.html", {
         "lists": lists, "chosen": set(list_id), "counts": counts, "reasons": EXCLUSION_REASONS,
         "address": address, "verdict": verdict, "errors": errors,

@@ -217,7 +217,7 @@ def _ledger(session: Session, request: Request, campaign_id: int, email: str) ->
     rows, pager = fetch_page(session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email),
                              LEDGER_ROWS, anchor="#ledger-h")  # fmt: skip
     attempts, bounces = queries.attempts_and_bounces(session, [d.id for d in rows])
-    found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]  # type: ignore[arg-type]
+    found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]
     return found, pager
 
 

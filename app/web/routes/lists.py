@@ -94,8 +94,10 @@ def create_list(
 
 def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    members = queries.member_count(session, ml.id)
-    imports, pager = fetch_page(session, request, lambda c: queries.imports_newest_first(ml.id, c),
+    list_id = ml.id
+    assert list_id is not None  # a stored list
+    members = queries.member_count(session, list_id)
+    imports, pager = fetch_page(session, request, lambda c: queries.imports_newest_first(list_id, c),
                                 IMPORTS_SHOWN, param="imports", anchor="#imports-h", path=f"/lists/{ml.id}")  # fmt: skip
     return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
                                          "formats": FORMATS, "errors": errors or {}, "values": values or {}},

@@ -44,7 +44,7 @@ def add_suppression(
 ) -> Response:  # fmt: skip
     values = {"email": email, "reason": reason, "note": note}
     try:
-        body = SuppressionCreate(email=email.strip(), reason=reason, note=note.strip(), source="web")  # type: ignore[arg-type]
+        body = SuppressionCreate(email=email.strip(), reason=reason, note=note.strip(), source="web")
         s = suppressions.add(session, body.email, body.reason, f"web: {request.session.get('email')}", body.note,
                              utcnow())  # fmt: skip
         session.commit()
