@@ -193,7 +193,7 @@ def apikey_create(
     if scope not in ("read", "write"):
         raise typer.BadParameter("scope must be read or write", param_hint="--scope")
     with Session(_upgraded_engine()) as session:
-        row, plaintext = create_api_key(session, name, scope)  # type: ignore[arg-type]
+        row, plaintext = create_api_key(session, name, scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
         session.commit()
         typer.echo(f"key {row.id} ({scope}) for {name}: {plaintext}")
         typer.echo("Store it now: it cannot be shown again.", err=True)

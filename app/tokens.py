@@ -53,7 +53,7 @@ def parse_token(secret: bytes, token: str) -> Token | None:
     kind, ident = m.group(1), int(m.group(2), 36)
     if not hmac.compare_digest(m.group(3), _mac(secret, kind, ident)):
         return None
-    return Token(kind, ident)  # type: ignore[arg-type]
+    return Token(kind, ident)  # type: ignore[arg-type]  # _TOKEN matches only the TokenKind letters
 
 
 def verp_address(bounce_address: str, token: str) -> str:

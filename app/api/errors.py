@@ -6,8 +6,8 @@ a JSON `pointer` into the body (body fields only) and a message. Pages outside /
 own error responses."""
 
 import logging
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request

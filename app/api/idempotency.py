@@ -57,7 +57,9 @@ def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest:
         except IntegrityError:
             session.rollback()
         found = session.execute(
-            select(IdempotencyRecord).where(col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key)
+            select(IdempotencyRecord).where(
+                col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key
+            )
         ).scalar_one()
     if (found.method, found.path, found.request_hash) != (method, path, digest):
         return Begun(conflict="mismatch")

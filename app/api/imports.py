@@ -110,16 +110,17 @@ async def create_import(
     try:
         fmt, mapping = _parse_options(upload.fields)
     except HTTPException:
-        upload.path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        upload.path.unlink(missing_ok=True)  # type: ignore[union-attr]  # receive_upload returns only with a file
         raise
 
     def start() -> ImportJob:
         with Session(engine, expire_on_commit=False) as s:
             job = create_job(s, list_id, upload.filename, str(upload.path), upload.size, fmt, mapping)
+        assert job.id is not None  # stored by create_job
         if upload.size <= INLINE_IMPORT_BYTES:
-            claim(engine, job.id, utcnow())  # type: ignore[arg-type]
-            return run_import(engine, settings, job.id)  # type: ignore[arg-type]
-        run_in_background(engine, settings, job.id)  # type: ignore[arg-type]
+            claim(engine, job.id, utcnow())
+            return run_import(engine, settings, job.id)
+        run_in_background(engine, settings, job.id)
         return job
 
     job = await run_in_threadpool(start)

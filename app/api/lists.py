@@ -37,7 +37,7 @@ def list_lists(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery
     return Page(
         items=[
             ListPublic(id=m.id, name=m.name, description=m.description, created_at=m.created_at,
-                       member_count=counts.get(m.id, 0))  # type: ignore[arg-type]
+                       member_count=counts.get(m.id, 0))  # type: ignore[arg-type]  # a stored list has an id
             for m in items
         ],
         next_cursor=next_cursor,

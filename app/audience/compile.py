@@ -69,7 +69,9 @@ def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
     names: dict[int, str] = dict(
-        session.execute(select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(list_ids))).tuples()
+        session.execute(
+            select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(list_ids))
+        ).tuples()
     )
     missing = [i for i in list_ids if i not in names]
     if missing:

@@ -334,5 +334,6 @@ def import_file(
     size = Path(path).stat().st_size
     with Session(engine, expire_on_commit=False) as session:
         job = create_job(session, list_id, Path(path).name, str(Path(path).resolve()), size, fmt, mapping)
-    claim(engine, job.id, utcnow())  # type: ignore[arg-type]
-    return run_import(engine, settings, job.id, progress)  # type: ignore[arg-type]
+    assert job.id is not None  # stored by create_job
+    claim(engine, job.id, utcnow())
+    return run_import(engine, settings, job.id, progress)

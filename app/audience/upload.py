@@ -5,9 +5,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+if TYPE_CHECKING:  # a TypedDict python-multipart declares for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 64 * 1024
 # multipart framing and the small form fields ride on top of the file itself
@@ -43,7 +46,7 @@ class _Receiver:
         self._out: BinaryIO | None = None
         self._buf = bytearray()
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> "MultipartCallbacks":
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: setattr(self, "_header_field", self._header_field + d[s:e]),
@@ -104,7 +107,7 @@ async def receive_upload(
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise BadUpload(f"{file_field}: send the file as multipart/form-data")
     receiver = _Receiver(directory, file_field)
-    parser = MultipartParser(params[b"boundary"], receiver.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(params[b"boundary"], receiver.callbacks())
     received = 0
     try:
         async for chunk in stream:

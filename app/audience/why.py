@@ -62,7 +62,9 @@ def _suppression_detail(s: Suppression) -> str:
 
 
 def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> str:
-    bounces = session.execute(select(Bounce).where(col(Bounce.id).in_(ids)).order_by(col(Bounce.created_at))).scalars().all()
+    bounces = (
+        session.execute(select(Bounce).where(col(Bounce.id).in_(ids)).order_by(col(Bounce.created_at))).scalars().all()
+    )
     hard = bounces[0].hard
     latest = bounces[-1]
     what = (

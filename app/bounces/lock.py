@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import is_sqlite
 from app.models import JobLock, utcnow
@@ -86,7 +86,7 @@ class JobLease:
 
     def release(self) -> None:
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(JobLock).where(JobLock.name == self.name, JobLock.holder == self.holder))  # type: ignore[arg-type]
+            session.execute(delete(JobLock).where(col(JobLock.name) == self.name, col(JobLock.holder) == self.holder))
 
 
 class AdvisoryLock:

@@ -125,7 +125,7 @@ class ImapMailbox:
             raise MailboxError(describe(exc, self.name)) from exc
         self._box = box
         try:
-            box.login(settings.mailbox_user or "", settings.mailbox_password.get_secret_value(), initial_folder=None)  # type: ignore[union-attr]
+            box.login(settings.mailbox_user or "", settings.mailbox_password.get_secret_value(), initial_folder=None)  # type: ignore[union-attr]  # _endpoint() refused a missing password
         except MailboxLoginError as exc:
             self._abandon()
             raise MailboxError(f"{self.name}: login failed for user {settings.mailbox_user!r}") from exc
@@ -213,7 +213,7 @@ class Pop3Mailbox:
         self._pop = pop
         try:
             pop.user(settings.mailbox_user or "")
-            pop.pass_(settings.mailbox_password.get_secret_value())  # type: ignore[union-attr]
+            pop.pass_(settings.mailbox_password.get_secret_value())  # type: ignore[union-attr]  # _endpoint() refused a missing password
         except poplib.error_proto as exc:
             self._drop()
             raise MailboxError(f"{self.name}: login failed for user {settings.mailbox_user!r}") from exc
@@ -324,7 +324,7 @@ def _responses(stream: BinaryIO, count: int, multiline: bool) -> Iterator[tuple[
 
 
 def _more(stream: BinaryIO) -> bytes:
-    chunk = stream.read1(1 << 16)  # type: ignore[attr-defined]
+    chunk = stream.read1(1 << 16)  # type: ignore[attr-defined]  # poplib's file is a BufferedReader
     if not chunk:
         raise poplib.error_proto("the server closed the connection")
     return chunk

@@ -263,9 +263,7 @@ class _Sweeper:
             return
         with Session(self.engine) as session:
             session.execute(
-                update(ProcessedMessage)
-                .where(col(ProcessedMessage.id).in_(processed_ids))
-                .values(deleted_at=utcnow())
+                update(ProcessedMessage).where(col(ProcessedMessage.id).in_(processed_ids)).values(deleted_at=utcnow())
             )
             session.commit()
         self.counts.deleted += len(processed_ids)

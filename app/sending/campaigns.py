@@ -83,7 +83,9 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
     if campaign.list_ids:
-        found = set(session.execute(select(col(MailingList.id)).where(col(MailingList.id).in_(campaign.list_ids))).scalars())
+        found = set(
+            session.execute(select(col(MailingList.id)).where(col(MailingList.id).in_(campaign.list_ids))).scalars()
+        )
         missing = [i for i in campaign.list_ids if i not in found]
         if missing:
             raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
@@ -176,7 +178,9 @@ def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> 
     """Start scheduled campaigns whose send time has come; the audience is compiled now, not when
     it was scheduled, so later sign-ups are in and later unsubscribes are out. The caller commits."""
     started = []
-    due = session.execute(select(col(Campaign.id)).where(col(Campaign.state) == "scheduled", col(Campaign.send_at) <= now)).scalars()
+    due = session.execute(
+        select(col(Campaign.id)).where(col(Campaign.state) == "scheduled", col(Campaign.send_at) <= now)
+    ).scalars()
     for campaign_id in list(due):
         # only one process wins the transition
         won = session.execute(

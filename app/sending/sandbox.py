@@ -466,7 +466,7 @@ class _TemplateWithBoundedJoins:
     def _from_namespace(cls, environment: Any, namespace: Any, globals: Any) -> Any:
         namespace["str_join"] = _str_join
         namespace["markup_join"] = _markup_join
-        return super()._from_namespace(environment, namespace, globals)  # type: ignore[misc]
+        return super()._from_namespace(environment, namespace, globals)  # type: ignore[misc]  # a mixin: the Template it is mixed into has it
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):

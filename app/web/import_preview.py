@@ -115,7 +115,7 @@ def preview(path: str, filename: str, fmt: str, mapping: dict[str, Any]) -> Prev
                 out.rows.append(PreviewRow(record.line, [c.raw for c in record.addresses], record.first_name,
                                            record.last_name, record.problem))  # fmt: skip
         finally:
-            records.close()  # type: ignore[attr-defined]
+            records.close()  # type: ignore[attr-defined]  # every source's records() is a generator
         return out
     except ImportFailed as exc:
         return Preview(format=fmt, mapping=mapping, error=str(exc))

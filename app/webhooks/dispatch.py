@@ -64,9 +64,7 @@ def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
         ids = list(session.execute(query).scalars())
         if not ids:
             return []
-        session.execute(
-            update(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)).values(lease_until=now + LEASE)
-        )
+        session.execute(update(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)).values(lease_until=now + LEASE))
         rows = session.execute(
             select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
             .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)

@@ -15,7 +15,9 @@ EVENT_FOR_KIND = {"bounce": "bounce", "complaint": "complaint", "unsubscribe": "
 
 
 def _subscribers(session: Session, event_type: str) -> list[int]:
-    rows = session.execute(select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(col(WebhookEndpoint.active))).all()
+    rows = session.execute(
+        select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(col(WebhookEndpoint.active))
+    ).all()
     return [endpoint_id for endpoint_id, events in rows if event_type in events]
 
 
@@ -72,7 +74,9 @@ def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime)
     if not campaign_ids or not _subscribers(session, "campaign.completed"):
         return
     rows = session.execute(
-        select(col(Campaign.id), col(Campaign.name), col(Campaign.audience_counts)).where(col(Campaign.id).in_(campaign_ids))
+        select(col(Campaign.id), col(Campaign.name), col(Campaign.audience_counts)).where(
+            col(Campaign.id).in_(campaign_ids)
+        )
     ).all()
     emit(session, "campaign.completed", [
         {"campaign_id": cid, "name": name, "completed_at": now.isoformat(), "audience_counts": counts}

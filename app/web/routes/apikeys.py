@@ -40,7 +40,7 @@ def create_key(
         errors["scope"] = "Choose read or write."
     if errors:
         return _page(request, session, errors=errors, values=values, status_code=400)
-    _, plaintext = apikeys.create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]
+    _, plaintext = apikeys.create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
     session.commit()
     # shown in this response only; the database keeps its hash
     return _page(request, session, new_key=plaintext)

@@ -160,12 +160,12 @@ async def upload(list_id: int, request: Request, session: SessionDep, settings: 
     try:
         check_token(request, received.fields.get(CSRF_FIELD))
     except HTTPException:
-        received.path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        received.path.unlink(missing_ok=True)  # type: ignore[union-attr]  # receive_upload returns only with a file
         raise
     previous = _pending(request, settings, request.session.get("upload", {}).get("list_id", -1))
     if previous is not None:  # a wizard left half-way: its upload is not needed any more
         previous[0].unlink(missing_ok=True)
-    request.session["upload"] = {"list_id": list_id, "name": received.path.name, "filename": received.filename}  # type: ignore[union-attr]
+    request.session["upload"] = {"list_id": list_id, "name": received.path.name, "filename": received.filename}  # type: ignore[union-attr]  # receive_upload returns only with a file
     fmt = received.fields.get("format", "auto")
     return RedirectResponse(f"/lists/{list_id}/import?format={fmt if fmt in FORMATS else 'auto'}", status_code=303)
 
@@ -224,7 +224,7 @@ async def start_import(
         return _preview_page(request, ml, filename, fmt, checked, params, 400)
 
     def start() -> int:
-        job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]
+        job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]  # create_job stores the job
         session.rollback()  # SQLite: the import's writer needs the lock
         run_in_background(engine, settings, job_id)
         return job_id
@@ -248,7 +248,7 @@ def paste(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-upload"
     path.write_text(addresses, encoding="utf-8")
-    job_id: int = create_job(session, list_id, "typed addresses", str(path), path.stat().st_size, "text").id  # type: ignore[assignment]
+    job_id: int = create_job(session, list_id, "typed addresses", str(path), path.stat().st_size, "text").id  # type: ignore[assignment]  # create_job stores the job
     session.rollback()  # SQLite: the import's writer needs the lock
     claim(engine, job_id, utcnow())
     run_import(engine, settings, job_id)

@@ -32,7 +32,9 @@ def from_this_machine(request: Request) -> bool:
 
 def _token_ok(request: Request, token: str) -> bool:
     expected: str | None = getattr(request.app.state, "setup_token", None)
-    return bool(expected and token) and hmac.compare_digest(expected.encode(), token.encode())  # type: ignore[union-attr]
+    if not (expected and token):
+        return False
+    return hmac.compare_digest(expected.encode(), token.encode())
 
 
 def _check_access(request: Request, token: str) -> None:
