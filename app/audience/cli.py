@@ -112,7 +112,9 @@ def lists_command() -> None:
     """Show the lists with their member counts."""
     with Session(_engine()) as session:
         counts: dict[int, int] = dict(
-            session.execute(select(col(ListMember.list_id), func.count()).group_by(col(ListMember.list_id))).tuples()
+            session.execute(select(col(ListMember.list_id), func.count()).group_by(col(ListMember.list_id)))
+            .tuples()
+            .all()
         )
         rows = session.execute(select(MailingList).order_by(col(MailingList.name))).scalars().all()
     if not rows:

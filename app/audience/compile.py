@@ -69,9 +69,9 @@ def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
     names: dict[int, str] = dict(
-        session.execute(
-            select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(list_ids))
-        ).tuples()
+        session.execute(select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(list_ids)))
+        .tuples()
+        .all()
     )
     missing = [i for i in list_ids if i not in names]
     if missing:
@@ -86,7 +86,9 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
             select(col(ListMember.list_id), func.count())
             .where(col(ListMember.list_id).in_(list_ids))
             .group_by(col(ListMember.list_id))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     reasoned = _reasoned(list_ids, settings, now).subquery("reasoned")
     by_reason = dict(session.execute(select(reasoned.c.reason, func.count()).group_by(reasoned.c.reason)).all())
