@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.audience.store import add_members
 from app.models import Contact, ListMember
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.bounces.policy import BouncePolicy, bounced_keys
+from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
 from app.models.types import UTCDateTime
 from app.settings import Settings
@@ -105,7 +106,7 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
 def _not_ascii(session: Session, email: Any) -> Any:
     """True for an address with a non-ASCII local part (domains are stored in ASCII form): more bytes
     than characters."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return func.octet_length(email) != func.length(email)
     return func.length(cast(email, LargeBinary)) != func.length(email)
 
@@ -147,7 +148,7 @@ def freeze_into_ledger(
         literal(0).label("attempts"),
         literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
     ).where(reasoned.c.reason.is_(None))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if is_postgresql(session) else sqlite
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
     stmt = (
         dialect.insert(Delivery)

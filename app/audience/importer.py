@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, has_mx, normalise
+from app.addresses import InvalidAddress, has_mx, normalise
 from app.audience.sources import ImportFailed, Record, open_source
 from app.audience.sources.base import split_name
 from app.audience.store import BatchResult, ContactRow, upsert_batch
-from app.db import session_scope
+from app.db import is_postgresql, session_scope
 from app.models import ImportJob, ImportReject, utcnow
 from app.settings import Settings
 
@@ -199,7 +199,7 @@ class _Batch:
 def _refresh_statistics(session: Session, job: ImportJob) -> None:
     """PostgreSQL plans the compile from table statistics, which a big import leaves stale until
     autovacuum comes round; without them a 1M-contact compile takes seconds longer (nested loops)."""
-    if job.added + job.updated >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+    if job.added + job.updated >= ANALYZE_AFTER and is_postgresql(session):
         session.execute(text("ANALYZE contact"))
         session.execute(text("ANALYZE list_member"))
         session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from app.db import is_postgresql
 from app.models import Contact, ListMember, Suppression
 from app.models.types import UTCDateTime
 
@@ -43,7 +44,7 @@ class BatchResult:
 
 
 def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
@@ -76,7 +77,7 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
     ]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             cursor.execute(
                 f"INSERT INTO contact ({columns}) SELECT e, k, r, f, l, a::json, %s, %s "
                 # %b: binary arrays; the text format escapes element by element in Python (slow)
@@ -98,7 +99,7 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
 def _key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
     """`column IN keys` with one parameter instead of thousands (whose binding alone would cost more
     than the query): `= ANY(array)` on PostgreSQL, a JSON array through json_each on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return column == any_(literal(list(keys), ARRAY(String)))
     values = func.json_each(literal(json.dumps(list(keys)))).table_valued("value")
     return column.in_(select(values.c.value))
@@ -189,4 +190,6 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     if not contact_ids:
         return
     stmt = _dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
-    session.execute(stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids])
+    session.execute(
+        stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
+    )

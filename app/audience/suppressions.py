@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.audience.addresses import normalise
+from app.addresses import normalise
 from app.models import Suppression
 from app.webhooks.events import emit_unsubscribe
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
 from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
 from app.settings import Settings

@@ -20,8 +20,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
-from app.bounces.suppress import Wanted, chunks, ensure_suppressions
-from app.db import update_rows
+from app.bounces.suppress import Wanted, ensure_suppressions
+from app.db import chunks, update_rows
 from app.models import Bounce, Delivery, Suppression
 from app.settings import Settings
 

@@ -23,8 +23,8 @@ from sqlmodel import Session
 
 from app.bounces.attribution import Attribution, Lookup
 from app.bounces.policy import BouncePolicy, apply_policy_many
-from app.bounces.suppress import Wanted, chunks, ensure_suppressions
-from app.db import insert_rows
+from app.bounces.suppress import Wanted, ensure_suppressions
+from app.db import chunks, insert_rows
 from app.models import Bounce, Delivery, ProcessedMessage
 from app.webhooks.events import emit_findings
 from bounce_parsers import Classification, Recipient
@@ -146,7 +146,9 @@ def _processed_ids(session: Session, digests: list[str]) -> dict[str, int]:
 def _link_requests(session: Session, ctx: SweepContext, rows: list[dict[str, Any]], now: datetime) -> None:
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
     # a stranger's mailed unsubscribe command is recorded but suppresses nobody: anyone can forge a From
-    asked = [r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")]
+    asked = [
+        r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")
+    ]
     if not asked:
         return
     wanted = {

@@ -1,14 +1,14 @@
 """Suppressions the sweep creates, in bulk: one query for the ones that exist, one insert for the rest.
 An address already suppressed keeps its suppression (its first reason stands); callers link to it."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.db import insert_rows
+from app.db import chunks, insert_rows
 from app.models import Suppression
 
 
@@ -18,11 +18,6 @@ class Wanted:
     reason: str  # unsubscribed | bounced | complained
     campaign_id: int | None = None
     delivery_id: int | None = None
-
-
-def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ignore[type-arg]
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str, now: datetime) -> dict[str, int]:

@@ -14,7 +14,7 @@ class Contact(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, description="address as normalised for sending")
-    email_key: str = Field(max_length=320, unique=True, description="dedupe key: see app.audience.addresses")
+    email_key: str = Field(max_length=320, unique=True, description="dedupe key: see app.addresses")
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

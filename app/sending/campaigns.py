@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
+from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList
 from app.sending import ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
@@ -40,7 +41,7 @@ def attribute_keys(session: Session, list_ids: list[int]) -> set[str]:
         return set()
     params = {f"l{i}": lid for i, lid in enumerate(list_ids)}
     in_list = ", ".join(f":{k}" for k in params)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         sql = (
             "SELECT DISTINCT json_object_keys(c.attributes) FROM contact c JOIN list_member m ON m.contact_id = c.id "
             f"WHERE m.list_id IN ({in_list}) AND json_typeof(c.attributes) = 'object'"

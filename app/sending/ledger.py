@@ -16,7 +16,7 @@ from sqlalchemy import String, and_, bindparam, exists, func, select, update
 from sqlmodel import Session
 
 from app.bounces.policy import BouncePolicy, apply_policy
-from app.db import insert_rows, update_rows
+from app.db import insert_rows, is_postgresql, update_rows
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
@@ -73,7 +73,7 @@ def claim(
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     until = now + lease
     stmt = (

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember
 from app.secret_key import get_secret_key
 from app.sending.compose import Composer

@@ -1,0 +1,150 @@
+"""Address validation, normalisation and the dedupe key.
+
+The dedupe key (`email_key`) is `local@domain` with
+- the domain lower-cased and IDNA-encoded (`Jörg@BÜCHER.de` -> `jörg@xn--bcher-kva.de`), because
+  domains are case-insensitive and the same host can be written in Unicode or ACE form;
+- the local part lower-cased. RFC 5321 lets a mailbox treat `Bob` and `bob` as different people, but
+  no mailbox provider a marketer sends to does, and the same person typed twice with different
+  capitals is by far the commoner case. Sub-addresses (`bob+news@`) and Gmail dots are *not*
+  folded: those are distinct addresses the owner chose on purpose.
+
+The address we send to (`Address.email`) keeps the local part exactly as given (its case may matter to
+the receiving server) and writes the domain in lower-case ACE form, which every relay accepts
+without SMTPUTF8.
+
+Validation is flanker's parser plus the checks a bulk sender needs that flanker leaves out: a real
+dotted host name (no address literals, no single-label hosts, LDH labels), the RFC 5321 length
+limits, and no stray spaces. Plain ASCII addresses take a strict regular-expression fast path;
+anything else (display names, quotes, Unicode) goes through flanker."""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import idna
+from flanker.addresslib import address as flanker_address
+
+# Local parts that reach a function rather than a person (RFC 2142 and common practice).
+ROLE_LOCAL_PARTS = frozenset(
+    {
+        "abuse", "admin", "administrator", "billing", "compliance", "contact", "devnull", "dns", "ftp",
+        "help", "hostmaster", "info", "inoc", "ispfeedback", "ispsupport", "list", "list-request",
+        "mailer-daemon", "marketing", "news", "noc", "no-reply", "noreply", "null", "office", "phish",
+        "postmaster", "privacy", "registrar", "root", "sales", "security", "spam", "support", "sysadmin",
+        "tech", "undisclosed-recipients", "unsubscribe", "usenet", "uucp", "webmaster", "www",
+    }
+)  # fmt: skip
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})"
+_HOST = re.compile(rf"^(?:{_LABEL}\.)+{_TLD}$")
+_FAST = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TLD}$")
+_MAX_LOCAL = 64
+_MAX_ADDRESS = 254
+
+
+class InvalidAddress(ValueError):
+    """The message names the problem and quotes the input, e.g. `"bob@@example.com" is not a valid address`."""
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    key: str
+    is_role: bool
+    display_name: str = ""
+
+
+@lru_cache(maxsize=65536)
+def _ace(domain: str) -> str:
+    """Lower-case ACE form of a host name; raises idna.IDNAError for a name that cannot be one."""
+    if domain.isascii():
+        return domain.lower()
+    return idna.encode(domain, uts46=True).decode("ascii")
+
+
+def _is_role(local: str) -> bool:
+    return local.lower().split("+", 1)[0] in ROLE_LOCAL_PARTS
+
+
+def _build(raw: str, local: str, domain: str, display_name: str = "") -> Address:
+    if domain.startswith("["):
+        raise InvalidAddress(f'"{raw}" is not a valid address: address literals such as {domain} are not accepted')
+    try:
+        host = _ace(domain)
+    except idna.IDNAError:
+        raise InvalidAddress(f'"{raw}" is not a valid address: "{domain}" is not a valid domain name') from None
+    if not _HOST.match(host):
+        raise InvalidAddress(f'"{raw}" is not a valid address: "{domain}" is not a valid domain name')
+    if len(local.encode()) > _MAX_LOCAL:
+        raise InvalidAddress(f'"{raw}" is not a valid address: the part before @ is longer than {_MAX_LOCAL} bytes')
+    email = f"{local}@{host}"
+    if len(email.encode()) > _MAX_ADDRESS:
+        raise InvalidAddress(f'"{raw}" is not a valid address: longer than {_MAX_ADDRESS} bytes')
+    return Address(email=email, key=f"{local.lower()}@{host}", is_role=_is_role(local), display_name=display_name)
+
+
+def normalise(raw: str) -> Address:
+    """Validate one address (`bob@example.com` or `Bob <bob@example.com>`) and return its normal form."""
+    text = raw.strip()
+    if not text:
+        raise InvalidAddress("empty address")
+    if _FAST.match(text):
+        local, domain = text.rsplit("@", 1)
+        return _build(raw, local, domain)
+    if "@" not in text:
+        raise InvalidAddress(f'"{raw}" is not a valid address: it has no @')
+    named = "<" in text
+    # flanker reads `a b@c.com` as display name "a" plus b@c.com; a bare address may not contain spaces
+    if not named and not text.startswith('"') and re.search(r"\s", text):
+        raise InvalidAddress(f'"{raw}" is not a valid address: it contains a space')
+    try:
+        parsed = flanker_address.parse(text, addr_spec_only=not named)
+    except Exception:  # flanker raises assorted errors on garbage; all mean "not an address"
+        parsed = None
+    if parsed is None or getattr(parsed, "addr_type", "") != "email":
+        raise InvalidAddress(f'"{raw}" is not a valid address')
+    return _build(raw, parsed.mailbox, parsed.hostname, parsed.display_name or "")
+
+
+def email_key(address: str) -> str:
+    """The dedupe key of an address (see the module docstring). Never raises: input that is not a
+    valid address still gets a stable key (lower-cased, domain ACE-encoded when possible) so bounce
+    records for odd addresses can be matched exactly."""
+    text = address.strip()
+    if "<" in text:
+        try:
+            return normalise(text).key
+        except InvalidAddress:
+            pass
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text.lower()
+    try:
+        host = _ace(domain)
+    except idna.IDNAError:
+        host = domain.lower()
+    return f"{local.lower()}@{host}"
+
+
+def has_mx(domain: str, timeout: float = 5.0) -> bool:
+    """False only when DNS says the domain cannot take mail: it does not exist, or has no MX and no
+    A/AAAA (RFC 5321 implicit MX). A resolver failure on our side counts as "has MX", so an outage
+    of our DNS never rejects a whole import."""
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    for rdtype in ("MX", "A", "AAAA"):
+        try:
+            resolver.resolve(domain, rdtype)
+            return True
+        except dns.resolver.NXDOMAIN:
+            return False
+        except dns.resolver.NoAnswer:
+            continue
+        except dns.exception.DNSException:
+            return True
+    return False
