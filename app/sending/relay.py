@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
+from app.models.states import DeliveryState
 from app.settings import Settings
 from app.tls import client_context
 
@@ -44,7 +45,7 @@ class Reply:
 
     @property
     def kind(self) -> str:
-        return {2: "sent", 4: "deferred", 5: "failed"}.get(self.code // 100, "deferred")
+        return {2: DeliveryState.SENT, 5: DeliveryState.FAILED}.get(self.code // 100, DeliveryState.DEFERRED)
 
 
 def _text(msg: bytes | str) -> str:
