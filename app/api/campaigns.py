@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import EngineDep, Id, SessionDep, SettingsDep, reading
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page, after_id, page_of
-from app.models import Campaign, Delivery, utcnow
+from app.models import Campaign, Delivery, states, utcnow
 from app.sending import campaigns as service
 from app.sending import ledger
 from app.sending.relay import RelayError
@@ -144,7 +144,7 @@ def _public(
 def _progress(session: SessionDep, campaign: Campaign, cached: bool = False) -> ProgressPublic:
     key = (str(session.get_bind().url), campaign.id or 0)
     hit = _recent_progress.get(key)
-    if cached and campaign.state == "sending" and hit:
+    if cached and campaign.state == states.CampaignState.SENDING and hit:
         if time.monotonic() - hit[0] < PROGRESS_TTL:
             return hit[1]
         # expired: one request recounts while the others polling meanwhile get the last counts, rather
@@ -161,7 +161,11 @@ def _progress(session: SessionDep, campaign: Campaign, cached: bool = False) -> 
 
 def _count_progress(session: SessionDep, campaign: Campaign, key: tuple[str, int]) -> ProgressPublic:
     p = ledger.progress(session, campaign, utcnow())
-    percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
+    percent = (
+        round(100.0 * p.done / p.total, 1)
+        if p.total
+        else (100.0 if campaign.state == states.CampaignState.COMPLETED else 0.0)
+    )
     out = ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
                          rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
     _recent_progress[key] = (time.monotonic(), out)
@@ -221,7 +225,7 @@ def _campaign_changed(*_: object) -> None:
 def _read_public(engine: Engine, campaign_id: int) -> CampaignPublic:
     with Session(reading(engine), expire_on_commit=False) as session:
         out = _public(session, _get(session, campaign_id), cached=True)
-    if out.state == "sending":
+    if out.state == states.CampaignState.SENDING:
         _recent_public[(str(engine.url), campaign_id)] = (time.monotonic(), out)
     return out
 
@@ -255,7 +259,7 @@ async def get_progress(campaign_id: Id, engine: EngineDep) -> ProgressPublic:
 def _check_editable(campaign: Campaign, changes: dict[str, Any]) -> None:
     if campaign.state not in service.EDITABLE_STATES:
         raise HTTPException(409, detail=f"a {campaign.state} campaign cannot be edited (pause it first)")
-    if campaign.state == "paused" and "list_ids" in changes:
+    if campaign.state == states.CampaignState.PAUSED and "list_ids" in changes:
         raise _invalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
 
 
@@ -286,7 +290,7 @@ def update_campaign(
 @router.delete("/{campaign_id}", status_code=204)
 def delete_campaign(campaign_id: Id, session: SessionDep) -> Response:
     campaign = _get(session, campaign_id)
-    if campaign.state not in ("draft", "scheduled"):
+    if campaign.state not in (states.CampaignState.DRAFT, states.CampaignState.SCHEDULED):
         raise HTTPException(409, detail=f"a {campaign.state} campaign has a ledger and is kept; cancel it instead")
     session.delete(campaign)
     session.commit()

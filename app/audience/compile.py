@@ -24,10 +24,11 @@ from sqlmodel import Session
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
+from app.models.states import DeliveryState, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
-EXCLUSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
+EXCLUSION_REASONS = SuppressionReason.ALL
 
 
 class UnknownList(LookupError):
@@ -57,7 +58,7 @@ def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now).subquery("bounced")
     reason = case(
         (Suppression.reason.is_not(None), Suppression.reason),
-        (bounced.c.email_key.is_not(None), literal("bounced")),
+        (bounced.c.email_key.is_not(None), literal(SuppressionReason.BOUNCED)),
         else_=None,
     ).label("reason")
     return (
@@ -144,7 +145,7 @@ def freeze_into_ledger(
         reasoned.c.id,
         reasoned.c.email,
         reasoned.c.email_key,
-        literal("queued").label("state"),
+        literal(DeliveryState.QUEUED).label("state"),
         literal(0).label("attempts"),
         literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
     ).where(reasoned.c.reason.is_(None))

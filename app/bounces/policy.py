@@ -23,6 +23,7 @@ from sqlmodel import Session
 from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, update_rows
 from app.models import Bounce, Delivery, Suppression
+from app.models.states import BounceKind, DeliveryState, SuppressionReason
 from app.settings import Settings
 
 
@@ -40,7 +41,7 @@ class BouncePolicy:
 def _last_clean_send() -> Select:
     return (
         select(func.max(Delivery.sent_at))
-        .where(Delivery.email_key == Bounce.email_key, Delivery.state == "sent")
+        .where(Delivery.email_key == Bounce.email_key, Delivery.state == DeliveryState.SENT)
         .correlate(Bounce)
         .scalar_subquery()
     )
@@ -52,7 +53,7 @@ def _counting(policy: BouncePolicy, now: datetime):  # type: ignore[no-untyped-d
     hard = and_(Bounce.hard.is_(True), or_(last_clean.is_(None), Bounce.created_at > last_clean))
     soft = and_(Bounce.hard.is_(False), Bounce.created_at >= now - timedelta(days=policy.window_days))
     # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
-    return and_(Bounce.kind == "bounce", Bounce.attribution != "none", or_(hard, soft))
+    return and_(Bounce.kind == BounceKind.BOUNCE, Bounce.attribution != "none", or_(hard, soft))
 
 
 def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
@@ -105,7 +106,7 @@ def apply_policy_many(
     over = {key: ids for key, rows in per_key.items() if (ids := _over_threshold(policy, rows)) is not None}
     if not over:
         return {}
-    wanted = {key: Wanted(addresses[key], "bounced") for key in over}
+    wanted = {key: Wanted(addresses[key], SuppressionReason.BOUNCED) for key in over}
     suppression_ids = ensure_suppressions(session, wanted, source, now)
     links = [
         {"id": i, "suppression_id": suppression_ids[key]} for key, ids in over.items() for i in ids if i in unlinked

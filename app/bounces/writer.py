@@ -21,13 +21,16 @@ from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, insert_rows
 from app.models import Bounce, Delivery
 from app.models.bounces import REASON_LENGTH, REPLY_CODE_LENGTH, STATUS_LENGTH
-from app.models.states import BounceKind, BounceSource, DeliveryState
+from app.models.states import BounceKind, BounceSource, DeliveryState, SuppressionReason
 from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH
 from app.webhooks.events import emit_findings
 from bounce_parsers import classify_smtp_reply
 
 # the suppression a request makes
-SUPPRESSION_REASON = {BounceKind.COMPLAINT: "complained", BounceKind.UNSUBSCRIBE: "unsubscribed"}
+SUPPRESSION_REASON = {
+    BounceKind.COMPLAINT: SuppressionReason.COMPLAINED,
+    BounceKind.UNSUBSCRIBE: SuppressionReason.UNSUBSCRIBED,
+}
 ATTRIBUTION_NONE = "none"  # tied to nothing we sent: recorded, never acted on
 _STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 

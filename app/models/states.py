@@ -51,3 +51,13 @@ class BounceSource:
     SWEEP = "sweep"
     SMTP = "smtp"
     EXPIRY = "expiry"
+
+
+class SuppressionReason:
+    """Why an address must not be mailed."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+    ALL = (UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL)

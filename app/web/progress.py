@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from app.models import Campaign, utcnow
+from app.models.states import CampaignState
 from app.sending import ledger
 
 
@@ -22,7 +23,10 @@ class CampaignProgress:
 
 def campaign_progress(session: Session, campaign: Campaign) -> CampaignProgress:
     p = ledger.progress(session, campaign, utcnow())
-    percent = round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == "completed" else 0.0)
+    percent = (
+        round(100.0 * p.done / p.total, 1) if p.total else (100.0 if campaign.state == CampaignState.COMPLETED else 0.0)
+    )
     remaining = sum(p.counts.get(s, 0) for s in ledger.DUE_STATES)
-    final = campaign.state in ("draft", "completed", "cancelled")  # nothing moves until the user acts
+    # nothing moves until the user acts
+    final = campaign.state in (CampaignState.DRAFT, CampaignState.COMPLETED, CampaignState.CANCELLED)
     return CampaignProgress(p.counts, p.total, p.done, remaining, percent, p.rate_per_second, p.eta_seconds, final)

@@ -15,12 +15,13 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.api.pagination import after_id, after_time_id
 from app.bounces.sweep import run_sweep
 from app.models import Bounce, Campaign, Delivery, MailboxSweep, utcnow
+from app.models.states import BounceKind
 from app.web.paging import Pager, fetch_page
 from app.web.templating import render
 
 router = APIRouter()
 
-KINDS = ("bounce", "delayed", "complaint", "autoreply", "unsubscribe", "delivery")
+KINDS = BounceKind.ALL
 CHART_DAYS = 30
 CHART_SECONDS = 60
 PAGE_ROWS = 50
@@ -48,7 +49,7 @@ def _chart(session: SessionDep) -> dict:  # type: ignore[type-arg]
     # counted by the database over the created_at index: a busy month is a million rows, never fetched
     rows = session.execute(
         select(day, Bounce.reason, func.count())
-        .where(Bounce.kind == "bounce", Bounce.created_at >= datetime.combine(start, datetime.min.time(), UTC))
+        .where(Bounce.kind == BounceKind.BOUNCE, Bounce.created_at >= datetime.combine(start, datetime.min.time(), UTC))
         .group_by(day, Bounce.reason)
     ).all()
     per_day: dict[date, Counter[str]] = defaultdict(Counter)

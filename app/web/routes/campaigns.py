@@ -16,6 +16,7 @@ from app.api.campaigns import CampaignCreate
 from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.api.pagination import after_id
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MailingList, utcnow
+from app.models.states import CampaignState
 from app.sending import campaigns as service
 from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
 from app.sending.relay import RelayError
@@ -137,7 +138,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     if campaign.state not in service.EDITABLE_STATES:
         errors.add("name", f"a {campaign.state} campaign cannot be edited (pause it first)")
-    elif campaign.state == "paused" and set(values["list_ids"]) != set(campaign.list_ids):
+    elif campaign.state == CampaignState.PAUSED and set(values["list_ids"]) != set(campaign.list_ids):
         errors.add("list_ids", "the audience was frozen when sending started; lists cannot change now")
     if checked is None or errors:
         return _compose_page(request, session, values, errors, campaign, status_code=400)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.api.deps import SessionDep
 from app.models import Bounce, Campaign, Delivery, MailboxSweep, utcnow
+from app.models.states import BounceKind, CampaignState
 from app.web.progress import campaign_progress
 from app.web.templating import render
 
@@ -24,7 +25,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     paused = (
         session.execute(
             select(Campaign)
-            .where(Campaign.state == "paused", Campaign.paused_reason != USER_PAUSE)
+            .where(Campaign.state == CampaignState.PAUSED, Campaign.paused_reason != USER_PAUSE)
             .order_by(Campaign.id.desc())
             .limit(PAUSED_SHOWN + 1)
         )
@@ -34,7 +35,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     since = utcnow() - timedelta(days=RATE_DAYS)
     sent = session.execute(select(func.count()).where(Delivery.sent_at >= since)).scalar_one()
     bounced = session.execute(
-        select(func.count()).where(Bounce.kind == "bounce", Bounce.created_at >= since)
+        select(func.count()).where(Bounce.kind == BounceKind.BOUNCE, Bounce.created_at >= since)
     ).scalar_one()
     last_sweep = session.execute(select(MailboxSweep).order_by(MailboxSweep.id.desc()).limit(1)).scalars().first()
     return render(request, "dashboard.html", {
