@@ -101,7 +101,7 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str | N
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
     asked = [
         r for r in rows
-        if r["kind"] in SUPPRESSION_REASON
+        if r["kind"] in BounceKind.REQUESTS
         and (r["kind"], r["attribution"]) != (BounceKind.UNSUBSCRIBE, ATTRIBUTION_NONE)
     ]  # fmt: skip
     if not asked:

@@ -9,10 +9,10 @@ class CampaignState:
     SCHEDULED = "scheduled"
     SENDING = "sending"
     PAUSED = "paused"
+    EDITABLE = (DRAFT, SCHEDULED, PAUSED)  # its content may still change
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, COMPLETED, CANCELLED)
-    EDITABLE = (DRAFT, SCHEDULED, PAUSED)
 
 
 class DeliveryState:
@@ -21,14 +21,14 @@ class DeliveryState:
 
     QUEUED = "queued"
     DEFERRED = "deferred"
+    DUE = (QUEUED, DEFERRED)
     SENT = "sent"
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     BOUNCED = "bounced"
-    ALL = (QUEUED, DEFERRED, SENT, FAILED, EXPIRED, CANCELLED, BOUNCED)
-    DUE = (QUEUED, DEFERRED)
     FINAL = (SENT, FAILED, EXPIRED, CANCELLED, BOUNCED)
+    ALL = DUE + FINAL
 
 
 class BounceKind:
@@ -38,8 +38,9 @@ class BounceKind:
     BOUNCE = "bounce"
     DELAYED = "delayed"
     COMPLAINT = "complaint"
-    AUTOREPLY = "autoreply"
     UNSUBSCRIBE = "unsubscribe"
+    REQUESTS = (COMPLAINT, UNSUBSCRIBE)  # a person asked us to stop: the address is suppressed
+    AUTOREPLY = "autoreply"
     DELIVERY = "delivery"
     ALL = (BOUNCE, DELAYED, COMPLAINT, AUTOREPLY, UNSUBSCRIBE, DELIVERY)
 
