@@ -81,23 +81,28 @@ def record_findings(
     session: Session, rows: list[dict[str, Any]], policy: BouncePolicy, now: datetime, source: str | None = None
 ) -> None:
     """Write ROWS (from `bounce_row`) and their consequences; the caller commits. SOURCE names what the
-    suppressions this makes came from (`sweep 12`); without it, each row's own source and campaign
-    (`smtp, campaign 7`)."""
-    if not rows:
-        return
+    suppressions this makes came from (`sweep 12`), and the rows are written as one batch. Without it
+    (the sender's few rows) they are written one at a time, in order, each naming its own source and
+    campaign (`smtp, campaign 7`): the bounce that puts an address over a threshold names its suppression."""
+    if source is None:
+        for row in rows:
+            _write(session, [row], policy, now, f"{row['source']}, campaign {row['campaign_id']}")
+    elif rows:
+        _write(session, rows, policy, now, source)
+
+
+def _write(session: Session, rows: list[dict[str, Any]], policy: BouncePolicy, now: datetime, source: str) -> None:
     _link_requests(session, rows, source, now)
     insert_rows(session, Bounce, rows)
     emit_findings(session, rows, now)  # webhooks, stored in this transaction
     failed = [r for r in rows if r["kind"] == BounceKind.BOUNCE]
     _mark_bounced(session, failed, now)
-    _apply_policy(session, policy, failed, now, source)
+    # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
+    attributed = {r["email_key"]: r["email"] for r in failed if r["attribution"] != ATTRIBUTION_NONE}
+    apply_policy_many(session, policy, attributed, now, source)
 
 
-def _policy_source(row: dict[str, Any], source: str | None) -> str:
-    return source if source is not None else f"{row['source']}, campaign {row['campaign_id']}"
-
-
-def _link_requests(session: Session, rows: list[dict[str, Any]], source: str | None, now: datetime) -> None:
+def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, now: datetime) -> None:
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
     asked = [
         r for r in rows
@@ -106,19 +111,17 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str | N
     ]  # fmt: skip
     if not asked:
         return
-    by_source: dict[str, dict[str, Wanted]] = {}
-    for r in reversed(asked):  # the first request for an address wins
-        wanted = Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"])
-        by_source.setdefault(_policy_source(r, source), {})[r["email_key"]] = wanted
-    ids: dict[str, int] = {}
-    for what, wanted_keys in by_source.items():
-        ids.update(ensure_suppressions(session, wanted_keys, what, now))
+    wanted = {
+        r["email_key"]: Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"])
+        for r in reversed(asked)  # the first request for an address wins
+    }
+    ids = ensure_suppressions(session, wanted, source, now)
     for r in asked:
         r["suppression_id"] = ids[r["email_key"]]
 
 
 def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime) -> None:
-    """A delivery that went out and came back: `sent` becomes `bounced` (a row already failed at send
+    """A delivery that went out and came back: `sent` becomes `bounced` (a row that failed at send
     time stays as it is)."""
     delivery_ids = sorted({r["delivery_id"] for r in failed if r["delivery_id"] is not None})
     for ids in chunks(delivery_ids):
@@ -127,16 +130,3 @@ def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime)
             .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.SENT)  # type: ignore[union-attr]
             .values(state=DeliveryState.BOUNCED, bounced_at=now)
         )
-
-
-def _apply_policy(
-    session: Session, policy: BouncePolicy, failed: list[dict[str, Any]], now: datetime, source: str | None
-) -> None:
-    """The suppression policy for every address with a bounce tied to something we sent, in one pass per
-    source (a sweep has one; the sender one per campaign in the batch)."""
-    by_source: dict[str, dict[str, str]] = {}
-    for r in failed:
-        if r["attribution"] != ATTRIBUTION_NONE:
-            by_source.setdefault(_policy_source(r, source), {})[r["email_key"]] = r["email"]
-    for what, addresses in by_source.items():
-        apply_policy_many(session, policy, addresses, now, what)
