@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.db import chunks, insert_rows
 from app.models import Suppression
+from app.models.types import EMAIL_LENGTH, NAME_LENGTH
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,10 @@ def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str
     ids = _ids(session, sorted(wanted))
     missing = [
         {
-            "email": w.email[:320],
+            "email": w.email[:EMAIL_LENGTH],
             "email_key": key,
             "reason": w.reason,
-            "source": source[:200],
+            "source": source[:NAME_LENGTH],
             "note": "",
             "campaign_id": w.campaign_id,
             "delivery_id": w.delivery_id,

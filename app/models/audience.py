@@ -15,8 +15,8 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_LENGTH, description="address as normalised for sending")
     email_key: str = Field(max_length=EMAIL_LENGTH, unique=True, description="dedupe key: see app.addresses")
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
+    first_name: str | None = Field(default=None, max_length=NAME_LENGTH)
+    last_name: str | None = Field(default=None, max_length=NAME_LENGTH)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     external_id: str | None = Field(default=None, max_length=200, unique=True, description="CMS user id")
     is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
@@ -28,7 +28,7 @@ class MailingList(SQLModel, table=True):
     __tablename__ = "mailing_list"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, unique=True)
+    name: str = Field(max_length=NAME_LENGTH, unique=True)
     description: str = Field(default="", max_length=TEXT_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

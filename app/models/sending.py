@@ -7,13 +7,13 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.states import CampaignState, DeliveryState
-from app.models.types import EMAIL_LENGTH, LINE_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
+from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
 
 
 class Campaign(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    from_name: str = Field(default="", max_length=200)
+    name: str = Field(max_length=NAME_LENGTH)
+    from_name: str = Field(default="", max_length=NAME_LENGTH)
     from_address: str = Field(max_length=EMAIL_LENGTH)
     reply_to: str | None = Field(default=None, max_length=EMAIL_LENGTH)
     subject: str = Field(max_length=998)

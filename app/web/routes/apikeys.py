@@ -10,6 +10,7 @@ from app.api.deps import SessionDep
 from app.api.pagination import after_id
 from app.apikeys import create_api_key, revoke_api_key
 from app.models import ApiKey
+from app.models.types import NAME_LENGTH
 from app.web.paging import fetch_page
 from app.web.templating import render
 
@@ -44,7 +45,7 @@ def create_key(
         errors["scope"] = "Choose read or write."
     if errors:
         return _page(request, session, errors=errors, values=values, status_code=400)
-    _, plaintext = create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]
+    _, plaintext = create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]
     session.commit()
     # shown in this response only; the database keeps its hash
     return _page(request, session, new_key=plaintext)
