@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, ensure_suppressions
@@ -127,6 +127,6 @@ def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime)
     for ids in chunks(delivery_ids):
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.SENT)  # type: ignore[union-attr]
+            .where(col(Delivery.id).in_(ids), col(Delivery.state) == DeliveryState.SENT)
             .values(state=DeliveryState.BOUNCED, bounced_at=now)
         )

@@ -29,6 +29,7 @@ DUE_STATES = DeliveryState.DUE
 RELEASED = "released"  # back to the queue, not an attempt
 SUPPRESSED = "suppressed"  # cancelled: the address was suppressed after launch
 _LEASE_FREE = {"lease_until": None, "lease_owner": None}
+_delivery = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 @dataclass
@@ -163,11 +164,10 @@ def _record_sent(session: Session, sent: list[Outcome], now: datetime) -> None:
     """All sent rows in one statement; each row also gets its own VERP token and Message-ID."""
     if not sent:
         return
-    t = Delivery.__table__
     done = {
         "state": DeliveryState.SENT,
-        "attempts": t.c.attempts + 1,
-        "first_attempt_at": func.coalesce(t.c.first_attempt_at, now),
+        "attempts": _delivery.c.attempts + 1,
+        "first_attempt_at": func.coalesce(_delivery.c.first_attempt_at, now),
         "last_attempt_at": now,
         "sent_at": now,
         "next_attempt_at": None,
@@ -209,13 +209,12 @@ def _record_tried(session: Session, tried: list[Outcome], settings: Settings, no
         )
         final[id(o)] = state
     if per_row:
-        t = Delivery.__table__
         session.connection().execute(
-            update(t)
-            .where(t.c.id == bindparam("_id"))
+            update(_delivery)
+            .where(_delivery.c.id == bindparam("_id"))
             .values(
-                verp_token=func.coalesce(bindparam("_tok", type_=String), t.c.verp_token),
-                message_id=func.coalesce(bindparam("_mid", type_=String), t.c.message_id),
+                verp_token=func.coalesce(bindparam("_tok", type_=String), _delivery.c.verp_token),
+                message_id=func.coalesce(bindparam("_mid", type_=String), _delivery.c.message_id),
                 state=bindparam("_state"),
                 attempts=bindparam("_att"),
                 first_attempt_at=bindparam("_first"),
@@ -233,10 +232,9 @@ def _record_tried(session: Session, tried: list[Outcome], settings: Settings, no
 def _record_cancelled(session: Session, skipped: list[Outcome]) -> None:
     """Suppressed after launch (an unsubscribe, a bounce elsewhere): never sent."""
     if skipped:
-        t = Delivery.__table__
         session.connection().execute(
-            update(t)
-            .where(t.c.id == bindparam("_id"))
+            update(_delivery)
+            .where(_delivery.c.id == bindparam("_id"))
             .values(state=DeliveryState.CANCELLED, next_attempt_at=None, last_reply=bindparam("_reply"), **_LEASE_FREE),
             [{"_id": o.row.id, "_reply": o.text} for o in skipped],
         )
@@ -245,10 +243,11 @@ def _record_cancelled(session: Session, skipped: list[Outcome]) -> None:
 def _record_released(session: Session, released: list[Outcome], now: datetime) -> None:
     """Back to the queue, due again at the latest time any of them asked for; not an attempt."""
     if released:
-        t = Delivery.__table__
         due = max((o.at for o in released if o.at), default=now)
         session.connection().execute(
-            update(t).where(t.c.id.in_([o.row.id for o in released])).values(next_attempt_at=due, **_LEASE_FREE)
+            update(_delivery)
+            .where(_delivery.c.id.in_([o.row.id for o in released]))
+            .values(next_attempt_at=due, **_LEASE_FREE)
         )
 
 
