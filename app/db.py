@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel
 from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+COPY_FROM_ROWS = 8  # fewer rows go in one INSERT: COPY's extra round trips cost more than it saves
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -96,11 +97,12 @@ def ping(engine: Engine) -> None:
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert ROWS (dicts with the same keys, values already as stored) in the session's transaction.
     PostgreSQL: one COPY, since psycopg runs an executemany as a pipeline of single-row statements
-    (most of a sweep's recording time). Elsewhere one executemany, which SQLite runs in a C loop."""
+    (most of a sweep's recording time). Elsewhere, and for a few rows, one executemany, which SQLite
+    runs in a C loop."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
-    if not is_postgresql(session):
+    if not is_postgresql(session) or len(rows) < COPY_FROM_ROWS:
         session.execute(insert(table), list(rows))
         return
     from psycopg import sql

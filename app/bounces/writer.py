@@ -121,9 +121,11 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, no
 
 
 def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime) -> None:
-    """A delivery that went out and came back: `sent` becomes `bounced` (a row that failed at send
-    time stays as it is)."""
-    delivery_ids = sorted({r["delivery_id"] for r in failed if r["delivery_id"] is not None})
+    """A delivery that went out and came back by mail: `sent` becomes `bounced`. (The sender has already
+    written the state of a delivery the relay refused.)"""
+    delivery_ids = sorted(
+        {r["delivery_id"] for r in failed if r["delivery_id"] is not None and r["source"] == BounceSource.SWEEP}
+    )
     for ids in chunks(delivery_ids):
         session.execute(
             update(Delivery)
