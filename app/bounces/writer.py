@@ -1,11 +1,11 @@
 """The one writer of bounce rows. The sweep (classified messages from the noreply mailbox) and the
 sender (a relay's 5xx at send time, or the retry schedule giving up) both build their findings with
-`bounce_row` and hand them to `record_findings`, which writes them in bulk and acts on them inside the
-caller's transaction:
+`bounce_row` and hand them to `record_findings`, which writes them (a sweep's batch in bulk) and acts
+on them inside the caller's transaction:
 - complaint and unsubscribe rows suppress their address and point at the suppression (a stranger's
   mailed unsubscribe command is recorded, nothing more: anyone can forge a From);
 - bounce, complaint and unsubscribe rows become webhook events, stored with the fact;
-- a bounce for a delivery still `sent` makes it `bounced`;
+- a bounce that came back by mail for a delivery still `sent` makes it `bounced`;
 - the suppression policy runs for every address with a bounce tied to something we sent.
 An existing suppression for an address is kept as it is (its first reason stands) and linked."""
 
