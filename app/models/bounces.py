@@ -77,7 +77,9 @@ class Bounce(SQLModel, table=True):
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="SET NULL")
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     attribution: str = Field(default="none", max_length=20, description="verp | header | ledger | address | none")
-    source: str = Field(default=BounceSource.SWEEP, max_length=20, description="sweep | smtp (synchronous 5xx) | expiry")
+    source: str = Field(
+        default=BounceSource.SWEEP, max_length=20, description="sweep | smtp (synchronous 5xx) | expiry"
+    )
     sweep_id: int | None = Field(default=None, foreign_key="mailbox_sweep.id", ondelete="SET NULL")
     processed_message_id: int | None = Field(default=None, foreign_key="processed_message.id", ondelete="SET NULL")
     original_message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
