@@ -11,7 +11,6 @@ bench/sending/run.py never takes this path."""
 import argparse
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from app.models import Campaign, Delivery, WebhookEndpoint  # noqa: E402
 from app.sending import ledger  # noqa: E402
 from app.sending.ledger import Claimed, Outcome  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.stopwatch import Stopwatch  # noqa: E402
 
 BATCH = 200
 REPLY = "550 5.1.1 <u@x.test>: Recipient address rejected: User unknown"
@@ -69,7 +69,7 @@ def main() -> None:
         session.commit()
         ids = list(session.execute(select(Delivery.id).order_by(Delivery.id)).scalars())  # type: ignore[arg-type]
     every = max(1, round(100 / args.rejected)) if args.rejected else 0
-    wall = cpu = 0.0
+    clock = Stopwatch()
     for b in range(args.batches):
         outcomes = []
         for j, delivery_id in enumerate(ids[b * BATCH : (b + 1) * BATCH]):
@@ -79,15 +79,12 @@ def main() -> None:
             )
             rejected = every and j % every == 0
             outcomes.append(Outcome(row, "failed", 550, REPLY, now) if rejected else Outcome(row, "sent", 250, "", now))
-        with Session(engine) as session:
-            w0, c0 = time.perf_counter(), time.process_time()
+        with Session(engine) as session, clock.running():
             ledger.record(session, outcomes, settings, now)
             session.commit()
-            wall += time.perf_counter() - w0
-            cpu += time.process_time() - c0
     engine.dispose()
     print(f"{engine.dialect.name}: {args.batches} batches of {BATCH} ({args.rejected} % rejected): "
-          f"{1000 * wall / args.batches:.1f} ms wall, {1000 * cpu / args.batches:.1f} ms CPU per batch")  # fmt: skip
+          f"{clock.per(args.batches)} per batch")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from app.bounces.record import Incoming, SweepContext, message_kind, record_batc
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import MailboxSweep  # noqa: E402
+from bench.stopwatch import Stopwatch  # noqa: E402
 from bounce_parsers import classify  # noqa: E402
 
 CORPUS = "/work/shared/corpus/bounces/bsd/*.eml"
@@ -45,7 +46,7 @@ def main() -> None:
     assert sweep.id is not None
     ctx = SweepContext(sweep.id, b"k" * 32, BouncePolicy())
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    wall = cpu = 0.0
+    clock = Stopwatch()
     items: list[Incoming] = []
     run = time.time_ns()  # content hashes new to the database, which may hold an earlier run's
     for r in range(args.rounds):
@@ -56,14 +57,12 @@ def main() -> None:
                 for i, f in enumerate(found)
                 if (kind := message_kind(lookup, f)) != "none"
             ]
-            w0, c0 = time.perf_counter(), time.process_time()
-            record_batch(session, ctx, lookup, items, now)
-            session.commit()
-            wall += time.perf_counter() - w0
-            cpu += time.process_time() - c0
+            with clock.running():
+                record_batch(session, ctx, lookup, items, now)
+                session.commit()
     engine.dispose()
     print(f"{engine.dialect.name}: {len(items)} messages x {args.rounds}: "
-          f"{1000 * wall / args.rounds:.1f} ms wall, {1000 * cpu / args.rounds:.1f} ms CPU per batch")  # fmt: skip
+          f"{clock.per(args.rounds)} per batch")  # fmt: skip
 
 
 if __name__ == "__main__":
