@@ -143,9 +143,9 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
     for o in outcomes:
         by_kind[o.kind].append(o)
     _record_sent(session, by_kind[DeliveryState.SENT], now)
+    tried = by_kind[DeliveryState.DEFERRED] + by_kind[DeliveryState.FAILED]
     # the state each outcome ends in; the outcomes themselves stay as they were, so a write the
     # database refused can be tried again with the same list
-    tried = by_kind[DeliveryState.DEFERRED] + by_kind[DeliveryState.FAILED]
     final = _record_tried(session, tried, settings, now)
     _record_cancelled(session, by_kind[SUPPRESSED])
     _record_released(session, by_kind[RELEASED], now)
