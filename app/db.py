@@ -1,22 +1,36 @@
 """Engines and sessions. SQLite is the embedded default; PostgreSQL is the scale-out path."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, make_url, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, make_url, orm, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
 from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+COPY_FROM_ROWS = 8  # fewer rows go in one INSERT: COPY's extra round trips cost more than it saves
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
     return url.startswith("sqlite")
+
+
+def is_postgresql(bind: orm.Session | Connection | Engine) -> bool:
+    """Whether a session, connection or engine talks to PostgreSQL (else SQLite), for where the two
+    need different SQL."""
+    dialect = bind.get_bind().dialect if isinstance(bind, orm.Session) else bind.dialect
+    return dialect.name == "postgresql"
+
+
+def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ignore[type-arg]
+    """VALUES in slices of SIZE: an IN list per slice keeps every statement under the drivers' parameter limits."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def make_engine(url: str) -> Engine:
@@ -83,11 +97,12 @@ def ping(engine: Engine) -> None:
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert ROWS (dicts with the same keys, values already as stored) in the session's transaction.
     PostgreSQL: one COPY, since psycopg runs an executemany as a pipeline of single-row statements
-    (most of a sweep's recording time). Elsewhere one executemany, which SQLite runs in a C loop."""
+    (most of a sweep's recording time). Elsewhere, and for a few rows, one executemany, which SQLite
+    runs in a C loop."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session) or len(rows) < COPY_FROM_ROWS:
         session.execute(insert(table), list(rows))
         return
     from psycopg import sql
@@ -113,7 +128,7 @@ def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     session.flush()  # pending ORM changes first, as an ORM update would: the expiry below would drop them
     table = model.__table__  # type: ignore[attr-defined]
     columns = [c for c in rows[0] if c != "id"]
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         arrays = [bindparam(f"_{c}", [r[c] for r in rows], type_=ARRAY(table.c[c].type)) for c in ("id", *columns)]
         v = func.unnest(*arrays).table_valued("id", *columns).render_derived(name="v")
         stmt = update(table).where(table.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **same})

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from app.addresses import email_key
 from app.api.pagination import CursorQuery, LimitQuery, Page
-from app.audience.addresses import email_key
 from app.bounces import queries
 from app.bounces.schemas import BounceKind, BouncePublic, MailboxSweepPublic
 from app.bounces.sweep import run_sweep

@@ -5,10 +5,10 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
+from app.addresses import InvalidAddress, email_key
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.audience import queries, suppressions
-from app.audience.addresses import InvalidAddress, email_key
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionPublic, SuppressionReason, SuppressionUpdate
 from app.deps import EngineDep, Id, SessionDep

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import Address, InvalidAddress, normalise
 from app.audience.store import add_members
 from app.models import Contact, ListMember
 
@@ -75,8 +75,25 @@ def _apply(contact: Contact, user: CmsUser, email: str, key: str, is_role: bool,
 
 def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, now: datetime) -> list[RowResult]:
     """One result per user, in order. The caller commits."""
+    results, valid = _screen(users)
+    ext_ids = [u.external_id for _, u, _ in valid]
+    keys = [a.key for _, _, a in valid]
+    by_ext = {
+        c.external_id: c for c in session.execute(select(Contact).where(Contact.external_id.in_(ext_ids))).scalars()
+    }
+    by_key = {c.email_key: c for c in session.execute(select(Contact).where(Contact.email_key.in_(keys))).scalars()}
+    new_rows = _update_known(session, valid, results, by_ext, by_key, now)
+    _insert_new(session, new_rows)
+    if list_id is not None:
+        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)  # type: ignore[misc]
+    return results
+
+
+def _screen(users: list[CmsUser]) -> tuple[list[RowResult], list[tuple[int, CmsUser, Address]]]:
+    """A result per user, `invalid` or `conflict` for a bad address or one given twice in the batch
+    (the first one stands), `pending` for the rest, which are returned with their normal address."""
     results: list[RowResult] = []
-    valid: list[tuple[int, CmsUser, Any]] = []
+    valid: list[tuple[int, CmsUser, Address]] = []
     first_seen_ext: dict[str, int] = {}
     first_seen_key: dict[str, int] = {}
     for i, user in enumerate(users):
@@ -87,39 +104,26 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
             continue
         if user.external_id in first_seen_ext:
             j = first_seen_ext[user.external_id]
-            results.append(
-                RowResult(
-                    i,
-                    user.external_id,
-                    "conflict",
-                    field=f"contacts[{i}].external_id",
-                    error=f"also given at contacts[{j}]",
-                )
-            )
+            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].external_id",
+                                     error=f"also given at contacts[{j}]"))  # fmt: skip
             continue
         if address.key in first_seen_key:
             j = first_seen_key[address.key]
-            results.append(
-                RowResult(
-                    i,
-                    user.external_id,
-                    "conflict",
-                    field=f"contacts[{i}].email",
-                    error=f"{address.email} is also given at contacts[{j}]",
-                )
-            )
+            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].email",
+                                     error=f"{address.email} is also given at contacts[{j}]"))  # fmt: skip
             continue
         first_seen_ext[user.external_id] = first_seen_key[address.key] = i
         results.append(RowResult(i, user.external_id, "pending"))
         valid.append((i, user, address))
+    return results, valid
 
-    ext_ids = [u.external_id for _, u, _ in valid]
-    keys = [a.key for _, _, a in valid]
-    by_ext = {
-        c.external_id: c for c in session.execute(select(Contact).where(Contact.external_id.in_(ext_ids))).scalars()
-    }
-    by_key = {c.email_key: c for c in session.execute(select(Contact).where(Contact.email_key.in_(keys))).scalars()}
 
+def _update_known(
+    session: Session, valid: list[tuple[int, CmsUser, Address]], results: list[RowResult],
+    by_ext: dict[str | None, Contact], by_key: dict[str, Contact], now: datetime,
+) -> list[tuple[RowResult, dict[str, Any]]]:  # fmt: skip
+    """Update, take over or merge the contacts the batch's users already have; returns the rows to insert
+    for the users that have none (one INSERT, not an ORM object and flush per row)."""
     kept: list[tuple[RowResult, Contact]] = []
     new_rows: list[tuple[RowResult, dict[str, Any]]] = []
     for i, user, address in valid:
@@ -136,7 +140,6 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
             _merge_into(session, contact, holder)
             by_key.pop(address.key, None)
         if contact is None:
-            # inserted with the batch's other new contacts below: one INSERT, not an ORM object and flush per row
             new_rows.append((result, {
                 "email": address.email, "email_key": address.key, "is_role": address.is_role,
                 "first_name": user.first_name, "last_name": user.last_name, "attributes": dict(user.attributes),
@@ -144,23 +147,25 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
             }))  # fmt: skip
             result.status = "added"
             continue
-        else:
-            old_key = contact.email_key
-            changed = _apply(contact, user, address.email, address.key, address.is_role, now)
-            session.flush()
-            by_key.pop(old_key, None)
-            result.status = "updated" if changed else "unchanged"
+        old_key = contact.email_key
+        changed = _apply(contact, user, address.email, address.key, address.is_role, now)
+        session.flush()
+        by_key.pop(old_key, None)
+        result.status = "updated" if changed else "unchanged"
         by_key[address.key] = by_ext[user.external_id] = contact
         kept.append((result, contact))
     session.flush()
     for result, contact in kept:
         result.contact_id = contact.id
-    if new_rows:
-        session.execute(insert(Contact), [row for _, row in new_rows])
-        new_keys = [row["email_key"] for _, row in new_rows]
-        ids = dict(session.execute(select(Contact.email_key, Contact.id).where(Contact.email_key.in_(new_keys))).all())  # type: ignore[attr-defined]
-        for result, row in new_rows:
-            result.contact_id = ids[row["email_key"]]
-    if list_id is not None:
-        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)  # type: ignore[misc]
-    return results
+    return new_rows
+
+
+def _insert_new(session: Session, new_rows: list[tuple[RowResult, dict[str, Any]]]) -> None:
+    """The new contacts in one INSERT, then their ids read back by address."""
+    if not new_rows:
+        return
+    session.execute(insert(Contact), [row for _, row in new_rows])
+    new_keys = [row["email_key"] for _, row in new_rows]
+    ids = dict(session.execute(select(Contact.email_key, Contact.id).where(Contact.email_key.in_(new_keys))).all())  # type: ignore[attr-defined]
+    for result, row in new_rows:
+        result.contact_id = ids[row["email_key"]]

@@ -22,11 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy, bounced_keys
+from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
+from app.models.states import DeliveryState, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
-EXCLUSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
+EXCLUSION_REASONS = SuppressionReason.ALL
 
 
 class UnknownList(LookupError):
@@ -56,7 +58,7 @@ def _reasoned(list_ids: list[int], settings: Settings, now: datetime) -> Select:
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now).subquery("bounced")
     reason = case(
         (col(Suppression.reason).is_not(None), col(Suppression.reason)),
-        (bounced.c.email_key.is_not(None), literal("bounced")),
+        (bounced.c.email_key.is_not(None), literal(SuppressionReason.BOUNCED)),
         else_=None,
     ).label("reason")
     return (
@@ -111,7 +113,7 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
 def _not_ascii(session: Session, email: Any) -> Any:
     """True for an address with a non-ASCII local part (domains are stored in ASCII form): more bytes
     than characters."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return func.octet_length(email) != func.length(email)
     return func.length(cast(email, LargeBinary)) != func.length(email)
 
@@ -149,11 +151,11 @@ def freeze_into_ledger(
         reasoned.c.id,
         reasoned.c.email,
         reasoned.c.email_key,
-        literal("queued").label("state"),
+        literal(DeliveryState.QUEUED).label("state"),
         literal(0).label("attempts"),
         literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
     ).where(reasoned.c.reason.is_(None))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if is_postgresql(session) else sqlite
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
     stmt = (
         dialect.insert(Delivery)

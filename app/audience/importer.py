@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlmodel import Session, col
 
-from app.audience.addresses import InvalidAddress, has_mx, normalise
+from app.addresses import InvalidAddress, has_mx, normalise
 from app.audience.sources import ImportFailed, Record, open_source
 from app.audience.sources.base import split_name
 from app.audience.store import BatchResult, ContactRow, upsert_batch
-from app.db import session_scope
+from app.db import is_postgresql, session_scope
 from app.models import ImportJob, ImportReject, utcnow
+from app.models.types import NAME_LENGTH, TEXT_LENGTH
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,8 @@ class _Run:
                 email=address.email,
                 key=address.key,
                 is_role=address.is_role,
-                first_name=(first or "")[:200] or None,
-                last_name=(last or "")[:200] or None,
+                first_name=(first or "")[:NAME_LENGTH] or None,
+                last_name=(last or "")[:NAME_LENGTH] or None,
                 attributes=record.attributes,
             )
 
@@ -199,7 +200,7 @@ class _Batch:
 def _refresh_statistics(session: Session, job: ImportJob) -> None:
     """PostgreSQL plans the compile from table statistics, which a big import leaves stale until
     autovacuum comes round; without them a 1M-contact compile takes seconds longer (nested loops)."""
-    if job.added + job.updated >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+    if job.added + job.updated >= ANALYZE_AFTER and is_postgresql(session):
         session.execute(text("ANALYZE contact"))
         session.execute(text("ANALYZE list_member"))
         session.commit()
@@ -251,12 +252,12 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
         except ImportFailed as exc:
             session.rollback()  # the batch in progress; earlier batches stay, counted
             session.refresh(job)
-            job.state, job.error = "failed", str(exc)[:2000]
+            job.state, job.error = "failed", str(exc)[:TEXT_LENGTH]
         except Exception as exc:
             log.exception("import %s failed", job_id)
             session.rollback()
             session.refresh(job)
-            job.state, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"[:2000]
+            job.state, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"[:TEXT_LENGTH]
         job.finished_at = utcnow()
         _discard_upload(job, settings)
         session.add(job)

@@ -11,12 +11,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from app.db import is_postgresql
 from app.models import Contact, ListMember, Suppression
 from app.models.types import UTCDateTime
 
@@ -43,7 +44,7 @@ class BatchResult:
 
 
 def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
@@ -76,7 +77,7 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
     ]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             cursor.execute(
                 f"INSERT INTO contact ({columns}) SELECT e, k, r, f, l, a::json, %s, %s "
                 # %b: binary arrays; the text format escapes element by element in Python (slow)
@@ -98,10 +99,32 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
 def _key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
     """`column IN keys` with one parameter instead of thousands (whose binding alone would cost more
     than the query): `= ANY(array)` on PostgreSQL, a JSON array through json_each on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return column == any_(literal(list(keys), ARRAY(String)))
     values = func.json_each(literal(json.dumps(list(keys)))).table_valued("value")
     return column.in_(select(values.c.value))
+
+
+class _Known(NamedTuple):
+    """What the store has for an address of the batch: its contact and its membership of the list
+    (a tuple: a million-row import builds one per row)."""
+
+    contact_id: int
+    first_name: str | None
+    last_name: str | None
+    attributes: dict[str, Any] | None
+    is_member: bool
+    member_import: int | None
+
+
+@dataclass
+class _Plan:
+    """What a batch changes, worked out in Python before the few statements that write it."""
+
+    fresh: list[ContactRow] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # contacts whose names or attributes change
+    re_member: list[dict[str, Any]] = field(default_factory=list)  # memberships now from this import
+    counted: list[str] = field(default_factory=list)  # keys the import counts (not duplicates in it)
 
 
 def upsert_batch(
@@ -111,46 +134,11 @@ def upsert_batch(
     result = BatchResult()
     if not rows:
         return result
-    keys = [r.key for r in rows]
-    existing = {
-        key: (cid, first, last, attrs, is_member, member_import)
-        for cid, key, first, last, attrs, is_member, member_import in session.execute(
-            select(
-                _contact.c.id,
-                _contact.c.email_key,
-                _contact.c.first_name,
-                _contact.c.last_name,
-                _contact.c.attributes,
-                _member.c.list_id.is_not(None),
-                _member.c.import_id,
-            )
-            .outerjoin(_member, (_member.c.contact_id == _contact.c.id) & (_member.c.list_id == list_id))
-            .where(_key_in(session, _contact.c.email_key, keys))
-        )
-    }
-    fresh = [r for r in rows if r.key not in existing]
-    changes: list[dict[str, Any]] = []
-    re_member: list[dict[str, Any]] = []
-    counted: list[str] = []
-    for row in rows:
-        if row.key not in existing:
-            counted.append(row.key)
-            continue
-        cid, first, last, attrs, is_member, member_import = existing[row.key]
-        if is_member and import_id is not None and member_import == import_id:
-            result.duplicates += 1  # an earlier batch of this same import already took it
-            continue
-        counted.append(row.key)
-        result.updated += 1
-        change = _merged(row, first, last, attrs or {})
-        if change is not None:
-            changes.append({"b_id": cid, **change, "updated_at": now})
-        if is_member:
-            re_member.append({"b_contact": cid})
-
-    if fresh:
-        result.added = insert_contacts(session, fresh, now)
-    if changes:
+    known = _known(session, [r.key for r in rows], list_id)
+    plan = _plan(rows, known, import_id, now, result)
+    if plan.fresh:
+        result.added = insert_contacts(session, plan.fresh, now)
+    if plan.changes:
         session.execute(
             update(_contact)
             .where(_contact.c.id == bindparam("b_id"))
@@ -160,28 +148,78 @@ def upsert_batch(
                 attributes=bindparam("attributes"),
                 updated_at=bindparam("updated_at"),
             ),
-            changes,
+            plan.changes,
         )
-    if re_member and import_id is not None:
+    if plan.re_member and import_id is not None:
         session.execute(
             update(_member)
             .where((_member.c.list_id == list_id) & (_member.c.contact_id == bindparam("b_contact")))
             .values(import_id=import_id),
-            re_member,
+            plan.re_member,
         )
-    joining = [r.key for r in rows if r.key not in existing or not existing[r.key][4]]
-    if joining:
-        members = select(
-            literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
-        ).where(_key_in(session, _contact.c.email_key, joining))
-        session.execute(
-            _dialect_insert(session)(_member)
-            .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
-            .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
-        )
-    if counted:
-        result.suppressed = len(suppressed_keys(session, counted))
+    joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
+    _join_list(session, joining, list_id, source, import_id, now)
+    if plan.counted:
+        result.suppressed = len(suppressed_keys(session, plan.counted))
     return result
+
+
+def _known(session: Session, keys: list[str], list_id: int) -> dict[str, _Known]:
+    """The batch's addresses that are contacts already, with their membership of the list."""
+    rows = session.execute(
+        select(
+            _contact.c.email_key,
+            _contact.c.id,
+            _contact.c.first_name,
+            _contact.c.last_name,
+            _contact.c.attributes,
+            _member.c.list_id.is_not(None),
+            _member.c.import_id,
+        )
+        .outerjoin(_member, (_member.c.contact_id == _contact.c.id) & (_member.c.list_id == list_id))
+        .where(_key_in(session, _contact.c.email_key, keys))
+    )
+    return {key: _Known._make(rest) for key, *rest in rows}
+
+
+def _plan(
+    rows: Sequence[ContactRow], known: dict[str, _Known], import_id: int | None, now: datetime, result: BatchResult
+) -> _Plan:
+    """Sort the batch into new contacts, changed ones and duplicates of this import; counts updates
+    and duplicates in RESULT."""
+    plan = _Plan(fresh=[r for r in rows if r.key not in known])
+    for row in rows:
+        k = known.get(row.key)
+        if k is None:
+            plan.counted.append(row.key)
+            continue
+        if k.is_member and import_id is not None and k.member_import == import_id:
+            result.duplicates += 1  # an earlier batch of this same import already took it
+            continue
+        plan.counted.append(row.key)
+        result.updated += 1
+        change = _merged(row, k.first_name, k.last_name, k.attributes or {})
+        if change is not None:
+            plan.changes.append({"b_id": k.contact_id, **change, "updated_at": now})
+        if k.is_member:
+            plan.re_member.append({"b_contact": k.contact_id})
+    return plan
+
+
+def _join_list(
+    session: Session, keys: list[str], list_id: int, source: str, import_id: int | None, now: datetime
+) -> None:
+    """Put the contacts with these keys in the list, in one INSERT .. SELECT; members already stay."""
+    if not keys:
+        return
+    members = select(
+        literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
+    ).where(_key_in(session, _contact.c.email_key, keys))
+    session.execute(
+        _dialect_insert(session)(_member)
+        .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
+        .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
+    )
 
 
 def add_members(session: Session, list_id: int, contact_ids: Sequence[int], source: str, now: datetime) -> None:
@@ -189,4 +227,6 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     if not contact_ids:
         return
     stmt = _dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
-    session.execute(stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids])
+    session.execute(
+        stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
+    )

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from app.audience.addresses import normalise
+from app.addresses import normalise
 from app.audience.queries import is_suppressed
 from app.models import Suppression, utcnow
 from app.webhooks.events import emit_unsubscribe

@@ -6,9 +6,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
 from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
+from app.models.states import SuppressionReason
 from app.settings import Settings
 
 
@@ -97,7 +98,9 @@ def why(session: Session, address: str, list_ids: list[int], settings: Settings,
     policy = BouncePolicy.from_settings(settings)
     ids = counting_bounce_ids(session, policy, key, now)
     if ids:
-        return Verdict(address, key, False, "bounced", _bounce_detail(session, ids, policy), memberships)
+        return Verdict(
+            address, key, False, SuppressionReason.BOUNCED, _bounce_detail(session, ids, policy), memberships
+        )
     detail = "included: in " + "; ".join(m.describe() for m in memberships)
     if len(memberships) > 1:
         detail += f" (counted once; {len(memberships) - 1} duplicate membership{'s' if len(memberships) > 2 else ''})"

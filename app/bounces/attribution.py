@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.audience.addresses import email_key
-from app.bounces.suppress import chunks
+from app.addresses import email_key
+from app.db import chunks
 from app.models import Contact, Delivery
 from app.tokens import parse_token
 from bounce_parsers import Classification

@@ -21,9 +21,10 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import Session, col
 
-from app.bounces.suppress import Wanted, chunks, ensure_suppressions
-from app.db import update_rows
+from app.bounces.suppress import Wanted, ensure_suppressions
+from app.db import chunks, update_rows
 from app.models import Bounce, Delivery, Suppression
+from app.models.states import BounceKind, DeliveryState, SuppressionReason
 from app.settings import Settings
 
 
@@ -41,7 +42,7 @@ class BouncePolicy:
 def _last_clean_send() -> ScalarSelect[datetime | None]:
     return (
         select(func.max(Delivery.sent_at))
-        .where(col(Delivery.email_key) == Bounce.email_key, col(Delivery.state) == "sent")
+        .where(col(Delivery.email_key) == Bounce.email_key, col(Delivery.state) == DeliveryState.SENT)
         .correlate(Bounce)
         .scalar_subquery()
     )
@@ -53,7 +54,7 @@ def _counting(policy: BouncePolicy, now: datetime) -> ColumnElement[bool]:
     hard = and_(col(Bounce.hard).is_(True), or_(last_clean.is_(None), col(Bounce.created_at) > last_clean))
     soft = and_(col(Bounce.hard).is_(False), col(Bounce.created_at) >= now - timedelta(days=policy.window_days))
     # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
-    return and_(col(Bounce.kind) == "bounce", col(Bounce.attribution) != "none", or_(hard, soft))
+    return and_(col(Bounce.kind) == BounceKind.BOUNCE, col(Bounce.attribution) != "none", or_(hard, soft))
 
 
 def bounced_keys(policy: BouncePolicy, now: datetime) -> Select:
@@ -107,7 +108,7 @@ def apply_policy_many(
     over = {key: ids for key, rows in per_key.items() if (ids := _over_threshold(policy, rows)) is not None}
     if not over:
         return {}
-    wanted = {key: Wanted(addresses[key], "bounced") for key in over}
+    wanted = {key: Wanted(addresses[key], SuppressionReason.BOUNCED) for key in over}
     suppression_ids = ensure_suppressions(session, wanted, source, now)
     links = [
         {"id": i, "suppression_id": suppression_ids[key]} for key, ids in over.items() for i in ids if i in unlinked

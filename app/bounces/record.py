@@ -11,25 +11,25 @@ What each kind does:
 - delivery (success DSN): a `delivery` row for the ledger's history.
 An existing suppression for the address is kept as it is (its first reason stands) and linked.
 
-The rows are written with bulk statements (a few per batch, not a few per message): that is what
-lets a sweep keep up with the mailbox."""
+The rows are written by the one bounce writer (app.bounces.writer) with bulk statements, a few per
+batch, not a few per message: that is what lets a sweep keep up with the mailbox."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.bounces.attribution import Attribution, Lookup
-from app.bounces.policy import BouncePolicy, apply_policy_many
-from app.bounces.suppress import Wanted, chunks, ensure_suppressions
-from app.db import insert_rows
-from app.models import Bounce, Delivery, ProcessedMessage
-from app.webhooks.events import emit_findings
+from app.bounces.policy import BouncePolicy
+from app.bounces.writer import bounce_row, record_findings
+from app.db import chunks, insert_rows
+from app.models import ProcessedMessage
+from app.models.states import BounceKind, BounceSource
+from app.models.types import NAME_LENGTH
 from bounce_parsers import Classification, Recipient
-
-SUPPRESSION_REASON = {"complaint": "complained", "unsubscribe": "unsubscribed"}
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,21 @@ class Recorded:
 def message_kind(lookup: Lookup, found: Classification) -> str:
     """A human-looking mail to an unsubscribe address is an unsubscribe request; otherwise the classifier decides."""
     if found.kind == "none" and lookup.unsubscribe_target(found) is not None:
-        return "unsubscribe"
+        return BounceKind.UNSUBSCRIBE
     return found.kind
 
 
 def _findings(lookup: Lookup, item: Incoming) -> list[tuple[Attribution, Recipient]]:
     found = item.found
-    if item.kind == "unsubscribe":
+    if item.kind == BounceKind.UNSUBSCRIBE:
         target = lookup.unsubscribe_target(found)
         if target is not None:
-            return [(target, Recipient(target.email, "", "", "unsubscribe", False, found.subject[:200], "", ""))]
+            return [
+                (
+                    target,
+                    Recipient(target.email, "", "", BounceKind.UNSUBSCRIBE, False, found.subject[:NAME_LENGTH], "", ""),
+                )
+            ]
         # a command mailed to the bare address: its sender, tied to what we sent them
         return [(lookup.attribute(found, r.address), r) for r in found.recipients]
     recipients = found.recipients or (Recipient("", "", "", item.kind, False, "", "", ""),)
@@ -82,17 +87,15 @@ def _findings(lookup: Lookup, item: Incoming) -> list[tuple[Attribution, Recipie
 
 def _bounce_row(ctx: SweepContext, item: Incoming, processed_id: int, where: Attribution, r: Recipient,
                 now: datetime) -> dict[str, Any]:  # fmt: skip
-    kind = "delayed" if item.kind == "bounce" and r.action == "delayed" else item.kind
-    original = item.found.original_message_id
-    return {
-        "kind": kind, "reason": r.reason[:40], "hard": r.hard and kind == "bounce", "email": where.email[:320],
-        "email_key": where.email_key[:320], "status": r.status[:20], "reply_code": r.reply[:10],
-        "diagnostic": r.diagnostic[:2000], "remote_mta": r.remote_mta[:300], "delivery_id": where.delivery_id,
-        "campaign_id": where.campaign_id, "attribution": where.layer, "source": "sweep", "sweep_id": ctx.sweep_id,
-        "processed_message_id": processed_id, "original_message_id": original[:300] if original else None,
-        "original_headers": item.found.original_headers,
-        "evidence": item.found.evidence[:200], "suppression_id": None, "created_at": now,
-    }  # fmt: skip
+    kind = BounceKind.DELAYED if item.kind == BounceKind.BOUNCE and r.action == "delayed" else item.kind
+    return bounce_row(
+        kind=kind, reason=r.reason, hard=r.hard and kind == BounceKind.BOUNCE, email=where.email,
+        email_key=where.email_key, status=r.status, reply_code=r.reply, diagnostic=r.diagnostic,
+        remote_mta=r.remote_mta, delivery_id=where.delivery_id, campaign_id=where.campaign_id,
+        attribution=where.layer, source=BounceSource.SWEEP, sweep_id=ctx.sweep_id, processed_message_id=processed_id,
+        original_message_id=item.found.original_message_id, original_headers=item.found.original_headers,
+        evidence=item.found.evidence, now=now,
+    )  # fmt: skip
 
 
 def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: list[Incoming],
@@ -107,7 +110,7 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
         [
             {
                 "sweep_id": ctx.sweep_id,
-                "mailbox_uid": i.mailbox_id[:200],
+                "mailbox_uid": i.mailbox_id[:NAME_LENGTH],
                 "content_hash": i.content_hash,
                 "kind": i.kind,
                 "size": i.size,
@@ -117,23 +120,20 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
             for i in items
         ],  # fmt: skip
     )
-    processed_ids = _processed_ids(session, [i.content_hash for i in items])
+    recorded_ids = processed_ids(session, [i.content_hash for i in items])
     rows: list[dict[str, Any]] = []
     recorded = []
     for item in items:
-        processed_id = processed_ids[item.content_hash]
+        processed_id = recorded_ids[item.content_hash]
         findings = _findings(lookup, item)
         rows.extend(_bounce_row(ctx, item, processed_id, where, r, now) for where, r in findings)
         recorded.append(Recorded(processed_id, tuple(where.layer for where, _ in findings)))
-    _link_requests(session, ctx, rows, now)
-    if rows:
-        insert_rows(session, Bounce, rows)
-        emit_findings(session, rows, now)  # webhooks, stored in this transaction
-        _act_on_bounces(session, ctx, rows, now)
+    record_findings(session, rows, ctx.policy, now, ctx.source)
     return recorded
 
 
-def _processed_ids(session: Session, digests: list[str]) -> dict[str, int]:
+def processed_ids(session: Session, digests: Sequence[str]) -> dict[str, int]:
+    """content hash -> processed_message id, for the messages among DIGESTS already recorded."""
     ids: dict[str, int] = {}
     for chunk in chunks(digests):
         stmt = select(ProcessedMessage.content_hash, ProcessedMessage.id).where(
@@ -141,31 +141,3 @@ def _processed_ids(session: Session, digests: list[str]) -> dict[str, int]:
         )
         ids.update(session.execute(stmt).tuples().all())
     return ids
-
-
-def _link_requests(session: Session, ctx: SweepContext, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
-    # a stranger's mailed unsubscribe command is recorded but suppresses nobody: anyone can forge a From
-    asked = [r for r in rows if r["kind"] in SUPPRESSION_REASON and (r["kind"], r["attribution"]) != ("unsubscribe", "none")]
-    if not asked:
-        return
-    wanted = {
-        r["email_key"]: Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"])
-        for r in reversed(asked)  # the first request for an address wins
-    }
-    ids = ensure_suppressions(session, wanted, ctx.source, now)
-    for r in asked:
-        r["suppression_id"] = ids[r["email_key"]]
-
-
-def _act_on_bounces(session: Session, ctx: SweepContext, rows: list[dict[str, Any]], now: datetime) -> None:
-    failed = [r for r in rows if r["kind"] == "bounce"]
-    bounced_deliveries = sorted({r["delivery_id"] for r in failed if r["delivery_id"] is not None})
-    for ids in chunks(bounced_deliveries):
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.state == "sent")  # type: ignore[union-attr]
-            .values(state="bounced", bounced_at=now)
-        )
-    attributed = {r["email_key"]: r["email"] for r in failed if r["attribution"] != "none"}
-    apply_policy_many(session, ctx.policy, attributed, now, ctx.source)

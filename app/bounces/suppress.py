@@ -1,7 +1,7 @@
 """Suppressions the sweep creates, in bulk: one query for the ones that exist, one insert for the rest.
 An address already suppressed keeps its suppression (its first reason stands); callers link to it."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.db import insert_rows
+from app.db import chunks, insert_rows
 from app.models import Suppression
+from app.models.types import EMAIL_LENGTH, NAME_LENGTH
 
 T = TypeVar("T")
 
@@ -23,20 +24,15 @@ class Wanted:
     delivery_id: int | None = None
 
 
-def chunks(values: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str, now: datetime) -> dict[str, int]:
     """email_key -> suppression id for every wanted key, creating the missing ones."""
     ids = _ids(session, sorted(wanted))
     missing: list[dict[str, Any]] = [
         {
-            "email": w.email[:320],
+            "email": w.email[:EMAIL_LENGTH],
             "email_key": key,
             "reason": w.reason,
-            "source": source[:200],
+            "source": source[:NAME_LENGTH],
             "note": "",
             "campaign_id": w.campaign_id,
             "delivery_id": w.delivery_id,

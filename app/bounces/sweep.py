@@ -25,7 +25,7 @@ from app.bounces.lifeline import exit_with
 from app.bounces.lock import AdvisoryLock, JobLease, sweep_lock, this_process
 from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
-from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, record_batch
+from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
@@ -201,7 +201,7 @@ class _Sweeper:
         result = _BatchResult()
         self.counts.seen += len(messages)
         with Session(self.engine) as session:
-            done = self._already_processed(session, [digest for _, _, digest, _ in messages])
+            done = processed_ids(session, [digest for _, _, digest, _ in messages])
         fresh: dict[str, tuple[str, int, Classification]] = {}
         repeats: list[tuple[str, str]] = []  # the same bytes twice in the mailbox: recorded once, both deleted
         for uid, size, digest, classification in messages:
@@ -228,13 +228,6 @@ class _Sweeper:
                 self.counts.per_layer.update(recorded.layers)
         result.delete.extend((uid, done[digest]) for uid, digest in repeats if digest in done)
         return result
-
-    @staticmethod
-    def _already_processed(session: Session, digests: list[str]) -> dict[str, int]:
-        stmt = select(col(ProcessedMessage.content_hash), col(ProcessedMessage.id)).where(
-            col(ProcessedMessage.content_hash).in_(digests)
-        )
-        return dict(session.execute(stmt).tuples().all())
 
     def _record(self, session: Session, lookup: Lookup, items: list[Incoming]) -> list[tuple[Incoming, Recorded]]:
         """The whole batch in one transaction; if that fails, message by message, so one bad message

@@ -6,17 +6,17 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
 
 
 class Contact(SQLModel, table=True):
     """One row per normalised address."""
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320, description="address as normalised for sending")
-    email_key: str = Field(max_length=320, unique=True, description="dedupe key: see app.audience.addresses")
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
+    email: str = Field(max_length=EMAIL_LENGTH, description="address as normalised for sending")
+    email_key: str = Field(max_length=EMAIL_LENGTH, unique=True, description="dedupe key: see app.addresses")
+    first_name: str | None = Field(default=None, max_length=NAME_LENGTH)
+    last_name: str | None = Field(default=None, max_length=NAME_LENGTH)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     external_id: str | None = Field(default=None, max_length=200, unique=True, description="CMS user id")
     is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
@@ -28,8 +28,8 @@ class MailingList(SQLModel, table=True):
     __tablename__ = "mailing_list"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, unique=True)
-    description: str = Field(default="", max_length=2000)
+    name: str = Field(max_length=NAME_LENGTH, unique=True)
+    description: str = Field(default="", max_length=TEXT_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -64,7 +64,7 @@ class ImportJob(SQLModel, table=True):
     duplicates: int = 0
     invalid: int = 0
     suppressed: int = 0
-    error: str | None = Field(default=None, max_length=2000)
+    error: str | None = Field(default=None, max_length=TEXT_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     heartbeat_at: datetime | None = Field(
         default=None, sa_type=UTCDateTime, description="set by the process running it; a stale one can be resumed"
@@ -81,7 +81,7 @@ class ImportReject(SQLModel, table=True):
     import_id: int = Field(foreign_key="import_job.id", index=True, ondelete="CASCADE")
     line: int
     column: int | None = None
-    value: str = Field(default="", max_length=2000)
+    value: str = Field(default="", max_length=TEXT_LENGTH)
     reason: str = Field(max_length=500)
 
 
@@ -91,11 +91,11 @@ class Suppression(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("email_key", name="uq_suppression_email_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320)
-    email_key: str = Field(max_length=320)
+    email: str = Field(max_length=EMAIL_LENGTH)
+    email_key: str = Field(max_length=EMAIL_LENGTH)
     reason: str = Field(max_length=20, index=True, description="unsubscribed | bounced | complained | manual")
-    source: str = Field(default="", max_length=200, description="what made it: api, one-click, sweep 12, ...")
-    note: str = Field(default="", max_length=2000)
+    source: str = Field(default="", max_length=NAME_LENGTH, description="what made it: api, one-click, sweep 12, ...")
+    note: str = Field(default="", max_length=TEXT_LENGTH)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import NAME_LENGTH, UTCDateTime, utcnow
 
 
 class User(SQLModel, table=True):
@@ -23,7 +23,7 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=NAME_LENGTH)
     prefix: str = Field(max_length=16, description="first characters, shown so a key can be recognised")
     key_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the key; the key itself is never kept")
     scope: str = Field(default="read", max_length=10, description="read | write")

@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from app.models.types import UTCDateTime, utcnow
+from app.models.states import BounceSource
+from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
+
+# the Bounce columns sized for what a DSN carries: a reason name, an RFC 3463 status, an SMTP reply code
+REASON_LENGTH = 40
+STATUS_LENGTH = 20
+REPLY_CODE_LENGTH = 10
 
 
 class MailboxSweep(SQLModel, table=True):
@@ -16,7 +22,7 @@ class MailboxSweep(SQLModel, table=True):
     protocol: str = Field(max_length=10)
     trigger: str = Field(default="schedule", max_length=20, description="schedule | cli | api")
     state: str = Field(default="running", max_length=20, description="running | done | failed | abandoned")
-    owner: str | None = Field(default=None, max_length=300, description="host:pid of the sweeping process")
+    owner: str | None = Field(default=None, max_length=LINE_LENGTH, description="host:pid of the sweeping process")
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     seen: int = 0
@@ -36,7 +42,7 @@ class ProcessedMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sweep_id: int = Field(foreign_key="mailbox_sweep.id", index=True, ondelete="CASCADE")
-    mailbox_uid: str = Field(max_length=200)
+    mailbox_uid: str = Field(max_length=NAME_LENGTH)
     content_hash: str = Field(max_length=64, unique=True)
     kind: str = Field(max_length=20)
     size: int = 0
@@ -60,22 +66,24 @@ class Bounce(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20, description="bounce | delayed | complaint | autoreply | unsubscribe | delivery")
-    reason: str = Field(max_length=40)
+    reason: str = Field(max_length=REASON_LENGTH)
     hard: bool = False
-    email: str = Field(max_length=320)
-    email_key: str = Field(max_length=320)
-    status: str = Field(default="", max_length=20)
-    reply_code: str = Field(default="", max_length=10)
-    diagnostic: str = Field(default="", max_length=2000)
-    remote_mta: str = Field(default="", max_length=300)
+    email: str = Field(max_length=EMAIL_LENGTH)
+    email_key: str = Field(max_length=EMAIL_LENGTH)
+    status: str = Field(default="", max_length=STATUS_LENGTH)
+    reply_code: str = Field(default="", max_length=REPLY_CODE_LENGTH)
+    diagnostic: str = Field(default="", max_length=TEXT_LENGTH)
+    remote_mta: str = Field(default="", max_length=LINE_LENGTH)
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="SET NULL")
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     attribution: str = Field(default="none", max_length=20, description="verp | header | ledger | address | none")
-    source: str = Field(default="sweep", max_length=20, description="sweep | smtp (synchronous 5xx) | expiry")
+    source: str = Field(
+        default=BounceSource.SWEEP, max_length=20, description="sweep | smtp (synchronous 5xx) | expiry"
+    )
     sweep_id: int | None = Field(default=None, foreign_key="mailbox_sweep.id", ondelete="SET NULL")
     processed_message_id: int | None = Field(default=None, foreign_key="processed_message.id", ondelete="SET NULL")
-    original_message_id: str | None = Field(default=None, max_length=300)
+    original_message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
     original_headers: str = Field(default="", sa_type=Text, description="the returned original's header block")
-    evidence: str = Field(default="", max_length=200)
+    evidence: str = Field(default="", max_length=NAME_LENGTH)
     suppression_id: int | None = Field(default=None, foreign_key="suppression.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -6,30 +6,27 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.types import UTCDateTime, utcnow
-
-CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled")
-# queued/deferred rows are due work; sent/failed/expired/cancelled are final, bounced is set later by a sweep
-DELIVERY_STATES = ("queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced")
+from app.models.states import CampaignState, DeliveryState
+from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
 
 
 class Campaign(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    from_name: str = Field(default="", max_length=200)
-    from_address: str = Field(max_length=320)
-    reply_to: str | None = Field(default=None, max_length=320)
+    name: str = Field(max_length=NAME_LENGTH)
+    from_name: str = Field(default="", max_length=NAME_LENGTH)
+    from_address: str = Field(max_length=EMAIL_LENGTH)
+    reply_to: str | None = Field(default=None, max_length=EMAIL_LENGTH)
     subject: str = Field(max_length=998)
     html_template: str = ""
     text_template: str = ""
     list_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="draft", max_length=20, index=True)
+    state: str = Field(default=CampaignState.DRAFT, max_length=20, index=True)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    paused_reason: str | None = Field(default=None, max_length=2000)
+    paused_reason: str | None = Field(default=None, max_length=TEXT_LENGTH)
     # set while the relay cannot be reached (the campaign keeps sending and retries); cleared when it answers
     relay_unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     relay_next_try_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    relay_problem: str | None = Field(default=None, max_length=2000)
+    relay_problem: str | None = Field(default=None, max_length=TEXT_LENGTH)
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )
@@ -54,9 +51,9 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
-    email: str = Field(max_length=320)
-    email_key: str = Field(max_length=320)
-    state: str = Field(default="queued", max_length=20)
+    email: str = Field(max_length=EMAIL_LENGTH)
+    email_key: str = Field(max_length=EMAIL_LENGTH)
+    state: str = Field(default=DeliveryState.QUEUED, max_length=20)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -65,8 +62,8 @@ class Delivery(SQLModel, table=True):
     last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_reply_code: int | None = None
-    last_reply: str | None = Field(default=None, max_length=2000)
-    message_id: str | None = Field(default=None, max_length=300, index=True)
+    last_reply: str | None = Field(default=None, max_length=TEXT_LENGTH)
+    message_id: str | None = Field(default=None, max_length=LINE_LENGTH, index=True)
     verp_token: str | None = Field(default=None, max_length=100, unique=True)
     bounced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -81,4 +78,4 @@ class DeliveryAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     outcome: str = Field(max_length=20, description="sent | deferred | failed | expired")
     reply_code: int | None = None
-    reply: str | None = Field(default=None, max_length=2000)
+    reply: str | None = Field(default=None, max_length=TEXT_LENGTH)

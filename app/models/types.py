@@ -32,3 +32,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+# Column sizes that writers cut text to, named once so a model and the code filling it agree.
+EMAIL_LENGTH = 320  # an address as stored (RFC 5321 allows 254; room for what a report names)
+TEXT_LENGTH = 2000  # free text kept: a relay's reply, a diagnostic, an error, a reason to show
+LINE_LENGTH = 300  # one header's worth: a remote MTA, a Message-ID, a process owner
+NAME_LENGTH = 200  # a name or a short label (list, person, mailbox uid, evidence)

@@ -9,15 +9,17 @@ from typing import Any
 from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session, col
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
+from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
+from app.models.states import CampaignState
 from app.sending import ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
 
-EDITABLE_STATES = ("draft", "scheduled", "paused")
-DELETABLE_STATES = ("draft", "scheduled")  # later ones have a ledger, which is kept
+EDITABLE_STATES = CampaignState.EDITABLE
+DELETABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)  # later ones have a ledger, which is kept
 USER_PAUSE = "paused by user"  # the paused_reason of a pause a user asked for; any other is an error
 SAMPLE_CONTACTS = 100
 
@@ -42,7 +44,7 @@ def attribute_keys(session: Session, list_ids: list[int]) -> set[str]:
         return set()
     params = {f"l{i}": lid for i, lid in enumerate(list_ids)}
     in_list = ", ".join(f":{k}" for k in params)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         sql = (
             "SELECT DISTINCT json_object_keys(c.attributes) FROM contact c JOIN list_member m ON m.contact_id = c.id "
             f"WHERE m.list_id IN ({in_list}) AND json_typeof(c.attributes) = 'object'"
@@ -144,15 +146,15 @@ def delete(session: Session, campaign: Campaign) -> None:
 
 def launch(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
     """Check and launch a draft: at once, or at its send time. The caller commits."""
-    if campaign.state != "draft":
+    if campaign.state != CampaignState.DRAFT:
         raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
     if not campaign.list_ids:
         raise CampaignInvalid("list_ids", "choose at least one list")
     check_campaign(session, campaign, render_limits(settings))
-    if campaign.state != "draft":  # launched elsewhere while it was being checked
+    if campaign.state != CampaignState.DRAFT:  # launched elsewhere while it was being checked
         raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
     if campaign.send_at is not None and campaign.send_at > now:
-        campaign.state = "scheduled"
+        campaign.state = CampaignState.SCHEDULED
         campaign.updated_at = now
         return campaign
     return start_sending(session, campaign, settings, now)
@@ -164,7 +166,7 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
 
     assert campaign.id is not None
     campaign.audience_counts = freeze_into_ledger(session, campaign.id, campaign.list_ids, settings, now, now)
-    campaign.state = "sending"
+    campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now
     session.add(campaign)
@@ -179,14 +181,14 @@ def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> 
     it was scheduled, so later sign-ups are in and later unsubscribes are out. The caller commits."""
     started = []
     due = session.execute(
-        select(col(Campaign.id)).where(col(Campaign.state) == "scheduled", col(Campaign.send_at) <= now)
+        select(col(Campaign.id)).where(col(Campaign.state) == CampaignState.SCHEDULED, col(Campaign.send_at) <= now)
     ).scalars()
     for campaign_id in list(due):
         # only one process wins the transition
         won = session.execute(
             update(Campaign)
-            .where(col(Campaign.id) == campaign_id, col(Campaign.state) == "scheduled")
-            .values(state="sending", updated_at=now)
+            .where(col(Campaign.id) == campaign_id, col(Campaign.state) == CampaignState.SCHEDULED)
+            .values(state=CampaignState.SENDING, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result
         if won:
@@ -199,20 +201,20 @@ def start_due_scheduled(session: Session, settings: Settings, now: datetime) -> 
 
 
 def pause(campaign: Campaign, now: datetime) -> Campaign:
-    if campaign.state != "sending":
+    if campaign.state != CampaignState.SENDING:
         raise CampaignStateError(f"only a sending campaign can be paused; this campaign is {campaign.state}")
-    campaign.state, campaign.paused_reason, campaign.updated_at = "paused", USER_PAUSE, now
+    campaign.state, campaign.paused_reason, campaign.updated_at = CampaignState.PAUSED, USER_PAUSE, now
     return campaign
 
 
 def resume(session: Session, campaign: Campaign, now: datetime, limits: Limits | None = None) -> Campaign:
     """Continue from the ledger: rows already final are never sent again."""
-    if campaign.state != "paused":
+    if campaign.state != CampaignState.PAUSED:
         raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
     check_campaign(session, campaign, limits)  # it may have been edited while paused
-    if campaign.state != "paused":
+    if campaign.state != CampaignState.PAUSED:
         raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
-    campaign.state, campaign.paused_reason, campaign.updated_at = "sending", None, now
+    campaign.state, campaign.paused_reason, campaign.updated_at = CampaignState.SENDING, None, now
     session.add(campaign)
     session.flush()
     ledger.complete_finished(session, now, {campaign.id} if campaign.id else set())
@@ -222,9 +224,9 @@ def resume(session: Session, campaign: Campaign, now: datetime, limits: Limits |
 
 def cancel(session: Session, campaign: Campaign, now: datetime) -> int:
     """Cancel the campaign and every ledger row not yet final; returns how many rows were cancelled."""
-    if campaign.state in ("completed", "cancelled"):
+    if campaign.state in (CampaignState.COMPLETED, CampaignState.CANCELLED):
         raise CampaignStateError(f"the campaign is already {campaign.state}")
-    campaign.state, campaign.updated_at, campaign.completed_at = "cancelled", now, now
+    campaign.state, campaign.updated_at, campaign.completed_at = CampaignState.CANCELLED, now, now
     session.add(campaign)
     assert campaign.id is not None
     return ledger.cancel_remaining(session, campaign.id, now)

@@ -11,6 +11,7 @@ from sqlmodel import col
 from app.config_store import live_settings
 from app.db import get_engine, session_scope
 from app.models import Campaign, MailingList, utcnow
+from app.models.states import CampaignState
 from app.sending import campaigns as service
 from app.sending import ledger
 from app.sending.relay import test_connection
@@ -106,7 +107,7 @@ def campaign_send(
         if thread is not None:
             thread.join(timeout=60)
     typer.echo(f"campaign {campaign_id} {state} in {time.monotonic() - started:.1f}s")
-    raise typer.Exit(0 if state == "completed" else 1)
+    raise typer.Exit(0 if state == CampaignState.COMPLETED else 1)
 
 
 def _follow(engine: Engine, campaign_id: int) -> str:
@@ -120,11 +121,11 @@ def _follow(engine: Engine, campaign_id: int) -> str:
             bar.length = max(p.total, 1)
             bar.update(p.done - last_done)
             last_done = p.done
-            if campaign.state in ("completed", "cancelled"):
+            if campaign.state in (CampaignState.COMPLETED, CampaignState.CANCELLED):
                 return campaign.state
-            if campaign.state == "paused":
+            if campaign.state == CampaignState.PAUSED:
                 typer.echo(f"\npaused: {campaign.paused_reason}", err=True)
-                return "paused"
+                return CampaignState.PAUSED
             time.sleep(0.5)
 
 

@@ -6,7 +6,6 @@ due until its lease runs out: a worker killed with -9 loses nothing, its rows co
 price is the at-least-once guarantee: a message whose send completed but whose result was not yet
 recorded when the worker died is sent again, so duplicates are bounded by the batch in flight."""
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,17 +14,22 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, exists, func, select, update
 from sqlmodel import Session
 
-from app.bounces.policy import BouncePolicy, apply_policy
-from app.db import insert_rows, update_rows
-from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, Suppression
+from app.bounces.policy import BouncePolicy
+from app.bounces.writer import record_findings, send_failure_row
+from app.db import insert_rows, is_postgresql, update_rows
+from app.models import Campaign, Contact, Delivery, DeliveryAttempt, Suppression
+from app.models.states import CampaignState, DeliveryState
+from app.models.types import TEXT_LENGTH
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
-from app.webhooks.events import emit_completed, emit_findings
-from bounce_parsers import classify_smtp_reply
+from app.webhooks.events import emit_completed
 
-DUE_STATES = ("queued", "deferred")
-FINAL_STATES = ("sent", "failed", "expired", "cancelled", "bounced")
-_STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+DUE_STATES = DeliveryState.DUE
+# outcome kinds besides the delivery states sent, deferred and failed
+RELEASED = "released"  # back to the queue, not an attempt
+SUPPRESSED = "suppressed"  # cancelled: the address was suppressed after launch
+_LEASE_FREE = {"lease_until": None, "lease_owner": None}
+_delivery = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Outcome:
 
 
 def sending_campaign_ids(session: Session) -> list[int]:
-    return list(session.execute(select(Campaign.id).where(Campaign.state == "sending")).scalars())
+    return list(session.execute(select(Campaign.id).where(Campaign.state == CampaignState.SENDING)).scalars())
 
 
 def claim(
@@ -73,7 +77,7 @@ def claim(
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     until = now + lease
     stmt = (
@@ -131,55 +135,65 @@ def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
     return {k: r for k, r in rows.all()}
 
 
-def _status(text: str) -> str:
-    m = _STATUS_RE.search(text)
-    return m.group(1) if m else ""
-
-
 def record(session: Session, outcomes: list[Outcome], settings: Settings, now: datetime) -> set[int]:
     """Write a batch of results: one UPDATE for all sent rows, one per-row statement for the rarer
     outcomes, one INSERT of the attempts. Failed and expired rows get a bounce record and the bounce
     policy. Returns the campaign ids touched. The caller commits."""
-    t = Delivery.__table__
-    conn = session.connection()
     by_kind: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by_kind[o.kind].append(o)
-    attempts: list[dict[str, Any]] = []
-    lease_free = {"lease_until": None, "lease_owner": None}
-
-    sent = by_kind.get("sent", [])
-    if sent:
-        done = {
-            "state": "sent",
-            "attempts": t.c.attempts + 1,
-            "first_attempt_at": func.coalesce(t.c.first_attempt_at, now),
-            "last_attempt_at": now,
-            "sent_at": now,
-            "next_attempt_at": None,
-            "last_reply_code": 250,
-            "last_reply": None,
-            **lease_free,
-        }
-        stamps = [{"id": o.row.id, "verp_token": o.row.verp_token, "message_id": o.row.message_id} for o in sent]
-        update_rows(session, Delivery, stamps, **done)  # each row also gets its own VERP token and Message-ID
-    per_row: list[dict[str, Any]] = []
-    bounces: list[Outcome] = []
+    _record_sent(session, by_kind[DeliveryState.SENT], now)
+    tried = by_kind[DeliveryState.DEFERRED] + by_kind[DeliveryState.FAILED]
     # the state each outcome ends in; the outcomes themselves stay as they were, so a write the
     # database refused can be tried again with the same list
+    final = _record_tried(session, tried, settings, now)
+    _record_cancelled(session, by_kind[SUPPRESSED])
+    _record_released(session, by_kind[RELEASED], now)
+    _record_attempts(session, outcomes, final, now)
+    bounces = [
+        _bounce(o, state, settings, now)
+        for o in tried
+        # not for a message we could not build (failed with no reply code)
+        if (state := final.get(id(o))) == DeliveryState.EXPIRED or (state == DeliveryState.FAILED and o.code is not None)
+    ]  # fmt: skip
+    record_findings(session, bounces, BouncePolicy.from_settings(settings), now)
+    return {o.row.campaign_id for o in outcomes}
+
+
+def _record_sent(session: Session, sent: list[Outcome], now: datetime) -> None:
+    """All sent rows in one statement; each row also gets its own VERP token and Message-ID."""
+    if not sent:
+        return
+    done = {
+        "state": DeliveryState.SENT,
+        "attempts": _delivery.c.attempts + 1,
+        "first_attempt_at": func.coalesce(_delivery.c.first_attempt_at, now),
+        "last_attempt_at": now,
+        "sent_at": now,
+        "next_attempt_at": None,
+        "last_reply_code": 250,
+        "last_reply": None,
+        **_LEASE_FREE,
+    }
+    stamps = [{"id": o.row.id, "verp_token": o.row.verp_token, "message_id": o.row.message_id} for o in sent]
+    update_rows(session, Delivery, stamps, **done)
+
+
+def _record_tried(session: Session, tried: list[Outcome], settings: Settings, now: datetime) -> dict[int, str]:
+    """Deferred rows get their next try on the retry schedule (or expire when it is over); failed rows
+    are final. Returns the state each outcome ends in, by id() of the outcome."""
     final: dict[int, str] = {}
-    for o in by_kind.get("deferred", []) + by_kind.get("failed", []):
+    per_row: list[dict[str, Any]] = []
+    for o in tried:
         first = o.row.first_attempt_at or now
         tries = o.row.attempts + 1
         state, due = o.kind, None
-        if o.kind == "deferred":
+        if o.kind == DeliveryState.DEFERRED:
             due = next_attempt_at(first, tries, settings.retry_minutes)
             if due is None:
-                state = "expired"
+                state = DeliveryState.EXPIRED
             elif due <= now:  # a sped-up schedule can already be due; never in the past
                 due = now
-        if state == "expired" or (state == "failed" and o.code is not None):  # not for a message we could not build
-            bounces.append(Outcome(o.row, state, o.code, o.text))
         per_row.append(
             {
                 "_id": o.row.id,
@@ -190,17 +204,17 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
                 "_first": first,
                 "_next": due,
                 "_code": o.code,
-                "_reply": (o.text or "")[:2000],
+                "_reply": (o.text or "")[:TEXT_LENGTH],
             }
         )
         final[id(o)] = state
     if per_row:
-        conn.execute(
-            update(t)
-            .where(t.c.id == bindparam("_id"))
+        session.connection().execute(
+            update(_delivery)
+            .where(_delivery.c.id == bindparam("_id"))
             .values(
-                verp_token=func.coalesce(bindparam("_tok", type_=String), t.c.verp_token),
-                message_id=func.coalesce(bindparam("_mid", type_=String), t.c.message_id),
+                verp_token=func.coalesce(bindparam("_tok", type_=String), _delivery.c.verp_token),
+                message_id=func.coalesce(bindparam("_mid", type_=String), _delivery.c.message_id),
                 state=bindparam("_state"),
                 attempts=bindparam("_att"),
                 first_attempt_at=bindparam("_first"),
@@ -208,80 +222,63 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
                 next_attempt_at=bindparam("_next"),
                 last_reply_code=bindparam("_code"),
                 last_reply=bindparam("_reply"),
-                **lease_free,
+                **_LEASE_FREE,
             ),
             per_row,
         )
-    skipped = by_kind.get("suppressed", [])
-    if skipped:  # suppressed after launch (an unsubscribe, a bounce elsewhere): never sent
-        conn.execute(
-            update(t)
-            .where(t.c.id == bindparam("_id"))
-            .values(state="cancelled", next_attempt_at=None, last_reply=bindparam("_reply"), **lease_free),
+    return final
+
+
+def _record_cancelled(session: Session, skipped: list[Outcome]) -> None:
+    """Suppressed after launch (an unsubscribe, a bounce elsewhere): never sent."""
+    if skipped:
+        session.connection().execute(
+            update(_delivery)
+            .where(_delivery.c.id == bindparam("_id"))
+            .values(state=DeliveryState.CANCELLED, next_attempt_at=None, last_reply=bindparam("_reply"), **_LEASE_FREE),
             [{"_id": o.row.id, "_reply": o.text} for o in skipped],
         )
-    released = by_kind.get("released", [])
+
+
+def _record_released(session: Session, released: list[Outcome], now: datetime) -> None:
+    """Back to the queue, due again at the latest time any of them asked for; not an attempt."""
     if released:
         due = max((o.at for o in released if o.at), default=now)
-        conn.execute(
-            update(t).where(t.c.id.in_([o.row.id for o in released])).values(next_attempt_at=due, **lease_free)
+        session.connection().execute(
+            update(_delivery)
+            .where(_delivery.c.id.in_([o.row.id for o in released]))
+            .values(next_attempt_at=due, **_LEASE_FREE)
         )
-    for o in outcomes:
-        if o.kind not in ("released", "suppressed"):
-            attempts.append(
-                {
-                    "delivery_id": o.row.id,
-                    "at": o.at or now,
-                    "outcome": final.get(id(o), o.kind),
-                    "reply_code": o.code,
-                    "reply": (o.text or "")[:2000] or None,
-                }
-            )
-    if attempts:
-        insert_rows(session, DeliveryAttempt, attempts)
-    if bounces:
-        _bounce_records(session, bounces, settings, now)
-    return {o.row.campaign_id for o in outcomes}
 
 
-def _bounce_records(session: Session, bounces: list[Outcome], settings: Settings, now: datetime) -> None:
-    policy = BouncePolicy.from_settings(settings)
-    for o in bounces:
-        if o.kind == "expired":
-            reason, hard, source = "expired", False, "expiry"
-            diagnostic = f"gave up after {o.row.attempts + 1} attempts; last reply: {o.code} {o.text}"
-        else:
-            reason, hard = classify_smtp_reply(o.code or 550, o.text)
-            source, diagnostic = "smtp", o.text
-        session.add(
-            Bounce(
-                kind="bounce",
-                reason=reason,
-                hard=hard,
-                email=o.row.email,
-                email_key=o.row.email_key,
-                status=_status(o.text),
-                reply_code=str(o.code or ""),
-                diagnostic=diagnostic[:2000],
-                remote_mta=settings.smtp_host[:300],
-                delivery_id=o.row.id,
-                campaign_id=o.row.campaign_id,
-                attribution="ledger",
-                source=source,
-                created_at=now,
-            )
-        )
-        session.flush()
-        emit_findings(session, [{"kind": "bounce", "email": o.row.email, "campaign_id": o.row.campaign_id, "delivery_id": o.row.id, "reason": reason, "hard": hard, "status": _status(o.text), "reply_code": str(o.code or ""), "diagnostic": diagnostic[:2000], "source": source}], now)  # fmt: skip
-        apply_policy(
-            session, policy, o.row.email, o.row.email_key, now, source=f"{source}, campaign {o.row.campaign_id}"
-        )
+def _record_attempts(session: Session, outcomes: list[Outcome], final: dict[int, str], now: datetime) -> None:
+    """One attempt row per try at the relay (a release or a cancellation is no try)."""
+    attempts = [
+        {
+            "delivery_id": o.row.id,
+            "at": o.at or now,
+            "outcome": final.get(id(o), o.kind),
+            "reply_code": o.code,
+            "reply": (o.text or "")[:TEXT_LENGTH] or None,
+        }
+        for o in outcomes
+        if o.kind not in (RELEASED, SUPPRESSED)
+    ]
+    insert_rows(session, DeliveryAttempt, attempts)
+
+
+def _bounce(o: Outcome, state: str, settings: Settings, now: datetime) -> dict[str, Any]:
+    return send_failure_row(
+        email=o.row.email, email_key=o.row.email_key, delivery_id=o.row.id, campaign_id=o.row.campaign_id,
+        code=o.code, text=o.text, relay_host=settings.smtp_host, now=now,
+        gave_up_after=o.row.attempts + 1 if state == DeliveryState.EXPIRED else None,
+    )  # fmt: skip
 
 
 def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
     """Mark `sending` campaigns with no due or leased rows left as completed. The caller commits."""
     pending = exists().where(Delivery.campaign_id == Campaign.id, Delivery.state.in_(DUE_STATES))
-    cond = and_(Campaign.state == "sending", ~pending)
+    cond = and_(Campaign.state == CampaignState.SENDING, ~pending)
     if campaign_ids is not None:
         if not campaign_ids:
             return []
@@ -290,8 +287,8 @@ def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | 
     if done:
         session.execute(
             update(Campaign)
-            .where(Campaign.id.in_(done), Campaign.state == "sending")
-            .values(state="completed", completed_at=now, updated_at=now)
+            .where(Campaign.id.in_(done), Campaign.state == CampaignState.SENDING)
+            .values(state=CampaignState.COMPLETED, completed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         emit_completed(session, done, now)  # webhooks, stored in this transaction
@@ -303,10 +300,10 @@ def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) ->
     for campaign_id, reason in reasons.items():
         session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.state == "sending")
+            .where(Campaign.id == campaign_id, Campaign.state == CampaignState.SENDING)
             .values(
-                state="paused",
-                paused_reason=reason[:2000],
+                state=CampaignState.PAUSED,
+                paused_reason=reason[:TEXT_LENGTH],
                 updated_at=now,
                 relay_unreachable_since=None,
                 relay_next_try_at=None,
@@ -326,18 +323,18 @@ def relay_unreachable(
         return []
     session.execute(
         update(Campaign)
-        .where(Campaign.id.in_(campaign_ids), Campaign.state == "sending")
+        .where(Campaign.id.in_(campaign_ids), Campaign.state == CampaignState.SENDING)
         .values(
             relay_unreachable_since=func.coalesce(Campaign.relay_unreachable_since, since),
             relay_next_try_at=next_try,
-            relay_problem=problem[:2000],
+            relay_problem=problem[:TEXT_LENGTH],
         )
         .execution_options(synchronize_session=False)
     )
     given_up = session.execute(
         select(Campaign.id, Campaign.relay_unreachable_since).where(
             Campaign.id.in_(campaign_ids),
-            Campaign.state == "sending",
+            Campaign.state == CampaignState.SENDING,
             Campaign.relay_unreachable_since <= now - window,
         )
     ).all()
@@ -370,7 +367,7 @@ def cancel_remaining(session: Session, campaign_id: int, now: datetime) -> int:
     result = session.execute(
         update(Delivery)
         .where(Delivery.campaign_id == campaign_id, Delivery.state.in_(DUE_STATES))
-        .values(state="cancelled", next_attempt_at=None, lease_until=None, lease_owner=None)
+        .values(state=DeliveryState.CANCELLED, next_attempt_at=None, **_LEASE_FREE)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
@@ -390,25 +387,25 @@ RATE_WINDOW = timedelta(seconds=60)
 
 def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     """Counts per ledger state, the send rate over the last minute and the time left at that rate."""
-    counts = dict.fromkeys(("queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"), 0)
+    counts = dict.fromkeys(DeliveryState.ALL, 0)
     for state, n in session.execute(
         select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign.id).group_by(Delivery.state)
     ).all():
         counts[state] = int(n)
     total = sum(counts.values())
-    pending = counts["queued"] + counts["deferred"]
+    pending = sum(counts[s] for s in DeliveryState.DUE)
     since = max(now - RATE_WINDOW, campaign.launched_at or now - RATE_WINDOW)
     recent = session.execute(
         select(func.count()).where(
             Delivery.campaign_id == campaign.id,
-            Delivery.state.in_(("sent", "failed", "bounced")),
+            Delivery.state.in_((DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED)),
             Delivery.last_attempt_at >= since,
         )
     ).scalar_one()
     seconds = max((now - since).total_seconds(), 1.0)
     rate = recent / seconds
     eta = None
-    if campaign.state == "sending" and pending:
+    if campaign.state == CampaignState.SENDING and pending:
         eta = pending / rate if rate > 0 else None
     elif not pending:
         eta = 0.0

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.models import utcnow
+from app.models.states import DeliveryState
 from app.sending.compose import Envelope
-from app.sending.ledger import Claimed, Outcome
+from app.sending.ledger import RELEASED, Claimed, Outcome
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
 from app.sending.throttle import Throttle
 from app.settings import Settings
@@ -155,18 +156,18 @@ class SenderPool:
         blocked = self._blocked.get(row.campaign_id)
         if blocked is not None:
             batch.campaign_errors.setdefault(row.campaign_id, blocked)
-            return Outcome(row, "released", at=utcnow())
+            return Outcome(row, RELEASED, at=utcnow())
         outage = self.backoff.current()
         if outage is not None:  # not an attempt: the row waits for the next try
             batch.relay_down = outage
-            return Outcome(row, "released", at=outage.next_try)
+            return Outcome(row, RELEASED, at=outage.next_try)
         try:
             if conn.smtp is not None and conn.sent_on_connection >= self.settings.smtp_per_connection:
                 conn.close()
             self.throttle.wait()
             reply = self._deliver(conn, env)
         except NotSendable as exc:
-            return Outcome(row, "failed", None, str(exc), utcnow())
+            return Outcome(row, DeliveryState.FAILED, None, str(exc), utcnow())
         except ConnectionLost as exc:
             # refused, timed out, dropped or 421 on a fresh connection: the relay, not this recipient
             where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
@@ -179,7 +180,7 @@ class SenderPool:
                 self._blocked[row.campaign_id] = str(exc)
                 batch.campaign_errors.setdefault(row.campaign_id, str(exc))
                 log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, exc)
-                return Outcome(row, "released", at=utcnow())
+                return Outcome(row, RELEASED, at=utcnow())
             return self._relay_down(batch, row, str(exc))
         except Exception as exc:  # a bug or an odd server must not leave the batch waiting forever
             log.exception("unexpected error sending delivery %s", row.id)
@@ -203,4 +204,4 @@ class SenderPool:
     def _relay_down(self, batch: Batch, row: Claimed, problem: str) -> Outcome:
         outage = self.backoff.failed(problem)
         batch.relay_down = outage
-        return Outcome(row, "released", at=outage.next_try)
+        return Outcome(row, RELEASED, at=outage.next_try)

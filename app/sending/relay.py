@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
+from app.models.states import DeliveryState
 from app.settings import Settings
 from app.tls import client_context
 
@@ -44,7 +45,7 @@ class Reply:
 
     @property
     def kind(self) -> str:
-        return {2: "sent", 4: "deferred", 5: "failed"}.get(self.code // 100, "deferred")
+        return {2: DeliveryState.SENT, 5: DeliveryState.FAILED}.get(self.code // 100, DeliveryState.DEFERRED)
 
 
 def _text(msg: bytes | str) -> str:
@@ -77,6 +78,56 @@ def _no_greeting(s: Settings, exc: smtplib.SMTPServerDisconnected) -> str:
     return what
 
 
+def _open_error(s: Settings, exc: OSError) -> RelayError:
+    """What went wrong opening the relay connection, in words a user can act on (the most specific
+    error class first)."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        if 400 <= exc.smtp_code < 500:  # e.g. 454: the relay's own login service is down for now
+            return RelayError(
+                "connect", f"{_where(s)} cannot check logins right now: {exc.smtp_code} {_text(exc.smtp_error)}"
+            )
+        return RelayError(
+            "auth",
+            f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)} (check the relay username and password)",
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return RelayError(
+            "auth", f"{_where(s)} offers no AUTH on this connection (many relays offer it only after STARTTLS)"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return RelayError(
+            "tls",
+            f"TLS certificate of {_where(s)} not trusted: {exc.verify_message} (give a CA file, or fix the host name)",
+        )
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):  # the line dropped mid-handshake
+        return RelayError("connect", f"{_where(s)} closed the connection during the TLS handshake")
+    if isinstance(exc, ssl.SSLError):
+        return RelayError(
+            "tls",
+            f"TLS handshake with {_where(s)} failed: {exc.reason or exc} "
+            "(is the security mode right? 'tls' is for port 465, 'starttls' for 587)",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return RelayError(
+            "connect", f"connection to {_where(s)} refused (is the relay running, and is this the right port?)"
+        )
+    if isinstance(exc, TimeoutError):
+        return RelayError(
+            "connect",
+            f"connection to {_where(s)} timed out after {s.smtp_timeout:g}s (is the "
+            "port blocked by a firewall or your ISP? port 25 often is; try 587)",
+        )
+    if isinstance(exc, socket.gaierror):
+        return RelayError("connect", f"cannot resolve relay host {s.smtp_host!r}: {exc.strerror}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return RelayError("connect", _no_greeting(s, exc))
+    if isinstance(exc, smtplib.SMTPConnectError):  # a greeting other than 220, e.g. 421 busy
+        return RelayError("connect", f"{_where(s)} is not taking mail now: {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return RelayError("protocol", f"{_where(s)} answered {exc.smtp_code} {_text(exc.smtp_error)}")
+    return RelayError("connect", f"cannot connect to {_where(s)}: {exc.strerror or exc}")
+
+
 class RelayConnection:
     """One authenticated SMTP session. Not thread-safe: one per sending thread."""
 
@@ -90,80 +141,10 @@ class RelayConnection:
         self.eightbit = False
 
     def open(self) -> None:
-        s = self.settings
         try:
-            if s.smtp_security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=tls_context(s)
-                )
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-            smtp.ehlo()
-            if s.smtp_security == "starttls":
-                if not smtp.has_extn("starttls"):
-                    smtp.close()
-                    raise RelayError(
-                        "tls",
-                        f"{_where(s)} does not offer STARTTLS; use security 'tls' for port 465 "
-                        "or 'none' only on a trusted network",
-                    )
-                smtp.starttls(context=tls_context(s))
-                smtp.ehlo()
-            if s.smtp_username:
-                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
-                smtp.login(s.smtp_username, password)
-        except RelayError:
-            raise
-        except smtplib.SMTPAuthenticationError as exc:
-            if 400 <= exc.smtp_code < 500:  # e.g. 454: the relay's own login service is down for now
-                raise RelayError(
-                    "connect", f"{_where(s)} cannot check logins right now: {exc.smtp_code} {_text(exc.smtp_error)}"
-                ) from exc
-            raise RelayError(
-                "auth",
-                f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)} "
-                f"(check the relay username and password)",
-            ) from exc
-        except smtplib.SMTPNotSupportedError as exc:
-            raise RelayError(
-                "auth", f"{_where(s)} offers no AUTH on this connection (many relays offer it only after STARTTLS)"
-            ) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise RelayError(
-                "tls",
-                f"TLS certificate of {_where(s)} not trusted: {exc.verify_message} "
-                "(give a CA file, or fix the host name)",
-            ) from exc
-        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:  # the line dropped mid-handshake
-            raise RelayError("connect", f"{_where(s)} closed the connection during the TLS handshake") from exc
-        except ssl.SSLError as exc:
-            raise RelayError(
-                "tls",
-                f"TLS handshake with {_where(s)} failed: {exc.reason or exc} "
-                "(is the security mode right? 'tls' is for port 465, 'starttls' for 587)",
-            ) from exc
-        except ConnectionRefusedError as exc:
-            raise RelayError(
-                "connect", f"connection to {_where(s)} refused (is the relay running, and is this the right port?)"
-            ) from exc
-        except TimeoutError as exc:
-            raise RelayError(
-                "connect",
-                f"connection to {_where(s)} timed out after {s.smtp_timeout:g}s (is the "
-                "port blocked by a firewall or your ISP? port 25 often is; try 587)",
-            ) from exc
-        except socket.gaierror as exc:
-            raise RelayError("connect", f"cannot resolve relay host {s.smtp_host!r}: {exc.strerror}") from exc
-        except smtplib.SMTPServerDisconnected as exc:
-            raise RelayError("connect", _no_greeting(s, exc)) from exc
-        except smtplib.SMTPConnectError as exc:  # a greeting other than 220, e.g. 421 busy
-            raise RelayError(
-                "connect", f"{_where(s)} is not taking mail now: {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise RelayError("protocol", f"{_where(s)} answered {exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except OSError as exc:
-            raise RelayError("connect", f"cannot connect to {_where(s)}: {exc.strerror or exc}") from exc
+            smtp = self._connect()
+        except OSError as exc:  # smtplib's and ssl's errors are OSErrors too
+            raise _open_error(self.settings, exc) from exc
         if smtp.sock is not None:
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.smtp = smtp
@@ -172,6 +153,31 @@ class RelayConnection:
         self.pipelining = smtp.has_extn("pipelining")
         self.smtputf8 = smtp.has_extn("smtputf8")
         self.eightbit = smtp.has_extn("8bitmime")
+
+    def _connect(self) -> smtplib.SMTP:
+        """Connect, say EHLO, secure the line as configured and log in."""
+        s = self.settings
+        if s.smtp_security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=tls_context(s)
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+        smtp.ehlo()
+        if s.smtp_security == "starttls":
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise RelayError(
+                    "tls",
+                    f"{_where(s)} does not offer STARTTLS; use security 'tls' for port 465 "
+                    "or 'none' only on a trusted network",
+                )
+            smtp.starttls(context=tls_context(s))
+            smtp.ehlo()
+        if s.smtp_username:
+            password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+            smtp.login(s.smtp_username, password)
+        return smtp
 
     def close(self) -> None:
         if self.smtp is not None:

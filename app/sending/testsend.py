@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember
+from app.models.states import DeliveryState
 from app.secret_key import get_secret_key
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
@@ -72,7 +73,7 @@ def test_send(
             except ConnectionLost as exc:
                 results.append(TestSendResult(address, False, f"connection lost: {exc.text}"))
                 continue
-            results.append(TestSendResult(address, reply.kind == "sent", f"{reply.code} {reply.text}"))
+            results.append(TestSendResult(address, reply.kind == DeliveryState.SENT, f"{reply.code} {reply.text}"))
     finally:
         conn.close()
     return results

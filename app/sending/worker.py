@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
+from app.models.states import DeliveryState
 from app.secret_key import get_secret_key
 from app.sending import ledger
 from app.sending.campaigns import start_due_scheduled
@@ -138,18 +139,22 @@ class Worker:
         jobs: list[Job] = []
         for row in rows:
             if row.email_key in stopped:
-                batch.add(Outcome(row, "suppressed", None, f"not sent: {stopped[row.email_key]} after launch"))
+                batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.email_key]} after launch"))
                 continue
             try:
                 env = composers[row.campaign_id].compose(
                     row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id
                 )
             except RenderFailed as exc:  # a template error or limit for this one contact: fail the row, not the send
-                batch.add(Outcome(row, "failed", None, f"not sent: {exc}"))
+                batch.add(Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}"))
                 continue
             except Exception:
                 log.exception("could not build the message of delivery %s", row.id)
-                batch.add(Outcome(row, "failed", None, "not sent: the message could not be built (details in the log)"))
+                batch.add(
+                    Outcome(
+                        row, DeliveryState.FAILED, None, "not sent: the message could not be built (details in the log)"
+                    )
+                )
                 continue
             row.verp_token, row.message_id = env.verp_token, env.message_id
             jobs.append(Job(row, env, batch))

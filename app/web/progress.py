@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from app.models import Campaign, utcnow
+from app.models.states import CampaignState
 from app.sending import ledger
 from app.sending.campaigns import percent_done
 
@@ -25,5 +26,6 @@ def campaign_progress(session: Session, campaign: Campaign) -> CampaignProgress:
     p = ledger.progress(session, campaign, utcnow())
     percent = percent_done(p.done, p.total, campaign.state)
     remaining = sum(p.counts.get(s, 0) for s in ledger.DUE_STATES)
-    final = campaign.state in ("draft", "completed", "cancelled")  # nothing moves until the user acts
+    # nothing moves until the user acts
+    final = campaign.state in (CampaignState.DRAFT, CampaignState.COMPLETED, CampaignState.CANCELLED)
     return CampaignProgress(p.counts, p.total, p.done, remaining, percent, p.rate_per_second, p.eta_seconds, final)

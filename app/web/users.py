@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.models import User, utcnow
 
 FREE_FAILURES = 5

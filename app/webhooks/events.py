@@ -9,9 +9,10 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from app.models import Campaign, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.models.states import BounceKind
 
 # what the sweep and the ledger record as a Bounce kind -> the event an integrator subscribes to
-EVENT_FOR_KIND = {"bounce": "bounce", "complaint": "complaint", "unsubscribe": "unsubscribe"}
+EVENT_FOR_KIND = {BounceKind.BOUNCE: "bounce", BounceKind.COMPLAINT: "complaint", BounceKind.UNSUBSCRIBE: "unsubscribe"}
 
 
 def _subscribers(session: Session, event_type: str) -> list[int]:
@@ -46,7 +47,7 @@ def emit(session: Session, event_type: str, items: Sequence[dict[str, Any]], now
 
 def _finding(row: dict[str, Any]) -> dict[str, Any]:
     data = {k: row.get(k) for k in ("email", "campaign_id", "delivery_id")}
-    if row["kind"] == "bounce":
+    if row["kind"] == BounceKind.BOUNCE:
         data.update({k: row.get(k) for k in ("reason", "hard", "status", "reply_code", "diagnostic", "source")})
     return data
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from app.audience.addresses import normalise
+from app.addresses import normalise
 from app.audience.store import ContactRow, upsert_batch
 from app.models import Bounce, MailingList, Suppression, utcnow
 

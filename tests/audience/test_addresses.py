@@ -1,6 +1,6 @@
 import pytest
 
-from app.audience.addresses import InvalidAddress, email_key, normalise
+from app.addresses import InvalidAddress, email_key, normalise
 
 
 @pytest.mark.parametrize(

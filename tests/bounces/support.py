@@ -10,8 +10,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.addresses import email_key
 from app.apikeys import create_api_key
-from app.audience.addresses import email_key
 from app.models import Campaign, Contact, Delivery, utcnow
 from app.secret_key import get_secret_key
 from app.sending.message import Identity, MessageFactory, Recipient, encode_body

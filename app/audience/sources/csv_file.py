@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.audience.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, normalise
 from app.audience.sources.base import Candidate, ImportFailed, NoAddressColumn, Record, split_name
 from app.audience.sources.textfile import TextFile
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import apikeys
 from app.deps import SessionDep
+from app.models.types import NAME_LENGTH
 from app.web.paging import fetch_page
 from app.web.templating import render
 
@@ -40,7 +41,7 @@ def create_key(
         errors["scope"] = "Choose read or write."
     if errors:
         return _page(request, session, errors=errors, values=values, status_code=400)
-    _, plaintext = apikeys.create_api_key(session, name.strip()[:200], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
+    _, plaintext = apikeys.create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
     session.commit()
     # shown in this response only; the database keeps its hash
     return _page(request, session, new_key=plaintext)

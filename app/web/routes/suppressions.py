@@ -6,8 +6,8 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
+from app.addresses import InvalidAddress
 from app.audience import queries, suppressions
-from app.audience.addresses import InvalidAddress
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason
 from app.deps import SessionDep

@@ -1,0 +1,64 @@
+"""The values the tables store for states and kinds, named once: models, services and routers compare
+against these names, never against a repeated literal."""
+
+
+class CampaignState:
+    """draft -> scheduled -> sending -> paused -> sending ... -> completed; anything not final -> cancelled."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    EDITABLE = (DRAFT, SCHEDULED, PAUSED)  # its content may still change
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, COMPLETED, CANCELLED)
+
+
+class DeliveryState:
+    """queued/deferred rows are due work; sent/failed/expired/cancelled are final, bounced is set
+    later by a sweep (or a send-time 5xx) for a row that was sent."""
+
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    DUE = (QUEUED, DEFERRED)
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    BOUNCED = "bounced"
+    FINAL = (SENT, FAILED, EXPIRED, CANCELLED, BOUNCED)
+    ALL = DUE + FINAL
+
+
+class BounceKind:
+    """What a Bounce row records. Only `bounce` counts towards suppression; `delayed` is a DSN that
+    says the message may still arrive."""
+
+    BOUNCE = "bounce"
+    DELAYED = "delayed"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    REQUESTS = (COMPLAINT, UNSUBSCRIBE)  # a person asked us to stop: the address is suppressed
+    AUTOREPLY = "autoreply"
+    DELIVERY = "delivery"
+    ALL = (BOUNCE, DELAYED, COMPLAINT, AUTOREPLY, UNSUBSCRIBE, DELIVERY)
+
+
+class BounceSource:
+    """What recorded a Bounce row: the mailbox sweep, a relay's 5xx at send time, or the retry
+    schedule giving up."""
+
+    SWEEP = "sweep"
+    SMTP = "smtp"
+    EXPIRY = "expiry"
+
+
+class SuppressionReason:
+    """Why an address must not be mailed."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+    ALL = (UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL)
