@@ -27,7 +27,7 @@ def is_postgresql(bind: orm.Session | Connection | Engine) -> bool:
     return dialect.name == "postgresql"
 
 
-def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:  # type: ignore[type-arg]
+def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:
     """VALUES in slices of SIZE: an IN list per slice keeps every statement under the drivers' parameter limits."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -46,7 +46,7 @@ def make_engine(url: str) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -59,7 +59,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail at once with SQLITE_BUSY when another writer got there first.
         # (A session that only reads asks for a plain BEGIN: in WAL mode it then never waits for writers.)

@@ -15,15 +15,24 @@ def line_for(path: str) -> str:
     except OSError as exc:
         return json.dumps({"file": path, "kind": "none", "recipients": [], "error": str(exc)})
     c = classify(raw)
-    return json.dumps({
-        "file": path,
-        "kind": c.kind,
-        "recipients": [
-            {"address": r.address, "status": r.status, "reply": r.reply, "reason": r.reason, "hard": r.hard,
-             "diagnostic": r.diagnostic}
-            for r in c.recipients
-        ],
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "file": path,
+            "kind": c.kind,
+            "recipients": [
+                {
+                    "address": r.address,
+                    "status": r.status,
+                    "reply": r.reply,
+                    "reason": r.reason,
+                    "hard": r.hard,
+                    "diagnostic": r.diagnostic,
+                }
+                for r in c.recipients
+            ],
+        },
+        ensure_ascii=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

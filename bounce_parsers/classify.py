@@ -129,14 +129,26 @@ def _original_ids(rep: Report) -> tuple[str | None, str | None, str | None]:
     return mid, camp, deliv
 
 
-def _result(rep: Report, kind: str, recipients: list[Recipient], evidence: str, envelope_id: str = "",
-            original_id: str | None = None) -> Classification:
+def _result(
+    rep: Report,
+    kind: str,
+    recipients: list[Recipient],
+    evidence: str,
+    envelope_id: str = "",
+    original_id: str | None = None,
+) -> Classification:
     mid, camp, deliv = _original_ids(rep)
     return Classification(
-        kind=kind, recipients=tuple(recipients), evidence=evidence,
-        original_message_id=mid or original_id, campaign_id=camp, delivery_id=deliv,
-        verp_tokens=_verp_tokens(rep, envelope_id), subject=rep.subject,
-        from_address=first_address(rep.from_), original_headers=rep.returned_header_text()[:MAX_ORIGINAL_HEADERS],
+        kind=kind,
+        recipients=tuple(recipients),
+        evidence=evidence,
+        original_message_id=mid or original_id,
+        campaign_id=camp,
+        delivery_id=deliv,
+        verp_tokens=_verp_tokens(rep, envelope_id),
+        subject=rep.subject,
+        from_address=first_address(rep.from_),
+        original_headers=rep.returned_header_text()[:MAX_ORIGINAL_HEADERS],
     )
 
 
@@ -256,8 +268,11 @@ def _mbox_split(raw: bytes) -> list[bytes]:
     """The messages of a file holding several mails in mbox style, else [raw]."""
     if not raw.startswith(b"From "):
         return [raw]
-    starts = [m.start() for m in _MBOX_FROM.finditer(raw, 0, MAX_BYTES)
-              if m.start() == 0 or raw[max(0, m.start() - 4) : m.start()].replace(b"\r", b"").endswith(b"\n\n")]
+    starts = [
+        m.start()
+        for m in _MBOX_FROM.finditer(raw, 0, MAX_BYTES)
+        if m.start() == 0 or raw[max(0, m.start() - 4) : m.start()].replace(b"\r", b"").endswith(b"\n\n")
+    ]
     if len(starts) < 2 or starts[0] != 0:
         return [raw]
     starts = starts[:MAX_MBOX_MESSAGES]
@@ -290,8 +305,10 @@ def classify_mail(raw: bytes | str) -> Classification:
 def _classify_one(raw: bytes | str) -> Classification:
     rep = Report(parse(raw))
     if arf.detect(rep):
-        recips = [Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
-                  for a in arf.recipients(rep)]
+        recips = [
+            Recipient(a, "", "", "feedback", False, _collapse(arf.feedback_type(rep)), "", "")
+            for a in arf.recipients(rep)
+        ]
         return _result(rep, "complaint", recips, arf.NAME)
     held = challenge.detect(rep)
     if held:
@@ -321,8 +338,9 @@ def _classify_one(raw: bytes | str) -> Classification:
     marker = autoreply.detect(rep)
     if marker:
         addr = first_address(rep.from_) or first_address(rep.mail.header("return-path"))
-        recips = [Recipient(addr, "", "", "vacation", False, _collapse(autoreply.diagnostic(rep)), "", "")] \
-            if addr else []
+        recips = (
+            [Recipient(addr, "", "", "vacation", False, _collapse(autoreply.diagnostic(rep)), "", "")] if addr else []
+        )
         return _result(rep, "autoreply", recips, marker, original_id=_in_reply_to(rep))
     command = unsubscribe.detect(rep)
     if command:
@@ -346,5 +364,12 @@ def classify(raw: bytes) -> Classification:
         return Classification("none", (), f"error:{type(exc).__name__}", None, None, None, (), "", "", "")
 
 
-__all__ = ["HEADER_CAMPAIGN", "HEADER_DELIVERY", "Classification", "Recipient", "classify", "classify_mail",
-           "clean_address"]
+__all__ = [
+    "HEADER_CAMPAIGN",
+    "HEADER_DELIVERY",
+    "Classification",
+    "Recipient",
+    "classify",
+    "classify_mail",
+    "clean_address",
+]

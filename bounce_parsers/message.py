@@ -25,8 +25,18 @@ _DELIM_GUESS = re.compile(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
 # a tag, but not an address that careless HTML left unescaped ("<user@host>:<br>")
 _TAGS = re.compile(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
 _BREAK = re.compile(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
-_ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'", "&#160;": " ",
-             "&#64;": "@", "&#x40;": "@", "&commat;": "@"}
+_ENTITIES = {
+    "&nbsp;": " ",
+    "&lt;": "<",
+    "&gt;": ">",
+    "&amp;": "&",
+    "&quot;": '"',
+    "&#39;": "'",
+    "&#160;": " ",
+    "&#64;": "@",
+    "&#x40;": "@",
+    "&commat;": "@",
+}
 _ENTITY = re.compile(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", re.I)
 
 
@@ -200,6 +210,7 @@ class Mail:
         values = self.headers.get(name)
         return values[0] if values else ""
 
+
 def split_boundary(body: str, boundary: str) -> list[str]:
     """Split a multipart body at its delimiter lines ("--b" or "--b--", trailing blanks
     allowed), like re.split with one group: preamble, then (closing flag, chunk) pairs.
@@ -226,8 +237,9 @@ def split_boundary(body: str, boundary: str) -> list[str]:
     return pieces
 
 
-def _walk(ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str,
-          out: list[Part], depth: int) -> None:
+def _walk(
+    ctype: str, params: dict[str, str], headers: dict[str, list[str]], body: str, out: list[Part], depth: int
+) -> None:
     if len(out) >= MAX_PARTS:
         return
     boundary = params.get("boundary", "")

@@ -7,13 +7,26 @@ import re
 
 from .message import Mail, decode_words, html_to_text, parse_headers, split_head_body
 
-STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status",
-                "message/delivery-status+xml")
-ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/rfc822",
-                  "message/global", "message/global-headers", "message/partial")
+STATUS_TYPES = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/delivery-status",
+    "message/delivery-status+xml",
+)
+ORIGINAL_TYPES = (
+    "message/rfc822",
+    "text/rfc822-headers",
+    "message/rfc822-headers",
+    "text/rfc822",
+    "message/global",
+    "message/global-headers",
+    "message/partial",
+)
 # A quoted local part (RFC 5321 Quoted-string: "a..b"@dom, "john smith"@dom) keeps its quotes.
-ADDRESS = re.compile(r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
-                     r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?")
+ADDRESS = re.compile(
+    r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
+    r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?"
+)
 _QUOTED_LOCAL = re.compile(r'"[^"\\\r\n<>@]{1,64}"@')
 _ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
@@ -73,8 +86,18 @@ def clean_address(addr: str) -> str:
 class Report:
     """Lazily split views of a parsed Mail."""
 
-    __slots__ = ("mail", "subject", "from_", "text", "ds", "original", "has_ds", "original_headers", "feedback",
-                 "machine_sent")
+    __slots__ = (
+        "mail",
+        "subject",
+        "from_",
+        "text",
+        "ds",
+        "original",
+        "has_ds",
+        "original_headers",
+        "feedback",
+        "machine_sent",
+    )
 
     def __init__(self, mail: Mail) -> None:
         self.mail = mail
@@ -107,7 +130,7 @@ class Report:
         self.original = original
         self.feedback = feedback
         self.original_headers: dict[str, list[str]] | None = None
-        self.machine_sent: bool | None = None    # formats/_base.bounce_like, computed once
+        self.machine_sent: bool | None = None  # formats/_base.bounce_like, computed once
 
     def error_text(self) -> str:
         """The human-readable part without a quoted original."""

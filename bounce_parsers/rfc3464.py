@@ -119,18 +119,22 @@ def fields(text: str) -> tuple[dict[str, str], list[Entry]]:
     last_field = ""
     # per-recipient fields met before the recipient line of their group (RFC 3464 fixes no order)
     early = Entry()
-    in_group = False        # a recipient named since the last blank line
-    set_after = False       # a per-recipient field followed the recipient line
+    in_group = False  # a recipient named since the last blank line
+    set_after = False  # a per-recipient field followed the recipient line
     routed: set[int] = set()  # entries whose Final-Recipient a relay rewrote
     for line in text.split("\n"):
-        if last_field == "diagnostic-code" and (line[:1] in (" ", "\t") or _REPLY_CONT.match(line)) \
-                and line.strip() and not _FIELD.match(line):
+        if (
+            last_field == "diagnostic-code"
+            and (line[:1] in (" ", "\t") or _REPLY_CONT.match(line))
+            and line.strip()
+            and not _FIELD.match(line)
+        ):
             target = cur if cur is not None and in_group else early
             target.diagnostic += " " + line.strip()
             continue
         if not line.strip():
             if cur is not None and not in_group:
-                _adopt(cur, early)      # a recipient's fields continued after a blank line
+                _adopt(cur, early)  # a recipient's fields continued after a blank line
             early = Entry()
             in_group = False
             last_field = ""

@@ -14,40 +14,57 @@ NAME = "text"
 
 BOUNCE_FROM = re.compile(
     r"mailer-daemon|postmaster|mail ?delivery|mail administrator|mailer daemon|mdaemon|"
-    r"system administrator|mail delivery subsystem|mail delivery system", re.I)
+    r"system administrator|mail delivery subsystem|mail delivery system",
+    re.I,
+)
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|delivery fail|failure notice|returned mail|"
     r"mail delivery (?:failed|problem|error)|could not be delivered|delivery problem|non-?delivery|"
     r"undelivered|mail system error|delivery report|nicht zustellbar|unzustellbar|non remis|"
     r"non recapitabile|no se pudo entregar|delivery notification|failed delivery|message not delivered|"
     r"returned to sender|delivery error|mail failure|rejected|warning: could not send|unable to deliver",
-    re.I)
+    re.I,
+)
 _ADDR = r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9][A-Za-z0-9\-.]*[A-Za-z0-9])>?"
 # an address that starts a line, alone or followed by a colon / an explanation
-_ADDR_LINE = re.compile(r"^[ \t]*(?:[-*>]+[ \t]*)?(?:\"[^\"]*\"[ \t]*)?" + _ADDR +
-                        r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown))",
-                        re.M)
-_LABELLED = re.compile(r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt to|original recipient|"
-                       r"invalid recipient|unknown recipient|destinataire)[ \t]*:[ \t]*" + _ADDR, re.I | re.M)
+_ADDR_LINE = re.compile(
+    r"^[ \t]*(?:[-*>]+[ \t]*)?(?:\"[^\"]*\"[ \t]*)?"
+    + _ADDR
+    + r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown))",
+    re.M,
+)
+_LABELLED = re.compile(
+    r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt to|original recipient|"
+    r"invalid recipient|unknown recipient|destinataire)[ \t]*:[ \t]*" + _ADDR,
+    re.I | re.M,
+)
 # an address inside a line, in a context that names it as the failed one
 _IN_LINE = re.compile(
     r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>"
-    r"|(?:unknown|invalid|bad|failed|undeliverable|no such)[^:\n]{0,25}:[ \t]*" + _ADDR
+    r"|(?:unknown|invalid|bad|failed|undeliverable|no such)[^:\n]{0,25}:[ \t]*"
+    + _ADDR
     + r"|(?:rcpt to|recipient|mailbox|delivering your mail to|deliver(?:ed)? to|could not be delivered to|"
-      r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,
+    r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,
     re.I,
 )
 # a warning that delivery is still being tried, not a failure (Sendmail, MDaemon, Exchange, ...)
-_DELAY = re.compile(r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
-                    r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b", re.I)
+_DELAY = re.compile(
+    r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
+    r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b",
+    re.I,
+)
 _ID_LINE = re.compile(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
 _SENDER_CONTEXT = re.compile(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
 
 
 def looks_like_bounce(rep: Report) -> bool:
     # a delivery-status part is a machine's report whatever its subject's language
-    return bool(BOUNCE_SUBJECT.search(rep.subject) or BOUNCE_FROM.search(rep.from_)
-                or rep.mail.header("x-failed-recipients") or rep.has_ds)
+    return bool(
+        BOUNCE_SUBJECT.search(rep.subject)
+        or BOUNCE_FROM.search(rep.from_)
+        or rep.mail.header("x-failed-recipients")
+        or rep.has_ds
+    )
 
 
 def own_addresses(rep: Report) -> set[str]:

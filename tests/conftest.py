@@ -19,9 +19,7 @@ from app.settings import Settings
 
 pytest_plugins = ["tests.support.mailstack_fixture"]
 
-POSTGRES_URL = os.environ.get(
-    "BULKMAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("BULKMAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -1,4 +1,4 @@
-"""CMS push: website users upserted in bulk, keyed by the CMS's own user id (`Contact.external_id`).
+"""CMS push: website users upserted in bulk, keyed by the CMS's own user id (`col(Contact.external_id)`).
 
 A user whose address changed keeps its contact row (and with it the list memberships and ledger
 history); only the address moves. If the new address already belongs to a contact that no CMS user
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.addresses import Address, InvalidAddress, normalise
 from app.audience.store import add_members
@@ -38,7 +38,8 @@ class RowResult:
 
 
 def _merge_into(session: Session, keep: Contact, gone: Contact) -> None:
-    for member in session.execute(select(ListMember).where(ListMember.contact_id == gone.id)).scalars():
+    assert keep.id is not None  # a stored contact
+    for member in session.execute(select(ListMember).where(col(ListMember.contact_id) == gone.id)).scalars():
         if session.get(ListMember, (member.list_id, keep.id)) is None:
             session.add(
                 ListMember(
@@ -48,7 +49,7 @@ def _merge_into(session: Session, keep: Contact, gone: Contact) -> None:
                     import_id=member.import_id,
                     added_at=member.added_at,
                 )
-            )  # type: ignore[arg-type]
+            )
         session.delete(member)
     session.delete(gone)
     session.flush()
@@ -79,13 +80,16 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
     ext_ids = [u.external_id for _, u, _ in valid]
     keys = [a.key for _, _, a in valid]
     by_ext = {
-        c.external_id: c for c in session.execute(select(Contact).where(Contact.external_id.in_(ext_ids))).scalars()
+        c.external_id: c
+        for c in session.execute(select(Contact).where(col(Contact.external_id).in_(ext_ids))).scalars()
     }
-    by_key = {c.email_key: c for c in session.execute(select(Contact).where(Contact.email_key.in_(keys))).scalars()}
+    by_key = {
+        c.email_key: c for c in session.execute(select(Contact).where(col(Contact.email_key).in_(keys))).scalars()
+    }
     new_rows = _update_known(session, valid, results, by_ext, by_key, now)
     _insert_new(session, new_rows)
     if list_id is not None:
-        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)  # type: ignore[misc]
+        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)
     return results
 
 
@@ -166,6 +170,10 @@ def _insert_new(session: Session, new_rows: list[tuple[RowResult, dict[str, Any]
         return
     session.execute(insert(Contact), [row for _, row in new_rows])
     new_keys = [row["email_key"] for _, row in new_rows]
-    ids = dict(session.execute(select(Contact.email_key, Contact.id).where(Contact.email_key.in_(new_keys))).all())  # type: ignore[attr-defined]
+    ids = dict(
+        session.execute(
+            select(col(Contact.email_key), col(Contact.id)).where(col(Contact.email_key).in_(new_keys))
+        ).all()
+    )
     for result, row in new_rows:
         result.contact_id = ids[row["email_key"]]

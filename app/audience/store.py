@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.db import is_postgresql
 from app.models import Contact, ListMember, Suppression
@@ -43,12 +43,12 @@ class BatchResult:
     suppressed: int = 0
 
 
-def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+def _dialect_insert(session: Session):
     return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    query = select(Suppression.email_key).where(_key_in(session, Suppression.email_key, keys))
+    query = select(col(Suppression.email_key)).where(_key_in(session, col(Suppression.email_key), keys))
     return set(session.execute(query).scalars())
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.bounces.attribution import Attribution, Lookup
 from app.bounces.policy import BouncePolicy
@@ -136,8 +136,8 @@ def processed_ids(session: Session, digests: Sequence[str]) -> dict[str, int]:
     """content hash -> processed_message id, for the messages among DIGESTS already recorded."""
     ids: dict[str, int] = {}
     for chunk in chunks(digests):
-        stmt = select(ProcessedMessage.content_hash, ProcessedMessage.id).where(
-            ProcessedMessage.content_hash.in_(chunk)  # type: ignore[attr-defined]
+        stmt = select(col(ProcessedMessage.content_hash), col(ProcessedMessage.id)).where(
+            col(ProcessedMessage.content_hash).in_(chunk)
         )
         ids.update(session.execute(stmt).tuples().all())
     return ids

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, exists, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy
 from app.bounces.writer import record_findings, send_failure_row
@@ -61,7 +61,7 @@ class Outcome:
 
 
 def sending_campaign_ids(session: Session) -> list[int]:
-    return list(session.execute(select(Campaign.id).where(Campaign.state == CampaignState.SENDING)).scalars())
+    return list(session.execute(select(col(Campaign.id)).where(col(Campaign.state) == CampaignState.SENDING)).scalars())
 
 
 def claim(
@@ -72,9 +72,13 @@ def claim(
     if not campaign_ids:
         return []
     due = (
-        select(Delivery.id)
-        .where(Delivery.state.in_(DUE_STATES), Delivery.next_attempt_at <= now, Delivery.campaign_id.in_(campaign_ids))
-        .order_by(Delivery.next_attempt_at)
+        select(col(Delivery.id))
+        .where(
+            col(Delivery.state).in_(DUE_STATES),
+            col(Delivery.next_attempt_at) <= now,
+            col(Delivery.campaign_id).in_(campaign_ids),
+        )
+        .order_by(col(Delivery.next_attempt_at))
         .limit(limit)
     )
     if is_postgresql(session):
@@ -82,16 +86,16 @@ def claim(
     until = now + lease
     stmt = (
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()))
+        .where(col(Delivery.id).in_(due.scalar_subquery()))
         .values(next_attempt_at=until, lease_until=until, lease_owner=owner)
         .returning(
-            Delivery.id,
-            Delivery.campaign_id,
-            Delivery.contact_id,
-            Delivery.email,
-            Delivery.email_key,
-            Delivery.attempts,
-            Delivery.first_attempt_at,
+            col(Delivery.id),
+            col(Delivery.campaign_id),
+            col(Delivery.contact_id),
+            col(Delivery.email),
+            col(Delivery.email_key),
+            col(Delivery.attempts),
+            col(Delivery.first_attempt_at),
         )
         .execution_options(synchronize_session=False)
     )
@@ -101,8 +105,8 @@ def claim(
         contacts = {
             c[0]: c
             for c in session.execute(
-                select(Contact.id, Contact.first_name, Contact.last_name, Contact.attributes).where(
-                    Contact.id.in_(contact_ids)
+                select(col(Contact.id), col(Contact.first_name), col(Contact.last_name), col(Contact.attributes)).where(
+                    col(Contact.id).in_(contact_ids)
                 )
             ).all()
         }
@@ -119,7 +123,7 @@ def extend_lease(session: Session, ids: list[int], owner: str, until: datetime) 
     if ids:
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.state.in_(DUE_STATES))
+            .where(col(Delivery.id).in_(ids), col(Delivery.lease_owner) == owner, col(Delivery.state).in_(DUE_STATES))
             .values(next_attempt_at=until, lease_until=until)
             .execution_options(synchronize_session=False)
         )
@@ -130,7 +134,7 @@ def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
     if not email_keys:
         return {}
     rows = session.execute(
-        select(Suppression.email_key, Suppression.reason).where(Suppression.email_key.in_(email_keys))
+        select(col(Suppression.email_key), col(Suppression.reason)).where(col(Suppression.email_key).in_(email_keys))
     )
     return {k: r for k, r in rows.all()}
 
@@ -277,17 +281,17 @@ def _bounce(o: Outcome, state: str, settings: Settings, now: datetime) -> dict[s
 
 def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
     """Mark `sending` campaigns with no due or leased rows left as completed. The caller commits."""
-    pending = exists().where(Delivery.campaign_id == Campaign.id, Delivery.state.in_(DUE_STATES))
-    cond = and_(Campaign.state == CampaignState.SENDING, ~pending)
+    pending = exists().where(col(Delivery.campaign_id) == col(Campaign.id), col(Delivery.state).in_(DUE_STATES))
+    cond = and_(col(Campaign.state) == CampaignState.SENDING, ~pending)
     if campaign_ids is not None:
         if not campaign_ids:
             return []
-        cond = and_(cond, Campaign.id.in_(campaign_ids))
-    done = list(session.execute(select(Campaign.id).where(cond)).scalars())
+        cond = and_(cond, col(Campaign.id).in_(campaign_ids))
+    done = list(session.execute(select(col(Campaign.id)).where(cond)).scalars())
     if done:
         session.execute(
             update(Campaign)
-            .where(Campaign.id.in_(done), Campaign.state == CampaignState.SENDING)
+            .where(col(Campaign.id).in_(done), col(Campaign.state) == CampaignState.SENDING)
             .values(state=CampaignState.COMPLETED, completed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -300,7 +304,7 @@ def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) ->
     for campaign_id, reason in reasons.items():
         session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.state == CampaignState.SENDING)
+            .where(col(Campaign.id) == campaign_id, col(Campaign.state) == CampaignState.SENDING)
             .values(
                 state=CampaignState.PAUSED,
                 paused_reason=reason[:TEXT_LENGTH],
@@ -323,19 +327,19 @@ def relay_unreachable(
         return []
     session.execute(
         update(Campaign)
-        .where(Campaign.id.in_(campaign_ids), Campaign.state == CampaignState.SENDING)
+        .where(col(Campaign.id).in_(campaign_ids), col(Campaign.state) == CampaignState.SENDING)
         .values(
-            relay_unreachable_since=func.coalesce(Campaign.relay_unreachable_since, since),
+            relay_unreachable_since=func.coalesce(col(Campaign.relay_unreachable_since), since),
             relay_next_try_at=next_try,
             relay_problem=problem[:TEXT_LENGTH],
         )
         .execution_options(synchronize_session=False)
     )
     given_up = session.execute(
-        select(Campaign.id, Campaign.relay_unreachable_since).where(
-            Campaign.id.in_(campaign_ids),
-            Campaign.state == CampaignState.SENDING,
-            Campaign.relay_unreachable_since <= now - window,
+        select(col(Campaign.id), col(Campaign.relay_unreachable_since)).where(
+            col(Campaign.id).in_(campaign_ids),
+            col(Campaign.state) == CampaignState.SENDING,
+            col(Campaign.relay_unreachable_since) <= now - window,
         )
     ).all()
     for campaign_id, first in given_up:
@@ -352,7 +356,7 @@ def relay_reachable(session: Session, campaign_ids: set[int]) -> None:
     if campaign_ids:
         session.execute(
             update(Campaign)
-            .where(Campaign.id.in_(campaign_ids), Campaign.relay_unreachable_since.is_not(None))
+            .where(col(Campaign.id).in_(campaign_ids), col(Campaign.relay_unreachable_since).is_not(None))
             .values(relay_unreachable_since=None, relay_next_try_at=None, relay_problem=None)
             .execution_options(synchronize_session=False)
         )
@@ -366,11 +370,11 @@ def _span(window: timedelta) -> str:
 def cancel_remaining(session: Session, campaign_id: int, now: datetime) -> int:
     result = session.execute(
         update(Delivery)
-        .where(Delivery.campaign_id == campaign_id, Delivery.state.in_(DUE_STATES))
+        .where(col(Delivery.campaign_id) == campaign_id, col(Delivery.state).in_(DUE_STATES))
         .values(state=DeliveryState.CANCELLED, next_attempt_at=None, **_LEASE_FREE)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result
 
 
 @dataclass
@@ -389,7 +393,9 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     """Counts per ledger state, the send rate over the last minute and the time left at that rate."""
     counts = dict.fromkeys(DeliveryState.ALL, 0)
     for state, n in session.execute(
-        select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign.id).group_by(Delivery.state)
+        select(col(Delivery.state), func.count())
+        .where(col(Delivery.campaign_id) == campaign.id)
+        .group_by(col(Delivery.state))
     ).all():
         counts[state] = int(n)
     total = sum(counts.values())
@@ -397,9 +403,9 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     since = max(now - RATE_WINDOW, campaign.launched_at or now - RATE_WINDOW)
     recent = session.execute(
         select(func.count()).where(
-            Delivery.campaign_id == campaign.id,
-            Delivery.state.in_((DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED)),
-            Delivery.last_attempt_at >= since,
+            col(Delivery.campaign_id) == campaign.id,
+            col(Delivery.state).in_((DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED)),
+            col(Delivery.last_attempt_at) >= since,
         )
     ).scalar_one()
     seconds = max((now - since).total_seconds(), 1.0)

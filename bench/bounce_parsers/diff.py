@@ -32,8 +32,10 @@ def main() -> int:
             if g is None:
                 print(f"ADDR {name}: want {addr} {e['reason']} got {p['kind']} {list(got)}")
             elif g["reason"] != e["reason"] or g["hard"] is not e["hard"]:
-                print(f"RSN  {name}: want {e['reason']} {e['status']} got {g['reason']} {g['status']} "
-                      f"{g['reply']} | {g['diagnostic'][:150]}")
+                print(
+                    f"RSN  {name}: want {e['reason']} {e['status']} got {g['reason']} {g['status']} "
+                    f"{g['reply']} | {g['diagnostic'][:150]}"
+                )
     return 0
 
 

@@ -32,7 +32,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corpus", default=str(REPO / ".." / "shared" / "corpus" / "bounces"))
     a = ap.parse_args()
-    files = sorted(glob.glob(f"{a.corpus}/*/*.eml")) + sorted(glob.glob(str(REPO / "tests/bounce_parsers/samples/*/*.eml")))
+    files = sorted(glob.glob(f"{a.corpus}/*/*.eml")) + sorted(
+        glob.glob(str(REPO / "tests/bounce_parsers/samples/*/*.eml"))
+    )
     if not files:
         print("no corpus", file=sys.stderr)
         return 1

@@ -6,8 +6,22 @@ from __future__ import annotations
 import random
 import re
 
-CHARSETS = (b"utf-8", b"iso-8859-1", b"iso-2022-jp", b"shift_jis", b"koi8-r", b"windows-1252", b"gb2312",
-            b"x-unknown", b"utf-16", b"bogus-charset", b"", b"utf-7", b"euc-kr", b"big5")
+CHARSETS = (
+    b"utf-8",
+    b"iso-8859-1",
+    b"iso-2022-jp",
+    b"shift_jis",
+    b"koi8-r",
+    b"windows-1252",
+    b"gb2312",
+    b"x-unknown",
+    b"utf-16",
+    b"bogus-charset",
+    b"",
+    b"utf-7",
+    b"euc-kr",
+    b"big5",
+)
 
 
 def truncate(rng: random.Random, raw: bytes) -> bytes:
@@ -49,23 +63,52 @@ def break_mime(rng: random.Random, raw: bytes) -> bytes:
         return re.sub(rb"(?m)^--[^\r\n]*--\s*$", b"", raw)
     if choice == 2:
         return re.sub(rb"(?i)content-transfer-encoding:[^\r\n]*", b"Content-Transfer-Encoding: base64", raw)
-    return re.sub(rb"(?i)content-type:[^\r\n]*", rng.choice((b"Content-Type: multipart/report",
-                                                               b"Content-Type: message/delivery-status",
-                                                               b"Content-Type: text/plain; charset=")), raw, count=2)
+    return re.sub(
+        rb"(?i)content-type:[^\r\n]*",
+        rng.choice(
+            (
+                b"Content-Type: multipart/report",
+                b"Content-Type: message/delivery-status",
+                b"Content-Type: text/plain; charset=",
+            )
+        ),
+        raw,
+        count=2,
+    )
 
 
 def splice(rng: random.Random, raw: bytes) -> bytes:
     if not raw:
         return bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
     a, b = sorted(rng.randrange(len(raw) + 1) for _ in range(2))
-    junk = rng.choice((b"=?utf-8?B?", b"=?x?Q?=ZZ?=", b"\x00" * 10, b"\xff\xfe", b"--", b"\n\n", b":" * 50,
-                       b"Final-Recipient: rfc822;", b"Status: 9.9.9999", b"<@>", b"@" * 100))
+    junk = rng.choice(
+        (
+            b"=?utf-8?B?",
+            b"=?x?Q?=ZZ?=",
+            b"\x00" * 10,
+            b"\xff\xfe",
+            b"--",
+            b"\n\n",
+            b":" * 50,
+            b"Final-Recipient: rfc822;",
+            b"Status: 9.9.9999",
+            b"<@>",
+            b"@" * 100,
+        )
+    )
     return raw[:a] + junk + raw[b:] if rng.random() < 0.5 else raw[:a] + junk * rng.randint(1, 200) + raw[a:]
 
 
 def encoded_words(rng: random.Random, raw: bytes) -> bytes:
-    word = rng.choice((b"=?utf-8?B?8J+qipcfkig=?=", b"=?iso-2022-jp?B?GyRCJWE=?=", b"=?bogus?Q?a=FFb?=",
-                       b"=?utf-8?B?!!!?=", b"=?koi8-r?q?=F0=D2?="))
+    word = rng.choice(
+        (
+            b"=?utf-8?B?8J+qipcfkig=?=",
+            b"=?iso-2022-jp?B?GyRCJWE=?=",
+            b"=?bogus?Q?a=FFb?=",
+            b"=?utf-8?B?!!!?=",
+            b"=?koi8-r?q?=F0=D2?=",
+        )
+    )
     return re.sub(rb"(?im)^(subject|from|to):", lambda m: m.group(0) + b" " + word, raw, count=3)
 
 
@@ -88,8 +131,10 @@ def mbox_join(rng: random.Random, a: bytes, b: bytes) -> bytes:
 def wrap_rfc822(rng: random.Random, raw: bytes) -> bytes:
     """The message returned whole inside another one, as a gateway forwards a bounce."""
     inner = raw if rng.random() < 0.8 else raw.replace(b"\n\n", b"\nContent-Type: multipart/report\n\n", 1)
-    return (b"From: gw@example.net\nSubject: fwd\nContent-Type: multipart/mixed; boundary=\"W\"\n\n--W\n"
-            b"Content-Type: message/rfc822\n\n" + inner + b"\n--W--\n")
+    return (
+        b'From: gw@example.net\nSubject: fwd\nContent-Type: multipart/mixed; boundary="W"\n\n--W\n'
+        b"Content-Type: message/rfc822\n\n" + inner + b"\n--W--\n"
+    )
 
 
 def htmlify(rng: random.Random, raw: bytes) -> bytes:

@@ -45,6 +45,7 @@ for my $r (1..$rounds) {
 printf "%d %.6f %.6f %.6f %.6f\n", $n, $best, $bestcpu, $first, $firstcpu;
 """
 
+
 def files_of(corpus: Path) -> list[str]:
     return sorted(glob.glob(str(corpus / "bsd" / "*.eml")) + glob.glob(str(corpus / "not" / "*.eml")))
 
@@ -79,8 +80,12 @@ def sisimai(files: list[str], rounds: int) -> dict[str, float] | None:
         return None
     n, best, best_cpu, first, first_cpu = proc.stdout.split()
     k = int(n)
-    return {"best": k / float(best), "best_cpu": k / max(float(best_cpu), 1e-9), "cold": k / float(first),
-            "cold_cpu": k / max(float(first_cpu), 1e-9)}
+    return {
+        "best": k / float(best),
+        "best_cpu": k / max(float(best_cpu), 1e-9),
+        "cold": k / float(first),
+        "cold_cpu": k / max(float(first_cpu), 1e-9),
+    }
 
 
 def main() -> int:
@@ -98,26 +103,48 @@ def main() -> int:
     with open(a.out, "w", encoding="utf-8") as out:
         subprocess.run([sys.executable, "-m", "bounce_parsers", *files], stdout=out, cwd=REPO, check=True)
     scorer = SHARED / "tools" / "score_bounces.py"
-    score = json.loads(subprocess.run([sys.executable, str(scorer), str(corpus / "expected.json"), a.out, "--json"],
-                                      capture_output=True, text=True, check=True).stdout)
+    score = json.loads(
+        subprocess.run(
+            [sys.executable, str(scorer), str(corpus / "expected.json"), a.out, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     mine = ours(files, a.rounds)
     theirs = None if a.no_sisimai else sisimai(files, a.rounds)
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"files: {len(files)}")
-    for k in ("detect_recall_pct", "address_recall_pct", "reason_acc_pct", "hard_soft_acc_pct",
-              "complaint_autoreply_acc_pct", "false_positives"):
+    for k in (
+        "detect_recall_pct",
+        "address_recall_pct",
+        "reason_acc_pct",
+        "hard_soft_acc_pct",
+        "complaint_autoreply_acc_pct",
+        "false_positives",
+    ):
         print(f"{k}: {score[k]}")
-    print(f"bounce_parsers: {mine['best']:.0f} msgs/s best of {a.rounds}, {mine['cold']:.0f} first (cold) pass; "
-          f"by CPU time {mine['best_cpu']:.0f} best, {mine['cold_cpu']:.0f} cold")
+    print(
+        f"bounce_parsers: {mine['best']:.0f} msgs/s best of {a.rounds}, {mine['cold']:.0f} first (cold) pass; "
+        f"by CPU time {mine['best_cpu']:.0f} best, {mine['cold_cpu']:.0f} cold"
+    )
     if theirs:
-        print(f"sisimai: {theirs['best']:.0f} msgs/s best of {a.rounds}, {theirs['cold']:.0f} first pass; "
-              f"by CPU time {theirs['best_cpu']:.0f} best, {theirs['cold_cpu']:.0f} first")
-        print(f"ratio (wall): {mine['best'] / theirs['best']:.1f}x best, {mine['cold'] / theirs['best']:.1f}x "
-              f"our cold vs their best")
-        print(f"ratio (CPU):  {mine['best_cpu'] / theirs['best_cpu']:.1f}x best, "
-              f"{mine['cold_cpu'] / theirs['best_cpu']:.1f}x our cold vs their best")
+        print(
+            f"sisimai: {theirs['best']:.0f} msgs/s best of {a.rounds}, {theirs['cold']:.0f} first pass; "
+            f"by CPU time {theirs['best_cpu']:.0f} best, {theirs['cold_cpu']:.0f} first"
+        )
+        print(
+            f"ratio (wall): {mine['best'] / theirs['best']:.1f}x best, {mine['cold'] / theirs['best']:.1f}x "
+            f"our cold vs their best"
+        )
+        print(
+            f"ratio (CPU):  {mine['best_cpu'] / theirs['best_cpu']:.1f}x best, "
+            f"{mine['cold_cpu'] / theirs['best_cpu']:.1f}x our cold vs their best"
+        )
     return 0
 
 

@@ -50,8 +50,9 @@ def body_has(rep: Report, *needles: str) -> bool:
     return any(n in head for n in needles)
 
 
-_VALID_FINAL = re.compile(r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]",
-                          re.I | re.M)
+_VALID_FINAL = re.compile(
+    r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]", re.I | re.M
+)
 
 
 def dsn_has_recipient(rep: Report) -> bool:
@@ -75,6 +76,9 @@ def bounce_like(rep: Report) -> bool:
     """A daemon's sender or subject, or an automatic message with a null return path:
     generic layouts are only trusted in mail that looks machine-sent."""
     if rep.machine_sent is None:
-        rep.machine_sent = looks_like_bounce(rep) or rep.mail.header("auto-submitted").lower().startswith(
-            "auto-") or rep.mail.header("return-path").strip() in ("<>", "")
+        rep.machine_sent = (
+            looks_like_bounce(rep)
+            or rep.mail.header("auto-submitted").lower().startswith("auto-")
+            or rep.mail.header("return-path").strip() in ("<>", "")
+        )
     return rep.machine_sent

@@ -11,9 +11,15 @@ from ..report import Report, clean_address
 
 NAME = "amazonses"
 # bounceSubType -> reason, when SES says more than "General"
-SUBTYPES = {"noemail": "userunknown", "suppressed": "suppressed", "onaccountsuppressionlist": "suppressed",
-            "mailboxfull": "mailboxfull", "messagetoolarge": "mesgtoobig", "contentrejected": "contenterror",
-            "attachmentrejected": "securityerror"}
+SUBTYPES = {
+    "noemail": "userunknown",
+    "suppressed": "suppressed",
+    "onaccountsuppressionlist": "suppressed",
+    "mailboxfull": "mailboxfull",
+    "messagetoolarge": "mesgtoobig",
+    "contentrejected": "contenterror",
+    "attachmentrejected": "securityerror",
+}
 
 
 def _payload(text: str) -> dict[str, Any] | None:
@@ -56,22 +62,38 @@ def parse(rep: Report) -> list[Entry]:
         for r in b.get("bouncedRecipients") or []:
             if not isinstance(r, dict):
                 continue
-            out.append(Entry(recipient=clean_address(str(r.get("emailAddress", ""))),
-                             status=str(r.get("status") or ""), diagnostic=str(r.get("diagnosticCode") or ""),
-                             # "Transient": SES gave up on this message (a soft bounce, not a delay)
-                             action="failed",
-                             remote_mta=str(b.get("reportingMTA") or ""),
-                             reason=subtype if subtype != "suppressed" else ""))
+            out.append(
+                Entry(
+                    recipient=clean_address(str(r.get("emailAddress", ""))),
+                    status=str(r.get("status") or ""),
+                    diagnostic=str(r.get("diagnosticCode") or ""),
+                    # "Transient": SES gave up on this message (a soft bounce, not a delay)
+                    action="failed",
+                    remote_mta=str(b.get("reportingMTA") or ""),
+                    reason=subtype if subtype != "suppressed" else "",
+                )
+            )
     elif kind == "complaint" and isinstance(data.get("complaint"), dict):
         c = data["complaint"]
         for r in c.get("complainedRecipients") or []:
             if isinstance(r, dict):
-                out.append(Entry(recipient=clean_address(str(r.get("emailAddress", ""))), reason="feedback",
-                                 diagnostic=str(c.get("complaintFeedbackType") or "abuse"), action="failed"))
+                out.append(
+                    Entry(
+                        recipient=clean_address(str(r.get("emailAddress", ""))),
+                        reason="feedback",
+                        diagnostic=str(c.get("complaintFeedbackType") or "abuse"),
+                        action="failed",
+                    )
+                )
     elif kind == "delivery" and isinstance(data.get("delivery"), dict):
         d = data["delivery"]
         for addr in d.get("recipients") or []:
-            out.append(Entry(recipient=clean_address(str(addr)), action="delivered",
-                             diagnostic=str(d.get("smtpResponse") or ""),
-                             remote_mta=str(d.get("reportingMTA") or "")))
+            out.append(
+                Entry(
+                    recipient=clean_address(str(addr)),
+                    action="delivered",
+                    diagnostic=str(d.get("smtpResponse") or ""),
+                    remote_mta=str(d.get("reportingMTA") or ""),
+                )
+            )
     return [e for e in out if e.recipient]

@@ -11,8 +11,15 @@ from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 NAME = "domino"
 # Domino's own wordings (English, Spanish, Japanese releases)
 TABLE: Table = (
-    ("userunknown", ("not listed in domino directory", "not listed in public name & address book",
-                     "no se encuentra en el directorio de domino", "domino ディレクトリには見つかりません")),
+    (
+        "userunknown",
+        (
+            "not listed in domino directory",
+            "not listed in public name & address book",
+            "no se encuentra en el directorio de domino",
+            "domino ディレクトリには見つかりません",
+        ),
+    ),
     ("filtered", ("cannot route mail to user",)),
     ("systemerror", ("several matches found in domino directory",)),
     ("networkerror", ("maximum hop count exceeded",)),
@@ -46,6 +53,7 @@ def parse(rep: Report) -> list[Entry]:
             am = _ADDR.search(line.strip())
             addr = clean_address(am.group(1)) if am else ""
             if addr:
-                entries.append(Entry(recipient=addr, action="failed", diagnostic=reason,
-                                     reason=table_reason(reason, TABLE)))
+                entries.append(
+                    Entry(recipient=addr, action="failed", diagnostic=reason, reason=table_reason(reason, TABLE))
+                )
     return entries

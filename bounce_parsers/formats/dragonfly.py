@@ -35,6 +35,7 @@ def parse(rep: Report) -> list[Entry]:
         cm = _COMMAND.search(diag)
         low = diag.lower()
         reason = "expired" if "could not deliver for the last" in low or "giving up" in low else ""
-        out.append(Entry(recipient=addr, action="failed", diagnostic=diag, reason=reason,
-                         command=cm.group(1) if cm else ""))
+        out.append(
+            Entry(recipient=addr, action="failed", diagnostic=diag, reason=reason, command=cm.group(1) if cm else "")
+        )
     return out

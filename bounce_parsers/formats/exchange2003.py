@@ -12,8 +12,10 @@ from ._base import Table, blocks, table_reason
 NAME = "exchange2003"
 # "addr on DATE" per recipient; Exchange 5.5 may give the X.400 O/R address whose
 # domain-defined attribute carries the SMTP one: "c=US;a= ;p=Org;o=Site;dda:SMTP=addr; on DATE"
-_ADDR_LINE = re.compile(r"^[ \t]*(?:c=[^\n]{0,300}?\b(?:dda|DDA):(?:SMTP|RFC-822)=)?"
-                        r"<?([^<>\s@;]{1,128}@[^<>\s@;]{1,255}?)>?;?[ \t]+on[ \t]+")
+_ADDR_LINE = re.compile(
+    r"^[ \t]*(?:c=[^\n]{0,300}?\b(?:dda|DDA):(?:SMTP|RFC-822)=)?"
+    r"<?([^<>\s@;]{1,128}@[^<>\s@;]{1,255}?)>?;?[ \t]+on[ \t]+"
+)
 # every recipient's block repeats the MTS-ID line, so only the end of the report stops the list
 _STOP = re.compile(r"^[ \t]*(?:Message-ID:|-{3,})", re.I)
 _MTS_ID = re.compile(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", re.I | re.M)
@@ -30,8 +32,11 @@ TABLE: Table = (
 def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     return "did not reach the following recipient" in head and (
-        "MSEXCH" in rep.text or "Undeliverable" in rep.subject or "X-MS-" in str(rep.mail.headers.keys()).upper()
-        or bool(re.search(r"^[ \t]*\S{1,300}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M)))
+        "MSEXCH" in rep.text
+        or "Undeliverable" in rep.subject
+        or "X-MS-" in str(rep.mail.headers.keys()).upper()
+        or bool(re.search(r"^[ \t]*\S{1,300}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M))
+    )
 
 
 def parse(rep: Report) -> list[Entry]:
@@ -61,8 +66,11 @@ def _by_display_name(rep: Report, listed: str) -> list[Entry]:
     if not names:
         return []
     lines = [ln for ln in listed.split("\n") if not _STOP.search(ln)]
-    marks = [(i, names.get(" ".join(line.group(1).split()).lower(), "")) for i, ln in enumerate(lines)
-             if (line := _NAME_LINE.match(ln))]
+    marks = [
+        (i, names.get(" ".join(line.group(1).split()).lower(), ""))
+        for i, ln in enumerate(lines)
+        if (line := _NAME_LINE.match(ln))
+    ]
     entries: list[Entry] = []
     for k, (i, addr) in enumerate(marks):
         if addr:

@@ -16,14 +16,22 @@ NAME = "exchange2007"
 _GENERATING = re.compile(
     r"^[ \t]*(?:Generating server|Generierender Server|Serveur de g[ée]n[ée]ration|Servidor de generaci[óo]n|"
     r"Server di generazione|Server generatore|Genererende server|Genererande server|Servidor gerador|"
-    r"Serwer generuj[aą]cy|Generující server|Genererende server|Luova palvelin)[ \t]*:[^\n]*$", re.I | re.M)
-_FAILED = re.compile(r"^[ \t]*(?:Delivery has failed to these recipients|Your message to \S+ couldn't be delivered)",
-                     re.I | re.M)
-_STOP = re.compile(r"^[ \t]*(?:Original message headers|Urspr[üu]ngliche Nachrichtenkopfzeilen|"
-                   r"En-t[êe]tes de message d'origine|Encabezados del mensaje original|"
-                   r"Intestazioni originali del messaggio|Received:|Return-Path:)", re.I | re.M)
+    r"Serwer generuj[aą]cy|Generující server|Genererende server|Luova palvelin)[ \t]*:[^\n]*$",
+    re.I | re.M,
+)
+_FAILED = re.compile(
+    r"^[ \t]*(?:Delivery has failed to these recipients|Your message to \S+ couldn't be delivered)", re.I | re.M
+)
+_STOP = re.compile(
+    r"^[ \t]*(?:Original message headers|Urspr[üu]ngliche Nachrichtenkopfzeilen|"
+    r"En-t[êe]tes de message d'origine|Encabezados del mensaje original|"
+    r"Intestazioni originali del messaggio|Received:|Return-Path:)",
+    re.I | re.M,
+)
 _ADDR = re.compile(r"^[ \t]*(?:[^<>\n]*<mailto:)?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$")
-_LISTED = re.compile(r"<mailto:([^<>\s@]{1,128}@[^<>\s@]{1,255})>|^[ \t]*<?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$", re.M)
+_LISTED = re.compile(
+    r"<mailto:([^<>\s@]{1,128}@[^<>\s@]{1,255})>|^[ \t]*<?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$", re.M
+)
 _RETURNED = re.compile(r"Remote Server returned '([^']*)'?|(#[245]\d\d[ -][^\n]*?##?)", re.I)
 
 

@@ -10,44 +10,76 @@ from ..report import Report, local_part
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "exim"
-_ADDR_LINE = re.compile(r"^[ \t]+<?(" + local_part(r"[^<>\s:@]{1,128}") + r"@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))")
+_ADDR_LINE = re.compile(
+    r"^[ \t]+<?(" + local_part(r"[^<>\s:@]{1,128}") + r"@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))"
+)
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
 _FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
-_STOP = re.compile(r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
-                   r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:"
-                   r"|^[ \t]*Included is a copy of the message header",
-                   re.I)
+_STOP = re.compile(
+    r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
+    r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:"
+    r"|^[ \t]*Included is a copy of the message header",
+    re.I,
+)
 TABLE: Table = (
     ("userunknown", ("user not found",)),
-    ("hostunknown", ("all host address lookups failed permanently",
-                     "all relevant mx records point to non-existent hosts", "unrouteable address")),
+    (
+        "hostunknown",
+        (
+            "all host address lookups failed permanently",
+            "all relevant mx records point to non-existent hosts",
+            "unrouteable address",
+        ),
+    ),
     ("mailboxfull", ("mailbox is full", "error: quota exceed")),
     ("notaccept", ("an mx or srv record indicated no smtp service", "no host found for existing smtp connection")),
-    ("syntaxerror", ("angle-brackets nested too deep", 'expected word or "<"',
-                     "domain missing in source-routed address", "malformed address:")),
-    ("systemerror", ("delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed",
-                     "lmtp error after ")),
+    (
+        "syntaxerror",
+        (
+            "angle-brackets nested too deep",
+            'expected word or "<"',
+            "domain missing in source-routed address",
+            "malformed address:",
+        ),
+    ),
+    (
+        "systemerror",
+        ("delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed", "lmtp error after "),
+    ),
     ("contenterror", ('too many "received" headers',)),
 )
-_DELAYED = ("retry timeout exceeded", "no action is required on your part",
-            "retry time not reached for any host after a long failure period",
-            "all hosts have been failing for a long time", "delay reason: ", "has been frozen",
-            "was frozen on arrival")
-_COMMAND = re.compile(r"(?:SMTP|LMTP) error from remote (?:mail server|mailer) after (?:end of )?([A-Za-z]{4})"
-                      r"|LMTP error after (?:end of )?([A-Za-z]{4})")
+_DELAYED = (
+    "retry timeout exceeded",
+    "no action is required on your part",
+    "retry time not reached for any host after a long failure period",
+    "all hosts have been failing for a long time",
+    "delay reason: ",
+    "has been frozen",
+    "was frozen on arrival",
+)
+_COMMAND = re.compile(
+    r"(?:SMTP|LMTP) error from remote (?:mail server|mailer) after (?:end of )?([A-Za-z]{4})"
+    r"|LMTP error after (?:end of )?([A-Za-z]{4})"
+)
 
 
 def detect(rep: Report) -> bool:
     if rep.mail.header("x-failed-recipients") and "exim" in (rep.mail.header("received") + rep.text[:3000]).lower():
         return True
-    return body_has(rep, "This message was created automatically by mail delivery software",
-                    "This message was created automatically by the mail delivery software")
+    return body_has(
+        rep,
+        "This message was created automatically by mail delivery software",
+        "This message was created automatically by the mail delivery software",
+    )
 
 
 # deliver.c hides a child address it may not show ("hide_child_in_errmsg") and names the
 # address that was sent to instead: "an undisclosed address\n    (generated from ADDR)"
-_UNDISCLOSED = re.compile(r"^([ \t]+)an undisclosed address[ \t]*\n[ \t]+\(generated from[ \t]+<?([^<>()\s@]{1,128}@"
-                          r"[^<>()\s@]{1,255}?)>?\)[ \t]*$", re.I | re.M)
+_UNDISCLOSED = re.compile(
+    r"^([ \t]+)an undisclosed address[ \t]*\n[ \t]+\(generated from[ \t]+<?([^<>()\s@]{1,128}@"
+    r"[^<>()\s@]{1,255}?)>?\)[ \t]*$",
+    re.I | re.M,
+)
 
 
 def parse(rep: Report) -> list[Entry]:

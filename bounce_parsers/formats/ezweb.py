@@ -50,7 +50,7 @@ def parse(rep: Report) -> list[Entry]:
     cm = _COMMAND.search(text)
     reason = table_reason(text, TABLE)
     if rep.mail.header("x-spasign").strip().upper() == "NG":
-        reason = "filtered"     # EZweb's spam filter ("spamghetti") marks what it refused
+        reason = "filtered"  # EZweb's spam filter ("spamghetti") marks what it refused
     elif cm and cm.group(1) == "RCPT" and not reason:
         reason = "userunknown"
     for e in out:

@@ -11,8 +11,11 @@ from ..report import Report, clean_address
 from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 
 NAME = "gmail"
-_START = re.compile(r"^[ \t]*Delivery to the following recipients? (failed permanently|has been delayed|"
-                    r"failed temporarily|failed)[^\n]*:?[ \t]*$", re.I | re.M)
+_START = re.compile(
+    r"^[ \t]*Delivery to the following recipients? (failed permanently|has been delayed|"
+    r"failed temporarily|failed)[^\n]*:?[ \t]*$",
+    re.I | re.M,
+)
 _DETAILS = re.compile(r"^[ \t]*Technical details(?: of (?:permanent|temporary) failure)?:?[ \t]*$", re.I | re.M)
 _END = re.compile(r"^[ \t]*(?:-{3,}|={5,}|\*{3,})", re.M)
 _ADDR = re.compile(r"^[ \t]*(?:\*[ \t]*)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
@@ -22,8 +25,10 @@ TABLE: Table = (
     ("mailboxfull", ("the email account that you tried to reach is over quota",)),
     ("suspend", ("the email account that you tried to reach is disabled",)),
     ("hostunknown", ("dns error: domain name not found", "dns error: dns server returned answer with no data")),
-    ("expired", ("the recipient server did not accept our requests to connect",
-                 "we will give up after", "has been delayed")),
+    (
+        "expired",
+        ("the recipient server did not accept our requests to connect", "we will give up after", "has been delayed"),
+    ),
     ("failedstarttls", ("tls negotiation failed", "does not support tls")),
 )
 # Gmail's older notices end the remote answer with "(state N)": the stage of its SMTP
@@ -32,7 +37,9 @@ TABLE: Table = (
 # (The connection-stage states keep the remote text's own reason: TLS, AUTH, blocking.)
 _STATE = re.compile(r"\(state (\d{1,2})\)")
 STATES: dict[str, tuple[str, str]] = {
-    "14": ("RCPT", "userunknown"), "15": ("DATA", "filtered"), "17": ("DATA", "filtered"),
+    "14": ("RCPT", "userunknown"),
+    "15": ("DATA", "filtered"),
+    "17": ("DATA", "filtered"),
     "18": ("DATA", "filtered"),
 }
 _RETURNED = re.compile(r"The error that the other server returned was:[ \t]*\n?", re.I)
@@ -41,8 +48,11 @@ _RETURNED = re.compile(r"The error that the other server returned was:[ \t]*\n?"
 def detect(rep: Report) -> bool:
     if not bounce_like(rep):
         return False
-    return "Delivery to the following recipient" in rep.text[:5000] and bool(_START.search(rep.text[:5000])) \
+    return (
+        "Delivery to the following recipient" in rep.text[:5000]
+        and bool(_START.search(rep.text[:5000]))
         and not dsn_has_recipient(rep)
+    )
 
 
 def parse(rep: Report) -> list[Entry]:

@@ -23,6 +23,12 @@ def parse(rep: Report) -> list[Entry]:
             addr = clean_address(addr)
             if addr:
                 first = next((ln.strip() for ln in rep.error_text().split("\n") if ln.strip()), "")
-                entries.append(Entry(recipient=addr, action="failed", reason="rejected",
-                                     diagnostic=" ".join(rep.error_text().split())[:1000] or first))
+                entries.append(
+                    Entry(
+                        recipient=addr,
+                        action="failed",
+                        reason="rejected",
+                        diagnostic=" ".join(rep.error_text().split())[:1000] or first,
+                    )
+                )
     return entries

@@ -61,6 +61,5 @@ def parse(rep: Report) -> list[Entry]:
         if addr:
             rest = head[m.end() :].strip().split("\n\n", 1)[0]
             diag = (m.group(1) + ": " + addr + " " + rest).strip()
-            out.append(Entry(recipient=addr, action="failed", diagnostic=diag,
-                             reason=table_reason(m.group(1), TABLE)))
+            out.append(Entry(recipient=addr, action="failed", diagnostic=diag, reason=table_reason(m.group(1), TABLE)))
     return out

@@ -20,7 +20,8 @@ def detect(rep: Report) -> bool:
     if not bounce_like(rep):
         return False
     return "Message from InterScan Messaging Security Suite" in rep.text[:4000] or (
-        "interscan" in rep.from_.lower() and bool(_SENT.search(rep.text[:4000])))
+        "interscan" in rep.from_.lower() and bool(_SENT.search(rep.text[:4000]))
+    )
 
 
 def parse(rep: Report) -> list[Entry]:
@@ -31,14 +32,14 @@ def parse(rep: Report) -> list[Entry]:
         if not addr:
             continue
         r = _RECEIVED.search(text, m.end())
-        out.append(Entry(recipient=addr, action="failed", command=m.group(1),
-                         diagnostic=r.group(1).strip() if r else ""))
+        out.append(
+            Entry(recipient=addr, action="failed", command=m.group(1), diagnostic=r.group(1).strip() if r else "")
+        )
     if not out:
         for m in _UNABLE.finditer(text):
             addr = clean_address(m.group(1))
             if addr:
                 # IMSS's own summary when the remote answer is not quoted: it gives up on the
                 # recipient (sisimai reads it as an unknown recipient too)
-                out.append(Entry(recipient=addr, action="failed", diagnostic=m.group(0).strip(),
-                                 reason="userunknown"))
+                out.append(Entry(recipient=addr, action="failed", diagnostic=m.group(0).strip(), reason="userunknown"))
     return out

@@ -10,8 +10,9 @@ from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mailfoundry"
-_TO = re.compile(r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$",
-                 re.I | re.M)
+_TO = re.compile(
+    r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M
+)
 _REASON = re.compile(r"^[ \t]*Delivery failed for the following reason:[ \t]*$", re.I | re.M)
 _COMMAND = re.compile(r"\bafter ([A-Z]{4})\b|\bin reply to ([A-Z]{4})\b")
 
@@ -38,6 +39,7 @@ def parse(rep: Report) -> list[Entry]:
             para = text[r.end() : end].lstrip("\n").split("\n\n", 1)[0]
             diag = " ".join(para.split())
         cm = _COMMAND.search(diag)
-        out.append(Entry(recipient=addr, action="failed", diagnostic=diag,
-                         command=(cm.group(1) or cm.group(2)) if cm else ""))
+        out.append(
+            Entry(recipient=addr, action="failed", diagnostic=diag, command=(cm.group(1) or cm.group(2)) if cm else "")
+        )
     return out

@@ -12,8 +12,11 @@ from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient
 
 NAME = "messagingserver"
-_FIELD = re.compile(r"^[ \t]*(Recipient address|Original address|Reason|Diagnostic code|Remote system)[ \t]*:"
-                    r"[ \t]*(.*)$", re.I)
+_FIELD = re.compile(
+    r"^[ \t]*(Recipient address|Original address|Reason|Diagnostic code|Remote system)[ \t]*:"
+    r"[ \t]*(.*)$",
+    re.I,
+)
 _DELAYED = re.compile(r"has not yet been delivered|delivery has been delayed|will continue to attempt", re.I)
 
 
@@ -21,9 +24,11 @@ def detect(rep: Report) -> bool:
     if not bounce_like(rep):
         return False
     head = rep.text[:4000]
-    return "Recipient address:" in head and (
-        "This report relates to a message you sent" in head or "the following recipients:" in head
-    ) and not dsn_has_recipient(rep)
+    return (
+        "Recipient address:" in head
+        and ("This report relates to a message you sent" in head or "the following recipients:" in head)
+        and not dsn_has_recipient(rep)
+    )
 
 
 def _value(v: str) -> str:
@@ -67,5 +72,5 @@ def parse(rep: Report) -> list[Entry]:
         elif name == "remote system":
             cur.remote_mta = _value(value).split(" ", 1)[0]
         if cur is not None and "rejected address" in reason_text.lower():
-            cur.command = "RCPT"    # "Remote SMTP server has rejected address": the RCPT TO was refused
+            cur.command = "RCPT"  # "Remote SMTP server has rejected address": the RCPT TO was refused
     return out

@@ -20,7 +20,8 @@ def detect(rep: Report) -> bool:
     if not bounce_like(rep):
         return False
     return "m-filter" in rep.mail.header("x-mailer").lower() or (
-        "-------server message" in rep.text[:4000] and "-------SMTP command" in rep.text[:4000])
+        "-------server message" in rep.text[:4000] and "-------SMTP command" in rep.text[:4000]
+    )
 
 
 def parse(rep: Report) -> list[Entry]:

@@ -20,7 +20,8 @@ def detect(rep: Report) -> bool:
         return False
     head = rep.text[:3000]
     return "This is the MAILER-DAEMON, please DO NOT REPLY" in head or (
-        "An error has occurred while attempting to deliver a message" in head)
+        "An error has occurred while attempting to deliver a message" in head
+    )
 
 
 def parse(rep: Report) -> list[Entry]:
@@ -36,8 +37,13 @@ def parse(rep: Report) -> list[Entry]:
     for line in rest.split("\n"):
         lm = _LINE.match(line)
         if lm and clean_address(lm.group(1)):
-            entries.append(Entry(recipient=clean_address(lm.group(1)), diagnostic=lm.group(2).strip(),
-                                 action="delayed" if delayed else "failed"))
+            entries.append(
+                Entry(
+                    recipient=clean_address(lm.group(1)),
+                    diagnostic=lm.group(2).strip(),
+                    action="delayed" if delayed else "failed",
+                )
+            )
         elif entries and line.strip():
             entries[-1].diagnostic = (entries[-1].diagnostic + " " + line.strip()).strip()
     for ent in entries:

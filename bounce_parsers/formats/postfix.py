@@ -12,8 +12,10 @@ from ..report import Report, clean_address, local_part
 from ._base import blocks, bounce_like, dsn_has_recipient, returned_to
 
 NAME = "postfix"
-_ADDR_LINE = re.compile(r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
-                        r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?")
+_ADDR_LINE = re.compile(
+    r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
+    r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?"
+)
 _FIRST = re.compile(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
 _STOP = re.compile(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
 _UNAVAILABLE = re.compile(r"^[ \t]*--- Delivery report unavailable ---", re.M)
@@ -31,8 +33,9 @@ def detect(rep: Report) -> bool:
     head = rep.text[:3000]
     if rep.subject.startswith("Postfix SMTP server: errors from") and "Transcript of session follows" in head:
         return True
-    return ("This is the mail system at host" in head or "This is the Postfix program at host" in head) \
-        and not dsn_has_recipient(rep)
+    return (
+        "This is the mail system at host" in head or "This is the Postfix program at host" in head
+    ) and not dsn_has_recipient(rep)
 
 
 def _transcript(text: str) -> list[Entry]:

@@ -14,22 +14,43 @@ _ADDR_LINE = re.compile(r"^<([^<>\s@]{1,128}@[^<>\s@]{1,255})>:?")
 _STOP = re.compile(r"^--- (?:Below this line is a copy|Enclosed is a copy)|^--- Original message")
 # qmail-remote.c / qmail-local.c / qmail-ldap messages, in the order they should win
 TABLE: Table = (
-    ("systemerror", ("automatic homedir creator crashed", "illegal value in ldap attribute",
-                     "ldap attribute is not given but mandatory", "timeout while performing search on ldap server",
-                     "too many results returned but needs to be unique", "error while executing qmail-forward",
-                     "temporary error in automatic homedir creation", "temporary failure in ldap lookup",
-                     "unable to contact ldap server", "unable to login into ldap server",
-                     "bad interpreter: no such file or directory")),
-    ("suspend", ("mailaddress is administrativly disabled", "mailaddress is administratively disabled",
-                 "mailaddress is administrativley disabled")),
+    (
+        "systemerror",
+        (
+            "automatic homedir creator crashed",
+            "illegal value in ldap attribute",
+            "ldap attribute is not given but mandatory",
+            "timeout while performing search on ldap server",
+            "too many results returned but needs to be unique",
+            "error while executing qmail-forward",
+            "temporary error in automatic homedir creation",
+            "temporary failure in ldap lookup",
+            "unable to contact ldap server",
+            "unable to login into ldap server",
+            "bad interpreter: no such file or directory",
+        ),
+    ),
+    (
+        "suspend",
+        (
+            "mailaddress is administrativly disabled",
+            "mailaddress is administratively disabled",
+            "mailaddress is administrativley disabled",
+        ),
+    ),
     ("userunknown", ("no mailbox here by that name",)),
     ("exceedlimit", ("the message exeeded the maximum size the user accepts",)),
     ("mailboxfull", ("disk quota exceeded",)),
     ("mesgtoobig", ("message size exceeds fixed maximum message size:", "message size exceeds my databytes limit")),
     ("hostunknown", ("sorry, i couldn't find any host ",)),
     ("systemfull", ("requested action not taken: mailbox unavailable (not enough free space)",)),
-    ("networkerror", ("sorry, i wasn't able to establish an smtp connection",
-                      "although i'm listed as a best-preference mx or a for that host")),
+    (
+        "networkerror",
+        (
+            "sorry, i wasn't able to establish an smtp connection",
+            "although i'm listed as a best-preference mx or a for that host",
+        ),
+    ),
     ("notaccept", ("sorry, i couldn't find a mail exchanger or ip address",)),
 )
 _COMMANDS = (
@@ -45,8 +66,13 @@ _EXPIRED = "this message has been in the queue too long"
 
 def detect(rep: Report) -> bool:
     # the last wording is Yahoo's and other qmail-derived MTAs' ("Message from <host>.")
-    return body_has(rep, "This is the qmail", "qmail-send program", "--- Below this line is a copy of the message",
-                    "Unable to deliver message to the following address(es).")
+    return body_has(
+        rep,
+        "This is the qmail",
+        "qmail-send program",
+        "--- Below this line is a copy of the message",
+        "Unable to deliver message to the following address(es).",
+    )
 
 
 def command_of(text: str) -> str:

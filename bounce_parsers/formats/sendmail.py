@@ -13,17 +13,26 @@ from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient, returned_to
 
 NAME = "sendmail"
-_ADDRESSES = re.compile(r"^[ \t]*-*[ \t]*The following addresses? (?:had|has) ([a-z -]{0,60}?(?:errors?|problems?))"
-                        r"[ \t]*-*[ \t]*$", re.I | re.M)
+_ADDRESSES = re.compile(
+    r"^[ \t]*-*[ \t]*The following addresses? (?:had|has) ([a-z -]{0,60}?(?:errors?|problems?))"
+    r"[ \t]*-*[ \t]*$",
+    re.I | re.M,
+)
 _TRANSCRIPT = re.compile(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", re.I | re.M)
 _MARKER = re.compile(r"^[ \t]*-{3,}", re.M)
-_INFO = re.compile(r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$",
-                   re.I | re.M)
-_UNSENT = re.compile(r"^[ \t]*-{3,}[ \t]*(?:Unsent message follows|Original message follows|"
-                     r"Returned message|Original message)", re.I | re.M)
+_INFO = re.compile(
+    r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$", re.I | re.M
+)
+_UNSENT = re.compile(
+    r"^[ \t]*-{3,}[ \t]*(?:Unsent message follows|Original message follows|"
+    r"Returned message|Original message)",
+    re.I | re.M,
+)
 _ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 _RCPT = re.compile(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", re.I)
-_AT_ADDR = re.compile(r"^(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?\.\.\.[ \t]*(.*)$")
+_AT_ADDR = re.compile(
+    r"^(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?\.\.\.[ \t]*(.*)$"
+)
 
 
 def detect(rep: Report) -> bool:

@@ -11,8 +11,9 @@ from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "x6"
-_LINE = re.compile(r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$",
-                   re.I | re.M)
+_LINE = re.compile(
+    r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$", re.I | re.M
+)
 _ADDR = re.compile(r"<?([^<>\s,;@]{1,128}@[^<>\s,;@]{1,255}?)>?(?:[.,;][ \t]|[ \t]|$)")
 
 
@@ -32,6 +33,11 @@ def parse(rep: Report) -> list[Entry]:
         for am in _ADDR.finditer(names):
             addr = clean_address(am.group(1))
             if addr:
-                out.append(Entry(recipient=addr, diagnostic=diag,
-                                 action="failed" if m.group(1).lower() == "permanent" else "delayed"))
+                out.append(
+                    Entry(
+                        recipient=addr,
+                        diagnostic=diag,
+                        action="failed" if m.group(1).lower() == "permanent" else "delayed",
+                    )
+                )
     return out

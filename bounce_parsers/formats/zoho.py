@@ -27,6 +27,7 @@ def parse(rep: Report) -> list[Entry]:
         code = re.search(r"ERROR_CODE[ \t]*:[ \t]*([245]\d\d)\b", m.group(2))
         low = diag.lower()
         reason = "expired" if "host not reachable" in low or "timed out" in low else ""
-        out.append(Entry(recipient=addr, action="failed", diagnostic=diag, reply=code.group(1) if code else "",
-                         reason=reason))
+        out.append(
+            Entry(recipient=addr, action="failed", diagnostic=diag, reply=code.group(1) if code else "", reason=reason)
+        )
     return out

@@ -7,8 +7,17 @@ from .. import smtp
 from .codes import REPLY_REASON, STATUS_REASON, status_reason
 from .rules import HARD, find, includes, is_hard, match_text
 
-__all__ = ["HARD", "REPLY_REASON", "STATUS_REASON", "classify_smtp_reply", "find", "includes", "is_hard",
-           "match_text", "status_reason"]
+__all__ = [
+    "HARD",
+    "REPLY_REASON",
+    "STATUS_REASON",
+    "classify_smtp_reply",
+    "find",
+    "includes",
+    "is_hard",
+    "match_text",
+    "status_reason",
+]
 
 
 def classify_smtp_reply(reply_code: int, text: str) -> tuple[str, bool]:

@@ -20,24 +20,82 @@ from .codes import STATUS_REASON
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
 
 # Reasons whose status-code mapping is a guess worth re-checking against the text.
-RETRY = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
-                   "hostunknown", "userunknown"})
+RETRY = frozenset(
+    {"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror", "hostunknown", "userunknown"}
+)
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 GREETING = frozenset({"CONN", "EHLO", "HELO"})
 QUEUE_TRAILER = "this message has been in the queue too long"
 PASSING = frozenset({"onhold", "undefined", "systemerror", "systemfull", "networkerror", "expired"})
 NOT_RCPT = frozenset({"CONN", "EHLO", "HELO", "MAIL", "DATA"})
 
-FIRST_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
-               "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "contenterror",
-               "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked")
-SECOND_ORDER = ("mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected",
-                "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
-                "systemfull", "notaccept", "expired", "failedstarttls", "securityerror", "mailererror")
-TEXT_ORDER = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "userunknown", "filtered", "rejected",
-              "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked", "authfailure",
-              "failedstarttls", "securityerror", "systemerror", "networkerror", "expired", "contenterror",
-              "hasmoved", "systemfull", "notaccept", "mailererror", "norelaying")
+FIRST_ORDER = (
+    "mailboxfull",
+    "mesgtoobig",
+    "exceedlimit",
+    "suspend",
+    "hasmoved",
+    "norelaying",
+    "authfailure",
+    "userunknown",
+    "filtered",
+    "requireptr",
+    "notcompliantrfc",
+    "badreputation",
+    "contenterror",
+    "rejected",
+    "hostunknown",
+    "spamdetected",
+    "speeding",
+    "toomanyconn",
+    "blocked",
+)
+SECOND_ORDER = (
+    "mailboxfull",
+    "authfailure",
+    "badreputation",
+    "speeding",
+    "spamdetected",
+    "virusdetected",
+    "policyviolation",
+    "norelaying",
+    "systemerror",
+    "networkerror",
+    "suspend",
+    "contenterror",
+    "systemfull",
+    "notaccept",
+    "expired",
+    "failedstarttls",
+    "securityerror",
+    "mailererror",
+)
+TEXT_ORDER = (
+    "mailboxfull",
+    "mesgtoobig",
+    "exceedlimit",
+    "suspend",
+    "userunknown",
+    "filtered",
+    "rejected",
+    "hostunknown",
+    "spamdetected",
+    "speeding",
+    "toomanyconn",
+    "blocked",
+    "authfailure",
+    "failedstarttls",
+    "securityerror",
+    "systemerror",
+    "networkerror",
+    "expired",
+    "contenterror",
+    "hasmoved",
+    "systemfull",
+    "notaccept",
+    "mailererror",
+    "norelaying",
+)
 
 
 def _aligned(text: str, pieces: tuple[str, ...]) -> bool:
@@ -95,11 +153,11 @@ def includes(reason: str, text: str) -> bool:
 class Error(NamedTuple):
     """One failed recipient's evidence, as the reason rules see it."""
 
-    status: str         # enhanced status code ("5.1.1") or ""
-    status_name: str    # the reason RFC 3463 / the IANA registry gives that code, or ""
-    reply: str          # SMTP reply code or ""
-    command: str        # the SMTP command the error answered, or ""
-    text: str           # the diagnostic, lower case, multi-line prefixes dropped
+    status: str  # enhanced status code ("5.1.1") or ""
+    status_name: str  # the reason RFC 3463 / the IANA registry gives that code, or ""
+    reply: str  # SMTP reply code or ""
+    command: str  # the SMTP command the error answered, or ""
+    text: str  # the diagnostic, lower case, multi-line prefixes dropped
 
     @property
     def subject(self) -> str:
@@ -121,9 +179,11 @@ RULES: dict[str, Rule] = {}
 
 def rule(name: str) -> Callable[[Rule], Rule]:
     """Register `fn` as the first-pass rule of one reason: does this error belong to it?"""
+
     def register(fn: Rule) -> Rule:
         RULES[name] = fn
         return fn
+
     return register
 
 
@@ -139,10 +199,21 @@ def _userunknown(e: Error) -> bool:
     if e.status_name == "suspend":
         return False
     if e.status_name == "hostunknown" and e.says("hostunknown"):
-        return False    # code and text agree that the domain, not the mailbox, is unknown
+        return False  # code and text agree that the domain, not the mailbox, is unknown
     if e.status_name == "userunknown":
-        return not any(e.says(r) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
-                                           "notaccept", "speeding", "toomanyconn"))
+        return not any(
+            e.says(r)
+            for r in (
+                "norelaying",
+                "blocked",
+                "mailboxfull",
+                "hasmoved",
+                "rejected",
+                "notaccept",
+                "speeding",
+                "toomanyconn",
+            )
+        )
     if e.command == "RCPT" and _bare_recipient_refusal(e.text):
         return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
@@ -184,8 +255,12 @@ def _rejected(e: Error) -> bool:
     if e.command == "MAIL":
         return e.says("rejected") or e.says("userunknown") or e.says("hostunknown") or "access denied" in e.text
     temp = e.status_name or "undefined"
-    if (e.command == "DATA" and temp != "userunknown") or temp in ("undefined", "onhold", "securityerror",
-                                                                   "systemerror"):
+    if (e.command == "DATA" and temp != "userunknown") or temp in (
+        "undefined",
+        "onhold",
+        "securityerror",
+        "systemerror",
+    ):
         return e.says("rejected")
     return False
 
@@ -248,7 +323,9 @@ def _hasmoved(e: Error) -> bool:
 def _blocked(e: Error) -> bool:
     if e.status_name == "blocked" or e.says("blocked"):
         return True
-    return e.command in GREETING and any(w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid"))
+    return e.command in GREETING and any(
+        w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid")
+    )
 
 
 def _phrase_only(name: str) -> Rule:
@@ -270,8 +347,15 @@ def _syntax_reply(reply: str) -> bool:
     return reply.isdigit() and (400 < int(reply) < 408 or 500 < int(reply) < 508)
 
 
-def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type: str = "SMTP",
-         action: str = "", preset: str = "") -> str:
+def find(
+    status: str,
+    reply: str,
+    command: str,
+    diagnostic: str,
+    diagnostic_type: str = "SMTP",
+    action: str = "",
+    preset: str = "",
+) -> str:
     """One reason for one failed recipient."""
     if preset and preset not in RETRY:
         return preset
@@ -311,7 +395,7 @@ def find(status: str, reply: str, command: str, diagnostic: str, diagnostic_type
                 return "vacation"
             return "onhold" if text else "undefined"
     if reason == "hostunknown" and (status[:1] == "4" or (not status and reply[:1] == "4")):
-        return "networkerror"   # a transient name-service failure, not a domain that does not exist
+        return "networkerror"  # a transient name-service failure, not a domain that does not exist
     return reason
 
 
@@ -353,13 +437,48 @@ def _another(error: Error, dtype: str, action: str) -> str:
 # The last resort before "onhold": the vocabulary of name resolution and of transport. A
 # text about DNS that says the name is gone is an unknown host; one that says the lookup
 # failed for now, or that talks about connections, is a network error.
-DNS_WORDS = ("dns", "mx record", "mx host", " mx ", "type=mx", "'mx'", "no mx", "name server", "nameserver", "resolve",
-             "name resolution", "lookup", "nxdomain")
-GONE_WORDS = ("does not exist", "doesn't exist", "non-existent", "nonexistent", "no mx", "no valid mx", "not found",
-              "no such", "no relevant answers", "unknown", "no a record", "no address record")
+DNS_WORDS = (
+    "dns",
+    "mx record",
+    "mx host",
+    " mx ",
+    "type=mx",
+    "'mx'",
+    "no mx",
+    "name server",
+    "nameserver",
+    "resolve",
+    "name resolution",
+    "lookup",
+    "nxdomain",
+)
+GONE_WORDS = (
+    "does not exist",
+    "doesn't exist",
+    "non-existent",
+    "nonexistent",
+    "no mx",
+    "no valid mx",
+    "not found",
+    "no such",
+    "no relevant answers",
+    "unknown",
+    "no a record",
+    "no address record",
+)
 PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")
-TRANSPORT_WORDS = ("connect", "network", "unreachable", "timed out", "timeout", "mail loop", "loop detected",
-                   "hops", "hop count", "socket")
+TRANSPORT_WORDS = (
+    "connect",
+    "network",
+    "unreachable",
+    "timed out",
+    "timeout",
+    "mail loop",
+    "loop detected",
+    "hops",
+    "hop count",
+    "socket",
+)
 
 
 def _transport(text: str) -> str:
@@ -382,12 +501,41 @@ def _transport(text: str) -> str:
 
 # Who a refusal is about, from its words: the sending host (its IP, a block list) is a
 # block, the sender's address a rejection, a named policy a policy violation.
-CLIENT_WORDS = ("your ip", "ip address", "this ip", "sending ip", " ip ", "client", "your host", "your server",
-                "your network", "sending server", "rbl", "dnsbl", "spamhaus", "blacklist", "blocklist", "block list",
-                "black list", "(bl)")
+CLIENT_WORDS = (
+    "your ip",
+    "ip address",
+    "this ip",
+    "sending ip",
+    " ip ",
+    "client",
+    "your host",
+    "your server",
+    "your network",
+    "sending server",
+    "rbl",
+    "dnsbl",
+    "spamhaus",
+    "blacklist",
+    "blocklist",
+    "block list",
+    "black list",
+    "(bl)",
+)
 SENDER_WORDS = ("sender", "mail from", "envelope from", "from address", "from header", "your domain")
-REFUSAL_WORDS = ("block", "bloqu", "blacklist", "blocklist", "listed", "banned", "denied", "refus", "reject", "violat",
-                 "not permitted", "not allowed")
+REFUSAL_WORDS = (
+    "block",
+    "bloqu",
+    "blacklist",
+    "blocklist",
+    "listed",
+    "banned",
+    "denied",
+    "refus",
+    "reject",
+    "violat",
+    "not permitted",
+    "not allowed",
+)
 
 
 def _refusal(text: str) -> str:

@@ -53,8 +53,13 @@ def test_corpus_accuracy(corpus: Path) -> None:
 
 def test_cli_output_shape(corpus: Path, tmp_path: Path) -> None:
     files = sorted(str(p) for p in (corpus / "bsd").glob("*.eml"))[:5] + [str(tmp_path / "missing.eml")]
-    out = subprocess.run([sys.executable, "-m", "bounce_parsers", *files], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-m", "bounce_parsers", *files],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.splitlines()
     assert len(out) == len(files)
     for line, path in zip(out, files, strict=True):
         rec = json.loads(line)

@@ -57,10 +57,12 @@ not have permission to post messages to the group. A few more details on why you
 If you have questions related to this or any other Google Group, visit the Help Center at
 https://groups.google.com/support/.
 """
-SES = ('{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General",'
-       '"bouncedRecipients":[{"emailAddress":"nobody@example.com","action":"failed","status":"5.1.1",'
-       '"diagnosticCode":"smtp; 550 5.1.1 user unknown"}],"reportingMTA":"dsn; a1-2.smtp-out.amazonses.com"},'
-       '"mail":{"source":"s@example.org"}}\n')
+SES = (
+    '{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General",'
+    '"bouncedRecipients":[{"emailAddress":"nobody@example.com","action":"failed","status":"5.1.1",'
+    '"diagnosticCode":"smtp; 550 5.1.1 user unknown"}],"reportingMTA":"dsn; a1-2.smtp-out.amazonses.com"},'
+    '"mail":{"source":"s@example.org"}}\n'
+)
 
 SENDMAIL = """The original message was received at Thu, 29 Apr 2010 23:34:45 +0900
 from mx.example.jp [192.0.2.1]
@@ -289,67 +291,185 @@ DAEMON = {"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>", "Subj
 UNKNOWN = [("nobody@example.org", "userunknown", True)]
 
 CASES = [
-    ("qmail", {"From": "MAILER-DAEMON@mx.example.jp", "Subject": "failure notice"}, QMAIL,
-     [("nobody@example.ne.jp", "userunknown", True), ("far@nowhere.example", "hostunknown", True)]),
-    ("exim", {"From": "Mail Delivery System <Mailer-Daemon@mx.example.jp>", "Subject": "Mail delivery failed",
-              "X-Failed-Recipients": "gone@example.org, full@example.org"}, EXIM,
-     [("gone@example.org", "hostunknown", True), ("full@example.org", "mailboxfull", False)]),
-    ("exchange2003", {"From": "System Administrator <postmaster@example.jp>", "Subject": "Undeliverable: Hello"},
-     EXCHANGE2003, [("who@example.jp", "userunknown", True)]),
-    ("googlegroups", {"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
-                      "Subject": "Delivery Status Notification (Failure)",
-                      "X-Failed-Recipients": "team@googlegroups.com"}, GROUPS, [("team@googlegroups.com", "rejected", False)]),
-    ("amazonses", {"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"}, SES,
-     [("nobody@example.com", "userunknown", True)]),
+    (
+        "qmail",
+        {"From": "MAILER-DAEMON@mx.example.jp", "Subject": "failure notice"},
+        QMAIL,
+        [("nobody@example.ne.jp", "userunknown", True), ("far@nowhere.example", "hostunknown", True)],
+    ),
+    (
+        "exim",
+        {
+            "From": "Mail Delivery System <Mailer-Daemon@mx.example.jp>",
+            "Subject": "Mail delivery failed",
+            "X-Failed-Recipients": "gone@example.org, full@example.org",
+        },
+        EXIM,
+        [("gone@example.org", "hostunknown", True), ("full@example.org", "mailboxfull", False)],
+    ),
+    (
+        "exchange2003",
+        {"From": "System Administrator <postmaster@example.jp>", "Subject": "Undeliverable: Hello"},
+        EXCHANGE2003,
+        [("who@example.jp", "userunknown", True)],
+    ),
+    (
+        "googlegroups",
+        {
+            "From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Subject": "Delivery Status Notification (Failure)",
+            "X-Failed-Recipients": "team@googlegroups.com",
+        },
+        GROUPS,
+        [("team@googlegroups.com", "rejected", False)],
+    ),
+    (
+        "amazonses",
+        {"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"},
+        SES,
+        [("nobody@example.com", "userunknown", True)],
+    ),
     ("sendmail", DAEMON, SENDMAIL, UNKNOWN),
-    ("postfix", {"From": "MAILER-DAEMON@mx.example.jp (Mail Delivery System)",
-                 "Subject": "Undelivered Mail Returned to Sender"}, POSTFIX, UNKNOWN),
-    ("gmail", {"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
-               "Subject": "Delivery Status Notification (Failure)"}, GMAIL, [("full@example.org", "mailboxfull", False)]),
-    ("opensmtpd", {"From": "Mailer Daemon <MAILER-DAEMON@mx.example.jp>",
-                   "Subject": "Delivery status notification: error"}, OPENSMTPD, UNKNOWN),
-    ("domino", {"From": "Postmaster@example.org", "Subject": "DELIVERY FAILURE: User nobody not listed"}, DOMINO,
-     UNKNOWN),
+    (
+        "postfix",
+        {
+            "From": "MAILER-DAEMON@mx.example.jp (Mail Delivery System)",
+            "Subject": "Undelivered Mail Returned to Sender",
+        },
+        POSTFIX,
+        UNKNOWN,
+    ),
+    (
+        "gmail",
+        {
+            "From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Subject": "Delivery Status Notification (Failure)",
+        },
+        GMAIL,
+        [("full@example.org", "mailboxfull", False)],
+    ),
+    (
+        "opensmtpd",
+        {"From": "Mailer Daemon <MAILER-DAEMON@mx.example.jp>", "Subject": "Delivery status notification: error"},
+        OPENSMTPD,
+        UNKNOWN,
+    ),
+    (
+        "domino",
+        {"From": "Postmaster@example.org", "Subject": "DELIVERY FAILURE: User nobody not listed"},
+        DOMINO,
+        UNKNOWN,
+    ),
     ("notes", {"From": "postmaster@example.org", "Subject": "Undeliverable message"}, NOTES, UNKNOWN),
     ("exchange2007", {"From": "postmaster@example.org", "Subject": "Undeliverable: Hello"}, EXCHANGE2007, UNKNOWN),
     ("dragonfly", {"From": "MAILER-DAEMON <>", "Subject": "Mail delivery failed"}, DRAGONFLY, UNKNOWN),
-    ("ezweb", {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"}, EZWEB,
-     [("gone@ezweb.ne.jp", "suspend", False)]),
-    ("kddi", {"From": "no-reply@example.dion.ne.jp", "Subject": "Mail"}, KDDI,
-     [("full@example.dion.ne.jp", "mailboxfull", False)]),
-    ("mfilter", {"From": "POSTMASTER <postmaster@example.org>", "Subject": "failure notice", "X-Mailer": "m-FILTER"},
-     MFILTER, [("kijitora@example.org", "userunknown", True)]),
-    ("imailserver", {"From": '"Postmaster" <postmaster@example.org>', "Subject": "Undeliverable Mail",
-                     "X-Mailer": "<SMTP32 v8.22>"}, IMAIL, UNKNOWN),
-    ("interscan", {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
-     INTERSCAN, UNKNOWN),
-    ("zoho", {"From": "mailer-daemon@mail.zoho.com", "Subject": "Undelivered Mail Returned to Sender",
-              "X-ZohoMail": "Si CHF_MF_NL SS_10"}, ZOHO, UNKNOWN),
-    ("fml", {"From": "list-admin@example.jp", "Subject": "Loop Alert: Duplicated Message-ID (list ML)",
-             "X-MLServer": "fml [fml 4.0.3 release]"}, FML, [("list@example.jp", "systemerror", False)]),
+    (
+        "ezweb",
+        {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"},
+        EZWEB,
+        [("gone@ezweb.ne.jp", "suspend", False)],
+    ),
+    (
+        "kddi",
+        {"From": "no-reply@example.dion.ne.jp", "Subject": "Mail"},
+        KDDI,
+        [("full@example.dion.ne.jp", "mailboxfull", False)],
+    ),
+    (
+        "mfilter",
+        {"From": "POSTMASTER <postmaster@example.org>", "Subject": "failure notice", "X-Mailer": "m-FILTER"},
+        MFILTER,
+        [("kijitora@example.org", "userunknown", True)],
+    ),
+    (
+        "imailserver",
+        {
+            "From": '"Postmaster" <postmaster@example.org>',
+            "Subject": "Undeliverable Mail",
+            "X-Mailer": "<SMTP32 v8.22>",
+        },
+        IMAIL,
+        UNKNOWN,
+    ),
+    (
+        "interscan",
+        {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
+        INTERSCAN,
+        UNKNOWN,
+    ),
+    (
+        "zoho",
+        {
+            "From": "mailer-daemon@mail.zoho.com",
+            "Subject": "Undelivered Mail Returned to Sender",
+            "X-ZohoMail": "Si CHF_MF_NL SS_10",
+        },
+        ZOHO,
+        UNKNOWN,
+    ),
+    (
+        "fml",
+        {
+            "From": "list-admin@example.jp",
+            "Subject": "Loop Alert: Duplicated Message-ID (list ML)",
+            "X-MLServer": "fml [fml 4.0.3 release]",
+        },
+        FML,
+        [("list@example.jp", "systemerror", False)],
+    ),
     ("apachejames", {"From": "postmaster@example.org", "Subject": "Re:Hello"}, APACHEJAMES, UNKNOWN),
-    ("verizon", {"From": "MMSC NDR Administrator <sysadmin@m01.vzwpix.com>", "Subject": "Undeliverable Message"},
-     VERIZON, [("5555550100@vzwpix.com", "userunknown", True)]),
+    (
+        "verizon",
+        {"From": "MMSC NDR Administrator <sysadmin@m01.vzwpix.com>", "Subject": "Undeliverable Message"},
+        VERIZON,
+        [("5555550100@vzwpix.com", "userunknown", True)],
+    ),
     ("mailmarshal", {"From": "postmaster@example.org", "Subject": "Undeliverable Mail"}, MAILMARSHAL, UNKNOWN),
     ("x6", {"From": "mailer-daemon", "Subject": "There was an error sending your mail"}, X6, UNKNOWN),
-    ("mailfoundry", {"From": "MAILER-DAEMON@example.org", "Subject": "Message delivery has failed"}, MAILFOUNDRY,
-     UNKNOWN),
-    ("mimecast", {"From": "postmaster@example.org", "Subject": "[Postmaster] Email Delivery Failure"}, MIMECAST,
-     UNKNOWN),
-    ("messagingserver", {"From": "postmaster@example.org", "Subject": "Delivery Notification: Delivery has failed"},
-     MESSAGINGSERVER, UNKNOWN),
+    (
+        "mailfoundry",
+        {"From": "MAILER-DAEMON@example.org", "Subject": "Message delivery has failed"},
+        MAILFOUNDRY,
+        UNKNOWN,
+    ),
+    (
+        "mimecast",
+        {"From": "postmaster@example.org", "Subject": "[Postmaster] Email Delivery Failure"},
+        MIMECAST,
+        UNKNOWN,
+    ),
+    (
+        "messagingserver",
+        {"From": "postmaster@example.org", "Subject": "Delivery Notification: Delivery has failed"},
+        MESSAGINGSERVER,
+        UNKNOWN,
+    ),
     # a format's own wording sets the reason where the text alone would not
-    ("ezweb", {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"}, EZWEB_FILTER,
-     [("nobody@ezweb.ne.jp", "filtered", False)]),
-    ("interscan", {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
-     INTERSCAN_SHORT, UNKNOWN),
+    (
+        "ezweb",
+        {"From": "<Postmaster@ezweb.ne.jp>", "Subject": "Mail System Error - Returned Mail"},
+        EZWEB_FILTER,
+        [("nobody@ezweb.ne.jp", "filtered", False)],
+    ),
+    (
+        "interscan",
+        {"From": '"InterScan MSS" <postmaster@example.org>', "Subject": "Mail could not be delivered"},
+        INTERSCAN_SHORT,
+        UNKNOWN,
+    ),
     ("notes", {"From": "postmaster@example.org", "Subject": "Undeliverable message"}, NOTES_SPACED, UNKNOWN),
-    ("lsoft", {"From": "LSMTP-Notify@lists.example.edu", "Subject": "Undeliverable mail"},
-     "Error-for:  who@example.edu\nError-Code: 5\nError-Text: 550 5.1.1 User unknown\n",
-     [("who@example.edu", "userunknown", True)]),
-    ("localpart", {"From": "MAILER-DAEMON@example.edu", "Subject": "Returned mail: User unknown"},
-     "Message not delivered to the following:\n\n    jdoe    No matches to nameserver query\n",
-     [("jdoe@example.edu", "userunknown", True)]),
+    (
+        "lsoft",
+        {"From": "LSMTP-Notify@lists.example.edu", "Subject": "Undeliverable mail"},
+        "Error-for:  who@example.edu\nError-Code: 5\nError-Text: 550 5.1.1 User unknown\n",
+        [("who@example.edu", "userunknown", True)],
+    ),
+    (
+        "localpart",
+        {"From": "MAILER-DAEMON@example.edu", "Subject": "Returned mail: User unknown"},
+        "Message not delivered to the following:\n\n    jdoe    No matches to nameserver query\n",
+        [("jdoe@example.edu", "userunknown", True)],
+    ),
 ]
 
 
@@ -368,8 +488,10 @@ def test_format(name: str, headers: dict[str, str], body: str, want: list[tuple[
 
 
 def test_ses_complaint_and_delivery() -> None:
-    comp = ('{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"c@example.com"}],'
-            '"complaintFeedbackType":"abuse"}}')
+    comp = (
+        '{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":"c@example.com"}],'
+        '"complaintFeedbackType":"abuse"}}'
+    )
     c = classify(mail({"From": "no-reply@sns.amazonaws.com", "Subject": "AWS Notification Message"}, comp))
     assert c.kind == "complaint" and c.recipients[0].reason == "feedback"
     dl = '{"notificationType":"Delivery","delivery":{"recipients":["d@example.com"],"smtpResponse":"250 2.6.0 ok"}}'
@@ -380,26 +502,44 @@ def test_ses_complaint_and_delivery() -> None:
 def test_generic_layouts_need_a_machine_sender() -> None:
     """A person quoting a bounce's wording is not a bounce."""
     for body in (SENDMAIL, DOMINO, EXCHANGE2007, GMAIL, OPENSMTPD):
-        c = classify(mail({"From": "Friend <friend@example.org>", "To": "me@example.com",
-                           "Return-Path": "<friend@example.org>", "Subject": "look what I got"}, body))
+        c = classify(
+            mail(
+                {
+                    "From": "Friend <friend@example.org>",
+                    "To": "me@example.com",
+                    "Return-Path": "<friend@example.org>",
+                    "Subject": "look what I got",
+                },
+                body,
+            )
+        )
         assert c.evidence.startswith("format:") is False, c.evidence
 
 
 def test_o365_short_ndr() -> None:
-    body = ("Your message to gone@example.org couldn't be delivered.\n\ngone wasn't found at example.org.\n\n"
-            "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found'\n")
-    c = classify(mail({"From": "Microsoft Outlook <postmaster@example.onmicrosoft.com>",
-                       "Subject": "Undeliverable: Hello"}, body))
+    body = (
+        "Your message to gone@example.org couldn't be delivered.\n\ngone wasn't found at example.org.\n\n"
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found'\n"
+    )
+    c = classify(
+        mail(
+            {"From": "Microsoft Outlook <postmaster@example.onmicrosoft.com>", "Subject": "Undeliverable: Hello"}, body
+        )
+    )
     assert c.evidence == "format:exchange2007" and [r.address for r in c.recipients] == ["gone@example.org"]
 
 
-@pytest.mark.parametrize("body", [
-    "----- Transcript of session follows -----\n" + "a@" * 50_000 + "\n",
-    "Could not be delivered to: <" + "a@" * 50_000 + "\n",
-    "Diagnostic information for administrators:\nGenerating server: x\n" + "a@" * 50_000 + "\n",
-    "----- The following addresses had " + "- " * 50_000 + "x\n",
-    "a" * 200_000 + "\n",
-], ids=["transcript", "kddi", "exchange", "dashes", "long-token"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "----- Transcript of session follows -----\n" + "a@" * 50_000 + "\n",
+        "Could not be delivered to: <" + "a@" * 50_000 + "\n",
+        "Diagnostic information for administrators:\nGenerating server: x\n" + "a@" * 50_000 + "\n",
+        "----- The following addresses had " + "- " * 50_000 + "x\n",
+        "a" * 200_000 + "\n",
+    ],
+    ids=["transcript", "kddi", "exchange", "dashes", "long-token"],
+)
 def test_no_quadratic_regexes(body: str) -> None:
     import time
 
@@ -411,19 +551,29 @@ def test_no_quadratic_regexes(body: str) -> None:
 def test_gateway_wrapping_a_whole_dsn() -> None:
     """A gateway that returns the DSN it received as message/rfc822: the inner DSN's status
     and diagnostic decide, not the outer "Returned mail: User unknown" subject."""
-    inner = ("From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.jp>\nTo: sender@example.jp\n"
-             "Subject: Returned mail: User unknown\nMIME-Version: 1.0\n"
-             "Content-Type: multipart/report; report-type=delivery-status; boundary=\"in\"\n\n"
-             "--in\n\n   ----- The following addresses had permanent fatal errors -----\nnobody@example.org\n\n"
-             "--in\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.example.jp\n\n"
-             "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 5.1.1\n"
-             "Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--in--\n")
-    body = ("--out\nContent-Type: text/plain\n\nThe original message was received at Thu Oct 13 2015\n\n"
-            "----- The following addresses had permanent delivery errors -----\n\n\n"
-            "--out\nContent-Type: message/rfc822\n\n" + inner + "\n--out--\n")
-    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@gw.example.jp>",
-                "Subject": "Returned mail: User unknown", "MIME-Version": "1.0",
-                "Content-Type": 'multipart/mixed; boundary="out"'}, body)
+    inner = (
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.jp>\nTo: sender@example.jp\n"
+        "Subject: Returned mail: User unknown\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="in"\n\n'
+        "--in\n\n   ----- The following addresses had permanent fatal errors -----\nnobody@example.org\n\n"
+        "--in\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.example.jp\n\n"
+        "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--in--\n"
+    )
+    body = (
+        "--out\nContent-Type: text/plain\n\nThe original message was received at Thu Oct 13 2015\n\n"
+        "----- The following addresses had permanent delivery errors -----\n\n\n"
+        "--out\nContent-Type: message/rfc822\n\n" + inner + "\n--out--\n"
+    )
+    raw = mail(
+        {
+            "From": "Mail Delivery Subsystem <MAILER-DAEMON@gw.example.jp>",
+            "Subject": "Returned mail: User unknown",
+            "MIME-Version": "1.0",
+            "Content-Type": 'multipart/mixed; boundary="out"',
+        },
+        body,
+    )
     (r,) = classify(raw).recipients
     assert (r.address, r.status, r.reason, r.hard) == ("nobody@example.org", "5.1.1", "userunknown", True)
 
@@ -431,15 +581,23 @@ def test_gateway_wrapping_a_whole_dsn() -> None:
 def test_sendmail_transcript_explains_a_listed_address() -> None:
     """Sendmail lists the address, then explains it in the transcript: the explanation is the
     diagnostic, and its words beat the DSN's generic 4.4.7 (queue timeout)."""
-    body = ("--b\n\n   ----- The following addresses had permanent fatal errors -----\n<nobody@example.org>\n\n"
-            "   ----- Transcript of session follows -----\n"
-            "<nobody@example.org>... Deferred: Name server: example.org.: host name lookup failure\n"
-            "Message could not be delivered for 5 days\nMessage will be deleted from queue\n\n"
-            "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.jp\n\n"
-            "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 4.4.7\n\n--b--\n")
-    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
-                "Subject": "Returned mail: see transcript for details", "MIME-Version": "1.0",
-                "Content-Type": "multipart/report; report-type=delivery-status; boundary=b"}, body)
+    body = (
+        "--b\n\n   ----- The following addresses had permanent fatal errors -----\n<nobody@example.org>\n\n"
+        "   ----- Transcript of session follows -----\n"
+        "<nobody@example.org>... Deferred: Name server: example.org.: host name lookup failure\n"
+        "Message could not be delivered for 5 days\nMessage will be deleted from queue\n\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.jp\n\n"
+        "Final-Recipient: RFC822; nobody@example.org\nAction: failed\nStatus: 4.4.7\n\n--b--\n"
+    )
+    raw = mail(
+        {
+            "From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
+            "Subject": "Returned mail: see transcript for details",
+            "MIME-Version": "1.0",
+            "Content-Type": "multipart/report; report-type=delivery-status; boundary=b",
+        },
+        body,
+    )
     (r,) = classify(raw).recipients
     assert (r.status, r.reason, r.hard) == ("4.4.7", "networkerror", False)
     assert "host name lookup failure" in r.diagnostic
@@ -447,14 +605,21 @@ def test_sendmail_transcript_explains_a_listed_address() -> None:
 
 def test_gmail_state_names_the_stage() -> None:
     """Gmail's "(state 18)": refused after the recipients were accepted -> the recipient's filter."""
-    body = ("Delivery to the following recipient failed permanently:\n\n     nobody@example.org\n\n"
-            "Technical details of permanent failure:\n"
-            "Google tried to deliver your message, but it was rejected by the recipient domain. We recommend "
-            "contacting the other email provider for further information about the cause of this error. "
-            "The error that the other server returned was: 550 550 Unknown user nobody@example.org (state 18).\n\n"
-            "   ----- Original message -----\n\nFrom: sender@example.jp\n")
-    raw = mail({"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
-                "Subject": "Delivery Status Notification (Failure)"}, body)
+    body = (
+        "Delivery to the following recipient failed permanently:\n\n     nobody@example.org\n\n"
+        "Technical details of permanent failure:\n"
+        "Google tried to deliver your message, but it was rejected by the recipient domain. We recommend "
+        "contacting the other email provider for further information about the cause of this error. "
+        "The error that the other server returned was: 550 550 Unknown user nobody@example.org (state 18).\n\n"
+        "   ----- Original message -----\n\nFrom: sender@example.jp\n"
+    )
+    raw = mail(
+        {
+            "From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Subject": "Delivery Status Notification (Failure)",
+        },
+        body,
+    )
     c = classify(raw)
     assert c.evidence == "format:gmail"
     assert [(r.address, r.reason, r.hard) for r in c.recipients] == [("nobody@example.org", "filtered", False)]
@@ -462,13 +627,20 @@ def test_gmail_state_names_the_stage() -> None:
 
 def test_sendmail_session_error_belongs_to_the_next_recipient() -> None:
     """A refused MAIL FROM in the transcript explains the "<addr>... Remote protocol error" after it."""
-    body = ("   ----- Transcript of session follows -----\nWhile talking to mx.example.org:\n"
-            ">>> MAIL From:<sender@example.jp>\n"
-            "<<< 501 <sender@example.jp>... no access from mail server [192.0.2.5] which is an open relay.\n"
-            "554 <nobody@example.org>... Remote protocol error\n\n   ----- Unsent message follows -----\n"
-            "From: sender@example.jp\n")
-    raw = mail({"From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
-                "Subject": "Returned mail: Remote protocol error"}, body)
+    body = (
+        "   ----- Transcript of session follows -----\nWhile talking to mx.example.org:\n"
+        ">>> MAIL From:<sender@example.jp>\n"
+        "<<< 501 <sender@example.jp>... no access from mail server [192.0.2.5] which is an open relay.\n"
+        "554 <nobody@example.org>... Remote protocol error\n\n   ----- Unsent message follows -----\n"
+        "From: sender@example.jp\n"
+    )
+    raw = mail(
+        {
+            "From": "Mail Delivery Subsystem <MAILER-DAEMON@mx.example.jp>",
+            "Subject": "Returned mail: Remote protocol error",
+        },
+        body,
+    )
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("nobody@example.org", "blocked", False)
     assert "open relay" in r.diagnostic

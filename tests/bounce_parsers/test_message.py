@@ -34,9 +34,12 @@ X-Bulkmail-Campaign: 42
 X-Bulkmail-Delivery: 4242
 --B--
 """
-HEAD = {"From": "MAILER-DAEMON@mx.example.net", "To": "noreply+tok123@sender.example",
-        "Subject": "Undelivered Mail Returned to Sender",
-        "Content-Type": 'multipart/report; report-type=delivery-status; boundary="B"'}
+HEAD = {
+    "From": "MAILER-DAEMON@mx.example.net",
+    "To": "noreply+tok123@sender.example",
+    "Subject": "Undelivered Mail Returned to Sender",
+    "Content-Type": 'multipart/report; report-type=delivery-status; boundary="B"',
+}
 
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
@@ -61,8 +64,10 @@ def test_encoded_words_and_charsets() -> None:
 
 
 def test_broken_mime_and_8bit() -> None:
-    raw = (b"From: MAILER-DAEMON@x.example\nSubject: Undeliverable\nContent-Type: multipart/report; boundary=\n\n"
-           b"\xff\xfe garbage \x00\nFinal-Recipient: rfc822; a@b.example\nAction: failed\nStatus: 5.2.2\n")
+    raw = (
+        b"From: MAILER-DAEMON@x.example\nSubject: Undeliverable\nContent-Type: multipart/report; boundary=\n\n"
+        b"\xff\xfe garbage \x00\nFinal-Recipient: rfc822; a@b.example\nAction: failed\nStatus: 5.2.2\n"
+    )
     c = classify(raw)
     assert c.kind == "bounce" and c.recipients[0].reason == "mailboxfull"
 
@@ -75,30 +80,38 @@ def test_size_cap() -> None:
 
 
 def test_base64_and_qp_parts() -> None:
-    body = ("--B\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
-            "caf=C3=A9\n--B\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
-            "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IHhAeS5leGFtcGxlCkFjdGlvbjogZmFpbGVkClN0YXR1czogNS4xLjEK\n--B--\n")
+    body = (
+        "--B\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+        "caf=C3=A9\n--B\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+        "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IHhAeS5leGFtcGxlCkFjdGlvbjogZmFpbGVkClN0YXR1czogNS4xLjEK\n--B--\n"
+    )
     rep = Report(parse(mail(HEAD, body)))
     assert "café" in rep.text
     assert "Final-Recipient: rfc822; x@y.example" in rep.ds
 
 
-@pytest.mark.parametrize("body", [
-    "pre\n--b\nA\n--b  \nB\n--b--\nepilogue",
-    "--b\nA\n--bx\nstill A\n --b\nstill A\n--b--",
-    "no delimiter at all",
-    "--b--\n",
-    "x--b\n--b\nA",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "pre\n--b\nA\n--b  \nB\n--b--\nepilogue",
+        "--b\nA\n--bx\nstill A\n --b\nstill A\n--b--",
+        "no delimiter at all",
+        "--b--\n",
+        "x--b\n--b\nA",
+    ],
+)
 def test_split_boundary_matches_the_regex_split(body: str) -> None:
     import re
+
     delim = re.compile(r"^--" + re.escape("b") + r"(--)?[ \t]*$", re.M)
     want = [p or "" for p in delim.split(body)]
     assert split_boundary(body, "b") == want
 
 
 def test_parse_headers_unfolds_and_skips_junk() -> None:
-    block = ("Subject: one\n two\nnot a header line\n continuation of junk\nX-A: 1\nX-A:  2 \n"
-             "Bad Key: x\n: empty\nTo:\n\t<a@b.example>")
+    block = (
+        "Subject: one\n two\nnot a header line\n continuation of junk\nX-A: 1\nX-A:  2 \n"
+        "Bad Key: x\n: empty\nTo:\n\t<a@b.example>"
+    )
     h = parse_headers(block)
     assert h == {"subject": ["one two"], "x-a": ["1", "2"], "to": ["<a@b.example>"]}

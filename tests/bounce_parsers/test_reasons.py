@@ -19,17 +19,47 @@ CASES = [
     ("exceedlimit", "5.2.3", "552", "DATA", "552 5.2.3 Message length exceeds administrative limit"),
     ("mesgtoobig", "5.3.4", "552", "DATA", "552 5.3.4 Error: message file too big"),
     ("filtered", "5.2.0", "550", "DATA", "550 5.2.0 Message rejected due to user rules"),
-    ("rejected", "5.1.8", "553", "MAIL", "553 5.1.8 <x@y.example>... Domain of sender address x@y.example does not exist"),
+    (
+        "rejected",
+        "5.1.8",
+        "553",
+        "MAIL",
+        "553 5.1.8 <x@y.example>... Domain of sender address x@y.example does not exist",
+    ),
     ("blocked", "5.7.1", "550", "CONN", "550 5.7.1 Client host rejected: blocked using zen.spamhaus.org"),
     ("spamdetected", "5.7.1", "550", "DATA", "550 5.7.1 Message rejected as spam by Content Filtering"),
     ("virusdetected", "5.7.0", "550", "DATA", "550 5.7.0 Virus detected: Eicar-Test-Signature"),
     ("policyviolation", "5.7.0", "550", "DATA", "550 5.7.0 Message not accepted for policy reasons"),
     ("securityerror", "5.7.0", "530", "MAIL", "530 5.7.0 Authentication required"),
-    ("authfailure", "5.7.26", "550", "DATA", "550 5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy"),
-    ("requireptr", "5.7.25", "550", "CONN", "550 5.7.25 The IP address sending this message does not have a PTR record setup"),
-    ("badreputation", "4.7.0", "421", "CONN", "421 4.7.0 [TSS04] Messages temporarily deferred due to unexpected volume or user complaints - 4.16.55.1"),
+    (
+        "authfailure",
+        "5.7.26",
+        "550",
+        "DATA",
+        "550 5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy",
+    ),
+    (
+        "requireptr",
+        "5.7.25",
+        "550",
+        "CONN",
+        "550 5.7.25 The IP address sending this message does not have a PTR record setup",
+    ),
+    (
+        "badreputation",
+        "4.7.0",
+        "421",
+        "CONN",
+        "421 4.7.0 [TSS04] Messages temporarily deferred due to unexpected volume or user complaints - 4.16.55.1",
+    ),
     ("norelaying", "5.7.1", "554", "RCPT", "554 5.7.1 <a@b.example>: Relay access denied"),
-    ("notcompliantrfc", "5.7.1", "550", "DATA", "550 5.7.1 This message is not RFC 5322 compliant. There are multiple From headers"),
+    (
+        "notcompliantrfc",
+        "5.7.1",
+        "550",
+        "DATA",
+        "550 5.7.1 This message is not RFC 5322 compliant. There are multiple From headers",
+    ),
     ("syntaxerror", "5.5.0", "503", "DATA", "503 Bad sequence of commands"),
     ("contenterror", "5.6.0", "554", "DATA", "554 5.6.0 Message contains invalid header"),
     ("toomanyconn", "4.3.2", "452", "CONN", "452 4.3.2 Too many connections"),
@@ -57,23 +87,35 @@ def test_delivered_and_delayed() -> None:
     assert find("", "", "", "", "SMTP", "delayed") == "expired"
 
 
-@pytest.mark.parametrize(("reason", "status", "reply", "hard"), [
-    ("userunknown", "5.1.1", "550", True), ("userunknown", "4.1.1", "450", True), ("hostunknown", "5.1.2", "", True),
-    ("hasmoved", "5.1.6", "551", True), ("notaccept", "5.1.10", "556", True), ("notaccept", "4.0.0", "", False),
-    ("mailboxfull", "5.2.2", "552", False), ("blocked", "5.7.1", "550", False), ("expired", "4.4.7", "", False),
-])
+@pytest.mark.parametrize(
+    ("reason", "status", "reply", "hard"),
+    [
+        ("userunknown", "5.1.1", "550", True),
+        ("userunknown", "4.1.1", "450", True),
+        ("hostunknown", "5.1.2", "", True),
+        ("hasmoved", "5.1.6", "551", True),
+        ("notaccept", "5.1.10", "556", True),
+        ("notaccept", "4.0.0", "", False),
+        ("mailboxfull", "5.2.2", "552", False),
+        ("blocked", "5.7.1", "550", False),
+        ("expired", "4.4.7", "", False),
+    ],
+)
 def test_hard_soft(reason: str, status: str, reply: str, hard: bool) -> None:
     assert is_hard(reason, status, reply) is hard
 
 
-@pytest.mark.parametrize(("code", "text", "want"), [
-    (550, "5.1.1 <x@y>: Recipient address rejected: User unknown", ("userunknown", True)),
-    (552, "5.2.2 Mailbox full", ("mailboxfull", False)),
-    (554, "5.7.1 <x@y>: Relay access denied", ("norelaying", False)),
-    (421, "4.7.0 Try again later, closing connection. (EHLO) - gsmtp too many connections", ("toomanyconn", False)),
-    (556, "Domain does not accept mail", ("notaccept", True)),
-    (250, "2.0.0 OK", ("delivered", False)),
-])
+@pytest.mark.parametrize(
+    ("code", "text", "want"),
+    [
+        (550, "5.1.1 <x@y>: Recipient address rejected: User unknown", ("userunknown", True)),
+        (552, "5.2.2 Mailbox full", ("mailboxfull", False)),
+        (554, "5.7.1 <x@y>: Relay access denied", ("norelaying", False)),
+        (421, "4.7.0 Try again later, closing connection. (EHLO) - gsmtp too many connections", ("toomanyconn", False)),
+        (556, "Domain does not accept mail", ("notaccept", True)),
+        (250, "2.0.0 OK", ("delivered", False)),
+    ],
+)
 def test_classify_smtp_reply(code: int, text: str, want: tuple[str, bool]) -> None:
     assert classify_smtp_reply(code, text) == want
 
@@ -83,61 +125,113 @@ def test_match_text_alone() -> None:
     assert match_text("nothing to see") == ""
 
 
-@pytest.mark.parametrize(("want", "status", "reply", "command", "diag"), [
-    # a flattened multi-line reply keeps its line prefixes; the phrase must still match
-    ("speeding", "5.2.1", "550", "RCPT", "550-5.2.1 The user you are trying to contact is receiving mail at a rate that "
-     "550-5.2.1 prevents additional messages from being delivered. 550 5.2.1 https://support.google.com/mail"),
-    # code and text agree on the domain: not a user unknown
-    ("hostunknown", "5.1.2", "550", "RCPT", "550 5.1.2 <a@b.example>: Recipient address rejected: Bad destination "
-     "system address"),
-    # a transient DNS failure is a network error, not a domain that does not exist
-    ("networkerror", "4.0.0", "", "", "DNS Error: DNS type 'mx' lookup of b.example responded with code NXDOMAIN"),
-    ("notaccept", "4.0.0", "", "", "The domain b.example doesn't receive email according to the administrator: "
-     "returned MX"),
-    ("userunknown", "5.1.10", "", "", "The email address wasn\u2019t found at the destination domain."),
-    # "user unknown" is the recipient's fault when it answered RCPT TO or came with an addressing code;
-    # after DATA (or with neither) the same words come from a filter in the path
-    ("userunknown", "5.0.0", "550", "RCPT", "550 <a@b.example>... User unknown"),
-    ("userunknown", "5.1.351", "550", "", "550 5.1.351 Remote server returned unknown recipient -> 550 User unknown"),
-    ("filtered", "5.0.0", "550", "DATA", "550 <a@b.example>... User unknown"),
-    ("filtered", "5.0.0", "550", "", "550 Unknown user a@b.example"),
-    ("expired", "", "", "", "Envelope expired"),
-    ("authfailure", "5.0.0", "550", "", "550 DMARC check failed."),
-    ("notcompliantrfc", "5.7.1", "550", "DATA", "550-5.7.1 Messages with multiple addresses in From: header are not "
-     "accepted."),
-])
+@pytest.mark.parametrize(
+    ("want", "status", "reply", "command", "diag"),
+    [
+        # a flattened multi-line reply keeps its line prefixes; the phrase must still match
+        (
+            "speeding",
+            "5.2.1",
+            "550",
+            "RCPT",
+            "550-5.2.1 The user you are trying to contact is receiving mail at a rate that "
+            "550-5.2.1 prevents additional messages from being delivered. 550 5.2.1 https://support.google.com/mail",
+        ),
+        # code and text agree on the domain: not a user unknown
+        (
+            "hostunknown",
+            "5.1.2",
+            "550",
+            "RCPT",
+            "550 5.1.2 <a@b.example>: Recipient address rejected: Bad destination system address",
+        ),
+        # a transient DNS failure is a network error, not a domain that does not exist
+        ("networkerror", "4.0.0", "", "", "DNS Error: DNS type 'mx' lookup of b.example responded with code NXDOMAIN"),
+        (
+            "notaccept",
+            "4.0.0",
+            "",
+            "",
+            "The domain b.example doesn't receive email according to the administrator: returned MX",
+        ),
+        ("userunknown", "5.1.10", "", "", "The email address wasn\u2019t found at the destination domain."),
+        # "user unknown" is the recipient's fault when it answered RCPT TO or came with an addressing code;
+        # after DATA (or with neither) the same words come from a filter in the path
+        ("userunknown", "5.0.0", "550", "RCPT", "550 <a@b.example>... User unknown"),
+        (
+            "userunknown",
+            "5.1.351",
+            "550",
+            "",
+            "550 5.1.351 Remote server returned unknown recipient -> 550 User unknown",
+        ),
+        ("filtered", "5.0.0", "550", "DATA", "550 <a@b.example>... User unknown"),
+        ("filtered", "5.0.0", "550", "", "550 Unknown user a@b.example"),
+        ("expired", "", "", "", "Envelope expired"),
+        ("authfailure", "5.0.0", "550", "", "550 DMARC check failed."),
+        (
+            "notcompliantrfc",
+            "5.7.1",
+            "550",
+            "DATA",
+            "550-5.7.1 Messages with multiple addresses in From: header are not accepted.",
+        ),
+    ],
+)
 def test_phrase_and_rule_details(want: str, status: str, reply: str, command: str, diag: str) -> None:
     assert find(status, reply, command, diag, "SMTP", "failed") == want
 
 
 def test_postfix_type_with_a_remote_reply_reads_as_smtp() -> None:
-    diag = ("delivery temporarily suspended: connect to mx.b.example[192.0.2.1]: server refused to talk to me: "
-            "421 Service not available, closing transmission channel")
+    diag = (
+        "delivery temporarily suspended: connect to mx.b.example[192.0.2.1]: server refused to talk to me: "
+        "421 Service not available, closing transmission channel"
+    )
     assert find("4.0.0", "421", "", diag, "X-POSTFIX", "delayed") == "blocked"
     assert find("4.3.0", "", "", "temporary failure", "X-POSTFIX", "failed") != "blocked"
 
 
-@pytest.mark.parametrize(("mta", "diag", "want"), [
-    ("mx.cox.net", "550 5.1.0 <s@a.example> sender rejected. AUP#CXBL", "blocked"),
-    ("", "550 5.1.0 sender rejected. https://www.spectrum.net/support/ AUP#In-1310", "toomanyconn"),
-    ("smtp-in.orange.fr", "550 5.5.0 The recipient account is blocked. LPN007_426", "suspend"),
-    ("", "421 mwinf5c77 ME Service refused, please try later. OFR_999 [999]", "blocked"),
-    ("mx.qq.com", "550 Ip frequency limited", "toomanyconn"),
-    ("mx1.mail.aol.com", "421 4.7.1 : (DYN:T1) http://postmaster.info.aol.com", "blocked"),
-    ("smtp.secureserver.net", "550 5.1.1 <a@b> - 192.0.2.1 has sent to too many recipients this hour. IB607",
-     "speeding"),
-    ("", "Your message wasn't delivered to a@b.example because the address couldn't be found. "
-         "https://support.google.com/mail/?p=NoSuchUser", "userunknown"),
-    ("mta6.am0.yahoodns.net", "554 delivery error: dd This user doesn't have a yahoo.com account", "userunknown"),
-    ("lsean.ezweb.ne.jp", "550 <nobody@ezweb.ne.jp>: User unknown", "userunknown"),
-    ("msmx.au.com", "550 : User unknown", "filtered"),
-    ("", "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes#rcp Refused due to recipient preferences",
-     "filtered"),
-    ("us-smtp-inbound-1.mimecast.com", "554 Host network not allowed - https://community.mimecast.com/docs",
-     "policyviolation"),
-    ("ab1pr01.prod.outlook.com", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "userunknown"),
-    ("mx.example.org", "550 5.1.1 User unknown", ""),
-])
+@pytest.mark.parametrize(
+    ("mta", "diag", "want"),
+    [
+        ("mx.cox.net", "550 5.1.0 <s@a.example> sender rejected. AUP#CXBL", "blocked"),
+        ("", "550 5.1.0 sender rejected. https://www.spectrum.net/support/ AUP#In-1310", "toomanyconn"),
+        ("smtp-in.orange.fr", "550 5.5.0 The recipient account is blocked. LPN007_426", "suspend"),
+        ("", "421 mwinf5c77 ME Service refused, please try later. OFR_999 [999]", "blocked"),
+        ("mx.qq.com", "550 Ip frequency limited", "toomanyconn"),
+        ("mx1.mail.aol.com", "421 4.7.1 : (DYN:T1) http://postmaster.info.aol.com", "blocked"),
+        (
+            "smtp.secureserver.net",
+            "550 5.1.1 <a@b> - 192.0.2.1 has sent to too many recipients this hour. IB607",
+            "speeding",
+        ),
+        (
+            "",
+            "Your message wasn't delivered to a@b.example because the address couldn't be found. "
+            "https://support.google.com/mail/?p=NoSuchUser",
+            "userunknown",
+        ),
+        ("mta6.am0.yahoodns.net", "554 delivery error: dd This user doesn't have a yahoo.com account", "userunknown"),
+        ("lsean.ezweb.ne.jp", "550 <nobody@ezweb.ne.jp>: User unknown", "userunknown"),
+        ("msmx.au.com", "550 : User unknown", "filtered"),
+        (
+            "",
+            "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes#rcp Refused due to recipient preferences",
+            "filtered",
+        ),
+        (
+            "us-smtp-inbound-1.mimecast.com",
+            "554 Host network not allowed - https://community.mimecast.com/docs",
+            "policyviolation",
+        ),
+        (
+            "ab1pr01.prod.outlook.com",
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+            "userunknown",
+        ),
+        ("mx.example.org", "550 5.1.1 User unknown", ""),
+    ],
+)
 def test_provider_codes(mta: str, diag: str, want: str) -> None:
     """The remote host (or the recipient's domain, or a host named in the text) picks the table."""
     assert provider_reason(mta, diag, "", "") == want
@@ -151,13 +245,16 @@ def test_failure_code_wins_over_a_transcripts_success() -> None:
 
 def test_dsn_fields_before_the_recipient_and_unindented_continuation() -> None:
     from bounce_parsers.rfc3464 import fields
-    ds = ("Reporting-MTA: dns; mx.a.example\n\n"
-          "Last-Attempt-Date: Thu, 17 Jul 2017 23:34:45 +0000\n"
-          "Diagnostic-Code: smtp; 550-Please turn on SMTP Authentication in your mail client.\n"
-          "550 relay through this server without authentication.\n"
-          "Status: 5.0.0\nAction: failed\nFinal-Recipient: rfc822; a@b.example\n\n"
-          "Action: failed\nFinal-Recipient: rfc822; c@d.example\nOriginal-Recipient: rfc822; c@d.example\n"
-          "Status: 4.3.0\n")
+
+    ds = (
+        "Reporting-MTA: dns; mx.a.example\n\n"
+        "Last-Attempt-Date: Thu, 17 Jul 2017 23:34:45 +0000\n"
+        "Diagnostic-Code: smtp; 550-Please turn on SMTP Authentication in your mail client.\n"
+        "550 relay through this server without authentication.\n"
+        "Status: 5.0.0\nAction: failed\nFinal-Recipient: rfc822; a@b.example\n\n"
+        "Action: failed\nFinal-Recipient: rfc822; c@d.example\nOriginal-Recipient: rfc822; c@d.example\n"
+        "Status: 4.3.0\n"
+    )
     meta, entries = fields(ds)
     assert [e.recipient for e in entries] == ["a@b.example", "c@d.example"]
     assert entries[0].status == "5.0.0" and entries[0].action == "failed"
@@ -168,14 +265,16 @@ def test_dsn_fields_before_the_recipient_and_unindented_continuation() -> None:
 
 def test_provider_known_from_the_reporting_mta() -> None:
     from bounce_parsers import classify
-    raw = (b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: s@a.example\r\n"
-           b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
-           b"--b\r\nContent-Type: text/plain\r\n\r\n** Address not found **\r\n\r\n"
-           b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; googlemail.com\r\n\r\n"
-           b"Final-Recipient: rfc822; r@b.example\r\nAction: failed\r\nStatus: 5.0.0\r\n"
-           b"Diagnostic-Code: smtp; Your message wasn't delivered to r@b.example because the address "
-           b"couldn't be found. Check for typos or unnecessary spaces and try again.\r\n\r\n--b--\r\n")
+
+    raw = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: s@a.example\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\n** Address not found **\r\n\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; googlemail.com\r\n\r\n"
+        b"Final-Recipient: rfc822; r@b.example\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+        b"Diagnostic-Code: smtp; Your message wasn't delivered to r@b.example because the address "
+        b"couldn't be found. Check for typos or unnecessary spaces and try again.\r\n\r\n--b--\r\n"
+    )
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("r@b.example", "userunknown", True)
-

@@ -1,7 +1,6 @@
 """`bulkmail mailbox test` against the real Dovecot: success over each protocol and security, and a
 message that names the problem for each way it can go wrong."""
 
-
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner

@@ -70,7 +70,9 @@ def test_life_cycle_launch_pause_resume_cancel_with_progress_and_ledger_search(c
     assert client.post(f"/api/v1/campaigns/{cid}/resume").json()["state"] == "sending"
 
     page = client.get(f"/api/v1/campaigns/{cid}/deliveries", params={"email": "ANN@"}).json()
-    assert len(page["items"]) == 1 and page["items"][0]["email"] == "ann@x.test" and page["items"][0]["state"] == "queued"
+    assert (
+        len(page["items"]) == 1 and page["items"][0]["email"] == "ann@x.test" and page["items"][0]["state"] == "queued"
+    )
     assert client.get(f"/api/v1/campaigns/{cid}/deliveries", params={"state": "sent"}).json()["items"] == []
 
     cancelled = client.post(f"/api/v1/campaigns/{cid}/cancel").json()
