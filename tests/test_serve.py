@@ -5,7 +5,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -17,8 +16,8 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from tests.conftest import make_api_key
 from tests.support.mailstack import MailStack
-from tests.support.network import free_port
 from tests.support.polling import wait_for
+from tests.support.serve import serving
 
 pytestmark = pytest.mark.mailstack
 
@@ -57,25 +56,8 @@ def _alive(pid: int) -> bool:
 def served(
     settings: Settings, engine: Engine, mail: MailStack, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen, str]]:  # type: ignore[type-arg]
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
-                            env=_env(settings, mail, tmp_path), cwd=tmp_path)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "bulkmail serve exited"
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(up, 30, "bulkmail serve to answer")
+    with serving(_env(settings, mail, tmp_path), tmp_path, quiet=False) as (proc, base):
         yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_sends_from_a_lower_priority_background_process(

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.db import is_postgresql
 from app.models import User, utcnow
 
 FREE_FAILURES = 5
@@ -56,7 +57,7 @@ def create_first_admin(engine: Engine, email: str, password: str) -> User:
     """The first user, an administrator, only while there is none (raises FirstUserExists after that).
     Two tries at once make one user: SQLite's write lock and PostgreSQL's table lock serialise them."""
     with Session(engine, expire_on_commit=False) as session:
-        if engine.dialect.name == "postgresql":
+        if is_postgresql(engine):
             session.execute(text(f"LOCK TABLE {User.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
         if session.execute(select(col(User.id)).limit(1)).first() is not None:
             raise FirstUserExists("a user exists already: sign in")

@@ -3,8 +3,6 @@ moment the first response arrives gets that stored response back, never 409 "sti
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +12,7 @@ from sqlalchemy import Engine
 
 from app.settings import Settings
 from tests.conftest import make_api_key
-from tests.support.network import free_port
-from tests.support.polling import wait_for
+from tests.support.serve import serving
 
 CLIENTS = 50
 PAIRS_PER_CLIENT = 24  # 1,200 first-request-then-retry pairs per run
@@ -23,7 +20,6 @@ PAIRS_PER_CLIENT = 24  # 1,200 first-request-then-retry pairs per run
 
 @pytest.fixture
 def served(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     env = {
         **os.environ,
         "BULKMAIL_DATABASE_URL": settings.database_url,
@@ -33,28 +29,8 @@ def served(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[str]:
         "BULKMAIL_SCHEDULER": "false",
         "BULKMAIL_API_RATE_PER_SECOND": "0",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "bulkmail serve exited"
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(up, 30, "bulkmail serve to answer")
+    with serving(env, tmp_path) as (_, base):
         yield base
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 async def _client(base: str, token: str, n: int) -> list[tuple[httpx.Response, httpx.Response]]:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from sqlalchemy import Engine
 
 from app.settings import Settings
 from tests.conftest import make_api_key
-from tests.support.network import free_port
-from tests.support.polling import wait_for
+from tests.support.serve import serving
 
 NESTED = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
 SILENT = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
@@ -34,29 +32,14 @@ def _rss_mb(pid: int) -> float:
 
 @pytest.fixture
 def served(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, httpx.Client]]:  # type: ignore[type-arg]
-    port = free_port()
     env = {**os.environ, "BULKMAIL_DATABASE_URL": settings.database_url, "BULKMAIL_SECRET_KEY": "render-test",
            "BULKMAIL_UPLOAD_DIR": str(tmp_path), "BULKMAIL_EMBEDDED_WORKER": "false", "BULKMAIL_SCHEDULER": "false"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "bulkmail serve exited"
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     headers = {"Authorization": f"Bearer {make_api_key(engine)}"}
-    try:
-        wait_for(up, 30, "bulkmail serve to answer")
-        with httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=30) as api:
-            yield proc, api
-    finally:
-        if proc.poll() is None:  # the code before the limits never stops by itself
-            proc.kill()
-            proc.wait()
+    with (
+        serving(env, tmp_path) as (proc, base),
+        httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=30) as api,
+    ):
+        yield proc, api
 
 
 def _campaign(list_id: int, **templates: str) -> dict:  # type: ignore[type-arg]
