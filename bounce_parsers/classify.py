@@ -9,6 +9,7 @@ from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
+from .patterns import lazy
 from .reasons import REPLY_REASON, find, is_hard
 from .reasons.providers import provider_reason
 from .report import ADDRESS, Report, clean_address, first_address
@@ -18,11 +19,11 @@ HEADER_DELIVERY = "X-Bulkmail-Delivery"
 MAX_DIAGNOSTIC = 1000
 MAX_ORIGINAL_HEADERS = 16_000
 
-_WS = re.compile(r"\s+")
-_MSGID = re.compile(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
-_CAMPAIGN = re.compile(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
-_DELIVERY = re.compile(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
-_PLUS = re.compile(r"\+([^@\s+<>]+)@")
+_WS = lazy(r"\s+")
+_MSGID = lazy(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
+_CAMPAIGN = lazy(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
+_DELIVERY = lazy(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
+_PLUS = lazy(r"\+([^@\s+<>]+)@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ def _result(
     )
 
 
-_MARKER_LINE = re.compile(r"^[ \t]*-{3,}[^\n]*$", re.M)
+_MARKER_LINE = lazy(r"^[ \t]*-{3,}[^\n]*$", re.M)
 
 
 def _paragraph_of(text: str, addr: str) -> str:
@@ -200,7 +201,7 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
             e.diagnostic = para
 
 
-_INNER_REPORT = re.compile(r"^content-type:[ \t]*multipart/report", re.I | re.M)
+_INNER_REPORT = lazy(r"^content-type:[ \t]*multipart/report", re.I | re.M)
 
 
 def _inner_dsn(rep: Report, entries: list[Entry]) -> None:

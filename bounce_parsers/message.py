@@ -14,17 +14,19 @@ import codecs
 import re
 from dataclasses import dataclass, field
 
+from .patterns import lazy
+
 MAX_BYTES = 1_000_000  # bounces put the report first; a huge returned original is cut
 MAX_PARTS = 64
 MAX_DEPTH = 6
 
-_PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;\s]*))')
-_ENCWORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_ENCWORD_GAP = re.compile(r"(\?=)\s+(=\?)")
-_DELIM_GUESS = re.compile(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
+_PARAM = lazy(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;\s]*))')
+_ENCWORD = lazy(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_ENCWORD_GAP = lazy(r"(\?=)\s+(=\?)")
+_DELIM_GUESS = lazy(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
 # a tag, but not an address that careless HTML left unescaped ("<user@host>:<br>")
-_TAGS = re.compile(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
-_BREAK = re.compile(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
+_TAGS = lazy(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
+_BREAK = lazy(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
 _ENTITIES = {
     "&nbsp;": " ",
     "&lt;": "<",
@@ -37,7 +39,7 @@ _ENTITIES = {
     "&#x40;": "@",
     "&commat;": "@",
 }
-_ENTITY = re.compile(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", re.I)
+_ENTITY = lazy(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", re.I)
 
 
 def normalize_newlines(text: str) -> str:
@@ -47,7 +49,7 @@ def normalize_newlines(text: str) -> str:
     return text
 
 
-_HEADER_LINE = re.compile(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", re.M)
+_HEADER_LINE = lazy(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", re.M)
 
 
 def parse_headers(block: str) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .message import Mail, decode_words, html_to_text, parse_headers, split_head_body
+from .patterns import lazy
 
 STATUS_TYPES = (
     "message/delivery-status",
@@ -23,15 +24,15 @@ ORIGINAL_TYPES = (
     "message/partial",
 )
 # A quoted local part (RFC 5321 Quoted-string: "a..b"@dom, "john smith"@dom) keeps its quotes.
-ADDRESS = re.compile(
+ADDRESS = lazy(
     r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
     r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?"
 )
-_QUOTED_LOCAL = re.compile(r'"[^"\\\r\n<>@]{1,64}"@')
-_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
+_QUOTED_LOCAL = lazy(r'"[^"\\\r\n<>@]{1,64}"@')
+_ANGLE = lazy(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
 # Where a plain-text bounce stops explaining and starts quoting the original message.
-ORIGINAL_MARKERS = re.compile(
+ORIGINAL_MARKERS = lazy(
     r"^(?:[ \t]*-{2,}[ \t]*(?:original message|original mail|below this line is a copy|"
     r"this is a copy of the message|the header of the original message|a copy of the original|"
     r"returned message|unsent message|undelivered message|message header follows|"
@@ -48,7 +49,7 @@ ORIGINAL_MARKERS = re.compile(
 
 
 # three header lines in a row, one of them a tell-tale one: a quoted original starts here
-HEADER_BLOCK = re.compile(
+HEADER_BLOCK = lazy(
     r"^(?=(?:[A-Za-z][A-Za-z0-9-]*:[^\n]*\n(?:[ \t][^\n]*\n)*){2}[A-Za-z][A-Za-z0-9-]*:)"
     r"(?=(?:[^\n]*\n){0,6}(?:received|return-path|message-id|dkim-signature|x-mailer|mime-version):)",
     re.I | re.M,

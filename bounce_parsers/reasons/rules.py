@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
+from ..patterns import lazy
 from .codes import STATUS_REASON
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
 
@@ -126,7 +127,7 @@ def _any_in(text: str, words: tuple[str, ...]) -> bool:
 
 # "550-5.2.1 The user ... at a rate that 550-5.2.1 prevents ...": a multi-line SMTP reply
 # flattened into one line keeps its line prefixes, which split the phrases apart.
-_CONTINUED = re.compile(r"(?<![\w.-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+_CONTINUED = lazy(r"(?<![\w.-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
 
 
 def unfold(text: str) -> str:
@@ -227,7 +228,7 @@ def _userunknown(e: Error) -> bool:
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
 # a full stop or Postfix's "(in reply to RCPT TO command)": no restriction is named
-_BARE_RECIPIENT_REFUSAL = re.compile(r"recipient(?: address)? (?:rejected|not accepted|refused|denied)\.?\s*(?:\(|$)")
+_BARE_RECIPIENT_REFUSAL = lazy(r"recipient(?: address)? (?:rejected|not accepted|refused|denied)\.?\s*(?:\(|$)")
 
 
 def _bare_recipient_refusal(text: str) -> bool:
