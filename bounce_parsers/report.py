@@ -98,6 +98,9 @@ class Report:
         "original_headers",
         "feedback",
         "machine_sent",
+        "_error_text",
+        "_marker",
+        "_returned_header_text",
     )
 
     def __init__(self, mail: Mail) -> None:
@@ -132,29 +135,39 @@ class Report:
         self.feedback = feedback
         self.original_headers: dict[str, list[str]] | None = None
         self.machine_sent: bool | None = None  # formats/_base.bounce_like, computed once
+        # the views below are asked for by many parsers: each is computed once
+        self._error_text: str | None = None
+        self._marker: re.Match[str] | None | bool = False  # False: not searched yet
+        self._returned_header_text: str | None = None
+
+    def _original_marker(self) -> re.Match[str] | None:
+        if self._marker is False:
+            self._marker = ORIGINAL_MARKERS.search(self.text)
+        return self._marker  # type: ignore[return-value]
 
     def error_text(self) -> str:
         """The human-readable part without a quoted original."""
-        text = self.text
-        m = ORIGINAL_MARKERS.search(text)
-        if m:
-            return text[: m.start()]
-        m = HEADER_BLOCK.search(text)
-        return text[: m.start()] if m else text
+        if self._error_text is None:
+            text = self.text
+            m = self._original_marker() or HEADER_BLOCK.search(text)
+            self._error_text = text[: m.start()] if m else text
+        return self._error_text
 
     def returned(self) -> str:
         """The returned original (headers at least) if the bounce carries one."""
         if self.original:
             return self.original
-        m = ORIGINAL_MARKERS.search(self.text)
+        m = self._original_marker()
         return self.text[m.end() :] if m else ""
 
     def returned_header_text(self) -> str:
         """The returned original's header block as it came back, or ""."""
-        text = self.returned().lstrip("\n")
-        # skip a leading marker line's remainder and any blank lines before the headers
-        m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
-        return split_head_body(text[m.start() :])[0] if m else ""
+        if self._returned_header_text is None:
+            text = self.returned().lstrip("\n")
+            # skip a leading marker line's remainder and any blank lines before the headers
+            m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
+            self._returned_header_text = split_head_body(text[m.start() :])[0] if m else ""
+        return self._returned_header_text
 
     def returned_headers(self) -> dict[str, list[str]]:
         if self.original_headers is None:
