@@ -19,7 +19,21 @@ import re
 import sys
 from array import array
 
-_BOUND = ("search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split", "pattern", "flags")
+_BOUND = (
+    "search",
+    "match",
+    "fullmatch",
+    "finditer",
+    "findall",
+    "sub",
+    "subn",
+    "split",
+    "scanner",
+    "pattern",
+    "flags",
+    "groups",
+    "groupindex",
+)
 _CACHE = os.path.join(
     os.path.dirname(__file__), "__pycache__", f"patterns.{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal"
 )

@@ -62,8 +62,11 @@ def local_part(bare: str) -> str:
 
 
 def first_address(text: str) -> str:
-    m = _ANGLE.search(text) or ADDRESS.search(text)
-    return clean_address(m.group(1) if m and m.re is _ANGLE else (m.group(0) if m else ""))
+    m = _ANGLE.search(text)
+    if m:
+        return clean_address(m.group(1))
+    m = ADDRESS.search(text)
+    return clean_address(m.group(0) if m else "")
 
 
 def clean_address(addr: str) -> str:

@@ -93,3 +93,4 @@ def test_lazy_pattern_acts_as_compiled() -> None:
     assert lazy.sub("-", "abba") == "a-a"
     assert lazy.pattern == "(?P<w>b+)"
     assert lazy.flags & re.I
+    assert (lazy.groups, dict(lazy.groupindex)) == (1, {"w": 1})
