@@ -55,11 +55,10 @@ def parse_headers(block: str) -> dict[str, list[str]]:
     """Unfold a header block into name (lower-case) -> values, in order of appearance.
     Lines that are neither a field nor its continuation are skipped."""
     headers: dict[str, list[str]] = {}
-    for m in _HEADER_LINE.finditer(block):
-        key = m.group(1).strip().lower()
+    for name, value in _HEADER_LINE.findall(block):  # findall: no match object per line
+        key = name.strip().lower()
         if not key or " " in key or "\t" in key:
             continue
-        value = m.group(2)
         value = " ".join(v.strip() for v in value.split("\n")).strip() if "\n" in value else value.strip()
         if key in headers:
             headers[key].append(value)
