@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from .message import parse_headers
+from .patterns import lazy
 from .report import ADDRESS, Report, clean_address
 
 NAME = "arf"
 
-_SUBJECTS = re.compile(r"^(?:complaint about message from |email feedback report for ip |abuse report )", re.I)
+_SUBJECTS = lazy(r"^(?:complaint about message from |email feedback report for ip |abuse report )", re.I)
 
 
 def detect(rep: Report) -> bool:

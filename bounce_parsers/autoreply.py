@@ -6,27 +6,28 @@ from __future__ import annotations
 
 import re
 
+from .patterns import lazy
 from .report import Report
 
 NAME = "rfc3834"
 
 # header -> pattern on its lower-cased value
 _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("auto-submitted", re.compile(r"^auto-(?:replied|generated|notified)")),
-    ("x-autoreply", re.compile(r"\S")),
-    ("x-autorespond", re.compile(r"\S")),
-    ("x-auto-response-suppress", re.compile(r"oof|autoreply")),
-    ("x-apple-action", re.compile(r"^vacation$")),
-    ("precedence", re.compile(r"^auto_reply$")),
+    ("auto-submitted", lazy(r"^auto-(?:replied|generated|notified)")),
+    ("x-autoreply", lazy(r"\S")),
+    ("x-autorespond", lazy(r"\S")),
+    ("x-auto-response-suppress", lazy(r"oof|autoreply")),
+    ("x-apple-action", lazy(r"^vacation$")),
+    ("precedence", lazy(r"^auto_reply$")),
 )
-_SUBJECT = re.compile(
+_SUBJECT = lazy(
     r"^(?:auto:|auto response:|automatic reply:|autoreply:|auto-reply:|out of (?:the )?office|"
     r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|risposta automatica|"
     r"respuesta autom[áa]tica|automatisch antwoord|on vacation|vacation reply)",
     re.I,
 )
-_EXCLUDE_FROM = re.compile(r"(?:root|postmaster|mailer-daemon)@", re.I)
-_EXCLUDE_SUBJECT = re.compile(r"security information for|mail failure -", re.I)
+_EXCLUDE_FROM = lazy(r"(?:root|postmaster|mailer-daemon)@", re.I)
+_EXCLUDE_SUBJECT = lazy(r"security information for|mail failure -", re.I)
 
 
 def detect(rep: Report) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
+from .patterns import lazy
 from .reasons import REPLY_REASON, find, is_hard
 from .reasons.providers import provider_reason
 from .report import ADDRESS, Report, clean_address, first_address
@@ -18,15 +18,44 @@ HEADER_DELIVERY = "X-Bulkmail-Delivery"
 MAX_DIAGNOSTIC = 1000
 MAX_ORIGINAL_HEADERS = 16_000
 
-_WS = re.compile(r"\s+")
-_MSGID = re.compile(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
-_CAMPAIGN = re.compile(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
-_DELIVERY = re.compile(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
-_PLUS = re.compile(r"\+([^@\s+<>]+)@")
+_WS = lazy(r"\s+")
+_MSGID = lazy(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
+_CAMPAIGN = lazy(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
+_DELIVERY = lazy(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
+_PLUS = lazy(r"\+([^@\s+<>]+)@")
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class _Frozen:
+    """An immutable record compared by value: what a frozen dataclass gives, written out
+    because importing dataclasses and building the classes cost ~8 ms of every process start."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return self._values() == other._values() if other.__class__ is self.__class__ else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields) + ")"
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return type(self), self._values()
+
+
+class Recipient(_Frozen):
+    __slots__ = _fields = ("address", "status", "reply", "reason", "hard", "diagnostic", "remote_mta", "action")
     address: str
     status: str
     reply: str
@@ -36,9 +65,41 @@ class Recipient:
     remote_mta: str
     action: str
 
+    def __init__(
+        self,
+        address: str,
+        status: str,
+        reply: str,
+        reason: str,
+        hard: bool,
+        diagnostic: str,
+        remote_mta: str,
+        action: str,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "address", address)
+        put(self, "status", status)
+        put(self, "reply", reply)
+        put(self, "reason", reason)
+        put(self, "hard", hard)
+        put(self, "diagnostic", diagnostic)
+        put(self, "remote_mta", remote_mta)
+        put(self, "action", action)
 
-@dataclass(frozen=True, slots=True)
-class Classification:
+
+class Classification(_Frozen):
+    __slots__ = _fields = (
+        "kind",
+        "recipients",
+        "evidence",
+        "original_message_id",
+        "campaign_id",
+        "delivery_id",
+        "verp_tokens",
+        "subject",
+        "from_address",
+        "original_headers",
+    )
     kind: str
     recipients: tuple[Recipient, ...]
     evidence: str
@@ -49,6 +110,31 @@ class Classification:
     subject: str
     from_address: str
     original_headers: str  # the returned original's header block, for people to read (capped)
+
+    def __init__(
+        self,
+        kind: str,
+        recipients: tuple[Recipient, ...],
+        evidence: str,
+        original_message_id: str | None,
+        campaign_id: str | None,
+        delivery_id: str | None,
+        verp_tokens: tuple[str, ...],
+        subject: str,
+        from_address: str,
+        original_headers: str,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "kind", kind)
+        put(self, "recipients", recipients)
+        put(self, "evidence", evidence)
+        put(self, "original_message_id", original_message_id)
+        put(self, "campaign_id", campaign_id)
+        put(self, "delivery_id", delivery_id)
+        put(self, "verp_tokens", verp_tokens)
+        put(self, "subject", subject)
+        put(self, "from_address", from_address)
+        put(self, "original_headers", original_headers)
 
 
 def _collapse(text: str) -> str:
@@ -152,7 +238,7 @@ def _result(
     )
 
 
-_MARKER_LINE = re.compile(r"^[ \t]*-{3,}[^\n]*$", re.M)
+_MARKER_LINE = lazy(r"^[ \t]*-{3,}[^\n]*$", re.M)
 
 
 def _paragraph_of(text: str, addr: str) -> str:
@@ -200,7 +286,7 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
             e.diagnostic = para
 
 
-_INNER_REPORT = re.compile(r"^content-type:[ \t]*multipart/report", re.I | re.M)
+_INNER_REPORT = lazy(r"^content-type:[ \t]*multipart/report", re.I | re.M)
 
 
 def _inner_dsn(rep: Report, entries: list[Entry]) -> None:
@@ -287,7 +373,19 @@ def _merged(results: list[Classification]) -> Classification:
         if c.kind == best.kind:
             for r in c.recipients:
                 seen.setdefault(r.address.lower(), r)
-    return replace(best, recipients=tuple(seen.values()))
+    b = best
+    return Classification(
+        b.kind,
+        tuple(seen.values()),
+        b.evidence,
+        b.original_message_id,
+        b.campaign_id,
+        b.delivery_id,
+        b.verp_tokens,
+        b.subject,
+        b.from_address,
+        b.original_headers,
+    )
 
 
 def classify_mail(raw: bytes | str) -> Classification:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .message import Mail, decode_words, html_to_text, parse_headers, split_head_body
+from .patterns import lazy
 
 STATUS_TYPES = (
     "message/delivery-status",
@@ -23,15 +24,15 @@ ORIGINAL_TYPES = (
     "message/partial",
 )
 # A quoted local part (RFC 5321 Quoted-string: "a..b"@dom, "john smith"@dom) keeps its quotes.
-ADDRESS = re.compile(
+ADDRESS = lazy(
     r'"[^"\\\r\n<>@]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?'
     r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?"
 )
-_QUOTED_LOCAL = re.compile(r'"[^"\\\r\n<>@]{1,64}"@')
-_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
+_QUOTED_LOCAL = lazy(r'"[^"\\\r\n<>@]{1,64}"@')
+_ANGLE = lazy(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 
 # Where a plain-text bounce stops explaining and starts quoting the original message.
-ORIGINAL_MARKERS = re.compile(
+ORIGINAL_MARKERS = lazy(
     r"^(?:[ \t]*-{2,}[ \t]*(?:original message|original mail|below this line is a copy|"
     r"this is a copy of the message|the header of the original message|a copy of the original|"
     r"returned message|unsent message|undelivered message|message header follows|"
@@ -48,7 +49,7 @@ ORIGINAL_MARKERS = re.compile(
 
 
 # three header lines in a row, one of them a tell-tale one: a quoted original starts here
-HEADER_BLOCK = re.compile(
+HEADER_BLOCK = lazy(
     r"^(?=(?:[A-Za-z][A-Za-z0-9-]*:[^\n]*\n(?:[ \t][^\n]*\n)*){2}[A-Za-z][A-Za-z0-9-]*:)"
     r"(?=(?:[^\n]*\n){0,6}(?:received|return-path|message-id|dkim-signature|x-mailer|mime-version):)",
     re.I | re.M,
@@ -61,8 +62,11 @@ def local_part(bare: str) -> str:
 
 
 def first_address(text: str) -> str:
-    m = _ANGLE.search(text) or ADDRESS.search(text)
-    return clean_address(m.group(1) if m and m.re is _ANGLE else (m.group(0) if m else ""))
+    m = _ANGLE.search(text)
+    if m:
+        return clean_address(m.group(1))
+    m = ADDRESS.search(text)
+    return clean_address(m.group(0) if m else "")
 
 
 def clean_address(addr: str) -> str:
@@ -97,6 +101,9 @@ class Report:
         "original_headers",
         "feedback",
         "machine_sent",
+        "_error_text",
+        "_marker",
+        "_returned_header_text",
     )
 
     def __init__(self, mail: Mail) -> None:
@@ -131,29 +138,39 @@ class Report:
         self.feedback = feedback
         self.original_headers: dict[str, list[str]] | None = None
         self.machine_sent: bool | None = None  # formats/_base.bounce_like, computed once
+        # the views below are asked for by many parsers: each is computed once
+        self._error_text: str | None = None
+        self._marker: re.Match[str] | None | bool = False  # False: not searched yet
+        self._returned_header_text: str | None = None
+
+    def _original_marker(self) -> re.Match[str] | None:
+        if self._marker is False:
+            self._marker = ORIGINAL_MARKERS.search(self.text)
+        return self._marker  # type: ignore[return-value]
 
     def error_text(self) -> str:
         """The human-readable part without a quoted original."""
-        text = self.text
-        m = ORIGINAL_MARKERS.search(text)
-        if m:
-            return text[: m.start()]
-        m = HEADER_BLOCK.search(text)
-        return text[: m.start()] if m else text
+        if self._error_text is None:
+            text = self.text
+            m = self._original_marker() or HEADER_BLOCK.search(text)
+            self._error_text = text[: m.start()] if m else text
+        return self._error_text
 
     def returned(self) -> str:
         """The returned original (headers at least) if the bounce carries one."""
         if self.original:
             return self.original
-        m = ORIGINAL_MARKERS.search(self.text)
+        m = self._original_marker()
         return self.text[m.end() :] if m else ""
 
     def returned_header_text(self) -> str:
         """The returned original's header block as it came back, or ""."""
-        text = self.returned().lstrip("\n")
-        # skip a leading marker line's remainder and any blank lines before the headers
-        m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
-        return split_head_body(text[m.start() :])[0] if m else ""
+        if self._returned_header_text is None:
+            text = self.returned().lstrip("\n")
+            # skip a leading marker line's remainder and any blank lines before the headers
+            m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
+            self._returned_header_text = split_head_body(text[m.start() :])[0] if m else ""
+        return self._returned_header_text
 
     def returned_headers(self) -> dict[str, list[str]]:
         if self.original_headers is None:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import re
 
 from .entry import Entry
+from .patterns import lazy
 from .report import ADDRESS, Report, clean_address
 
 NAME = "rfc3464"
 
-_FIELD = re.compile(
+_FIELD = lazy(
     r"^[ \t]*(final-recipient|original-recipient|x-actual-recipient|action|status|remote-mta|diagnostic-code|"
     r"reporting-mta|received-from-mta|original-envelope-id|last-attempt-date|will-retry-until|"
     r"x-postfix-sender|arrival-date)[ \t]*:[ \t]*(.*)$",
     re.I,
 )
-_STATUS_VALUE = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})")
+_STATUS_VALUE = lazy(r"([245])\.(\d{1,3})\.(\d{1,3})")
 
 
 def _typed(value: str) -> tuple[str, str]:
@@ -30,9 +31,9 @@ def _typed(value: str) -> tuple[str, str]:
 
 # RFC 5321 source route ("@relay1,@relay2:user@host") before a mailbox, and the relay-era
 # forms of a rewritten one ("user%host@relay", "host!user@relay")
-_ROUTE = re.compile(r"^[ \t<]*@[^:<>\s]{1,255}:")
-_BRACKETED = re.compile(r"<([^<>@]{0,128}@[^<>]{1,400})>")
-_RELAYED = re.compile(r"[%!][^@\s]*@")
+_ROUTE = lazy(r"^[ \t<]*@[^:<>\s]{1,255}:")
+_BRACKETED = lazy(r"<([^<>@]{0,128}@[^<>]{1,400})>")
+_RELAYED = lazy(r"[%!][^@\s]*@")
 
 
 def _address(value: str) -> str:
@@ -84,7 +85,7 @@ def action_of(value: str) -> str:
 
 _PER_RECIPIENT = frozenset({"action", "status", "remote-mta", "diagnostic-code"})
 # an SMTP multi-line reply continued without indentation: "550-more text" / "550 last line"
-_REPLY_CONT = re.compile(r"^[245]\d\d[ -]")
+_REPLY_CONT = lazy(r"^[245]\d\d[ -]")
 
 
 def _set(e: Entry, name: str, value: str) -> None:

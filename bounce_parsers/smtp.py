@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import re
+from .patterns import lazy
 
 # A code stands on its own, never inside a word: an address ("nobody525@", "user+550@"),
 # a host name ("mx421.example.com", "mx-550.example"), a queue id ("4F5G421x") or a
@@ -11,10 +11,10 @@ import re
 _GLUED_BEFORE = r"(?<![\w.+@])"
 # An enhanced status code: after a reply code's hyphen ("550-5.1.1") but not a word's
 # ("mx-5.7.1"); a sentence's full stop may follow it, another label may not.
-_STATUS = re.compile(_GLUED_BEFORE + r"(?<![^\d\s]-)([245])\.(\d{1,3})\.(\d{1,3})(?![\w@]|\.\w)")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_STATUS = lazy(_GLUED_BEFORE + r"(?<![^\d\s]-)([245])\.(\d{1,3})\.(\d{1,3})(?![\w@]|\.\w)")
+_IPV4 = lazy(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 # A reply code; a multi-line reply's hyphen ("550-5.1.1") may follow it.
-_REPLY = re.compile(_GLUED_BEFORE + r"(?<!-)([245]\d\d)(?![\w.@+])")
+_REPLY = lazy(_GLUED_BEFORE + r"(?<!-)([245]\d\d)(?![\w.@+])")
 _VALID_REPLY = {
     "2": {"211", "214", "220", "221", "235", "250", "251", "252", "253"},
     "4": {"421", "450", "451", "452", "422", "430", "432", "453", "454", "455", "458", "459"},
@@ -45,7 +45,7 @@ _VALID_REPLY = {
 _ALL_REPLIES = _VALID_REPLY["5"] | _VALID_REPLY["4"] | _VALID_REPLY["2"]
 
 # Which command an error answered: the last one mentioned wins.
-_COMMAND = re.compile(
+_COMMAND = lazy(
     r"(?<![A-Za-z0-9@.])(HELO|EHLO|STARTTLS|AUTH|MAIL(?: FROM)?|RCPT(?: TO)?|DATA|QUIT|XFORWARD)"
     r"(?![A-Za-z0-9@])"
 )

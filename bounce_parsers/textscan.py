@@ -8,16 +8,17 @@ from __future__ import annotations
 import re
 
 from .entry import Entry
+from .patterns import lazy
 from .report import ADDRESS, Report, clean_address
 
 NAME = "text"
 
-BOUNCE_FROM = re.compile(
+BOUNCE_FROM = lazy(
     r"mailer-daemon|postmaster|mail ?delivery|mail administrator|mailer daemon|mdaemon|"
     r"system administrator|mail delivery subsystem|mail delivery system",
     re.I,
 )
-BOUNCE_SUBJECT = re.compile(
+BOUNCE_SUBJECT = lazy(
     r"undeliver|delivery status notification|delivery fail|failure notice|returned mail|"
     r"mail delivery (?:failed|problem|error)|could not be delivered|delivery problem|non-?delivery|"
     r"undelivered|mail system error|delivery report|nicht zustellbar|unzustellbar|non remis|"
@@ -27,19 +28,19 @@ BOUNCE_SUBJECT = re.compile(
 )
 _ADDR = r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9][A-Za-z0-9\-.]*[A-Za-z0-9])>?"
 # an address that starts a line, alone or followed by a colon / an explanation
-_ADDR_LINE = re.compile(
+_ADDR_LINE = lazy(
     r"^[ \t]*(?:[-*>]+[ \t]*)?(?:\"[^\"]*\"[ \t]*)?"
     + _ADDR
     + r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown))",
     re.M,
 )
-_LABELLED = re.compile(
+_LABELLED = lazy(
     r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt to|original recipient|"
     r"invalid recipient|unknown recipient|destinataire)[ \t]*:[ \t]*" + _ADDR,
     re.I | re.M,
 )
 # an address inside a line, in a context that names it as the failed one
-_IN_LINE = re.compile(
+_IN_LINE = lazy(
     r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>"
     r"|(?:unknown|invalid|bad|failed|undeliverable|no such)[^:\n]{0,25}:[ \t]*"
     + _ADDR
@@ -48,13 +49,13 @@ _IN_LINE = re.compile(
     re.I,
 )
 # a warning that delivery is still being tried, not a failure (Sendmail, MDaemon, Exchange, ...)
-_DELAY = re.compile(
+_DELAY = lazy(
     r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
     r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b",
     re.I,
 )
-_ID_LINE = re.compile(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
-_SENDER_CONTEXT = re.compile(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
+_ID_LINE = lazy(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
+_SENDER_CONTEXT = lazy(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
 
 
 def looks_like_bounce(rep: Report) -> bool:

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import re
 
+from .patterns import lazy
 from .report import Report
 
 NAME = "unsubscribe-command"
 
-_REPLY_PREFIX = re.compile(r"^(?:(?:re|aw|sv|vs|wg|fw|fwd|tr|r)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
-_COMMAND = re.compile(
+_REPLY_PREFIX = lazy(r"^(?:(?:re|aw|sv|vs|wg|fw|fwd|tr|r)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+_COMMAND = lazy(
     r"(?:unsubscribe|unsub|remove(?: me)?|opt[ -]?out|stop|cancel(?: subscription)?|"
     r"abmelden|abbestellen|d[ée]sabonner|d[ée]sinscription|se d[ée]sinscrire|baja|darse de baja|"
     r"cancelar suscripci[óo]n|uitschrijven|afmelden|disiscrivi(?:mi)?|cancella iscrizione)"
     r"(?:\s+(?:me|please|pls|all|this list|from (?:this|the) list))?[\s.!]*",
     re.I,
 )
-_SIGNATURE_START = re.compile(r"^(?:--\s*$|>|on .* wrote:|sent from )", re.I)
+_SIGNATURE_START = lazy(r"^(?:--\s*$|>|on .* wrote:|sent from )", re.I)
 
 
 def _is_command(text: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import ADDRESS, Report, clean_address
 from ..textscan import looks_like_bounce
 
@@ -50,7 +51,7 @@ def body_has(rep: Report, *needles: str) -> bool:
     return any(n in head for n in needles)
 
 
-_VALID_FINAL = re.compile(
+_VALID_FINAL = lazy(
     r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]", re.I | re.M
 )
 

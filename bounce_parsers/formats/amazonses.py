@@ -4,10 +4,14 @@ and SES's own plain DSN wording."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ..entry import Entry
 from ..report import Report, clean_address
+
+# typing costs ~3 ms to import; annotations only need it for the type checker
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "amazonses"
 # bounceSubType -> reason, when SES says more than "General"

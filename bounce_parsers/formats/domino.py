@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 
@@ -24,10 +25,10 @@ TABLE: Table = (
     ("systemerror", ("several matches found in domino directory",)),
     ("networkerror", ("maximum hop count exceeded",)),
 )
-_NOT_DELIVERED = re.compile(r"^[ \t]*was not delivered to:[ \t]*$", re.I | re.M)
-_BECAUSE = re.compile(r"^[ \t]*because:[ \t]*$", re.I | re.M)
-_ADDR = re.compile(r"<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
-_END = re.compile(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n[ \t]*\n", re.I | re.M)
+_NOT_DELIVERED = lazy(r"^[ \t]*was not delivered to:[ \t]*$", re.I | re.M)
+_BECAUSE = lazy(r"^[ \t]*because:[ \t]*$", re.I | re.M)
+_ADDR = lazy(r"<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
+_END = lazy(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n[ \t]*\n", re.I | re.M)
 
 
 def detect(rep: Report) -> bool:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "dragonfly"
-_TO = re.compile(r"There was an error delivering your mail to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>\.?", re.I)
-_STOP = re.compile(r"^[ \t]*(?:Message headers follow|Original message follows|-{3,})", re.I | re.M)
-_COMMAND = re.compile(r"did not like our (?:final )?([A-Z]{4})")
+_TO = lazy(r"There was an error delivering your mail to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>\.?", re.I)
+_STOP = lazy(r"^[ \t]*(?:Message headers follow|Original message follows|-{3,})", re.I | re.M)
+_COMMAND = lazy(r"did not like our (?:final )?([A-Z]{4})")
 
 
 def detect(rep: Report) -> bool:

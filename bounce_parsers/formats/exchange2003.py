@@ -6,19 +6,20 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import Table, blocks, table_reason
 
 NAME = "exchange2003"
 # "addr on DATE" per recipient; Exchange 5.5 may give the X.400 O/R address whose
 # domain-defined attribute carries the SMTP one: "c=US;a= ;p=Org;o=Site;dda:SMTP=addr; on DATE"
-_ADDR_LINE = re.compile(
+_ADDR_LINE = lazy(
     r"^[ \t]*(?:c=[^\n]{0,300}?\b(?:dda|DDA):(?:SMTP|RFC-822)=)?"
     r"<?([^<>\s@;]{1,128}@[^<>\s@;]{1,255}?)>?;?[ \t]+on[ \t]+"
 )
 # every recipient's block repeats the MTS-ID line, so only the end of the report stops the list
-_STOP = re.compile(r"^[ \t]*(?:Message-ID:|-{3,})", re.I)
-_MTS_ID = re.compile(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", re.I | re.M)
+_STOP = lazy(r"^[ \t]*(?:Message-ID:|-{3,})", re.I)
+_MTS_ID = lazy(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", re.I | re.M)
 TABLE: Table = (
     ("userunknown", ("000c05a6", "the recipient name is not recognized", "unknown recipient")),
     ("filtered", ("000c0595", "ambiguous recipient")),
@@ -52,8 +53,8 @@ def parse(rep: Report) -> list[Entry]:
 
 
 # "'Jane Roe' on 3/1/2004 10:00 AM": the report names the recipient as the sender addressed them
-_NAME_LINE = re.compile(r"^[ \t]*'?([^\s@'<>;][^@\n'<>;]{0,79}?)'?[ \t]+on[ \t]+(?:[A-Z][a-z]{2}, |\d)")
-_NAMED = re.compile(r'"?([^",<>]{1,80}?)"?\s*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>')
+_NAME_LINE = lazy(r"^[ \t]*'?([^\s@'<>;][^@\n'<>;]{0,79}?)'?[ \t]+on[ \t]+(?:[A-Z][a-z]{2}, |\d)")
+_NAMED = lazy(r'"?([^",<>]{1,80}?)"?\s*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>')
 
 
 def _by_display_name(rep: Report, listed: str) -> list[Entry]:

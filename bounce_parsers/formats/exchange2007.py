@@ -9,30 +9,31 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient
 
 NAME = "exchange2007"
-_GENERATING = re.compile(
+_GENERATING = lazy(
     r"^[ \t]*(?:Generating server|Generierender Server|Serveur de g[ée]n[ée]ration|Servidor de generaci[óo]n|"
     r"Server di generazione|Server generatore|Genererende server|Genererande server|Servidor gerador|"
     r"Serwer generuj[aą]cy|Generující server|Genererende server|Luova palvelin)[ \t]*:[^\n]*$",
     re.I | re.M,
 )
-_FAILED = re.compile(
+_FAILED = lazy(
     r"^[ \t]*(?:Delivery has failed to these recipients|Your message to \S+ couldn't be delivered)", re.I | re.M
 )
-_STOP = re.compile(
+_STOP = lazy(
     r"^[ \t]*(?:Original message headers|Urspr[üu]ngliche Nachrichtenkopfzeilen|"
     r"En-t[êe]tes de message d'origine|Encabezados del mensaje original|"
     r"Intestazioni originali del messaggio|Received:|Return-Path:)",
     re.I | re.M,
 )
-_ADDR = re.compile(r"^[ \t]*(?:[^<>\n]*<mailto:)?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$")
-_LISTED = re.compile(
+_ADDR = lazy(r"^[ \t]*(?:[^<>\n]*<mailto:)?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$")
+_LISTED = lazy(
     r"<mailto:([^<>\s@]{1,128}@[^<>\s@]{1,255})>|^[ \t]*<?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$", re.M
 )
-_RETURNED = re.compile(r"Remote Server returned '([^']*)'?|(#[245]\d\d[ -][^\n]*?##?)", re.I)
+_RETURNED = lazy(r"Remote Server returned '([^']*)'?|(#[245]\d\d[ -][^\n]*?##?)", re.I)
 
 
 def detect(rep: Report) -> bool:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, local_part
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "exim"
-_ADDR_LINE = re.compile(
+_ADDR_LINE = lazy(
     r"^[ \t]+<?(" + local_part(r"[^<>\s:@]{1,128}") + r"@[^<>\s:@]{1,255}?)>?(?::[ \t]|:?[ \t]*(?:$|\(|<))"
 )
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
-_FLUSH_LINE = re.compile(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
-_STOP = re.compile(
+_FLUSH_LINE = lazy(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
+_STOP = lazy(
     r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
     r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:"
     r"|^[ \t]*Included is a copy of the message header",
@@ -57,7 +58,7 @@ _DELAYED = (
     "has been frozen",
     "was frozen on arrival",
 )
-_COMMAND = re.compile(
+_COMMAND = lazy(
     r"(?:SMTP|LMTP) error from remote (?:mail server|mailer) after (?:end of )?([A-Za-z]{4})"
     r"|LMTP error after (?:end of )?([A-Za-z]{4})"
 )
@@ -75,7 +76,7 @@ def detect(rep: Report) -> bool:
 
 # deliver.c hides a child address it may not show ("hide_child_in_errmsg") and names the
 # address that was sent to instead: "an undisclosed address\n    (generated from ADDR)"
-_UNDISCLOSED = re.compile(
+_UNDISCLOSED = lazy(
     r"^([ \t]+)an undisclosed address[ \t]*\n[ \t]+\(generated from[ \t]+<?([^<>()\s@]{1,128}@"
     r"[^<>()\s@]{1,255}?)>?\)[ \t]*$",
     re.I | re.M,

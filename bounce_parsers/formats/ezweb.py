@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import Table, table_reason
 
@@ -19,9 +20,9 @@ TABLE: Table = (
     ("expired", ("your message was not delivered within", "not delivered within")),
     ("filtered", ("each of the following recipients was rejected by a remote mail server",)),
 )
-_ADDR = re.compile(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", re.I)
-_STOP = re.compile(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", re.I)
-_COMMAND = re.compile(r">>> ?([A-Z]{4})\b")
+_ADDR = lazy(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", re.I)
+_STOP = lazy(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", re.I)
+_COMMAND = lazy(r">>> ?([A-Z]{4})\b")
 
 
 def detect(rep: Report) -> bool:

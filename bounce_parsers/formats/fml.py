@@ -4,14 +4,13 @@ X-MLServer header. The affected recipient is the list address the notice names."
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import Table, table_reason
 
 NAME = "fml"
-_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
+_ANGLE = lazy(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
 TABLE: Table = (
     ("rejected", ("are not member", "not a member", "only members", "allowed to post", "you are not")),
     ("systemerror", ("duplicated message-id", "loop alert", "loop detected", "looped")),

@@ -7,18 +7,19 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 
 NAME = "gmail"
-_START = re.compile(
+_START = lazy(
     r"^[ \t]*Delivery to the following recipients? (failed permanently|has been delayed|"
     r"failed temporarily|failed)[^\n]*:?[ \t]*$",
     re.I | re.M,
 )
-_DETAILS = re.compile(r"^[ \t]*Technical details(?: of (?:permanent|temporary) failure)?:?[ \t]*$", re.I | re.M)
-_END = re.compile(r"^[ \t]*(?:-{3,}|={5,}|\*{3,})", re.M)
-_ADDR = re.compile(r"^[ \t]*(?:\*[ \t]*)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
+_DETAILS = lazy(r"^[ \t]*Technical details(?: of (?:permanent|temporary) failure)?:?[ \t]*$", re.I | re.M)
+_END = lazy(r"^[ \t]*(?:-{3,}|={5,}|\*{3,})", re.M)
+_ADDR = lazy(r"^[ \t]*(?:\*[ \t]*)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
 # Gmail's own explanations, where no remote server answered
 TABLE: Table = (
     ("userunknown", ("the email account that you tried to reach does not exist",)),
@@ -35,14 +36,14 @@ TABLE: Table = (
 # client when the remote server refused. State 14 is the answer to RCPT TO; 15, 17 and 18
 # come after the recipients were accepted, so a refusal there is the recipient side's filter.
 # (The connection-stage states keep the remote text's own reason: TLS, AUTH, blocking.)
-_STATE = re.compile(r"\(state (\d{1,2})\)")
+_STATE = lazy(r"\(state (\d{1,2})\)")
 STATES: dict[str, tuple[str, str]] = {
     "14": ("RCPT", "userunknown"),
     "15": ("DATA", "filtered"),
     "17": ("DATA", "filtered"),
     "18": ("DATA", "filtered"),
 }
-_RETURNED = re.compile(r"The error that the other server returned was:[ \t]*\n?", re.I)
+_RETURNED = lazy(r"The error that the other server returned was:[ \t]*\n?", re.I)
 
 
 def detect(rep: Report) -> bool:

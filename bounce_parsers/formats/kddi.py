@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 
 NAME = "kddi"
-_LINE = re.compile(r"^[ \t]*Could not be delivered to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
+_LINE = lazy(r"^[ \t]*Could not be delivered to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
 
 
 def detect(rep: Report) -> bool:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import ADDRESS, Report, clean_address, first_address
 from ._base import Table, bounce_like, table_reason
 
 NAME = "localpart"
-_START = re.compile(r"^[ \t]*Message not delivered to the following:?[ \t]*$", re.I | re.M)
+_START = lazy(r"^[ \t]*Message not delivered to the following:?[ \t]*$", re.I | re.M)
 # the directory's own answers: no entry for the name is an unknown user
 TABLE: Table = (("userunknown", ("no matches to nameserver query",)),)
 # the report's own sentence (flush left, unlike a quoted remote error), ending in a colon
-_NOT_ACCEPTING = re.compile(r"^\S[^\n]{0,300}?\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", re.I | re.M)
-_SCREEN_NAME = re.compile(r"^[ \t]+([A-Za-z][A-Za-z0-9 ]{0,31})[ \t]*$")
-_ROW = re.compile(r"^[ \t]+([A-Za-z0-9._+=-]{1,64}(?:@[A-Za-z0-9.-]{1,255})?)(?:[ \t]{2,}|\t)(\S.*)$")
+_NOT_ACCEPTING = lazy(r"^\S[^\n]{0,300}?\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", re.I | re.M)
+_SCREEN_NAME = lazy(r"^[ \t]+([A-Za-z][A-Za-z0-9 ]{0,31})[ \t]*$")
+_ROW = lazy(r"^[ \t]+([A-Za-z0-9._+=-]{1,64}(?:@[A-Za-z0-9.-]{1,255})?)(?:[ \t]{2,}|\t)(\S.*)$")
 
 
 def detect(rep: Report) -> bool:

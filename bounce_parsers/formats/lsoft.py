@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "lsoft"
-_FIELD = re.compile(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", re.I)
+_FIELD = lazy(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", re.I)
 
 
 def detect(rep: Report) -> bool:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mailfoundry"
-_TO = re.compile(
-    r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M
-)
-_REASON = re.compile(r"^[ \t]*Delivery failed for the following reason:[ \t]*$", re.I | re.M)
-_COMMAND = re.compile(r"\bafter ([A-Z]{4})\b|\bin reply to ([A-Z]{4})\b")
+_TO = lazy(r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
+_REASON = lazy(r"^[ \t]*Delivery failed for the following reason:[ \t]*$", re.I | re.M)
+_COMMAND = lazy(r"\bafter ([A-Z]{4})\b|\bin reply to ([A-Z]{4})\b")
 
 
 def detect(rep: Report) -> bool:

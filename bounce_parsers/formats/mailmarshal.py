@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mailmarshal"
-_BECAUSE = re.compile(r"^[ \t]*Could not be delivered because of[ \t]*$", re.I | re.M)
-_AFFECTED = re.compile(r"^[ \t]*The following recipients were affected:[ \t]*$", re.I | re.M)
-_ADDR = re.compile(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
+_BECAUSE = lazy(r"^[ \t]*Could not be delivered because of[ \t]*$", re.I | re.M)
+_AFFECTED = lazy(r"^[ \t]*The following recipients were affected:[ \t]*$", re.I | re.M)
+_ADDR = lazy(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
 
 
 def detect(rep: Report) -> bool:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient
 
 NAME = "messagingserver"
-_FIELD = re.compile(
+_FIELD = lazy(
     r"^[ \t]*(Recipient address|Original address|Reason|Diagnostic code|Remote system)[ \t]*:"
     r"[ \t]*(.*)$",
     re.I,
 )
-_DELAYED = re.compile(r"has not yet been delivered|delivery has been delayed|will continue to attempt", re.I)
+_DELAYED = lazy(r"has not yet been delivered|delivery has been delayed|will continue to attempt", re.I)
 
 
 def detect(rep: Report) -> bool:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mfilter"
-_SERVER = re.compile(r"^-{3,}[ \t]*server message[ \t]*$", re.I | re.M)
-_COMMAND = re.compile(r"^-{3,}[ \t]*SMTP command[ \t]*\n[ \t]*([A-Za-z]{4})", re.I | re.M)
-_STOP = re.compile(r"^-{3,}", re.M)
-_ADDR = re.compile(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.M)
+_SERVER = lazy(r"^-{3,}[ \t]*server message[ \t]*$", re.I | re.M)
+_COMMAND = lazy(r"^-{3,}[ \t]*SMTP command[ \t]*\n[ \t]*([A-Za-z]{4})", re.I | re.M)
+_STOP = lazy(r"^-{3,}", re.M)
+_ADDR = lazy(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.M)
 
 
 def detect(rep: Report) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import ADDRESS, Report, clean_address
 from ._base import Table, bounce_like, returned_to, table_reason
 
@@ -14,8 +15,8 @@ TABLE: Table = (
     ("userunknown", ("user not listed in public name & address book", "not listed in domino directory")),
     ("networkerror", ("message has exceeded maximum hop count", "maximum hop count exceeded")),
 )
-_START = re.compile(r"^[ \t]*-{3,}[ \t]*Failure Reasons[ \t]*-{3,}[ \t]*$", re.I | re.M)
-_STOP = re.compile(r"^[ \t]*-{3,}[ \t]*Returned Message[ \t]*-{3,}", re.I | re.M)
+_START = lazy(r"^[ \t]*-{3,}[ \t]*Failure Reasons[ \t]*-{3,}[ \t]*$", re.I | re.M)
+_STOP = lazy(r"^[ \t]*-{3,}[ \t]*Returned Message[ \t]*-{3,}", re.I | re.M)
 
 
 def detect(rep: Report) -> bool:

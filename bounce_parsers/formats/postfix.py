@@ -8,23 +8,24 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address, local_part
 from ._base import blocks, bounce_like, dsn_has_recipient, returned_to
 
 NAME = "postfix"
-_ADDR_LINE = re.compile(
+_ADDR_LINE = lazy(
     r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
     r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?"
 )
-_FIRST = re.compile(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
-_STOP = re.compile(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
-_UNAVAILABLE = re.compile(r"^[ \t]*--- Delivery report unavailable ---", re.M)
-_COMMAND = re.compile(r"\bin reply to (?:end of )?([A-Z]{4})\b|\bafter (?:end of )?([A-Z]{4})\b")
+_FIRST = lazy(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
+_STOP = lazy(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
+_UNAVAILABLE = lazy(r"^[ \t]*--- Delivery report unavailable ---", re.M)
+_COMMAND = lazy(r"\bin reply to (?:end of )?([A-Z]{4})\b|\bafter (?:end of )?([A-Z]{4})\b")
 
 
-_IN = re.compile(r"^[ \t]*In:[ \t]+([A-Za-z]{4})\b(.*)$")
-_OUT = re.compile(r"^[ \t]*Out:[ \t]+([245]\d\d[ -].*)$")
-_RCPT = re.compile(r"TO:[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", re.I)
+_IN = lazy(r"^[ \t]*In:[ \t]+([A-Za-z]{4})\b(.*)$")
+_OUT = lazy(r"^[ \t]*Out:[ \t]+([245]\d\d[ -].*)$")
+_RCPT = lazy(r"TO:[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", re.I)
 
 
 def detect(rep: Report) -> bool:

@@ -3,15 +3,14 @@ qmail-send program", one "<address>:" paragraph per recipient."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "qmail"
-_ADDR_LINE = re.compile(r"^<([^<>\s@]{1,128}@[^<>\s@]{1,255})>:?")
-_STOP = re.compile(r"^--- (?:Below this line is a copy|Enclosed is a copy)|^--- Original message")
+_ADDR_LINE = lazy(r"^<([^<>\s@]{1,128}@[^<>\s@]{1,255})>:?")
+_STOP = lazy(r"^--- (?:Below this line is a copy|Enclosed is a copy)|^--- Original message")
 # qmail-remote.c / qmail-local.c / qmail-ldap messages, in the order they should win
 TABLE: Table = (
     (
@@ -54,12 +53,12 @@ TABLE: Table = (
     ("notaccept", ("sorry, i couldn't find a mail exchanger or ip address",)),
 )
 _COMMANDS = (
-    (re.compile(r"most progress was ([A-Z]{4}) "), ""),
-    (re.compile(r"does not like recipient\."), "RCPT"),
-    (re.compile(r"failed on DATA command|failed after I sent the message"), "DATA"),
-    (re.compile(r"but sender was rejected"), "MAIL"),
-    (re.compile(r"but my name was rejected"), "EHLO"),
-    (re.compile(r"but greeting failed"), "CONN"),
+    (lazy(r"most progress was ([A-Z]{4}) "), ""),
+    (lazy(r"does not like recipient\."), "RCPT"),
+    (lazy(r"failed on DATA command|failed after I sent the message"), "DATA"),
+    (lazy(r"but sender was rejected"), "MAIL"),
+    (lazy(r"but my name was rejected"), "EHLO"),
+    (lazy(r"but greeting failed"), "CONN"),
 )
 _EXPIRED = "this message has been in the queue too long"
 

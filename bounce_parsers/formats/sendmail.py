@@ -9,28 +9,27 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient, returned_to
 
 NAME = "sendmail"
-_ADDRESSES = re.compile(
+_ADDRESSES = lazy(
     r"^[ \t]*-*[ \t]*The following addresses? (?:had|has) ([a-z -]{0,60}?(?:errors?|problems?))"
     r"[ \t]*-*[ \t]*$",
     re.I | re.M,
 )
-_TRANSCRIPT = re.compile(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", re.I | re.M)
-_MARKER = re.compile(r"^[ \t]*-{3,}", re.M)
-_INFO = re.compile(
-    r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$", re.I | re.M
-)
-_UNSENT = re.compile(
+_TRANSCRIPT = lazy(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", re.I | re.M)
+_MARKER = lazy(r"^[ \t]*-{3,}", re.M)
+_INFO = lazy(r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$", re.I | re.M)
+_UNSENT = lazy(
     r"^[ \t]*-{3,}[ \t]*(?:Unsent message follows|Original message follows|"
     r"Returned message|Original message)",
     re.I | re.M,
 )
-_ANGLE = re.compile(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
-_RCPT = re.compile(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", re.I)
-_AT_ADDR = re.compile(
+_ANGLE = lazy(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
+_RCPT = lazy(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", re.I)
+_AT_ADDR = lazy(
     r"^(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?\.\.\.[ \t]*(.*)$"
 )
 
@@ -52,13 +51,13 @@ def _block(text: str, start: re.Match[str]) -> str:
     return rest[: m.start()] if m else rest
 
 
-_LISTED = re.compile(r"^<?([^<>\s\"=;,@]{1,128}@[^<>\s\"=;,@]{1,255}?)>?(?:[ \t,]|$)")
+_LISTED = lazy(r"^<?([^<>\s\"=;,@]{1,128}@[^<>\s\"=;,@]{1,255}?)>?(?:[ \t,]|$)")
 
 
 # savemail.c lists what an alias expanded to, then "(expanded from: ALIAS)": the alias is the
 # address the mail was sent to; the expansion may be a program or a file, not an address at all
-_EXPANDED = re.compile(r"^\(expanded from:?[ \t]*<?([^<>()\s@]{1,128}@[^<>()\s@]{1,255}?)>?\)$", re.I)
-_PROGRAM = re.compile(r'^"?[|/]')
+_EXPANDED = lazy(r"^\(expanded from:?[ \t]*<?([^<>()\s@]{1,128}@[^<>()\s@]{1,255}?)>?\)$", re.I)
+_PROGRAM = lazy(r'^"?[|/]')
 
 
 def _listed(block: str) -> list[Entry]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 
 NAME = "verizon"
-_TO = re.compile(r"^[ \t]*To:[ \t]*(?:[^<\n]*<)?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
-_ERROR = re.compile(r"^[ \t]*Error:[ \t]*(.+)$", re.I | re.M)
+_TO = lazy(r"^[ \t]*To:[ \t]*(?:[^<\n]*<)?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
+_ERROR = lazy(r"^[ \t]*Error:[ \t]*(.+)$", re.I | re.M)
 
 
 def detect(rep: Report) -> bool:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "x6"
-_LINE = re.compile(
-    r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$", re.I | re.M
-)
-_ADDR = re.compile(r"<?([^<>\s,;@]{1,128}@[^<>\s,;@]{1,255}?)>?(?:[.,;][ \t]|[ \t]|$)")
+_LINE = lazy(r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$", re.I | re.M)
+_ADDR = lazy(r"<?([^<>\s,;@]{1,128}@[^<>\s,;@]{1,255}?)>?(?:[.,;][ \t]|[ \t]|$)")
 
 
 def detect(rep: Report) -> bool:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 from ..entry import Entry
+from ..patterns import lazy
 from ..report import Report, clean_address
 
 NAME = "zoho"
-_LINE = re.compile(r"^[ \t]*<?([^<>\s,@]{1,128}@[^<>\s,@]{1,255}?)>?[ \t]+(.*?ERROR_CODE[ \t]*:.*)$", re.M)
+_LINE = lazy(r"^[ \t]*<?([^<>\s,@]{1,128}@[^<>\s,@]{1,255}?)>?[ \t]+(.*?ERROR_CODE[ \t]*:.*)$", re.M)
 
 
 def detect(rep: Report) -> bool:

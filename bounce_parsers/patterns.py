@@ -1,0 +1,125 @@
+"""Regexes compiled on first use, from a per-interpreter cache of compiled code.
+
+Compiling the ~180 module-level patterns in `re`'s pure-Python parser cost ~25 ms of every
+process start. `lazy()` stands in for `re.compile()` at module level: the first attribute lookup
+compiles the pattern and binds its methods on the stand-in, so later calls cost what a compiled
+pattern's do. The compiled form (the SRE code `re` would hand to `_sre.compile`) is kept in
+__pycache__ beside the .pyc files, keyed by the interpreter and SRE version like they are, so a
+later process skips the parser; `_sre` validates that code, and anything unexpected falls back
+to `re.compile`."""
+
+from __future__ import annotations
+
+import _sre  # type: ignore[import-not-found]  # CPython's regex engine, no stubs
+import atexit
+import contextlib
+import marshal
+import os
+import re
+import sys
+from array import array
+
+_BOUND = (
+    "search",
+    "match",
+    "fullmatch",
+    "finditer",
+    "findall",
+    "sub",
+    "subn",
+    "split",
+    "scanner",
+    "pattern",
+    "flags",
+    "groups",
+    "groupindex",
+)
+_CACHE = os.path.join(
+    os.path.dirname(__file__), "__pycache__", f"patterns.{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal"
+)
+# SRE code words stored as one bytes object each: marshal loads that ~20x faster than int lists
+_CODE = {2: "H", 4: "I", 8: "Q"}[_sre.CODESIZE]
+MAX_ENTRIES = 2000  # a file grown past this (patterns edited over time) starts afresh
+
+Entry = tuple[int, bytes, int, dict[str, int], tuple[str | None, ...]]
+_table: dict[tuple[str, int], Entry] | None = None
+
+
+def _load() -> dict[tuple[str, int], Entry]:
+    try:
+        with open(_CACHE, "rb") as fh:
+            table = marshal.load(fh)
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    return table if isinstance(table, dict) and len(table) <= MAX_ENTRIES else {}
+
+
+def _save() -> None:
+    """Write the table atomically; a read-only install simply keeps compiling."""
+    tmp = f"{_CACHE}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(_CACHE), exist_ok=True)
+        with open(tmp, "wb") as fh:
+            marshal.dump(_table, fh)
+        os.replace(tmp, _CACHE)
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    global _table
+    if _table is None:
+        _table = _load()
+    entry = _table.get((pattern, flags))
+    if entry is not None:
+        try:
+            flags_, code, *groups = entry
+            return _sre.compile(pattern, flags_, array(_CODE, code).tolist(), *groups)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    try:
+        # what re._compiler.compile does, keeping the pieces
+        from re import _compiler, _parser  # type: ignore[attr-defined]
+
+        parsed = _parser.parse(pattern, flags)
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup: list[str | None] = [None] * parsed.state.groups
+        for name, index in groupindex.items():
+            indexgroup[index] = name
+        words = array(_CODE, _compiler._code(parsed, flags))
+        entry = (flags | parsed.state.flags, words.tobytes(), parsed.state.groups - 1, groupindex, tuple(indexgroup))
+        compiled: re.Pattern[str] = _sre.compile(pattern, entry[0], words.tolist(), *entry[2:])
+    except Exception:  # noqa: BLE001 - another interpreter's internals: use the public way
+        return re.compile(pattern, flags)
+    if len(_table) >= MAX_ENTRIES:
+        _table.clear()
+    _table[(pattern, flags)] = entry
+    _schedule_save()
+    return compiled
+
+
+_save_scheduled = False
+
+
+def _schedule_save() -> None:
+    global _save_scheduled
+    if not _save_scheduled:
+        _save_scheduled = True
+        atexit.register(_save)
+
+
+class _Lazy:
+    def __init__(self, pattern: str, flags: int) -> None:
+        self._args = (pattern, int(flags))
+
+    def __getattr__(self, name: str) -> object:
+        compiled = _compile(*self._args)
+        for attr in _BOUND:
+            setattr(self, attr, getattr(compiled, attr))
+        return getattr(compiled, name)
+
+
+def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """re.compile(pattern, flags), deferred to the pattern's first use."""
+    return _Lazy(pattern, flags)  # type: ignore[return-value]
