@@ -81,7 +81,7 @@ def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -
 @router.post("/suppressions/{suppression_id}/remove")
 def remove(suppression_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     s = _get(session, suppression_id)
-    session.delete(s)
+    suppressions.remove(session, s)
     session.commit()
     request.session["notice"] = f"{s.email} is no longer suppressed."
     return RedirectResponse("/suppressions", status_code=303)
