@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep
+from app.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 from app.web.csrf import require_csrf
 from app.web.templating import render
-from app.web.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 
 router = APIRouter(include_in_schema=False)
 
