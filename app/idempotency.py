@@ -26,12 +26,14 @@ def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest:
     with Session(engine, expire_on_commit=False) as session:
         session.execute(
             delete(IdempotencyRecord).where(
-                col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.api_key_id) == key_id,
+                col(IdempotencyRecord.key) == key,
                 col(IdempotencyRecord.created_at) < now - TTL,
             )
-        )  # fmt: skip
-        record = IdempotencyRecord(api_key_id=key_id, key=key, method=method, path=path, request_hash=digest,
-                                   created_at=now)  # fmt: skip
+        )
+        record = IdempotencyRecord(
+            api_key_id=key_id, key=key, method=method, path=path, request_hash=digest, created_at=now
+        )
         session.add(record)
         try:
             session.commit()

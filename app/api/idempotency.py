@@ -70,12 +70,12 @@ class Idempotency:
             return
         if begun.conflict == "mismatch":
             errors = [field_error(["header", "Idempotency-Key"], "already used for a different request")]
-            await problem_response(request, 422, "this Idempotency-Key was used with another request; use a new key",
-                                   errors)(scope, receive, send)  # fmt: skip
+            title = "this Idempotency-Key was used with another request; use a new key"
+            await problem_response(request, 422, title, errors)(scope, receive, send)
             return
         if begun.conflict == "running":
-            await problem_response(request, 409, "a request with this Idempotency-Key is still running; retry later",
-                                   headers={"Retry-After": "1"})(scope, receive, send)  # fmt: skip
+            title = "a request with this Idempotency-Key is still running; retry later"
+            await problem_response(request, 409, title, headers={"Retry-After": "1"})(scope, receive, send)
             return
         assert begun.record_id is not None
         await self._run(begun.record_id, scope, receive, send)

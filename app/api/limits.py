@@ -66,8 +66,9 @@ class ApiLimits:
                 wait = await run_in_threadpool(self.buckets.take, key_id)
                 if wait > 0:
                     retry = str(max(1, math.ceil(wait)))
-                    response = problem_response(request, 429, f"rate limit exceeded; retry in {retry} s",
-                                                headers={"Retry-After": retry})  # fmt: skip
+                    response = problem_response(
+                        request, 429, f"rate limit exceeded; retry in {retry} s", headers={"Retry-After": retry}
+                    )
                     await response(scope, receive, send)
                     return
         if request.headers.get("content-type", "").startswith("multipart/"):

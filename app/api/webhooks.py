@@ -45,8 +45,9 @@ def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
 
 
 def _delivery_public(d: WebhookDelivery, event_type: str) -> WebhookDeliveryPublic:
-    return WebhookDeliveryPublic(webhook_id=d.endpoint_id, event_type=event_type,
-                                 **d.model_dump(exclude={"endpoint_id", "lease_until"}))  # fmt: skip
+    return WebhookDeliveryPublic(
+        webhook_id=d.endpoint_id, event_type=event_type, **d.model_dump(exclude={"endpoint_id", "lease_until"})
+    )
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)

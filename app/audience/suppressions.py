@@ -57,9 +57,16 @@ def unsubscribe(
     if is_suppressed(session, key):
         return
     session.add(
-        Suppression(email=email, email_key=key, reason="unsubscribed", source=source,
-                    campaign_id=campaign_id, delivery_id=delivery_id, created_at=utcnow())
-    )  # fmt: skip
+        Suppression(
+            email=email,
+            email_key=key,
+            reason="unsubscribed",
+            source=source,
+            campaign_id=campaign_id,
+            delivery_id=delivery_id,
+            created_at=utcnow(),
+        )
+    )
     emit_unsubscribe(session, email, source, campaign_id, delivery_id)
     try:
         session.commit()

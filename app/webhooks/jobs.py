@@ -9,6 +9,7 @@ from app.webhooks.dispatch import dispatch_due
 
 
 def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
-    scheduler.add_job(dispatch_due, "interval", seconds=settings.webhook_poll_seconds, args=[settings, engine],
-                      id="webhooks.dispatch")  # fmt: skip
+    scheduler.add_job(
+        dispatch_due, "interval", seconds=settings.webhook_poll_seconds, args=[settings, engine], id="webhooks.dispatch"
+    )
     scheduler.add_job(idempotency.purge, "interval", minutes=10, args=[engine], id="api.idempotency_purge")
