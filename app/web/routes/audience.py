@@ -32,16 +32,13 @@ def audience_page(
     if address.strip():
         ids = list_id or [m.id for m in lists if m.id is not None]
         verdict = why(session, address.strip(), ids, settings, utcnow())
-    return render(
-        request,
-        "audience.html",
-        {
-            "lists": lists,
-            "chosen": set(list_id),
-            "counts": counts,
-            "reasons": EXCLUSION_REASONS,
-            "address": address,
-            "verdict": verdict,
-            "errors": errors,
-        },
-    )
+    ctx = {
+        "lists": lists,
+        "chosen": set(list_id),
+        "counts": counts,
+        "reasons": EXCLUSION_REASONS,
+        "address": address,
+        "verdict": verdict,
+        "errors": errors,
+    }
+    return render(request, "audience.html", ctx)

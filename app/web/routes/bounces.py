@@ -116,22 +116,19 @@ def bounces_page(
     reasons = queries.reasons_seen(session)
     # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
     campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, int(campaign) if campaign.isdigit() else None)
-    return render(
-        request,
-        "bounces.html",
-        {
-            "rows": rows,
-            "pager": pager,
-            "errors": errors,
-            "kinds": KINDS,
-            "reasons": reasons,
-            "campaigns": campaigns,
-            "sweeps": sweeps,
-            "sweep_pager": sweep_pager,
-            "f": {"kind": kind, "reason": reason, "campaign": campaign, "since": since, "until": until},
-            "chart": _cached_chart(request, session),
-        },
-    )
+    ctx = {
+        "rows": rows,
+        "pager": pager,
+        "errors": errors,
+        "kinds": KINDS,
+        "reasons": reasons,
+        "campaigns": campaigns,
+        "sweeps": sweeps,
+        "sweep_pager": sweep_pager,
+        "f": {"kind": kind, "reason": reason, "campaign": campaign, "since": since, "until": until},
+        "chart": _cached_chart(request, session),
+    }
+    return render(request, "bounces.html", ctx)
 
 
 @router.post("/bounces/sweep")

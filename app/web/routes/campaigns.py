@@ -178,16 +178,13 @@ async def preview(request: Request, session: SessionDep, settings: SettingsDep) 
     if not template_errors and values.get("subject") is not None:
         sample, rendered, failure = await run_in_threadpool(_render_sample, session, settings, values, limits)
         template_errors.update(failure)
-    return render(
-        request,
-        "_preview.html",
-        {
-            "errors": template_errors,
-            "other_errors": {k: v for k, v in errors.items() if k not in template_errors},
-            "rendered": rendered,
-            "sample": sample,
-        },
-    )
+    ctx = {
+        "errors": template_errors,
+        "other_errors": {k: v for k, v in errors.items() if k not in template_errors},
+        "rendered": rendered,
+        "sample": sample,
+    }
+    return render(request, "_preview.html", ctx)
 
 
 def _sample_context(
@@ -248,38 +245,32 @@ def campaign_page(
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
         request.session.pop("notice", None)
     ledger, ledger_pager = _ledger(session, request, campaign_id, email) if email.strip() else (None, None)
-    return render(
-        request,
-        "campaign.html",
-        {
-            "c": campaign,
-            "p": campaign_progress(session, campaign),
-            "email": email,
-            "subject": subject,
-            "notice_state": notice_state,
-            "ledger": ledger,
-            "ledger_pager": ledger_pager,
-            "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
-            "test_results": request.session.pop("test_results", None),
-            "test_error": request.session.pop("test_error", None),
-            "test_to": request.session.pop("test_to", ""),
-            "editable_states": service.EDITABLE_STATES,
-        },
-    )
+    ctx = {
+        "c": campaign,
+        "p": campaign_progress(session, campaign),
+        "email": email,
+        "subject": subject,
+        "notice_state": notice_state,
+        "ledger": ledger,
+        "ledger_pager": ledger_pager,
+        "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
+        "test_results": request.session.pop("test_results", None),
+        "test_error": request.session.pop("test_error", None),
+        "test_to": request.session.pop("test_to", ""),
+        "editable_states": service.EDITABLE_STATES,
+    }
+    return render(request, "campaign.html", ctx)
 
 
 @router.get("/campaigns/{campaign_id}/progress", response_class=HTMLResponse)
 def progress_fragment(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     campaign = _get(session, campaign_id)
-    return render(
-        request,
-        "_campaign_progress.html",
-        {
-            "c": campaign,
-            "p": campaign_progress(session, campaign),
-            "editable_states": service.EDITABLE_STATES,
-        },
-    )
+    ctx = {
+        "c": campaign,
+        "p": campaign_progress(session, campaign),
+        "editable_states": service.EDITABLE_STATES,
+    }
+    return render(request, "_campaign_progress.html", ctx)
 
 
 def _act(request: Request, session: Session, campaign: Campaign, action: Callable[[], object], done: str) -> None:

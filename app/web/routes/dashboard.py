@@ -27,17 +27,14 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     sent = sending_queries.sent_since(session, since)
     bounced = bounce_queries.bounced_since(session, since)
     last_sweep = bounce_queries.last_sweep(session)
-    return render(
-        request,
-        "dashboard.html",
-        {
-            "campaigns": [(c, campaign_progress(session, c)) for c in recent],
-            "paused": paused[:PAUSED_SHOWN],
-            "more_paused": len(paused) > PAUSED_SHOWN,
-            "sent": sent,
-            "bounced": bounced,
-            "bounce_rate": round(100.0 * bounced / sent, 2) if sent else None,
-            "rate_days": RATE_DAYS,
-            "sweep": last_sweep,
-        },
-    )
+    ctx = {
+        "campaigns": [(c, campaign_progress(session, c)) for c in recent],
+        "paused": paused[:PAUSED_SHOWN],
+        "more_paused": len(paused) > PAUSED_SHOWN,
+        "sent": sent,
+        "bounced": bounced,
+        "bounce_rate": round(100.0 * bounced / sent, 2) if sent else None,
+        "rate_days": RATE_DAYS,
+        "sweep": last_sweep,
+    }
+    return render(request, "dashboard.html", ctx)

@@ -59,17 +59,13 @@ def _lists_page(
 ) -> HTMLResponse:
     lists, pager = fetch_page(session, request, queries.lists_alphabetically, LISTS_SHOWN, key=lambda m: (m.name, m.id))
     counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
-    return render(
-        request,
-        "lists.html",
-        {
-            "lists": [(m, counts.get(m.id, 0)) for m in lists],
-            "pager": pager,
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code,
-    )
+    ctx = {
+        "lists": [(m, counts.get(m.id, 0)) for m in lists],
+        "pager": pager,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "lists.html", ctx, status_code)
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -125,20 +121,16 @@ def _list_page(
         anchor="#imports-h",
         path=f"/lists/{ml.id}",
     )
-    return render(
-        request,
-        "list.html",
-        {
-            "list": ml,
-            "members": members,
-            "imports": imports,
-            "pager": pager,
-            "formats": FORMATS,
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code,
-    )
+    ctx = {
+        "list": ml,
+        "members": members,
+        "imports": imports,
+        "pager": pager,
+        "formats": FORMATS,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "list.html", ctx, status_code)
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -167,17 +159,14 @@ def rename_list(
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
-    return render(
-        request,
-        "confirm.html",
-        {
-            "title": f'Delete the list "{ml.name}"?',
-            "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
-            "action": f"/lists/{list_id}/delete",
-            "button": "Delete the list",
-            "back": f"/lists/{list_id}",
-        },
-    )
+    ctx = {
+        "title": f'Delete the list "{ml.name}"?',
+        "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
+        "action": f"/lists/{list_id}/delete",
+        "button": "Delete the list",
+        "back": f"/lists/{list_id}",
+    }
+    return render(request, "confirm.html", ctx)
 
 
 @router.post("/lists/{list_id}/delete")

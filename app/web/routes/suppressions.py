@@ -34,20 +34,16 @@ def _page(
     rows, pager = fetch_page(
         session, request, lambda c: queries.suppressions_newest_first(stmt, c), PAGE_ROWS, anchor="#suppressions"
     )
-    return render(
-        request,
-        "suppressions.html",
-        {
-            "rows": rows,
-            "pager": pager,
-            "q": q,
-            "reason": reason,
-            "reasons": REASONS,
-            "errors": errors or {},
-            "values": values or {"reason": "manual"},
-        },
-        status_code,
-    )
+    ctx = {
+        "rows": rows,
+        "pager": pager,
+        "q": q,
+        "reason": reason,
+        "reasons": REASONS,
+        "errors": errors or {},
+        "values": values or {"reason": "manual"},
+    }
+    return render(request, "suppressions.html", ctx, status_code)
 
 
 @router.get("/suppressions", response_class=HTMLResponse)
@@ -92,18 +88,15 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
 @router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse)
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
-    return render(
-        request,
-        "confirm.html",
-        {
-            "title": f"Mail {s.email} again?",
-            "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
-            "Removing the suppression makes the address mailable in the next campaign.",
-            "action": f"/suppressions/{suppression_id}/remove",
-            "button": "Remove the suppression",
-            "back": "/suppressions",
-        },
-    )
+    ctx = {
+        "title": f"Mail {s.email} again?",
+        "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
+        "Removing the suppression makes the address mailable in the next campaign.",
+        "action": f"/suppressions/{suppression_id}/remove",
+        "button": "Remove the suppression",
+        "back": "/suppressions",
+    }
+    return render(request, "confirm.html", ctx)
 
 
 @router.post("/suppressions/{suppression_id}/remove")
