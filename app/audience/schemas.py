@@ -149,4 +149,4 @@ class VerdictPublic(BaseModel):
         description="included | invalid | not_a_contact | not_in_lists | unsubscribed | bounced | complained | manual"
     )
     detail: str
-    memberships: list[MembershipPublic] = []
+    memberships: list[MembershipPublic]
