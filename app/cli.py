@@ -133,7 +133,7 @@ def _first_run_link(engine: Engine, host: str, port: int) -> str | None:
     import secrets
     import socket
 
-    from app.web.users import users_exist
+    from app.users import users_exist
 
     if users_exist(engine):
         return None

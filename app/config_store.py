@@ -24,10 +24,28 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RELAY_KEYS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "smtp_cafile",
-              "smtp_verify", "smtp_rate", "bounce_address")  # fmt: skip
-MAILBOX_KEYS = ("mailbox_protocol", "mailbox_host", "mailbox_port", "mailbox_security", "mailbox_user",
-                "mailbox_password", "mailbox_folder", "mailbox_cafile", "mailbox_verify")  # fmt: skip
+RELAY_KEYS = (
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "smtp_cafile",
+    "smtp_verify",
+    "smtp_rate",
+    "bounce_address",
+)
+MAILBOX_KEYS = (
+    "mailbox_protocol",
+    "mailbox_host",
+    "mailbox_port",
+    "mailbox_security",
+    "mailbox_user",
+    "mailbox_password",
+    "mailbox_folder",
+    "mailbox_cafile",
+    "mailbox_verify",
+)
 POLICY_KEYS = ("hard_bounce_threshold", "soft_bounce_threshold", "soft_bounce_window_days", "sweep_interval_minutes")
 EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS
 SECRETS = frozenset({"smtp_password", "mailbox_password"})

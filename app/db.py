@@ -33,6 +33,15 @@ def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:
         yield values[i : i + size]
 
 
+def where_given(query: Any, *conditions: tuple[Any, Any]) -> Any:
+    """QUERY narrowed to column == value for each (column, value) whose value is given: a filter left
+    out (None) matches everything."""
+    for column, value in conditions:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def make_engine(url: str) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database

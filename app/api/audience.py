@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from app.api.errors import request_error
 from app.audience import queries
 from app.audience.compile import UnknownList, compile_audience
-from app.audience.schemas import AudienceCounts, AudienceRequest, MembershipPublic, VerdictPublic
+from app.audience.schemas import AudienceCounts, AudienceRequest, VerdictPublic
 from app.audience.why import why
 from app.deps import SessionDep, SettingsDep
 from app.models import utcnow
@@ -32,12 +32,4 @@ def audience_why(
     list_id: Annotated[list[int] | None, Query(description="the send's lists; all lists when omitted")] = None,
 ) -> VerdictPublic:
     ids = list_id or queries.all_list_ids(session)
-    verdict = why(session, address, ids, settings, utcnow())
-    return VerdictPublic(
-        address=verdict.address,
-        email_key=verdict.email_key,
-        included=verdict.included,
-        reason=verdict.reason,
-        detail=verdict.detail,
-        memberships=[MembershipPublic(**m.__dict__) for m in verdict.memberships],
-    )
+    return why(session, address, ids, settings, utcnow())

@@ -55,8 +55,14 @@ def progress(session: Session, campaign: Campaign, cached: bool = False) -> Prog
 def _count_progress(session: Session, campaign: Campaign, key: tuple[str, int]) -> ProgressPublic:
     p = ledger.progress(session, campaign, utcnow())
     percent = percent_done(p.done, p.total, campaign.state)
-    out = ProgressPublic(counts=p.counts, total=p.total, done=p.done, percent=percent,
-                         rate_per_second=p.rate_per_second, eta_seconds=p.eta_seconds)  # fmt: skip
+    out = ProgressPublic(
+        counts=p.counts,
+        total=p.total,
+        done=p.done,
+        percent=percent,
+        rate_per_second=p.rate_per_second,
+        eta_seconds=p.eta_seconds,
+    )
     _recent_progress[key] = (time.monotonic(), out)
     return out
 

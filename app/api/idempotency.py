@@ -9,12 +9,8 @@ size and type rather than its bytes (hashing a 200 MB upload before importing it
 import hashlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,68 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.errors import field_error, problem_response
 from app.apikeys import bearer_key_id
 from app.deps import SessionDep
-from app.models import IdempotencyRecord, utcnow
+from app.idempotency import begin, finish, forget
 
 log = logging.getLogger(__name__)
 
 HEADER = "idempotency-key"
-TTL = timedelta(hours=24)
 MAX_KEY = 255
-
-
-@dataclass(frozen=True)
-class Begun:
-    record_id: int | None = None  # the new record: run the request
-    replay: IdempotencyRecord | None = None
-    conflict: str | None = None  # "running" | "mismatch"
-
-
-def begin(engine: Engine, key_id: int, key: str, method: str, path: str, digest: str) -> Begun:
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as session:
-        session.execute(
-            delete(IdempotencyRecord).where(
-                col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key,
-                col(IdempotencyRecord.created_at) < now - TTL,
-            )
-        )  # fmt: skip
-        record = IdempotencyRecord(api_key_id=key_id, key=key, method=method, path=path, request_hash=digest,
-                                   created_at=now)  # fmt: skip
-        session.add(record)
-        try:
-            session.commit()
-            return Begun(record_id=record.id)
-        except IntegrityError:
-            session.rollback()
-        found = session.execute(
-            select(IdempotencyRecord).where(
-                col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key
-            )
-        ).scalar_one()
-    if (found.method, found.path, found.request_hash) != (method, path, digest):
-        return Begun(conflict="mismatch")
-    if found.status_code is None:
-        return Begun(conflict="running")
-    return Begun(replay=found)
-
-
-def finish(engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
-    with Session(engine) as session:
-        if status >= 500:
-            session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
-        else:
-            session.execute(
-                update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.id) == record_id)
-                .values(status_code=status, content_type=content_type, body=body.decode("utf-8", "replace"))
-            )
-        session.commit()
-
-
-def forget(engine: Engine, record_id: int) -> None:
-    with Session(engine) as session:
-        session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
-        session.commit()
 
 
 def session_ends_before_the_answer(request: Request, session: SessionDep) -> Iterator[None]:
@@ -130,12 +70,12 @@ class Idempotency:
             return
         if begun.conflict == "mismatch":
             errors = [field_error(["header", "Idempotency-Key"], "already used for a different request")]
-            await problem_response(request, 422, "this Idempotency-Key was used with another request; use a new key",
-                                   errors)(scope, receive, send)  # fmt: skip
+            title = "this Idempotency-Key was used with another request; use a new key"
+            await problem_response(request, 422, title, errors)(scope, receive, send)
             return
         if begun.conflict == "running":
-            await problem_response(request, 409, "a request with this Idempotency-Key is still running; retry later",
-                                   headers={"Retry-After": "1"})(scope, receive, send)  # fmt: skip
+            title = "a request with this Idempotency-Key is still running; retry later"
+            await problem_response(request, 409, title, headers={"Retry-After": "1"})(scope, receive, send)
             return
         assert begun.record_id is not None
         await self._run(begun.record_id, scope, receive, send)

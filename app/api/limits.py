@@ -1,21 +1,18 @@
 """Request size limit and per-API-key rate limit for /api/v1, as one ASGI middleware.
 
-Rate limit: a token bucket per key (`api_rate_burst` tokens, refilled at `api_rate_per_second`).
-SQLite runs one process, so the bucket lives in memory; on PostgreSQL every process shares it as one
-row per key in `rate_bucket`, refilled and spent by a single atomic upsert. Over the limit: 429 with
-Retry-After. Concurrency on SQLite: at most SQLITE_CONCURRENT API requests run at once, the rest wait
-without a thread. Every SQLite transaction takes the one write lock, so more at once gains nothing;
-and with more requests than the thread pool has threads, those waiting for the lock can hold every
-thread while the holder needs one to finish (a stall until the busy timeout). Size: JSON bodies above `api_max_body_bytes` get 413; file uploads (multipart) have
-their own limit, `max_upload_bytes`, enforced by the import endpoint."""
+Rate limit: a token bucket per key (app/rate_limit.py). Over the limit: 429 with Retry-After.
+Concurrency on SQLite: at most SQLITE_CONCURRENT API requests run at once, the rest wait without a
+thread. Every SQLite transaction takes the one write lock, so more at once gains nothing; and with more
+requests than the thread pool has threads, those waiting for the lock can hold every thread while the
+holder needs one to finish (a stall until the busy timeout). Size: JSON bodies above
+`api_max_body_bytes` get 413; file uploads (multipart) have their own limit, `max_upload_bytes`,
+enforced by the import endpoint."""
 
 import asyncio
 import math
-import threading
-import time
 
 from fastapi import HTTPException
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.errors import problem_response
 from app.apikeys import bearer_key_id
 from app.db import is_sqlite
+from app.rate_limit import MemoryBuckets, TableBuckets, buckets_for
 from app.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -36,53 +34,6 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
-class MemoryBuckets:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: int) -> float:
-        """0 if allowed, else the seconds until a token is free."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key_id] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key_id] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-
-_TAKE_SQL = text("""
-INSERT INTO rate_bucket (api_key_id, tokens, updated) VALUES (:key, :burst - 1, :now)
-ON CONFLICT (api_key_id) DO UPDATE SET
-  tokens = CASE WHEN LEAST(:burst, rate_bucket.tokens + :rate * (:now - rate_bucket.updated)) >= 1
-                THEN LEAST(:burst, rate_bucket.tokens + :rate * (:now - rate_bucket.updated)) - 1
-                ELSE LEAST(:burst, rate_bucket.tokens + :rate * (:now - rate_bucket.updated)) - 2 END,
-  updated = :now
-RETURNING tokens
-""")
-
-
-class TableBuckets:
-    """The same bucket in PostgreSQL. A refused request stores tokens - 2 (below zero) only to mark the
-    refusal in the RETURNING value; it is undone at once, so refusals cost no tokens."""
-
-    def __init__(self, engine: Engine, rate: float, burst: int) -> None:
-        self.engine, self.rate, self.burst = engine, rate, burst
-
-    def take(self, key_id: int) -> float:
-        params = {"key": key_id, "burst": float(self.burst), "rate": self.rate, "now": time.time()}
-        with self.engine.begin() as conn:
-            left = conn.execute(_TAKE_SQL, params).scalar_one()
-            if left >= 0:
-                return 0.0
-            conn.execute(text("UPDATE rate_bucket SET tokens = tokens + 1 WHERE api_key_id = :key"), params)
-        return (1 - (left + 1)) / self.rate
-
-
 class ApiLimits:
     def __init__(self, app: ASGIApp, settings: Settings, engine: Engine) -> None:
         self.app, self.engine = app, engine
@@ -90,7 +41,7 @@ class ApiLimits:
         self.buckets: MemoryBuckets | TableBuckets | None = None
         if settings.api_rate_per_second > 0:
             rate, burst = settings.api_rate_per_second, max(1, settings.api_rate_burst)
-            self.buckets = MemoryBuckets(rate, burst) if is_sqlite(engine) else TableBuckets(engine, rate, burst)
+            self.buckets = buckets_for(engine, rate, burst)
         self.gate = asyncio.Semaphore(SQLITE_CONCURRENT) if is_sqlite(engine) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,8 +66,9 @@ class ApiLimits:
                 wait = await run_in_threadpool(self.buckets.take, key_id)
                 if wait > 0:
                     retry = str(max(1, math.ceil(wait)))
-                    response = problem_response(request, 429, f"rate limit exceeded; retry in {retry} s",
-                                                headers={"Retry-After": retry})  # fmt: skip
+                    response = problem_response(
+                        request, 429, f"rate limit exceeded; retry in {retry} s", headers={"Retry-After": retry}
+                    )
                     await response(scope, receive, send)
                     return
         if request.headers.get("content-type", "").startswith("multipart/"):

@@ -13,10 +13,16 @@ from app.models import MailingList
 router = APIRouter(tags=["audience"])
 
 
+def _public(ml: MailingList, member_count: int) -> ListPublic:
+    assert ml.id is not None  # a stored list
+    return ListPublic(
+        id=ml.id, name=ml.name, description=ml.description, created_at=ml.created_at, member_count=member_count
+    )
+
+
 def _list_public(session: SessionDep, ml: MailingList) -> ListPublic:
     assert ml.id is not None  # a stored list
-    count = queries.member_count(session, ml.id)
-    return ListPublic(id=ml.id, name=ml.name, description=ml.description, created_at=ml.created_at, member_count=count)
+    return _public(ml, queries.member_count(session, ml.id))
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -35,13 +41,9 @@ def list_lists(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery
     items, next_cursor = queries.lists_page(session, limit, cursor)
     counts = queries.member_counts(session, [m.id for m in items if m.id is not None])
     return Page(
-        items=[
-            ListPublic(id=m.id, name=m.name, description=m.description, created_at=m.created_at,
-                       member_count=counts.get(m.id, 0))  # type: ignore[arg-type]  # a stored list has an id
-            for m in items
-        ],
+        items=[_public(m, counts.get(m.id, 0)) for m in items if m.id is not None],
         next_cursor=next_cursor,
-    )  # fmt: skip
+    )
 
 
 @router.post("/lists", response_model=ListPublic, status_code=201)

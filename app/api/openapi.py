@@ -50,11 +50,15 @@ class CompletedData(BaseModel):
 
 
 def _envelope(name: str, event: str, data: type[BaseModel]) -> type[BaseModel]:
-    return type(name, (BaseModel,), {
-        "__annotations__": {"id": int, "type": Literal[event], "created_at": datetime, "data": data},
-        "__doc__": f"The `{event}` event, POSTed as JSON. Verify X-Bulkmail-Signature before trusting it: "
-        't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the webhook secret>.',
-    })  # fmt: skip
+    return type(
+        name,
+        (BaseModel,),
+        {
+            "__annotations__": {"id": int, "type": Literal[event], "created_at": datetime, "data": data},
+            "__doc__": f"The `{event}` event, POSTed as JSON. Verify X-Bulkmail-Signature before trusting it: "
+            't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the webhook secret>.',
+        },
+    )
 
 
 EVENTS: dict[str, type[BaseModel]] = {
@@ -124,8 +128,10 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
                     response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearerAuth"] = {
-        "type": "http", "scheme": "bearer", "description": "an API key: `bulkmail apikey create --name CMS --scope write`",
-    }  # fmt: skip
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key: `bulkmail apikey create --name CMS --scope write`",
+    }
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
 
@@ -159,8 +165,13 @@ def describe(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description + CONTRACT,
-                                 routes=app.routes, webhooks=app.webhooks.routes)  # fmt: skip
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description + CONTRACT,
+                routes=app.routes,
+                webhooks=app.webhooks.routes,
+            )
             _problems_everywhere(schema)
             _examples(schema)
             app.openapi_schema = schema

@@ -79,17 +79,13 @@ def get_suppression(suppression_id: Id, session: SessionDep) -> SuppressionPubli
 @router.patch("/suppressions/{suppression_id}", response_model=SuppressionPublic)
 def update_suppression(suppression_id: Id, body: SuppressionUpdate, session: SessionDep) -> SuppressionPublic:
     s = _get_suppression(session, suppression_id)
-    if body.reason is not None:
-        s.reason = body.reason
-    if body.note is not None:
-        s.note = body.note
-    session.add(s)
+    suppressions.change(session, s, body.reason, body.note)
     session.commit()
     return _suppression_public(s)
 
 
 @router.delete("/suppressions/{suppression_id}", status_code=204, description="The address becomes mailable again.")
 def delete_suppression(suppression_id: Id, session: SessionDep) -> Response:
-    session.delete(_get_suppression(session, suppression_id))
+    suppressions.remove(session, _get_suppression(session, suppression_id))
     session.commit()
     return Response(status_code=204)

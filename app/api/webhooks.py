@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.settings import Settings
-from app.webhooks import queries
+from app.webhooks import endpoints, queries
 from app.webhooks.dispatch import envelope, replay
 from app.webhooks.schemas import (
     AttemptPublic,
@@ -23,18 +23,17 @@ from app.webhooks.schemas import (
     WebhookPublic,
     WebhookUpdate,
 )
-from app.webhooks.signing import new_secret
-from app.webhooks.url_safety import AllowList, UnsafeTarget, target
+from app.webhooks.url_safety import AllowList, UnsafeTarget
 
 router = APIRouter(tags=["webhooks"])
 
 
-def _refuse_unsafe(url: str, settings: Settings) -> None:
-    """A 422 on `url` when it resolves to an address webhooks may not reach (checked again at each delivery)."""
-    try:
-        target(url, AllowList.parse(settings.webhook_allowed_networks))
-    except UnsafeTarget as exc:
-        raise request_error(422, ["body", "url"], str(exc)) from None
+def _allowed(settings: Settings) -> AllowList:
+    return AllowList.parse(settings.webhook_allowed_networks)
+
+
+def _unsafe(exc: UnsafeTarget) -> HTTPException:
+    return request_error(422, ["body", "url"], str(exc))
 
 
 def _public(ep: WebhookEndpoint) -> WebhookPublic:
@@ -46,8 +45,9 @@ def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
 
 
 def _delivery_public(d: WebhookDelivery, event_type: str) -> WebhookDeliveryPublic:
-    return WebhookDeliveryPublic(webhook_id=d.endpoint_id, event_type=event_type,
-                                 **d.model_dump(exclude={"endpoint_id", "lease_until"}))  # fmt: skip
+    return WebhookDeliveryPublic(
+        webhook_id=d.endpoint_id, event_type=event_type, **d.model_dump(exclude={"endpoint_id", "lease_until"})
+    )
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
@@ -58,10 +58,10 @@ def create_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsD
     else is retried with exponential backoff (30 s, doubling) for 24 hours; redirects are not followed.
     The URL must resolve to public addresses only (loopback, private, link-local, multicast and reserved
     ones are refused, here and again at every delivery) unless BULKMAIL_WEBHOOK_ALLOWED_NETWORKS lists them."""
-    _refuse_unsafe(body.url, settings)
-    ep = WebhookEndpoint(url=body.url, events=sorted(set(body.events)), description=body.description,
-                         active=body.active, secret=new_secret())  # fmt: skip
-    session.add(ep)
+    try:
+        ep = endpoints.register(session, body.url, body.events, body.description, body.active, _allowed(settings))
+    except UnsafeTarget as exc:
+        raise _unsafe(exc) from None
     session.commit()
     return WebhookCreated(**_public(ep).model_dump(), secret=ep.secret)
 
@@ -80,21 +80,17 @@ def get_webhook(webhook_id: Id, session: SessionDep) -> WebhookPublic:
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookPublic)
 def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep, settings: SettingsDep) -> WebhookPublic:
     ep = _get(session, webhook_id)
-    if body.url is not None:
-        _refuse_unsafe(body.url, settings)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    if "events" in changes:
-        changes["events"] = sorted(set(changes["events"]))
-    for key, value in changes.items():
-        setattr(ep, key, value)
-    session.add(ep)
+    try:
+        endpoints.change(session, ep, body.model_dump(exclude_unset=True, exclude_none=True), _allowed(settings))
+    except UnsafeTarget as exc:
+        raise _unsafe(exc) from None
     session.commit()
     return _public(ep)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, description="Its deliveries and their log go with it.")
 def delete_webhook(webhook_id: Id, session: SessionDep) -> Response:
-    session.delete(_get(session, webhook_id))
+    endpoints.remove(session, _get(session, webhook_id))
     session.commit()
     return Response(status_code=204)
 

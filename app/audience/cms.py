@@ -108,13 +108,13 @@ def _screen(users: list[CmsUser]) -> tuple[list[RowResult], list[tuple[int, CmsU
             continue
         if user.external_id in first_seen_ext:
             j = first_seen_ext[user.external_id]
-            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].external_id",
-                                     error=f"also given at contacts[{j}]"))  # fmt: skip
+            error = f"also given at contacts[{j}]"
+            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].external_id", error=error))
             continue
         if address.key in first_seen_key:
             j = first_seen_key[address.key]
-            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].email",
-                                     error=f"{address.email} is also given at contacts[{j}]"))  # fmt: skip
+            error = f"{address.email} is also given at contacts[{j}]"
+            results.append(RowResult(i, user.external_id, "conflict", field=f"contacts[{i}].email", error=error))
             continue
         first_seen_ext[user.external_id] = first_seen_key[address.key] = i
         results.append(RowResult(i, user.external_id, "pending"))
@@ -123,9 +123,13 @@ def _screen(users: list[CmsUser]) -> tuple[list[RowResult], list[tuple[int, CmsU
 
 
 def _update_known(
-    session: Session, valid: list[tuple[int, CmsUser, Address]], results: list[RowResult],
-    by_ext: dict[str | None, Contact], by_key: dict[str, Contact], now: datetime,
-) -> list[tuple[RowResult, dict[str, Any]]]:  # fmt: skip
+    session: Session,
+    valid: list[tuple[int, CmsUser, Address]],
+    results: list[RowResult],
+    by_ext: dict[str | None, Contact],
+    by_key: dict[str, Contact],
+    now: datetime,
+) -> list[tuple[RowResult, dict[str, Any]]]:
     """Update, take over or merge the contacts the batch's users already have; returns the rows to insert
     for the users that have none (one INSERT, not an ORM object and flush per row)."""
     kept: list[tuple[RowResult, Contact]] = []
@@ -144,11 +148,18 @@ def _update_known(
             _merge_into(session, contact, holder)
             by_key.pop(address.key, None)
         if contact is None:
-            new_rows.append((result, {
-                "email": address.email, "email_key": address.key, "is_role": address.is_role,
-                "first_name": user.first_name, "last_name": user.last_name, "attributes": dict(user.attributes),
-                "external_id": user.external_id, "created_at": now, "updated_at": now,
-            }))  # fmt: skip
+            row = {
+                "email": address.email,
+                "email_key": address.key,
+                "is_role": address.is_role,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "attributes": dict(user.attributes),
+                "external_id": user.external_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            new_rows.append((result, row))
             result.status = "added"
             continue
         old_key = contact.email_key

@@ -99,8 +99,12 @@ def suppressions_filtered(reason: str | None = None, email_key: str | None = Non
     `search` found in the address (case-insensitively) or in the note."""
     query = select(Suppression)
     if search:
-        query = query.where(or_(col(Suppression.email_key).contains(search.lower(), autoescape=True),
-                                col(Suppression.note).contains(search, autoescape=True)))  # fmt: skip
+        query = query.where(
+            or_(
+                col(Suppression.email_key).contains(search.lower(), autoescape=True),
+                col(Suppression.note).contains(search, autoescape=True),
+            )
+        )
     if reason:
         query = query.where(col(Suppression.reason) == reason)
     if email_key:

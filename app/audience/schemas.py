@@ -134,6 +134,12 @@ class MembershipPublic(BaseModel):
     import_filename: str | None
     added_at: datetime
 
+    def describe(self) -> str:
+        via = self.source
+        if self.import_id is not None:
+            via += f" import {self.import_id}" + (f" ({self.import_filename})" if self.import_filename else "")
+        return f'list "{self.list_name}" via {via}, added {self.added_at:%Y-%m-%d}'
+
 
 class VerdictPublic(BaseModel):
     address: str

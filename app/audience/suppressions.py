@@ -35,6 +35,20 @@ def add(session: Session, email: str, reason: str, source: str, note: str, now: 
     return suppression
 
 
+def change(session: Session, suppression: Suppression, reason: str | None, note: str | None) -> None:
+    """Set what is given (None keeps the value); the caller commits."""
+    if reason is not None:
+        suppression.reason = reason
+    if note is not None:
+        suppression.note = note
+    session.add(suppression)
+
+
+def remove(session: Session, suppression: Suppression) -> None:
+    """The address becomes mailable again once the caller commits."""
+    session.delete(suppression)
+
+
 def unsubscribe(
     session: Session, email: str, key: str, source: str, campaign_id: int | None, delivery_id: int | None
 ) -> None:
@@ -43,9 +57,16 @@ def unsubscribe(
     if is_suppressed(session, key):
         return
     session.add(
-        Suppression(email=email, email_key=key, reason="unsubscribed", source=source,
-                    campaign_id=campaign_id, delivery_id=delivery_id, created_at=utcnow())
-    )  # fmt: skip
+        Suppression(
+            email=email,
+            email_key=key,
+            reason="unsubscribed",
+            source=source,
+            campaign_id=campaign_id,
+            delivery_id=delivery_id,
+            created_at=utcnow(),
+        )
+    )
     emit_unsubscribe(session, email, source, campaign_id, delivery_id)
     try:
         session.commit()

@@ -1,46 +1,19 @@
 """Answer "why is this address in or out of this send", with the same rules as the compile step."""
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.audience.schemas import MembershipPublic, VerdictPublic
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
 from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
 from app.models.states import SuppressionReason
 from app.settings import Settings
 
 
-@dataclass(frozen=True)
-class Membership:
-    list_id: int
-    list_name: str
-    source: str
-    import_id: int | None
-    import_filename: str | None
-    added_at: datetime
-
-    def describe(self) -> str:
-        via = self.source
-        if self.import_id is not None:
-            via += f" import {self.import_id}" + (f" ({self.import_filename})" if self.import_filename else "")
-        return f'list "{self.list_name}" via {via}, added {self.added_at:%Y-%m-%d}'
-
-
-@dataclass(frozen=True)
-class Verdict:
-    address: str
-    email_key: str | None
-    included: bool
-    # included | invalid | not_a_contact | not_in_lists | unsubscribed | bounced | complained | manual
-    reason: str
-    detail: str
-    memberships: list[Membership] = field(default_factory=list)
-
-
-def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list[Membership]:
+def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list[MembershipPublic]:
     rows = session.execute(
         select(ListMember, col(MailingList.name), col(ImportJob.filename))
         .join(MailingList, col(MailingList.id) == ListMember.list_id)
@@ -48,7 +21,17 @@ def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list
         .where(col(ListMember.contact_id) == contact_id, col(ListMember.list_id).in_(list_ids))
         .order_by(col(ListMember.list_id))
     ).all()
-    return [Membership(m.list_id, name, m.source, m.import_id, filename, m.added_at) for m, name, filename in rows]
+    return [
+        MembershipPublic(
+            list_id=m.list_id,
+            list_name=name,
+            source=m.source,
+            import_id=m.import_id,
+            import_filename=filename,
+            added_at=m.added_at,
+        )
+        for m, name, filename in rows
+    ]
 
 
 def _suppression_detail(s: Suppression) -> str:
@@ -80,28 +63,43 @@ def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> st
     return f"excluded: bounced, {what}; {last}"
 
 
-def why(session: Session, address: str, list_ids: list[int], settings: Settings, now: datetime) -> Verdict:
+def _verdict(
+    address: str,
+    key: str | None,
+    included: bool,
+    reason: str,
+    detail: str,
+    memberships: list[MembershipPublic] | None = None,
+) -> VerdictPublic:
+    return VerdictPublic(
+        address=address, email_key=key, included=included, reason=reason, detail=detail, memberships=memberships or []
+    )
+
+
+def why(session: Session, address: str, list_ids: list[int], settings: Settings, now: datetime) -> VerdictPublic:
+    """Whether the address is in a send to those lists, the rule that decides it, and the memberships it
+    comes through."""
     try:
         key = normalise(address).key
     except InvalidAddress as exc:
-        return Verdict(address, None, False, "invalid", str(exc))
+        return _verdict(address, None, False, "invalid", str(exc))
     contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
     if contact is None:
-        return Verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
+        return _verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
     assert contact.id is not None  # a stored row
     memberships = _memberships(session, contact.id, list_ids)
     if not memberships:
-        return Verdict(address, key, False, "not_in_lists", f"{contact.email} is not in any of the chosen lists")
+        return _verdict(address, key, False, "not_in_lists", f"{contact.email} is not in any of the chosen lists")
     suppression = session.execute(select(Suppression).where(col(Suppression.email_key) == key)).scalars().first()
     if suppression is not None:
-        return Verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
+        return _verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
     policy = BouncePolicy.from_settings(settings)
     ids = counting_bounce_ids(session, policy, key, now)
     if ids:
-        return Verdict(
+        return _verdict(
             address, key, False, SuppressionReason.BOUNCED, _bounce_detail(session, ids, policy), memberships
         )
     detail = "included: in " + "; ".join(m.describe() for m in memberships)
     if len(memberships) > 1:
         detail += f" (counted once; {len(memberships) - 1} duplicate membership{'s' if len(memberships) > 2 else ''})"
-    return Verdict(address, key, True, "included", detail, memberships)
+    return _verdict(address, key, True, "included", detail, memberships)

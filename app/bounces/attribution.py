@@ -53,8 +53,14 @@ class Attribution:
         return self.delivery.campaign_id if self.delivery else None
 
 
-_DELIVERY_COLUMNS = (col(Delivery.id), col(Delivery.email), col(Delivery.email_key), col(Delivery.campaign_id),
-                     col(Delivery.state), col(Delivery.message_id))  # fmt: skip
+_DELIVERY_COLUMNS = (
+    col(Delivery.id),
+    col(Delivery.email),
+    col(Delivery.email_key),
+    col(Delivery.campaign_id),
+    col(Delivery.state),
+    col(Delivery.message_id),
+)
 
 
 def _as_int(value: str | None) -> int | None:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from app.db import where_given
 from app.keyset import after_id, after_time_id, fetch
 from app.models import Bounce, Campaign, Delivery, MailboxSweep
 
@@ -28,14 +29,13 @@ def bounces_filtered(
         if with_delivery
         else select(Bounce)
     )
-    if address_key is not None:
-        stmt = stmt.where(col(Bounce.email_key) == address_key)
-    if campaign is not None:
-        stmt = stmt.where(col(Bounce.campaign_id) == campaign)
-    if kind is not None:
-        stmt = stmt.where(col(Bounce.kind) == kind)
-    if reason is not None:
-        stmt = stmt.where(col(Bounce.reason) == reason)
+    stmt = where_given(
+        stmt,
+        (col(Bounce.email_key), address_key),
+        (col(Bounce.campaign_id), campaign),
+        (col(Bounce.kind), kind),
+        (col(Bounce.reason), reason),
+    )
     if since is not None:
         stmt = stmt.where(col(Bounce.created_at) >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
     if before is not None:

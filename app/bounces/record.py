@@ -85,21 +85,36 @@ def _findings(lookup: Lookup, item: Incoming) -> list[tuple[Attribution, Recipie
     return [(where, r) for r in recipients if (where := lookup.attribute(found, r.address)).email_key]
 
 
-def _bounce_row(ctx: SweepContext, item: Incoming, processed_id: int, where: Attribution, r: Recipient,
-                now: datetime) -> dict[str, Any]:  # fmt: skip
+def _bounce_row(
+    ctx: SweepContext, item: Incoming, processed_id: int, where: Attribution, r: Recipient, now: datetime
+) -> dict[str, Any]:
     kind = BounceKind.DELAYED if item.kind == BounceKind.BOUNCE and r.action == "delayed" else item.kind
     return bounce_row(
-        kind=kind, reason=r.reason, hard=r.hard and kind == BounceKind.BOUNCE, email=where.email,
-        email_key=where.email_key, status=r.status, reply_code=r.reply, diagnostic=r.diagnostic,
-        remote_mta=r.remote_mta, delivery_id=where.delivery_id, campaign_id=where.campaign_id,
-        attribution=where.layer, source=BounceSource.SWEEP, sweep_id=ctx.sweep_id, processed_message_id=processed_id,
-        original_message_id=item.found.original_message_id, original_headers=item.found.original_headers,
-        evidence=item.found.evidence, now=now,
-    )  # fmt: skip
+        kind=kind,
+        reason=r.reason,
+        hard=r.hard and kind == BounceKind.BOUNCE,
+        email=where.email,
+        email_key=where.email_key,
+        status=r.status,
+        reply_code=r.reply,
+        diagnostic=r.diagnostic,
+        remote_mta=r.remote_mta,
+        delivery_id=where.delivery_id,
+        campaign_id=where.campaign_id,
+        attribution=where.layer,
+        source=BounceSource.SWEEP,
+        sweep_id=ctx.sweep_id,
+        processed_message_id=processed_id,
+        original_message_id=item.found.original_message_id,
+        original_headers=item.found.original_headers,
+        evidence=item.found.evidence,
+        now=now,
+    )
 
 
-def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: list[Incoming],
-                 now: datetime) -> list[Recorded]:  # fmt: skip
+def record_batch(
+    session: Session, ctx: SweepContext, lookup: Lookup, items: list[Incoming], now: datetime
+) -> list[Recorded]:
     """Write the processed-message rows, the findings and their consequences; the caller commits."""
     if not items:
         return []
@@ -118,7 +133,7 @@ def record_batch(session: Session, ctx: SweepContext, lookup: Lookup, items: lis
                 "created_at": now,
             }
             for i in items
-        ],  # fmt: skip
+        ],
     )
     recorded_ids = processed_ids(session, [i.content_hash for i in items])
     rows: list[dict[str, Any]] = []

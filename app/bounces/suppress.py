@@ -37,7 +37,7 @@ def ensure_suppressions(session: Session, wanted: dict[str, Wanted], source: str
             "campaign_id": w.campaign_id,
             "delivery_id": w.delivery_id,
             "created_at": now,
-        }  # fmt: skip
+        }
         for key, w in wanted.items()
         if key not in ids
     ]

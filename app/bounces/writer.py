@@ -36,30 +36,64 @@ _STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
 def bounce_row(
-    *, kind: str, reason: str, hard: bool, email: str, email_key: str, attribution: str, source: str,
-    now: datetime, status: str = "", reply_code: str = "", diagnostic: str = "", remote_mta: str = "",
-    delivery_id: int | None = None, campaign_id: int | None = None, sweep_id: int | None = None,
-    processed_message_id: int | None = None, original_message_id: str | None = None, original_headers: str = "",
+    *,
+    kind: str,
+    reason: str,
+    hard: bool,
+    email: str,
+    email_key: str,
+    attribution: str,
+    source: str,
+    now: datetime,
+    status: str = "",
+    reply_code: str = "",
+    diagnostic: str = "",
+    remote_mta: str = "",
+    delivery_id: int | None = None,
+    campaign_id: int | None = None,
+    sweep_id: int | None = None,
+    processed_message_id: int | None = None,
+    original_message_id: str | None = None,
+    original_headers: str = "",
     evidence: str = "",
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One Bounce row as `record_findings` writes it: every column given, text cut to its column."""
     return {
-        "kind": kind, "reason": reason[:REASON_LENGTH], "hard": hard, "email": email[:EMAIL_LENGTH],
-        "email_key": email_key[:EMAIL_LENGTH], "status": status[:STATUS_LENGTH],
-        "reply_code": reply_code[:REPLY_CODE_LENGTH], "diagnostic": diagnostic[:TEXT_LENGTH],
-        "remote_mta": remote_mta[:LINE_LENGTH], "delivery_id": delivery_id, "campaign_id": campaign_id,
-        "attribution": attribution, "source": source, "sweep_id": sweep_id,
+        "kind": kind,
+        "reason": reason[:REASON_LENGTH],
+        "hard": hard,
+        "email": email[:EMAIL_LENGTH],
+        "email_key": email_key[:EMAIL_LENGTH],
+        "status": status[:STATUS_LENGTH],
+        "reply_code": reply_code[:REPLY_CODE_LENGTH],
+        "diagnostic": diagnostic[:TEXT_LENGTH],
+        "remote_mta": remote_mta[:LINE_LENGTH],
+        "delivery_id": delivery_id,
+        "campaign_id": campaign_id,
+        "attribution": attribution,
+        "source": source,
+        "sweep_id": sweep_id,
         "processed_message_id": processed_message_id,
         "original_message_id": original_message_id[:LINE_LENGTH] if original_message_id else None,
-        "original_headers": original_headers, "evidence": evidence[:NAME_LENGTH], "suppression_id": None,
+        "original_headers": original_headers,
+        "evidence": evidence[:NAME_LENGTH],
+        "suppression_id": None,
         "created_at": now,
-    }  # fmt: skip
+    }
 
 
 def send_failure_row(
-    *, email: str, email_key: str, delivery_id: int, campaign_id: int, code: int | None, text: str,
-    relay_host: str, now: datetime, gave_up_after: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    *,
+    email: str,
+    email_key: str,
+    delivery_id: int,
+    campaign_id: int,
+    code: int | None,
+    text: str,
+    relay_host: str,
+    now: datetime,
+    gave_up_after: int | None = None,
+) -> dict[str, Any]:
     """The bounce row for a message our relay refused for good (`code` 5xx), or, with `gave_up_after`
     attempts, for one the retry schedule gave up on. Attributed to its delivery by the ledger."""
     if gave_up_after is not None:
@@ -70,11 +104,21 @@ def send_failure_row(
         source, diagnostic = BounceSource.SMTP, text
     status = _STATUS_RE.search(text)
     return bounce_row(
-        kind=BounceKind.BOUNCE, reason=reason, hard=hard, email=email, email_key=email_key,
-        status=status.group(1) if status else "", reply_code=str(code or ""), diagnostic=diagnostic,
-        remote_mta=relay_host, delivery_id=delivery_id, campaign_id=campaign_id, attribution="ledger",
-        source=source, now=now,
-    )  # fmt: skip
+        kind=BounceKind.BOUNCE,
+        reason=reason,
+        hard=hard,
+        email=email,
+        email_key=email_key,
+        status=status.group(1) if status else "",
+        reply_code=str(code or ""),
+        diagnostic=diagnostic,
+        remote_mta=relay_host,
+        delivery_id=delivery_id,
+        campaign_id=campaign_id,
+        attribution="ledger",
+        source=source,
+        now=now,
+    )
 
 
 def record_findings(
@@ -105,10 +149,11 @@ def _write(session: Session, rows: list[dict[str, Any]], policy: BouncePolicy, n
 def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, now: datetime) -> None:
     """Complaints and unsubscribe requests: suppress the address, and point the row at the suppression."""
     asked = [
-        r for r in rows
+        r
+        for r in rows
         if r["kind"] in BounceKind.REQUESTS
         and (r["kind"], r["attribution"]) != (BounceKind.UNSUBSCRIBE, ATTRIBUTION_NONE)
-    ]  # fmt: skip
+    ]
     if not asked:
         return
     wanted = {

@@ -75,10 +75,15 @@ def campaign_send(
                 raise typer.BadParameter(f"no list named {list_name!r}", param_hint="--list")
             ids.append(list_id)
         campaign = Campaign(
-            name=name or subject, from_name=from_name, from_address=from_address or settings.bounce_address,
-            reply_to=reply_to, subject=subject, html_template=_read(html, "--html"),
-            text_template=_read(text, "--text"), list_ids=ids,
-        )  # fmt: skip
+            name=name or subject,
+            from_name=from_name,
+            from_address=from_address or settings.bounce_address,
+            reply_to=reply_to,
+            subject=subject,
+            html_template=_read(html, "--html"),
+            text_template=_read(text, "--text"),
+            list_ids=ids,
+        )
         try:
             # checked before it is stored (the check renders with no transaction open), then launched
             service.check_campaign(session, campaign, render_limits(settings))

@@ -6,8 +6,18 @@ import dkim
 
 from app.settings import Settings
 
-SIGNED_HEADERS = [b"from", b"reply-to", b"to", b"subject", b"date", b"message-id", b"mime-version",
-                  b"content-type", b"list-unsubscribe", b"list-unsubscribe-post"]  # fmt: skip
+SIGNED_HEADERS = [
+    b"from",
+    b"reply-to",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+]
 
 
 class DkimSigner:

@@ -158,8 +158,9 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
         _bounce(o, state, settings, now)
         for o in tried
         # not for a message we could not build (failed with no reply code)
-        if (state := final.get(id(o))) == DeliveryState.EXPIRED or (state == DeliveryState.FAILED and o.code is not None)
-    ]  # fmt: skip
+        if (state := final.get(id(o))) == DeliveryState.EXPIRED
+        or (state == DeliveryState.FAILED and o.code is not None)
+    ]
     record_findings(session, bounces, BouncePolicy.from_settings(settings), now)
     return {o.row.campaign_id for o in outcomes}
 
@@ -273,10 +274,16 @@ def _record_attempts(session: Session, outcomes: list[Outcome], final: dict[int,
 
 def _bounce(o: Outcome, state: str, settings: Settings, now: datetime) -> dict[str, Any]:
     return send_failure_row(
-        email=o.row.email, email_key=o.row.email_key, delivery_id=o.row.id, campaign_id=o.row.campaign_id,
-        code=o.code, text=o.text, relay_host=settings.smtp_host, now=now,
+        email=o.row.email,
+        email_key=o.row.email_key,
+        delivery_id=o.row.id,
+        campaign_id=o.row.campaign_id,
+        code=o.code,
+        text=o.text,
+        relay_host=settings.smtp_host,
+        now=now,
         gave_up_after=o.row.attempts + 1 if state == DeliveryState.EXPIRED else None,
-    )  # fmt: skip
+    )
 
 
 def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
@@ -312,15 +319,20 @@ def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) ->
                 relay_unreachable_since=None,
                 relay_next_try_at=None,
                 relay_problem=None,
-            )  # fmt: skip
+            )
             .execution_options(synchronize_session=False)
         )
 
 
 def relay_unreachable(
-    session: Session, campaign_ids: set[int], since: datetime, next_try: datetime, problem: str,
-    window: timedelta, now: datetime,
-) -> list[int]:  # fmt: skip
+    session: Session,
+    campaign_ids: set[int],
+    since: datetime,
+    next_try: datetime,
+    problem: str,
+    window: timedelta,
+    now: datetime,
+) -> list[int]:
     """Show on sending campaigns that their relay cannot be reached and when it is tried next; pause
     those it has failed for longer than the retry window. Returns the paused ids. The caller commits."""
     if not campaign_ids:

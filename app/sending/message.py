@@ -111,8 +111,12 @@ class MessageFactory:
         head = [f"From: {encode_mailbox(identity.from_name, identity.from_address)}"]
         if identity.reply_to:
             head.append(f"Reply-To: {identity.reply_to}")
-        head += ["MIME-Version: 1.0", "Precedence: bulk", "Auto-Submitted: auto-generated",
-                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]  # fmt: skip
+        head += [
+            "MIME-Version: 1.0",
+            "Precedence: bulk",
+            "Auto-Submitted: auto-generated",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ]
         if campaign_id is not None:
             head.append(f"{HEADER_CAMPAIGN}: {campaign_id}")
         self._head = ("\r\n".join(head) + "\r\n").encode()
@@ -151,8 +155,16 @@ class MessageFactory:
         parts = [self._head, self._date_header(), ("\r\n".join(lines) + "\r\n").encode()]
         if self._multipart:
             assert html is not None and text is not None
-            parts += [self._content_type, self._text_open, text.cte, text.data, self._html_open, html.cte, html.data,
-                      self._close]  # fmt: skip
+            parts += [
+                self._content_type,
+                self._text_open,
+                text.cte,
+                text.data,
+                self._html_open,
+                html.cte,
+                html.data,
+                self._close,
+            ]
         else:
             body = text if self.has_text else html
             assert body is not None

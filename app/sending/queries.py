@@ -98,6 +98,8 @@ def first_contact(session: Session, list_ids: list[int]) -> tuple[str, str | Non
     row = session.execute(
         select(col(Contact.email), col(Contact.first_name), col(Contact.last_name), col(Contact.attributes))
         .join(ListMember, col(ListMember.contact_id) == col(Contact.id))
-        .where(col(ListMember.list_id).in_(list_ids)).order_by(col(Contact.id)).limit(1)
-    ).first()  # fmt: skip
+        .where(col(ListMember.list_id).in_(list_ids))
+        .order_by(col(Contact.id))
+        .limit(1)
+    ).first()
     return None if row is None else (row[0], row[1], row[2], row[3] or {})

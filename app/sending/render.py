@@ -177,10 +177,13 @@ def check_templates(
             problems.append(TemplateProblem(field_name(part), exc.message or "syntax error", exc.lineno))
             continue
         unknown = [
-            TemplateProblem(field_name(part), f"unknown variable {name!r}; known: {', '.join(sorted(known))}",
-                            _line_of(source, name))
+            TemplateProblem(
+                field_name(part),
+                f"unknown variable {name!r}; known: {', '.join(sorted(known))}",
+                _line_of(source, name),
+            )
             for name in sorted(names - known)
-        ]  # fmt: skip
+        ]
         if unknown:
             problems += unknown
             continue
@@ -206,9 +209,11 @@ def _render_samples(
                 with limited(limits):
                     render(compiled[part], full)
             except Exception as exc:
-                problems.append(TemplateProblem(
-                    field_name(part), f"does not render for {ctx.get('email')}: {_why(exc)}", _error_line(exc)
-                ))  # fmt: skip
+                problems.append(
+                    TemplateProblem(
+                        field_name(part), f"does not render for {ctx.get('email')}: {_why(exc)}", _error_line(exc)
+                    )
+                )
                 del compiled[part]
         if not compiled or time.thread_time() > budget_end:
             break

@@ -33,10 +33,17 @@ def _contact_for(session: Session, campaign: Campaign, contact_id: int | None) -
         return contact
     if not campaign.list_ids:
         return None
-    return session.execute(
-        select(Contact).join(ListMember, col(ListMember.contact_id) == Contact.id)
-        .where(col(ListMember.list_id).in_(campaign.list_ids)).order_by(col(Contact.id)).limit(1)
-    ).scalars().first()  # fmt: skip
+    return (
+        session.execute(
+            select(Contact)
+            .join(ListMember, col(ListMember.contact_id) == Contact.id)
+            .where(col(ListMember.list_id).in_(campaign.list_ids))
+            .order_by(col(Contact.id))
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
 
 
 def test_send(

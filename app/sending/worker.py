@@ -74,8 +74,12 @@ class Worker:
                     # keep what is in flight (the relay took it) and try again; never drop it by restarting
                     waited = min(DATABASE_RETRY_MAX_SECONDS, max(self.settings.worker_poll_seconds, waited * 2))
                     held = sum(len(b.outcomes) for b in self._inflight)
-                    log.warning("database unavailable (%s); holding %s results, retrying in %.1fs",
-                                type(exc).__name__, held, waited)  # fmt: skip
+                    log.warning(
+                        "database unavailable (%s); holding %s results, retrying in %.1fs",
+                        type(exc).__name__,
+                        held,
+                        waited,
+                    )
                     stop.wait(waited)
         finally:
             self._drain()
@@ -109,8 +113,11 @@ class Worker:
             except DATABASE_UNAVAILABLE:
                 if time.monotonic() > deadline:
                     held = sum(b.expected for b in self._inflight)
-                    log.error("database still unavailable; %s rows leave without their results and are sent "
-                              "again when their lease runs out", held)  # fmt: skip
+                    log.error(
+                        "database still unavailable; %s rows leave without their results and are sent "
+                        "again when their lease runs out",
+                        held,
+                    )
                     return
                 time.sleep(0.5)
 
@@ -127,9 +134,13 @@ class Worker:
         with session_scope(self.engine) as session:
             campaign_ids = ledger.sending_campaign_ids(session)
             rows = ledger.claim(
-                session, campaign_ids, self.settings.worker_batch,
-                timedelta(seconds=self.settings.worker_lease_seconds), self.owner, now,
-            )  # fmt: skip
+                session,
+                campaign_ids,
+                self.settings.worker_batch,
+                timedelta(seconds=self.settings.worker_lease_seconds),
+                self.owner,
+                now,
+            )
             if not rows:
                 return None
             composers = self._composers_for(session, {r.campaign_id for r in rows})

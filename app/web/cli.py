@@ -27,7 +27,7 @@ def register(cli: typer.Typer) -> None:
         """Create a user who can sign in to the web pages."""
         from sqlmodel import Session
 
-        from app.web.users import UserInvalid, create_user
+        from app.users import UserInvalid, create_user
 
         engine = get_engine(get_settings())
         upgrade(engine)

@@ -1,8 +1,15 @@
 """Small helpers for reading HTML forms: every problem is kept under the name of its field."""
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
+
+
+class Credentials(BaseModel):
+    """The e-mail address and password a sign-in or first-run form posts (absent: empty)."""
+
+    email: str = ""
+    password: str = ""
 
 
 class FormErrors(dict[str, str]):

@@ -112,8 +112,15 @@ def preview(path: str, filename: str, fmt: str, mapping: dict[str, Any]) -> Prev
         records = source.records()
         try:
             for record in islice(records, PREVIEW_ROWS):
-                out.rows.append(PreviewRow(record.line, [c.raw for c in record.addresses], record.first_name,
-                                           record.last_name, record.problem))  # fmt: skip
+                out.rows.append(
+                    PreviewRow(
+                        record.line,
+                        [c.raw for c in record.addresses],
+                        record.first_name,
+                        record.last_name,
+                        record.problem,
+                    )
+                )
         finally:
             records.close()  # type: ignore[attr-defined]  # every source's records() is a generator
         return out

@@ -9,6 +9,7 @@ import hmac
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.secret_key import get_secret_key
@@ -42,3 +43,9 @@ class LazySessionMiddleware:
                 https_only=self.settings.base_url.startswith("https://"),
             )
         await self._inner(scope, receive, send)
+
+
+def sign_in(request: Request, user_id: int, email: str, **more: str) -> None:
+    """A fresh session for the user: nothing from before sign-in (a planted cookie) carries over."""
+    request.session.clear()
+    request.session.update(uid=user_id, email=email, **more)

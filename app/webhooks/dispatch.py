@@ -72,10 +72,18 @@ def claim(engine: Engine, now: datetime, batch: int = 50) -> list[Due]:
             .where(col(WebhookDelivery.id).in_(ids))
         ).all()
         return [
-            Due(d.id, d.attempts, ep.url, ep.secret, ev.id, ev.type, ev.created_at,
-                json.dumps(envelope(ev), separators=(",", ":")).encode())
+            Due(
+                d.id,
+                d.attempts,
+                ep.url,
+                ep.secret,
+                ev.id,
+                ev.type,
+                ev.created_at,
+                json.dumps(envelope(ev), separators=(",", ":")).encode(),
+            )
             for d, ep, ev in rows
-        ]  # fmt: skip
+        ]
 
 
 def _connection_failure(exc: httpx.HTTPError, timeout: float) -> str:
@@ -129,8 +137,11 @@ def post(client: httpx.Client, due: Due, allow: AllowList) -> tuple[int | None, 
         return response.status_code, None, ms
     if response.is_redirect:  # not followed: the next hop would escape the check above
         location = response.headers.get("location", "")[:500]
-        return response.status_code, (f"HTTP {response.status_code}: the receiver redirects to {location};"
-                                      " redirects are not followed, register the final URL"), ms  # fmt: skip
+        problem = (
+            f"HTTP {response.status_code}: the receiver redirects to {location};"
+            " redirects are not followed, register the final URL"
+        )
+        return response.status_code, problem, ms
     return response.status_code, f"HTTP {response.status_code}: {response.text[:500]}", ms
 
 
@@ -156,8 +167,11 @@ def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | Non
         values.update(state="pending" if retry else "failed", next_attempt_at=retry)
     with session_scope(engine) as session:
         session.execute(update(WebhookDelivery).where(col(WebhookDelivery.id) == due.delivery_id).values(**values))
-        session.execute(insert(WebhookAttempt).values(delivery_id=due.delivery_id, at=now, status_code=code,
-                                                      error=error, duration_ms=ms))  # fmt: skip
+        session.execute(
+            insert(WebhookAttempt).values(
+                delivery_id=due.delivery_id, at=now, status_code=code, error=error, duration_ms=ms
+            )
+        )
     if error is not None:
         # the host alone: a URL may carry credentials (user:password@) or a token in its path or query
         host = urlsplit(due.url).hostname
@@ -171,8 +185,12 @@ def dispatch_due(settings: Settings, engine: Engine, max_batches: int = 20) -> i
     allow = AllowList.parse(settings.webhook_allowed_networks)
     # trust_env off: a proxy from the environment would connect on its own, past the address check;
     # no keep-alive: the pool is keyed by IP, and a TLS connection made for one host name must not carry another's
-    with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False,
-                      limits=httpx.Limits(max_keepalive_connections=0)) as client:  # fmt: skip
+    with httpx.Client(
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    ) as client:
         for _ in range(max_batches):
             batch = claim(engine, utcnow())
             if not batch:

@@ -37,10 +37,17 @@ def emit(session: Session, event_type: str, items: Sequence[dict[str, Any]], now
         .all()
     )
     deliveries = [
-        {"event_id": event_id, "endpoint_id": endpoint_id, "state": "pending", "attempts": 0,
-         "next_attempt_at": now, "created_at": now}
-        for event_id in ids for endpoint_id in endpoints
-    ]  # fmt: skip
+        {
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event_id in ids
+        for endpoint_id in endpoints
+    ]
     session.execute(insert(WebhookDelivery), deliveries)
     return len(ids)
 
@@ -65,10 +72,14 @@ def emit_findings(session: Session, rows: Iterable[dict[str, Any]], now: datetim
         emit(session, event_type, items, now)
 
 
-def emit_unsubscribe(session: Session, email: str, source: str, campaign_id: int | None = None,
-                     delivery_id: int | None = None) -> None:  # fmt: skip
-    emit(session, "unsubscribe", [{"email": email, "campaign_id": campaign_id, "delivery_id": delivery_id,
-                                   "source": source}])  # fmt: skip
+def emit_unsubscribe(
+    session: Session, email: str, source: str, campaign_id: int | None = None, delivery_id: int | None = None
+) -> None:
+    emit(
+        session,
+        "unsubscribe",
+        [{"email": email, "campaign_id": campaign_id, "delivery_id": delivery_id, "source": source}],
+    )
 
 
 def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime) -> None:
@@ -79,7 +90,12 @@ def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime)
             col(Campaign.id).in_(campaign_ids)
         )
     ).all()
-    emit(session, "campaign.completed", [
-        {"campaign_id": cid, "name": name, "completed_at": now.isoformat(), "audience_counts": counts}
-        for cid, name, counts in rows
-    ], now)  # fmt: skip
+    emit(
+        session,
+        "campaign.completed",
+        [
+            {"campaign_id": cid, "name": name, "completed_at": now.isoformat(), "audience_counts": counts}
+            for cid, name, counts in rows
+        ],
+        now,
+    )

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from app.db import where_given
 from app.keyset import after_id, fetch
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -25,12 +26,12 @@ def deliveries_page(
     query = select(WebhookDelivery, col(WebhookEvent.type)).join(
         WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id)
     )
-    if webhook_id is not None:
-        query = query.where(col(WebhookDelivery.endpoint_id) == webhook_id)
-    if state is not None:
-        query = query.where(col(WebhookDelivery.state) == state)
-    if event_type is not None:
-        query = query.where(col(WebhookEvent.type) == event_type)
+    query = where_given(
+        query,
+        (col(WebhookDelivery.endpoint_id), webhook_id),
+        (col(WebhookDelivery.state), state),
+        (col(WebhookEvent.type), event_type),
+    )
     query = after_id(query, col(WebhookDelivery.id), cursor, descending=True)
     return fetch(session, query, limit, key=lambda r: (r[0].id,), scalars=False)
 

@@ -29,7 +29,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import Bounce, Campaign, Contact, Delivery, ListMember, MailingList, Suppression
 from app.settings import Settings
-from app.web.users import create_user
+from app.users import create_user
 
 ADMIN_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = "bulkmail_bench_pages"

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.web.users import create_user
+from app.users import create_user
 
 EMAIL = "marketer@example.test"
 PASSWORD = "correct horse battery"

@@ -7,7 +7,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from app.models import User, utcnow
-from app.web.users import authenticate, lock_for
+from app.users import authenticate, lock_for
 from tests.web.conftest import EMAIL, PASSWORD, csrf_of, make_user, sign_in
 
 

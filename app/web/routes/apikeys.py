@@ -16,8 +16,14 @@ router = APIRouter()
 PAGE_ROWS = 50
 
 
-def _page(request: Request, session: SessionDep, new_key: str = "", errors: dict[str, str] | None = None,
-          values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _page(
+    request: Request,
+    session: SessionDep,
+    new_key: str = "",
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     # newest first; rows carry the prefix, never the key
     keys, pager = fetch_page(session, request, apikeys.keys_newest_first, PAGE_ROWS, anchor="#api-keys")
     context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": errors or {}, "v": values or {}}

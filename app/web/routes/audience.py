@@ -15,9 +15,12 @@ router = APIRouter()
 
 @router.get("/audience", response_class=HTMLResponse)
 def audience_page(
-    request: Request, session: SessionDep, settings: SettingsDep,
-    list_id: list[int] = Query(default=[]), address: str = "",
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    list_id: list[int] = Query(default=[]),
+    address: str = "",
+) -> HTMLResponse:
     lists = queries.lists_by_name(session)
     errors: dict[str, str] = {}
     counts = verdict = None
@@ -29,7 +32,13 @@ def audience_page(
     if address.strip():
         ids = list_id or [m.id for m in lists if m.id is not None]
         verdict = why(session, address.strip(), ids, settings, utcnow())
-    return render(request, "audience.html", {
-        "lists": lists, "chosen": set(list_id), "counts": counts, "reasons": EXCLUSION_REASONS,
-        "address": address, "verdict": verdict, "errors": errors,
-    })  # fmt: skip
+    ctx = {
+        "lists": lists,
+        "chosen": set(list_id),
+        "counts": counts,
+        "reasons": EXCLUSION_REASONS,
+        "address": address,
+        "verdict": verdict,
+        "errors": errors,
+    }
+    return render(request, "audience.html", ctx)

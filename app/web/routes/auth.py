@@ -7,11 +7,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep
+from app.users import authenticate, users_exist
 from app.web.csrf import require_csrf
+from app.web.forms import Credentials
+from app.web.session import sign_in
 from app.web.templating import render
-from app.web.users import authenticate, users_exist
 
 router = APIRouter(include_in_schema=False)
+
+
+class SignInForm(Credentials):
+    next: str = "/"
 
 
 def _safe_next(target: str | None) -> str:
@@ -29,13 +35,8 @@ def login_page(request: Request, engine: EngineDep, next: str | None = None) -> 
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
-async def login(
-    request: Request,
-    engine: EngineDep,
-    email: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",
-) -> Response:
+async def login(request: Request, engine: EngineDep, form: Annotated[SignInForm, Form()]) -> Response:
+    email, password = form.email, form.password
     errors = {}
     if not email.strip():
         errors["email"] = "enter your e-mail address"
@@ -44,13 +45,11 @@ async def login(
     if not errors:
         result = await run_in_threadpool(authenticate, engine, email, password)
         if result.user_id is not None:
-            # a fresh session: nothing from before sign-in (a planted cookie) carries over
-            request.session.clear()
-            request.session.update(uid=result.user_id, email=email.strip())
-            return RedirectResponse(_safe_next(next), status_code=303)
+            sign_in(request, result.user_id, email.strip())
+            return RedirectResponse(_safe_next(form.next), status_code=303)
         errors["password"] = result.error or "sign-in failed"
     first_run = not await run_in_threadpool(users_exist, engine)
-    ctx = {"next": _safe_next(next), "email": email, "errors": errors, "first_run": first_run}
+    ctx = {"next": _safe_next(form.next), "email": email, "errors": errors, "first_run": first_run}
     return render(request, "login.html", ctx, status_code=400)
 
 

@@ -89,26 +89,46 @@ def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> 
 
 @router.get("/bounces", response_class=HTMLResponse)
 def bounces_page(
-    request: Request, session: SessionDep,
-    kind: str = "", reason: str = "", campaign: str = "", since: str = "", until: str = "",
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    kind: str = "",
+    reason: str = "",
+    campaign: str = "",
+    since: str = "",
+    until: str = "",
+) -> HTMLResponse:
     stmt, errors = _filtered(kind, reason, campaign, since, until)
     rows: list[Any] = []
     pager = Pager()
     if not errors:
-        rows, pager = fetch_page(session, request, lambda c: queries.bounces_newest_first(stmt, c), PAGE_ROWS,
-                                 key=lambda r: (r[0].created_at, r[0].id), scalars=False, anchor="#bounces")  # fmt: skip
-    sweeps, sweep_pager = fetch_page(session, request, queries.sweeps_newest_first, SWEEP_ROWS, param="sweeps",
-                                     anchor="#sweeps-h")  # fmt: skip
+        rows, pager = fetch_page(
+            session,
+            request,
+            lambda c: queries.bounces_newest_first(stmt, c),
+            PAGE_ROWS,
+            key=lambda r: (r[0].created_at, r[0].id),
+            scalars=False,
+            anchor="#bounces",
+        )
+    sweeps, sweep_pager = fetch_page(
+        session, request, queries.sweeps_newest_first, SWEEP_ROWS, param="sweeps", anchor="#sweeps-h"
+    )
     reasons = queries.reasons_seen(session)
     # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
     campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, int(campaign) if campaign.isdigit() else None)
-    return render(request, "bounces.html", {
-        "rows": rows, "pager": pager, "errors": errors, "kinds": KINDS, "reasons": reasons, "campaigns": campaigns,
-        "sweeps": sweeps, "sweep_pager": sweep_pager,
+    ctx = {
+        "rows": rows,
+        "pager": pager,
+        "errors": errors,
+        "kinds": KINDS,
+        "reasons": reasons,
+        "campaigns": campaigns,
+        "sweeps": sweeps,
+        "sweep_pager": sweep_pager,
         "f": {"kind": kind, "reason": reason, "campaign": campaign, "since": since, "until": until},
         "chart": _cached_chart(request, session),
-    })  # fmt: skip
+    }
+    return render(request, "bounces.html", ctx)
 
 
 @router.post("/bounces/sweep")
@@ -123,6 +143,8 @@ async def sweep_now(
     elif sweep.state == "failed":
         request.session["notice"] = f"The sweep failed: {sweep.error}"
     else:
-        request.session["notice"] = (f"Sweep done: {sweep.seen} messages seen, {sweep.recorded} recorded, "
-                                     f"{sweep.deleted} deleted, {sweep.kept} kept.")  # fmt: skip
+        request.session["notice"] = (
+            f"Sweep done: {sweep.seen} messages seen, {sweep.recorded} recorded, "
+            f"{sweep.deleted} deleted, {sweep.kept} kept."
+        )
     return RedirectResponse("/bounces", status_code=303)

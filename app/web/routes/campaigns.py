@@ -40,8 +40,11 @@ router = APIRouter()
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
 LEDGER_ROWS = 20
 PAGE_ROWS = 50
-REQUIRED = {"name": "give the campaign a name", "from_address": "enter the address it is sent from",
-            "subject": "enter a subject line"}  # fmt: skip
+REQUIRED = {
+    "name": "give the campaign a name",
+    "from_address": "enter the address it is sent from",
+    "subject": "enter a subject line",
+}
 STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
 
 
@@ -58,8 +61,9 @@ def _from_form(
     """The form's values, the campaign they describe (None when invalid) and the errors by field.
     A preview does not count a required field left empty as an error: nobody has typed it yet."""
     errors = FormErrors()
-    values: dict[str, Any] = {f: text(form, f) if f not in ("html_template", "text_template") else
-                              (form.get(f) or "") for f in FIELDS}  # fmt: skip
+    values: dict[str, Any] = {
+        f: text(form, f) if f not in ("html_template", "text_template") else (form.get(f) or "") for f in FIELDS
+    }
     values["reply_to"] = values["reply_to"] or None
     values["list_ids"] = ints(form, "list_ids")
     raw_send_at = text(form, "send_at")
@@ -88,11 +92,18 @@ def _from_form(
     return values, (None if errors or blank else campaign), errors
 
 
-def _compose_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
-                  campaign: Campaign | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _compose_page(
+    request: Request,
+    session: Session,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    campaign: Campaign | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
-    return render(request, "compose.html", {"values": values, "errors": errors, "lists": lists,
-                                            "campaign": campaign}, status_code)  # fmt: skip
+    return render(
+        request, "compose.html", {"values": values, "errors": errors, "lists": lists, "campaign": campaign}, status_code
+    )
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -103,8 +114,12 @@ def campaigns_page(request: Request, session: SessionDep, state: str = "") -> HT
 
 @router.get("/campaigns/new", response_class=HTMLResponse)
 def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    values = {"from_address": settings.bounce_address, "list_ids": [], "subject": "",
-              "text_template": "Hello {{ first_name }},\n\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n"}  # fmt: skip
+    values = {
+        "from_address": settings.bounce_address,
+        "list_ids": [],
+        "subject": "",
+        "text_template": "Hello {{ first_name }},\n\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n",
+    }
     return _compose_page(request, session, values, {})
 
 
@@ -163,16 +178,13 @@ async def preview(request: Request, session: SessionDep, settings: SettingsDep) 
     if not template_errors and values.get("subject") is not None:
         sample, rendered, failure = await run_in_threadpool(_render_sample, session, settings, values, limits)
         template_errors.update(failure)
-    return render(
-        request,
-        "_preview.html",
-        {
-            "errors": template_errors,
-            "other_errors": {k: v for k, v in errors.items() if k not in template_errors},
-            "rendered": rendered,
-            "sample": sample,
-        },
-    )
+    ctx = {
+        "errors": template_errors,
+        "other_errors": {k: v for k, v in errors.items() if k not in template_errors},
+        "rendered": rendered,
+        "sample": sample,
+    }
+    return render(request, "_preview.html", ctx)
 
 
 def _sample_context(
@@ -214,8 +226,9 @@ def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str
 
 
 def _ledger(session: Session, request: Request, campaign_id: int, email: str) -> tuple[list[dict[str, Any]], Pager]:
-    rows, pager = fetch_page(session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email),
-                             LEDGER_ROWS, anchor="#ledger-h")  # fmt: skip
+    rows, pager = fetch_page(
+        session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email), LEDGER_ROWS, anchor="#ledger-h"
+    )
     attempts, bounces = queries.attempts_and_bounces(session, [d.id for d in rows])
     found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]
     return found, pager
@@ -232,24 +245,32 @@ def campaign_page(
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
         request.session.pop("notice", None)
     ledger, ledger_pager = _ledger(session, request, campaign_id, email) if email.strip() else (None, None)
-    return render(request, "campaign.html", {
-        "c": campaign, "p": campaign_progress(session, campaign), "email": email,
-        "subject": subject, "notice_state": notice_state,
-        "ledger": ledger, "ledger_pager": ledger_pager,
+    ctx = {
+        "c": campaign,
+        "p": campaign_progress(session, campaign),
+        "email": email,
+        "subject": subject,
+        "notice_state": notice_state,
+        "ledger": ledger,
+        "ledger_pager": ledger_pager,
         "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
         "editable_states": service.EDITABLE_STATES,
-    })  # fmt: skip
+    }
+    return render(request, "campaign.html", ctx)
 
 
 @router.get("/campaigns/{campaign_id}/progress", response_class=HTMLResponse)
 def progress_fragment(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     campaign = _get(session, campaign_id)
-    return render(request, "_campaign_progress.html", {
-        "c": campaign, "p": campaign_progress(session, campaign), "editable_states": service.EDITABLE_STATES,
-    })  # fmt: skip
+    ctx = {
+        "c": campaign,
+        "p": campaign_progress(session, campaign),
+        "editable_states": service.EDITABLE_STATES,
+    }
+    return render(request, "_campaign_progress.html", ctx)
 
 
 def _act(request: Request, session: Session, campaign: Campaign, action: Callable[[], object], done: str) -> None:
@@ -294,13 +315,23 @@ def campaign_action(
     campaign = _get(session, campaign_id)
     now = utcnow()
     if action == "launch":
-        _act(request, session, campaign, lambda: service.launch(session, campaign, settings, now),
-             "Campaign scheduled." if campaign.send_at and campaign.send_at > now else "Campaign launched.")  # fmt: skip
+        _act(
+            request,
+            session,
+            campaign,
+            lambda: service.launch(session, campaign, settings, now),
+            "Campaign scheduled." if campaign.send_at and campaign.send_at > now else "Campaign launched.",
+        )
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")
     elif action == "resume":
-        _act(request, session, campaign, lambda: service.resume(session, campaign, now, render_limits(settings)),
-             "Campaign resumed.")  # fmt: skip
+        _act(
+            request,
+            session,
+            campaign,
+            lambda: service.resume(session, campaign, now, render_limits(settings)),
+            "Campaign resumed.",
+        )
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), "Campaign cancelled.")
     else:

@@ -27,7 +27,7 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
     sent = sending_queries.sent_since(session, since)
     bounced = bounce_queries.bounced_since(session, since)
     last_sweep = bounce_queries.last_sweep(session)
-    return render(request, "dashboard.html", {
+    ctx = {
         "campaigns": [(c, campaign_progress(session, c)) for c in recent],
         "paused": paused[:PAUSED_SHOWN],
         "more_paused": len(paused) > PAUSED_SHOWN,
@@ -36,4 +36,5 @@ def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
         "bounce_rate": round(100.0 * bounced / sent, 2) if sent else None,
         "rate_days": RATE_DAYS,
         "sweep": last_sweep,
-    })  # fmt: skip
+    }
+    return render(request, "dashboard.html", ctx)

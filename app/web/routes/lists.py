@@ -50,13 +50,22 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return {str(e["loc"][0]): e["msg"] for e in exc.errors()}
 
 
-def _lists_page(request: Request, session: SessionDep, errors: dict[str, str] | None = None,
-                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
-    lists, pager = fetch_page(session, request, queries.lists_alphabetically, LISTS_SHOWN,
-                              key=lambda m: (m.name, m.id))  # fmt: skip
+def _lists_page(
+    request: Request,
+    session: SessionDep,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    lists, pager = fetch_page(session, request, queries.lists_alphabetically, LISTS_SHOWN, key=lambda m: (m.name, m.id))
     counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
-    return render(request, "lists.html", {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager,
-                                          "errors": errors or {}, "values": values or {}}, status_code)  # fmt: skip
+    ctx = {
+        "lists": [(m, counts.get(m.id, 0)) for m in lists],
+        "pager": pager,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "lists.html", ctx, status_code)
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -92,16 +101,36 @@ def create_list(
     return RedirectResponse(f"/lists/{ml.id}", status_code=303)
 
 
-def _list_page(request: Request, session: SessionDep, ml: MailingList, errors: dict[str, str] | None = None,
-               values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _list_page(
+    request: Request,
+    session: SessionDep,
+    ml: MailingList,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     list_id = ml.id
     assert list_id is not None  # a stored list
     members = queries.member_count(session, list_id)
-    imports, pager = fetch_page(session, request, lambda c: queries.imports_newest_first(list_id, c),
-                                IMPORTS_SHOWN, param="imports", anchor="#imports-h", path=f"/lists/{ml.id}")  # fmt: skip
-    return render(request, "list.html", {"list": ml, "members": members, "imports": imports, "pager": pager,
-                                         "formats": FORMATS, "errors": errors or {}, "values": values or {}},
-                  status_code)  # fmt: skip
+    imports, pager = fetch_page(
+        session,
+        request,
+        lambda c: queries.imports_newest_first(list_id, c),
+        IMPORTS_SHOWN,
+        param="imports",
+        anchor="#imports-h",
+        path=f"/lists/{ml.id}",
+    )
+    ctx = {
+        "list": ml,
+        "members": members,
+        "imports": imports,
+        "pager": pager,
+        "formats": FORMATS,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "list.html", ctx, status_code)
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -111,9 +140,12 @@ def list_page(list_id: int, request: Request, session: SessionDep) -> HTMLRespon
 
 @router.post("/lists/{list_id}/rename", response_class=HTMLResponse)
 def rename_list(
-    list_id: int, request: Request, session: SessionDep,
-    name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    list_id: int,
+    request: Request,
+    session: SessionDep,
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+) -> Response:
     ml = _get_list(session, list_id)
     errors = _save_list(session, ml, name.strip(), description.strip())
     if errors:
@@ -127,11 +159,14 @@ def rename_list(
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
-    return render(request, "confirm.html", {
+    ctx = {
         "title": f'Delete the list "{ml.name}"?',
         "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
-        "action": f"/lists/{list_id}/delete", "button": "Delete the list", "back": f"/lists/{list_id}",
-    })  # fmt: skip
+        "action": f"/lists/{list_id}/delete",
+        "button": "Delete the list",
+        "back": f"/lists/{list_id}",
+    }
+    return render(request, "confirm.html", ctx)
 
 
 @router.post("/lists/{list_id}/delete")
@@ -152,8 +187,12 @@ async def upload(list_id: int, request: Request, session: SessionDep, settings: 
     ml = await run_in_threadpool(_get_list, session, list_id)
     await run_in_threadpool(session.rollback)  # SQLite: no transaction open while a slow upload streams in
     try:
-        received = await receive_upload(request.headers.get("content-type", ""), request.stream(),
-                                        Path(settings.upload_dir), settings.max_upload_bytes)  # fmt: skip
+        received = await receive_upload(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            Path(settings.upload_dir),
+            settings.max_upload_bytes,
+        )
     except (UploadTooLarge, BadUpload) as exc:
         message = str(exc).removeprefix("file: ")
         return await run_in_threadpool(_list_page, request, session, ml, {"file": message}, None, 400)
@@ -194,12 +233,23 @@ def import_preview(
     return _preview_page(request, ml, filename, fmt, result, request.query_params.multi_items())
 
 
-def _preview_page(request: Request, ml: MailingList, filename: str, fmt: str, result: Preview,
-                  params: list[tuple[str, str]], status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _preview_page(
+    request: Request,
+    ml: MailingList,
+    filename: str,
+    fmt: str,
+    result: Preview,
+    params: list[tuple[str, str]],
+    status_code: int = 200,
+) -> HTMLResponse:
     """The preview, carrying the chosen mapping (`params`) to the Import button's form."""
     params = [(k, v) for k, v in params if k in _MAPPING_FIELDS]
-    return render(request, "import_preview.html", {"list": ml, "filename": filename, "p": result, "params": params,
-                                                   "chosen_format": fmt, "formats": FORMATS}, status_code)  # fmt: skip
+    return render(
+        request,
+        "import_preview.html",
+        {"list": ml, "filename": filename, "p": result, "params": params, "chosen_format": fmt, "formats": FORMATS},
+        status_code,
+    )
 
 
 @router.post("/lists/{list_id}/import")
@@ -236,9 +286,13 @@ async def start_import(
 
 @router.post("/lists/{list_id}/paste")
 def paste(
-    list_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep,
+    list_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
     addresses: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     """Typed or pasted addresses go through the importer as a text file, so the same rules apply."""
     ml = _get_list(session, list_id)
     session.rollback()
@@ -265,11 +319,24 @@ def _import_context(session: SessionDep, request: Request, import_id: int) -> di
     pager = Pager()
     if done:
         # the links of the polled fragment (/status) lead to the page itself
-        rejects, pager = fetch_page(session, request, lambda c: queries.rejects_in_order(import_id, c), REJECTS_SHOWN,
-                                    param="rejects", anchor="#rejects", path=f"/imports/{import_id}")  # fmt: skip
+        rejects, pager = fetch_page(
+            session,
+            request,
+            lambda c: queries.rejects_in_order(import_id, c),
+            REJECTS_SHOWN,
+            param="rejects",
+            anchor="#rejects",
+            path=f"/imports/{import_id}",
+        )
     ml = session.get(MailingList, job.list_id)
-    return {"job": job, "done": done, "percent": round(min(percent, 100.0), 1), "rejects": rejects, "list": ml,
-            "rejects_pager": pager}  # fmt: skip
+    return {
+        "job": job,
+        "done": done,
+        "percent": round(min(percent, 100.0), 1),
+        "rejects": rejects,
+        "list": ml,
+        "rejects_pager": pager,
+    }
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
@@ -290,8 +357,10 @@ def import_rejects_csv(import_id: int, session: SessionDep) -> StreamingResponse
     rows = queries.all_rejects(session, import_id)
     session.rollback()
     return StreamingResponse(
-        csv_lines(["file", "line", "column", "value", "reason"],
-                  ((job.filename, r.line, r.column, r.value, r.reason) for r in rows)),
+        csv_lines(
+            ["file", "line", "column", "value", "reason"],
+            ((job.filename, r.line, r.column, r.value, r.reason) for r in rows),
+        ),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-rejects.csv"'},
-    )  # fmt: skip
+    )

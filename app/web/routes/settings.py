@@ -30,17 +30,28 @@ def _shown(s: Settings) -> dict[str, Any]:
     return values
 
 
-def _page(request: Request, current: Settings, submitted: dict[str, str] | None = None,
-          errors: dict[str, str] | None = None, checks: dict[str, tuple[bool, str]] | None = None,
-          unsaved: bool = True, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _page(
+    request: Request,
+    current: Settings,
+    submitted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    checks: dict[str, tuple[bool, str]] | None = None,
+    unsaved: bool = True,
+    status_code: int = 200,
+) -> HTMLResponse:
     """The form with the saved values, or with what was `submitted` (`unsaved`, when it differs from
     them: the page asks before it is left). A saved secret is never written into the page; a typed one
     is given back as typed."""
     shown = _shown(current)
     typed = {k: v for k, v in (submitted or {}).items() if k in SECRETS and v}
     shown.update({k: v for k, v in (submitted or {}).items() if k not in SECRETS})
-    context = {"v": shown, "typed": typed, "unsaved": submitted is not None and unsaved, "errors": errors or {},
-               "checks": checks or {}}  # fmt: skip
+    context = {
+        "v": shown,
+        "typed": typed,
+        "unsaved": submitted is not None and unsaved,
+        "errors": errors or {},
+        "checks": checks or {},
+    }
     response = render(request, "settings.html", context, status_code)
     response.headers["Cache-Control"] = "no-store"  # a typed password must not stay in a cache
     return response

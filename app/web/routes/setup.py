@@ -11,11 +11,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep
+from app.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 from app.web.csrf import require_csrf
+from app.web.forms import Credentials
+from app.web.session import sign_in
 from app.web.templating import render
-from app.web.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 
 router = APIRouter(include_in_schema=False)
+
+
+class SetupForm(Credentials):
+    password_again: str = ""
+    token: str = ""
+
 
 # set by a reverse proxy: the request then comes from elsewhere, whatever the socket says
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
@@ -59,19 +67,13 @@ async def setup_page(request: Request, engine: EngineDep, token: str = "") -> Re
 
 
 @router.post("/setup", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
-async def create_admin(
-    request: Request,
-    engine: EngineDep,
-    email: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    password_again: Annotated[str, Form()] = "",
-    token: Annotated[str, Form()] = "",
-) -> Response:
+async def create_admin(request: Request, engine: EngineDep, form: Annotated[SetupForm, Form()]) -> Response:
+    email, password, token = form.email, form.password, form.token
     if await run_in_threadpool(users_exist, engine):
         raise _gone()
     _check_access(request, token)
     errors: dict[str, str] = {}
-    if password != password_again:
+    if password != form.password_again:
         errors["password_again"] = "the two passwords differ"
     else:
         try:
@@ -84,6 +86,6 @@ async def create_admin(
         ctx = {"email": email, "token": token, "min_password": MIN_PASSWORD, "errors": errors}
         return render(request, "setup.html", ctx, status_code=400)
     request.app.state.setup_token = None  # one time
-    request.session.clear()
-    request.session.update(uid=user.id, email=user.email, notice=f"Welcome: {user.email} is the administrator.")
+    assert user.id is not None  # stored by create_first_admin
+    sign_in(request, user.id, user.email, notice=f"Welcome: {user.email} is the administrator.")
     return RedirectResponse("/", status_code=303)

@@ -21,15 +21,29 @@ REASONS = get_args(SuppressionReason)
 PAGE_ROWS = 100
 
 
-def _page(request: Request, session: SessionDep, q: str = "", reason: str = "", errors: dict[str, str] | None = None,
-          values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _page(
+    request: Request,
+    session: SessionDep,
+    q: str = "",
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     stmt = queries.suppressions_filtered(reason if reason in REASONS else None, search=q.strip())
-    rows, pager = fetch_page(session, request, lambda c: queries.suppressions_newest_first(stmt, c), PAGE_ROWS,
-                             anchor="#suppressions")  # fmt: skip
-    return render(request, "suppressions.html", {
-        "rows": rows, "pager": pager, "q": q, "reason": reason, "reasons": REASONS,
-        "errors": errors or {}, "values": values or {"reason": "manual"},
-    }, status_code)  # fmt: skip
+    rows, pager = fetch_page(
+        session, request, lambda c: queries.suppressions_newest_first(stmt, c), PAGE_ROWS, anchor="#suppressions"
+    )
+    ctx = {
+        "rows": rows,
+        "pager": pager,
+        "q": q,
+        "reason": reason,
+        "reasons": REASONS,
+        "errors": errors or {},
+        "values": values or {"reason": "manual"},
+    }
+    return render(request, "suppressions.html", ctx, status_code)
 
 
 @router.get("/suppressions", response_class=HTMLResponse)
@@ -39,14 +53,18 @@ def suppressions_page(request: Request, session: SessionDep, q: str = "", reason
 
 @router.post("/suppressions", response_class=HTMLResponse)
 def add_suppression(
-    request: Request, session: SessionDep, email: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "manual", note: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "manual",
+    note: Annotated[str, Form()] = "",
+) -> Response:
     values = {"email": email, "reason": reason, "note": note}
     try:
         body = SuppressionCreate(email=email.strip(), reason=reason, note=note.strip(), source="web")
-        s = suppressions.add(session, body.email, body.reason, f"web: {request.session.get('email')}", body.note,
-                             utcnow())  # fmt: skip
+        s = suppressions.add(
+            session, body.email, body.reason, f"web: {request.session.get('email')}", body.note, utcnow()
+        )
         session.commit()
     except ValidationError as exc:
         errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
@@ -70,18 +88,21 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
 @router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse)
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
-    return render(request, "confirm.html", {
+    ctx = {
         "title": f"Mail {s.email} again?",
         "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
-                "Removing the suppression makes the address mailable in the next campaign.",
-        "action": f"/suppressions/{suppression_id}/remove", "button": "Remove the suppression", "back": "/suppressions",
-    })  # fmt: skip
+        "Removing the suppression makes the address mailable in the next campaign.",
+        "action": f"/suppressions/{suppression_id}/remove",
+        "button": "Remove the suppression",
+        "back": "/suppressions",
+    }
+    return render(request, "confirm.html", ctx)
 
 
 @router.post("/suppressions/{suppression_id}/remove")
 def remove(suppression_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     s = _get(session, suppression_id)
-    session.delete(s)
+    suppressions.remove(session, s)
     session.commit()
     request.session["notice"] = f"{s.email} is no longer suppressed."
     return RedirectResponse("/suppressions", status_code=303)
@@ -89,8 +110,10 @@ def remove(suppression_id: int, request: Request, session: SessionDep) -> Redire
 
 @router.get("/suppressions.csv")
 def export(session: SessionDep, reason: str = "") -> StreamingResponse:
-    rows = [(x.email, x.reason, x.source, x.note, x.campaign_id, x.created_at.isoformat(timespec="seconds"))
-            for x in queries.all_suppressions(session, reason if reason in REASONS else None)]  # fmt: skip
+    rows = [
+        (x.email, x.reason, x.source, x.note, x.campaign_id, x.created_at.isoformat(timespec="seconds"))
+        for x in queries.all_suppressions(session, reason if reason in REASONS else None)
+    ]
     session.rollback()
     return StreamingResponse(
         csv_lines(["email", "reason", "source", "note", "campaign_id", "created_at"], rows),
