@@ -39,6 +39,7 @@ def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]
     api_read = request.method in _READ_METHODS and request.url.path.startswith("/api/")
     bind = reading(engine) if api_read else engine
     with Session(bind, expire_on_commit=False) as session:
+        request.state.session = session  # for session_ends_before_the_answer (app/api/idempotency.py)
         yield session
 
 
