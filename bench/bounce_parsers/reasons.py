@@ -22,7 +22,7 @@ def load_samples():
     mod = importlib.util.module_from_spec(spec)
     sys.modules["reason_samples"] = mod
     spec.loader.exec_module(mod)
-    return mod.SAMPLES, mod.HOLDOUT
+    return mod.SAMPLES, mod.HOLDOUT, mod.judge
 
 
 def main() -> int:
@@ -31,31 +31,20 @@ def main() -> int:
     ap.add_argument("--misses", action="store_true", help="list the samples judged wrongly")
     ap.add_argument("--holdout", action="store_true", help="measure the held-out samples instead")
     args = ap.parse_args()
-    samples, holdout = load_samples()
+    samples, holdout, judge = load_samples()
     if args.holdout:
         samples = holdout
     sys.path.insert(0, str(Path(args.code).resolve()))
-    from bounce_parsers.classify import finish
-    from bounce_parsers.entry import Entry
 
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for s in samples:
-        e = Entry(
-            recipient="kim@b.example",
-            status=s.status,
-            diagnostic=s.diagnostic,
-            diagnostic_type=s.dtype,
-            action="failed",
-            remote_mta=s.remote_mta,
-            command=s.command,
-        )
-        r = finish(e)
+        reason, hard = judge(s)
         row = per[s.family]
         row[0] += 1
-        row[1] += r.reason == s.want
-        row[2] += r.hard == s.hard
-        if args.misses and (r.reason, r.hard) != (s.want, s.hard):
-            print(f"  miss {s.family}: want {s.want}/{s.hard} got {r.reason}/{r.hard}: {s.diagnostic[:70]}")
+        row[1] += reason == s.want
+        row[2] += hard == s.hard
+        if args.misses and (reason, hard) != (s.want, s.hard):
+            print(f"  miss {s.family}: want {s.want}/{s.hard} got {reason}/{hard}: {s.diagnostic[:70]}")
     total = [sum(v[i] for v in per.values()) for i in range(3)]
     print(f"{'family':28} {'n':>3} {'reason':>7} {'hard/soft':>9}")
     for fam, (n, ok, hs) in list(per.items()) + [("all", total)]:

@@ -19,6 +19,25 @@ class Sample(NamedTuple):
     dtype: str = "SMTP"
 
 
+def judge(s: Sample) -> tuple[str, bool]:
+    """The reason and hard flag the classifier's last step gives a sample. bounce_parsers is imported
+    here, at the call, so the benchmark can point it at another checkout first."""
+    from bounce_parsers.classify import finish
+    from bounce_parsers.entry import Entry
+
+    e = Entry(
+        recipient="kim@b.example",
+        status=s.status,
+        diagnostic=s.diagnostic,
+        diagnostic_type=s.dtype,
+        action="failed",
+        remote_mta=s.remote_mta,
+        command=s.command,
+    )
+    r = finish(e)
+    return r.reason, r.hard
+
+
 U, HM, DNS, BLK, PRV, TRL, SEC, EXP, JP = (
     "userunknown-without-rcpt",
     "hasmoved",

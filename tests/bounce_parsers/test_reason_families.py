@@ -7,26 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bounce_parsers import classify
-from bounce_parsers.classify import finish
-from bounce_parsers.entry import Entry
 from bounce_parsers.reasons import find
 
-from .reason_samples import HOLDOUT, OPEN, SAMPLES, Sample
-
-
-def judge(s: Sample) -> tuple[str, bool]:
-    e = Entry(
-        recipient="kim@b.example",
-        status=s.status,
-        diagnostic=s.diagnostic,
-        diagnostic_type=s.dtype,
-        action="failed",
-        remote_mta=s.remote_mta,
-        command=s.command,
-    )
-    r = finish(e)
-    return r.reason, r.hard
-
+from .reason_samples import HOLDOUT, OPEN, SAMPLES, Sample, judge
 
 ALL = [pytest.param(s, marks=pytest.mark.xfail(strict=True)) if s.diagnostic in OPEN else s for s in SAMPLES + HOLDOUT]
 
