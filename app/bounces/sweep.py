@@ -35,17 +35,6 @@ from bounce_parsers import Classification, classify
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Counts:
-    seen: int = 0
-    recorded: int = 0
-    deleted: int = 0
-    kept: int = 0
-    errors: int = 0
-    per_kind: Counter[str] = field(default_factory=Counter)
-    per_layer: Counter[str] = field(default_factory=Counter)
-
-
 _Fetched = tuple[str, int, str, Classification]  # mailbox id, size, content hash, classification
 _POOL_CHUNKS = 4  # pieces per batch: small enough to keep every worker process busy
 
@@ -132,7 +121,10 @@ class _Sweeper:
         self.settings = settings
         self.engine = engine
         self.lock = lock
-        self.counts = _Counts()
+        # the sweep's row counts as it goes (seen, recorded, deleted, kept, errors); these two are
+        # stored with it at the end
+        self.per_kind: Counter[str] = Counter()
+        self.per_layer: Counter[str] = Counter()
         with Session(engine, expire_on_commit=False) as session:
             self.sweep = MailboxSweep(
                 protocol=settings.mailbox_protocol, trigger=trigger, started_at=utcnow(), owner=this_process()
@@ -152,7 +144,7 @@ class _Sweeper:
             self._sweep_mailbox(box)
             self.sweep.state = "done"
         except Exception as exc:
-            self.counts.errors += 1
+            self.sweep.errors += 1
             self.sweep.state = "failed"
             self.sweep.error = describe(exc, where)[:4000]
             log.warning("bounce sweep %s failed: %s", self.sweep.id, self.sweep.error)
@@ -189,7 +181,7 @@ class _Sweeper:
                     mailbox.submit(box.keep, result.keep),
                 ]
                 pending.extend(pm for _, pm in result.delete)
-                self.counts.kept += len(result.keep)
+                self.sweep.kept += len(result.keep)
                 self.lock.renew()
             for mark in marks:
                 mark.result()
@@ -199,7 +191,7 @@ class _Sweeper:
     def _batch(self, messages: list[_Fetched]) -> _BatchResult:
         """Record one fetched and classified batch and commit; returns what to delete and what to keep."""
         result = _BatchResult()
-        self.counts.seen += len(messages)
+        self.sweep.seen += len(messages)
         with Session(self.engine) as session:
             done = processed_ids(session, [digest for _, _, digest, _ in messages])
         fresh: dict[str, tuple[str, int, Classification]] = {}
@@ -223,9 +215,9 @@ class _Sweeper:
             for item, recorded in self._record(session, lookup, items):
                 done[item.content_hash] = recorded.processed_id
                 result.delete.append((item.mailbox_id, recorded.processed_id))
-                self.counts.recorded += 1
-                self.counts.per_kind[item.kind] += 1
-                self.counts.per_layer.update(recorded.layers)
+                self.sweep.recorded += 1
+                self.per_kind[item.kind] += 1
+                self.per_layer.update(recorded.layers)
         result.delete.extend((uid, done[digest]) for uid, digest in repeats if digest in done)
         return result
 
@@ -248,7 +240,7 @@ class _Sweeper:
             except Exception:
                 session.rollback()
                 log.exception("bounce sweep %s: could not record message %s", self.sweep.id, item.mailbox_id)
-                self.counts.errors += 1
+                self.sweep.errors += 1
         return out
 
     def _mark_deleted(self, processed_ids: list[int]) -> None:
@@ -259,20 +251,12 @@ class _Sweeper:
                 update(ProcessedMessage).where(col(ProcessedMessage.id).in_(processed_ids)).values(deleted_at=utcnow())
             )
             session.commit()
-        self.counts.deleted += len(processed_ids)
+        self.sweep.deleted += len(processed_ids)
 
     def _finish(self) -> None:
-        c = self.counts
         sweep = self.sweep
         sweep.finished_at = utcnow()
-        sweep.seen, sweep.recorded, sweep.deleted, sweep.kept, sweep.errors = (
-            c.seen,
-            c.recorded,
-            c.deleted,
-            c.kept,
-            c.errors,
-        )
-        sweep.per_kind, sweep.per_layer = dict(c.per_kind), dict(c.per_layer)
+        sweep.per_kind, sweep.per_layer = dict(self.per_kind), dict(self.per_layer)
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(sweep)
             session.commit()
@@ -280,9 +264,9 @@ class _Sweeper:
             "bounce sweep %s %s: seen %d, recorded %d, deleted %d, kept %d, errors %d",
             sweep.id,
             sweep.state,
-            c.seen,
-            c.recorded,
-            c.deleted,
-            c.kept,
-            c.errors,
+            sweep.seen,
+            sweep.recorded,
+            sweep.deleted,
+            sweep.kept,
+            sweep.errors,
         )
