@@ -223,3 +223,13 @@ def test_api_keys_are_created_shown_once_used_and_revoked_on_the_settings_page(w
     r = web.post(f"/settings/api-keys/{key_id}/revoke", follow_redirects=True)
     assert "revoked" in r.text
     assert anon_client.get("/api/v1/lists", headers=auth).status_code == 401
+
+
+def test_bounce_filters_keep_what_was_typed_and_name_what_is_wrong(web):
+    r = web.get("/bounces?kind=bounce&campaign=abc&since=2026-13-01&until=2026-12-31")
+    assert r.status_code == 200
+    assert 'id="campaign-error">choose a campaign' in r.text
+    assert 'id="since-error">enter a date as YYYY-MM-DD' in r.text
+    assert "until-error" not in r.text
+    assert 'value="2026-13-01"' in r.text and 'value="2026-12-31"' in r.text
+    assert "<option selected>bounce</option>" in r.text

@@ -3,10 +3,11 @@ chart of bounces by reason per day; the sweep log and "sweep now"."""
 
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -62,13 +63,28 @@ def _cached_chart(request: Request, session: SessionDep) -> dict[str, Any]:
     return chart
 
 
-def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> tuple[Any, dict[str, str]]:
+@dataclass(frozen=True)
+class BounceFilters:
+    """The filter form above the list, as typed (a query string); `_filtered` checks it."""
+
+    kind: str = ""
+    reason: str = ""
+    campaign: str = ""
+    since: str = ""
+    until: str = ""
+
+    @property
+    def campaign_id(self) -> int | None:
+        return int(self.campaign) if self.campaign.isdigit() else None
+
+
+def _filtered(f: BounceFilters) -> tuple[Any, dict[str, str]]:
     """The form's filters read, and the query they make; the errors by field."""
     errors: dict[str, str] = {}
-    if campaign and not campaign.isdigit():
+    if f.campaign and f.campaign_id is None:
         errors["campaign"] = "choose a campaign"
     days: dict[str, datetime] = {}
-    for name, raw in (("since", since), ("until", until)):
+    for name, raw in (("since", f.since), ("until", f.until)):
         if raw:
             day = _day(raw)
             if day is None:
@@ -77,9 +93,9 @@ def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> 
                 days[name] = day
     until_day = days.get("until")
     query = queries.bounces_filtered(
-        kind=kind or None,
-        reason=reason.strip() if reason else None,
-        campaign=int(campaign) if campaign.isdigit() else None,
+        kind=f.kind or None,
+        reason=f.reason.strip() if f.reason else None,
+        campaign=f.campaign_id,
         since=days.get("since"),
         before=None if until_day is None else until_day + timedelta(days=1),
         with_delivery=True,
@@ -88,16 +104,8 @@ def _filtered(kind: str, reason: str, campaign: str, since: str, until: str) -> 
 
 
 @router.get("/bounces", response_class=HTMLResponse)
-def bounces_page(
-    request: Request,
-    session: SessionDep,
-    kind: str = "",
-    reason: str = "",
-    campaign: str = "",
-    since: str = "",
-    until: str = "",
-) -> HTMLResponse:
-    stmt, errors = _filtered(kind, reason, campaign, since, until)
+def bounces_page(request: Request, session: SessionDep, f: Annotated[BounceFilters, Depends()]) -> HTMLResponse:
+    stmt, errors = _filtered(f)
     rows: list[Any] = []
     pager = Pager()
     if not errors:
@@ -115,7 +123,7 @@ def bounces_page(
     )
     reasons = queries.reasons_seen(session)
     # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
-    campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, int(campaign) if campaign.isdigit() else None)
+    campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, f.campaign_id)
     ctx = {
         "rows": rows,
         "pager": pager,
@@ -125,7 +133,7 @@ def bounces_page(
         "campaigns": campaigns,
         "sweeps": sweeps,
         "sweep_pager": sweep_pager,
-        "f": {"kind": kind, "reason": reason, "campaign": campaign, "since": since, "until": until},
+        "f": f,
         "chart": _cached_chart(request, session),
     }
     return render(request, "bounces.html", ctx)
