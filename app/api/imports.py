@@ -13,7 +13,7 @@ from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.audience import queries
 from app.audience.export import csv_lines
-from app.audience.importer import claim, create_job, run_import, run_in_background
+from app.audience.importer import ImportFile, claim, create_job, run_import, run_in_background
 from app.audience.schemas import ImportPublic, RejectPublic
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import FORM_OVERHEAD, BadUpload, UploadTooLarge, receive_upload
@@ -107,15 +107,17 @@ async def create_import(
     except BadUpload as exc:
         name, _, msg = str(exc).partition(": ")
         raise request_error(422, ["body", name], msg) from None
+    stored = upload.path
+    assert stored is not None  # receive_upload returns only with a file
     try:
         fmt, mapping = _parse_options(upload.fields)
     except HTTPException:
-        upload.path.unlink(missing_ok=True)  # type: ignore[union-attr]  # receive_upload returns only with a file
+        stored.unlink(missing_ok=True)
         raise
 
     def start() -> ImportJob:
         with Session(engine, expire_on_commit=False) as s:
-            job = create_job(s, list_id, upload.filename, str(upload.path), upload.size, fmt, mapping)
+            job = create_job(s, ImportFile(list_id, stored, upload.filename, fmt, mapping))
         assert job.id is not None  # stored by create_job
         if upload.size <= INLINE_IMPORT_BYTES:
             claim(engine, job.id, utcnow())

@@ -267,22 +267,27 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
         return job
 
 
-def create_job(
-    session: Session,
-    list_id: int,
-    filename: str,
-    stored_path: str,
-    size: int,
-    fmt: str = "auto",
-    mapping: dict[str, Any] | None = None,
-) -> ImportJob:
+@dataclass(frozen=True)
+class ImportFile:
+    """A stored file to import into a list: where it is, the name it is shown under, its format
+    ("auto": detected) and the columns chosen for the contact fields (None: detected)."""
+
+    list_id: int
+    path: Path
+    filename: str
+    fmt: str = "auto"
+    mapping: dict[str, Any] | None = None
+
+
+def create_job(session: Session, file: ImportFile) -> ImportJob:
+    """The queued job for the file, committed; `claim` and `run_import` (or `run_in_background`) run it."""
     job = ImportJob(
-        list_id=list_id,
-        filename=filename[:500],
-        format=fmt,
-        stored_path=stored_path,
-        size_bytes=size,
-        column_mapping={"requested_format": fmt, "requested": mapping or {}},
+        list_id=file.list_id,
+        filename=file.filename[:500],
+        format=file.fmt,
+        stored_path=str(file.path),
+        size_bytes=file.path.stat().st_size,
+        column_mapping={"requested_format": file.fmt, "requested": file.mapping or {}},
     )
     session.add(job)
     session.commit()
@@ -332,9 +337,9 @@ def import_file(
     progress: Progress | None = None,
 ) -> ImportJob:
     """Import a local file in this process (the CLI); the file itself is left where it is."""
-    size = Path(path).stat().st_size
+    file = ImportFile(list_id, Path(path).resolve(), Path(path).name, fmt, mapping)
     with Session(engine, expire_on_commit=False) as session:
-        job = create_job(session, list_id, Path(path).name, str(Path(path).resolve()), size, fmt, mapping)
+        job = create_job(session, file)
     assert job.id is not None  # stored by create_job
     claim(engine, job.id, utcnow())
     return run_import(engine, settings, job.id, progress)

@@ -31,7 +31,7 @@ def test_stalled_import_is_resumed_with_exact_counts(
     upload_dir.mkdir(parents=True)
     stored = _csv(upload_dir / "x-upload")
     with Session(engine, expire_on_commit=False) as s:
-        job = importer.create_job(s, ml.id, "people.csv", str(stored), stored.stat().st_size)  # type: ignore[arg-type]
+        job = importer.create_job(s, importer.ImportFile(ml.id, stored, "people.csv"))  # type: ignore[arg-type]
     assert importer.claim(engine, job.id, utcnow())  # type: ignore[arg-type]
 
     def die_after_first_batch(j: ImportJob) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audience import queries
 from app.audience.export import csv_lines
-from app.audience.importer import claim, create_job, run_import, run_in_background
+from app.audience.importer import ImportFile, claim, create_job, run_import, run_in_background
 from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
@@ -274,7 +274,7 @@ async def start_import(
         return _preview_page(request, ml, filename, fmt, checked, params, 400)
 
     def start() -> int:
-        job_id: int = create_job(session, list_id, filename, str(path), path.stat().st_size, fmt, mapping).id  # type: ignore[assignment]  # create_job stores the job
+        job_id: int = create_job(session, ImportFile(list_id, path, filename, fmt, mapping)).id  # type: ignore[assignment]  # create_job stores the job
         session.rollback()  # SQLite: the import's writer needs the lock
         run_in_background(engine, settings, job_id)
         return job_id
@@ -302,7 +302,7 @@ def paste(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-upload"
     path.write_text(addresses, encoding="utf-8")
-    job_id: int = create_job(session, list_id, "typed addresses", str(path), path.stat().st_size, "text").id  # type: ignore[assignment]  # create_job stores the job
+    job_id: int = create_job(session, ImportFile(list_id, path, "typed addresses", "text")).id  # type: ignore[assignment]  # create_job stores the job
     session.rollback()  # SQLite: the import's writer needs the lock
     claim(engine, job_id, utcnow())
     run_import(engine, settings, job_id)
