@@ -139,6 +139,15 @@ class LiveSettings:
             return self._value
         return None
 
+    def last(self) -> Settings | None:
+        """The value last read, even expired; None before the first read and after a save in this process."""
+        return self._value if self._generation == _saved_generation else None
+
+    @staticmethod
+    def generation() -> int:
+        """Counts the saves made in this process: a read begun before a save is no answer after it."""
+        return _saved_generation
+
     def get(self) -> Settings:
         """The effective settings, re-read when stale. If the database cannot be read, the last known
         value stands (a request that needs no database must not fail for this)."""

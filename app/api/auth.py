@@ -6,34 +6,26 @@ thread-pool hop; otherwise the key is looked up in the thread pool, once for all
 arrive with it meanwhile. A revocation takes effect at once in the process that made it and within that
 window in every other process."""
 
-import asyncio
 import math
 
 from fastapi import HTTPException, Request, status
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from app.apikeys import cached_key, hash_key, verified_key
-from app.deps import EngineDep, SettingsDep
+from app.deps import EngineDep, SettingsDep, in_flight, once_in_threadpool
 from app.models import ApiKey
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
-# Lookups in flight: when a busy client's key expires from the cache, one of its concurrent requests reads
-# the database while the others go on with the verification that just expired (a revocation in this
-# process drops it at once), instead of all of them queueing for the connection pool.
-_lookups: dict[tuple[asyncio.AbstractEventLoop, str, str], asyncio.Future[ApiKey | None]] = {}
-
 
 async def _looked_up(engine: Engine, key: str, ttl: float) -> ApiKey | None:
-    ident = (asyncio.get_running_loop(), str(engine.url), hash_key(key))
-    lookup = _lookups.get(ident)
-    if lookup is not None and ttl > 0 and (last := cached_key(engine, key, math.inf)) is not None:
+    """When a busy client's key expires from the cache, one of its concurrent requests reads the database
+    while the others go on with the verification that just expired (a revocation in this process drops
+    it at once), instead of all of them queueing for the connection pool."""
+    lookup = ("api key", str(engine.url), hash_key(key))
+    if in_flight(lookup) and ttl > 0 and (last := cached_key(engine, key, math.inf)) is not None:
         return last  # verified a moment beyond the window, and being checked again right now
-    if lookup is None:
-        lookup = _lookups[ident] = asyncio.ensure_future(run_in_threadpool(verified_key, engine, key))
-        lookup.add_done_callback(lambda _: _lookups.pop(ident, None))
-    return await asyncio.shield(lookup)
+    return await once_in_threadpool(lookup, verified_key, engine, key)
 
 
 async def require_api_key(request: Request, engine: EngineDep, settings: SettingsDep) -> ApiKey:

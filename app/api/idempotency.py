@@ -8,9 +8,9 @@ size and type rather than its bytes (hashing a 200 MB upload before importing it
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,19 +24,6 @@ log = logging.getLogger(__name__)
 
 HEADER = "idempotency-key"
 MAX_KEY = 255
-
-
-async def session_ends_before_the_answer(request: Request) -> AsyncIterator[None]:
-    """Ends a POST's database session once its answer is built, before it is sent (FastAPI would close
-    it after sending): the answer is stored first, and on SQLite storing it needs the write lock that
-    the request's session would otherwise still hold. Async and without a session of its own, so a
-    GET (the polled campaign reads) pays nothing for it."""
-    try:
-        yield
-    finally:
-        session = getattr(request.state, "session", None) if request.method == "POST" else None
-        if session is not None:
-            await run_in_threadpool(session.close)
 
 
 class Idempotency:
@@ -101,7 +88,8 @@ class Idempotency:
                 content_type = headers.get("content-type")
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-                await run_in_threadpool(_keep, self.engine, record_id, status, content_type, body)
+                session = scope.get("state", {}).get("session")  # the request's own (app.deps.get_session)
+                await run_in_threadpool(_keep, self.engine, record_id, status, content_type, body, session)
                 stored = True
                 for m in held:
                     await send(m)
@@ -117,9 +105,14 @@ class Idempotency:
             await run_in_threadpool(forget, self.engine, record_id)
 
 
-def _keep(engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
-    """Store the response. If the database refuses, the client still gets its answer, and a retry gets
-    409 rather than running the request twice."""
+def _keep(
+    engine: Engine, record_id: int, status: int, content_type: str | None, body: bytes, session: Session | None
+) -> None:
+    """Store the response. The request's session ends first (FastAPI would close it only after sending):
+    on SQLite storing needs the write lock that the session may still hold. If the database refuses, the
+    client still gets its answer, and a retry gets 409 rather than running the request twice."""
+    if session is not None:
+        session.close()
     try:
         finish(engine, record_id, status, content_type, body)
     except Exception:
