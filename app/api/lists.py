@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import deleted
 from app.audience import queries
 from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate, ListPublic, ListUpdate
@@ -75,6 +76,4 @@ def update_list(list_id: Id, body: ListUpdate, session: SessionDep) -> ListPubli
 
 @router.delete("/lists/{list_id}", status_code=204, description="Deletes the list and its memberships; contacts stay.")
 def delete_list(list_id: Id, session: SessionDep) -> Response:
-    delete_with_members(session, _get_list(session, list_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, delete_with_members, _get_list(session, list_id))

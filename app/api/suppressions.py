@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from app.addresses import InvalidAddress, email_key
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import deleted
 from app.audience import queries, suppressions
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionPublic, SuppressionReason, SuppressionUpdate
@@ -86,6 +87,4 @@ def update_suppression(suppression_id: Id, body: SuppressionUpdate, session: Ses
 
 @router.delete("/suppressions/{suppression_id}", status_code=204, description="The address becomes mailable again.")
 def delete_suppression(suppression_id: Id, session: SessionDep) -> Response:
-    suppressions.remove(session, _get_suppression(session, suppression_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, suppressions.remove, _get_suppression(session, suppression_id))

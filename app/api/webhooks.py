@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import deleted
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.settings import Settings
@@ -90,9 +91,7 @@ def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep, set
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, description="Its deliveries and their log go with it.")
 def delete_webhook(webhook_id: Id, session: SessionDep) -> Response:
-    endpoints.remove(session, _get(session, webhook_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, endpoints.remove, _get(session, webhook_id))
 
 
 @router.get("/webhook-deliveries", response_model=Page[WebhookDeliveryPublic])

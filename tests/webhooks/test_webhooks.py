@@ -191,6 +191,14 @@ def test_webhook_urls_must_be_http(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events.0"
 
 
+def test_a_deleted_webhook_is_gone_and_its_id_answers_404(client: TestClient) -> None:
+    hook = _register(client, "http://127.0.0.1/hooks", ["bounce"])
+    r = client.delete(f"{API}/webhooks/{hook['id']}")
+    assert r.status_code == 204 and r.content == b""
+    assert client.get(f"{API}/webhooks/{hook['id']}").status_code == 404
+    assert client.delete(f"{API}/webhooks/{hook['id']}").status_code == 404
+
+
 def test_a_rejection_at_send_time_is_a_bounce_event_and_completion_follows(client, settings, engine, session, receiver):
     from app.models import utcnow
     from app.sending import campaigns as service
