@@ -1,5 +1,7 @@
 """Small helpers for reading HTML forms: every problem is kept under the name of its field."""
 
+from dataclasses import dataclass, field
+
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
@@ -10,6 +12,24 @@ class Credentials(BaseModel):
 
     email: str = ""
     password: str = ""
+
+
+@dataclass(frozen=True)
+class FormState:
+    """What a page's form shows: each problem under its field, the values as typed (nothing has to be
+    typed twice) and the page's status. The default: the form as first shown."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    status_code: int = 200
+
+
+FRESH = FormState()
+
+
+def refused(errors: dict[str, str], values: dict[str, str] | None = None) -> FormState:
+    """The form sent back with what is wrong (400)."""
+    return FormState(errors, values or {}, 400)
 
 
 class FormErrors(dict[str, str]):

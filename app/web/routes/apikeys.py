@@ -8,26 +8,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app import apikeys
 from app.deps import SessionDep
 from app.models.types import NAME_LENGTH
-from app.web.paging import fetch_page
+from app.web.forms import FRESH, FormState, refused
+from app.web.paging import PagedList
 from app.web.templating import render
 
 router = APIRouter()
 
-PAGE_ROWS = 50
+KEYS = PagedList(50, anchor="#api-keys")
 
 
 def _page(
     request: Request,
     session: SessionDep,
     new_key: str = "",
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    form: FormState = FRESH,
 ) -> HTMLResponse:
     # newest first; rows carry the prefix, never the key
-    keys, pager = fetch_page(session, request, apikeys.keys_newest_first, PAGE_ROWS, anchor="#api-keys")
-    context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": errors or {}, "v": values or {}}
-    return render(request, "apikeys.html", context, status_code)
+    keys, pager = KEYS.fetch(session, request, apikeys.keys_newest_first)
+    context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": form.errors, "v": form.values}
+    return render(request, "apikeys.html", context, form.status_code)
 
 
 @router.get("/settings/api-keys", response_class=HTMLResponse)
@@ -46,7 +45,7 @@ def create_key(
     if scope not in ("read", "write"):
         errors["scope"] = "Choose read or write."
     if errors:
-        return _page(request, session, errors=errors, values=values, status_code=400)
+        return _page(request, session, form=refused(errors, values))
     _, plaintext = apikeys.create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
     session.commit()
     # shown in this response only; the database keeps its hash

@@ -16,7 +16,7 @@ from app.bounces.schemas import BounceKind
 from app.bounces.sweep import run_sweep
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.models import utcnow
-from app.web.paging import Pager, fetch_page
+from app.web.paging import PagedList, Pager
 from app.web.templating import render
 
 router = APIRouter()
@@ -24,9 +24,9 @@ router = APIRouter()
 KINDS = get_args(BounceKind)
 CHART_DAYS = 30
 CHART_SECONDS = 60
-PAGE_ROWS = 50
+BOUNCES = PagedList(50, anchor="#bounces", key=lambda r: (r[0].created_at, r[0].id), scalars=False)
 CAMPAIGNS_OFFERED = 100
-SWEEP_ROWS = 10
+SWEEPS = PagedList(10, param="sweeps", anchor="#sweeps-h")
 # a fixed colour per reason, so a reason keeps its colour from page to page
 PALETTE = ("#2456c8", "#b42318", "#1f7a4a", "#a15c00", "#6941c6", "#0e7490", "#be185d", "#4d7c0f", "#64748b")
 
@@ -109,18 +109,8 @@ def bounces_page(request: Request, session: SessionDep, f: Annotated[BounceFilte
     rows: list[Any] = []
     pager = Pager()
     if not errors:
-        rows, pager = fetch_page(
-            session,
-            request,
-            lambda c: queries.bounces_newest_first(stmt, c),
-            PAGE_ROWS,
-            key=lambda r: (r[0].created_at, r[0].id),
-            scalars=False,
-            anchor="#bounces",
-        )
-    sweeps, sweep_pager = fetch_page(
-        session, request, queries.sweeps_newest_first, SWEEP_ROWS, param="sweeps", anchor="#sweeps-h"
-    )
+        rows, pager = BOUNCES.fetch(session, request, lambda c: queries.bounces_newest_first(stmt, c))
+    sweeps, sweep_pager = SWEEPS.fetch(session, request, queries.sweeps_newest_first)
     reasons = queries.reasons_seen(session)
     # the filter offers the recent campaigns and the chosen one (an older one by its link, ?campaign=ID)
     campaigns = queries.campaigns_offered(session, CAMPAIGNS_OFFERED, f.campaign_id)

@@ -31,15 +31,15 @@ from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
-from app.web.paging import Pager, fetch_page
+from app.web.paging import PagedList, Pager
 from app.web.progress import campaign_progress
 from app.web.templating import render
 
 router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
-LEDGER_ROWS = 20
-PAGE_ROWS = 50
+LEDGER = PagedList(20, anchor="#ledger-h")
+CAMPAIGNS = PagedList(50)
 REQUIRED = {
     "name": "give the campaign a name",
     "from_address": "enter the address it is sent from",
@@ -108,7 +108,7 @@ def _compose_page(
 
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(request: Request, session: SessionDep, state: str = "") -> HTMLResponse:
-    rows, pager = fetch_page(session, request, lambda c: queries.campaigns_newest_first(c, state), PAGE_ROWS)
+    rows, pager = CAMPAIGNS.fetch(session, request, lambda c: queries.campaigns_newest_first(c, state))
     return render(request, "campaigns.html", {"campaigns": rows, "pager": pager, "state": state})
 
 
@@ -226,9 +226,7 @@ def _sample(session: Session, list_ids: list[int]) -> tuple[str, str | None, str
 
 
 def _ledger(session: Session, request: Request, campaign_id: int, email: str) -> tuple[list[dict[str, Any]], Pager]:
-    rows, pager = fetch_page(
-        session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email), LEDGER_ROWS, anchor="#ledger-h"
-    )
+    rows, pager = LEDGER.fetch(session, request, lambda c: queries.deliveries_in_order(campaign_id, c, email))
     attempts, bounces = queries.attempts_and_bounces(session, [d.id for d in rows])
     found = [{"d": d, "attempts": attempts.get(d.id, []), "bounces": bounces.get(d.id, [])} for d in rows]
     return found, pager

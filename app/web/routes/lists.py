@@ -23,8 +23,9 @@ from app.deps import EngineDep, SessionDep, SettingsDep
 from app.models import ImportJob, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
+from app.web.forms import FRESH, FormState, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
-from app.web.paging import Pager, fetch_page
+from app.web.paging import PagedList, Pager
 from app.web.templating import render
 
 router = APIRouter()
@@ -32,9 +33,9 @@ router = APIRouter()
 uploads = APIRouter()
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}-upload$")
-REJECTS_SHOWN = 50
-LISTS_SHOWN = 100
-IMPORTS_SHOWN = 20
+REJECTS = PagedList(50, param="rejects", anchor="#rejects")
+LISTS = PagedList(100, key=lambda m: (m.name, m.id))
+IMPORTS = PagedList(20, param="imports", anchor="#imports-h")
 # the preview's form fields that carry the mapping on to the Import button
 _MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter")
 
@@ -50,22 +51,16 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return {str(e["loc"][0]): e["msg"] for e in exc.errors()}
 
 
-def _lists_page(
-    request: Request,
-    session: SessionDep,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    lists, pager = fetch_page(session, request, queries.lists_alphabetically, LISTS_SHOWN, key=lambda m: (m.name, m.id))
+def _lists_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
+    lists, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
     counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
     ctx = {
         "lists": [(m, counts.get(m.id, 0)) for m in lists],
         "pager": pager,
-        "errors": errors or {},
-        "values": values or {},
+        "errors": form.errors,
+        "values": form.values,
     }
-    return render(request, "lists.html", ctx, status_code)
+    return render(request, "lists.html", ctx, form.status_code)
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -96,30 +91,17 @@ def create_list(
     ml = MailingList(name=name.strip(), description=description.strip())
     errors = _save_list(session, ml, name.strip(), description.strip())
     if errors:
-        return _lists_page(request, session, errors, {"name": name, "description": description}, 400)
+        return _lists_page(request, session, refused(errors, {"name": name, "description": description}))
     request.session["notice"] = f'List "{ml.name}" created.'
     return RedirectResponse(f"/lists/{ml.id}", status_code=303)
 
 
-def _list_page(
-    request: Request,
-    session: SessionDep,
-    ml: MailingList,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+def _list_page(request: Request, session: SessionDep, ml: MailingList, form: FormState = FRESH) -> HTMLResponse:
     list_id = ml.id
     assert list_id is not None  # a stored list
     members = queries.member_count(session, list_id)
-    imports, pager = fetch_page(
-        session,
-        request,
-        lambda c: queries.imports_newest_first(list_id, c),
-        IMPORTS_SHOWN,
-        param="imports",
-        anchor="#imports-h",
-        path=f"/lists/{ml.id}",
+    imports, pager = IMPORTS.fetch(
+        session, request, lambda c: queries.imports_newest_first(list_id, c), f"/lists/{list_id}"
     )
     ctx = {
         "list": ml,
@@ -127,10 +109,10 @@ def _list_page(
         "imports": imports,
         "pager": pager,
         "formats": FORMATS,
-        "errors": errors or {},
-        "values": values or {},
+        "errors": form.errors,
+        "values": form.values,
     }
-    return render(request, "list.html", ctx, status_code)
+    return render(request, "list.html", ctx, form.status_code)
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -150,7 +132,7 @@ def rename_list(
     errors = _save_list(session, ml, name.strip(), description.strip())
     if errors:
         session.refresh(ml)
-        return _list_page(request, session, ml, errors, {"name": name, "description": description}, 400)
+        return _list_page(request, session, ml, refused(errors, {"name": name, "description": description}))
     request.session["notice"] = "List saved."
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
@@ -195,7 +177,7 @@ async def upload(list_id: int, request: Request, session: SessionDep, settings: 
         )
     except (UploadTooLarge, BadUpload) as exc:
         message = str(exc).removeprefix("file: ")
-        return await run_in_threadpool(_list_page, request, session, ml, {"file": message}, None, 400)
+        return await run_in_threadpool(_list_page, request, session, ml, refused({"file": message}))
     try:
         check_token(request, received.fields.get(CSRF_FIELD))
     except HTTPException:
@@ -297,7 +279,7 @@ def paste(
     ml = _get_list(session, list_id)
     session.rollback()
     if not addresses.strip():
-        return _list_page(request, session, ml, {"addresses": "type or paste at least one address"}, None, 400)
+        return _list_page(request, session, ml, refused({"addresses": "type or paste at least one address"}))
     directory = Path(settings.upload_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-upload"
@@ -319,14 +301,8 @@ def _import_context(session: SessionDep, request: Request, import_id: int) -> di
     pager = Pager()
     if done:
         # the links of the polled fragment (/status) lead to the page itself
-        rejects, pager = fetch_page(
-            session,
-            request,
-            lambda c: queries.rejects_in_order(import_id, c),
-            REJECTS_SHOWN,
-            param="rejects",
-            anchor="#rejects",
-            path=f"/imports/{import_id}",
+        rejects, pager = REJECTS.fetch(
+            session, request, lambda c: queries.rejects_in_order(import_id, c), f"/imports/{import_id}"
         )
     ml = session.get(MailingList, job.list_id)
     return {

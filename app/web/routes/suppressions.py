@@ -12,13 +12,14 @@ from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason
 from app.deps import SessionDep
 from app.models import Suppression, utcnow
-from app.web.paging import fetch_page
+from app.web.forms import FRESH, FormState, refused
+from app.web.paging import PagedList
 from app.web.templating import render
 
 router = APIRouter()
 
 REASONS = get_args(SuppressionReason)
-PAGE_ROWS = 100
+SUPPRESSIONS = PagedList(100, anchor="#suppressions")
 
 
 def _page(
@@ -26,24 +27,20 @@ def _page(
     session: SessionDep,
     q: str = "",
     reason: str = "",
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    form: FormState = FRESH,
 ) -> HTMLResponse:
     stmt = queries.suppressions_filtered(reason if reason in REASONS else None, search=q.strip())
-    rows, pager = fetch_page(
-        session, request, lambda c: queries.suppressions_newest_first(stmt, c), PAGE_ROWS, anchor="#suppressions"
-    )
+    rows, pager = SUPPRESSIONS.fetch(session, request, lambda c: queries.suppressions_newest_first(stmt, c))
     ctx = {
         "rows": rows,
         "pager": pager,
         "q": q,
         "reason": reason,
         "reasons": REASONS,
-        "errors": errors or {},
-        "values": values or {"reason": "manual"},
+        "errors": form.errors,
+        "values": form.values or {"reason": "manual"},
     }
-    return render(request, "suppressions.html", ctx, status_code)
+    return render(request, "suppressions.html", ctx, form.status_code)
 
 
 @router.get("/suppressions", response_class=HTMLResponse)
@@ -68,12 +65,12 @@ def add_suppression(
         session.commit()
     except ValidationError as exc:
         errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
-        return _page(request, session, errors=errors, values=values, status_code=400)
+        return _page(request, session, form=refused(errors, values))
     except InvalidAddress as exc:
-        return _page(request, session, errors={"email": str(exc)}, values=values, status_code=400)
+        return _page(request, session, form=refused({"email": str(exc)}, values))
     except suppressions.AlreadySuppressed as exc:
         session.rollback()
-        return _page(request, session, errors={"email": str(exc)}, values=values, status_code=400)
+        return _page(request, session, form=refused({"email": str(exc)}, values))
     request.session["notice"] = f"{s.email} is suppressed ({s.reason})."
     return RedirectResponse("/suppressions", status_code=303)
 
