@@ -47,8 +47,11 @@ from tests.support.mailstack import MailStack, start_free_stack  # noqa: E402
 CORPUS = "/work/shared/corpus/bounces/bsd/*.eml"
 NOREPLY = "noreply@example.test"
 SECRET = "bench-secret"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PG_BENCH = "postgresql+psycopg://postgres@127.0.0.1:5432/bulkmail_bench_sweep"
+# a database of its own, dropped and created again by every run (two runs at once need two names)
+PG_BENCH = os.environ.get(
+    "BULKMAIL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bulkmail_bench_sweep"
+)
+PG_ADMIN = PG_BENCH.rsplit("/", 1)[0] + "/postgres"
 _MSGID = re.compile(rb"^Message-ID:.*(?:\r?\n[ \t].*)*\r?\n", re.I | re.M)
 
 
@@ -63,8 +66,9 @@ def database(kind: str, workdir: Path) -> str:
         return f"sqlite:///{workdir / 'bench.db'}"
     admin = make_engine(PG_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bulkmail_bench_sweep"))
-        conn.execute(text("CREATE DATABASE bulkmail_bench_sweep"))
+        name = PG_BENCH.rsplit("/", 1)[1]
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return PG_BENCH
 
