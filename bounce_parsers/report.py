@@ -56,6 +56,9 @@ HEADER_BLOCK = lazy(
 )
 
 
+_FIRST_FIELD = lazy(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", re.M)
+
+
 def local_part(bare: str) -> str:
     """A layout's local-part pattern that also takes a quoted local part (spaces allowed)."""
     return r'(?:"[^"\\\r\n<>@]{1,64}"|' + bare + ")"
@@ -168,7 +171,7 @@ class Report:
         if self._returned_header_text is None:
             text = self.returned().lstrip("\n")
             # skip a leading marker line's remainder and any blank lines before the headers
-            m = re.search(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", text, re.M)
+            m = _FIRST_FIELD.search(text)
             self._returned_header_text = split_head_body(text[m.start() :])[0] if m else ""
         return self._returned_header_text
 
