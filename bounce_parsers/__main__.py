@@ -7,6 +7,9 @@ import sys
 
 from .classify import classify
 
+# one encoder for every line: json.dumps builds a new one per call when given options
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def line_for(path: str) -> str:
     try:
@@ -15,7 +18,7 @@ def line_for(path: str) -> str:
     except OSError as exc:
         return json.dumps({"file": path, "kind": "none", "recipients": [], "error": str(exc)})
     c = classify(raw)
-    return json.dumps(
+    return _ENCODE(
         {
             "file": path,
             "kind": c.kind,
@@ -30,8 +33,7 @@ def line_for(path: str) -> str:
                 }
                 for r in c.recipients
             ],
-        },
-        ensure_ascii=False,
+        }
     )
 
 

@@ -60,7 +60,7 @@ def parse_headers(block: str) -> dict[str, list[str]]:
         key = name.strip().lower()
         if not key or " " in key or "\t" in key:
             continue
-        value = " ".join(v.strip() for v in value.split("\n")).strip() if "\n" in value else value.strip()
+        value = " ".join([v.strip() for v in value.split("\n")]).strip() if "\n" in value else value.strip()
         if key in headers:
             headers[key].append(value)
         else:

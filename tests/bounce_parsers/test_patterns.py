@@ -124,3 +124,17 @@ def test_line_body_only_when_the_anchor_covers_the_whole_pattern() -> None:
     assert patterns.line_body(r"^[]|]x") == "[]|]x"
     assert patterns.line_body(r"^(?:a|b)\|c") == r"(?:a|b)\|c"
     assert patterns.line_body(r"a^b") is None
+
+
+def test_original_marker_in_lower_case_is_the_case_blind_one() -> None:
+    from bounce_parsers import report
+
+    letters = re.sub(r"\\.", "", report._MARKERS)
+    assert letters == letters.lower()  # else the lower-cased search would miss what re.I finds
+    samples = sorted((REPO / "tests" / "bounce_parsers" / "samples").glob("*/*.eml"))
+    texts = [s.read_bytes().decode("latin-1") for s in samples]
+    texts += ["x\n--- ORIGINAL Message ---\n", "Content-Type: Message/RFC822\n", "*** The Original Message\n"]
+    for text in texts:
+        if text.isascii():
+            a, b = report._MARKERS_LOWER.search(text.lower()), report.ORIGINAL_MARKERS.search(text)
+            assert (a and a.span()) == (b and b.span()), text[:80]
