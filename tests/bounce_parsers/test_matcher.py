@@ -62,3 +62,11 @@ def texts(draw: st.DrawFn) -> str:
 def test_index_agrees_with_a_test_per_phrase(text: str) -> None:
     for name, table in PHRASES.items():
         assert TABLES[name].search(text) == brute(table, text), (name, text)
+
+
+def test_provider_keys_hold_no_newline() -> None:
+    # provider_reason looks for them in "host\ndiagnostic": a key with a newline could match across
+    from bounce_parsers.reasons.providers import _KEYS, PROVIDERS
+
+    assert not any("\n" in k for k in _KEYS)
+    assert not any("\n" in n for needles, _, _ in PROVIDERS for n in needles)
