@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from .classify import classify
+from .classify import Classification, classify
 
-# one encoder for every line: json.dumps builds a new one per call when given options
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+# JSON string escapes, as json.dumps(..., ensure_ascii=False) writes them: the quote, the
+# backslash and the control characters. Writing the fixed line shape here spares every
+# process the json package's import (~0.8 ms, with the regexes its decoder compiles).
+_ESCAPES: dict[int, str] = {i: f"\\u{i:04x}" for i in range(0x20)}
+_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def _string(value: object) -> str:
+    if isinstance(value, str):
+        if value.isprintable() and '"' not in value and "\\" not in value:
+            return '"' + value + '"'  # nothing to escape (printable: no control character)
+        return '"' + value.translate(_ESCAPES) + '"'
+    import json  # not a string (never, today): whatever json makes of it
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def encode(path: str, c: Classification) -> str:
+    """The JSON line json.dumps(..., ensure_ascii=False) gives for this result."""
+    recipients = ", ".join(
+        f'{{"address": {_string(r.address)}, "status": {_string(r.status)}, "reply": {_string(r.reply)}, '
+        f'"reason": {_string(r.reason)}, "hard": {"true" if r.hard else "false"}, '
+        f'"diagnostic": {_string(r.diagnostic)}}}'
+        for r in c.recipients
+    )
+    return f'{{"file": {_string(path)}, "kind": {_string(c.kind)}, "recipients": [{recipients}]}}'
 
 
 def line_for(path: str) -> str:
@@ -16,25 +39,10 @@ def line_for(path: str) -> str:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
+        import json
+
         return json.dumps({"file": path, "kind": "none", "recipients": [], "error": str(exc)})
-    c = classify(raw)
-    return _ENCODE(
-        {
-            "file": path,
-            "kind": c.kind,
-            "recipients": [
-                {
-                    "address": r.address,
-                    "status": r.status,
-                    "reply": r.reply,
-                    "reason": r.reason,
-                    "hard": r.hard,
-                    "diagnostic": r.diagnostic,
-                }
-                for r in c.recipients
-            ],
-        }
-    )
+    return encode(path, classify(raw))
 
 
 def main(argv: list[str] | None = None) -> int:
