@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
+import os
 import sys
 
 from .classify import Classification, classify
@@ -56,5 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The command: main(), then out of the process without tearing the interpreter down.
+
+    Everything is written and flushed and the exit handlers (the regex cache's save) have run;
+    what os._exit skips is freeing each module and object one by one, ~3 % of a corpus run.
+    The modules' objects live until then, so the collector is told to leave them alone."""
+    gc.freeze()
+    code = main()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
