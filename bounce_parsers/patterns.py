@@ -6,7 +6,10 @@ compiles the pattern and binds its methods on the stand-in, so later calls cost 
 pattern's do. The compiled form (the SRE code `re` would hand to `_sre.compile`) is kept in
 __pycache__ beside the .pyc files, keyed by the interpreter and SRE version like they are, so a
 later process skips the parser; `_sre` validates that code, and anything unexpected falls back
-to `re.compile`."""
+to `re.compile`.
+
+A "^X" pattern under re.M (the anchor covering all of it) is searched only where lines start:
+see _line_search."""
 
 from __future__ import annotations
 

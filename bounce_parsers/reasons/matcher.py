@@ -5,8 +5,8 @@ order. Testing every phrase of a reason against every diagnostic cost ~85,000 su
 over the development corpus. Instead each phrase is filed under one key that any text holding
 it must show among its whitespace-separated words:
 - a word strictly inside the phrase ("no such user": "such") is a whole word of the text;
-- otherwise the phrase's last word starts a word of the text ("invalid address": "addr"),
-  or its first word ends one ("domain unknown" after "the": "main").
+- otherwise the phrase's last word starts a word of the text ("invalid address": "addr"), or
+  (when that word is shorter than four characters) its first word ends one.
 A text's words, their first and their last four characters form one small set, computed once
 per text; a table is searched only for the phrases whose key is in it, and those are confirmed
 with the plain test. Phrases without a usable key (one short word) are tested directly.
