@@ -18,7 +18,6 @@ HEADER_DELIVERY = "X-Bulkmail-Delivery"
 MAX_DIAGNOSTIC = 1000
 MAX_ORIGINAL_HEADERS = 16_000
 
-_WS = lazy(r"\s+")
 _MSGID = lazy(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
 _CAMPAIGN = lazy(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
 _DELIVERY = lazy(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
@@ -138,7 +137,8 @@ class Classification(_Frozen):
 
 
 def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()[:MAX_DIAGNOSTIC]
+    # whitespace runs to one space: str.split() splits where re's \s matches (str.isspace)
+    return " ".join(text.split())[:MAX_DIAGNOSTIC]
 
 
 def finish(e: Entry) -> Recipient:
@@ -241,12 +241,13 @@ def _result(
 _MARKER_LINE = lazy(r"^[ \t]*-{3,}[^\n]*$", re.M)
 
 
-def _paragraph_of(text: str, addr: str) -> str:
+def _paragraph_of(text: str, addr: str, low: str = "") -> str:
     """The lines around the first mention of an address in the explanation that says more
-    than the address itself (Sendmail lists the address, then explains it in the transcript)."""
+    than the address itself (Sendmail lists the address, then explains it in the transcript).
+    `low` is text.lower() when the caller has it already."""
     if not addr:
         return ""
-    low = text.lower()
+    low = low or text.lower()
     needle = addr.lower()
     first = ""
     pos = low.find(needle)
@@ -272,10 +273,12 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
     text = rep.error_text()
     if not text:
         return
+    low = ""
     for e in entries:
         if e.command and e.diagnostic:
             continue
-        para = _paragraph_of(text, e.recipient) or _paragraph_of(text, e.alias)
+        low = low or text.lower()
+        para = _paragraph_of(text, e.recipient, low) or _paragraph_of(text, e.alias, low)
         if not para and len(entries) == 1:
             para = text
         if not para:
@@ -350,14 +353,26 @@ MAX_MBOX_MESSAGES = 20
 _KIND_RANK = ("bounce", "complaint", "delivery", "autoreply", "unsubscribe", "none")
 
 
+def _line_starts(raw: bytes, prefix: bytes, end: int) -> list[int]:
+    """Offsets of the lines (before `end`) that begin with `prefix`: what a "^prefix" search
+    under re.M visits, found with bytes.find instead of a regex try at every byte."""
+    found = [0] if raw.startswith(prefix) else []
+    pos = raw.find(b"\n" + prefix, 0, end)
+    while pos >= 0:
+        found.append(pos + 1)
+        pos = raw.find(b"\n" + prefix, pos + 1, end)
+    return found
+
+
 def _mbox_split(raw: bytes) -> list[bytes]:
     """The messages of a file holding several mails in mbox style, else [raw]."""
     if not raw.startswith(b"From "):
         return [raw]
     starts = [
-        m.start()
-        for m in _MBOX_FROM.finditer(raw, 0, MAX_BYTES)
-        if m.start() == 0 or raw[max(0, m.start() - 4) : m.start()].replace(b"\r", b"").endswith(b"\n\n")
+        pos
+        for pos in _line_starts(raw, b"From ", MAX_BYTES)
+        if _MBOX_FROM.match(raw, pos, MAX_BYTES)
+        and (pos == 0 or raw[max(0, pos - 4) : pos].replace(b"\r", b"").endswith(b"\n\n"))
     ]
     if len(starts) < 2 or starts[0] != 0:
         return [raw]

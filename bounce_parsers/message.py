@@ -48,6 +48,7 @@ def normalize_newlines(text: str) -> str:
     return text
 
 
+_FIELD_NAME = lazy(r"[A-Za-z0-9_-]+:")
 _HEADER_LINE = lazy(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", re.M)
 
 
@@ -59,7 +60,7 @@ def parse_headers(block: str) -> dict[str, list[str]]:
         key = name.strip().lower()
         if not key or " " in key or "\t" in key:
             continue
-        value = " ".join(v.strip() for v in value.split("\n")).strip() if "\n" in value else value.strip()
+        value = " ".join([v.strip() for v in value.split("\n")]).strip() if "\n" in value else value.strip()
         if key in headers:
             headers[key].append(value)
         else:
@@ -269,7 +270,7 @@ def _walk(
                 if chunk.startswith("\n"):
                     chunk = chunk[1:]
                 head, sub = split_head_body(chunk)
-                if head and not re.match(r"[A-Za-z0-9_-]+:", head):
+                if head and not _FIELD_NAME.match(head):
                     head, sub = "", chunk  # part without headers
                 sub_headers = parse_headers(head)
                 sct, sparams = content_type(sub_headers.get("content-type", ["text/plain"])[0])

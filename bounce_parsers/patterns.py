@@ -6,7 +6,10 @@ compiles the pattern and binds its methods on the stand-in, so later calls cost 
 pattern's do. The compiled form (the SRE code `re` would hand to `_sre.compile`) is kept in
 __pycache__ beside the .pyc files, keyed by the interpreter and SRE version like they are, so a
 later process skips the parser; `_sre` validates that code, and anything unexpected falls back
-to `re.compile`."""
+to `re.compile`.
+
+A "^X" pattern under re.M (the anchor covering all of it) is searched only where lines start:
+see _line_search."""
 
 from __future__ import annotations
 
@@ -109,15 +112,68 @@ def _schedule_save() -> None:
         atexit.register(_save)
 
 
+def line_body(pattern: str) -> str | None:
+    """X when `pattern` is "^X" and the anchor applies to all of it (no top-level "|")."""
+    if not pattern.startswith("^"):
+        return None
+    depth, i, size = 0, 1, len(pattern)
+    while i < size:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: skip to its end ("]" first, or after "^", is a member)
+            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
+            i += 1 if pattern[i : i + 1] == "]" else 0
+            while i < size and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return None
+        i += 1
+    return pattern[1:]
+
+
+def _line_search(anchored: re.Pattern[str], after_newline: re.Pattern[str]) -> object:
+    """`anchored.search` for a "^X" pattern under re.M, tried only where a line starts.
+
+    re's search tries a "^" pattern at every character; "\\nX" starts with a literal, so the
+    engine skips from newline to newline at C speed. The match itself comes from `anchored`
+    at the line start found, so callers get the very match object search would return."""
+
+    def search(string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        pos = min(max(pos, 0), len(string))
+        if pos == 0 or string[pos - 1] == "\n":
+            m = anchored.match(string, pos, endpos)
+            if m is not None:
+                return m
+        found = after_newline.search(string, pos, endpos)
+        return None if found is None else anchored.match(string, found.start() + 1, endpos)
+
+    return search
+
+
 class _Lazy:
     def __init__(self, pattern: str, flags: int) -> None:
         self._args = (pattern, int(flags))
 
     def __getattr__(self, name: str) -> object:
-        compiled = _compile(*self._args)
+        pattern, flags = self._args
+        compiled = _compile(pattern, flags)
         for attr in _BOUND:
             setattr(self, attr, getattr(compiled, attr))
-        return getattr(compiled, name)
+        body = line_body(pattern) if flags & re.M and not flags & re.X else None
+        if body is not None:
+            try:
+                after_newline = _compile("\\n(?:" + body + ")", flags)
+            except re.error:
+                after_newline = None
+            if after_newline is not None:
+                self.search = _line_search(compiled, after_newline)
+        return getattr(self, name)
 
 
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:

@@ -272,7 +272,9 @@ def provider_reason(remote_mta: str, diagnostic: str, status: str, reply: str) -
     """A reason from the remote provider's own code table, or ''."""
     low = diagnostic.lower()
     host = remote_mta.lower()
-    if not any(k in low or k in host for k in _KEYS):
+    # one haystack for both (no key holds a newline, so none matches across the joint)
+    both = host + "\n" + low
+    if not any(map(both.__contains__, _KEYS)):
         return ""
     if "aup#" in low and (_SPECTRUM_HOST.search(host) or _SPECTRUM_HOST.search(low)):
         m = _SPECTRUM_CODE.search(low)
@@ -283,7 +285,7 @@ def provider_reason(remote_mta: str, diagnostic: str, status: str, reply: str) -
         if m and m.group(1) in _ORANGE:
             return _ORANGE[m.group(1)]
     for needles, pattern, table in PROVIDERS:
-        if not any(n in host or n in low for n in needles):
+        if not any(map(both.__contains__, needles)):
             continue
         if not (pattern.search(host) or pattern.search(low)):
             continue

@@ -94,3 +94,47 @@ def test_lazy_pattern_acts_as_compiled() -> None:
     assert lazy.pattern == "(?P<w>b+)"
     assert lazy.flags & re.I
     assert (lazy.groups, dict(lazy.groupindex)) == (1, {"w": 1})
+
+
+def test_line_anchored_search_finds_what_re_finds() -> None:
+    # "^X" under re.M is searched from newline to newline; the match must be re's own.
+    samples = sorted((REPO / "tests" / "bounce_parsers" / "samples").glob("*/*.eml"))
+    texts = [s.read_bytes().decode("latin-1").replace("\r\n", "\n") for s in samples[:40]]
+    texts += [
+        "",
+        "\n",
+        "x",
+        "\n\n--- a\n",
+        "Final-Recipient: rfc822; a@b.example\n",
+        "a\n  b\nc: d\ne: f\nreceived: x\n",
+    ]
+    lines = [(p, f) for p, f in _lazy_patterns() if patterns.line_body(p) is not None and f & re.M]
+    assert len(lines) > 40
+    for p, f in lines:
+        lazy, plain = patterns.lazy(p, f), re.compile(p, f)
+        for text in texts:
+            for pos, endpos in ((0, len(text)), (1, len(text)), (len(text) // 2, len(text)), (0, len(text) // 3)):
+                got, want = lazy.search(text, pos, endpos), plain.search(text, pos, endpos)
+                assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (p, pos)
+
+
+def test_line_body_only_when_the_anchor_covers_the_whole_pattern() -> None:
+    assert patterns.line_body(r"^a|b") is None
+    assert patterns.line_body(r"^[|]x") == "[|]x"
+    assert patterns.line_body(r"^[]|]x") == "[]|]x"
+    assert patterns.line_body(r"^(?:a|b)\|c") == r"(?:a|b)\|c"
+    assert patterns.line_body(r"a^b") is None
+
+
+def test_original_marker_in_lower_case_is_the_case_blind_one() -> None:
+    from bounce_parsers import report
+
+    letters = re.sub(r"\\.", "", report._MARKERS)
+    assert letters == letters.lower()  # else the lower-cased search would miss what re.I finds
+    samples = sorted((REPO / "tests" / "bounce_parsers" / "samples").glob("*/*.eml"))
+    texts = [s.read_bytes().decode("latin-1") for s in samples]
+    texts += ["x\n--- ORIGINAL Message ---\n", "Content-Type: Message/RFC822\n", "*** The Original Message\n"]
+    for text in texts:
+        if text.isascii():
+            a, b = report._MARKERS_LOWER.search(text.lower()), report.ORIGINAL_MARKERS.search(text)
+            assert (a and a.span()) == (b and b.span()), text[:80]

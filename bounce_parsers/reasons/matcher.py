@@ -1,0 +1,108 @@
+"""Which phrases of a table occur in a text, without a substring test per phrase.
+
+A phrase is a plain string (a substring of the text) or a tuple of pieces that appear in that
+order. Testing every phrase of a reason against every diagnostic cost ~85,000 substring tests
+over the development corpus. Instead each phrase is filed under one key that any text holding
+it must show among its whitespace-separated words:
+- a word strictly inside the phrase ("no such user": "such") is a whole word of the text;
+- otherwise the phrase's last word starts a word of the text ("invalid address": "addr"), or
+  (when that word is shorter than four characters) its first word ends one.
+A text's words, their first and their last four characters form one small set, computed once
+per text; a table is searched only for the phrases whose key is in it, and those are confirmed
+with the plain test. Phrases without a usable key (one short word) are tested directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+KEY = 4  # characters of a word's start and end kept as keys
+# keys of the three kinds share one set: a start or an end is marked by a character that no
+# whitespace-separated word holds
+START, END = " ", "\n"
+Phrase = str | tuple[str, ...]
+
+_cache: dict[str, frozenset[str]] = {}
+MAX_CACHED = 4096
+
+
+def features(text: str) -> frozenset[str]:
+    """A text's words, each word's start (START + 4 characters) and end (END + 4 characters)."""
+    found = _cache.get(text)
+    if found is None:
+        words = set(text.split())
+        found = frozenset([*words, *[START + w[:KEY] for w in words], *[END + w[-KEY:] for w in words]])
+        if len(_cache) >= MAX_CACHED:
+            _cache.clear()
+        _cache[text] = found
+    return found
+
+
+def _word(piece: str) -> bool:
+    return bool(piece) and piece.split() == [piece]
+
+
+def key_of(phrase: str) -> str | None:
+    """A whole word, a word's start or a word's end (see features()) that a text holding the
+    phrase must show, or None; the longest whole word, which says most, when there is one."""
+    pieces = phrase.split(" ")
+    inner = [p for p in pieces[1:-1] if _word(p)]
+    if inner:
+        return max(inner, key=len)
+    if len(pieces) < 2:
+        return None
+    first, last = pieces[0], pieces[-1]
+    if _word(last) and len(last) >= KEY:
+        return START + last[:KEY]
+    if _word(first) and len(first) >= KEY:
+        return END + first[-KEY:]
+    return None
+
+
+def _in_order(text: str, pieces: tuple[str, ...]) -> bool:
+    """Do the pieces appear in this order? (str.find chain: linear, no backtracking)"""
+    pos = 0
+    for piece in pieces:
+        pos = text.find(piece, pos)
+        if pos < 0:
+            return False
+        pos += len(piece)
+    return True
+
+
+class PhraseIndex:
+    """One table's phrases filed by key: `search(text)` is `any(phrase occurs in text)`."""
+
+    __slots__ = ("keyed", "keys", "direct")
+
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        keyed: dict[str, list[Phrase]] = {}
+        direct: list[Phrase] = []
+        for phrase in phrases:
+            if not phrase:
+                continue
+            if isinstance(phrase, str):
+                key = key_of(phrase)
+            else:  # every piece must occur: file the pair under a whole word of any piece, if one has
+                keys = [k for k in map(key_of, phrase) if k is not None]
+                key = max(keys, key=lambda k: (k[0] not in (START, END), len(k))) if keys else None
+            if key is None:
+                direct.append(phrase)
+            else:
+                keyed.setdefault(key, []).append(phrase)
+        self.keyed = {k: tuple(v) for k, v in keyed.items()}
+        self.keys = frozenset(keyed)
+        self.direct = tuple(direct)
+
+    def search(self, text: str) -> bool:
+        for phrase in self.direct:
+            if phrase in text if isinstance(phrase, str) else _in_order(text, phrase):
+                return True
+        have = features(text)
+        if self.keys.isdisjoint(have):
+            return False
+        for key in self.keys.intersection(have):
+            for phrase in self.keyed[key]:
+                if phrase in text if isinstance(phrase, str) else _in_order(text, phrase):
+                    return True
+        return False
