@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
+from . import arf, autoreply, challenge, gateway, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
@@ -141,6 +141,20 @@ def _collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()[:MAX_DIAGNOSTIC]
 
 
+# words with which a report passes on another server's reply
+_RELAY_WORDS = ("said:", "said ", "remote host", "remote server", "remote mail server", "failed with", "talking to")
+
+
+def _source(e: Entry, diag: str) -> str:
+    """Who gave the answer: a filtering gateway, a server the reporter relays, or the reporter."""
+    if e.gateway:
+        return "gateway"
+    if e.remote_mta:
+        return "relay"
+    low = diag.lower()
+    return "relay" if any(w in low for w in _RELAY_WORDS) else ""
+
+
 def finish(e: Entry) -> Recipient:
     """Fill in what the report left implicit and decide the reason."""
     diag = _collapse(e.diagnostic)
@@ -161,7 +175,9 @@ def finish(e: Entry) -> Recipient:
         reason = "delivered"
     else:
         # a provider's documented code is authoritative; a format's own guess is re-checked
-        reason = provider or find(status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset)
+        reason = provider or find(
+            status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset, _source(e, diag)
+        )
         if reason in ("onhold", "undefined") and reply in REPLY_REASON:
             reason = REPLY_REASON[reply]
     if action == "expired":
@@ -266,6 +282,19 @@ def _paragraph_of(text: str, addr: str) -> str:
     return first
 
 
+def _transcript_command(text: str, e: Entry) -> str:
+    """The command a Sendmail-style session transcript (">>> DATA", "<<< 550 ...") shows the
+    diagnostic answering: the last ">>>" line before the "<<<" line that carries it."""
+    if ">>> " not in text or not e.diagnostic:
+        return ""
+    reply = " ".join(e.diagnostic.split())[:40]
+    at = text.find("<<< " + reply)
+    if at < 0:
+        return ""
+    sent = text.rfind(">>> ", 0, at)
+    return smtp.find_command(text[sent : text.find("\n", sent)]) if sent >= 0 else ""
+
+
 def _enrich(rep: Report, entries: list[Entry]) -> None:
     """A DSN's fields often lack what its human-readable part says (the SMTP command,
     sometimes the whole diagnostic): borrow it from the paragraph naming the recipient."""
@@ -281,7 +310,7 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
         if not para:
             continue
         if not e.command:
-            e.command = smtp.find_command(e.diagnostic) or smtp.find_command(para)
+            e.command = smtp.find_command(e.diagnostic) or smtp.find_command(para) or _transcript_command(text, e)
         if not e.diagnostic:
             e.diagnostic = para
 
@@ -418,6 +447,9 @@ def _classify_one(raw: bytes | str) -> Classification:
         if entries:
             rep, evidence = inner, "wrapped:" + evidence
     envelope_id = (meta.get("original-envelope-id") or "").strip()
+    if entries and gateway.filtering(rep, evidence.removeprefix("wrapped:")):
+        for e in entries:
+            e.gateway = True
     if entries:
         seen: dict[str, Recipient] = {}
         for e in entries:

@@ -51,7 +51,7 @@ STATUS_REASON: dict[str, str] = {
     "5.1.9": "systemerror",
     "5.1.10": "notaccept",
     "5.2.0": "filtered",
-    "5.2.1": "filtered",
+    "5.2.1": "suspend",  # RFC 3463: "Mailbox disabled, not accepting messages"
     "5.2.2": "mailboxfull",
     "5.2.3": "exceedlimit",
     "5.2.4": "filtered",

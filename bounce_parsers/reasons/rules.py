@@ -154,19 +154,23 @@ class Error:
     """One failed recipient's evidence, as the reason rules see it."""
 
     # a plain slotted class: typing.NamedTuple cost ~3 ms of every process start
-    __slots__ = ("status", "status_name", "reply", "command", "text")
+    __slots__ = ("status", "status_name", "reply", "command", "text", "source")
     status: str
     status_name: str
     reply: str
     command: str
     text: str
+    source: str
 
-    def __init__(self, status: str, status_name: str, reply: str, command: str, text: str) -> None:
+    def __init__(self, status: str, status_name: str, reply: str, command: str, text: str, source: str = "") -> None:
         self.status = status  # enhanced status code ("5.1.1") or ""
         self.status_name = status_name  # the reason RFC 3463 / the IANA registry gives that code, or ""
         self.reply = reply  # SMTP reply code or ""
         self.command = command  # the SMTP command the error answered, or ""
         self.text = text  # the diagnostic, lower case, multi-line prefixes dropped
+        # who gave the answer: "gateway" (a content-filtering gateway wrote the report, gateway.py),
+        # "relay" (the report passes on another server's reply) or "" (the reporter's own)
+        self.source = source
 
     @property
     def subject(self) -> str:
@@ -206,7 +210,9 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
     if e.status_name == "suspend":
-        return False
+        # X.2.1 "mailbox disabled" is also what some servers answer RCPT TO for a mailbox they
+        # do not have; there the words and the command place the refusal at the address
+        return e.command == "RCPT" and e.subject == "2" and e.says("userunknown")
     if e.status_name == "hostunknown" and e.says("hostunknown"):
         return False  # code and text agree that the domain, not the mailbox, is unknown
     if e.status_name == "userunknown":
@@ -231,7 +237,31 @@ def _userunknown(e: Error) -> bool:
         return False
     if e.reply == "553":  # "mailbox name not allowed" answers only MAIL or RCPT, whatever the code says
         return e.says("userunknown")
-    return e.generic and (e.subject == "5" or e.reply == "501") and e.says("userunknown")
+    if not e.generic:
+        return False
+    if e.subject == "5" or e.reply == "501":
+        return e.says("userunknown")
+    # Neither a command nor a telling code: who gave the answer decides. A content-filtering
+    # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
+    # passes on a server's reply without the command it answered cannot place it before DATA;
+    # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
+    # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
+    # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
+    if e.source or not e.reply or _stock_reply_only(e.text):
+        return False
+    return e.says("userunknown")
+
+
+# RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
+# not found, no access, or command rejected for policy reasons)"), and nothing else about the mailbox
+_STOCK_550 = ("requested action not taken: mailbox unavailable", "mailbox unavailable")
+
+
+def _stock_reply_only(text: str) -> bool:
+    for stock in _STOCK_550:
+        if stock in text:
+            return not includes("userunknown", text.replace(stock, " "))
+    return False
 
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
@@ -364,8 +394,10 @@ def find(
     diagnostic_type: str = "SMTP",
     action: str = "",
     preset: str = "",
+    source: str = "",
 ) -> str:
-    """One reason for one failed recipient."""
+    """One reason for one failed recipient. `source`: "gateway" when a content-filtering gateway
+    wrote the report, "relay" when the report passes on another server's reply, else ""."""
     if preset and preset not in RETRY:
         return preset
     if status.startswith("2."):
@@ -378,13 +410,15 @@ def find(
         head = text
         while QUEUE_TRAILER in head:  # removing one may join its neighbours into another
             head = head.replace(QUEUE_TRAILER, " ")
-        cause = find(status, reply, command, head, diagnostic_type, action, "" if preset == "expired" else preset)
+        cause = find(
+            status, reply, command, head, diagnostic_type, action, "" if preset == "expired" else preset, source
+        )
         if cause not in PASSING:
             return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
     reason = ""
-    error = Error(status, status_name, reply, command, text)
+    error = Error(status, status_name, reply, command, text, source)
     # Postfix's own diagnostic type still carries the remote server's reply when there was one
     if dtype == "SMTP" or (dtype == "X-POSTFIX" and reply):
         for name in FIRST_ORDER:
