@@ -37,6 +37,7 @@ FIRST_ORDER = (
     "hasmoved",
     "norelaying",
     "authfailure",
+    "failedstarttls",
     "userunknown",
     "filtered",
     "requireptr",
@@ -45,6 +46,7 @@ FIRST_ORDER = (
     "contenterror",
     "rejected",
     "hostunknown",
+    "virusdetected",
     "spamdetected",
     "speeding",
     "toomanyconn",
@@ -321,13 +323,56 @@ def _mesgtoobig(e: Error) -> bool:
     return e.says("mesgtoobig")
 
 
+# Once the content was sent (DATA, or no command named) and no block list is named, the words
+# of unsolicited mail are a verdict on the message.
+SPAM_WORDS = ("spam", "unsolicited", " ube", "junk mail", "bulk mail")
+BLOCKLIST_WORDS = ("spamhaus", "spamcop", "blacklist", "blocklist", "block list", "dnsbl", "rbl", "listed")
+
+
 @rule("spamdetected")
 def _spamdetected(e: Error) -> bool:
     if not e.status:
         return False
     if e.status_name == "spamdetected":
         return True
-    return e.command not in BEFORE_DATA and e.says("spamdetected")
+    if e.command in BEFORE_DATA:
+        return False
+    if e.says("spamdetected"):
+        return True
+    return (
+        e.subject in ("6", "7")
+        and any(w in e.text for w in SPAM_WORDS)
+        and not any(w in e.text for w in BLOCKLIST_WORDS)
+        and not any(w in e.text for w in CLIENT_WORDS)
+    )
+
+
+# Malware found in the content: a verdict on the message, whatever the policy code says.
+VIRUS_WORDS = ("virus", "malware", "trojan", "infected", "eicar", "malicious")
+
+
+@rule("virusdetected")
+def _virusdetected(e: Error) -> bool:
+    if e.says("virusdetected"):
+        return True
+    if e.command in BEFORE_DATA or e.subject not in ("", "0", "6", "7"):
+        return False
+    return any(w in e.text for w in VIRUS_WORDS) and "anti-virus" not in e.text and "antivirus" not in e.text
+
+
+# RFC 3207: "530 Must issue a STARTTLS command first"; a client that requires TLS and is not
+# offered it. TLS vocabulary with a requirement or a failure.
+@rule("failedstarttls")
+def _failedstarttls(e: Error) -> bool:
+    if e.says("failedstarttls"):
+        return True
+    if "tls" not in e.text:
+        return False
+    if not any(
+        w in e.text for w in ("starttls", " tls ", "tls session", "tls support", "tls negotiation", "tls handshake")
+    ):
+        return False
+    return any(w in e.text for w in ("must", "required", "requires", "not offer", "failed", "failure", "unable"))
 
 
 @rule("contenterror")
@@ -454,6 +499,10 @@ def _another(error: Error, dtype: str, action: str) -> str:
         found = _refusal(text)
         if found:
             return found
+    if status_name == "expired" and status[2:] == "4.1" and any(w in text for w in BROKEN_WORDS):
+        # X.4.1 "no answer from host" names an expiry when the reporter gave up waiting; a
+        # connection that was made and then broke (or could not be made at all) is the network
+        return "networkerror"
     if status_name:
         return status_name
     if dtype != "SMTP":
@@ -510,6 +559,18 @@ GONE_WORDS = (
     "no address record",
 )
 PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")
+BROKEN_WORDS = (
+    "read error",
+    "write error",
+    "connection died",
+    "lost connection",
+    "connection reset",
+    "connection closed",
+    "closed connection",
+    "broken pipe",
+    "establish",
+    "unreachable",
+)
 TRANSPORT_WORDS = (
     "connect",
     "network",

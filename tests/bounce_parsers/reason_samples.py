@@ -677,14 +677,300 @@ HOLDOUT: tuple[Sample, ...] = (
     Sample("hasmoved", "5.0.0", "", "User's mailbox has been moved to c.example", "hasmoved", True),
     Sample("refusal", "5.3.0", "", "Error: host b.example refused connection", "blocked", False),
     Sample("dns-network", "4.0.0", "", "Deferred: Connection timed out with mx.b.example.", "networkerror", False),
+    # a fifth held-out round across every reason, in the wording of Postfix (bounce, smtp, local),
+    # Exim, Sendmail, qmail, Exchange/Exchange Online's NDR code list, Domino, OpenSMTPD, Mail.ru,
+    # Google's and Yahoo's published SMTP error references and RFC 3207/7505 (first measurement:
+    # reason 82.5 %, hard/soft 98.2 %; main: 80.7 % / 96.5 %). Fixed from structure: malware words
+    # and spam words (no block list named) once the content was sent are virusdetected/spamdetected
+    # whatever the policy code; TLS vocabulary with a requirement or failure is failedstarttls; X.4.1
+    # with a broken (not timed-out) connection is a network error; Exchange Online's receive-limit,
+    # hop-count and banned-IP codes joined the code table. One expectation was wrong: Yahoo's TSS04
+    # "unexpected volume or user complaints" is a reputation deferral (the project's phrase table).
+    Sample("userunknown", "5.1.1", "", 'unknown user: "kim"', "userunknown", True, "", "X-POSTFIX"),
+    Sample("userunknown", "5.0.0", "RCPT", "550 Requested action not taken: mailbox unavailable", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "User kim (kim@b.example) not listed in Domino Directory", "userunknown", True),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550 Message was not accepted -- invalid mailbox. Local mailbox kim@mail.ru is unavailable: user not found",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "mailbox",
+        "5.2.2",
+        "RCPT",
+        "552 5.2.2 <kim@b.example>: Recipient address rejected: Mailbox quota exceeded",
+        "mailboxfull",
+        False,
+    ),
+    Sample("mailbox", "5.0.0", "", "mailbox is full: retry timeout exceeded", "mailboxfull", False),
+    Sample("mailbox", "4.2.2", "RCPT", "452 4.2.2 Over quota", "mailboxfull", False),
+    Sample(
+        "mailbox", "5.0.0", "", "The users mailfolder is over the allowed quota (size). (#5.2.2)", "mailboxfull", False
+    ),
+    Sample(
+        "mailbox",
+        "5.2.2",
+        "",
+        "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded",
+        "mailboxfull",
+        False,
+    ),
+    Sample(
+        "mailbox",
+        "5.0.0",
+        "",
+        "554 delivery error: dd Sorry your message to kim@yahoo.com cannot be delivered. This mailbox is disabled "
+        "(554.30)",
+        "suspend",
+        False,
+    ),
+    Sample(
+        "size",
+        "5.3.4",
+        "",
+        "message size 20480000 exceeds size limit 10240000 of server mx.b.example[192.0.2.1]",
+        "mesgtoobig",
+        False,
+        "",
+        "X-POSTFIX",
+    ),
+    Sample("size", "5.3.4", "MAIL", "552 5.3.4 Message size exceeds maximum permitted", "mesgtoobig", False),
+    Sample(
+        "size",
+        "5.2.3",
+        "",
+        "552 5.2.3 Your message exceeded Google's message size limits",
+        "mesgtoobig",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "dns-network",
+        "4.4.2",
+        "",
+        "conversation with mx.b.example[192.0.2.1] timed out while receiving the initial server greeting",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "4.4.2",
+        "",
+        "lost connection with mx.b.example[192.0.2.1] while sending end of data -- message may be sent more than once",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "5.4.4",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=A: Host not found",
+        "hostunknown",
+        True,
+    ),
+    Sample("dns-network", "5.0.0", "", "all relevant MX records point to non-existent hosts", "hostunknown", True),
+    Sample("dns-network", "4.0.0", "", "host lookup did not complete", "networkerror", False),
+    Sample("dns-network", "4.4.1", "", "451 4.4.1 reply: read error from mx.b.example.", "networkerror", False),
+    Sample(
+        "dns-network",
+        "5.4.6",
+        "",
+        "554 5.4.6 Too many hops 26 (25 max): from <s@a.example> via mx.b.example, to <kim@b.example>",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "5.1.2",
+        "",
+        "550 5.1.2 kim@b.example... Host unknown (Name server: b.example: host not found)",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        "dns-network", "5.0.0", "", "Sorry, I couldn't find any host named b.example. (#5.1.2)", "hostunknown", True
+    ),
+    Sample(
+        "dns-network",
+        "4.0.0",
+        "",
+        "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)",
+        "networkerror",
+        False,
+    ),
+    Sample("dns-network", "4.0.0", "", "Connected to 192.0.2.1 but connection died. (#4.4.2)", "networkerror", False),
+    Sample(
+        "dns-network", "5.4.4", "", "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain", "hostunknown", True
+    ),
+    Sample("dns-network", "5.4.14", "", "554 5.4.14 Hop count exceeded - possible mail loop", "networkerror", False),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "Maximum hop count exceeded. Message probably in a routing loop.",
+        "networkerror",
+        False,
+    ),
+    Sample("dns-network", "5.0.0", "", "No MX found for domain", "hostunknown", True),
+    Sample("notaccept", "5.3.2", "", "521 5.3.2 b.example does not accept mail (nullmx)", "notaccept", True),
+    Sample("notaccept", "5.1.10", "RCPT", "556 5.1.10 Recipient address has null MX", "notaccept", True),
+    Sample("expiry", "4.4.7", "", "550 4.4.7 QUEUE.Expired; message expired", "expired", False),
+    Sample("refusal", "5.7.1", "RCPT", "554 5.7.1 <kim@b.example>: Relay access denied", "norelaying", False),
+    Sample(
+        "refusal",
+        "4.7.1",
+        "RCPT",
+        "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.5.2",
+        "RCPT",
+        "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "4.1.8",
+        "RCPT",
+        "450 4.1.8 <s@a.example>: Sender address rejected: Domain not found",
+        "rejected",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "CONN",
+        "554 5.7.1 Service unavailable; client [192.0.2.1] listed at zen.spamhaus.org",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.1.8",
+        "MAIL",
+        "553 5.1.8 <s@a.example>... Domain of sender address s@a.example does not exist",
+        "rejected",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "MAIL",
+        "Connected to 192.0.2.1 but sender was rejected. Remote host said: 553 sorry, your envelope sender is in "
+        "my badmailfrom list (#5.7.1)",
+        "rejected",
+        False,
+    ),
+    Sample("refusal", "5.7.606", "", "550 5.7.606 Access denied, banned sending IP [192.0.2.1]", "blocked", False),
+    Sample(
+        "refusal",
+        "4.7.28",
+        "",
+        "421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address",
+        "blocked",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "refusal",
+        "4.7.0",
+        "",
+        "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints",
+        "badreputation",
+        False,
+        "mta7.am0.yahoodns.net",
+    ),
+    Sample(
+        "rate",
+        "5.2.121",
+        "",
+        "550 5.2.121 Recipient's per hour message receive limit from specific sender exceeded",
+        "speeding",
+        False,
+    ),
+    Sample(
+        "content",
+        "5.7.1",
+        "DATA",
+        "554 5.7.1 Rejected: message contains a virus (Eicar-Test-Signature)",
+        "virusdetected",
+        False,
+    ),
+    Sample("content", "5.7.0", "DATA", "550 5.7.0 Virus found: Eicar-Test-Signature", "virusdetected", False),
+    Sample("content", "5.7.0", "DATA", "550 5.7.0 Message content rejected, UBE, id=12345-06", "spamdetected", False),
+    Sample("content", "5.7.1", "DATA", "554 5.7.1 Spam message rejected", "spamdetected", False),
+    Sample(
+        "content",
+        "5.7.1",
+        "DATA",
+        "550 5.7.1 Our system has detected that this message is likely unsolicited mail",
+        "spamdetected",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample("content", "5.6.0", "DATA", "554 5.6.0 Message contains invalid header", "contenterror", False),
+    Sample(
+        "security-text",
+        "5.7.9",
+        "",
+        "554 5.7.9 Message not accepted for policy reasons",
+        "policyviolation",
+        False,
+        "mta5.am0.yahoodns.net",
+    ),
+    Sample(
+        "security-text", "5.7.57", "MAIL", "530 5.7.57 Client not authenticated to send mail", "securityerror", False
+    ),
+    Sample(
+        "security-text",
+        "5.7.509",
+        "",
+        "550 5.7.509 Access denied, sending domain a.example does not pass DMARC verification and has a DMARC "
+        "policy of reject",
+        "authfailure",
+        False,
+    ),
+    Sample(
+        "security-text",
+        "5.7.23",
+        "",
+        "550 5.7.23 The message was rejected because of Sender Policy Framework violation",
+        "authfailure",
+        False,
+    ),
+    Sample("security-text", "5.7.25", "", "550 5.7.25 Reverse DNS validation failed", "requireptr", False),
+    Sample("security-text", "5.7.0", "MAIL", "530 5.7.0 Must issue a STARTTLS command first", "failedstarttls", False),
+    Sample(
+        "security-text",
+        "5.0.0",
+        "",
+        "a TLS session is required, but the server did not offer TLS support",
+        "failedstarttls",
+        False,
+    ),
+    Sample("system", "4.3.1", "", "452 4.3.1 Insufficient system storage", "systemfull", False),
+    Sample("system", "5.0.0", "", "554 5.3.0 unknown mailer error 1", "mailererror", False, "", "X-UNIX"),
 )
+
+# HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
+ROUNDS: dict[int, tuple[int, int]] = {1: (0, 30), 2: (30, 55), 3: (55, 75), 4: (75, 100), 5: (100, 157)}
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
 # a refused connection, which the phrase table calls a block; under a 4.4.1 deferral it expired.
 # "host refused connection" under 5.3.0 and "Deferred: Connection timed out" keep the status code's
-# and the phrase table's (sisimai's) reading: systemerror and expired.
+# and the phrase table's (sisimai's) reading: systemerror and expired. Domino's "not listed in Domino
+# Directory" read without its format module has no reply code, and a report with no reply code
+# keeps the development corpus's filtered (X1, X2); the Domino format module reads it as userunknown.
 OPEN: frozenset[str] = frozenset(
     {
+        "User kim (kim@b.example) not listed in Domino Directory",
         "Connection refused by 192.0.2.1",
         "Error: host b.example refused connection",
         "Deferred: Connection timed out with mx.b.example.",
