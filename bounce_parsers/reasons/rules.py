@@ -187,6 +187,10 @@ class Error:
     def says(self, reason: str) -> bool:
         return includes(reason, self.text)
 
+    def says_unknown_user(self) -> bool:
+        """The userunknown phrases, or the grammar they share: the addressee, then that it is gone."""
+        return includes("userunknown", self.text) or _addressee_gone(self.text)
+
 
 Rule = Callable[[Error], bool]
 RULES: dict[str, Rule] = {}
@@ -214,7 +218,7 @@ def _userunknown(e: Error) -> bool:
     if e.status_name == "suspend":
         # X.2.1 "mailbox disabled" is also what some servers answer RCPT TO for a mailbox they
         # do not have; there the words and the command place the refusal at the address
-        return e.command == "RCPT" and e.subject == "2" and e.says("userunknown")
+        return e.command == "RCPT" and e.subject == "2" and e.says_unknown_user()
     if e.status_name == "hostunknown" and e.says("hostunknown"):
         return False  # code and text agree that the domain, not the mailbox, is unknown
     if e.status_name == "userunknown":
@@ -234,15 +238,15 @@ def _userunknown(e: Error) -> bool:
     if e.command == "RCPT" and _bare_recipient_refusal(e.text):
         return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
-        return e.says("userunknown")
+        return e.says_unknown_user()
     if e.command in NOT_RCPT or e.subject == "7":
         return False
     if e.reply == "553":  # "mailbox name not allowed" answers only MAIL or RCPT, whatever the code says
-        return e.says("userunknown")
+        return e.says_unknown_user()
     if not e.generic:
         return False
     if e.subject == "5" or e.reply == "501":
-        return e.says("userunknown")
+        return e.says_unknown_user()
     # Neither a command nor a telling code: who gave the answer decides. A content-filtering
     # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
     # passes on a server's reply without the command it answered cannot place it before DATA;
@@ -251,7 +255,7 @@ def _userunknown(e: Error) -> bool:
     # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
     if e.source or not e.reply or _stock_reply_only(e.text):
         return False
-    return e.says("userunknown")
+    return e.says_unknown_user()
 
 
 # RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
@@ -262,7 +266,29 @@ _STOCK_550 = ("requested action not taken: mailbox unavailable", "mailbox unavai
 def _stock_reply_only(text: str) -> bool:
     for stock in _STOCK_550:
         if stock in text:
-            return not includes("userunknown", text.replace(stock, " "))
+            rest = text.replace(stock, " ")
+            return not (includes("userunknown", rest) or _addressee_gone(rest))
+    return False
+
+
+# "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
+# "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
+_ADDRESSEE_GONE = lazy(
+    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address)\b([^.;:()\[\]]{0,60}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b)"
+)
+
+
+_AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
+
+
+def _addressee_gone(text: str) -> bool:
+    if "@" in text:
+        text = _AN_ADDRESS.sub("addr", text)  # its dots do not end the clause
+    for m in _ADDRESSEE_GONE.finditer(text):
+        between = m.group(1)
+        if not any(w in between for w in ("domain", "host", "sender", "from", "server", "reputation", "not ")):
+            return True
     return False
 
 
@@ -280,11 +306,11 @@ def _filtered(e: Error) -> bool:
     if e.status_name == "suspend":
         return False
     if e.status_name == "filtered":
-        return e.says("userunknown") or e.says("filtered")
+        return e.says_unknown_user() or e.says("filtered")
     if e.command in BEFORE_DATA:
         return False
     # "user unknown" that the userunknown rule did not take
-    return e.says("filtered") or e.says("userunknown")
+    return e.says("filtered") or e.says_unknown_user()
 
 
 # At MAIL FROM the address in question is the sender's: any "bad address" wording is a refusal
@@ -294,7 +320,7 @@ def _rejected(e: Error) -> bool:
     if e.status_name == "rejected":
         return True
     if e.command == "MAIL":
-        return e.says("rejected") or e.says("userunknown") or e.says("hostunknown") or "access denied" in e.text
+        return e.says("rejected") or e.says_unknown_user() or e.says("hostunknown") or "access denied" in e.text
     temp = e.status_name or "undefined"
     if (e.command == "DATA" and temp != "userunknown") or temp in (
         "undefined",
@@ -382,9 +408,18 @@ def _contenterror(e: Error) -> bool:
     return e.status_name == "contenterror" or e.says("contenterror")
 
 
+# "relay"/"relaying" as a word (not a host name's "relay1.b.example") with a refusal beside it
+_RELAY_REFUSED = lazy(
+    r"(?:unable to|cannot|can't|not (?:permitted|allowed|authori[sz]ed) to|we do not)\s+relay\b(?![.-]\w)"
+    r"|\brelay(?:ing)?\b(?![.-]\w)[^.;]{0,30}?\b(?:denied|refused|prohibited|not permitted|not allowed|rejected)"
+)
+
+
 @rule("norelaying")
 def _norelaying(e: Error) -> bool:
-    return e.command not in ("CONN", "EHLO", "HELO") and e.says("norelaying")
+    if e.command in ("CONN", "EHLO", "HELO"):
+        return False
+    return e.says("norelaying") or ("relay" in e.text and _RELAY_REFUSED.search(e.text) is not None)
 
 
 @rule("suspend")
@@ -423,7 +458,16 @@ def _code_or_phrase(name: str) -> Rule:
 # the remaining reasons' rules are generic: their phrases, or their code or their phrases
 for _name in ("notcompliantrfc", "badreputation", "speeding"):
     RULES[_name] = _phrase_only(_name)
-for _name in ("mailboxfull", "exceedlimit", "authfailure", "requireptr", "toomanyconn"):
+# the client's reverse DNS (PTR) named: whatever else the refusal says, that is what it requires
+PTR_WORDS = ("ptr record", "no ptr", "ptr-record", "reverse dns", "reverse hostname", "reverse lookup", "rdns")
+
+
+@rule("requireptr")
+def _requireptr(e: Error) -> bool:
+    return e.status_name == "requireptr" or e.says("requireptr") or any(w in e.text for w in PTR_WORDS)
+
+
+for _name in ("mailboxfull", "exceedlimit", "authfailure", "toomanyconn"):
     RULES[_name] = _code_or_phrase(_name)
 
 
@@ -492,6 +536,8 @@ def _another(error: Error, dtype: str, action: str) -> str:
     if status_name and status_name not in RETRY and dtype == "SMTP":
         return status_name
     for name in SECOND_ORDER:
+        if name == "systemerror" and status_name in ("", "securityerror") and _refusal(text) == "policyviolation":
+            return "policyviolation"  # before RFC 5321's stock 554 "Transaction failed"
         if includes(name, text):
             return name
     if status_name in ("", "securityerror"):
@@ -517,6 +563,8 @@ def _another(error: Error, dtype: str, action: str) -> str:
         return "securityerror"
     if dtype.startswith("X-UNIX"):
         return "mailererror"
+    if head in ("5.3", "4.3") and ("system" in text or "server" in text):
+        return "systemerror"  # RFC 3463 X.3.X: the destination mail system's own status
     if _syntax_reply(reply):
         return "syntaxerror"
     if action in ("delayed", "expired"):
@@ -586,6 +634,8 @@ TRANSPORT_WORDS = (
 
 
 def _transport(text: str) -> str:
+    if "queue" in text and any(w in text for w in ("too long", "expired", "lifetime", "too old", "timed out")):
+        return "expired"  # the queue gave up on the message
     dns = any(w in text for w in DNS_WORDS)
     gone = any(w in text for w in GONE_WORDS)
     # "domain" alone is no DNS word; a domain said not to exist (or to be unknown) is
@@ -639,6 +689,7 @@ REFUSAL_WORDS = (
     "violat",
     "not permitted",
     "not allowed",
+    "prohibit",
 )
 
 

@@ -957,10 +957,219 @@ HOLDOUT: tuple[Sample, ...] = (
     ),
     Sample("system", "4.3.1", "", "452 4.3.1 Insufficient system storage", "systemfull", False),
     Sample("system", "5.0.0", "", "554 5.3.0 unknown mailer error 1", "mailererror", False, "", "X-UNIX"),
+    # a sixth held-out round: other MTAs (Courier, MDaemon, CommuniGate, Dovecot LMTP, IronPort, Exchange
+    # 2003), other providers (T-Online, GMX, Yahoo, Outlook.com, Orange, La Poste, Google) and every reason
+    # again, written after the fifth round's fixes (first measurement: reason 81.8 %, hard/soft 96.4 %;
+    # main: 81.8 % / 96.4 %). Fixed from structure: the grammar every "unknown user" phrase shares (the
+    # addressee, then that it is gone, in one clause); "relay" as a word beside a refusal; the client's
+    # reverse DNS named; a policy refusal before RFC 5321's stock 554 "Transaction failed"; X.3.X with
+    # the words "system"/"server"; a queue that gave up. One expectation was wrong: the phrase table
+    # reads "rate limit exceeded" as toomanyconn (the scorer counts it and speeding as one, ratelimited).
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 <kim@b.example>... User unknown", "userunknown", True),
+    Sample("userunknown", "5.1.1", "", "550 #5.1.0 Address rejected kim@b.example", "userunknown", True),
+    Sample("userunknown", "", "", "550 Recipient kim@b.example does not exist here.", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "kim@b.example: 550 5.1.1 Mailbox does not exist", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 User kim unknown", "userunknown", True),
+    Sample("userunknown", "5.0.0", "RCPT", "550 Unknown user", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 <kim@b.example>, Recipient unknown", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 unknown or illegal alias: kim@b.example", "userunknown", True),
+    Sample("userunknown", "5.1.1", "", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##", "userunknown", True),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550 5.1.1 Adresse d'au moins un destinataire invalide. Invalid recipient. OFR_416 [416]",
+        "userunknown",
+        True,
+        "smtp-in.orange.fr",
+    ),
+    Sample(
+        "hasmoved",
+        "5.1.6",
+        "",
+        "550 5.1.6 Recipient addresses in this domain no longer accept mail; the mailbox has moved",
+        "hasmoved",
+        True,
+    ),
+    Sample("hasmoved", "", "", "551 5.1.6 kim@b.example has moved to kim@c.example", "hasmoved", True),
+    Sample(
+        "mailbox",
+        "4.2.2",
+        "",
+        "452 4.2.2 <kim@b.example>: Recipient address rejected: Mailbox is full",
+        "mailboxfull",
+        False,
+    ),
+    Sample("mailbox", "5.2.2", "", "552 5.2.2 Quota exceeded (mailbox for user is full)", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "550 Over quota; this mailbox is full", "mailboxfull", False),
+    Sample(
+        "mailbox",
+        "5.2.1",
+        "",
+        "550 5.2.1 <kim@b.example>: Recipient address rejected: Account disabled",
+        "suspend",
+        False,
+    ),
+    Sample(
+        "mailbox",
+        "5.0.0",
+        "",
+        "554 30 Sorry, your message to kim@b.example cannot be delivered. This account has been disabled or discontinued",
+        "suspend",
+        False,
+    ),
+    Sample("mailbox", "5.7.13", "", "550 5.7.13 User account disabled", "suspend", False),
+    Sample("size", "5.3.4", "DATA", "552 5.3.4 Error: message file too big", "mesgtoobig", False),
+    Sample("size", "5.2.3", "DATA", "552 5.2.3 Message exceeds maximum fixed size", "exceedlimit", False),
+    Sample("size", "5.0.0", "", "552 Message size exceeds fixed maximum message size (10485760)", "mesgtoobig", False),
+    Sample("dns-network", "5.1.2", "", "550 5.1.2 Bad destination system address", "hostunknown", True),
+    Sample("dns-network", "4.4.3", "", "Domain b.example: DNS lookup failed: SERVFAIL", "networkerror", False),
+    Sample("dns-network", "5.4.4", "", "Unable to route: no mail hosts for domain", "hostunknown", True),
+    Sample(
+        "dns-network", "4.4.1", "", "connect to mx.b.example[192.0.2.1]:25: No route to host", "networkerror", False
+    ),
+    Sample("dns-network", "5.0.0", "", "Domain not found", "hostunknown", True),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "DNS Error: DNS type 'mx' lookup of b.example responded with code NXDOMAIN",
+        "hostunknown",
+        True,
+    ),
+    Sample("dns-network", "4.0.0", "", "Host not found, try again", "networkerror", False),
+    Sample("expiry", "4.4.7", "", "Cannot send message for 5 days", "expired", False),
+    Sample("expiry", "5.0.0", "", "retry time not reached for any host after a long failure period", "expired", False),
+    Sample("expiry", "4.0.0", "", "Message has been in the queue for too long and was removed", "expired", False),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "CONN",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "CONN",
+        "554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster for help or to contact tosa@rx.t-online.de to clarify.) (BL)",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal", "5.7.1", "RCPT", "550 5.7.1 <s@a.example>: Sender address rejected: Access denied", "rejected", False
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "MAIL",
+        "553 5.7.1 <s@a.example>: Sender address rejected: not owned by user kim",
+        "rejected",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "CONN",
+        "521 5.7.1 Connection refused - your server is not allowed to connect",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "",
+        "553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list",
+        "blocked",
+        False,
+        "mta6.am0.yahoodns.net",
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "",
+        "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150)",
+        "blocked",
+        False,
+        "b-example.mail.protection.outlook.com",
+    ),
+    Sample(
+        "refusal",
+        "4.2.1",
+        "",
+        "421 4.2.1 Service refuse. Veuillez essayer plus tard. LPN105_104",
+        "blocked",
+        False,
+        "smtp.laposte.net",
+    ),
+    Sample("refusal", "5.7.1", "RCPT", "550 5.7.1 Unable to relay", "norelaying", False),
+    Sample(
+        "refusal", "5.7.1", "RCPT", "550 5.7.1 Relaying denied. Proper authentication required.", "norelaying", False
+    ),
+    Sample(
+        "security-text",
+        "5.0.0",
+        "",
+        "554 Transaction failed: Reject due to policy restrictions",
+        "policyviolation",
+        False,
+    ),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "550 5.7.1 The user or domain that you are sending to (or from) has a policy that prohibited the email that you sent",
+        "policyviolation",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample("security-text", "5.7.1", "", "550 5.7.1 SPF fail - not authorized", "authfailure", False),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "554 5.7.1 The message was rejected because the DKIM signature failed verification",
+        "authfailure",
+        False,
+    ),
+    Sample("security-text", "4.7.1", "CONN", "421 4.7.1 Your IP 192.0.2.1 has no PTR record", "requireptr", False),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "550 5.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample(
+        "rate",
+        "4.7.0",
+        "CONN",
+        "421 4.7.0 Too many concurrent SMTP connections from this IP address; please try again later",
+        "toomanyconn",
+        False,
+    ),
+    Sample("rate", "4.7.1", "", "450 4.7.1 Message rate limit exceeded, try again later", "toomanyconn", False),
+    Sample("content", "5.7.1", "", "550 5.7.1 Message rejected as spam by Content Filtering.", "spamdetected", False),
+    Sample("content", "5.6.0", "DATA", "554 5.6.0 Message rejected: invalid MIME structure", "contenterror", False),
+    Sample(
+        "content",
+        "5.7.1",
+        "DATA",
+        "550 5.7.1 Message is not RFC 5322 compliant: missing Date header",
+        "notcompliantrfc",
+        False,
+    ),
+    Sample("system", "4.3.0", "", "451 4.3.0 Temporary system failure. Please try again later", "systemerror", False),
+    Sample(
+        "system", "5.0.0", "", 'Command died with status 75: "/usr/bin/procmail"', "mailererror", False, "", "X-UNIX"
+    ),
+    Sample("notaccept", "5.0.0", "CONN", "521 mx.b.example does not accept mail", "notaccept", True),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
-ROUNDS: dict[int, tuple[int, int]] = {1: (0, 30), 2: (30, 55), 3: (55, 75), 4: (75, 100), 5: (100, 157)}
+ROUNDS: dict[int, tuple[int, int]] = {1: (0, 30), 2: (30, 55), 3: (55, 75), 4: (75, 100), 5: (100, 157), 6: (157, 212)}
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
 # a refused connection, which the phrase table calls a block; under a 4.4.1 deferral it expired.
