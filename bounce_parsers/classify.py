@@ -440,8 +440,12 @@ def _classify_one(raw: bytes | str) -> Classification:
     held = challenge.detect(rep)
     if held:
         return _result(rep, "none", [], held)
-    entries, evidence, meta = _bounce_entries(rep)
-    inner = None if entries else _wrapped(rep)
+    if _from_a_person(rep):
+        entries, evidence, meta = [], "", {}
+        inner = None
+    else:
+        entries, evidence, meta = _bounce_entries(rep)
+        inner = None if entries else _wrapped(rep)
     if inner is not None:
         entries, evidence, meta = _bounce_entries(inner)
         if entries:
@@ -478,6 +482,31 @@ def _classify_one(raw: bytes | str) -> Classification:
         recips = [Recipient(addr, "", "", "unsubscribe", False, _collapse(rep.subject), "", "")] if addr else []
         return _result(rep, "unsubscribe", recips, command, original_id=_in_reply_to(rep))
     return _result(rep, "none", [], "none")
+
+
+# RFC 5322 3.6.5's "Re: " and the forward prefixes mail programs write, in their languages
+_REPLY_OR_FORWARD = lazy(
+    r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|rif|enc|doorst|antw|odp|vb|i)\s*(?:\[\d+\])?\s*:\s*)+\S", re.I
+)
+
+
+def _from_a_person(rep: Report) -> bool:
+    """A person's reply or forward that quotes or attaches a bounce is not itself one: its
+    subject carries a reply/forward prefix, its sender is no mailer daemon, and it has none of a
+    bounce's own structure (no delivery-status part of its own, no X-Failed-Recipients)."""
+    if rep.has_ds or rep.mail.header("x-failed-recipients"):
+        return False
+    if not _REPLY_OR_FORWARD.match(rep.subject):
+        return False
+    return textscan.BOUNCE_FROM.search(rep.from_) is None and _MACHINE_SENDER.search(rep.from_) is None
+
+
+# local parts that name a mail system, not a person ("post_master@", "bounces@", "noreply@")
+_MACHINE_SENDER = lazy(
+    r"(?<![\w.+-])[\w.+-]{0,40}(?:post_?master|mailer|daemon|bounce|no-?reply|do-?not-?reply|notif|root|nobody)"
+    r"[\w.+-]{0,40}@",
+    re.I,
+)
 
 
 def _in_reply_to(rep: Report) -> str | None:

@@ -253,9 +253,14 @@ def _userunknown(e: Error) -> bool:
     # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
     # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
     # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
+    if not e.source and _LOCAL_MAILBOX.search(e.text):
+        return e.says_unknown_user()  # the reporter speaks of its own ("local") mailboxes
     if e.source or not e.reply or _stock_reply_only(e.text):
         return False
     return e.says_unknown_user()
+
+
+_LOCAL_MAILBOX = lazy(r"\blocal[ -](?:mailbox|user|recipient|part|address|account)")
 
 
 # RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
