@@ -440,10 +440,10 @@ def _classify_one(raw: bytes | str) -> Classification:
     held = challenge.detect(rep)
     if held:
         return _result(rep, "none", [], held)
-    if _from_a_person(rep):
-        entries, evidence, meta = [], "", {}
-        inner = None
-    else:
+    entries: list[Entry] = []
+    meta: dict[str, str] = {}
+    evidence, inner = "", None
+    if not _from_a_person(rep):
         entries, evidence, meta = _bounce_entries(rep)
         inner = None if entries else _wrapped(rep)
     if inner is not None:
