@@ -550,6 +550,9 @@ def _another(error: Error, dtype: str, action: str) -> str:
         found = _refusal(text)
         if found:
             return found
+    if dtype.startswith("X-UNIX") and status[2:] in ("0.0", "2.0"):
+        # RFC 3464's X-Unix type: a local delivery program or file failed, and a generic code says no more
+        return "mailererror"
     if status_name == "expired" and status[2:] == "4.1" and any(w in text for w in BROKEN_WORDS):
         # X.4.1 "no answer from host" names an expiry when the reporter gave up waiting; a
         # connection that was made and then broke (or could not be made at all) is the network
