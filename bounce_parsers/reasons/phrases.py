@@ -539,6 +539,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "we don't handle mail for",
     ),
     "notaccept": (
+        "no smtp service here",  # RFC 5321 3.1: a 554 greeting instead of 220
         "does not accept mail (nullmx)",
         "host/domain does not accept mail",
         "host does not accept mail",

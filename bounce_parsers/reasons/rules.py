@@ -215,6 +215,8 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # path prints: the development corpus labels those filtered (sisimai's rule).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
+    if _refuses_sender_or_client(e.text):
+        return False  # the refusal names the sender's address or the client, not the recipient
     if e.status_name == "suspend":
         # X.2.1 "mailbox disabled" is also what some servers answer RCPT TO for a mailbox they
         # do not have; there the words and the command place the refusal at the address
@@ -261,6 +263,19 @@ def _userunknown(e: Error) -> bool:
 
 
 _LOCAL_MAILBOX = lazy(r"\blocal[ -](?:mailbox|user|recipient|part|address|account)")
+
+
+# The refusal says whose it is: Postfix's "Sender address rejected", "Client host rejected",
+# "Helo command rejected"; Exim's "Sender verify failed"
+_WHOSE = lazy(
+    r"\b(?:sender(?: address)?|envelope sender|client host|helo command|ehlo command)\s+"
+    r"(?:rejected|refused|denied|blocked|verify failed|verification failed)"
+    r"|\bsender verify failed|\bverification failed for <"
+)
+
+
+def _refuses_sender_or_client(text: str) -> bool:
+    return ("sender" in text or "client" in text or "helo" in text or "verif" in text) and bool(_WHOSE.search(text))
 
 
 # RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
@@ -324,6 +339,8 @@ def _filtered(e: Error) -> bool:
 def _rejected(e: Error) -> bool:
     if e.status_name == "rejected":
         return True
+    if _refuses_sender_or_client(e.text) and "sender" in e.text and not any(w in e.text for w in CLIENT_WORDS):
+        return True
     if e.command == "MAIL":
         return e.says("rejected") or e.says_unknown_user() or e.says("hostunknown") or "access denied" in e.text
     temp = e.status_name or "undefined"
@@ -340,7 +357,7 @@ def _rejected(e: Error) -> bool:
 # A domain that does not exist, unless the text says the lookup itself failed for now.
 @rule("hostunknown")
 def _hostunknown(e: Error) -> bool:
-    if e.says("networkerror"):
+    if e.says("networkerror") or _refuses_sender_or_client(e.text):
         return False
     return e.status_name == "hostunknown" or e.says("hostunknown")
 
@@ -424,7 +441,9 @@ _RELAY_REFUSED = lazy(
 def _norelaying(e: Error) -> bool:
     if e.command in ("CONN", "EHLO", "HELO"):
         return False
-    return e.says("norelaying") or ("relay" in e.text and _RELAY_REFUSED.search(e.text) is not None)
+    if e.says("norelaying"):
+        return True
+    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text)) is not None
 
 
 @rule("suspend")
@@ -447,6 +466,8 @@ def _hasmoved(e: Error) -> bool:
 def _blocked(e: Error) -> bool:
     if e.status_name == "blocked" or e.says("blocked"):
         return True
+    if _refuses_sender_or_client(e.text) and ("client" in e.text or "helo" in e.text):
+        return True
     return e.command in GREETING and any(
         w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid")
     )
@@ -461,8 +482,33 @@ def _code_or_phrase(name: str) -> Rule:
 
 
 # the remaining reasons' rules are generic: their phrases, or their code or their phrases
-for _name in ("notcompliantrfc", "badreputation", "speeding"):
-    RULES[_name] = _phrase_only(_name)
+# a low, poor or bad reputation of the sending IP or domain
+@rule("badreputation")
+def _badreputation(e: Error) -> bool:
+    if e.says("badreputation"):
+        return True
+    return "reputation" in e.text and any(w in e.text for w in ("low reputation", "poor reputation", "bad reputation"))
+
+
+# a header the message lacks or breaks (RFC 5322), unless the code says content (X.6.X)
+@rule("notcompliantrfc")
+def _notcompliantrfc(e: Error) -> bool:
+    if e.says("notcompliantrfc"):
+        return True
+    if e.status_name == "contenterror" or e.command in BEFORE_DATA or "header" not in e.text:
+        return False
+    return any(w in e.text for w in ("missing", "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "compliant"))
+
+
+# the sender's pace: too many messages, too fast
+RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent")
+
+
+@rule("speeding")
+def _speeding(e: Error) -> bool:
+    return e.says("speeding") or any(w in e.text for w in RATE_WORDS)
+
+
 # the client's reverse DNS (PTR) named: whatever else the refusal says, that is what it requires
 PTR_WORDS = ("ptr record", "no ptr", "ptr-record", "reverse dns", "reverse hostname", "reverse lookup", "rdns")
 
@@ -642,7 +688,9 @@ TRANSPORT_WORDS = (
 
 
 def _transport(text: str) -> str:
-    if "queue" in text and any(w in text for w in ("too long", "expired", "lifetime", "too old", "timed out")):
+    if "queue" in text and any(
+        w in text for w in ("too long", "longer than", "expired", "lifetime", "too old", "timed out")
+    ):
         return "expired"  # the queue gave up on the message
     dns = any(w in text for w in DNS_WORDS)
     gone = any(w in text for w in GONE_WORDS)

@@ -1166,10 +1166,274 @@ HOLDOUT: tuple[Sample, ...] = (
         "system", "5.0.0", "", 'Command died with status 75: "/usr/bin/procmail"', "mailererror", False, "", "X-UNIX"
     ),
     Sample("notaccept", "5.0.0", "CONN", "521 mx.b.example does not accept mail", "notaccept", True),
+    # a seventh held-out round: Postfix smtpd restrictions, Exim ACLs, Sendmail, qmail/rblsmtpd and
+    # providers' own replies (Google, Yahoo, iCloud, Comcast, Mail.ru, Yandex, QQ, NetEase), written after
+    # the sixth round's fixes (first measurement: reason 78.4 %, hard/soft 94.1 %; main: 70.6 % / 92.2 %).
+    # Fixed from structure: a refusal that names whose it is (Postfix's "Sender address rejected", "Client
+    # host rejected", "Helo command rejected"; Exim's "Sender verify failed") is about the sender or the
+    # client whatever else it says; addresses no longer end the relay clause; a low/poor/bad reputation;
+    # a missing or non-compliant header after DATA; the sender's pace; a queue's "longer than"; RFC
+    # 5321's "No SMTP service here". One expectation was wrong: the issue itself names Comcast's "not
+    # our customer" hasmoved. Two stay open (below).
+    Sample(
+        "dns-network",
+        "4.1.2",
+        "RCPT",
+        "450 4.1.2 <kim@b.example>: Recipient address rejected: Domain not found",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "5.1.2",
+        "RCPT",
+        "550 5.1.2 <kim@b.example>: Recipient address rejected: Domain not found",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "RCPT",
+        "554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "4.7.1",
+        "RCPT",
+        "450 4.7.1 <mail.a.example>: Helo command rejected: Host not found",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.1.0",
+        "RCPT",
+        "550 5.1.0 <s@a.example>: Sender address rejected: User unknown in local recipient table",
+        "rejected",
+        False,
+    ),
+    Sample("size", "5.3.4", "DATA", "552 5.3.4 Message size exceeds fixed limit", "mesgtoobig", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "RCPT",
+        "550 Verification failed for <s@a.example> Unrouteable address Sender verify failed",
+        "rejected",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "RCPT", "550 Relaying to <kim@b.example> is not allowed", "norelaying", False),
+    Sample(
+        "content",
+        "5.0.0",
+        "DATA",
+        "550-Your message looks like spam. 550 Please contact postmaster",
+        "spamdetected",
+        False,
+    ),
+    Sample(
+        "content",
+        "5.0.0",
+        "DATA",
+        "550 This message contains a virus (Eicar-Test-Signature) and has been rejected",
+        "virusdetected",
+        False,
+    ),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "RCPT",
+        "550 rejected because 192.0.2.1 is in a black list at zen.spamhaus.org",
+        "blocked",
+        False,
+    ),
+    Sample("system", "4.0.0", "", "451 Temporary local problem - please try later", "systemerror", False),
+    Sample("security-text", "5.7.1", "DATA", "554 5.7.1 Rejected by content policy", "policyviolation", False),
+    Sample(
+        "dns-network",
+        "4.0.0",
+        "CONN",
+        "Remote host closed connection in response to initial connection",
+        "networkerror",
+        False,
+    ),
+    Sample("refusal", "5.1.8", "MAIL", "553 5.1.8 sender domain does not exist", "rejected", False),
+    Sample("userunknown", "5.0.0", "", "553 5.3.0 <kim@b.example>... Addressee unknown", "userunknown", True),
+    Sample(
+        "mailbox", "5.0.0", "RCPT", "550 5.0.0 <kim@b.example>... Mailbox disabled for this recipient", "suspend", False
+    ),
+    Sample("system", "4.4.5", "MAIL", "452 4.4.5 Insufficient disk space; try again later", "systemfull", False),
+    Sample("refusal", "4.7.0", "CONN", "421 4.7.0 mx.b.example Rejecting open proxy 192.0.2.1", "blocked", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "RCPT",
+        "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+        "norelaying",
+        False,
+    ),
+    Sample(
+        "size", "5.0.0", "DATA", "552 sorry, that message size exceeds my databytes limit (#5.3.4)", "mesgtoobig", False
+    ),
+    Sample("system", "4.0.0", "", "451 qq temporary problem (#4.3.0)", "systemerror", False),
+    Sample("refusal", "4.0.0", "CONN", "451 Blocked - see http://www.spamcop.net/bl.shtml?192.0.2.1", "blocked", False),
+    Sample("expiry", "5.4.300", "", "550 5.4.300 Message expired", "expired", False),
+    Sample(
+        "mailbox",
+        "5.2.2",
+        "",
+        "552 5.2.2 The recipient's inbox is out of storage space.",
+        "mailboxfull",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "refusal",
+        "4.7.0",
+        "",
+        "421 4.7.0 [192.0.2.1] Our system has detected that this message is suspicious due to the very low reputation of the sending IP address",
+        "badreputation",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "content",
+        "5.7.1",
+        "DATA",
+        "550 5.7.1 [192.0.2.1] Messages missing a valid messageId header are not accepted.",
+        "notcompliantrfc",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "security-text",
+        "5.7.25",
+        "",
+        "550 5.7.25 [192.0.2.1] The IP address sending this message does not have a PTR record setup",
+        "requireptr",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "552 1 Requested mail action aborted, mailbox not found",
+        "userunknown",
+        True,
+        "mta6.am0.yahoodns.net",
+    ),
+    Sample(
+        "refusal",
+        "5.7.2",
+        "",
+        "553 5.7.2 [TSS09] All messages from 192.0.2.1 will be permanently deferred; Retrying will NOT succeed",
+        "blocked",
+        False,
+        "mta6.am0.yahoodns.net",
+    ),
+    Sample(
+        "refusal",
+        "5.7.1",
+        "",
+        "550 5.7.1 Mail from IP 192.0.2.1 was rejected due to listing in Spamhaus SBL",
+        "blocked",
+        False,
+        "mx01.mail.icloud.com",
+    ),
+    Sample(
+        "userunknown",
+        "5.1.1",
+        "",
+        "550 5.1.1 <kim@comcast.net> Not our Customer",
+        "hasmoved",
+        True,
+        "mx1.comcast.net",
+    ),
+    Sample(
+        "content",
+        "5.0.0",
+        "DATA",
+        "550 spam message rejected. Please visit http://help.mail.ru/notspam-support/id",
+        "spamdetected",
+        False,
+        "mxs.mail.ru",
+    ),
+    Sample(
+        "content",
+        "5.7.1",
+        "DATA",
+        "554 5.7.1 [2] Message rejected under suspicion of SPAM; https://ya.cc/1IrBc",
+        "spamdetected",
+        False,
+        "mx.yandex.ru",
+    ),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550 Mailbox not found. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000728",
+        "userunknown",
+        True,
+        "mx3.qq.com",
+    ),
+    Sample("mailbox", "5.0.0", "", "550 User suspended: kim@163.com", "suspend", False, "163mx01.mxmail.netease.com"),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "",
+        "Host mx.b.example[192.0.2.1] refused to talk to me: 554 5.7.1 Blocked",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "dns-network", "4.4.1", "", "connect to b.example[192.0.2.1]:25: Network is unreachable", "networkerror", False
+    ),
+    Sample("dns-network", "5.4.4", "", "550 5.4.4 Unrouteable address", "hostunknown", True),
+    Sample(
+        "expiry", "5.4.7", "", "554 5.4.7 Delivery expired (message too old) 'Connection timed out'", "expired", False
+    ),
+    Sample("expiry", "5.0.0", "", "message queued longer than the maximum of 72 hours", "expired", False),
+    Sample(
+        "userunknown",
+        "5.1.1",
+        "RCPT",
+        "550 5.1.1 <kim@b.example>: Recipient address rejected: undeliverable address: host mx.b.example[192.0.2.1] said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "userunknown", "5.0.0", "", "550 5.1.1 <kim@b.example>: Recipient address does not exist", "userunknown", True
+    ),
+    Sample("userunknown", "5.0.0", "", "550 No such mailbox: kim", "userunknown", True),
+    Sample("userunknown", "", "", "kim@b.example: invalid mailbox", "userunknown", True),
+    Sample("hasmoved", "5.0.0", "", "551 User has moved; please try <kim@c.example>", "hasmoved", True),
+    Sample("mailbox", "4.2.2", "", "452 4.2.2 Mailbox over quota, try again later", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "550 Mailbox has exceeded the limit", "mailboxfull", False),
+    Sample(
+        "security-text",
+        "5.7.1",
+        "",
+        "550 5.7.1 Sender domain a.example has a DMARC reject policy and this message failed DMARC",
+        "authfailure",
+        False,
+    ),
+    Sample("rate", "4.7.0", "", "421 4.7.0 Too many messages from 192.0.2.1, slow down", "speeding", False),
+    Sample("notaccept", "5.0.0", "CONN", "554 No SMTP service here", "notaccept", True),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
-ROUNDS: dict[int, tuple[int, int]] = {1: (0, 30), 2: (30, 55), 3: (55, 75), 4: (75, 100), 5: (100, 157), 6: (157, 212)}
+ROUNDS: dict[int, tuple[int, int]] = {
+    1: (0, 30),
+    2: (30, 55),
+    3: (55, 75),
+    4: (75, 100),
+    5: (100, 157),
+    6: (157, 212),
+    7: (212, 264),
+}
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
 # a refused connection, which the phrase table calls a block; under a 4.4.1 deferral it expired.
@@ -1177,8 +1441,12 @@ ROUNDS: dict[int, tuple[int, int]] = {1: (0, 30), 2: (30, 55), 3: (55, 75), 4: (
 # and the phrase table's (sisimai's) reading: systemerror and expired. Domino's "not listed in Domino
 # Directory" read without its format module has no reply code, and a report with no reply code
 # keeps the development corpus's filtered (X1, X2); the Domino format module reads it as userunknown.
+# "kim@b.example: invalid mailbox" has no reply code either (as Domino's); qmail's "qq temporary
+# problem" under 4.3.0 names no system fault in words the X.3.X rule takes.
 OPEN: frozenset[str] = frozenset(
     {
+        "kim@b.example: invalid mailbox",
+        "451 qq temporary problem (#4.3.0)",
         "User kim (kim@b.example) not listed in Domino Directory",
         "Connection refused by 192.0.2.1",
         "Error: host b.example refused connection",
