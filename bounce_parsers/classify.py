@@ -494,7 +494,7 @@ def _from_a_person(rep: Report) -> bool:
     """A person's reply or forward that quotes or attaches a bounce is not itself one: its
     subject carries a reply/forward prefix, its sender is no mailer daemon, and it has none of a
     bounce's own structure (no delivery-status part of its own, no X-Failed-Recipients)."""
-    if rep.has_ds or rep.mail.header("x-failed-recipients"):
+    if ":" not in rep.subject[:40] or rep.has_ds or rep.mail.header("x-failed-recipients"):
         return False
     if not _REPLY_OR_FORWARD.match(rep.subject):
         return False
