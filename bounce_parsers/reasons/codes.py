@@ -86,6 +86,7 @@ STATUS_REASON: dict[str, str] = {
     "5.7.750": "blocked",
     **{f"5.7.{n}": "blocked" for n in range(606, 650)},
     "4.4.316": "expired",
+    "5.5.1": "syntaxerror",  # RFC 3463: "Invalid command"
     "5.5.2": "syntaxerror",
     "5.5.3": "toomanyconn",
     "5.5.4": "systemerror",

@@ -293,23 +293,46 @@ def _stock_reply_only(text: str) -> bool:
 
 # "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
 # "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
-_ADDRESSEE_GONE = lazy(
-    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address)\b([^.;:()\[\]]{0,60}?)"
-    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b)"
+_ADDRESSEE = (
+    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|destinataire|utilisateur|bo[iî]te|"
+    r"destinatario|usuario|buz[oó]n|casella|utente|caixa(?: postal)?|usu[aá]rio|empf[aä]nger|benutzer|postfach|"
+    r"ontvanger|gebruiker|postvak)\b"
 )
+_ADDRESSEE_GONE = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
+    r"\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
+)
+# the addressee's mailbox full, in the languages servers answer in
+_ADDRESSEE_FULL = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bfull\b|\bover (?:its |the )?(?:quota|storage|size limit)|\bstorage limit|\bout of (?:storage|space)|"
+    r"\blleno\b|\bllena\b|\bpiena\b|\bpieno\b|\bpleine?\b|\bvoll\b|\bcheia\b|\bcheio\b|\bvol\b)"
+)
+# the addressee's account switched off
+_ADDRESSEE_OFF = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bd[ée]sactiv|\bdesactivad|\bdisattivat|"
+    r"\bdeaktiviert|\bgesperrt)"
+)
+
+
+def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+    if "@" in text:
+        text = _AN_ADDRESS.sub("addr", text)
+    for m in pattern.finditer(text):
+        between = m.group(1)
+        if not any(w in between for w in ("domain", "host", "sender", "from", "server", "reputation", "not ")):
+            return True
+    return False
 
 
 _AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
 
 
 def _addressee_gone(text: str) -> bool:
-    if "@" in text:
-        text = _AN_ADDRESS.sub("addr", text)  # its dots do not end the clause
-    for m in _ADDRESSEE_GONE.finditer(text):
-        between = m.group(1)
-        if not any(w in between for w in ("domain", "host", "sender", "from", "server", "reputation", "not ")):
-            return True
-    return False
+    return _addressee_is(_ADDRESSEE_GONE, text)  # an address's dots do not end the clause
 
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
@@ -335,10 +358,20 @@ def _filtered(e: Error) -> bool:
 
 # At MAIL FROM the address in question is the sender's: any "bad address" wording is a refusal
 # of the sender (RFC 5321 553 "mailbox name not allowed", X.1.7/X.1.8).
+# RFC 3463's own description of X.7.1; it says no more than the code
+_STOCK_X71 = "delivery not authorized, message refused"
+# the refusal is about the sender's address or domain ("Sender address has null MX", RFC 7505)
+_SENDER_SUBJECT = lazy(r"\bsender(?:'s)? (?:address|domain)\b")
+
+
 @rule("rejected")
 def _rejected(e: Error) -> bool:
     if e.status_name == "rejected":
         return True
+    if e.subject in ("1", "7") and "recipient" not in e.text and _SENDER_SUBJECT.search(e.text):
+        return True
+    if _STOCK_X71 in e.text and not includes("rejected", e.text.replace(_STOCK_X71, " ")):
+        return False
     if _refuses_sender_or_client(e.text) and "sender" in e.text and not any(w in e.text for w in CLIENT_WORDS):
         return True
     if e.command == "MAIL":
@@ -396,7 +429,7 @@ def _spamdetected(e: Error) -> bool:
 
 
 # Malware found in the content: a verdict on the message, whatever the policy code says.
-VIRUS_WORDS = ("virus", "malware", "trojan", "infected", "eicar", "malicious")
+VIRUS_WORDS = ("virus", "malware", "trojan", "infected", "eicar", "malicious", "phishing")
 
 
 @rule("virusdetected")
@@ -448,7 +481,12 @@ def _norelaying(e: Error) -> bool:
 
 @rule("suspend")
 def _suspend(e: Error) -> bool:
-    return e.reply == "525" or e.says("suspend")
+    return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text)
+
+
+@rule("mailboxfull")
+def _mailboxfull(e: Error) -> bool:
+    return e.status_name == "mailboxfull" or e.says("mailboxfull") or _addressee_is(_ADDRESSEE_FULL, e.text)
 
 
 # RFC 3463 X.1.6 "destination mailbox has moved"; RFC 5321 551 "User not local; please try <...>"
@@ -464,6 +502,8 @@ def _hasmoved(e: Error) -> bool:
 # A refusal at the greeting or HELO can only be about the client: its IP, name or network.
 @rule("blocked")
 def _blocked(e: Error) -> bool:
+    if e.status[2:] == "4.2" and not any(w in e.text for w in CLIENT_WORDS):
+        return False  # RFC 3463 X.4.2 "bad connection": the transport, not a block of the client
     if e.status_name == "blocked" or e.says("blocked"):
         return True
     if _refuses_sender_or_client(e.text) and ("client" in e.text or "helo" in e.text):
@@ -518,12 +558,12 @@ def _requireptr(e: Error) -> bool:
     return e.status_name == "requireptr" or e.says("requireptr") or any(w in e.text for w in PTR_WORDS)
 
 
-for _name in ("mailboxfull", "exceedlimit", "authfailure", "toomanyconn"):
+for _name in ("exceedlimit", "authfailure", "toomanyconn"):
     RULES[_name] = _code_or_phrase(_name)
 
 
 def _syntax_reply(reply: str) -> bool:
-    return reply.isdigit() and (400 < int(reply) < 408 or 500 < int(reply) < 508)
+    return reply.isdigit() and (400 < int(reply) < 408 or 499 < int(reply) < 508)  # RFC 5321 500-504
 
 
 def find(
@@ -756,8 +796,8 @@ def _refusal(text: str) -> str:
         return "blocked"
     if any(w in text for w in SENDER_WORDS):
         return "rejected"
-    if "policy" in text:
-        return "policyviolation"
+    if "policy" in text or "attachment" in text:
+        return "policyviolation"  # a named policy, or a kind of attachment the site does not take
     return ""
 
 
