@@ -498,15 +498,20 @@ def _from_a_person(rep: Report) -> bool:
         return False
     if not _REPLY_OR_FORWARD.match(rep.subject):
         return False
-    return textscan.BOUNCE_FROM.search(rep.from_) is None and _MACHINE_SENDER.search(rep.from_) is None
+    return textscan.BOUNCE_FROM.search(rep.from_) is None and not _machine_sender(rep.from_)
 
 
 # local parts that name a mail system, not a person ("post_master@", "bounces@", "noreply@")
-_MACHINE_SENDER = lazy(
-    r"(?<![\w.+-])[\w.+-]{0,40}(?:post_?master|mailer|daemon|bounce|no-?reply|do-?not-?reply|notif|root|nobody)"
-    r"[\w.+-]{0,40}@",
-    re.I,
-)
+_MACHINE_LOCAL: tuple[str, ...] = ("postmaster", "post_master", "mailer", "daemon", "bounce", "noreply", "no-reply")
+_MACHINE_LOCAL += ("donotreply", "do-not-reply", "notif", "root", "nobody")
+
+
+def _machine_sender(from_: str) -> bool:
+    for token in from_[:2000].replace("<", " ").replace(">", " ").split():
+        local, at, _ = token.rpartition("@")
+        if at and any(word in local.lower() for word in _MACHINE_LOCAL):
+            return True
+    return False
 
 
 def _in_reply_to(rep: Report) -> str | None:
