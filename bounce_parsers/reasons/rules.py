@@ -318,7 +318,13 @@ _ADDRESSEE_OFF = lazy(
 )
 
 
+# The grammar rules read a clause, not a page: a diagnostic is at most MAX_DIAGNOSTIC (1,000)
+# characters in a classification; other callers' longer texts are read this far.
+GRAMMAR_SPAN = 2000
+
+
 def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+    text = text[:GRAMMAR_SPAN]
     if "@" in text:
         text = _AN_ADDRESS.sub("addr", text)
     for m in pattern.finditer(text):
@@ -476,7 +482,7 @@ def _norelaying(e: Error) -> bool:
         return False
     if e.says("norelaying"):
         return True
-    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text)) is not None
+    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text[:GRAMMAR_SPAN])) is not None
 
 
 @rule("suspend")
