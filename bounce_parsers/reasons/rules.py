@@ -270,12 +270,12 @@ _LOCAL_MAILBOX = lazy(r"\blocal[ -](?:mailbox|user|recipient|part|address|accoun
 _WHOSE = lazy(
     r"\b(?:sender(?: address)?|envelope sender|client host|helo command|ehlo command)\s+"
     r"(?:rejected|refused|denied|blocked|verify failed|verification failed)"
-    r"|\bsender verify failed|\bverification failed for <"
+    r"|\bsender verify failed"
 )
 
 
 def _refuses_sender_or_client(text: str) -> bool:
-    return ("sender" in text or "client" in text or "helo" in text or "verif" in text) and bool(_WHOSE.search(text))
+    return ("sender" in text or "client" in text or "helo" in text) and bool(_WHOSE.search(text))
 
 
 # RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
@@ -329,7 +329,25 @@ def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
         text = _AN_ADDRESS.sub("addr", text)
     for m in pattern.finditer(text):
         between = m.group(1)
-        if not any(w in between for w in ("domain", "host", "sender", "from", "server", "reputation", "not ")):
+        if not any(w in between for w in _NOT_THE_ADDRESSEE):
+            return True
+    return False
+
+
+_NOT_THE_ADDRESSEE = ("domain", "host", "sender", "from", "server", "system", "reputation", "not ")
+# the destination's name is gone: "destination e-mail system is unknown", "domain b.example does not exist"
+_HOST_GONE = lazy(
+    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?system)\b([^.;:()\[\]]{0,40}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bunknown\b|\bnot found\b|\bnon-?existent\b|\bunknown or invalid)"
+)
+
+
+def _host_gone(text: str) -> bool:
+    text = text[:GRAMMAR_SPAN]
+    if "@" in text:
+        text = _AN_ADDRESS.sub("addr", text)
+    for m in _HOST_GONE.finditer(text):
+        if not any(w in m.group(1) for w in ("reputation", "sender", "your", "not ")):
             return True
     return False
 
@@ -398,7 +416,10 @@ def _rejected(e: Error) -> bool:
 def _hostunknown(e: Error) -> bool:
     if e.says("networkerror") or _refuses_sender_or_client(e.text):
         return False
-    return e.status_name == "hostunknown" or e.says("hostunknown")
+    if e.status_name == "hostunknown" or e.says("hostunknown"):
+        return True
+    # the words name the destination host or domain as gone (not a sender's, not a reputation)
+    return not any(w in e.text for w in SENDER_WORDS) and _host_gone(e.text)
 
 
 @rule("mesgtoobig")
@@ -427,7 +448,7 @@ def _spamdetected(e: Error) -> bool:
     if e.says("spamdetected"):
         return True
     return (
-        e.subject in ("6", "7")
+        e.subject in ("0", "6", "7")
         and any(w in e.text for w in SPAM_WORDS)
         and not any(w in e.text for w in BLOCKLIST_WORDS)
         and not any(w in e.text for w in CLIENT_WORDS)
@@ -487,6 +508,8 @@ def _norelaying(e: Error) -> bool:
 
 @rule("suspend")
 def _suspend(e: Error) -> bool:
+    if e.status_name == "hasmoved":
+        return False  # X.1.6 says why the address takes no more mail: it moved
     return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text)
 
 
@@ -515,7 +538,7 @@ def _blocked(e: Error) -> bool:
     if _refuses_sender_or_client(e.text) and ("client" in e.text or "helo" in e.text):
         return True
     return e.command in GREETING and any(
-        w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid")
+        w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid", "not accepting")
     )
 
 
@@ -603,6 +626,7 @@ def find(
             return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
+    command = command or _implied_command(text)
     reason = ""
     error = Error(status, status_name, reply, command, text, source)
     # Postfix's own diagnostic type still carries the remote server's reply when there was one
@@ -626,6 +650,16 @@ def find(
     if reason == "hostunknown" and (status[:1] == "4" or (not status and reply[:1] == "4")):
         return "networkerror"  # a transient name-service failure, not a domain that does not exist
     return reason
+
+
+def _implied_command(text: str) -> str:
+    """The dialogue step a report names without the command's own word: Exim's "after end of
+    data", qmail's "greeting failed", "after initial connection"."""
+    if "end of data" in text:
+        return "DATA"
+    if "greeting" in text or "initial connection" in text or "banner" in text:
+        return "CONN"
+    return ""
 
 
 def _another(error: Error, dtype: str, action: str) -> str:
