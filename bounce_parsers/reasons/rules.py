@@ -255,13 +255,15 @@ def _userunknown(e: Error) -> bool:
     # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
     # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
     # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
-    if not e.source and _LOCAL_MAILBOX.search(e.text):
-        return e.says_unknown_user()  # the reporter speaks of its own ("local") mailboxes
+    if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
+        # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
+        return e.says_unknown_user()
     if e.source or not e.reply or _stock_reply_only(e.text):
         return False
     return e.says_unknown_user()
 
 
+LOOKUP_WORDS = ("not found", "not listed", "directory", "address book", "no such")
 _LOCAL_MAILBOX = lazy(r"\blocal[ -](?:mailbox|user|recipient|part|address|account)")
 
 
