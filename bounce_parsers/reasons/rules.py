@@ -424,13 +424,19 @@ def _hostunknown(e: Error) -> bool:
     return not any(w in e.text for w in SENDER_WORDS) and _host_gone(e.text)
 
 
+# "message size exceeds ...", "message too large", "message is larger than": the message, not a mailbox
+_MESSAGE_SIZE = lazy(r"\bmessage\b(?: size| length)?(?: is)? (?:exceeds|too (?:big|large)|larger than|over the size)")
+
+
 @rule("mesgtoobig")
 def _mesgtoobig(e: Error) -> bool:
     if e.status_name == "mesgtoobig":
         return True
     if e.status_name == "exceedlimit" or e.status == "5.2.3":
         return False
-    return e.says("mesgtoobig")
+    if e.says("mesgtoobig"):
+        return True
+    return "message" in e.text and "quota" not in e.text and _MESSAGE_SIZE.search(e.text[:GRAMMAR_SPAN]) is not None
 
 
 # Once the content was sent (DATA, or no command named) and no block list is named, the words
@@ -470,17 +476,16 @@ def _virusdetected(e: Error) -> bool:
     return any(w in e.text for w in VIRUS_WORDS) and "anti-virus" not in e.text and "antivirus" not in e.text
 
 
+_TLS = lazy(r"\b(?:start)?tls\b")
+
+
 # RFC 3207: "530 Must issue a STARTTLS command first"; a client that requires TLS and is not
 # offered it. TLS vocabulary with a requirement or a failure.
 @rule("failedstarttls")
 def _failedstarttls(e: Error) -> bool:
     if e.says("failedstarttls"):
         return True
-    if "tls" not in e.text:
-        return False
-    if not any(
-        w in e.text for w in ("starttls", " tls ", "tls session", "tls support", "tls negotiation", "tls handshake")
-    ):
+    if "tls" not in e.text or _TLS.search(e.text) is None:
         return False
     return any(w in e.text for w in ("must", "required", "requires", "not offer", "failed", "failure", "unable"))
 
@@ -828,6 +833,7 @@ REFUSAL_WORDS = (
     "not permitted",
     "not allowed",
     "prohibit",
+    "not accept",
 )
 
 

@@ -1872,6 +1872,200 @@ HOLDOUT: tuple[Sample, ...] = (
         "networkerror",
         False,
     ),
+    # a tenth held-out round: Exchange's "Remote Server returned" and Gmail's "The response from the remote
+    # server was" wrappers, small MTAs (Haraka, hMailServer, IceWarp, MailEnable, SmarterMail, Axigen,
+    # Mercury), ESP texts and Postfix delivery-status lines, written after the ninth round's fixes (first
+    # measurement: reason 86.7 %, hard/soft 93.3 %; main: 71.1 % / 91.1 %). Fixed: "TLS" as a word at the
+    # start; the message (not a mailbox) said to exceed a size; "does not accept" is a refusal word (here of
+    # "your domain", the sender's). Three stay open (below).
+    Sample(
+        "exchange",
+        "5.0.0",
+        "",
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "exchange",
+        "5.0.0",
+        "",
+        "Remote Server returned '554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException'",
+        "mailboxfull",
+        False,
+    ),
+    Sample(
+        "exchange",
+        "5.0.0",
+        "",
+        "Remote Server returned '550 5.7.1 RESOLVER.RST.NotAuthorized; not authorized'",
+        "securityerror",
+        False,
+    ),
+    Sample(
+        "exchange",
+        "5.0.0",
+        "",
+        "Remote Server returned '< #5.0.0 smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using Spamhaus>'",
+        "blocked",
+        False,
+    ),
+    Sample(
+        "exchange", "5.0.0", "", "Remote Server returned '550 4.4.7 QUEUE.Expired; message expired'", "expired", False
+    ),
+    Sample(
+        "exchange",
+        "5.0.0",
+        "",
+        "Remote Server returned '554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain'",
+        "hostunknown",
+        True,
+    ),
+    Sample(
+        "gmail",
+        "5.0.0",
+        "",
+        "The response from the remote server was: 550 5.1.1 <kim@b.example>: Recipient address rejected: User unknown in virtual mailbox table",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "gmail",
+        "5.0.0",
+        "",
+        "The response from the remote server was: 552 5.2.2 <kim@b.example>: Recipient address rejected: Mailbox full",
+        "mailboxfull",
+        False,
+    ),
+    Sample(
+        "gmail",
+        "5.0.0",
+        "",
+        "The response from the remote server was: 554 5.7.1 <kim@b.example>: Relay access denied",
+        "norelaying",
+        False,
+    ),
+    Sample(
+        "gmail",
+        "5.0.0",
+        "",
+        "The response was: The recipient server did not accept our requests to connect. Learn more at https://support.google.com/mail/answer/7720 [mx.b.example. 192.0.2.1: timed out]",
+        "expired",
+        False,
+    ),
+    Sample("gmail", "5.0.0", "", "The response was: DNS Error: Domain name not found", "hostunknown", True),
+    Sample("small-mta", "5.0.0", "", "550 5.1.1 Mailbox does not exist", "userunknown", True),
+    Sample("small-mta", "5.0.0", "RCPT", "550 Unknown user", "userunknown", True),
+    Sample("small-mta", "5.0.0", "", "550 <kim@b.example> No such user here", "userunknown", True),
+    Sample(
+        "small-mta",
+        "5.0.0",
+        "",
+        "550 Requested action not taken: mailbox unavailable or not local",
+        "userunknown",
+        True,
+    ),
+    Sample("small-mta", "5.0.0", "", "552 Message size exceeds maximum message size", "mesgtoobig", False),
+    Sample("small-mta", "5.0.0", "RCPT", "553 We do not relay non-local mail, sorry.", "norelaying", False),
+    Sample("small-mta", "5.0.0", "", "550 Mailbox unavailable", "userunknown", True),
+    Sample(
+        "small-mta",
+        "5.0.0",
+        "",
+        "554 5.7.1 Your message was rejected by the recipient's spam filter",
+        "spamdetected",
+        False,
+    ),
+    Sample("small-mta", "5.0.0", "", "452 4.2.2 Mailbox quota exceeded", "mailboxfull", False),
+    Sample("small-mta", "5.0.0", "", "550 5.7.1 Mail refused - IP address 192.0.2.1 is blacklisted", "blocked", False),
+    Sample("small-mta", "5.0.0", "", "550 5.7.1 Sender domain a.example has no valid MX record", "rejected", False),
+    Sample(
+        "small-mta",
+        "5.0.0",
+        "",
+        "421 4.7.0 Too many connections from your IP, please try again later",
+        "toomanyconn",
+        False,
+    ),
+    Sample("small-mta", "5.0.0", "", "550 5.7.1 The message was rejected because it failed SPF", "authfailure", False),
+    Sample("small-mta", "5.0.0", "", "550 5.7.1 DKIM signature is invalid", "authfailure", False),
+    Sample(
+        "small-mta", "5.0.0", "", "554 5.7.1 This mailbox does not accept messages from your domain", "rejected", False
+    ),
+    Sample("small-mta", "5.0.0", "", "550 User account is expired", "suspend", False),
+    Sample("small-mta", "5.0.0", "", "550 5.2.1 This account is locked", "suspend", False),
+    Sample("small-mta", "5.0.0", "", "451 4.3.0 Mail server temporarily rejected message", "systemerror", False),
+    Sample("small-mta", "5.0.0", "", "452 4.3.1 Out of memory", "systemfull", False),
+    Sample("small-mta", "5.0.0", "", "554 5.6.1 Message has an invalid Content-Type", "contenterror", False),
+    Sample("small-mta", "5.0.0", "", "550 5.6.0 Lone CR or LF in headers (see RFC 5322)", "contenterror", False),
+    Sample("small-mta", "5.0.0", "", "554 5.7.1 Message contains malicious content", "virusdetected", False),
+    Sample(
+        "small-mta", "5.0.0", "", "550 5.7.1 Message rejected: the From header is missing", "notcompliantrfc", False
+    ),
+    Sample(
+        "small-mta", "5.0.0", "", "554 5.7.0 Reject: too many recipients for this sender today", "toomanyconn", False
+    ),
+    Sample(
+        "esp",
+        "5.0.0",
+        "",
+        "Amazon SES did not send the message to this address because it is on the suppression list for your account",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        "esp",
+        "5.0.0",
+        "",
+        "550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos",
+        "userunknown",
+        True,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample(
+        "esp",
+        "5.0.0",
+        "",
+        "550 5.7.1 Service unavailable, Client host [192.0.2.1] blocked using Spamhaus. To request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.1 (AS3130). [BN1NAM02FT001.eop-nam02.prod.protection.outlook.com]",
+        "blocked",
+        False,
+        "b-example.mail.protection.outlook.com",
+    ),
+    Sample("dns-network", "5.0.0", "", "no valid MX hosts found", "hostunknown", True),
+    Sample(
+        "dns-network",
+        "4.0.0",
+        "",
+        "Host or domain name not found. Name service error for name=b.example type=AAAA: Host not found, try again",
+        "networkerror",
+        False,
+    ),
+    Sample("dns-network", "4.4.1", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "expired", False),
+    Sample(
+        "dns-network",
+        "4.4.2",
+        "",
+        "conversation with mx.b.example[192.0.2.1] timed out while sending message body",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "TLS is required, but was not offered by host mx.b.example[192.0.2.1]",
+        "failedstarttls",
+        False,
+    ),
+    Sample("hasmoved", "5.0.0", "", "550 5.1.6 kim@b.example is no longer at this organization", "hasmoved", True),
+    Sample(
+        "hasmoved",
+        "5.0.0",
+        "",
+        "551 5.1.6 User not local or invalid address - relay denied; please try kim@c.example",
+        "hasmoved",
+        True,
+    ),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
@@ -1885,6 +2079,7 @@ ROUNDS: dict[int, tuple[int, int]] = {
     7: (212, 263),
     8: (263, 308),
     9: (308, 353),
+    10: (353, 398),
 }
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
@@ -1894,9 +2089,15 @@ ROUNDS: dict[int, tuple[int, int]] = {
 # has no reply code and names no lookup of the reporter's own (Domino's, Notes' and GroupWise's "not
 # listed in ... Directory", "user not found" do), so it keeps the development corpus's filtered (X1, X2).
 # qmail's "qq temporary problem" under 4.3.0 names no system fault in words the X.3.X rule takes;
-# Gmail's "421 4.7.0 Try again later, closing connection" names no cause.
+# Gmail's "421 4.7.0 Try again later, closing connection" names no cause. MailEnable's "mailbox
+# unavailable or not local" and Axigen's bare "Mailbox unavailable" with neither command nor code read
+# as RFC 5321's stock 550 text (which keeps the corpus's Zoho sample filtered); SES's "on the suppression
+# list" is the provider's own state, which the SES format leaves to the rules.
 OPEN: frozenset[str] = frozenset(
     {
+        "550 Requested action not taken: mailbox unavailable or not local",
+        "550 Mailbox unavailable",
+        "Amazon SES did not send the message to this address because it is on the suppression list for your account",
         "host mx.b.example[192.0.2.1] said: 421 4.7.0 Try again later, closing connection. (MAIL) (in reply to MAIL FROM command)",
         "kim@b.example: invalid mailbox",
         "451 qq temporary problem (#4.3.0)",
