@@ -215,6 +215,8 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # path prints: the development corpus labels those filtered (sisimai's rule).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
+    if e.command == "MAIL":
+        return False  # RFC 5321: a reply to MAIL FROM is about the sender, whatever its code or words
     if _refuses_sender_or_client(e.text):
         return False  # the refusal names the sender's address or the client, not the recipient
     if e.status_name == "suspend":
@@ -296,7 +298,7 @@ def _stock_reply_only(text: str) -> bool:
 # "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
 # "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
 _ADDRESSEE = (
-    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|destinataire|utilisateur|bo[iî]te|"
+    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|(?<!sender )(?<!from )(?<!ip )address|destinataire|utilisateur|bo[iî]te|"
     r"destinatario|usuario|buz[oó]n|casella|utente|caixa(?: postal)?|usu[aá]rio|empf[aä]nger|benutzer|postfach|"
     r"ontvanger|gebruiker|postvak)\b"
 )
@@ -401,6 +403,9 @@ def _rejected(e: Error) -> bool:
     if _refuses_sender_or_client(e.text) and "sender" in e.text and not any(w in e.text for w in CLIENT_WORDS):
         return True
     if e.command == "MAIL":
+        # the address in question is the sender's: an addressing code (X.1.X) or "bad address" words
+        if e.subject == "1":
+            return True
         return e.says("rejected") or e.says_unknown_user() or e.says("hostunknown") or "access denied" in e.text
     temp = e.status_name or "undefined"
     if (e.command == "DATA" and temp != "userunknown") or temp in (
@@ -817,6 +822,8 @@ CLIENT_WORDS = (
     "block list",
     "black list",
     "(bl)",
+    "deny list",
+    "denylist",
 )
 SENDER_WORDS = ("sender", "mail from", "envelope from", "from address", "from header", "your domain")
 REFUSAL_WORDS = (
@@ -834,6 +841,7 @@ REFUSAL_WORDS = (
     "not allowed",
     "prohibit",
     "not accept",
+    "deny",
 )
 
 

@@ -2066,6 +2066,73 @@ HOLDOUT: tuple[Sample, ...] = (
         "hasmoved",
         True,
     ),
+    # an eleventh held-out round: everyday wordings of every reason, written after the tenth round's fixes
+    # (first measurement: reason 90.0 %, hard/soft 93.3 %; main: 80.0 % / 93.3 %). Fixed: "address" as the
+    # addressee (not the sender's, the IP's); a reply to MAIL FROM is never the recipient's, and an
+    # addressing code there is the sender's; a "deny list" is a block list
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 Recipient not found: <kim@b.example>", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 Address kim@b.example does not exist", "userunknown", True),
+    Sample("userunknown", "5.0.0", "RCPT", "550 5.7.1 No such recipient", "userunknown", True),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550-5.1.1 The email account that you tried to reach does not exist. 550 5.1.1 https://support.google.com/mail/?p=NoSuchUser",
+        "userunknown",
+        True,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample("userunknown", "5.0.0", "", "550 sorry, no such mailbox (#5.1.1)", "userunknown", True),
+    Sample("userunknown", "5.0.0", "RCPT", "550 Unknown local part kim in <kim@b.example>", "userunknown", True),
+    Sample("mailbox", "5.0.0", "", "552 5.2.2 Storage quota exceeded for this mailbox", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "450 4.2.2 <kim@b.example>: mailbox is full (quota)", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "550 5.2.1 Mailbox is disabled", "suspend", False),
+    Sample("mailbox", "5.0.0", "", "550 Account suspended by administrator", "suspend", False),
+    Sample(
+        "hasmoved",
+        "5.0.0",
+        "",
+        "550 5.1.6 The recipient has left the company; mail is no longer delivered to this address",
+        "hasmoved",
+        True,
+    ),
+    Sample("size", "5.0.0", "", "552 5.3.4 Message is too big", "mesgtoobig", False),
+    Sample("size", "5.0.0", "MAIL", "552 5.3.4 Message size 30000000 exceeds size limit 26214400", "mesgtoobig", False),
+    Sample("dns-network", "5.0.0", "", "550 5.1.2 Host unknown: b.example", "hostunknown", True),
+    Sample(
+        "dns-network", "4.0.0", "", "451 4.4.0 DNS temporary failure while resolving b.example", "networkerror", False
+    ),
+    Sample("dns-network", "4.4.2", "", "421 4.4.2 mx.b.example Error: timeout exceeded", "networkerror", False),
+    Sample("expiry", "4.4.7", "", "Message delivery has been failing for 72 hours; giving up", "expired", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "CONN",
+        "554 5.7.1 Access denied: 192.0.2.1 is listed by b.barracudacentral.org",
+        "blocked",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "", "550 5.7.1 Client IP 192.0.2.1 is on the local deny list", "blocked", False),
+    Sample("refusal", "5.0.0", "MAIL", "550 5.1.0 Address rejected s@a.example", "rejected", False),
+    Sample("refusal", "5.0.0", "RCPT", "554 5.7.1 <kim@b.example>: Relay access denied", "norelaying", False),
+    Sample(
+        "security-text", "5.0.0", "", "550 5.7.1 Email rejected per DMARC policy for a.example", "authfailure", False
+    ),
+    Sample(
+        "security-text",
+        "5.0.0",
+        "",
+        "550 5.7.26 Unauthenticated email from a.example is not accepted due to domain's DMARC policy",
+        "authfailure",
+        False,
+    ),
+    Sample("security-text", "5.0.0", "", "550 5.7.1 Sender IP has no reverse DNS", "requireptr", False),
+    Sample("content", "5.0.0", "DATA", "554 5.7.1 Message rejected: message looks like spam", "spamdetected", False),
+    Sample("content", "5.0.0", "DATA", "550 5.7.1 Infected attachment detected (Worm.Mydoom)", "virusdetected", False),
+    Sample("content", "5.0.0", "DATA", "554 5.6.0 Message body contains invalid characters", "contenterror", False),
+    Sample("rate", "5.0.0", "", "421 4.7.0 You are sending too many messages, please slow down", "speeding", False),
+    Sample("system", "5.0.0", "", "451 4.3.5 Server configuration problem", "systemerror", False),
+    Sample("system", "5.0.0", "", "452 4.3.1 Insufficient disk space; try again later", "systemfull", False),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
@@ -2080,6 +2147,7 @@ ROUNDS: dict[int, tuple[int, int]] = {
     8: (263, 308),
     9: (308, 353),
     10: (353, 398),
+    11: (398, 428),
 }
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
