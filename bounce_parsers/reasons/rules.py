@@ -452,8 +452,8 @@ BLOCKLIST_WORDS = ("spamhaus", "spamcop", "blacklist", "blocklist", "block list"
 
 @rule("spamdetected")
 def _spamdetected(e: Error) -> bool:
-    if not e.status:
-        return False
+    if not e.status and e.command != "DATA":
+        return False  # no code: only a refusal of the content itself (after DATA) is read for spam words
     if e.status_name == "spamdetected":
         return True
     if e.command in BEFORE_DATA:
@@ -461,7 +461,7 @@ def _spamdetected(e: Error) -> bool:
     if e.says("spamdetected"):
         return True
     return (
-        e.subject in ("0", "6", "7")
+        e.subject in ("", "0", "6", "7")
         and any(w in e.text for w in SPAM_WORDS)
         and not any(w in e.text for w in BLOCKLIST_WORDS)
         and not any(w in e.text for w in CLIENT_WORDS)
