@@ -305,7 +305,7 @@ _ADDRESSEE = (
 _ADDRESSEE_GONE = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
     r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
-    r"\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnot valid\b|\binvalid\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
     r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
 )
 # the addressee's mailbox full, in the languages servers answer in
@@ -536,7 +536,7 @@ def _hasmoved(e: Error) -> bool:
     if e.status_name == "hasmoved" or e.says("hasmoved"):
         return True
     # 551 also serves for "not local, and I will not relay": only a named forward path moves
-    forward = any(w in e.text for w in ("not local", "please try", "forward"))
+    forward = any(w in e.text for w in ("not local", "please try", "please use", "forward", "new address"))
     return e.reply == "551" and forward and (e.generic or e.subject == "1") and not e.says("norelaying")
 
 
@@ -582,7 +582,7 @@ def _notcompliantrfc(e: Error) -> bool:
 
 
 # the sender's pace: too many messages, too fast
-RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent")
+RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent", "sending rate")
 
 
 @rule("speeding")

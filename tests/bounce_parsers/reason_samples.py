@@ -2133,6 +2133,128 @@ HOLDOUT: tuple[Sample, ...] = (
     Sample("rate", "5.0.0", "", "421 4.7.0 You are sending too many messages, please slow down", "speeding", False),
     Sample("system", "5.0.0", "", "451 4.3.5 Server configuration problem", "systemerror", False),
     Sample("system", "5.0.0", "", "452 4.3.1 Insufficient disk space; try again later", "systemfull", False),
+    # a twelfth held-out round: more everyday wordings of every reason, written after the eleventh round's
+    # fixes and the whole-message samples (first measurement: reason 85.7 %, hard/soft 97.1 %; main: 77.1 % /
+    # 97.1 %). Fixed: "not valid"/"invalid" as the addressee's gone words; a 551 that names a new address
+    # ("please use") moves it; RFC 5321's own "552 Too much mail data" is the message's size, not a mailbox;
+    # "sending rate" is the sender's pace. One stays open (below).
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550 5.1.1 <kim@b.example>: Email address could not be found, or was misspelled (G8)",
+        "userunknown",
+        True,
+    ),
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 User Unknown; rejecting", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 That recipient is not valid here", "userunknown", True),
+    Sample("userunknown", "5.0.0", "RCPT", "550 No mailbox by that name is currently available", "userunknown", True),
+    Sample(
+        "userunknown", "5.0.0", "", "5.1.1 smtp;550 5.1.1 RESOLVER.ADR.ExRecipNotFound; not found", "userunknown", True
+    ),
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "553 5.1.1 <kim@b.example>: Recipient address rejected: Unknown user",
+        "userunknown",
+        True,
+    ),
+    Sample("mailbox", "5.0.0", "", "552 5.2.2 Mail quota exceeded", "mailboxfull", False),
+    Sample(
+        "mailbox",
+        "5.0.0",
+        "",
+        "550 5.2.2 <kim@b.example> mailbox full. Requested action not taken",
+        "mailboxfull",
+        False,
+    ),
+    Sample("mailbox", "5.0.0", "", "554 5.2.2 User has exhausted allowed storage space", "mailboxfull", False),
+    Sample(
+        "mailbox",
+        "5.0.0",
+        "",
+        "550 5.2.1 The email account that you tried to reach is inactive",
+        "suspend",
+        False,
+        "gmail-smtp-in.l.google.com",
+    ),
+    Sample("mailbox", "5.0.0", "", "550 Mailbox is inactive", "suspend", False),
+    Sample(
+        "hasmoved",
+        "5.0.0",
+        "",
+        "551 5.1.1 kim@b.example is no longer valid. Please use kim@c.example",
+        "hasmoved",
+        True,
+    ),
+    Sample("size", "5.0.0", "", "552 5.3.4 Your message exceeded our size limit of 20 MB", "mesgtoobig", False),
+    Sample("size", "5.0.0", "", "552 Too much mail data", "mesgtoobig", False),
+    Sample("dns-network", "5.0.0", "", "550 5.1.2 Domain b.example does not exist", "hostunknown", True),
+    Sample(
+        "dns-network", "4.0.0", "", "451 4.1.2 Unable to resolve host b.example; try again later", "networkerror", False
+    ),
+    Sample(
+        "dns-network",
+        "5.0.0",
+        "",
+        "unable to connect to remote server [192.0.2.1:25]: Connection refused",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "dns-network",
+        "4.0.0",
+        "",
+        "421 4.4.0 Unable to connect to any mail server for b.example",
+        "networkerror",
+        False,
+    ),
+    Sample(
+        "expiry",
+        "5.0.0",
+        "",
+        "554 5.4.7 The message could not be delivered for 4 days: connection timed out",
+        "expired",
+        False,
+    ),
+    Sample("expiry", "4.0.0", "", "Giving up after 30 retries", "expired", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "CONN",
+        "554 5.7.1 Rejected: your IP has a poor reputation (SenderScore)",
+        "badreputation",
+        False,
+    ),
+    Sample("refusal", "5.0.0", "CONN", "550 5.7.1 Connection from dynamic IP 192.0.2.1 refused", "blocked", False),
+    Sample("refusal", "5.0.0", "MAIL", "553 5.7.1 Sender address rejected: not logged in", "rejected", False),
+    Sample("refusal", "5.0.0", "RCPT", "550 5.7.1 Relaying not permitted", "norelaying", False),
+    Sample(
+        "refusal",
+        "5.0.0",
+        "",
+        "554 5.7.1 Mail from a.example refused: domain blocked by administrator",
+        "rejected",
+        False,
+    ),
+    Sample("security-text", "5.0.0", "", "550 5.7.1 Message failed DMARC alignment", "authfailure", False),
+    Sample("security-text", "5.0.0", "", "550 5.7.1 SPF validation failed for a.example", "authfailure", False),
+    Sample("security-text", "5.0.0", "", "451 4.7.1 Reverse DNS lookup failed for 192.0.2.1", "requireptr", False),
+    Sample(
+        "content",
+        "5.0.0",
+        "DATA",
+        "554 5.7.1 Message rejected: spam score 12.3 exceeds threshold",
+        "spamdetected",
+        False,
+    ),
+    Sample("content", "5.0.0", "DATA", "554 5.7.1 Virus detected: Win.Trojan.Agent", "virusdetected", False),
+    Sample("content", "5.0.0", "DATA", "550 5.6.3 Conversion required but not supported", "contenterror", False),
+    Sample("rate", "5.0.0", "", "450 4.7.1 Sending rate exceeded, try again later", "speeding", False),
+    Sample("rate", "5.0.0", "CONN", "421 4.7.0 Connection limit exceeded for 192.0.2.1", "toomanyconn", False),
+    Sample("system", "5.0.0", "", "451 4.3.2 System not accepting network messages", "notaccept", False),
+    Sample("system", "5.0.0", "", "451 Local error in processing", "systemerror", False),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
@@ -2148,6 +2270,7 @@ ROUNDS: dict[int, tuple[int, int]] = {
     9: (308, 353),
     10: (353, 398),
     11: (398, 428),
+    12: (428, 463),
 }
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
@@ -2161,8 +2284,11 @@ ROUNDS: dict[int, tuple[int, int]] = {
 # unavailable or not local" and Axigen's bare "Mailbox unavailable" with neither command nor code read
 # as RFC 5321's stock 550 text (which keeps the corpus's Zoho sample filtered); SES's "on the suppression
 # list" is the provider's own state, which the SES format leaves to the rules.
+# "Mail from a.example refused: domain blocked" matches the phrase table's "mail from … refused:", which
+# names a client IP in the wording it was taken from.
 OPEN: frozenset[str] = frozenset(
     {
+        "554 5.7.1 Mail from a.example refused: domain blocked by administrator",
         "550 Requested action not taken: mailbox unavailable or not local",
         "550 Mailbox unavailable",
         "Amazon SES did not send the message to this address because it is on the suppression list for your account",
