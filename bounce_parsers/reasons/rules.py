@@ -305,7 +305,7 @@ _ADDRESSEE = (
 _ADDRESSEE_GONE = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
     r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
-    r"\bnot valid\b|\binvalid\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
     r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
 )
 # the addressee's mailbox full, in the languages servers answer in
@@ -392,9 +392,18 @@ _STOCK_X71 = "delivery not authorized, message refused"
 _SENDER_SUBJECT = lazy(r"\bsender(?:'s)? (?:address|domain)\b")
 
 
+# "Sender a.example is blacklisted", "Sender address <s@a> was rejected": the sentence is about the sender
+_SENDER_REFUSED = lazy(
+    r"\bsender(?:'s)?(?: address| domain)?\s+<?[^\s<>]{1,255}?>?\s+(?:is |was |has been )?"
+    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed)"
+)
+
+
 @rule("rejected")
 def _rejected(e: Error) -> bool:
     if e.status_name == "rejected":
+        return True
+    if "sender" in e.text and _SENDER_REFUSED.search(e.text[:GRAMMAR_SPAN]):
         return True
     if e.subject in ("1", "7") and "recipient" not in e.text and _SENDER_SUBJECT.search(e.text):
         return True
@@ -599,7 +608,25 @@ def _requireptr(e: Error) -> bool:
     return e.status_name == "requireptr" or e.says("requireptr") or any(w in e.text for w in PTR_WORDS)
 
 
-for _name in ("exceedlimit", "authfailure", "toomanyconn"):
+# SPF, DKIM or DMARC named with a failure: the message's authentication, not the client or the content
+AUTH_NAMES = ("spf", "dkim", "dmarc")
+_FAILED = r"(?:fail|not pass|invalid|reject|policy|align|verif|unauthori|not authorized)"
+# within one clause, either way round ("SPF check failed", "failed DMARC alignment")
+_AUTH_FAILED = lazy(
+    r"\b(?:spf|dkim|dmarc)\b[^.;:]{0,40}?" + _FAILED + r"|" + _FAILED + r"[^.;:]{0,40}?\b(?:spf|dkim|dmarc)\b"
+)
+
+
+@rule("authfailure")
+def _authfailure(e: Error) -> bool:
+    if e.status_name == "authfailure" or e.says("authfailure"):
+        return True
+    if not any(w in e.text for w in AUTH_NAMES):
+        return False
+    return _AUTH_FAILED.search(e.text[:GRAMMAR_SPAN]) is not None
+
+
+for _name in ("exceedlimit", "toomanyconn"):
     RULES[_name] = _code_or_phrase(_name)
 
 

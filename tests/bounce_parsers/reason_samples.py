@@ -2255,6 +2255,49 @@ HOLDOUT: tuple[Sample, ...] = (
     Sample("rate", "5.0.0", "CONN", "421 4.7.0 Connection limit exceeded for 192.0.2.1", "toomanyconn", False),
     Sample("system", "5.0.0", "", "451 4.3.2 System not accepting network messages", "notaccept", False),
     Sample("system", "5.0.0", "", "451 Local error in processing", "systemerror", False),
+    # a thirteenth held-out round: everyday wordings again, written after the twelfth round's fixes (first
+    # measurement: reason 90.0 %, hard/soft 96.7 %; main: 70.0 % / 90.0 %). Fixed: "could not be found"; a
+    # sentence whose subject is the sender ("Sender a.example is blacklisted"); SPF/DKIM/DMARC with a failure
+    # in the same clause
+    Sample(
+        "userunknown",
+        "5.0.0",
+        "",
+        "550 5.1.1 <kim@b.example>: Recipient address rejected: User does not exist",
+        "userunknown",
+        True,
+    ),
+    Sample("userunknown", "5.0.0", "", "550 Invalid mailbox: kim@b.example", "userunknown", True),
+    Sample("userunknown", "5.0.0", "RCPT", "550 5.1.1 No such account", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 5.1.1 Recipient rejected: address unknown", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 Mailbox kim does not exist", "userunknown", True),
+    Sample("userunknown", "5.0.0", "", "550 The mailbox you tried to reach could not be found", "userunknown", True),
+    Sample("mailbox", "5.0.0", "", "452 4.2.2 Insufficient space in mailbox", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "552 5.2.2 Recipient has exceeded their mailbox limit", "mailboxfull", False),
+    Sample("mailbox", "5.0.0", "", "550 5.2.1 Account disabled due to inactivity", "suspend", False),
+    Sample("mailbox", "5.0.0", "", "554 Mailbox has been suspended", "suspend", False),
+    Sample("hasmoved", "5.0.0", "", "550 5.1.6 Mailbox has moved to kim@c.example", "hasmoved", True),
+    Sample("size", "5.0.0", "", "552 5.3.4 Message too big for system", "mesgtoobig", False),
+    Sample("size", "5.0.0", "", "552 5.2.3 Message length exceeds administrative limit", "exceedlimit", False),
+    Sample("dns-network", "5.0.0", "", "550 5.1.2 Unknown domain b.example", "hostunknown", True),
+    Sample(
+        "dns-network", "4.0.0", "", "Temporary DNS error while looking up b.example: SERVFAIL", "networkerror", False
+    ),
+    Sample("dns-network", "4.0.0", "", "451 4.4.1 No answer from host mx.b.example", "expired", False),
+    Sample("dns-network", "4.0.0", "", "Connection to mx.b.example[192.0.2.1] reset by peer", "networkerror", False),
+    Sample("expiry", "4.0.0", "", "Message expired after 5 days in queue", "expired", False),
+    Sample("refusal", "5.0.0", "CONN", "554 5.7.1 Your IP 192.0.2.1 is in our blocklist", "blocked", False),
+    Sample("refusal", "5.0.0", "", "550 5.7.1 Sender a.example is blacklisted", "rejected", False),
+    Sample("refusal", "5.0.0", "RCPT", "550 5.7.1 We do not relay for that domain", "norelaying", False),
+    Sample("security-text", "5.0.0", "", "550 5.7.1 Message does not pass DKIM verification", "authfailure", False),
+    Sample("security-text", "5.0.0", "", "550 5.7.1 Client does not have a PTR record", "requireptr", False),
+    Sample("security-text", "5.0.0", "MAIL", "530 5.7.0 Authentication required", "securityerror", False),
+    Sample("content", "5.0.0", "DATA", "550 5.7.1 Message rejected: looks like phishing", "virusdetected", False),
+    Sample("content", "5.0.0", "DATA", "550 5.7.1 Blocked: message identified as SPAM", "spamdetected", False),
+    Sample("content", "5.0.0", "DATA", "554 5.6.1 Media type not supported", "contenterror", False),
+    Sample("rate", "5.0.0", "", "421 4.7.0 Rate limited, please retry later", "toomanyconn", False),
+    Sample("system", "5.0.0", "", "451 4.3.0 Internal server error", "systemerror", False),
+    Sample("system", "5.0.0", "", "452 4.3.1 Mail system full", "systemfull", False),
 )
 
 # HOLDOUT[a:b] of each held-out round, in the order they were written (bench/bounce_parsers/reasons.py --round N)
@@ -2271,6 +2314,7 @@ ROUNDS: dict[int, tuple[int, int]] = {
     10: (353, 398),
     11: (398, 428),
     12: (428, 463),
+    13: (463, 493),
 }
 
 # Known disagreements, kept visible: "Connection refused by <ip>" is also Sendmail's wording for
