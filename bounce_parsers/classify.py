@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from . import arf, autoreply, challenge, rfc3464, smtp, textscan, unsubscribe
+from . import arf, autoreply, challenge, gateway, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
@@ -141,6 +141,20 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())[:MAX_DIAGNOSTIC]
 
 
+# words with which a report passes on another server's reply
+_RELAY_WORDS = ("said:", "said ", "remote host", "remote server", "remote mail server", "failed with", "talking to")
+
+
+def _source(e: Entry, diag: str) -> str:
+    """Who gave the answer: a filtering gateway, a server the reporter relays, or the reporter."""
+    if e.gateway:
+        return "gateway"
+    if e.remote_mta:
+        return "relay"
+    low = diag.lower()
+    return "relay" if any(w in low for w in _RELAY_WORDS) else ""
+
+
 def finish(e: Entry) -> Recipient:
     """Fill in what the report left implicit and decide the reason."""
     diag = _collapse(e.diagnostic)
@@ -161,7 +175,9 @@ def finish(e: Entry) -> Recipient:
         reason = "delivered"
     else:
         # a provider's documented code is authoritative; a format's own guess is re-checked
-        reason = provider or find(status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset)
+        reason = provider or find(
+            status, reply, command, diag, e.diagnostic_type or "SMTP", action, preset, _source(e, diag)
+        )
         if reason in ("onhold", "undefined") and reply in REPLY_REASON:
             reason = REPLY_REASON[reply]
     if action == "expired":
@@ -267,6 +283,19 @@ def _paragraph_of(text: str, addr: str, low: str = "") -> str:
     return first
 
 
+def _transcript_command(text: str, e: Entry) -> str:
+    """The command a Sendmail-style session transcript (">>> DATA", "<<< 550 ...") shows the
+    diagnostic answering: the last ">>>" line before the "<<<" line that carries it."""
+    if ">>> " not in text or not e.diagnostic:
+        return ""
+    reply = " ".join(e.diagnostic.split())[:40]
+    at = text.find("<<< " + reply)
+    if at < 0:
+        return ""
+    sent = text.rfind(">>> ", 0, at)
+    return smtp.find_command(text[sent : text.find("\n", sent)]) if sent >= 0 else ""
+
+
 def _enrich(rep: Report, entries: list[Entry]) -> None:
     """A DSN's fields often lack what its human-readable part says (the SMTP command,
     sometimes the whole diagnostic): borrow it from the paragraph naming the recipient."""
@@ -284,7 +313,7 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
         if not para:
             continue
         if not e.command:
-            e.command = smtp.find_command(e.diagnostic) or smtp.find_command(para)
+            e.command = smtp.find_command(e.diagnostic) or smtp.find_command(para) or _transcript_command(text, e)
         if not e.diagnostic:
             e.diagnostic = para
 
@@ -426,13 +455,20 @@ def _classify_one(raw: bytes | str) -> Classification:
     held = challenge.detect(rep)
     if held:
         return _result(rep, "none", [], held)
-    entries, evidence, meta = _bounce_entries(rep)
-    inner = None if entries else _wrapped(rep)
+    entries: list[Entry] = []
+    meta: dict[str, str] = {}
+    evidence, inner = "", None
+    if not _from_a_person(rep):
+        entries, evidence, meta = _bounce_entries(rep)
+        inner = None if entries else _wrapped(rep)
     if inner is not None:
         entries, evidence, meta = _bounce_entries(inner)
         if entries:
             rep, evidence = inner, "wrapped:" + evidence
     envelope_id = (meta.get("original-envelope-id") or "").strip()
+    if entries and gateway.filtering(rep, evidence.removeprefix("wrapped:")):
+        for e in entries:
+            e.gateway = True
     if entries:
         seen: dict[str, Recipient] = {}
         for e in entries:
@@ -461,6 +497,36 @@ def _classify_one(raw: bytes | str) -> Classification:
         recips = [Recipient(addr, "", "", "unsubscribe", False, _collapse(rep.subject), "", "")] if addr else []
         return _result(rep, "unsubscribe", recips, command, original_id=_in_reply_to(rep))
     return _result(rep, "none", [], "none")
+
+
+# RFC 5322 3.6.5's "Re: " and the forward prefixes mail programs write, in their languages
+_REPLY_OR_FORWARD = lazy(
+    r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|rif|enc|doorst|antw|odp|vb|i)\s*(?:\[\d+\])?\s*:\s*)+\S", re.I
+)
+
+
+def _from_a_person(rep: Report) -> bool:
+    """A person's reply or forward that quotes or attaches a bounce is not itself one: its
+    subject carries a reply/forward prefix, its sender is no mailer daemon, and it has none of a
+    bounce's own structure (no delivery-status part of its own, no X-Failed-Recipients)."""
+    if ":" not in rep.subject[:40] or rep.has_ds or rep.mail.header("x-failed-recipients"):
+        return False
+    if not _REPLY_OR_FORWARD.match(rep.subject):
+        return False
+    return textscan.BOUNCE_FROM.search(rep.from_) is None and not _machine_sender(rep.from_)
+
+
+# local parts that name a mail system, not a person ("post_master@", "bounces@", "noreply@")
+_MACHINE_LOCAL: tuple[str, ...] = ("postmaster", "post_master", "mailer", "daemon", "bounce", "noreply", "no-reply")
+_MACHINE_LOCAL += ("donotreply", "do-not-reply", "notif", "root", "nobody")
+
+
+def _machine_sender(from_: str) -> bool:
+    for token in from_[:2000].replace("<", " ").replace(">", " ").split():
+        local, at, _ = token.rpartition("@")
+        if at and any(word in local.lower() for word in _MACHINE_LOCAL):
+            return True
+    return False
 
 
 def _in_reply_to(rep: Report) -> str | None:

@@ -14,6 +14,7 @@ _FIELDS = (
     "reason",
     "alias",
     "reporter",
+    "gateway",
 )
 
 
@@ -35,6 +36,7 @@ class Entry:
         reason: str = "",  # a reason the format module already knows (e.g. from its own table)
         alias: str = "",  # Original-Recipient when it differs
         reporter: str = "",  # the MTA that wrote the report (Reporting-MTA), when known
+        gateway: bool = False,  # the report comes from a content-filtering gateway (gateway.py)
     ) -> None:
         self.recipient = recipient
         self.status = status
@@ -47,8 +49,9 @@ class Entry:
         self.reason = reason
         self.alias = alias
         self.reporter = reporter
+        self.gateway = gateway
 
-    def _values(self) -> tuple[str, ...]:
+    def _values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in _FIELDS)
 
     def __eq__(self, other: object) -> bool:

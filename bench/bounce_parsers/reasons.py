@@ -1,6 +1,6 @@
 """Reason accuracy per family on the project's own samples (tests/bounce_parsers/reason_samples.py).
 
-usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses] [--holdout]
+usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses] [--holdout] [--round N]
 
 --code DIR imports bounce_parsers from another checkout (e.g. the main branch) to compare
 before/after on the same samples. Prints one line per family: samples, reason %, hard/soft %.
@@ -22,7 +22,7 @@ def load_samples():
     mod = importlib.util.module_from_spec(spec)
     sys.modules["reason_samples"] = mod
     spec.loader.exec_module(mod)
-    return mod.SAMPLES, mod.HOLDOUT, mod.judge
+    return mod.SAMPLES, mod.HOLDOUT, mod.judge, mod.ROUNDS
 
 
 def main() -> int:
@@ -30,9 +30,13 @@ def main() -> int:
     ap.add_argument("--code", default=str(REPO), help="checkout whose bounce_parsers to measure")
     ap.add_argument("--misses", action="store_true", help="list the samples judged wrongly")
     ap.add_argument("--holdout", action="store_true", help="measure the held-out samples instead")
+    ap.add_argument("--round", type=int, default=0, help="only this held-out round (implies --holdout)")
     args = ap.parse_args()
-    samples, holdout, judge = load_samples()
-    if args.holdout:
+    samples, holdout, judge, rounds = load_samples()
+    if args.round:
+        start, end = rounds[args.round]
+        samples = holdout[start:end]
+    elif args.holdout:
         samples = holdout
     sys.path.insert(0, str(Path(args.code).resolve()))
 

@@ -24,7 +24,12 @@ def parse(rep: Report) -> list[Entry]:
         addr = clean_address(m.group(1))
         if not addr:
             continue
-        diag = re.sub(r"ERROR_CODE[ \t]*:[ \t]*,?", "", m.group(2)).replace(" ,", "").strip(" ,")
+        # "<Zoho's label>, ERROR_CODE :<reply>, ERROR_CODE :<the server's text>": the label ("Invalid
+        # Address", "Error") is Zoho's summary of the reply, so the diagnostic is the reply itself
+        label, _, answer = m.group(2).partition("ERROR_CODE")
+        diag = re.sub(r"ERROR_CODE[ \t]*:[ \t]*,?", "", "ERROR_CODE" + answer).replace(" ,", "").strip(" ,")
+        diag = re.sub(r"^([245]\d\d),", r"\1", diag)
+        diag = diag if diag.strip(" ,0123456789") else f"{diag} {label.strip(' ,')}".strip()
         code = re.search(r"ERROR_CODE[ \t]*:[ \t]*([245]\d\d)\b", m.group(2))
         low = diag.lower()
         reason = "expired" if "host not reachable" in low or "timed out" in low else ""

@@ -51,7 +51,7 @@ STATUS_REASON: dict[str, str] = {
     "5.1.9": "systemerror",
     "5.1.10": "notaccept",
     "5.2.0": "filtered",
-    "5.2.1": "filtered",
+    "5.2.1": "suspend",  # RFC 3463: "Mailbox disabled, not accepting messages"
     "5.2.2": "mailboxfull",
     "5.2.3": "exceedlimit",
     "5.2.4": "filtered",
@@ -76,7 +76,17 @@ STATUS_REASON: dict[str, str] = {
     "5.4.317": "expired",
     "5.4.318": "expired",
     "4.4.312": "networkerror",
+    # Exchange Online's per-recipient receive limits, hop count and banned-IP ranges (its NDR code list)
+    "5.2.121": "speeding",
+    "5.2.122": "speeding",
+    "4.2.121": "speeding",
+    "4.2.122": "speeding",
+    "5.4.14": "networkerror",
+    "5.7.708": "blocked",
+    "5.7.750": "blocked",
+    **{f"5.7.{n}": "blocked" for n in range(606, 650)},
     "4.4.316": "expired",
+    "5.5.1": "syntaxerror",  # RFC 3463: "Invalid command"
     "5.5.2": "syntaxerror",
     "5.5.3": "toomanyconn",
     "5.5.4": "systemerror",

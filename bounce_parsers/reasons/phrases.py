@@ -160,7 +160,6 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "no space left on device",
         "not sufficient disk space",
         "quota violation for",
-        "too much mail data",
         "user has exceeded quota, bouncing mail",
         "user has too many messages on the server",
         "user's space has been used up",
@@ -482,6 +481,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "x-unix; ",
     ),
     "mesgtoobig": (
+        "too much mail data",  # RFC 5321 4.5.3.1.10's own 552 text
         "exceeded maximum inbound message size",
         "exceeded the maximum incoming message size",
         "line limit exceeded",
@@ -539,6 +539,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "we don't handle mail for",
     ),
     "notaccept": (
+        "no smtp service here",  # RFC 5321 3.1: a 554 greeting instead of 220
         "does not accept mail (nullmx)",
         "host/domain does not accept mail",
         "host does not accept mail",

@@ -79,6 +79,7 @@ _AOL: Table = (
     ("(hvu:b1)", "blocked"),
     ("(rlp:", "toomanyconn"),
     ("(dmarc:", "authfailure"),
+    ("mailbox not found", "userunknown"),
 )
 # Tencent QQ mail: service.mail.qq.com help pages
 _TENCENT: Table = (
@@ -115,6 +116,8 @@ _MICROSOFT: Table = (
     # Directory-Based Edge Blocking: the address is not in the tenant's directory
     ("recipient address rejected: access denied", "userunknown"),
     ("(as(", "blocked"),
+    # Outlook.com / Hotmail answer RCPT for an address they do not have with RFC 5321's stock 550 text
+    ("requested action not taken: mailbox unavailable", "userunknown"),
 )
 # au by KDDI (ezweb.ne.jp, au.com): "550 <addr>: User unknown" is an unknown mailbox, the
 # same words with the address left out ("550 : User unknown") come from the recipient's filter

@@ -38,6 +38,7 @@ FIRST_ORDER = (
     "hasmoved",
     "norelaying",
     "authfailure",
+    "failedstarttls",
     "userunknown",
     "filtered",
     "requireptr",
@@ -46,6 +47,7 @@ FIRST_ORDER = (
     "contenterror",
     "rejected",
     "hostunknown",
+    "virusdetected",
     "spamdetected",
     "speeding",
     "toomanyconn",
@@ -139,19 +141,23 @@ class Error:
     """One failed recipient's evidence, as the reason rules see it."""
 
     # a plain slotted class: typing.NamedTuple cost ~3 ms of every process start
-    __slots__ = ("status", "status_name", "reply", "command", "text")
+    __slots__ = ("status", "status_name", "reply", "command", "text", "source")
     status: str
     status_name: str
     reply: str
     command: str
     text: str
+    source: str
 
-    def __init__(self, status: str, status_name: str, reply: str, command: str, text: str) -> None:
+    def __init__(self, status: str, status_name: str, reply: str, command: str, text: str, source: str = "") -> None:
         self.status = status  # enhanced status code ("5.1.1") or ""
         self.status_name = status_name  # the reason RFC 3463 / the IANA registry gives that code, or ""
         self.reply = reply  # SMTP reply code or ""
         self.command = command  # the SMTP command the error answered, or ""
         self.text = text  # the diagnostic, lower case, multi-line prefixes dropped
+        # who gave the answer: "gateway" (a content-filtering gateway wrote the report, gateway.py),
+        # "relay" (the report passes on another server's reply) or "" (the reporter's own)
+        self.source = source
 
     @property
     def subject(self) -> str:
@@ -165,6 +171,10 @@ class Error:
 
     def says(self, reason: str) -> bool:
         return includes(reason, self.text)
+
+    def says_unknown_user(self) -> bool:
+        """The userunknown phrases, or the grammar they share: the addressee, then that it is gone."""
+        return includes("userunknown", self.text) or _addressee_gone(self.text)
 
 
 Rule = Callable[[Error], bool]
@@ -190,8 +200,14 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # path prints: the development corpus labels those filtered (sisimai's rule).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
+    if e.command == "MAIL":
+        return False  # RFC 5321: a reply to MAIL FROM is about the sender, whatever its code or words
+    if _refuses_sender_or_client(e.text):
+        return False  # the refusal names the sender's address or the client, not the recipient
     if e.status_name == "suspend":
-        return False
+        # X.2.1 "mailbox disabled" is also what some servers answer RCPT TO for a mailbox they
+        # do not have; there the words and the command place the refusal at the address
+        return e.command == "RCPT" and e.subject == "2" and e.says_unknown_user()
     if e.status_name == "hostunknown" and e.says("hostunknown"):
         return False  # code and text agree that the domain, not the mailbox, is unknown
     if e.status_name == "userunknown":
@@ -211,12 +227,125 @@ def _userunknown(e: Error) -> bool:
     if e.command == "RCPT" and _bare_recipient_refusal(e.text):
         return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
-        return e.says("userunknown")
+        return e.says_unknown_user()
     if e.command in NOT_RCPT or e.subject == "7":
         return False
     if e.reply == "553":  # "mailbox name not allowed" answers only MAIL or RCPT, whatever the code says
-        return e.says("userunknown")
-    return e.generic and (e.subject == "5" or e.reply == "501") and e.says("userunknown")
+        return e.says_unknown_user()
+    if not e.generic:
+        return False
+    if e.subject == "5" or e.reply == "501":
+        return e.says_unknown_user()
+    # Neither a command nor a telling code: who gave the answer decides. A content-filtering
+    # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
+    # passes on a server's reply without the command it answered cannot place it before DATA;
+    # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
+    # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
+    # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
+    if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
+        # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
+        return e.says_unknown_user()
+    if e.source or not e.reply or _stock_reply_only(e.text):
+        return False
+    return e.says_unknown_user()
+
+
+LOOKUP_WORDS = ("not found", "not listed", "directory", "address book", "no such")
+_LOCAL_MAILBOX = lazy(r"\blocal[ -](?:mailbox|user|recipient|part|address|account)")
+
+
+# The refusal says whose it is: Postfix's "Sender address rejected", "Client host rejected",
+# "Helo command rejected"; Exim's "Sender verify failed"
+_WHOSE = lazy(
+    r"\b(?:sender(?: address)?|envelope sender|client host|helo command|ehlo command)\s+"
+    r"(?:rejected|refused|denied|blocked|verify failed|verification failed)"
+    r"|\bsender verify failed"
+)
+
+
+def _refuses_sender_or_client(text: str) -> bool:
+    return ("sender" in text or "client" in text or "helo" in text) and bool(_WHOSE.search(text))
+
+
+# RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
+# not found, no access, or command rejected for policy reasons)"), and nothing else about the mailbox
+_STOCK_550 = ("requested action not taken: mailbox unavailable", "mailbox unavailable")
+
+
+def _stock_reply_only(text: str) -> bool:
+    for stock in _STOCK_550:
+        if stock in text:
+            rest = text.replace(stock, " ")
+            return not (includes("userunknown", rest) or _addressee_gone(rest))
+    return False
+
+
+# "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
+# "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
+_ADDRESSEE = (
+    r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|(?<!sender )(?<!from )(?<!ip )address|destinataire|utilisateur|bo[iî]te|"
+    r"destinatario|usuario|buz[oó]n|casella|utente|caixa(?: postal)?|usu[aá]rio|empf[aä]nger|benutzer|postfach|"
+    r"ontvanger|gebruiker|postvak)\b"
+)
+_ADDRESSEE_GONE = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
+    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
+)
+# the addressee's mailbox full, in the languages servers answer in
+_ADDRESSEE_FULL = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bfull\b|\bover (?:its |the )?(?:quota|storage|size limit)|\bstorage limit|\bout of (?:storage|space)|"
+    r"\blleno\b|\bllena\b|\bpiena\b|\bpieno\b|\bpleine?\b|\bvoll\b|\bcheia\b|\bcheio\b|\bvol\b)"
+)
+# the addressee's account switched off
+_ADDRESSEE_OFF = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bd[ée]sactiv|\bdesactivad|\bdisattivat|"
+    r"\bdeaktiviert|\bgesperrt)"
+)
+
+
+# The grammar rules read a clause, not a page: a diagnostic is at most MAX_DIAGNOSTIC (1,000)
+# characters in a classification; other callers' longer texts are read this far.
+GRAMMAR_SPAN = 2000
+
+
+def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+    text = text[:GRAMMAR_SPAN]
+    if "@" in text:
+        text = _AN_ADDRESS.sub("addr", text)
+    for m in pattern.finditer(text):
+        between = m.group(1)
+        if not any(w in between for w in _NOT_THE_ADDRESSEE):
+            return True
+    return False
+
+
+_NOT_THE_ADDRESSEE = ("domain", "host", "sender", "from", "server", "system", "reputation", "not ")
+# the destination's name is gone: "destination e-mail system is unknown", "domain b.example does not exist"
+_HOST_GONE = lazy(
+    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?system)\b([^.;:()\[\]]{0,40}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bunknown\b|\bnot found\b|\bnon-?existent\b|\bunknown or invalid)"
+)
+
+
+def _host_gone(text: str) -> bool:
+    text = text[:GRAMMAR_SPAN]
+    if "@" in text:
+        text = _AN_ADDRESS.sub("addr", text)
+    for m in _HOST_GONE.finditer(text):
+        if not any(w in m.group(1) for w in ("reputation", "sender", "your", "not ")):
+            return True
+    return False
+
+
+_AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
+
+
+def _addressee_gone(text: str) -> bool:
+    return _addressee_is(_ADDRESSEE_GONE, text)  # an address's dots do not end the clause
 
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
@@ -233,21 +362,45 @@ def _filtered(e: Error) -> bool:
     if e.status_name == "suspend":
         return False
     if e.status_name == "filtered":
-        return e.says("userunknown") or e.says("filtered")
+        return e.says_unknown_user() or e.says("filtered")
     if e.command in BEFORE_DATA:
         return False
     # "user unknown" that the userunknown rule did not take
-    return e.says("filtered") or e.says("userunknown")
+    return e.says("filtered") or e.says_unknown_user()
 
 
 # At MAIL FROM the address in question is the sender's: any "bad address" wording is a refusal
 # of the sender (RFC 5321 553 "mailbox name not allowed", X.1.7/X.1.8).
+# RFC 3463's own description of X.7.1; it says no more than the code
+_STOCK_X71 = "delivery not authorized, message refused"
+# the refusal is about the sender's address or domain ("Sender address has null MX", RFC 7505)
+_SENDER_SUBJECT = lazy(r"\bsender(?:'s)? (?:address|domain)\b")
+
+
+# "Sender a.example is blacklisted", "Sender address <s@a> was rejected": the sentence is about the sender
+_SENDER_REFUSED = lazy(
+    r"\bsender(?:'s)?(?: address| domain)?\s+<?[^\s<>]{1,255}?>?\s+(?:is |was |has been )?"
+    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed)"
+)
+
+
 @rule("rejected")
 def _rejected(e: Error) -> bool:
     if e.status_name == "rejected":
         return True
+    if "sender" in e.text and _SENDER_REFUSED.search(e.text[:GRAMMAR_SPAN]):
+        return True
+    if e.subject in ("1", "7") and "recipient" not in e.text and _SENDER_SUBJECT.search(e.text):
+        return True
+    if _STOCK_X71 in e.text and not includes("rejected", e.text.replace(_STOCK_X71, " ")):
+        return False
+    if _refuses_sender_or_client(e.text) and "sender" in e.text and not any(w in e.text for w in CLIENT_WORDS):
+        return True
     if e.command == "MAIL":
-        return e.says("rejected") or e.says("userunknown") or e.says("hostunknown") or "access denied" in e.text
+        # the address in question is the sender's: an addressing code (X.1.X) or "bad address" words
+        if e.subject == "1":
+            return True
+        return e.says("rejected") or e.says_unknown_user() or e.says("hostunknown") or "access denied" in e.text
     temp = e.status_name or "undefined"
     if (e.command == "DATA" and temp != "userunknown") or temp in (
         "undefined",
@@ -262,9 +415,16 @@ def _rejected(e: Error) -> bool:
 # A domain that does not exist, unless the text says the lookup itself failed for now.
 @rule("hostunknown")
 def _hostunknown(e: Error) -> bool:
-    if e.says("networkerror"):
+    if e.says("networkerror") or _refuses_sender_or_client(e.text):
         return False
-    return e.status_name == "hostunknown" or e.says("hostunknown")
+    if e.status_name == "hostunknown" or e.says("hostunknown"):
+        return True
+    # the words name the destination host or domain as gone (not a sender's, not a reputation)
+    return not any(w in e.text for w in SENDER_WORDS) and _host_gone(e.text)
+
+
+# "message size exceeds ...", "message too large", "message is larger than": the message, not a mailbox
+_MESSAGE_SIZE = lazy(r"\bmessage\b(?: size| length)?(?: is)? (?:exceeds|too (?:big|large)|larger than|over the size)")
 
 
 @rule("mesgtoobig")
@@ -273,16 +433,60 @@ def _mesgtoobig(e: Error) -> bool:
         return True
     if e.status_name == "exceedlimit" or e.status == "5.2.3":
         return False
-    return e.says("mesgtoobig")
+    if e.says("mesgtoobig"):
+        return True
+    return "message" in e.text and "quota" not in e.text and _MESSAGE_SIZE.search(e.text[:GRAMMAR_SPAN]) is not None
+
+
+# Once the content was sent (DATA, or no command named) and no block list is named, the words
+# of unsolicited mail are a verdict on the message.
+SPAM_WORDS = ("spam", "unsolicited", " ube", "junk mail", "bulk mail")
+BLOCKLIST_WORDS = ("spamhaus", "spamcop", "blacklist", "blocklist", "block list", "dnsbl", "rbl", "listed")
 
 
 @rule("spamdetected")
 def _spamdetected(e: Error) -> bool:
-    if not e.status:
-        return False
+    if not e.status and e.command != "DATA":
+        return False  # no code: only a refusal of the content itself (after DATA) is read for spam words
     if e.status_name == "spamdetected":
         return True
-    return e.command not in BEFORE_DATA and e.says("spamdetected")
+    if e.command in BEFORE_DATA:
+        return False
+    if e.says("spamdetected"):
+        return True
+    return (
+        e.subject in ("", "0", "6", "7")
+        and any(w in e.text for w in SPAM_WORDS)
+        and not any(w in e.text for w in BLOCKLIST_WORDS)
+        and not any(w in e.text for w in CLIENT_WORDS)
+    )
+
+
+# Malware found in the content: a verdict on the message, whatever the policy code says.
+VIRUS_WORDS = ("virus", "malware", "trojan", "infected", "eicar", "malicious", "phishing")
+
+
+@rule("virusdetected")
+def _virusdetected(e: Error) -> bool:
+    if e.says("virusdetected"):
+        return True
+    if e.command in BEFORE_DATA or e.subject not in ("", "0", "6", "7"):
+        return False
+    return any(w in e.text for w in VIRUS_WORDS) and "anti-virus" not in e.text and "antivirus" not in e.text
+
+
+_TLS = lazy(r"\b(?:start)?tls\b")
+
+
+# RFC 3207: "530 Must issue a STARTTLS command first"; a client that requires TLS and is not
+# offered it. TLS vocabulary with a requirement or a failure.
+@rule("failedstarttls")
+def _failedstarttls(e: Error) -> bool:
+    if e.says("failedstarttls"):
+        return True
+    if "tls" not in e.text or _TLS.search(e.text) is None:
+        return False
+    return any(w in e.text for w in ("must", "required", "requires", "not offer", "failed", "failure", "unable"))
 
 
 @rule("contenterror")
@@ -292,14 +496,32 @@ def _contenterror(e: Error) -> bool:
     return e.status_name == "contenterror" or e.says("contenterror")
 
 
+# "relay"/"relaying" as a word (not a host name's "relay1.b.example") with a refusal beside it
+_RELAY_REFUSED = lazy(
+    r"(?:unable to|cannot|can't|not (?:permitted|allowed|authori[sz]ed) to|we do not)\s+relay\b(?![.-]\w)"
+    r"|\brelay(?:ing)?\b(?![.-]\w)[^.;]{0,30}?\b(?:denied|refused|prohibited|not permitted|not allowed|rejected)"
+)
+
+
 @rule("norelaying")
 def _norelaying(e: Error) -> bool:
-    return e.command not in ("CONN", "EHLO", "HELO") and e.says("norelaying")
+    if e.command in ("CONN", "EHLO", "HELO"):
+        return False
+    if e.says("norelaying"):
+        return True
+    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text[:GRAMMAR_SPAN])) is not None
 
 
 @rule("suspend")
 def _suspend(e: Error) -> bool:
-    return e.reply == "525" or e.says("suspend")
+    if e.status_name == "hasmoved":
+        return False  # X.1.6 says why the address takes no more mail: it moved
+    return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text)
+
+
+@rule("mailboxfull")
+def _mailboxfull(e: Error) -> bool:
+    return e.status_name == "mailboxfull" or e.says("mailboxfull") or _addressee_is(_ADDRESSEE_FULL, e.text)
 
 
 # RFC 3463 X.1.6 "destination mailbox has moved"; RFC 5321 551 "User not local; please try <...>"
@@ -308,17 +530,21 @@ def _hasmoved(e: Error) -> bool:
     if e.status_name == "hasmoved" or e.says("hasmoved"):
         return True
     # 551 also serves for "not local, and I will not relay": only a named forward path moves
-    forward = any(w in e.text for w in ("not local", "please try", "forward"))
+    forward = any(w in e.text for w in ("not local", "please try", "please use", "forward", "new address"))
     return e.reply == "551" and forward and (e.generic or e.subject == "1") and not e.says("norelaying")
 
 
 # A refusal at the greeting or HELO can only be about the client: its IP, name or network.
 @rule("blocked")
 def _blocked(e: Error) -> bool:
+    if e.status[2:] == "4.2" and not any(w in e.text for w in CLIENT_WORDS):
+        return False  # RFC 3463 X.4.2 "bad connection": the transport, not a block of the client
     if e.status_name == "blocked" or e.says("blocked"):
         return True
+    if _refuses_sender_or_client(e.text) and ("client" in e.text or "helo" in e.text):
+        return True
     return e.command in GREETING and any(
-        w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid")
+        w in e.text for w in ("denied", "refused", "rejected", "not allowed", "invalid", "not accepting")
     )
 
 
@@ -331,14 +557,66 @@ def _code_or_phrase(name: str) -> Rule:
 
 
 # the remaining reasons' rules are generic: their phrases, or their code or their phrases
-for _name in ("notcompliantrfc", "badreputation", "speeding"):
-    RULES[_name] = _phrase_only(_name)
-for _name in ("mailboxfull", "exceedlimit", "authfailure", "requireptr", "toomanyconn"):
+# a low, poor or bad reputation of the sending IP or domain
+@rule("badreputation")
+def _badreputation(e: Error) -> bool:
+    if e.says("badreputation"):
+        return True
+    return "reputation" in e.text and any(w in e.text for w in ("low reputation", "poor reputation", "bad reputation"))
+
+
+# a header the message lacks or breaks (RFC 5322), unless the code says content (X.6.X)
+@rule("notcompliantrfc")
+def _notcompliantrfc(e: Error) -> bool:
+    if e.says("notcompliantrfc"):
+        return True
+    if e.status_name == "contenterror" or e.command in BEFORE_DATA or "header" not in e.text:
+        return False
+    return any(w in e.text for w in ("missing", "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "compliant"))
+
+
+# the sender's pace: too many messages, too fast
+RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent", "sending rate")
+
+
+@rule("speeding")
+def _speeding(e: Error) -> bool:
+    return e.says("speeding") or any(w in e.text for w in RATE_WORDS)
+
+
+# the client's reverse DNS (PTR) named: whatever else the refusal says, that is what it requires
+PTR_WORDS = ("ptr record", "no ptr", "ptr-record", "reverse dns", "reverse hostname", "reverse lookup", "rdns")
+
+
+@rule("requireptr")
+def _requireptr(e: Error) -> bool:
+    return e.status_name == "requireptr" or e.says("requireptr") or any(w in e.text for w in PTR_WORDS)
+
+
+# SPF, DKIM or DMARC named with a failure: the message's authentication, not the client or the content
+AUTH_NAMES = ("spf", "dkim", "dmarc")
+_FAILED = r"(?:fail|not pass|invalid|reject|policy|align|verif|unauthori|not authorized)"
+# within one clause, either way round ("SPF check failed", "failed DMARC alignment")
+_AUTH_FAILED = lazy(
+    r"\b(?:spf|dkim|dmarc)\b[^.;:]{0,40}?" + _FAILED + r"|" + _FAILED + r"[^.;:]{0,40}?\b(?:spf|dkim|dmarc)\b"
+)
+
+
+@rule("authfailure")
+def _authfailure(e: Error) -> bool:
+    if e.status_name == "authfailure" or e.says("authfailure"):
+        return True
+    if not any(w in e.text for w in AUTH_NAMES):
+        return False
+    return _AUTH_FAILED.search(e.text[:GRAMMAR_SPAN]) is not None
+
+
+for _name in ("exceedlimit", "toomanyconn"):
     RULES[_name] = _code_or_phrase(_name)
 
 
 def _syntax_reply(reply: str) -> bool:
-    return reply.isdigit() and (400 < int(reply) < 408 or 500 < int(reply) < 508)
+    return reply.isdigit() and (400 < int(reply) < 408 or 499 < int(reply) < 508)  # RFC 5321 500-504
 
 
 def find(
@@ -349,8 +627,10 @@ def find(
     diagnostic_type: str = "SMTP",
     action: str = "",
     preset: str = "",
+    source: str = "",
 ) -> str:
-    """One reason for one failed recipient."""
+    """One reason for one failed recipient. `source`: "gateway" when a content-filtering gateway
+    wrote the report, "relay" when the report passes on another server's reply, else ""."""
     if preset and preset not in RETRY:
         return preset
     if status.startswith("2."):
@@ -363,13 +643,16 @@ def find(
         head = text
         while QUEUE_TRAILER in head:  # removing one may join its neighbours into another
             head = head.replace(QUEUE_TRAILER, " ")
-        cause = find(status, reply, command, head, diagnostic_type, action, "" if preset == "expired" else preset)
+        cause = find(
+            status, reply, command, head, diagnostic_type, action, "" if preset == "expired" else preset, source
+        )
         if cause not in PASSING:
             return cause
     status_name = STATUS_REASON.get(status, "")
     dtype = (diagnostic_type or "SMTP").upper()
+    command = command or _implied_command(text)
     reason = ""
-    error = Error(status, status_name, reply, command, text)
+    error = Error(status, status_name, reply, command, text, source)
     # Postfix's own diagnostic type still carries the remote server's reply when there was one
     if dtype == "SMTP" or (dtype == "X-POSTFIX" and reply):
         for name in FIRST_ORDER:
@@ -393,11 +676,23 @@ def find(
     return reason
 
 
+def _implied_command(text: str) -> str:
+    """The dialogue step a report names without the command's own word: Exim's "after end of
+    data", qmail's "greeting failed", "after initial connection"."""
+    if "end of data" in text:
+        return "DATA"
+    if "greeting" in text or "initial connection" in text or "banner" in text:
+        return "CONN"
+    return ""
+
+
 def _another(error: Error, dtype: str, action: str) -> str:
     status, status_name, reply, command, text = error.status, error.status_name, error.reply, error.command, error.text
     if status_name and status_name not in RETRY and dtype == "SMTP":
         return status_name
     for name in SECOND_ORDER:
+        if name == "systemerror" and status_name in ("", "securityerror") and _refusal(text) == "policyviolation":
+            return "policyviolation"  # before RFC 5321's stock 554 "Transaction failed"
         if includes(name, text):
             return name
     if status_name in ("", "securityerror"):
@@ -405,6 +700,13 @@ def _another(error: Error, dtype: str, action: str) -> str:
         found = _refusal(text)
         if found:
             return found
+    if dtype.startswith("X-UNIX") and status[2:] in ("0.0", "2.0"):
+        # RFC 3464's X-Unix type: a local delivery program or file failed, and a generic code says no more
+        return "mailererror"
+    if status_name == "expired" and status[2:] == "4.1" and any(w in text for w in BROKEN_WORDS):
+        # X.4.1 "no answer from host" names an expiry when the reporter gave up waiting; a
+        # connection that was made and then broke (or could not be made at all) is the network
+        return "networkerror"
     if status_name:
         return status_name
     if dtype != "SMTP":
@@ -419,6 +721,8 @@ def _another(error: Error, dtype: str, action: str) -> str:
         return "securityerror"
     if dtype.startswith("X-UNIX"):
         return "mailererror"
+    if head in ("5.3", "4.3") and ("system" in text or "server" in text):
+        return "systemerror"  # RFC 3463 X.3.X: the destination mail system's own status
     if _syntax_reply(reply):
         return "syntaxerror"
     if action in ("delayed", "expired"):
@@ -461,6 +765,18 @@ GONE_WORDS = (
     "no address record",
 )
 PASSING_WORDS = ("temporar", "try again", "timeout", "timed out", "servfail", "later")
+BROKEN_WORDS = (
+    "read error",
+    "write error",
+    "connection died",
+    "lost connection",
+    "connection reset",
+    "connection closed",
+    "closed connection",
+    "broken pipe",
+    "establish",
+    "unreachable",
+)
 TRANSPORT_WORDS = (
     "connect",
     "network",
@@ -476,6 +792,10 @@ TRANSPORT_WORDS = (
 
 
 def _transport(text: str) -> str:
+    if "queue" in text and any(
+        w in text for w in ("too long", "longer than", "expired", "lifetime", "too old", "timed out")
+    ):
+        return "expired"  # the queue gave up on the message
     dns = any(w in text for w in DNS_WORDS)
     gone = any(w in text for w in GONE_WORDS)
     # "domain" alone is no DNS word; a domain said not to exist (or to be unknown) is
@@ -514,6 +834,8 @@ CLIENT_WORDS = (
     "block list",
     "black list",
     "(bl)",
+    "deny list",
+    "denylist",
 )
 SENDER_WORDS = ("sender", "mail from", "envelope from", "from address", "from header", "your domain")
 REFUSAL_WORDS = (
@@ -529,6 +851,9 @@ REFUSAL_WORDS = (
     "violat",
     "not permitted",
     "not allowed",
+    "prohibit",
+    "not accept",
+    "deny",
 )
 
 
@@ -539,8 +864,8 @@ def _refusal(text: str) -> str:
         return "blocked"
     if any(w in text for w in SENDER_WORDS):
         return "rejected"
-    if "policy" in text:
-        return "policyviolation"
+    if "policy" in text or "attachment" in text:
+        return "policyviolation"  # a named policy, or a kind of attachment the site does not take
     return ""
 
 

@@ -120,3 +120,38 @@ def test_nested_queue_trailers_stay_bounded() -> None:
     for _ in range(1500):
         text = trailer[:-5] + text + trailer[-4:]  # "...queue too" + T + "long": T -> " " rebuilds one
     assert find("", "", "", text, "SMTP", "failed") == "expired"
+
+
+def _dsn(extra_headers: str = "", remote: str = "") -> bytes:
+    remote_line = f"Remote-MTA: dns; {remote}\n" if remote else ""
+    return (
+        "From: MAILER-DAEMON@mx.b.example\nTo: s@a.example\nSubject: Delivery Status Notification (Failure)\n"
+        f"{extra_headers}MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nYour message could not be delivered to kim@b.example.\n\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.b.example\n\n"
+        "Final-Recipient: rfc822; kim@b.example\nAction: failed\nStatus: 5.0.0\n"
+        f"{remote_line}Diagnostic-Code: smtp; 550 No such user here\n\n--b--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "remote", "want"),
+    [
+        ("", "", ("userunknown", True)),  # the mailbox host's own answer
+        ("X-Mailer: Example E-mail Filter 6.0\n", "", ("filtered", False)),  # a filtering gateway wrote it
+        ("X-NAI-Header: Modified by McAfee Email Gateway\n", "", ("filtered", False)),
+        ("", "mx2.b.example", ("filtered", False)),  # a relay passes on an answer without its command
+    ],
+    ids=["own-answer", "filter-x-mailer", "mcafee-header", "relayed"],
+)
+def test_bare_no_such_user_by_who_wrote_the_report(headers: str, remote: str, want: tuple[str, bool]) -> None:
+    c = classify(_dsn(headers, remote))
+    assert [(r.reason, r.hard) for r in c.recipients] == [want]
+
+
+def test_a_filter_on_the_receiving_side_does_not_make_the_report_a_gateways() -> None:
+    """Headers a receiving-side filter stamps on every arriving mail (and the returned
+    original's headers) say nothing about who wrote the report."""
+    c = classify(_dsn("X-Barracuda-Spam-Score: 0.0\nX-Proofpoint-Virus-Version: 8.0\n"))
+    assert [(r.reason, r.hard) for r in c.recipients] == [("userunknown", True)]

@@ -166,7 +166,6 @@ def test_match_text_alone() -> None:
             "550 5.1.351 Remote server returned unknown recipient -> 550 User unknown",
         ),
         ("filtered", "5.0.0", "550", "DATA", "550 <a@b.example>... User unknown"),
-        ("filtered", "5.0.0", "550", "", "550 Unknown user a@b.example"),
         ("expired", "", "", "", "Envelope expired"),
         ("authfailure", "5.0.0", "550", "", "550 DMARC check failed."),
         (
@@ -180,6 +179,38 @@ def test_match_text_alone() -> None:
 )
 def test_phrase_and_rule_details(want: str, status: str, reply: str, command: str, diag: str) -> None:
     assert find(status, reply, command, diag, "SMTP", "failed") == want
+
+
+@pytest.mark.parametrize(
+    ("source", "diag", "want"),
+    [
+        # the reporting server's own reply says what it says
+        ("", "550 Unknown user a@b.example", "userunknown"),
+        # a filtering gateway took the whole message before refusing: its "user unknown" is a filter's
+        ("gateway", "550 Unknown user a@b.example", "filtered"),
+        # a relay passing on a reply without its command cannot place it before DATA
+        ("relay", "550 Unknown user a@b.example", "filtered"),
+        # RFC 5321's stock 550 text also covers "no access" and policy refusals
+        ("", "550 Requested action not taken: mailbox unavailable", "filtered"),
+        # no reply code at all: the report's own verdict
+        ("", "User unknown", "filtered"),
+        # the structure that places it at the address wins over the source
+        ("gateway", "550 5.1.1 Unknown user a@b.example", "userunknown"),
+        ("relay", "550 5.5.0 Unknown user a@b.example", "userunknown"),
+    ],
+)
+def test_bare_user_unknown_is_decided_by_who_answered(source: str, diag: str, want: str) -> None:
+    status = "5.1.1" if "5.1.1" in diag else ("5.5.0" if "5.5.0" in diag else "5.0.0")
+    reply = "550" if diag.startswith("550") else ""
+    assert find(status, reply, "", diag, "SMTP", "failed", "", source) == want
+
+
+def test_x21_is_a_disabled_mailbox_unless_rcpt_was_refused_in_user_unknown_words() -> None:
+    """RFC 3463 X.2.1: "Mailbox disabled, not accepting messages"."""
+    diag = "550 5.2.1 <a@b.example>... User Unknown"
+    assert find("5.2.1", "550", "", diag, "SMTP", "failed") == "suspend"
+    assert find("5.2.1", "550", "RCPT", diag, "SMTP", "failed") == "userunknown"
+    assert find("5.2.1", "550", "", "550 5.2.1 Mailbox disabled", "SMTP", "failed") == "suspend"
 
 
 def test_postfix_type_with_a_remote_reply_reads_as_smtp() -> None:
