@@ -138,6 +138,16 @@ def upsert_batch(
     plan = _plan(rows, known, import_id, now, result)
     if plan.fresh:
         result.added = insert_contacts(session, plan.fresh, now)
+    _apply(session, plan, list_id, import_id)
+    joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
+    _join_list(session, joining, list_id, source, import_id, now)
+    if plan.counted:
+        result.suppressed = len(suppressed_keys(session, plan.counted))
+    return result
+
+
+def _apply(session: Session, plan: _Plan, list_id: int, import_id: int | None) -> None:
+    """Write the plan's changes to existing contacts and memberships."""
     if plan.changes:
         session.execute(
             update(_contact)
@@ -157,11 +167,6 @@ def upsert_batch(
             .values(import_id=import_id),
             plan.re_member,
         )
-    joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
-    _join_list(session, joining, list_id, source, import_id, now)
-    if plan.counted:
-        result.suppressed = len(suppressed_keys(session, plan.counted))
-    return result
 
 
 def _known(session: Session, keys: list[str], list_id: int) -> dict[str, _Known]:
@@ -230,3 +235,168 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     session.execute(
         stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
     )
+
+
+# An import's row, as the importer builds it a million times (a tuple, not an object):
+# email, key, is_role, first_name, last_name, attributes.
+ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any]]
+
+_STAGE = "import_stage"
+# SQLite: the import connection's page cache. A shuffled file touches pages all over the email_key index in
+# every batch; a cache that holds them means each page is written once a commit, not once a batch.
+SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+
+
+class ImportStore:
+    """Stores an import's batches set-based: each batch goes into a temporary staging table in one
+    statement (the batch as one JSON document, parsed by the database), and a few INSERT .. SELECT
+    statements then add the new contacts in key order, put everyone in the list and count the
+    suppressed, whatever the batch size. Contacts the store already has come back to Python to be
+    merged exactly as `upsert_batch` merges them.
+
+    The session must stay on one connection for the whole import (the staging table is the
+    connection's own); `open` and `close` set up and remove the table and, on SQLite, the import
+    connection's cache."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgresql = is_postgresql(session)
+        self._cache_size: int | None = None
+        self._before = 0  # SQLite: the highest contact id before the batch's insert
+
+    def _cursor(self) -> Any:
+        return self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def open(self) -> None:
+        if self.postgresql:
+            return  # the batch goes in as arrays, in the statement that inserts it
+        cursor = self._cursor()
+        try:
+            self._cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+        finally:
+            cursor.close()
+        self._run(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT PRIMARY KEY, "
+            "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL) WITHOUT ROWID"
+        )
+
+    def close(self) -> None:
+        if self.postgresql:
+            return
+        self._run(f"DROP TABLE IF EXISTS {_STAGE}")
+        if self._cache_size is not None:
+            self._run(f"PRAGMA cache_size={int(self._cache_size)}")
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else cursor.rowcount
+        finally:
+            cursor.close()
+
+    def _fill(self, rows: Sequence[ImportRow]) -> None:
+        """SQLite: the batch into the staging table, as one JSON document in one statement (one step of
+        the engine, where an executemany would hand the GIL back and forth once a row)."""
+        self._run(f"DELETE FROM {_STAGE}")
+        self._run(
+            f"INSERT INTO {_STAGE} SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 "
+            "FROM json_each(?)",
+            [json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
+        )
+
+    def store(
+        self, rows: Sequence[ImportRow], list_id: int, source: str, import_id: int | None, now: datetime
+    ) -> BatchResult:
+        """Add or refresh the batch's contacts (distinct keys) and put them in the list. The caller commits.
+
+        New contacts are inserted (ON CONFLICT DO NOTHING) and joined to the list first, set-based; only
+        the batch's addresses that were contacts already are then looked up and merged as `upsert_batch`
+        does, so a fresh import walks the email_key index once a row."""
+        result = BatchResult()
+        if not rows:
+            return result
+        if self.postgresql:
+            result.added, inserted = self._insert_postgresql(rows, list_id, source, import_id, now)
+            suppressed = set(
+                self.session.execute(
+                    select(col(Suppression.email_key)).where(
+                        col(Suppression.email_key) == any_(literal([r[1] for r in rows], ARRAY(String)))
+                    )
+                ).scalars()
+            )
+            remaining = [r for r in rows if r[1] not in inserted] if result.added < len(rows) else []
+        else:
+            self._fill(rows)
+            result.added = self._insert_sqlite(list_id, source, import_id, now)
+            suppressed = {
+                key
+                for (key,) in self._run(
+                    f"SELECT s.email_key FROM {_STAGE} s JOIN suppression x ON x.email_key = s.email_key"
+                )
+            }
+            remaining = []
+            if result.added < len(rows):
+                self._run(
+                    f"DELETE FROM {_STAGE} WHERE email_key IN (SELECT email_key FROM contact WHERE id > ?)",
+                    [self._before],
+                )
+                left = {key for (key,) in self._run(f"SELECT email_key FROM {_STAGE}")}
+                remaining = [r for r in rows if r[1] in left]
+        duplicates: set[str] = set()
+        if remaining:
+            # addresses the store had before this batch: merged and counted as upsert_batch does
+            contact_rows = [ContactRow(*r) for r in remaining]
+            known = _known(self.session, [r.key for r in contact_rows], list_id)
+            plan = _plan(contact_rows, known, import_id, now, result)
+            duplicates = {r.key for r in contact_rows} - set(plan.counted)
+            _apply(self.session, plan, list_id, import_id)
+            _join_list(self.session, [r.key for r in contact_rows], list_id, source, import_id, now)
+        result.suppressed = len(suppressed - duplicates)
+        return result
+
+    def _insert_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
+        ((before,),) = self._run("SELECT coalesce(max(id), 0) FROM contact")
+        self._before = before
+        # the staging table is in key order: the email_key index is written page after page, not all over
+        added = self._run(
+            "INSERT INTO contact (email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
+            f"SELECT email, email_key, is_role, first_name, last_name, attributes, ?, ? FROM {_STAGE} WHERE true "
+            "ON CONFLICT (email_key) DO NOTHING",
+            [stamp, stamp],
+        )
+        # the new contacts are the ones numbered past the old highest id (SQLite hands out max + 1)
+        self._run(
+            "INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
+            "SELECT ?, id, ?, ?, ? FROM contact WHERE id > ? ON CONFLICT (list_id, contact_id) DO NOTHING",
+            [list_id, source, import_id, stamp, before],
+        )
+        return int(added)
+
+    def _insert_postgresql(
+        self, rows: Sequence[ImportRow], list_id: int, source: str, import_id: int | None, now: datetime
+    ) -> tuple[int, set[str]]:
+        """New contacts and their memberships in one statement; returns how many, and their keys."""
+        values = [
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+            [r[4] for r in rows],
+            [json.dumps(r[5]) for r in rows],
+        ]
+        inserted = self._run(
+            "WITH added AS (INSERT INTO contact "
+            "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
+            "SELECT e, k, r, f, l, a::json, %s, %s "
+            # %b: binary arrays; the text format escapes element by element in Python (slow)
+            "FROM unnest(%b::text[], %b::text[], %b::bool[], %b::text[], %b::text[], %b::text[]) AS t(e, k, r, f, l, a) "
+            "ORDER BY k ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), "
+            "joined AS (INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
+            "SELECT %s::integer, id, %s, %s::integer, %s FROM added) "
+            "SELECT email_key FROM added",
+            [now, now, *values, list_id, source, import_id, now],
+        )
+        return len(inserted), {key for (key,) in inserted}
