@@ -242,51 +242,34 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
 ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any]]
 
 _STAGE = "import_stage"
-# SQLite: the import connection's page cache. A shuffled file touches pages all over the email_key index in
-# every batch; a cache that holds them means each page is written once a commit, not once a batch.
-SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+# SQLite: the staging table's own page cache (it holds up to a commit's worth of rows), in KiB
+SQLITE_STAGE_CACHE_KIB = 32 * 1024
 
 
 class ImportStore:
-    """Stores an import's batches set-based: each batch goes into a temporary staging table in one
-    statement (the batch as one JSON document, parsed by the database), and a few INSERT .. SELECT
-    statements then add the new contacts in key order, put everyone in the list and count the
-    suppressed, whatever the batch size. Contacts the store already has come back to Python to be
-    merged exactly as `upsert_batch` merges them.
+    """Stores an import set-based, a few statements whatever the number of rows; contacts the store
+    already has come back to Python to be merged exactly as `upsert_batch` merges them.
+
+    Each batch goes into a temporary staging table in one go: SQLite takes the batch as one JSON
+    document in one statement (an executemany would hand the GIL back and forth once a row while the
+    reading thread parses), PostgreSQL a COPY. A key staged already since the last flush is a
+    duplicate in the file. `flush`, before each commit, then adds everything staged since the last
+    one in key order, with its list memberships, in one or two statements: a shuffled file's
+    100,000 rows write each page of the email_key index once, where ten batches of 10,000 would
+    write it ten times.
 
     The session must stay on one connection for the whole import (the staging table is the
-    connection's own); `open` and `close` set up and remove the table and, on SQLite, the import
-    connection's cache."""
+    connection's own); `open` and `close` set up and remove it."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.postgresql = is_postgresql(session)
-        self._cache_size: int | None = None
-        self._before = 0  # SQLite: the highest contact id before the batch's insert
+        self._temp_cache: int | None = None
+        self._staged = 0  # rows in the staging table
+        self._keys: set[str] = set()  # PostgreSQL: their keys (COPY cannot skip a key staged already)
 
     def _cursor(self) -> Any:
         return self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-    def open(self) -> None:
-        if self.postgresql:
-            return  # the batch goes in as arrays, in the statement that inserts it
-        cursor = self._cursor()
-        try:
-            self._cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
-            cursor.execute(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
-        finally:
-            cursor.close()
-        self._run(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT PRIMARY KEY, "
-            "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL) WITHOUT ROWID"
-        )
-
-    def close(self) -> None:
-        if self.postgresql:
-            return
-        self._run(f"DROP TABLE IF EXISTS {_STAGE}")
-        if self._cache_size is not None:
-            self._run(f"PRAGMA cache_size={int(self._cache_size)}")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = self._cursor()
@@ -296,71 +279,90 @@ class ImportStore:
         finally:
             cursor.close()
 
-    def _fill(self, rows: Sequence[ImportRow]) -> None:
-        """SQLite: the batch into the staging table, as one JSON document in one statement (one step of
-        the engine, where an executemany would hand the GIL back and forth once a row)."""
-        self._run(f"DELETE FROM {_STAGE}")
+    def open(self) -> None:
+        if self.postgresql:
+            self._run(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email text NOT NULL, email_key text NOT NULL, "
+                "is_role boolean NOT NULL, first_name text, last_name text, attributes text NOT NULL)"
+            )
+            self._run(f"TRUNCATE {_STAGE}")
+            self._staged = 0
+            return
+        ((self._temp_cache,),) = self._run("PRAGMA temp.cache_size")
+        self._run(f"PRAGMA temp.cache_size=-{SQLITE_STAGE_CACHE_KIB}")
         self._run(
-            f"INSERT INTO {_STAGE} SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 "
-            "FROM json_each(?)",
-            [json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT PRIMARY KEY, "
+            "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL) WITHOUT ROWID"
         )
+        self._run(f"DELETE FROM {_STAGE}")
+        self._staged = 0
+
+    def close(self) -> None:
+        self._run(f"DROP TABLE IF EXISTS {_STAGE}")
+        if self._temp_cache is not None:
+            self._run(f"PRAGMA temp.cache_size={int(self._temp_cache)}")
 
     def store(
         self, rows: Sequence[ImportRow], list_id: int, source: str, import_id: int | None, now: datetime
     ) -> BatchResult:
-        """Add or refresh the batch's contacts (distinct keys) and put them in the list. The caller commits.
-
-        New contacts are inserted (ON CONFLICT DO NOTHING) and joined to the list first, set-based; only
-        the batch's addresses that were contacts already are then looked up and merged as `upsert_batch`
-        does, so a fresh import walks the email_key index once a row."""
-        result = BatchResult()
+        """Take a batch (distinct keys). PostgreSQL stores it; SQLite stages it (an address staged
+        already since the last flush is a duplicate in the file) until `flush`. The caller commits."""
         if not rows:
-            return result
+            return BatchResult()
         if self.postgresql:
-            result.added, inserted = self._insert_postgresql(rows, list_id, source, import_id, now)
-            suppressed = set(
-                self.session.execute(
-                    select(col(Suppression.email_key)).where(
-                        col(Suppression.email_key) == any_(literal([r[1] for r in rows], ARRAY(String)))
-                    )
-                ).scalars()
-            )
-            remaining = [r for r in rows if r[1] not in inserted] if result.added < len(rows) else []
-        else:
-            self._fill(rows)
-            result.added = self._insert_sqlite(list_id, source, import_id, now)
-            suppressed = {
-                key
-                for (key,) in self._run(
-                    f"SELECT s.email_key FROM {_STAGE} s JOIN suppression x ON x.email_key = s.email_key"
-                )
-            }
-            remaining = []
-            if result.added < len(rows):
-                self._run(
-                    f"DELETE FROM {_STAGE} WHERE email_key IN (SELECT email_key FROM contact WHERE id > ?)",
-                    [self._before],
-                )
-                left = {key for (key,) in self._run(f"SELECT email_key FROM {_STAGE}")}
-                remaining = [r for r in rows if r[1] in left]
+            fresh = [r for r in rows if r[1] not in self._keys]
+            self._keys.update(r[1] for r in fresh)
+            cursor = self._cursor()
+            with cursor, cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for r in fresh:
+                    copy.write_row((r[0], r[1], r[2], r[3], r[4], json.dumps(r[5])))
+            self._staged += len(fresh)
+            return BatchResult(duplicates=len(rows) - len(fresh))
+        staged = self._run(
+            f"INSERT OR IGNORE INTO {_STAGE} "
+            "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)",
+            [json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
+        )
+        self._staged += staged
+        return BatchResult(duplicates=len(rows) - staged)
+
+    def flush(self, list_id: int, source: str, import_id: int | None, now: datetime) -> BatchResult:
+        """Add or refresh the staged contacts and put them in the list. The caller commits."""
+        result = BatchResult()
+        if not self._staged:
+            return result
+        suppressed = {
+            key for (key,) in self._run(f"SELECT s.email_key FROM {_STAGE} s JOIN suppression x USING (email_key)")
+        }
+        # in key order, so the email_key index is written page after page, not all over
+        result.added = self._flush_postgresql(list_id, source, import_id, now) if self.postgresql else \
+            self._flush_sqlite(list_id, source, import_id, now)  # fmt: skip
         duplicates: set[str] = set()
-        if remaining:
-            # addresses the store had before this batch: merged and counted as upsert_batch does
-            contact_rows = [ContactRow(*r) for r in remaining]
-            known = _known(self.session, [r.key for r in contact_rows], list_id)
-            plan = _plan(contact_rows, known, import_id, now, result)
-            duplicates = {r.key for r in contact_rows} - set(plan.counted)
-            _apply(self.session, plan, list_id, import_id)
-            _join_list(self.session, [r.key for r in contact_rows], list_id, source, import_id, now)
+        if result.added < self._staged:
+            # what is left are addresses the store had before: merged as upsert_batch does, a batch at a time
+            p = "%s" if self.postgresql else "?"
+            after = ""
+            while True:
+                left = self._run(
+                    "SELECT email, email_key, is_role, first_name, last_name, attributes "
+                    f"FROM {_STAGE} WHERE email_key > {p} ORDER BY email_key LIMIT {p}",
+                    [after, _KNOWN_BATCH],
+                )
+                if not left:
+                    break
+                after = left[-1][1]
+                rows = [ContactRow(e, k, bool(r), f, la, json.loads(a)) for e, k, r, f, la, a in left]
+                duplicates |= self._merge_known(rows, list_id, source, import_id, now, result)
+        self._run(f"TRUNCATE {_STAGE}" if self.postgresql else f"DELETE FROM {_STAGE}")
+        self._staged = 0
+        self._keys.clear()
         result.suppressed = len(suppressed - duplicates)
         return result
 
-    def _insert_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
+    def _flush_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
+        """New contacts and their memberships; what stays staged is the addresses the store had."""
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
         ((before,),) = self._run("SELECT coalesce(max(id), 0) FROM contact")
-        self._before = before
-        # the staging table is in key order: the email_key index is written page after page, not all over
         added = self._run(
             "INSERT INTO contact (email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
             f"SELECT email, email_key, is_role, first_name, last_name, attributes, ?, ? FROM {_STAGE} WHERE true "
@@ -373,30 +375,41 @@ class ImportStore:
             "SELECT ?, id, ?, ?, ? FROM contact WHERE id > ? ON CONFLICT (list_id, contact_id) DO NOTHING",
             [list_id, source, import_id, stamp, before],
         )
+        if added < self._staged:
+            self._run(f"DELETE FROM {_STAGE} WHERE email_key IN (SELECT email_key FROM contact WHERE id > ?)", [before])
         return int(added)
 
-    def _insert_postgresql(
-        self, rows: Sequence[ImportRow], list_id: int, source: str, import_id: int | None, now: datetime
-    ) -> tuple[int, set[str]]:
-        """New contacts and their memberships in one statement; returns how many, and their keys."""
-        values = [
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-            [r[4] for r in rows],
-            [json.dumps(r[5]) for r in rows],
-        ]
-        inserted = self._run(
+    def _flush_postgresql(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
+        """New contacts, their memberships and their removal from the staging table, in one statement."""
+        ((added,),) = self._run(
             "WITH added AS (INSERT INTO contact "
             "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
-            "SELECT e, k, r, f, l, a::json, %s, %s "
-            # %b: binary arrays; the text format escapes element by element in Python (slow)
-            "FROM unnest(%b::text[], %b::text[], %b::bool[], %b::text[], %b::text[], %b::text[]) AS t(e, k, r, f, l, a) "
-            "ORDER BY k ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), "
+            f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
+            "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), "
             "joined AS (INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
-            "SELECT %s::integer, id, %s, %s::integer, %s FROM added) "
-            "SELECT email_key FROM added",
-            [now, now, *values, list_id, source, import_id, now],
+            "SELECT %s::integer, id, %s, %s::integer, %s FROM added), "
+            f"gone AS (DELETE FROM {_STAGE} s USING added a WHERE s.email_key = a.email_key) "
+            "SELECT count(*) FROM added",
+            [now, now, list_id, source, import_id, now],
         )
-        return len(inserted), {key for (key,) in inserted}
+        return int(added)
+
+    def _merge_known(
+        self,
+        rows: list[ContactRow],
+        list_id: int,
+        source: str,
+        import_id: int | None,
+        now: datetime,
+        result: BatchResult,
+    ) -> set[str]:
+        """Contacts the store had before this batch: merged, joined and counted as `upsert_batch` does.
+        Returns the keys that are duplicates of an earlier batch of this import."""
+        known = _known(self.session, [r.key for r in rows], list_id)
+        plan = _plan(rows, known, import_id, now, result)
+        _apply(self.session, plan, list_id, import_id)
+        _join_list(self.session, [r.key for r in rows], list_id, source, import_id, now)
+        return {r.key for r in rows} - set(plan.counted)
+
+
+_KNOWN_BATCH = 10_000
