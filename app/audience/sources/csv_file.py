@@ -264,7 +264,7 @@ class CsvSource:
                     data_rows += 1
                     yield Record(line=start, problem=f"unreadable CSV row: {exc}")
                     continue
-                if not any(c.strip() for c in row):
+                if not "".join(row).strip():  # blank, or only empty fields
                     continue
                 data_rows += 1
                 if len(row) > width and any(c.strip() for c in row[width:]):
