@@ -85,11 +85,28 @@ def _build(raw: str, local: str, domain: str, display_name: str = "") -> Address
     return Address(email=email, key=f"{local.lower()}@{host}", is_role=_is_role(local), display_name=display_name)
 
 
+def plain_address(text: str) -> tuple[str, str, bool] | None:
+    """`(email, key, is_role)` of a plain ASCII address (no display name, no quotes, already stripped)
+    that passes every check `normalise` makes, in a fraction of its time: an import calls this once a
+    row. None for anything else, which `normalise` then accepts or rejects with its reason."""
+    if _FAST.fullmatch(text) is None:
+        return None
+    local, _, domain = text.rpartition("@")
+    # the pattern admits only ASCII, so characters are bytes; the host matches _HOST in any case
+    if len(local) > _MAX_LOCAL or len(text) > _MAX_ADDRESS:
+        return None
+    host = domain.lower()
+    return f"{local}@{host}", f"{local.lower()}@{host}", local.lower().split("+", 1)[0] in ROLE_LOCAL_PARTS
+
+
 def normalise(raw: str) -> Address:
     """Validate one address (`bob@example.com` or `Bob <bob@example.com>`) and return its normal form."""
     text = raw.strip()
     if not text:
         raise InvalidAddress("empty address")
+    plain = plain_address(text)
+    if plain is not None:
+        return Address(*plain)
     if _FAST.match(text):
         local, domain = text.rsplit("@", 1)
         return _build(raw, local, domain)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +19,14 @@ MAX_LOCK = timedelta(hours=1)
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
-# verified against when the user does not exist, so an unknown address takes as long as a wrong password
-_DUMMY_HASH = _hasher.hash("no such user: dummy password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so an unknown address takes as long as a wrong
+    password. Made on first use: a hash takes 64 MB and most of a second, which every `bulkmail`
+    command (an import too) would otherwise pay at start."""
+    return _hasher.hash("no such user: dummy password")
 
 
 class UserInvalid(ValueError):
@@ -85,7 +92,7 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
     with Session(engine, expire_on_commit=False) as session:
         user = session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalars().first()
         if user is None:
-            _verify(_DUMMY_HASH, password)
+            _verify(_dummy_hash(), password)
             return SignIn(None, "wrong e-mail address or password")
         if user.locked_until is not None and user.locked_until > now:
             wait = int((user.locked_until - now).total_seconds()) + 1

@@ -1,6 +1,7 @@
 """Run an import job: stream the stored file through its source, validate every address, store
-contacts in batches (one commit per batch, with the job's counters in the same transaction) and keep
-every rejected row with its line, column and reason.
+contacts in batches of BATCH_ROWS (set-based, see `ImportStore`; a commit every COMMIT_ROWS rows or
+COMMIT_SECONDS, with the job's counters in the same transaction) and keep every rejected row with its
+line, column and reason. A reading thread parses and validates while a writing thread stores.
 
 Because the counters commit with the rows they count, a job interrupted by a crash or restart can be
 resumed: the rows already counted are read again and skipped, and the report comes out the same as
@@ -10,6 +11,7 @@ an uninterrupted run. A job is owned by whoever last claimed it (`heartbeat_at`)
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,10 +21,10 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlmodel import Session, col
 
-from app.addresses import InvalidAddress, has_mx, normalise
+from app.addresses import InvalidAddress, has_mx, normalise, plain_address
 from app.audience.sources import ImportFailed, Record, open_source
 from app.audience.sources.base import split_name
-from app.audience.store import BatchResult, ContactRow, upsert_batch
+from app.audience.store import BatchResult, ImportRow, ImportStore
 from app.db import is_postgresql, session_scope
 from app.models import ImportJob, ImportReject, utcnow
 from app.models.types import NAME_LENGTH, TEXT_LENGTH
@@ -31,6 +33,12 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 10_000
+# A commit (with the job's counters and a progress report) once this many rows are read, or once a batch
+# ends this long after the last commit: fewer commits write each page of the address index fewer times
+# (a shuffled file touches all of them), and the time bound keeps the progress moving and other
+# writers' waits short.
+COMMIT_ROWS = 100_000
+COMMIT_SECONDS = 5.0
 ANALYZE_AFTER = 10_000
 STALE_AFTER = timedelta(minutes=2)
 CSV_FAMILY = ("csv", "outlook", "google", "dynamics")
@@ -56,12 +64,17 @@ def claim(engine: Engine, job_id: int, now: datetime) -> bool:
 
 
 class _Run:
-    def __init__(self, session: Session, job: ImportJob, settings: Settings, progress: Progress | None) -> None:
+    def __init__(
+        self, session: Session, job: ImportJob, settings: Settings, progress: Progress | None, store: ImportStore
+    ) -> None:
         self.session = session
+        self.store = store
+        self.uncommitted = 0  # rows stored since the last commit
+        self.committed_at = time.monotonic()
         self.job = job
         self.settings = settings
         self.progress = progress
-        self.rows: dict[str, ContactRow] = {}
+        self.rows: dict[str, ImportRow] = {}
         self.rejects: list[dict[str, Any]] = []
         self.pending_rows = 0
         self.mx: dict[str, bool] = {}
@@ -93,31 +106,39 @@ class _Run:
             self.reject(record.line, None, record.raw, "no address in this row")
             return
         for candidate in record.addresses:
-            line = candidate.line or record.line
-            try:
-                address = normalise(candidate.raw)
-            except InvalidAddress as exc:
-                self.reject(line, candidate.column, candidate.raw, str(exc))
-                continue
-            if self.settings.check_mx and not self._has_mx(address.key.rpartition("@")[2]):
+            plain = None if candidate.display_name else plain_address(candidate.raw)
+            if plain is not None:
+                email, key, is_role = plain
+                display = ""
+            else:
+                try:
+                    address = normalise(candidate.raw)
+                except InvalidAddress as exc:
+                    self.reject(candidate.line or record.line, candidate.column, candidate.raw, str(exc))
+                    continue
+                email, key, is_role = address.email, address.key, address.is_role
+                display = address.display_name or candidate.display_name
+            if self.settings.check_mx and not self._has_mx(key.rpartition("@")[2]):
                 self.reject(
-                    line, candidate.column, candidate.raw, f'"{candidate.raw}": its domain accepts no mail (no MX)'
+                    candidate.line or record.line,
+                    candidate.column,
+                    candidate.raw,
+                    f'"{candidate.raw}": its domain accepts no mail (no MX)',
                 )
                 continue
-            if address.key in self.rows:
+            if key in self.rows:
                 self.duplicates += 1
                 continue
             first, last = record.first_name, record.last_name
-            display = address.display_name or candidate.display_name
             if not first and not last and display:
                 first, last = split_name(display)
-            self.rows[address.key] = ContactRow(
-                email=address.email,
-                key=address.key,
-                is_role=address.is_role,
-                first_name=(first or "")[:NAME_LENGTH] or None,
-                last_name=(last or "")[:NAME_LENGTH] or None,
-                attributes=record.attributes,
+            self.rows[key] = (
+                email,
+                key,
+                is_role,
+                first[:NAME_LENGTH] if first else None,
+                last[:NAME_LENGTH] if last else None,
+                record.attributes,
             )
 
     def _has_mx(self, domain: str) -> bool:
@@ -128,12 +149,12 @@ class _Run:
     def due(self) -> bool:
         return len(self.rows) >= BATCH_ROWS or len(self.rejects) >= BATCH_ROWS or self.pending_rows >= BATCH_ROWS
 
-    def hand_off(self, bytes_read: int) -> None:
+    def hand_off(self, bytes_read: int, last: bool = False) -> None:
         """Pass the batch to the writer and start a new one. Blocks while the writer is two batches behind."""
         if self.failure is not None:
             raise self.failure
         batch = _Batch(
-            list(self.rows.values()), self.rejects, self.rows_read, self.invalid, self.duplicates, bytes_read
+            list(self.rows.values()), self.rejects, self.rows_read, self.invalid, self.duplicates, bytes_read, last
         )
         self.queue.put(batch)
         self.rows, self.rejects = {}, []
@@ -163,38 +184,45 @@ class _Run:
                 self.failure = exc
 
     def _store(self, batch: "_Batch") -> None:
-        """Store the batch and the counters that describe it, in one commit."""
+        """Store the batch and add it to the job's counters; commit both together when due."""
         job = self.job
         now = utcnow()
         job.rows_read += batch.rows_read
         job.invalid += batch.invalid
         job.duplicates += batch.duplicates
+        source = _source_name(job.format)
         if batch.rows:
-            result: BatchResult = upsert_batch(
-                self.session, batch.rows, job.list_id, _source_name(job.format), job.id, now
-            )
-            job.added += result.added
-            job.updated += result.updated
-            job.duplicates += result.duplicates
-            job.suppressed += result.suppressed
+            self._count(self.store.store(batch.rows, job.list_id, source, job.id, now))
         if batch.rejects:
             self.session.execute(insert(ImportReject), batch.rejects)
         job.bytes_read = batch.bytes_read
-        job.heartbeat_at = now
-        self.session.add(job)
-        self.session.commit()
-        if self.progress:
-            self.progress(job)
+        self.uncommitted += batch.rows_read
+        if batch.last or self.uncommitted >= COMMIT_ROWS or time.monotonic() - self.committed_at >= COMMIT_SECONDS:
+            self._count(self.store.flush(job.list_id, source, job.id, now))
+            job.heartbeat_at = now
+            self.session.add(job)
+            self.session.commit()
+            self.uncommitted, self.committed_at = 0, time.monotonic()
+            if self.progress:
+                self.progress(job)
+
+    def _count(self, result: BatchResult) -> None:
+        job = self.job
+        job.added += result.added
+        job.updated += result.updated
+        job.duplicates += result.duplicates
+        job.suppressed += result.suppressed
 
 
 @dataclass
 class _Batch:
-    rows: list[ContactRow]
+    rows: list[ImportRow]
     rejects: list[dict[str, Any]]
     rows_read: int
     invalid: int
     duplicates: int
     bytes_read: int
+    last: bool
 
 
 def _refresh_statistics(session: Session, job: ImportJob) -> None:
@@ -222,10 +250,12 @@ def _discard_upload(job: ImportJob, settings: Settings) -> None:
 
 def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progress | None = None) -> ImportJob:
     """Process a claimed job to the end. Never raises for a bad file: the job ends `failed` with the reason."""
-    with Session(engine, expire_on_commit=False) as session:
+    # one connection throughout: the staging table is the connection's own
+    with engine.connect() as connection, Session(connection, expire_on_commit=False) as session:
         job = session.get(ImportJob, job_id)
         if job is None:
             raise LookupError(f"no import job {job_id}")
+        store = ImportStore(session)
         already = job.rows_read  # resuming: these rows are stored and counted
         requested = job.column_mapping.get("requested", {})
         fmt = job.column_mapping.get("requested_format", "auto")
@@ -233,7 +263,8 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
             source = open_source(job.stored_path or "", fmt, requested, filename=job.filename)
             job.format = source.format
             job.column_mapping = {**job.column_mapping, **source.mapping}
-            run = _Run(session, job, settings, progress)
+            store.open()
+            run = _Run(session, job, settings, progress, store)
             run.start_writer()
             try:
                 seen = 0
@@ -244,13 +275,13 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
                     run.take(record)
                     if run.due():
                         run.hand_off(source.bytes_read())
-                run.hand_off(job.size_bytes)
+                run.hand_off(job.size_bytes, last=True)
             finally:
                 run.finish_writer()
             job.state = "done"
             _refresh_statistics(session, job)
         except ImportFailed as exc:
-            session.rollback()  # the batch in progress; earlier batches stay, counted
+            session.rollback()  # the batches since the last commit; earlier ones stay, counted
             session.refresh(job)
             job.state, job.error = "failed", str(exc)[:TEXT_LENGTH]
         except Exception as exc:
@@ -258,6 +289,10 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
             session.rollback()
             session.refresh(job)
             job.state, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"[:TEXT_LENGTH]
+        try:
+            store.close()
+        except Exception:
+            log.exception("import %s: the staging table was not removed", job_id)
         job.finished_at = utcnow()
         _discard_upload(job, settings)
         session.add(job)

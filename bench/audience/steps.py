@@ -1,6 +1,5 @@
-"""One benchmark step per process (run by bench.audience.run); prints one JSON line.
+"""One benchmark step per process (run by bench.audience.run; the import is the CLI itself); prints one JSON line.
 
-python -m bench.audience.steps import URL FILE
 python -m bench.audience.steps compile URL CONTACTS SUPPRESSIONS
 """
 
@@ -14,7 +13,6 @@ from sqlalchemy import case, func, insert, literal, select, text
 from sqlmodel import Session
 
 from app.audience.compile import compile_audience, freeze_into_ledger
-from app.audience.importer import import_file
 from app.audience.store import ContactRow, insert_contacts
 from app.db import make_engine
 from app.migrate import upgrade
@@ -25,29 +23,6 @@ from app.settings import Settings
 
 def _rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-
-def run_import(url: str, path: str) -> dict:
-    settings = Settings(_env_file=None, database_url=url, upload_dir="/nonexistent")
-    engine = make_engine(url)
-    upgrade(engine)
-    with Session(engine) as session:
-        ml = MailingList(name="bench")
-        session.add(ml)
-        session.commit()
-        list_id = ml.id
-    start = time.perf_counter()
-    job = import_file(engine, settings, list_id, path)  # type: ignore[arg-type]
-    seconds = time.perf_counter() - start
-    assert job.state == "done", job.error
-    return {
-        "seconds": seconds,
-        "rss_mb": _rss_mb(),
-        "rows": job.rows_read,
-        "added": job.added,
-        "duplicates": job.duplicates,
-        "invalid": job.invalid,
-    }
 
 
 def _members(session: Session, list_id: int, where) -> None:  # type: ignore[no-untyped-def]
@@ -126,5 +101,5 @@ def run_compile(url: str, contacts: int, suppressions: int) -> dict:
 
 if __name__ == "__main__":
     step, *args = sys.argv[1:]
-    result = run_import(args[0], args[1]) if step == "import" else run_compile(args[0], int(args[1]), int(args[2]))
-    print(json.dumps(result))
+    assert step == "compile", step
+    print(json.dumps(run_compile(args[0], int(args[1]), int(args[2]))))

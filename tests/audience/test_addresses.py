@@ -1,6 +1,6 @@
 import pytest
 
-from app.addresses import InvalidAddress, email_key, normalise
+from app.addresses import InvalidAddress, email_key, normalise, plain_address
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,33 @@ def test_role_addresses_are_flagged(raw: str) -> None:
 
 def test_person_is_not_a_role() -> None:
     assert not normalise("alice@example.com").is_role
+
+
+MIX = [
+    "bob@example.com", "Bob.Smith@Example.COM", "postmaster@example.org", "Info+News@example.org", "a@b.co",
+    "x@xn--bcher-kva.de", "x@XN--BCHER-KVA.DE", "o'neil@example.ie", "a.b-c_d~e@sub.mail.example.com",
+    "a" * 64 + "@example.com", "a" * 65 + "@example.com", "b@" + "c" * 63 + ".example.com",
+    "a" * 64 + "@" + ".".join(["d" * 60] * 3) + ".com", "a" * 64 + "@" + ".".join(["d" * 61] * 3) + ".com",
+    "a" * 64 + "@" + ".".join(["d" * 50] * 4) + ".com",
+    "bob@example.com\n", " bob@example.com", "bob@@example.com", "bob@example", "bob@localhost", "a..b@x.org",
+    ".a@x.org", "a.@x.org", "a@-b.com", "a@b-.com", "a@b.c", "a@b.123", "a@[192.0.2.1]", '"a b"@x.org',
+    "Bob <bob@example.com>", "jörg@bücher.de", "anna@bücher.de", "bob example.com", "a b@c.com", "@x.org",
+    "bob@", "", "bob@exa_mple.com", "bob@example..com", "x@example.com.", "ab{c}@example.com",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", MIX)
+def test_plain_fast_path_decides_as_the_full_parser(raw: str) -> None:
+    """The import's fast path either hands over (None) or gives exactly what normalise gives."""
+    try:
+        full = normalise(raw)
+    except InvalidAddress:
+        full = None
+    plain = plain_address(raw)
+    if plain is not None:
+        assert full is not None and plain == (full.email, full.key, full.is_role)
+
+
+def test_plain_fast_path_takes_the_common_addresses() -> None:
+    for raw in ("bob@example.com", "Bob.Smith@Example.COM", "postmaster@example.org", "x@xn--bcher-kva.de"):
+        assert plain_address(raw) is not None

@@ -24,8 +24,9 @@ def _csv(path: Path) -> Path:
 
 
 def test_stalled_import_is_resumed_with_exact_counts(
-    engine: Engine, settings: Settings, session: Session, tmp_path: Path
+    engine: Engine, settings: Settings, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(importer, "COMMIT_ROWS", importer.BATCH_ROWS)  # a commit after the first batch
     ml = make_list(session, "L")
     upload_dir = Path(settings.upload_dir)
     upload_dir.mkdir(parents=True)

@@ -18,7 +18,7 @@ class NoAddressColumn(ImportFailed):
         self.plain = plain
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One address found in a record, and where it was."""
 
@@ -28,7 +28,7 @@ class Candidate:
     line: int | None = None  # when it differs from the record's first line (a vCard property)
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     line: int
     addresses: list[Candidate] = field(default_factory=list)

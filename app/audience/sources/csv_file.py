@@ -264,7 +264,7 @@ class CsvSource:
                     data_rows += 1
                     yield Record(line=start, problem=f"unreadable CSV row: {exc}")
                     continue
-                if not any(c.strip() for c in row):
+                if not "".join(row).strip():  # blank, or only empty fields
                     continue
                 data_rows += 1
                 if len(row) > width and any(c.strip() for c in row[width:]):
@@ -284,16 +284,19 @@ class CsvSource:
             )
 
     def _record(self, line: int, row: list[str], cols: Columns) -> Record:
-        def cell(i: int | None) -> str:
-            return row[i].strip() if i is not None and i < len(row) else ""
-
+        # once a row, a million times an import: no helper calls, and the row's text only when a reject shows it
+        n = len(row)
         addresses = []
         for i in cols.emails:
-            value = cell(i)
-            parts = value.split(" ::: ") if cols.multi_value else [value]
-            addresses += [Candidate(p.strip(), i + 1) for p in parts if p.strip()]
+            value = row[i].strip() if i < n else ""
+            if not value:
+                continue
+            if cols.multi_value:
+                addresses += [Candidate(p.strip(), i + 1) for p in value.split(" ::: ") if p.strip()]
+            else:
+                addresses.append(Candidate(value, i + 1))
         if not addresses:
-            elsewhere = next((i for i in cols.others if "@" in cell(i)), None)
+            elsewhere = next((i for i in cols.others if i < n and "@" in row[i]), None)
             if elsewhere is not None:
                 return Record(
                     line=line,
@@ -302,15 +305,19 @@ class CsvSource:
                     f'"{self.headers[elsewhere]}", which is imported only when asked for '
                     f"(import that column as separate contacts too)",
                 )
-        attributes = {name: row[i].strip() for i, name in cols.attributes if i < len(row) and row[i].strip()}
-        first, last = cell(cols.first), cell(cols.last)
-        if cols.full is not None and cell(cols.full):
-            first, last = (n or "" for n in split_name(cell(cols.full)))
+        attributes = {}
+        for i, name in cols.attributes:
+            if i < n and (value := row[i].strip()):
+                attributes[name] = value
+        first = row[cols.first].strip() if cols.first is not None and cols.first < n else ""
+        last = row[cols.last].strip() if cols.last is not None and cols.last < n else ""
+        if cols.full is not None and cols.full < n and (full := row[cols.full].strip()):
+            first, last = (part or "" for part in split_name(full))
         return Record(
             line=line,
             addresses=addresses,
             first_name=first or None,
             last_name=last or None,
             attributes=attributes,
-            raw=self.delimiter.join(row),
+            raw="" if addresses else self.delimiter.join(row),
         )
