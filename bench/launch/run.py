@@ -67,17 +67,21 @@ def main() -> None:
     date = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip()
     print(f"\nMeasured {date}; command: `.venv/bin/python -m bench.launch.run --contacts {a.contacts}`\n")
     print(
-        "| backend | code | compile counts (3 runs) | freeze, empty campaign ledger | freeze, second campaign | included | excluded |"
+        "Wall / CPU seconds (CPU: the Python process on SQLite, the session's backend on PostgreSQL); "
+        "load = 1-minute load average at the end of the measurement.\n"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("| backend | code | compile counts (3 runs) | freeze, first campaign | freeze, second campaign | load |")
+    print("|---|---|---|---|---|---|")
     for backend, label, r in rows:
-        c = r["counts"]
-        compiles = " / ".join(f"{s:.2f}" for s in r["compile_s"])
-        first, second = r["freeze_s"]
-        excluded = ", ".join(f"{k} {v:,}" for k, v in c["excluded"].items())
+        compiles = " · ".join(f"{w:.2f} / {c:.2f}" for w, c in zip(r["compile_s"], r["compile_cpu_s"], strict=True))
+        (first, second), (first_cpu, second_cpu) = r["freeze_s"], r["freeze_cpu_s"]
         print(
-            f"| {backend} | {label} | {compiles} s | {first:.2f} s | {second:.2f} s | {c['included']:,} | {excluded} |"
+            f"| {backend} | {label} | {compiles} | {first:.2f} / {first_cpu:.2f} | {second:.2f} / {second_cpu:.2f} "
+            f"| {r['load']:.1f} |"
         )
+    print(
+        f"\nCounts (the same in every row; the script checks each freeze against them): {json.dumps(rows[-1][2]['counts'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ hard bounces after and before that clean send, bounces attributed to nothing (wh
 and soft bounces three and two in the window (only three counts)."""
 
 import json
+import os
 import random
 import resource
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, String, cast, func, insert, literal, select, text
@@ -166,6 +168,18 @@ def build(session: Session, contacts: int) -> list[int]:
     return ids  # type: ignore[return-value]
 
 
+def _cpu(session: Session) -> float:
+    """CPU seconds spent so far by whatever runs the statements: this process on SQLite, the
+    session's backend on PostgreSQL (same machine). On a shared machine wall time swings with the load;
+    CPU time much less."""
+    if not is_postgresql(session):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def _campaign(session: Session, name: str) -> int:
     campaign = Campaign(name=name, from_address="news@example.test", subject=name)
     session.add(campaign)
@@ -184,28 +198,35 @@ def measure(url: str, contacts: int) -> dict:
         build_s = time.perf_counter() - start
         pg = is_postgresql(session)
     result: dict[str, Any] = {"build_s": build_s, "postgresql": pg}
-    compiles = []
+    compiles, compiles_cpu = [], []
     for _ in range(3):
         with Session(engine) as session:
+            cpu = _cpu(session)
             start = time.perf_counter()
             counts = compile_audience(session, lists, settings, utcnow()).counts
             compiles.append(time.perf_counter() - start)
+            compiles_cpu.append(_cpu(session) - cpu)
     result["compile_s"] = compiles
+    result["compile_cpu_s"] = compiles_cpu
     result["counts"] = counts
-    freezes = []
+    freezes, freezes_cpu = [], []
     for name in ("first", "second"):
         with Session(engine) as session:
             campaign_id = _campaign(session, name)
+            cpu = _cpu(session)
             start = time.perf_counter()
             frozen = freeze_into_ledger(session, campaign_id, lists, settings, utcnow(), utcnow())
             session.commit()
             freezes.append(time.perf_counter() - start)
+            freezes_cpu.append(_cpu(session) - cpu)
             rows = session.execute(
                 select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign_id)
             ).scalar_one()
             assert frozen == counts, (frozen, counts)
             assert rows == counts["included"], (rows, counts["included"])
     result["freeze_s"] = freezes
+    result["freeze_cpu_s"] = freezes_cpu
+    result["load"] = os.getloadavg()[0]
     result["rss_mb"] = _rss_mb()
     return result
 
