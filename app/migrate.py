@@ -16,11 +16,23 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database up to `revision`; a no-op when it is already there."""
+    """Bring the database up to `revision`; a no-op when it is already there.
+
+    On SQLite the migrations run with foreign keys off, as a table rebuild (batch mode) needs: with
+    them on, dropping the old table would run the ON DELETE actions of every table that refers to it
+    (deleting a ledger's attempts, say)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction: the pragma is a no-op inside one
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current(engine: Engine) -> str | None:

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlmodel import SQLModel
 
+from app.db import make_engine
 from app.migrate import alembic_config, current, upgrade
 from tests.conftest import BACKENDS, POSTGRES_URL
 
@@ -85,3 +86,33 @@ def test_cli_help_explains_each_command() -> None:
     assert out.returncode == 0
     for command in ("serve", "worker", "db"):
         assert command in out.stdout
+
+
+def test_ledger_rebuild_keeps_every_row_that_refers_to_the_ledger(empty_db_url: str) -> None:
+    """0006 rebuilds the delivery table on SQLite; the attempts, bounces and suppressions that refer
+    to its rows keep them (with foreign keys on, dropping the old table would delete the attempts)."""
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0005")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO contact (id, email, email_key, attributes, is_role, created_at, updated_at) "
+            f"VALUES (1, 'a@x.org', 'a@x.org', '{{}}', false, {stamp}, {stamp})",
+            "INSERT INTO campaign (id, name, from_name, from_address, subject, html_template, text_template, list_ids, "
+            f"state, audience_counts, created_at, updated_at) VALUES (1, 'c', '', 'n@x.org', 's', '', '', '[]', "
+            f"'completed', '{{}}', {stamp}, {stamp})",
+            "INSERT INTO delivery (id, campaign_id, contact_id, email, email_key, state, attempts, sent_at, verp_token) "
+            f"VALUES (1, 1, 1, 'a@x.org', 'a@x.org', 'bounced', 1, {stamp}, 'tok')",
+            f"INSERT INTO delivery_attempt (delivery_id, at, outcome) VALUES (1, {stamp}, 'sent')",
+            "INSERT INTO suppression (email, email_key, reason, source, note, delivery_id, created_at) "
+            f"VALUES ('a@x.org', 'a@x.org', 'bounced', 'test', '', 1, {stamp})",
+        ):
+            conn.execute(text(sql))
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT contact_id, verp_token FROM delivery")).all() == [(1, "tok")]
+        assert conn.execute(text("SELECT delivery_id FROM delivery_attempt")).scalars().all() == [1]
+        assert conn.execute(text("SELECT delivery_id FROM suppression")).scalars().all() == [1]
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == []
+    engine.dispose()

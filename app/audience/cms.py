@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlmodel import Session, col
 
 from app.addresses import Address, InvalidAddress, normalise
 from app.audience.store import add_members
-from app.models import Contact, ListMember
+from app.models import Contact, Delivery, ListMember
 
 
 @dataclass
@@ -51,6 +51,8 @@ def _merge_into(session: Session, keep: Contact, gone: Contact) -> None:
                 )
             )
         session.delete(member)
+    # the ledger keeps its rows (the address they went to is on each), without the removed contact
+    session.execute(update(Delivery).where(col(Delivery.contact_id) == gone.id).values(contact_id=None))
     session.delete(gone)
     session.flush()
 

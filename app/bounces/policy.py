@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.selectable import Exists
 from sqlmodel import Session, col
 
 from app.bounces.suppress import Wanted, ensure_suppressions
@@ -39,19 +39,26 @@ class BouncePolicy:
         return cls(settings.hard_bounce_threshold, settings.soft_bounce_threshold, settings.soft_bounce_window_days)
 
 
-def _last_clean_send() -> ScalarSelect[datetime | None]:
+def _clean_send_since() -> Exists:
+    """A message to the bounce's address went out at or after the bounce (a ledger row still `sent`):
+    the bounce came before the last clean send. An anti-join, so the planner estimates it as one
+    (a scalar max() per bounce row looked like millions of rows of work, and PostgreSQL then spent
+    seconds compiling the statement with JIT)."""
     return (
-        select(func.max(Delivery.sent_at))
-        .where(col(Delivery.email_key) == Bounce.email_key, col(Delivery.state) == DeliveryState.SENT)
+        select(literal(1))
+        .where(
+            col(Delivery.email_key) == Bounce.email_key,
+            col(Delivery.state) == DeliveryState.SENT,
+            col(Delivery.sent_at) >= Bounce.created_at,
+        )
         .correlate(Bounce)
-        .scalar_subquery()
+        .exists()
     )
 
 
 def _counting(policy: BouncePolicy, now: datetime) -> ColumnElement[bool]:
     """The bounce rows that count towards suppression."""
-    last_clean = _last_clean_send()
-    hard = and_(col(Bounce.hard).is_(True), or_(last_clean.is_(None), col(Bounce.created_at) > last_clean))
+    hard = and_(col(Bounce.hard).is_(True), ~_clean_send_since())
     soft = and_(col(Bounce.hard).is_(False), col(Bounce.created_at) >= now - timedelta(days=policy.window_days))
     # a bounce we cannot tie to anything we sent (backscatter from forged mail) never suppresses
     return and_(col(Bounce.kind) == BounceKind.BOUNCE, col(Bounce.attribution) != "none", or_(hard, soft))

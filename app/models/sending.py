@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.states import CampaignState, DeliveryState
@@ -37,20 +37,48 @@ class Campaign(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """The ledger row. The row is the queue: claiming, sending and recording happen on it."""
+    """The ledger row. The row is the queue: claiming, sending and recording happen on it.
+
+    A launch writes a million of these in one statement, so every index and constraint here is paid
+    per recipient: the indexes that only matter once a row has gone out are partial (a queued row is
+    in none of them), and campaign_id / contact_id carry no foreign keys (a per-row check that locked
+    every contact row took most of a launch on PostgreSQL). The rows are only ever inserted from the
+    campaign and contacts in the same transaction; a campaign with a ledger is never deleted, and
+    merging a contact away clears its contact_id here (app.audience.cms)."""
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_key", name="uq_delivery_campaign_email"),
         # the workers' claim query: due rows by time
         Index("ix_delivery_due", "state", "next_attempt_at"),
         Index("ix_delivery_campaign_state", "campaign_id", "state"),
-        # an address's ledger rows; covers the bounce policy's "last clean send" (max sent_at of `sent` rows)
-        Index("ix_delivery_email_key_state_sent", "email_key", "state", "sent_at"),
+        # an address's ledger rows that went out: the bounce policy's "clean send since the bounce" and
+        # attribution's ledger layer (both ask for sent_at, which a queued row does not have)
+        Index(
+            "ix_delivery_email_key_state_sent",
+            "email_key",
+            "state",
+            "sent_at",
+            sqlite_where=text("sent_at IS NOT NULL"),
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_delivery_message_id",
+            "message_id",
+            sqlite_where=text("message_id IS NOT NULL"),
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_delivery_verp_token",
+            "verp_token",
+            unique=True,
+            sqlite_where=text("verp_token IS NOT NULL"),
+            postgresql_where=text("verp_token IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
-    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    campaign_id: int
+    contact_id: int | None = None
     email: str = Field(max_length=EMAIL_LENGTH)
     email_key: str = Field(max_length=EMAIL_LENGTH)
     state: str = Field(default=DeliveryState.QUEUED, max_length=20)
@@ -63,8 +91,8 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_reply_code: int | None = None
     last_reply: str | None = Field(default=None, max_length=TEXT_LENGTH)
-    message_id: str | None = Field(default=None, max_length=LINE_LENGTH, index=True)
-    verp_token: str | None = Field(default=None, max_length=100, unique=True)
+    message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
+    verp_token: str | None = Field(default=None, max_length=100)
     bounced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
