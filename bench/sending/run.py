@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -128,11 +129,15 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[str, float]:
+def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path, profile: str = "") -> dict[str, float]:
     url = fresh_database(kind, workdir)
     list_id = audience(url, n)
     env = worker_env(url, port, workdir)
-    procs = [subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env, cwd=workdir,
+    cmd = [sys.executable, "-m", "app", "worker"]
+    if profile:  # py-spy's collapsed stacks of each worker, for flame graphs or grep
+        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads", "--nonblocking",
+               "-r", "200", "-o", str(Path(profile) / f"{kind}-w{{i}}.txt"), "--", *cmd]  # fmt: skip
+    procs = [subprocess.Popen([a.replace("{i}", str(i)) for a in cmd], env=env, cwd=workdir,
                               stdout=(workdir / f"{kind}-w{i}.log").open("wb"), stderr=subprocess.STDOUT)
              for i in range(workers)]  # fmt: skip
     try:
@@ -166,7 +171,7 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[
             states = dict(conn.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all())
     finally:  # a failed run must not leave workers claiming rows in the next run's database
         for p in procs:
-            p.terminate()
+            p.send_signal(signal.SIGINT) if profile else p.terminate()  # py-spy writes its file on SIGINT
             p.wait(60)
     engine.dispose()
     assert states == {"sent": n}, states
@@ -178,6 +183,7 @@ def main() -> None:
     ap.add_argument("--recipients", type=int, default=100_000)
     ap.add_argument("--naive", type=int, default=20_000, help="recipients for the naive loop (it is slow)")
     ap.add_argument("--only", default="source,naive,sqlite,pg2")
+    ap.add_argument("--profile", default="", help="directory for py-spy's collapsed stacks of each worker")
     args = ap.parse_args()
     only = set(args.only.split(","))
     port = free_port()
@@ -191,10 +197,10 @@ def main() -> None:
             results["naive"] = naive_loop(port, args.naive)
             print(f"naive loop: {results['naive']:.0f} msg/s ({args.naive} messages)", flush=True)
         if "sqlite" in only:
-            results["sqlite"] = bulkmail("sqlite", 1, port, args.recipients, workdir)
+            results["sqlite"] = bulkmail("sqlite", 1, port, args.recipients, workdir, args.profile)
             print(f"bulkmail 1 worker SQLite: {results['sqlite']}", flush=True)
         if "pg2" in only:
-            results["pg2"] = bulkmail("postgresql", 2, port, args.recipients, workdir)
+            results["pg2"] = bulkmail("postgresql", 2, port, args.recipients, workdir, args.profile)
             print(f"bulkmail 2 workers PostgreSQL: {results['pg2']}", flush=True)
     src, naive = results.get("smtp-source"), results.get("naive")
     for key in ("sqlite", "pg2"):
