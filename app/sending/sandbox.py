@@ -72,7 +72,10 @@ class _Budget:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.deadline = time.thread_time() + limits.seconds
+        # the CPU clock starts with the first Jinja render of the message (start_clock): a message whose
+        # templates are all Substitutions runs no code a clock could stop, and reading a thread's CPU
+        # clock is a system call
+        self.deadline = -1.0
         self.work_left = limits.max_bytes * WORK_FACTOR
         self.output_left = limits.max_bytes
         self.ticks = TICK_EVERY
@@ -84,8 +87,14 @@ class _Budget:
             self.ticks = TICK_EVERY
             self.look_at_clock()
 
+    def start_clock(self) -> None:
+        if self.deadline < 0:
+            self.deadline = time.thread_time() + self.limits.seconds
+
     def look_at_clock(self) -> None:
-        if time.thread_time() > self.deadline:
+        if self.deadline < 0:
+            self.start_clock()
+        elif time.thread_time() > self.deadline:
             raise RenderLimitExceeded("time", f"rendering took longer than {self.limits.describe_time()}")
 
     def allow(self, size: int) -> None:
@@ -626,6 +635,7 @@ _MISSING = object()
 def render(template: Any, context: Mapping[str, Any]) -> str:
     """Render a template of this environment inside `limited()`; its output counts toward the message size."""
     budget = _budget()
+    budget.start_clock()
     left = budget.output_left
     pieces: list[str] = []
     append = pieces.append
