@@ -154,8 +154,8 @@ class SenderPool:
     def _send(self, conn: RelayConnection, jobs: list[Job]) -> list[Outcome]:
         """Send a group of jobs of one batch on this thread's connection, pipelined when the relay
         allows; every job gets its outcome. Each round either settles at least one job or reconnects
-        once (a reused connection the relay closed meanwhile, its idle timeout or per-connection limit,
-        is reopened once before the relay counts as unreachable)."""
+        once (a connection in use that the relay closed, its idle timeout or per-connection limit, is
+        reopened once before the relay counts as unreachable)."""
         outcomes: list[Outcome | None] = [None] * len(jobs)
         reconnected = False
         while True:
@@ -189,11 +189,12 @@ class SenderPool:
                     f"unexpected error talking to the relay ({type(exc).__name__})",
                 )
                 continue
-            retry = reused and not conn.answered and not reconnected
-            if retry and any(isinstance(r, ConnectionLost) for r in results):
-                log.info("the relay closed a reused connection; reconnecting")
+            lost = next((n for n, r in enumerate(results) if isinstance(r, ConnectionLost)), None)
+            # the line was in use before the lost message (an earlier round or message): try once more
+            if lost is not None and not reconnected and (reused or lost > 0):
+                log.info("the relay closed a connection in use; reconnecting")
                 reconnected = True
-                results = [r if isinstance(r, NotSendable) else None for r in results]
+                results[lost:] = [r if isinstance(r, NotSendable) else None for r in results[lost:]]
             for k, result in zip(todo, results, strict=True):
                 if result is not None:  # None: not tried; the next round sees why (an outage, a paused campaign)
                     outcomes[k] = self._outcome(conn, jobs[k], result)

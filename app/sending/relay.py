@@ -165,7 +165,6 @@ class RelayConnection:
         self.pipelining = False
         self.smtputf8 = False
         self.eightbit = False
-        self.answered = False  # whether the relay answered anything in the last send_many
         self._rbuf = bytearray()
 
     def open(self) -> None:
@@ -239,7 +238,6 @@ class RelayConnection:
             if line[3:4] != b"-":
                 break
         del buf[:start]
-        self.answered = True
         text = " ".join(t.decode("utf-8", "replace") for t in texts).strip()
         code = int(line[:3]) if line[:3].isdigit() else -1
         if code == 421 or code == -1:
@@ -261,9 +259,8 @@ class RelayConnection:
         next message's MAIL, RCPT and DATA, and their four replies come back together: one round trip
         per message. Each message gets its Reply, or what stopped it: NotSendable (that message only),
         ConnectionLost or RelayError (the connection is done with; the messages after it get None: not
-        tried). `answered` says afterwards whether the relay answered anything in this call."""
+        tried)."""
         results: list[Reply | Exception | None] = [None] * len(messages)
-        self.answered = False
         try:
             if self.smtp is None:
                 self.open()

@@ -579,17 +579,19 @@ class Substitution:
     would resolve to one of the environment's globals, is left to the Jinja template (render returns
     None). No loop, call or operator runs, so the output size is the only limit that can bite."""
 
-    __slots__ = ("_escape", "_globals", "_pieces")
+    __slots__ = ("_escape", "_globals", "_slots", "_texts")
 
     def __init__(self, pieces: list[tuple[bool, str]], autoescape: bool, globals_: Collection[str]) -> None:
-        self._pieces = pieces  # (is a variable, literal text or variable name)
+        # the literal text with a hole at each variable; the holes' positions and names
+        self._texts = ["" if is_name else text for is_name, text in pieces]
+        self._slots = [(i, name) for i, (is_name, name) in enumerate(pieces) if is_name]
         self._escape = autoescape
         self._globals = globals_
 
     @classmethod
     def of(cls, environment: "BoundedEnvironment", source: str) -> "Substitution | None":
         """The substitution for a template source, or None when it does more than substitute names."""
-        pieces: list[tuple[bool, str]] = []
+        pieces: list[tuple[bool, str]] = []  # (is a variable, literal text or variable name)
         for node in environment.parse(source).body:
             if not isinstance(node, nodes.Output):
                 return None
@@ -606,18 +608,18 @@ class Substitution:
     def render(self, context: Mapping[str, Any]) -> str | None:
         """The output for these values inside `limited()`, counted toward the message size; None when a
         value needs the Jinja template (not a string or number, or a global name not in the context)."""
-        out: list[str] = []
-        for is_name, text in self._pieces:
-            if not is_name:
-                out.append(text)
-                continue
-            value = context.get(text, _MISSING)
+        out = self._texts.copy()
+        get = context.get
+        for slot, name in self._slots:
+            value = get(name, _MISSING)
             kind = type(value)
             if kind is str:
-                out.append(escape(value) if self._escape else value)
+                if self._escape and _HTML_SPECIAL.search(value) is not None:
+                    value = str(escape(value))
+                out[slot] = value
             elif kind is int or kind is float:
-                out.append(str(value))
-            elif value is _MISSING and text not in self._globals:
+                out[slot] = str(value)
+            elif value is _MISSING and name not in self._globals:
                 continue  # undefined: empty, as ChainableUndefined renders it
             else:
                 return None
@@ -629,6 +631,7 @@ class Substitution:
         return result
 
 
+_HTML_SPECIAL = re.compile("[&<>\"']")  # what markupsafe.escape replaces
 _MISSING = object()
 
 
