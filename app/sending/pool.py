@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from app.models import utcnow
 from app.models.states import DeliveryState
-from app.sending.compose import Envelope
+from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
+from app.sending.render import RenderFailed
 from app.sending.throttle import Throttle
 from app.settings import Settings
 
@@ -104,8 +106,11 @@ class Batch:
 
 @dataclass
 class Job:
+    """One claimed row to compose and send; the sending thread composes it, so the worker's own thread
+    only claims and records (on a fast relay it was the one busy thread)."""
+
     row: Claimed
-    envelope: Envelope
+    composer: Composer
     batch: Batch
 
 
@@ -157,6 +162,13 @@ class SenderPool:
         once (a connection in use that the relay closed, its idle timeout or per-connection limit, is
         reopened once before the relay counts as unreachable)."""
         outcomes: list[Outcome | None] = [None] * len(jobs)
+        envelopes: list[Envelope | None] = [None] * len(jobs)
+        for k, job in enumerate(jobs):
+            built = self._compose(job)
+            if isinstance(built, Outcome):
+                outcomes[k] = built
+            else:
+                envelopes[k] = built
         reconnected = False
         while True:
             todo = []
@@ -179,7 +191,7 @@ class SenderPool:
             todo = todo[: max(1, room)]
             reused = conn.smtp is not None
             try:
-                results = conn.send_many([jobs[k].envelope for k in todo])
+                results = conn.send_many([cast(Envelope, envelopes[k]) for k in todo])
             except Exception as exc:  # a bug or an odd server must not leave the batch waiting forever
                 log.exception("unexpected error sending delivery %s", jobs[todo[0]].row.id)
                 conn.close()
@@ -198,6 +210,22 @@ class SenderPool:
             for k, result in zip(todo, results, strict=True):
                 if result is not None:  # None: not tried; the next round sees why (an outage, a paused campaign)
                     outcomes[k] = self._outcome(conn, jobs[k], result)
+
+    def _compose(self, job: Job) -> Envelope | Outcome:
+        """The job's message, or the outcome of a message that cannot be built (a template error or
+        limit for this one contact fails the row, not the send)."""
+        row = job.row
+        try:
+            env = job.composer.compose(row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id)
+        except RenderFailed as exc:
+            return Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}")
+        except Exception:
+            log.exception("could not build the message of delivery %s", row.id)
+            return Outcome(
+                row, DeliveryState.FAILED, None, "not sent: the message could not be built (details in the log)"
+            )
+        row.verp_token, row.message_id = env.verp_token, env.message_id
+        return env
 
     def _held(self, job: Job) -> Outcome | None:
         """The outcome of a job that must not go to the relay now: its campaign stopped on a relay

@@ -1,5 +1,5 @@
-"""The sending worker: claim due ledger rows, compose their messages, hand them to the sender
-threads, record the results; start scheduled campaigns and close finished ones.
+"""The sending worker: claim due ledger rows, hand them to the sender threads (which compose and send
+each message), record the results; start scheduled campaigns and close finished ones.
 
 Two batches are in flight at most (one being sent while the next is composed), so after a kill -9
 at most 2 x worker_batch recipients can get a second copy; every other row is sent exactly once.
@@ -24,7 +24,6 @@ from sqlmodel import Session
 from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
-from app.models.states import DeliveryState
 from app.secret_key import get_secret_key
 from app.sending import ledger
 from app.sending.campaigns import start_due_scheduled
@@ -32,7 +31,6 @@ from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
-from app.sending.render import RenderFailed
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -154,24 +152,8 @@ class Worker:
             if row.email_key in stopped:
                 batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.email_key]} after launch"))
                 continue
-            try:
-                env = composers[row.campaign_id].compose(
-                    row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id
-                )
-            except RenderFailed as exc:  # a template error or limit for this one contact: fail the row, not the send
-                batch.add(Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}"))
-                continue
-            except Exception:
-                log.exception("could not build the message of delivery %s", row.id)
-                batch.add(
-                    Outcome(
-                        row, DeliveryState.FAILED, None, "not sent: the message could not be built (details in the log)"
-                    )
-                )
-                continue
-            row.verp_token, row.message_id = env.verp_token, env.message_id
-            jobs.append(Job(row, env, batch))
-            if len(jobs) == JOBS_PER_HANDOFF:  # the senders start while the rest is composed
+            jobs.append(Job(row, composers[row.campaign_id], batch))
+            if len(jobs) == JOBS_PER_HANDOFF:
                 self.pool.submit(jobs)
                 jobs = []
         self.pool.submit(jobs)

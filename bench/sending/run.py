@@ -145,7 +145,7 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path, profile:
     env = worker_env(url, port, workdir)
     cmd = [sys.executable, "-m", "app", "worker"]
     if profile:  # py-spy's collapsed stacks of each worker, for flame graphs or grep
-        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads", "--gil",
+        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
                "-r", "200", "-o", str(Path(profile) / f"{kind}-w{{i}}.txt"), "--", *cmd]  # fmt: skip
     procs = [subprocess.Popen([a.replace("{i}", str(i)) for a in cmd], env=env, cwd=workdir,
                               stdout=(workdir / f"{kind}-w{i}.log").open("wb"), stderr=subprocess.STDOUT)
