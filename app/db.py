@@ -1,5 +1,6 @@
 """Engines and sessions. SQLite is the embedded default; PostgreSQL is the scale-out path."""
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    String,
     Table,
     bindparam,
     create_engine,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     insert,
     make_url,
     orm,
+    select,
     text,
     update,
 )
@@ -120,8 +123,8 @@ def ping(engine: Engine) -> None:
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert ROWS (dicts with the same keys, values already as stored) in the session's transaction.
     PostgreSQL: one COPY, since psycopg runs an executemany as a pipeline of single-row statements
-    (most of a sweep's recording time). Elsewhere, and for a few rows, one executemany, which SQLite
-    runs in a C loop."""
+    (most of a sweep's recording time). SQLite: the driver's executemany (a C loop) with the values
+    bound here; for a few rows on PostgreSQL, one executemany."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
@@ -172,8 +175,9 @@ def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     """Update rows by primary key in the session's transaction. Each dict in ROWS holds "id" and that row's
     own values (the same keys in every dict); SAME are values or SQL expressions every row gets.
     PostgreSQL: one UPDATE .. FROM unnest() with one array parameter per column, whose text (and plan)
-    does not change with the number of rows; elsewhere one executemany. Rows this session has loaded
-    are expired, so they read the new values."""
+    does not change with the number of rows; SQLite: one UPDATE .. FROM json_each over the rows as one
+    JSON parameter; for a few rows one executemany. Rows this session has loaded are expired, so they
+    read the new values."""
     if not rows:
         return
     session.flush()  # pending ORM changes first, as an ORM update would: the expiry below would drop them
@@ -183,6 +187,19 @@ def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
         arrays = [bindparam(f"_{c}", [r[c] for r in rows], type_=ARRAY(table.c[c].type)) for c in ("id", *columns)]
         v = func.unnest(*arrays).table_valued("id", *columns).render_derived(name="v")
         stmt = update(table).where(table.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **same})
+        session.connection().execute(stmt)
+    elif (
+        len(rows) >= COPY_FROM_ROWS
+        and _json_rows_ok(session)
+        and (rows_json := _sqlite_json_rows(session, table, ["id", *columns], rows)) is not None
+    ):
+        values = _json_columns(rows_json, 1 + len(columns))
+        src = select(*values).subquery("v")
+        stmt = (
+            update(table)
+            .where(table.c.id == src.c[0])
+            .values({**{c: src.c[i + 1] for i, c in enumerate(columns)}, **same})
+        )
         session.connection().execute(stmt)
     else:
         stmt = (
@@ -195,3 +212,35 @@ def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     for obj in list(session.identity_map.values()):
         if isinstance(obj, model) and obj.id in ids:  # type: ignore[attr-defined]
             session.expire(obj)
+
+
+# SQLite: many rows as one JSON parameter read back with json_each, so a statement's text is the same
+# whatever the number of rows and SQLAlchemy processes two parameters instead of every row's (its
+# per-row work on an executemany was most of the time a sending worker spent recording results).
+_SQLITE_JSON_ROWS = (3, 33)  # UPDATE .. FROM
+
+
+def _json_rows_ok(session: Session) -> bool:
+    import sqlite3
+
+    return sqlite3.sqlite_version_info >= _SQLITE_JSON_ROWS
+
+
+def _sqlite_json_rows(session: Session, table: Any, columns: list[str], rows: Sequence[dict[str, Any]]) -> Any:
+    """ROWS as a JSON array of arrays, each value as the column's type stores it (the same text a bound
+    parameter would be: a datetime's string, say); None when a value has no JSON form."""
+    dialect = session.get_bind().dialect
+    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    if any(processors):
+        out = [[p(r[c]) if p else r[c] for c, p in zip(columns, processors, strict=True)] for r in rows]
+    else:
+        out = [[r[c] for c in columns] for r in rows]
+    try:
+        return bindparam("_rows", json.dumps(out, allow_nan=False), type_=String)
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_columns(rows_json: Any, count: int) -> list[Any]:
+    each = func.json_each(rows_json).table_valued("value").alias("j")
+    return [func.json_extract(each.c.value, f"$[{i}]").label(f"c{i}") for i in range(count)]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, exists, func, select, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy
@@ -61,7 +62,34 @@ class Outcome:
 
 
 def sending_campaign_ids(session: Session) -> list[int]:
-    return list(session.execute(select(col(Campaign.id)).where(col(Campaign.state) == CampaignState.SENDING)).scalars())
+    return [c.id for c in sending_campaigns(session)]
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A sending campaign as the worker needs it between batches: its id, when it last changed (a
+    cached Composer is built anew after a change) and whether it shows a relay outage."""
+
+    id: int
+    updated_at: datetime
+    relay_unreachable: bool
+
+
+def sending_campaigns(session: Session) -> list[Sending]:
+    rows = session.execute(
+        select(col(Campaign.id), col(Campaign.updated_at), col(Campaign.relay_unreachable_since)).where(
+            col(Campaign.state) == CampaignState.SENDING
+        )
+    ).all()
+    return [Sending(i, u, r is not None) for i, u, r in rows]
+
+
+def _ids_in(session: Session, column: Any, values: list[Any], type_: Any) -> Any:
+    """column IN values: on PostgreSQL `= ANY(array)`, one parameter whatever the number of values (the
+    statement's text, and so its parse and plan, stay the same from batch to batch)."""
+    if is_postgresql(session):
+        return column == any_(bindparam(None, values, type_=ARRAY(type_)))
+    return column.in_(values)
 
 
 def claim(
@@ -106,7 +134,7 @@ def claim(
             c[0]: c
             for c in session.execute(
                 select(col(Contact.id), col(Contact.first_name), col(Contact.last_name), col(Contact.attributes)).where(
-                    col(Contact.id).in_(contact_ids)
+                    _ids_in(session, col(Contact.id), contact_ids, Integer)
                 )
             ).all()
         }
@@ -134,7 +162,9 @@ def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
     if not email_keys:
         return {}
     rows = session.execute(
-        select(col(Suppression.email_key), col(Suppression.reason)).where(col(Suppression.email_key).in_(email_keys))
+        select(col(Suppression.email_key), col(Suppression.reason)).where(
+            _ids_in(session, col(Suppression.email_key), email_keys, String)
+        )
     )
     return {k: r for k, r in rows.all()}
 

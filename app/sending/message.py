@@ -69,7 +69,8 @@ MAX_LINE = 998  # RFC 5322 2.1.1
 def encode_body(text: str) -> Body:
     """7bit as it is when the text is ASCII with lines within the limit (the common case, and no
     encoding work at all); quoted-printable otherwise, which never contains our boundary's `=_`."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.isascii() and (len(text) <= MAX_LINE or max(map(len, text.split("\n"))) <= MAX_LINE):
         return Body(_7BIT, text.replace("\n", "\r\n").encode("ascii"))
     return Body(_QP, binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n"))

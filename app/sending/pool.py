@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from app.models import utcnow
 from app.models.states import DeliveryState
-from app.sending.compose import Envelope
+from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
+from app.sending.render import RenderFailed
 from app.sending.throttle import Throttle
 from app.settings import Settings
 
@@ -104,8 +106,11 @@ class Batch:
 
 @dataclass
 class Job:
+    """One claimed row to compose and send; the sending thread composes it, so the worker's own thread
+    only claims and records (on a fast relay it was the one busy thread)."""
+
     row: Claimed
-    envelope: Envelope
+    composer: Composer
     batch: Batch
 
 
@@ -147,59 +152,115 @@ class SenderPool:
         conn = self._factory()
         try:
             while (jobs := self._queue.get()) is not None:
-                jobs[0].batch.add(*(self._send(conn, job) for job in jobs))
+                jobs[0].batch.add(*self._send(conn, jobs))
         finally:
             conn.close()
 
-    def _send(self, conn: RelayConnection, job: Job) -> Outcome:
-        row, env, batch = job.row, job.envelope, job.batch
+    def _send(self, conn: RelayConnection, jobs: list[Job]) -> list[Outcome]:
+        """Send a group of jobs of one batch on this thread's connection, pipelined when the relay
+        allows; every job gets its outcome. Each round either settles at least one job or reconnects
+        once (a connection in use that the relay closed, its idle timeout or per-connection limit, is
+        reopened once before the relay counts as unreachable)."""
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        envelopes: list[Envelope | None] = [None] * len(jobs)
+        for k, job in enumerate(jobs):
+            built = self._compose(job)
+            if isinstance(built, Outcome):
+                outcomes[k] = built
+            else:
+                envelopes[k] = built
+        reconnected = False
+        while True:
+            todo = []
+            for k, job in enumerate(jobs):
+                if outcomes[k] is None:
+                    held = self._held(job)
+                    if held is not None:
+                        outcomes[k] = held
+                    else:
+                        todo.append(k)
+            if not todo:
+                return [o for o in outcomes if o is not None]
+            limit = self.settings.smtp_per_connection
+            if conn.smtp is not None and conn.sent_on_connection >= limit:
+                conn.close()
+            room = limit - conn.sent_on_connection if conn.smtp is not None else limit
+            if self.throttle.rate > 0:  # one at a time, each when the rate allows
+                room = 1
+                self.throttle.wait()
+            todo = todo[: max(1, room)]
+            reused = conn.smtp is not None
+            try:
+                results = conn.send_many([cast(Envelope, envelopes[k]) for k in todo])
+            except Exception as exc:  # a bug or an odd server must not leave the batch waiting forever
+                log.exception("unexpected error sending delivery %s", jobs[todo[0]].row.id)
+                conn.close()
+                outcomes[todo[0]] = self._relay_down(
+                    jobs[todo[0]].batch,
+                    jobs[todo[0]].row,
+                    f"unexpected error talking to the relay ({type(exc).__name__})",
+                )
+                continue
+            lost = next((n for n, r in enumerate(results) if isinstance(r, ConnectionLost)), None)
+            # the line was in use before the lost message (an earlier round or message): try once more
+            if lost is not None and not reconnected and (reused or lost > 0):
+                log.info("the relay closed a connection in use; reconnecting")
+                reconnected = True
+                results[lost:] = [r if isinstance(r, NotSendable) else None for r in results[lost:]]
+            for k, result in zip(todo, results, strict=True):
+                if result is not None:  # None: not tried; the next round sees why (an outage, a paused campaign)
+                    outcomes[k] = self._outcome(conn, jobs[k], result)
+
+    def _compose(self, job: Job) -> Envelope | Outcome:
+        """The job's message, or the outcome of a message that cannot be built (a template error or
+        limit for this one contact fails the row, not the send)."""
+        row = job.row
+        try:
+            env = job.composer.compose(row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id)
+        except RenderFailed as exc:
+            return Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}")
+        except Exception:
+            log.exception("could not build the message of delivery %s", row.id)
+            return Outcome(
+                row, DeliveryState.FAILED, None, "not sent: the message could not be built (details in the log)"
+            )
+        row.verp_token, row.message_id = env.verp_token, env.message_id
+        return env
+
+    def _held(self, job: Job) -> Outcome | None:
+        """The outcome of a job that must not go to the relay now: its campaign stopped on a relay
+        error, or the relay is unreachable (not an attempt: the row waits for the next try)."""
+        row, batch = job.row, job.batch
         blocked = self._blocked.get(row.campaign_id)
         if blocked is not None:
             batch.campaign_errors.setdefault(row.campaign_id, blocked)
             return Outcome(row, RELEASED, at=utcnow())
         outage = self.backoff.current()
-        if outage is not None:  # not an attempt: the row waits for the next try
+        if outage is not None:
             batch.relay_down = outage
             return Outcome(row, RELEASED, at=outage.next_try)
-        try:
-            if conn.smtp is not None and conn.sent_on_connection >= self.settings.smtp_per_connection:
-                conn.close()
-            self.throttle.wait()
-            reply = self._deliver(conn, env)
-        except NotSendable as exc:
-            return Outcome(row, DeliveryState.FAILED, None, str(exc), utcnow())
-        except ConnectionLost as exc:
-            # refused, timed out, dropped or 421 on a fresh connection: the relay, not this recipient
-            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
-            if exc.code < 0:
-                return self._relay_down(batch, row, f"{where} dropped the connection while a message was sent")
-            return self._relay_down(batch, row, f"{where} answered {exc.code} {exc.text}")
-        except RelayError as exc:
-            conn.close()
-            if exc.kind in CAMPAIGN_ERRORS:
-                self._blocked[row.campaign_id] = str(exc)
-                batch.campaign_errors.setdefault(row.campaign_id, str(exc))
-                log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, exc)
-                return Outcome(row, RELEASED, at=utcnow())
-            return self._relay_down(batch, row, str(exc))
-        except Exception as exc:  # a bug or an odd server must not leave the batch waiting forever
-            log.exception("unexpected error sending delivery %s", row.id)
-            conn.close()
-            return self._relay_down(batch, row, f"unexpected error talking to the relay ({type(exc).__name__})")
-        self.backoff.answered()
-        return Outcome(row, reply.kind, reply.code, reply.text, utcnow())
+        return None
 
-    def _deliver(self, conn: RelayConnection, env: Envelope) -> Reply:
-        """Send on the open connection; a reused one the relay has meanwhile closed (idle timeout, its
-        per-connection limit) is reopened once before the relay counts as unreachable."""
-        reused = conn.smtp is not None
-        try:
-            return conn.send(env.sender, env.rcpt, env.data, env.envid, env.smtputf8)
-        except ConnectionLost:
-            if not reused:
-                raise
-            log.info("the relay closed a reused connection; reconnecting")
-            return conn.send(env.sender, env.rcpt, env.data, env.envid, env.smtputf8)
+    def _outcome(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
+        row, batch = job.row, job.batch
+        if isinstance(result, Reply):
+            self.backoff.answered()
+            return Outcome(row, result.kind, result.code, result.text, utcnow())
+        if isinstance(result, NotSendable):
+            return Outcome(row, DeliveryState.FAILED, None, str(result), utcnow())
+        if isinstance(result, ConnectionLost):
+            # refused, timed out, dropped or 421: the relay, not this recipient
+            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+            if result.code < 0:
+                return self._relay_down(batch, row, f"{where} dropped the connection while a message was sent")
+            return self._relay_down(batch, row, f"{where} answered {result.code} {result.text}")
+        conn.close()
+        if isinstance(result, RelayError) and result.kind in CAMPAIGN_ERRORS:
+            self._blocked[row.campaign_id] = str(result)
+            batch.campaign_errors.setdefault(row.campaign_id, str(result))
+            log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, result)
+            return Outcome(row, RELEASED, at=utcnow())
+        return self._relay_down(batch, row, str(result))
 
     def _relay_down(self, batch: Batch, row: Claimed, problem: str) -> Outcome:
         outage = self.backoff.failed(problem)

@@ -4,8 +4,9 @@ wrong in words a user can act on. Sending pipelines MAIL/RCPT/DATA (RFC 2920) wh
 import smtplib
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.models.states import DeliveryState
 from app.settings import Settings
@@ -14,6 +15,7 @@ from app.tls import client_context
 ErrorKind = Literal["connect", "tls", "auth", "relay", "sender", "protocol"]
 # These stop a whole campaign (every recipient would fail the same way), so they pause it instead.
 CAMPAIGN_ERRORS: frozenset[str] = frozenset({"tls", "auth", "relay", "sender"})
+MAX_REPLY_LINE = 8192  # longer than any SMTP reply line (RFC 5321 allows 512)
 
 
 class RelayError(Exception):
@@ -35,6 +37,30 @@ class ConnectionLost(Exception):
 class NotSendable(Exception):
     """This one message cannot go through this relay (the relay itself is fine): the row fails with
     the message, which is written for the campaign's ledger."""
+
+
+class Sendable(Protocol):
+    """One message for the relay: envelope and content (dot-stuffed, CRLF)."""
+
+    @property
+    def sender(self) -> str: ...
+    @property
+    def rcpt(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def envid(self) -> str | None: ...
+    @property
+    def smtputf8(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    sender: str
+    rcpt: str
+    data: bytes
+    envid: str | None = None
+    smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
 
 
 @dataclass(frozen=True)
@@ -139,6 +165,7 @@ class RelayConnection:
         self.pipelining = False
         self.smtputf8 = False
         self.eightbit = False
+        self._rbuf = bytearray()
 
     def open(self) -> None:
         try:
@@ -148,6 +175,7 @@ class RelayConnection:
         if smtp.sock is not None:
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.smtp = smtp
+        self._rbuf = bytearray()
         self.sent_on_connection = 0
         self.dsn = smtp.has_extn("dsn")
         self.pipelining = smtp.has_extn("pipelining")
@@ -188,9 +216,30 @@ class RelayConnection:
             self.smtp = None
 
     def _reply(self) -> tuple[int, str]:
-        assert self.smtp is not None
-        code, msg = self.smtp.getreply()
-        text = _text(msg)
+        """The next reply, read from the connection's own buffer (one recv serves every reply of a
+        pipelined group). 421 or a closed line raises ConnectionLost."""
+        assert self.smtp is not None and self.smtp.sock is not None
+        buf, sock = self._rbuf, self.smtp.sock
+        texts: list[bytes] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                if len(buf) - start > MAX_REPLY_LINE:
+                    raise ConnectionLost(-1, "the relay sent a reply line too long to be SMTP")
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionLost(-1, "connection closed")
+                buf += chunk
+                continue
+            line = bytes(buf[start:end])
+            start = end + 1
+            texts.append(line[4:].strip(b" \t\r"))
+            if line[3:4] != b"-":
+                break
+        del buf[:start]
+        text = " ".join(t.decode("utf-8", "replace") for t in texts).strip()
+        code = int(line[:3]) if line[:3].isdigit() else -1
         if code == 421 or code == -1:
             raise ConnectionLost(code, text or "connection closed")
         return code, text
@@ -198,77 +247,155 @@ class RelayConnection:
     def send(self, sender: str, rcpt: str, data: bytes, envid: str | None = None, smtputf8: bool = False) -> Reply:
         """Send one message (already dot-stuffed, CRLF). `smtputf8`: an address in it is not ASCII
         (RFC 6531). Raises ConnectionLost, RelayError('sender'/'relay') or NotSendable."""
-        if self.smtp is None:
-            self.open()
-        mail = f"MAIL FROM:<{sender}>"
-        if smtputf8:
+        result = self.send_many([Message(sender, rcpt, data, envid, smtputf8)])[0]
+        if isinstance(result, Exception):
+            raise result
+        assert result is not None
+        return result
+
+    def send_many(self, messages: Sequence[Sendable]) -> list[Reply | Exception | None]:
+        """Send messages one after another on this connection, each in its own transaction. When the
+        relay offers PIPELINING (RFC 2920), a message's content and final dot go in one write with the
+        next message's MAIL, RCPT and DATA, and their four replies come back together: one round trip
+        per message. Each message gets its Reply, or what stopped it: NotSendable (that message only),
+        ConnectionLost or RelayError (the connection is done with; the messages after it get None: not
+        tried)."""
+        results: list[Reply | Exception | None] = [None] * len(messages)
+        try:
+            if self.smtp is None:
+                self.open()
+            todo: list[tuple[int, str, Sendable]] = []
+            for i, m in enumerate(messages):
+                try:
+                    todo.append((i, self._mail_command(m), m))
+                except NotSendable as exc:
+                    results[i] = exc
+            if self.pipelining:
+                self._pipelined(todo, results)
+            else:
+                for i, mail, m in todo:
+                    results[i] = self._transaction(mail, m.sender, m.rcpt, m.data)
+        except RelayError as exc:
+            results[results.index(None)] = exc
+        except (ConnectionLost, smtplib.SMTPServerDisconnected, OSError) as exc:
+            if self.smtp is not None:
+                self.smtp.close()
+            self.smtp = None
+            lost = exc if isinstance(exc, ConnectionLost) else ConnectionLost(-1, f"connection lost: {exc}")
+            results[results.index(None)] = lost
+        return results
+
+    def _mail_command(self, m: Sendable) -> str:
+        """MAIL FROM with the options this relay understands; NotSendable when the message needs an
+        extension it lacks."""
+        mail = f"MAIL FROM:<{m.sender}>"
+        if m.smtputf8:
             if not self.smtputf8:
                 raise NotSendable(
                     f"not sent: the relay {_where(self.settings)} does not support SMTPUTF8, which the "
                     "address needs (its part before the @ is not ASCII)"
                 )
             mail += " SMTPUTF8" + (" BODY=8BITMIME" if self.eightbit else "")
-        if envid and self.dsn:
-            mail += f" ENVID={envid}"
-        try:
-            return self._transaction(mail, sender, rcpt, data)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.smtp = None
-            raise ConnectionLost(-1, f"connection lost: {exc}") from exc
-        except ConnectionLost:
-            if self.smtp is not None:
-                self.smtp.close()
-            self.smtp = None
-            raise
+        if m.envid and self.dsn:
+            mail += f" ENVID={m.envid}"
+        return mail
+
+    def _pipelined(self, todo: list[tuple[int, str, Sendable]], results: list[Reply | Exception | None]) -> None:
+        assert self.smtp is not None and self.smtp.sock is not None
+        sock = self.smtp.sock
+        ending = b""  # what ends the previous transaction, written in front of the next one's commands
+        ending_replies = 0
+        body_of: int | None = None  # the message whose content is in `ending`
+        for k in range(len(todo) + 1):
+            head = b""
+            if k < len(todo):
+                i, mail, m = todo[k]
+                head = f"{mail}\r\nRCPT TO:<{m.rcpt}>\r\nDATA\r\n".encode()
+            if not (ending or head):
+                break
+            sock.sendall(ending + head)
+            if body_of is not None:
+                code, text = self._reply()
+                self.sent_on_connection += 1
+                results[body_of], body_of = Reply(code, text, "data"), None
+            else:
+                for _ in range(ending_replies):
+                    self._reply()
+            ending, ending_replies = b"", 0
+            if not head:
+                break
+            replies = (self._reply(), self._reply(), self._reply())
+            verdict = _verdict(m.sender, replies)
+            if verdict is None:  # 354: the content goes with the next write
+                ending, ending_replies, body_of = _content(m.data), 1, i
+                continue
+            in_data = replies[2][0] == 354  # the relay opened DATA although a recipient failed
+            ending, ending_replies = (b".\r\n" if in_data else b"") + b"RSET\r\n", 2 if in_data else 1
+            if isinstance(verdict, RelayError):  # leave the session clean before giving it up
+                sock.sendall(ending)
+                for _ in range(ending_replies):
+                    self._reply()
+                raise verdict
+            results[i] = verdict
 
     def _transaction(self, mail: str, sender: str, rcpt: str, data: bytes) -> Reply:
-        assert self.smtp is not None
-        smtp = self.smtp
-        if self.pipelining:
-            smtp.send(f"{mail}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
-            replies = [self._reply(), self._reply(), self._reply()]
-        else:
-            smtp.send(f"{mail}\r\n".encode())
-            replies = [self._reply()]
-            if replies[0][0] == 250:
-                smtp.send(f"RCPT TO:<{rcpt}>\r\n".encode())
+        """One message in lock step, each command waiting for its reply: a relay without PIPELINING."""
+        assert self.smtp is not None and self.smtp.sock is not None
+        sock = self.smtp.sock
+        sock.sendall(f"{mail}\r\n".encode())
+        replies = [self._reply()]
+        if replies[0][0] == 250:
+            sock.sendall(f"RCPT TO:<{rcpt}>\r\n".encode())
+            replies.append(self._reply())
+            if replies[1][0] in (250, 251):
+                sock.sendall(b"DATA\r\n")
                 replies.append(self._reply())
-                if replies[1][0] in (250, 251):
-                    smtp.send(b"DATA\r\n")
-                    replies.append(self._reply())
-        (mail_code, mail_text) = replies[0]
-        if mail_code != 250:
-            self._reset(len(replies) == 3 and replies[2][0] == 354)
-            if mail_code >= 500:
-                raise RelayError("sender", f"the relay refuses the sender {sender}: {mail_code} {mail_text}")
-            return Reply(mail_code, mail_text, "mail")
-        rcpt_code, rcpt_text = replies[1]
-        if rcpt_code not in (250, 251):
-            self._reset(len(replies) == 3 and replies[2][0] == 354)
-            if is_relay_denied(rcpt_code, rcpt_text):
-                raise RelayError(
-                    "relay",
-                    f"relay denied: {rcpt_code} {rcpt_text} (the relay only accepts mail for "
-                    "its own domain until you authenticate: set the relay username and password)",
-                )
-            return Reply(rcpt_code, rcpt_text, "rcpt")
-        data_code, data_text = replies[2]
-        if data_code != 354:
-            self._reset(False)
-            return Reply(data_code, data_text, "data")
-        # one write: a separate small "." write would wait for the delayed ACK of the body (Nagle)
-        smtp.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
-        code, text = self._reply()
-        self.sent_on_connection += 1
-        return Reply(code, text, "data")
+        replies += [(0, "")] * (3 - len(replies))  # commands not sent: no reply
+        verdict = _verdict(sender, (replies[0], replies[1], replies[2]))
+        if verdict is None:
+            sock.sendall(_content(data))
+            code, text = self._reply()
+            self.sent_on_connection += 1
+            return Reply(code, text, "data")
+        self._reset(replies[2][0] == 354)
+        if isinstance(verdict, RelayError):
+            raise verdict
+        return verdict
 
     def _reset(self, in_data: bool) -> None:
-        assert self.smtp is not None
+        assert self.smtp is not None and self.smtp.sock is not None
         if in_data:  # the relay opened DATA although a recipient failed: end it empty, then reset
-            self.smtp.send(b".\r\n")
+            self.smtp.sock.sendall(b".\r\n")
             self._reply()
-        self.smtp.send(b"RSET\r\n")
+        self.smtp.sock.sendall(b"RSET\r\n")
         self._reply()
+
+
+def _content(data: bytes) -> bytes:
+    """The message and its final dot in one write: a separate small "." write would wait for the
+    delayed ACK of the body (Nagle)."""
+    return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def _verdict(sender: str, replies: tuple[tuple[int, str], ...]) -> Reply | RelayError | None:
+    """From the replies to MAIL, RCPT and DATA: None when the relay waits for the content (354); else
+    the message's Reply, or the RelayError that stops the whole campaign."""
+    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = replies
+    if mail_code != 250:
+        if mail_code >= 500:
+            return RelayError("sender", f"the relay refuses the sender {sender}: {mail_code} {mail_text}")
+        return Reply(mail_code, mail_text, "mail")
+    if rcpt_code not in (250, 251):
+        if is_relay_denied(rcpt_code, rcpt_text):
+            return RelayError(
+                "relay",
+                f"relay denied: {rcpt_code} {rcpt_text} (the relay only accepts mail for "
+                "its own domain until you authenticate: set the relay username and password)",
+            )
+        return Reply(rcpt_code, rcpt_text, "rcpt")
+    if data_code != 354:
+        return Reply(data_code, data_text, "data")
+    return None
 
 
 @dataclass(frozen=True)

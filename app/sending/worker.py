@@ -1,5 +1,5 @@
-"""The sending worker: claim due ledger rows, compose their messages, hand them to the sender
-threads, record the results; start scheduled campaigns and close finished ones.
+"""The sending worker: claim due ledger rows, hand them to the sender threads (which compose and send
+each message), record the results; start scheduled campaigns and close finished ones.
 
 Two batches are in flight at most (one being sent while the next is composed), so after a kill -9
 at most 2 x worker_batch recipients can get a second copy; every other row is sent exactly once.
@@ -17,14 +17,13 @@ import uuid
 from collections import deque
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
-from app.models.states import DeliveryState
 from app.secret_key import get_secret_key
 from app.sending import ledger
 from app.sending.campaigns import start_due_scheduled
@@ -32,7 +31,6 @@ from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
-from app.sending.render import RenderFailed
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +57,7 @@ class Worker:
         self.pool = pool or SenderPool(settings)
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
+        self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -132,10 +131,11 @@ class Worker:
     def _claim_and_submit(self) -> Batch | None:
         now = utcnow()
         with session_scope(self.engine) as session:
-            campaign_ids = ledger.sending_campaign_ids(session)
+            campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
+            self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
             rows = ledger.claim(
                 session,
-                campaign_ids,
+                list(campaigns),
                 self.settings.worker_batch,
                 timedelta(seconds=self.settings.worker_lease_seconds),
                 self.owner,
@@ -143,7 +143,7 @@ class Worker:
             )
             if not rows:
                 return None
-            composers = self._composers_for(session, {r.campaign_id for r in rows})
+            composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
             stopped = ledger.suppressed(session, [r.email_key for r in rows])
         self.pool.unblock(list(composers))
         batch = Batch(expected=len(rows), row_ids=[r.id for r in rows])
@@ -152,37 +152,24 @@ class Worker:
             if row.email_key in stopped:
                 batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.email_key]} after launch"))
                 continue
-            try:
-                env = composers[row.campaign_id].compose(
-                    row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id
-                )
-            except RenderFailed as exc:  # a template error or limit for this one contact: fail the row, not the send
-                batch.add(Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}"))
-                continue
-            except Exception:
-                log.exception("could not build the message of delivery %s", row.id)
-                batch.add(
-                    Outcome(
-                        row, DeliveryState.FAILED, None, "not sent: the message could not be built (details in the log)"
-                    )
-                )
-                continue
-            row.verp_token, row.message_id = env.verp_token, env.message_id
-            jobs.append(Job(row, env, batch))
-            if len(jobs) == JOBS_PER_HANDOFF:  # the senders start while the rest is composed
+            jobs.append(Job(row, composers[row.campaign_id], batch))
+            if len(jobs) == JOBS_PER_HANDOFF:
                 self.pool.submit(jobs)
                 jobs = []
         self.pool.submit(jobs)
         return batch
 
-    def _composers_for(self, session: Session, campaign_ids: set[int]) -> dict[int, Composer]:
+    def _composers_for(self, session: Session, campaigns: list[ledger.Sending]) -> dict[int, Composer]:
+        """The Composer of each campaign, built anew only when the campaign has changed since."""
         out = {}
-        for campaign in session.execute(select(Campaign).where(col(Campaign.id).in_(campaign_ids))).scalars():
-            cached = self._composers.get(campaign.id)
-            if cached is None or cached[0] != campaign.updated_at:
+        for c in campaigns:
+            cached = self._composers.get(c.id)
+            if cached is None or cached[0] != c.updated_at:
+                campaign = session.get(Campaign, c.id)
+                assert campaign is not None  # a sending campaign is never deleted (the API refuses)
                 cached = (campaign.updated_at, Composer(campaign, self.settings, self.secret, self.signer))
-                self._composers[campaign.id] = cached
-            out[campaign.id] = cached[1]
+                self._composers[c.id] = cached
+            out[c.id] = cached[1]
         return out
 
     def _extend_leases(self) -> None:
@@ -206,9 +193,12 @@ class Worker:
             if down is not None:  # the campaigns keep sending; the page shows when the relay is tried next
                 window = timedelta(minutes=max(self.settings.retry_minutes, default=0))
                 ledger.relay_unreachable(session, touched, down.since, down.next_try, down.problem, window, now)
-            else:
+                self._relay_flagged |= touched
+            elif touched & self._relay_flagged:  # the relay answered: clear the outage these campaigns show
                 ledger.relay_reachable(session, touched)
-            ledger.complete_finished(session, now, touched)
+                self._relay_flagged -= touched
+            if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
+                ledger.complete_finished(session, now, touched)  # claim that finds none completes them
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up
 
 

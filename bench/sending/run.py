@@ -4,6 +4,10 @@ recipient, no database).
 
     python bench/sending/run.py [--recipients 100000] [--naive 20000] [--only source,naive,sqlite,pg2]
 
+smtp-source runs before and after each bulkmail run, and each run's ratio is against the mean of those
+two (this machine's speed drifts within minutes). Reported per run: end-to-end rate (launch included),
+rate from the end of the launch, the workers' CPU time per message, peak RSS per worker.
+
 Run as root or a user that can start smtp-sink; PostgreSQL at BULKMAIL_BENCH_POSTGRES_URL
 (default postgresql+psycopg://postgres@127.0.0.1:5432/bench_sending, created if missing)."""
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -121,6 +126,12 @@ def worker_env(url: str, port: int, workdir: Path) -> dict[str, str]:
     return env
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (a worker's own, without its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -128,11 +139,15 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[str, float]:
+def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path, profile: str = "") -> dict[str, float]:
     url = fresh_database(kind, workdir)
     list_id = audience(url, n)
     env = worker_env(url, port, workdir)
-    procs = [subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env, cwd=workdir,
+    cmd = [sys.executable, "-m", "app", "worker"]
+    if profile:  # py-spy's collapsed stacks of each worker, for flame graphs or grep
+        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
+               "-r", "200", "-o", str(Path(profile) / f"{kind}-w{{i}}.txt"), "--", *cmd]  # fmt: skip
+    procs = [subprocess.Popen([a.replace("{i}", str(i)) for a in cmd], env=env, cwd=workdir,
                               stdout=(workdir / f"{kind}-w{i}.log").open("wb"), stderr=subprocess.STDOUT)
              for i in range(workers)]  # fmt: skip
     try:
@@ -149,6 +164,7 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[
             session.commit()
             campaign_id = campaign.id
         launched = time.perf_counter() - start
+        cpu_at_launch = sum(cpu_seconds(p.pid) for p in procs)
         rss = 0.0
         while True:
             with Session(engine) as session:
@@ -162,15 +178,17 @@ def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path) -> dict[
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
         rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_at_launch
         with engine.connect() as conn:
             states = dict(conn.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all())
     finally:  # a failed run must not leave workers claiming rows in the next run's database
         for p in procs:
-            p.terminate()
+            p.send_signal(signal.SIGINT) if profile else p.terminate()  # py-spy writes its file on SIGINT
             p.wait(60)
     engine.dispose()
     assert states == {"sent": n}, states
-    return {"rate": n / elapsed, "seconds": elapsed, "launch_seconds": launched, "peak_rss_mb": rss}
+    return {"rate": n / elapsed, "seconds": elapsed, "launch_seconds": launched, "peak_rss_mb": rss,
+            "send_rate": n / (elapsed - launched), "worker_cpu_us_per_msg": cpu / n * 1e6}  # fmt: skip
 
 
 def main() -> None:
@@ -178,29 +196,42 @@ def main() -> None:
     ap.add_argument("--recipients", type=int, default=100_000)
     ap.add_argument("--naive", type=int, default=20_000, help="recipients for the naive loop (it is slow)")
     ap.add_argument("--only", default="source,naive,sqlite,pg2")
+    ap.add_argument("--profile", default="", help="directory for py-spy's collapsed stacks of each worker")
     args = ap.parse_args()
     only = set(args.only.split(","))
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bulkmail-bench-"))
     results: dict[str, dict[str, float] | float] = {}
-    with smtp_sink(port, 1024):
+    sources: list[float] = []
+
+    def floor() -> None:  # smtp-source before and after each bulkmail run: the machine's speed drifts
         if "source" in only:
-            results["smtp-source"] = smtp_source(port, args.recipients)
-            print(f"smtp-source: {results['smtp-source']:.0f} msg/s", flush=True)
+            sources.append(smtp_source(port, args.recipients))
+            print(f"smtp-source: {sources[-1]:.0f} msg/s", flush=True)
+
+    with smtp_sink(port, 1024):
+        floor()
         if "naive" in only:
             results["naive"] = naive_loop(port, args.naive)
             print(f"naive loop: {results['naive']:.0f} msg/s ({args.naive} messages)", flush=True)
-        if "sqlite" in only:
-            results["sqlite"] = bulkmail("sqlite", 1, port, args.recipients, workdir)
-            print(f"bulkmail 1 worker SQLite: {results['sqlite']}", flush=True)
-        if "pg2" in only:
-            results["pg2"] = bulkmail("postgresql", 2, port, args.recipients, workdir)
-            print(f"bulkmail 2 workers PostgreSQL: {results['pg2']}", flush=True)
-    src, naive = results.get("smtp-source"), results.get("naive")
+        for key, kind, workers in (("sqlite", "sqlite", 1), ("pg2", "postgresql", 2)):
+            if key in only:
+                r = bulkmail(kind, workers, port, args.recipients, workdir, args.profile)
+                src = sources[-1] if sources else None
+                floor()
+                if src is not None:  # the floor measured just before and just after this run
+                    r["smtp_source"] = (src + sources[-1]) / 2
+                results[key] = r
+                print(
+                    f"bulkmail {workers} worker(s) {kind}: " + ", ".join(f"{k} {v:.1f}" for k, v in r.items()),
+                    flush=True,
+                )
+    naive = results.get("naive")
     for key in ("sqlite", "pg2"):
         r = results.get(key)
-        if isinstance(r, dict) and isinstance(src, float):
-            print(f"{key}: {r['rate'] / src:.2f} x smtp-source", end="")
+        if isinstance(r, dict) and "smtp_source" in r:
+            print(f"{key}: {r['rate'] / r['smtp_source']:.2f} x smtp-source end to end (launch included), "
+                  f"{r['send_rate'] / r['smtp_source']:.2f} x from the launch on", end="")  # fmt: skip
             print(f", {r['rate'] / naive:.1f} x naive loop" if isinstance(naive, float) else "")
     shutil.rmtree(workdir, ignore_errors=True)
 

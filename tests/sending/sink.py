@@ -33,11 +33,18 @@ class Sink:
     rcpt_script: dict[str, list[str]] = field(default_factory=dict)
     drop_data_for: set[str] = field(default_factory=set)
     on_message: Callable[[Accepted], None] | None = None
+    pipelining: bool = False  # offer PIPELINING (RFC 2920) in the EHLO answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def counts(self) -> Counter[str]:
         with self.lock:
             return Counter(a.rcpt for a in self.accepted)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options):  # noqa: N802
         script = self.rcpt_script.get(address)
