@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,13 @@ pytest_plugins = ["tests.support.mailstack_fixture"]
 
 POSTGRES_URL = os.environ.get("BULKMAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Commands run by the tests (the CLI in process, `serve` in a child) keep their default database in
+    a data directory of this test run's own, never in the user's (~/.local/share/bulkmail)."""
+    if "BULKMAIL_DATA_DIR" not in os.environ:
+        os.environ["BULKMAIL_DATA_DIR"] = tempfile.mkdtemp(prefix="bulkmail-test-data-")
 
 
 @pytest.fixture(scope="session")
