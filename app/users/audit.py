@@ -9,6 +9,7 @@ password, key or token can end up in it. A handler may add a hint the route cann
 (`request.state.audit_object` for a new object that has no URL, `request.state.audit_detail` for a
 chosen value such as a role) or mark a post that changes nothing (`request.state.audit_skip`)."""
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # subscriber-facing pages: their record is the consent ledger, not the marketers' audit log
 _NOT_AUDITED = ("/u/", "/static/", "/healthz")
 _WORD = re.compile(r"^[a-z][a-z_-]{0,19}$")  # a path value shown in an action name: a verb, never a token
+_SAVES = frozenset({"/settings"})  # a post that saves one thing, not a collection's new member
 _LOCATION_OBJECT = re.compile(r"^(?:/api/v1)?/([a-z][a-z_-]*)/(\d+)(?:[/?#]|$)")
 
 
@@ -103,8 +105,11 @@ def describe(method: str, template: str, params: dict[str, Any], location: str |
         else:
             words.append(segment.replace("-", "_").replace(".", "_"))
     last_is_param = path.rstrip("/").endswith("}")
-    if method == "POST" and not last_is_param and object_id is None and len(words) == 1:
-        words.append("create")
+    if method == "POST" and not last_is_param and object_id is None and words:
+        if path in _SAVES:
+            words.append("save")
+        elif words[-1].endswith("s"):  # a post to a collection makes one more
+            words.append("create")
     elif method in ("PUT", "PATCH") and last_is_param:
         words.append("update")
     elif method == "DELETE" and last_is_param:
@@ -112,6 +117,20 @@ def describe(method: str, template: str, params: dict[str, Any], location: str |
     if object_id is None and location and (m := _LOCATION_OBJECT.match(location)):
         object_type, object_id = _singular(m.group(1)), m.group(2)
     return Described(".".join(words) or "root", object_type, object_id)
+
+
+def _created(action: str, headers: dict[str, str], body: bytes) -> tuple[str, str] | None:
+    """The id of the object a 201 answer of the API returns (`{"id": 7, ...}`)."""
+    if not headers.get("content-type", "").startswith("application/json") or len(body) > 1_000_000:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    ident = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(ident, int | str) or isinstance(ident, bool):
+        return None
+    return _singular(action.split(".")[0]), str(ident)
 
 
 class AuditMiddleware:
@@ -135,11 +154,12 @@ class AuditMiddleware:
         await self.app(scope, receive, hold)
         start = next((m for m in held if m["type"] == "http.response.start"), None)
         if start is not None:
-            await self._record(scope, start)
+            body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+            await self._record(scope, start, body)
         for message in held:
             await send(message)
 
-    async def _record(self, scope: Scope, message: Message) -> None:
+    async def _record(self, scope: Scope, message: Message, body: bytes) -> None:
         status = int(message["status"])
         state: dict[str, Any] = scope.get("state") or {}
         route = scope.get("route")
@@ -149,6 +169,8 @@ class AuditMiddleware:
             return
         described = describe(scope["method"], template, scope.get("path_params") or {}, headers.get("location"))
         object_type, object_id = described.object_type, described.object_id
+        if object_id is None and status == 201:
+            object_type, object_id = _created(described.action, headers, body) or (object_type, object_id)
         if hint := state.get("audit_object"):
             object_type, object_id = hint[0], str(hint[1])
         actor = state.get("actor") or ANONYMOUS
