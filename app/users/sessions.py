@@ -23,8 +23,8 @@ def start_session(session: Session, user_id: int, now: datetime | None = None) -
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     session.add(WebSession(token_hash=_hash(token), user_id=user_id, created_at=now, expires_at=now + LIFETIME))
-    # expired rows of this user go with each new sign-in, so the table does not grow without end
-    session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id, col(WebSession.expires_at) < now))
+    # expired rows go with each new sign-in, so the table does not grow without end
+    session.execute(delete(WebSession).where(col(WebSession.expires_at) < now))
     return token
 
 

@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import time
+from datetime import datetime
 
 import pyotp
 import qrcode
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, delete, select
 from sqlmodel import Session, col
 
 from app.models import RecoveryCode, User, utcnow
+from app.users.accounts import lock_for
 
 ISSUER = "bulkmail"
 RECOVERY_CODES = 10
@@ -87,36 +89,54 @@ def enrol(engine: Engine, user_id: int, secret: str, code: str) -> list[str]:
     return codes
 
 
-def check_second_factor(engine: Engine, user_id: int, code: str) -> str:
+def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime | None = None) -> str:
     """Accept a current TOTP code or an unused recovery code, each only once; returns which ("totp" or
-    "recovery code"). Raises CodeInvalid."""
+    "recovery code"). Wrong codes count towards the same growing lock-out as wrong passwords, so the six
+    digits cannot be guessed by trying. Raises CodeInvalid."""
+    now = now or utcnow()
     with Session(engine) as session:
         user = session.get(User, user_id, with_for_update=engine.dialect.name == "postgresql")
         if user is None or user.totp_secret is None:
             raise CodeInvalid("two-factor sign-in is not set up for this account")
-        step = matching_step(user.totp_secret, code, user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
+        if user.locked_until is not None and user.locked_until > now:
+            wait = int((user.locked_until - now).total_seconds()) + 1
+            raise CodeInvalid(f"too many wrong codes: try again in {wait} seconds")
+        used = _use_code(session, user, code)
+        if used is None:
+            user.failed_logins += 1
+            lock = lock_for(user.failed_logins)
+            user.locked_until = now + lock if lock else None
             session.add(user)
             session.commit()
-            return "totp"
-        row = (
-            session.execute(
-                select(RecoveryCode).where(
-                    col(RecoveryCode.user_id) == user_id,
-                    col(RecoveryCode.code_hash) == _hash(_normal(code)),
-                    col(RecoveryCode.used_at).is_(None),
-                )
-            )
-            .scalars()
-            .first()
-        )
-        if row is None:
             raise CodeInvalid("wrong or already used code: type the 6 digits your app shows now, or a recovery code")
-        row.used_at = utcnow()
-        session.add(row)
+        user.failed_logins, user.locked_until = 0, None
+        session.add(user)
         session.commit()
-        return "recovery code"
+        return used
+
+
+def _use_code(session: Session, user: User, code: str) -> str | None:
+    assert user.totp_secret is not None and user.id is not None
+    step = matching_step(user.totp_secret, code, user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+        return "totp"
+    row = (
+        session.execute(
+            select(RecoveryCode).where(
+                col(RecoveryCode.user_id) == user.id,
+                col(RecoveryCode.code_hash) == _hash(_normal(code)),
+                col(RecoveryCode.used_at).is_(None),
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        return None
+    row.used_at = utcnow()
+    session.add(row)
+    return "recovery code"
 
 
 def recovery_codes_left(session: Session, user_id: int) -> int:

@@ -93,3 +93,18 @@ def test_the_second_step_cannot_be_skipped_and_an_admin_can_reset_it(anon_client
     with Session(engine) as s:
         assert s.get(User, uid).totp_secret is None  # type: ignore[union-attr]
     assert signed_in(anon_client, "viewer@example.test").get("/lists").status_code == 200
+
+
+def test_guessing_codes_locks_the_account_for_a_growing_while(anon_client: TestClient, engine: Engine) -> None:
+    make_user_of(engine, "viewer")
+    browser = signed_in(anon_client, "viewer@example.test")
+    secret, _ = _enrol(browser, "/account/two-factor")
+    client = TestClient(anon_client.app)
+    _password_step(client, "viewer@example.test")
+    for guess in range(5):
+        r = _code_step(client, f"{guess:06d}")
+        assert r.status_code == 400
+    assert "too many wrong codes" in _code_step(client, f"{9:06d}").text
+    # even the right code waits out the lock
+    r = _code_step(client, pyotp.TOTP(secret).at(time.time() + 30))
+    assert r.status_code == 400 and "too many wrong codes: try again in" in r.text
