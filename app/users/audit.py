@@ -10,12 +10,14 @@ password, key or token can end up in it. A handler may add a hint the route cann
 chosen value such as a role) or mark a post that changes nothing (`request.state.audit_skip`)."""
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.keyset import after_id
 from app.models import AuditEntry, utcnow
 from app.models.types import NAME_LENGTH
+
+log = logging.getLogger("bulkmail.audit")
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # subscriber-facing pages: their record is the consent ledger, not the marketers' audit log
@@ -119,6 +123,23 @@ def describe(method: str, template: str, params: dict[str, Any], location: str |
     return Described(".".join(words) or "root", object_type, object_id)
 
 
+def _template(scope: Scope) -> str | None:
+    """The matched route's path template with any prefix it was included under (`/api/v1/lists/{list_id}`):
+    the request's path with each path value put back as its name. Where a value is not a whole segment, the
+    route's own template (never a value, so never a token)."""
+    route_path: str | None = getattr(scope.get("route"), "path", None)
+    if route_path is None:
+        return None
+    params: dict[str, Any] = scope.get("path_params") or {}
+    pending = [(name, str(value)) for name, value in params.items()]
+    segments = scope["path"].split("/")
+    for i, segment in enumerate(segments):
+        if pending and segment == pending[0][1]:
+            segments[i] = "{" + pending.pop(0)[0] + "}"
+    template = "/".join(segments)
+    return template if not pending and template.endswith(route_path) else route_path
+
+
 def _created(action: str, headers: dict[str, str], body: bytes) -> tuple[str, str] | None:
     """The id of the object a 201 answer of the API returns (`{"id": 7, ...}`)."""
     if not headers.get("content-type", "").startswith("application/json") or len(body) > 1_000_000:
@@ -155,15 +176,21 @@ class AuditMiddleware:
         start = next((m for m in held if m["type"] == "http.response.start"), None)
         if start is not None:
             body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-            await self._record(scope, start, body)
+            try:
+                await self._record(scope, start, body)
+            except SQLAlchemyError:
+                # the change is made and committed: its answer still goes out, and the gap is in the log
+                # the route's template, not the path: a path may carry a token
+                log.exception(
+                    "audit: could not record %s %s", scope["method"], getattr(scope.get("route"), "path", "?")
+                )
         for message in held:
             await send(message)
 
     async def _record(self, scope: Scope, message: Message, body: bytes) -> None:
         status = int(message["status"])
         state: dict[str, Any] = scope.get("state") or {}
-        route = scope.get("route")
-        template = getattr(route, "path", None)
+        template = _template(scope)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
         if status >= 400 or template is None or state.get("audit_skip") or headers.get("idempotent-replayed"):
             return

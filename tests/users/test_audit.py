@@ -56,6 +56,8 @@ def test_changes_on_the_pages_and_through_the_api_are_recorded_without_secrets(
         ("api_key", key_prefix, "lists.delete", "list", str(created["id"])),
     ]
     assert key_prefix.endswith("…")
+    api_routes = [e.route for e in _entries(engine) if e.actor_kind == "api_key"]
+    assert api_routes == ["POST /api/v1/lists", "DELETE /api/v1/lists/{list_id}"]
     role_change = _entries(engine)[before + 5]
     assert role_change.detail == {"role": "viewer"} and role_change.route == "POST /users/{user_id}/role"
     everything = " ".join(str(vars(e)) for e in _entries(engine))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
 from app.main import create_app
-from app.models import User, UserInvite, utcnow
+from app.models import AuditEntry, User, UserInvite, utcnow
 from app.users.accounts import user_by_email
 from tests.users.support import make_user_of, signed_in
 from tests.web.conftest import csrf_of
@@ -85,6 +85,10 @@ def test_the_invitation_arrives_by_mail_and_its_link_works_once(mail, settings, 
         assert signed_in(client, INVITEE, NEW_PASSWORD).get("/lists").status_code == 200
         audit = admin.get("/audit").text
         assert "users.invite" in audit and "invite" in audit
+        with Session(engine) as s:  # the link's token is in no audit row
+            rows = s.execute(select(AuditEntry)).scalars().all()
+            assert [r.route for r in rows if r.action == "invite"] == ["POST /invite/{token}"]
+            assert path.rsplit("/", 1)[1] not in " ".join(str(vars(r)) for r in rows)
 
 
 def test_an_expired_or_unknown_link_is_refused(mail, settings, engine: Engine) -> None:
