@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import is_postgresql
 from app.keyset import after_id
 from app.models import AuditEntry, utcnow
-from app.models.types import NAME_LENGTH
+from app.models.types import EMAIL_LENGTH, NAME_LENGTH
 
 log = logging.getLogger("bulkmail.audit")
 
@@ -57,23 +57,25 @@ def record(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Write one audit row (its own transaction)."""
-    with Session(engine) as session:
-        session.add(
-            AuditEntry(
-                at=at or utcnow(),
-                actor_kind=actor.kind,
-                actor_id=actor.id,
-                actor=actor.label[:320],
-                action=action[:NAME_LENGTH],
-                route=route[:NAME_LENGTH],
-                object_type=object_type[:50] if object_type else None,
-                object_id=object_id[:50] if object_id else None,
-                status=status,
-                detail=detail or None,
-            )
-        )
-        session.commit()
+    """Write one audit row: one INSERT, committed by itself (on PostgreSQL in autocommit, a single round trip)."""
+    row = {
+        "at": at or utcnow(),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor": actor.label[:EMAIL_LENGTH],
+        "action": action[:NAME_LENGTH],
+        "route": route[:NAME_LENGTH],
+        "object_type": object_type[:50] if object_type else None,
+        "object_id": object_id[:50] if object_id else None,
+        "status": status,
+        "detail": detail or None,
+    }
+    if is_postgresql(engine):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(insert(AuditEntry), row)
+        return
+    with engine.begin() as conn:
+        conn.execute(insert(AuditEntry), row)
 
 
 def entries_newest_first(cursor: str | None) -> Any:
