@@ -78,3 +78,11 @@ def test_only_admins_read_the_audit_log_a_page_at_a_time(anon_client: TestClient
     second = admin.get(next_url).text
     assert second.count("lists.create") == 5 and "login" in second  # the oldest: the sign-in
     assert signed_in(anon_client, "marketer@example.test").get("/audit").status_code == 403
+
+
+def test_an_idempotent_replay_is_not_recorded_twice(anon_client: TestClient, engine: Engine) -> None:
+    api = TestClient(anon_client.app, headers={"Authorization": f"Bearer {make_api_key(engine)}"})
+    for _ in range(2):
+        r = api.post("/api/v1/lists", json={"name": "Once"}, headers={"Idempotency-Key": "create-once"})
+        assert r.status_code == 201
+    assert [(e.action, e.object_id) for e in _entries(engine)] == [("lists.create", str(r.json()["id"]))]
