@@ -13,6 +13,7 @@ from app.config_store import live_for
 from app.db import get_engine
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
+from app.users.audit import AuditMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_api(app)
     app.include_router(unsubscribe.router)
     web.install(app)
+    app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
     return app

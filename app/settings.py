@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     # Addresses
     check_mx: bool = False
 
+    # Users of the web pages
+    invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _allow_list_parses(cls, entries: list[str]) -> list[str]:

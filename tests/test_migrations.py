@@ -116,3 +116,25 @@ def test_ledger_rebuild_keeps_every_row_that_refers_to_the_ledger(empty_db_url: 
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
     assert diff == []
     engine.dispose()
+
+
+def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        for email, admin in (("old-admin@example.com", True), ("old-user@example.com", False)):
+            conn.execute(text("INSERT INTO web_user (email, password_hash, is_admin, failed_logins, created_at) "
+                              "VALUES (:e, 'x', :a, 0, '2026-01-01 00:00:00')"), {"e": email, "a": admin})  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert set(conn.execute(text("SELECT role FROM web_user")).scalars()) == {"admin"}
+        assert conn.execute(text("SELECT count(*) FROM role_policy WHERE NOT require_totp")).scalar_one() == 3
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM web_user WHERE is_admin")).scalar_one() == 2
+    engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from app.apikeys import cached_key, hash_key, verified_key
 from app.deps import EngineDep, SettingsDep, in_flight, once_in_threadpool
 from app.models import ApiKey
+from app.users.audit import Actor
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -48,4 +49,5 @@ async def require_api_key(request: Request, engine: EngineDep, settings: Setting
     if request.method not in _READ_METHODS and row.scope != "write":
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"API key {row.prefix}… is read-only; this needs a write key")
     request.state.api_key_id = row.id
+    request.state.actor = Actor("api_key", row.id, f"{row.prefix}…")  # for the audit log
     return row

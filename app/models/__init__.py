@@ -2,7 +2,7 @@
 
 from app.models.api import IdempotencyRecord, RateBucket
 from app.models.audience import Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
-from app.models.auth import ApiKey, User
+from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
 from app.models.system import JobLock, StoredSetting
@@ -11,6 +11,7 @@ from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Bounce",
     "Campaign",
     "Contact",
@@ -24,13 +25,17 @@ __all__ = [
     "MailboxSweep",
     "MailingList",
     "ProcessedMessage",
+    "RecoveryCode",
+    "RolePolicy",
     "RateBucket",
     "StoredSetting",
     "Suppression",
     "User",
+    "UserInvite",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "WebSession",
     "utcnow",
 ]

@@ -14,7 +14,7 @@ def register(cli: typer.Typer) -> None:
     @users.command("create")
     def create(
         email: str = typer.Option(..., help="The e-mail address the user signs in with."),
-        admin: bool = typer.Option(True, help="Make the user an administrator."),
+        role: str = typer.Option("admin", help="admin, marketer or viewer."),
         password: str = typer.Option(
             ...,
             prompt=True,
@@ -33,8 +33,8 @@ def register(cli: typer.Typer) -> None:
         upgrade(engine)
         with Session(engine) as session:
             try:
-                user = create_user(session, email, password, is_admin=admin)
+                user = create_user(session, email, password, role=role)  # type: ignore[arg-type]  # create_user checks it
             except UserInvalid as exc:
                 raise typer.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
             session.commit()
-            typer.echo(f"user {user.id} created: {user.email}{' (admin)' if admin else ''}")
+            typer.echo(f"user {user.id} created: {user.email} ({user.role})")

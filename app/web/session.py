@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.secret_key import get_secret_key
 from app.settings import Settings
+from app.users.audit import Actor
+from app.users.sessions import end_session, open_session, session_user
 
 COOKIE = "bulkmail_session"
 MAX_AGE_SECONDS = 12 * 60 * 60
@@ -45,7 +47,20 @@ class LazySessionMiddleware:
         await self._inner(scope, receive, send)
 
 
-def sign_in(request: Request, user_id: int, email: str, **more: str) -> None:
-    """A fresh session for the user: nothing from before sign-in (a planted cookie) carries over."""
+async def sign_in(request: Request, engine: Engine, user_id: int, email: str, **more: str) -> None:
+    """A fresh session for the user, in the session store: nothing from before sign-in (a planted cookie)
+    carries over."""
+    token = await run_in_threadpool(open_session, engine, user_id)
     request.session.clear()
-    request.session.update(uid=user_id, email=email, **more)
+    request.session.update(sid=token, email=email, **more)
+    request.state.actor = Actor("user", user_id, email)
+
+
+async def sign_out(request: Request, engine: Engine) -> None:
+    """End this browser's session in the store (a copy of the cookie is worth nothing after it)."""
+    token = request.session.get("sid")
+    user = await run_in_threadpool(session_user, engine, token)
+    if user is not None:
+        request.state.actor = Actor("user", user.id, user.email)
+    await run_in_threadpool(end_session, engine, token)
+    request.session.clear()

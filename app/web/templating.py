@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.paths import TEMPLATES
+from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
 
 templates = Jinja2Templates(directory=str(TEMPLATES / "web"))
@@ -33,9 +34,13 @@ templates.env.filters["duration"] = _duration
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
-    """A page with the signed-in user, the CSRF token and any one-time notice."""
+    """A page with the signed-in user (and what their role may do), the CSRF token and any one-time notice."""
+    user = getattr(request.state, "user", None)
     ctx = {
-        "user_email": request.session.get("email"),
+        "user_email": user.email if user is not None else None,
+        "user_role": user.role if user is not None else None,
+        "can_edit": user is not None and may_write(user.role),
+        "is_admin": user is not None and may_administer(user.role),
         "csrf_token": csrf_token(request),
         "notice": request.session.pop("notice", None),
         "errors": {},

@@ -89,7 +89,7 @@ def _seed(url: str, n: int) -> None:
                 s.commit()
         s.add(MailingList(name="Everyone"))
         s.add(Campaign(name="Big", from_address="news@example.test", subject="s", text_template="t", state="sending"))
-        create_user(s, "bench@example.test", "bench password 1", is_admin=True)
+        create_user(s, "bench@example.test", "bench password 1", role="admin")
         s.commit()
         members = ({"list_id": 1, "contact_id": i + 1, "source": "csv", "added_at": at(i)} for i in range(n))
         ledger = ({"campaign_id": 1, "contact_id": i + 1, "email": f"c{i}@example.test",

@@ -15,7 +15,7 @@ PASSWORD = "correct horse battery"
 
 def make_user(engine: Engine, email: str = EMAIL, password: str = PASSWORD) -> int:
     with Session(engine) as s:
-        user = create_user(s, email, password, is_admin=True)
+        user = create_user(s, email, password, role="admin")
         s.commit()
         return user.id  # type: ignore[return-value]
 

@@ -107,6 +107,12 @@ def test_user_create_command_makes_a_user_who_can_sign_in(settings, engine, monk
         assert again.exit_code != 0 and "already exists" in again.output
         short = runner.invoke(cli, ["user", "create", "--email", "b@example.test", "--password", "short"])
         assert short.exit_code != 0 and "at least 10 characters" in short.output
+        viewer = runner.invoke(cli, ["user", "create", "--email", "v@example.test", "--role", "viewer",
+                                     "--password", "long enough pw"])  # fmt: skip
+        assert viewer.exit_code == 0 and "(viewer)" in viewer.output
+        bad = runner.invoke(cli, ["user", "create", "--email", "w@example.test", "--role", "owner",
+                                  "--password", "long enough pw"])  # fmt: skip
+        assert bad.exit_code != 0 and "choose one of admin, marketer, viewer" in bad.output
     finally:
         app.settings.get_settings.cache_clear()
     assert authenticate(engine, "admin@example.test", "long enough pw").user_id is not None

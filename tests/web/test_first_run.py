@@ -53,7 +53,7 @@ def test_from_this_machine_the_first_admin_is_made_and_then_the_page_is_gone(set
         assert r.status_code == 303 and r.headers["location"] == "/"
         assert "Welcome: owner@example.test is the administrator." in c.get("/").text, "signed in at once"
         [user] = _users(engine)
-        assert (user.email, user.is_admin) == (ADMIN, True)
+        assert (user.email, user.role) == (ADMIN, "admin")
 
         assert c.get("/setup").headers.get("location") == "/login"
         assert _post(c, {**GOOD, "email": "second@example.test"}, page="/").status_code == 404

@@ -46,8 +46,9 @@ def create_key(
         errors["scope"] = "Choose read or write."
     if errors:
         return _page(request, session, form=refused(errors, values))
-    _, plaintext = apikeys.create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
+    row, plaintext = apikeys.create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
     session.commit()
+    request.state.audit_object = ("api_key", row.id)
     # shown in this response only; the database keeps its hash
     return _page(request, session, new_key=plaintext)
 

@@ -23,6 +23,7 @@ from app.deps import EngineDep, SessionDep, SettingsDep
 from app.models import ImportJob, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
+from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
@@ -137,7 +138,7 @@ def rename_list(
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
 
-@router.get("/lists/{list_id}/delete", response_class=HTMLResponse)
+@router.get("/lists/{list_id}/delete", response_class=HTMLResponse, dependencies=EDITING)
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
@@ -199,7 +200,7 @@ def _pending(request: Request, settings: SettingsDep, list_id: int) -> tuple[Pat
     return (path, pending["filename"]) if path.exists() else None
 
 
-@router.get("/lists/{list_id}/import", response_class=HTMLResponse)
+@router.get("/lists/{list_id}/import", response_class=HTMLResponse, dependencies=EDITING)
 def import_preview(
     list_id: int, request: Request, session: SessionDep, settings: SettingsDep, format: str = "auto"
 ) -> Response:

@@ -74,6 +74,8 @@ async def save(request: Request, settings: SettingsDep, engine: EngineDep) -> Re
     except SettingsInvalid as exc:
         return _page(request, settings, submitted, exc.errors, status_code=400)
     unsaved = candidate != settings
+    if action in ("test_relay", "test_mailbox"):
+        request.state.audit_skip = True  # a check: nothing is stored
     if action == "test_relay":
         check = await run_in_threadpool(test_connection, candidate, candidate.bounce_address, PROBE_RECIPIENT)
         return _page(request, settings, submitted, checks={"relay": (check.ok, check.message)}, unsaved=unsaved)

@@ -87,5 +87,5 @@ async def create_admin(request: Request, engine: EngineDep, form: Annotated[Setu
         return render(request, "setup.html", ctx, status_code=400)
     request.app.state.setup_token = None  # one time
     assert user.id is not None  # stored by create_first_admin
-    sign_in(request, user.id, user.email, notice=f"Welcome: {user.email} is the administrator.")
+    await sign_in(request, engine, user.id, user.email, notice=f"Welcome: {user.email} is the administrator.")
     return RedirectResponse("/", status_code=303)

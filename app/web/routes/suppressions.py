@@ -12,6 +12,7 @@ from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason
 from app.deps import SessionDep
 from app.models import Suppression, utcnow
+from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
 from app.web.templating import render
@@ -82,7 +83,7 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
     return s
 
 
-@router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse)
+@router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse, dependencies=EDITING)
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
     ctx = {

@@ -1,4 +1,5 @@
-"""Web users: argon2 password hashes, sign-in with a growing lock-out after repeated failures."""
+"""Web users: argon2 password hashes, sign-in with a growing lock-out after repeated failures, roles,
+deactivation."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from sqlmodel import Session, col
 from app.addresses import InvalidAddress, normalise
 from app.db import is_postgresql
 from app.models import User, utcnow
+from app.users.roles import ROLES, Role
 
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
@@ -35,20 +37,30 @@ class UserInvalid(ValueError):
         super().__init__(f"{field}: {message}")
 
 
-def create_user(session: Session, email: str, password: str, is_admin: bool = False) -> User:
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserInvalid("password", f"use at least {MIN_PASSWORD} characters")
+
+
+def create_user(session: Session, email: str, password: str, role: Role = "admin") -> User:
     """The caller commits. Raises UserInvalid naming the field."""
+    if role not in ROLES:
+        raise UserInvalid("role", f"choose one of {', '.join(ROLES)}")
     try:
         address = normalise(email).email
     except InvalidAddress as exc:
         raise UserInvalid("email", str(exc)) from exc
-    if len(password) < MIN_PASSWORD:
-        raise UserInvalid("password", f"use at least {MIN_PASSWORD} characters")
-    if session.execute(select(col(User.id)).where(func.lower(User.email) == address.lower())).first():
+    check_password(password)
+    if user_by_email(session, address) is not None:
         raise UserInvalid("email", f"a user {address} already exists")
-    user = User(email=address, password_hash=_hasher.hash(password), is_admin=is_admin)
+    user = User(email=address, password_hash=_hasher.hash(password), role=role)
     session.add(user)
     session.flush()
     return user
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalars().first()
 
 
 class FirstUserExists(LookupError):
@@ -68,7 +80,7 @@ def create_first_admin(engine: Engine, email: str, password: str) -> User:
             session.execute(text(f"LOCK TABLE {User.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
         if session.execute(select(col(User.id)).limit(1)).first() is not None:
             raise FirstUserExists("a user exists already: sign in")
-        user = create_user(session, email, password, is_admin=True)
+        user = create_user(session, email, password, role="admin")
         session.commit()
         return user
 
@@ -90,7 +102,7 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
     """Check the password; count failures and lock the account for a while after too many."""
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
-        user = session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalars().first()
+        user = user_by_email(session, email)
         if user is None:
             _verify(_dummy_hash(), password)
             return SignIn(None, "wrong e-mail address or password")
@@ -108,6 +120,8 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
                     None, f"wrong password; too many failed sign-ins: try again in {int(lock.total_seconds())} seconds"
                 )
             return SignIn(None, "wrong e-mail address or password")
+        if user.deactivated_at is not None:
+            return SignIn(None, "this account is deactivated: ask an administrator")
         if user.failed_logins or user.locked_until or _hasher.check_needs_rehash(user.password_hash):
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)

@@ -1,0 +1,46 @@
+"""The signed-in user's own account: set up (or renew) the second factor; every role may."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from app.deps import EngineDep, SessionDep
+from app.users.totp import CodeInvalid, enrol, recovery_codes_left
+from app.web.deps import UserDep
+from app.web.routes.auth import enrol_page, recovery_codes_page
+from app.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
+    assert user.id is not None
+    left = recovery_codes_left(session, user.id) if user.totp_secret else 0
+    return render(request, "account.html", {"user": user, "codes_left": left})
+
+
+@router.get("/account/two-factor", response_class=HTMLResponse)
+def two_factor_page(request: Request, user: UserDep) -> HTMLResponse:
+    return enrol_page(request, user.email, "/account/two-factor")
+
+
+@router.post("/account/two-factor", response_class=HTMLResponse)
+async def set_up_two_factor(
+    request: Request, user: UserDep, engine: EngineDep, code: Annotated[str, Form()] = ""
+) -> Response:
+    secret = request.session.get("enrol_secret")
+    if not isinstance(secret, str):
+        return enrol_page(
+            request, user.email, "/account/two-factor", {"code": "the page was out of date: scan the new code"}, 400
+        )
+    assert user.id is not None
+    try:
+        codes = await run_in_threadpool(enrol, engine, user.id, secret, code)
+    except CodeInvalid as exc:
+        return enrol_page(request, user.email, "/account/two-factor", {"code": str(exc)}, 400)
+    request.session.pop("enrol_secret", None)
+    request.state.audit_object = ("user", user.id)
+    return recovery_codes_page(request, codes, "/account")

@@ -1,0 +1,149 @@
+"""The users page (administrators): invite by e-mail, change a role, deactivate and reactivate, reset a
+lost second factor, require a second factor per role; and the audit log."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.sending.notice import NoticeNotSent
+from app.users import UserInvalid
+from app.users import directory as users
+from app.users.audit import entries_newest_first
+from app.users.invites import invite
+from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
+from app.web.deps import UserDep
+from app.web.paging import PagedList
+from app.web.templating import render
+
+router = APIRouter()
+
+USERS = PagedList(50, anchor="#users")
+AUDIT = PagedList(50, anchor="#audit")
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    rows, pager = USERS.fetch(session, request, users.users_by_id)
+    context = {
+        "users": rows,
+        "pager": pager,
+        "invites": users.open_invites(session),
+        "policy": totp_policy(session),
+        "roles": [(r, LABELS[r]) for r in ROLES],
+        "errors": errors or {},
+        "v": values or {},
+    }
+    return render(request, "users.html", context, status_code)
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _page(request, session)
+
+
+@router.post("/users/invite", response_class=HTMLResponse)
+async def invite_user(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "viewer",
+) -> Response:
+    values = {"email": email, "role": role}
+    try:
+        row = await run_in_threadpool(invite, engine, settings, email, role, user)
+    except UserInvalid as exc:
+        return _page(request, session, {exc.field: exc.detail}, values, 400)
+    except NoticeNotSent as exc:
+        return _page(request, session, {"email": f"no invitation sent: {exc}"}, values, 502)
+    request.state.audit_object = ("user_invite", row.id)
+    request.state.audit_detail = {"email": row.email, "role": row.role}
+    request.session["notice"] = (
+        f"Invitation sent to {row.email}; the link works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
+    return RedirectResponse("/users", status_code=303)
+
+
+def _done(request: Request, notice: str) -> RedirectResponse:
+    request.session["notice"] = notice
+    return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}/role")
+def change_role(request: Request, session: SessionDep, user_id: Id, role: Annotated[str, Form()] = "") -> Response:
+    try:
+        changed = users.change_role(session, user_id, role)
+    except (users.UserChangeRefused, LookupError) as exc:
+        return _refused(request, exc)
+    session.commit()
+    request.state.audit_detail = {"role": role}
+    return _done(request, f"{changed.email} is now {role}.")
+
+
+def _refused(request: Request, exc: Exception) -> RedirectResponse:
+    request.state.audit_skip = True  # nothing changed
+    return _done(request, f"Not changed: {exc.args[0] if exc.args else exc}")
+
+
+@router.post("/users/{user_id}/deactivate")
+def deactivate(request: Request, user: UserDep, session: SessionDep, user_id: Id) -> Response:
+    assert user.id is not None
+    try:
+        changed = users.deactivate(session, user_id, user.id)
+    except (users.UserChangeRefused, LookupError) as exc:
+        return _refused(request, exc)
+    session.commit()
+    return _done(request, f"{changed.email} is deactivated and signed out everywhere.")
+
+
+@router.post("/users/{user_id}/reactivate")
+def reactivate(request: Request, session: SessionDep, user_id: Id) -> Response:
+    try:
+        changed = users.reactivate(session, user_id)
+    except LookupError as exc:
+        return _refused(request, exc)
+    session.commit()
+    return _done(request, f"{changed.email} can sign in again.")
+
+
+@router.post("/users/{user_id}/reset-two-factor")
+def reset_two_factor(request: Request, session: SessionDep, user_id: Id) -> Response:
+    try:
+        changed = users.reset_second_factor(session, user_id)
+    except LookupError as exc:
+        return _refused(request, exc)
+    session.commit()
+    return _done(request, f"{changed.email} has no second factor now and is signed out everywhere.")
+
+
+@router.post("/users/two-factor-policy")
+async def two_factor_policy(request: Request, session: SessionDep) -> Response:
+    form = await request.form()
+    required = {v for v in form.getlist("require_totp") if isinstance(v, str)}
+    try:
+        policy = set_totp_policy(session, required)
+    except ValueError as exc:
+        return _refused(request, exc)
+    session.commit()
+    roles = [r for r, on in policy.items() if on]
+    request.state.audit_detail = {"require_totp": roles}
+    who = ", ".join(roles) if roles else "no role"
+    return _done(
+        request, f"A second factor is now required of: {who}. Users without one set it up at their next sign-in."
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session: SessionDep) -> HTMLResponse:
+    rows, pager = AUDIT.fetch(session, request, entries_newest_first)
+    return render(request, "audit.html", {"entries": rows, "pager": pager})
