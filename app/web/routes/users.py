@@ -1,6 +1,7 @@
 """The users page (administrators): invite by e-mail, change a role, deactivate and reactivate, reset a
 lost second factor, require a second factor per role; and the audit log."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -8,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.models import User
 from app.sending.notice import NoticeNotSent
 from app.users import UserInvalid
 from app.users import directory as users
@@ -95,35 +97,38 @@ def _refused(request: Request, exc: Exception) -> RedirectResponse:
     return _done(request, f"Not changed: {exc.args[0] if exc.args else exc}")
 
 
-@router.post("/users/{user_id}/deactivate")
-def deactivate(request: Request, user: UserDep, session: SessionDep, user_id: Id) -> Response:
-    assert user.id is not None
+def _change(request: Request, session: SessionDep, change: Callable[[], User], done: str) -> Response:
+    """Run one change to a user; the page says what happened to whom, or why it was refused."""
     try:
-        changed = users.deactivate(session, user_id, user.id)
+        changed = change()
     except (users.UserChangeRefused, LookupError) as exc:
         return _refused(request, exc)
     session.commit()
-    return _done(request, f"{changed.email} is deactivated and signed out everywhere.")
+    return _done(request, f"{changed.email} {done}")
+
+
+@router.post("/users/{user_id}/deactivate")
+def deactivate(request: Request, user: UserDep, session: SessionDep, user_id: Id) -> Response:
+    assert user.id is not None
+    by = user.id
+    return _change(
+        request, session, lambda: users.deactivate(session, user_id, by), "is deactivated and signed out everywhere."
+    )
 
 
 @router.post("/users/{user_id}/reactivate")
 def reactivate(request: Request, session: SessionDep, user_id: Id) -> Response:
-    try:
-        changed = users.reactivate(session, user_id)
-    except LookupError as exc:
-        return _refused(request, exc)
-    session.commit()
-    return _done(request, f"{changed.email} can sign in again.")
+    return _change(request, session, lambda: users.reactivate(session, user_id), "can sign in again.")
 
 
 @router.post("/users/{user_id}/reset-two-factor")
 def reset_two_factor(request: Request, session: SessionDep, user_id: Id) -> Response:
-    try:
-        changed = users.reset_second_factor(session, user_id)
-    except LookupError as exc:
-        return _refused(request, exc)
-    session.commit()
-    return _done(request, f"{changed.email} has no second factor now and is signed out everywhere.")
+    return _change(
+        request,
+        session,
+        lambda: users.reset_second_factor(session, user_id),
+        "has no second factor now and is signed out everywhere.",
+    )
 
 
 @router.post("/users/two-factor-policy")
