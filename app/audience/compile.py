@@ -137,7 +137,7 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
         "candidates": candidates,
         "duplicates": candidates - int(unique),
         "excluded": excluded,
-        "included": int(unique) - sum(excluded.values()),
+        "included": int(unique) - sum(n for n, _ in by_reason.values()),  # = the rows a freeze writes
         "needs_smtputf8": int(unique_utf8) - sum(u for _, u in by_reason.values()),
     }
 
