@@ -3,7 +3,19 @@ with one contract: problem+json errors, cursor pages, Idempotency-Key, size and 
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import audience, bounces, campaigns, contacts, docs, errors, imports, lists, suppressions, webhooks
+from app.api import (
+    audience,
+    bounces,
+    campaigns,
+    contacts,
+    docs,
+    errors,
+    fields,
+    imports,
+    lists,
+    suppressions,
+    webhooks,
+)
 from app.api.auth import require_api_key
 from app.api.idempotency import Idempotency, session_ends_before_the_answer
 from app.api.limits import ApiLimits
@@ -15,7 +27,7 @@ api_router = APIRouter(
     responses=errors.COMMON_RESPONSES,
 )
 # the audience's resources, in the order /docs shows them
-for module in (lists, imports, contacts, suppressions, audience):
+for module in (lists, imports, contacts, fields, suppressions, audience):
     api_router.include_router(module.router)
 api_router.include_router(campaigns.router)
 api_router.include_router(bounces.router)

@@ -6,6 +6,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
 from app.audience.importer import resume_stalled
+from app.audience.search import index_missing
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -16,8 +17,16 @@ def _resume(settings: Settings, engine: Engine) -> None:
         log.info("resumed import %s", job_id)
 
 
+def _index(engine: Engine) -> None:
+    count = index_missing(engine)
+    if count:
+        log.info("indexed %s contacts for search", count)
+
+
 def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
     """Every process looks once a minute; the claim in the database makes one of them take each job."""
     scheduler.add_job(
         _resume, "interval", minutes=1, args=(settings, engine), id="resume-imports", replace_existing=True
     )
+    # contacts a big import added or changed become searchable (the import indexes them too when it ends)
+    scheduler.add_job(_index, "interval", minutes=1, args=(engine,), id="index-contacts", replace_existing=True)

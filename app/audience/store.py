@@ -17,9 +17,11 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.audience.search import forget, index_contacts
 from app.db import is_postgresql
 from app.models import Contact, ListMember, Suppression
 from app.models.types import UTCDateTime
+from app.subscription import consent
 
 _contact = Contact.__table__  # type: ignore[attr-defined]
 _member = ListMember.__table__  # type: ignore[attr-defined]
@@ -33,6 +35,7 @@ class ContactRow:
     first_name: str | None = None
     last_name: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    line: int = 0  # where the file has it, for a reject found when the batch is stored
 
 
 @dataclass
@@ -48,7 +51,7 @@ def _dialect_insert(session: Session):
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    query = select(col(Suppression.email_key)).where(_key_in(session, col(Suppression.email_key), keys))
+    query = select(col(Suppression.email_key)).where(key_in(session, col(Suppression.email_key), keys))
     return set(session.execute(query).scalars())
 
 
@@ -96,7 +99,7 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
         cursor.close()
 
 
-def _key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
+def key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
     """`column IN keys` with one parameter instead of thousands (whose binding alone would cost more
     than the query): `= ANY(array)` on PostgreSQL, a JSON array through json_each on SQLite."""
     if is_postgresql(session):
@@ -128,9 +131,20 @@ class _Plan:
 
 
 def upsert_batch(
-    session: Session, rows: Sequence[ContactRow], list_id: int, source: str, import_id: int | None, now: datetime
+    session: Session,
+    rows: Sequence[ContactRow],
+    list_id: int,
+    source: str,
+    import_id: int | None,
+    now: datetime,
+    joined: consent.Entry | None = None,
+    actor: consent.Actor | None = None,
+    index_now: bool = False,
 ) -> BatchResult:
-    """Add or refresh the batch's contacts and put them in the list. The caller commits."""
+    """Add or refresh the batch's contacts and put them in the list; JOINED (its contact id aside) is
+    appended to the consent ledger for each contact the batch puts in the list. INDEX_NOW: make the
+    batch searchable in this transaction (a small import); otherwise new and changed contacts are left
+    to `search.index_missing`. The caller commits."""
     result = BatchResult()
     if not rows:
         return result
@@ -157,8 +171,16 @@ def upsert_batch(
             .values(import_id=import_id),
             plan.re_member,
         )
+    if plan.changes and not index_now:
+        forget(session, [c["b_id"] for c in plan.changes])
     joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
     _join_list(session, joining, list_id, source, import_id, now)
+    if joined is not None and joining:
+        ids = select(_contact.c.id).where(key_in(session, _contact.c.email_key, joining))
+        consent.append_for_query(session, ids, joined, actor or consent.Actor(consent.ActorKind.IMPORT), now)
+    if index_now:
+        ids_now = select(_contact.c.id).where(key_in(session, _contact.c.email_key, [r.key for r in rows]))
+        index_contacts(session, list(session.execute(ids_now).scalars()))
     if plan.counted:
         result.suppressed = len(suppressed_keys(session, plan.counted))
     return result
@@ -177,7 +199,7 @@ def _known(session: Session, keys: list[str], list_id: int) -> dict[str, _Known]
             _member.c.import_id,
         )
         .outerjoin(_member, (_member.c.contact_id == _contact.c.id) & (_member.c.list_id == list_id))
-        .where(_key_in(session, _contact.c.email_key, keys))
+        .where(key_in(session, _contact.c.email_key, keys))
     )
     return {key: _Known._make(rest) for key, *rest in rows}
 
@@ -214,7 +236,7 @@ def _join_list(
         return
     members = select(
         literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
-    ).where(_key_in(session, _contact.c.email_key, keys))
+    ).where(key_in(session, _contact.c.email_key, keys))
     session.execute(
         _dialect_insert(session)(_member)
         .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)

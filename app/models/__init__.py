@@ -13,8 +13,8 @@ from app.models.audience import (
 )
 from app.models.auth import ApiKey, User
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
-from app.models.subscription import ConsentEvent
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
+from app.models.subscription import ConsentEvent
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
