@@ -116,9 +116,9 @@ def update(
         session.flush()
         index_contacts(session, [contact.id])
         consent.append_one(
-            session, consent.Entry(contact.id, consent.Action.EDIT, detail={"fields": changed}), actor, now
+            session, consent.Entry(contact.id, consent.Action.EDIT, detail={"fields": sorted(changed)}), actor, now
         )
-    return changed
+    return sorted(changed)
 
 
 def memberships(session: Session, contact_id: int) -> list[MembershipPublic]:
