@@ -18,8 +18,10 @@ from app.audience.schemas import (
     ContactPublic,
     MembershipPublic,
     SuppressionPublic,
+    VerdictPublic,
 )
 from app.audience.search import ContactFilter, index_contacts, ordered, statuses
+from app.audience.why import why
 from app.keyset import after_id, fetch
 from app.models import (
     Bounce,
@@ -33,6 +35,7 @@ from app.models import (
     Suppression,
 )
 from app.models.types import NAME_LENGTH
+from app.settings import Settings
 from app.subscription import consent
 from app.subscription.erasure import is_erased
 
@@ -225,3 +228,22 @@ def contacts_page(
 def with_status(session: Session, rows: Sequence[Contact]) -> list[ContactPublic]:
     reasons = statuses(session, [c.email_key for c in rows if not is_erased(c)])
     return [public(c, "erased" if is_erased(c) else reasons.get(c.email_key, "active")) for c in rows]
+
+
+def recent_campaigns(session: Session, limit: int = 50) -> list[tuple[int, str]]:
+    """The newest campaigns, for the "why in or out" chooser."""
+    rows = session.execute(select(col(Campaign.id), col(Campaign.name)).order_by(col(Campaign.id).desc()).limit(limit))
+    return [(i, n) for i, n in rows.tuples()]
+
+
+def why_for_campaign(
+    session: Session, contact: Contact, campaign_id: int, settings: Settings, now: datetime
+) -> VerdictPublic | None:
+    """Whether the contact is in the campaign's audience, and the rule that decides it (None: no such campaign)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return None
+    if is_erased(contact):
+        return VerdictPublic(address="", email_key=None, included=False, reason="erased",
+                             detail="excluded: the person's data was erased", memberships=[])  # fmt: skip
+    return why(session, contact.email, list(campaign.list_ids), settings, now)

@@ -63,6 +63,10 @@ def by_name(cursor: str | None) -> Any:
     return after_name_id(select(CustomField), col(CustomField.name), col(CustomField.id), cursor)
 
 
+def get(session: Session, field_id: int) -> CustomField | None:
+    return session.get(CustomField, field_id)
+
+
 def all_fields(session: Session) -> Sequence[CustomField]:
     return session.execute(select(CustomField).order_by(col(CustomField.name))).scalars().all()
 

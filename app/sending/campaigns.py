@@ -10,11 +10,11 @@ from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
 from app.models.states import CampaignState
 from app.sending import ledger
-from app.audience import fields as custom_fields
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings

@@ -13,7 +13,9 @@ def test_an_empty_optional_field_is_empty_not_an_error(client, session):
             "text_template": TEXT}  # fmt: skip
     refused = client.post("/api/v1/campaigns", json=body)
     assert refused.status_code == 422 and "unknown variable 'company'" in refused.json()["errors"][0]["msg"]
-    assert client.post("/api/v1/fields", json={"name": "company", "label": "Company", "type": "text"}).status_code == 201
+    assert (
+        client.post("/api/v1/fields", json={"name": "company", "label": "Company", "type": "text"}).status_code == 201
+    )
     saved = client.post("/api/v1/campaigns", json=body)
     assert saved.status_code == 201, saved.text
     templates = CampaignTemplates.compile("Hi", "", TEXT)
