@@ -13,8 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def _resume(settings: Settings, engine: Engine) -> None:
-    for job_id in resume_stalled(engine, settings):
+    resumed = resume_stalled(engine, settings)
+    for job_id in resumed:
         log.info("resumed import %s", job_id)
+    if resumed:
+        index_missing(engine)
 
 
 def _index(engine: Engine) -> None:
@@ -28,5 +31,5 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> No
     scheduler.add_job(
         _resume, "interval", minutes=1, args=(settings, engine), id="resume-imports", replace_existing=True
     )
-    # contacts a big import added or changed become searchable (the import indexes them too when it ends)
-    scheduler.add_job(_index, "interval", minutes=1, args=(engine,), id="index-contacts", replace_existing=True)
+    # a safety net: a big import indexes its contacts when it ends; this finds what a process that died left
+    scheduler.add_job(_index, "interval", minutes=10, args=(engine,), id="index-contacts", replace_existing=True)

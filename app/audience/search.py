@@ -4,8 +4,9 @@ newest first, alone or within a list and a status, fast at a million contacts.
 The text a contact is found by lives in `contact_search` (one row per contact) with a trigram index:
 PostgreSQL's pg_trgm GIN, SQLite's FTS5 trigram table (see migration 0006). Writes that change one
 contact (the contact page, the API, a CMS push) re-index it at once; an import leaves the rows it adds
-or changes unindexed and `index_missing` catches up after the import and once a minute, so a big
-import is not slowed by the index (its contacts are listed at once, and found by search moments later).
+or changes unindexed and `index_missing` catches up when the import ends (and every ten minutes, for
+an import whose process died), so a big import is not slowed by the index: its contacts are listed at
+once, and found by search once the catch-up has reached them.
 A search shorter than three characters (less than one trigram) matches the start of the address."""
 
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from app.db import is_postgresql, session_scope
 from app.keyset import after_id, fetch
 from app.models import Contact, ContactSearch, ListMember, Suppression
 
-CATCH_UP_ROWS = 5000
+CATCH_UP_ROWS = 2000  # a commit each: on SQLite the write lock is held for one chunk at most
 SEARCH_MAX = 200
 STATUSES = ("active", "suppressed", "unsubscribed", "bounced", "complained", "manual")
 
