@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, column, delete, exists, select, table
 from sqlmodel import Session, col
 
-from app.db import is_postgresql, session_scope
+from app.db import chunks, is_postgresql, session_scope
 from app.keyset import after_id, fetch
 from app.models import Contact, ContactSearch, ListMember, Suppression
 
@@ -47,13 +47,12 @@ def _upsert(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def index_contacts(session: Session, contact_ids: Sequence[int]) -> None:
     """(Re-)index these contacts now, in the caller's transaction."""
-    if not contact_ids:
-        return
-    rows = session.execute(
-        select(col(Contact.id), col(Contact.email_key), col(Contact.first_name), col(Contact.last_name),
-               col(Contact.attributes)).where(col(Contact.id).in_(list(contact_ids)))
-    ).all()  # fmt: skip
-    _upsert(session, [{"contact_id": r[0], "body": body_of(*r[1:])} for r in rows if not _erased(r[1])])
+    for ids in chunks(list(contact_ids)):
+        rows = session.execute(
+            select(col(Contact.id), col(Contact.email_key), col(Contact.first_name), col(Contact.last_name),
+                   col(Contact.attributes)).where(col(Contact.id).in_(ids))
+        ).all()  # fmt: skip
+        _upsert(session, [{"contact_id": r[0], "body": body_of(*r[1:])} for r in rows if not _erased(r[1])])
 
 
 def _erased(email_key: str) -> bool:
@@ -62,8 +61,8 @@ def _erased(email_key: str) -> bool:
 
 def forget(session: Session, contact_ids: Sequence[int]) -> None:
     """Drop these contacts from the index (changed by an import: index_missing picks them up again)."""
-    if contact_ids:
-        session.execute(delete(ContactSearch).where(col(ContactSearch.contact_id).in_(list(contact_ids))))
+    for ids in chunks(list(contact_ids)):
+        session.execute(delete(ContactSearch).where(col(ContactSearch.contact_id).in_(ids)))
 
 
 def index_missing(engine: Engine, limit: int | None = None) -> int:
