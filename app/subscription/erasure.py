@@ -4,7 +4,7 @@ salted hash in the suppression list, so no import, CMS push or form brings them 
 What goes: the contact's address, names, attributes and CMS id (the row stays, empty, so its consent
 history has something to belong to); its list memberships; its search text; the address in every
 ledger row, with the relay's replies that quote it; the address, diagnostic and returned headers of
-every bounce about it; the address in stored webhook events; every suppression of the address (one
+every bounce about it; the address in stored webhook events and in import rejects that quoted it; every suppression of the address (one
 `erased` suppression holding the hash replaces them). What stays: counts, states and times, and the
 consent ledger, which never held the address; an `erase` row is appended to it."""
 
@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -26,6 +26,7 @@ from app.models import (
     Contact,
     Delivery,
     DeliveryAttempt,
+    ImportReject,
     ListMember,
     StoredSetting,
     Suppression,
@@ -116,6 +117,9 @@ def erase(session: Session, contact: Contact, actor: Actor, now: datetime, sourc
         event.data = {
             k: (redact(v, quoted) if isinstance(v, str) else v) for k, v in event.data.items() if k != "email"
         } | {"email": ERASED_TEXT}
+    # an import's rejected row that quoted the address (a ragged line, a domain without MX)
+    quoting = func.lower(col(ImportReject.value)).contains(key, autoescape=True)
+    session.execute(update(ImportReject).where(quoting).values(value=ERASED_TEXT))
     session.execute(delete(Suppression).where(col(Suppression.email_key) == key))
     if session.execute(select(col(Suppression.id)).where(col(Suppression.email_key) == hashed)).first() is None:
         session.add(

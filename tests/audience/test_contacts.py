@@ -8,7 +8,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
-from app.models import Bounce, Campaign, ConsentEvent, Contact, Delivery, Suppression, WebhookEvent, utcnow
+from app.models import (
+    Bounce,
+    Campaign,
+    ConsentEvent,
+    Contact,
+    Delivery,
+    ImportJob,
+    ImportReject,
+    MailingList,
+    Suppression,
+    WebhookEvent,
+    utcnow,
+)
 from tests.audience.test_api import _list, _upload, _wait
 
 API = "/api/v1"
@@ -169,6 +181,11 @@ def _ledger_rows(engine: Engine, email: str) -> None:
                      diagnostic=f"550 5.1.1 <{email}>... User unknown", original_headers=f"To: Ann <{email}>\n",
                      delivery_id=d.id, campaign_id=campaign.id))  # fmt: skip
         s.add(WebhookEvent(type="bounce", data={"email": email, "campaign_id": campaign.id, "diagnostic": email}))
+        news = s.execute(select(MailingList)).scalars().first()
+        job = ImportJob(list_id=news.id, filename="old.csv", format="csv")  # type: ignore[union-attr]
+        s.add(job)
+        s.flush()
+        s.add(ImportReject(import_id=job.id, line=3, value=f"{email.upper()},Ann,Lee,extra", reason="ragged"))  # type: ignore[arg-type]
         s.commit()
 
 
@@ -195,7 +212,7 @@ def test_export_holds_everything_and_erasure_removes_it(client: TestClient, engi
         dump = "\n".join(
             json.dumps(list(map(str, row)))
             for table in ("contact", "delivery", "delivery_attempt", "bounce", "suppression", "list_member",
-                          "webhook_event", "consent_event", "contact_search")
+                          "webhook_event", "consent_event", "contact_search", "import_reject")
             for row in s.execute(text(f"SELECT * FROM {table}")).all()
         )  # fmt: skip
         assert "ann.example" not in dump.lower() and "Acme Widgets" not in dump
