@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 SuppressionReason = Literal["unsubscribed", "bounced", "complained", "manual"]
+# what a list of suppressions may be filtered by: also `erased` (made by an erasure only, never by hand)
+SuppressionReasonFilter = Literal["unsubscribed", "bounced", "complained", "manual", "erased"]
 MAX_UPSERT = 10_000
 
 

@@ -223,6 +223,8 @@ def test_export_holds_everything_and_erasure_removes_it(client: TestClient, engi
         assert bounce.reason == "userunknown"  # the statistics stay
     events = client.get(f"{API}/contacts/{ann}/export").json()["consent"]
     assert [e["action"] for e in events] == ["cms", "erase"]
+    [listed] = client.get(f"{API}/suppressions?reason=erased").json()["items"]
+    assert listed["email"] == "" and listed["source"] == "erasure"
     # nobody brings them back: not an import, not a CMS push
     list_id = _list(client, "Later")
     job = _wait(client, _upload(client, list_id, "back.csv", f"email\n{email.upper()}\nnew@example.com\n".encode())
