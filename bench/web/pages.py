@@ -7,6 +7,8 @@ time of the same search as a plain LIKE scan of the contact table (what the sear
 
     .venv/bin/python -m bench.web.pages [--rows 1000000] [--backends sqlite,postgresql] [--repeat 5]
         [--pages /contacts]   (only the pages whose URL starts so)
+        [--workdir DIR]       (keep the SQLite database there)
+        [--reuse URL]         (time the pages of a database seeded before, without seeding)
 
 PostgreSQL: a scratch database `bulkmail_bench_pages` on BULKMAIL_BENCH_POSTGRES (default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres) is dropped and created for each run.
@@ -221,11 +223,15 @@ def _next(page: str) -> str:
     return html.unescape(found.group(1)) if found else ""
 
 
-def run(backend: str, n: int, repeat: int, workdir: Path, only: str = "") -> None:
-    url = _database(backend, workdir)
-    start = time.perf_counter()
-    addresses = _seed(url, n)
-    print(f"\n{backend}: {n:,} rows each seeded in {time.perf_counter() - start:.0f} s")
+def run(backend: str, n: int, repeat: int, workdir: Path, only: str = "", reuse: str = "") -> None:
+    if reuse:  # the database a previous run seeded (PostgreSQL's stays; SQLite's with --workdir)
+        url = reuse
+        addresses = [p[0] for p in _people(n)]
+    else:
+        url = _database(backend, workdir)
+        start = time.perf_counter()
+        addresses = _seed(url, n)
+        print(f"\n{backend}: {n:,} rows each seeded in {time.perf_counter() - start:.0f} s")
     settings = Settings(_env_file=None, database_url=url, secret_key="bench", base_url="http://testserver",
                         embedded_worker=False, scheduler=False, bounce_address="noreply@example.test")  # fmt: skip
     with TestClient(create_app(settings)) as client:
@@ -260,10 +266,14 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pages", default="", help="only the pages whose URL starts with this")
+    parser.add_argument("--workdir", help="keep the SQLite database here (default: a temporary directory)")
+    parser.add_argument("--reuse", default="", help="time the pages of this already seeded database URL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-pages-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for backend in args.backends.split(","):
-            run(backend, args.rows, args.repeat, Path(workdir), args.pages)
+            run(backend, args.rows, args.repeat, workdir, args.pages, args.reuse)
 
 
 if __name__ == "__main__":
