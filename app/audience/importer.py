@@ -30,7 +30,7 @@ from app.models import ImportJob, ImportReject, utcnow
 from app.models.types import NAME_LENGTH, TEXT_LENGTH
 from app.settings import Settings
 from app.subscription import consent
-from app.subscription.erasure import erased_among
+from app.subscription.erasure import any_erased, erased_among
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class _Run:
         self.writer: threading.Thread | None = None
         self.failure: BaseException | None = None
         self.fields: dict[str, custom_fields.Definition] = {}
+        self.any_erased = True
         self.field_of: dict[str, str] = {}  # attribute (column header) -> custom field name
         self.column_of: dict[str, int] = {}  # custom field name -> 1-based column number
 
@@ -85,6 +86,8 @@ class _Run:
         if not isinstance(chosen, dict):
             raise ImportFailed("column_mapping.fields: give an object of column name -> custom field name")
         self.fields = custom_fields.definitions(self.session)
+        # most installations have erased nobody: then no batch needs the hashes worked out
+        self.any_erased = any_erased(self.session)
         if not self.fields:
             return
         for header, name in chosen.items():
@@ -214,7 +217,7 @@ class _Run:
         job.invalid += batch.invalid
         job.duplicates += batch.duplicates
         rows = batch.rows
-        erased = erased_among(self.session, [r.key for r in rows]) if rows else set()
+        erased = erased_among(self.session, [r.key for r in rows]) if rows and self.any_erased else set()
         if erased:  # the reject keeps no trace of the address
             rows = [r for r in rows if r.key not in erased]
             lines = sorted(r.line for r in batch.rows if r.key in erased)

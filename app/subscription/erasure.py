@@ -79,6 +79,12 @@ def erased_among(session: Session, keys: Iterable[str]) -> set[str]:
     return {hashed[h] for h in session.execute(query).scalars()}
 
 
+def any_erased(session: Session) -> bool:
+    """Whether anyone was ever erased here (one indexed read)."""
+    query = select(col(Suppression.id)).where(col(Suppression.reason) == SuppressionReason.ERASED).limit(1)
+    return session.execute(query).first() is not None
+
+
 def redact(text: str, secrets_: Sequence[str]) -> str:
     """TEXT with every occurrence of each of SECRETS_ (case-insensitive) replaced."""
     for s in sorted({s for s in secrets_ if s and len(s) >= 3}, key=len, reverse=True):
