@@ -9,6 +9,7 @@ an import whose process died), so a big import is not slowed by the index: its c
 once, and found by search once the catch-up has reached them.
 A search shorter than three characters (less than one trigram) matches the start of the address."""
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,7 @@ class ContactFilter:
 
 
 _FTS = table("contact_search_fts", column("rowid"), column("contact_search_fts"))
+_WORDS = re.compile(r"[^\w]+")
 
 
 def _text_match(session: Session, query: Any, q: str) -> tuple[Any, Any]:
@@ -106,9 +108,22 @@ def _text_match(session: Session, query: Any, q: str) -> tuple[Any, Any]:
             col(ContactSearch.body).like(pattern)
         )
         return query, col(ContactSearch.contact_id)
-    phrase = '"' + q.replace('"', '""') + '"'
-    query = query.join(_FTS, _FTS.c.rowid == Contact.id).where(_FTS.c.contact_search_fts.op("MATCH")(phrase))
+    # FTS5 matches a long phrase by walking the documents of every trigram in it, common ones too ("company
+    # 12345" reads the million rows that contain "com"); its words as separate phrases, ANDed, let it skip
+    # through the common lists by the rare ones, and the exact text is checked on the rows found
+    words = [w for w in _WORDS.split(q) if len(w) >= 3]
+    phrases = " AND ".join(_phrase(w) for w in words) if len(words) > 1 or (words and words[0] != q) else _phrase(q)
+    query = query.join(_FTS, _FTS.c.rowid == Contact.id).where(_FTS.c.contact_search_fts.op("MATCH")(phrases))
+    if phrases != _phrase(q):
+        exact = select(col(ContactSearch.contact_id)).where(
+            col(ContactSearch.contact_id) == Contact.id, col(ContactSearch.body).contains(q, autoescape=True)
+        )
+        query = query.where(exact.exists())
     return query, _FTS.c.rowid
+
+
+def _phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def ordered(session: Session, f: ContactFilter) -> Callable[[str | None], Any]:
