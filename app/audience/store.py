@@ -174,10 +174,9 @@ def upsert_batch(
     if plan.changes and not index_now:
         forget(session, [c["b_id"] for c in plan.changes])
     joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
-    _join_list(session, joining, list_id, source, import_id, now)
-    if joined is not None and joining:
-        ids = select(_contact.c.id).where(key_in(session, _contact.c.email_key, joining))
-        consent.append_for_query(session, ids, joined, actor or consent.Actor(consent.ActorKind.IMPORT), now)
+    new_members = _join_list(session, joining, list_id, source, import_id, now)
+    if joined is not None and new_members:
+        consent.append_many(session, new_members, joined, actor or consent.Actor(consent.ActorKind.IMPORT), now)
     if index_now:
         ids_now = select(_contact.c.id).where(key_in(session, _contact.c.email_key, [r.key for r in rows]))
         index_contacts(session, list(session.execute(ids_now).scalars()))
@@ -230,18 +229,21 @@ def _plan(
 
 def _join_list(
     session: Session, keys: list[str], list_id: int, source: str, import_id: int | None, now: datetime
-) -> None:
-    """Put the contacts with these keys in the list, in one INSERT .. SELECT; members already stay."""
+) -> list[int]:
+    """Put the contacts with these keys in the list, in one INSERT .. SELECT; members already stay.
+    Returns the ids of the contacts it put in."""
     if not keys:
-        return
+        return []
     members = select(
         literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
     ).where(key_in(session, _contact.c.email_key, keys))
-    session.execute(
+    added = session.execute(
         _dialect_insert(session)(_member)
         .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
         .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
+        .returning(_member.c.contact_id)
     )
+    return list(added.scalars())
 
 
 def add_members(session: Session, list_id: int, contact_ids: Sequence[int], source: str, now: datetime) -> None:
