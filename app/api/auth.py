@@ -48,4 +48,5 @@ async def require_api_key(request: Request, engine: EngineDep, settings: Setting
     if request.method not in _READ_METHODS and row.scope != "write":
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"API key {row.prefix}… is read-only; this needs a write key")
     request.state.api_key_id = row.id
+    request.state.api_key_label = f"API key {row.prefix}… ({row.name})"
     return row

@@ -12,6 +12,7 @@ from app.web.routes import (
     auth,
     bounces,
     campaigns,
+    contacts,
     dashboard,
     lists,
     settings,
@@ -26,7 +27,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session cookie on the service."""
     pages = APIRouter(include_in_schema=False, dependencies=SIGNED_IN)
-    for module in (dashboard, lists, audience, campaigns, bounces, suppressions, settings, apikeys):
+    for module in (dashboard, lists, contacts, audience, campaigns, bounces, suppressions, settings, apikeys):
         pages.include_router(module.router)
     app.include_router(auth.router)
     app.include_router(setup.router)
