@@ -59,6 +59,15 @@ def where_given(query: Any, *conditions: tuple[Any, Any]) -> Any:
     return query
 
 
+# objects the migrations make that the models do not describe (a dialect's own index kinds)
+UNMODELLED = ("contact_search_fts", "contact_search_trgm")
+
+
+def modelled(name: str | None, type_: str, parent_names: Any) -> bool:
+    """For Alembic's include_name: whether the models describe this table or index."""
+    return not (name or "").startswith(UNMODELLED)
+
+
 def make_engine(url: str) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database

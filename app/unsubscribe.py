@@ -17,6 +17,7 @@ from app.models import Contact, Delivery
 from app.paths import TEMPLATES
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
+from app.subscription import consent
 from app.tokens import parse_token
 
 router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
@@ -73,5 +74,13 @@ async def unsubscribe(token: str, request: Request, target: TargetDep, session: 
     form = await request.form()
     one_click = form.get("List-Unsubscribe") == "One-Click"
     source = "one-click" if one_click else "unsubscribe page"
-    suppressions.unsubscribe(session, target.email, target.email_key, source, target.campaign_id, target.delivery_id)
+    actor = consent.Actor(
+        consent.ActorKind.ONE_CLICK if one_click else consent.ActorKind.UNSUBSCRIBE_PAGE,
+        source,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    suppressions.unsubscribe(
+        session, target.email, target.email_key, source, target.campaign_id, target.delivery_id, actor
+    )
     return pages.TemplateResponse(request, "unsubscribe_done.html", {"email": target.email})

@@ -3,7 +3,19 @@ with one contract: problem+json errors, cursor pages, Idempotency-Key, size and 
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import audience, bounces, campaigns, contacts, docs, errors, imports, lists, suppressions, webhooks
+from app.api import (
+    audience,
+    bounces,
+    campaigns,
+    contacts,
+    docs,
+    errors,
+    fields,
+    imports,
+    lists,
+    suppressions,
+    webhooks,
+)
 from app.api.auth import require_api_key
 from app.api.idempotency import Idempotency
 from app.api.limits import ApiLimits
@@ -17,7 +29,7 @@ api_router = APIRouter(
 # A request is matched against the routers in this order, and each router passed costs time (FastAPI
 # tries every route of it): the campaigns come first for the clients polling a sending campaign. /docs
 # groups the routes by tag, in the order app.api.openapi.TAGS gives.
-for module in (campaigns, lists, imports, contacts, suppressions, audience, bounces, webhooks):
+for module in (campaigns, lists, imports, contacts, fields, suppressions, audience, bounces, webhooks):
     api_router.include_router(module.router)
 
 

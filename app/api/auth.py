@@ -50,4 +50,5 @@ async def require_api_key(request: Request, engine: EngineDep, settings: Setting
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"API key {row.prefix}… is read-only; this needs a write key")
     request.state.api_key_id = row.id
     request.state.actor = Actor("api_key", row.id, f"{row.prefix}…")  # for the audit log
+    request.state.api_key_label = f"API key {row.prefix}… ({row.name})"
     return row

@@ -11,7 +11,12 @@ from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.api.resources import deleted
 from app.audience import queries, suppressions
 from app.audience.export import csv_lines
-from app.audience.schemas import SuppressionCreate, SuppressionPublic, SuppressionReason, SuppressionUpdate
+from app.audience.schemas import (
+    SuppressionCreate,
+    SuppressionPublic,
+    SuppressionReasonFilter,
+    SuppressionUpdate,
+)
 from app.deps import EngineDep, Id, SessionDep
 from app.models import Suppression, utcnow
 
@@ -29,7 +34,7 @@ def _get_suppression(session: SessionDep, suppression_id: int) -> Suppression:
 @router.get("/suppressions", response_model=Page[SuppressionPublic])
 def list_suppressions(
     session: SessionDep,
-    reason: SuppressionReason | None = None,
+    reason: SuppressionReasonFilter | None = None,
     email: str | None = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
@@ -54,7 +59,7 @@ def create_suppression(body: SuppressionCreate, session: SessionDep) -> Suppress
 
 @router.get("/suppressions.csv", response_class=StreamingResponse)
 def export_suppressions(
-    engine: EngineDep, session: SessionDep, reason: SuppressionReason | None = None
+    engine: EngineDep, session: SessionDep, reason: SuppressionReasonFilter | None = None
 ) -> StreamingResponse:
     session.rollback()
     rows = (

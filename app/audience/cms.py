@@ -14,8 +14,12 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session, col
 
 from app.addresses import Address, InvalidAddress, normalise
+from app.audience import fields as custom_fields
+from app.audience.search import index_contacts
 from app.audience.store import add_members
 from app.models import Contact, Delivery, ListMember
+from app.subscription import consent
+from app.subscription.erasure import erased_among
 
 
 @dataclass
@@ -31,7 +35,7 @@ class CmsUser:
 class RowResult:
     index: int
     external_id: str
-    status: str  # added | updated | unchanged | invalid | conflict
+    status: str  # added | updated | unchanged | invalid | conflict | erased
     contact_id: int | None = None
     field: str | None = None
     error: str | None = None
@@ -76,9 +80,13 @@ def _apply(contact: Contact, user: CmsUser, email: str, key: str, is_role: bool,
     return changed
 
 
-def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, now: datetime) -> list[RowResult]:
-    """One result per user, in order. The caller commits."""
+def upsert_users(
+    session: Session, users: list[CmsUser], list_id: int | None, now: datetime, actor: consent.Actor | None = None
+) -> list[RowResult]:
+    """One result per user, in order; each contact added or changed gets a `cms` row in the consent
+    ledger. An erased person's address is refused (`erased`). The caller commits."""
     results, valid = _screen(users)
+    valid = _checked(session, valid, results)
     ext_ids = [u.external_id for _, u, _ in valid]
     keys = [a.key for _, _, a in valid]
     by_ext = {
@@ -90,9 +98,43 @@ def upsert_users(session: Session, users: list[CmsUser], list_id: int | None, no
     }
     new_rows = _update_known(session, valid, results, by_ext, by_key, now)
     _insert_new(session, new_rows)
+    ids = [r.contact_id for r in results if r.contact_id is not None]
+    joined: set[int] = set()
     if list_id is not None:
-        add_members(session, list_id, [r.contact_id for r in results if r.contact_id is not None], "cms", now)
+        members = select(col(ListMember.contact_id)).where(
+            col(ListMember.list_id) == list_id, col(ListMember.contact_id).in_(ids)
+        )
+        joined = set(ids) - set(session.execute(members).scalars())
+        add_members(session, list_id, ids, "cms", now)
+    touched = [r.contact_id for r in results if r.contact_id is not None and r.status in ("added", "updated")]
+    index_contacts(session, touched)
+    # a row for every contact the push changed or put in the list
+    entries = [consent.Entry(c, consent.Action.CMS, list_id, "CMS push") for c in ids if c in joined or c in touched]
+    consent.append(session, entries, actor or consent.Actor(consent.ActorKind.API_KEY), now)
     return results
+
+
+def _checked(
+    session: Session, valid: list[tuple[int, CmsUser, Address]], results: list[RowResult]
+) -> list[tuple[int, CmsUser, Address]]:
+    """The users whose custom field values are good (converted in place) and whose address was not
+    erased; the others get their result."""
+    definitions = custom_fields.definitions(session)
+    erased = erased_among(session, [a.key for _, _, a in valid])
+    out = []
+    for i, user, address in valid:
+        if address.key in erased:
+            results[i].status, results[i].field = "erased", f"contacts[{i}].email"
+            results[i].error = "this address was erased at its owner's request and cannot be added again"
+            continue
+        cleaned, problems = custom_fields.clean(definitions, user.attributes)
+        if problems:
+            results[i].status, results[i].field = "invalid", f"contacts[{i}].attributes.{problems[0].field}"
+            results[i].error = problems[0].message
+            continue
+        user.attributes = {k: v for k, v in cleaned.items() if v is not None}
+        out.append((i, user, address))
+    return out
 
 
 def _screen(users: list[CmsUser]) -> tuple[list[RowResult], list[tuple[int, CmsUser, Address]]]:

@@ -28,7 +28,8 @@ from app.models.states import DeliveryState, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
-EXCLUSION_REASONS = SuppressionReason.ALL
+# an erased address is never a contact again (imports refuse it), so compile never meets one
+EXCLUSION_REASONS = tuple(r for r in SuppressionReason.ALL if r != SuppressionReason.ERASED)
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
 

@@ -22,6 +22,8 @@ from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, has_mx, normalise, plain_address
+from app.audience import fields as custom_fields
+from app.audience.search import index_missing
 from app.audience.sources import ImportFailed, Record, open_source
 from app.audience.sources.base import split_name
 from app.audience.store import BatchResult, ImportRow, ImportStore
@@ -29,6 +31,8 @@ from app.db import is_postgresql, session_scope
 from app.models import ImportJob, ImportReject, utcnow
 from app.models.types import NAME_LENGTH, TEXT_LENGTH
 from app.settings import Settings
+from app.subscription import consent
+from app.subscription.erasure import any_erased, erased_among
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ BATCH_ROWS = 10_000
 # writers' waits short.
 COMMIT_ROWS = 100_000
 COMMIT_SECONDS = 5.0
+INDEX_NOW_BYTES = 2_000_000  # an import this small is searchable when it ends; a bigger one a moment later
+ERASED_REASON = "erased: this address was erased at its owner's request and is not imported again"
 ANALYZE_AFTER = 10_000
 STALE_AFTER = timedelta(minutes=2)
 CSV_FAMILY = ("csv", "outlook", "google", "dynamics")
@@ -83,6 +89,28 @@ class _Run:
         self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
         self.writer: threading.Thread | None = None
         self.failure: BaseException | None = None
+        self.fields: dict[str, custom_fields.Definition] = {}
+        self.any_erased = True
+        self.lines: dict[str, int] = {}  # key -> line of the batch's rows, kept only where someone was erased
+        self.field_of: dict[str, str] = {}  # attribute (column header) -> custom field name
+        self.column_of: dict[str, int] = {}  # custom field name -> 1-based column number
+
+    def map_fields(self, mapping: dict[str, Any], chosen: dict[str, str]) -> None:
+        """Which columns feed which custom fields (chosen ones, or headers that read like a field)."""
+        if not isinstance(chosen, dict):
+            raise ImportFailed("column_mapping.fields: give an object of column name -> custom field name")
+        self.fields = custom_fields.definitions(self.session)
+        # most installations have erased nobody: then no batch needs the hashes worked out
+        self.any_erased = any_erased(self.session)
+        if not self.fields:
+            return
+        for header, name in chosen.items():
+            if name and name not in self.fields:
+                raise ImportFailed(f'column_mapping.fields: no custom field named "{name}" (for column "{header}")')
+        headers = list(mapping.get("attributes") or [])
+        self.field_of = custom_fields.column_fields(headers, self.fields, chosen)
+        columns = mapping.get("attribute_columns") or {}
+        self.column_of = {f: columns[h] for h, f in self.field_of.items() if h in columns}
 
     def reject(self, line: int, column: int | None, value: str, reason: str) -> None:
         self.rejects.append(
@@ -132,14 +160,36 @@ class _Run:
             first, last = record.first_name, record.last_name
             if not first and not last and display:
                 first, last = split_name(display)
+            attributes = record.attributes
+            line = candidate.line or record.line
+            if self.fields:
+                checked = self._fields_of(record, line, candidate.raw)
+                if checked is None:
+                    return
+                attributes = checked
+            if self.any_erased:
+                self.lines[key] = line
             self.rows[key] = (
                 email,
                 key,
                 is_role,
                 first[:NAME_LENGTH] if first else None,
                 last[:NAME_LENGTH] if last else None,
-                record.attributes,
+                attributes,
             )
+
+    def _fields_of(self, record: Record, line: int, raw: str) -> dict[str, Any] | None:
+        """The record's attributes with the custom fields' values checked and converted; None (and a
+        reject naming the field, its line and column) when one is not good."""
+        attrs = {self.field_of.get(k, k): v for k, v in record.attributes.items()}
+        cleaned, problems = custom_fields.clean(self.fields, attrs, complete=True)
+        if problems:
+            p = problems[0]
+            label = self.fields[p.field].label
+            value = str(attrs.get(p.field, ""))
+            self.reject(line, self.column_of.get(p.field), value or raw, f"{label} ({p.field}): {p.message}")
+            return None
+        return {k: v for k, v in cleaned.items() if v is not None}
 
     def _has_mx(self, domain: str) -> bool:
         if domain not in self.mx:
@@ -154,10 +204,11 @@ class _Run:
         if self.failure is not None:
             raise self.failure
         batch = _Batch(
-            list(self.rows.values()), self.rejects, self.rows_read, self.invalid, self.duplicates, bytes_read, last
-        )
+            list(self.rows.values()), self.rejects, self.rows_read, self.invalid, self.duplicates, bytes_read, last,
+            self.lines,
+        )  # fmt: skip
         self.queue.put(batch)
-        self.rows, self.rejects = {}, []
+        self.rows, self.rejects, self.lines = {}, [], {}
         self.pending_rows = self.rows_read = self.invalid = self.duplicates = 0
 
     def start_writer(self) -> None:
@@ -191,8 +242,17 @@ class _Run:
         job.invalid += batch.invalid
         job.duplicates += batch.duplicates
         source = _source_name(job.format)
-        if batch.rows:
-            self._count(self.store.store(batch.rows, job.list_id, source, job.id, now))
+        rows = batch.rows
+        # one query a batch, and only where someone was ever erased: the hashes are worked out in Python
+        erased = erased_among(self.session, [r[1] for r in rows]) if rows and self.any_erased else set()
+        if erased:  # the reject keeps no trace of the address
+            rows = [r for r in rows if r[1] not in erased]
+            lines = sorted(batch.lines[k] for k in erased)
+            batch.rejects += [{"import_id": job.id, "line": n, "column": None, "value": "", "reason": ERASED_REASON}
+                              for n in lines]  # fmt: skip
+            job.invalid += len(lines)
+        if rows:
+            self._count(self.store.store(rows, job.list_id, source, job.id, now))
         if batch.rejects:
             self.session.execute(insert(ImportReject), batch.rejects)
         job.bytes_read = batch.bytes_read
@@ -223,6 +283,7 @@ class _Batch:
     duplicates: int
     bytes_read: int
     last: bool
+    lines: dict[str, int]  # key -> line, where someone was ever erased (an erased address's reject names its line)
 
 
 def _refresh_statistics(session: Session, job: ImportJob) -> None:
@@ -255,7 +316,9 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
         job = session.get(ImportJob, job_id)
         if job is None:
             raise LookupError(f"no import job {job_id}")
-        store = ImportStore(session)
+        joined = consent.Entry(0, consent.Action.IMPORT, job.list_id, f"import {job.id} ({job.filename})")
+        actor = consent.Actor(consent.ActorKind.IMPORT, f"import {job.id}")
+        store = ImportStore(session, joined, actor, index_now=job.size_bytes <= INDEX_NOW_BYTES)
         already = job.rows_read  # resuming: these rows are stored and counted
         requested = job.column_mapping.get("requested", {})
         fmt = job.column_mapping.get("requested_format", "auto")
@@ -265,6 +328,7 @@ def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progre
             job.column_mapping = {**job.column_mapping, **source.mapping}
             store.open()
             run = _Run(session, job, settings, progress, store)
+            run.map_fields(job.column_mapping, requested.get("fields") or {})
             run.start_writer()
             try:
                 seen = 0
@@ -330,11 +394,21 @@ def create_job(session: Session, file: ImportFile) -> ImportJob:
     return job
 
 
+def import_then_index(engine: Engine, settings: Settings, job_id: int) -> ImportJob:
+    """Run the job, then index the contacts it left unsearchable (a big import's)."""
+    job = run_import(engine, settings, job_id)
+    if job.size_bytes > INDEX_NOW_BYTES:
+        index_missing(engine)
+    return job
+
+
 def run_in_background(engine: Engine, settings: Settings, job_id: int) -> threading.Thread | None:
     """Run the job in a thread of this process, if nobody else holds it."""
     if not claim(engine, job_id, utcnow()):
         return None
-    thread = threading.Thread(target=run_import, args=(engine, settings, job_id), name=f"import-{job_id}", daemon=True)
+    thread = threading.Thread(
+        target=import_then_index, args=(engine, settings, job_id), name=f"import-{job_id}", daemon=True
+    )
     thread.start()
     return thread
 
@@ -378,3 +452,8 @@ def import_file(
     assert job.id is not None  # stored by create_job
     claim(engine, job.id, utcnow())
     return run_import(engine, settings, job.id, progress)
+
+
+def index_after_import(engine: Engine) -> int:
+    """Make the contacts a big import left unindexed searchable (the CLI runs it after `import_file`)."""
+    return index_missing(engine)

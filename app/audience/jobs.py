@@ -6,14 +6,24 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
 from app.audience.importer import resume_stalled
+from app.audience.search import index_missing
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def _resume(settings: Settings, engine: Engine) -> None:
-    for job_id in resume_stalled(engine, settings):
+    resumed = resume_stalled(engine, settings)
+    for job_id in resumed:
         log.info("resumed import %s", job_id)
+    if resumed:
+        index_missing(engine)
+
+
+def _index(engine: Engine) -> None:
+    count = index_missing(engine)
+    if count:
+        log.info("indexed %s contacts for search", count)
 
 
 def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
@@ -21,3 +31,5 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> No
     scheduler.add_job(
         _resume, "interval", minutes=1, args=(settings, engine), id="resume-imports", replace_existing=True
     )
+    # a safety net: a big import indexes its contacts when it ends; this finds what a process that died left
+    scheduler.add_job(_index, "interval", minutes=10, args=(engine,), id="index-contacts", replace_existing=True)

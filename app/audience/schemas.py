@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 SuppressionReason = Literal["unsubscribed", "bounced", "complained", "manual"]
+# what a list of suppressions may be filtered by: also `erased` (made by an erasure only, never by hand)
+SuppressionReasonFilter = Literal["unsubscribed", "bounced", "complained", "manual", "erased"]
 MAX_UPSERT = 10_000
 
 
@@ -72,7 +74,7 @@ class ContactsUpsert(BaseModel):
 class ContactResult(BaseModel):
     index: int
     external_id: str
-    status: str = Field(description="added | updated | unchanged | invalid | conflict")
+    status: str = Field(description="added | updated | unchanged | invalid | conflict | erased")
     contact_id: int | None = None
     field: str | None = None
     error: str | None = None
@@ -150,3 +152,103 @@ class VerdictPublic(BaseModel):
     )
     detail: str
     memberships: list[MembershipPublic]
+
+
+ContactStatus = Literal["active", "suppressed", "unsubscribed", "bounced", "complained", "manual"]
+
+
+class ContactPublic(BaseModel):
+    id: int
+    email: str = Field(description="empty once the contact was erased")
+    first_name: str | None
+    last_name: str | None
+    attributes: dict[str, Any]
+    external_id: str | None
+    is_role: bool
+    status: str = Field(description="active, or the reason its address is suppressed; erased")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactUpdate(BaseModel):
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] | None = Field(
+        default=None, description="laid over the stored attributes; a null or empty value removes that attribute"
+    )
+
+
+class ConsentEventPublic(BaseModel):
+    id: int
+    at: datetime
+    action: str = Field(description="subscribe | confirm | unsubscribe | import | cms | edit | erase")
+    list_id: int | None = Field(description="the list concerned; null: every list")
+    actor_kind: str
+    actor: str
+    source: str
+    ip: str | None
+    user_agent: str | None
+    consent_text_version: str | None
+    detail: dict[str, Any]
+
+
+class ContactDeliveryPublic(BaseModel):
+    id: int
+    campaign_id: int
+    campaign_name: str | None
+    state: str
+    attempts: int
+    sent_at: datetime | None
+    last_reply_code: int | None
+    last_reply: str | None
+    bounced_at: datetime | None
+
+
+class ContactBouncePublic(BaseModel):
+    id: int
+    kind: str
+    reason: str
+    hard: bool
+    status: str
+    diagnostic: str
+    campaign_id: int | None
+    created_at: datetime
+
+
+class ContactExport(BaseModel):
+    """Everything bulkmail holds about one person."""
+
+    exported_at: datetime
+    contact: ContactPublic
+    lists: list[MembershipPublic]
+    consent: list[ConsentEventPublic]
+    deliveries: list[ContactDeliveryPublic]
+    bounces: list[ContactBouncePublic]
+    suppressions: list[SuppressionPublic]
+
+
+CustomFieldType = Literal["text", "number", "date", "boolean", "choice"]
+
+
+class CustomFieldCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, description="identifier used in templates: {{ name }}")
+    label: str = Field(min_length=1, max_length=200)
+    type: CustomFieldType
+    choices: list[str] = Field(default_factory=list, max_length=200, description="the options of a choice field")
+    required: bool = False
+
+
+class CustomFieldUpdate(BaseModel):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    choices: list[str] | None = Field(default=None, max_length=200)
+    required: bool | None = None
+
+
+class CustomFieldPublic(BaseModel):
+    id: int
+    name: str
+    label: str
+    type: str
+    choices: list[str]
+    required: bool
+    created_at: datetime

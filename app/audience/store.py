@@ -17,9 +17,11 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.audience.search import forget, index_contacts
 from app.db import is_postgresql
 from app.models import Contact, ListMember, Suppression
 from app.models.types import UTCDateTime
+from app.subscription import consent
 
 _contact = Contact.__table__  # type: ignore[attr-defined]
 _member = ListMember.__table__  # type: ignore[attr-defined]
@@ -33,6 +35,7 @@ class ContactRow:
     first_name: str | None = None
     last_name: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    line: int = 0  # where the file has it, for a reject found when the batch is stored
 
 
 @dataclass
@@ -48,7 +51,7 @@ def _dialect_insert(session: Session):
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    query = select(col(Suppression.email_key)).where(_key_in(session, col(Suppression.email_key), keys))
+    query = select(col(Suppression.email_key)).where(key_in(session, col(Suppression.email_key), keys))
     return set(session.execute(query).scalars())
 
 
@@ -96,7 +99,7 @@ def insert_contacts(session: Session, rows: Sequence[ContactRow], now: datetime)
         cursor.close()
 
 
-def _key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
+def key_in(session: Session, column: Any, keys: Sequence[str]) -> Any:
     """`column IN keys` with one parameter instead of thousands (whose binding alone would cost more
     than the query): `= ANY(array)` on PostgreSQL, a JSON array through json_each on SQLite."""
     if is_postgresql(session):
@@ -128,9 +131,20 @@ class _Plan:
 
 
 def upsert_batch(
-    session: Session, rows: Sequence[ContactRow], list_id: int, source: str, import_id: int | None, now: datetime
+    session: Session,
+    rows: Sequence[ContactRow],
+    list_id: int,
+    source: str,
+    import_id: int | None,
+    now: datetime,
+    joined: consent.Entry | None = None,
+    actor: consent.Actor | None = None,
+    index_now: bool = False,
 ) -> BatchResult:
-    """Add or refresh the batch's contacts and put them in the list. The caller commits."""
+    """Add or refresh the batch's contacts and put them in the list; JOINED (its contact id aside) is
+    appended to the consent ledger for each contact the batch puts in the list. INDEX_NOW: make the
+    batch searchable in this transaction (a small import); otherwise new and changed contacts are left
+    to `search.index_missing`. The caller commits."""
     result = BatchResult()
     if not rows:
         return result
@@ -139,8 +153,15 @@ def upsert_batch(
     if plan.fresh:
         result.added = insert_contacts(session, plan.fresh, now)
     _apply(session, plan, list_id, import_id)
+    if plan.changes and not index_now:
+        forget(session, [c["b_id"] for c in plan.changes])
     joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
-    _join_list(session, joining, list_id, source, import_id, now)
+    new_members = _join_list(session, joining, list_id, source, import_id, now)
+    if joined is not None and new_members:
+        consent.append_many(session, new_members, joined, actor or consent.Actor(consent.ActorKind.IMPORT), now)
+    if index_now:
+        ids_now = select(_contact.c.id).where(key_in(session, _contact.c.email_key, [r.key for r in rows]))
+        index_contacts(session, list(session.execute(ids_now).scalars()))
     if plan.counted:
         result.suppressed = len(suppressed_keys(session, plan.counted))
     return result
@@ -182,7 +203,7 @@ def _known(session: Session, keys: list[str], list_id: int) -> dict[str, _Known]
             _member.c.import_id,
         )
         .outerjoin(_member, (_member.c.contact_id == _contact.c.id) & (_member.c.list_id == list_id))
-        .where(_key_in(session, _contact.c.email_key, keys))
+        .where(key_in(session, _contact.c.email_key, keys))
     )
     return {key: _Known._make(rest) for key, *rest in rows}
 
@@ -213,18 +234,21 @@ def _plan(
 
 def _join_list(
     session: Session, keys: list[str], list_id: int, source: str, import_id: int | None, now: datetime
-) -> None:
-    """Put the contacts with these keys in the list, in one INSERT .. SELECT; members already stay."""
+) -> list[int]:
+    """Put the contacts with these keys in the list, in one INSERT .. SELECT; members already stay.
+    Returns the ids of the contacts it put in."""
     if not keys:
-        return
+        return []
     members = select(
         literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
-    ).where(_key_in(session, _contact.c.email_key, keys))
-    session.execute(
+    ).where(key_in(session, _contact.c.email_key, keys))
+    added = session.execute(
         _dialect_insert(session)(_member)
         .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
         .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
+        .returning(_member.c.contact_id)
     )
+    return list(added.scalars())
 
 
 def add_members(session: Session, list_id: int, contact_ids: Sequence[int], source: str, now: datetime) -> None:
@@ -260,11 +284,25 @@ class ImportStore:
     100,000 rows write each page of the email_key index once, where ten batches of 10,000 would
     write it ten times.
 
+    Each contact a flush puts in the list gets JOINED (its contact id aside) in the consent ledger, written
+    by the statement that adds the memberships (an INSERT .. SELECT of the rows it just added). INDEX_NOW
+    (a small import): the flushed contacts are made searchable in the same transaction; otherwise new
+    contacts and changed ones are left unindexed for `search.index_missing`.
+
     The session must stay on one connection for the whole import (the staging table is the
     connection's own); `open` and `close` set up and remove it."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        joined: consent.Entry | None = None,
+        actor: consent.Actor | None = None,
+        index_now: bool = False,
+    ) -> None:
         self.session = session
+        self.joined = joined
+        self.actor = actor or consent.Actor(consent.ActorKind.IMPORT)
+        self.index_now = index_now
         self.postgresql = is_postgresql(session)
         self._temp_cache: int | None = None
         self._staged = 0  # rows in the staging table
@@ -369,7 +407,7 @@ class ImportStore:
         return result
 
     def _flush_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
-        """New contacts and their memberships; what stays staged is the addresses the store had."""
+        """New contacts, their memberships and consent rows; what stays staged is the addresses the store had."""
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
         ((before,),) = self._run("SELECT coalesce(max(id), 0) FROM contact")
         added = self._run(
@@ -384,24 +422,45 @@ class ImportStore:
             "SELECT ?, id, ?, ?, ? FROM contact WHERE id > ? ON CONFLICT (list_id, contact_id) DO NOTHING",
             [list_id, source, import_id, stamp, before],
         )
+        if added and self.joined is not None:
+            new = select(_contact.c.id).where(_contact.c.id > before).order_by(_contact.c.id)
+            consent.append_for_query(self.session, new, self.joined, self.actor, now)
+        if added and self.index_now:
+            index_contacts(self.session, [i for (i,) in self._run("SELECT id FROM contact WHERE id > ?", [before])])
         if added < self._staged:
             self._run(f"DELETE FROM {_STAGE} WHERE email_key IN (SELECT email_key FROM contact WHERE id > ?)", [before])
         return int(added)
 
     def _flush_postgresql(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
-        """New contacts, their memberships and their removal from the staging table, in one statement."""
-        ((added,),) = self._run(
+        """New contacts, their memberships, their consent rows and their removal from the staging table,
+        in one statement."""
+        params: list[Any] = [now, now, list_id, source, import_id, now]
+        consented = ""
+        if self.joined is not None:
+            row = consent.columns(self.joined, self.actor, now)
+            row["detail"] = json.dumps(row["detail"])
+            names = ", ".join(row)
+            values = ", ".join({"detail": "%s::json", "list_id": "%s::integer"}.get(c, "%s") for c in row)
+            consented = (
+                f"consented AS (INSERT INTO consent_event (contact_id, {names}) SELECT id, {values} FROM added), "
+            )
+            params += list(row.values())
+        rows = self._run(
             "WITH added AS (INSERT INTO contact "
             "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
             f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
             "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), "
             "joined AS (INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
             "SELECT %s::integer, id, %s, %s::integer, %s FROM added), "
+            f"{consented}"
             f"gone AS (DELETE FROM {_STAGE} s USING added a WHERE s.email_key = a.email_key) "
-            "SELECT count(*) FROM added",
-            [now, now, list_id, source, import_id, now],
+            + ("SELECT id FROM added" if self.index_now else "SELECT count(*) FROM added"),
+            params,
         )
-        return int(added)
+        if self.index_now:
+            index_contacts(self.session, [i for (i,) in rows])
+            return len(rows)
+        return int(rows[0][0])
 
     def _merge_known(
         self,
@@ -417,7 +476,13 @@ class ImportStore:
         known = _known(self.session, [r.key for r in rows], list_id)
         plan = _plan(rows, known, import_id, now, result)
         _apply(self.session, plan, list_id, import_id)
-        _join_list(self.session, [r.key for r in rows], list_id, source, import_id, now)
+        if plan.changes and not self.index_now:
+            forget(self.session, [c["b_id"] for c in plan.changes])  # index_missing indexes them again
+        new_members = _join_list(self.session, [r.key for r in rows], list_id, source, import_id, now)
+        if self.joined is not None and new_members:
+            consent.append_many(self.session, new_members, self.joined, self.actor, now)
+        if self.index_now:
+            index_contacts(self.session, [k.contact_id for k in known.values()])
         return {r.key for r in rows} - set(plan.counted)
 
 

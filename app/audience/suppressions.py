@@ -8,7 +8,8 @@ from sqlmodel import Session, col
 
 from app.addresses import normalise
 from app.audience.queries import is_suppressed
-from app.models import Suppression, utcnow
+from app.models import Contact, Suppression, utcnow
+from app.subscription import consent
 from app.webhooks.events import emit_unsubscribe
 
 
@@ -50,11 +51,29 @@ def remove(session: Session, suppression: Suppression) -> None:
 
 
 def unsubscribe(
-    session: Session, email: str, key: str, source: str, campaign_id: int | None, delivery_id: int | None
+    session: Session,
+    email: str,
+    key: str,
+    source: str,
+    campaign_id: int | None,
+    delivery_id: int | None,
+    actor: consent.Actor | None = None,
 ) -> None:
-    """Suppress the address as unsubscribed, with the `unsubscribe` webhook event, and commit; an
-    address already suppressed keeps its first reason."""
+    """Suppress the address as unsubscribed, with the `unsubscribe` webhook event and a row in the
+    contact's consent ledger (ACTOR: the one-click header or the page, with IP and user agent), and
+    commit; an address already suppressed keeps its first reason (the ledger still gets the request)."""
+    now = utcnow()
+    contact_id = session.execute(select(col(Contact.id)).where(col(Contact.email_key) == key)).scalar()
+
+    def record() -> None:
+        if contact_id is not None:
+            where = f"campaign {campaign_id}" if campaign_id is not None else source
+            entry = consent.Entry(contact_id, consent.Action.UNSUBSCRIBE, None, where)
+            consent.append_one(session, entry, actor or consent.Actor(consent.ActorKind.UNSUBSCRIBE_PAGE), now)
+
+    record()
     if is_suppressed(session, key):
+        session.commit()
         return
     session.add(
         Suppression(
@@ -64,11 +83,13 @@ def unsubscribe(
             source=source,
             campaign_id=campaign_id,
             delivery_id=delivery_id,
-            created_at=utcnow(),
+            created_at=now,
         )
     )
     emit_unsubscribe(session, email, source, campaign_id, delivery_id)
     try:
         session.commit()
-    except IntegrityError:  # a concurrent click got there first
+    except IntegrityError:  # a concurrent click got there first: its suppression stands, the request is recorded
         session.rollback()
+        record()
+        session.commit()

@@ -13,16 +13,17 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, insert_rows
-from app.models import Bounce, Delivery
+from app.models import Bounce, Contact, Delivery
 from app.models.bounces import REASON_LENGTH, REPLY_CODE_LENGTH, STATUS_LENGTH
 from app.models.states import BounceKind, BounceSource, DeliveryState, SuppressionReason
 from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH
+from app.subscription import consent
 from app.webhooks.events import emit_findings
 from bounce_parsers import classify_smtp_reply
 
@@ -163,6 +164,11 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, no
     ids = ensure_suppressions(session, wanted, source, now)
     for r in asked:
         r["suppression_id"] = ids[r["email_key"]]
+    unsubscribed = sorted({r["email_key"] for r in asked if r["kind"] == BounceKind.UNSUBSCRIBE})
+    if unsubscribed:  # the consent ledger: a mailed unsubscribe command, from every list
+        contacts = select(col(Contact.id)).where(col(Contact.email_key).in_(unsubscribed))
+        entry = consent.Entry(0, consent.Action.UNSUBSCRIBE, None, source)
+        consent.append_for_query(session, contacts, entry, consent.Actor(consent.ActorKind.MAILED_COMMAND), now)
 
 
 def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime) -> None:

@@ -1,10 +1,20 @@
 """All tables; importing this module registers them on SQLModel.metadata."""
 
 from app.models.api import IdempotencyRecord, RateBucket
-from app.models.audience import Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
+from app.models.audience import (
+    Contact,
+    ContactSearch,
+    CustomField,
+    ImportJob,
+    ImportReject,
+    ListMember,
+    MailingList,
+    Suppression,
+)
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
+from app.models.subscription import ConsentEvent
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -14,7 +24,10 @@ __all__ = [
     "AuditEntry",
     "Bounce",
     "Campaign",
+    "ConsentEvent",
     "Contact",
+    "ContactSearch",
+    "CustomField",
     "Delivery",
     "DeliveryAttempt",
     "IdempotencyRecord",

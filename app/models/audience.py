@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
@@ -22,6 +22,34 @@ class Contact(SQLModel, table=True):
     is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ContactSearch(SQLModel, table=True):
+    """The text a contact is found by (address, names, attribute values, lower case), one row per contact.
+
+    Searched by substring through a trigram index beside it, which the migration creates per database
+    (PostgreSQL: pg_trgm GIN on `body`; SQLite: an FTS5 trigram table kept in step by triggers);
+    written by app.audience.search only."""
+
+    __tablename__ = "contact_search"
+
+    contact_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    body: str = Field(sa_type=Text)
+
+
+class CustomField(SQLModel, table=True):
+    """A contact field defined for this installation: contacts keep its value in `attributes` under
+    `name`, templates use it as `{{ name }}`."""
+
+    __tablename__ = "custom_field"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, description="identifier: letters, digits, _")
+    label: str = Field(max_length=NAME_LENGTH)
+    type: str = Field(max_length=10, description="text | number | date | boolean | choice")
+    choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    required: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class MailingList(SQLModel, table=True):

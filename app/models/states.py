@@ -61,4 +61,5 @@ class SuppressionReason:
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     MANUAL = "manual"
-    ALL = (UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL)
+    ERASED = "erased"  # the person had their data erased; the row keeps a salted hash of the address only
+    ALL = (UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL, ERASED)

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
 from app.models.states import CampaignState
@@ -91,7 +92,10 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
         missing = [i for i in campaign.list_ids if i not in found]
         if missing:
             raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
-    keys, samples = attribute_keys(session, campaign.list_ids), _samples(session, campaign.list_ids)
+    # the names templates may use: the custom fields (a contact without a value renders it empty) and any
+    # attribute a contact of the audience has
+    keys = attribute_keys(session, campaign.list_ids) | set(custom_fields.definitions(session))
+    samples = _samples(session, campaign.list_ids)
     stored = inspect(campaign).persistent
     seen = campaign.updated_at
     templates = (campaign.subject, campaign.html_template, campaign.text_template)

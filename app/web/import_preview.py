@@ -3,6 +3,7 @@ would use, and the first rows as it reads them. It opens the file with the impor
 so what the page shows is what the import will do (and what the Import button refuses)."""
 
 import csv
+import json
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -145,4 +146,14 @@ def mapping_from_form(form: Any) -> dict[str, Any]:
         for name in ("first_name", "last_name"):
             value = form.get(name, "")
             mapping[name] = int(value) if value.isdigit() else None
+    chosen = {}
+    for value in form.getlist("field_for"):  # ["column header", "custom field name or empty"]
+        try:
+            header, name = json.loads(value)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(header, str) and isinstance(name, str):
+            chosen[header] = name
+    if chosen:
+        mapping["fields"] = chosen
     return mapping

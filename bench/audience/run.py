@@ -7,7 +7,7 @@ compile of 1M contacts in 3 lists against 100,000 suppressions, on SQLite and Po
 The import's wall time and peak RSS come from /usr/bin/time -v around the CLI; the counts the CLI
 prints (and the rejects file it writes) are checked against what the generator made. With --api the
 same file also goes through the JSON API upload (`bulkmail serve`, which runs the same import service).
-PostgreSQL: a scratch database `bulkmail_bench` on BULKMAIL_BENCH_POSTGRES (default
+PostgreSQL: a scratch database `bulkmail_bench` (BULKMAIL_BENCH_DB) on BULKMAIL_BENCH_POSTGRES (default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres) is dropped and created for each run.
 Prints a Markdown section for bench/RESULTS.md."""
 
@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, make_url, text
 from bench.audience.generate import generate
 
 ADMIN_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-BENCH_DB = "bulkmail_bench"
+BENCH_DB = os.environ.get("BULKMAIL_BENCH_DB", "bulkmail_bench")  # a scratch database of its own per run
 COMPILE_CONTACTS = 1_000_000
 SUPPRESSIONS = 100_000
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from app.bounces.sweep import run_sweep
-from app.models import Bounce, Delivery, MailboxSweep, ProcessedMessage, Suppression
+from app.models import Bounce, ConsentEvent, Delivery, MailboxSweep, ProcessedMessage, Suppression
 from app.secret_key import get_secret_key
 from app.settings import Settings
 from app.tokens import make_token, verp_address
@@ -99,6 +99,12 @@ def test_sweep_attributes_records_suppresses_and_deletes_only_what_it_processed(
         assert bounces[address].suppression_id == s.id, "every suppression links to the row that caused it"
         assert s.source == f"sweep {sweep.id}"
     assert session.get(Delivery, away.id).state == "sent", "an auto-reply is not a bounce"
+    # the mailed unsubscribe command is in the leaver's consent ledger
+    leaver = sent.by(LEAVER).contact_id
+    events = session.exec(select(ConsentEvent).where(ConsentEvent.contact_id == leaver)).all()
+    assert [(e.action, e.list_id, e.actor_kind, e.source) for e in events] == [
+        ("unsubscribe", None, "mailed_command", f"sweep {sweep.id}")
+    ]
     assert session.get(Delivery, sent.by(DELIVERED).id).state == "sent"
     session.commit()  # SQLite: every transaction holds the write lock (BEGIN IMMEDIATE)
 

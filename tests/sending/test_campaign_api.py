@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import Delivery, Suppression
+from app.models import ConsentEvent, Delivery, Suppression
 from app.secret_key import get_secret_key
 from app.tokens import make_token
 from tests.sending.conftest import SIMPLE_HTML, SIMPLE_TEXT, make_list
@@ -116,6 +116,12 @@ def test_one_click_unsubscribe_suppresses_the_address(client, session, settings,
     assert [(r.email_key, r.reason, r.source, r.delivery_id) for r in rows] == [
         ("bob@x.test", "unsubscribed", "one-click", delivery.id)
     ]
+    # each request is in bob's consent ledger: from every list, by the one-click header, with where it came from
+    with Session(engine) as s:
+        events = s.execute(select(ConsentEvent).where(ConsentEvent.contact_id == delivery.contact_id)).scalars().all()
+    assert [(e.action, e.list_id, e.actor_kind, e.source, e.ip) for e in events] == [
+        ("unsubscribe", None, "one_click", f"campaign {cid}", "testclient")
+    ] * 2
 
 
 def test_a_forged_or_verp_token_is_not_an_unsubscribe_link(client, session, settings, engine):

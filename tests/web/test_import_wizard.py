@@ -111,3 +111,25 @@ def test_a_file_without_an_address_column_says_so_plainly_and_offers_a_column_pi
         "choose the column with the addresses", "just", "some", "words",
     ]  # fmt: skip
     assert re.search(r'<button type="submit" disabled[^>]*>Import</button>', r.text)
+
+
+def test_the_wizard_maps_columns_to_custom_fields_and_the_import_checks_them(web, engine):
+    import html
+    import json
+
+    web.post("/fields", {"name": "company", "label": "Company", "type": "text"})
+    web.post("/fields", {"name": "employees", "label": "Employees", "type": "number"})
+    list_id = _list(web, "Firms")
+    r = _upload(web, list_id, b"email,Company,Staff\na@example.com,Acme,12\nb@example.com,Globex,many\n")
+    # "Company" reads like the field; "Staff" does not, so it stays an attribute until chosen
+    assert _selected(r.text, "field-for-1") == "Company (company, text)"
+    assert _selected(r.text, "field-for-2") == "no field (an attribute “Staff”)"
+    chosen = [("field_for", json.dumps(["Company", "company"])), ("field_for", json.dumps(["Staff", "employees"]))]
+    page = web.get(f"/lists/{list_id}/import", params=[("format", "auto"), *chosen]).text
+    assert _selected(page, "field-for-2") == "Employees (employees, number)"
+    hidden = [html.unescape(v) for v in re.findall(r'name="field_for" value="([^"]+)"', page)]
+    r = web.post(f"/lists/{list_id}/import", {"format": "auto", "field_for": hidden}, follow_redirects=True)
+    assert _report(web, r) == {"added": 1, "updated": 0, "duplicates": 0, "invalid": 1}
+    with Session(engine) as s:
+        job = s.execute(select(ImportJob)).scalars().one()
+        assert job.column_mapping["requested"]["fields"] == {"Company": "company", "Staff": "employees"}

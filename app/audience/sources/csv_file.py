@@ -178,6 +178,7 @@ class CsvSource:
             "last_name": headers[cols.last] if cols.last is not None else None,
             "full_name": headers[cols.full] if cols.full is not None else None,
             "attributes": [name for _, name in cols.attributes],
+            "attribute_columns": {name: i + 1 for i, name in cols.attributes},
         }
 
     def _detect(self, keys: list[str], headers: list[str], data: list[list[str]]) -> tuple[str, Columns]:

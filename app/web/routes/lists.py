@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from app.audience import fields as custom_fields
 from app.audience import queries
 from app.audience.export import csv_lines
 from app.audience.importer import ImportFile, claim, create_job, run_import, run_in_background
@@ -38,7 +39,7 @@ REJECTS = PagedList(50, param="rejects", anchor="#rejects")
 LISTS = PagedList(100, key=lambda m: (m.name, m.id))
 IMPORTS = PagedList(20, param="imports", anchor="#imports-h")
 # the preview's form fields that carry the mapping on to the Import button
-_MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter")
+_MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter", "field_for")
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -212,8 +213,13 @@ def import_preview(
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
     fmt = format if format in FORMATS else "auto"
-    result = preview(str(path), filename, fmt, mapping_from_form(request.query_params))
-    return _preview_page(request, ml, filename, fmt, result, request.query_params.multi_items())
+    mapping = mapping_from_form(request.query_params)
+    result = preview(str(path), filename, fmt, mapping)
+    definitions = custom_fields.definitions(session)
+    headers = list(result.mapping.get("attributes") or [])
+    fields_of = custom_fields.column_fields(headers, definitions, mapping.get("fields", {})) if definitions else {}
+    extra = {"custom_fields": list(definitions.values()), "attribute_headers": headers, "field_of": fields_of}
+    return _preview_page(request, ml, filename, fmt, result, request.query_params.multi_items(), extra=extra)
 
 
 def _preview_page(
@@ -224,15 +230,12 @@ def _preview_page(
     result: Preview,
     params: list[tuple[str, str]],
     status_code: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     """The preview, carrying the chosen mapping (`params`) to the Import button's form."""
     params = [(k, v) for k, v in params if k in _MAPPING_FIELDS]
-    return render(
-        request,
-        "import_preview.html",
-        {"list": ml, "filename": filename, "p": result, "params": params, "chosen_format": fmt, "formats": FORMATS},
-        status_code,
-    )
+    ctx = {"list": ml, "filename": filename, "p": result, "params": params, "chosen_format": fmt, "formats": FORMATS}
+    return render(request, "import_preview.html", {**ctx, **(extra or {})}, status_code)
 
 
 @router.post("/lists/{list_id}/import")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from app.addresses import InvalidAddress
 from app.audience import queries, suppressions
 from app.audience.export import csv_lines
-from app.audience.schemas import SuppressionCreate, SuppressionReason
+from app.audience.schemas import SuppressionCreate, SuppressionReason, SuppressionReasonFilter
 from app.deps import SessionDep
 from app.models import Suppression, utcnow
 from app.web.deps import EDITING
@@ -19,7 +19,8 @@ from app.web.templating import render
 
 router = APIRouter()
 
-REASONS = get_args(SuppressionReason)
+REASONS = get_args(SuppressionReason)  # the ones a person may add
+FILTERS = get_args(SuppressionReasonFilter)
 SUPPRESSIONS = PagedList(100, anchor="#suppressions")
 
 
@@ -30,7 +31,7 @@ def _page(
     reason: str = "",
     form: FormState = FRESH,
 ) -> HTMLResponse:
-    stmt = queries.suppressions_filtered(reason if reason in REASONS else None, search=q.strip())
+    stmt = queries.suppressions_filtered(reason if reason in FILTERS else None, search=q.strip())
     rows, pager = SUPPRESSIONS.fetch(session, request, lambda c: queries.suppressions_newest_first(stmt, c))
     ctx = {
         "rows": rows,
@@ -38,6 +39,7 @@ def _page(
         "q": q,
         "reason": reason,
         "reasons": REASONS,
+        "filters": FILTERS,
         "errors": form.errors,
         "values": form.values or {"reason": "manual"},
     }
@@ -110,7 +112,7 @@ def remove(suppression_id: int, request: Request, session: SessionDep) -> Redire
 def export(session: SessionDep, reason: str = "") -> StreamingResponse:
     rows = [
         (x.email, x.reason, x.source, x.note, x.campaign_id, x.created_at.isoformat(timespec="seconds"))
-        for x in queries.all_suppressions(session, reason if reason in REASONS else None)
+        for x in queries.all_suppressions(session, reason if reason in FILTERS else None)
     ]
     session.rollback()
     return StreamingResponse(

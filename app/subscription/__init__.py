@@ -1,0 +1,1 @@
+"""Subscribers as people: the consent ledger and data requests (export, erasure)."""
