@@ -55,7 +55,8 @@ def import_command(
 ) -> None:
     """Import contacts from a CSV, vCard or text file into a list, with a report at the end."""
     from app.audience.export import csv_lines
-    from app.audience.importer import import_file, index_after_import
+    from app.audience.importer import INDEX_NOW_BYTES, import_file
+    from app.audience.jobs import INDEX_EVERY_MINUTES
     from app.audience.sources.detect import FORMATS
     from app.settings import get_settings
 
@@ -91,7 +92,9 @@ def import_command(
         assert ml.id is not None  # stored above
         job = import_file(engine, get_settings(), ml.id, str(file), format, mapping, progress)
     typer.echo(f"import {job.id} ({job.format}) {job.state}: {_report(job)}")
-    index_after_import(engine)
+    if job.size_bytes > INDEX_NOW_BYTES:
+        # indexing a big file's contacts for search takes minutes: the service does it in the background
+        typer.echo(f"the contacts page finds the new contacts by search within {INDEX_EVERY_MINUTES} minutes")
     with Session(engine) as session:
         query = select(ImportReject).where(col(ImportReject.import_id) == job.id).order_by(col(ImportReject.id))
         for r in session.execute(query.limit(20)).scalars():

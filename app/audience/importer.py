@@ -452,8 +452,3 @@ def import_file(
     assert job.id is not None  # stored by create_job
     claim(engine, job.id, utcnow())
     return run_import(engine, settings, job.id, progress)
-
-
-def index_after_import(engine: Engine) -> int:
-    """Make the contacts a big import left unindexed searchable (the CLI runs it after `import_file`)."""
-    return index_missing(engine)

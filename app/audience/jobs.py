@@ -11,6 +11,10 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# how often the service makes contacts searchable that a big import (the CLI's, or one a dead process left)
+# did not index in its own transaction
+INDEX_EVERY_MINUTES = 2
+
 
 def _resume(settings: Settings, engine: Engine) -> None:
     resumed = resume_stalled(engine, settings)
@@ -31,5 +35,6 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> No
     scheduler.add_job(
         _resume, "interval", minutes=1, args=(settings, engine), id="resume-imports", replace_existing=True
     )
-    # a safety net: a big import indexes its contacts when it ends; this finds what a process that died left
-    scheduler.add_job(_index, "interval", minutes=10, args=(engine,), id="index-contacts", replace_existing=True)
+    scheduler.add_job(
+        _index, "interval", minutes=INDEX_EVERY_MINUTES, args=(engine,), id="index-contacts", replace_existing=True
+    )

@@ -4,8 +4,8 @@ newest first, alone or within a list and a status, fast at a million contacts.
 The text a contact is found by lives in `contact_search` (one row per contact) with a trigram index:
 PostgreSQL's pg_trgm GIN, SQLite's FTS5 trigram table (see migration 0008). Writes that change one
 contact (the contact page, the API, a CMS push) re-index it at once; an import leaves the rows it adds
-or changes unindexed and `index_missing` catches up when the import ends (and every ten minutes, for
-an import whose process died), so a big import is not slowed by the index: its contacts are listed at
+or changes unindexed and `index_missing` catches up when an upload's import ends (and every two
+minutes in the service, for `bulkmail import` and for an import whose process died), so a big import is not slowed by the index: its contacts are listed at
 once, and found by search once the catch-up has reached them.
 A search shorter than three characters (less than one trigram) matches the start of the address."""
 

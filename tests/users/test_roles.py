@@ -7,9 +7,9 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app.models import Suppression
+from app.models import Contact, Suppression
 from tests.sending.conftest import make_campaign, make_list
 from tests.users.support import make_user_of, signed_in
 
@@ -34,6 +34,10 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/lists/{list_id}/paste"): "change", ("POST", "/lists/{list_id}/upload"): "change",
     ("GET", "/imports/{import_id}"): "read", ("GET", "/imports/{import_id}/status"): "read",
     ("GET", "/imports/{import_id}/rejects.csv"): "read",
+    ("GET", "/contacts"): "read", ("GET", "/contacts/{contact_id}"): "read",
+    ("POST", "/contacts/{contact_id}"): "change", ("GET", "/contacts/{contact_id}/export.json"): "read",
+    ("GET", "/contacts/{contact_id}/erase"): "change", ("POST", "/contacts/{contact_id}/erase"): "change",
+    ("GET", "/fields"): "read", ("POST", "/fields"): "change", ("POST", "/fields/{field_id}/remove"): "change",
     ("GET", "/audience"): "read",
     ("GET", "/campaigns"): "read",
     ("GET", "/campaigns/new"): "change", ("POST", "/campaigns/new"): "change",
@@ -129,7 +133,8 @@ def test_pages_show_only_the_controls_the_role_may_use(anon_client: TestClient, 
         campaign = make_campaign(s, [lst.id])
         s.add(Suppression(email="gone@example.test", email_key="gone@example.test", reason="manual", source="test"))
         s.commit()
-        ids = {"list_id": lst.id, "campaign_id": campaign.id}
+        contact = s.exec(select(Contact).where(Contact.email_key == "alice@example.test")).one()
+        ids = {"list_id": lst.id, "campaign_id": campaign.id, "contact_id": contact.id}
     browser = signed_in(anon_client, f"{role}@example.test")
     for (method, path), kind in TABLE.items():
         if method != "GET" or kind != "read" or "import_id" in path or path.endswith(".csv"):

@@ -14,6 +14,7 @@ from app.audience.search import ContactFilter
 from app.deps import SessionDep, SettingsDep
 from app.models import Contact, utcnow
 from app.subscription import consent, erasure
+from app.web.deps import EDITING
 from app.web.paging import PagedList
 from app.web.templating import render
 
@@ -151,7 +152,7 @@ def export(contact_id: int, session: SessionDep) -> Response:
     )
 
 
-@router.get("/contacts/{contact_id}/erase", response_class=HTMLResponse)
+@router.get("/contacts/{contact_id}/erase", response_class=HTMLResponse, dependencies=EDITING)
 def erase_confirm(contact_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     contact = _get(session, contact_id)
     ctx = {
