@@ -34,18 +34,18 @@ COMPILE_CONTACTS = 1_000_000
 SUPPRESSIONS = 100_000
 
 
-def fresh_database(backend: str, workdir: Path) -> str:
+def fresh_database(backend: str, workdir: Path, sqlite_name: str = "bench.db", pg_name: str = BENCH_DB) -> str:
+    """An empty scratch database: the SQLite file SQLITE_NAME in WORKDIR, or PostgreSQL database PG_NAME."""
     if backend == "sqlite":
-        path = workdir / "bench.db"
-        for p in workdir.glob("bench.db*"):
+        for p in workdir.glob(f"{sqlite_name}*"):
             p.unlink()
-        return f"sqlite:///{path}"
+        return f"sqlite:///{workdir / sqlite_name}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {pg_name}"))
     admin.dispose()
-    return make_url(ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
+    return make_url(ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
 
 
 def child(args: list[str]) -> dict:

@@ -18,25 +18,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
-
 ADMIN_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = "bulkmail_bench_launch"
+from bench.audience.run import fresh_database as fresh_scratch_database  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
 
 def fresh_database(backend: str, workdir: Path) -> str:
-    if backend == "sqlite":
-        for p in workdir.glob("launch.db*"):
-            p.unlink()
-        return f"sqlite:///{workdir / 'launch.db'}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    admin.dispose()
-    return make_url(ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
+    return fresh_scratch_database(backend, workdir, "launch.db", BENCH_DB)
 
 
 def measure(code: Path, backend: str, contacts: int, workdir: Path) -> dict:

@@ -15,6 +15,7 @@ from app.deps import SessionDep, SettingsDep
 from app.models import Contact, utcnow
 from app.subscription import consent, erasure
 from app.web.deps import EDITING
+from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
 from app.web.templating import render
 
@@ -184,16 +185,10 @@ def fields_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _fields_page(request, session)
 
 
-def _fields_page(
-    request: Request,
-    session: SessionDep,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+def _fields_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     rows, pager = FIELDS.fetch(session, request, custom_fields.by_name)
-    ctx = {"rows": rows, "pager": pager, "types": custom_fields.TYPES, "errors": errors or {}, "values": values or {}}
-    return render(request, "fields.html", ctx, status_code)
+    ctx = {"rows": rows, "pager": pager, "types": custom_fields.TYPES, "errors": form.errors, "values": form.values}
+    return render(request, "fields.html", ctx, form.status_code)
 
 
 @router.post("/fields", response_class=HTMLResponse)
@@ -212,7 +207,7 @@ def add_field(
         f = custom_fields.define(session, name, label, type, options, bool(required))
     except custom_fields.FieldProblem as exc:
         session.rollback()
-        return _fields_page(request, session, {exc.field: exc.message}, values, 400)
+        return _fields_page(request, session, refused({exc.field: exc.message}, values))
     session.commit()
     request.session["notice"] = f"The field {f.label} is defined; templates use it as {{{{ {f.name} }}}}."
     return RedirectResponse("/fields", status_code=303)
