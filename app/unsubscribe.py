@@ -9,19 +9,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from app.audience import suppressions
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.models import Contact, Delivery
-from app.paths import TEMPLATES
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
 from app.subscription import consent
 from app.tokens import parse_token
+from app.web.templating import templates as pages
 
 router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
-pages = Jinja2Templates(directory=str(TEMPLATES / "web"))
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 
+from app.i18n import gettext, ngettext
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
 
-templates = Jinja2Templates(directory=str(TEMPLATES / "web"))
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(TEMPLATES / "web"), autoescape=True, extensions=["jinja2.ext.i18n"])
+)
+# Pages mark their text with _() now; the catalogue that translates it is installed per request language.
+templates.env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
 
 
 def _when(value: datetime | None) -> str:
