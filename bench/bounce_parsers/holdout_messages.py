@@ -1,11 +1,13 @@
 """Held-out whole messages (tests/bounce_parsers/holdout_messages/): the development corpus's scorer
 over the command's output, then accuracy per family and every miss.
 
-usage: python bench/bounce_parsers/holdout_messages.py [--code DIR] [--scorer PATH]
+usage: python bench/bounce_parsers/holdout_messages.py [--code DIR] [--scorer PATH] [--sisimai]
 
 The messages were written after the parsers, from the MTAs' and providers' formats, and are measured
 here rather than asserted in a test, so that their misses stay visible without failing the suite.
---code DIR runs another checkout's bounce_parsers (e.g. the main branch) on the same files.
+--code DIR runs another checkout's bounce_parsers (e.g. the main branch) on the same files;
+--sisimai also scores sisimai (Perl) on them, its hard flag taken from its reason the way the
+development corpus defines it (userunknown, hostunknown, hasmoved, notaccept with a 5xx status).
 
 The table's kinds map onto the scorer's labels: 'delay' is scored as a bounce whose reason is
 'expired' (the project's convention; the command prints a delay notice as kind 'bounce'),
@@ -27,6 +29,19 @@ REPO = Path(__file__).resolve().parents[2]
 HOLDOUT = REPO / "tests" / "bounce_parsers" / "holdout_messages"
 SCORER = Path("/work/shared/tools/score_bounces.py")
 NOT_FAILURE = {"autoreply": "vacation", "complaint": "feedback", "delivery": "delivered"}
+SISIMAI = r"""
+use strict; use warnings; use Sisimai; use JSON::PP;
+my %kind = (feedback => 'complaint', vacation => 'autoreply', delivered => 'delivery');
+for my $f (@ARGV) {
+    my ($kind, @r) = ('none');
+    for my $e (@{ Sisimai->make($f, delivered => 1, vacation => 1) || [] }) {
+        $kind = $kind{ $e->reason } // 'bounce';
+        push @r, {address => $e->recipient->address, status => $e->deliverystatus // '', reason => $e->reason};
+    }
+    print JSON::PP->new->canonical->encode({file => $f, kind => $kind, recipients => \@r}), "\n";
+}
+"""
+HARD = {"userunknown", "hostunknown", "hasmoved"}
 
 
 def load_table() -> dict[str, dict]:
@@ -58,10 +73,21 @@ def run_command(code: Path, names: list[str]) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+def run_sisimai(names: list[str]) -> list[dict]:
+    paths = [str(HOLDOUT / n) for n in names]
+    out = subprocess.run(["perl", "-e", SISIMAI, *paths], capture_output=True, text=True, check=True).stdout
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    for rec in lines:
+        for r in rec["recipients"]:
+            r["hard"] = r["reason"] in HARD or (r["reason"] == "notaccept" and r["status"].startswith("5"))
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--code", default=str(REPO), help="checkout whose bounce_parsers to measure")
     ap.add_argument("--scorer", default=str(SCORER), help="the development corpus's score_bounces.py")
+    ap.add_argument("--sisimai", action="store_true", help="score sisimai on the same files too")
     args = ap.parse_args()
     code = Path(args.code).resolve()
     table = load_table()
@@ -71,13 +97,16 @@ def main() -> int:
     assert spec and spec.loader
     scorer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scorer)
-    lines = run_command(code, names)
-    preds = {scorer.key(rec["file"]): rec for rec in lines}
-    result = scorer.score(scorer_truth(table), preds)
-    print("scorer (the command's output):")
-    for k, v in result.items():
-        if k != "counts":
-            print(f"  {k}: {v}")
+    runs = [("the command's output", run_command(code, names))]
+    if args.sisimai:
+        runs.append(("sisimai", run_sisimai(names)))
+    for label, lines in runs:
+        preds = {scorer.key(rec["file"]): rec for rec in lines}
+        result = scorer.score(scorer_truth(table), preds)
+        print(f"scorer ({label}):")
+        for k, v in result.items():
+            if k != "counts":
+                print(f"  {k}: {v}")
 
     sys.path.insert(0, str(code))
     from bounce_parsers import classify
