@@ -3,8 +3,10 @@ a fresh database each), against the database's own bulk loader as the floor in t
 compile of 1M contacts in 3 lists against 100,000 suppressions, on SQLite and PostgreSQL.
 
     .venv/bin/python -m bench.audience.run [--rows 1000000] [--backends sqlite,postgresql] [--no-compile] [--api]
+        [--repeat N] [--schema-floor]
 
-The import's wall time and peak RSS come from /usr/bin/time -v around the CLI; the counts the CLI
+The import's wall time and peak RSS come from /usr/bin/time -v around the CLI; its CPU is the client's plus, on
+PostgreSQL, the database backends' (bench/cpu.py), as is the floor's, so the ratios hold on a shared machine; the counts the CLI
 prints (and the rejects file it writes) are checked against what the generator made. With --api the
 same file also goes through the JSON API upload (`bulkmail serve`, which runs the same import service).
 PostgreSQL: a scratch database `bulkmail_bench` (BULKMAIL_BENCH_DB) on BULKMAIL_BENCH_POSTGRES (default
