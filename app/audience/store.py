@@ -18,7 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from app.audience.search import forget, index_contacts
+from app.audience.sources import ImportFailed
 from app.db import is_postgresql
+from app.i18n import gettext as _
 from app.models import Contact, ListMember, Suppression
 from app.models.types import UTCDateTime
 from app.subscription import consent
@@ -239,9 +241,15 @@ def _join_list(
     Returns the ids of the contacts it put in."""
     if not keys:
         return []
-    members = select(
-        literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
-    ).where(key_in(session, _contact.c.email_key, keys))
+    # the contacts are locked as a foreign key's check locked them: one erased meanwhile waits for this
+    # transaction and then takes its new membership with it (PostgreSQL; SQLite has one writer at a time)
+    members = (
+        select(
+            literal(list_id), _contact.c.id, literal(source), literal(import_id, Integer), literal(now, UTCDateTime())
+        )
+        .where(key_in(session, _contact.c.email_key, keys))
+        .with_for_update(key_share=True, of=_contact)
+    )
     added = session.execute(
         _dialect_insert(session)(_member)
         .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
@@ -378,6 +386,7 @@ class ImportStore:
         result = BatchResult()
         if not self._staged:
             return result
+        self._hold_list(list_id)
         suppressed = {
             key for (key,) in self._run(f"SELECT s.email_key FROM {_STAGE} s JOIN suppression x USING (email_key)")
         }
@@ -406,6 +415,14 @@ class ImportStore:
         result.suppressed = len(suppressed - duplicates)
         return result
 
+    def _hold_list(self, list_id: int) -> None:
+        """The list must outlive the flush: PostgreSQL locks its row as a foreign key's check would, once a
+        flush instead of once a row, so deleting the list waits for the commit (SQLite: one writer at a time)."""
+        lock = " FOR KEY SHARE" if self.postgresql else ""
+        p = "%s" if self.postgresql else "?"
+        if not self._run(f"SELECT id FROM mailing_list WHERE id = {p}{lock}", [list_id]):
+            raise ImportFailed(_("the list was deleted during the import"))
+
     def _flush_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
         """New contacts, their memberships and consent rows; what stays staged is the addresses the store had."""
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
@@ -432,35 +449,41 @@ class ImportStore:
         return int(added)
 
     def _flush_postgresql(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
-        """New contacts, their memberships, their consent rows and their removal from the staging table,
-        in one statement."""
+        """New contacts, their memberships and their consent rows in one statement; what stays staged is
+        the addresses the store had."""
         params: list[Any] = [now, now, list_id, source, import_id, now]
-        consented = ""
+        steps = [
+            "added AS (INSERT INTO contact "
+            "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
+            f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
+            "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id)",
+            "joined AS (INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
+            "SELECT %s::integer, id, %s, %s::integer, %s FROM added)",
+        ]
         if self.joined is not None:
             row = consent.columns(self.joined, self.actor, now)
             row["detail"] = json.dumps(row["detail"])
             names = ", ".join(row)
             values = ", ".join({"detail": "%s::json", "list_id": "%s::integer"}.get(c, "%s") for c in row)
-            consented = (
-                f"consented AS (INSERT INTO consent_event (contact_id, {names}) SELECT id, {values} FROM added), "
+            steps.append(
+                f"consented AS (INSERT INTO consent_event (contact_id, {names}) SELECT id, {values} FROM added)"
             )
             params += list(row.values())
         rows = self._run(
-            "WITH added AS (INSERT INTO contact "
-            "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
-            f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
-            "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), "
-            "joined AS (INSERT INTO list_member (list_id, contact_id, source, import_id, added_at) "
-            "SELECT %s::integer, id, %s, %s::integer, %s FROM added), "
-            f"{consented}"
-            f"gone AS (DELETE FROM {_STAGE} s USING added a WHERE s.email_key = a.email_key) "
-            + ("SELECT id FROM added" if self.index_now else "SELECT count(*) FROM added"),
+            f"WITH {', '.join(steps)} " + ("SELECT id FROM added" if self.index_now else "SELECT count(*) FROM added"),
             params,
         )
+        added = len(rows) if self.index_now else int(rows[0][0])
         if self.index_now:
             index_contacts(self.session, [i for (i,) in rows])
-            return len(rows)
-        return int(rows[0][0])
+        if added < self._staged:
+            # only then, so a fresh import's flush deletes nothing: the staged rows this transaction
+            # inserted go (each flush commits, so those are the contacts whose row version is ours)
+            self._run(
+                f"DELETE FROM {_STAGE} s USING contact c WHERE c.email_key = s.email_key "
+                "AND c.xmin = pg_current_xact_id()::xid"
+            )
+        return added
 
     def _merge_known(
         self,

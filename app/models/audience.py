@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
@@ -12,13 +12,24 @@ from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime
 class Contact(SQLModel, table=True):
     """One row per normalised address."""
 
+    __table_args__ = (
+        # contacts from files have no CMS id: kept out of the index, an import writes one index entry less a row
+        Index(
+            "uq_contact_external_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_LENGTH, description="address as normalised for sending")
     email_key: str = Field(max_length=EMAIL_LENGTH, unique=True, description="dedupe key: see app.addresses")
     first_name: str | None = Field(default=None, max_length=NAME_LENGTH)
     last_name: str | None = Field(default=None, max_length=NAME_LENGTH)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    external_id: str | None = Field(default=None, max_length=200, unique=True, description="CMS user id")
+    external_id: str | None = Field(default=None, max_length=200, description="CMS user id")
     is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -62,13 +73,19 @@ class MailingList(SQLModel, table=True):
 
 
 class ListMember(SQLModel, table=True):
+    """A contact in a list. No foreign keys: their per-row check (PostgreSQL locks the contact and the
+    list for each row) was most of a big import's time. Deleting a contact or a list deletes its
+    memberships by a trigger (migration 0012), as ON DELETE CASCADE did; the importer locks the list
+    once a commit instead. `import_id` only names the import that last brought the address (its
+    duplicates-in-the-file check), so an import job's row is never needed for it."""
+
     __tablename__ = "list_member"
     __table_args__ = (Index("ix_list_member_contact", "contact_id"),)
 
-    list_id: int = Field(foreign_key="mailing_list.id", primary_key=True, ondelete="CASCADE")
-    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    list_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    contact_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form")
-    import_id: int | None = Field(default=None, foreign_key="import_job.id", ondelete="SET NULL")
+    import_id: int | None = None
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

@@ -3,8 +3,10 @@ a fresh database each), against the database's own bulk loader as the floor in t
 compile of 1M contacts in 3 lists against 100,000 suppressions, on SQLite and PostgreSQL.
 
     .venv/bin/python -m bench.audience.run [--rows 1000000] [--backends sqlite,postgresql] [--no-compile] [--api]
+        [--repeat N] [--schema-floor]
 
-The import's wall time and peak RSS come from /usr/bin/time -v around the CLI; the counts the CLI
+The import's wall time and peak RSS come from /usr/bin/time -v around the CLI; its CPU is the client's plus, on
+PostgreSQL, the database backends' (bench/cpu.py), as is the floor's, so the ratios hold on a shared machine; the counts the CLI
 prints (and the rejects file it writes) are checked against what the generator made. With --api the
 same file also goes through the JSON API upload (`bulkmail serve`, which runs the same import service).
 PostgreSQL: a scratch database `bulkmail_bench` (BULKMAIL_BENCH_DB) on BULKMAIL_BENCH_POSTGRES (default
@@ -12,12 +14,14 @@ postgresql+psycopg://postgres@127.0.0.1:5432/postgres) is dropped and created fo
 Prints a Markdown section for bench/RESULTS.md."""
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 
 from bench.audience.generate import generate
+from bench.cpu import ServerCPU, group_cpu
 
 ADMIN_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = os.environ.get("BULKMAIL_BENCH_DB", "bulkmail_bench")  # a scratch database of its own per run
@@ -56,7 +61,7 @@ def child(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-FLOOR_CPU: dict[str, float] = {}  # sqlite3's own CPU seconds (psql's work is in the server)
+FLOOR_CPU: dict[str, float] = {}  # CPU seconds of the last floor: sqlite3's own, or psql's plus its backend's
 
 
 def _cpu(time_v: str) -> float:
@@ -80,9 +85,28 @@ def floor(backend: str, url: str, csv_path: Path) -> float:
     dsn = f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
     create = "CREATE TABLE floor_import (email text, first_name text, last_name text, city text, plan text)"
     subprocess.run(["psql", dsn, "-q", "-c", create], check=True)
-    start = time.perf_counter()
-    subprocess.run(["psql", dsn, "-q", "-c", f"\\copy floor_import FROM '{csv_path}' CSV HEADER"], check=True)
-    return time.perf_counter() - start
+    with ServerCPU(_admin_dsn(), u.database or "") as server:
+        start = time.perf_counter()
+        out = subprocess.run(
+            ["/usr/bin/time", "-v", "psql", dsn, "-q", "-c", f"\\copy floor_import FROM '{csv_path}' CSV HEADER"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+    FLOOR_CPU[backend] = _cpu(out.stderr) + server.seconds
+    return seconds
+
+
+def _admin_dsn() -> str:
+    u = make_url(ADMIN_URL)
+    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
+
+
+def _server_cpu(url: str) -> ServerCPU | contextlib.nullcontext:
+    """PostgreSQL: the CPU of the database's backends during the block; SQLite does its work in the client."""
+    u = make_url(url)
+    return (
+        ServerCPU(_admin_dsn(), u.database or "") if u.get_backend_name() == "postgresql" else contextlib.nullcontext()
+    )
 
 
 def schema_floor(backend: str, url: str) -> float:
@@ -138,9 +162,10 @@ def cli_import(url: str, csv_path: Path, workdir: Path) -> dict:
     # the schema first, as `bulkmail serve` or `bulkmail db upgrade` leave it (the floor's table is made untimed too)
     subprocess.run([str(bulkmail), "db", "upgrade"], env=env, check=True, capture_output=True)
     cmd = ["/usr/bin/time", "-v", str(bulkmail), "import", str(csv_path), "--list", "big", "--rejects", str(rejects)]
-    start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
+    with _server_cpu(url) as server:
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(out.stdout + out.stderr)
     report = REPORT.search(out.stdout)
@@ -148,7 +173,8 @@ def cli_import(url: str, csv_path: Path, workdir: Path) -> dict:
     assert report and rss, out.stdout + out.stderr
     with open(rejects, encoding="utf-8") as f:
         rejected = sum(1 for _ in csv.reader(f)) - 1
-    return {"seconds": seconds, "rss_mb": int(rss.group(1)) // 1024, "rejects_file": rejected, "cpu": _cpu(out.stderr),
+    return {"seconds": seconds, "rss_mb": int(rss.group(1)) // 1024, "rejects_file": rejected,
+            "cpu": _cpu(out.stderr) + (server.seconds if server else 0.0),
             **{k: int(v) for k, v in report.groupdict().items()}}  # fmt: skip
 
 
@@ -171,7 +197,7 @@ def api_import(url: str, csv_path: Path, workdir: Path) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(workdir / "serve.log", "w+")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
+    server_process = subprocess.Popen(
         ["/usr/bin/time", "-v", bulkmail, "serve", "--port", str(port)], stdout=log, stderr=log, env=env,
         start_new_session=True,
     )  # fmt: skip
@@ -187,21 +213,28 @@ def api_import(url: str, csv_path: Path, workdir: Path) -> dict:
                     pass
                 time.sleep(0.2)
             list_id = client.post("/api/v1/lists", json={"name": "big"}).json()["id"]
-            start = time.perf_counter()
-            with open(csv_path, "rb") as f:
-                r = client.post(f"/api/v1/lists/{list_id}/imports", files={"file": (csv_path.name, f, "text/csv")})
-            assert r.status_code == 202, r.text
-            while (job := client.get(f"/api/v1/imports/{r.json()['id']}").json())["state"] not in ("done", "failed"):
-                time.sleep(0.2)
-            seconds = time.perf_counter() - start
+            with _server_cpu(url) as server:
+                cpu_before = group_cpu(server_process.pid)
+                start = time.perf_counter()
+                with open(csv_path, "rb") as f:
+                    r = client.post(f"/api/v1/lists/{list_id}/imports", files={"file": (csv_path.name, f, "text/csv")})
+                assert r.status_code == 202, r.text
+                while (job := client.get(f"/api/v1/imports/{r.json()['id']}").json())["state"] not in (
+                    "done",
+                    "failed",
+                ):
+                    time.sleep(0.2)
+                seconds = time.perf_counter() - start
+                cpu = group_cpu(server_process.pid) - cpu_before
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=60)
+        os.killpg(server_process.pid, signal.SIGINT)
+        server_process.wait(timeout=60)
     log.seek(0)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log.read())
     log.close()
     assert job["state"] == "done", job
     return {"seconds": seconds, "rss_mb": int(rss.group(1)) // 1024 if rss else 0, "rows": job["rows_read"],
+            "cpu": cpu + (server.seconds if server else 0.0),
             "rejects_file": job["invalid"], **{k: job[k] for k in ("added", "updated", "duplicates", "invalid",
                                                                     "suppressed")}}  # fmt: skip
 
@@ -213,6 +246,27 @@ def check_counts(made: dict[str, int], got: dict) -> list[str]:
     return [f"{k}: CLI {got[k]:,}, generated {v:,}" for k, v in want.items() if got[k] != v]
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _one_round(backend: str, a: argparse.Namespace, workdir: Path, csv_path: Path, made: dict) -> dict:
+    """The floor, then the import (and the upload) on fresh databases, one after the other."""
+    url = fresh_database(backend, workdir)
+    r: dict = {"floor": floor(backend, url, csv_path), "floor_cpu": FLOOR_CPU[backend]}
+    if a.schema_floor:
+        r["schema"] = schema_floor(backend, url)
+    url = fresh_database(backend, workdir)
+    r["import"] = cli_import(url, csv_path, workdir)
+    r["mismatches"] = check_counts(made, r["import"])
+    if a.api:
+        url = fresh_database(backend, workdir)
+        r["api"] = api_import(url, csv_path, workdir)
+        r["api_mismatches"] = check_counts(made, r["api"])
+    print(f"{backend}: {json.dumps(r)}", file=sys.stderr)
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -222,6 +276,8 @@ def main() -> None:
     parser.add_argument("--suppressions", type=int, default=SUPPRESSIONS)
     parser.add_argument("--no-compile", action="store_true", help="the import only")
     parser.add_argument("--api", action="store_true", help="also the upload through the JSON API (bulkmail serve)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of floor and import; medians reported")
+    parser.add_argument("--schema-floor", action="store_true", help="also the rows moved into the schema by plain SQL")
     a = parser.parse_args()
     workdir = Path(a.workdir or tempfile.mkdtemp(prefix="bench-audience-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -232,73 +288,57 @@ def main() -> None:
     made = json.loads(counts_path.read_text())
     print(f"{csv_path}: {made}", file=sys.stderr)
     size_mb = csv_path.stat().st_size / 1e6
-    results = {}
+    rounds: dict[str, list[dict]] = {}
+    results: dict[str, dict] = {}
+    for _ in range(a.repeat):  # the backends alternate, so a change in the machine's load hits both
+        for backend in a.backends.split(","):
+            rounds.setdefault(backend, []).append(_one_round(backend, a, workdir, csv_path, made))
     for backend in a.backends.split(","):
-        url = fresh_database(backend, workdir)
-        floor_s = floor(backend, url, csv_path)
-        schema_s = schema_floor(backend, url)
-        url = fresh_database(backend, workdir)
-        imported = cli_import(url, csv_path, workdir)
-        mismatches = check_counts(made, imported)
-        results[backend] = {"import": imported, "floor": floor_s, "schema": schema_s, "mismatches": mismatches}
-        if a.api:
-            url = fresh_database(backend, workdir)
-            uploaded = api_import(url, csv_path, workdir)
-            results[backend]["api"] = uploaded
-            results[backend]["api_mismatches"] = check_counts(made, uploaded)
         if not a.no_compile:
             url = fresh_database(backend, workdir)
-            results[backend]["compile"] = child(["compile", url, str(a.contacts), str(a.suppressions)])
-        print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr)
+            results[backend] = {"compile": child(["compile", url, str(a.contacts), str(a.suppressions)])}
     if not a.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
 
     date = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip()
     sqlite_version = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()[0]
+    load = os.getloadavg()[0]
     print(
-        f"\n## audience (issue 4)\n\nMeasured {date} (`date`), {platform.machine()}, {os.cpu_count()} cores / 24 GiB, "
-        f"Python {platform.python_version()}, sqlite3 {sqlite_version}, PostgreSQL on 127.0.0.1.\n"
+        f"\n## audience import\n\nMeasured {date} (`date`), load average {load:.1f} at the end, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, sqlite3 {sqlite_version}, PostgreSQL on 127.0.0.1.\n"
     )
-    print(f"Command: `.venv/bin/python -m bench.audience.run --rows {a.rows}`\n")
+    print(f"Command: `.venv/bin/python -m bench.audience.run {' '.join(sys.argv[1:])}`\n")
     print(
         f"Import: a generated {a.rows:,}-row CSV ({size_mb:.0f} MB; address + 4 attributes, addresses in random "
         "order like a CRM export, 5 % duplicates in other case, 1 % invalid) through `bulkmail import FILE --list big "
-        "--rejects R.csv` in its own process on a fresh database, wall time and peak RSS by `/usr/bin/time -v`. "
+        "--rejects R.csv` in its own process on a fresh database (and with --api uploaded to `bulkmail serve`). "
         "Floor: the database's own loader on the same file into a bare table (`sqlite3 .import`, `psql \\copy`), "
-        "timed in the same run. Counts: the CLI's report and rejects file against the generator's.\n"
+        "in the same round. CPU: user + system of the client and, on PostgreSQL, of the database's backends. "
+        f"Medians of {a.repeat} round(s); counts: the report and rejects file against the generator's.\n"
     )
-    print("| backend | import wall | peak RSS | floor | ratio | added | duplicates | invalid | counts | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for backend, r in results.items():
-        i = r["import"]
-        print(
-            f"| {backend} | {i['seconds']:.1f} s | {i['rss_mb']} MB | {r['floor']:.1f} s | "
-            f"{i['seconds'] / r['floor']:.1f}× | {i['added']:,} | {i['duplicates']:,} | {i['invalid']:,} | "
-            f"{'match' if not r['mismatches'] else '; '.join(r['mismatches'])} | ≤ 8×, ≤ 200 MB |"
-        )
-        if "api" in r:
-            u = r["api"]
+    print("| backend | step | wall | CPU | floor wall / CPU | ratio wall / CPU | peak RSS | counts |")
+    print("|---|---|---|---|---|---|---|---|")
+    for backend, rs in rounds.items():
+        fw, fc = _median([r["floor"] for r in rs]), _median([r["floor_cpu"] for r in rs])
+        for step, label in (("import", "`bulkmail import`"), ("api", "API upload")):
+            if step not in rs[0]:
+                continue
+            w, c = _median([r[step]["seconds"] for r in rs]), _median([r[step]["cpu"] for r in rs])
+            rss = max(r[step]["rss_mb"] for r in rs)
+            bad = [m for r in rs for m in r["mismatches" if step == "import" else "api_mismatches"]]
             print(
-                f"| {backend}, API upload | {u['seconds']:.1f} s | {u['rss_mb']} MB (server) | {r['floor']:.1f} s | "
-                f"{u['seconds'] / r['floor']:.1f}× | {u['added']:,} | {u['duplicates']:,} | {u['invalid']:,} | "
-                f"{'match' if not r['api_mismatches'] else '; '.join(r['api_mismatches'])} | ≤ 8×, ≤ 200 MB |"
+                f"| {backend} | {label} | {w:.1f} s | {c:.1f} s | {fw:.2f} s / {fc:.2f} s | {w / fw:.1f}× / {c / fc:.1f}× "
+                f"| {rss} MB | {'match' if not bad else '; '.join(bad)} |"
             )
-    if "sqlite" in FLOOR_CPU:
-        cpu = results["sqlite"]["import"]["cpu"]
+    if a.schema_floor:
         print(
-            f"\nCPU (the machine is shared, so wall time depends on the load): SQLite import {cpu:.1f} s user + system "
-            f"against `sqlite3 .import` {FLOOR_CPU['sqlite']:.1f} s = {cpu / FLOOR_CPU['sqlite']:.1f}×."
+            "\n| backend | floor + schema floor (plain SQL into bulkmail's tables) | import / (floor + schema floor) |"
         )
-    print(
-        "\nSchema floor (same run): the rows the floor loaded, moved into bulkmail's own contact and list_member "
-        "tables by plain SQL (no validation, no report, no import_id) — what the schema's indexes, foreign keys and "
-        "JSON cost by themselves:\n"
-    )
-    print("| backend | floor + schema floor | import / (floor + schema floor) |")
-    print("|---|---|---|")
-    for backend, r in results.items():
-        both = r["floor"] + r["schema"]
-        print(f"| {backend} | {r['floor']:.1f} s + {r['schema']:.1f} s | {r['import']['seconds'] / both:.1f}× |")
+        print("|---|---|---|")
+        for backend, rs in rounds.items():
+            both = _median([r["floor"] + r["schema"] for r in rs])
+            w = _median([r["import"]["seconds"] for r in rs])
+            print(f"| {backend} | {both:.1f} s | {w / both:.1f}× |")
     if a.no_compile:
         return
     print(
