@@ -1,7 +1,7 @@
 """imports cost less per row: list memberships carry no foreign keys (their cascades are triggers on
 the contact and the list), and the CMS id's unique index leaves out the contacts that have none
 
-Revision ID: 0012
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 13:30:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
