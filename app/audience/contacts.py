@@ -82,8 +82,10 @@ def public(contact: Contact, status: str) -> ContactPublic:
 
 def language_of(contact: Contact) -> str | None:
     """The language the contact's subscriber pages speak: the one set on the contact (contact page, API), else
-    a `language` attribute (a CSV column or an API field of that name), when it names a supported language."""
-    return supported(contact.language) or supported(str((contact.attributes or {}).get("language") or ""))
+    a `language` attribute (a CSV column or an API attribute of that name, in any case), when it names a supported
+    language (``de``, ``de-AT``, ``German`` does not)."""
+    given = next((v for k, v in (contact.attributes or {}).items() if k.strip().lower() == "language"), None)
+    return supported(contact.language) or supported(str(given or ""))
 
 
 def update(

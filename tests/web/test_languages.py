@@ -114,7 +114,7 @@ def test_the_unsubscribe_pages_of_a_german_contact_are_german(
     # the contact's language wins over the browser's; a `language` attribute (a CSV column) counts too
     english = make_token(key, "c", _contact(engine, "customer@x.test", "en"))
     assert "Stop sending e-mail to" in anon_client.get(f"/u/{english}", headers={"Accept-Language": "de"}).text
-    from_csv = make_token(key, "c", _contact(engine, "leser@x.test", attributes={"language": "de-AT"}))
+    from_csv = make_token(key, "c", _contact(engine, "leser@x.test", attributes={"Language": "de-AT"}))
     assert "Keine E-Mails mehr an" in anon_client.get(f"/u/{from_csv}").text
     unknown = make_token(key, "c", _contact(engine, "reader@x.test"))
     assert "Stop sending e-mail to" in anon_client.get(f"/u/{unknown}").text
