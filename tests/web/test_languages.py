@@ -146,3 +146,16 @@ def test_the_api_sets_a_contacts_language_and_stays_english_for_a_german_client(
     assert bad.json()["errors"][0]["loc"] == ["body", "language"] and "choose one of" in bad.json()["detail"]
     r = client.patch(f"/api/v1/contacts/{contact_id}", json={"language": ""})
     assert r.json()["language"] is None
+
+
+def test_every_page_renders_in_german(web: Browser) -> None:
+    _choose(web, "de")
+    headings = {
+        "/": "Übersicht", "/lists": "Listen", "/contacts": "Kontakte", "/fields": "Eigene Felder",
+        "/audience": "Vorschau der Zielgruppe", "/campaigns": "Kampagnen", "/campaigns/new": "Neue Kampagne",
+        "/bounces": "Bounces", "/suppressions": "Sperrungen", "/settings": "Einstellungen",
+        "/settings/api-keys": "API-Schlüssel", "/users": "Benutzer", "/audit": "Audit-Protokoll", "/account": "Ihr Konto",
+    }  # fmt: skip
+    for url, heading in headings.items():
+        page = web.get(url)
+        assert page.status_code == 200 and f"<h1>{heading}</h1>" in page.text, url
