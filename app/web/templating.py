@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from app import i18n
 from app.i18n.formats import number, when
+from app.i18n.labels import label
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
@@ -44,6 +45,7 @@ def _duration(seconds: float | None) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
 templates.env.filters["num"] = _number
+templates.env.filters["label"] = label
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

@@ -8,6 +8,7 @@ from babel.messages.pofile import read_po, write_po
 from app import i18n
 from app.i18n.catalogue import po_path
 from app.i18n.extract import extract, problems
+from app.i18n.labels import label
 
 
 def test_every_marked_text_has_a_german_translation_with_the_same_placeholders() -> None:
@@ -45,3 +46,14 @@ def test_the_language_follows_the_browser_by_preference_and_falls_back_to_englis
         assert i18n.gettext("Saved: %(fields)s.", fields="language") == "Gespeichert: language."
     finally:
         i18n.begin(None)  # what follows in this thread is English again
+
+
+def test_a_stored_state_reads_in_the_language_and_anything_else_stays_as_it_is() -> None:
+    try:
+        i18n.begin("de")
+        assert label("paused") == "angehalten" and label("unsubscribed") == "abgemeldet"
+        assert label("Name") == "Name" and label(None) == ""  # not a state: never looked up
+        i18n.begin("en")
+        assert label("paused") == "paused"
+    finally:
+        i18n.begin(None)
