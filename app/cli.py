@@ -12,6 +12,7 @@ from app import __version__
 from app.audience import cli as audience_cli
 from app.bounces import cli as bounces_cli
 from app.db import get_engine
+from app.i18n import cli as i18n_cli
 from app.migrate import upgrade
 from app.paths import old_default_database
 from app.sending import cli as sending_cli
@@ -235,3 +236,4 @@ audience_cli.register(cli)
 sending_cli.register(cli)
 bounces_cli.register(cli)
 web_cli.register(cli)
+i18n_cli.register(cli)

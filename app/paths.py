@@ -9,6 +9,7 @@ from platformdirs import user_data_dir
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 MIGRATIONS = ROOT / "migrations"
+LOCALE = ROOT / "locale"
 
 
 def default_data_dir() -> Path:

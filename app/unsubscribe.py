@@ -10,8 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from app import i18n
 from app.audience import suppressions
+from app.audience.contacts import language_of
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import gettext as _
 from app.models import Contact, Delivery
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
@@ -33,15 +36,23 @@ class Target:
 
 
 def _target(token: str, session: SessionDep, settings: SettingsDep, engine: EngineDep) -> Target | None:
+    """The token's address; the page speaks the contact's language (else the browser's, as the request began)."""
     parsed = parse_token(get_secret_key(settings, engine), token)
     if parsed is None:
         return None
     if parsed.kind == "u":
         d = session.get(Delivery, parsed.ident)
-        return None if d is None else Target(d.email, d.email_key, d.campaign_id, d.id)
+        if d is None:
+            return None
+        contact = session.get(Contact, d.contact_id) if d.contact_id is not None else None
+        i18n.use(language_of(contact) if contact is not None else None)
+        return Target(d.email, d.email_key, d.campaign_id, d.id)
     if parsed.kind == "c":
         c = session.get(Contact, parsed.ident)
-        return None if c is None else Target(c.email, c.email_key, None, None)
+        if c is None:
+            return None
+        i18n.use(language_of(c))
+        return Target(c.email, c.email_key, None, None)
     return None  # a VERP token is not an unsubscribe link
 
 
@@ -55,7 +66,7 @@ def _invalid(request: Request) -> HTMLResponse:
 @router.get(f"/u/{PREVIEW_TOKEN}", response_class=HTMLResponse)
 def preview_page(request: Request) -> HTMLResponse:
     """Where the compose preview's link leads: the recipients' page, with nothing to unsubscribe."""
-    return pages.TemplateResponse(request, "unsubscribe.html", {"email": "the recipient's address", "preview": True})
+    return pages.TemplateResponse(request, "unsubscribe.html", {"email": _("the recipient's address"), "preview": True})
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)

@@ -91,14 +91,15 @@ def get_contact(contact_id: Id, session: SessionDep) -> ContactPublic:
 @router.patch(
     "/contacts/{contact_id}",
     response_model=ContactPublic,
-    description="Change names and attributes; custom fields are checked and converted (errors name the field). "
+    description="Change names, the subscriber pages' language and attributes; custom fields are checked and converted (errors name the field). "
     "The change is recorded in the contact's consent history.",
 )
 def update_contact(contact_id: Id, body: ContactUpdate, request: Request, session: SessionDep) -> ContactPublic:
     contact = _get_contact(session, contact_id)
     try:
         contacts.update(session, contact, body.first_name, body.last_name, body.attributes, api_actor(request),
-                        utcnow(), names_given=body.model_fields_set & {"first_name", "last_name"})  # fmt: skip
+                        utcnow(), names_given=body.model_fields_set & {"first_name", "last_name"},
+                        language=body.language)  # fmt: skip
     except contacts.ContactInvalid as exc:
         session.rollback()
         raise HTTPException(422, [{"loc": ["body", *f.split(".")], "msg": m, "type": "value_error"}

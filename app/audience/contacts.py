@@ -22,6 +22,7 @@ from app.audience.schemas import (
 )
 from app.audience.search import ContactFilter, index_contacts, ordered, statuses
 from app.audience.why import why
+from app.i18n import LANGUAGES, supported
 from app.keyset import after_id, fetch
 from app.models import (
     Bounce,
@@ -72,10 +73,19 @@ def public(contact: Contact, status: str) -> ContactPublic:
         attributes=contact.attributes or {},
         external_id=contact.external_id,
         is_role=contact.is_role,
+        language=contact.language,
         status=status,
         created_at=contact.created_at,
         updated_at=contact.updated_at,
     )
+
+
+def language_of(contact: Contact) -> str | None:
+    """The language the contact's subscriber pages speak: the one set on the contact (contact page, API), else
+    a `language` attribute (a CSV column or an API attribute of that name, in any case), when it names a supported
+    language (``de``, ``de-AT``, ``German`` does not)."""
+    given = next((v for k, v in (contact.attributes or {}).items() if k.strip().lower() == "language"), None)
+    return supported(contact.language) or supported(str(given or ""))
 
 
 def update(
@@ -87,11 +97,13 @@ def update(
     actor: consent.Actor,
     now: datetime,
     names_given: set[str] | None = None,
+    language: str | None = None,
 ) -> list[str]:
     """Change the contact's names and attributes (laid over the stored ones; None or "" removes one),
     check them against the custom fields, re-index it and append an `edit` row naming the changed
     fields (not their values) to the ledger. Returns the changed fields; the caller commits.
-    NAMES_GIVEN: which of first_name/last_name were sent (an explicit null clears a name)."""
+    NAMES_GIVEN: which of first_name/last_name were sent (an explicit null clears a name). LANGUAGE: the
+    subscriber pages' language (None: unchanged, "": unset)."""
     assert contact.id is not None
     if is_erased(contact):
         raise ContactErased
@@ -104,6 +116,13 @@ def update(
             if new != getattr(contact, name):
                 setattr(contact, name, new)
                 changed.append(name)
+    if language is not None:
+        chosen = supported(language) if language else None
+        if language and chosen != language.strip().lower():
+            raise ContactInvalid([("language", f"choose one of {', '.join(LANGUAGES)}, or leave it empty")])
+        if chosen != contact.language:
+            contact.language = chosen
+            changed.append("language")
     if attributes:
         cleaned, problems = custom_fields.clean(custom_fields.definitions(session), attributes)
         if problems:

@@ -165,6 +165,7 @@ class ContactPublic(BaseModel):
     attributes: dict[str, Any]
     external_id: str | None
     is_role: bool
+    language: str | None = Field(description="the language of the contact's subscriber pages (en, de); null: unset")
     status: str = Field(description="active, or the reason its address is suppressed; erased")
     created_at: datetime
     updated_at: datetime
@@ -173,6 +174,9 @@ class ContactPublic(BaseModel):
 class ContactUpdate(BaseModel):
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(
+        default=None, max_length=16, description="the subscriber pages' language: en or de; an empty string unsets it"
+    )
     attributes: dict[str, Any] | None = Field(
         default=None, description="laid over the stored attributes; a null or empty value removes that attribute"
     )

@@ -31,6 +31,7 @@ class Contact(SQLModel, table=True):
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     external_id: str | None = Field(default=None, max_length=200, description="CMS user id")
     is_role: bool = Field(default=False, description="role address such as postmaster@ (flagged, not dropped)")
+    language: str | None = Field(default=None, max_length=16, description="subscriber pages' language (en, de)")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

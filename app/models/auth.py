@@ -21,6 +21,7 @@ class User(SQLModel, table=True):
     totp_last_step: int | None = Field(default=None, description="the last TOTP time step used: a code works once")
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    language: str | None = Field(default=None, max_length=16, description="pages' language; unset: the browser's")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

@@ -134,7 +134,7 @@ def erase(session: Session, contact: Contact, actor: Actor, now: datetime, sourc
     session.execute(delete(ListMember).where(col(ListMember.contact_id) == contact.id))
     forget(session, [contact.id])
     contact.email, contact.email_key = "", f"{PREFIX}{contact.id}"
-    contact.first_name = contact.last_name = contact.external_id = None
+    contact.first_name = contact.last_name = contact.external_id = contact.language = None
     contact.attributes = {}
     contact.is_role = False
     contact.updated_at = now

@@ -12,6 +12,8 @@ from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
 from app.db import is_postgresql
+from app.i18n import LANGUAGES, supported
+from app.i18n import gettext as _
 from app.models import User, utcnow
 from app.users.roles import ROLES, Role
 
@@ -39,7 +41,7 @@ class UserInvalid(ValueError):
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserInvalid("password", f"use at least {MIN_PASSWORD} characters")
+        raise UserInvalid("password", _("use at least %(count)s characters", count=MIN_PASSWORD))
 
 
 def create_user(session: Session, email: str, password: str, role: Role = "admin") -> User:
@@ -52,11 +54,20 @@ def create_user(session: Session, email: str, password: str, role: Role = "admin
         raise UserInvalid("email", str(exc)) from exc
     check_password(password)
     if user_by_email(session, address) is not None:
-        raise UserInvalid("email", f"a user {address} already exists")
+        raise UserInvalid("email", _("a user %(email)s already exists", email=address))
     user = User(email=address, password_hash=_hasher.hash(password), role=role)
     session.add(user)
     session.flush()
     return user
+
+
+def set_language(session: Session, user_id: int, language: str) -> None:
+    """The language of the user's pages ("" for the browser's); the caller commits."""
+    if language and supported(language) != language:
+        raise UserInvalid("language", f"choose one of {', '.join(LANGUAGES)}")
+    user = session.get(User, user_id)
+    if user is not None:
+        user.language = language or None
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -105,10 +116,10 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
         user = user_by_email(session, email)
         if user is None:
             _verify(_dummy_hash(), password)
-            return SignIn(None, "wrong e-mail address or password")
+            return SignIn(None, _("wrong e-mail address or password"))
         if user.locked_until is not None and user.locked_until > now:
             wait = int((user.locked_until - now).total_seconds()) + 1
-            return SignIn(None, f"too many failed sign-ins: try again in {wait} seconds")
+            return SignIn(None, _("too many failed sign-ins: try again in %(seconds)s seconds", seconds=wait))
         if not _verify(user.password_hash, password):
             user.failed_logins += 1
             lock = lock_for(user.failed_logins)
@@ -117,11 +128,15 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
             session.commit()
             if lock:
                 return SignIn(
-                    None, f"wrong password; too many failed sign-ins: try again in {int(lock.total_seconds())} seconds"
+                    None,
+                    _(
+                        "wrong password; too many failed sign-ins: try again in %(seconds)s seconds",
+                        seconds=int(lock.total_seconds()),
+                    ),
                 )
-            return SignIn(None, "wrong e-mail address or password")
+            return SignIn(None, _("wrong e-mail address or password"))
         if user.deactivated_at is not None:
-            return SignIn(None, "this account is deactivated: ask an administrator")
+            return SignIn(None, _("this account is deactivated: ask an administrator"))
         if user.failed_logins or user.locked_until or _hasher.check_needs_rehash(user.password_hash):
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.i18n import gettext as _
 from app.models import User, UserInvite, utcnow
 from app.sending.notice import NoticeNotSent, send_notice
 from app.settings import Settings
@@ -42,7 +43,7 @@ def invite(engine: Engine, settings: Settings, email: str, role: str, invited_by
     expires = now + timedelta(hours=settings.invite_valid_hours)
     with Session(engine, expire_on_commit=False) as session:
         if user_by_email(session, address) is not None:
-            raise UserInvalid("email", f"a user {address} already exists")
+            raise UserInvalid("email", _("a user %(email)s already exists", email=address))
         row = UserInvite(
             email=address,
             role=role,
@@ -73,11 +74,11 @@ def invite(engine: Engine, settings: Settings, email: str, role: str, invited_by
 
 def _usable(row: UserInvite | None, now: datetime) -> UserInvite:
     if row is None:
-        raise InviteInvalid("this invitation link is not known: ask an administrator for a new one")
+        raise InviteInvalid(_("this invitation link is not known: ask an administrator for a new one"))
     if row.used_at is not None:
-        raise InviteInvalid("this invitation link was used already: sign in, or ask an administrator for a new one")
+        raise InviteInvalid(_("this invitation link was used already: sign in, or ask an administrator for a new one"))
     if row.expires_at <= now:
-        raise InviteInvalid("this invitation link has expired: ask an administrator for a new one")
+        raise InviteInvalid(_("this invitation link has expired: ask an administrator for a new one"))
     return row
 
 
@@ -104,7 +105,7 @@ def accept_invite(engine: Engine, token: str, password: str, now: datetime | Non
             .values(used_at=now)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
-            raise InviteInvalid("this invitation link was used already: sign in")
+            raise InviteInvalid(_("this invitation link was used already: sign in"))
         role: Role = next((r for r in ROLES if r == row.role), "viewer")
         user = create_user(session, row.email, password, role=role)
         row.user_id = user.id

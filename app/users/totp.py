@@ -15,6 +15,7 @@ import qrcode.image.svg
 from sqlalchemy import Engine, delete, select
 from sqlmodel import Session, col
 
+from app.i18n import gettext as _
 from app.models import RecoveryCode, User, utcnow
 from app.users.accounts import lock_for
 
@@ -75,7 +76,7 @@ def enrol(engine: Engine, user_id: int, secret: str, code: str) -> list[str]:
     (the only time they are shown). Enrolling again replaces the secret and the codes."""
     step = matching_step(secret, code, None)
     if step is None:
-        raise CodeInvalid("that code does not match: type the 6 digits your app shows now")
+        raise CodeInvalid(_("that code does not match: type the 6 digits your app shows now"))
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     with Session(engine) as session:
         user = session.get(User, user_id)
@@ -97,10 +98,10 @@ def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime |
     with Session(engine) as session:
         user = session.get(User, user_id, with_for_update=engine.dialect.name == "postgresql")
         if user is None or user.totp_secret is None:
-            raise CodeInvalid("two-factor sign-in is not set up for this account")
+            raise CodeInvalid(_("two-factor sign-in is not set up for this account"))
         if user.locked_until is not None and user.locked_until > now:
             wait = int((user.locked_until - now).total_seconds()) + 1
-            raise CodeInvalid(f"too many wrong codes: try again in {wait} seconds")
+            raise CodeInvalid(_("too many wrong codes: try again in %(seconds)s seconds", seconds=wait))
         used = _use_code(session, user, code)
         if used is None:
             user.failed_logins += 1
@@ -108,7 +109,7 @@ def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime |
             user.locked_until = now + lock if lock else None
             session.add(user)
             session.commit()
-            raise CodeInvalid("wrong or already used code: type the 6 digits your app shows now, or a recovery code")
+            raise CodeInvalid(_("wrong or already used code: type the 6 digits your app shows now, or a recovery code"))
         user.failed_logins, user.locked_until = 0, None
         session.add(user)
         session.commit()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.web.deps import ADMINISTRATION, MARKETING, SIGNED_IN, current_user, may_change
+from app.web.language import LanguageMiddleware
 from app.web.routes import (
     account,
     apikeys,
@@ -47,3 +48,4 @@ def install(app: FastAPI) -> None:
     app.include_router(lists.uploads, include_in_schema=False, dependencies=uploads_deps)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(LazySessionMiddleware, settings=app.state.settings, engine=app.state.engine)
+    app.add_middleware(LanguageMiddleware)

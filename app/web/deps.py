@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
+from app import i18n
 from app.deps import EngineDep
 from app.models import User
 from app.users.audit import Actor
@@ -26,6 +27,7 @@ def current_user(request: Request, engine: EngineDep) -> User:
         # a 303 with Location is a redirect to the browser; no exception handler needed
         raise HTTPException(303, "sign in first", headers={"Location": f"/login?next={quote(target, safe='')}"})
     request.state.user = user
+    i18n.use(user.language)  # unset: the browser's language, as the request began
     request.state.actor = Actor("user", user.id, user.email)
     return user
 

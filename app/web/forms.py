@@ -6,6 +6,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
+from app.i18n import gettext as _
+
 
 class Credentials(BaseModel):
     """The e-mail address and password a sign-in or first-run form posts (absent: empty)."""
@@ -47,16 +49,16 @@ def plain_message(error: ErrorDetails) -> str:
     ctx = error.get("ctx") or {}
     kind = error["type"]
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
-        return "fill this in"
+        return _("fill this in")
     if kind == "string_too_short":
-        return f"too short: at least {ctx['min_length']} characters"
+        return _("too short: at least %(count)s characters", count=ctx["min_length"])
     if kind == "string_too_long":
-        return f"too long: at most {ctx['max_length']} characters"
+        return _("too long: at most %(count)s characters", count=ctx["max_length"])
     if kind.startswith("int_"):
-        return "enter a whole number"
+        return _("enter a whole number")
     if kind.startswith(("datetime_", "date_")):
-        return "enter a date and time, e.g. 2026-05-01 09:00"
-    return "this value cannot be used here"
+        return _("enter a date and time, e.g. 2026-05-01 09:00")
+    return _("this value cannot be used here")
 
 
 def text(form: FormData, name: str) -> str:

@@ -12,6 +12,7 @@ from app.audience.sources import ImportFailed, open_source
 from app.audience.sources.base import NoAddressColumn
 from app.audience.sources.csv_file import DELIMITERS, CsvSource
 from app.audience.sources.textfile import TextFile
+from app.i18n import gettext as _
 
 PREVIEW_ROWS = 5
 # a file with thousands of columns must not make a page of megabytes: the table shows the first ones
@@ -85,14 +86,16 @@ def _describe_csv(out: Preview, path: str, source: CsvSource) -> None:
     out.sample_rows, out.sample_with_address = source.sample_rows, source.sample_with_address
     if cols.emails:
         out.address_column = cols.emails[0] + 1
-        out.roles[cols.emails[0]] = "address"
+        out.roles[cols.emails[0]] = _("address")
     for i in cols.emails[1:]:
-        out.roles[i] = "address, also imported"
+        out.roles[i] = _("address, also imported")
     for i in cols.others:
-        out.roles[i] = "other address, not imported"
-    for index, role in ((cols.first, "first_name"), (cols.last, "last_name"), (cols.full, "full_name")):
+        out.roles[i] = _("other address, not imported")
+    names = ((cols.first, "first_name", _("first name")), (cols.last, "last_name", _("last name")),
+             (cols.full, "full_name", _("full name")))  # fmt: skip
+    for index, role, label in names:
         if index is not None:
-            out.roles[index] = role.replace("_", " ")
+            out.roles[index] = label
             if role != "full_name":
                 out.name_columns[role] = index + 1
     out.other_addresses = [OtherAddressColumn(i + 1, source.headers[i], True, 0) for i in cols.emails[1:]] + [

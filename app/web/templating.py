@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from app.i18n import gettext, ngettext
+from app import i18n
+from app.i18n.formats import number, when
+from app.i18n.labels import label
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
@@ -16,12 +18,17 @@ from app.web.csrf import csrf_token
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(TEMPLATES / "web"), autoescape=True, extensions=["jinja2.ext.i18n"])
 )
-# Pages mark their text with _() now; the catalogue that translates it is installed per request language.
-templates.env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+# Newstyle: the template's _() fills the placeholders itself (escaping them), so it gets the unformatted text.
+templates.env.install_gettext_callables(i18n.translate, i18n.translate_plural, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+templates.env.globals["language"] = i18n.current
 
 
 def _when(value: datetime | None) -> str:
-    return "" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+    return "" if value is None else when(value)
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else number(value, digits)
 
 
 def _duration(seconds: float | None) -> str:
@@ -29,14 +36,16 @@ def _duration(seconds: float | None) -> str:
         return "–"
     seconds = int(seconds)
     if seconds < 60:
-        return f"{seconds} s"
+        return i18n.gettext("%(s)d s", s=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+        return i18n.gettext("%(min)d min %(s)d s", min=seconds // 60, s=seconds % 60)
+    return i18n.gettext("%(h)d h %(min)d min", h=seconds // 3600, min=seconds % 3600 // 60)
 
 
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
+templates.env.filters["num"] = _number
+templates.env.filters["label"] = label
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

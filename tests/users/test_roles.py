@@ -25,6 +25,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/invite/{token}"): "public", ("POST", "/invite/{token}"): "public",
     ("GET", "/setup"): "public", ("POST", "/setup"): "public",
     ("GET", "/account"): "own", ("GET", "/account/two-factor"): "own", ("POST", "/account/two-factor"): "own",
+    ("POST", "/account/language"): "own",
     ("GET", "/"): "read",
     ("GET", "/lists"): "read", ("POST", "/lists"): "change",
     ("GET", "/lists/{list_id}"): "read",

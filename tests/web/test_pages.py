@@ -87,7 +87,7 @@ def test_audience_counts_and_why(web, session):
     web.post(f"/lists/{list_id}/paste", {"addresses": "ann@example.com\nbo@example.com"})
     web.post("/suppressions", {"email": "bo@example.com", "reason": "manual", "note": "asked by phone"})
     r = web.get(f"/audience?list_id={list_id}&address=bo@example.com")
-    assert '<h2 id="counts-h">1 recipients</h2>' in r.text
+    assert '<h2 id="counts-h">1 recipient</h2>' in r.text  # singular for one
     assert re.search(r"<td>manual</td><td class=\"num\">1</td>", r.text)
     assert "excluded: manual" in r.text and "asked by phone" in r.text
     r = web.get("/audience?list_id=999")

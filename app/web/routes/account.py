@@ -4,9 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app import i18n
 from app.deps import EngineDep, SessionDep
+from app.i18n import gettext as _
+from app.users.accounts import UserInvalid, set_language
 from app.users.totp import CodeInvalid, enrol, recovery_codes_left
 from app.web.deps import UserDep
 from app.web.routes.auth import enrol_page, recovery_codes_page
@@ -19,7 +22,26 @@ router = APIRouter()
 def account_page(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     assert user.id is not None
     left = recovery_codes_left(session, user.id) if user.totp_secret else 0
-    return render(request, "account.html", {"user": user, "codes_left": left})
+    return render(request, "account.html", {"user": user, "codes_left": left, "languages": i18n.LANGUAGES})
+
+
+@router.post("/account/language", response_class=HTMLResponse)
+def choose_language(
+    request: Request, user: UserDep, session: SessionDep, language: Annotated[str, Form()] = ""
+) -> Response:
+    assert user.id is not None
+    try:
+        set_language(session, user.id, language)
+    except UserInvalid:
+        errors = {"language": _("Choose one of the languages offered.")}
+        context = {"user": user, "codes_left": 0, "languages": i18n.LANGUAGES, "errors": errors}
+        return render(request, "account.html", context, 400)
+    session.commit()
+    i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT)
+    request.state.audit_object = ("user", user.id)
+    request.state.audit_detail = {"language": language or "browser"}
+    request.session["notice"] = _("Language saved.")
+    return RedirectResponse("/account", 303)
 
 
 @router.get("/account/two-factor", response_class=HTMLResponse)
@@ -34,7 +56,7 @@ async def set_up_two_factor(
     secret = request.session.get("enrol_secret")
     if not isinstance(secret, str):
         return enrol_page(
-            request, user.email, "/account/two-factor", {"code": "the page was out of date: scan the new code"}, 400
+            request, user.email, "/account/two-factor", {"code": _("the page was out of date: scan the new code")}, 400
         )
     assert user.id is not None
     try:

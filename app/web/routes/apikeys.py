@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import apikeys
 from app.deps import SessionDep
+from app.i18n import gettext as _
 from app.models.types import NAME_LENGTH
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
@@ -41,9 +42,9 @@ def create_key(
     values = {"name": name, "scope": scope}
     errors = {}
     if not name.strip():
-        errors["name"] = "Say who will use the key, e.g. CMS."
+        errors["name"] = _("Say who will use the key, e.g. CMS.")
     if scope not in ("read", "write"):
-        errors["scope"] = "Choose read or write."
+        errors["scope"] = _("Choose read or write.")
     if errors:
         return _page(request, session, form=refused(errors, values))
     row, plaintext = apikeys.create_api_key(session, name.strip()[:NAME_LENGTH], scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
@@ -57,5 +58,7 @@ def create_key(
 def revoke_key(key_id: int, request: Request, session: SessionDep) -> Response:
     row = apikeys.revoke_api_key(session, key_id)
     session.commit()
-    request.session["notice"] = f"Key {row.prefix}… revoked." if row else f"There is no key {key_id}."
+    request.session["notice"] = (
+        _("Key %(prefix)s… revoked.", prefix=row.prefix) if row else _("There is no key %(id)s.", id=key_id)
+    )
     return RedirectResponse("/settings/api-keys", status_code=303)

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep
+from app.i18n import gettext as _
 from app.users import MIN_PASSWORD, UserInvalid, authenticate, users_exist
 from app.users.audit import Actor
 from app.users.directory import sign_in_step
@@ -61,14 +62,14 @@ async def login(request: Request, engine: EngineDep, form: Annotated[SignInForm,
     email, password = form.email, form.password
     errors = {}
     if not email.strip():
-        errors["email"] = "enter your e-mail address"
+        errors["email"] = _("enter your e-mail address")
     if not password:
-        errors["password"] = "enter your password"
+        errors["password"] = _("enter your password")
     if not errors:
         result = await run_in_threadpool(authenticate, engine, email, password)
         if result.user_id is not None:
             return await _after_password(request, engine, result.user_id, email.strip(), _safe_next(form.next))
-        errors["password"] = result.error or "sign-in failed"
+        errors["password"] = result.error or _("sign-in failed")
     first_run = not await run_in_threadpool(users_exist, engine)
     ctx = {"next": _safe_next(form.next), "email": email, "errors": errors, "first_run": first_run}
     return render(request, "login.html", ctx, status_code=400)
@@ -83,7 +84,7 @@ def _pending(request: Request) -> tuple[int, str] | None:
 
 def _start_again(request: Request) -> Response:
     request.session.clear()
-    request.session["notice"] = "Sign in again: the time for the second step ran out."
+    request.session["notice"] = _("Sign in again: the time for the second step ran out.")
     return RedirectResponse("/login", status_code=303)
 
 
@@ -178,7 +179,7 @@ async def accept(request: Request, engine: EngineDep, token: str, form: Annotate
         return render(request, "invite_invalid.html", {"problem": str(exc)}, status_code=410)
     errors: dict[str, str] = {}
     if form.password != form.password_again:
-        errors["password_again"] = "the two passwords differ"
+        errors["password_again"] = _("the two passwords differ")
     else:
         try:
             user = await run_in_threadpool(accept_invite, engine, token, form.password)

@@ -15,6 +15,7 @@ from app.bounces import queries
 from app.bounces.schemas import BounceKind
 from app.bounces.sweep import run_sweep
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import gettext as _
 from app.models import utcnow
 from app.web.paging import PagedList, Pager
 from app.web.templating import render
@@ -45,7 +46,7 @@ def _chart(session: SessionDep) -> dict[str, Any]:
     for at, reason, n in queries.bounces_per_day_and_reason(session, start):
         per_day[at][reason] += n
         totals[reason] += n
-    reasons = [r for r, _ in totals.most_common()]
+    reasons = [r for r, _n in totals.most_common()]
     colours = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(reasons)}
     days = [start + timedelta(days=i) for i in range(CHART_DAYS)]
     peak = max((sum(c.values()) for c in per_day.values()), default=0)
@@ -82,13 +83,13 @@ def _filtered(f: BounceFilters) -> tuple[Any, dict[str, str]]:
     """The form's filters read, and the query they make; the errors by field."""
     errors: dict[str, str] = {}
     if f.campaign and f.campaign_id is None:
-        errors["campaign"] = "choose a campaign"
+        errors["campaign"] = _("choose a campaign")
     days: dict[str, datetime] = {}
     for name, raw in (("since", f.since), ("until", f.until)):
         if raw:
             day = _day(raw)
             if day is None:
-                errors[name] = "enter a date as YYYY-MM-DD"
+                errors[name] = _("enter a date as YYYY-MM-DD")
             else:
                 days[name] = day
     until_day = days.get("until")
@@ -137,12 +138,15 @@ async def sweep_now(
     sweep = await run_in_threadpool(run_sweep, settings, engine, "web")
     request.app.state.bounce_chart = None
     if sweep is None:
-        request.session["notice"] = "Another sweep is running; try again when it ends."
+        request.session["notice"] = _("Another sweep is running; try again when it ends.")
     elif sweep.state == "failed":
-        request.session["notice"] = f"The sweep failed: {sweep.error}"
+        request.session["notice"] = _("The sweep failed: %(error)s", error=sweep.error)
     else:
-        request.session["notice"] = (
-            f"Sweep done: {sweep.seen} messages seen, {sweep.recorded} recorded, "
-            f"{sweep.deleted} deleted, {sweep.kept} kept."
+        request.session["notice"] = _(
+            "Sweep done: %(seen)s messages seen, %(recorded)s recorded, %(deleted)s deleted, %(kept)s kept.",
+            seen=sweep.seen,
+            recorded=sweep.recorded,
+            deleted=sweep.deleted,
+            kept=sweep.kept,
         )
     return RedirectResponse("/bounces", status_code=303)

@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from app.audience import queries as audience_queries
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import N_
+from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
 from app.sending import queries
@@ -42,9 +44,9 @@ FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_temp
 LEDGER = PagedList(20, anchor="#ledger-h")
 CAMPAIGNS = PagedList(50)
 REQUIRED = {
-    "name": "give the campaign a name",
-    "from_address": "enter the address it is sent from",
-    "subject": "enter a subject line",
+    "name": N_("give the campaign a name"),
+    "from_address": N_("enter the address it is sent from"),
+    "subject": N_("enter a subject line"),
 }
 STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
 
@@ -73,11 +75,11 @@ def _from_form(
         try:
             values["send_at"] = datetime.fromisoformat(raw_send_at).replace(tzinfo=UTC)
         except ValueError:
-            errors.add("send_at", "enter a date and time, e.g. 2026-05-01 09:00")
+            errors.add("send_at", _("enter a date and time, e.g. 2026-05-01 09:00"))
     blank = [f for f in REQUIRED if not values[f]]
     if not preview:
         for f in blank:
-            errors.add(f, REQUIRED[f])
+            errors.add(f, _(REQUIRED[f]))
     # a stand-in for each blank field, so everything else (the templates above all) is still checked
     try:
         body = CampaignCreate(**{**values, **{f: STAND_INS[f] for f in blank}})
@@ -88,7 +90,7 @@ def _from_form(
     try:
         service.check_campaign(session, campaign, limits)
     except service.CampaignInvalid as exc:  # every template's errors at once, each next to its field
-        for field in dict.fromkeys(f for f, _ in exc.problems):
+        for field in dict.fromkeys(f for f, _m in exc.problems):
             errors.add(field, "; ".join(m for f, m in exc.problems if f == field))
     return values, (None if errors or blank else campaign), errors
 
@@ -133,7 +135,7 @@ async def create_campaign(request: Request, session: SessionDep, settings: Setti
         return _compose_page(request, session, values, errors, status_code=400)
     session.add(campaign)
     session.commit()
-    request.session["notice"] = "Draft saved."
+    request.session["notice"] = _("Draft saved.")
     return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
 
 
@@ -163,7 +165,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     campaign.updated_at = utcnow()
     session.add(campaign)
     session.commit()
-    request.session["notice"] = "Campaign saved."
+    request.session["notice"] = _("Campaign saved.")
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
 
@@ -213,7 +215,7 @@ def _render_sample(
 
 def _sample_subject(session: Session, settings: Settings, campaign: Campaign) -> str | None:
     """The campaign's subject as the preview's sample contact reads it (None when it no longer renders)."""
-    _, ctx = _sample_context(session, settings, campaign.list_ids, campaign.name)
+    _sample, ctx = _sample_context(session, settings, campaign.list_ids, campaign.name)
     try:
         (subject,) = CampaignTemplates.compile(campaign.subject, "", "").render(
             ctx, render_limits(settings), ["subject"]
@@ -253,7 +255,7 @@ def campaign_page(
         "notice_state": notice_state,
         "ledger": ledger,
         "ledger_pager": ledger_pager,
-        "list_names": [names.get(i, f"list {i}") for i in campaign.list_ids],
+        "list_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.list_ids],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
@@ -278,7 +280,7 @@ def _act(request: Request, session: Session, campaign: Campaign, action: Callabl
         action()
     except (service.CampaignStateError, service.CampaignInvalid) as exc:
         session.rollback()
-        request.session["notice"] = f"Not done: {exc}"
+        request.session["notice"] = _("Not done: %(problem)s", problem=exc)
         return
     session.add(campaign)
     session.commit()
@@ -298,13 +300,13 @@ async def test_send_page(
         results = await run_in_threadpool(test_send, session, engine, settings, campaign, to, None)
         request.session["test_results"] = [[r.address, r.ok, r.reply] for r in results]
     except service.CampaignInvalid as exc:
-        request.session["test_error"] = f"not sent: fix the campaign first: {exc}"
+        request.session["test_error"] = _("not sent: fix the campaign first: %(problem)s", problem=exc)
     except service.CampaignStateError as exc:
-        request.session["test_error"] = f"not sent: {exc}"
+        request.session["test_error"] = _("not sent: %(problem)s", problem=exc)
     except (ValueError, LookupError) as exc:  # testsend names the field: "to: ..." or "to[2]: ..."
         request.session["test_error"] = str(exc).partition(": ")[2]
     except RelayError as exc:
-        request.session["test_error"] = f"not sent: relay {exc.kind} error: {exc}"
+        request.session["test_error"] = _("not sent: relay %(kind)s error: %(problem)s", kind=exc.kind, problem=exc)
     return RedirectResponse(f"/campaigns/{campaign_id}#test", status_code=303)
 
 
@@ -320,20 +322,20 @@ def campaign_action(
             session,
             campaign,
             lambda: service.launch(session, campaign, settings, now),
-            "Campaign scheduled." if campaign.send_at and campaign.send_at > now else "Campaign launched.",
+            _("Campaign scheduled.") if campaign.send_at and campaign.send_at > now else _("Campaign launched."),
         )
     elif action == "pause":
-        _act(request, session, campaign, lambda: service.pause(campaign, now), "Campaign paused.")
+        _act(request, session, campaign, lambda: service.pause(campaign, now), _("Campaign paused."))
     elif action == "resume":
         _act(
             request,
             session,
             campaign,
             lambda: service.resume(session, campaign, now, render_limits(settings)),
-            "Campaign resumed.",
+            _("Campaign resumed."),
         )
     elif action == "cancel":
-        _act(request, session, campaign, lambda: service.cancel(session, campaign, now), "Campaign cancelled.")
+        _act(request, session, campaign, lambda: service.cancel(session, campaign, now), _("Campaign cancelled."))
     else:
         raise HTTPException(404, f"no action {action!r}")
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

@@ -12,6 +12,8 @@ from app.audience import contacts, queries, search
 from app.audience import fields as custom_fields
 from app.audience.search import ContactFilter
 from app.deps import SessionDep, SettingsDep
+from app.i18n import LANGUAGES
+from app.i18n import gettext as _
 from app.models import Contact, utcnow
 from app.subscription import consent, erasure
 from app.web.deps import EDITING
@@ -104,6 +106,7 @@ def _contact_page(
         "verdict": verdict,
         "errors": errors or {},
         "values": values,
+        "languages": LANGUAGES,
     }
     return render(request, "contact.html", ctx, status_code)
 
@@ -125,12 +128,12 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
     try:
         attributes |= json.loads(values.get("other_attributes") or "{}") if values.get("other_attributes") else {}
     except (ValueError, TypeError):
-        errors = {"other_attributes": 'write them as a JSON object, e.g. {"city": "Berlin"}'}
+        errors = {"other_attributes": _("write them as a JSON object, e.g. %(example)s", example='{"city": "Berlin"}')}
         return _contact_page(request, session, settings, contact, errors, values, 400)
     try:
         changed = contacts.update(
             session, contact, values.get("first_name", ""), values.get("last_name", ""), attributes,
-            user_actor(request), utcnow(), names_given={"first_name", "last_name"},
+            user_actor(request), utcnow(), names_given={"first_name", "last_name"}, language=values.get("language"),
         )  # fmt: skip
     except contacts.ContactInvalid as exc:
         session.rollback()
@@ -139,7 +142,7 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
     except contacts.ContactErased as exc:
         raise HTTPException(409, str(exc)) from None
     session.commit()
-    request.session["notice"] = f"Saved: {', '.join(changed)}." if changed else "Nothing changed."
+    request.session["notice"] = _("Saved: %(fields)s.", fields=", ".join(changed)) if changed else _("Nothing changed.")
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -157,13 +160,15 @@ def export(contact_id: int, session: SessionDep) -> Response:
 def erase_confirm(contact_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     contact = _get(session, contact_id)
     ctx = {
-        "title": f"Erase {contact.email or 'this contact'}?",
-        "text": "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, "
-        "lists, campaign ledgers, bounces, suppressions, webhook events). A salted hash of the address stays in "
-        "the suppression list, so no import brings them back, and the erasure is recorded in the consent "
-        "history. This cannot be undone; download the export first if the person asked for a copy.",
+        "title": _("Erase %(who)s?", who=contact.email or _("this contact")),
+        "text": _(
+            "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, lists, "
+            "campaign ledgers, bounces, suppressions, webhook events). A salted hash of the address stays in the "
+            "suppression list, so no import brings them back, and the erasure is recorded in the consent history. "
+            "This cannot be undone; download the export first if the person asked for a copy."
+        ),
         "action": f"/contacts/{contact_id}/erase",
-        "button": "Erase the person's data",
+        "button": _("Erase the person's data"),
         "back": f"/contacts/{contact_id}",
     }
     return render(request, "confirm.html", ctx)
@@ -176,7 +181,7 @@ def erase(contact_id: int, request: Request, session: SessionDep) -> RedirectRes
     except erasure.AlreadyErased as exc:
         raise HTTPException(409, str(exc)) from None
     session.commit()
-    request.session["notice"] = f"Contact {contact_id} was erased."
+    request.session["notice"] = _("Contact %(id)s was erased.", id=contact_id)
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -209,7 +214,9 @@ def add_field(
         session.rollback()
         return _fields_page(request, session, refused({exc.field: exc.message}, values))
     session.commit()
-    request.session["notice"] = f"The field {f.label} is defined; templates use it as {{{{ {f.name} }}}}."
+    request.session["notice"] = _(
+        "The field %(label)s is defined; templates use it as %(usage)s.", label=f.label, usage="{{ " + f.name + " }}"
+    )
     return RedirectResponse("/fields", status_code=303)
 
 
@@ -220,5 +227,7 @@ def remove_field(field_id: int, request: Request, session: SessionDep) -> Redire
         raise HTTPException(404, f"no custom field with id {field_id}")
     custom_fields.remove(session, f)
     session.commit()
-    request.session["notice"] = f"The field {f.label} is gone; contacts keep their values as plain attributes."
+    request.session["notice"] = _(
+        "The field %(label)s is gone; contacts keep their values as plain attributes.", label=f.label
+    )
     return RedirectResponse("/fields", status_code=303)

@@ -21,11 +21,13 @@ from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.models import ImportJob, MailingList, utcnow
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
 from app.web.deps import EDITING
-from app.web.forms import FRESH, FormState, refused
+from app.web.forms import FRESH, FormErrors, FormState, add_validation_errors, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
 from app.web.templating import render
@@ -47,10 +49,6 @@ def _get_list(session: SessionDep, list_id: int) -> MailingList:
     if ml is None:
         raise HTTPException(404, f"no list with id {list_id}")
     return ml
-
-
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    return {str(e["loc"][0]): e["msg"] for e in exc.errors()}
 
 
 def _lists_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
@@ -75,14 +73,16 @@ def _save_list(session: SessionDep, ml: MailingList, name: str, description: str
     try:
         body = ListCreate(name=name, description=description)
     except ValidationError as exc:
-        return _field_errors(exc)
+        errors = FormErrors()
+        add_validation_errors(errors, exc)  # in words for people, in the page's language
+        return errors
     ml.name, ml.description = body.name, body.description
     session.add(ml)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        return {"name": f'a list named "{body.name}" already exists'}
+        return {"name": _('a list named "%(name)s" already exists', name=body.name)}
     return {}
 
 
@@ -94,7 +94,7 @@ def create_list(
     errors = _save_list(session, ml, name.strip(), description.strip())
     if errors:
         return _lists_page(request, session, refused(errors, {"name": name, "description": description}))
-    request.session["notice"] = f'List "{ml.name}" created.'
+    request.session["notice"] = _('List "%(name)s" created.', name=ml.name)
     return RedirectResponse(f"/lists/{ml.id}", status_code=303)
 
 
@@ -135,7 +135,7 @@ def rename_list(
     if errors:
         session.refresh(ml)
         return _list_page(request, session, ml, refused(errors, {"name": name, "description": description}))
-    request.session["notice"] = "List saved."
+    request.session["notice"] = _("List saved.")
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
 
@@ -144,10 +144,14 @@ def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLR
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
     ctx = {
-        "title": f'Delete the list "{ml.name}"?',
-        "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
+        "title": _('Delete the list "%(name)s"?', name=ml.name),
+        "text": ngettext(
+            "Its %(num)s membership and import history are deleted; the contacts themselves stay.",
+            "Its %(num)s memberships and import history are deleted; the contacts themselves stay.",
+            members,
+        ),
         "action": f"/lists/{list_id}/delete",
-        "button": "Delete the list",
+        "button": _("Delete the list"),
         "back": f"/lists/{list_id}",
     }
     return render(request, "confirm.html", ctx)
@@ -158,7 +162,7 @@ def delete_list(list_id: int, request: Request, session: SessionDep) -> Redirect
     ml = _get_list(session, list_id)
     delete_with_members(session, ml)
     session.commit()
-    request.session["notice"] = f'List "{ml.name}" deleted.'
+    request.session["notice"] = _('List "%(name)s" deleted.', name=ml.name)
     return RedirectResponse("/lists", status_code=303)
 
 
@@ -209,7 +213,7 @@ def import_preview(
     ml = _get_list(session, list_id)
     pending = _pending(request, settings, list_id)
     if pending is None:
-        request.session["notice"] = "Choose a file to import first."
+        request.session["notice"] = _("Choose a file to import first.")
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
     fmt = format if format in FORMATS else "auto"
@@ -247,7 +251,7 @@ async def start_import(
     session.rollback()
     pending = _pending(request, settings, list_id)
     if pending is None:
-        request.session["notice"] = "The upload is gone; choose the file again."
+        request.session["notice"] = _("The upload is gone; choose the file again.")
         return RedirectResponse(f"/lists/{list_id}", status_code=303)
     path, filename = pending
     form = await request.form()
@@ -283,7 +287,7 @@ def paste(
     ml = _get_list(session, list_id)
     session.rollback()
     if not addresses.strip():
-        return _list_page(request, session, ml, refused({"addresses": "type or paste at least one address"}))
+        return _list_page(request, session, ml, refused({"addresses": _("type or paste at least one address")}))
     directory = Path(settings.upload_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-upload"

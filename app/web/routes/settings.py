@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.bounces.mailbox import MailboxError, check_mailbox
 from app.config_store import EDITABLE, SECRETS, SettingsInvalid, save_settings, validate_changes
 from app.deps import EngineDep, SettingsDep
+from app.i18n import gettext as _
 from app.sending.relay import test_connection
 from app.settings import Settings
 from app.web.templating import render
@@ -86,5 +87,5 @@ async def save(request: Request, settings: SettingsDep, engine: EngineDep) -> Re
             result = (False, str(exc))
         return _page(request, settings, submitted, checks={"mailbox": result}, unsaved=unsaved)
     await run_in_threadpool(save_settings, engine, changes)
-    request.session["notice"] = "Settings saved; the worker and the sweep use them from their next round."
+    request.session["notice"] = _("Settings saved; the worker and the sweep use them from their next round.")
     return RedirectResponse("/settings", status_code=303)

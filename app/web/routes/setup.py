@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep
+from app.i18n import gettext as _
 from app.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 from app.web.csrf import require_csrf
 from app.web.forms import Credentials
@@ -74,7 +75,7 @@ async def create_admin(request: Request, engine: EngineDep, form: Annotated[Setu
     _check_access(request, token)
     errors: dict[str, str] = {}
     if password != form.password_again:
-        errors["password_again"] = "the two passwords differ"
+        errors["password_again"] = _("the two passwords differ")
     else:
         try:
             user = await run_in_threadpool(create_first_admin, engine, email, password)
@@ -87,5 +88,7 @@ async def create_admin(request: Request, engine: EngineDep, form: Annotated[Setu
         return render(request, "setup.html", ctx, status_code=400)
     request.app.state.setup_token = None  # one time
     assert user.id is not None  # stored by create_first_admin
-    await sign_in(request, engine, user.id, user.email, notice=f"Welcome: {user.email} is the administrator.")
+    await sign_in(
+        request, engine, user.id, user.email, notice=_("Welcome: %(email)s is the administrator.", email=user.email)
+    )
     return RedirectResponse("/", status_code=303)

@@ -11,6 +11,8 @@ from app.audience import queries, suppressions
 from app.audience.export import csv_lines
 from app.audience.schemas import SuppressionCreate, SuppressionReason, SuppressionReasonFilter
 from app.deps import SessionDep
+from app.i18n import gettext as _
+from app.i18n.formats import when
 from app.models import Suppression, utcnow
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
@@ -74,7 +76,7 @@ def add_suppression(
     except suppressions.AlreadySuppressed as exc:
         session.rollback()
         return _page(request, session, form=refused({"email": str(exc)}, values))
-    request.session["notice"] = f"{s.email} is suppressed ({s.reason})."
+    request.session["notice"] = _("%(email)s is suppressed (%(reason)s).", email=s.email, reason=s.reason)
     return RedirectResponse("/suppressions", status_code=303)
 
 
@@ -89,11 +91,16 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
     ctx = {
-        "title": f"Mail {s.email} again?",
-        "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
-        "Removing the suppression makes the address mailable in the next campaign.",
+        "title": _("Mail %(email)s again?", email=s.email),
+        "text": _(
+            "It was suppressed as %(reason)s on %(when)s (%(source)s). Removing the suppression makes the address "
+            "mailable in the next campaign.",
+            reason=s.reason,
+            when=when(s.created_at),
+            source=s.source or _("no source"),
+        ),
         "action": f"/suppressions/{suppression_id}/remove",
-        "button": "Remove the suppression",
+        "button": _("Remove the suppression"),
         "back": "/suppressions",
     }
     return render(request, "confirm.html", ctx)
@@ -104,7 +111,7 @@ def remove(suppression_id: int, request: Request, session: SessionDep) -> Redire
     s = _get(session, suppression_id)
     suppressions.remove(session, s)
     session.commit()
-    request.session["notice"] = f"{s.email} is no longer suppressed."
+    request.session["notice"] = _("%(email)s is no longer suppressed.", email=s.email)
     return RedirectResponse("/suppressions", status_code=303)
 
 

@@ -9,6 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
+from app.i18n import N_
+from app.i18n import gettext as _
+from app.i18n.formats import when
 from app.models import User
 from app.sending.notice import NoticeNotSent
 from app.users import UserInvalid
@@ -67,11 +70,11 @@ async def invite_user(
     except UserInvalid as exc:
         return _page(request, session, {exc.field: exc.detail}, values, 400)
     except NoticeNotSent as exc:
-        return _page(request, session, {"email": f"no invitation sent: {exc}"}, values, 502)
+        return _page(request, session, {"email": _("no invitation sent: %(problem)s", problem=exc)}, values, 502)
     request.state.audit_object = ("user_invite", row.id)
     request.state.audit_detail = {"email": row.email, "role": row.role}
-    request.session["notice"] = (
-        f"Invitation sent to {row.email}; the link works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC."
+    request.session["notice"] = _(
+        "Invitation sent to %(email)s; the link works once, until %(when)s.", email=row.email, when=when(row.expires_at)
     )
     return RedirectResponse("/users", status_code=303)
 
@@ -89,12 +92,12 @@ def change_role(request: Request, session: SessionDep, user_id: Id, role: Annota
         return _refused(request, exc)
     session.commit()
     request.state.audit_detail = {"role": role}
-    return _done(request, f"{changed.email} is now {role}.")
+    return _done(request, _("%(email)s is now %(role)s.", email=changed.email, role=role))
 
 
 def _refused(request: Request, exc: Exception) -> RedirectResponse:
     request.state.audit_skip = True  # nothing changed
-    return _done(request, f"Not changed: {exc.args[0] if exc.args else exc}")
+    return _done(request, _("Not changed: %(problem)s", problem=exc.args[0] if exc.args else exc))
 
 
 def _change(request: Request, session: SessionDep, change: Callable[[], User], done: str) -> Response:
@@ -104,7 +107,7 @@ def _change(request: Request, session: SessionDep, change: Callable[[], User], d
     except (users.UserChangeRefused, LookupError) as exc:
         return _refused(request, exc)
     session.commit()
-    return _done(request, f"{changed.email} {done}")
+    return _done(request, _(done, email=changed.email))
 
 
 @router.post("/users/{user_id}/deactivate")
@@ -112,13 +115,16 @@ def deactivate(request: Request, user: UserDep, session: SessionDep, user_id: Id
     assert user.id is not None
     by = user.id
     return _change(
-        request, session, lambda: users.deactivate(session, user_id, by), "is deactivated and signed out everywhere."
+        request,
+        session,
+        lambda: users.deactivate(session, user_id, by),
+        N_("%(email)s is deactivated and signed out everywhere."),
     )
 
 
 @router.post("/users/{user_id}/reactivate")
 def reactivate(request: Request, session: SessionDep, user_id: Id) -> Response:
-    return _change(request, session, lambda: users.reactivate(session, user_id), "can sign in again.")
+    return _change(request, session, lambda: users.reactivate(session, user_id), N_("%(email)s can sign in again."))
 
 
 @router.post("/users/{user_id}/reset-two-factor")
@@ -127,7 +133,7 @@ def reset_two_factor(request: Request, session: SessionDep, user_id: Id) -> Resp
         request,
         session,
         lambda: users.reset_second_factor(session, user_id),
-        "has no second factor now and is signed out everywhere.",
+        N_("%(email)s has no second factor now and is signed out everywhere."),
     )
 
 
@@ -142,9 +148,13 @@ async def two_factor_policy(request: Request, session: SessionDep) -> Response:
     session.commit()
     roles = [r for r, on in policy.items() if on]
     request.state.audit_detail = {"require_totp": roles}
-    who = ", ".join(roles) if roles else "no role"
+    who = ", ".join(roles) if roles else _("no role")
     return _done(
-        request, f"A second factor is now required of: {who}. Users without one set it up at their next sign-in."
+        request,
+        _(
+            "A second factor is now required of: %(roles)s. Users without one set it up at their next sign-in.",
+            roles=who,
+        ),
     )
 
 

@@ -1,0 +1,24 @@
+"""How a stored value (a campaign or delivery state, a bounce kind, a suppression reason, a contact status) reads
+on a page: the value itself in English, its translation in another language. The value stays what URLs, forms,
+CSS classes and the API use."""
+
+from app.i18n import N_, translate
+
+KNOWN = frozenset(
+    (
+        # campaign and delivery states (app.models.states), import and sweep states
+        N_("draft"), N_("scheduled"), N_("sending"), N_("paused"), N_("completed"), N_("cancelled"),
+        N_("queued"), N_("deferred"), N_("sent"), N_("failed"), N_("expired"), N_("bounced"),
+        N_("running"), N_("done"), N_("abandoned"),
+        # bounce kinds
+        N_("bounce"), N_("delayed"), N_("complaint"), N_("unsubscribe"), N_("autoreply"), N_("delivery"),
+        # suppression reasons and contact statuses
+        N_("unsubscribed"), N_("complained"), N_("manual"), N_("erased"), N_("active"), N_("suppressed"),
+    )
+)  # fmt: skip
+
+
+def label(value: object) -> str:
+    """The value as the current language names it (an unknown value as it is)."""
+    text = "" if value is None else str(value)
+    return translate(text) if text in KNOWN else text
