@@ -134,6 +134,9 @@ class ImapMailbox:
         except MailboxFolderSelectError as exc:
             self._abandon()
             raise MailboxError(f"{self.name}: no such folder {self._folder!r}") from exc
+        # the capabilities after login: Dovecot names UIDPLUS only then, and imaplib keeps the first list
+        typ, data = box.client.capability()
+        self._uidplus = typ == "OK" and b"UIDPLUS" in b" ".join(d for d in data if isinstance(d, bytes)).upper().split()
         status = box.client.untagged_responses.get("UIDVALIDITY") or [b"0"]
         self._uidvalidity = status[-1].decode()  # type: ignore[union-attr]  # an UIDVALIDITY response is bytes, never a literal's tuple
         self._deleted: list[str] = []
@@ -186,7 +189,7 @@ class ImapMailbox:
         if commit and self._deleted:
             client = self._box.client
             # UID EXPUNGE removes only our messages, not whatever else a person flagged \Deleted
-            if "UIDPLUS" in client.capabilities:
+            if self._uidplus:
                 typ, data = client.uid("EXPUNGE", _uid_set(self._deleted))
             else:
                 typ, data = client.expunge()

@@ -18,6 +18,7 @@ from tests.bounces.support import (
     NOREPLY,
     arf_complaint,
     autoreply,
+    dsn,
     mailbox_settings,
     plain_mail,
     return_path,
@@ -163,3 +164,27 @@ def test_unsubscribe_commands_mailed_to_the_bare_address(
     [suppression] = session.exec(select(Suppression)).all()
     assert (suppression.email, suppression.reason, mine.suppression_id) == (DELIVERED, "unsubscribed", suppression.id)
     session.commit()
+
+
+def test_a_message_someone_else_flagged_deleted_is_not_expunged(
+    mail: MailStack, settings: Settings, engine: Engine, session: Session
+) -> None:
+    """The sweep expunges by UID only the messages it recorded: a person's mail client may have flagged
+    another message \\Deleted and not expunged it yet, and that message stays."""
+    sent = seed_campaign(session, settings, engine, [UNKNOWN])
+    mail.deliver(NOREPLY, dsn(return_path(settings, engine, sent.by(UNKNOWN)), UNKNOWN, "5.1.1"))
+    human = plain_mail("reader@remote.test", NOREPLY, "Hello", "Do you ship to Norway?")
+    mail.deliver(NOREPLY, human)
+    with MailBoxStartTls(mail.host, mail.imap_port, ssl_context=ssl.create_default_context(cafile=mail.cafile)).login(
+        NOREPLY, mail.users[NOREPLY]
+    ) as box:
+        (uid,) = [m.uid for m in box.fetch(mark_seen=False) if m.subject == "Hello"]
+        # flagged only, as a mail client does before it expunges (imap-tools' flag() would expunge too)
+        typ, _ = box.client.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+        assert typ == "OK"
+
+    sweep = run_sweep(mailbox_settings(settings, mail), engine, trigger="cli")
+
+    assert sweep is not None and (sweep.state, sweep.recorded, sweep.deleted, sweep.kept) == ("done", 1, 1, 1)
+    assert mail.messages(NOREPLY) == [human]
+    assert _flags(mail, NOREPLY) == ["T"]  # still flagged, as its reader left it
