@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
@@ -63,11 +63,27 @@ class MailingList(SQLModel, table=True):
 
 class ListMember(SQLModel, table=True):
     __tablename__ = "list_member"
-    __table_args__ = (Index("ix_list_member_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_list_member_contact", "contact_id"),
+        # the few memberships still waiting for their confirmation: compile and the purge read only these
+        Index(
+            "ix_list_member_unconfirmed",
+            "list_id",
+            "contact_id",
+            sqlite_where=text("status = 'unconfirmed'"),
+            postgresql_where=text("status = 'unconfirmed'"),
+        ),
+    )
 
     list_id: int = Field(foreign_key="mailing_list.id", primary_key=True, ondelete="CASCADE")
     contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
     source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form")
+    status: str = Field(
+        default="subscribed",
+        max_length=20,
+        description="subscribed | unconfirmed (a double opt-in signup waiting for its confirmation)",
+        sa_column_kwargs={"server_default": "subscribed"},
+    )
     import_id: int | None = Field(default=None, foreign_key="import_job.id", ondelete="SET NULL")
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

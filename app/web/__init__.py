@@ -18,6 +18,7 @@ from app.web.routes import (
     lists,
     settings,
     setup,
+    signup,
     suppressions,
     users,
 )
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
     own_account.include_router(account.router)
     app.include_router(auth.router)
     app.include_router(setup.router)
+    app.include_router(signup.public)  # subscribers' pages: no sign-in, no CSRF (the snippet posts from other sites)
     app.include_router(marketing)
     app.include_router(administration)
     app.include_router(own_account)
