@@ -22,7 +22,9 @@ def _count(engine: Engine, model: type) -> int:
         return int(s.execute(select(func.count()).select_from(model)).scalar_one())
 
 
-def test_a_thousand_posts_from_one_ip_are_rate_limited(anon_client: TestClient, engine: Engine, settings: Settings) -> None:
+def test_a_thousand_posts_from_one_ip_are_rate_limited(
+    anon_client: TestClient, engine: Engine, settings: Settings
+) -> None:
     list_id = signup_list(engine)
     answers = {}
     started = time.monotonic()
@@ -36,7 +38,9 @@ def test_a_thousand_posts_from_one_ip_are_rate_limited(anon_client: TestClient, 
     # the burst, and what the rate refilled while the flood ran (10 a minute)
     refilled = math.ceil(minutes * settings.signup_rate_per_minute)
     assert settings.signup_rate_burst <= len(taken) <= settings.signup_rate_burst + refilled
-    assert taken[: settings.signup_rate_burst] == [f"flood{i:04d}@example.com" for i in range(settings.signup_rate_burst)]
+    assert taken[: settings.signup_rate_burst] == [
+        f"flood{i:04d}@example.com" for i in range(settings.signup_rate_burst)
+    ]
     refused = answers[limited[0]]
     assert "Too many signups" in refused.text and int(refused.headers["Retry-After"]) >= 1
     # every post before the limit is kept, none after it
@@ -66,7 +70,9 @@ def _answer(client: TestClient, list_id: int, address: str) -> tuple[int, str, l
     return r.status_code, r.text, headers
 
 
-def test_no_answer_tells_whether_an_address_is_known(anon_client: TestClient, engine: Engine, settings: Settings) -> None:
+def test_no_answer_tells_whether_an_address_is_known(
+    anon_client: TestClient, engine: Engine, settings: Settings
+) -> None:
     list_id = signup_list(engine)
     address = "pat@example.com"
     unknown = _answer(anon_client, list_id, address)
