@@ -98,9 +98,15 @@ def signup_form(session: Session, list_id: int, public_only: bool = True) -> tup
     return ml, form
 
 
-def _values(session: Session, chosen: list[str], submission: Submission) -> dict[str, Any]:
-    """The chosen custom fields' values, checked and converted. Raises SignupRefused naming the field."""
+def _values(session: Session, chosen: list[str] | None, submission: Submission) -> dict[str, Any]:
+    """The chosen custom fields' values (CHOSEN None: any defined field, and an unknown name is refused),
+    checked and converted. Raises SignupRefused naming the field."""
     definitions = custom_fields.definitions(session)
+    if chosen is None:
+        unknown = sorted(set(submission.fields) - set(definitions))
+        if unknown:
+            raise SignupRefused(unknown[0], _("no custom field is named so"))
+        chosen = list(definitions)
     out: dict[str, Any] = {}
     for name in chosen:
         definition = definitions.get(name)
@@ -135,7 +141,8 @@ def subscribe(
     for attempt in range(2):
         with Session(engine, expire_on_commit=False) as session:
             ml, form = signup_form(session, list_id, public_only)
-            values = _values(session, list(form.fields), submission)
+            # the hosted form takes the fields it shows; a CMS any custom field
+            values = _values(session, list(form.fields) if public_only else None, submission)
             if submission.honeypot.strip():
                 return
             try:
@@ -305,17 +312,20 @@ def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None =
         if not stale:
             return 0
         system = consent.Actor(consent.ActorKind.SYSTEM, "purge")
+        why = _("not confirmed within %(days)s days", days=f"{settings.signup_unconfirmed_days:g}")
+        purged = []
         for list_id, contact_id in stale:
-            session.execute(
+            gone = session.execute(
                 delete(ListMember).where(
                     col(ListMember.list_id) == list_id,
                     col(ListMember.contact_id) == contact_id,
                     col(ListMember.status) == MemberStatus.UNCONFIRMED,
                 )
             )
-            why = _("not confirmed within %(days)s days", days=f"{settings.signup_unconfirmed_days:g}")
-            consent.append_one(session, consent.Entry(contact_id, EXPIRE, list_id, source=why), system, now)
-        contact_ids = sorted({c for _l, c in stale})
+            if gone.rowcount:  # type: ignore[attr-defined]  # another process's purge may have been first
+                purged.append(contact_id)
+                consent.append_one(session, consent.Entry(contact_id, EXPIRE, list_id, source=why), system, now)
+        contact_ids = sorted(set(purged))
         orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
         if orphans:
             session.execute(
@@ -327,7 +337,7 @@ def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None =
             forget(session, orphans)
             session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
         session.commit()
-        return len(stale)
+        return len(purged)
 
 
 def _has_nothing_else(session: Session, contact_id: int) -> bool:

@@ -4,7 +4,10 @@ address."""
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from app.audience import fields
+from app.models import Contact
 from tests.conftest import make_api_key
 from tests.subscription.support import contact_id, ledger, membership, messages, signup_list
 
@@ -57,6 +60,18 @@ def test_a_cms_subscribes_a_person_with_their_ip_in_the_ledger(client: TestClien
 
     r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "not-an-address"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "email"
+    r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "fay@example.com", "fields": {"nope": 1}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fields.nope"
+    with Session(engine) as s:
+        fields.define(s, "plan", "Plan", "choice", ["free", "pro"])
+        s.commit()
+    r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "fay@example.com", "fields": {"plan": "gold"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fields.plan"
+    r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "fay@example.com", "fields": {"plan": "PRO"}})
+    assert r.status_code == 202
+    with Session(engine) as s:
+        fay = s.get(Contact, contact_id(engine, "fay@example.com"))
+        assert fay is not None and fay.attributes == {"plan": "pro"}
     r = client.post("/api/v1/lists/999999/subscribe", json={"email": "erin@example.com"})
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "list_id"
     read_only = TestClient(client.app, headers={"Authorization": f"Bearer {make_api_key(engine, 'read')}"})

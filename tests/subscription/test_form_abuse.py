@@ -94,3 +94,13 @@ def test_no_answer_tells_whether_an_address_is_known(
     assert contact_id(engine, "blocked@example.com") is None
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(Contact)).scalar_one() == 2
+
+
+def test_an_oversized_post_is_refused_without_being_kept(anon_client: TestClient, engine: Engine) -> None:
+    list_id = signup_list(engine)
+    r = anon_client.post(f"/s/{list_id}", data={"email": "big@example.com", "first_name": "x" * 100_000})
+    assert r.status_code == 413 and "too large" in r.text
+    r = anon_client.post(f"/s/{list_id}", content="&".join(f"f{i}=1" for i in range(500)),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 413
+    assert contact_id(engine, "big@example.com") is None

@@ -9,14 +9,16 @@ POST confirms, because mail scanners and previews fetch links nobody clicked."""
 
 import math
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from app.audience import fields as custom_fields
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import gettext as _
 from app.rate_limit import MemoryBuckets
 from app.settings import Settings
 from app.subscription import consent, forms
@@ -34,6 +36,8 @@ from app.web.forms import FormState, refused
 from app.web.templating import templates
 
 public = APIRouter(include_in_schema=False)
+MAX_BODY = 64 * 1024  # a signup is a few short fields
+MAX_FIELDS = 200
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -80,6 +84,24 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+async def _bounded_form(request: Request) -> FormData | None:
+    """The posted fields (application/x-www-form-urlencoded, what the form and the snippet send), read up to
+    MAX_BODY bytes; None for a bigger body (a public endpoint must not buffer whatever it is sent)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    try:
+        text = body.decode("utf-8", "replace")
+        pairs: list[tuple[str, str | UploadFile]] = list(
+            parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        )
+    except ValueError:  # more fields than any form of ours has
+        return None
+    return FormData(pairs)
+
+
 def _submission(form: FormData, chosen: list[str]) -> Submission:
     def text(name: str) -> str:
         value = form.get(name)
@@ -113,7 +135,10 @@ async def sign_up(
         return _not_found(request)
     chosen = list(form_settings.fields)
     session.rollback()
-    form = await request.form()
+    form = await _bounded_form(request)
+    if form is None:
+        too_big = refused({"email": _("the form sent was too large")})
+        return _page(request, "signup.html", await run_in_threadpool(_form_context, session, list_id, too_big), 413)
     submission = _submission(form, chosen)
     actor = consent.Actor(consent.ActorKind.FORM, f"form of list {list_id}", _client(request) or None,
                           request.headers.get("user-agent"))  # fmt: skip
