@@ -17,6 +17,7 @@ from app.subscription import forms
 from app.subscription.mail import confirm_url
 from app.subscription.signup import purge_unconfirmed
 from tests.subscription.support import contact_id, ledger, membership, messages, signup_list
+from tests.users.support import make_user_of, signed_in
 
 UA = "Mozilla/5.0 (signup test)"
 
@@ -180,3 +181,24 @@ def test_unconfirmed_signups_are_purged_and_the_ledger_keeps_the_attempt(
     assert membership(engine, list_id, "fresh@example.com") == "unconfirmed"
     assert [(e.action, e.list_id) for e in ledger(engine, gone)] == [("subscribe", list_id), ("expire", list_id)]
     assert purge_unconfirmed(engine, settings) == 0
+
+
+def test_the_list_page_saves_the_settings_and_shows_a_bad_template_at_its_field(
+    anon_client: TestClient, engine: Engine
+) -> None:
+    make_user_of(engine, "marketer")
+    web = signed_in(anon_client, "marketer@example.test")
+    list_id = signup_list(engine, public=False)
+    bad = {"public": "on", "double_opt_in": "on", "consent_text": "Yes please.", "confirm_subject": "Hi",
+           "confirm_text": "Hello {{ first_name }\n{{ confirm_url }}"}  # fmt: skip
+    r = web.post(f"/lists/{list_id}/signup", data=bad)
+    assert r.status_code == 400 and 'id="confirm_text-error"' in r.text and "line 1" in r.text
+    assert "Hello {{ first_name }" in r.text  # the text as typed, to correct
+    assert web.client.get(f"/s/{list_id}").status_code == 404  # nothing was saved
+    good = {**bad, "confirm_text": "Hello {{ first_name }}\n{{ confirm_url }}"}
+    r = web.post(f"/lists/{list_id}/signup", data=good, follow_redirects=False)
+    assert r.status_code == 303
+    page = web.get(f"/lists/{list_id}").text
+    assert "Signup settings saved." in page and "consent text version 1" in page
+    assert f"http://testserver/s/{list_id}" in page and "&lt;form method=&#34;post&#34;" in page
+    assert web.client.get(f"/s/{list_id}").status_code == 200
