@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import get_or_404, request_error
-from app.audience import fields as custom_fields
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import MailingList
 from app.settings import Settings
@@ -25,9 +24,8 @@ router = APIRouter(tags=["signup"])
 
 def _public(session: SessionDep, settings: Settings, ml: MailingList) -> SignupSettingsPublic:
     assert ml.id is not None  # a stored list
-    form = forms.settings_of(session, ml.id)
-    text = forms.consent_text(session, ml.id)
-    defined = custom_fields.definitions(session)
+    seen = forms.overview(session, settings.base_url, ml.id)
+    form, text = seen.form, seen.consent
     return SignupSettingsPublic(
         list_id=ml.id,
         public=form.public,
@@ -40,9 +38,9 @@ def _public(session: SessionDep, settings: Settings, ml: MailingList) -> SignupS
         confirm_text=form.confirm_text,
         welcome_subject=form.welcome_subject,
         welcome_text=form.welcome_text,
-        form_url=forms.form_url(settings.base_url, ml.id),
-        snippet=forms.snippet(settings.base_url, ml.id, defined, form.fields, text),
-        unconfirmed=forms.unconfirmed_count(session, ml.id),
+        form_url=seen.form_url,
+        snippet=seen.snippet,
+        unconfirmed=seen.unconfirmed,
         updated_at=form.updated_at,
     )
 

@@ -213,3 +213,31 @@ def snippet(
     lines.append(f'  <button type="submit">{escape(_("Subscribe"))}</button>')
     lines.append("</form>")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A list's signup as the list page and the API show it."""
+
+    form: SignupForm
+    consent: ConsentText | None
+    fields: list[custom_fields.Definition]  # every custom field there is, for the marketer to choose from
+    chosen: list[custom_fields.Definition]  # those the form asks for
+    unconfirmed: int
+    form_url: str
+    snippet: str
+
+
+def overview(session: Session, base_url: str, list_id: int) -> Overview:
+    form = settings_of(session, list_id)
+    defined = custom_fields.definitions(session)
+    text = consent_text(session, list_id)
+    return Overview(
+        form=form,
+        consent=text,
+        fields=list(defined.values()),
+        chosen=[defined[n] for n in form.fields if n in defined],
+        unconfirmed=unconfirmed_count(session, list_id),
+        form_url=form_url(base_url, list_id),
+        snippet=snippet(base_url, list_id, defined, form.fields, text),
+    )

@@ -35,6 +35,7 @@ from app.i18n import gettext as _
 from app.models import (
     Bounce,
     ConsentEvent,
+    ConsentText,
     Contact,
     Delivery,
     ListMember,
@@ -96,6 +97,23 @@ def signup_form(session: Session, list_id: int, public_only: bool = True) -> tup
     if public_only and not form.public:
         raise NoSuchForm(_("this list has no public signup form"))
     return ml, form
+
+
+@dataclass(frozen=True)
+class PublicForm:
+    """What the hosted form shows."""
+
+    mailing_list: MailingList
+    fields: list[custom_fields.Definition]
+    consent: ConsentText | None
+
+
+def public_form(session: Session, list_id: int) -> PublicForm:
+    """Raises NoSuchForm when the list is not there or its form not public."""
+    ml, form = signup_form(session, list_id)
+    defined = custom_fields.definitions(session)
+    chosen = [defined[n] for n in form.fields if n in defined]
+    return PublicForm(ml, chosen, forms.consent_text(session, list_id))
 
 
 def _values(session: Session, chosen: list[str] | None, submission: Submission) -> dict[str, Any]:

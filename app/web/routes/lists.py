@@ -176,16 +176,14 @@ def _signup_context(session: SessionDep, settings: Settings, ml: MailingList) ->
     """What the list page shows of the list's signup: its settings, the consent text, the form's address and
     the snippet that embeds it elsewhere."""
     assert ml.id is not None  # a stored list
-    form = signup_forms.settings_of(session, ml.id)
-    defined = custom_fields.definitions(session)
-    text = signup_forms.consent_text(session, ml.id)
+    seen = signup_forms.overview(session, settings.base_url, ml.id)
     return {
-        "signup": form,
-        "consent": text,
-        "custom_fields": list(defined.values()),
-        "unconfirmed": signup_forms.unconfirmed_count(session, ml.id),
-        "form_url": signup_forms.form_url(settings.base_url, ml.id),
-        "snippet": signup_forms.snippet(settings.base_url, ml.id, defined, form.fields, text),
+        "signup": seen.form,
+        "consent": seen.consent,
+        "custom_fields": seen.fields,
+        "unconfirmed": seen.unconfirmed,
+        "form_url": seen.form_url,
+        "snippet": seen.snippet,
         "unconfirmed_days": settings.signup_unconfirmed_days,
     }
 

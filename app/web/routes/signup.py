@@ -16,7 +16,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from app.audience import fields as custom_fields
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.rate_limit import MemoryBuckets
@@ -29,6 +28,7 @@ from app.subscription.signup import (
     Submission,
     confirm,
     pending_confirmation,
+    public_form,
     signup_form,
     subscribe,
 )
@@ -46,12 +46,11 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
 
 
 def _form_context(session: SessionDep, list_id: int, state: FormState) -> dict[str, Any]:
-    ml, form = signup_form(session, list_id)
-    defined = custom_fields.definitions(session)
+    shown = public_form(session, list_id)
     return {
-        "list": ml,
-        "fields": [defined[n] for n in form.fields if n in defined],
-        "consent": forms.consent_text(session, list_id),
+        "list": shown.mailing_list,
+        "fields": shown.fields,
+        "consent": shown.consent,
         "honeypot": forms.HONEYPOT,
         "errors": state.errors,
         "values": state.values,
