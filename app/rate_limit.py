@@ -1,9 +1,11 @@
-"""The per-API-key token bucket (`api_rate_burst` tokens, refilled at `api_rate_per_second`). SQLite runs one
-process, so the bucket lives in memory; on PostgreSQL every process shares it as one row per key in
-`rate_bucket`, refilled and spent by a single atomic upsert."""
+"""Token buckets: per API key (`api_rate_burst` tokens, refilled at `api_rate_per_second`) and per client IP
+of the public signup form. SQLite runs one process, so an API key's bucket lives in memory; on PostgreSQL
+every process shares it as one row per key in `rate_bucket`, refilled and spent by a single atomic upsert.
+The signup form's buckets are kept in the memory of the web process that answers the form."""
 
 import threading
 import time
+from collections.abc import Hashable
 
 from sqlalchemy import Engine, text
 
@@ -11,15 +13,20 @@ from app.db import is_sqlite
 
 
 class MemoryBuckets:
+    # beyond this many keys (a flood from many addresses) the buckets that are full again are forgotten
+    MAX_KEYS = 100_000
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key_id: int) -> float:
+    def take(self, key_id: Hashable) -> float:
         """0 if allowed, else the seconds until a token is free."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) >= self.MAX_KEYS:
+                self._forget_full(now)
             tokens, last = self._buckets.get(key_id, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -27,6 +34,11 @@ class MemoryBuckets:
                 return 0.0
             self._buckets[key_id] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        full = [k for k, (tokens, last) in self._buckets.items() if tokens + (now - last) * self.rate >= self.burst]
+        for k in full:
+            del self._buckets[k]
 
 
 _TAKE_SQL = text("""

@@ -8,6 +8,7 @@ from app.audience import jobs as audience_jobs
 from app.bounces import jobs as bounce_jobs
 from app.sending import jobs as sending_jobs
 from app.settings import Settings
+from app.subscription import jobs as subscription_jobs
 from app.webhooks import jobs as webhook_jobs
 
 
@@ -17,4 +18,5 @@ def build_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     bounce_jobs.add_jobs(scheduler, settings, engine)
     audience_jobs.add_jobs(scheduler, settings, engine)
     webhook_jobs.add_jobs(scheduler, settings, engine)
+    subscription_jobs.add_jobs(scheduler, settings, engine)
     return scheduler

@@ -139,6 +139,16 @@ class Settings(BaseSettings):
     # Users of the web pages
     invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
 
+    # Signup forms
+    signup_unconfirmed_days: float = Field(
+        default=7.0, gt=0, description="a double opt-in link works this long; then the unconfirmed signup is purged"
+    )
+    signup_rate_per_minute: float = Field(
+        default=10.0, ge=0, description="signup posts per client IP a minute; 0 = off"
+    )
+    signup_rate_burst: int = Field(default=20, ge=1, description="signup posts one IP may make at once")
+    signup_mail_poll_seconds: float = Field(default=5.0, gt=0, description="how often due signup mails are sent")
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _allow_list_parses(cls, entries: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Signed tokens for VERP return paths and unsubscribe links.
+"""Signed tokens for VERP return paths, unsubscribe links and signup confirmation links.
 
 A token is `<kind><id in base36>-<mac>`: lower-case letters, digits and one hyphen, so it survives
 MTAs that lower-case local parts and fits in `noreply+TOKEN@domain`. The mac is an HMAC-SHA256
@@ -10,13 +10,15 @@ import hmac
 import re
 from typing import Literal, NamedTuple
 
-TokenKind = Literal["d", "u", "c"]
+TokenKind = Literal["d", "u", "c", "t", "k"]
 KINDS: dict[str, str] = {
     "d": "delivery return path (VERP)",
     "u": "unsubscribe, by delivery",
     "c": "unsubscribe, by contact (test sends outside the ledger)",
+    "t": "transactional message return path (VERP): a signup's confirmation or welcome",
+    "k": "confirm a signup, by its confirmation message",
 }
-_TOKEN = re.compile(r"^([duc])([0-9a-z]{1,13})-([a-z2-7]{12})$")
+_TOKEN = re.compile(r"^([ductk])([0-9a-z]{1,13})-([a-z2-7]{12})$")
 
 
 class Token(NamedTuple):

@@ -99,6 +99,14 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "list_ids": [1],
     },
     ("patch", "/api/v1/campaigns/{campaign_id}"): {"subject": "Last call, {{ first_name }}"},
+    ("post", "/api/v1/lists/{list_id}/subscribe"): {
+        "email": "ann@example.com",
+        "first_name": "Ann",
+        "fields": {"company": "Example Ltd"},
+        "consent_text_version": 1,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+    },
     ("post", "/api/v1/suppressions"): {"email": "ann@example.com", "reason": "unsubscribed", "source": "cms"},
     ("post", "/api/v1/webhooks"): {
         "url": "https://cms.example.com/hooks/bulkmail",
@@ -164,6 +172,7 @@ CONTRACT = """
 TAGS = [
     {"name": "health", "description": "Is the service up; needs no API key."},
     {"name": "audience", "description": "Lists, imports, contacts and suppressions."},
+    {"name": "signup", "description": "A list's signup form settings, and subscribing a person from a CMS's form."},
     {"name": "campaigns", "description": "Compose, launch, pause, resume and cancel; progress and the ledger."},
     {"name": "bounces", "description": "Bounce records and the sweeps of the bounce mailbox."},
     {"name": "webhooks", "description": "Endpoints that receive events, and every delivery to them."},

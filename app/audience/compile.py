@@ -4,7 +4,8 @@ ledger at launch (`freeze_into_ledger`), in one INSERT ... SELECT so a million r
 
 Counting: `candidates` are list memberships; a contact in several chosen lists counts once and its
 extra memberships are `duplicates` (contacts are already unique per email_key). Each remaining
-contact is either `included` or excluded for exactly one reason: its suppression row's reason
+contact is either `included` or excluded for exactly one reason: `unconfirmed` when its memberships in
+the chosen lists all wait for a signup's confirmation, else its suppression row's reason
 (unsubscribed, bounced, complained, manual) when it has one, else `bounced` when the bounce policy
 suppresses it right now. So candidates = duplicates + sum(excluded) + included.
 
@@ -19,17 +20,20 @@ from typing import Any
 
 from sqlalchemy import LargeBinary, Select, and_, case, cast, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
-from app.models.states import DeliveryState, SuppressionReason
+from app.models.states import DeliveryState, MemberStatus, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
+# a signup waiting for its confirmation: in a chosen list, but only as unconfirmed
+UNCONFIRMED = MemberStatus.UNCONFIRMED
 # an erased address is never a contact again (imports refuse it), so compile never meets one
-EXCLUSION_REASONS = tuple(r for r in SuppressionReason.ALL if r != SuppressionReason.ERASED)
+EXCLUSION_REASONS = (UNCONFIRMED, *(r for r in SuppressionReason.ALL if r != SuppressionReason.ERASED))
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
 
@@ -55,6 +59,24 @@ def _chosen_ids(list_ids: list[int]) -> Select:
     return select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids))
 
 
+def _unconfirmed_only(list_ids: list[int]) -> Select:
+    """The contacts whose every membership in the chosen lists still waits for its confirmation: read from
+    the partial index of unconfirmed memberships, which holds only the few recent signups."""
+    subscribed = aliased(ListMember)
+    confirmed_elsewhere = (
+        select(literal(1))
+        .where(
+            col(subscribed.contact_id) == ListMember.contact_id,
+            col(subscribed.list_id).in_(list_ids),
+            col(subscribed.status) == MemberStatus.SUBSCRIBED,
+        )
+        .exists()
+    )
+    return select(col(ListMember.contact_id)).where(
+        col(ListMember.list_id).in_(list_ids), col(ListMember.status) == UNCONFIRMED, ~confirmed_elsewhere
+    )
+
+
 def _in_lists(list_ids: list[int]) -> Any:
     """The contact row of the outer query is a member of one of the lists."""
     member = select(literal(1)).where(col(ListMember.contact_id) == Contact.id, col(ListMember.list_id).in_(list_ids))
@@ -66,11 +88,12 @@ def _suppressed() -> Any:
 
 
 def _included(list_ids: list[int], settings: Settings, now: datetime) -> Any:
-    """The WHERE clause of the included contacts: in a chosen list, no suppression row, and not
-    suppressed by the bounce policy right now. Driven from the lists' members (an index range each)."""
+    """The WHERE clause of the included contacts: in a chosen list as subscribed, no suppression row, and
+    not suppressed by the bounce policy right now. Driven from the lists' members (an index range each)."""
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
     return and_(
         col(Contact.id).in_(_chosen_ids(list_ids)),
+        col(Contact.id).not_in(_unconfirmed_only(list_ids)),
         ~_suppressed(),
         col(Contact.email_key).not_in(bounced),
     )
@@ -116,8 +139,12 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
     unique, unique_utf8 = session.execute(
         select(func.count(), utf8).where(col(Contact.id).in_(_chosen_ids(list_ids)))
     ).one()
-    in_lists = _in_lists(list_ids)
+    waiting = _unconfirmed_only(list_ids)
     by_reason = {reason: (0, 0) for reason in EXCLUSION_REASONS}
+    n_waiting, n_waiting_utf8 = session.execute(select(func.count(), utf8).where(col(Contact.id).in_(waiting))).one()
+    by_reason[UNCONFIRMED] = (int(n_waiting), int(n_waiting_utf8))
+    # an unconfirmed contact has that one reason, whatever else holds for it
+    in_lists = and_(_in_lists(list_ids), col(Contact.id).not_in(waiting))
     for reason, n, n_utf8 in session.execute(
         select(col(Suppression.reason), func.count(), utf8)
         .join(Contact, col(Contact.email_key) == Suppression.email_key)

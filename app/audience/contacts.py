@@ -154,7 +154,7 @@ def memberships(session: Session, contact_id: int) -> list[MembershipPublic]:
     return [
         MembershipPublic(
             list_id=m.list_id, list_name=name, source=m.source, import_id=m.import_id, import_filename=filename,
-            added_at=m.added_at,
+            added_at=m.added_at, status=m.status,
         )
         for m, name, filename in rows
     ]  # fmt: skip

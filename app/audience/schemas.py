@@ -119,7 +119,7 @@ class AudienceCounts(BaseModel):
     sources: dict[str, int] = Field(description="memberships per chosen list")
     candidates: int
     duplicates: int
-    excluded: dict[str, int] = Field(description="unsubscribed, bounced, complained, manual")
+    excluded: dict[str, int] = Field(description="unconfirmed, unsubscribed, bounced, complained, manual")
     included: int
     needs_smtputf8: int = Field(
         default=0,
@@ -135,6 +135,7 @@ class MembershipPublic(BaseModel):
     import_id: int | None
     import_filename: str | None
     added_at: datetime
+    status: str = Field(default="subscribed", description="subscribed | unconfirmed (a signup not yet confirmed)")
 
     def describe(self) -> str:
         via = self.source
@@ -148,7 +149,8 @@ class VerdictPublic(BaseModel):
     email_key: str | None
     included: bool
     reason: str = Field(
-        description="included | invalid | not_a_contact | not_in_lists | unsubscribed | bounced | complained | manual"
+        description="included | invalid | not_a_contact | not_in_lists | unconfirmed | unsubscribed | bounced | "
+        "complained | manual"
     )
     detail: str
     memberships: list[MembershipPublic]

@@ -9,7 +9,7 @@ from app.addresses import InvalidAddress, normalise
 from app.audience.schemas import MembershipPublic, VerdictPublic
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
 from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
-from app.models.states import SuppressionReason
+from app.models.states import MemberStatus, SuppressionReason
 from app.settings import Settings
 
 
@@ -29,6 +29,7 @@ def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list
             import_id=m.import_id,
             import_filename=filename,
             added_at=m.added_at,
+            status=m.status,
         )
         for m, name, filename in rows
     ]
@@ -90,6 +91,10 @@ def why(session: Session, address: str, list_ids: list[int], settings: Settings,
     memberships = _memberships(session, contact.id, list_ids)
     if not memberships:
         return _verdict(address, key, False, "not_in_lists", f"{contact.email} is not in any of the chosen lists")
+    if all(m.status == MemberStatus.UNCONFIRMED for m in memberships):
+        waiting = "; ".join(m.describe() for m in memberships)
+        detail = f"excluded: unconfirmed, a signup waiting for its confirmation link to be followed ({waiting})"
+        return _verdict(address, key, False, MemberStatus.UNCONFIRMED, detail, memberships)
     suppression = session.execute(select(Suppression).where(col(Suppression.email_key) == key)).scalars().first()
     if suppression is not None:
         return _verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)

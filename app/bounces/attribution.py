@@ -1,9 +1,11 @@
 """Tie a returned message's recipient to the delivery it came from, in layers, strongest first:
 
 1. verp    - the envelope's noreply+TOKEN@ (Delivered-To/X-Original-To/To, or the DSN's envelope id);
+   A signup mail (confirmation, welcome) is tied the same way by its noreply+tTOKEN@ return path;
 2. header  - our X-Bulkmail-Delivery / X-Bulkmail-Campaign headers inside the returned original;
 3. ledger  - the reported recipient matched against the ledger (by the original Message-ID first,
-             else the address's most recent delivery that went out);
+             else the address's most recent delivery that went out); a signup mail's Message-ID
+             `<tTOKEN@domain>` carries its signed id, so it names its message here too;
 4. address - no delivery, but the address is one of our contacts;
 5. none    - an address we never sent to (recorded, but see policy: it never suppresses).
 
@@ -22,7 +24,7 @@ from sqlmodel import Session, col
 
 from app.addresses import email_key
 from app.db import chunks
-from app.models import Contact, Delivery
+from app.models import Contact, Delivery, TransactionalMessage
 from app.tokens import parse_token
 from bounce_parsers import Classification
 
@@ -38,11 +40,25 @@ class DeliveryRef:
 
 
 @dataclass(frozen=True)
+class MessageRef:
+    """A signup mail (app.subscription.mail) as attribution needs it."""
+
+    id: int
+    email: str
+    email_key: str
+
+
+@dataclass(frozen=True)
 class Attribution:
     email: str
     email_key: str
     layer: str
     delivery: DeliveryRef | None = None
+    message: MessageRef | None = None
+
+    @property
+    def transactional_id(self) -> int | None:
+        return self.message.id if self.message else None
 
     @property
     def delivery_id(self) -> int | None:
@@ -80,10 +96,16 @@ class Lookup:
         self._tokens: dict[str, tuple[str, int] | None] = {}
         delivery_ids: set[int] = set()
         contact_ids: set[int] = set()
+        message_ids: set[int] = set()
         keys: set[str] = set()
         for found in founds:
             for kind, ident in self._parsed(found):
-                (contact_ids if kind == "c" else delivery_ids).add(ident)
+                if kind == "t":
+                    message_ids.add(ident)
+                elif kind in ("c", "d", "u"):
+                    (contact_ids if kind == "c" else delivery_ids).add(ident)
+            if (by_id := self._message_by_id(found)) is not None:
+                message_ids.add(by_id)
             if (header := self._header_id(found)) is not None:
                 delivery_ids.add(header)
             keys.update(email_key(r.address) for r in found.recipients if r.address)
@@ -101,6 +123,13 @@ class Lookup:
             )
             for row in session.execute(stmt):
                 self.by_key[row.email_key].append(DeliveryRef(*row))
+        self.messages: dict[int, MessageRef] = {}
+        for ids in chunks(sorted(message_ids)):
+            for row in session.execute(
+                select(col(TransactionalMessage.id), col(TransactionalMessage.email), col(TransactionalMessage.email_key))
+                .where(col(TransactionalMessage.id).in_(ids))
+            ):  # fmt: skip
+                self.messages[row.id] = MessageRef(*row)
         self.contacts: dict[int, tuple[str, str]] = {}
         self.contact_keys: set[str] = set()
         for ids in chunks(sorted(contact_ids)):
@@ -122,6 +151,23 @@ class Lookup:
             if (parsed := self._tokens[raw]) is not None:
                 out.append(parsed)
         return out
+
+    def _message_by_id(self, found: Classification) -> int | None:
+        """The signup mail a returned original's Message-ID `<tTOKEN@domain>` names (signed, so not forged)."""
+        local = _bare_id(found.original_message_id).partition("@")[0]
+        if not local.startswith("t"):
+            return None
+        token = parse_token(self.secret, local)
+        return token.ident if token and token.kind == "t" else None
+
+    def _message(self, found: Classification) -> tuple[str, MessageRef] | None:
+        for kind, ident in self._parsed(found):
+            if kind == "t" and ident in self.messages:
+                return "verp", self.messages[ident]
+        by_id = self._message_by_id(found)
+        if by_id is not None and by_id in self.messages:
+            return "ledger", self.messages[by_id]
+        return None
 
     def _header_id(self, found: Classification) -> int | None:
         if not found.delivery_id:
@@ -148,6 +194,10 @@ class Lookup:
         for layer, delivery in (("verp", verp), ("header", header)):
             if delivery is not None and (len(found.recipients) <= 1 or not key or delivery.email_key == key):
                 return Attribution(delivery.email, delivery.email_key, layer, delivery)
+        if verp is None and (signup := self._message(found)) is not None:
+            layer, message = signup
+            if len(found.recipients) <= 1 or not key or message.email_key == key:
+                return Attribution(message.email, message.email_key, layer, message=message)
         if not key:
             return Attribution("", "", "none")
         candidates = self.by_key.get(key, [])

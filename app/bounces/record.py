@@ -101,6 +101,7 @@ def _bounce_row(
         remote_mta=r.remote_mta,
         delivery_id=where.delivery_id,
         campaign_id=where.campaign_id,
+        transactional_id=where.transactional_id,
         attribution=where.layer,
         source=BounceSource.SWEEP,
         sweep_id=ctx.sweep_id,

@@ -19,9 +19,9 @@ from sqlmodel import Session, col
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, insert_rows
-from app.models import Bounce, Contact, Delivery
+from app.models import Bounce, Contact, Delivery, TransactionalMessage
 from app.models.bounces import REASON_LENGTH, REPLY_CODE_LENGTH, STATUS_LENGTH
-from app.models.states import BounceKind, BounceSource, DeliveryState, SuppressionReason
+from app.models.states import BounceKind, BounceSource, DeliveryState, MessageState, SuppressionReason
 from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH
 from app.subscription import consent
 from app.webhooks.events import emit_findings
@@ -52,6 +52,7 @@ def bounce_row(
     remote_mta: str = "",
     delivery_id: int | None = None,
     campaign_id: int | None = None,
+    transactional_id: int | None = None,
     sweep_id: int | None = None,
     processed_message_id: int | None = None,
     original_message_id: str | None = None,
@@ -71,6 +72,7 @@ def bounce_row(
         "remote_mta": remote_mta[:LINE_LENGTH],
         "delivery_id": delivery_id,
         "campaign_id": campaign_id,
+        "transactional_id": transactional_id,
         "attribution": attribution,
         "source": source,
         "sweep_id": sweep_id,
@@ -131,7 +133,8 @@ def record_findings(
     campaign (`smtp, campaign 7`): the bounce that puts an address over a threshold names its suppression."""
     if source is None:
         for row in rows:
-            _write(session, [row], policy, now, f"{row['source']}, campaign {row['campaign_id']}")
+            what = f"campaign {row['campaign_id']}" if row["campaign_id"] is not None else "signup mail"
+            _write(session, [row], policy, now, f"{row['source']}, {what}")
     elif rows:
         _write(session, rows, policy, now, source)
 
@@ -172,8 +175,21 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, no
 
 
 def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime) -> None:
-    """A delivery that went out and came back by mail: `sent` becomes `bounced`. (The sender has already
-    written the state of a delivery the relay refused.)"""
+    """A delivery or signup mail that went out and came back by mail: `sent` becomes `bounced`. (The
+    sender has already written the state of one the relay refused.)"""
+    message_ids = sorted(
+        {
+            r["transactional_id"]
+            for r in failed
+            if r["transactional_id"] is not None and r["source"] == BounceSource.SWEEP
+        }
+    )
+    for ids in chunks(message_ids):
+        session.execute(
+            update(TransactionalMessage)
+            .where(col(TransactionalMessage.id).in_(ids), col(TransactionalMessage.state) == MessageState.SENT)
+            .values(state=MessageState.BOUNCED)
+        )
     delivery_ids = sorted(
         {r["delivery_id"] for r in failed if r["delivery_id"] is not None and r["source"] == BounceSource.SWEEP}
     )

@@ -14,7 +14,7 @@ from app.models.audience import (
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
-from app.models.subscription import ConsentEvent
+from app.models.subscription import ConsentEvent, ConsentText, SignupForm, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -25,6 +25,7 @@ __all__ = [
     "Bounce",
     "Campaign",
     "ConsentEvent",
+    "ConsentText",
     "Contact",
     "ContactSearch",
     "CustomField",
@@ -40,9 +41,11 @@ __all__ = [
     "ProcessedMessage",
     "RecoveryCode",
     "RolePolicy",
+    "SignupForm",
     "RateBucket",
     "StoredSetting",
     "Suppression",
+    "TransactionalMessage",
     "User",
     "UserInvite",
     "WebhookAttempt",

@@ -81,11 +81,27 @@ class ListMember(SQLModel, table=True):
     duplicates-in-the-file check), so an import job's row is never needed for it."""
 
     __tablename__ = "list_member"
-    __table_args__ = (Index("ix_list_member_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_list_member_contact", "contact_id"),
+        # the few memberships still waiting for their confirmation: compile and the purge read only these
+        Index(
+            "ix_list_member_unconfirmed",
+            "list_id",
+            "contact_id",
+            sqlite_where=text("status = 'unconfirmed'"),
+            postgresql_where=text("status = 'unconfirmed'"),
+        ),
+    )
 
     list_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     contact_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form")
+    status: str = Field(
+        default="subscribed",
+        max_length=20,
+        description="subscribed | unconfirmed (a double opt-in signup waiting for its confirmation)",
+        sa_column_kwargs={"server_default": "subscribed"},
+    )
     import_id: int | None = None
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

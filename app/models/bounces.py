@@ -76,6 +76,12 @@ class Bounce(SQLModel, table=True):
     remote_mta: str = Field(default="", max_length=LINE_LENGTH)
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="SET NULL")
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    transactional_id: int | None = Field(
+        default=None,
+        foreign_key="transactional_message.id",
+        ondelete="SET NULL",
+        description="the confirmation or welcome mail it came back from",
+    )
     attribution: str = Field(default="none", max_length=20, description="verp | header | ledger | address | none")
     source: str = Field(
         default=BounceSource.SWEEP, max_length=20, description="sweep | smtp (synchronous 5xx) | expiry"

@@ -63,3 +63,26 @@ class SuppressionReason:
     MANUAL = "manual"
     ERASED = "erased"  # the person had their data erased; the row keeps a salted hash of the address only
     ALL = (UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL, ERASED)
+
+
+class MemberStatus:
+    """A list membership: `unconfirmed` until a double opt-in signup's link is followed; only
+    `subscribed` members are ever in an audience."""
+
+    SUBSCRIBED = "subscribed"
+    UNCONFIRMED = "unconfirmed"
+    ALL = (SUBSCRIBED, UNCONFIRMED)
+
+
+class MessageState:
+    """A transactional message (signup confirmation, welcome): due while queued or deferred (a 4xx,
+    retried on the campaigns' schedule); sent, failed (5xx), expired (the schedule gave up) or bounced
+    (the sweep found it returned)."""
+
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    DUE = (QUEUED, DEFERRED)
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    BOUNCED = "bounced"

@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.types import LINE_LENGTH, NAME_LENGTH, UTCDateTime, utcnow
+from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
 
 
 class ConsentEvent(SQLModel, table=True):
@@ -33,3 +33,61 @@ class ConsentEvent(SQLModel, table=True):
     consent_text_version: str | None = Field(default=None, max_length=50)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class SignupForm(SQLModel, table=True):
+    """A list's signup settings: whether its hosted form is public, single or double opt-in, the custom
+    fields the form asks for, and the confirmation and welcome mails (Jinja2 text templates)."""
+
+    __tablename__ = "signup_form"
+
+    list_id: int = Field(
+        primary_key=True, foreign_key="mailing_list.id", ondelete="CASCADE", sa_column_kwargs={"autoincrement": False}
+    )
+    public: bool = Field(default=False, description="the hosted form and its snippet work (no sign-in)")
+    double_opt_in: bool = True
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confirm_subject: str = Field(default="", max_length=NAME_LENGTH)
+    confirm_text: str = Field(default="", sa_type=Text)
+    welcome_subject: str = Field(default="", max_length=NAME_LENGTH, description="empty: no welcome mail")
+    welcome_text: str = Field(default="", sa_type=Text)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ConsentText(SQLModel, table=True):
+    """One version of a list's consent text. An edit adds a version; none is ever changed, so the version
+    a consent ledger row names always reads as the person saw it."""
+
+    __tablename__ = "consent_text"
+    __table_args__ = (UniqueConstraint("list_id", "version", name="uq_consent_text_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mailing_list.id", ondelete="CASCADE")
+    version: int
+    text: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TransactionalMessage(SQLModel, table=True):
+    """A mail bulkmail sends one person outside any campaign (a signup's confirmation, a welcome): the
+    queue row, its attempts' outcome, and what the sweep ties a bounce of it to (its VERP token and
+    Message-ID are made from the id)."""
+
+    __tablename__ = "transactional_message"
+    __table_args__ = (Index("ix_transactional_message_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20, description="confirm | welcome")
+    list_id: int | None = Field(default=None, foreign_key="mailing_list.id", ondelete="SET NULL")
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=EMAIL_LENGTH)
+    email_key: str = Field(max_length=EMAIL_LENGTH, index=True)
+    state: str = Field(
+        default="queued", max_length=20, description="queued | deferred | sent | failed | expired | bounced"
+    )
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_reply: str = Field(default="", max_length=TEXT_LENGTH)
+    message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

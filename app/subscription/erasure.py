@@ -4,7 +4,7 @@ salted hash in the suppression list, so no import, CMS push or form brings them 
 What goes: the contact's address, names, attributes and CMS id (the row stays, empty, so its consent
 history has something to belong to); its list memberships; its search text; the address in every
 ledger row, with the relay's replies that quote it; the address, diagnostic and returned headers of
-every bounce about it; the address in stored webhook events and in import rejects that quoted it; every suppression of the address (one
+every bounce about it; the address of its signup mails; the address in stored webhook events and in import rejects that quoted it; every suppression of the address (one
 `erased` suppression holding the hash replaces them). What stays: counts, states and times, and the
 consent ledger, which never held the address; an `erase` row is appended to it."""
 
@@ -30,9 +30,10 @@ from app.models import (
     ListMember,
     StoredSetting,
     Suppression,
+    TransactionalMessage,
     WebhookEvent,
 )
-from app.models.states import DeliveryState, SuppressionReason
+from app.models.states import DeliveryState, MessageState, SuppressionReason
 from app.subscription.consent import Action, Actor, Entry, append_one
 
 PREFIX = "erased:"
@@ -112,6 +113,17 @@ def erase(session: Session, contact: Contact, actor: Actor, now: datetime, sourc
         for a in session.execute(select(DeliveryAttempt).where(col(DeliveryAttempt.delivery_id) == d.id)).scalars():
             if a.reply:
                 a.reply = redact(a.reply, quoted)
+    # signup mails: the rows keep their kind, state and times; one still due is not sent
+    session.execute(
+        update(TransactionalMessage)
+        .where(col(TransactionalMessage.email_key) == key)
+        .values(email="", email_key=hashed, last_reply="")
+    )
+    session.execute(
+        update(TransactionalMessage)
+        .where(col(TransactionalMessage.email_key) == hashed, col(TransactionalMessage.state).in_(MessageState.DUE))
+        .values(state=MessageState.FAILED, next_attempt_at=None, last_reply="the contact was erased")
+    )
     for b in session.execute(select(Bounce).where(col(Bounce.email_key) == key)).scalars():
         b.email, b.email_key = "", hashed
         b.diagnostic = redact(b.diagnostic, quoted)

@@ -19,6 +19,7 @@ from app.web.routes import (
     lists,
     settings,
     setup,
+    signup,
     suppressions,
     users,
 )
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
     own_account.include_router(account.router)
     app.include_router(auth.router)
     app.include_router(setup.router)
+    app.include_router(signup.public)  # subscribers' pages: no sign-in, no CSRF (the snippet posts from other sites)
     app.include_router(marketing)
     app.include_router(administration)
     app.include_router(own_account)

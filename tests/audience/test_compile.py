@@ -4,12 +4,12 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from app.audience.compile import UnknownList, compile_audience, freeze_into_ledger
 from app.audience.why import why
-from app.models import Bounce, Campaign, Contact, Delivery, utcnow
+from app.models import Bounce, Campaign, Contact, Delivery, ListMember, utcnow
 from app.settings import Settings
 from tests.audience.support import add_contacts, bounce, make_list, suppress
 
@@ -40,7 +40,7 @@ def test_counts_per_list_and_reason(session: Session, settings: Settings, lists)
         "sources": {"News": 7, "VIP": 3},
         "candidates": 10,
         "duplicates": 1,
-        "excluded": {"unsubscribed": 1, "bounced": 3, "complained": 1, "manual": 1},
+        "excluded": {"unconfirmed": 0, "unsubscribed": 1, "bounced": 3, "complained": 1, "manual": 1},
         "included": 3,
         "needs_smtputf8": 0,
     }
@@ -133,6 +133,14 @@ def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, se
         if kind in (5, 6, 7):
             for days in range(kind - 3):  # 2, 3 or 4 soft bounces
                 bounce(session, address, hard=False, days_ago=days + (40 if kind == 7 else 1))
+        # signups waiting for their confirmation: in every list (some also suppressed), or in list One only
+        # (in when another list has them as subscribed)
+        if kind == 10:
+            suppress(session, address, "manual")
+        if kind in (8, 9, 10):
+            member = select(Contact.id).where(Contact.email_key == address).scalar_subquery()
+            waiting = update(ListMember).where(ListMember.contact_id == member).values(status="unconfirmed")
+            session.execute(waiting.where(ListMember.list_id == lists[0].id) if kind == 9 else waiting)
     session.commit()
     ids = [ml.id for ml in lists]
     counts = compile_audience(session, ids, settings, now).counts  # type: ignore[arg-type]

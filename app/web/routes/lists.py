@@ -1,4 +1,4 @@
-"""Lists: create, rename, delete; the import wizard (upload, preview and mapping, progress, report
+"""Lists: create, rename, delete; the signup settings (hosted form, opt-in, consent text, mails); the import wizard (upload, preview and mapping, progress, report
 with downloadable rejects) and a box for typed or pasted addresses."""
 
 import re
@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import FormData
 
 from app.audience import fields as custom_fields
 from app.audience import queries
@@ -20,10 +21,13 @@ from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
+from app.config_store import LiveSettings
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.i18n import ngettext
 from app.models import ImportJob, MailingList, utcnow
+from app.settings import Settings
+from app.subscription import forms as signup_forms
 from app.web.csrf import FIELD as CSRF_FIELD
 from app.web.csrf import check_token
 from app.web.deps import EDITING
@@ -105,6 +109,7 @@ def _list_page(request: Request, session: SessionDep, ml: MailingList, form: For
     imports, pager = IMPORTS.fetch(
         session, request, lambda c: queries.imports_newest_first(list_id, c), f"/lists/{list_id}"
     )
+    live: LiveSettings = request.app.state.live_settings
     ctx = {
         "list": ml,
         "members": members,
@@ -113,6 +118,7 @@ def _list_page(request: Request, session: SessionDep, ml: MailingList, form: For
         "formats": FORMATS,
         "errors": form.errors,
         "values": form.values,
+        **_signup_context(session, live.get(), ml),
     }
     return render(request, "list.html", ctx, form.status_code)
 
@@ -164,6 +170,70 @@ def delete_list(list_id: int, request: Request, session: SessionDep) -> Redirect
     session.commit()
     request.session["notice"] = _('List "%(name)s" deleted.', name=ml.name)
     return RedirectResponse("/lists", status_code=303)
+
+
+# --- signup settings -------------------------------------------------------------------------------
+
+
+def _signup_context(session: SessionDep, settings: Settings, ml: MailingList) -> dict[str, Any]:
+    """What the list page shows of the list's signup: its settings, the consent text, the form's address and
+    the snippet that embeds it elsewhere."""
+    assert ml.id is not None  # a stored list
+    seen = signup_forms.overview(session, settings.base_url, ml.id)
+    return {
+        "signup": seen.form,
+        "consent": seen.consent,
+        "custom_fields": seen.fields,
+        "unconfirmed": seen.unconfirmed,
+        "form_url": seen.form_url,
+        "snippet": seen.snippet,
+        "unconfirmed_days": settings.signup_unconfirmed_days,
+    }
+
+
+def _flag(form: FormData, name: str) -> bool:
+    return form.get(name) in ("on", "yes", "true", "1")
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/lists/{list_id}/signup", response_class=HTMLResponse)
+async def save_signup(list_id: int, request: Request, session: SessionDep) -> Response:
+    """The signup settings: public form, opt-in, fields, consent text (a change is a new version), mails."""
+    ml = await run_in_threadpool(_get_list, session, list_id)
+    form = await request.form()
+    changes = signup_forms.Changes(
+        public=_flag(form, "public"),
+        double_opt_in=_flag(form, "double_opt_in"),
+        fields=[v for v in form.getlist("fields") if isinstance(v, str)],
+        consent_text=_text(form, "consent_text"),
+        confirm_subject=_text(form, "confirm_subject"),
+        confirm_text=_text(form, "confirm_text"),
+        welcome_subject=_text(form, "welcome_subject"),
+        welcome_text=_text(form, "welcome_text"),
+    )
+
+    def store() -> signup_forms.SignupInvalid | None:
+        try:
+            signup_forms.save(session, ml, changes)
+        except signup_forms.SignupInvalid as exc:
+            session.rollback()
+            return exc
+        session.commit()
+        return None
+
+    problem = await run_in_threadpool(store)
+    if problem is not None:
+        values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        values["fields"] = ",".join(v for v in form.getlist("fields") if isinstance(v, str))
+        state = refused({problem.field: problem.message}, values)
+        await run_in_threadpool(session.refresh, ml)
+        return await run_in_threadpool(_list_page, request, session, ml, state)
+    request.session["notice"] = _("Signup settings saved.")
+    return RedirectResponse(f"/lists/{list_id}#signup-h", status_code=303)
 
 
 # --- the import wizard ----------------------------------------------------------------------------

@@ -1,0 +1,368 @@
+"""Signing up to a list, through its hosted form (or the snippet that posts to it) or a CMS over the API, and
+confirming by the mailed link.
+
+The answer to a signup never says whether the address was known: a new address, one waiting for its
+confirmation, one already subscribed, a suppressed or erased one and a bot that filled the honeypot all
+get the same `Accepted`, and the mail (if any) goes out from the background job, so the request does the
+same kind of work whatever the case. What happens behind it:
+- new, double opt-in: the contact (with the form's values) and an `unconfirmed` membership, a `subscribe`
+  row in the consent ledger, and a confirmation mail;
+- new, single opt-in: a `subscribed` membership, the ledger row, and the welcome mail if the list has one;
+- waiting for its confirmation: a new confirmation mail, unless one was queued in the last hour;
+- subscribed already: nothing (no mail: a form must not be a way to mail someone repeatedly);
+- suppressed (unsubscribed, bounced, complained, manual, erased): nothing;
+- honeypot filled: nothing.
+The form never changes a known contact's data: whoever types an address may not be its owner.
+
+Every subscribe and confirm names its actor (the form with IP and user agent, or the API key) and the
+consent text version agreed to. Unconfirmed memberships are purged after BULKMAIL_SIGNUP_UNCONFIRMED_DAYS
+with the contact when it has nothing else; the ledger keeps the attempt."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from app.addresses import InvalidAddress, normalise
+from app.audience import fields as custom_fields
+from app.audience.queries import is_suppressed
+from app.audience.search import forget, index_contacts
+from app.i18n import gettext as _
+from app.models import (
+    Bounce,
+    ConsentEvent,
+    ConsentText,
+    Contact,
+    Delivery,
+    ListMember,
+    MailingList,
+    Suppression,
+    TransactionalMessage,
+    utcnow,
+)
+from app.models.states import MemberStatus
+from app.models.types import NAME_LENGTH
+from app.secret_key import get_secret_key
+from app.settings import Settings
+from app.subscription import consent, forms, mail
+from app.subscription.erasure import erased_among
+from app.tokens import parse_token
+
+RESEND_AFTER = timedelta(hours=1)
+EXPIRE = "expire"  # the consent ledger's action for an unconfirmed signup that was purged
+
+
+class NoSuchForm(LookupError):
+    """No list with this id, or (for the hosted form) its form is not public."""
+
+
+class SignupRefused(ValueError):
+    """A value the person must correct; `field` names it. Says nothing about the address being known."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ConfirmInvalid(LookupError):
+    """The confirmation link is unknown, expired or no longer needed; the message says which."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    consent_version: int | None = None  # the consent text version the person was shown
+    honeypot: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    list_name: str
+
+
+def signup_form(session: Session, list_id: int, public_only: bool = True) -> tuple[MailingList, Any]:
+    """The list and its settings. Raises NoSuchForm."""
+    ml = session.get(MailingList, list_id)
+    if ml is None:
+        raise NoSuchForm(_("no list with id %(id)s", id=list_id))
+    form = forms.settings_of(session, list_id)
+    if public_only and not form.public:
+        raise NoSuchForm(_("this list has no public signup form"))
+    return ml, form
+
+
+@dataclass(frozen=True)
+class PublicForm:
+    """What the hosted form shows."""
+
+    mailing_list: MailingList
+    fields: list[custom_fields.Definition]
+    consent: ConsentText | None
+
+
+def public_form(session: Session, list_id: int) -> PublicForm:
+    """Raises NoSuchForm when the list is not there or its form not public."""
+    ml, form = signup_form(session, list_id)
+    defined = custom_fields.definitions(session)
+    chosen = [defined[n] for n in form.fields if n in defined]
+    return PublicForm(ml, chosen, forms.consent_text(session, list_id))
+
+
+def _values(session: Session, chosen: list[str] | None, submission: Submission) -> dict[str, Any]:
+    """The chosen custom fields' values (CHOSEN None: any defined field, and an unknown name is refused),
+    checked and converted. Raises SignupRefused naming the field."""
+    definitions = custom_fields.definitions(session)
+    if chosen is None:
+        unknown = sorted(set(submission.fields) - set(definitions))
+        if unknown:
+            raise SignupRefused(unknown[0], _("no custom field is named so"))
+        chosen = list(definitions)
+    out: dict[str, Any] = {}
+    for name in chosen:
+        definition = definitions.get(name)
+        if definition is None:
+            continue
+        try:
+            value = custom_fields.convert(definition, submission.fields.get(name))
+        except custom_fields.FieldProblem as exc:
+            raise SignupRefused(exc.field, exc.message) from exc
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _name(value: str, what: str) -> str | None:
+    value = value.strip()
+    if len(value) > NAME_LENGTH:
+        raise SignupRefused(what, _("at most %(n)s characters", n=NAME_LENGTH))
+    return value or None
+
+
+def subscribe(
+    engine: Engine, list_id: int, submission: Submission, actor: consent.Actor, public_only: bool = True
+) -> None:
+    """Take a signup (see the module's text). Raises NoSuchForm, or SignupRefused for a value to correct;
+    otherwise returns nothing, whatever became of it."""
+    try:
+        address = normalise(submission.email)
+    except InvalidAddress as exc:
+        raise SignupRefused("email", str(exc)) from exc
+    first, last = _name(submission.first_name, "first_name"), _name(submission.last_name, "last_name")
+    for attempt in range(2):
+        with Session(engine, expire_on_commit=False) as session:
+            ml, form = signup_form(session, list_id, public_only)
+            # the hosted form takes the fields it shows; a CMS any custom field
+            values = _values(session, list(form.fields) if public_only else None, submission)
+            if submission.honeypot.strip():
+                return
+            try:
+                _take(session, ml, form, address.email, address.key, address.is_role, first, last, values,
+                      submission.consent_version, actor)  # fmt: skip
+                session.commit()
+                return
+            except IntegrityError:  # the same address signed up at the same moment: look again
+                session.rollback()
+                if attempt:
+                    return
+
+
+def _take(
+    session: Session,
+    ml: MailingList,
+    form: Any,
+    email: str,
+    key: str,
+    is_role: bool,
+    first: str | None,
+    last: str | None,
+    values: dict[str, Any],
+    shown_version: int | None,
+    actor: consent.Actor,
+) -> None:
+    assert ml.id is not None  # a stored list
+    if is_suppressed(session, key) or erased_among(session, [key]):
+        return
+    now = utcnow()
+    contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
+    member = session.get(ListMember, (ml.id, contact.id)) if contact is not None else None
+    if member is not None and member.status == MemberStatus.SUBSCRIBED:
+        return
+    text = forms.consent_text(session, ml.id, shown_version) if shown_version is not None else None
+    text = text or forms.consent_text(session, ml.id)
+    status = MemberStatus.UNCONFIRMED if form.double_opt_in else MemberStatus.SUBSCRIBED
+    if member is not None:  # waiting for its confirmation
+        if not form.double_opt_in:
+            member.status = MemberStatus.SUBSCRIBED
+            session.add(member)
+        elif _queued_recently(session, ml.id, member.contact_id, now):
+            return
+    else:
+        if contact is None:
+            contact = Contact(email=email, email_key=key, first_name=first, last_name=last, attributes=values,
+                              is_role=is_role, created_at=now, updated_at=now)  # fmt: skip
+            session.add(contact)
+            session.flush()
+            assert contact.id is not None
+            index_contacts(session, [contact.id])
+        assert contact.id is not None
+        session.add(ListMember(list_id=ml.id, contact_id=contact.id, source="form" if actor.kind == consent.ActorKind.FORM else "api", status=status, added_at=now))  # fmt: skip
+        session.flush()
+    assert contact is not None and contact.id is not None
+    entry = consent.Entry(
+        contact.id,
+        consent.Action.SUBSCRIBE,
+        ml.id,
+        source=_("signup form") if actor.kind == consent.ActorKind.FORM else "api",
+        consent_text_version=forms.version_label(text),
+        detail={"status": status},
+    )
+    consent.append_one(session, entry, actor, now)
+    if status == MemberStatus.UNCONFIRMED:
+        mail.queue(session, mail.CONFIRM, ml.id, contact, now)
+    elif form.welcome_subject:
+        mail.queue(session, mail.WELCOME, ml.id, contact, now)
+
+
+def _queued_recently(session: Session, list_id: int, contact_id: int, now: datetime) -> bool:
+    query = select(col(TransactionalMessage.id)).where(
+        col(TransactionalMessage.list_id) == list_id,
+        col(TransactionalMessage.contact_id) == contact_id,
+        col(TransactionalMessage.kind) == mail.CONFIRM,
+        col(TransactionalMessage.created_at) > now - RESEND_AFTER,
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
+def _confirmation(session: Session, settings: Settings, engine: Engine, token: str) -> TransactionalMessage:
+    parsed = parse_token(get_secret_key(settings, engine), token)
+    row = session.get(TransactionalMessage, parsed.ident) if parsed is not None and parsed.kind == "k" else None
+    if row is None or row.kind != mail.CONFIRM or row.list_id is None:
+        raise ConfirmInvalid(_("This confirmation link is not known. Sign up again to get a new one."))
+    return row
+
+
+def pending_confirmation(engine: Engine, settings: Settings, token: str) -> Confirmed:
+    """What the link would confirm (for the page with the button). Raises ConfirmInvalid."""
+    with Session(engine) as session:
+        row = _confirmation(session, settings, engine, token)
+        ml = session.get(MailingList, row.list_id)
+        return Confirmed(ml.name if ml else "")
+
+
+def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor) -> Confirmed:
+    """Follow a confirmation link: the membership becomes `subscribed`, the ledger gets a `confirm` row
+    naming the consent text version signed up under, and the welcome mail is queued. Following it again
+    confirms nothing new and says it is confirmed. Raises ConfirmInvalid."""
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        row = _confirmation(session, settings, engine, token)
+        assert row.list_id is not None
+        ml = session.get(MailingList, row.list_id)
+        member = session.get(ListMember, (row.list_id, row.contact_id))
+        if ml is None or member is None:
+            raise ConfirmInvalid(_("This signup is not waiting for a confirmation any more. Sign up again."))
+        if member.status == MemberStatus.SUBSCRIBED:
+            return Confirmed(ml.name)
+        if mail.confirm_expires(settings, row.created_at) <= now:
+            raise ConfirmInvalid(_("This confirmation link has expired. Sign up again to get a new one."))
+        claimed = session.execute(
+            update(ListMember)
+            .where(
+                col(ListMember.list_id) == row.list_id,
+                col(ListMember.contact_id) == row.contact_id,
+                col(ListMember.status) == MemberStatus.UNCONFIRMED,
+            )
+            .values(status=MemberStatus.SUBSCRIBED)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]  # a second click at the same moment
+            return Confirmed(ml.name)
+        signed_up = session.execute(
+            select(col(ConsentEvent.consent_text_version))
+            .where(
+                col(ConsentEvent.contact_id) == row.contact_id,
+                col(ConsentEvent.list_id) == row.list_id,
+                col(ConsentEvent.action) == consent.Action.SUBSCRIBE,
+            )
+            .order_by(col(ConsentEvent.id).desc())
+            .limit(1)
+        ).scalar()
+        entry = consent.Entry(
+            row.contact_id,
+            consent.Action.CONFIRM,
+            row.list_id,
+            source=_("confirmation link"),
+            consent_text_version=signed_up,
+            detail={"message_id": row.id},
+        )
+        consent.append_one(session, entry, actor, now)
+        form = forms.settings_of(session, row.list_id)
+        contact = session.get(Contact, row.contact_id)
+        if form.welcome_subject and contact is not None:
+            mail.queue(session, mail.WELCOME, row.list_id, contact, now)
+        session.commit()
+        return Confirmed(ml.name)
+
+
+def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
+    """Remove the memberships still unconfirmed after BULKMAIL_SIGNUP_UNCONFIRMED_DAYS, and each contact
+    left with nothing (no list, campaign delivery or suppression; the bounce rows of its confirmation mails
+    stand on their own); an `expire` row per membership stays in the ledger. Returns how many went."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=settings.signup_unconfirmed_days)
+    with Session(engine) as session:
+        stale = (
+            session.execute(
+                select(col(ListMember.list_id), col(ListMember.contact_id)).where(
+                    col(ListMember.status) == MemberStatus.UNCONFIRMED, col(ListMember.added_at) < cutoff
+                )
+            )
+            .tuples()
+            .all()
+        )
+        if not stale:
+            return 0
+        system = consent.Actor(consent.ActorKind.SYSTEM, "purge")
+        why = _("not confirmed within %(days)s days", days=format(settings.signup_unconfirmed_days, "g"))
+        purged = []
+        for list_id, contact_id in stale:
+            gone = session.execute(
+                delete(ListMember).where(
+                    col(ListMember.list_id) == list_id,
+                    col(ListMember.contact_id) == contact_id,
+                    col(ListMember.status) == MemberStatus.UNCONFIRMED,
+                )
+            )
+            if gone.rowcount:  # type: ignore[attr-defined]  # another process's purge may have been first
+                purged.append(contact_id)
+                consent.append_one(session, consent.Entry(contact_id, EXPIRE, list_id, source=why), system, now)
+        contact_ids = sorted(set(purged))
+        orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
+        if orphans:
+            session.execute(
+                update(Bounce).where(col(Bounce.transactional_id).in_(
+                    select(col(TransactionalMessage.id)).where(col(TransactionalMessage.contact_id).in_(orphans))
+                )).values(transactional_id=None)
+            )  # fmt: skip
+            session.execute(delete(TransactionalMessage).where(col(TransactionalMessage.contact_id).in_(orphans)))
+            forget(session, orphans)
+            session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
+        session.commit()
+        return len(purged)
+
+
+def _has_nothing_else(session: Session, contact_id: int) -> bool:
+    key = select(col(Contact.email_key)).where(col(Contact.id) == contact_id).scalar_subquery()
+    something = select(
+        exists().where(col(ListMember.contact_id) == contact_id)
+        | exists().where(col(Delivery.contact_id) == contact_id)
+        | exists().where(col(Suppression.email_key) == key)
+    )
+    return not session.execute(something).scalar()
