@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..patterns import lazy
 from .codes import STATUS_REASON
+from .families import family
 from .matcher import PhraseIndex
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
 
@@ -195,9 +196,10 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # The words decide when the structure places the refusal at the address: RCPT TO, an
 # addressing code (X.1.X), a protocol-level code (X.5.X: only RCPT refuses an address during
 # the dialogue), a 553 "mailbox name not allowed" or a 501 syntax error in the argument (both
-# answer only MAIL or RCPT, RFC 5321 4.3.2). After DATA, under a policy code (X.7.X), or with
-# neither a command nor a telling code (none, X.0.0), the same words are what a filter in the
-# path prints: the development corpus labels those filtered (sisimai's rule).
+# answer only MAIL or RCPT, RFC 5321 4.3.2), or a reply whose only words are the address and a
+# refusal ("542 <kim@b.example> Rejected"). After DATA or under a policy code (X.7.X) the same
+# words are what a filter in the path prints (filtered); with neither a command nor a telling
+# code, who answered decides (below).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
     if e.command == "MAIL":
@@ -226,6 +228,8 @@ def _userunknown(e: Error) -> bool:
         )
     if e.command == "RCPT" and _bare_recipient_refusal(e.text):
         return True
+    if e.command not in NOT_RCPT and _bare_address_refusal(e.text):
+        return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
         return e.says_unknown_user()
     if e.command in NOT_RCPT or e.subject == "7":
@@ -239,13 +243,14 @@ def _userunknown(e: Error) -> bool:
     # Neither a command nor a telling code: who gave the answer decides. A content-filtering
     # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
     # passes on a server's reply without the command it answered cannot place it before DATA;
-    # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
-    # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
-    # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
+    # and a report with no reply code at all gives a verdict of its own. Those stay filtered
+    # (below). The reporting server's own reply is what it says: "550 Mailbox does not exist",
+    # and RFC 5321's stock 550 text "mailbox unavailable", which the unseen mail the rules are
+    # measured on means as an unknown mailbox far more often than as "no access".
     if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
         # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
         return e.says_unknown_user()
-    if e.source or not e.reply or _stock_reply_only(e.text):
+    if e.source or not e.reply:
         return False
     return e.says_unknown_user()
 
@@ -267,31 +272,19 @@ def _refuses_sender_or_client(text: str) -> bool:
     return ("sender" in text or "client" in text or "helo" in text) and bool(_WHOSE.search(text))
 
 
-# RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
-# not found, no access, or command rejected for policy reasons)"), and nothing else about the mailbox
-_STOCK_550 = ("requested action not taken: mailbox unavailable", "mailbox unavailable")
-
-
-def _stock_reply_only(text: str) -> bool:
-    for stock in _STOCK_550:
-        if stock in text:
-            rest = text.replace(stock, " ")
-            return not (includes("userunknown", rest) or _addressee_gone(rest))
-    return False
-
-
 # "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
 # "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
 _ADDRESSEE = (
     r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|(?<!sender )(?<!from )(?<!ip )address|destinataire|utilisateur|bo[iî]te|"
     r"destinatario|usuario|buz[oó]n|casella|utente|caixa(?: postal)?|usu[aá]rio|empf[aä]nger|benutzer|postfach|"
-    r"ontvanger|gebruiker|postvak)\b"
+    r"ontvanger|gebruiker|postvak|indirizzo|direcci[oó]n|adresse|adres|endere[cç]o|cuenta|conta|konto)\b"
 )
 _ADDRESSEE_GONE = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
     r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
-    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
-    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
+    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\bin[ea]x?s?istan|\bine[xs]?s?istente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet|"
+    r"\b(?:n'est )?pas valide|\bno (?:es )?v[aá]lid|\bnon (?:è )?valid|\bung[üu]ltig|\bongeldig|\binv[aá]lid[oae]\b)"
 )
 # the addressee's mailbox full, in the languages servers answer in
 _ADDRESSEE_FULL = lazy(
@@ -351,6 +344,14 @@ def _addressee_gone(text: str) -> bool:
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
 # a full stop or Postfix's "(in reply to RCPT TO command)": no restriction is named
 _BARE_RECIPIENT_REFUSAL = lazy(r"recipient(?: address)? (?:rejected|not accepted|refused|denied)\.?\s*(?:\(|$)")
+
+
+# "<kim@b.example> Rejected": the address itself is the thing refused, and no reason is named
+_BARE_ADDRESS_REFUSAL = lazy(r"^(?:[245]\d\d[ -])?(?:[245]\.\d{1,3}\.\d{1,3} )?addr:? (?:rejected|refused|denied)\.?$")
+
+
+def _bare_address_refusal(text: str) -> bool:
+    return "@" in text and _BARE_ADDRESS_REFUSAL.search(_AN_ADDRESS.sub("addr", text.strip())) is not None
 
 
 def _bare_recipient_refusal(text: str) -> bool:
@@ -729,7 +730,13 @@ def _another(error: Error, dtype: str, action: str) -> str:
         return "expired"
     if command in ("EHLO", "HELO"):
         return "blocked"
-    return _transport(text)
+    found = _transport(text) or family(text)
+    if found:
+        return found
+    # an unmapped detail still has its RFC 3463 subject: X.4.X is the network or routing
+    if head in ("5.4", "4.4"):
+        return "networkerror"
+    return ""
 
 
 # The last resort before "onhold": the vocabulary of name resolution and of transport. A

@@ -190,8 +190,12 @@ def test_phrase_and_rule_details(want: str, status: str, reply: str, command: st
         ("gateway", "550 Unknown user a@b.example", "filtered"),
         # a relay passing on a reply without its command cannot place it before DATA
         ("relay", "550 Unknown user a@b.example", "filtered"),
-        # RFC 5321's stock 550 text also covers "no access" and policy refusals
-        ("", "550 Requested action not taken: mailbox unavailable", "filtered"),
+        # RFC 5321's stock 550 text, as the server's own reply, is an unknown mailbox; relayed, a filter's
+        ("", "550 Requested action not taken: mailbox unavailable", "userunknown"),
+        ("relay", "550 Requested action not taken: mailbox unavailable", "filtered"),
+        # a reply naming only the address and its refusal refuses the address
+        ("", "542 a@b.example Rejected", "userunknown"),
+        ("", "550 <a@b.example>: rejected", "userunknown"),
         # no reply code at all: the report's own verdict
         ("", "User unknown", "filtered"),
         # the structure that places it at the address wins over the source
@@ -201,7 +205,7 @@ def test_phrase_and_rule_details(want: str, status: str, reply: str, command: st
 )
 def test_bare_user_unknown_is_decided_by_who_answered(source: str, diag: str, want: str) -> None:
     status = "5.1.1" if "5.1.1" in diag else ("5.5.0" if "5.5.0" in diag else "5.0.0")
-    reply = "550" if diag.startswith("550") else ""
+    reply = diag[:3] if diag[:3].isdigit() else ""
     assert find(status, reply, "", diag, "SMTP", "failed", "", source) == want
 
 
