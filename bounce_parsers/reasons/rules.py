@@ -337,6 +337,18 @@ def _host_gone(text: str) -> bool:
 _AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
 
 
+# the addressee and any negation of it, for the last reading of a permanent failure
+_ADDRESSEE_REFUSED = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bnot\b|n't\b|\bno\b|\bnever\b|\bcannot\b|\bunknown|\binvalid|\bunavailable|\bunrecogni|\bunregistered|"
+    r"\bnon-?exist|\bmissing\b|\bwrong\b|\bbad\b|\billegal\b|\bincorrect\b)"
+)
+
+
+def _permanent(status: str, reply: str) -> bool:
+    return (status or reply)[:1] == "5"
+
+
 def _addressee_gone(text: str) -> bool:
     return _addressee_is(_ADDRESSEE_GONE, text)  # an address's dots do not end the clause
 
@@ -517,6 +529,8 @@ def _norelaying(e: Error) -> bool:
 def _suspend(e: Error) -> bool:
     if e.status_name == "hasmoved":
         return False  # X.1.6 says why the address takes no more mail: it moved
+    if e.status_name == "userunknown" and e.says_unknown_user():
+        return False  # "unknown or disabled" under X.1.1: the code settles which of its words holds
     return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text)
 
 
@@ -578,11 +592,17 @@ def _notcompliantrfc(e: Error) -> bool:
 
 # the sender's pace: too many messages, too fast
 RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent", "sending rate")
+# a count of messages over a span of time: "messages per hour", "number of emails in a day"
+_PACE = lazy(
+    r"\b(?:messages|mails|e-?mails|recipients)\b[^.;:]{0,40}?\b(?:per|an?|each|in an?|within an?)\s+(?:second|minute|hour|day)\b"
+)
 
 
 @rule("speeding")
 def _speeding(e: Error) -> bool:
-    return e.says("speeding") or any(w in e.text for w in RATE_WORDS)
+    if e.says("speeding") or any(w in e.text for w in RATE_WORDS):
+        return True
+    return ("per " in e.text or " a" in e.text) and _PACE.search(e.text[:GRAMMAR_SPAN]) is not None
 
 
 # the client's reverse DNS (PTR) named: whatever else the refusal says, that is what it requires
@@ -692,13 +712,18 @@ def _another(error: Error, dtype: str, action: str) -> str:
     if status_name and status_name not in RETRY and dtype == "SMTP":
         return status_name
     for name in SECOND_ORDER:
+        if name == "expired" and status_name == "networkerror" and "expire" not in text:
+            # an X.4.X code that names the connection (X.4.2 "bad connection") over a bare
+            # "timed out"; a report that says the message expired still gave up on it
+            continue
         if name == "systemerror" and status_name in ("", "securityerror") and _refusal(text) == "policyviolation":
             return "policyviolation"  # before RFC 5321's stock 554 "Transaction failed"
         if includes(name, text):
             return name
     if status_name in ("", "securityerror"):
-        # a policy code (X.7.X) or none: the words may still name who was refused
-        found = _refusal(text)
+        # a policy code (X.7.X) or none: the words may still name who was refused. RFC 3463's
+        # X.7.X is itself the refusal, so there the words need only name whom it is about
+        found = _refusal(text, error.subject == "7")
         if found:
             return found
     if dtype.startswith("X-UNIX") and status[2:] in ("0.0", "2.0"):
@@ -733,6 +758,10 @@ def _another(error: Error, dtype: str, action: str) -> str:
     found = _transport(text) or family(text)
     if found:
         return found
+    if _permanent(status, reply) and command not in NOT_RCPT and _addressee_is(_ADDRESSEE_REFUSED, text):
+        # nothing else said and a permanent failure: the addressee with a negation in one clause
+        # ("that recipient is not valid here", "the address you wrote is wrong") is the address refused
+        return "userunknown"
     # an unmapped detail still has its RFC 3463 subject: X.4.X is the network or routing
     if head in ("5.4", "4.4"):
         return "networkerror"
@@ -864,8 +893,11 @@ REFUSAL_WORDS = (
 )
 
 
-def _refusal(text: str) -> str:
-    if not any(w in text for w in REFUSAL_WORDS):
+def _refusal(text: str, refused: bool = False) -> str:
+    if refused:
+        if "authenticat" in text or "authori" in text:
+            return ""  # the client's own authentication (RFC 4954) is the security class's own subject
+    elif not any(w in text for w in REFUSAL_WORDS):
         return ""
     if any(w in text for w in CLIENT_WORDS):
         return "blocked"
