@@ -67,6 +67,8 @@ FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "inactiv",
             "locked",
             "frozen",
+            "closed",
+            "terminated",
             "désactiv",
             "desactiv",
             "disattiv",

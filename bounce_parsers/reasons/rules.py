@@ -295,8 +295,8 @@ _ADDRESSEE_FULL = lazy(
 # the addressee's account switched off
 _ADDRESSEE_OFF = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
-    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bd[ée]sactiv|\bdesactivad|\bdisattivat|"
-    r"\bdeaktiviert|\bgesperrt)"
+    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bclosed\b|\bterminated\b|\bcancell?ed\b|\bdiscontinued\b|"
+    r"\bd[ée]sactiv|\bdesactivad|\bdisattivat|\bdeaktiviert|\bgesperrt)"
 )
 
 
@@ -341,7 +341,7 @@ _AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
 _ADDRESSEE_REFUSED = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
     r"(?:\bnot\b|n't\b|\bno\b|\bnever\b|\bcannot\b|\bunknown|\binvalid|\bunavailable|\bunrecogni|\bunregistered|"
-    r"\bnon-?exist|\bmissing\b|\bwrong\b|\bbad\b|\billegal\b|\bincorrect\b)"
+    r"\bnon-?exist|\bmissing\b|\bwrong\b|\bbad\b|\billegal\b|\bincorrect\b|\bfail)"
 )
 
 
@@ -392,8 +392,8 @@ _SENDER_SUBJECT = lazy(r"\bsender(?:'s)? (?:address|domain)\b")
 
 # "Sender a.example is blacklisted", "Sender address <s@a> was rejected": the sentence is about the sender
 _SENDER_REFUSED = lazy(
-    r"\bsender(?:'s)?(?: address| domain)?\s+<?[^\s<>]{1,255}?>?\s+(?:is |was |has been )?"
-    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed)"
+    r"\bsender(?:'s)?(?: address| domain)?\s+(?:<?[^\s<>]{1,255}?>?\s+)?(?:is |was |has been )?"
+    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed|(?:on|in) (?:the|a|an|our) [\w -]{0,20}?list\b)"
 )
 
 
@@ -457,6 +457,9 @@ SPAM_WORDS = ("spam", "unsolicited", " ube", "junk mail", "bulk mail")
 BLOCKLIST_WORDS = ("spamhaus", "spamcop", "blacklist", "blocklist", "block list", "dnsbl", "rbl", "listed")
 
 
+_IN_MESSAGE = lazy(r"\b(?:urls?|uris?|links?|uribl|surbl)\b")
+
+
 @rule("spamdetected")
 def _spamdetected(e: Error) -> bool:
     if not e.status and e.command != "DATA":
@@ -467,6 +470,8 @@ def _spamdetected(e: Error) -> bool:
         return False
     if e.says("spamdetected"):
         return True
+    if any(w in e.text for w in BLOCKLIST_WORDS + (" list",)) and _IN_MESSAGE.search(e.text[:GRAMMAR_SPAN]):
+        return True  # a link inside the message is listed (URIBL, SURBL), not the client
     return (
         e.subject in ("", "0", "6", "7")
         and any(w in e.text for w in SPAM_WORDS)
@@ -591,7 +596,16 @@ def _notcompliantrfc(e: Error) -> bool:
 
 
 # the sender's pace: too many messages, too fast
-RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent", "sending rate")
+RATE_WORDS = (
+    "too many messages",
+    "too many mails",
+    "too many emails",
+    "too many e-mails",
+    "slow down",
+    "too fast",
+    "too frequent",
+    "sending rate",
+)
 # a count of messages over a span of time: "messages per hour", "number of emails in a day"
 _PACE = lazy(
     r"\b(?:messages|mails|e-?mails|recipients)\b[^.;:]{0,40}?\b(?:per|an?|each|in an?|within an?)\s+(?:second|minute|hour|day)\b"
@@ -890,12 +904,14 @@ REFUSAL_WORDS = (
     "prohibit",
     "not accept",
     "deny",
+    " list",
+    "trap",
 )
 
 
 def _refusal(text: str, refused: bool = False) -> str:
     if refused:
-        if "authenticat" in text or "authori" in text:
+        if "authenticat" in text:
             return ""  # the client's own authentication (RFC 4954) is the security class's own subject
     elif not any(w in text for w in REFUSAL_WORDS):
         return ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .reason_samples import Sample
 
 V = "validation"
+W = "validation-2"
 
 SAMPLES: tuple[Sample, ...] = (
     Sample(V, "5.0.0", "", "Sorry, no mailbox here by that name. (#5.1.1)", "userunknown", True),
@@ -194,4 +195,137 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(V, "5.0.0", "DATA", "550 5.7.1 Content rejected: URL in message is on a block list", "spamdetected", False),
     Sample(V, "5.0.0", "", "421 4.4.2 Connection timed out while reading from mx.b.example", "networkerror", False),
     Sample(V, "5.0.0", "", "550 Mailbox quota usage exceeded", "mailboxfull", False),
+    # a second validation round, written after the first round's fixes and measured once
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "550 5.1.1 <kim@b.example>: Recipient address rejected: undeliverable address",
+        "userunknown",
+        True,
+    ),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "550-Verification failed for <kim@b.example> 550-Unrouteable address 550 Sender verify failed",
+        "rejected",
+        False,
+    ),
+    Sample(W, "5.0.0", "", "550 5.1.1 User does not exist - <kim@b.example>", "userunknown", True),
+    Sample(W, "", "", '550 No Such User Here"', "userunknown", True),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "userunknown",
+        True,
+    ),
+    Sample(W, "5.0.0", "", "550 [kim@b.example]: Recipient verification failed", "userunknown", True),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "554 5.7.1 <kim@b.example>: Recipient address rejected: The email account that you tried to reach is closed",
+        "suspend",
+        False,
+    ),
+    Sample(W, "5.0.0", "", "552 5.2.2 The recipient's inbox is out of storage space", "mailboxfull", False),
+    Sample(W, "4.0.0", "", "452 4.2.2 Mailbox size limit exceeded", "mailboxfull", False),
+    Sample(W, "5.0.0", "", "550 Mailbox quota exceeded for this recipient", "mailboxfull", False),
+    Sample(W, "5.0.0", "", "551 5.1.6 User no longer works here; contact the help desk", "hasmoved", True),
+    Sample(W, "5.0.0", "DATA", "552 5.3.4 Error: message file too big", "mesgtoobig", False),
+    Sample(
+        W, "5.0.0", "", "554 5.3.4 Message too large; the maximum allowed size is 10485760 bytes", "mesgtoobig", False
+    ),
+    Sample(
+        W, "5.0.0", "", "550 5.1.2 <kim@b.example>: Recipient address rejected: Domain not found", "hostunknown", True
+    ),
+    Sample(W, "5.0.0", "", "Domain name not found", "hostunknown", True),
+    Sample(W, "4.0.0", "", "451 Temporary local problem - please try later", "systemerror", False),
+    Sample(W, "4.0.0", "", "connect to mx.b.example[192.0.2.1]:25: Connection refused", "networkerror", False),
+    Sample(
+        W,
+        "4.0.0",
+        "",
+        "421 4.4.0 [internal] no MXs for this domain could be reached at this time",
+        "networkerror",
+        False,
+    ),
+    Sample(W, "4.4.7", "", "Delivery to the following recipient has been delayed", "expired", False),
+    Sample(W, "5.0.0", "", "554 5.4.7 [internal] exceeded max time without delivery", "expired", False),
+    Sample(
+        W,
+        "5.0.0",
+        "CONN",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.spamcop.net",
+        "blocked",
+        False,
+    ),
+    Sample(W, "5.0.0", "", "550 5.7.1 Connection refused - IP address 192.0.2.1 is blacklisted", "blocked", False),
+    Sample(W, "5.0.0", "", "553 Your IP address is in our spam trap list", "blocked", False),
+    Sample(W, "5.0.0", "RCPT", "550 5.7.1 Unable to relay for kim@b.example", "norelaying", False),
+    Sample(W, "5.0.0", "MAIL", "550 5.7.1 Sender domain a.example is not allowed", "rejected", False),
+    Sample(W, "5.0.0", "", "550 5.7.1 Envelope sender is on the block list", "rejected", False),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "550 5.7.509 Access denied, sending domain a.example does not pass DMARC verification",
+        "authfailure",
+        False,
+    ),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "550 5.7.23 The message was rejected because of Sender Policy Framework violation",
+        "authfailure",
+        False,
+    ),
+    Sample(W, "5.0.0", "", "550 5.7.1 Reverse DNS (PTR) lookup for 192.0.2.1 failed", "requireptr", False),
+    Sample(W, "5.0.0", "DATA", "550 5.7.1 Message classified as bulk mail", "spamdetected", False),
+    Sample(
+        W,
+        "5.0.0",
+        "DATA",
+        "554 5.7.1 The message was rejected because it contains prohibited virus or spam content",
+        "virusdetected",
+        False,
+    ),
+    Sample(W, "5.0.0", "DATA", "550 5.6.0 Lone CR or LF in headers", "contenterror", False),
+    Sample(W, "5.0.0", "DATA", "550 5.7.1 Message rejected: the Date header is missing", "notcompliantrfc", False),
+    Sample(W, "5.0.0", "CONN", "421 4.7.0 Too many connections from your host", "toomanyconn", False),
+    Sample(
+        W, "5.0.0", "", "451 4.7.1 Please try again later: too many emails sent in a short period", "speeding", False
+    ),
+    Sample(W, "5.0.0", "", "452 4.3.1 Out of memory", "systemfull", False),
+    Sample(W, "5.0.0", "", "451 4.3.0 Error: queue file write error", "systemerror", False),
+    Sample(W, "5.0.0", "", "550 5.7.1 Delivery not authorized to this recipient by policy", "policyviolation", False),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "554 5.7.1 Your message could not be delivered due to the recipient's organization policy",
+        "policyviolation",
+        False,
+    ),
+    Sample(
+        W,
+        "5.0.0",
+        "",
+        "554 5.7.0 Reject, id=12345-01 - BANNED: P=p003,L=1,M=application/x-msdownload",
+        "policyviolation",
+        False,
+    ),
+    Sample(W, "5.0.0", "", "550 Benutzer existiert nicht", "userunknown", True),
+    Sample(W, "5.0.0", "", "550 Destinatario sconosciuto", "userunknown", True),
+    Sample(W, "5.0.0", "", "550 El usuario no existe", "userunknown", True),
+    Sample(W, "5.0.0", "", "550 Postfach voll", "mailboxfull", False),
+    Sample(W, "5.0.0", "", "421 4.7.0 TLS handshake failed", "failedstarttls", False),
 )
+
+# Open: amavis's "BANNED" verdict (a banned file type, a policy) is read by the phrase table's
+# amavis "Reject, id=" entry as spam.
+OPEN: frozenset[str] = frozenset({"554 5.7.0 Reject, id=12345-01 - BANNED: P=p003,L=1,M=application/x-msdownload"})
