@@ -305,11 +305,16 @@ _ADDRESSEE_OFF = lazy(
 GRAMMAR_SPAN = 2000
 
 
-def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+@lru_cache(maxsize=1024)
+def _plain(text: str) -> str:
+    """The text the grammar rules read: its first GRAMMAR_SPAN characters, each address one word
+    (an address's dots do not end a clause). Several rules read the same text: done once."""
     text = text[:GRAMMAR_SPAN]
-    if "@" in text:
-        text = _AN_ADDRESS.sub("addr", text)
-    for m in pattern.finditer(text):
+    return _AN_ADDRESS.sub("addr", text) if "@" in text else text
+
+
+def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+    for m in pattern.finditer(_plain(text)):
         between = m.group(1)
         if not any(w in between for w in _NOT_THE_ADDRESSEE):
             return True
@@ -325,16 +330,15 @@ _HOST_GONE = lazy(
 
 
 def _host_gone(text: str) -> bool:
-    text = text[:GRAMMAR_SPAN]
-    if "@" in text:
-        text = _AN_ADDRESS.sub("addr", text)
-    for m in _HOST_GONE.finditer(text):
+    for m in _HOST_GONE.finditer(_plain(text)):
         if not any(w in m.group(1) for w in ("reputation", "sender", "your", "not ")):
             return True
     return False
 
 
-_AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
+# tried only where a word starts (the lookbehind), not at every character of a long word
+# tried only where a word starts (the lookbehind), not at every character of a long word
+_AN_ADDRESS = lazy(r"<?(?<![^\s<>@])[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
 
 
 # the addressee and any negation of it, for the last reading of a permanent failure
@@ -527,7 +531,7 @@ def _norelaying(e: Error) -> bool:
         return False
     if e.says("norelaying"):
         return True
-    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text[:GRAMMAR_SPAN])) is not None
+    return "relay" in e.text and _RELAY_REFUSED.search(_plain(e.text)) is not None
 
 
 @rule("suspend")
