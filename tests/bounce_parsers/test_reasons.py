@@ -363,3 +363,20 @@ def test_structure_before_words(status: str, reply: str, command: str, diag: str
 def test_word_families(diag: str, want: str) -> None:
     """A thing and its state, as stems: wordings no phrase table lists still find their reason."""
     assert family(diag.lower()) == want
+
+
+def test_state_word_hints_only_skip_texts_the_pattern_cannot_match() -> None:
+    """The hints that let a text skip the addressee grammar change no answer on any sample."""
+    from bounce_parsers.reasons import rules
+
+    from . import reason_samples, reason_validation
+
+    texts = [s.diagnostic.lower() for s in reason_samples.SAMPLES + reason_samples.HOLDOUT + reason_validation.SAMPLES]
+    texts += ["caixa postal inexistente", "utente inesistente", "benutzer ungültig", "usuario inválido", "user vol"]
+    for pattern, hints in (
+        (rules._ADDRESSEE_GONE, rules.GONE_HINTS),
+        (rules._ADDRESSEE_FULL, rules.FULL_HINTS),
+        (rules._ADDRESSEE_OFF, rules.OFF_HINTS),
+    ):
+        for text in texts:
+            assert rules._addressee_is(pattern, text, hints) == rules._addressee_is(pattern, text), text
