@@ -245,8 +245,8 @@ def _userunknown(e: Error) -> bool:
     # passes on a server's reply without the command it answered cannot place it before DATA;
     # and a report with no reply code at all gives a verdict of its own. Those stay filtered
     # (below). The reporting server's own reply is what it says: "550 Mailbox does not exist",
-    # and RFC 5321's stock 550 text "mailbox unavailable", which the unseen mail the rules are
-    # measured on means as an unknown mailbox far more often than as "no access".
+    # and RFC 5321's stock 550 text "mailbox unavailable", whose first example is "mailbox not
+    # found" and which servers (Outlook.com, MailEnable, Axigen) give for an address they lack.
     if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
         # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
         return e.says_unknown_user()
