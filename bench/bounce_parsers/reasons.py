@@ -1,6 +1,6 @@
 """Reason accuracy per family on the project's own samples (tests/bounce_parsers/reason_samples.py).
 
-usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses] [--holdout] [--round N]
+usage: python bench/bounce_parsers/reasons.py [--code DIR] [--misses] [--holdout] [--round N] [--validation]
 
 --code DIR imports bounce_parsers from another checkout (e.g. the main branch) to compare
 before/after on the same samples. Prints one line per family: samples, reason %, hard/soft %.
@@ -25,15 +25,27 @@ def load_samples():
     return mod.SAMPLES, mod.HOLDOUT, mod.judge, mod.ROUNDS
 
 
+def load_validation():
+    """The validation rounds (tests/bounce_parsers/reason_validation.py)."""
+    sys.path.insert(0, str(REPO))
+    from tests.bounce_parsers import reason_validation
+
+    sys.path.remove(str(REPO))
+    return reason_validation.SAMPLES
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--code", default=str(REPO), help="checkout whose bounce_parsers to measure")
     ap.add_argument("--misses", action="store_true", help="list the samples judged wrongly")
     ap.add_argument("--holdout", action="store_true", help="measure the held-out samples instead")
     ap.add_argument("--round", type=int, default=0, help="only this held-out round (implies --holdout)")
+    ap.add_argument("--validation", action="store_true", help="measure the validation rounds instead")
     args = ap.parse_args()
     samples, holdout, judge, rounds = load_samples()
-    if args.round:
+    if args.validation:
+        samples = load_validation()
+    elif args.round:
         start, end = rounds[args.round]
         samples = holdout[start:end]
     elif args.holdout:

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..patterns import lazy
 from .codes import STATUS_REASON
+from .families import family
 from .matcher import PhraseIndex
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
 
@@ -195,9 +196,10 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 # The words decide when the structure places the refusal at the address: RCPT TO, an
 # addressing code (X.1.X), a protocol-level code (X.5.X: only RCPT refuses an address during
 # the dialogue), a 553 "mailbox name not allowed" or a 501 syntax error in the argument (both
-# answer only MAIL or RCPT, RFC 5321 4.3.2). After DATA, under a policy code (X.7.X), or with
-# neither a command nor a telling code (none, X.0.0), the same words are what a filter in the
-# path prints: the development corpus labels those filtered (sisimai's rule).
+# answer only MAIL or RCPT, RFC 5321 4.3.2), or a reply whose only words are the address and a
+# refusal ("542 <kim@b.example> Rejected"). After DATA or under a policy code (X.7.X) the same
+# words are what a filter in the path prints (filtered); with neither a command nor a telling
+# code, who answered decides (below).
 @rule("userunknown")
 def _userunknown(e: Error) -> bool:
     if e.command == "MAIL":
@@ -226,6 +228,8 @@ def _userunknown(e: Error) -> bool:
         )
     if e.command == "RCPT" and _bare_recipient_refusal(e.text):
         return True
+    if e.command not in NOT_RCPT and _bare_address_refusal(e.text):
+        return True
     if e.command == "RCPT" or (e.subject == "1" and e.status_name not in ("rejected", "hasmoved")):
         return e.says_unknown_user()
     if e.command in NOT_RCPT or e.subject == "7":
@@ -239,13 +243,14 @@ def _userunknown(e: Error) -> bool:
     # Neither a command nor a telling code: who gave the answer decides. A content-filtering
     # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
     # passes on a server's reply without the command it answered cannot place it before DATA;
-    # a report with no reply code at all gives a verdict of its own; and RFC 5321's stock 550
-    # text ("mailbox unavailable") also stands for "no access" and policy refusals. Those stay
-    # filtered (below). The reporting server's own reply ("550 Mailbox does not exist") is what it says.
+    # and a report with no reply code at all gives a verdict of its own. Those stay filtered
+    # (below). The reporting server's own reply is what it says: "550 Mailbox does not exist",
+    # and RFC 5321's stock 550 text "mailbox unavailable", whose first example is "mailbox not
+    # found" and which servers (Outlook.com, MailEnable, Axigen) give for an address they lack.
     if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
         # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
         return e.says_unknown_user()
-    if e.source or not e.reply or _stock_reply_only(e.text):
+    if e.source or not e.reply:
         return False
     return e.says_unknown_user()
 
@@ -267,31 +272,19 @@ def _refuses_sender_or_client(text: str) -> bool:
     return ("sender" in text or "client" in text or "helo" in text) and bool(_WHOSE.search(text))
 
 
-# RFC 5321 4.2.2's text for 550 ("Requested action not taken: mailbox unavailable (e.g., mailbox
-# not found, no access, or command rejected for policy reasons)"), and nothing else about the mailbox
-_STOCK_550 = ("requested action not taken: mailbox unavailable", "mailbox unavailable")
-
-
-def _stock_reply_only(text: str) -> bool:
-    for stock in _STOCK_550:
-        if stock in text:
-            rest = text.replace(stock, " ")
-            return not (includes("userunknown", rest) or _addressee_gone(rest))
-    return False
-
-
 # "<the addressee> ... <is gone>" within one clause: "Recipient kim@b.example does not exist here",
 # "User kim unknown", "mailbox kim not found". Not about a domain, a host or the sender.
 _ADDRESSEE = (
     r"\b(?:user|recipient|mailbox|addressee|account|e-?mail address|(?<!sender )(?<!from )(?<!ip )address|destinataire|utilisateur|bo[iî]te|"
     r"destinatario|usuario|buz[oó]n|casella|utente|caixa(?: postal)?|usu[aá]rio|empf[aä]nger|benutzer|postfach|"
-    r"ontvanger|gebruiker|postvak)\b"
+    r"ontvanger|gebruiker|postvak|indirizzo|direcci[oó]n|adresse|adres|endere[cç]o|cuenta|conta|konto)\b"
 )
 _ADDRESSEE_GONE = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
     r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
-    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\binexistan|\binexistente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
-    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet)"
+    r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\bin[ea]x?s?istan|\bine[xs]?s?istente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
+    r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet|"
+    r"\b(?:n'est )?pas valide|\bno (?:es )?v[aá]lid|\bnon (?:è )?valid|\bung[üu]ltig|\bongeldig|\binv[aá]lid[oae]\b)"
 )
 # the addressee's mailbox full, in the languages servers answer in
 _ADDRESSEE_FULL = lazy(
@@ -302,8 +295,44 @@ _ADDRESSEE_FULL = lazy(
 # the addressee's account switched off
 _ADDRESSEE_OFF = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
-    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bd[ée]sactiv|\bdesactivad|\bdisattivat|"
-    r"\bdeaktiviert|\bgesperrt)"
+    r"(?:\bdisabled\b|\bdeactivated\b|\bsuspended\b|\binactive\b|\bclosed\b|\bterminated\b|\bcancell?ed\b|\bdiscontinued\b|"
+    r"\bd[ée]sactiv|\bdesactivad|\bdisattivat|\bdeaktiviert|\bgesperrt)"
+)
+
+
+# a piece of each state word of the three patterns above (tests check every alternative has one)
+GONE_HINTS = (
+    "exist",
+    "unknown",
+    "found",
+    "valid",
+    "válid",
+    "istan",
+    "istent",
+    "inconnu",
+    "desconocid",
+    "sconosciut",
+    "unbekannt",
+    "vorhanden",
+    "onbekend",
+    "bestaat",
+    "ltig",
+    "ongeldig",
+)
+FULL_HINTS = ("full", "quota", "storage", "size limit", "space", "llen", "pien", "plein", "vol", "chei")
+OFF_HINTS = (
+    "disabled",
+    "deactivated",
+    "suspended",
+    "inactive",
+    "closed",
+    "terminated",
+    "cancel",
+    "discontinued",
+    "sactiv",
+    "disattivat",
+    "deaktiviert",
+    "gesperrt",
 )
 
 
@@ -312,11 +341,20 @@ _ADDRESSEE_OFF = lazy(
 GRAMMAR_SPAN = 2000
 
 
-def _addressee_is(pattern: re.Pattern[str], text: str) -> bool:
+@lru_cache(maxsize=1024)
+def _plain(text: str) -> str:
+    """The text the grammar rules read: its first GRAMMAR_SPAN characters, each address one word
+    (an address's dots do not end a clause). Several rules read the same text: done once."""
     text = text[:GRAMMAR_SPAN]
-    if "@" in text:
-        text = _AN_ADDRESS.sub("addr", text)
-    for m in pattern.finditer(text):
+    return _AN_ADDRESS.sub("addr", text) if "@" in text else text
+
+
+def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()) -> bool:
+    """Does the pattern's addressee-then-state clause occur? `hints`: a piece of every state word
+    the pattern knows, so a text holding none skips the regex (which cannot skip to a literal)."""
+    if hints and not any(h in text for h in hints):
+        return False
+    for m in pattern.finditer(_plain(text)):
         between = m.group(1)
         if not any(w in between for w in _NOT_THE_ADDRESSEE):
             return True
@@ -332,25 +370,46 @@ _HOST_GONE = lazy(
 
 
 def _host_gone(text: str) -> bool:
-    text = text[:GRAMMAR_SPAN]
-    if "@" in text:
-        text = _AN_ADDRESS.sub("addr", text)
-    for m in _HOST_GONE.finditer(text):
+    if "exist" not in text and "unknown" not in text and "found" not in text:
+        return False  # none of _HOST_GONE's state words
+    for m in _HOST_GONE.finditer(_plain(text)):
         if not any(w in m.group(1) for w in ("reputation", "sender", "your", "not ")):
             return True
     return False
 
 
-_AN_ADDRESS = lazy(r"<?[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
+# tried only where a word starts (the lookbehind), not at every character of a long word
+# tried only where a word starts (the lookbehind), not at every character of a long word
+_AN_ADDRESS = lazy(r"<?(?<![^\s<>@])[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
+
+
+# the addressee and any negation of it, for the last reading of a permanent failure
+_ADDRESSEE_REFUSED = lazy(
+    _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
+    r"(?:\bnot\b|n't\b|\bno\b|\bnever\b|\bcannot\b|\bunknown|\binvalid|\bunavailable|\bunrecogni|\bunregistered|"
+    r"\bnon-?exist|\bmissing\b|\bwrong\b|\bbad\b|\billegal\b|\bincorrect\b|\bfail)"
+)
+
+
+def _permanent(status: str, reply: str) -> bool:
+    return (status or reply)[:1] == "5"
 
 
 def _addressee_gone(text: str) -> bool:
-    return _addressee_is(_ADDRESSEE_GONE, text)  # an address's dots do not end the clause
+    return _addressee_is(_ADDRESSEE_GONE, text, GONE_HINTS)
 
 
 # "Recipient address rejected." / "Recipient not accepted" and nothing after it but an end,
 # a full stop or Postfix's "(in reply to RCPT TO command)": no restriction is named
 _BARE_RECIPIENT_REFUSAL = lazy(r"recipient(?: address)? (?:rejected|not accepted|refused|denied)\.?\s*(?:\(|$)")
+
+
+# "<kim@b.example> Rejected": the address itself is the thing refused, and no reason is named
+_BARE_ADDRESS_REFUSAL = lazy(r"^(?:[245]\d\d[ -])?(?:[245]\.\d{1,3}\.\d{1,3} )?addr:? (?:rejected|refused|denied)\.?$")
+
+
+def _bare_address_refusal(text: str) -> bool:
+    return "@" in text and _BARE_ADDRESS_REFUSAL.search(_AN_ADDRESS.sub("addr", text.strip())) is not None
 
 
 def _bare_recipient_refusal(text: str) -> bool:
@@ -379,8 +438,8 @@ _SENDER_SUBJECT = lazy(r"\bsender(?:'s)? (?:address|domain)\b")
 
 # "Sender a.example is blacklisted", "Sender address <s@a> was rejected": the sentence is about the sender
 _SENDER_REFUSED = lazy(
-    r"\bsender(?:'s)?(?: address| domain)?\s+<?[^\s<>]{1,255}?>?\s+(?:is |was |has been )?"
-    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed)"
+    r"\bsender(?:'s)?(?: address| domain)?\s+(?:<?[^\s<>]{1,255}?>?\s+)?(?:is |was |has been )?"
+    r"(?:blacklisted|blocklisted|blocked|listed|banned|rejected|refused|denied|not allowed|(?:on|in) (?:the|a|an|our) [\w -]{0,20}?list\b)"
 )
 
 
@@ -444,6 +503,9 @@ SPAM_WORDS = ("spam", "unsolicited", " ube", "junk mail", "bulk mail")
 BLOCKLIST_WORDS = ("spamhaus", "spamcop", "blacklist", "blocklist", "block list", "dnsbl", "rbl", "listed")
 
 
+_IN_MESSAGE = lazy(r"\b(?:urls?|uris?|links?|uribl|surbl)\b")
+
+
 @rule("spamdetected")
 def _spamdetected(e: Error) -> bool:
     if not e.status and e.command != "DATA":
@@ -454,6 +516,8 @@ def _spamdetected(e: Error) -> bool:
         return False
     if e.says("spamdetected"):
         return True
+    if any(w in e.text for w in BLOCKLIST_WORDS + (" list",)) and _IN_MESSAGE.search(e.text[:GRAMMAR_SPAN]):
+        return True  # a link inside the message is listed (URIBL, SURBL), not the client
     return (
         e.subject in ("", "0", "6", "7")
         and any(w in e.text for w in SPAM_WORDS)
@@ -509,19 +573,21 @@ def _norelaying(e: Error) -> bool:
         return False
     if e.says("norelaying"):
         return True
-    return "relay" in e.text and _RELAY_REFUSED.search(_AN_ADDRESS.sub("addr", e.text[:GRAMMAR_SPAN])) is not None
+    return "relay" in e.text and _RELAY_REFUSED.search(_plain(e.text)) is not None
 
 
 @rule("suspend")
 def _suspend(e: Error) -> bool:
     if e.status_name == "hasmoved":
         return False  # X.1.6 says why the address takes no more mail: it moved
-    return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text)
+    if e.status_name == "userunknown" and e.says_unknown_user():
+        return False  # "unknown or disabled" under X.1.1: the code settles which of its words holds
+    return e.reply == "525" or e.says("suspend") or _addressee_is(_ADDRESSEE_OFF, e.text, OFF_HINTS)
 
 
 @rule("mailboxfull")
 def _mailboxfull(e: Error) -> bool:
-    return e.status_name == "mailboxfull" or e.says("mailboxfull") or _addressee_is(_ADDRESSEE_FULL, e.text)
+    return e.status_name == "mailboxfull" or e.says("mailboxfull") or _addressee_is(_ADDRESSEE_FULL, e.text, FULL_HINTS)
 
 
 # RFC 3463 X.1.6 "destination mailbox has moved"; RFC 5321 551 "User not local; please try <...>"
@@ -576,12 +642,27 @@ def _notcompliantrfc(e: Error) -> bool:
 
 
 # the sender's pace: too many messages, too fast
-RATE_WORDS = ("too many messages", "slow down", "too fast", "too frequent", "sending rate")
+RATE_WORDS = (
+    "too many messages",
+    "too many mails",
+    "too many emails",
+    "too many e-mails",
+    "slow down",
+    "too fast",
+    "too frequent",
+    "sending rate",
+)
+# a count of messages over a span of time: "messages per hour", "number of emails in a day"
+_PACE = lazy(
+    r"\b(?:messages|mails|e-?mails|recipients)\b[^.;:]{0,40}?\b(?:per|an?|each|in an?|within an?)\s+(?:second|minute|hour|day)\b"
+)
 
 
 @rule("speeding")
 def _speeding(e: Error) -> bool:
-    return e.says("speeding") or any(w in e.text for w in RATE_WORDS)
+    if e.says("speeding") or any(w in e.text for w in RATE_WORDS):
+        return True
+    return ("per " in e.text or " a" in e.text) and _PACE.search(e.text[:GRAMMAR_SPAN]) is not None
 
 
 # the client's reverse DNS (PTR) named: whatever else the refusal says, that is what it requires
@@ -691,13 +772,18 @@ def _another(error: Error, dtype: str, action: str) -> str:
     if status_name and status_name not in RETRY and dtype == "SMTP":
         return status_name
     for name in SECOND_ORDER:
+        if name == "expired" and status_name == "networkerror" and "expire" not in text:
+            # an X.4.X code that names the connection (X.4.2 "bad connection") over a bare
+            # "timed out"; a report that says the message expired still gave up on it
+            continue
         if name == "systemerror" and status_name in ("", "securityerror") and _refusal(text) == "policyviolation":
             return "policyviolation"  # before RFC 5321's stock 554 "Transaction failed"
         if includes(name, text):
             return name
     if status_name in ("", "securityerror"):
-        # a policy code (X.7.X) or none: the words may still name who was refused
-        found = _refusal(text)
+        # a policy code (X.7.X) or none: the words may still name who was refused. RFC 3463's
+        # X.7.X is itself the refusal, so there the words need only name whom it is about
+        found = _refusal(text, error.subject == "7")
         if found:
             return found
     if dtype.startswith("X-UNIX") and status[2:] in ("0.0", "2.0"):
@@ -729,7 +815,17 @@ def _another(error: Error, dtype: str, action: str) -> str:
         return "expired"
     if command in ("EHLO", "HELO"):
         return "blocked"
-    return _transport(text)
+    found = _transport(text) or family(text)
+    if found:
+        return found
+    if _permanent(status, reply) and command not in NOT_RCPT and _addressee_is(_ADDRESSEE_REFUSED, text):
+        # nothing else said and a permanent failure: the addressee with a negation in one clause
+        # ("that recipient is not valid here", "the address you wrote is wrong") is the address refused
+        return "userunknown"
+    # an unmapped detail still has its RFC 3463 subject: X.4.X is the network or routing
+    if head in ("5.4", "4.4"):
+        return "networkerror"
+    return ""
 
 
 # The last resort before "onhold": the vocabulary of name resolution and of transport. A
@@ -854,11 +950,16 @@ REFUSAL_WORDS = (
     "prohibit",
     "not accept",
     "deny",
+    " list",
+    "trap",
 )
 
 
-def _refusal(text: str) -> str:
-    if not any(w in text for w in REFUSAL_WORDS):
+def _refusal(text: str, refused: bool = False) -> str:
+    if refused:
+        if "authenticat" in text:
+            return ""  # the client's own authentication (RFC 4954) is the security class's own subject
+    elif not any(w in text for w in REFUSAL_WORDS):
         return ""
     if any(w in text for w in CLIENT_WORDS):
         return "blocked"

@@ -2958,17 +2958,13 @@ ROUNDS: dict[int, tuple[int, int]] = {
 # has no reply code and names no lookup of the reporter's own (Domino's, Notes' and GroupWise's "not
 # listed in ... Directory", "user not found" do), so it keeps the development corpus's filtered (X1, X2).
 # qmail's "qq temporary problem" under 4.3.0 names no system fault in words the X.3.X rule takes;
-# Gmail's "421 4.7.0 Try again later, closing connection" names no cause. MailEnable's "mailbox
-# unavailable or not local" and Axigen's bare "Mailbox unavailable" with neither command nor code read
-# as RFC 5321's stock 550 text (which keeps the corpus's Zoho sample filtered); SES's "on the suppression
+# Gmail's "421 4.7.0 Try again later, closing connection" names no cause. SES's "on the suppression
 # list" is the provider's own state, which the SES format leaves to the rules.
 # "Mail from a.example refused: domain blocked" matches the phrase table's "mail from … refused:", which
 # names a client IP in the wording it was taken from.
 OPEN: frozenset[str] = frozenset(
     {
         "554 5.7.1 Mail from a.example refused: domain blocked by administrator",
-        "550 Requested action not taken: mailbox unavailable or not local",
-        "550 Mailbox unavailable",
         "Amazon SES did not send the message to this address because it is on the suppression list for your account",
         "host mx.b.example[192.0.2.1] said: 421 4.7.0 Try again later, closing connection. (MAIL) (in reply to MAIL FROM command)",
         "kim@b.example: invalid mailbox",

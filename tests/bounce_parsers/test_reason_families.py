@@ -9,12 +9,17 @@ import pytest
 from bounce_parsers import classify
 from bounce_parsers.reasons import find
 
+from . import reason_validation
 from .reason_samples import HOLDOUT, OPEN, SAMPLES, Sample, judge
 
-ALL = [pytest.param(s, marks=pytest.mark.xfail(strict=True)) if s.diagnostic in OPEN else s for s in SAMPLES + HOLDOUT]
+EVERY = SAMPLES + HOLDOUT + reason_validation.SAMPLES
+ALL = [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True)) if s.diagnostic in OPEN | reason_validation.OPEN else s
+    for s in EVERY
+]
 
 
-@pytest.mark.parametrize("sample", ALL, ids=[f"{s.family}:{s.diagnostic[:40]}" for s in SAMPLES + HOLDOUT])
+@pytest.mark.parametrize("sample", ALL, ids=[f"{s.family}:{s.diagnostic[:40]}" for s in EVERY])
 def test_reason_family(sample: Sample) -> None:
     assert judge(sample) == (sample.want, sample.hard)
 

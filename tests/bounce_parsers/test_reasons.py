@@ -6,6 +6,7 @@ import pytest
 
 from bounce_parsers import classify_smtp_reply
 from bounce_parsers.reasons import find, is_hard, match_text
+from bounce_parsers.reasons.families import family
 from bounce_parsers.reasons.providers import provider_reason
 from bounce_parsers.smtp import find_reply, find_status
 
@@ -190,8 +191,12 @@ def test_phrase_and_rule_details(want: str, status: str, reply: str, command: st
         ("gateway", "550 Unknown user a@b.example", "filtered"),
         # a relay passing on a reply without its command cannot place it before DATA
         ("relay", "550 Unknown user a@b.example", "filtered"),
-        # RFC 5321's stock 550 text also covers "no access" and policy refusals
-        ("", "550 Requested action not taken: mailbox unavailable", "filtered"),
+        # RFC 5321's stock 550 text, as the server's own reply, is an unknown mailbox; relayed, a filter's
+        ("", "550 Requested action not taken: mailbox unavailable", "userunknown"),
+        ("relay", "550 Requested action not taken: mailbox unavailable", "filtered"),
+        # a reply naming only the address and its refusal refuses the address
+        ("", "542 a@b.example Rejected", "userunknown"),
+        ("", "550 <a@b.example>: rejected", "userunknown"),
         # no reply code at all: the report's own verdict
         ("", "User unknown", "filtered"),
         # the structure that places it at the address wins over the source
@@ -201,7 +206,7 @@ def test_phrase_and_rule_details(want: str, status: str, reply: str, command: st
 )
 def test_bare_user_unknown_is_decided_by_who_answered(source: str, diag: str, want: str) -> None:
     status = "5.1.1" if "5.1.1" in diag else ("5.5.0" if "5.5.0" in diag else "5.0.0")
-    reply = "550" if diag.startswith("550") else ""
+    reply = diag[:3] if diag[:3].isdigit() else ""
     assert find(status, reply, "", diag, "SMTP", "failed", "", source) == want
 
 
@@ -309,3 +314,69 @@ def test_provider_known_from_the_reporting_mta() -> None:
     )
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("r@b.example", "userunknown", True)
+
+
+@pytest.mark.parametrize(
+    ("status", "reply", "command", "diag", "want"),
+    [
+        # X.7.X is the refusal itself: the words need only say whom it is about
+        ("5.7.1", "550", "", "550 5.7.1 Client IP 192.0.2.1 is on the local deny list", "blocked"),
+        ("5.7.1", "554", "", "554 5.7.1 This mailbox does not accept messages from your domain", "rejected"),
+        ("5.7.1", "550", "", "550 5.7.1 Delivery not authorized to this recipient by policy", "policyviolation"),
+        # ... but the client's own authentication stays the security class's
+        ("5.7.57", "530", "", "530 5.7.57 Client not authenticated to send mail", "securityerror"),
+        # the same words without a policy code and without refusal words name no refusal
+        ("", "550", "", "550 Client IP 192.0.2.1 noted", "onhold"),
+        # a permanent failure naming the addressee with a negation, nothing else said
+        ("5.0.0", "550", "", "550 That recipient is not valid here", "userunknown"),
+        ("5.0.0", "550", "", "550 [kim@b.example]: Recipient verification failed", "userunknown"),
+        ("4.0.0", "450", "", "450 [kim@b.example]: Recipient verification failed", "onhold"),
+        ("5.0.0", "550", "DATA", "550 [kim@b.example]: Recipient verification failed", "onhold"),
+        # what is listed: the client, or a link inside the message
+        ("5.7.1", "550", "CONN", "550 5.7.1 Your IP is on a block list", "blocked"),
+        ("5.7.1", "550", "DATA", "550 5.7.1 Content rejected: URL in message is on a block list", "spamdetected"),
+        # the code settles words that point two ways
+        ("5.1.1", "550", "", "550 5.1.1 Mailbox unknown or disabled", "userunknown"),
+        ("4.4.2", "421", "", "421 4.4.2 Connection timed out while reading from mx.b.example", "networkerror"),
+        ("4.4.7", "421", "", "421 4.4.7 Message expired: connection timed out", "expired"),
+        # an X.4.X detail the table lacks is still the network
+        ("5.4.9", "550", "", "550 5.4.9 Routing problem", "networkerror"),
+    ],
+)
+def test_structure_before_words(status: str, reply: str, command: str, diag: str, want: str) -> None:
+    assert find(status, reply, command, diag, "SMTP", "failed") == want
+
+
+@pytest.mark.parametrize(
+    ("diag", "want"),
+    [
+        ("Mailbox quota usage exceeded", "mailboxfull"),
+        ("Boîte aux lettres du destinataire pleine", "mailboxfull"),
+        ("This account has been closed", "suspend"),
+        ("Message size exceeds fixed limit", "mesgtoobig"),
+        ("Insufficient system storage", "systemfull"),
+        ("Retry timeout exceeded", "expired"),
+        ("Mail server temporarily rejected message", "systemerror"),
+        ("Thank you", ""),
+    ],
+)
+def test_word_families(diag: str, want: str) -> None:
+    """A thing and its state, as stems: wordings no phrase table lists still find their reason."""
+    assert family(diag.lower()) == want
+
+
+def test_state_word_hints_only_skip_texts_the_pattern_cannot_match() -> None:
+    """The hints that let a text skip the addressee grammar change no answer on any sample."""
+    from bounce_parsers.reasons import rules
+
+    from . import reason_samples, reason_validation
+
+    texts = [s.diagnostic.lower() for s in reason_samples.SAMPLES + reason_samples.HOLDOUT + reason_validation.SAMPLES]
+    texts += ["caixa postal inexistente", "utente inesistente", "benutzer ungültig", "usuario inválido", "user vol"]
+    for pattern, hints in (
+        (rules._ADDRESSEE_GONE, rules.GONE_HINTS),
+        (rules._ADDRESSEE_FULL, rules.FULL_HINTS),
+        (rules._ADDRESSEE_OFF, rules.OFF_HINTS),
+    ):
+        for text in texts:
+            assert rules._addressee_is(pattern, text, hints) == rules._addressee_is(pattern, text), text
