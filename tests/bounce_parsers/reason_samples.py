@@ -2964,6 +2964,7 @@ ROUNDS: dict[int, tuple[int, int]] = {
 # names a client IP in the wording it was taken from.
 OPEN: frozenset[str] = frozenset(
     {
+        "550 5.7.1 Client does not have permissions to send as this sender",
         "554 5.7.1 Mail from a.example refused: domain blocked by administrator",
         "Amazon SES did not send the message to this address because it is on the suppression list for your account",
         "host mx.b.example[192.0.2.1] said: 421 4.7.0 Try again later, closing connection. (MAIL) (in reply to MAIL FROM command)",
@@ -2975,24 +2976,19 @@ OPEN: frozenset[str] = frozenset(
         # held-out rounds 14-16: the misses of their first measurement, open for the rules to answer
         "550 5.7.1 Ihre IP-Adresse 192.0.2.1 steht auf einer Sperrliste",
         "554 resimta-h1p-028600.sys.comcast.net comcast 192.0.2.1 found on one or more DNSBLs, see http://postmaster.comcast.net/smtp-error-codes.php#BL000001",
-        "550 5.7.1 Messaggio rifiutato per violazione delle policy",
         "550 Ip frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722",
-        "554 5.7.1 Conexión rechazada: la IP 192.0.2.1 está en lista negra",
         "The destination server for this recipient could not be found in Domain Name Service (DNS). Please verify the e-mail address and retry. If that fails, contact your system administrator. <mx.a.example #5.4.0>",
         "Domain b.example does not have a valid MX or A record",
-        "451 4.3.0 <kim@b.example> Temporary internal error",
         "550 kim@b.example has left the company, new address kim@c.example",
         "421 4.7.0 Maximum number of connections from your IP reached",
         "450 4.7.1 Sender rate overlimit - 120.0 / 1h / s@a.example",
         "kim@b.example: 宛先のメールアドレスが見つかりません",
         "550 收件人地址不存在",
         "kim@docomo.ne.jp: メールボックスが一杯です",
-        "550-5.7.1 [192.0.2.1] The IP you're using to send mail is not authorized to send email directly to our servers. Please use the SMTP relay at your service provider instead.",
         "552-5.7.0 This message was blocked because its content presents a potential security issue.",
         "The domain b.example couldn't be found. Check for typos or unnecessary spaces and try again.",
         "kim@b.example: 宛先ドメインが存在しません",
         '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection dropped due to SocketError." Attempted failover to alternate host, but that did not succeed.',
-        "421 4.3.0 Service temporarily unavailable, internal error",
         "451 4.7.652 The mail server [192.0.2.1] has exceeded the maximum number of connections.",
         "550 5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires all senders to authenticate with either SPF or DKIM.",
     }
