@@ -53,3 +53,9 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         **(context or {}),
     }
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def confirm(request: Request, title: str, text: str, button: str, action: str, back: str) -> HTMLResponse:
+    """The page that asks before what cannot be undone: BUTTON posts to ACTION, "Keep it" goes BACK."""
+    ctx = {"title": title, "text": text, "button": button, "action": action, "back": back}
+    return render(request, "confirm.html", ctx)

@@ -17,7 +17,7 @@ from app.subscription import consent, erasure
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.templating import confirm, render
 
 router = APIRouter()
 
@@ -71,9 +71,7 @@ def _contact_page(
     session: SessionDep,
     settings: SettingsDep,
     contact: Contact,
-    errors: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
+    form: FormState = FRESH,
 ) -> HTMLResponse:
     assert contact.id is not None
     view = contacts.view(session, contact)
@@ -102,10 +100,10 @@ def _contact_page(
         "campaigns": contacts.recent_campaigns(session),
         "campaign": int(campaign) if campaign.isdigit() else None,
         "verdict": verdict,
-        "errors": errors or {},
-        "values": values,
+        "errors": form.errors,
+        "values": form.values,
     }
-    return render(request, "contact.html", ctx, status_code)
+    return render(request, "contact.html", ctx, form.status_code)
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
@@ -126,7 +124,7 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
         attributes |= json.loads(values.get("other_attributes") or "{}") if values.get("other_attributes") else {}
     except (ValueError, TypeError):
         errors = {"other_attributes": 'write them as a JSON object, e.g. {"city": "Berlin"}'}
-        return _contact_page(request, session, settings, contact, errors, values, 400)
+        return _contact_page(request, session, settings, contact, refused(errors, values))
     try:
         changed = contacts.update(
             session, contact, values.get("first_name", ""), values.get("last_name", ""), attributes,
@@ -135,7 +133,7 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
     except contacts.ContactInvalid as exc:
         session.rollback()
         errors = {f.replace("attributes.", "field_"): m for f, m in exc.problems}
-        return _contact_page(request, session, settings, contact, errors, values, 400)
+        return _contact_page(request, session, settings, contact, refused(errors, values))
     except contacts.ContactErased as exc:
         raise HTTPException(409, str(exc)) from None
     session.commit()
@@ -156,17 +154,15 @@ def export(contact_id: int, session: SessionDep) -> Response:
 @router.get("/contacts/{contact_id}/erase", response_class=HTMLResponse, dependencies=EDITING)
 def erase_confirm(contact_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     contact = _get(session, contact_id)
-    ctx = {
-        "title": f"Erase {contact.email or 'this contact'}?",
-        "text": "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, "
+    text = (
+        "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, "
         "lists, campaign ledgers, bounces, suppressions, webhook events). A salted hash of the address stays in "
         "the suppression list, so no import brings them back, and the erasure is recorded in the consent "
-        "history. This cannot be undone; download the export first if the person asked for a copy.",
-        "action": f"/contacts/{contact_id}/erase",
-        "button": "Erase the person's data",
-        "back": f"/contacts/{contact_id}",
-    }
-    return render(request, "confirm.html", ctx)
+        "history. This cannot be undone; download the export first if the person asked for a copy."
+    )
+    title = f"Erase {contact.email or 'this contact'}?"
+    page = f"/contacts/{contact_id}"
+    return confirm(request, title, text, "Erase the person's data", f"{page}/erase", page)
 
 
 @router.post("/contacts/{contact_id}/erase")

@@ -28,7 +28,7 @@ from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
-from app.web.templating import render
+from app.web.templating import confirm, render
 
 router = APIRouter()
 # the upload streams its body itself, so its CSRF token is checked after the body, not by the router
@@ -143,14 +143,9 @@ def rename_list(
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
-    ctx = {
-        "title": f'Delete the list "{ml.name}"?',
-        "text": f"Its {members} memberships and import history are deleted; the contacts themselves stay.",
-        "action": f"/lists/{list_id}/delete",
-        "button": "Delete the list",
-        "back": f"/lists/{list_id}",
-    }
-    return render(request, "confirm.html", ctx)
+    text = f"Its {members} memberships and import history are deleted; the contacts themselves stay."
+    page = f"/lists/{list_id}"
+    return confirm(request, f'Delete the list "{ml.name}"?', text, "Delete the list", f"{page}/delete", page)
 
 
 @router.post("/lists/{list_id}/delete")

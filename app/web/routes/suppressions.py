@@ -15,7 +15,7 @@ from app.models import Suppression, utcnow
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.templating import confirm, render
 
 router = APIRouter()
 
@@ -88,15 +88,12 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
 @router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse, dependencies=EDITING)
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
-    ctx = {
-        "title": f"Mail {s.email} again?",
-        "text": f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
-        "Removing the suppression makes the address mailable in the next campaign.",
-        "action": f"/suppressions/{suppression_id}/remove",
-        "button": "Remove the suppression",
-        "back": "/suppressions",
-    }
-    return render(request, "confirm.html", ctx)
+    text = (
+        f"It was suppressed as {s.reason} on {s.created_at:%Y-%m-%d} ({s.source or 'no source'}). "
+        "Removing the suppression makes the address mailable in the next campaign."
+    )
+    action = f"/suppressions/{suppression_id}/remove"
+    return confirm(request, f"Mail {s.email} again?", text, "Remove the suppression", action, "/suppressions")
 
 
 @router.post("/suppressions/{suppression_id}/remove")

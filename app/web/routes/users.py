@@ -17,6 +17,7 @@ from app.users.audit import entries_newest_first
 from app.users.invites import invite
 from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
 from app.web.deps import UserDep
+from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
 from app.web.templating import render
 
@@ -26,13 +27,7 @@ USERS = PagedList(50, anchor="#users")
 AUDIT = PagedList(50, anchor="#audit")
 
 
-def _page(
-    request: Request,
-    session: SessionDep,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     rows, pager = USERS.fetch(session, request, users.users_by_id)
     context = {
         "users": rows,
@@ -40,10 +35,10 @@ def _page(
         "invites": users.open_invites(session),
         "policy": totp_policy(session),
         "roles": [(r, LABELS[r]) for r in ROLES],
-        "errors": errors or {},
-        "v": values or {},
+        "errors": form.errors,
+        "v": form.values,
     }
-    return render(request, "users.html", context, status_code)
+    return render(request, "users.html", context, form.status_code)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -65,9 +60,9 @@ async def invite_user(
     try:
         row = await run_in_threadpool(invite, engine, settings, email, role, user)
     except UserInvalid as exc:
-        return _page(request, session, {exc.field: exc.detail}, values, 400)
+        return _page(request, session, refused({exc.field: exc.detail}, values))
     except NoticeNotSent as exc:
-        return _page(request, session, {"email": f"no invitation sent: {exc}"}, values, 502)
+        return _page(request, session, FormState({"email": f"no invitation sent: {exc}"}, values, 502))
     request.state.audit_object = ("user_invite", row.id)
     request.state.audit_detail = {"email": row.email, "role": row.role}
     request.session["notice"] = (
