@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from app.audience import contacts, queries, search
 from app.audience import fields as custom_fields
@@ -17,7 +18,7 @@ from app.subscription import consent, erasure
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import confirm, render
+from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
 
@@ -100,10 +101,8 @@ def _contact_page(
         "campaigns": contacts.recent_campaigns(session),
         "campaign": int(campaign) if campaign.isdigit() else None,
         "verdict": verdict,
-        "errors": form.errors,
-        "values": form.values,
     }
-    return render(request, "contact.html", ctx, form.status_code)
+    return render_form(request, "contact.html", ctx, form)
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
@@ -176,6 +175,14 @@ def erase(contact_id: int, request: Request, session: SessionDep) -> RedirectRes
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
+class FieldForm(BaseModel):
+    name: str = ""
+    label: str = ""
+    type: str = "text"
+    choices: str = ""
+    required: str = ""  # a ticked box sends a value, an unticked one nothing
+
+
 @router.get("/fields", response_class=HTMLResponse)
 def fields_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _fields_page(request, session)
@@ -183,27 +190,17 @@ def fields_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 def _fields_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     rows, pager = FIELDS.fetch(session, request, custom_fields.by_name)
-    ctx = {"rows": rows, "pager": pager, "types": custom_fields.TYPES, "errors": form.errors, "values": form.values}
-    return render(request, "fields.html", ctx, form.status_code)
+    return render_form(request, "fields.html", {"rows": rows, "pager": pager, "types": custom_fields.TYPES}, form)
 
 
 @router.post("/fields", response_class=HTMLResponse)
-def add_field(
-    request: Request,
-    session: SessionDep,
-    name: Annotated[str, Form()] = "",
-    label: Annotated[str, Form()] = "",
-    type: Annotated[str, Form()] = "text",
-    choices: Annotated[str, Form()] = "",
-    required: Annotated[str, Form()] = "",
-) -> Response:
-    values = {"name": name, "label": label, "type": type, "choices": choices, "required": required}
-    options = [c for c in choices.replace(",", "\n").splitlines() if c.strip()]
+def add_field(request: Request, session: SessionDep, form: Annotated[FieldForm, Form()]) -> Response:
+    options = [c for c in form.choices.replace(",", "\n").splitlines() if c.strip()]
     try:
-        f = custom_fields.define(session, name, label, type, options, bool(required))
+        f = custom_fields.define(session, form.name, form.label, form.type, options, bool(form.required))
     except custom_fields.FieldProblem as exc:
         session.rollback()
-        return _fields_page(request, session, refused({exc.field: exc.message}, values))
+        return _fields_page(request, session, refused({exc.field: exc.message}, form.model_dump()))
     session.commit()
     request.session["notice"] = f"The field {f.label} is defined; templates use it as {{{{ {f.name} }}}}."
     return RedirectResponse("/fields", status_code=303)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.audience import fields as custom_fields
@@ -28,7 +28,7 @@ from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
-from app.web.templating import confirm, render
+from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
 # the upload streams its body itself, so its CSRF token is checked after the body, not by the router
@@ -40,6 +40,11 @@ LISTS = PagedList(100, key=lambda m: (m.name, m.id))
 IMPORTS = PagedList(20, param="imports", anchor="#imports-h")
 # the preview's form fields that carry the mapping on to the Import button
 _MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter", "field_for")
+
+
+class ListForm(BaseModel):
+    name: str = ""
+    description: str = ""
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -56,13 +61,8 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 def _lists_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     lists, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
     counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
-    ctx = {
-        "lists": [(m, counts.get(m.id, 0)) for m in lists],
-        "pager": pager,
-        "errors": form.errors,
-        "values": form.values,
-    }
-    return render(request, "lists.html", ctx, form.status_code)
+    ctx = {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager}
+    return render_form(request, "lists.html", ctx, form)
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -87,13 +87,11 @@ def _save_list(session: SessionDep, ml: MailingList, name: str, description: str
 
 
 @router.post("/lists", response_class=HTMLResponse)
-def create_list(
-    request: Request, session: SessionDep, name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = ""
-) -> Response:
-    ml = MailingList(name=name.strip(), description=description.strip())
-    errors = _save_list(session, ml, name.strip(), description.strip())
+def create_list(request: Request, session: SessionDep, form: Annotated[ListForm, Form()]) -> Response:
+    ml = MailingList(name=form.name.strip(), description=form.description.strip())
+    errors = _save_list(session, ml, form.name.strip(), form.description.strip())
     if errors:
-        return _lists_page(request, session, refused(errors, {"name": name, "description": description}))
+        return _lists_page(request, session, refused(errors, form.model_dump()))
     request.session["notice"] = f'List "{ml.name}" created.'
     return RedirectResponse(f"/lists/{ml.id}", status_code=303)
 
@@ -105,16 +103,8 @@ def _list_page(request: Request, session: SessionDep, ml: MailingList, form: For
     imports, pager = IMPORTS.fetch(
         session, request, lambda c: queries.imports_newest_first(list_id, c), f"/lists/{list_id}"
     )
-    ctx = {
-        "list": ml,
-        "members": members,
-        "imports": imports,
-        "pager": pager,
-        "formats": FORMATS,
-        "errors": form.errors,
-        "values": form.values,
-    }
-    return render(request, "list.html", ctx, form.status_code)
+    ctx = {"list": ml, "members": members, "imports": imports, "pager": pager, "formats": FORMATS}
+    return render_form(request, "list.html", ctx, form)
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -123,18 +113,12 @@ def list_page(list_id: int, request: Request, session: SessionDep) -> HTMLRespon
 
 
 @router.post("/lists/{list_id}/rename", response_class=HTMLResponse)
-def rename_list(
-    list_id: int,
-    request: Request,
-    session: SessionDep,
-    name: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-) -> Response:
+def rename_list(list_id: int, request: Request, session: SessionDep, form: Annotated[ListForm, Form()]) -> Response:
     ml = _get_list(session, list_id)
-    errors = _save_list(session, ml, name.strip(), description.strip())
+    errors = _save_list(session, ml, form.name.strip(), form.description.strip())
     if errors:
         session.refresh(ml)
-        return _list_page(request, session, ml, refused(errors, {"name": name, "description": description}))
+        return _list_page(request, session, ml, refused(errors, form.model_dump()))
     request.session["notice"] = "List saved."
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import User
@@ -19,12 +20,17 @@ from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
 from app.web.deps import UserDep
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.templating import render, render_form
 
 router = APIRouter()
 
 USERS = PagedList(50, anchor="#users")
 AUDIT = PagedList(50, anchor="#audit")
+
+
+class InvitationForm(BaseModel):
+    email: str = ""
+    role: str = "viewer"
 
 
 def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
@@ -35,10 +41,8 @@ def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTM
         "invites": users.open_invites(session),
         "policy": totp_policy(session),
         "roles": [(r, LABELS[r]) for r in ROLES],
-        "errors": form.errors,
-        "v": form.values,
     }
-    return render(request, "users.html", context, form.status_code)
+    return render_form(request, "users.html", context, form)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -53,12 +57,11 @@ async def invite_user(
     session: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
-    email: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "viewer",
+    form: Annotated[InvitationForm, Form()],
 ) -> Response:
-    values = {"email": email, "role": role}
+    values = form.model_dump()
     try:
-        row = await run_in_threadpool(invite, engine, settings, email, role, user)
+        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user)
     except UserInvalid as exc:
         return _page(request, session, refused({exc.field: exc.detail}, values))
     except NoticeNotSent as exc:
