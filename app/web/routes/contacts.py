@@ -18,6 +18,7 @@ from app.subscription import consent, erasure
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
+from app.web.responses import removed
 from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
@@ -211,7 +212,5 @@ def remove_field(field_id: int, request: Request, session: SessionDep) -> Redire
     f = custom_fields.get(session, field_id)
     if f is None:
         raise HTTPException(404, f"no custom field with id {field_id}")
-    custom_fields.remove(session, f)
-    session.commit()
-    request.session["notice"] = f"The field {f.label} is gone; contacts keep their values as plain attributes."
-    return RedirectResponse("/fields", status_code=303)
+    notice = f"The field {f.label} is gone; contacts keep their values as plain attributes."
+    return removed(request, session, custom_fields.remove, f, "/fields", notice)

@@ -13,10 +13,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.audience import fields as custom_fields
-from app.audience import queries
+from app.audience import lists, queries
 from app.audience.export import csv_lines
 from app.audience.importer import ImportFile, claim, create_job, run_import, run_in_background
-from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
@@ -28,6 +27,7 @@ from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
+from app.web.responses import removed
 from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
@@ -59,9 +59,9 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def _lists_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
-    lists, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
-    counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
-    ctx = {"lists": [(m, counts.get(m.id, 0)) for m in lists], "pager": pager}
+    rows, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
+    counts = queries.member_counts(session, [m.id for m in rows])  # of the lists on this page only
+    ctx = {"lists": [(m, counts.get(m.id, 0)) for m in rows], "pager": pager}
     return render_form(request, "lists.html", ctx, form)
 
 
@@ -76,11 +76,10 @@ def _save_list(session: SessionDep, ml: MailingList, name: str, description: str
         body = ListCreate(name=name, description=description)
     except ValidationError as exc:
         return _field_errors(exc)
-    ml.name, ml.description = body.name, body.description
-    session.add(ml)
     try:
+        lists.save(session, ml, body.name, body.description)
         session.commit()
-    except IntegrityError:
+    except (lists.ListNameTaken, IntegrityError):  # IntegrityError: the name was taken meanwhile
         session.rollback()
         return {"name": f'a list named "{body.name}" already exists'}
     return {}
@@ -135,10 +134,7 @@ def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLR
 @router.post("/lists/{list_id}/delete")
 def delete_list(list_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     ml = _get_list(session, list_id)
-    delete_with_members(session, ml)
-    session.commit()
-    request.session["notice"] = f'List "{ml.name}" deleted.'
-    return RedirectResponse("/lists", status_code=303)
+    return removed(request, session, lists.delete_list, ml, "/lists", f'List "{ml.name}" deleted.')
 
 
 # --- the import wizard ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from app.models import Suppression, utcnow
 from app.web.deps import EDITING
 from app.web.forms import FormState, refused
 from app.web.paging import PagedList
+from app.web.responses import removed
 from app.web.templating import confirm, render_form
 
 router = APIRouter()
@@ -93,10 +94,7 @@ def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -
 @router.post("/suppressions/{suppression_id}/remove")
 def remove(suppression_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     s = _get(session, suppression_id)
-    suppressions.remove(session, s)
-    session.commit()
-    request.session["notice"] = f"{s.email} is no longer suppressed."
-    return RedirectResponse("/suppressions", status_code=303)
+    return removed(request, session, suppressions.remove, s, "/suppressions", f"{s.email} is no longer suppressed.")
 
 
 @router.get("/suppressions.csv")

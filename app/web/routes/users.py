@@ -20,6 +20,7 @@ from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
 from app.web.deps import UserDep
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
+from app.web.responses import done
 from app.web.templating import render, render_form
 
 router = APIRouter()
@@ -68,15 +69,13 @@ async def invite_user(
         return _page(request, session, FormState({"email": f"no invitation sent: {exc}"}, values, 502))
     request.state.audit_object = ("user_invite", row.id)
     request.state.audit_detail = {"email": row.email, "role": row.role}
-    request.session["notice"] = (
-        f"Invitation sent to {row.email}; the link works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC."
+    return _done(
+        request, f"Invitation sent to {row.email}; the link works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC."
     )
-    return RedirectResponse("/users", status_code=303)
 
 
 def _done(request: Request, notice: str) -> RedirectResponse:
-    request.session["notice"] = notice
-    return RedirectResponse("/users", status_code=303)
+    return done(request, "/users", notice)
 
 
 @router.post("/users/{user_id}/role")
