@@ -59,6 +59,15 @@ def where_given(query: Any, *conditions: tuple[Any, Any]) -> Any:
     return query
 
 
+def save_given(session: Session, row: SQLModel, **values: Any) -> None:
+    """ROW with each value that is given set (None keeps the stored one), added to the session; the caller
+    commits. The partial update behind every PATCH and edit form."""
+    for name, value in values.items():
+        if value is not None:
+            setattr(row, name, value)
+    session.add(row)
+
+
 # objects the migrations make that the models do not describe (a dialect's own index kinds)
 UNMODELLED = ("contact_search_fts", "contact_search_trgm")
 

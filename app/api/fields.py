@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Response
 
-from app.api.errors import get_or_404, request_error
+from app.api.errors import request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import Resource, deleted
 from app.audience import fields
 from app.audience.schemas import CustomFieldCreate, CustomFieldPublic, CustomFieldUpdate
 from app.deps import Id, SessionDep
@@ -12,19 +13,14 @@ from app.models import CustomField
 router = APIRouter(tags=["audience"])
 
 
-def _public(f: CustomField) -> CustomFieldPublic:
-    return CustomFieldPublic(**f.model_dump(include=set(CustomFieldPublic.model_fields)))
-
-
-def _get(session: SessionDep, field_id: int) -> CustomField:
-    return get_or_404(session, CustomField, field_id, "field_id", "custom field")
+FIELDS = Resource(CustomField, CustomFieldPublic, "field_id", "custom field")
 
 
 @router.get("/fields", response_model=Page[CustomFieldPublic])
 def list_fields(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[CustomFieldPublic]:
     """Custom fields by name."""
     items, next_cursor = fields.fields_page(session, limit, cursor)
-    return Page(items=[_public(f) for f in items], next_cursor=next_cursor)
+    return Page(items=[FIELDS.shown(f) for f in items], next_cursor=next_cursor)
 
 
 @router.post(
@@ -41,28 +37,26 @@ def create_field(body: CustomFieldCreate, session: SessionDep) -> CustomFieldPub
         session.rollback()
         raise request_error(409 if "already exists" in exc.message else 422, ["body", exc.field], exc.message) from None
     session.commit()
-    return _public(f)
+    return FIELDS.shown(f)
 
 
 @router.get("/fields/{field_id}", response_model=CustomFieldPublic)
 def get_field(field_id: Id, session: SessionDep) -> CustomFieldPublic:
-    return _public(_get(session, field_id))
+    return FIELDS.shown(FIELDS.get(session, field_id))
 
 
 @router.patch("/fields/{field_id}", response_model=CustomFieldPublic, description="The name and type stay.")
 def update_field(field_id: Id, body: CustomFieldUpdate, session: SessionDep) -> CustomFieldPublic:
-    f = _get(session, field_id)
+    f = FIELDS.get(session, field_id)
     try:
         fields.change(session, f, body.label, body.choices, body.required)
     except fields.FieldProblem as exc:
         session.rollback()
         raise request_error(422, ["body", exc.field], exc.message) from None
     session.commit()
-    return _public(f)
+    return FIELDS.shown(f)
 
 
 @router.delete("/fields/{field_id}", status_code=204, description="Contacts keep their values as plain attributes.")
 def delete_field(field_id: Id, session: SessionDep) -> Response:
-    fields.remove(session, _get(session, field_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, fields.remove, FIELDS.get(session, field_id))

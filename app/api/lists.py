@@ -5,8 +5,7 @@ from fastapi import APIRouter, Response
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.api.resources import deleted
-from app.audience import queries
-from app.audience.lists import delete_list as delete_with_members
+from app.audience import lists, queries
 from app.audience.schemas import ListCreate, ListPublic, ListUpdate
 from app.deps import Id, SessionDep
 from app.models import MailingList
@@ -30,10 +29,13 @@ def _get_list(session: SessionDep, list_id: int) -> MailingList:
     return get_or_404(session, MailingList, list_id, "list_id", "list")
 
 
-def _name_taken(session: SessionDep, name: str, except_id: int | None = None) -> None:
-    existing = queries.list_named(session, name)
-    if existing is not None and existing != except_id:
-        raise request_error(409, ["body", "name"], f'a list named "{name}" already exists (id {existing})')
+def _saved(session: SessionDep, ml: MailingList, name: str | None, description: str | None) -> ListPublic:
+    try:
+        lists.save(session, ml, name, description)
+    except lists.ListNameTaken as exc:
+        raise request_error(409, ["body", "name"], str(exc)) from None
+    session.commit()
+    return _list_public(session, ml)
 
 
 @router.get("/lists", response_model=Page[ListPublic])
@@ -49,11 +51,7 @@ def list_lists(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery
 
 @router.post("/lists", response_model=ListPublic, status_code=201)
 def create_list(body: ListCreate, session: SessionDep) -> ListPublic:
-    _name_taken(session, body.name)
-    ml = MailingList(name=body.name, description=body.description)
-    session.add(ml)
-    session.commit()
-    return _list_public(session, ml)
+    return _saved(session, MailingList(name=body.name, description=body.description), body.name, body.description)
 
 
 @router.get("/lists/{list_id}", response_model=ListPublic)
@@ -63,17 +61,9 @@ def get_list(list_id: Id, session: SessionDep) -> ListPublic:
 
 @router.patch("/lists/{list_id}", response_model=ListPublic)
 def update_list(list_id: Id, body: ListUpdate, session: SessionDep) -> ListPublic:
-    ml = _get_list(session, list_id)
-    if body.name is not None:
-        _name_taken(session, body.name, except_id=list_id)
-        ml.name = body.name
-    if body.description is not None:
-        ml.description = body.description
-    session.add(ml)
-    session.commit()
-    return _list_public(session, ml)
+    return _saved(session, _get_list(session, list_id), body.name, body.description)
 
 
 @router.delete("/lists/{list_id}", status_code=204, description="Deletes the list and its memberships; contacts stay.")
 def delete_list(list_id: Id, session: SessionDep) -> Response:
-    return deleted(session, delete_with_members, _get_list(session, list_id))
+    return deleted(session, lists.delete_list, _get_list(session, list_id))

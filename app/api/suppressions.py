@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from app.addresses import InvalidAddress, email_key
-from app.api.errors import get_or_404, request_error
+from app.api.errors import request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
-from app.api.resources import deleted
+from app.api.resources import Resource, deleted
 from app.audience import queries, suppressions
 from app.audience.export import csv_lines
 from app.audience.schemas import (
@@ -23,12 +23,7 @@ from app.models import Suppression, utcnow
 router = APIRouter(tags=["audience"])
 
 
-def _suppression_public(s: Suppression) -> SuppressionPublic:
-    return SuppressionPublic(**s.model_dump(include=set(SuppressionPublic.model_fields)))
-
-
-def _get_suppression(session: SessionDep, suppression_id: int) -> Suppression:
-    return get_or_404(session, Suppression, suppression_id, "suppression_id", "suppression")
+SUPPRESSIONS = Resource(Suppression, SuppressionPublic, "suppression_id", "suppression")
 
 
 @router.get("/suppressions", response_model=Page[SuppressionPublic])
@@ -42,7 +37,7 @@ def list_suppressions(
     """Suppressions, newest first (all of them at once: suppressions.csv)."""
     query = queries.suppressions_filtered(reason, email_key(email) if email else None)
     items, next_cursor = queries.suppressions_page(session, query, limit, cursor)
-    return Page(items=[_suppression_public(s) for s in items], next_cursor=next_cursor)
+    return Page(items=[SUPPRESSIONS.shown(s) for s in items], next_cursor=next_cursor)
 
 
 @router.post("/suppressions", response_model=SuppressionPublic, status_code=201)
@@ -54,7 +49,7 @@ def create_suppression(body: SuppressionCreate, session: SessionDep) -> Suppress
         raise request_error(422, ["body", "email"], str(exc)) from None
     except suppressions.AlreadySuppressed as exc:
         raise request_error(409, ["body", "email"], str(exc)) from None
-    return _suppression_public(s)
+    return SUPPRESSIONS.shown(s)
 
 
 @router.get("/suppressions.csv", response_class=StreamingResponse)
@@ -79,17 +74,17 @@ def _iso(value: datetime) -> str:
 
 @router.get("/suppressions/{suppression_id}", response_model=SuppressionPublic)
 def get_suppression(suppression_id: Id, session: SessionDep) -> SuppressionPublic:
-    return _suppression_public(_get_suppression(session, suppression_id))
+    return SUPPRESSIONS.shown(SUPPRESSIONS.get(session, suppression_id))
 
 
 @router.patch("/suppressions/{suppression_id}", response_model=SuppressionPublic)
 def update_suppression(suppression_id: Id, body: SuppressionUpdate, session: SessionDep) -> SuppressionPublic:
-    s = _get_suppression(session, suppression_id)
+    s = SUPPRESSIONS.get(session, suppression_id)
     suppressions.change(session, s, body.reason, body.note)
     session.commit()
-    return _suppression_public(s)
+    return SUPPRESSIONS.shown(s)
 
 
 @router.delete("/suppressions/{suppression_id}", status_code=204, description="The address becomes mailable again.")
 def delete_suppression(suppression_id: Id, session: SessionDep) -> Response:
-    return deleted(session, suppressions.remove, _get_suppression(session, suppression_id))
+    return deleted(session, suppressions.remove, SUPPRESSIONS.get(session, suppression_id))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.errors import get_or_404, request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
-from app.api.resources import deleted
+from app.api.resources import Resource, deleted
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.settings import Settings
@@ -37,12 +37,7 @@ def _unsafe(exc: UnsafeTarget) -> HTTPException:
     return request_error(422, ["body", "url"], str(exc))
 
 
-def _public(ep: WebhookEndpoint) -> WebhookPublic:
-    return WebhookPublic.model_validate(ep, from_attributes=True)
-
-
-def _get(session: SessionDep, webhook_id: int) -> WebhookEndpoint:
-    return get_or_404(session, WebhookEndpoint, webhook_id, "webhook_id", "webhook")
+WEBHOOKS = Resource(WebhookEndpoint, WebhookPublic, "webhook_id", "webhook")
 
 
 def _delivery_public(d: WebhookDelivery, event_type: str) -> WebhookDeliveryPublic:
@@ -64,34 +59,34 @@ def create_webhook(body: WebhookCreate, session: SessionDep, settings: SettingsD
     except UnsafeTarget as exc:
         raise _unsafe(exc) from None
     session.commit()
-    return WebhookCreated(**_public(ep).model_dump(), secret=ep.secret)
+    return WebhookCreated(**WEBHOOKS.shown(ep).model_dump(), secret=ep.secret)
 
 
 @router.get("/webhooks", response_model=Page[WebhookPublic])
 def list_webhooks(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[WebhookPublic]:
     items, next_cursor = queries.endpoints_page(session, limit, cursor)
-    return Page(items=[_public(r) for r in items], next_cursor=next_cursor)
+    return Page(items=[WEBHOOKS.shown(r) for r in items], next_cursor=next_cursor)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookPublic)
 def get_webhook(webhook_id: Id, session: SessionDep) -> WebhookPublic:
-    return _public(_get(session, webhook_id))
+    return WEBHOOKS.shown(WEBHOOKS.get(session, webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookPublic)
 def update_webhook(webhook_id: Id, body: WebhookUpdate, session: SessionDep, settings: SettingsDep) -> WebhookPublic:
-    ep = _get(session, webhook_id)
+    ep = WEBHOOKS.get(session, webhook_id)
     try:
         endpoints.change(session, ep, body.model_dump(exclude_unset=True, exclude_none=True), _allowed(settings))
     except UnsafeTarget as exc:
         raise _unsafe(exc) from None
     session.commit()
-    return _public(ep)
+    return WEBHOOKS.shown(ep)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, description="Its deliveries and their log go with it.")
 def delete_webhook(webhook_id: Id, session: SessionDep) -> Response:
-    return deleted(session, endpoints.remove, _get(session, webhook_id))
+    return deleted(session, endpoints.remove, WEBHOOKS.get(session, webhook_id))
 
 
 @router.get("/webhook-deliveries", response_model=Page[WebhookDeliveryPublic])

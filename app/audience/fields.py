@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app.db import save_given
 from app.keyset import after_name_id, fetch
 from app.models import CustomField, utcnow
 
@@ -115,13 +116,13 @@ def change(
     cleaned = _check_definition(
         field.name, label if label is not None else field.label, field.type, choices or field.choices
     )
-    if label is not None:
-        field.label = label.strip()
-    if choices is not None:
-        field.choices = cleaned
-    if required is not None:
-        field.required = required
-    session.add(field)
+    save_given(
+        session,
+        field,
+        label=label and label.strip(),
+        choices=cleaned if choices is not None else None,
+        required=required,
+    )
 
 
 def remove(session: Session, field: CustomField) -> None:

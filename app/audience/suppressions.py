@@ -8,6 +8,7 @@ from sqlmodel import Session, col
 
 from app.addresses import normalise
 from app.audience.queries import is_suppressed
+from app.db import save_given
 from app.models import Contact, Suppression, utcnow
 from app.subscription import consent
 from app.webhooks.events import emit_unsubscribe
@@ -38,11 +39,7 @@ def add(session: Session, email: str, reason: str, source: str, note: str, now: 
 
 def change(session: Session, suppression: Suppression, reason: str | None, note: str | None) -> None:
     """Set what is given (None keeps the value); the caller commits."""
-    if reason is not None:
-        suppression.reason = reason
-    if note is not None:
-        suppression.note = note
-    session.add(suppression)
+    save_given(session, suppression, reason=reason, note=note)
 
 
 def remove(session: Session, suppression: Suppression) -> None:

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from app.models import utcnow
-from app.sending.compose import message_id_domain
+from app.sending.compose import Envelope, message_id_domain
 from app.sending.message import dot_stuff
 from app.sending.relay import ConnectionLost, NotSendable, RelayConnection, RelayError
 from app.settings import Settings
@@ -23,12 +23,13 @@ def send_notice(settings: Settings, to: str, subject: str, text: str) -> None:
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain=message_id_domain(settings))
+    msg["Message-ID"] = message_id = make_msgid(domain=message_id_domain(settings))
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
     conn = RelayConnection(settings)
     try:
-        reply = conn.send(settings.bounce_address, to, dot_stuff(msg.as_bytes()), smtputf8=not to.isascii())
+        data = dot_stuff(msg.as_bytes())
+        reply = conn.send(Envelope(settings.bounce_address, to, data, None, None, message_id, not to.isascii()))
     except (RelayError, NotSendable, ConnectionLost) as exc:
         raise NoticeNotSent(f"the relay did not take the message: {exc}") from exc
     finally:

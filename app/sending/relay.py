@@ -55,15 +55,6 @@ class Sendable(Protocol):
 
 
 @dataclass(frozen=True)
-class Message:
-    sender: str
-    rcpt: str
-    data: bytes
-    envid: str | None = None
-    smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
-
-
-@dataclass(frozen=True)
 class Reply:
     code: int
     text: str
@@ -244,10 +235,9 @@ class RelayConnection:
             raise ConnectionLost(code, text or "connection closed")
         return code, text
 
-    def send(self, sender: str, rcpt: str, data: bytes, envid: str | None = None, smtputf8: bool = False) -> Reply:
-        """Send one message (already dot-stuffed, CRLF). `smtputf8`: an address in it is not ASCII
-        (RFC 6531). Raises ConnectionLost, RelayError('sender'/'relay') or NotSendable."""
-        result = self.send_many([Message(sender, rcpt, data, envid, smtputf8)])[0]
+    def send(self, message: Sendable) -> Reply:
+        """Send one message. Raises ConnectionLost, RelayError('sender'/'relay') or NotSendable."""
+        result = self.send_many([message])[0]
         if isinstance(result, Exception):
             raise result
         assert result is not None

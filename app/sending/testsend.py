@@ -73,7 +73,7 @@ def test_send(
             except RenderFailed as exc:
                 raise ValueError(f"contact_id: {exc}") from exc
             try:
-                reply = conn.send(env.sender, env.rcpt, env.data, smtputf8=env.smtputf8)
+                reply = conn.send(env)
             except NotSendable as exc:
                 results.append(TestSendResult(address, False, str(exc)))
                 continue

@@ -10,7 +10,6 @@ again when the lease ends (at least once, like the campaign ledger)."""
 
 import email.policy
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -24,7 +23,7 @@ from app.models import Contact, MailingList, TransactionalMessage, utcnow
 from app.models.states import BounceKind, BounceSource, MessageState
 from app.models.types import TEXT_LENGTH
 from app.secret_key import get_secret_key
-from app.sending.compose import message_id_domain
+from app.sending.compose import Envelope, message_id_domain
 from app.sending.message import dot_stuff, one_line
 from app.sending.relay import ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
 from app.sending.render import CampaignTemplates, RenderFailed, TemplateProblem, contact_context, render_limits
@@ -68,16 +67,7 @@ def confirm_expires(settings: Settings, created_at: datetime) -> datetime:
     return created_at + timedelta(days=settings.signup_unconfirmed_days)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    sender: str
-    rcpt: str
-    data: bytes
-    message_id: str
-    smtputf8: bool
-
-
-def compose(session: Session, settings: Settings, secret: bytes, row: TransactionalMessage) -> Outgoing:
+def compose(session: Session, settings: Settings, secret: bytes, row: TransactionalMessage) -> Envelope:
     """The message's envelope and bytes. Raises RenderFailed (a template that fails for this contact)."""
     assert row.id is not None  # a stored row
     ml = session.get(MailingList, row.list_id) if row.list_id is not None else None
@@ -116,7 +106,8 @@ def compose(session: Session, settings: Settings, secret: bytes, row: Transactio
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(rendered_text)
     sender = verp_address(settings.bounce_address, token)
-    return Outgoing(sender, row.email, dot_stuff(msg.as_bytes()), msg["Message-ID"], not row.email.isascii())
+    data = dot_stuff(msg.as_bytes())
+    return Envelope(sender, row.email, data, None, None, msg["Message-ID"], smtputf8=not row.email.isascii())
 
 
 def _claim(engine: Engine, now: datetime) -> list[int]:
@@ -218,7 +209,7 @@ def _send_one(engine: Engine, settings: Settings, secret: bytes, conn: RelayConn
         row.message_id = out.message_id
         session.rollback()  # no transaction (on SQLite, no lock) while the relay answers
         try:
-            reply = conn.send(out.sender, out.rcpt, out.data, smtputf8=out.smtputf8)
+            reply = conn.send(out)
         except NotSendable as exc:
             reply = Reply(554, str(exc), "rcpt")
         now = utcnow()

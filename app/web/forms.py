@@ -1,6 +1,7 @@
 """Small helpers for reading HTML forms: every problem is kept under the name of its field."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -22,14 +23,14 @@ class FormState:
     typed twice) and the page's status. The default: the form as first shown."""
 
     errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     status_code: int = 200
 
 
 FRESH = FormState()
 
 
-def refused(errors: dict[str, str], values: dict[str, str] | None = None) -> FormState:
+def refused(errors: dict[str, str], values: dict[str, Any] | None = None) -> FormState:
     """The form sent back with what is wrong (400)."""
     return FormState(errors, values or {}, 400)
 

@@ -14,6 +14,7 @@ from app.i18n.labels import label
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
+from app.web.forms import FormState
 
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(TEMPLATES / "web"), autoescape=True, extensions=["jinja2.ext.i18n"])
@@ -62,3 +63,15 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         **(context or {}),
     }
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def render_form(request: Request, name: str, context: dict[str, Any], form: FormState) -> HTMLResponse:
+    """A page with a form that may come back: FORM's problems (`errors`) and what was typed (`values`)
+    beside the page's own CONTEXT, with the form's status."""
+    return render(request, name, {**context, "errors": form.errors, "values": form.values}, form.status_code)
+
+
+def confirm(request: Request, title: str, text: str, button: str, action: str, back: str) -> HTMLResponse:
+    """The page that asks before what cannot be undone: BUTTON posts to ACTION, "Keep it" goes BACK."""
+    ctx = {"title": title, "text": text, "button": button, "action": action, "back": back}
+    return render(request, "confirm.html", ctx)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app.db import save_given
 from app.models import WebhookEndpoint
 from app.webhooks.signing import new_secret
 from app.webhooks.url_safety import AllowList, target
@@ -29,9 +30,7 @@ def change(session: Session, endpoint: WebhookEndpoint, changes: dict[str, Any],
         target(changes["url"], allow)
     if "events" in changes:
         changes = {**changes, "events": sorted(set(changes["events"]))}
-    for key, value in changes.items():
-        setattr(endpoint, key, value)
-    session.add(endpoint)
+    save_given(session, endpoint, **changes)
 
 
 def remove(session: Session, endpoint: WebhookEndpoint) -> None:

@@ -8,7 +8,8 @@ from sqlmodel import Session
 
 from app.models import Bounce, Campaign, Delivery, DeliveryAttempt, utcnow
 from app.sending import campaigns as service
-from app.sending.relay import ConnectionLost, Message, RelayConnection, Reply
+from app.sending.compose import Envelope
+from app.sending.relay import ConnectionLost, RelayConnection, Reply
 from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, run_worker_until
 from tests.sending.sink import Sink, SinkServer
 
@@ -46,8 +47,9 @@ def _attempts(engine, delivery_id: int) -> list[tuple[str, int]]:  # type: ignor
         ]
 
 
-def _message(rcpt: str) -> Message:
-    return Message("bounces@example.test", rcpt, f"Subject: hi\r\n\r\nhello {rcpt}\r\n".encode())
+def _message(rcpt: str) -> Envelope:
+    data = f"Subject: hi\r\n\r\nhello {rcpt}\r\n".encode()
+    return Envelope("bounces@example.test", rcpt, data, None, None, f"<{rcpt}>")
 
 
 def test_one_pipelined_stream_gives_each_message_its_own_reply(settings) -> None:

@@ -12,6 +12,7 @@ from app.i18n import gettext as _
 from app.users.accounts import UserInvalid, set_language
 from app.users.totp import CodeInvalid, enrol, recovery_codes_left
 from app.web.deps import UserDep
+from app.web.forms import refused
 from app.web.routes.auth import enrol_page, recovery_codes_page
 from app.web.templating import render
 
@@ -56,13 +57,16 @@ async def set_up_two_factor(
     secret = request.session.get("enrol_secret")
     if not isinstance(secret, str):
         return enrol_page(
-            request, user.email, "/account/two-factor", {"code": _("the page was out of date: scan the new code")}, 400
+            request,
+            user.email,
+            "/account/two-factor",
+            refused({"code": _("the page was out of date: scan the new code")}),
         )
     assert user.id is not None
     try:
         codes = await run_in_threadpool(enrol, engine, user.id, secret, code)
     except CodeInvalid as exc:
-        return enrol_page(request, user.email, "/account/two-factor", {"code": str(exc)}, 400)
+        return enrol_page(request, user.email, "/account/two-factor", refused({"code": str(exc)}))
     request.session.pop("enrol_secret", None)
     request.state.audit_object = ("user", user.id)
     return recovery_codes_page(request, codes, "/account")

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from app import apikeys
 from app.deps import SessionDep
@@ -11,11 +12,16 @@ from app.i18n import gettext as _
 from app.models.types import NAME_LENGTH
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.templating import render_form
 
 router = APIRouter()
 
 KEYS = PagedList(50, anchor="#api-keys")
+
+
+class KeyForm(BaseModel):
+    name: str = ""
+    scope: str = "read"
 
 
 def _page(
@@ -26,8 +32,7 @@ def _page(
 ) -> HTMLResponse:
     # newest first; rows carry the prefix, never the key
     keys, pager = KEYS.fetch(session, request, apikeys.keys_newest_first)
-    context = {"keys": keys, "pager": pager, "new_key": new_key, "errors": form.errors, "v": form.values}
-    return render(request, "apikeys.html", context, form.status_code)
+    return render_form(request, "apikeys.html", {"keys": keys, "pager": pager, "new_key": new_key}, form)
 
 
 @router.get("/settings/api-keys", response_class=HTMLResponse)
@@ -36,10 +41,9 @@ def api_keys_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/settings/api-keys", response_class=HTMLResponse)
-def create_key(
-    request: Request, session: SessionDep, name: Annotated[str, Form()] = "", scope: Annotated[str, Form()] = "read"
-) -> HTMLResponse:
-    values = {"name": name, "scope": scope}
+def create_key(request: Request, session: SessionDep, form: Annotated[KeyForm, Form()]) -> HTMLResponse:
+    name, scope = form.name, form.scope
+    values = form.model_dump()
     errors = {}
     if not name.strip():
         errors["name"] = _("Say who will use the key, e.g. CMS.")

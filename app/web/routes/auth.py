@@ -16,9 +16,9 @@ from app.users.directory import sign_in_step
 from app.users.invites import InviteInvalid, accept_invite, open_invite
 from app.users.totp import CodeInvalid, check_second_factor, enrol, new_secret, provisioning_uri, qr_svg
 from app.web.csrf import require_csrf
-from app.web.forms import Credentials
+from app.web.forms import FRESH, Credentials, FormState, refused
 from app.web.session import sign_in, sign_out
-from app.web.templating import render
+from app.web.templating import render, render_form
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -103,21 +103,19 @@ async def check_code(request: Request, engine: EngineDep, code: Annotated[str, F
     try:
         await run_in_threadpool(check_second_factor, engine, pending[0], code)
     except CodeInvalid as exc:
-        return render(request, "login_code.html", {"errors": {"code": str(exc)}}, status_code=400)
+        return render_form(request, "login_code.html", {}, refused({"code": str(exc)}))
     target = _safe_next(request.session.get("pending_next"))
     await sign_in(request, engine, pending[0], pending[1])
     return RedirectResponse(target, status_code=303)
 
 
-def enrol_page(
-    request: Request, email: str, action: str, errors: dict[str, str] | None = None, status_code: int = 200
-) -> HTMLResponse:
+def enrol_page(request: Request, email: str, action: str, form: FormState = FRESH) -> HTMLResponse:
     """The QR code of a new secret (kept in the signed cookie until confirmed) and the field for the first code."""
     secret = request.session.get("enrol_secret")
     if not isinstance(secret, str):
         secret = request.session["enrol_secret"] = new_secret()
-    ctx = {"qr": qr_svg(provisioning_uri(secret, email)), "secret": secret, "action": action, "errors": errors or {}}
-    response = render(request, "two_factor_enrol.html", ctx, status_code)
+    ctx = {"qr": qr_svg(provisioning_uri(secret, email)), "secret": secret, "action": action}
+    response = render_form(request, "two_factor_enrol.html", ctx, form)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -139,7 +137,7 @@ async def enrol_at_sign_in(request: Request, engine: EngineDep, code: Annotated[
     try:
         codes = await run_in_threadpool(enrol, engine, pending[0], secret, code)
     except CodeInvalid as exc:
-        return enrol_page(request, pending[1], "/login/enrol", {"code": str(exc)}, 400)
+        return enrol_page(request, pending[1], "/login/enrol", refused({"code": str(exc)}))
     target = _safe_next(request.session.get("pending_next"))
     await sign_in(request, engine, pending[0], pending[1])
     return recovery_codes_page(request, codes, target)

@@ -33,10 +33,10 @@ from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.deps import EDITING
-from app.web.forms import FormErrors, add_validation_errors, addresses, ints, text
+from app.web.forms import FormErrors, FormState, add_validation_errors, addresses, ints, refused, text
 from app.web.paging import PagedList, Pager
 from app.web.progress import campaign_progress
-from app.web.templating import render
+from app.web.templating import render, render_form
 
 router = APIRouter()
 
@@ -96,17 +96,10 @@ def _from_form(
 
 
 def _compose_page(
-    request: Request,
-    session: Session,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    campaign: Campaign | None = None,
-    status_code: int = 200,
+    request: Request, session: Session, form: FormState, campaign: Campaign | None = None
 ) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
-    return render(
-        request, "compose.html", {"values": values, "errors": errors, "lists": lists, "campaign": campaign}, status_code
-    )
+    return render_form(request, "compose.html", {"lists": lists, "campaign": campaign}, form)
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -123,7 +116,7 @@ def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -
         "subject": "",
         "text_template": "Hello {{ first_name }},\n\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n",
     }
-    return _compose_page(request, session, values, {})
+    return _compose_page(request, session, FormState(values=values))
 
 
 @router.post("/campaigns/new", response_class=HTMLResponse)
@@ -132,7 +125,7 @@ async def create_campaign(request: Request, session: SessionDep, settings: Setti
         _from_form, await request.form(), session, render_limits(settings)
     )
     if campaign is None:
-        return _compose_page(request, session, values, errors, status_code=400)
+        return _compose_page(request, session, refused(errors, values))
     session.add(campaign)
     session.commit()
     request.session["notice"] = _("Draft saved.")
@@ -144,7 +137,7 @@ def edit_campaign(campaign_id: int, request: Request, session: SessionDep) -> HT
     campaign = _get(session, campaign_id)
     values = campaign.model_dump()
     values["send_at"] = f"{campaign.send_at:%Y-%m-%dT%H:%M}" if campaign.send_at else ""
-    return _compose_page(request, session, values, {}, campaign)
+    return _compose_page(request, session, FormState(values=values), campaign)
 
 
 @router.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
@@ -159,7 +152,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     except service.CampaignInvalid as exc:
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
-        return _compose_page(request, session, values, errors, campaign, status_code=400)
+        return _compose_page(request, session, refused(errors, values), campaign)
     for key in (*FIELDS, "list_ids", "send_at"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from app.audience import contacts, queries, search
 from app.audience import fields as custom_fields
@@ -19,7 +20,8 @@ from app.subscription import consent, erasure
 from app.web.deps import EDITING
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.responses import removed
+from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
 
@@ -73,9 +75,7 @@ def _contact_page(
     session: SessionDep,
     settings: SettingsDep,
     contact: Contact,
-    errors: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
+    form: FormState = FRESH,
 ) -> HTMLResponse:
     assert contact.id is not None
     view = contacts.view(session, contact)
@@ -104,11 +104,9 @@ def _contact_page(
         "campaigns": contacts.recent_campaigns(session),
         "campaign": int(campaign) if campaign.isdigit() else None,
         "verdict": verdict,
-        "errors": errors or {},
-        "values": values,
         "languages": LANGUAGES,
     }
-    return render(request, "contact.html", ctx, status_code)
+    return render_form(request, "contact.html", ctx, form)
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
@@ -129,7 +127,7 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
         attributes |= json.loads(values.get("other_attributes") or "{}") if values.get("other_attributes") else {}
     except (ValueError, TypeError):
         errors = {"other_attributes": _("write them as a JSON object, e.g. %(example)s", example='{"city": "Berlin"}')}
-        return _contact_page(request, session, settings, contact, errors, values, 400)
+        return _contact_page(request, session, settings, contact, refused(errors, values))
     try:
         changed = contacts.update(
             session, contact, values.get("first_name", ""), values.get("last_name", ""), attributes,
@@ -138,7 +136,7 @@ async def save_contact(contact_id: int, request: Request, session: SessionDep, s
     except contacts.ContactInvalid as exc:
         session.rollback()
         errors = {f.replace("attributes.", "field_"): m for f, m in exc.problems}
-        return _contact_page(request, session, settings, contact, errors, values, 400)
+        return _contact_page(request, session, settings, contact, refused(errors, values))
     except contacts.ContactErased as exc:
         raise HTTPException(409, str(exc)) from None
     session.commit()
@@ -159,19 +157,15 @@ def export(contact_id: int, session: SessionDep) -> Response:
 @router.get("/contacts/{contact_id}/erase", response_class=HTMLResponse, dependencies=EDITING)
 def erase_confirm(contact_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     contact = _get(session, contact_id)
-    ctx = {
-        "title": _("Erase %(who)s?", who=contact.email or _("this contact")),
-        "text": _(
-            "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, lists, "
-            "campaign ledgers, bounces, suppressions, webhook events). A salted hash of the address stays in the "
-            "suppression list, so no import brings them back, and the erasure is recorded in the consent history. "
-            "This cannot be undone; download the export first if the person asked for a copy."
-        ),
-        "action": f"/contacts/{contact_id}/erase",
-        "button": _("Erase the person's data"),
-        "back": f"/contacts/{contact_id}",
-    }
-    return render(request, "confirm.html", ctx)
+    text = _(
+        "Their address, names and attributes are removed everywhere bulkmail keeps them (contact, lists, "
+        "campaign ledgers, bounces, suppressions, webhook events). A salted hash of the address stays in the "
+        "suppression list, so no import brings them back, and the erasure is recorded in the consent history. "
+        "This cannot be undone; download the export first if the person asked for a copy."
+    )
+    title = _("Erase %(who)s?", who=contact.email or _("this contact"))
+    page = f"/contacts/{contact_id}"
+    return confirm(request, title, text, _("Erase the person's data"), f"{page}/erase", page)
 
 
 @router.post("/contacts/{contact_id}/erase")
@@ -185,6 +179,14 @@ def erase(contact_id: int, request: Request, session: SessionDep) -> RedirectRes
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
+class FieldForm(BaseModel):
+    name: str = ""
+    label: str = ""
+    type: str = "text"
+    choices: str = ""
+    required: str = ""  # a ticked box sends a value, an unticked one nothing
+
+
 @router.get("/fields", response_class=HTMLResponse)
 def fields_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _fields_page(request, session)
@@ -192,27 +194,17 @@ def fields_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 def _fields_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     rows, pager = FIELDS.fetch(session, request, custom_fields.by_name)
-    ctx = {"rows": rows, "pager": pager, "types": custom_fields.TYPES, "errors": form.errors, "values": form.values}
-    return render(request, "fields.html", ctx, form.status_code)
+    return render_form(request, "fields.html", {"rows": rows, "pager": pager, "types": custom_fields.TYPES}, form)
 
 
 @router.post("/fields", response_class=HTMLResponse)
-def add_field(
-    request: Request,
-    session: SessionDep,
-    name: Annotated[str, Form()] = "",
-    label: Annotated[str, Form()] = "",
-    type: Annotated[str, Form()] = "text",
-    choices: Annotated[str, Form()] = "",
-    required: Annotated[str, Form()] = "",
-) -> Response:
-    values = {"name": name, "label": label, "type": type, "choices": choices, "required": required}
-    options = [c for c in choices.replace(",", "\n").splitlines() if c.strip()]
+def add_field(request: Request, session: SessionDep, form: Annotated[FieldForm, Form()]) -> Response:
+    options = [c for c in form.choices.replace(",", "\n").splitlines() if c.strip()]
     try:
-        f = custom_fields.define(session, name, label, type, options, bool(required))
+        f = custom_fields.define(session, form.name, form.label, form.type, options, bool(form.required))
     except custom_fields.FieldProblem as exc:
         session.rollback()
-        return _fields_page(request, session, refused({exc.field: exc.message}, values))
+        return _fields_page(request, session, refused({exc.field: exc.message}, form.model_dump()))
     session.commit()
     request.session["notice"] = _(
         "The field %(label)s is defined; templates use it as %(usage)s.", label=f.label, usage="{{ " + f.name + " }}"
@@ -225,9 +217,5 @@ def remove_field(field_id: int, request: Request, session: SessionDep) -> Redire
     f = custom_fields.get(session, field_id)
     if f is None:
         raise HTTPException(404, f"no custom field with id {field_id}")
-    custom_fields.remove(session, f)
-    session.commit()
-    request.session["notice"] = _(
-        "The field %(label)s is gone; contacts keep their values as plain attributes.", label=f.label
-    )
-    return RedirectResponse("/fields", status_code=303)
+    notice = _("The field %(label)s is gone; contacts keep their values as plain attributes.", label=f.label)
+    return removed(request, session, custom_fields.remove, f, "/fields", notice)

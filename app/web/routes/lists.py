@@ -9,15 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData
 
 from app.audience import fields as custom_fields
-from app.audience import queries
+from app.audience import lists, queries
 from app.audience.export import csv_lines
 from app.audience.importer import ImportFile, claim, create_job, run_import, run_in_background
-from app.audience.lists import delete_list as delete_with_members
 from app.audience.schemas import ListCreate
 from app.audience.sources.detect import FORMATS
 from app.audience.upload import BadUpload, UploadTooLarge, receive_upload
@@ -34,7 +33,8 @@ from app.web.deps import EDITING
 from app.web.forms import FRESH, FormErrors, FormState, add_validation_errors, refused
 from app.web.import_preview import Preview, mapping_from_form, preview
 from app.web.paging import PagedList, Pager
-from app.web.templating import render
+from app.web.responses import removed
+from app.web.templating import confirm, render, render_form
 
 router = APIRouter()
 # the upload streams its body itself, so its CSRF token is checked after the body, not by the router
@@ -48,6 +48,11 @@ IMPORTS = PagedList(20, param="imports", anchor="#imports-h")
 _MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "header", "delimiter", "field_for")
 
 
+class ListForm(BaseModel):
+    name: str = ""
+    description: str = ""
+
+
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
     ml = session.get(MailingList, list_id)
     if ml is None:
@@ -56,15 +61,10 @@ def _get_list(session: SessionDep, list_id: int) -> MailingList:
 
 
 def _lists_page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
-    lists, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
-    counts = queries.member_counts(session, [m.id for m in lists])  # of the lists on this page only
-    ctx = {
-        "lists": [(m, counts.get(m.id, 0)) for m in lists],
-        "pager": pager,
-        "errors": form.errors,
-        "values": form.values,
-    }
-    return render(request, "lists.html", ctx, form.status_code)
+    rows, pager = LISTS.fetch(session, request, queries.lists_alphabetically)
+    counts = queries.member_counts(session, [m.id for m in rows])  # of the lists on this page only
+    ctx = {"lists": [(m, counts.get(m.id, 0)) for m in rows], "pager": pager}
+    return render_form(request, "lists.html", ctx, form)
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -80,24 +80,21 @@ def _save_list(session: SessionDep, ml: MailingList, name: str, description: str
         errors = FormErrors()
         add_validation_errors(errors, exc)  # in words for people, in the page's language
         return errors
-    ml.name, ml.description = body.name, body.description
-    session.add(ml)
     try:
+        lists.save(session, ml, body.name, body.description)
         session.commit()
-    except IntegrityError:
+    except (lists.ListNameTaken, IntegrityError):  # IntegrityError: the name was taken meanwhile
         session.rollback()
         return {"name": _('a list named "%(name)s" already exists', name=body.name)}
     return {}
 
 
 @router.post("/lists", response_class=HTMLResponse)
-def create_list(
-    request: Request, session: SessionDep, name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = ""
-) -> Response:
-    ml = MailingList(name=name.strip(), description=description.strip())
-    errors = _save_list(session, ml, name.strip(), description.strip())
+def create_list(request: Request, session: SessionDep, form: Annotated[ListForm, Form()]) -> Response:
+    ml = MailingList(name=form.name.strip(), description=form.description.strip())
+    errors = _save_list(session, ml, form.name.strip(), form.description.strip())
     if errors:
-        return _lists_page(request, session, refused(errors, {"name": name, "description": description}))
+        return _lists_page(request, session, refused(errors, form.model_dump()))
     request.session["notice"] = _('List "%(name)s" created.', name=ml.name)
     return RedirectResponse(f"/lists/{ml.id}", status_code=303)
 
@@ -116,11 +113,9 @@ def _list_page(request: Request, session: SessionDep, ml: MailingList, form: For
         "imports": imports,
         "pager": pager,
         "formats": FORMATS,
-        "errors": form.errors,
-        "values": form.values,
         **_signup_context(session, live.get(), ml),
     }
-    return render(request, "list.html", ctx, form.status_code)
+    return render_form(request, "list.html", ctx, form)
 
 
 @router.get("/lists/{list_id}", response_class=HTMLResponse)
@@ -129,18 +124,12 @@ def list_page(list_id: int, request: Request, session: SessionDep) -> HTMLRespon
 
 
 @router.post("/lists/{list_id}/rename", response_class=HTMLResponse)
-def rename_list(
-    list_id: int,
-    request: Request,
-    session: SessionDep,
-    name: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-) -> Response:
+def rename_list(list_id: int, request: Request, session: SessionDep, form: Annotated[ListForm, Form()]) -> Response:
     ml = _get_list(session, list_id)
-    errors = _save_list(session, ml, name.strip(), description.strip())
+    errors = _save_list(session, ml, form.name.strip(), form.description.strip())
     if errors:
         session.refresh(ml)
-        return _list_page(request, session, ml, refused(errors, {"name": name, "description": description}))
+        return _list_page(request, session, ml, refused(errors, form.model_dump()))
     request.session["notice"] = _("List saved.")
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
@@ -149,27 +138,20 @@ def rename_list(
 def delete_confirm(list_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     ml = _get_list(session, list_id)
     members = queries.member_count(session, list_id)
-    ctx = {
-        "title": _('Delete the list "%(name)s"?', name=ml.name),
-        "text": ngettext(
-            "Its %(num)s membership and import history are deleted; the contacts themselves stay.",
-            "Its %(num)s memberships and import history are deleted; the contacts themselves stay.",
-            members,
-        ),
-        "action": f"/lists/{list_id}/delete",
-        "button": _("Delete the list"),
-        "back": f"/lists/{list_id}",
-    }
-    return render(request, "confirm.html", ctx)
+    text = ngettext(
+        "Its %(num)s membership and import history are deleted; the contacts themselves stay.",
+        "Its %(num)s memberships and import history are deleted; the contacts themselves stay.",
+        members,
+    )
+    page = f"/lists/{list_id}"
+    title = _('Delete the list "%(name)s"?', name=ml.name)
+    return confirm(request, title, text, _("Delete the list"), f"{page}/delete", page)
 
 
 @router.post("/lists/{list_id}/delete")
 def delete_list(list_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     ml = _get_list(session, list_id)
-    delete_with_members(session, ml)
-    session.commit()
-    request.session["notice"] = _('List "%(name)s" deleted.', name=ml.name)
-    return RedirectResponse("/lists", status_code=303)
+    return removed(request, session, lists.delete_list, ml, "/lists", _('List "%(name)s" deleted.', name=ml.name))
 
 
 # --- signup settings -------------------------------------------------------------------------------

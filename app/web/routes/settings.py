@@ -16,6 +16,7 @@ from app.deps import EngineDep, SettingsDep
 from app.i18n import gettext as _
 from app.sending.relay import test_connection
 from app.settings import Settings
+from app.web.forms import FRESH, FormState, refused
 from app.web.templating import render
 
 router = APIRouter()
@@ -34,26 +35,24 @@ def _shown(s: Settings) -> dict[str, Any]:
 def _page(
     request: Request,
     current: Settings,
-    submitted: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
+    form: FormState = FRESH,
     checks: dict[str, tuple[bool, str]] | None = None,
     unsaved: bool = True,
-    status_code: int = 200,
 ) -> HTMLResponse:
-    """The form with the saved values, or with what was `submitted` (`unsaved`, when it differs from
+    """The form with the saved values, or with what was submitted (`unsaved`, when it differs from
     them: the page asks before it is left). A saved secret is never written into the page; a typed one
     is given back as typed."""
     shown = _shown(current)
-    typed = {k: v for k, v in (submitted or {}).items() if k in SECRETS and v}
-    shown.update({k: v for k, v in (submitted or {}).items() if k not in SECRETS})
+    typed = {k: v for k, v in form.values.items() if k in SECRETS and v}
+    shown.update({k: v for k, v in form.values.items() if k not in SECRETS})
     context = {
         "v": shown,
         "typed": typed,
-        "unsaved": submitted is not None and unsaved,
-        "errors": errors or {},
+        "unsaved": bool(form.values) and unsaved,
+        "errors": form.errors,
         "checks": checks or {},
     }
-    response = render(request, "settings.html", context, status_code)
+    response = render(request, "settings.html", context, form.status_code)
     response.headers["Cache-Control"] = "no-store"  # a typed password must not stay in a cache
     return response
 
@@ -73,19 +72,19 @@ async def save(request: Request, settings: SettingsDep, engine: EngineDep) -> Re
     try:
         candidate = settings.model_copy(update=validate_changes(changes))
     except SettingsInvalid as exc:
-        return _page(request, settings, submitted, exc.errors, status_code=400)
+        return _page(request, settings, refused(exc.errors, submitted))
     unsaved = candidate != settings
     if action in ("test_relay", "test_mailbox"):
         request.state.audit_skip = True  # a check: nothing is stored
     if action == "test_relay":
         check = await run_in_threadpool(test_connection, candidate, candidate.bounce_address, PROBE_RECIPIENT)
-        return _page(request, settings, submitted, checks={"relay": (check.ok, check.message)}, unsaved=unsaved)
+        return _page(request, settings, FormState(values=submitted), {"relay": (check.ok, check.message)}, unsaved)
     if action == "test_mailbox":
         try:
             result = (True, await run_in_threadpool(check_mailbox, candidate))
         except MailboxError as exc:
             result = (False, str(exc))
-        return _page(request, settings, submitted, checks={"mailbox": result}, unsaved=unsaved)
+        return _page(request, settings, FormState(values=submitted), {"mailbox": result}, unsaved)
     await run_in_threadpool(save_settings, engine, changes)
     request.session["notice"] = _("Settings saved; the worker and the sweep use them from their next round.")
     return RedirectResponse("/settings", status_code=303)

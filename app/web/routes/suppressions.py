@@ -4,7 +4,7 @@ from typing import Annotated, get_args
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.addresses import InvalidAddress
 from app.audience import queries, suppressions
@@ -15,9 +15,10 @@ from app.i18n import gettext as _
 from app.i18n.formats import when
 from app.models import Suppression, utcnow
 from app.web.deps import EDITING
-from app.web.forms import FRESH, FormState, refused
+from app.web.forms import FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.responses import removed
+from app.web.templating import confirm, render_form
 
 router = APIRouter()
 
@@ -26,26 +27,26 @@ FILTERS = get_args(SuppressionReasonFilter)
 SUPPRESSIONS = PagedList(100, anchor="#suppressions")
 
 
+class SuppressionForm(BaseModel):
+    email: str = ""
+    reason: str = "manual"
+    note: str = ""
+
+
+NEW = FormState(values=SuppressionForm().model_dump())  # the form as first shown
+
+
 def _page(
     request: Request,
     session: SessionDep,
     q: str = "",
     reason: str = "",
-    form: FormState = FRESH,
+    form: FormState = NEW,
 ) -> HTMLResponse:
     stmt = queries.suppressions_filtered(reason if reason in FILTERS else None, search=q.strip())
     rows, pager = SUPPRESSIONS.fetch(session, request, lambda c: queries.suppressions_newest_first(stmt, c))
-    ctx = {
-        "rows": rows,
-        "pager": pager,
-        "q": q,
-        "reason": reason,
-        "reasons": REASONS,
-        "filters": FILTERS,
-        "errors": form.errors,
-        "values": form.values or {"reason": "manual"},
-    }
-    return render(request, "suppressions.html", ctx, form.status_code)
+    ctx = {"rows": rows, "pager": pager, "q": q, "reason": reason, "reasons": REASONS, "filters": FILTERS}
+    return render_form(request, "suppressions.html", ctx, form)
 
 
 @router.get("/suppressions", response_class=HTMLResponse)
@@ -54,16 +55,10 @@ def suppressions_page(request: Request, session: SessionDep, q: str = "", reason
 
 
 @router.post("/suppressions", response_class=HTMLResponse)
-def add_suppression(
-    request: Request,
-    session: SessionDep,
-    email: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "manual",
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    values = {"email": email, "reason": reason, "note": note}
+def add_suppression(request: Request, session: SessionDep, form: Annotated[SuppressionForm, Form()]) -> Response:
+    values = form.model_dump()
     try:
-        body = SuppressionCreate(email=email.strip(), reason=reason, note=note.strip(), source="web")
+        body = SuppressionCreate(email=form.email.strip(), reason=form.reason, note=form.note.strip(), source="web")
         s = suppressions.add(
             session, body.email, body.reason, f"web: {request.session.get('email')}", body.note, utcnow()
         )
@@ -90,29 +85,24 @@ def _get(session: SessionDep, suppression_id: int) -> Suppression:
 @router.get("/suppressions/{suppression_id}/remove", response_class=HTMLResponse, dependencies=EDITING)
 def remove_confirm(suppression_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     s = _get(session, suppression_id)
-    ctx = {
-        "title": _("Mail %(email)s again?", email=s.email),
-        "text": _(
-            "It was suppressed as %(reason)s on %(when)s (%(source)s). Removing the suppression makes the address "
-            "mailable in the next campaign.",
-            reason=s.reason,
-            when=when(s.created_at),
-            source=s.source or _("no source"),
-        ),
-        "action": f"/suppressions/{suppression_id}/remove",
-        "button": _("Remove the suppression"),
-        "back": "/suppressions",
-    }
-    return render(request, "confirm.html", ctx)
+    text = _(
+        "It was suppressed as %(reason)s on %(when)s (%(source)s). Removing the suppression makes the address "
+        "mailable in the next campaign.",
+        reason=s.reason,
+        when=when(s.created_at),
+        source=s.source or _("no source"),
+    )
+    action = f"/suppressions/{suppression_id}/remove"
+    return confirm(
+        request, _("Mail %(email)s again?", email=s.email), text, _("Remove the suppression"), action, "/suppressions"
+    )
 
 
 @router.post("/suppressions/{suppression_id}/remove")
 def remove(suppression_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     s = _get(session, suppression_id)
-    suppressions.remove(session, s)
-    session.commit()
-    request.session["notice"] = _("%(email)s is no longer suppressed.", email=s.email)
-    return RedirectResponse("/suppressions", status_code=303)
+    notice = _("%(email)s is no longer suppressed.", email=s.email)
+    return removed(request, session, suppressions.remove, s, "/suppressions", notice)
 
 
 @router.get("/suppressions.csv")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.i18n import N_
@@ -20,8 +21,10 @@ from app.users.audit import entries_newest_first
 from app.users.invites import invite
 from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
 from app.web.deps import UserDep
+from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
-from app.web.templating import render
+from app.web.responses import done
+from app.web.templating import render, render_form
 
 router = APIRouter()
 
@@ -29,13 +32,12 @@ USERS = PagedList(50, anchor="#users")
 AUDIT = PagedList(50, anchor="#audit")
 
 
-def _page(
-    request: Request,
-    session: SessionDep,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+class InvitationForm(BaseModel):
+    email: str = ""
+    role: str = "viewer"
+
+
+def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
     rows, pager = USERS.fetch(session, request, users.users_by_id)
     context = {
         "users": rows,
@@ -43,10 +45,8 @@ def _page(
         "invites": users.open_invites(session),
         "policy": totp_policy(session),
         "roles": [(r, LABELS[r]) for r in ROLES],
-        "errors": errors or {},
-        "v": values or {},
     }
-    return render(request, "users.html", context, status_code)
+    return render_form(request, "users.html", context, form)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -61,27 +61,31 @@ async def invite_user(
     session: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
-    email: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "viewer",
+    form: Annotated[InvitationForm, Form()],
 ) -> Response:
-    values = {"email": email, "role": role}
+    values = form.model_dump()
     try:
-        row = await run_in_threadpool(invite, engine, settings, email, role, user)
+        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user)
     except UserInvalid as exc:
-        return _page(request, session, {exc.field: exc.detail}, values, 400)
+        return _page(request, session, refused({exc.field: exc.detail}, values))
     except NoticeNotSent as exc:
-        return _page(request, session, {"email": _("no invitation sent: %(problem)s", problem=exc)}, values, 502)
+        return _page(
+            request, session, FormState({"email": _("no invitation sent: %(problem)s", problem=exc)}, values, 502)
+        )
     request.state.audit_object = ("user_invite", row.id)
     request.state.audit_detail = {"email": row.email, "role": row.role}
-    request.session["notice"] = _(
-        "Invitation sent to %(email)s; the link works once, until %(when)s.", email=row.email, when=when(row.expires_at)
+    return _done(
+        request,
+        _(
+            "Invitation sent to %(email)s; the link works once, until %(when)s.",
+            email=row.email,
+            when=when(row.expires_at),
+        ),
     )
-    return RedirectResponse("/users", status_code=303)
 
 
 def _done(request: Request, notice: str) -> RedirectResponse:
-    request.session["notice"] = notice
-    return RedirectResponse("/users", status_code=303)
+    return done(request, "/users", notice)
 
 
 @router.post("/users/{user_id}/role")
