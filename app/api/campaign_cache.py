@@ -6,6 +6,7 @@ per process, however many clients poll it: each count is a scan of the campaign'
 
 import threading
 import time
+from dataclasses import asdict
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session
@@ -55,14 +56,7 @@ def progress(session: Session, campaign: Campaign, cached: bool = False) -> Prog
 def _count_progress(session: Session, campaign: Campaign, key: tuple[str, int]) -> ProgressPublic:
     p = ledger.progress(session, campaign, utcnow())
     percent = percent_done(p.done, p.total, campaign.state)
-    out = ProgressPublic(
-        counts=p.counts,
-        total=p.total,
-        done=p.done,
-        percent=percent,
-        rate_per_second=p.rate_per_second,
-        eta_seconds=p.eta_seconds,
-    )
+    out = ProgressPublic(**asdict(p), percent=percent)
     _recent_progress[key] = (time.monotonic(), out)
     return out
 

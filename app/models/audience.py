@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
+from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, partial_index, utcnow
 
 
 class Contact(SQLModel, table=True):
@@ -14,13 +14,7 @@ class Contact(SQLModel, table=True):
 
     __table_args__ = (
         # contacts from files have no CMS id: kept out of the index, an import writes one index entry less a row
-        Index(
-            "uq_contact_external_id",
-            "external_id",
-            unique=True,
-            sqlite_where=text("external_id IS NOT NULL"),
-            postgresql_where=text("external_id IS NOT NULL"),
-        ),
+        partial_index("uq_contact_external_id", "external_id", where="external_id IS NOT NULL", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,13 +78,7 @@ class ListMember(SQLModel, table=True):
     __table_args__ = (
         Index("ix_list_member_contact", "contact_id"),
         # the few memberships still waiting for their confirmation: compile and the purge read only these
-        Index(
-            "ix_list_member_unconfirmed",
-            "list_id",
-            "contact_id",
-            sqlite_where=text("status = 'unconfirmed'"),
-            postgresql_where=text("status = 'unconfirmed'"),
-        ),
+        partial_index("ix_list_member_unconfirmed", "list_id", "contact_id", where="status = 'unconfirmed'"),
     )
 
     list_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.states import CampaignState, DeliveryState
-from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
+from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, partial_index, utcnow
 
 
 class Campaign(SQLModel, table=True):
@@ -53,27 +53,9 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_campaign_state", "campaign_id", "state"),
         # an address's ledger rows that went out: the bounce policy's "clean send since the bounce" and
         # attribution's ledger layer (both ask for sent_at, which a queued row does not have)
-        Index(
-            "ix_delivery_email_key_state_sent",
-            "email_key",
-            "state",
-            "sent_at",
-            sqlite_where=text("sent_at IS NOT NULL"),
-            postgresql_where=text("sent_at IS NOT NULL"),
-        ),
-        Index(
-            "ix_delivery_message_id",
-            "message_id",
-            sqlite_where=text("message_id IS NOT NULL"),
-            postgresql_where=text("message_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_delivery_verp_token",
-            "verp_token",
-            unique=True,
-            sqlite_where=text("verp_token IS NOT NULL"),
-            postgresql_where=text("verp_token IS NOT NULL"),
-        ),
+        partial_index("ix_delivery_email_key_state_sent", "email_key", "state", "sent_at", where="sent_at IS NOT NULL"),
+        partial_index("ix_delivery_message_id", "message_id", where="message_id IS NOT NULL"),
+        partial_index("uq_delivery_verp_token", "verp_token", where="verp_token IS NOT NULL", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -79,10 +79,11 @@ class MessageState:
     retried on the campaigns' schedule); sent, failed (5xx), expired (the schedule gave up) or bounced
     (the sweep found it returned)."""
 
-    QUEUED = "queued"
-    DEFERRED = "deferred"
-    DUE = (QUEUED, DEFERRED)
-    SENT = "sent"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    BOUNCED = "bounced"
+    # the ledger's words, so a report reads both alike
+    QUEUED, DEFERRED, DUE = DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.DUE
+    SENT, FAILED, EXPIRED, BOUNCED = (
+        DeliveryState.SENT,
+        DeliveryState.FAILED,
+        DeliveryState.EXPIRED,
+        DeliveryState.BOUNCED,
+    )

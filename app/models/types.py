@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Index, text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -38,3 +38,9 @@ EMAIL_LENGTH = 320  # an address as stored (RFC 5321 allows 254; room for what a
 TEXT_LENGTH = 2000  # free text kept: a relay's reply, a diagnostic, an error, a reason to show
 LINE_LENGTH = 300  # one header's worth: a remote MTA, a Message-ID, a process owner
 NAME_LENGTH = 200  # a name or a short label (list, person, mailbox uid, evidence)
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over only the rows WHERE holds, on SQLite and PostgreSQL alike (both support partial indexes)."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)

@@ -103,5 +103,6 @@ def downgrade() -> None:
     op.drop_table("consent_text")
     op.drop_table("signup_form")
     op.drop_index("ix_list_member_unconfirmed", table_name="list_member")
-    with op.batch_alter_table("list_member") as batch:
-        batch.drop_column("status")
+    # in place, not by a batch copy of the table: the membership cascade triggers on contact and
+    # mailing_list (0009) name list_member, and SQLite refuses to drop a table they name
+    op.drop_column("list_member", "status")
