@@ -4,24 +4,29 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine, make_url
 
 from app import __version__
 from app.audience import cli as audience_cli
 from app.bounces import cli as bounces_cli
-from app.db import get_engine
 from app.i18n import cli as i18n_cli
-from app.migrate import upgrade
 from app.paths import old_default_database
 from app.sending import cli as sending_cli
 from app.settings import Settings, get_settings
-from app.web import cli as web_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Every command and sub-command imports what it needs in its body: `bulkmail --help` and a quick command like
+# `bulkmail lists` would otherwise wait for the web service, Alembic and every model to load.
 
 
 def where(settings: Settings) -> str:
     """The database in use (a password in its URL hidden) and the data directory."""
+    from sqlalchemy import make_url
+
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     return f"database {database} (data directory {settings.data_dir}, BULKMAIL_DATA_DIR)"
 
@@ -72,7 +77,10 @@ def _every_command() -> None:
         typer.echo(notice, err=True)
 
 
-def _upgraded_engine() -> Engine:
+def _upgraded_engine() -> "Engine":
+    from app.db import get_engine
+    from app.migrate import upgrade
+
     engine = get_engine(get_settings())
     upgrade(engine)
     return engine
@@ -129,7 +137,7 @@ def serve(
             background.stop()
 
 
-def _first_run_link(engine: Engine, host: str, port: int) -> str | None:
+def _first_run_link(engine: "Engine", host: str, port: int) -> str | None:
     """With no user yet: a one-time token for the first-run page, printed with how to use it."""
     import secrets
     import socket
@@ -228,6 +236,37 @@ def apikey_revoke(key_id: int) -> None:
     typer.echo(f"key {key_id} revoked")
 
 
+def _users(cli: typer.Typer) -> None:
+    users = typer.Typer(help="Users of the web pages.", no_args_is_help=True)
+    cli.add_typer(users, name="user")
+
+    @users.command("create")
+    def create(
+        email: str = typer.Option(..., help="The e-mail address the user signs in with."),
+        role: str = typer.Option("admin", help="admin, marketer or viewer."),
+        password: str = typer.Option(
+            ...,
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="BULKMAIL_NEW_USER_PASSWORD",
+            help="Asked for when not given (or read from BULKMAIL_NEW_USER_PASSWORD).",
+        ),
+    ) -> None:
+        """Create a user who can sign in to the web pages."""
+        from sqlmodel import Session
+
+        from app.users import UserInvalid, create_user
+
+        with Session(_upgraded_engine()) as session:
+            try:
+                user = create_user(session, email, password, role=role)  # type: ignore[arg-type]  # create_user checks it
+            except UserInvalid as exc:
+                raise typer.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+            session.commit()
+            typer.echo(f"user {user.id} created: {user.email} ({user.role})")
+
+
 def main() -> None:
     cli()
 
@@ -235,5 +274,5 @@ def main() -> None:
 audience_cli.register(cli)
 sending_cli.register(cli)
 bounces_cli.register(cli)
-web_cli.register(cli)
+_users(cli)
 i18n_cli.register(cli)

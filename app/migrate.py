@@ -1,18 +1,60 @@
-"""Alembic, driven from code so no alembic.ini is needed wherever bulkmail runs."""
+"""Alembic, driven from code so no alembic.ini is needed wherever bulkmail runs.
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+Every command upgrades the database before it starts; loading Alembic and the migrations costs more than
+most commands themselves, so `upgrade` first compares the database's revision with the head read from the
+migration files, and loads Alembic only when they differ."""
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from app.paths import MIGRATIONS
 
+if TYPE_CHECKING:
+    from alembic.config import Config
 
-def alembic_config(database_url: str) -> Config:
+_REVISION = re.compile(r'^revision(?:\s*:\s*str)?\s*=\s*"(\w+)"', re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def alembic_config(database_url: str) -> "Config":
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser treats % as interpolation; escape it for URLs with encoded characters
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
+
+
+def head() -> str | None:
+    """The head revision, read from the migration files without importing them; None when they do not
+    name exactly one (a branch, or a form this reading does not know: Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        parents.update(re.findall(r'"(\w+)"', down[0]))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    expected = head()
+    if expected is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            found = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except DBAPIError:  # no alembic_version table yet: a new database
+        return False
+    return found == {expected}
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -21,6 +63,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     On SQLite the migrations run with foreign keys off, as a table rebuild (batch mode) needs: with
     them on, dropping the old table would run the ON DELETE actions of every table that refers to it
     (deleting a ledger's attempts, say)."""
+    if revision == "head" and _at_head(engine):
+        return
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"

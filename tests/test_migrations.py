@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlmodel import SQLModel
 
 from app.db import make_engine, modelled
-from app.migrate import alembic_config, current, upgrade
+from app.migrate import alembic_config, current, head, upgrade
 from tests.conftest import BACKENDS, POSTGRES_URL
 
 
@@ -145,3 +145,8 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM web_user WHERE is_admin")).scalar_one() == 2
     engine.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics(empty_db_url: str) -> None:
+    """`upgrade` skips Alembic when the database is at this head: a misread one would leave a database behind."""
+    assert head() == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()

@@ -1,19 +1,23 @@
-"""`bulkmail` subcommands for the audience: import, lists, audience, why."""
+"""`bulkmail` subcommands for the audience: import, lists, audience, why.
+
+Each command imports the models and services in its body, so the `bulkmail` command starts without them."""
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session, col
 
-from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from app.models import ImportJob, MailingList
 
 FORMAT_HELP = "auto (by name and content), csv (incl. Outlook/Google/Dynamics exports), vcard or text"
 
 
-def _engine() -> Engine:
+def _engine() -> "Engine":
     from app.db import get_engine
     from app.migrate import upgrade
     from app.settings import get_settings
@@ -23,7 +27,12 @@ def _engine() -> Engine:
     return engine
 
 
-def _lists_by_name(session: Session, names: list[str]) -> list[MailingList]:
+def _lists_by_name(session: "Session", names: list[str]) -> list["MailingList"]:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from app.models import MailingList
+
     found = {m.name: m for m in session.execute(select(MailingList).where(col(MailingList.name).in_(names))).scalars()}
     missing = [n for n in names if n not in found]
     if missing:
@@ -31,7 +40,7 @@ def _lists_by_name(session: Session, names: list[str]) -> list[MailingList]:
     return [found[n] for n in names]
 
 
-def _report(job: ImportJob) -> str:
+def _report(job: "ImportJob") -> str:
     return (
         f"rows read {job.rows_read}, added {job.added}, updated {job.updated}, "
         f"duplicates in file {job.duplicates}, invalid {job.invalid}, already suppressed {job.suppressed}"
@@ -54,10 +63,14 @@ def import_command(
     rejects: Path | None = typer.Option(None, "--rejects", help="Write every rejected row to this CSV file."),
 ) -> None:
     """Import contacts from a CSV, vCard or text file into a list, with a report at the end."""
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
     from app.audience.export import csv_lines
     from app.audience.importer import INDEX_NOW_BYTES, import_file
     from app.audience.jobs import INDEX_EVERY_MINUTES
     from app.audience.sources.detect import FORMATS
+    from app.models import ImportJob, ImportReject, MailingList
     from app.settings import get_settings
 
     if format not in FORMATS:
@@ -114,6 +127,11 @@ def import_command(
 
 def lists_command() -> None:
     """Show the lists with their member counts."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session, col
+
+    from app.models import ListMember, MailingList
+
     with Session(_engine()) as session:
         counts: dict[int, int] = dict(
             session.execute(select(col(ListMember.list_id), func.count()).group_by(col(ListMember.list_id)))
@@ -132,8 +150,11 @@ def audience_command(
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Compile the audience of these lists: per-list counts, duplicates, exclusions per reason, included."""
+    from sqlmodel import Session
+
     from app.audience.compile import compile_audience
     from app.config_store import live_settings
+    from app.models import utcnow
     from app.settings import get_settings
 
     engine = _engine()
@@ -158,8 +179,12 @@ def why_command(
     list_names: list[str] = typer.Option(None, "--list", help="The send's lists (default: all lists)."),
 ) -> None:
     """Explain why an address is in or out of a send."""
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
     from app.audience.why import why
     from app.config_store import live_settings
+    from app.models import MailingList, utcnow
     from app.settings import get_settings
 
     engine = _engine()

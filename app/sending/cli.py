@@ -1,22 +1,16 @@
-"""`bulkmail relay test` and `bulkmail campaign send`."""
+"""`bulkmail relay test` and `bulkmail campaign send`.
+
+Each command imports the models and services in its body, so the `bulkmail` command starts without them."""
 
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine, select
-from sqlmodel import col
 
-from app.config_store import live_settings
-from app.db import get_engine, session_scope
-from app.models import Campaign, MailingList, utcnow
-from app.models.states import CampaignState
-from app.sending import campaigns as service
-from app.sending import ledger
-from app.sending.relay import test_connection
-from app.sending.render import render_limits
-from app.settings import get_settings
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 relay_cli = typer.Typer(help="The SMTP relay.", no_args_is_help=True)
 campaign_cli = typer.Typer(help="Campaigns.", no_args_is_help=True)
@@ -28,7 +22,11 @@ def relay_test(
     sender: str | None = typer.Option(None, "--from", help="Envelope sender to try (default: the bounce address)."),
 ) -> None:
     """Connect, authenticate and try a sender and recipient, then say what is wrong, if anything."""
+    from app.config_store import live_settings
+    from app.db import get_engine
     from app.migrate import upgrade
+    from app.sending.relay import test_connection
+    from app.settings import get_settings
 
     engine = get_engine(get_settings())
     upgrade(engine)
@@ -62,9 +60,19 @@ def campaign_send(
     ),
 ) -> None:
     """Create a campaign, launch it and follow it to the end with a progress bar."""
-    engine = get_engine(get_settings())
-    from app.migrate import upgrade
+    from sqlalchemy import select
+    from sqlmodel import col
 
+    from app.config_store import live_settings
+    from app.db import get_engine, session_scope
+    from app.migrate import upgrade
+    from app.models import Campaign, MailingList, utcnow
+    from app.models.states import CampaignState
+    from app.sending import campaigns as service
+    from app.sending.render import render_limits
+    from app.settings import get_settings
+
+    engine = get_engine(get_settings())
     upgrade(engine)
     settings = live_settings(get_settings(), engine)  # the relay and policy saved on the settings page
     with session_scope(engine) as session:
@@ -115,7 +123,12 @@ def campaign_send(
     raise typer.Exit(0 if state == CampaignState.COMPLETED else 1)
 
 
-def _follow(engine: Engine, campaign_id: int) -> str:
+def _follow(engine: "Engine", campaign_id: int) -> str:
+    from app.db import session_scope
+    from app.models import Campaign, utcnow
+    from app.models.states import CampaignState
+    from app.sending import ledger
+
     last_done = 0
     with typer.progressbar(length=1, label="sending") as bar:
         while True:

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-import httpx
-
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 
@@ -158,6 +156,8 @@ def _check(ip: IPAddress, host: str, allow: AllowList) -> None:
 
 def target(url: str, allow: AllowList) -> Target:
     """Resolve URL's host once and check every address; the Target to connect to, or UnsafeTarget saying why."""
+    import httpx  # here, not at the top: the settings import this module, and every command imports them
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
