@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     # Users of the web pages
     invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
 
+    # Subscribers
+    preferences_valid_days: int = Field(
+        default=180, gt=0, description="a message's link to the contact's preference page works this long"
+    )
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _allow_list_parses(cls, entries: list[str]) -> list[str]:

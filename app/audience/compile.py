@@ -5,8 +5,11 @@ ledger at launch (`freeze_into_ledger`), in one INSERT ... SELECT so a million r
 Counting: `candidates` are list memberships; a contact in several chosen lists counts once and its
 extra memberships are `duplicates` (contacts are already unique per email_key). Each remaining
 contact is either `included` or excluded for exactly one reason: its suppression row's reason
-(unsubscribed, bounced, complained, manual) when it has one, else `bounced` when the bounce policy
-suppresses it right now. So candidates = duplicates + sum(excluded) + included.
+(unsubscribed from all, bounced, complained, manual) when it has one for every list, else
+`unsubscribed_list` when it unsubscribed from each chosen list it is on (a contact on lists A and B
+that left A stays in a send to B, or to A and B), else `bounced` when the bounce policy suppresses it
+right now. So candidates = duplicates + sum(excluded) + included. `unsubscribed_by_list` counts, per
+chosen list, its members that unsubscribed from that list.
 
 `needs_smtputf8` counts the included addresses whose local part is not ASCII (`jörg@example.de`):
 they are sent with SMTPUTF8 (RFC 6531) when the relay offers it; through a relay that does not,
@@ -21,6 +24,7 @@ from sqlalchemy import LargeBinary, Select, and_, case, cast, func, literal, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.audience.reasons import EXCLUSION_REASONS, UNSUBSCRIBED_LIST
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
@@ -28,8 +32,6 @@ from app.models.states import DeliveryState, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
-# an erased address is never a contact again (imports refuse it), so compile never meets one
-EXCLUSION_REASONS = tuple(r for r in SuppressionReason.ALL if r != SuppressionReason.ERASED)
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
 
@@ -62,18 +64,46 @@ def _in_lists(list_ids: list[int]) -> Any:
 
 
 def _suppressed() -> Any:
-    return select(literal(1)).where(col(Suppression.email_key) == Contact.email_key).exists()
-
-
-def _included(list_ids: list[int], settings: Settings, now: datetime) -> Any:
-    """The WHERE clause of the included contacts: in a chosen list, no suppression row, and not
-    suppressed by the bounce policy right now. Driven from the lists' members (an index range each)."""
-    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    return and_(
-        col(Contact.id).in_(_chosen_ids(list_ids)),
-        ~_suppressed(),
-        col(Contact.email_key).not_in(bounced),
+    """The contact of the outer query may not be mailed on any list."""
+    return (
+        select(literal(1))
+        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
+        .exists()
     )
+
+
+def _left_lists(session: Session, list_ids: list[int]) -> bool:
+    """Whether anyone unsubscribed from one of these lists (an index probe per list): when nobody did,
+    the per-list check is left out of the statements."""
+    query = select(literal(1)).where(col(Suppression.list_id).in_(list_ids)).limit(1)
+    return session.execute(query).first() is not None
+
+
+def _on_a_list(list_ids: list[int]) -> Any:
+    """The contact of the outer query is on one of the lists and has not unsubscribed from that one."""
+    # explicit: the contact is two levels out, where auto-correlation does not reach
+    left = (
+        select(literal(1))
+        .where(col(Suppression.list_id) == ListMember.list_id, col(Suppression.email_key) == Contact.email_key)
+        .correlate_except(Suppression)
+    )
+    return (
+        select(literal(1))
+        .where(col(ListMember.contact_id) == Contact.id, col(ListMember.list_id).in_(list_ids), ~left.exists())
+        .correlate_except(ListMember)
+        .exists()
+    )
+
+
+def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
+    """The WHERE clause of the included contacts: in a chosen list they have not left, no suppression
+    from every list, and not suppressed by the bounce policy right now. Driven from the lists' members
+    (an index range each)."""
+    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
+    clauses = [col(Contact.id).in_(_chosen_ids(list_ids)), ~_suppressed(), col(Contact.email_key).not_in(bounced)]
+    if _left_lists(session, list_ids):
+        clauses.append(_on_a_list(list_ids))
+    return and_(*clauses)
 
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
@@ -121,13 +151,24 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
     for reason, n, n_utf8 in session.execute(
         select(col(Suppression.reason), func.count(), utf8)
         .join(Contact, col(Contact.email_key) == Suppression.email_key)
-        .where(in_lists)
+        .where(in_lists, col(Suppression.list_id).is_(None))
         .group_by(col(Suppression.reason))
     ).tuples():
         by_reason[reason] = (int(n), int(n_utf8))
+    left_by_list: dict[int, int] = {}
+    not_left: list[Any] = []
+    if _left_lists(session, list_ids):
+        left_by_list = _left_by_list(session, list_ids)
+        n, n_utf8 = session.execute(
+            select(func.count(), utf8).where(
+                col(Contact.id).in_(_chosen_ids(list_ids)), ~_suppressed(), ~_on_a_list(list_ids)
+            )
+        ).one()
+        by_reason[UNSUBSCRIBED_LIST] = (int(n), int(n_utf8))
+        not_left = [_on_a_list(list_ids)]
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
     by_policy, by_policy_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists)
+        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists, *not_left)
     ).one()
     n, n_utf8 = by_reason[SuppressionReason.BOUNCED]
     by_reason[SuppressionReason.BOUNCED] = (n + int(by_policy), n_utf8 + int(by_policy_utf8))
@@ -138,9 +179,24 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
         "candidates": candidates,
         "duplicates": candidates - int(unique),
         "excluded": excluded,
+        "unsubscribed_by_list": {names[i]: left_by_list.get(i, 0) for i in list_ids},
         "included": int(unique) - sum(n for n, _ in by_reason.values()),  # = the rows a freeze writes
         "needs_smtputf8": int(unique_utf8) - sum(u for _, u in by_reason.values()),
     }
+
+
+def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
+    """Per list: its members that unsubscribed from it."""
+    rows = session.execute(
+        select(col(Suppression.list_id), func.count())
+        .join(Contact, col(Contact.email_key) == Suppression.email_key)
+        .join(
+            ListMember, and_(col(ListMember.contact_id) == Contact.id, col(ListMember.list_id) == Suppression.list_id)
+        )
+        .where(col(Suppression.list_id).in_(list_ids))
+        .group_by(col(Suppression.list_id))
+    ).tuples()
+    return {int(i): int(n) for i, n in rows if i is not None}
 
 
 def _not_ascii(session: Session, email: Any) -> Any:
@@ -157,7 +213,7 @@ def compile_audience(session: Session, list_ids: list[int], settings: Settings, 
     counts = _counts(session, list_ids, settings, now)
     query = (
         select(col(Contact.id), col(Contact.email), col(Contact.email_key))
-        .where(_included(list_ids, settings, now))
+        .where(_included(session, list_ids, settings, now))
         .order_by(col(Contact.id))
     )
     return CompiledAudience(counts=counts, _session=session, _included=query)
@@ -191,7 +247,7 @@ def freeze_into_ledger(
             literal(0).label("attempts"),
             literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
         )
-        .where(_included(list_ids, settings, now))
+        .where(_included(session, list_ids, settings, now))
         .order_by(col(Contact.email_key))
     )
     dialect = postgresql if is_postgresql(session) else sqlite

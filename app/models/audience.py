@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, utcnow
@@ -49,6 +49,7 @@ class CustomField(SQLModel, table=True):
     type: str = Field(max_length=10, description="text | number | date | boolean | choice")
     choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     required: bool = False
+    subscriber_editable: bool = Field(default=False, description="the contact may change it on the preference page")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -113,10 +114,18 @@ class ImportReject(SQLModel, table=True):
     reason: str = Field(max_length=500)
 
 
-class Suppression(SQLModel, table=True):
-    """An address that must not be mailed, and why."""
+def _where(clause: str) -> dict[str, Any]:
+    return {"sqlite_where": text(clause), "postgresql_where": text(clause)}
 
-    __table_args__ = (UniqueConstraint("email_key", name="uq_suppression_email_key"),)
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be mailed (list_id none), or not on one list (list_id set: the person
+    unsubscribed from that list only), and why. One row per address and scope."""
+
+    __table_args__ = (
+        Index("uq_suppression_email_key", "email_key", unique=True, **_where("list_id IS NULL")),
+        Index("uq_suppression_list_email_key", "list_id", "email_key", unique=True, **_where("list_id IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_LENGTH)
@@ -126,4 +135,7 @@ class Suppression(SQLModel, table=True):
     note: str = Field(default="", max_length=TEXT_LENGTH)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    list_id: int | None = Field(
+        default=None, foreign_key="mailing_list.id", ondelete="CASCADE", description="none: every list"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -163,7 +163,7 @@ def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
         return {}
     rows = session.execute(
         select(col(Suppression.email_key), col(Suppression.reason)).where(
-            _ids_in(session, col(Suppression.email_key), email_keys, String)
+            _ids_in(session, col(Suppression.email_key), email_keys, String), col(Suppression.list_id).is_(None)
         )
     )
     return {k: r for k, r in rows.all()}

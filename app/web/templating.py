@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from app.audience.reasons import reason_label
 from app.i18n import gettext, ngettext
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
@@ -37,6 +38,7 @@ def _duration(seconds: float | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
+templates.env.filters["reason"] = reason_label
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

@@ -12,6 +12,7 @@ from app.audience import contacts, queries, search
 from app.audience import fields as custom_fields
 from app.audience.search import ContactFilter
 from app.deps import SessionDep, SettingsDep
+from app.i18n import gettext as _
 from app.models import Contact, utcnow
 from app.subscription import consent, erasure
 from app.web.deps import EDITING
@@ -200,16 +201,35 @@ def add_field(
     type: Annotated[str, Form()] = "text",
     choices: Annotated[str, Form()] = "",
     required: Annotated[str, Form()] = "",
+    subscriber_editable: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"name": name, "label": label, "type": type, "choices": choices, "required": required}
+    values = {"name": name, "label": label, "type": type, "choices": choices, "required": required,
+              "subscriber_editable": subscriber_editable}  # fmt: skip
     options = [c for c in choices.replace(",", "\n").splitlines() if c.strip()]
     try:
-        f = custom_fields.define(session, name, label, type, options, bool(required))
+        f = custom_fields.define(session, name, label, type, options, bool(required), bool(subscriber_editable))
     except custom_fields.FieldProblem as exc:
         session.rollback()
         return _fields_page(request, session, refused({exc.field: exc.message}, values))
     session.commit()
     request.session["notice"] = f"The field {f.label} is defined; templates use it as {{{{ {f.name} }}}}."
+    return RedirectResponse("/fields", status_code=303)
+
+
+@router.post("/fields/{field_id}/subscriber-editable")
+def toggle_subscriber_editable(
+    field_id: int, request: Request, session: SessionDep, editable: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    f = custom_fields.get(session, field_id)
+    if f is None:
+        raise HTTPException(404, f"no custom field with id {field_id}")
+    custom_fields.change(session, f, subscriber_editable=bool(editable))
+    session.commit()
+    request.session["notice"] = (
+        _("Subscribers may now change %(label)s on their preference page.", label=f.label)
+        if f.subscriber_editable
+        else _("Subscribers no longer see %(label)s on their preference page.", label=f.label)
+    )
     return RedirectResponse("/fields", status_code=303)
 
 
