@@ -108,6 +108,9 @@ class SuppressionPublic(BaseModel):
     source: str
     note: str
     campaign_id: int | None
+    list_id: int | None = Field(
+        default=None, description="the one list the address unsubscribed from; none: suppressed from every list"
+    )
     created_at: datetime
 
 

@@ -123,8 +123,11 @@ class Suppression(SQLModel, table=True):
     unsubscribed from that list only), and why. One row per address and scope."""
 
     __table_args__ = (
+        # one row from every list per address; one per address and list (the index every lookup by address uses)
         Index("uq_suppression_email_key", "email_key", unique=True, **_where("list_id IS NULL")),
-        Index("uq_suppression_list_email_key", "list_id", "email_key", unique=True, **_where("list_id IS NOT NULL")),
+        Index("uq_suppression_email_key_list", "email_key", "list_id", unique=True),
+        # "did anyone leave these lists": compile's probe, and a list's deletion
+        Index("ix_suppression_list", "list_id", **_where("list_id IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -29,13 +29,8 @@ def upgrade() -> None:
         )
         batch.drop_constraint("uq_suppression_email_key", type_="unique")
     op.create_index("uq_suppression_email_key", "suppression", ["email_key"], unique=True, **_where("list_id IS NULL"))
-    op.create_index(
-        "uq_suppression_list_email_key",
-        "suppression",
-        ["list_id", "email_key"],
-        unique=True,
-        **_where("list_id IS NOT NULL"),
-    )
+    op.create_index("uq_suppression_email_key_list", "suppression", ["email_key", "list_id"], unique=True)
+    op.create_index("ix_suppression_list", "suppression", ["list_id"], **_where("list_id IS NOT NULL"))
     with op.batch_alter_table("custom_field") as batch:
         batch.add_column(sa.Column("subscriber_editable", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("custom_field") as batch:
@@ -46,7 +41,8 @@ def downgrade() -> None:
     with op.batch_alter_table("custom_field") as batch:
         batch.drop_column("subscriber_editable")
     op.execute("DELETE FROM suppression WHERE list_id IS NOT NULL")
-    op.drop_index("uq_suppression_list_email_key", table_name="suppression")
+    op.drop_index("ix_suppression_list", table_name="suppression")
+    op.drop_index("uq_suppression_email_key_list", table_name="suppression")
     op.drop_index("uq_suppression_email_key", table_name="suppression")
     with op.batch_alter_table("suppression") as batch:
         batch.create_unique_constraint("uq_suppression_email_key", ["email_key"])
