@@ -1,7 +1,7 @@
 """The public one-click unsubscribe endpoint (RFC 8058) behind every List-Unsubscribe URL.
 
-POST /u/TOKEN unsubscribes at once from the lists the message's campaign was sent to (a contact on other
-lists stays on those): that is what mail providers send for one-click (body `List-Unsubscribe=One-Click`),
+POST /u/TOKEN unsubscribes at once from the lists the message's campaign was sent to that the contact is
+on (a contact on other lists stays on those): that is what mail providers send for one-click (body `List-Unsubscribe=One-Click`),
 and what the confirmation page's button sends. A link of a test send (by contact, no campaign), or of a
 campaign whose lists are all gone, unsubscribes from everything. GET only shows the page with that button
 and a link to the preference page, because link scanners and previews fetch URLs without anyone clicking."""
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from app.audience import suppressions
-from app.audience.queries import campaign_lists
+from app.audience.queries import unsubscribe_scope
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.models import Contact, Delivery, utcnow
@@ -46,7 +46,7 @@ def _target(token: str, session: SessionDep, settings: SettingsDep, engine: Engi
         d = session.get(Delivery, parsed.ident)
         if d is None:
             return None
-        lists = campaign_lists(session, [d.campaign_id]).get(d.campaign_id) or None
+        lists = unsubscribe_scope(session, d.campaign_id, d.email_key)
         return Target(d.email, d.email_key, d.campaign_id, d.id, d.contact_id, lists)
     if parsed.kind == "c":
         c = session.get(Contact, parsed.ident)

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlmodel import Session, col
 
 from app.keyset import after_id, after_name_id, fetch
-from app.models import Campaign, ImportJob, ImportReject, ListMember, MailingList, Suppression
+from app.models import Campaign, Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
 
 # --- lists -----------------------------------------------------------------------------------------
 
@@ -153,6 +153,25 @@ def campaign_lists(session: Session, campaign_ids: Sequence[int]) -> dict[int, d
         .all()
     )
     return {cid: {i: names[i] for i in ids if i in names} for cid, ids in chosen.items()}
+
+
+def unsubscribe_scope(session: Session, campaign_id: int | None, email_key: str) -> dict[int, str] | None:
+    """The lists (id -> name) an unsubscribe tied to a message of the campaign leaves: those of the
+    campaign's lists the address is on (all of them when it is on none any more). None, every list: no
+    campaign, or none of its lists is left."""
+    if campaign_id is None:
+        return None
+    lists = campaign_lists(session, [campaign_id]).get(campaign_id)
+    if not lists:
+        return None
+    on = set(
+        session.execute(
+            select(col(ListMember.list_id))
+            .join(Contact, col(Contact.id) == ListMember.contact_id)
+            .where(col(Contact.email_key) == email_key, col(ListMember.list_id).in_(list(lists)))
+        ).scalars()
+    )
+    return {i: name for i, name in lists.items() if i in on} or lists
 
 
 def unsubscribed_lists(session: Session, email_key: str) -> set[int]:

@@ -22,7 +22,7 @@ def reason_label(reason: str) -> str:
         UNSUBSCRIBED_LIST: _("unsubscribed from this list"),
         SuppressionReason.BOUNCED: _("bounced"),
         SuppressionReason.COMPLAINED: _("complained"),
-        SuppressionReason.MANUAL: _("suppressed by hand"),
+        SuppressionReason.MANUAL: _("manual"),
         SuppressionReason.ERASED: _("erased"),
         "included": _("included"),
         "not_in_lists": _("not in the chosen lists"),

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from app.audience.queries import campaign_lists
+from app.audience.queries import unsubscribe_scope
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, insert_rows
@@ -158,15 +158,12 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, no
     ]
     if not asked:
         return
-    # a mailed unsubscribe tied to a campaign leaves the lists it was sent to; otherwise every list
-    lists = campaign_lists(
-        session, sorted({r["campaign_id"] for r in asked if r["kind"] == BounceKind.UNSUBSCRIBE and r["campaign_id"]})
-    )
 
     def scope(r: dict[str, Any]) -> tuple[int, ...]:
-        if r["kind"] != BounceKind.UNSUBSCRIBE or r["campaign_id"] is None:
+        """A mailed unsubscribe tied to a campaign leaves its lists; otherwise (and a complaint) every list."""
+        if r["kind"] != BounceKind.UNSUBSCRIBE:
             return ()
-        return tuple(sorted(lists.get(r["campaign_id"], {})))
+        return tuple(sorted(unsubscribe_scope(session, r["campaign_id"], r["email_key"]) or ()))
 
     wanted = {
         r["email_key"]: Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"], scope(r))

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.audience.cms import CmsUser, upsert_users
 from app.audience.compile import UnknownList, compile_audience, freeze_into_ledger
 from app.audience.queries import unsubscribed_lists
 from app.audience.why import why
@@ -173,7 +174,8 @@ def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, se
 
 def test_leaving_one_list_keeps_the_others(session: Session, settings: Settings) -> None:
     """A contact on lists A and B who unsubscribed from A: out of a send to A ("unsubscribed from this
-    list"), still in a send to B and in one to A and B; re-importing them into A does not bring them back."""
+    list"), still in a send to B and in one to A and B; neither a re-import into A nor a CMS push brings them
+    back."""
     a, b = make_list(session, "A"), make_list(session, "B")
     add_contacts(session, a, "ann@x.org", "bob@x.org")
     add_contacts(session, b, "ann@x.org")
@@ -198,6 +200,8 @@ def test_leaving_one_list_keeps_the_others(session: Session, settings: Settings)
     both = why(session, "ann@x.org", [a.id, b.id], settings, now)  # type: ignore[list-item]
     assert both.included and "unsubscribed from A" in both.detail
     add_contacts(session, a, "ann@x.org", source="csv")  # a re-import
+    upsert_users(session, [CmsUser("ann-1", "ann@x.org", "Ann")], a.id, now)  # a CMS push
+    session.commit()
     assert audience(a)[0] == ["bob@x.org"]
     campaign = Campaign(name="c", from_address="news@example.test", subject="Hi")
     session.add(campaign)
