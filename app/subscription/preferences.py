@@ -205,13 +205,14 @@ def save_fields(
     """Set the names and the editable fields from the page's form (a field the marketer does not allow is
     ignored, whatever is sent); raises contacts.ContactInvalid naming each bad field. Returns the
     changed fields; the caller commits."""
+    editable = _editable(session)
     attributes: dict[str, Any] = {}
-    for f in _editable(session):
+    for f in editable:
         if f.type == "boolean":  # an unticked box sends nothing
             attributes[f.name] = "yes" if form.get(f.name) else ("no" if f.required else None)
         else:
             attributes[f.name] = form.get(f.name, "")
-    missing = [f.name for f in _editable(session) if f.required and not str(attributes.get(f.name) or "").strip()]
+    missing = [f.name for f in editable if f.required and not str(attributes.get(f.name) or "").strip()]
     if missing:
         raise contacts.ContactInvalid([(f"attributes.{name}", _("fill this in")) for name in missing])
     return contacts.update(
