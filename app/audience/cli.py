@@ -8,6 +8,8 @@ import typer
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
+from app.audience.reasons import reason_label
+from app.i18n import gettext as _
 from app.models import ImportJob, ImportReject, ListMember, MailingList, utcnow
 
 FORMAT_HELP = "auto (by name and content), csv (incl. Outlook/Google/Dynamics exports), vcard or text"
@@ -144,12 +146,13 @@ def audience_command(
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
         return
+    left = counts["unsubscribed_by_list"]
     for name, n in counts["sources"].items():
-        typer.echo(f"  list {name}: {n}")
+        typer.echo(f"  list {name}: {n}" + (_(", %(n)d unsubscribed from it", n=left[name]) if left.get(name) else ""))
     typer.echo(f"candidates      {counts['candidates']:>10}")
     typer.echo(f"- duplicates    {counts['duplicates']:>10}")
     for reason, n in counts["excluded"].items():
-        typer.echo(f"- {reason:<13} {n:>10}")
+        typer.echo(f"- {reason_label(reason):<28} {n:>10}")
     typer.echo(f"= included      {counts['included']:>10}")
 
 
