@@ -103,5 +103,6 @@ def downgrade() -> None:
     op.drop_table("consent_text")
     op.drop_table("signup_form")
     op.drop_index("ix_list_member_unconfirmed", table_name="list_member")
-    with op.batch_alter_table("list_member") as batch:
-        batch.drop_column("status")
+    # in place (SQLite 3.35+ drops a column itself): a batch copy of list_member would rename its new table
+    # into place while the contact and list triggers of 0009 refer to it, which SQLite refuses
+    op.drop_column("list_member", "status")
