@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__, unsubscribe, web
+from app import __version__, preference_page, unsubscribe, web
 from app.api import api_router
 from app.api import install as install_api
 from app.api.health import router as health_router
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     install_api(app)
     app.include_router(unsubscribe.router)
+    app.include_router(preference_page.router)
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
     return app

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     )
     signup_rate_burst: int = Field(default=20, ge=1, description="signup posts one IP may make at once")
     signup_mail_poll_seconds: float = Field(default=5.0, gt=0, description="how often due signup mails are sent")
+    # Subscribers
+    preferences_valid_days: int = Field(
+        default=180, gt=0, description="a message's link to the contact's preference page works this long"
+    )
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -1,4 +1,5 @@
-"""Signed tokens for VERP return paths, unsubscribe links and signup confirmation links.
+"""Signed tokens for VERP return paths, unsubscribe links, preference-page links and signup confirmation
+links.
 
 A token is `<kind><id in base36>-<mac>`: lower-case letters, digits and one hyphen, so it survives
 MTAs that lower-case local parts and fits in `noreply+TOKEN@domain`. The mac is an HMAC-SHA256
@@ -84,6 +85,34 @@ def parse_token(secret: bytes, token: str) -> Token | None:
     if not hmac.compare_digest(m.group(3), _mac(secret, kind, ident)):
         return None
     return Token(kind, ident)  # type: ignore[arg-type]  # _TOKEN matches only the TokenKind letters
+
+
+class PreferencesToken(NamedTuple):
+    contact_id: int
+    issued_day: int  # days since 1970-01-01 (UTC)
+
+
+_PREFERENCES = re.compile(r"^p([0-9a-z]{1,13})\.([0-9a-z]{1,6})-([a-z2-7]{12})$")
+
+
+def make_preferences_token(secret: bytes, contact_id: int, issued_day: int) -> str:
+    """A contact's link to their preference page, dated so it can expire: `p<id>.<day>-<mac>`, the mac
+    over both (a day changed by hand makes the mac wrong)."""
+    if contact_id < 0 or issued_day < 0:
+        raise ValueError(f"bad preferences token values: {contact_id!r} {issued_day!r}")
+    return f"p{_b36(contact_id)}.{_b36(issued_day)}-{_mac(secret, f'p.{issued_day}', contact_id)}"
+
+
+def parse_preferences_token(secret: bytes, token: str) -> PreferencesToken | None:
+    """The contact and issue day a preference link carries, or None when it is malformed or forged;
+    whether it has expired is the caller's rule."""
+    m = _PREFERENCES.match(token.strip().lower())
+    if m is None:
+        return None
+    contact_id, day = int(m.group(1), 36), int(m.group(2), 36)
+    if not hmac.compare_digest(m.group(3), _mac(secret, f"p.{day}", contact_id)):
+        return None
+    return PreferencesToken(contact_id, day)
 
 
 def verp_address(bounce_address: str, token: str) -> str:

@@ -32,7 +32,9 @@ def list_fields(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuer
 )
 def create_field(body: CustomFieldCreate, session: SessionDep) -> CustomFieldPublic:
     try:
-        f = fields.define(session, body.name, body.label, body.type, body.choices, body.required)
+        f = fields.define(
+            session, body.name, body.label, body.type, body.choices, body.required, body.subscriber_editable
+        )
     except fields.FieldProblem as exc:
         session.rollback()
         raise request_error(409 if "already exists" in exc.message else 422, ["body", exc.field], exc.message) from None
@@ -49,7 +51,7 @@ def get_field(field_id: Id, session: SessionDep) -> CustomFieldPublic:
 def update_field(field_id: Id, body: CustomFieldUpdate, session: SessionDep) -> CustomFieldPublic:
     f = FIELDS.get(session, field_id)
     try:
-        fields.change(session, f, body.label, body.choices, body.required)
+        fields.change(session, f, body.label, body.choices, body.required, body.subscriber_editable)
     except fields.FieldProblem as exc:
         session.rollback()
         raise request_error(422, ["body", exc.field], exc.message) from None

@@ -153,7 +153,9 @@ def audience_command(
     from sqlmodel import Session
 
     from app.audience.compile import compile_audience
+    from app.audience.reasons import reason_label
     from app.config_store import live_settings
+    from app.i18n import gettext as _
     from app.models import utcnow
     from app.settings import get_settings
 
@@ -165,12 +167,13 @@ def audience_command(
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
         return
+    left = counts["unsubscribed_by_list"]
     for name, n in counts["sources"].items():
-        typer.echo(f"  list {name}: {n}")
+        typer.echo(f"  list {name}: {n}" + (_(", %(n)d unsubscribed from it", n=left[name]) if left.get(name) else ""))
     typer.echo(f"candidates      {counts['candidates']:>10}")
     typer.echo(f"- duplicates    {counts['duplicates']:>10}")
     for reason, n in counts["excluded"].items():
-        typer.echo(f"- {reason:<13} {n:>10}")
+        typer.echo(f"- {reason_label(reason):<28} {n:>10}")
     typer.echo(f"= included      {counts['included']:>10}")
 
 

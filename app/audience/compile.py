@@ -4,10 +4,13 @@ ledger at launch (`freeze_into_ledger`), in one INSERT ... SELECT so a million r
 
 Counting: `candidates` are list memberships; a contact in several chosen lists counts once and its
 extra memberships are `duplicates` (contacts are already unique per email_key). Each remaining
-contact is either `included` or excluded for exactly one reason: `unconfirmed` when its memberships in
-the chosen lists all wait for a signup's confirmation, else its suppression row's reason
-(unsubscribed, bounced, complained, manual) when it has one, else `bounced` when the bounce policy
-suppresses it right now. So candidates = duplicates + sum(excluded) + included.
+contact is either `included` or excluded for exactly one reason, the first that holds of:
+`unconfirmed` when its memberships in the chosen lists all wait for a signup's confirmation; its
+suppression row's reason (unsubscribed from all, bounced, complained, manual) when it has one for every
+list; `unsubscribed_list` when it unsubscribed from each chosen list it is subscribed to (a contact on
+lists A and B that left A stays in a send to B, or to A and B); `bounced` when the bounce policy
+suppresses it right now. So candidates = duplicates + sum(excluded) + included. `unsubscribed_by_list`
+counts, per chosen list, its members that unsubscribed from that list.
 
 `needs_smtputf8` counts the included addresses whose local part is not ASCII (`jörg@example.de`):
 they are sent with SMTPUTF8 (RFC 6531) when the relay offers it; through a relay that does not,
@@ -23,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from app.audience.reasons import EXCLUSION_REASONS, UNCONFIRMED, UNSUBSCRIBED_LIST
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
 from app.models import Contact, Delivery, ListMember, MailingList, Suppression
@@ -30,10 +34,6 @@ from app.models.states import DeliveryState, MemberStatus, SuppressionReason
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
-# a signup waiting for its confirmation: in a chosen list, but only as unconfirmed
-UNCONFIRMED = MemberStatus.UNCONFIRMED
-# an erased address is never a contact again (imports refuse it), so compile never meets one
-EXCLUSION_REASONS = (UNCONFIRMED, *(r for r in SuppressionReason.ALL if r != SuppressionReason.ERASED))
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
 
@@ -84,19 +84,57 @@ def _in_lists(list_ids: list[int]) -> Any:
 
 
 def _suppressed() -> Any:
-    return select(literal(1)).where(col(Suppression.email_key) == Contact.email_key).exists()
+    """The contact of the outer query may not be mailed on any list."""
+    return (
+        select(literal(1))
+        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
+        .exists()
+    )
 
 
-def _included(list_ids: list[int], settings: Settings, now: datetime) -> Any:
-    """The WHERE clause of the included contacts: in a chosen list as subscribed, no suppression row, and
-    not suppressed by the bounce policy right now. Driven from the lists' members (an index range each)."""
+def _left_lists(session: Session, list_ids: list[int]) -> bool:
+    """Whether anyone unsubscribed from one of these lists (an index probe per list): when nobody did,
+    the per-list check is left out of the statements."""
+    query = select(literal(1)).where(col(Suppression.list_id).in_(list_ids)).limit(1)
+    return session.execute(query).first() is not None
+
+
+def _on_a_list(list_ids: list[int]) -> Any:
+    """The contact of the outer query is subscribed to one of the lists and has not unsubscribed from that
+    one (an unconfirmed membership does not count: it is not mailed either way)."""
+    # explicit: the contact is two levels out, where auto-correlation does not reach
+    left = (
+        select(literal(1))
+        .where(col(Suppression.list_id) == ListMember.list_id, col(Suppression.email_key) == Contact.email_key)
+        .correlate_except(Suppression)
+    )
+    return (
+        select(literal(1))
+        .where(
+            col(ListMember.contact_id) == Contact.id,
+            col(ListMember.list_id).in_(list_ids),
+            col(ListMember.status) == MemberStatus.SUBSCRIBED,
+            ~left.exists(),
+        )
+        .correlate_except(ListMember)
+        .exists()
+    )
+
+
+def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
+    """The WHERE clause of the included contacts: subscribed to a chosen list they have not left, no
+    suppression from every list, and not suppressed by the bounce policy right now. Driven from the
+    lists' members (an index range each)."""
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    return and_(
+    clauses = [
         col(Contact.id).in_(_chosen_ids(list_ids)),
         col(Contact.id).not_in(_unconfirmed_only(list_ids)),
         ~_suppressed(),
         col(Contact.email_key).not_in(bounced),
-    )
+    ]
+    if _left_lists(session, list_ids):
+        clauses.append(_on_a_list(list_ids))
+    return and_(*clauses)
 
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
@@ -148,13 +186,27 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
     for reason, n, n_utf8 in session.execute(
         select(col(Suppression.reason), func.count(), utf8)
         .join(Contact, col(Contact.email_key) == Suppression.email_key)
-        .where(in_lists)
+        .where(in_lists, col(Suppression.list_id).is_(None))
         .group_by(col(Suppression.reason))
     ).tuples():
         by_reason[reason] = (int(n), int(n_utf8))
+    left_by_list: dict[int, int] = {}
+    not_left: list[Any] = []
+    if _left_lists(session, list_ids):
+        left_by_list = _left_by_list(session, list_ids)
+        n, n_utf8 = session.execute(
+            select(func.count(), utf8).where(
+                col(Contact.id).in_(_chosen_ids(list_ids)),
+                col(Contact.id).not_in(waiting),
+                ~_suppressed(),
+                ~_on_a_list(list_ids),
+            )
+        ).one()
+        by_reason[UNSUBSCRIBED_LIST] = (int(n), int(n_utf8))
+        not_left = [_on_a_list(list_ids)]
     bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
     by_policy, by_policy_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists)
+        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists, *not_left)
     ).one()
     n, n_utf8 = by_reason[SuppressionReason.BOUNCED]
     by_reason[SuppressionReason.BOUNCED] = (n + int(by_policy), n_utf8 + int(by_policy_utf8))
@@ -165,9 +217,24 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
         "candidates": candidates,
         "duplicates": candidates - int(unique),
         "excluded": excluded,
+        "unsubscribed_by_list": {names[i]: left_by_list.get(i, 0) for i in list_ids},
         "included": int(unique) - sum(n for n, _ in by_reason.values()),  # = the rows a freeze writes
         "needs_smtputf8": int(unique_utf8) - sum(u for _, u in by_reason.values()),
     }
+
+
+def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
+    """Per list: its members that unsubscribed from it."""
+    rows = session.execute(
+        select(col(Suppression.list_id), func.count())
+        .join(Contact, col(Contact.email_key) == Suppression.email_key)
+        .join(
+            ListMember, and_(col(ListMember.contact_id) == Contact.id, col(ListMember.list_id) == Suppression.list_id)
+        )
+        .where(col(Suppression.list_id).in_(list_ids))
+        .group_by(col(Suppression.list_id))
+    ).tuples()
+    return {int(i): int(n) for i, n in rows if i is not None}
 
 
 def _not_ascii(session: Session, email: Any) -> Any:
@@ -184,7 +251,7 @@ def compile_audience(session: Session, list_ids: list[int], settings: Settings, 
     counts = _counts(session, list_ids, settings, now)
     query = (
         select(col(Contact.id), col(Contact.email), col(Contact.email_key))
-        .where(_included(list_ids, settings, now))
+        .where(_included(session, list_ids, settings, now))
         .order_by(col(Contact.id))
     )
     return CompiledAudience(counts=counts, _session=session, _included=query)
@@ -218,7 +285,7 @@ def freeze_into_ledger(
             literal(0).label("attempts"),
             literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
         )
-        .where(_included(list_ids, settings, now))
+        .where(_included(session, list_ids, settings, now))
         .order_by(col(Contact.email_key))
     )
     dialect = postgresql if is_postgresql(session) else sqlite

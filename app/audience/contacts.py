@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.audience import fields as custom_fields
+from app.audience.queries import every_list
 from app.audience.schemas import (
     ConsentEventPublic,
     ContactBouncePublic,
@@ -58,7 +59,7 @@ def status_of(session: Session, contact: Contact) -> str:
     if is_erased(contact):
         return "erased"
     reason = session.execute(
-        select(col(Suppression.reason)).where(col(Suppression.email_key) == contact.email_key)
+        select(col(Suppression.reason)).where(col(Suppression.email_key) == contact.email_key, every_list())
     ).scalar()
     return reason or "active"
 

@@ -23,7 +23,7 @@ TYPES = ("text", "number", "date", "boolean", "choice")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # the template's own variables, and words Jinja reads as values
 RESERVED = frozenset(
-    {"email", "first_name", "last_name", "attributes", "unsubscribe_url", "campaign"}
+    {"email", "first_name", "last_name", "attributes", "unsubscribe_url", "preferences_url", "campaign"}
     | {"true", "false", "none", "loop", "self", "super", "varargs", "kwargs", "not", "and", "or", "in", "is"}
 )
 TEXT_MAX = 2000
@@ -90,15 +90,28 @@ def _check_definition(name: str, label: str, type_: str, choices: Sequence[str])
 
 
 def define(
-    session: Session, name: str, label: str, type_: str, choices: Sequence[str] = (), required: bool = False
+    session: Session,
+    name: str,
+    label: str,
+    type_: str,
+    choices: Sequence[str] = (),
+    required: bool = False,
+    subscriber_editable: bool = False,
 ) -> CustomField:
-    """A new field; raises FieldProblem. The caller commits."""
+    """A new field; raises FieldProblem. The caller commits. SUBSCRIBER_EDITABLE: the contact may change
+    its value on their preference page."""
     name = name.strip()
     cleaned = _check_definition(name, label, type_, choices)
     if session.execute(select(col(CustomField.id)).where(col(CustomField.name) == name)).first() is not None:
         raise FieldProblem("name", f'a field named "{name}" already exists')
     field = CustomField(
-        name=name, label=label.strip(), type=type_, choices=cleaned, required=required, created_at=utcnow()
+        name=name,
+        label=label.strip(),
+        type=type_,
+        choices=cleaned,
+        required=required,
+        subscriber_editable=subscriber_editable,
+        created_at=utcnow(),
     )
     session.add(field)
     session.flush()
@@ -111,6 +124,7 @@ def change(
     label: str | None = None,
     choices: Sequence[str] | None = None,
     required: bool | None = None,
+    subscriber_editable: bool | None = None,
 ) -> None:
     """Change what is given (the name and type stay: stored values and templates depend on them)."""
     cleaned = _check_definition(
@@ -122,6 +136,7 @@ def change(
         label=label and label.strip(),
         choices=cleaned if choices is not None else None,
         required=required,
+        subscriber_editable=subscriber_editable,
     )
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlmodel import Session, col
 
 from app.keyset import after_id, after_name_id, fetch
-from app.models import ImportJob, ImportReject, ListMember, MailingList, Suppression
+from app.models import Campaign, Contact, ImportJob, ImportReject, ListMember, MailingList, Suppression
 
 # --- lists -----------------------------------------------------------------------------------------
 
@@ -94,6 +94,11 @@ def all_rejects(session: Session, import_id: int) -> Sequence[ImportReject]:
 # --- suppressions ----------------------------------------------------------------------------------
 
 
+def every_list() -> Any:
+    """A suppression from every list (an unsubscribe from one list names its list_id)."""
+    return col(Suppression.list_id).is_(None)
+
+
 def suppressions_filtered(reason: str | None = None, email_key: str | None = None, search: str | None = None) -> Any:
     """Suppressions matching every filter given: the reason, the address (by its dedupe key), and
     `search` found in the address (case-insensitively) or in the note."""
@@ -127,9 +132,52 @@ def all_suppressions(session: Session, reason: str | None = None) -> Sequence[Su
 
 
 def is_suppressed(session: Session, email_key: str) -> bool:
-    return (
-        session.execute(select(col(Suppression.id)).where(col(Suppression.email_key) == email_key)).first() is not None
+    """Whether the address may not be mailed on any list."""
+    query = select(col(Suppression.id)).where(col(Suppression.email_key) == email_key, every_list())
+    return session.execute(query).first() is not None
+
+
+def campaign_lists(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[int, str]]:
+    """Campaign id -> the lists it was sent to that still exist (id -> name): what an unsubscribe tied to
+    one of its messages leaves."""
+    chosen = {
+        cid: [int(i) for i in ids]
+        for cid, ids in session.execute(
+            select(col(Campaign.id), col(Campaign.list_ids)).where(col(Campaign.id).in_(campaign_ids))
+        ).tuples()
+    }
+    wanted = sorted({i for ids in chosen.values() for i in ids})
+    names = dict(
+        session.execute(select(col(MailingList.id), col(MailingList.name)).where(col(MailingList.id).in_(wanted)))
+        .tuples()
+        .all()
     )
+    return {cid: {i: names[i] for i in ids if i in names} for cid, ids in chosen.items()}
+
+
+def unsubscribe_scope(session: Session, campaign_id: int | None, email_key: str) -> dict[int, str] | None:
+    """The lists (id -> name) an unsubscribe tied to a message of the campaign leaves: those of the
+    campaign's lists the address is on (all of them when it is on none any more). None, every list: no
+    campaign, or none of its lists is left."""
+    if campaign_id is None:
+        return None
+    lists = campaign_lists(session, [campaign_id]).get(campaign_id)
+    if not lists:
+        return None
+    on = set(
+        session.execute(
+            select(col(ListMember.list_id))
+            .join(Contact, col(Contact.id) == ListMember.contact_id)
+            .where(col(Contact.email_key) == email_key, col(ListMember.list_id).in_(list(lists)))
+        ).scalars()
+    )
+    return {i: name for i, name in lists.items() if i in on} or lists
+
+
+def unsubscribed_lists(session: Session, email_key: str) -> set[int]:
+    """The lists the address unsubscribed from one by one."""
+    query = select(col(Suppression.list_id)).where(col(Suppression.email_key) == email_key, ~every_list())
+    return {i for i in session.execute(query).scalars() if i is not None}
 
 
 # --- downloads -------------------------------------------------------------------------------------

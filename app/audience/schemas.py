@@ -108,6 +108,9 @@ class SuppressionPublic(BaseModel):
     source: str
     note: str
     campaign_id: int | None
+    list_id: int | None = Field(
+        default=None, description="the one list the address unsubscribed from; none: suppressed from every list"
+    )
     created_at: datetime
 
 
@@ -119,7 +122,14 @@ class AudienceCounts(BaseModel):
     sources: dict[str, int] = Field(description="memberships per chosen list")
     candidates: int
     duplicates: int
-    excluded: dict[str, int] = Field(description="unconfirmed, unsubscribed, bounced, complained, manual")
+    excluded: dict[str, int] = Field(
+        description="per reason, in the order they are decided: unconfirmed (a signup not yet confirmed), "
+        "unsubscribed (from every list), unsubscribed_list (left each chosen list it is subscribed to), bounced, "
+        "complained, manual"
+    )
+    unsubscribed_by_list: dict[str, int] = Field(
+        default_factory=dict, description="per chosen list: its members that unsubscribed from that list"
+    )
     included: int
     needs_smtputf8: int = Field(
         default=0,
@@ -242,12 +252,14 @@ class CustomFieldCreate(BaseModel):
     type: CustomFieldType
     choices: list[str] = Field(default_factory=list, max_length=200, description="the options of a choice field")
     required: bool = False
+    subscriber_editable: bool = Field(default=False, description="the contact may change it on the preference page")
 
 
 class CustomFieldUpdate(BaseModel):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     choices: list[str] | None = Field(default=None, max_length=200)
     required: bool | None = None
+    subscriber_editable: bool | None = None
 
 
 class CustomFieldPublic(BaseModel):
@@ -257,4 +269,5 @@ class CustomFieldPublic(BaseModel):
     type: str
     choices: list[str]
     required: bool
+    subscriber_editable: bool
     created_at: datetime

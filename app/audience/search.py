@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, column, delete, exists, select, table
 from sqlmodel import Session, col
 
+from app.audience.queries import every_list
 from app.db import chunks, is_postgresql, session_scope
 from app.keyset import after_id, fetch
 from app.models import Contact, ContactSearch, ListMember, Suppression
@@ -145,7 +146,7 @@ def ordered(session: Session, f: ContactFilter) -> Callable[[str | None], Any]:
         # index newest first and checks each contact's suppression until the page is full
         reason = (
             select(col(Suppression.reason))
-            .where(col(Suppression.email_key) == Contact.email_key)
+            .where(col(Suppression.email_key) == Contact.email_key, every_list())
             .limit(1)
             .scalar_subquery()
         )
@@ -168,6 +169,8 @@ def statuses(session: Session, keys: Sequence[str]) -> dict[str, str]:
         return {}
     return dict(
         session.execute(
-            select(col(Suppression.email_key), col(Suppression.reason)).where(col(Suppression.email_key).in_(keys))
+            select(col(Suppression.email_key), col(Suppression.reason)).where(
+                col(Suppression.email_key).in_(keys), every_list()
+            )
         ).all()
     )

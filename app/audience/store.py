@@ -17,6 +17,7 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.audience.queries import every_list
 from app.audience.search import forget, index_contacts
 from app.audience.sources import ImportFailed
 from app.db import is_postgresql
@@ -53,7 +54,7 @@ def _dialect_insert(session: Session):
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    query = select(col(Suppression.email_key)).where(key_in(session, col(Suppression.email_key), keys))
+    query = select(col(Suppression.email_key)).where(key_in(session, col(Suppression.email_key), keys), every_list())
     return set(session.execute(query).scalars())
 
 

@@ -6,8 +6,11 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
+from app.audience.queries import every_list
+from app.audience.reasons import UNSUBSCRIBED_LIST, reason_label
 from app.audience.schemas import MembershipPublic, VerdictPublic
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
+from app.i18n import gettext as _
 from app.models import Bounce, Contact, ImportJob, ListMember, MailingList, Suppression
 from app.models.states import MemberStatus, SuppressionReason
 from app.settings import Settings
@@ -35,8 +38,9 @@ def _memberships(session: Session, contact_id: int, list_ids: list[int]) -> list
     ]
 
 
-def _suppression_detail(s: Suppression) -> str:
-    detail = f"excluded: {s.reason} on {s.created_at:%Y-%m-%d %H:%M} UTC"
+def _suppression_detail(s: Suppression, list_name: str | None = None) -> str:
+    what = reason_label(s.reason) if list_name is None else _("unsubscribed from %(list)s", list=list_name)
+    detail = f"excluded: {what} on {s.created_at:%Y-%m-%d %H:%M} UTC"
     if s.source:
         detail += f" by {s.source}"
     if s.campaign_id is not None:
@@ -95,16 +99,36 @@ def why(session: Session, address: str, list_ids: list[int], settings: Settings,
         waiting = "; ".join(m.describe() for m in memberships)
         detail = f"excluded: unconfirmed, a signup waiting for its confirmation link to be followed ({waiting})"
         return _verdict(address, key, False, MemberStatus.UNCONFIRMED, detail, memberships)
-    suppression = session.execute(select(Suppression).where(col(Suppression.email_key) == key)).scalars().first()
+    suppression = (
+        session.execute(select(Suppression).where(col(Suppression.email_key) == key, every_list())).scalars().first()
+    )
     if suppression is not None:
         return _verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
+    left = {
+        s.list_id: s
+        for s in session.execute(
+            select(Suppression).where(
+                col(Suppression.email_key) == key, col(Suppression.list_id).in_([m.list_id for m in memberships])
+            )
+        ).scalars()
+    }
+    # an unconfirmed membership is not mailed, so only the subscribed ones can keep the contact in
+    subscribed = [m for m in memberships if m.status == MemberStatus.SUBSCRIBED]
+    staying = [m for m in subscribed if m.list_id not in left]
+    if not staying:
+        details = "; ".join(_suppression_detail(left[m.list_id], m.list_name) for m in subscribed)
+        return _verdict(address, key, False, UNSUBSCRIBED_LIST, details, memberships)
     policy = BouncePolicy.from_settings(settings)
     ids = counting_bounce_ids(session, policy, key, now)
     if ids:
         return _verdict(
             address, key, False, SuppressionReason.BOUNCED, _bounce_detail(session, ids, policy), memberships
         )
-    detail = "included: in " + "; ".join(m.describe() for m in memberships)
-    if len(memberships) > 1:
-        detail += f" (counted once; {len(memberships) - 1} duplicate membership{'s' if len(memberships) > 2 else ''})"
+    detail = "included: in " + "; ".join(m.describe() for m in staying)
+    if len(staying) > 1:
+        detail += f" (counted once; {len(staying) - 1} duplicate membership{'s' if len(staying) > 2 else ''})"
+    if left:
+        detail += "; " + _(
+            "unsubscribed from %(lists)s", lists=", ".join(m.list_name for m in memberships if m.list_id in left)
+        )
     return _verdict(address, key, True, "included", detail, memberships)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from app.audience.queries import unsubscribe_scope
 from app.bounces.policy import BouncePolicy, apply_policy_many
 from app.bounces.suppress import Wanted, ensure_suppressions
 from app.db import chunks, insert_rows
@@ -160,18 +161,31 @@ def _link_requests(session: Session, rows: list[dict[str, Any]], source: str, no
     ]
     if not asked:
         return
+
+    def scope(r: dict[str, Any]) -> tuple[int, ...]:
+        """A mailed unsubscribe tied to a campaign leaves its lists; otherwise (and a complaint) every list."""
+        if r["kind"] != BounceKind.UNSUBSCRIBE:
+            return ()
+        return tuple(sorted(unsubscribe_scope(session, r["campaign_id"], r["email_key"]) or ()))
+
     wanted = {
-        r["email_key"]: Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"])
+        r["email_key"]: Wanted(r["email"], SUPPRESSION_REASON[r["kind"]], r["campaign_id"], r["delivery_id"], scope(r))
         for r in reversed(asked)  # the first request for an address wins
     }
     ids = ensure_suppressions(session, wanted, source, now)
     for r in asked:
         r["suppression_id"] = ids[r["email_key"]]
-    unsubscribed = sorted({r["email_key"] for r in asked if r["kind"] == BounceKind.UNSUBSCRIBE})
-    if unsubscribed:  # the consent ledger: a mailed unsubscribe command, from every list
-        contacts = select(col(Contact.id)).where(col(Contact.email_key).in_(unsubscribed))
-        entry = consent.Entry(0, consent.Action.UNSUBSCRIBE, None, source)
-        consent.append_for_query(session, contacts, entry, consent.Actor(consent.ActorKind.MAILED_COMMAND), now)
+    unsubscribed = {k: w for k, w in wanted.items() if w.reason == SuppressionReason.UNSUBSCRIBED}
+    by_scope: dict[tuple[int, ...], list[str]] = {}
+    for key, w in unsubscribed.items():
+        by_scope.setdefault(w.list_ids, []).append(key)
+    actor = consent.Actor(consent.ActorKind.MAILED_COMMAND)
+    for list_ids, keys in by_scope.items():  # the consent ledger: one row per list left (or one for all)
+        contacts = select(col(Contact.id)).where(col(Contact.email_key).in_(sorted(keys)))
+        for list_id in list_ids or (None,):
+            consent.append_for_query(
+                session, contacts, consent.Entry(0, consent.Action.UNSUBSCRIBE, list_id, source), actor, now
+            )
 
 
 def _mark_bounced(session: Session, failed: list[dict[str, Any]], now: datetime) -> None:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, partial_index, utcnow
@@ -55,6 +55,7 @@ class CustomField(SQLModel, table=True):
     type: str = Field(max_length=10, description="text | number | date | boolean | choice")
     choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     required: bool = False
+    subscriber_editable: bool = Field(default=False, description="the contact may change it on the preference page")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -70,7 +71,7 @@ class MailingList(SQLModel, table=True):
 class ListMember(SQLModel, table=True):
     """A contact in a list. No foreign keys: their per-row check (PostgreSQL locks the contact and the
     list for each row) was most of a big import's time. Deleting a contact or a list deletes its
-    memberships by a trigger (migration 0012), as ON DELETE CASCADE did; the importer locks the list
+    memberships by a trigger (migration 0009), as ON DELETE CASCADE did; the importer locks the list
     once a commit instead. `import_id` only names the import that last brought the address (its
     duplicates-in-the-file check), so an import job's row is never needed for it."""
 
@@ -83,7 +84,7 @@ class ListMember(SQLModel, table=True):
 
     list_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     contact_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form")
+    source: str = Field(max_length=20, description="csv | vcard | text | cms | api | form | preferences")
     status: str = Field(
         default="subscribed",
         max_length=20,
@@ -135,10 +136,21 @@ class ImportReject(SQLModel, table=True):
     reason: str = Field(max_length=500)
 
 
-class Suppression(SQLModel, table=True):
-    """An address that must not be mailed, and why."""
+def _where(clause: str) -> dict[str, Any]:
+    return {"sqlite_where": text(clause), "postgresql_where": text(clause)}
 
-    __table_args__ = (UniqueConstraint("email_key", name="uq_suppression_email_key"),)
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be mailed (list_id none), or not on one list (list_id set: the person
+    unsubscribed from that list only), and why. One row per address and scope."""
+
+    __table_args__ = (
+        # one row from every list per address; one per address and list (the index every lookup by address uses)
+        Index("uq_suppression_email_key", "email_key", unique=True, **_where("list_id IS NULL")),
+        Index("uq_suppression_email_key_list", "email_key", "list_id", unique=True),
+        # "did anyone leave these lists": compile's probe, and a list's deletion
+        Index("ix_suppression_list", "list_id", **_where("list_id IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_LENGTH)
@@ -148,4 +160,7 @@ class Suppression(SQLModel, table=True):
     note: str = Field(default="", max_length=TEXT_LENGTH)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    list_id: int | None = Field(
+        default=None, foreign_key="mailing_list.id", ondelete="CASCADE", description="none: every list"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

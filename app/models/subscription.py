@@ -24,7 +24,7 @@ class ConsentEvent(SQLModel, table=True):
     action: str = Field(max_length=20, description="subscribe | confirm | unsubscribe | import | cms | edit | erase")
     actor_kind: str = Field(
         max_length=20,
-        description="form | api_key | user | mailed_command | one_click | unsubscribe_page | import | system",
+        description="form | api_key | user | mailed_command | one_click | unsubscribe_page | preference_page | import | system",
     )
     actor: str = Field(default="", max_length=NAME_LENGTH, description="which key, user, import or form")
     source: str = Field(default="", max_length=LINE_LENGTH, description="a file name, a campaign, a page")

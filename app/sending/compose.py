@@ -1,6 +1,7 @@
 """From a campaign and one recipient to envelope and bytes: templates, tokens, headers, DKIM.
 One Composer per campaign holds what is the same for every recipient."""
 
+import time
 from dataclasses import dataclass
 from email.utils import make_msgid
 from typing import Any
@@ -10,7 +11,7 @@ from app.sending.dkim_sign import DkimSigner
 from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_stuff, encode_body
 from app.sending.render import CampaignTemplates, contact_context, render_limits
 from app.settings import Settings
-from app.tokens import make_token, verp_address
+from app.tokens import make_preferences_token, make_token, verp_address
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ PREVIEW_TOKEN = "preview"
 def unsubscribe_url(base_url: str, token: str) -> str:
     """The link a recipient follows to unsubscribe (List-Unsubscribe and {{ unsubscribe_url }})."""
     return f"{base_url.rstrip('/')}/u/{token}"
+
+
+def preferences_url(base_url: str, token: str) -> str:
+    """The link to a recipient's preference page (List-Help and {{ preferences_url }})."""
+    return f"{base_url.rstrip('/')}/p/{token}"
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -85,8 +91,17 @@ class Composer:
             sender = self.settings.bounce_address
             message_id = make_msgid(domain=message_id_domain(self.settings))
         url = unsubscribe_url(self.settings.base_url, unsub)
+        # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
+        prefs = (
+            url
+            if not contact_id
+            else preferences_url(
+                self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
+            )
+        )
         ctx = contact_context(rcpt, first_name, last_name, attributes)
         ctx["unsubscribe_url"] = url
+        ctx["preferences_url"] = prefs
         ctx["campaign"] = self.campaign_name
         # RenderFailed (a limit, an error for this contact's values) says which template and why
         rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
@@ -95,7 +110,9 @@ class Composer:
         text = self._static["text"] if "text" in self._static else encode_body(rendered["text"])
         name = " ".join(p for p in (first_name, last_name) if p)
         mailto = f"mailto:{verp_address(self.settings.bounce_address, unsub)}?subject=unsubscribe"
-        data = self.factory.build(Recipient(delivery_id, rcpt, name, message_id, url, mailto), subject, html, text)
+        data = self.factory.build(
+            Recipient(delivery_id, rcpt, name, message_id, url, mailto, prefs), subject, html, text
+        )
         if self.signer is not None:
             data = self.signer.sign(data)
         return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())

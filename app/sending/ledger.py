@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from app.bounces.policy import BouncePolicy
 from app.bounces.writer import record_findings, send_failure_row
 from app.db import insert_rows, is_postgresql, update_rows
-from app.models import Campaign, Contact, Delivery, DeliveryAttempt, Suppression
+from app.models import Campaign, Contact, Delivery, DeliveryAttempt, ListMember, Suppression
 from app.models.states import CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.sending.retry import next_attempt_at
@@ -157,16 +157,52 @@ def extend_lease(session: Session, ids: list[int], owner: str, until: datetime) 
         )
 
 
-def suppressed(session: Session, email_keys: list[str]) -> dict[str, str]:
-    """email_key -> suppression reason, for keys suppressed since the ledger was frozen."""
-    if not email_keys:
+def suppressed(session: Session, rows: list[Claimed]) -> dict[int, str]:
+    """Row id -> why it must not be sent, for rows suppressed since the ledger was frozen: the address
+    from every list (its reason), or the contact from each of the campaign's lists they are on."""
+    if not rows:
         return {}
-    rows = session.execute(
-        select(col(Suppression.email_key), col(Suppression.reason)).where(
-            _ids_in(session, col(Suppression.email_key), email_keys, String)
+    keys = sorted({r.email_key for r in rows})
+    every: dict[str, str] = {}
+    left: dict[str, set[int]] = defaultdict(set)
+    for key, reason, list_id in session.execute(
+        select(col(Suppression.email_key), col(Suppression.reason), col(Suppression.list_id)).where(
+            _ids_in(session, col(Suppression.email_key), keys, String)
         )
+    ).tuples():
+        if list_id is None:
+            every[key] = reason
+        else:
+            left[key].add(list_id)
+    out = {r.id: every[r.email_key] for r in rows if r.email_key in every}
+    leaving = [r for r in rows if r.email_key in left and r.id not in out and r.contact_id is not None]
+    if leaving:
+        out.update({r.id: "unsubscribed from this list" for r in _left_every_list(session, leaving, left)})
+    return out
+
+
+def _left_every_list(session: Session, rows: list[Claimed], left: dict[str, set[int]]) -> list[Claimed]:
+    """The rows whose contact left each of their campaign's lists they are on."""
+    lists = dict(
+        session.execute(
+            select(col(Campaign.id), col(Campaign.list_ids)).where(col(Campaign.id).in_({r.campaign_id for r in rows}))
+        )
+        .tuples()
+        .all()
     )
-    return {k: r for k, r in rows.all()}
+    member: dict[int, set[int]] = defaultdict(set)
+    for contact_id, list_id in session.execute(
+        select(col(ListMember.contact_id), col(ListMember.list_id)).where(
+            col(ListMember.contact_id).in_({r.contact_id for r in rows})
+        )
+    ).tuples():
+        member[contact_id].add(list_id)
+    out = []
+    for r in rows:
+        on = member[r.contact_id or 0] & set(lists.get(r.campaign_id) or ())
+        if on and on <= left[r.email_key]:
+            out.append(r)
+    return out
 
 
 def record(session: Session, outcomes: list[Outcome], settings: Settings, now: datetime) -> set[int]:

@@ -98,6 +98,7 @@ class Recipient:
     message_id: str
     unsubscribe_url: str
     unsubscribe_mailto: str
+    preferences_url: str = ""
 
 
 class MessageFactory:
@@ -151,6 +152,8 @@ class MessageFactory:
             f"Message-ID: {rcpt.message_id}",
             f"List-Unsubscribe: <{rcpt.unsubscribe_url}>, <{rcpt.unsubscribe_mailto}>",
         ]
+        if rcpt.preferences_url:  # RFC 2369: where a recipient manages their subscriptions
+            lines.append(f"List-Help: <{rcpt.preferences_url}>")
         if rcpt.delivery_id is not None:
             lines.append(f"{HEADER_DELIVERY}: {rcpt.delivery_id}")
         parts = [self._head, self._date_header(), ("\r\n".join(lines) + "\r\n").encode()]

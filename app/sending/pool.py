@@ -216,7 +216,9 @@ class SenderPool:
         limit for this one contact fails the row, not the send)."""
         row = job.row
         try:
-            env = job.composer.compose(row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id)
+            env = job.composer.compose(
+                row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id, contact_id=row.contact_id
+            )
         except RenderFailed as exc:
             return Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}")
         except Exception:

@@ -2,7 +2,7 @@
 is saved or launched so a send never stops half-way on a template error.
 
 Variables: `email`, `first_name`, `last_name`, `attributes` (the contact's dict), `unsubscribe_url`,
-`campaign` (its name), and every attribute key at the top level (a built-in name wins over an
+`preferences_url` (the contact's preference page), `campaign` (its name), and every attribute key at the top level (a built-in name wins over an
 attribute of the same name). A name that is neither a built-in nor an attribute key of some contact
 in the audience is refused. A contact that lacks an attribute another contact has renders it empty.
 
@@ -20,7 +20,9 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, met
 from app.sending.sandbox import BoundedEnvironment, Limits, RenderLimitExceeded, Substitution, limited, render
 from app.settings import Settings
 
-BUILTINS = frozenset({"email", "first_name", "last_name", "attributes", "unsubscribe_url", "campaign"})
+BUILTINS = frozenset(
+    {"email", "first_name", "last_name", "attributes", "unsubscribe_url", "preferences_url", "campaign"}
+)
 FIELDS = ("subject", "html", "text")
 # The check on save stops trying more sample contacts once it has used this many times the per-message
 # time limit (the send itself still holds every message to the limit).
@@ -211,7 +213,13 @@ def _render_samples(
     problems = []
     budget_end = time.thread_time() + CHECK_BUDGET_MESSAGES * limits.seconds
     for ctx in contexts:
-        full = {**blanks, **ctx, "unsubscribe_url": "https://example.com/u/x", "campaign": "campaign"}
+        full = {
+            **blanks,
+            **ctx,
+            "unsubscribe_url": "https://example.com/u/x",
+            "preferences_url": "https://example.com/p/x",
+            "campaign": "campaign",
+        }
         for part in [p for p in FIELDS if p in compiled]:
             try:  # each template on its own, so each gets its own verdict
                 with limited(limits):

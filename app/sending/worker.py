@@ -144,13 +144,13 @@ class Worker:
             if not rows:
                 return None
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
-            stopped = ledger.suppressed(session, [r.email_key for r in rows])
+            stopped = ledger.suppressed(session, rows)
         self.pool.unblock(list(composers))
         batch = Batch(expected=len(rows), row_ids=[r.id for r in rows])
         jobs: list[Job] = []
         for row in rows:
-            if row.email_key in stopped:
-                batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.email_key]} after launch"))
+            if row.id in stopped:
+                batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.id]} after launch"))
                 continue
             jobs.append(Job(row, composers[row.campaign_id], batch))
             if len(jobs) == JOBS_PER_HANDOFF:

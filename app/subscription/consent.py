@@ -38,6 +38,7 @@ class ActorKind:
     MAILED_COMMAND = "mailed_command"
     ONE_CLICK = "one_click"
     UNSUBSCRIBE_PAGE = "unsubscribe_page"
+    PREFERENCE_PAGE = "preference_page"
     IMPORT = "import"
     SYSTEM = "system"
 

@@ -30,7 +30,7 @@ log = logging.getLogger("bulkmail.audit")
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # subscriber-facing pages: their record is the consent ledger, not the marketers' audit log
-_NOT_AUDITED = ("/u/", "/s/", "/static/", "/healthz")
+_NOT_AUDITED = ("/u/", "/p/", "/s/", "/static/", "/healthz")
 _WORD = re.compile(r"^[a-z][a-z_-]{0,19}$")  # a path value shown in an action name: a verb, never a token
 _SAVES = frozenset({"/settings"})  # a post that saves one thing, not a collection's new member
 _LOCATION_OBJECT = re.compile(r"^(?:/api/v1)?/([a-z][a-z_-]*)/(\d+)(?:[/?#]|$)")

@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from app import i18n
+from app.audience.reasons import reason_label
 from app.i18n.formats import number, when
 from app.i18n.labels import label
 from app.paths import TEMPLATES
@@ -47,6 +48,7 @@ templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
 templates.env.filters["num"] = _number
 templates.env.filters["label"] = label
+templates.env.filters["reason"] = reason_label
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

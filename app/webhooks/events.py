@@ -73,13 +73,16 @@ def emit_findings(session: Session, rows: Iterable[dict[str, Any]], now: datetim
 
 
 def emit_unsubscribe(
-    session: Session, email: str, source: str, campaign_id: int | None = None, delivery_id: int | None = None
+    session: Session,
+    email: str,
+    source: str,
+    campaign_id: int | None = None,
+    delivery_id: int | None = None,
+    list_ids: Sequence[int | None] | None = None,
 ) -> None:
-    emit(
-        session,
-        "unsubscribe",
-        [{"email": email, "campaign_id": campaign_id, "delivery_id": delivery_id, "source": source}],
-    )
+    """LIST_IDS: the lists the address left; None: every list."""
+    data = {"email": email, "campaign_id": campaign_id, "delivery_id": delivery_id, "source": source}
+    emit(session, "unsubscribe", [{**data, "list_ids": None if list_ids is None else list(list_ids)}])
 
 
 def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime) -> None:

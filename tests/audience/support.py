@@ -25,9 +25,21 @@ def add_contacts(session: Session, ml: MailingList, *addresses: str, source: str
     session.commit()
 
 
-def suppress(session: Session, address: str, reason: str, source: str = "test", when: datetime | None = None) -> None:
+def suppress(
+    session: Session,
+    address: str,
+    reason: str,
+    source: str = "test",
+    when: datetime | None = None,
+    list_id: int | None = None,
+) -> None:
+    """A suppression from every list, or (LIST_ID) from that list only."""
     a = normalise(address)
-    session.add(Suppression(email=a.email, email_key=a.key, reason=reason, source=source, created_at=when or utcnow()))
+    session.add(
+        Suppression(
+            email=a.email, email_key=a.key, reason=reason, source=source, created_at=when or utcnow(), list_id=list_id
+        )
+    )
     session.commit()
 
 

@@ -217,7 +217,15 @@ def test_preview_and_why(client: TestClient) -> None:
         "sources": {"News": 8, "VIP": 2},
         "candidates": 10,
         "duplicates": 2,
-        "excluded": {"unconfirmed": 0, "unsubscribed": 1, "bounced": 0, "complained": 0, "manual": 0},
+        "excluded": {
+            "unconfirmed": 0,
+            "unsubscribed": 1,
+            "unsubscribed_list": 0,
+            "bounced": 0,
+            "complained": 0,
+            "manual": 0,
+        },
+        "unsubscribed_by_list": {"News": 0, "VIP": 0},
         "included": 7,
         "needs_smtputf8": 0,
     }

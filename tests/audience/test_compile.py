@@ -2,14 +2,17 @@
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from app.audience.cms import CmsUser, upsert_users
 from app.audience.compile import UnknownList, compile_audience, freeze_into_ledger
+from app.audience.queries import unsubscribed_lists
 from app.audience.why import why
-from app.models import Bounce, Campaign, Contact, Delivery, ListMember, utcnow
+from app.models import Bounce, Campaign, Contact, Delivery, ListMember, MailingList, utcnow
 from app.settings import Settings
 from tests.audience.support import add_contacts, bounce, make_list, suppress
 
@@ -40,7 +43,15 @@ def test_counts_per_list_and_reason(session: Session, settings: Settings, lists)
         "sources": {"News": 7, "VIP": 3},
         "candidates": 10,
         "duplicates": 1,
-        "excluded": {"unconfirmed": 0, "unsubscribed": 1, "bounced": 3, "complained": 1, "manual": 1},
+        "excluded": {
+            "unconfirmed": 0,
+            "unsubscribed": 1,
+            "unsubscribed_list": 0,
+            "bounced": 3,
+            "complained": 1,
+            "manual": 1,
+        },
+        "unsubscribed_by_list": {"News": 0, "VIP": 0},
         "included": 3,
         "needs_smtputf8": 0,
     }
@@ -68,7 +79,7 @@ def test_why_explains_each_verdict(session: Session, settings: Settings, lists) 
     assert a.included and 'list "News" via api' in a.detail and "counted once" in a.detail
     b = why(session, "b@x.org", ids, settings, now)
     assert (b.included, b.reason) == (False, "unsubscribed")
-    assert b.detail.startswith(f"excluded: unsubscribed on {now:%Y-%m-%d}") and "by one-click" in b.detail
+    assert b.detail.startswith(f"excluded: unsubscribed from all on {now:%Y-%m-%d}") and "by one-click" in b.detail
     f = why(session, "f@x.org", ids, settings, now)
     assert f.reason == "bounced" and "1 hard bounce since the last clean send" in f.detail and "5.1.1" in f.detail
     g = why(session, "g@x.org", ids, settings, now)
@@ -141,6 +152,10 @@ def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, se
             member = select(Contact.id).where(Contact.email_key == address).scalar_subquery()
             waiting = update(ListMember).where(ListMember.contact_id == member).values(status="unconfirmed")
             session.execute(waiting.where(ListMember.list_id == lists[0].id) if kind == 9 else waiting)
+        # left one, two or all three lists one by one (some also suppressed, some also unconfirmed)
+        if kind in (0, 4, 8, 9, 10, 11):
+            for ml in lists[: 1 + n % 3]:
+                suppress(session, address, "unsubscribed", list_id=ml.id)
     session.commit()
     ids = [ml.id for ml in lists]
     counts = compile_audience(session, ids, settings, now).counts  # type: ignore[arg-type]
@@ -150,6 +165,11 @@ def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, se
     assert counts["candidates"] == sum(len(v.memberships) for v in members)
     assert counts["duplicates"] == counts["candidates"] - len(members)
     assert counts["excluded"] == {r: sum(v.reason == r for v in members) for r in counts["excluded"]}
+    left = dict.fromkeys(counts["sources"], 0)
+    for v in members:
+        for m in v.memberships:
+            left[m.list_name] += m.list_id in unsubscribed_lists(session, v.email_key or "")
+    assert counts["unsubscribed_by_list"] == left and min(left.values()) > 0
     assert counts["included"] == len(included) and 0 < len(included) < len(members)
     assert counts["needs_smtputf8"] == sum(not a.isascii() for a in included) > 0
     assert min(counts["excluded"].values()) > 0
@@ -166,3 +186,40 @@ def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, se
     assert sorted(email for email, _, _ in rows) == included
     assert all(key == contact_key for _, key, contact_key in rows)
     assert sorted(email for _, email, _ in compile_audience(session, ids, settings, now).contacts()) == included  # type: ignore[arg-type]
+
+
+def test_leaving_one_list_keeps_the_others(session: Session, settings: Settings) -> None:
+    """A contact on lists A and B who unsubscribed from A: out of a send to A ("unsubscribed from this
+    list"), still in a send to B and in one to A and B; neither a re-import into A nor a CMS push brings them
+    back."""
+    a, b = make_list(session, "A"), make_list(session, "B")
+    add_contacts(session, a, "ann@x.org", "bob@x.org")
+    add_contacts(session, b, "ann@x.org")
+    suppress(session, "ann@x.org", "unsubscribed", source="one-click", list_id=a.id)
+    now = utcnow()
+
+    def audience(*ml: MailingList) -> tuple[list[str], dict[str, Any]]:
+        compiled = compile_audience(session, [m.id for m in ml], settings, now)  # type: ignore[misc]
+        return sorted(e for _, e, _ in compiled.contacts()), compiled.counts
+
+    emails, counts = audience(a)
+    assert emails == ["bob@x.org"]
+    assert counts["excluded"]["unsubscribed_list"] == 1 and counts["excluded"]["unsubscribed"] == 0
+    assert counts["unsubscribed_by_list"] == {"A": 1}
+    verdict = why(session, "ann@x.org", [a.id], settings, now)  # type: ignore[list-item]
+    assert (verdict.included, verdict.reason) == (False, "unsubscribed_list")
+    assert verdict.detail.startswith(f"excluded: unsubscribed from A on {now:%Y-%m-%d}")
+    assert "one-click" in verdict.detail
+    assert audience(b)[0] == ["ann@x.org"]
+    emails, counts = audience(a, b)
+    assert emails == ["ann@x.org", "bob@x.org"] and counts["unsubscribed_by_list"] == {"A": 1, "B": 0}
+    both = why(session, "ann@x.org", [a.id, b.id], settings, now)  # type: ignore[list-item]
+    assert both.included and "unsubscribed from A" in both.detail
+    add_contacts(session, a, "ann@x.org", source="csv")  # a re-import
+    upsert_users(session, [CmsUser("ann-1", "ann@x.org", "Ann")], a.id, now)  # a CMS push
+    session.commit()
+    assert audience(a)[0] == ["bob@x.org"]
+    campaign = Campaign(name="c", from_address="news@example.test", subject="Hi")
+    session.add(campaign)
+    session.commit()
+    assert freeze_into_ledger(session, campaign.id, [a.id], settings, now, now)["included"] == 1  # type: ignore[arg-type,list-item]

@@ -93,7 +93,7 @@ def test_launch_with_a_future_send_time_schedules_and_a_draft_can_be_deleted(cli
     assert [c["id"] for c in client.get("/api/v1/campaigns").json()["items"]] == [cid]
 
 
-def test_one_click_unsubscribe_suppresses_the_address(client, session, settings, engine):
+def test_one_click_unsubscribe_leaves_the_campaigns_list(client, session, settings, engine):
     lst = make_list(session, "l", PEOPLE)
     cid = client.post("/api/v1/campaigns", json=_body([lst.id])).json()["id"]
     client.post(f"/api/v1/campaigns/{cid}/launch")
@@ -113,14 +113,14 @@ def test_one_click_unsubscribe_suppresses_the_address(client, session, settings,
     assert again.status_code == 200
     with Session(engine) as s:
         rows = s.execute(select(Suppression)).scalars().all()
-    assert [(r.email_key, r.reason, r.source, r.delivery_id) for r in rows] == [
-        ("bob@x.test", "unsubscribed", "one-click", delivery.id)
+    assert [(r.email_key, r.reason, r.source, r.delivery_id, r.list_id) for r in rows] == [
+        ("bob@x.test", "unsubscribed", "one-click", delivery.id, lst.id)
     ]
-    # each request is in bob's consent ledger: from every list, by the one-click header, with where it came from
+    # each request is in bob's consent ledger: from the campaign's list, by the one-click header, with where it came from
     with Session(engine) as s:
         events = s.execute(select(ConsentEvent).where(ConsentEvent.contact_id == delivery.contact_id)).scalars().all()
     assert [(e.action, e.list_id, e.actor_kind, e.source, e.ip) for e in events] == [
-        ("unsubscribe", None, "one_click", f"campaign {cid}", "testclient")
+        ("unsubscribe", lst.id, "one_click", f"campaign {cid}", "testclient")
     ] * 2
 
 

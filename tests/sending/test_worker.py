@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import Bounce, Campaign, Delivery, DeliveryAttempt, Suppression, utcnow
+from app.models import Bounce, Campaign, Delivery, DeliveryAttempt, MailingList, Suppression, utcnow
 from app.secret_key import get_secret_key
 from app.sending import campaigns as service
 from app.tokens import parse_token
@@ -188,6 +188,23 @@ def test_an_address_suppressed_after_launch_is_not_sent(settings, engine, sessio
     assert sink.sink.counts() == {"ann@x.test": 1, "cy@x.test": 1}
     bob = _rows(engine, campaign.id)["bob@x.test"]
     assert bob.state == "cancelled" and bob.attempts == 0 and "unsubscribed" in bob.last_reply
+
+
+def test_a_contact_who_left_the_campaigns_list_after_launch_is_not_sent(settings, engine, session, sink):
+    """Bob leaves the campaign's list after launch and is not sent; Cy left another list, and is."""
+    s = relay_settings(settings, sink.port)
+    campaign = _launch(session, s)
+    [list_id] = campaign.list_ids
+    other = MailingList(name="other")
+    session.add(other)
+    session.flush()
+    session.add(Suppression(email="bob@x.test", email_key="bob@x.test", reason="unsubscribed", list_id=list_id))
+    session.add(Suppression(email="cy@x.test", email_key="cy@x.test", reason="unsubscribed", list_id=other.id))
+    session.commit()
+    run_worker_until(s, engine, _completed(engine, campaign.id))
+    assert sink.sink.counts() == {"ann@x.test": 1, "cy@x.test": 1}
+    bob = _rows(engine, campaign.id)["bob@x.test"]
+    assert bob.state == "cancelled" and bob.last_reply == "not sent: unsubscribed from this list after launch"
 
 
 def test_a_throttled_send_longer_than_the_lease_keeps_its_rows_and_sends_each_once(settings, engine, session, sink):

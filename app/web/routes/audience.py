@@ -4,7 +4,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.audience import queries
-from app.audience.compile import EXCLUSION_REASONS, UnknownList, compile_audience
+from app.audience.compile import UnknownList, compile_audience
+from app.audience.reasons import EXCLUSION_REASONS
 from app.audience.why import why
 from app.deps import SessionDep, SettingsDep
 from app.models import utcnow

@@ -18,7 +18,7 @@ from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
 from app.sending import queries
-from app.sending.compose import PREVIEW_TOKEN, unsubscribe_url
+from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
     CampaignTemplates,
@@ -114,7 +114,7 @@ def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -
         "from_address": settings.bounce_address,
         "list_ids": [],
         "subject": "",
-        "text_template": "Hello {{ first_name }},\n\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n",
+        "text_template": "Hello {{ first_name }},\n\n\n--\nYour preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n",
     }
     return _compose_page(request, session, FormState(values=values))
 
@@ -191,7 +191,8 @@ def _sample_context(
     sample = _sample(session, list_ids)
     session.rollback()  # a read: no transaction (on SQLite, the write lock) while the templates render
     link = unsubscribe_url(settings.base_url, PREVIEW_TOKEN)  # the real link's shape, never a real token
-    return sample, {**contact_context(*sample), "unsubscribe_url": link, "campaign": name}
+    prefs = preferences_url(settings.base_url, PREVIEW_TOKEN)
+    return sample, {**contact_context(*sample), "unsubscribe_url": link, "preferences_url": prefs, "campaign": name}
 
 
 def _render_sample(

@@ -185,6 +185,7 @@ class FieldForm(BaseModel):
     type: str = "text"
     choices: str = ""
     required: str = ""  # a ticked box sends a value, an unticked one nothing
+    subscriber_editable: str = ""
 
 
 @router.get("/fields", response_class=HTMLResponse)
@@ -201,13 +202,32 @@ def _fields_page(request: Request, session: SessionDep, form: FormState = FRESH)
 def add_field(request: Request, session: SessionDep, form: Annotated[FieldForm, Form()]) -> Response:
     options = [c for c in form.choices.replace(",", "\n").splitlines() if c.strip()]
     try:
-        f = custom_fields.define(session, form.name, form.label, form.type, options, bool(form.required))
+        f = custom_fields.define(
+            session, form.name, form.label, form.type, options, bool(form.required), bool(form.subscriber_editable)
+        )
     except custom_fields.FieldProblem as exc:
         session.rollback()
         return _fields_page(request, session, refused({exc.field: exc.message}, form.model_dump()))
     session.commit()
     request.session["notice"] = _(
         "The field %(label)s is defined; templates use it as %(usage)s.", label=f.label, usage="{{ " + f.name + " }}"
+    )
+    return RedirectResponse("/fields", status_code=303)
+
+
+@router.post("/fields/{field_id}/subscriber-editable")
+def toggle_subscriber_editable(
+    field_id: int, request: Request, session: SessionDep, editable: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    f = custom_fields.get(session, field_id)
+    if f is None:
+        raise HTTPException(404, f"no custom field with id {field_id}")
+    custom_fields.change(session, f, subscriber_editable=bool(editable))
+    session.commit()
+    request.session["notice"] = (
+        _("Subscribers may now change %(label)s on their preference page.", label=f.label)
+        if f.subscriber_editable
+        else _("Subscribers no longer see %(label)s on their preference page.", label=f.label)
     )
     return RedirectResponse("/fields", status_code=303)
 

@@ -1,0 +1,201 @@
+"""The public preference page /p/TOKEN behind every message's List-Help link and {{ preferences_url }}.
+
+GET only shows (link scanners fetch URLs); every change is a POST carrying the page's form token
+(app.subscription.preferences), so a change needs both the signed link and a page shown for it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from app import i18n
+from app.audience.contacts import ContactErased, ContactInvalid, language_of
+from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import gettext as _
+from app.models import Contact, utcnow
+from app.secret_key import get_secret_key
+from app.sending.compose import PREVIEW_TOKEN
+from app.subscription import consent, preferences
+from app.web.templating import templates as pages
+
+router = APIRouter(tags=["preferences"], include_in_schema=False)
+
+
+def _secret(settings: SettingsDep, engine: EngineDep) -> bytes:
+    return get_secret_key(settings, engine)
+
+
+SecretDep = Annotated[bytes, Depends(_secret)]
+
+
+def _actor(request: Request) -> consent.Actor:
+    return consent.Actor(
+        consent.ActorKind.PREFERENCE_PAGE,
+        preferences.SOURCE,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _refused(request: Request, title: str, message: str, status_code: int) -> HTMLResponse:
+    ctx = {"title": title, "message": message}
+    return pages.TemplateResponse(request, "preferences_refused.html", ctx, status_code=status_code)
+
+
+def _open(session: Session, secret: bytes, token: str, settings: SettingsDep) -> Contact:
+    """The link's contact (raises LinkInvalid, LinkExpired); the page speaks the contact's language from here."""
+    contact = preferences.open_link(session, secret, token, utcnow(), settings.preferences_valid_days)
+    i18n.use(language_of(contact))
+    return contact
+
+
+def _link_refused(request: Request, exc: LookupError) -> HTMLResponse:
+    if isinstance(exc, preferences.LinkExpired):
+        return _refused(
+            request,
+            _("This link has expired"),
+            _(
+                "Links to your preferences work for a while after the e-mail was sent. Use the link in a newer "
+                "e-mail from us, or the unsubscribe link of any of them."
+            ),  # fmt: skip
+            410,
+        )
+    return _refused(
+        request,
+        _("This link is not valid"),
+        _(
+            "It may have been cut short by your mail program. Copy the whole link from the e-mail, or use its "
+            "unsubscribe link."
+        ),  # fmt: skip
+        404,
+    )
+
+
+def _page(
+    request: Request,
+    session: Session,
+    secret: bytes,
+    token: str,
+    contact: Contact,
+    notice: str = "",
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    cursor: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    ctx = {
+        "prefs": preferences.view(session, contact, cursor),
+        "action": f"/p/{token}",
+        "form_token": preferences.form_token(secret, token, utcnow()),
+        "notice": notice,
+        "errors": errors or {},
+        "values": values,
+    }
+    return pages.TemplateResponse(request, "preferences.html", ctx, status_code=status_code)
+
+
+@router.get(f"/p/{PREVIEW_TOKEN}", response_class=HTMLResponse)
+def preview_page(request: Request) -> HTMLResponse:
+    """Where the compose preview's link leads: what the page looks like, changing nothing."""
+    return pages.TemplateResponse(request, "preferences.html", {"preview": True, "errors": {}})
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def show(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep, cursor: str = ""
+) -> HTMLResponse:
+    try:
+        contact = _open(session, secret, token, settings)
+    except (preferences.LinkInvalid, preferences.LinkExpired) as exc:
+        return _link_refused(request, exc)
+    try:
+        return _page(request, session, secret, token, contact, cursor=cursor or None)
+    except ValueError:  # a cursor that is not one of ours
+        return _page(request, session, secret, token, contact)
+
+
+async def _opened(
+    token: str, request: Request, session: Session, settings: SettingsDep, secret: bytes
+) -> Contact | HTMLResponse:
+    """The link's contact when the link and the form token are good; else the page that says why not."""
+    now = utcnow()
+    try:
+        contact = _open(session, secret, token, settings)
+    except (preferences.LinkInvalid, preferences.LinkExpired) as exc:
+        return _link_refused(request, exc)
+    sent = (await request.form()).get("form_token")
+    try:
+        preferences.check_form_token(secret, token, sent if isinstance(sent, str) else None, now)
+    except preferences.FormRefused:
+        return _refused(
+            request,
+            _("Nothing was changed"),
+            _("The form was out of date or did not come from this page. Open the page again and repeat your choice."),
+            403,
+        )
+    return contact
+
+
+@router.post("/p/{token}/lists/{list_id}/leave", response_class=HTMLResponse)
+async def leave(
+    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+) -> HTMLResponse:
+    contact = await _opened(token, request, session, settings, secret)
+    if isinstance(contact, HTMLResponse):
+        return contact
+    try:
+        name = preferences.leave(session, contact, list_id, _actor(request))
+    except preferences.NotAllowed as exc:
+        return _page(request, session, secret, token, contact, errors={"lists": str(exc)}, status_code=422)
+    return _page(request, session, secret, token, contact, _("You are unsubscribed from %(list)s.", list=name))
+
+
+@router.post("/p/{token}/lists/{list_id}/join", response_class=HTMLResponse)
+async def join(
+    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+) -> HTMLResponse:
+    contact = await _opened(token, request, session, settings, secret)
+    if isinstance(contact, HTMLResponse):
+        return contact
+    try:
+        name = preferences.join(session, contact, list_id, _actor(request), utcnow())
+    except preferences.NotAllowed as exc:
+        session.rollback()
+        return _page(request, session, secret, token, contact, errors={"lists": str(exc)}, status_code=422)
+    session.commit()
+    return _page(request, session, secret, token, contact, _("You are subscribed to %(list)s.", list=name))
+
+
+@router.post("/p/{token}/everything", response_class=HTMLResponse)
+async def leave_everything(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+) -> HTMLResponse:
+    contact = await _opened(token, request, session, settings, secret)
+    if isinstance(contact, HTMLResponse):
+        return contact
+    preferences.leave_all(session, contact, _actor(request))
+    notice = _("You are unsubscribed from everything: %(email)s gets no more e-mail from us.", email=contact.email)
+    return _page(request, session, secret, token, contact, notice)
+
+
+@router.post("/p/{token}/details", response_class=HTMLResponse)
+async def save_details(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+) -> HTMLResponse:
+    contact = await _opened(token, request, session, settings, secret)
+    if isinstance(contact, HTMLResponse):
+        return contact
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        changed = preferences.save_fields(session, contact, form, _actor(request), utcnow())
+    except ContactInvalid as exc:
+        session.rollback()
+        errors = {f.removeprefix("attributes."): m for f, m in exc.problems}
+        return _page(request, session, secret, token, contact, errors=errors, values=form, status_code=422)
+    except ContactErased:
+        session.rollback()
+        return _link_refused(request, preferences.LinkInvalid())
+    session.commit()
+    notice = _("Your details are saved.") if changed else _("Nothing needed changing.")
+    return _page(request, session, secret, token, contact, notice)
