@@ -3,6 +3,8 @@
 GET only shows (link scanners fetch URLs); every change is a POST carrying the page's form token
 (app.subscription.preferences), so a change needs both the signed link and a page shown for it."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -12,11 +14,13 @@ from sqlmodel import Session
 from app import i18n
 from app.audience.contacts import ContactErased, ContactInvalid, language_of
 from app.deps import EngineDep, SessionDep, SettingsDep
+from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Contact, utcnow
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
 from app.subscription import consent, preferences
+from app.web.forms import FRESH, FormState
 from app.web.templating import templates as pages
 
 router = APIRouter(tags=["preferences"], include_in_schema=False)
@@ -79,20 +83,18 @@ def _page(
     token: str,
     contact: Contact,
     notice: str = "",
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+    form: FormState = FRESH,
     cursor: str | None = None,
-    status_code: int = 200,
 ) -> HTMLResponse:
     ctx = {
         "prefs": preferences.view(session, contact, cursor),
         "action": f"/p/{token}",
         "form_token": preferences.form_token(secret, token, utcnow()),
         "notice": notice,
-        "errors": errors or {},
-        "values": values,
+        "errors": form.errors,
+        "values": form.values,
     }
-    return pages.TemplateResponse(request, "preferences.html", ctx, status_code=status_code)
+    return pages.TemplateResponse(request, "preferences.html", ctx, status_code=form.status_code)
 
 
 @router.get(f"/p/{PREVIEW_TOKEN}", response_class=HTMLResponse)
@@ -137,34 +139,47 @@ async def _opened(
     return contact
 
 
-@router.post("/p/{token}/lists/{list_id}/leave", response_class=HTMLResponse)
-async def leave(
-    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+# what the page says after a list change, translated when it is shown
+_LEFT = N_("You are unsubscribed from %(list)s.")
+_JOINED = N_("You are subscribed to %(list)s.")
+
+
+async def _change_list(
+    token: str,
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    secret: bytes,
+    change: Callable[[Contact], str],
+    notice: str,
 ) -> HTMLResponse:
+    """Leave or join one list: CHANGE does it and names the list, NOTICE says so on the page shown again."""
     contact = await _opened(token, request, session, settings, secret)
     if isinstance(contact, HTMLResponse):
         return contact
     try:
-        name = preferences.leave(session, contact, list_id, _actor(request))
+        name = change(contact)
     except preferences.NotAllowed as exc:
-        return _page(request, session, secret, token, contact, errors={"lists": str(exc)}, status_code=422)
-    return _page(request, session, secret, token, contact, _("You are unsubscribed from %(list)s.", list=name))
+        session.rollback()
+        return _page(request, session, secret, token, contact, form=FormState({"lists": str(exc)}, {}, 422))
+    session.commit()
+    return _page(request, session, secret, token, contact, _(notice, list=name))
+
+
+@router.post("/p/{token}/lists/{list_id}/leave", response_class=HTMLResponse)
+async def leave(
+    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
+) -> HTMLResponse:
+    change = partial(preferences.leave, session, list_id=list_id, actor=_actor(request))
+    return await _change_list(token, request, session, settings, secret, change, _LEFT)
 
 
 @router.post("/p/{token}/lists/{list_id}/join", response_class=HTMLResponse)
 async def join(
     token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
 ) -> HTMLResponse:
-    contact = await _opened(token, request, session, settings, secret)
-    if isinstance(contact, HTMLResponse):
-        return contact
-    try:
-        name = preferences.join(session, contact, list_id, _actor(request), utcnow())
-    except preferences.NotAllowed as exc:
-        session.rollback()
-        return _page(request, session, secret, token, contact, errors={"lists": str(exc)}, status_code=422)
-    session.commit()
-    return _page(request, session, secret, token, contact, _("You are subscribed to %(list)s.", list=name))
+    change = partial(preferences.join, session, list_id=list_id, actor=_actor(request), now=utcnow())
+    return await _change_list(token, request, session, settings, secret, change, _JOINED)
 
 
 @router.post("/p/{token}/everything", response_class=HTMLResponse)
@@ -192,7 +207,7 @@ async def save_details(
     except ContactInvalid as exc:
         session.rollback()
         errors = {f.removeprefix("attributes."): m for f, m in exc.problems}
-        return _page(request, session, secret, token, contact, errors=errors, values=form, status_code=422)
+        return _page(request, session, secret, token, contact, form=FormState(errors, form, 422))
     except ContactErased:
         session.rollback()
         return _link_refused(request, preferences.LinkInvalid())

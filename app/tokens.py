@@ -27,7 +27,8 @@ class Token(NamedTuple):
     ident: int
 
 
-def _b36(n: int) -> str:
+def base36(n: int) -> str:
+    """N in lower-case base 36, as tokens write ids and days."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
@@ -73,7 +74,7 @@ def _mac(secret: bytes, kind: str, ident: int) -> str:
 def make_token(secret: bytes, kind: TokenKind, ident: int) -> str:
     if kind not in KINDS or ident < 0:
         raise ValueError(f"bad token kind or id: {kind!r} {ident!r}")
-    return f"{kind}{_b36(ident)}-{_mac(secret, kind, ident)}"
+    return f"{kind}{base36(ident)}-{_mac(secret, kind, ident)}"
 
 
 def parse_token(secret: bytes, token: str) -> Token | None:
@@ -100,7 +101,7 @@ def make_preferences_token(secret: bytes, contact_id: int, issued_day: int) -> s
     over both (a day changed by hand makes the mac wrong)."""
     if contact_id < 0 or issued_day < 0:
         raise ValueError(f"bad preferences token values: {contact_id!r} {issued_day!r}")
-    return f"p{_b36(contact_id)}.{_b36(issued_day)}-{_mac(secret, f'p.{issued_day}', contact_id)}"
+    return f"p{base36(contact_id)}.{base36(issued_day)}-{_mac(secret, f'p.{issued_day}', contact_id)}"
 
 
 def parse_preferences_token(secret: bytes, token: str) -> PreferencesToken | None:

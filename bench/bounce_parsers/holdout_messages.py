@@ -26,6 +26,10 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # for bench.bounce_parsers.tables; the measured bounce_parsers is put before it
+
+from bench.bounce_parsers.tables import print_family_table  # noqa: E402
+
 HOLDOUT = REPO / "tests" / "bounce_parsers" / "holdout_messages"
 SCORER = Path("/work/shared/tools/score_bounces.py")
 NOT_FAILURE = {"autoreply": "vacation", "complaint": "feedback", "delivery": "delivered"}
@@ -149,23 +153,8 @@ def main() -> int:
                 if (r.reason, r.hard) != (reason, hard):
                     misses.append(f"{name}: {addr} want {reason}/{hard}, got {r.reason}/{r.hard}")
 
-    def pct(x: int, y: int) -> str:
-        return f"{100 * x / y:.0f} %" if y else "–"
-
-    print("\n| family | files | kind | addresses | extra | reason | hard/soft |")
-    print("|---|---|---|---|---|---|---|")
-    tot: dict[str, int] = defaultdict(int)
-    for fam, s in sorted(stats.items()):
-        for k, v in s.items():
-            tot[k] += v
-        print(
-            f"| {fam} | {s['files']} | {pct(s['detected'], s['files'])} | {pct(s['addr_ok'], s['addr_total'])} | "
-            f"{s['extra']} | {pct(s['reason_ok'], s['reason_total'])} | {pct(s['hard_ok'], s['hard_total'])} |"
-        )
-    print(
-        f"| **all** | {tot['files']} | {pct(tot['detected'], tot['files'])} | {pct(tot['addr_ok'], tot['addr_total'])} | "
-        f"{tot['extra']} | {pct(tot['reason_ok'], tot['reason_total'])} | {pct(tot['hard_ok'], tot['hard_total'])} |"
-    )
+    print()
+    print_family_table(stats, "kind")
     print("\nmisses:" if misses else "\nno misses")
     for m in misses:
         print(f"  {m}")

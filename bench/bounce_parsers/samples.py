@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "bounce_parsers" / "samples"
 sys.path.insert(0, str(REPO))
 
+from bench.bounce_parsers.tables import print_family_table  # noqa: E402
 from bounce_parsers import Classification, classify  # noqa: E402
 
 
@@ -68,21 +69,7 @@ def main() -> int:
         problems += [f"extra {x}" for x in set(got) - want]
         if problems and a.verbose:
             print(f"{name}: " + "; ".join(problems))
-    pct = lambda x, y: f"{100 * x / y:.0f} %" if y else "–"  # noqa: E731
-    print("| family | files | detection | addresses | extra | reason | hard/soft |")
-    print("|---|---|---|---|---|---|---|")
-    tot: dict[str, int] = defaultdict(int)
-    for fam, s in sorted(stats.items()):
-        for k, v in s.items():
-            tot[k] += v
-        print(
-            f"| {fam} | {s['files']} | {pct(s['detected'], s['files'])} | {pct(s['addr_ok'], s['addr_total'])} | "
-            f"{s['extra']} | {pct(s['reason_ok'], s['reason_total'])} | {pct(s['hard_ok'], s['hard_total'])} |"
-        )
-    print(
-        f"| **all** | {tot['files']} | {pct(tot['detected'], tot['files'])} | {pct(tot['addr_ok'], tot['addr_total'])} | "
-        f"{tot['extra']} | {pct(tot['reason_ok'], tot['reason_total'])} | {pct(tot['hard_ok'], tot['hard_total'])} |"
-    )
+    print_family_table(stats, "detection")
     return 0
 
 

@@ -15,6 +15,7 @@ from app.models import ConsentEvent, Contact, ListMember, MailingList, Suppressi
 from app.secret_key import get_secret_key
 from app.settings import Settings
 from app.subscription import forms, preferences
+from app.tokens import base36
 from tests.audience.support import add_contacts
 
 ANN = "ann@example.org"
@@ -141,7 +142,7 @@ def test_tampered_expired_and_erased_links_are_refused_with_a_page(
     token, contact_id, news, _ = _setup(session, settings, engine)
     secret = get_secret_key(settings, engine)
     day = preferences.day_of(utcnow())
-    moved = token.replace(f".{_b36(day)}-", f".{_b36(day + 1)}-")  # the date changed by hand
+    moved = token.replace(f".{base36(day)}-", f".{base36(day + 1)}-")  # the date changed by hand
     for bad in (token[:-2] + "aa", moved, "p1.1-aaaaaaaaaaaa", "nonsense"):
         page = anon_client.get(f"/p/{bad}")
         assert page.status_code == 404 and "This link is not valid" in page.text
@@ -156,13 +157,3 @@ def test_tampered_expired_and_erased_links_are_refused_with_a_page(
 def test_the_preview_link_shows_the_page_and_acts_on_nothing(anon_client: TestClient) -> None:
     page = anon_client.get("/p/preview")
     assert page.status_code == 200 and "Preview" in page.text and 'method="post"' not in page.text
-
-
-def _b36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
