@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="HMAC key for VERP/unsubscribe tokens; generated and kept in the database if unset"
     )
+    seal_key: SecretStr | None = Field(
+        default=None,
+        description="key sealing the secrets kept in the database (TOTP seeds, DKIM keys); unset: DATA_DIR/seal.key",
+    )
     embedded_worker: bool = True
     scheduler: bool = True
     background_nice: int = Field(

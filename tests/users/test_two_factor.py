@@ -22,17 +22,19 @@ def _password_step(client: TestClient, email: str) -> str:
     return r.headers["location"]
 
 
-def _enrol(client: TestClient, path: str) -> tuple[str, list[str]]:
+def _enrol(client: TestClient, path: str) -> tuple[str, list[str], str]:
+    """Enrol at `path`; returns the secret, the recovery codes and the code the enrolment used."""
     page = client.get(path).text
     assert "<svg" in page and "<img" not in page  # the QR code is in the page, from no other server
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)  # type: ignore[union-attr]
     wrong = client.post(path, data={"code": "000000", "csrf_token": csrf_of(page)})
     assert wrong.status_code == 400 and "does not match" in wrong.text
-    r = client.post(path, data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(page)})
+    used = pyotp.TOTP(secret).now()
+    r = client.post(path, data={"code": used, "csrf_token": csrf_of(page)})
     assert r.status_code == 200 and "shown only now" in r.text
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", r.text)
     assert len(codes) == 10
-    return secret, codes
+    return secret, codes, used
 
 
 def _code_step(client: TestClient, code: str):  # type: ignore[no-untyped-def]
@@ -51,7 +53,7 @@ def test_a_role_that_requires_it_is_sent_to_enrolment_then_signs_in_with_codes(
     browser = TestClient(anon_client.app)
     assert _password_step(browser, "marketer@example.test") == "/login/enrol"
     assert browser.get("/lists", follow_redirects=False).status_code == 303  # not signed in yet
-    secret, codes = _enrol(browser, "/login/enrol")
+    secret, codes, used = _enrol(browser, "/login/enrol")
     assert browser.get("/lists", follow_redirects=False).status_code == 200
     with Session(engine) as s:  # the codes are kept hashed only
         stored = " ".join(s.execute(select(col(RecoveryCode.code_hash))).scalars())
@@ -60,8 +62,7 @@ def test_a_role_that_requires_it_is_sent_to_enrolment_then_signs_in_with_codes(
     # the next sign-in asks for a code; the one just used does not work twice
     other = TestClient(anon_client.app)
     assert _password_step(other, "marketer@example.test") == "/login/code"
-    used = pyotp.TOTP(secret).now()
-    r = _code_step(other, used)
+    r = _code_step(other, used)  # the very code enrolment took, even if the clock has moved on a step
     assert r.status_code == 400 and "already used" in r.text
     r = _code_step(other, pyotp.TOTP(secret).at(time.time() + 30))  # the next step: a clock a little ahead
     assert r.status_code == 303 and r.headers["location"] == "/lists"
@@ -98,7 +99,7 @@ def test_the_second_step_cannot_be_skipped_and_an_admin_can_reset_it(anon_client
 def test_guessing_codes_locks_the_account_for_a_growing_while(anon_client: TestClient, engine: Engine) -> None:
     make_user_of(engine, "viewer")
     browser = signed_in(anon_client, "viewer@example.test")
-    secret, _ = _enrol(browser, "/account/two-factor")
+    secret, _, _ = _enrol(browser, "/account/two-factor")
     client = TestClient(anon_client.app)
     _password_step(client, "viewer@example.test")
     for guess in range(5):
