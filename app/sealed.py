@@ -34,10 +34,7 @@ def unseal(settings: Settings, sealed: str) -> str:
 
 
 def _fernet(settings: Settings) -> Fernet:
-    if settings.seal_key is not None:
-        key = settings.seal_key.get_secret_value()
-    else:
-        key = _key_file(settings.data_dir)
+    key = settings.seal_key.get_secret_value() if settings.seal_key is not None else _key_file(settings.data_dir)
     if key not in _cache:
         _cache[key] = Fernet(key.encode("ascii"))
     return _cache[key]
