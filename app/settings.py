@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     )
 
     # DKIM (optional)
+    dns_server: str | None = Field(
+        default=None, description="DNS server (host or host:port) for MX and preflight lookups; unset: the system's"
+    )
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_file: str | None = None
