@@ -4,6 +4,7 @@ GET only shows (link scanners fetch URLs); every change is a POST carrying the p
 (app.subscription.preferences), so a change needs both the signed link and a page shown for it."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from app.i18n import gettext as _
 from app.models import Contact, utcnow
 from app.secret_key import get_secret_key
 from app.sending.compose import PREVIEW_TOKEN
+from app.settings import Settings
 from app.subscription import consent, preferences
 from app.web.forms import FRESH, FormState
 from app.web.templating import templates as pages
@@ -47,9 +49,11 @@ def _refused(request: Request, title: str, message: str, status_code: int) -> HT
     return pages.TemplateResponse(request, "preferences_refused.html", ctx, status_code=status_code)
 
 
-def _open(session: Session, secret: bytes, token: str, settings: SettingsDep) -> Contact:
+def _open(link: "Link") -> Contact:
     """The link's contact (raises LinkInvalid, LinkExpired); the page speaks the contact's language from here."""
-    contact = preferences.open_link(session, secret, token, utcnow(), settings.preferences_valid_days)
+    contact = preferences.open_link(
+        link.session, link.secret, link.token, utcnow(), link.settings.preferences_valid_days
+    )
     i18n.use(language_of(contact))
     return contact
 
@@ -76,25 +80,36 @@ def _link_refused(request: Request, exc: LookupError) -> HTMLResponse:
     )
 
 
+@dataclass(frozen=True)
+class Link:
+    """One request on one contact's link: what every step of the page needs."""
+
+    token: str
+    request: Request
+    session: Session
+    settings: Settings
+    secret: bytes
+
+
+def _link(token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep) -> Link:
+    return Link(token, request, session, settings, secret)
+
+
+LinkDep = Annotated[Link, Depends(_link)]
+
+
 def _page(
-    request: Request,
-    session: Session,
-    secret: bytes,
-    token: str,
-    contact: Contact,
-    notice: str = "",
-    form: FormState = FRESH,
-    cursor: str | None = None,
+    link: Link, contact: Contact, notice: str = "", form: FormState = FRESH, cursor: str | None = None
 ) -> HTMLResponse:
     ctx = {
-        "prefs": preferences.view(session, contact, cursor),
-        "action": f"/p/{token}",
-        "form_token": preferences.form_token(secret, token, utcnow()),
+        "prefs": preferences.view(link.session, contact, cursor),
+        "action": f"/p/{link.token}",
+        "form_token": preferences.form_token(link.secret, link.token, utcnow()),
         "notice": notice,
         "errors": form.errors,
         "values": form.values,
     }
-    return pages.TemplateResponse(request, "preferences.html", ctx, status_code=form.status_code)
+    return pages.TemplateResponse(link.request, "preferences.html", ctx, status_code=form.status_code)
 
 
 @router.get(f"/p/{PREVIEW_TOKEN}", response_class=HTMLResponse)
@@ -104,34 +119,30 @@ def preview_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def show(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep, cursor: str = ""
-) -> HTMLResponse:
+def show(link: LinkDep, cursor: str = "") -> HTMLResponse:
     try:
-        contact = _open(session, secret, token, settings)
+        contact = _open(link)
     except (preferences.LinkInvalid, preferences.LinkExpired) as exc:
-        return _link_refused(request, exc)
+        return _link_refused(link.request, exc)
     try:
-        return _page(request, session, secret, token, contact, cursor=cursor or None)
+        return _page(link, contact, cursor=cursor or None)
     except ValueError:  # a cursor that is not one of ours
-        return _page(request, session, secret, token, contact)
+        return _page(link, contact)
 
 
-async def _opened(
-    token: str, request: Request, session: Session, settings: SettingsDep, secret: bytes
-) -> Contact | HTMLResponse:
+async def _opened(link: Link) -> Contact | HTMLResponse:
     """The link's contact when the link and the form token are good; else the page that says why not."""
     now = utcnow()
     try:
-        contact = _open(session, secret, token, settings)
+        contact = _open(link)
     except (preferences.LinkInvalid, preferences.LinkExpired) as exc:
-        return _link_refused(request, exc)
-    sent = (await request.form()).get("form_token")
+        return _link_refused(link.request, exc)
+    sent = (await link.request.form()).get("form_token")
     try:
-        preferences.check_form_token(secret, token, sent if isinstance(sent, str) else None, now)
+        preferences.check_form_token(link.secret, link.token, sent if isinstance(sent, str) else None, now)
     except preferences.FormRefused:
         return _refused(
-            request,
+            link.request,
             _("Nothing was changed"),
             _("The form was out of date or did not come from this page. Open the page again and repeat your choice."),
             403,
@@ -144,73 +155,57 @@ _LEFT = N_("You are unsubscribed from %(list)s.")
 _JOINED = N_("You are subscribed to %(list)s.")
 
 
-async def _change_list(
-    token: str,
-    request: Request,
-    session: Session,
-    settings: SettingsDep,
-    secret: bytes,
-    change: Callable[[Contact], str],
-    notice: str,
-) -> HTMLResponse:
+async def _change_list(link: Link, change: Callable[[Contact], str], notice: str) -> HTMLResponse:
     """Leave or join one list: CHANGE does it and names the list, NOTICE says so on the page shown again."""
-    contact = await _opened(token, request, session, settings, secret)
+    contact = await _opened(link)
     if isinstance(contact, HTMLResponse):
         return contact
     try:
         name = change(contact)
     except preferences.NotAllowed as exc:
-        session.rollback()
-        return _page(request, session, secret, token, contact, form=FormState({"lists": str(exc)}, {}, 422))
-    session.commit()
-    return _page(request, session, secret, token, contact, _(notice, list=name))
+        link.session.rollback()
+        return _page(link, contact, form=FormState({"lists": str(exc)}, {}, 422))
+    link.session.commit()
+    return _page(link, contact, _(notice, list=name))
 
 
 @router.post("/p/{token}/lists/{list_id}/leave", response_class=HTMLResponse)
-async def leave(
-    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
-) -> HTMLResponse:
-    change = partial(preferences.leave, session, list_id=list_id, actor=_actor(request))
-    return await _change_list(token, request, session, settings, secret, change, _LEFT)
+async def leave(list_id: int, link: LinkDep) -> HTMLResponse:
+    change = partial(preferences.leave, link.session, list_id=list_id, actor=_actor(link.request))
+    return await _change_list(link, change, _LEFT)
 
 
 @router.post("/p/{token}/lists/{list_id}/join", response_class=HTMLResponse)
-async def join(
-    token: str, list_id: int, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
-) -> HTMLResponse:
-    change = partial(preferences.join, session, list_id=list_id, actor=_actor(request), now=utcnow())
-    return await _change_list(token, request, session, settings, secret, change, _JOINED)
+async def join(list_id: int, link: LinkDep) -> HTMLResponse:
+    change = partial(preferences.join, link.session, list_id=list_id, actor=_actor(link.request), now=utcnow())
+    return await _change_list(link, change, _JOINED)
 
 
 @router.post("/p/{token}/everything", response_class=HTMLResponse)
-async def leave_everything(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
-) -> HTMLResponse:
-    contact = await _opened(token, request, session, settings, secret)
+async def leave_everything(link: LinkDep) -> HTMLResponse:
+    contact = await _opened(link)
     if isinstance(contact, HTMLResponse):
         return contact
-    preferences.leave_all(session, contact, _actor(request))
+    preferences.leave_all(link.session, contact, _actor(link.request))
     notice = _("You are unsubscribed from everything: %(email)s gets no more e-mail from us.", email=contact.email)
-    return _page(request, session, secret, token, contact, notice)
+    return _page(link, contact, notice)
 
 
 @router.post("/p/{token}/details", response_class=HTMLResponse)
-async def save_details(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep, secret: SecretDep
-) -> HTMLResponse:
-    contact = await _opened(token, request, session, settings, secret)
+async def save_details(link: LinkDep) -> HTMLResponse:
+    contact = await _opened(link)
     if isinstance(contact, HTMLResponse):
         return contact
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    form = {k: v for k, v in (await link.request.form()).items() if isinstance(v, str)}
     try:
-        changed = preferences.save_fields(session, contact, form, _actor(request), utcnow())
+        changed = preferences.save_fields(link.session, contact, form, _actor(link.request), utcnow())
     except ContactInvalid as exc:
-        session.rollback()
+        link.session.rollback()
         errors = {f.removeprefix("attributes."): m for f, m in exc.problems}
-        return _page(request, session, secret, token, contact, form=FormState(errors, form, 422))
+        return _page(link, contact, form=FormState(errors, form, 422))
     except ContactErased:
-        session.rollback()
-        return _link_refused(request, preferences.LinkInvalid())
-    session.commit()
+        link.session.rollback()
+        return _link_refused(link.request, preferences.LinkInvalid())
+    link.session.commit()
     notice = _("Your details are saved.") if changed else _("Nothing needed changing.")
-    return _page(request, session, secret, token, contact, notice)
+    return _page(link, contact, notice)

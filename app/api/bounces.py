@@ -29,7 +29,8 @@ def list_bounces(
 ) -> Page[BouncePublic]:
     """Bounce records, newest first."""
     address_key = None if address is None else email_key(address)
-    query = queries.bounces_filtered(address_key=address_key, campaign=campaign, kind=kind, reason=reason, since=since)
+    wanted = queries.BounceFilter(address_key=address_key, campaign=campaign, kind=kind, reason=reason, since=since)
+    query = queries.bounces_filtered(wanted)
     items, next_cursor = queries.bounces_page(session, query, limit, cursor)
     return Page(items=[BouncePublic.model_validate(b, from_attributes=True) for b in items], next_cursor=next_cursor)
 

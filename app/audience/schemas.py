@@ -81,10 +81,10 @@ class ContactResult(BaseModel):
 
 
 class ContactsUpsertResult(BaseModel):
-    added: int
-    updated: int
-    unchanged: int
-    rejected: int
+    added: int = Field(description="contacts created by this push")
+    updated: int = Field(description="contacts whose address, name or attributes changed")
+    unchanged: int = Field(description="contacts already exactly as pushed")
+    rejected: int = Field(description="entries not stored; `results` names the field and the problem of each")
     results: list[ContactResult]
 
 

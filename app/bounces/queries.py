@@ -1,5 +1,6 @@
 """The reads of bounce records and the sweep log, for the API, the bounces page and the dashboard."""
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,18 +13,22 @@ from app.keyset import after_id, after_time_id, fetch
 from app.models import Bounce, Campaign, Delivery, MailboxSweep
 
 
-def bounces_filtered(
-    *,
-    address_key: str | None = None,
-    campaign: int | None = None,
-    kind: str | None = None,
-    reason: str | None = None,
-    since: datetime | None = None,
-    before: datetime | None = None,
-    with_delivery: bool = False,
-) -> Any:
-    """Bounce records matching every filter given (a naive `since` is UTC); with_delivery selects
-    (bounce, its delivery or None) rows. Order it with `bounces_newest_first`."""
+@dataclass(frozen=True)
+class BounceFilter:
+    """Which bounce records a list shows: each field given narrows it; a naive `since` is UTC."""
+
+    address_key: str | None = None
+    campaign: int | None = None
+    kind: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+
+def bounces_filtered(f: BounceFilter, *, with_delivery: bool = False) -> Any:
+    """Bounce records matching the filter; with_delivery selects (bounce, its delivery or None) rows.
+    Order it with `bounces_newest_first`."""
+    since, before = f.since, f.before
     stmt = (
         select(Bounce, Delivery).outerjoin(Delivery, col(Delivery.id) == col(Bounce.delivery_id))
         if with_delivery
@@ -31,10 +36,10 @@ def bounces_filtered(
     )
     stmt = where_given(
         stmt,
-        (col(Bounce.email_key), address_key),
-        (col(Bounce.campaign_id), campaign),
-        (col(Bounce.kind), kind),
-        (col(Bounce.reason), reason),
+        (col(Bounce.email_key), f.address_key),
+        (col(Bounce.campaign_id), f.campaign),
+        (col(Bounce.kind), f.kind),
+        (col(Bounce.reason), f.reason),
     )
     if since is not None:
         stmt = stmt.where(col(Bounce.created_at) >= (since if since.tzinfo else since.replace(tzinfo=UTC)))

@@ -93,14 +93,14 @@ def _filtered(f: BounceFilters) -> tuple[Any, dict[str, str]]:
             else:
                 days[name] = day
     until_day = days.get("until")
-    query = queries.bounces_filtered(
+    wanted = queries.BounceFilter(
         kind=f.kind or None,
         reason=f.reason.strip() if f.reason else None,
         campaign=f.campaign_id,
         since=days.get("since"),
         before=None if until_day is None else until_day + timedelta(days=1),
-        with_delivery=True,
     )
+    query = queries.bounces_filtered(wanted, with_delivery=True)
     return query, errors
 
 
