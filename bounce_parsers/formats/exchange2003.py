@@ -1,5 +1,6 @@
-"""Microsoft Exchange 2000/2003 NDRs: "did not reach the following recipient(s):", then
-"address on date" and the error with an MSEXCH code."""
+"""Microsoft Exchange 2000/2003 NDRs: "did not reach the following recipient(s):" (Exchange 2000 with
+IIS SMTP: "The following recipient(s) could not be reached:"), then "address on date" and the error
+with an MSEXCH code or an "<host #5.x.x>" status."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from ..entry import Entry
 from ..patterns import lazy
 from ..report import Report, clean_address
-from ._base import Table, blocks, table_reason
+from ._base import Table, table_reason
 
 NAME = "exchange2003"
 # "addr on DATE" per recipient; Exchange 5.5 may give the X.400 O/R address whose
@@ -30,9 +31,13 @@ TABLE: Table = (
 )
 
 
+# where the list of recipients starts, in the wordings Exchange used
+_LIST_START = lazy(r"did not reach the following recipient|following recipient\(s\) could not be reached")
+
+
 def detect(rep: Report) -> bool:
     head = rep.text[:3000]
-    return "did not reach the following recipient" in head and (
+    return bool(_LIST_START.search(head)) and (
         "MSEXCH" in rep.text
         or "Undeliverable" in rep.subject
         or "X-MS-" in str(rep.mail.headers.keys()).upper()
@@ -42,11 +47,9 @@ def detect(rep: Report) -> bool:
 
 def parse(rep: Report) -> list[Entry]:
     text = rep.text
-    start = text.find("did not reach the following recipient")
-    listed = _MTS_ID.sub("", text[start:]) if start >= 0 else ""
-    entries = blocks(listed, _ADDR_LINE, _STOP) if listed else []
-    if not entries and listed:
-        entries = _by_display_name(rep, listed)
+    start = _LIST_START.search(text)
+    listed = _MTS_ID.sub("", text[start.start() :]) if start else ""
+    entries = _recipient_blocks(listed, _display_names(rep)) if listed else []
     for e in entries:
         e.reason = table_reason(e.diagnostic, TABLE)
     return entries
@@ -57,24 +60,42 @@ _NAME_LINE = lazy(r"^[ \t]*'?([^\s@'<>;][^@\n'<>;]{0,79}?)'?[ \t]+on[ \t]+(?:[A-
 _NAMED = lazy(r'"?([^",<>]{1,80}?)"?\s*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>')
 
 
-def _by_display_name(rep: Report, listed: str) -> list[Entry]:
-    """Recipients listed by display name only: the returned original's To/Cc say who they are."""
+def _display_names(rep: Report) -> dict[str, str]:
+    """Display name (folded) to address, from the returned original's To and Cc."""
     names: dict[str, str] = {}
     head = rep.returned_headers()
     for value in head.get("to", []) + head.get("cc", []):
         for m in _NAMED.finditer(value):
-            names.setdefault(" ".join(m.group(1).split()).strip("'").lower(), clean_address(m.group(2)))
-    if not names:
-        return []
-    lines = [ln for ln in listed.split("\n") if not _STOP.search(ln)]
-    marks = [
-        (i, names.get(" ".join(line.group(1).split()).lower(), ""))
-        for i, ln in enumerate(lines)
-        if (line := _NAME_LINE.match(ln))
-    ]
+            names.setdefault(_fold(m.group(1)), clean_address(m.group(2)))
+    return names
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.split()).strip("'").lower()
+
+
+def _recipient_blocks(listed: str, names: dict[str, str]) -> list[Entry]:
+    """One entry per "RECIPIENT on DATE" line, where RECIPIENT is an address (or an X.400 form carrying
+    one) or a display name the original's headers resolve, with the lines under it as its error. A
+    report mixes both when some recipients were addressed with a name and some without."""
     entries: list[Entry] = []
-    for k, (i, addr) in enumerate(marks):
+    cur: Entry | None = None
+    for line in listed.split("\n"):
+        if _STOP.search(line):
+            break
+        addr = _recipient_of(line, names)
         if addr:
-            end = marks[k + 1][0] if k + 1 < len(marks) else len(lines)
-            entries.append(Entry(recipient=addr, action="failed", diagnostic=" ".join(" ".join(lines[i:end]).split())))
+            cur = Entry(recipient=addr, action="failed")
+            entries.append(cur)
+        elif cur is not None and line.strip():
+            cur.diagnostic = (cur.diagnostic + " " + line.strip()).strip()
     return entries
+
+
+def _recipient_of(line: str, names: dict[str, str]) -> str:
+    # the rest of the line is the date: the error is on the lines under it
+    if m := _ADDR_LINE.match(line):
+        return clean_address(m.group(1))
+    if names and (m := _NAME_LINE.match(line)):
+        return names.get(_fold(m.group(1)), "")
+    return ""

@@ -354,18 +354,23 @@ def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = 
     the pattern knows, so a text holding none skips the regex (which cannot skip to a literal)."""
     if hints and not any(h in text for h in hints):
         return False
-    for m in pattern.finditer(_plain(text)):
+    plain = _plain(text)
+    for m in pattern.finditer(plain):
         between = m.group(1)
-        if not any(w in between for w in _NOT_THE_ADDRESSEE):
+        if not any(w in between for w in _NOT_THE_ADDRESSEE) and not _OBJECT_OF.search(plain, 0, m.start()):
             return True
     return False
 
 
+# "the destination server for this recipient could not be found": after a preposition the addressee is
+# not what the state is said of
+_OBJECT_OF = lazy(r"\b(?:for|of) (?:this |the |that |each |every )?$")
 _NOT_THE_ADDRESSEE = ("domain", "host", "sender", "from", "server", "system", "reputation", "not ")
 # the destination's name is gone: "destination e-mail system is unknown", "domain b.example does not exist"
 _HOST_GONE = lazy(
-    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?system)\b([^.;:()\[\]]{0,40}?)"
-    r"(?:\bdoes not exist|\bdoesn't exist|\bunknown\b|\bnot found\b|\bnon-?existent\b|\bunknown or invalid)"
+    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?(?:system|server))\b([^.;:()\[\]]{0,40}?)"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bunknown\b|\bnot found\b|\bnon-?existent\b|\bunknown or invalid"
+    r"|\b(?:could not|couldn't|cannot|can't) be found)"
 )
 
 
@@ -378,7 +383,6 @@ def _host_gone(text: str) -> bool:
     return False
 
 
-# tried only where a word starts (the lookbehind), not at every character of a long word
 # tried only where a word starts (the lookbehind), not at every character of a long word
 _AN_ADDRESS = lazy(r"<?(?<![^\s<>@])[^\s<>@]{1,128}@[^\s<>@]{1,255}>?")
 

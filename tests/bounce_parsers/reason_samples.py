@@ -2977,7 +2977,6 @@ OPEN: frozenset[str] = frozenset(
         "550 5.7.1 Ihre IP-Adresse 192.0.2.1 steht auf einer Sperrliste",
         "554 resimta-h1p-028600.sys.comcast.net comcast 192.0.2.1 found on one or more DNSBLs, see http://postmaster.comcast.net/smtp-error-codes.php#BL000001",
         "550 Ip frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722",
-        "The destination server for this recipient could not be found in Domain Name Service (DNS). Please verify the e-mail address and retry. If that fails, contact your system administrator. <mx.a.example #5.4.0>",
         "Domain b.example does not have a valid MX or A record",
         "550 kim@b.example has left the company, new address kim@c.example",
         "421 4.7.0 Maximum number of connections from your IP reached",
