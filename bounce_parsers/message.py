@@ -26,6 +26,7 @@ _DELIM_GUESS = lazy(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
 # a tag, but not an address that careless HTML left unescaped ("<user@host>:<br>")
 _TAGS = lazy(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
 _BREAK = lazy(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
+_CELL_END = lazy(r"(?i)</t[dh]\s*>")
 _ENTITIES = {
     "&nbsp;": " ",
     "&lt;": "<",
@@ -157,6 +158,7 @@ def html_to_text(html: str) -> str:
     if "\n" in html and _BREAK.search(html):
         html = " ".join(html.split("\n"))  # the markup, not the source's line ends, breaks lines
     html = _BREAK.sub("\n", html)
+    html = _CELL_END.sub("\t", html)  # a table's cells stay columns of one line
     text = _TAGS.sub(" ", html)
     return _ENTITY.sub(lambda m: _ENTITIES.get(m.group(0).lower(), " "), text)
 

@@ -27,11 +27,11 @@ BOUNCE_SUBJECT = lazy(
     re.I,
 )
 _ADDR = r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9][A-Za-z0-9\-.]*[A-Za-z0-9])>?"
-# an address that starts a line, alone or followed by a colon / an explanation
+# an address that starts a line, alone or followed by a colon / an explanation / the next column (a tab)
 _ADDR_LINE = lazy(
     r"^[ \t]*(?:[-*>]+[ \t]*)?(?:\"[^\"]*\"[ \t]*)?"
     + _ADDR
-    + r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown))",
+    + r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown)|[ ]*\t)",
     re.M,
 )
 _LABELLED = lazy(

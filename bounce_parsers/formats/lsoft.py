@@ -16,7 +16,7 @@ _FIELD = lazy(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", re.I)
 
 
 def detect(rep: Report) -> bool:
-    return "Error-for:" in rep.text[:8000] and bounce_like(rep)
+    return "error-for:" in rep.text[:8000].lower() and bounce_like(rep)  # LSMTP versions differ in case
 
 
 def parse(rep: Report) -> list[Entry]:

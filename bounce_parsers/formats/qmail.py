@@ -9,7 +9,8 @@ from ..report import Report
 from ._base import Table, blocks, body_has, table_reason
 
 NAME = "qmail"
-_ADDR_LINE = lazy(r"^<([^<>\s@]{1,128}@[^<>\s@]{1,255})>:?")
+# a local part may be quoted and hold spaces (RFC 5321 Quoted-string): <"bill smith"@b.example>
+_ADDR_LINE = lazy(r'^<((?:"[^"\n]{1,128}"|[^<>\s@]{1,128})@[^<>\s@]{1,255})>:?')
 _STOP = lazy(r"^--- (?:Below this line is a copy|Enclosed is a copy)|^--- Original message")
 # qmail-remote.c / qmail-local.c / qmail-ldap messages, in the order they should win
 TABLE: Table = (
