@@ -370,6 +370,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "host not found",
         "nxdomain",
         "had no relevant answers",
+        "does not have a valid mx",
+        "has no valid mx",
         ("553 ", " does not exist"),
     ),
     "authfailure": (
@@ -739,6 +741,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "sending too fast",
         "you are sending too many messages",
         "too quickly",
+        "rate overlimit",
+        "rate over limit",
     ),
     "suspend": (
         " is currently suspended",
@@ -826,6 +830,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "too many connections",
         "too many connections from your host.",
         "too many concurrent smtp connections",
+        "maximum number of connections",
+        "maximum number of concurrent connections",
         "frequency limited",
         "connection limit",
         "rate limit exceeded",

@@ -368,7 +368,8 @@ _OBJECT_OF = lazy(r"\b(?:for|of) (?:this |the |that |each |every )?$")
 _NOT_THE_ADDRESSEE = ("domain", "host", "sender", "from", "server", "system", "reputation", "not ")
 # the destination's name is gone: "destination e-mail system is unknown", "domain b.example does not exist"
 _HOST_GONE = lazy(
-    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?(?:system|server))\b([^.;:()\[\]]{0,40}?)"
+    # a dot inside a name ("domain b.example could not be found") does not end the clause
+    r"\b(?:domain|host ?name|host|destination (?:e-?mail |mail )?(?:system|server))\b((?:[^.;:()\[\]]|\.(?=\w)){0,40}?)"
     r"(?:\bdoes not exist|\bdoesn't exist|\bunknown\b|\bnot found\b|\bnon-?existent\b|\bunknown or invalid"
     r"|\b(?:could not|couldn't|cannot|can't) be found)"
 )
