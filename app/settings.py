@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     dkim_domain: str | None = None
     dkim_private_key_file: str | None = None
 
+    # Preflight (the checks before launch)
+    spamassassin_host: str | None = Field(
+        default=None, description="spamd (SpamAssassin) the preflight asks for a spam score; unset: no score"
+    )
+    spamassassin_port: int = Field(default=783, ge=1, le=65535)
+    preflight_cache_seconds: float = Field(
+        default=300.0, ge=0, description="a campaign's preflight result is reused this long unless asked again"
+    )
+    preflight_max_message_bytes: int = Field(
+        default=102 * 1024, ge=1024, description="a message past this size is a problem (Gmail clips at 102 KB)"
+    )
+
     # Sending worker
     retry_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_MINUTES))
     worker_batch: int = 200
