@@ -2,6 +2,7 @@
 relay greeting and Debian's SpamAssassin: each misalignment the zone or the message is given is named,
 with what to change; a zone where everything is right reports no problem."""
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from app.secret_key import get_secret_key
 from app.sending.compose import Composer
 from app.settings import Settings
 from tests.deliverability.conftest import SELECTOR, Zone, new_key, txt
+from tests.users.support import make_user_of, signed_in
 
 HTML = '<p>Hello {{ first_name }}, our spring range is in.</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
 TEXT = "Hello {{ first_name }}, our spring range is in.\n\nUnsubscribe: {{ unsubscribe_url }}\n"
@@ -185,3 +187,36 @@ def test_an_unknown_campaign_is_a_404_problem(client: TestClient) -> None:
     resp = client.post("/api/v1/campaigns/999999/preflight")
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_campaign_page_leads_to_the_preflight_page_which_names_each_problem(
+    anon_client: TestClient, engine: Engine, zone: Zone
+) -> None:
+    """A viewer too: the page changes nothing. Before a run it only offers one; a run lists problems first."""
+    make_user_of(engine, "viewer")
+    browser = signed_in(anon_client, "viewer@example.test")
+    with Session(engine) as s:
+        campaign = Campaign(name="Spring news", from_address="news@example.test", subject="Spring news",
+                            html_template="<p>Hello</p>", text_template=TEXT)  # fmt: skip
+        s.add(campaign)
+        s.commit()
+        campaign_id = campaign.id
+    del zone.zones["example.test"]["_dmarc TXT"]
+    zone.publish()
+    page = browser.get(f"/campaigns/{campaign_id}").text
+    assert f'href="/campaigns/{campaign_id}/preflight?run=1"' in page
+    assert "Not checked yet." in browser.get(f"/campaigns/{campaign_id}/preflight").text
+    page = browser.get(f"/campaigns/{campaign_id}/preflight?run=1").text
+    assert "2 problems to fix before launch." in page
+    rows = re.findall(
+        r'<tr class="finding (\w+)">\s*<td>([^<]+)</td>.*?<td>([^<]*)</td>\s*<td>([^<]*)</td>', page, re.S
+    )
+    assert [(status, check) for status, check, _, _ in rows[:2]] == [
+        ("problem", "DMARC"),
+        ("problem", "Unsubscribe link"),
+    ]
+    assert "example.test (the From domain) has no DMARC policy" in rows[0][2]
+    assert "the HTML body has no visible unsubscribe link" in rows[1][2]
+    assert all(status in ("ok", "skipped") for status, *_ in rows[2:])
+    # the result is kept: the page shows it without checking again
+    assert "kept from an earlier check" in browser.get(f"/campaigns/{campaign_id}/preflight").text

@@ -7,21 +7,20 @@ writes: the preflight's SPF, DKIM, DMARC and PTR lookups go to it, never to the 
 `python -m tests.support.mailstack install` installs nsd (and SpamAssassin) with Postfix and Dovecot."""
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import dns.exception
 import dns.message
 import dns.query
 
+from tests.support.daemon import Daemon
 from tests.support.network import free_port
 
 NSD = "/usr/sbin/nsd"
 
 
-class DnsServer:
+class DnsServer(Daemon):
     def __init__(self, root: Path, zones: dict[str, list[str]]) -> None:
         """ZONES: origin -> resource records in zone-file syntax, relative to the origin ("@ TXT ..."),
         e.g. {"example.test": ['@ TXT "v=spf1 ip4:127.0.0.1 -all"']}; an SOA and NS are added."""
@@ -32,7 +31,6 @@ class DnsServer:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.zones = zones
-        self.process: subprocess.Popen[bytes] | None = None
 
     def _write(self) -> Path:
         conf = [
@@ -69,13 +67,12 @@ class DnsServer:
 
     def start(self) -> "DnsServer":
         conf = self._write()
-        log = (self.root / "nsd.log").open("wb")
-        self.process = subprocess.Popen([NSD, "-d", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        self.spawn([NSD, "-d", "-c", str(conf)], "nsd.log")
         origin = next(iter(self.zones))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nsd ended: {(self.root / 'nsd.log').read_text()[-2000:]}")
+            if (log := self.ended("nsd.log")) is not None:
+                raise RuntimeError(f"nsd ended: {log}")
             try:
                 dns.query.udp(dns.message.make_query(f"{origin}.", "SOA"), "127.0.0.1", timeout=0.5, port=self.port)
                 return self
@@ -89,19 +86,3 @@ class DnsServer:
         self.stop()
         self.zones = zones
         self.start()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> "DnsServer":
-        return self.start()
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()

@@ -4,24 +4,22 @@ blocklists, no network), with the rules the package ships (no sa-update)."""
 import os
 import shutil
 import socket
-import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
+from tests.support.daemon import Daemon
 from tests.support.network import free_port
 
 SPAMD = "/usr/sbin/spamd"
 
 
-class Spamd:
+class Spamd(Daemon):
     def __init__(self, root: Path) -> None:
         if shutil.which(SPAMD) is None:
             raise RuntimeError("spamd is not installed: python -m tests.support.mailstack install")
         self.root = root / "spamd"
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Spamd":
         home = self.root / "home"
@@ -41,12 +39,11 @@ class Spamd:
         if os.geteuid() == 0:  # spamd will not run its children as root
             home.chmod(0o777)
             cmd.append("--username=nobody")
-        log = (self.root / "spamd.log").open("wb")
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.spawn(cmd, "spamd.log")
         deadline = time.monotonic() + 120  # loading the rules takes a few seconds on a busy machine
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"spamd ended: {(self.root / 'spamd.log').read_text()[-2000:]}")
+            if (log := self.ended("spamd.log")) is not None:
+                raise RuntimeError(f"spamd ended: {log}")
             if self._answers():
                 return self
             time.sleep(0.2)
@@ -60,19 +57,3 @@ class Spamd:
                 return s.recv(100).startswith(b"SPAMD/")
         except OSError:
             return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> "Spamd":
-        return self.start()
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()

@@ -4,7 +4,7 @@ sample message rendered for its first contact), kept for BULKMAIL_PREFLIGHT_CACH
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -107,17 +107,23 @@ def _key(engine: Engine, settings: Settings, campaign: Campaign) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
+def kept_preflight(engine: Engine, settings: Settings, campaign: Campaign) -> PreflightReport | None:
+    """The campaign's last preflight while it is younger than the cache time, without checking anything."""
+    with _cache.lock:
+        hit = _cache.reports.get(_key(engine, settings, campaign))
+    if hit is None or time.monotonic() - hit[0] >= settings.preflight_cache_seconds:
+        return None
+    return replace(hit[1], cached=True)
+
+
 def campaign_preflight(
     session: Session, engine: Engine, settings: Settings, campaign: Campaign, refresh: bool = False
 ) -> PreflightReport:
-    """The campaign's preflight, from the cache unless REFRESH or older than the cache time. Raises
-    RenderFailed when the templates fail for the sample contact."""
-    key = _key(engine, settings, campaign)
-    now = time.monotonic()
-    with _cache.lock:
-        hit = _cache.reports.get(key)
-    if hit is not None and not refresh and now - hit[0] < settings.preflight_cache_seconds:
-        return PreflightReport(hit[1].checked_at, hit[1].findings, cached=True, sample_bytes=hit[1].sample_bytes)
+    """The campaign's preflight, kept for the cache time unless REFRESH. Raises RenderFailed when the
+    templates fail for the sample contact."""
+    kept = None if refresh else kept_preflight(engine, settings, campaign)
+    if kept is not None:
+        return kept
     contact = queries.first_contact(session, campaign.list_ids) or SAMPLE
     composer = Composer(campaign, settings, get_secret_key(settings, engine), _signer(settings))
     session.rollback()  # only reads: no transaction (on SQLite, the write lock) during the DNS and spamd checks
@@ -127,7 +133,7 @@ def campaign_preflight(
     with _cache.lock:
         if len(_cache.reports) >= MAX_CACHED:
             _cache.reports.pop(next(iter(_cache.reports)))
-        _cache.reports[key] = (now, report)
+        _cache.reports[_key(engine, settings, campaign)] = (time.monotonic(), report)
     return report
 
 
