@@ -12,10 +12,12 @@ from sqlmodel import Session
 from app.deliverability.preflight import setup as sending_setup
 from app.deliverability.preflight.service import check_setup
 from app.dns_lookup import resolver
+from app.main import create_app
 from app.models import Campaign
 from app.secret_key import get_secret_key
 from app.sending.compose import Composer
 from app.settings import Settings
+from tests.conftest import make_api_key
 from tests.deliverability.conftest import SELECTOR, Zone, new_key, txt
 from tests.users.support import make_user_of, signed_in
 
@@ -220,3 +222,22 @@ def test_the_campaign_page_leads_to_the_preflight_page_which_names_each_problem(
     assert all(status in ("ok", "skipped") for status, *_ in rows[2:])
     # the result is kept: the page shows it without checking again
     assert "kept from an earlier check" in browser.get(f"/campaigns/{campaign_id}/preflight").text
+
+
+def test_a_providers_outbound_addresses_and_helo_name_are_checked_in_place_of_the_relays(
+    settings: Settings, engine: Engine, zone: Zone
+) -> None:
+    """BULKMAIL_SENDING_ADDRESSES / _HELO_NAME: what receivers see when the relay hands the mail on."""
+    zone.zones["2.0.192.in-addr.arpa"] = {"7 PTR": "out.example.test."}
+    zone.zones["example.test"]["out A"] = "192.0.2.7"
+    zone.publish()
+    outbound = settings.model_copy(update={"sending_addresses": ["192.0.2.7"], "sending_helo_name": "out.example.test"})
+    with TestClient(create_app(outbound)) as client:
+        client.headers["Authorization"] = f"Bearer {make_api_key(engine)}"
+        report = _preflight(client, _campaign(client))
+    found = _only_problem(report, "spf")
+    assert "does not let 192.0.2.7 (relay 127.0.0.1) send" in found["message"]
+    assert "add ip4:192.0.2.7" in found["fix"]
+    passed = {c["message"] for c in report["checks"] if c["check"] in ("ptr", "helo")}
+    assert passed == {"the PTR of 192.0.2.7 is out.example.test, which resolves back to it",
+                      "the relay greets as out.example.test, which resolves to its address"}  # fmt: skip

@@ -88,7 +88,7 @@ def from_settings(
         envelope_domain=domain_of(settings.bounce_address),
         dkim=dkim_key(settings),
         relay_host=settings.smtp_host,
-        relay_addresses=relay_addresses(resolver, settings.smtp_host),
-        helo_name=relay_greeting_name(settings),
+        relay_addresses=tuple(map(str, settings.sending_addresses)) or relay_addresses(resolver, settings.smtp_host),
+        helo_name=settings.sending_helo_name or relay_greeting_name(settings),
         message=message,
     )

@@ -67,7 +67,7 @@ def check(setup: SendingSetup, resolver: dns.resolver.Resolver) -> list[Finding]
 
 
 def _finding(domain: str, ip: str, relay: str, result: str, explanation: str) -> Finding:
-    where = f"the relay {relay} ({ip})" if relay != ip else f"the relay {ip}"
+    where = f"the relay {ip}" if relay == ip else f"{ip} (relay {relay})"
     mechanism = f"ip6:{ip}" if ":" in ip else f"ip4:{ip}"
     if result == "pass":
         return ok("spf", f"SPF of {domain} lets {where} send")
