@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.paths import default_data_dir
@@ -83,6 +83,26 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_file: str | None = None
+
+    # Preflight (the checks before launch)
+    spamassassin_host: str | None = Field(
+        default=None, description="spamd (SpamAssassin) the preflight asks for a spam score; unset: no score"
+    )
+    spamassassin_port: int = Field(default=783, ge=1, le=65535)
+    sending_addresses: list[IPvAnyAddress] = Field(
+        default_factory=list,
+        description="the addresses receivers see the mail come from (a relay provider's outbound IPs), for the"
+        " preflight's SPF and PTR checks; empty: the relay host's addresses",
+    )
+    sending_helo_name: str | None = Field(
+        default=None, description="the name the outbound server says HELO with; unset: the relay's greeting name"
+    )
+    preflight_cache_seconds: float = Field(
+        default=300.0, ge=0, description="a campaign's preflight result is reused this long unless asked again"
+    )
+    preflight_max_message_bytes: int = Field(
+        default=102 * 1024, ge=1024, description="a message past this size is a problem (Gmail clips at 102 KB)"
+    )
 
     # Sending worker
     retry_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_MINUTES))

@@ -80,6 +80,29 @@ class Composer:
     ) -> Envelope:
         """A ledger delivery when delivery_id is given; otherwise a test send (unsubscribe by contact,
         plain return path, since there is no ledger row to attribute a bounce to)."""
+        sender, verp, message_id, data = self._message(rcpt, first_name, last_name, attributes, delivery_id, contact_id)
+        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
+
+    def message(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        contact_id: int,
+    ) -> bytes:
+        """A test send's message as receivers read it (signed, not dot-stuffed): what the preflight checks."""
+        return self._message(rcpt, first_name, last_name, attributes, None, contact_id)[3]
+
+    def _message(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int | None,
+        contact_id: int | None,
+    ) -> tuple[str, str | None, str, bytes]:
         if delivery_id is not None:
             verp = make_token(self.secret, "d", delivery_id)
             unsub = make_token(self.secret, "u", delivery_id)
@@ -115,7 +138,7 @@ class Composer:
         )
         if self.signer is not None:
             data = self.signer.sign(data)
-        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
+        return sender, verp, message_id, data
 
 
 def _uses_variables(source: str) -> bool:

@@ -51,6 +51,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/campaigns/{campaign_id}/edit"): "change", ("POST", "/campaigns/{campaign_id}/edit"): "change",
     ("POST", "/campaigns/preview"): "change",
     ("GET", "/campaigns/{campaign_id}"): "read", ("GET", "/campaigns/{campaign_id}/progress"): "read",
+    ("GET", "/campaigns/{campaign_id}/preflight"): "read",
     ("POST", "/campaigns/{campaign_id}/test"): "change", ("POST", "/campaigns/{campaign_id}/{action}"): "change",
     ("GET", "/bounces"): "read", ("POST", "/bounces/sweep"): "change",
     ("GET", "/suppressions"): "read", ("POST", "/suppressions"): "change",

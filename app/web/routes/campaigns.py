@@ -1,4 +1,4 @@
-"""Compose (with a live preview for a sample contact), test send, schedule, launch, pause, resume,
+"""Compose (with a live preview for a sample contact), test send, preflight, schedule, launch, pause, resume,
 cancel; the campaign page with its live progress and the ledger search."""
 
 from collections.abc import Callable
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.audience import queries as audience_queries
+from app.deliverability.preflight.service import campaign_preflight, kept_preflight
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
@@ -280,6 +281,28 @@ def _act(request: Request, session: Session, campaign: Campaign, action: Callabl
     session.commit()
     request.session["notice"] = done
     request.session["notice_state"] = campaign.state  # the notice holds only while the campaign is in it
+
+
+@router.get("/campaigns/{campaign_id}/preflight", response_class=HTMLResponse)
+def preflight_page(
+    campaign_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    run: bool = Query(False),
+) -> HTMLResponse:
+    """The preflight's findings, problems first, each with what to change; with `run`, checked now (a GET:
+    it changes nothing, so a viewer may run it too), else the last result kept, if any."""
+    campaign = _get(session, campaign_id)
+    report, error = kept_preflight(engine, settings, campaign), None
+    if run:
+        try:
+            service.check_campaign(session, campaign, render_limits(settings))
+            report = campaign_preflight(session, engine, settings, campaign, refresh=True)
+        except (service.CampaignInvalid, RenderFailed) as exc:
+            error = _("not checked: fix the campaign first: %(problem)s", problem=exc)
+    return render(request, "preflight.html", {"c": campaign, "report": report, "error": error})
 
 
 @router.post("/campaigns/{campaign_id}/test", response_class=HTMLResponse)
