@@ -83,9 +83,11 @@ class AuditEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    actor_kind: str = Field(max_length=10, description="user | api_key | anonymous")
+    actor_kind: str = Field(max_length=10, description="user | api_key | anonymous | cli")
     actor_id: int | None = None
-    actor: str = Field(default="", max_length=EMAIL_LENGTH, description="the user's address or the key's prefix")
+    actor: str = Field(
+        default="", max_length=EMAIL_LENGTH, description="the user's address, the key's prefix or cli:USER@HOST"
+    )
     action: str = Field(max_length=NAME_LENGTH, description="e.g. lists.rename")
     route: str = Field(max_length=NAME_LENGTH, description="method and path template, e.g. POST /lists/{list_id}")
     object_type: str | None = Field(default=None, max_length=50)
