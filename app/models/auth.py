@@ -17,7 +17,11 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200, description="argon2")
     role: str = Field(default="viewer", max_length=20, description="admin | marketer | viewer")
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    totp_secret: str | None = Field(default=None, max_length=64, description="base32; set once enrolment is confirmed")
+    totp_secret: str | None = Field(
+        default=None,
+        max_length=255,
+        description="the base32 seed, sealed (app/sealed.py); set once enrolment is confirmed",
+    )
     totp_last_step: int | None = Field(default=None, description="the last TOTP time step used: a code works once")
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
