@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.audience.compile import compile_audience
 from app.models import utcnow
 from app.settings import Settings
-from tests.subscription.support import contact_id, ledger, membership, signup_list
+from tests.subscription.support import contact_id, job_ran, ledger, membership, signup_list
 
 API = "/api/v1"
 
@@ -16,6 +16,7 @@ API = "/api/v1"
 def _signed_up(client: TestClient, engine: Engine, list_id: int, *addresses: str) -> None:
     for address in addresses:
         assert client.post(f"/s/{list_id}", data={"email": address}).status_code == 200
+        job_ran(engine)
         assert membership(engine, list_id, address) == "unconfirmed"
 
 

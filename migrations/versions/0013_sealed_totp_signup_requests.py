@@ -1,5 +1,6 @@
 """two-factor seeds sealed at rest: the column widened for a sealed value (app/sealed.py), each stored
-plain seed sealed; the downgrade opens them again
+plain seed sealed; the downgrade opens them again. Signup requests: the queue a signup's request writes
+its one row to, carried out by the background job
 
 The key is the one of the settings the upgrading command runs with (BULKMAIL_SEAL_KEY, else
 DATA_DIR/seal.key, created on first use), which is the key every bulkmail command on that machine reads.
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+import app.models.types
 from app.sealed import seal, unseal
 from app.settings import get_settings
 
@@ -51,9 +53,27 @@ def upgrade() -> None:
     _widen(64, 255)  # a sealed 32-character seed takes 140
     settings = get_settings()
     _rewrite(lambda plain: seal(settings, plain), sealed=False)
+    op.create_table(
+        "signup_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("list_id", sa.Integer(), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("first_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("last_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("consent_version", sa.Integer(), nullable=True),
+        sa.Column("public_only", sa.Boolean(), nullable=False),
+        sa.Column("actor_kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("ip", sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
+        sa.Column("user_agent", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("created_at", app.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("signup_request")  # requests not yet carried out are lost: as if never posted
     settings = get_settings()
     _rewrite(lambda sealed: unseal(settings, sealed), sealed=True)
     _widen(255, 64)
