@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,13 @@ def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str)
         assert current(engine) == revisions[-1]
         with engine.connect() as conn:
             assert conn.execute(text("SELECT email FROM suppression")).scalars().all() == ["kept@example.com"]
+            # the upgrade is in the audit log, with who ran it
+            [(actor, action, detail)] = conn.execute(text("SELECT actor, action, detail FROM audit_log")).all()
+            assert actor.startswith("cli:") and action == "db.upgrade"
+            assert (detail if isinstance(detail, dict) else json.loads(detail)) == {
+                "from": earlier,
+                "to": revisions[-1],
+            }
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True, "include_name": modelled}),
                 SQLModel.metadata,
