@@ -174,7 +174,9 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="signup posts per client IP a minute; 0 = off"
     )
     signup_rate_burst: int = Field(default=20, ge=1, description="signup posts one IP may make at once")
-    signup_mail_poll_seconds: float = Field(default=5.0, gt=0, description="how often due signup mails are sent")
+    signup_mail_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often the signups taken are carried out and due signup mails sent"
+    )
     # Subscribers
     preferences_valid_days: int = Field(
         default=180, gt=0, description="a message's link to the contact's preference page works this long"

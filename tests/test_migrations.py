@@ -1,8 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -51,6 +53,13 @@ def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str)
         assert current(engine) == revisions[-1]
         with engine.connect() as conn:
             assert conn.execute(text("SELECT email FROM suppression")).scalars().all() == ["kept@example.com"]
+            # the upgrade is in the audit log, with who ran it
+            [(actor, action, detail)] = conn.execute(text("SELECT actor, action, detail FROM audit_log")).all()
+            assert actor.startswith("cli:") and action == "db.upgrade"
+            assert (detail if isinstance(detail, dict) else json.loads(detail)) == {
+                "from": earlier,
+                "to": revisions[-1],
+            }
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True, "include_name": modelled}),
                 SQLModel.metadata,
@@ -144,6 +153,34 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
         command.downgrade(cfg, "0006")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM web_user WHERE is_admin")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_plain_two_factor_seeds_are_sealed_on_upgrade_and_opened_on_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    from app.sealed import unseal
+    from app.settings import get_settings
+    from app.users.totp import check_second_factor
+
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0012")
+    seed = pyotp.random_base32()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO web_user (email, password_hash, role, failed_logins, created_at, totp_secret) "
+                          "VALUES ('two@example.com', 'x', 'admin', 0, '2026-01-01 00:00:00', :s)"), {"s": seed})  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT totp_secret FROM web_user")).scalar_one()
+        user_id = conn.execute(text("SELECT id FROM web_user")).scalar_one()
+    assert seed not in raw and unseal(get_settings(), raw) == seed
+    assert check_second_factor(engine, get_settings(), user_id, pyotp.TOTP(seed).now()) == "totp"  # signs in as before
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT totp_secret FROM web_user")).scalar_one() == seed
     engine.dispose()
 
 

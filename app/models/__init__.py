@@ -14,7 +14,7 @@ from app.models.audience import (
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
-from app.models.subscription import ConsentEvent, ConsentText, SignupForm, TransactionalMessage
+from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -45,6 +45,7 @@ __all__ = [
     "RateBucket",
     "StoredSetting",
     "Suppression",
+    "SignupRequest",
     "TransactionalMessage",
     "User",
     "UserInvite",

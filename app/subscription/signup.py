@@ -3,8 +3,10 @@ confirming by the mailed link.
 
 The answer to a signup never says whether the address was known: a new address, one waiting for its
 confirmation, one already subscribed, a suppressed or erased one and a bot that filled the honeypot all
-get the same `Accepted`, and the mail (if any) goes out from the background job, so the request does the
-same kind of work whatever the case. What happens behind it:
+get the same `Accepted`. Nor does the time it takes: the request (`request_signup`) only checks the values
+(which does not depend on the address) and writes one `signup_request` row, the same for every address; the
+background job carries the requests out (`take_requests`, then the mails), so the writes that differ
+between a new and a known address happen after the answer, in another process. What the job does:
 - new, double opt-in: the contact (with the form's values) and an `unconfirmed` membership, a `subscribe`
   row in the consent ledger, and a confirmation mail;
 - new, single opt-in: a `subscribed` membership, the ledger row, and the welcome mail if the list has one;
@@ -18,6 +20,7 @@ Every subscribe and confirm names its actor (the form with IP and user agent, or
 consent text version agreed to. Unconfirmed memberships are purged after BULKMAIL_SIGNUP_UNCONFIRMED_DAYS
 with the contact when it has nothing else; the ledger keeps the attempt."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +30,7 @@ from sqlalchemy import Engine, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from app.addresses import InvalidAddress, normalise
+from app.addresses import Address, InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.audience.queries import is_suppressed
 from app.audience.search import forget, index_contacts
@@ -40,6 +43,7 @@ from app.models import (
     Delivery,
     ListMember,
     MailingList,
+    SignupRequest,
     Suppression,
     TransactionalMessage,
     utcnow,
@@ -52,7 +56,10 @@ from app.subscription import consent, forms, mail
 from app.subscription.erasure import erased_among
 from app.tokens import parse_token
 
+log = logging.getLogger(__name__)
+
 RESEND_AFTER = timedelta(hours=1)
+TAKE_BATCH = 100
 EXPIRE = "expire"  # the consent ledger's action for an unconfirmed signup that was purged
 
 
@@ -146,16 +153,69 @@ def _name(value: str, what: str) -> str | None:
     return value or None
 
 
-def subscribe(
-    engine: Engine, list_id: int, submission: Submission, actor: consent.Actor, public_only: bool = True
-) -> None:
-    """Take a signup (see the module's text). Raises NoSuchForm, or SignupRefused for a value to correct;
-    otherwise returns nothing, whatever became of it."""
+def _person(submission: Submission) -> tuple[Address, str | None, str | None]:
     try:
         address = normalise(submission.email)
     except InvalidAddress as exc:
         raise SignupRefused("email", str(exc)) from exc
-    first, last = _name(submission.first_name, "first_name"), _name(submission.last_name, "last_name")
+    return address, _name(submission.first_name, "first_name"), _name(submission.last_name, "last_name")
+
+
+def request_signup(
+    engine: Engine, list_id: int, submission: Submission, actor: consent.Actor, public_only: bool = True
+) -> None:
+    """Check a signup and queue it for the background job: one INSERT, whatever the address. Raises
+    NoSuchForm, or SignupRefused for a value to correct (neither depends on the address being known)."""
+    address, first, last = _person(submission)
+    with Session(engine) as session:
+        _, form = signup_form(session, list_id, public_only)
+        chosen = list(form.fields) if public_only else None
+        _values(session, chosen, submission)
+        if submission.honeypot.strip():
+            return
+        fields = {k: v for k, v in submission.fields.items() if chosen is None or k in chosen}
+        session.add(SignupRequest(list_id=list_id, email=address.email, first_name=first or "", last_name=last or "",
+                                  fields=fields, consent_version=submission.consent_version, public_only=public_only,
+                                  actor_kind=actor.kind, actor=actor.name, ip=actor.ip, user_agent=actor.user_agent,
+                                  created_at=utcnow()))  # fmt: skip
+        session.commit()
+
+
+def take_requests(engine: Engine) -> int:
+    """Carry out the queued signups, oldest first, each as `subscribe` at the time it was asked for; returns
+    how many. A request is deleted once carried out; one carried out twice (a process stopped in between, or
+    two at once) comes to the same, as a second signup of a waiting or subscribed address changes nothing."""
+    done = 0
+    while True:
+        with Session(engine) as session:
+            query = select(SignupRequest).order_by(col(SignupRequest.id)).limit(TAKE_BATCH)
+            rows = session.execute(query).scalars().all()
+        for row in rows:
+            submission = Submission(row.email, row.first_name, row.last_name, row.fields, row.consent_version)
+            actor = consent.Actor(row.actor_kind, row.actor, row.ip, row.user_agent)
+            try:
+                subscribe(engine, row.list_id, submission, actor, row.public_only, at=row.created_at)
+            except (NoSuchForm, SignupRefused) as exc:  # the list or its fields changed since it was asked for
+                log.info("signup request %s came to nothing: %s", row.id, exc)
+            with Session(engine) as session:
+                session.execute(delete(SignupRequest).where(col(SignupRequest.id) == row.id))
+                session.commit()
+        done += len(rows)
+        if len(rows) < TAKE_BATCH:
+            return done
+
+
+def subscribe(
+    engine: Engine,
+    list_id: int,
+    submission: Submission,
+    actor: consent.Actor,
+    public_only: bool = True,
+    at: datetime | None = None,
+) -> None:
+    """Carry out a signup now (see the module's text), as of AT (default: now). Raises NoSuchForm, or
+    SignupRefused for a value to correct; otherwise returns nothing, whatever became of it."""
+    address, first, last = _person(submission)
     for attempt in range(2):
         with Session(engine, expire_on_commit=False) as session:
             ml, form = signup_form(session, list_id, public_only)
@@ -165,7 +225,7 @@ def subscribe(
                 return
             try:
                 _take(session, ml, form, address.email, address.key, address.is_role, first, last, values,
-                      submission.consent_version, actor)  # fmt: skip
+                      submission.consent_version, actor, at or utcnow())  # fmt: skip
                 session.commit()
                 return
             except IntegrityError:  # the same address signed up at the same moment: look again
@@ -186,11 +246,11 @@ def _take(
     values: dict[str, Any],
     shown_version: int | None,
     actor: consent.Actor,
+    now: datetime,
 ) -> None:
     assert ml.id is not None  # a stored list
     if is_suppressed(session, key) or erased_among(session, [key]):
         return
-    now = utcnow()
     contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
     member = session.get(ListMember, (ml.id, contact.id)) if contact is not None else None
     if member is not None and member.status == MemberStatus.SUBSCRIBED:

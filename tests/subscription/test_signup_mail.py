@@ -21,7 +21,7 @@ from app.subscription.mail import send_due
 from tests.bounces.support import mailbox_settings
 from tests.sending.conftest import relay_settings
 from tests.sending.sink import Sink, SinkServer
-from tests.subscription.support import membership, messages, signup_list
+from tests.subscription.support import job_ran, membership, messages, signup_list
 
 NOREPLY = "noreply@example.test"
 
@@ -47,6 +47,8 @@ def test_the_confirmation_arrives_and_a_bounced_one_is_tied_to_its_message(mail,
             client.post(f"/s/{list_id}", data={"email": "alice@example.test", "first_name": "Alice"}).status_code == 200
         )
         assert client.post(f"/s/{list_id}", data={"email": "ghost@example.test"}).status_code == 200
+        assert messages(engine) == []  # nothing made, let alone sent, while answering
+        job_ran(engine)
         assert send_due(engine, s) == 2
         [raw] = mail.wait_for_messages("alice@example.test", 1, timeout=15)
         msg = _message(raw)
@@ -78,6 +80,7 @@ def test_a_4xx_is_retried_on_the_schedule_and_a_5xx_fails_with_an_attributed_bou
         sink.sink.rcpt_script["never@sink.test"] = ["550 5.1.1 no such user"]
         for address in ("later@sink.test", "never@sink.test"):
             assert client.post(f"/s/{list_id}", data={"email": address}).status_code == 200
+        job_ran(engine)
         assert send_due(engine, s) == 0
         by_address = {m.email: m for m in messages(engine)}
         later, never = by_address["later@sink.test"], by_address["never@sink.test"]

@@ -29,8 +29,8 @@ from app.subscription.signup import (
     confirm,
     pending_confirmation,
     public_form,
+    request_signup,
     signup_form,
-    subscribe,
 )
 from app.web.forms import FormState, refused
 from app.web.templating import templates
@@ -142,7 +142,7 @@ async def sign_up(
     actor = consent.Actor(consent.ActorKind.FORM, f"form of list {list_id}", _client(request) or None,
                           request.headers.get("user-agent"))  # fmt: skip
     try:
-        await run_in_threadpool(subscribe, engine, list_id, submission, actor)
+        await run_in_threadpool(request_signup, engine, list_id, submission, actor)
     except NoSuchForm:
         return _not_found(request)
     except SignupRefused as exc:
