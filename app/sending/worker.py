@@ -25,12 +25,13 @@ from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import ledger
+from app.sending import identities, ledger, relays
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
+from app.sending.relay_pool import RelayRouter, make_pool
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ class Worker:
         self.owner = worker_id()
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
-        self.pool = pool or SenderPool(settings)
+        with session_scope(engine) as session:
+            self._relays_seen = relays.fingerprint(session)  # relays and identities as the pool is made
+        self.pool: SenderPool | RelayRouter = pool or make_pool(settings, engine)
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -90,15 +93,14 @@ class Worker:
         if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
             self._finish(inflight[0])
             return False
-        relay_wait = self.pool.backoff.seconds_left()
+        relay_wait = self.pool.wait_seconds()
         batch = self._claim_and_submit() if relay_wait == 0 else None  # no claims while the relay is down
         if batch is not None:
             inflight.append(batch)
         elif inflight:
             self._finish(inflight[0])
         else:
-            self._housekeeping()
-            if live_settings(self.settings, self.engine) != self.settings:
+            if self._housekeeping() or live_settings(self.settings, self.engine) != self.settings:
                 return True
             stop.wait(max(self.settings.worker_poll_seconds, min(relay_wait, 1.0)))
         return False
@@ -120,13 +122,16 @@ class Worker:
                     return
                 time.sleep(0.5)
 
-    def _housekeeping(self) -> None:
+    def _housekeeping(self) -> bool:
+        """True when a relay or an identity has changed since the worker started (it starts afresh)."""
         now = utcnow()
         with session_scope(self.engine) as session:
             started = start_due_scheduled(session, self.settings, now)
             ledger.complete_finished(session, now)
+            seen = relays.fingerprint(session)
         if started:
             log.info("started scheduled campaigns %s", started)
+        return seen != self._relays_seen
 
     def _claim_and_submit(self) -> Batch | None:
         now = utcnow()
@@ -167,7 +172,8 @@ class Worker:
             if cached is None or cached[0] != c.updated_at:
                 campaign = session.get(Campaign, c.id)
                 assert campaign is not None  # a sending campaign is never deleted (the API refuses)
-                cached = (campaign.updated_at, Composer(campaign, self.settings, self.secret, self.signer))
+                built = identities.composer(session, campaign, self.settings, self.secret, self.signer)
+                cached = (campaign.updated_at, built)
                 self._composers[c.id] = cached
             out[c.id] = cached[1]
         return out
@@ -197,6 +203,9 @@ class Worker:
             elif touched & self._relay_flagged:  # the relay answered: clear the outage these campaigns show
                 ledger.relay_reachable(session, touched)
                 self._relay_flagged -= touched
+            statuses = self.pool.statuses()
+            if statuses:
+                relays.record_states(session, statuses)
             if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
                 ledger.complete_finished(session, now, touched)  # claim that finds none completes them
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up

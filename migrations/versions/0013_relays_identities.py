@@ -72,7 +72,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("identity_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("relay_ids", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
         batch.add_column(sa.Column("headers", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
-        batch.create_foreign_key("fk_campaign_identity_id_sending_identity", "sending_identity", ["identity_id"], ["id"])
+        batch.create_foreign_key(
+            "fk_campaign_identity_id_sending_identity", "sending_identity", ["identity_id"], ["id"]
+        )
     with op.batch_alter_table("campaign") as batch:
         batch.alter_column("relay_ids", server_default=None)
         batch.alter_column("headers", server_default=None)
