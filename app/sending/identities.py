@@ -19,7 +19,7 @@ from app.sealed import seal, unseal
 from app.sending import headers as custom
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
-from app.sending.identity_schemas import DnsRecord, IdentityCreate
+from app.sending.identity_schemas import DnsRecord, IdentityCreate, IdentityPublic
 from app.settings import Settings
 
 KEY_BITS = 2048
@@ -53,6 +53,11 @@ def dkim_record(identity: SendingIdentity) -> DnsRecord:
         type="TXT",
         value=f"v=DKIM1; k=rsa; p={identity.dkim_public_key}",
     )
+
+
+def public(identity: SendingIdentity) -> IdentityPublic:
+    """Everything but the private key."""
+    return IdentityPublic(**identity.model_dump(exclude={"dkim_private_key_sealed"}), dkim_record=dkim_record(identity))
 
 
 def signer(settings: Settings, identity: SendingIdentity) -> DkimSigner:
