@@ -146,9 +146,13 @@ def remove(session: Session, identity: SendingIdentity) -> None:
     session.delete(identity)
 
 
-def identities_page(session: Session, limit: int, cursor: str | None) -> tuple[list[SendingIdentity], str | None]:
+def identities_ordered(cursor: str | None) -> Any:
     """Identities in the order they were made."""
-    return fetch(session, after_id(select(SendingIdentity), col(SendingIdentity.id), cursor), limit)
+    return after_id(select(SendingIdentity), col(SendingIdentity.id), cursor)
+
+
+def identities_page(session: Session, limit: int, cursor: str | None) -> tuple[list[SendingIdentity], str | None]:
+    return fetch(session, identities_ordered(cursor), limit)
 
 
 def all_identities(session: Session) -> list[SendingIdentity]:

@@ -95,9 +95,13 @@ def remove(session: Session, relay: Relay) -> None:
     session.delete(relay)
 
 
-def relays_page(session: Session, limit: int, cursor: str | None) -> tuple[list[Relay], str | None]:
+def relays_ordered(cursor: str | None) -> Any:
     """Relays in the order they were added."""
-    return fetch(session, after_id(select(Relay), col(Relay.id), cursor), limit)
+    return after_id(select(Relay), col(Relay.id), cursor)
+
+
+def relays_page(session: Session, limit: int, cursor: str | None) -> tuple[list[Relay], str | None]:
+    return fetch(session, relays_ordered(cursor), limit)
 
 
 def enabled_relays(session: Session) -> list[Relay]:
