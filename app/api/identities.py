@@ -3,8 +3,9 @@ publish), change, remove. The private key never leaves bulkmail."""
 
 from fastapi import APIRouter, Response
 
-from app.api.errors import get_or_404, request_error
+from app.api.errors import refusals
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import Resource, deleted
 from app.deps import Id, SessionDep, SettingsDep
 from app.models import SendingIdentity
 from app.sending import identities
@@ -12,9 +13,7 @@ from app.sending.identity_schemas import IdentityCreate, IdentityPublic, Identit
 
 router = APIRouter(tags=["identities"])
 
-
-def _get(session: SessionDep, identity_id: int) -> SendingIdentity:
-    return get_or_404(session, SendingIdentity, identity_id, "identity_id", "identity")
+IDENTITIES = Resource(SendingIdentity, IdentityPublic, "identity_id", "identity")
 
 
 @router.get("/identities", response_model=Page[IdentityPublic])
@@ -27,38 +26,29 @@ def list_identities(session: SessionDep, limit: LimitQuery = 100, cursor: Cursor
 def create_identity(body: IdentityCreate, session: SessionDep, settings: SettingsDep) -> IdentityPublic:
     """A new identity with its own DKIM key (RSA 2048): publish `dkim_record` in DNS before sending with it.
     A campaign that names it must send from an address at `from_domain` (DMARC alignment)."""
-    try:
+    with refusals():
         identity = identities.create(session, settings, body)
-    except identities.IdentityRefused as exc:
-        raise request_error(exc.status, ["body", exc.field], str(exc)) from None
     session.commit()
     return identities.public(identity)
 
 
 @router.get("/identities/{identity_id}", response_model=IdentityPublic)
 def get_identity(identity_id: Id, session: SessionDep) -> IdentityPublic:
-    return identities.public(_get(session, identity_id))
+    return identities.public(IDENTITIES.get(session, identity_id))
 
 
 @router.patch("/identities/{identity_id}", response_model=IdentityPublic)
 def update_identity(
     identity_id: Id, body: IdentityUpdate, session: SessionDep, settings: SettingsDep
 ) -> IdentityPublic:
-    identity = _get(session, identity_id)
-    try:
+    identity = IDENTITIES.get(session, identity_id)
+    with refusals():
         identities.change(session, settings, identity, body.model_dump(exclude_unset=True))
-    except identities.IdentityRefused as exc:
-        raise request_error(exc.status, ["body", exc.field], str(exc)) from None
     session.commit()
     return identities.public(identity)
 
 
 @router.delete("/identities/{identity_id}", status_code=204, description="Refused while a campaign names it.")
 def delete_identity(identity_id: Id, session: SessionDep) -> Response:
-    identity = _get(session, identity_id)
-    try:
-        identities.remove(session, identity)
-    except identities.IdentityRefused as exc:
-        raise request_error(exc.status, ["path", "identity_id"], str(exc)) from None
-    session.commit()
-    return Response(status_code=204)
+    with refusals(IDENTITIES.param):
+        return deleted(session, identities.remove, IDENTITIES.get(session, identity_id))

@@ -1,9 +1,10 @@
 """/api/v1 routes for relays: add, read (with each relay's state), change, remove. Passwords are write-only."""
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 
-from app.api.errors import get_or_404, request_error
+from app.api.errors import refusals
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.api.resources import Resource, deleted
 from app.deps import Id, SessionDep, SettingsDep
 from app.models import Relay
 from app.sending import relays
@@ -11,13 +12,7 @@ from app.sending.relay_schemas import RelayCreate, RelayPublic, RelayUpdate
 
 router = APIRouter(tags=["relays"])
 
-
-def _refused(exc: relays.RelayRefused, where: str = "body") -> HTTPException:
-    return request_error(exc.status, [where, exc.field], str(exc))
-
-
-def _get(session: SessionDep, relay_id: int) -> Relay:
-    return get_or_404(session, Relay, relay_id, "relay_id", "relay")
+RELAYS = Resource(Relay, RelayPublic, "relay_id", "relay")
 
 
 @router.get("/relays", response_model=Page[RelayPublic])
@@ -31,36 +26,27 @@ def list_relays(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuer
 def create_relay(body: RelayCreate, session: SessionDep, settings: SettingsDep) -> RelayPublic:
     """Once a relay is stored, campaigns go through the stored relays (shared by weight; one that cannot be
     reached or refuses hands its messages to the others) instead of the settings' relay."""
-    try:
+    with refusals():
         relay = relays.create(session, settings, body)
-    except relays.RelayRefused as exc:
-        raise _refused(exc) from None
     session.commit()
     return relays.public(relay)
 
 
 @router.get("/relays/{relay_id}", response_model=RelayPublic)
 def get_relay(relay_id: Id, session: SessionDep) -> RelayPublic:
-    return relays.public(_get(session, relay_id))
+    return relays.public(RELAYS.get(session, relay_id))
 
 
 @router.patch("/relays/{relay_id}", response_model=RelayPublic)
 def update_relay(relay_id: Id, body: RelayUpdate, session: SessionDep, settings: SettingsDep) -> RelayPublic:
-    relay = _get(session, relay_id)
-    try:
+    relay = RELAYS.get(session, relay_id)
+    with refusals():
         relays.change(session, settings, relay, body.model_dump(exclude_unset=True, exclude_none=True))
-    except relays.RelayRefused as exc:
-        raise _refused(exc) from None
     session.commit()
     return relays.public(relay)
 
 
 @router.delete("/relays/{relay_id}", status_code=204, description="Refused while an identity or campaign uses it.")
 def delete_relay(relay_id: Id, session: SessionDep) -> Response:
-    relay = _get(session, relay_id)
-    try:
-        relays.remove(session, relay)
-    except relays.RelayRefused as exc:
-        raise request_error(exc.status, ["path", "relay_id"], str(exc)) from None
-    session.commit()
-    return Response(status_code=204)
+    with refusals(RELAYS.param):
+        return deleted(session, relays.remove, RELAYS.get(session, relay_id))

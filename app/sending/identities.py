@@ -20,17 +20,14 @@ from app.sending import headers as custom
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.identity_schemas import DnsRecord, IdentityCreate, IdentityPublic
+from app.sending.refused import Refused
 from app.settings import Settings
 
 KEY_BITS = 2048
 
 
-class IdentityRefused(ValueError):
-    """A value an identity cannot take, or an identity that cannot go; `field` names the field."""
-
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
-        self.field, self.status = field, status
-        super().__init__(message)
+class IdentityRefused(Refused):
+    """A value an identity cannot take, or an identity that cannot go."""
 
 
 def new_dkim_key() -> tuple[str, str]:

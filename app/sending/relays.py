@@ -16,6 +16,7 @@ from app.keyset import after_id, fetch
 from app.models import Campaign, Relay, SendingIdentity, utcnow
 from app.models.states import CampaignState
 from app.sealed import seal, unseal
+from app.sending.refused import Refused
 from app.sending.relay_schemas import RelayCreate, RelayPublic
 from app.settings import Settings
 
@@ -23,12 +24,8 @@ from app.settings import Settings
 LIVE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.PAUSED)
 
 
-class RelayRefused(ValueError):
-    """A value a relay cannot take, or a relay that cannot go; `field` names the field."""
-
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
-        self.field, self.status = field, status
-        super().__init__(message)
+class RelayRefused(Refused):
+    """A value a relay cannot take, or a relay that cannot go."""
 
 
 @dataclass(frozen=True)

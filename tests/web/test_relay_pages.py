@@ -19,7 +19,7 @@ def test_relays_are_added_show_their_state_and_keep_the_password(web: Browser, e
     form = {"name": "main", "host": "127.0.0.1", "port": "2587", "security": "starttls", "username": "noreply",
             "password": "hunter2-secret", "connections": "2", "rate": "0", "weight": "3", "enabled": "on"}  # fmt: skip
     r = web.post("/settings/relays", form, follow_redirects=True)
-    assert r.status_code == 200 and 'Relay "main" added.' in html.unescape(r.text)
+    assert r.status_code == 200 and 'Relay "main" saved.' in html.unescape(r.text)
     assert "hunter2-secret" not in r.text and "not used yet" in r.text
     with Session(engine) as session:
         relay_id = session.exec(select(Relay.id)).one()

@@ -3,8 +3,8 @@ identity's page with the DNS record to publish, its defaults, relays and headers
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from app.deps import SessionDep, SettingsDep
@@ -12,21 +12,17 @@ from app.i18n import gettext as _
 from app.models import SendingIdentity
 from app.sending import identities, relays
 from app.sending.identity_schemas import IdentityCreate, IdentityUpdate
+from app.sending.refused import Refused
 from app.web.forms import FRESH, FormErrors, FormState, add_validation_errors, ints, refused
 from app.web.paging import PagedList
+from app.web.responses import done, found, removed
 from app.web.templating import render_form
 
 router = APIRouter()
 
 IDENTITIES = PagedList(50, anchor="#identities")
+LIST = "/settings/identities"
 TEXT_FIELDS = ("name", "from_domain", "from_name", "reply_to", "bounce_address", "dkim_selector")
-
-
-def _identity(session: SessionDep, identity_id: int) -> SendingIdentity:
-    identity = session.get(SendingIdentity, identity_id)
-    if identity is None:
-        raise HTTPException(404, f"no identity with id {identity_id}")
-    return identity
 
 
 def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
@@ -66,31 +62,44 @@ async def _typed(request: Request) -> tuple[dict[str, Any], FormErrors]:
     return typed, errors
 
 
-def _shown(typed: dict[str, Any]) -> dict[str, Any]:
-    return {**typed, "headers": _headers_text(typed["headers"])}
-
-
 @router.get("/settings/identities", response_class=HTMLResponse)
 def identities_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _page(request, session)
 
 
-@router.post("/settings/identities", response_class=HTMLResponse)
-async def create_identity(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def _saved(
+    request: Request, session: SessionDep, settings: SettingsDep, identity: SendingIdentity | None
+) -> Response:
+    """Create (IDENTITY None) or change an identity from the posted form; the form again with what is wrong."""
     typed, errors = await _typed(request)
     try:
-        body = IdentityCreate(**typed)
-    except ValidationError as exc:
-        add_validation_errors(errors, exc)
-    if errors:
-        return _page(request, session, refused(errors, _shown(typed)))
-    try:
-        identity = identities.create(session, settings, body)
-    except identities.IdentityRefused as exc:
-        return _page(request, session, refused({exc.field: str(exc)}, _shown(typed)))
+        if errors:
+            raise Refused("headers", errors["headers"])
+        if identity is None:
+            identity = identities.create(session, settings, IdentityCreate(**typed))
+            notice = _("Identity %(name)s created: publish its DKIM record.", name=identity.name)
+        else:
+            typed.pop("dkim_selector", None)  # a selector changes with a new key only
+            changes = IdentityUpdate(**typed).model_dump(exclude_unset=True)
+            identities.change(session, settings, identity, {"reply_to": None, **changes})  # emptied: cleared
+            notice = _("Identity %(name)s saved.", name=identity.name)
+    except (ValidationError, Refused) as exc:
+        if isinstance(exc, ValidationError):
+            add_validation_errors(errors, exc)
+        else:
+            errors.add(exc.field, str(exc))
+        session.rollback()
+        form = refused(errors, {**typed, "headers": _headers_text(typed["headers"])})
+        if identity is None or not identity.id:
+            return _page(request, session, form)
+        return _identity_page(request, session, identity, form)
     session.commit()
-    request.session["notice"] = _("Identity %(name)s created: publish its DKIM record.", name=identity.name)
-    return RedirectResponse(f"/settings/identities/{identity.id}", status_code=303)
+    return done(request, f"{LIST}/{identity.id}", notice)
+
+
+@router.post("/settings/identities", response_class=HTMLResponse)
+async def create_identity(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    return await _saved(request, session, settings, None)
 
 
 @router.get("/settings/identities/{identity_id}", response_class=HTMLResponse)
@@ -100,23 +109,7 @@ def identity_page(identity_id: int, request: Request, session: SessionDep) -> HT
 
 @router.post("/settings/identities/{identity_id}", response_class=HTMLResponse)
 async def update_identity(identity_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    identity = _identity(session, identity_id)
-    typed, errors = await _typed(request)
-    typed.pop("dkim_selector", None)  # a selector changes with a new key only
-    try:
-        changes = IdentityUpdate(**typed).model_dump(exclude_unset=True)
-    except ValidationError as exc:
-        add_validation_errors(errors, exc)
-    if errors:
-        return _identity_page(request, session, identity, refused(errors, _shown(typed)))
-    changes.setdefault("reply_to", None)  # an emptied field clears it
-    try:
-        identities.change(session, settings, identity, changes)
-    except identities.IdentityRefused as exc:
-        return _identity_page(request, session, identity, refused({exc.field: str(exc)}, _shown(typed)))
-    session.commit()
-    request.session["notice"] = _("Identity %(name)s saved.", name=identity.name)
-    return RedirectResponse(f"/settings/identities/{identity.id}", status_code=303)
+    return await _saved(request, session, settings, _identity(session, identity_id))
 
 
 @router.post("/settings/identities/{identity_id}/new-key")
@@ -124,18 +117,19 @@ def new_key(identity_id: int, request: Request, session: SessionDep, settings: S
     identity = _identity(session, identity_id)
     identities.change(session, settings, identity, {"new_dkim_key": True})
     session.commit()
-    request.session["notice"] = _("A new DKIM key was made: publish its record before the next campaign.")
-    return RedirectResponse(f"/settings/identities/{identity.id}", status_code=303)
+    notice = _("A new DKIM key was made: publish its record before the next campaign.")
+    return done(request, f"{LIST}/{identity.id}", notice)
 
 
 @router.post("/settings/identities/{identity_id}/delete")
 def delete_identity(identity_id: int, request: Request, session: SessionDep) -> Response:
     identity = _identity(session, identity_id)
+    notice = _("Identity %(name)s removed.", name=identity.name)
     try:
-        identities.remove(session, identity)
-    except identities.IdentityRefused as exc:
-        request.session["notice"] = str(exc)
-        return RedirectResponse(f"/settings/identities/{identity.id}", status_code=303)
-    session.commit()
-    request.session["notice"] = _("Identity %(name)s removed.", name=identity.name)
-    return RedirectResponse("/settings/identities", status_code=303)
+        return removed(request, session, identities.remove, identity, LIST, notice)
+    except Refused as exc:
+        return done(request, f"{LIST}/{identity.id}", str(exc))
+
+
+def _identity(session: SessionDep, identity_id: int) -> SendingIdentity:
+    return found(session, SendingIdentity, identity_id, "identity")
