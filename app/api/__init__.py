@@ -11,10 +11,9 @@ from app.api import (
     docs,
     errors,
     fields,
-    identities,
     imports,
     lists,
-    relays,
+    senders,
     signup,
     suppressions,
     webhooks,
@@ -43,8 +42,7 @@ for module in (
     audience,
     bounces,
     webhooks,
-    relays,
-    identities,
+    senders,
 ):
     api_router.include_router(module.router)
 
