@@ -7,7 +7,7 @@ import re
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.models import Relay, utcnow
+from app.models import Campaign, Relay, utcnow
 from app.sending import relays
 from app.sending.relays import RelayStatus
 from tests.web.conftest import Browser
@@ -52,3 +52,18 @@ def test_an_identity_page_shows_the_dkim_record_to_publish(web: Browser) -> None
     assert refused.status_code == 400 and "set by bulkmail itself" in refused.text
     again = web.post(f"{identity_path}/new-key", follow_redirects=True).text
     assert html.unescape(re.search(r'<code id="dkim-value"[^>]*>([^<]+)</code>', again).group(1)) != value  # type: ignore[union-attr]
+
+
+def test_a_campaign_picks_its_identity_on_the_compose_page(web: Browser, engine: Engine) -> None:
+    web.post("/settings/identities", {"name": "Brand A", "from_domain": "brand-a.test"})
+    page = web.get("/campaigns/new").text
+    identity_id = re.search(r'<option value="(\d+)">Brand A</option>', page).group(1)  # type: ignore[union-attr]
+    form = {"name": "Spring", "from_address": "news@other.test", "subject": "Hi", "text_template": "Hello",
+            "identity_id": identity_id}  # fmt: skip
+    wrong = web.post("/campaigns/new", form)
+    assert wrong.status_code == 400 and "the identity&#39;s From domain" in wrong.text
+    saved = web.post("/campaigns/new", {**form, "from_address": "news@brand-a.test"}, follow_redirects=False)
+    assert saved.status_code == 303
+    with Session(engine) as session:
+        campaign = session.exec(select(Campaign)).one()
+        assert campaign.identity_id == int(identity_id)

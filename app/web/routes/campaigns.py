@@ -17,7 +17,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import identities, queries
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -69,6 +69,7 @@ def _from_form(
     }
     values["reply_to"] = values["reply_to"] or None
     values["list_ids"] = ints(form, "list_ids")
+    values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
     raw_send_at = text(form, "send_at")
     values["send_at"] = None
     if raw_send_at:
@@ -99,7 +100,9 @@ def _compose_page(
     request: Request, session: Session, form: FormState, campaign: Campaign | None = None
 ) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
-    return render_form(request, "compose.html", {"lists": lists, "campaign": campaign}, form)
+    senders = [(i.id, i.name) for i in identities.all_identities(session)]
+    ctx = {"lists": lists, "campaign": campaign, "identities": senders}
+    return render_form(request, "compose.html", ctx, form)
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -153,7 +156,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at"):
+    for key in (*FIELDS, "list_ids", "send_at", "identity_id"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
