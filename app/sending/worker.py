@@ -43,6 +43,7 @@ DATABASE_RETRY_MAX_SECONDS = 5.0
 # on shutdown, how long held results wait for the database (capped by the lease, after which the rows
 # come due again anyway)
 DRAIN_SECONDS = 20.0
+RELAYS_CHECK_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -57,6 +58,7 @@ class Worker:
         self.signer = DkimSigner.from_settings(settings)
         with session_scope(engine) as session:
             self._relays_seen = relays.fingerprint(session)  # relays and identities as the pool is made
+        self._next_relay_check = time.monotonic() + RELAYS_CHECK_SECONDS
         self.pool: SenderPool | RelayRouter = pool or make_pool(settings, engine)
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
@@ -89,6 +91,8 @@ class Worker:
 
     def _step(self, stop: threading.Event) -> bool:
         """One turn of the loop; True when the worker should start afresh with new settings."""
+        if self._relays_changed():
+            return True
         inflight = self._inflight
         if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
             self._finish(inflight[0])
@@ -100,7 +104,8 @@ class Worker:
         elif inflight:
             self._finish(inflight[0])
         else:
-            if self._housekeeping() or live_settings(self.settings, self.engine) != self.settings:
+            self._housekeeping()
+            if live_settings(self.settings, self.engine) != self.settings:
                 return True
             stop.wait(max(self.settings.worker_poll_seconds, min(relay_wait, 1.0)))
         return False
@@ -122,16 +127,23 @@ class Worker:
                     return
                 time.sleep(0.5)
 
-    def _housekeeping(self) -> bool:
-        """True when a relay or an identity has changed since the worker started (it starts afresh)."""
+    def _relays_changed(self) -> bool:
+        """A relay or an identity was added, changed or removed since the pool was made (looked at every
+        few seconds, mid-campaign too: the worker then finishes what is in flight and starts afresh)."""
+        now = time.monotonic()
+        if now < self._next_relay_check:
+            return False
+        self._next_relay_check = now + RELAYS_CHECK_SECONDS
+        with session_scope(self.engine) as session:
+            return relays.fingerprint(session) != self._relays_seen
+
+    def _housekeeping(self) -> None:
         now = utcnow()
         with session_scope(self.engine) as session:
             started = start_due_scheduled(session, self.settings, now)
             ledger.complete_finished(session, now)
-            seen = relays.fingerprint(session)
         if started:
             log.info("started scheduled campaigns %s", started)
-        return seen != self._relays_seen
 
     def _claim_and_submit(self) -> Batch | None:
         now = utcnow()

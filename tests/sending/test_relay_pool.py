@@ -121,3 +121,22 @@ def test_a_relay_stopped_mid_campaign_moves_its_share_to_the_other(
     assert shown.last_error is not None and "refused" in shown.last_error, shown.last_error
     assert "Errno" not in shown.last_error  # words, not an exception's text
     assert campaign is not None and campaign.paused_reason is None and campaign.relay_unreachable_since is None
+
+
+def test_a_relay_added_mid_campaign_takes_its_share(settings: Settings, engine: Engine, sink_dir: Path) -> None:
+    s = _settings(settings)
+    port_a, port_b = free_port(), free_port()
+    dump_a, dump_b = sink_dir / "a.txt", sink_dir / "b.txt"
+    with Session(engine) as session:
+        _relay(session, s, "first", port_a, 1, 30.0)
+    campaign_id = _launch(engine, s)
+    with smtp_sink(port_a, 256, "-D", str(dump_a)), smtp_sink(port_b, 256, "-D", str(dump_b)):
+        with worker_running(s, engine):
+            wait_for(lambda: sum(dumped_recipients(dump_a).values()) >= 20, 60, "the first relay to take some")
+            with Session(engine) as session:
+                _relay(session, s, "second", port_b, 1, 30.0)
+            wait_for(lambda: _completed(engine, campaign_id), 180, "the campaign to complete")
+        a, b = dumped_recipients(dump_a), dumped_recipients(dump_b)
+    _everyone_once(a, b)
+    assert sum(b.values()) >= N * 0.1, "the relay added mid-campaign took part"
+    assert _sent(engine, campaign_id) == N
