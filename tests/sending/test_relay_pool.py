@@ -14,7 +14,8 @@ from app.sending import campaigns as service
 from app.sending import relays
 from app.sending.relay_schemas import RelayCreate
 from app.settings import Settings
-from tests.sending.conftest import bulk_list, make_campaign, relay_settings, worker_running
+from tests.sending.conftest import bulk_list, make_campaign, make_list, relay_settings, run_worker_until, worker_running
+from tests.sending.sink import Sink, SinkServer
 from tests.sending.workers import dumped_recipients, sink_dump_dir
 from tests.support.mailstack import smtp_sink
 from tests.support.network import free_port
@@ -140,3 +141,29 @@ def test_a_relay_added_mid_campaign_takes_its_share(settings: Settings, engine: 
     _everyone_once(a, b)
     assert sum(b.values()) >= N * 0.1, "the relay added mid-campaign took part"
     assert _sent(engine, campaign_id) == N
+
+
+def test_a_relay_refusing_the_login_hands_its_messages_to_the_other(settings: Settings, engine: Engine) -> None:
+    s = _settings(settings)
+    n = 40
+    with SinkServer(Sink(), users={"noreply": "right"}) as strict, SinkServer(Sink()) as open_relay:
+        with Session(engine) as session:
+            body = RelayCreate(name="strict", host="127.0.0.1", port=strict.port, security="none", weight=3,
+                               username="noreply", password="wrong")  # fmt: skip
+            relays.create(session, s, body)
+            _relay(session, s, "open", open_relay.port, 1, 0.0)
+            lst = make_list(session, "few", [(f"p{i}@example.test", f"P{i}", {"city": "Bonn"}) for i in range(n)])
+            campaign = make_campaign(session, [lst.id])
+            service.launch(session, campaign, s, utcnow())
+            session.commit()
+            campaign_id = campaign.id
+        assert campaign_id is not None
+        run_worker_until(s, engine, lambda: _completed(engine, campaign_id), timeout=120)
+        assert strict.sink.counts() == {}
+        assert open_relay.sink.counts() == {f"p{i}@example.test": 1 for i in range(n)}
+    with Session(engine) as session:
+        shown = relays.public(session.exec(select(Relay).where(Relay.name == "strict")).scalars().one())
+        paused = session.get(Campaign, campaign_id)
+    assert shown.state == "down" and shown.last_error is not None and "authentication failed" in shown.last_error
+    assert "wrong" not in shown.last_error  # never the password
+    assert paused is not None and paused.paused_reason is None and _sent(engine, campaign_id) == n
