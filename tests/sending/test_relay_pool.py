@@ -66,6 +66,11 @@ def _settings(settings: Settings) -> Settings:
                           worker_batch=50)  # fmt: skip
 
 
+def _two_relays(settings: Settings, sink_dir: Path) -> tuple[Settings, tuple[int, int], tuple[Path, Path]]:
+    """The settings, and the port and dump file of each of two smtp-sinks."""
+    return _settings(settings), (free_port(), free_port()), (sink_dir / "a.txt", sink_dir / "b.txt")
+
+
 def _everyone_once(a: Counter[str], b: Counter[str]) -> None:
     both = a + b
     assert set(both) == {f"r{i}@sink.test" for i in range(N)}, "someone was not sent to"
@@ -73,9 +78,7 @@ def _everyone_once(a: Counter[str], b: Counter[str]) -> None:
 
 
 def test_weights_three_to_one_share_a_campaign(settings: Settings, engine: Engine, sink_dir: Path) -> None:
-    s = _settings(settings)
-    port_a, port_b = free_port(), free_port()
-    dump_a, dump_b = sink_dir / "a.txt", sink_dir / "b.txt"
+    s, (port_a, port_b), (dump_a, dump_b) = _two_relays(settings, sink_dir)
     with Session(engine) as session:
         _relay(session, s, "big", port_a, 3, 0.0)
         _relay(session, s, "small", port_b, 1, 0.0)
@@ -96,9 +99,7 @@ def test_weights_three_to_one_share_a_campaign(settings: Settings, engine: Engin
 def test_a_relay_stopped_mid_campaign_moves_its_share_to_the_other(
     settings: Settings, engine: Engine, sink_dir: Path
 ) -> None:
-    s = _settings(settings)
-    port_a, port_b = free_port(), free_port()
-    dump_a, dump_b = sink_dir / "a.txt", sink_dir / "b.txt"
+    s, (port_a, port_b), (dump_a, dump_b) = _two_relays(settings, sink_dir)
     with Session(engine) as session:
         _relay(session, s, "big", port_a, 3, 60.0)  # rates slow the campaign down enough to stop one mid-way
         _relay(session, s, "small", port_b, 1, 20.0)
@@ -125,9 +126,7 @@ def test_a_relay_stopped_mid_campaign_moves_its_share_to_the_other(
 
 
 def test_a_relay_added_mid_campaign_takes_its_share(settings: Settings, engine: Engine, sink_dir: Path) -> None:
-    s = _settings(settings)
-    port_a, port_b = free_port(), free_port()
-    dump_a, dump_b = sink_dir / "a.txt", sink_dir / "b.txt"
+    s, (port_a, port_b), (dump_a, dump_b) = _two_relays(settings, sink_dir)
     with Session(engine) as session:
         _relay(session, s, "first", port_a, 1, 30.0)
     campaign_id = _launch(engine, s)
