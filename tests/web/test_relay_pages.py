@@ -67,3 +67,18 @@ def test_a_campaign_picks_its_identity_on_the_compose_page(web: Browser, engine:
     with Session(engine) as session:
         campaign = session.exec(select(Campaign)).one()
         assert campaign.identity_id == int(identity_id)
+
+
+def test_a_campaign_gets_its_relays_and_checked_headers_on_the_compose_page(web: Browser, engine: Engine) -> None:
+    web.post("/settings/relays", {"name": "eu", "host": "127.0.0.1", "port": "2587", "weight": "1", "enabled": "on"})
+    page = web.get("/campaigns/new").text
+    relay_id = re.search(r'name="relay_ids" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"name": "Spring", "from_address": "news@example.test", "subject": "Hi", "text_template": "Hello",
+            "relay_ids": relay_id, "headers": "X-Campaign: spring\nBcc: everyone@example.test"}  # fmt: skip
+    refused = web.post("/campaigns/new", form)
+    assert refused.status_code == 400 and "set by bulkmail itself" in refused.text
+    assert "X-Campaign: spring" in refused.text  # the form keeps what was typed
+    assert web.post("/campaigns/new", {**form, "headers": "X-Campaign: spring"}).status_code == 200
+    with Session(engine) as session:
+        campaign = session.exec(select(Campaign)).one()
+        assert campaign.relay_ids == [int(relay_id)] and campaign.headers == {"X-Campaign": "spring"}

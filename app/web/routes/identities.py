@@ -13,7 +13,16 @@ from app.models import SendingIdentity
 from app.sending import identities, relays
 from app.sending.identity_schemas import IdentityCreate, IdentityUpdate
 from app.sending.refused import Refused
-from app.web.forms import FRESH, FormErrors, FormState, add_validation_errors, ints, refused
+from app.web.forms import (
+    FRESH,
+    FormErrors,
+    FormState,
+    add_validation_errors,
+    headers_text,
+    ints,
+    refused,
+    typed_headers,
+)
 from app.web.paging import PagedList
 from app.web.responses import done, found, removed
 from app.web.templating import render_form
@@ -35,13 +44,9 @@ def _identity_page(
     request: Request, session: SessionDep, identity: SendingIdentity, form: FormState = FRESH
 ) -> HTMLResponse:
     shown = identities.public(identity)
-    values = form.values or {**shown.model_dump(), "headers": _headers_text(shown.headers)}
+    values = form.values or {**shown.model_dump(), "headers": headers_text(shown.headers)}
     ctx = {"identity": shown, "values": values, "relays": relays.all_relays(session)}
     return render_form(request, "identity.html", ctx, form)
-
-
-def _headers_text(headers: dict[str, str]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in headers.items())
 
 
 async def _typed(request: Request) -> tuple[dict[str, Any], FormErrors]:
@@ -50,15 +55,7 @@ async def _typed(request: Request) -> tuple[dict[str, Any], FormErrors]:
     typed: dict[str, Any] = {k: v.strip() for k in TEXT_FIELDS if isinstance(v := form.get(k), str) and v.strip()}
     typed["relay_ids"] = ints(form, "relay_ids")
     errors = FormErrors()
-    headers: dict[str, str] = {}
-    raw = form.get("headers")
-    for n, line in enumerate((raw if isinstance(raw, str) else "").splitlines(), 1):
-        if line.strip():
-            name, colon, value = line.partition(":")
-            if not colon:
-                errors.add("headers", _("line %(n)s: write Name: value", n=n))
-            headers[name.strip()] = value.strip()
-    typed["headers"] = headers
+    typed["headers"] = typed_headers(form, errors)
     return typed, errors
 
 
@@ -89,7 +86,7 @@ async def _saved(
         else:
             errors.add(exc.field, str(exc))
         session.rollback()
-        form = refused(errors, {**typed, "headers": _headers_text(typed["headers"])})
+        form = refused(errors, {**typed, "headers": headers_text(typed["headers"])})
         if identity is None or not identity.id:
             return _page(request, session, form)
         return _identity_page(request, session, identity, form)
