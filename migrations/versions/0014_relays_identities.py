@@ -1,8 +1,8 @@
 """several relays (weights, failover, their state) and sending identities (From domain, DKIM key sealed,
 bounce address, default headers); a campaign may name its identity, its relays and custom headers
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 17:50:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import app.models.types
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
