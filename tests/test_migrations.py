@@ -187,3 +187,33 @@ def test_plain_two_factor_seeds_are_sealed_on_upgrade_and_opened_on_downgrade(em
 def test_the_head_read_from_the_migration_files_is_alembics(empty_db_url: str) -> None:
     """`upgrade` skips Alembic when the database is at this head: a misread one would leave a database behind."""
     assert head() == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+
+
+def test_campaigns_from_before_relays_send_as_before_and_the_downgrade_keeps_them(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0012")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign (id, name, from_name, from_address, subject, html_template, text_template, list_ids, "
+            f"state, audience_counts, created_at, updated_at) VALUES (1, 'c', '', 'n@x.org', 's', '', '', '[]', "
+            f"'draft', '{{}}', {stamp}, {stamp})"))  # fmt: skip
+    upgrade(engine)
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT identity_id, relay_ids, headers FROM campaign")).one()
+        assert row[0] is None
+        assert (json.loads(row[1]) if isinstance(row[1], str) else row[1]) == []
+        assert (json.loads(row[2]) if isinstance(row[2], str) else row[2]) == {}
+        conn.execute(text(
+            "INSERT INTO relay (name, host, port, security, connections, rate, weight, enabled, created_at, updated_at) "
+            f"VALUES ('r', '127.0.0.1', 2587, 'starttls', 4, 0, 1, true, {stamp}, {stamp})"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    assert not {"relay", "sending_identity"} & set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["c"]
+    engine.dispose()

@@ -32,7 +32,7 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_NULLABLE = {"reply_to", "send_at"}
+_NULLABLE = {"reply_to", "send_at", "identity_id"}
 
 
 def _invalid(field: str, message: str) -> HTTPException:

@@ -18,7 +18,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import identities, queries, relays
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -34,7 +34,17 @@ from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.deps import EDITING
-from app.web.forms import FormErrors, FormState, add_validation_errors, addresses, ints, refused, text
+from app.web.forms import (
+    FormErrors,
+    FormState,
+    add_validation_errors,
+    addresses,
+    headers_text,
+    ints,
+    refused,
+    text,
+    typed_headers,
+)
 from app.web.paging import PagedList, Pager
 from app.web.progress import campaign_progress
 from app.web.templating import render, render_form
@@ -70,6 +80,9 @@ def _from_form(
     }
     values["reply_to"] = values["reply_to"] or None
     values["list_ids"] = ints(form, "list_ids")
+    values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
+    values["relay_ids"] = ints(form, "relay_ids")
+    values["headers"] = typed_headers(form, errors)
     raw_send_at = text(form, "send_at")
     values["send_at"] = None
     if raw_send_at:
@@ -100,7 +113,11 @@ def _compose_page(
     request: Request, session: Session, form: FormState, campaign: Campaign | None = None
 ) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
-    return render_form(request, "compose.html", {"lists": lists, "campaign": campaign}, form)
+    senders = [(i.id, i.name) for i in identities.all_identities(session)]
+    shown = FormState(form.errors, {**form.values, "headers": headers_text(form.values.get("headers") or {})},
+                      form.status_code)  # fmt: skip
+    ctx = {"lists": lists, "campaign": campaign, "identities": senders, "relays": relays.all_relays(session)}
+    return render_form(request, "compose.html", ctx, shown)
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -154,7 +171,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at"):
+    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
