@@ -5,6 +5,7 @@ private key sealed with app.sealed, never returned; the TXT record to publish is
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.addresses import InvalidAddress, normalise
 from app.db import save_given
-from app.keyset import after_id, fetch
+from app.keyset import in_order_made, page_in_order_made
 from app.models import Campaign, MailingList, Relay, SendingIdentity, utcnow
 from app.sealed import seal, unseal
 from app.sending import headers as custom
@@ -143,13 +144,9 @@ def remove(session: Session, identity: SendingIdentity) -> None:
     session.delete(identity)
 
 
-def identities_ordered(cursor: str | None) -> Any:
-    """Identities in the order they were made."""
-    return after_id(select(SendingIdentity), col(SendingIdentity.id), cursor)
-
-
-def identities_page(session: Session, limit: int, cursor: str | None) -> tuple[list[SendingIdentity], str | None]:
-    return fetch(session, identities_ordered(cursor), limit)
+# listed in the order they were made
+identities_ordered = partial(in_order_made, SendingIdentity)
+identities_page = partial(page_in_order_made, SendingIdentity)
 
 
 def all_identities(session: Session) -> list[SendingIdentity]:

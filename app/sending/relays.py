@@ -5,6 +5,7 @@ sending workers record for each (up, or down since when and why)."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -12,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db import save_given
-from app.keyset import after_id, fetch
+from app.keyset import in_order_made, page_in_order_made
 from app.models import Campaign, Relay, SendingIdentity, utcnow
 from app.models.states import CampaignState
 from app.sealed import seal, unseal
@@ -92,13 +93,9 @@ def remove(session: Session, relay: Relay) -> None:
     session.delete(relay)
 
 
-def relays_ordered(cursor: str | None) -> Any:
-    """Relays in the order they were added."""
-    return after_id(select(Relay), col(Relay.id), cursor)
-
-
-def relays_page(session: Session, limit: int, cursor: str | None) -> tuple[list[Relay], str | None]:
-    return fetch(session, relays_ordered(cursor), limit)
+# listed in the order they were made
+relays_ordered = partial(in_order_made, Relay)
+relays_page = partial(page_in_order_made, Relay)
 
 
 def enabled_relays(session: Session) -> list[Relay]:
