@@ -87,6 +87,21 @@ def test_a_missing_dkim_record_names_the_record_to_publish(client: TestClient, z
     assert f"v=DKIM1; k=rsa; p={zone.p}" in found["fix"]
 
 
+def test_a_campaign_with_a_sending_identity_is_checked_with_that_identitys_key(client: TestClient, zone: Zone) -> None:
+    r = client.post("/api/v1/identities", json={"name": "shop", "from_domain": "example.test",
+                                                "bounce_address": "bounces@example.test", "dkim_selector": "shop1"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    identity = r.json()
+    campaign = _campaign(client, identity_id=identity["id"])
+    found = _only_problem(_preflight(client, campaign), "dkim")
+    assert found["message"].startswith("there is no DKIM record at shop1._domainkey.example.test")
+    assert f"p={identity['dkim_public_key']}" in found["fix"]
+    # once the identity's record is published, the campaign passes
+    zone.zones["example.test"]["shop1._domainkey TXT"] = txt(identity["dkim_record"]["value"])
+    zone.publish()
+    assert _preflight(client, campaign)["problems"] == []
+
+
 def test_a_dkim_record_with_another_key_is_a_mismatch(client: TestClient, zone: Zone) -> None:
     zone.zones["example.test"][f"{SELECTOR}._domainkey TXT"] = txt(f"v=DKIM1; k=rsa; p={new_key()[1]}")
     zone.publish()
@@ -143,7 +158,15 @@ def test_a_message_without_list_unsubscribe_post_is_named(settings: Settings, en
     without = b"".join(
         line for line in message.splitlines(keepends=True) if not line.startswith(b"List-Unsubscribe-Post")
     )
-    setup = sending_setup.from_settings(settings, resolver(settings), "news@example.test", without)
+    setup = sending_setup.for_sending(
+        settings,
+        resolver(settings),
+        from_address="news@example.test",
+        bounce_address=settings.bounce_address,
+        signer=None,
+        route=sending_setup.Route.of_settings(settings),
+        message=without,
+    )
     found = [f for f in check_setup(setup, settings).findings if f.check == "list_unsubscribe"]
     assert [f.status for f in found] == ["problem"]
     assert "not List-Unsubscribe-Post: List-Unsubscribe=One-Click" in found[0].message

@@ -18,9 +18,7 @@ from app.deliverability.preflight.findings import Finding
 from app.dns_lookup import resolver as dns_resolver
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import queries
-from app.sending.compose import Composer
-from app.sending.dkim_sign import DkimSigner
+from app.sending import identities, queries, relays
 from app.settings import Settings
 
 SAMPLE: tuple[str, str | None, str | None, dict[str, Any]] = (
@@ -91,6 +89,8 @@ def _key(engine: Engine, settings: Settings, campaign: Campaign) -> str:
         campaign.html_template,
         campaign.text_template,
         campaign.list_ids,
+        campaign.identity_id,
+        campaign.relay_ids,
         settings.bounce_address,
         settings.base_url,
         settings.dkim_selector,
@@ -125,11 +125,21 @@ def campaign_preflight(
     if kept is not None:
         return kept
     contact = queries.first_contact(session, campaign.list_ids) or SAMPLE
-    composer = Composer(campaign, settings, get_secret_key(settings, engine), _signer(settings))
+    secret = get_secret_key(settings, engine)
+    composer = identities.composer(session, campaign, settings, secret, sending_setup.settings_signer(settings))
+    route = _route(session, settings, composer.relay_ids)
     session.rollback()  # only reads: no transaction (on SQLite, the write lock) during the DNS and spamd checks
     message = composer.message(*contact, contact_id=0)
-    resolver = dns_resolver(settings)
-    report = check_setup(sending_setup.from_settings(settings, resolver, campaign.from_address, message), settings)
+    setup = sending_setup.for_sending(
+        settings,
+        dns_resolver(settings),
+        from_address=campaign.from_address,
+        bounce_address=composer.settings.bounce_address,  # the identity's, when the campaign has one
+        signer=composer.signer,
+        route=route,
+        message=message,
+    )
+    report = check_setup(setup, settings)
     with _cache.lock:
         if len(_cache.reports) >= MAX_CACHED:
             _cache.reports.pop(next(iter(_cache.reports)))
@@ -137,8 +147,9 @@ def campaign_preflight(
     return report
 
 
-def _signer(settings: Settings) -> DkimSigner | None:
-    try:
-        return DkimSigner.from_settings(settings)
-    except ValueError:  # half configured: the DKIM check names the settings
-        return None
+def _route(session: Session, settings: Settings, relay_ids: tuple[int, ...]) -> sending_setup.Route:
+    """The campaign's first relay (its own, or its identity's), else the first enabled one, else the settings'."""
+    chosen = [r for r in relays.enabled_relays(session) if not relay_ids or r.id in relay_ids]
+    if chosen:
+        return sending_setup.Route(chosen[0].host, chosen[0].port, chosen[0].security)
+    return sending_setup.Route.of_settings(settings)

@@ -38,17 +38,34 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].strip().rstrip(">").lower()
 
 
-def dkim_key(settings: Settings) -> DkimKey | None:
-    """The key messages are signed with (None when DKIM is off or only half configured)."""
+def settings_signer(settings: Settings) -> DkimSigner | None:
+    """The settings' signer; None when DKIM is off or half configured (the DKIM check then names the settings)."""
     try:
-        signer = DkimSigner.from_settings(settings)
+        return DkimSigner.from_settings(settings)
     except ValueError:
-        return None  # the DKIM check then says which settings sign messages
+        return None
+
+
+def dkim_key(signer: DkimSigner | None) -> DkimKey | None:
+    """The key messages are signed with, as the DKIM record must publish it."""
     if signer is None:
         return None
     private = serialization.load_pem_private_key(signer.key, password=None)
     der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return DkimKey(signer.selector.decode(), signer.domain.decode().lower(), der)
+
+
+@dataclass(frozen=True)
+class Route:
+    """The relay the messages leave through."""
+
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+
+    @classmethod
+    def of_settings(cls, settings: Settings) -> "Route":
+        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_security)
 
 
 def relay_addresses(resolver: dns.resolver.Resolver, host: str) -> tuple[str, ...]:
@@ -62,16 +79,16 @@ def relay_addresses(resolver: dns.resolver.Resolver, host: str) -> tuple[str, ..
         return ()
 
 
-def relay_greeting_name(settings: Settings) -> str | None:
+def relay_greeting_name(settings: Settings, route: Route) -> str | None:
     """The host name in the relay's 220 greeting: the name it most likely says HELO with to receivers."""
     try:
-        if settings.smtp_security == "tls":
+        if route.security == "tls":
             context = client_context(settings.smtp_cafile, settings.smtp_verify)
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(timeout=GREETING_TIMEOUT_SECONDS, context=context)
         else:
             smtp = smtplib.SMTP(timeout=GREETING_TIMEOUT_SECONDS)
         try:
-            code, text = smtp.connect(settings.smtp_host, settings.smtp_port)
+            code, text = smtp.connect(route.host, route.port)
         finally:
             smtp.close()
     except (OSError, smtplib.SMTPException):  # refused, timed out, TLS failed, no greeting
@@ -80,15 +97,24 @@ def relay_greeting_name(settings: Settings) -> str | None:
     return words[0].lower().rstrip(".") if code == 220 and words else None
 
 
-def from_settings(
-    settings: Settings, resolver: dns.resolver.Resolver, from_address: str, message: bytes
+def for_sending(
+    settings: Settings,
+    resolver: dns.resolver.Resolver,
+    *,
+    from_address: str,
+    bounce_address: str,
+    signer: DkimSigner | None,
+    route: Route,
+    message: bytes,
 ) -> SendingSetup:
+    """The setup of one campaign: its From, the bounce address and DKIM key of its identity (or the settings'),
+    and the first relay it goes through."""
     return SendingSetup(
         from_domain=domain_of(from_address),
-        envelope_domain=domain_of(settings.bounce_address),
-        dkim=dkim_key(settings),
-        relay_host=settings.smtp_host,
-        relay_addresses=tuple(map(str, settings.sending_addresses)) or relay_addresses(resolver, settings.smtp_host),
-        helo_name=settings.sending_helo_name or relay_greeting_name(settings),
+        envelope_domain=domain_of(bounce_address),
+        dkim=dkim_key(signer),
+        relay_host=route.host,
+        relay_addresses=tuple(map(str, settings.sending_addresses)) or relay_addresses(resolver, route.host),
+        helo_name=settings.sending_helo_name or relay_greeting_name(settings, route),
         message=message,
     )
