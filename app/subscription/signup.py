@@ -12,7 +12,8 @@ same kind of work whatever the case. What happens behind it:
 - subscribed already: nothing (no mail: a form must not be a way to mail someone repeatedly);
 - suppressed (unsubscribed, bounced, complained, manual, erased): nothing;
 - honeypot filled: nothing.
-The form never changes a known contact's data: whoever types an address may not be its owner.
+The form never changes a known contact's data: whoever types an address may not be its owner. A new contact
+keeps the language the person signed up in (the browser's, or the CMS's `language`), so its mails speak it.
 
 Every subscribe and confirm names its actor (the form with IP and user agent, or the API key) and the
 consent text version agreed to. Unconfirmed memberships are purged after BULKMAIL_SIGNUP_UNCONFIRMED_DAYS
@@ -29,9 +30,11 @@ from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
 from app.audience import fields as custom_fields
+from app.audience.contacts import language_of
 from app.audience.queries import is_suppressed
 from app.audience.search import forget, index_contacts
 from app.i18n import gettext as _
+from app.i18n import supported
 from app.models import (
     Bounce,
     ConsentEvent,
@@ -81,11 +84,13 @@ class Submission:
     fields: Mapping[str, Any] = field(default_factory=dict)
     consent_version: int | None = None  # the consent text version the person was shown
     honeypot: str = ""
+    language: str | None = None  # the signup's language (a supported one), for a new contact
 
 
 @dataclass(frozen=True)
 class Confirmed:
     list_name: str
+    language: str | None = None  # the contact's, which the pages about its confirmation speak
 
 
 def signup_form(session: Session, list_id: int, public_only: bool = True) -> tuple[MailingList, Any]:
@@ -165,7 +170,7 @@ def subscribe(
                 return
             try:
                 _take(session, ml, form, address.email, address.key, address.is_role, first, last, values,
-                      submission.consent_version, actor)  # fmt: skip
+                      submission.consent_version, actor, supported(submission.language))  # fmt: skip
                 session.commit()
                 return
             except IntegrityError:  # the same address signed up at the same moment: look again
@@ -186,6 +191,7 @@ def _take(
     values: dict[str, Any],
     shown_version: int | None,
     actor: consent.Actor,
+    language: str | None,
 ) -> None:
     assert ml.id is not None  # a stored list
     if is_suppressed(session, key) or erased_among(session, [key]):
@@ -207,7 +213,7 @@ def _take(
     else:
         if contact is None:
             contact = Contact(email=email, email_key=key, first_name=first, last_name=last, attributes=values,
-                              is_role=is_role, created_at=now, updated_at=now)  # fmt: skip
+                              language=language, is_role=is_role, created_at=now, updated_at=now)  # fmt: skip
             session.add(contact)
             session.flush()
             assert contact.id is not None
@@ -249,12 +255,17 @@ def _confirmation(session: Session, settings: Settings, engine: Engine, token: s
     return row
 
 
+def _language(session: Session, contact_id: int) -> str | None:
+    contact = session.get(Contact, contact_id)
+    return language_of(contact) if contact is not None else None
+
+
 def pending_confirmation(engine: Engine, settings: Settings, token: str) -> Confirmed:
     """What the link would confirm (for the page with the button). Raises ConfirmInvalid."""
     with Session(engine) as session:
         row = _confirmation(session, settings, engine, token)
         ml = session.get(MailingList, row.list_id)
-        return Confirmed(ml.name if ml else "")
+        return Confirmed(ml.name if ml else "", _language(session, row.contact_id))
 
 
 def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor) -> Confirmed:
@@ -269,8 +280,9 @@ def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor
         member = session.get(ListMember, (row.list_id, row.contact_id))
         if ml is None or member is None:
             raise ConfirmInvalid(_("This signup is not waiting for a confirmation any more. Sign up again."))
+        language = _language(session, row.contact_id)
         if member.status == MemberStatus.SUBSCRIBED:
-            return Confirmed(ml.name)
+            return Confirmed(ml.name, language)
         if mail.confirm_expires(settings, row.created_at) <= now:
             raise ConfirmInvalid(_("This confirmation link has expired. Sign up again to get a new one."))
         claimed = session.execute(
@@ -283,7 +295,7 @@ def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor
             .values(status=MemberStatus.SUBSCRIBED)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]  # a second click at the same moment
-            return Confirmed(ml.name)
+            return Confirmed(ml.name, language)
         signed_up = session.execute(
             select(col(ConsentEvent.consent_text_version))
             .where(
@@ -308,7 +320,7 @@ def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor
         if form.welcome_subject and contact is not None:
             mail.queue(session, mail.WELCOME, row.list_id, contact, now)
         session.commit()
-        return Confirmed(ml.name)
+        return Confirmed(ml.name, language)
 
 
 def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
