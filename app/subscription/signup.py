@@ -57,6 +57,7 @@ from app.tokens import parse_token
 
 RESEND_AFTER = timedelta(hours=1)
 EXPIRE = "expire"  # the consent ledger's action for an unconfirmed signup that was purged
+CONFIRMATION_LINK = "confirmation link"  # the ledger's source of a confirm by the mailed link
 
 
 class NoSuchForm(LookupError):
@@ -285,42 +286,75 @@ def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor
             return Confirmed(ml.name, language)
         if mail.confirm_expires(settings, row.created_at) <= now:
             raise ConfirmInvalid(_("This confirmation link has expired. Sign up again to get a new one."))
-        claimed = session.execute(
-            update(ListMember)
-            .where(
-                col(ListMember.list_id) == row.list_id,
-                col(ListMember.contact_id) == row.contact_id,
-                col(ListMember.status) == MemberStatus.UNCONFIRMED,
-            )
-            .values(status=MemberStatus.SUBSCRIBED)
-        )
-        if not claimed.rowcount:  # type: ignore[attr-defined]  # a second click at the same moment
-            return Confirmed(ml.name, language)
-        signed_up = session.execute(
-            select(col(ConsentEvent.consent_text_version))
-            .where(
-                col(ConsentEvent.contact_id) == row.contact_id,
-                col(ConsentEvent.list_id) == row.list_id,
-                col(ConsentEvent.action) == consent.Action.SUBSCRIBE,
-            )
-            .order_by(col(ConsentEvent.id).desc())
-            .limit(1)
-        ).scalar()
-        entry = consent.Entry(
-            row.contact_id,
-            consent.Action.CONFIRM,
-            row.list_id,
-            source=_("confirmation link"),
-            consent_text_version=signed_up,
-            detail={"message_id": row.id},
-        )
-        consent.append_one(session, entry, actor, now)
-        form = forms.settings_of(session, row.list_id)
-        contact = session.get(Contact, row.contact_id)
-        if form.welcome_subject and contact is not None:
-            mail.queue(session, mail.WELCOME, row.list_id, contact, now)
+        detail = {"message_id": row.id}
+        if not confirm_membership(session, row.contact_id, row.list_id, actor, now, CONFIRMATION_LINK, detail):
+            return Confirmed(ml.name, language)  # a second click at the same moment
         session.commit()
         return Confirmed(ml.name, language)
+
+
+def confirm_membership(
+    session: Session,
+    contact_id: int,
+    list_id: int,
+    actor: consent.Actor,
+    now: datetime,
+    source: str,
+    detail: dict[str, Any],
+) -> bool:
+    """Make the contact's unconfirmed membership of the list `subscribed`: a `confirm` row in the ledger naming
+    the consent text version signed up under, and the welcome mail queued if the list has one. False (nothing
+    done) when the membership is not waiting for its confirmation (any more). The caller commits."""
+    claimed = session.execute(
+        update(ListMember)
+        .where(
+            col(ListMember.list_id) == list_id,
+            col(ListMember.contact_id) == contact_id,
+            col(ListMember.status) == MemberStatus.UNCONFIRMED,
+        )
+        .values(status=MemberStatus.SUBSCRIBED)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]  # confirmed (or cancelled) meanwhile
+        return False
+    signed_up = session.execute(
+        select(col(ConsentEvent.consent_text_version))
+        .where(
+            col(ConsentEvent.contact_id) == contact_id,
+            col(ConsentEvent.list_id) == list_id,
+            col(ConsentEvent.action) == consent.Action.SUBSCRIBE,
+        )
+        .order_by(col(ConsentEvent.id).desc())
+        .limit(1)
+    ).scalar()
+    entry = consent.Entry(
+        contact_id, consent.Action.CONFIRM, list_id, source=source, consent_text_version=signed_up, detail=detail
+    )
+    consent.append_one(session, entry, actor, now)
+    form = forms.settings_of(session, list_id)
+    contact = session.get(Contact, contact_id)
+    if form.welcome_subject and contact is not None:
+        mail.queue(session, mail.WELCOME, list_id, contact, now)
+    return True
+
+
+def cancel_membership(
+    session: Session, contact_id: int, list_id: int, actor: consent.Actor, now: datetime, source: str
+) -> bool:
+    """Remove the contact's unconfirmed membership of the list (a `cancel` row in the ledger), and the contact
+    when that leaves it with nothing (as the purge does). False (nothing done) when the membership is not
+    waiting for its confirmation (any more). The caller commits."""
+    gone = session.execute(
+        delete(ListMember).where(
+            col(ListMember.list_id) == list_id,
+            col(ListMember.contact_id) == contact_id,
+            col(ListMember.status) == MemberStatus.UNCONFIRMED,
+        )
+    )
+    if not gone.rowcount:  # type: ignore[attr-defined]
+        return False
+    consent.append_one(session, consent.Entry(contact_id, consent.Action.CANCEL, list_id, source=source), actor, now)
+    _drop_left_with_nothing(session, [contact_id])
+    return True
 
 
 def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
@@ -355,19 +389,24 @@ def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None =
             if gone.rowcount:  # type: ignore[attr-defined]  # another process's purge may have been first
                 purged.append(contact_id)
                 consent.append_one(session, consent.Entry(contact_id, EXPIRE, list_id, source=why), system, now)
-        contact_ids = sorted(set(purged))
-        orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
-        if orphans:
-            session.execute(
-                update(Bounce).where(col(Bounce.transactional_id).in_(
-                    select(col(TransactionalMessage.id)).where(col(TransactionalMessage.contact_id).in_(orphans))
-                )).values(transactional_id=None)
-            )  # fmt: skip
-            session.execute(delete(TransactionalMessage).where(col(TransactionalMessage.contact_id).in_(orphans)))
-            forget(session, orphans)
-            session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
+        _drop_left_with_nothing(session, sorted(set(purged)))
         session.commit()
         return len(purged)
+
+
+def _drop_left_with_nothing(session: Session, contact_ids: list[int]) -> None:
+    """Delete each of these contacts that has no list, campaign delivery or suppression left (the bounce rows
+    of its confirmation mails stand on their own)."""
+    orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
+    if orphans:
+        session.execute(
+            update(Bounce).where(col(Bounce.transactional_id).in_(
+                select(col(TransactionalMessage.id)).where(col(TransactionalMessage.contact_id).in_(orphans))
+            )).values(transactional_id=None)
+        )  # fmt: skip
+        session.execute(delete(TransactionalMessage).where(col(TransactionalMessage.contact_id).in_(orphans)))
+        forget(session, orphans)
+        session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
 
 
 def _has_nothing_else(session: Session, contact_id: int) -> bool:
