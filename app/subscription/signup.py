@@ -57,7 +57,10 @@ from app.tokens import parse_token
 
 RESEND_AFTER = timedelta(hours=1)
 EXPIRE = "expire"  # the consent ledger's action for an unconfirmed signup that was purged
-CONFIRMATION_LINK = "confirmation link"  # the ledger's source of a confirm by the mailed link
+# the ledger's sources of a signup by the hosted form and of a confirm by the mailed link: stored in English, shown
+# in the reader's language (app.i18n.labels)
+SIGNUP_FORM = "signup form"
+CONFIRMATION_LINK = "confirmation link"
 
 
 class NoSuchForm(LookupError):
@@ -227,7 +230,7 @@ def _take(
         contact.id,
         consent.Action.SUBSCRIBE,
         ml.id,
-        source=_("signup form") if actor.kind == consent.ActorKind.FORM else "api",
+        source=SIGNUP_FORM if actor.kind == consent.ActorKind.FORM else "api",
         consent_text_version=forms.version_label(text),
         detail={"status": status},
     )

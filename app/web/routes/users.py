@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
+from app import i18n
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
@@ -19,7 +20,7 @@ from app.users import UserInvalid
 from app.users import directory as users
 from app.users.audit import entries_newest_first
 from app.users.invites import invite
-from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
+from app.users.roles import role_choices, set_totp_policy, totp_policy
 from app.web.deps import UserDep
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
@@ -35,6 +36,7 @@ AUDIT = PagedList(50, anchor="#audit")
 class InvitationForm(BaseModel):
     email: str = ""
     role: str = "viewer"
+    language: str = ""  # the invitee's; "": the installation's
 
 
 def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
@@ -44,7 +46,8 @@ def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTM
         "pager": pager,
         "invites": users.open_invites(session),
         "policy": totp_policy(session),
-        "roles": [(r, LABELS[r]) for r in ROLES],
+        "roles": role_choices(),
+        "languages": [("", _("the installation's")), *i18n.LANGUAGES.items()],
     }
     return render_form(request, "users.html", context, form)
 
@@ -65,7 +68,7 @@ async def invite_user(
 ) -> Response:
     values = form.model_dump()
     try:
-        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user)
+        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user, form.language)
     except UserInvalid as exc:
         return _page(request, session, refused({exc.field: exc.detail}, values))
     except NoticeNotSent as exc:
