@@ -17,6 +17,8 @@ KNOWN = frozenset(
         N_("unsubscribed"), N_("complained"), N_("manual"), N_("erased"), N_("active"), N_("suppressed"),
         # roles of the users (app.users.roles)
         N_("admin"), N_("marketer"), N_("viewer"),
+        # API key scopes
+        N_("read"), N_("write"),
         # the consent ledger's actions, actors and sources (app.subscription.consent)
         N_("subscribe"), N_("confirm"), N_("cancel"), N_("import"), N_("cms"), N_("edit"), N_("erase"), N_("expire"),
         N_("form"), N_("api_key"), N_("user"), N_("mailed_command"), N_("one_click"), N_("unsubscribe_page"),

@@ -14,6 +14,7 @@ from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.i18n.formats import when
+from app.i18n.labels import label
 from app.models import User
 from app.sending.notice import NoticeNotSent
 from app.users import UserInvalid
@@ -99,7 +100,7 @@ def change_role(request: Request, session: SessionDep, user_id: Id, role: Annota
         return _refused(request, exc)
     session.commit()
     request.state.audit_detail = {"role": role}
-    return _done(request, _("%(email)s is now %(role)s.", email=changed.email, role=role))
+    return _done(request, _("%(email)s is now %(role)s.", email=changed.email, role=label(role)))
 
 
 def _refused(request: Request, exc: Exception) -> RedirectResponse:
@@ -155,7 +156,7 @@ async def two_factor_policy(request: Request, session: SessionDep) -> Response:
     session.commit()
     roles = [r for r, on in policy.items() if on]
     request.state.audit_detail = {"require_totp": roles}
-    who = ", ".join(roles) if roles else _("no role")
+    who = ", ".join(label(r) for r in roles) if roles else _("no role")
     return _done(
         request,
         _(
