@@ -5,10 +5,12 @@ the campaigns' schedule (BULKMAIL_RETRY_MINUTES), and tied back to by the sweep:
 
 Rendered when sent, from the list's templates as they are then (or the defaults), so the table holds no
 message text. The job has no request: each mail is rendered in its contact's language (app.audience.contacts.
-language_of, else BULKMAIL_DEFAULT_LANGUAGE), which picks the default texts' translation and how `expires` reads;
-a list's own templates are the marketer's text and stay as written. A row is claimed by moving its next attempt a lease ahead, so two processes never send it
-at once; a process killed after the relay took the message and before the result was written sends it
-again when the lease ends (at least once, like the campaign ledger)."""
+language_of, else BULKMAIL_DEFAULT_LANGUAGE), which picks the default texts' translation and how `expires`
+reads; a list's own templates are the marketer's text and stay as written.
+
+A row is claimed by moving its next attempt a lease ahead, so two processes never send it at once; a process
+killed after the relay took the message and before the result was written sends it again when the lease ends
+(at least once, like the campaign ledger)."""
 
 import email.policy
 import logging
