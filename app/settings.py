@@ -163,6 +163,13 @@ class Settings(BaseSettings):
     # Addresses
     check_mx: bool = False
 
+    # Languages
+    default_language: str = Field(
+        default="en",
+        description="the installation's language (en, de): of the pages when the browser names none we speak, and of "
+        "the mails to a contact or invitee whose language is not known",
+    )
+
     # Users of the web pages
     invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
 
@@ -181,6 +188,15 @@ class Settings(BaseSettings):
     preferences_valid_days: int = Field(
         default=180, gt=0, description="a message's link to the contact's preference page works this long"
     )
+
+    @field_validator("default_language")
+    @classmethod
+    def _a_language_we_speak(cls, language: str) -> str:
+        from app.i18n import LANGUAGES, supported
+
+        if supported(language) != language:
+            raise ValueError(f"choose one of {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -217,3 +217,31 @@ def test_campaigns_from_before_relays_send_as_before_and_the_downgrade_keeps_the
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["c"]
     engine.dispose()
+
+
+def test_imports_and_invitations_from_before_languages_keep_theirs_and_the_downgrade_drops_the_column(
+    empty_db_url: str,
+) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mailing_list (name, description, created_at) VALUES ('L', '', '2026-01-01')"))
+        conn.execute(text("INSERT INTO import_job (list_id, filename, format, state, size_bytes, bytes_read, "
+                          "column_mapping, rows_read, added, updated, duplicates, invalid, suppressed, created_at) "
+                          "SELECT id, 'old.csv', 'csv', 'done', 0, 0, '{}', 0, 0, 0, 0, 0, 0, '2026-01-01' "
+                          "FROM mailing_list"))  # fmt: skip
+    upgrade(engine, "0015")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT filename, language FROM import_job")).one() == ("old.csv", None)
+        conn.execute(text("UPDATE import_job SET language = 'de'"))
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    for table in ("import_job", "user_invite", "signup_request"):
+        assert "language" not in {c["name"] for c in inspect(engine).get_columns(table)}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT filename FROM import_job")).scalar_one() == "old.csv"
+    engine.dispose()

@@ -88,6 +88,7 @@ async def subscribe_person(
         last_name=body.last_name,
         fields=body.fields,
         consent_version=body.consent_text_version,
+        language=body.language,
     )
     try:
         await run_in_threadpool(request_signup, engine, list_id, submission, actor, False)

@@ -56,6 +56,9 @@ class UserInvite(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     user_id: int | None = Field(default=None, foreign_key="web_user.id", description="the user it made")
+    language: str | None = Field(
+        default=None, max_length=16, description="its mail's and page's language, and the user's; unset: the browser's"
+    )
 
 
 class RecoveryCode(SQLModel, table=True):

@@ -108,6 +108,7 @@ class SignupRequest(SQLModel, table=True):
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     consent_version: int | None = None
     public_only: bool = Field(default=True, description="the hosted form's fields only (false: a CMS, any field)")
+    language: str | None = Field(default=None, max_length=16, description="the signup's language, for a new contact")
     actor_kind: str = Field(max_length=20)
     actor: str = Field(default="", max_length=NAME_LENGTH)
     ip: str | None = Field(default=None, max_length=45)

@@ -87,7 +87,7 @@ def enrol(engine: Engine, settings: Settings, user_id: int, secret: str, code: s
     with Session(engine) as session:
         user = session.get(User, user_id)
         if user is None:
-            raise CodeInvalid("no such user")
+            raise CodeInvalid(_("no such user"))
         user.totp_secret, user.totp_last_step = seal(settings, secret), step
         session.add(user)
         session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user_id))

@@ -52,4 +52,4 @@ def install(app: FastAPI) -> None:
     app.include_router(lists.uploads, include_in_schema=False, dependencies=uploads_deps)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(LazySessionMiddleware, settings=app.state.settings, engine=app.state.engine)
-    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(LanguageMiddleware, default=app.state.settings.default_language)

@@ -27,7 +27,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/s/{list_id}"): "public", ("POST", "/s/{list_id}"): "public",
     ("GET", "/s/confirm/{token}"): "public", ("POST", "/s/confirm/{token}"): "public",
     ("GET", "/p/preview"): "public", ("GET", "/p/{token}"): "public",
-    ("POST", "/p/{token}/lists/{list_id}/leave"): "public", ("POST", "/p/{token}/lists/{list_id}/join"): "public",
+    ("POST", "/p/{token}/lists/{list_id}/{change}"): "public",
     ("POST", "/p/{token}/everything"): "public", ("POST", "/p/{token}/details"): "public",
     ("GET", "/account"): "own", ("GET", "/account/two-factor"): "own", ("POST", "/account/two-factor"): "own",
     ("POST", "/account/language"): "own",

@@ -28,7 +28,11 @@ def account_page(request: Request, user: UserDep, session: SessionDep) -> HTMLRe
 
 @router.post("/account/language", response_class=HTMLResponse)
 def choose_language(
-    request: Request, user: UserDep, session: SessionDep, language: Annotated[str, Form()] = ""
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    language: Annotated[str, Form()] = "",
 ) -> Response:
     assert user.id is not None
     try:
@@ -38,7 +42,7 @@ def choose_language(
         context = {"user": user, "codes_left": 0, "languages": i18n.LANGUAGES, "errors": errors}
         return render(request, "account.html", context, 400)
     session.commit()
-    i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT)
+    i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or settings.default_language)
     request.state.audit_object = ("user", user.id)
     request.state.audit_detail = {"language": language or "browser"}
     request.session["notice"] = _("Language saved.")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app import i18n
 from app.deps import EngineDep, SettingsDep
 from app.i18n import gettext as _
 from app.users import MIN_PASSWORD, UserInvalid, authenticate, users_exist
@@ -165,6 +166,7 @@ def invite_page(request: Request, engine: EngineDep, token: str) -> HTMLResponse
         invite = open_invite(engine, token)
     except InviteInvalid as exc:
         return render(request, "invite_invalid.html", {"problem": str(exc)}, status_code=410)
+    i18n.use(invite.language)
     ctx = {"email": invite.email, "role": invite.role, "token": token, "min_password": MIN_PASSWORD}
     return render(request, "invite.html", ctx)
 
@@ -179,6 +181,7 @@ async def accept(request: Request, engine: EngineDep, token: str, form: Annotate
         invite = await run_in_threadpool(open_invite, engine, token)
     except InviteInvalid as exc:
         return render(request, "invite_invalid.html", {"problem": str(exc)}, status_code=410)
+    i18n.use(invite.language)
     errors: dict[str, str] = {}
     if form.password != form.password_again:
         errors["password_again"] = _("the two passwords differ")

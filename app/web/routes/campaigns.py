@@ -65,7 +65,7 @@ STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked 
 def _get(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise HTTPException(404, f"no campaign {campaign_id}")
+        raise HTTPException(404, _("no campaign %(id)s", id=campaign_id))
     return campaign
 
 
@@ -371,5 +371,5 @@ def campaign_action(
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), _("Campaign cancelled."))
     else:
-        raise HTTPException(404, f"no action {action!r}")
+        raise HTTPException(404, _("no action %(action)r", action=action))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
