@@ -21,11 +21,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, Select, and_, case, cast, func, literal, select, text
+from sqlalchemy import (
+    CompoundSelect,
+    LargeBinary,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from app.audience.queries import member_counts
 from app.audience.reasons import EXCLUSION_REASONS, UNCONFIRMED, UNSUBSCRIBED_LIST
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
@@ -121,20 +135,48 @@ def _on_a_list(list_ids: list[int]) -> Any:
     )
 
 
-def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
-    """The WHERE clause of the included contacts: subscribed to a chosen list they have not left, no
-    suppression from every list, and not suppressed by the bounce policy right now. Driven from the
-    lists' members (an index range each)."""
-    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    clauses = [
-        col(Contact.id).in_(_chosen_ids(list_ids)),
-        col(Contact.id).not_in(_unconfirmed_only(list_ids)),
-        ~_suppressed(),
-        col(Contact.email_key).not_in(bounced),
+def _left_every_list(list_ids: list[int]) -> Select:
+    """The contacts that unsubscribed from each chosen list they are subscribed to: driven from the
+    suppression rows naming a chosen list (the few who left one), each checked against its memberships."""
+    return (
+        select(col(Contact.id))
+        .join(Suppression, col(Suppression.email_key) == Contact.email_key)
+        .where(col(Suppression.list_id).in_(list_ids), ~_on_a_list(list_ids))
+    )
+
+
+# the rank of each exclusion: a contact several hold of has the lowest (see the module's docstring)
+RANK_UNCONFIRMED, RANK_SUPPRESSED, RANK_LEFT, RANK_POLICY = range(4)
+
+
+def _exclusions(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompoundSelect:
+    """(contact_id, rank, reason) for every contact an exclusion holds of, one row per exclusion, each
+    kind driven from its own small side: the unconfirmed memberships, the suppression rows, the
+    suppressions naming a chosen list, the policy's bounced addresses. Suppressed and bounced contacts
+    outside the chosen lists are in it too: anti-join it with the lists' members, or filter."""
+    policy = bounced_keys(BouncePolicy.from_settings(settings), now)
+    kinds = [
+        _unconfirmed_only(list_ids).add_columns(literal(RANK_UNCONFIRMED), literal(UNCONFIRMED)),
+        select(col(Contact.id), literal(RANK_SUPPRESSED), col(Suppression.reason))
+        .join(Contact, col(Contact.email_key) == Suppression.email_key)
+        .where(col(Suppression.list_id).is_(None)),
+        select(col(Contact.id), literal(RANK_POLICY), literal(SuppressionReason.BOUNCED)).where(
+            col(Contact.email_key).in_(policy)
+        ),
     ]
     if _left_lists(session, list_ids):
-        clauses.append(_on_a_list(list_ids))
-    return and_(*clauses)
+        left = _left_every_list(list_ids).subquery()
+        kinds.append(select(left.c.id, literal(RANK_LEFT), literal(UNSUBSCRIBED_LIST)))
+    return union_all(*kinds)
+
+
+def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
+    """The WHERE clause of the included contacts: members of a chosen list no exclusion holds of."""
+    excluded = _exclusions(session, list_ids, settings, now).subquery()
+    return and_(
+        col(Contact.id).in_(_chosen_ids(list_ids)),
+        col(Contact.id).not_in(select(excluded.c[0])),
+    )
 
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
@@ -159,68 +201,61 @@ def _for_large_sets(session: Session) -> None:
 
 
 def _counts(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, Any]:
-    """A few set-based queries, each driven from its smallest side: the members of the chosen lists
-    (unique contacts), the suppression rows and the policy's bounced addresses (the exclusions). The
-    included are what is left, so no query walks the included contacts a second time."""
+    """The lists' sizes and unique contacts from their memberships' keys, the SMTPUTF8 ones from the
+    partial index of non-ASCII addresses, and every exclusion in one grouped pass over the excluded
+    contacts (`_by_reason`). The included are what is left, so no query walks the included contacts."""
     names = _check_lists(session, list_ids)
     _for_large_sets(session)
-    per_list: dict[int, int] = dict(
-        session.execute(
-            select(col(ListMember.list_id), func.count())
-            .where(col(ListMember.list_id).in_(list_ids))
-            .group_by(col(ListMember.list_id))
-        )
-        .tuples()
-        .all()
-    )
-    utf8 = func.coalesce(func.sum(case((_not_ascii(session, col(Contact.email)), 1), else_=0)), 0)
-    unique, unique_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.id).in_(_chosen_ids(list_ids)))
-    ).one()
-    waiting = _unconfirmed_only(list_ids)
-    by_reason = {reason: (0, 0) for reason in EXCLUSION_REASONS}
-    n_waiting, n_waiting_utf8 = session.execute(select(func.count(), utf8).where(col(Contact.id).in_(waiting))).one()
-    by_reason[UNCONFIRMED] = (int(n_waiting), int(n_waiting_utf8))
-    # an unconfirmed contact has that one reason, whatever else holds for it
-    in_lists = and_(_in_lists(list_ids), col(Contact.id).not_in(waiting))
-    for reason, n, n_utf8 in session.execute(
-        select(col(Suppression.reason), func.count(), utf8)
-        .join(Contact, col(Contact.email_key) == Suppression.email_key)
-        .where(in_lists, col(Suppression.list_id).is_(None))
-        .group_by(col(Suppression.reason))
-    ).tuples():
-        by_reason[reason] = (int(n), int(n_utf8))
-    left_by_list: dict[int, int] = {}
-    not_left: list[Any] = []
-    if _left_lists(session, list_ids):
-        left_by_list = _left_by_list(session, list_ids)
-        n, n_utf8 = session.execute(
-            select(func.count(), utf8).where(
-                col(Contact.id).in_(_chosen_ids(list_ids)),
-                col(Contact.id).not_in(waiting),
-                ~_suppressed(),
-                ~_on_a_list(list_ids),
-            )
-        ).one()
-        by_reason[UNSUBSCRIBED_LIST] = (int(n), int(n_utf8))
-        not_left = [_on_a_list(list_ids)]
-    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    by_policy, by_policy_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists, *not_left)
-    ).one()
-    n, n_utf8 = by_reason[SuppressionReason.BOUNCED]
-    by_reason[SuppressionReason.BOUNCED] = (n + int(by_policy), n_utf8 + int(by_policy_utf8))
+    per_list = member_counts(session, list_ids)
+    members = select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).subquery()
+    unique = session.execute(select(func.count(func.distinct(members.c.contact_id)))).scalar_one()
+    unique_utf8 = session.execute(
+        select(func.count()).where(_not_ascii(session, col(Contact.email)), _in_lists(list_ids))
+    ).scalar_one()
+    by_reason = _by_reason(session, list_ids, settings, now)
+    left_by_list = _left_by_list(session, list_ids) if _left_lists(session, list_ids) else {}
     candidates = sum(per_list.values())
-    excluded = {r: by_reason[r][0] for r in EXCLUSION_REASONS}
     return {
         "sources": {names[i]: int(per_list.get(i, 0)) for i in list_ids},
         "candidates": candidates,
         "duplicates": candidates - int(unique),
-        "excluded": excluded,
+        "excluded": {r: by_reason.get(r, (0, 0))[0] for r in EXCLUSION_REASONS},
         "unsubscribed_by_list": {names[i]: left_by_list.get(i, 0) for i in list_ids},
         "included": int(unique) - sum(n for n, _ in by_reason.values()),  # = the rows a freeze writes
         "needs_smtputf8": int(unique_utf8) - sum(u for _, u in by_reason.values()),
     }
+
+
+def _by_reason(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, tuple[int, int]]:
+    """Reason -> (contacts, of them not ASCII) for the chosen lists' excluded contacts: each contact's
+    exclusions grouped to the one of lowest rank, then counted per reason in the same statement."""
+    excluded = _exclusions(session, list_ids, settings, now).subquery()
+    contact_id, rank, reason = excluded.c
+    first = (
+        select(
+            contact_id.label("contact_id"),
+            func.min(rank).label("rank"),
+            # a contact has at most one suppression from every list, so at most one reason of that rank
+            func.max(case((rank == RANK_SUPPRESSED, reason))).label("suppressed"),
+        )
+        .group_by(contact_id)
+        .subquery()
+    )
+    decided = case(
+        (first.c.rank == RANK_UNCONFIRMED, literal(UNCONFIRMED)),
+        (first.c.rank == RANK_SUPPRESSED, first.c.suppressed),
+        (first.c.rank == RANK_LEFT, literal(UNSUBSCRIBED_LIST)),
+        else_=literal(SuppressionReason.BOUNCED),
+    )
+    utf8 = func.coalesce(func.sum(case((_not_ascii(session, col(Contact.email)), 1), else_=0)), 0)
+    rows = session.execute(
+        select(decided, func.count(), utf8)
+        .select_from(first)
+        .join(Contact, col(Contact.id) == first.c.contact_id)
+        .where(_in_lists(list_ids))
+        .group_by(decided)
+    ).tuples()
+    return {str(r): (int(n), int(n_utf8)) for r, n, n_utf8 in rows}
 
 
 def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
@@ -238,11 +273,13 @@ def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
 
 
 def _not_ascii(session: Session, email: Any) -> Any:
-    """True for an address with a non-ASCII local part (domains are stored in ASCII form): more bytes
-    than characters."""
+    """True for an address with a non-ASCII local part: the expression of the partial index
+    ix_contact_not_ascii (a literal 0, so the planners see they are the same)."""
     if is_postgresql(session):
-        return func.octet_length(email) != func.length(email)
-    return func.length(cast(email, LargeBinary)) != func.length(email)
+        extra = func.octet_length(email) - func.length(email)
+    else:
+        extra = func.length(cast(email, LargeBinary)) - func.length(email)
+    return extra > literal_column("0")
 
 
 def compile_audience(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompiledAudience:
