@@ -36,6 +36,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -50,6 +51,7 @@ from app.settings import Settings
 
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
+LEDGER_KEY = ["campaign_id", "email_key"]  # unique: one ledger row per address and campaign
 
 
 class UnknownList(LookupError):
@@ -325,16 +327,11 @@ def freeze_into_ledger(
         .where(_included(session, list_ids, settings, now))
         .order_by(col(Contact.email_key))
     )
-    dialect = postgresql if is_postgresql(session) else sqlite
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
-    stmt = (
-        dialect.insert(Delivery)
-        .from_select(columns, rows)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email_key"])
-    )
     if is_postgresql(session):
-        session.execute(stmt)
+        _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
         return counts
+    stmt = sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
     # SQLite: a page cache that holds the ledger indexes' working set while a million rows go in
     # (the default 2 MB re-reads pages from the OS for every few rows); back to what it was afterwards
     cache = session.execute(text("PRAGMA cache_size")).scalar_one()
@@ -344,3 +341,19 @@ def freeze_into_ledger(
     finally:
         session.execute(text(f"PRAGMA cache_size = {int(cache)}"))
     return counts
+
+
+def _insert_postgresql(session: Session, campaign_id: int, insert: postgresql.Insert) -> None:
+    """A plain INSERT while the campaign has no ledger yet: PostgreSQL inserts each row of an INSERT ...
+    ON CONFLICT speculatively (one more probe of the unique index and one more WAL record a row). Should a
+    concurrent freeze of the same campaign have committed rows meanwhile, the unique index refuses the
+    statement, and it runs again skipping the rows that are there, as it does when the ledger has rows."""
+    has_rows = session.execute(select(literal(1)).where(col(Delivery.campaign_id) == campaign_id).limit(1)).first()
+    if has_rows is None:
+        try:
+            with session.begin_nested():
+                session.execute(insert)
+            return
+        except IntegrityError:
+            pass
+    session.execute(insert.on_conflict_do_nothing(index_elements=LEDGER_KEY))
