@@ -22,13 +22,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     CompoundSelect,
+    FromClause,
+    Integer,
     LargeBinary,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
     cast,
     func,
+    insert,
     literal,
     literal_column,
     select,
@@ -51,6 +58,7 @@ from app.settings import Settings
 
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
+KEPT_EXCLUSIONS = "freeze_excluded"
 LEDGER_KEY = ["campaign_id", "email_key"]  # unique: one ledger row per address and campaign
 
 
@@ -158,7 +166,10 @@ def _exclusions(session: Session, list_ids: list[int], settings: Settings, now: 
     outside the chosen lists are in it too: anti-join it with the lists' members, or filter."""
     policy = bounced_keys(BouncePolicy.from_settings(settings), now)
     kinds = [
-        _unconfirmed_only(list_ids).add_columns(literal(RANK_UNCONFIRMED), literal(UNCONFIRMED)),
+        # the first select names the columns: contact_id, rank, reason
+        _unconfirmed_only(list_ids).add_columns(
+            literal(RANK_UNCONFIRMED).label("rank"), literal(UNCONFIRMED).label("reason")
+        ),
         select(col(Contact.id), literal(RANK_SUPPRESSED), col(Suppression.reason))
         .join(Contact, col(Contact.email_key) == Suppression.email_key)
         .where(col(Suppression.list_id).is_(None)),
@@ -172,12 +183,11 @@ def _exclusions(session: Session, list_ids: list[int], settings: Settings, now: 
     return union_all(*kinds)
 
 
-def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
+def _included(list_ids: list[int], excluded: FromClause) -> Any:
     """The WHERE clause of the included contacts: members of a chosen list no exclusion holds of."""
-    excluded = _exclusions(session, list_ids, settings, now).subquery()
     return and_(
         col(Contact.id).in_(_chosen_ids(list_ids)),
-        col(Contact.id).not_in(select(excluded.c[0])),
+        col(Contact.id).not_in(select(excluded.c.contact_id)),
     )
 
 
@@ -202,19 +212,17 @@ def _for_large_sets(session: Session) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{LARGE_SET_WORK_MEM}'"))
 
 
-def _counts(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, Any]:
+def _counts(session: Session, list_ids: list[int], names: dict[int, str], excluded: FromClause) -> dict[str, Any]:
     """The lists' sizes and unique contacts from their memberships' keys, the SMTPUTF8 ones from the
     partial index of non-ASCII addresses, and every exclusion in one grouped pass over the excluded
     contacts (`_by_reason`). The included are what is left, so no query walks the included contacts."""
-    names = _check_lists(session, list_ids)
-    _for_large_sets(session)
     per_list = member_counts(session, list_ids)
     members = select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).subquery()
     unique = session.execute(select(func.count(func.distinct(members.c.contact_id)))).scalar_one()
     unique_utf8 = session.execute(
         select(func.count()).where(_not_ascii(session, col(Contact.email)), _in_lists(list_ids))
     ).scalar_one()
-    by_reason = _by_reason(session, list_ids, settings, now)
+    by_reason = _by_reason(session, list_ids, excluded)
     left_by_list = _left_by_list(session, list_ids) if _left_lists(session, list_ids) else {}
     candidates = sum(per_list.values())
     return {
@@ -228,10 +236,9 @@ def _counts(session: Session, list_ids: list[int], settings: Settings, now: date
     }
 
 
-def _by_reason(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, tuple[int, int]]:
+def _by_reason(session: Session, list_ids: list[int], excluded: FromClause) -> dict[str, tuple[int, int]]:
     """Reason -> (contacts, of them not ASCII) for the chosen lists' excluded contacts: each contact's
     exclusions grouped to the one of lowest rank, then counted per reason in the same statement."""
-    excluded = _exclusions(session, list_ids, settings, now).subquery()
     contact_id, rank, reason = excluded.c
     first = (
         select(
@@ -287,10 +294,13 @@ def _not_ascii(session: Session, email: Any) -> Any:
 def compile_audience(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompiledAudience:
     """Counts for the chosen lists and a way to stream the included contacts."""
     list_ids = list(dict.fromkeys(list_ids))
-    counts = _counts(session, list_ids, settings, now)
+    names = _check_lists(session, list_ids)
+    _for_large_sets(session)
+    excluded = _exclusions(session, list_ids, settings, now).subquery()
+    counts = _counts(session, list_ids, names, excluded)
     query = (
         select(col(Contact.id), col(Contact.email), col(Contact.email_key))
-        .where(_included(session, list_ids, settings, now))
+        .where(_included(list_ids, excluded))
         .order_by(col(Contact.id))
     )
     return CompiledAudience(counts=counts, _session=session, _included=query)
@@ -306,14 +316,18 @@ def freeze_into_ledger(
 ) -> dict[str, Any]:
     """Insert one queued Delivery per included recipient and return the compile counts.
 
-    One INSERT ... SELECT with the exclusions as anti-joins. The rows go in address order: the ledger's
-    unique (campaign, address) index and its per-address index are then appended to in order instead
-    of at a random page per row, which is most of the cost of a million-row freeze.
+    The exclusions are worked out once into a temporary table, which the counts and the INSERT ...
+    SELECT both read. The rows go in address order: the ledger's unique (campaign, address) index is
+    then appended to in order instead of at a random page per row, which is most of the cost of a
+    million-row freeze.
 
     Idempotent per (campaign, email_key): a second call adds only recipients that are new. Runs in
     the caller's transaction; the caller commits."""
     list_ids = list(dict.fromkeys(list_ids))
-    counts = _counts(session, list_ids, settings, now)
+    names = _check_lists(session, list_ids)
+    _for_large_sets(session)
+    excluded = _kept(session, _exclusions(session, list_ids, settings, now))
+    counts = _counts(session, list_ids, names, excluded)
     rows = (
         select(
             literal(campaign_id).label("campaign_id"),
@@ -324,12 +338,13 @@ def freeze_into_ledger(
             literal(0).label("attempts"),
             literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
         )
-        .where(_included(session, list_ids, settings, now))
+        .where(_included(list_ids, excluded))
         .order_by(col(Contact.email_key))
     )
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
     if is_postgresql(session):
         _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
+        _drop(session)
         return counts
     stmt = sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
     # SQLite: a page cache that holds the ledger indexes' working set while a million rows go in
@@ -340,7 +355,35 @@ def freeze_into_ledger(
         session.execute(stmt)
     finally:
         session.execute(text(f"PRAGMA cache_size = {int(cache)}"))
+    _drop(session)
     return counts
+
+
+def _temporary(session: Session) -> str:
+    """The name of the freeze's temporary table, in the session's own schema for such tables."""
+    return ("pg_temp." if is_postgresql(session) else "temp.") + KEPT_EXCLUSIONS
+
+
+def _kept(session: Session, exclusions: CompoundSelect) -> Table:
+    """The exclusions written into a temporary table (a freeze reads them twice: the counts, the INSERT)."""
+    session.execute(text(f"DROP TABLE IF EXISTS {_temporary(session)}"))  # one a failed freeze left behind
+    table = Table(
+        KEPT_EXCLUSIONS,
+        MetaData(),
+        Column("contact_id", Integer, nullable=False),
+        Column("rank", Integer, nullable=False),
+        Column("reason", String(20), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    table.create(session.connection())
+    session.execute(insert(table).from_select(["contact_id", "rank", "reason"], exclusions))
+    if is_postgresql(session):
+        session.execute(text(f"ANALYZE {_temporary(session)}"))  # its size, for the plans that read it
+    return table
+
+
+def _drop(session: Session) -> None:
+    session.execute(text(f"DROP TABLE {_temporary(session)}"))
 
 
 def _insert_postgresql(session: Session, campaign_id: int, insert: postgresql.Insert) -> None:
