@@ -147,6 +147,29 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
     engine.dispose()
 
 
+def test_non_ascii_contacts_index_comes_with_0013_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0012")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO contact (email, email_key, attributes, is_role, created_at, updated_at) "
+                          "VALUES (:e, :e, '{}', false, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                     [{"e": "jörg@example.de"}, {"e": "joerg@example.de"}])  # fmt: skip
+    upgrade(engine)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("contact")}
+    assert "ix_contact_not_ascii" in indexes
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    assert "ix_contact_not_ascii" not in {i["name"] for i in inspect(engine).get_indexes("contact")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM contact")).scalar_one() == 2
+    upgrade(engine)  # and up again
+    engine.dispose()
+
+
 def test_the_head_read_from_the_migration_files_is_alembics(empty_db_url: str) -> None:
     """`upgrade` skips Alembic when the database is at this head: a misread one would leave a database behind."""
     assert head() == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()

@@ -107,15 +107,6 @@ def _in_lists(list_ids: list[int]) -> Any:
     return member.exists()
 
 
-def _suppressed() -> Any:
-    """The contact of the outer query may not be mailed on any list."""
-    return (
-        select(literal(1))
-        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
-        .exists()
-    )
-
-
 def _left_lists(session: Session, list_ids: list[int]) -> bool:
     """Whether anyone unsubscribed from one of these lists (an index probe per list): when nobody did,
     the per-list check is left out of the statements."""
