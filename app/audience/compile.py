@@ -374,10 +374,11 @@ def _kept(session: Session, exclusions: CompoundSelect) -> Table:
 
 
 def _drop(session: Session) -> None:
+    """The freeze's temporary table goes at once: on SQLite it would stay with the pooled connection."""
     session.execute(text(f"DROP TABLE {_temporary(session)}"))
 
 
-def _insert_postgresql(session: Session, campaign_id: int, insert: postgresql.Insert) -> None:
+def _insert_postgresql(session: Session, campaign_id: int, statement: postgresql.Insert) -> None:
     """A plain INSERT while the campaign has no ledger yet: PostgreSQL inserts each row of an INSERT ...
     ON CONFLICT speculatively (one more probe of the unique index and one more WAL record a row). Should a
     concurrent freeze of the same campaign have committed rows meanwhile, the unique index refuses the
@@ -386,8 +387,8 @@ def _insert_postgresql(session: Session, campaign_id: int, insert: postgresql.In
     if has_rows is None:
         try:
             with session.begin_nested():
-                session.execute(insert)
+                session.execute(statement)
             return
         except IntegrityError:
             pass
-    session.execute(insert.on_conflict_do_nothing(index_elements=LEDGER_KEY))
+    session.execute(statement.on_conflict_do_nothing(index_elements=LEDGER_KEY))
