@@ -208,8 +208,11 @@ def _counts(session: Session, list_ids: list[int], names: dict[int, str], exclud
     partial index of non-ASCII addresses, and every exclusion in one grouped pass over the excluded
     contacts (`_by_reason`). The included are what is left, so no query walks the included contacts."""
     per_list = member_counts(session, list_ids)
-    members = select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).subquery()
-    unique = session.execute(select(func.count(func.distinct(members.c.contact_id)))).scalar_one()
+    if len(list_ids) == 1:  # a list holds a contact once: no duplicates to find
+        unique = per_list.get(list_ids[0], 0)
+    else:
+        members = select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).subquery()
+        unique = session.execute(select(func.count(func.distinct(members.c.contact_id)))).scalar_one()
     unique_utf8 = session.execute(
         select(func.count()).where(_not_ascii(session, col(Contact.email)), _in_lists(list_ids))
     ).scalar_one()
