@@ -147,11 +147,11 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
     engine.dispose()
 
 
-def test_non_ascii_contacts_index_comes_with_0013_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+def test_non_ascii_contacts_index_comes_with_0016_and_goes_with_its_downgrade(empty_db_url: str) -> None:
     from alembic import command
 
     engine = create_engine(empty_db_url)
-    upgrade(engine, "0012")
+    upgrade(engine, "0015")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO contact (email, email_key, attributes, is_role, created_at, updated_at) "
                           "VALUES (:e, :e, '{}', false, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
@@ -162,7 +162,7 @@ def test_non_ascii_contacts_index_comes_with_0013_and_goes_with_its_downgrade(em
     cfg = alembic_config(empty_db_url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0012")
+        command.downgrade(cfg, "0015")
     assert "ix_contact_not_ascii" not in {i["name"] for i in inspect(engine).get_indexes("contact")}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM contact")).scalar_one() == 2
