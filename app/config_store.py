@@ -47,7 +47,14 @@ MAILBOX_KEYS = (
     "mailbox_verify",
 )
 POLICY_KEYS = ("hard_bounce_threshold", "soft_bounce_threshold", "soft_bounce_window_days", "sweep_interval_minutes")
-EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS
+GUARD_KEYS = (
+    "guard_complaint_warn_percent",
+    "guard_complaint_pause_percent",
+    "guard_bounce_warn_percent",
+    "guard_bounce_pause_percent",
+    "guard_min_messages",
+)
+EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS + GUARD_KEYS
 SECRETS = frozenset({"smtp_password", "mailbox_password"})
 
 # bounds the Settings class leaves open but a sender must respect
@@ -59,6 +66,11 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "soft_bounce_threshold": (1, 100),
     "soft_bounce_window_days": (1, 3650),
     "sweep_interval_minutes": (0, 7 * 24 * 60),
+    "guard_complaint_warn_percent": (0, 100),
+    "guard_complaint_pause_percent": (0, 100),
+    "guard_bounce_warn_percent": (0, 100),
+    "guard_bounce_pause_percent": (0, 100),
+    "guard_min_messages": (1, 10_000_000),
 }
 
 

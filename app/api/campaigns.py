@@ -145,9 +145,18 @@ def pause_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignPublic)
-def resume_campaign(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
+def resume_campaign(
+    campaign_id: Id,
+    session: SessionDep,
+    settings: SettingsDep,
+    override_guard: bool = Query(
+        False,
+        description="send although a complaint or hard-bounce rate is past its pause threshold (409 otherwise);"
+        " the guard then no longer pauses this campaign",
+    ),
+) -> CampaignPublic:
     campaign = _get(session, campaign_id)
-    _transition(session, campaign, lambda: service.resume(session, campaign, utcnow(), render_limits(settings)))
+    _transition(session, campaign, lambda: service.resume(session, campaign, settings, utcnow(), override_guard))
     return _public(session, campaign)
 
 

@@ -27,8 +27,10 @@ from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
+from app.db import session_scope
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
+from app.sending import guards
 from app.settings import Settings
 from bounce_parsers import Classification, classify
 
@@ -77,7 +79,22 @@ def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> 
         if lock is None:
             log.info("bounce sweep skipped: another sweep is running")
             return None
-        return _Sweeper(settings, engine, lock, trigger).run()
+        sweep = _Sweeper(settings, engine, lock, trigger).run()
+    _guard(settings, engine)
+    return sweep
+
+
+def _guard(settings: Settings, engine: Engine) -> None:
+    """The sweep brought bounces and complaints: the deliverability guard reads the rates again. Its
+    failure must not turn a finished sweep into a failed one: it runs again after the next."""
+    try:
+        with session_scope(engine) as session:
+            paused = guards.check_campaigns(session, settings, utcnow())
+    except Exception:
+        log.exception("the deliverability guard could not check the sending campaigns")
+        return
+    if paused:
+        log.warning("deliverability guard paused campaigns %s", paused)
 
 
 def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:

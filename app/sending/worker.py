@@ -25,7 +25,7 @@ from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import ledger
+from app.sending import guards, ledger
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
@@ -58,6 +58,7 @@ class Worker:
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
+        self._guard_due = guards.Periodic(settings.guard_check_seconds)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -187,6 +188,8 @@ class Worker:
         now = utcnow()
         with session_scope(self.engine) as session:
             touched = ledger.record(session, outcomes, self.settings, now)
+            if self._guard_due.due():  # the relay's refusals count towards the complaint and bounce guards
+                guards.check_campaigns(session, self.settings, now, touched)
             if batch.campaign_errors:
                 ledger.pause_campaigns(session, batch.campaign_errors, now)
             down = batch.relay_down

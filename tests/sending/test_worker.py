@@ -165,7 +165,7 @@ def test_paused_campaign_is_not_sent_and_resume_continues_from_the_ledger(settin
     with Session(engine) as sess:  # one already sent before the pause must not go again
         sess.execute(Delivery.__table__.update().where(Delivery.email == "ann@x.test").values(state="sent"))
         sess.commit()
-    service.resume(session, campaign, utcnow())
+    service.resume(session, campaign, settings, utcnow())
     session.commit()
     run_worker_until(s, engine, _completed(engine, campaign.id))
     assert sink.sink.counts() == {"bob@x.test": 1, "cy@x.test": 1}

@@ -320,12 +320,12 @@ def campaign_action(
         )
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), _("Campaign paused."))
-    elif action == "resume":
+    elif action in ("resume", "override"):  # override: resume past the deliverability guard
         _act(
             request,
             session,
             campaign,
-            lambda: service.resume(session, campaign, now, render_limits(settings)),
+            lambda: service.resume(session, campaign, settings, now, override_guard=action == "override"),
             _("Campaign resumed."),
         )
     elif action == "cancel":
