@@ -56,6 +56,14 @@ class CampaignPublic(CampaignBase):
     )
     relay_next_try_at: datetime | None = Field(default=None, description="when the relay is tried next")
     relay_problem: str | None = Field(default=None, description="why the relay cannot be reached")
+    guard_pause: dict[str, Any] | None = Field(
+        default=None,
+        description="set while the deliverability guard holds the campaign paused: metric (hard_bounces |"
+        " complaints), window (24h | 7d), percent, count, out (messages in the window), threshold, at",
+    )
+    guard_override: bool = Field(
+        default=False, description="resumed past the guard: its rates still warn but no longer pause it"
+    )
     audience_counts: dict[str, Any]
     created_at: datetime
     updated_at: datetime

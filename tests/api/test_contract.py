@@ -155,7 +155,7 @@ def test_timestamps_are_utc_iso_8601(client: TestClient) -> None:
 
 def test_openapi_documents_the_contract_and_the_webhooks(anon_client: TestClient) -> None:
     doc = anon_client.get("/openapi.json").json()
-    assert set(doc["webhooks"]) == {"bounce", "complaint", "unsubscribe", "campaign.completed"}
+    assert set(doc["webhooks"]) == {"bounce", "complaint", "unsubscribe", "campaign.completed", "campaign.paused"}
     assert "X-Bulkmail-Signature" in doc["info"]["description"]
     for path, item in doc["paths"].items():
         if not path.startswith(API):
