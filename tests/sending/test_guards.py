@@ -1,18 +1,18 @@
 """The deliverability guard: complaint and hard-bounce rates per campaign over 24 h and 7 days, warnings
 and auto-pause past the thresholds once 500 messages are out, and what resuming takes afterwards."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from app.models import Bounce, Campaign, Delivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.models import Campaign, WebhookEndpoint, WebhookEvent, utcnow
 from app.sending import campaigns as service
 from app.sending import guards
 from app.sending.guards import COMPLAINTS, HARD_BOUNCES, OK, PAUSE, WARN, Counts, Thresholds, judge
 from app.settings import Settings
-from tests.sending.conftest import make_campaign, make_list
+from tests.sending.guard_support import bounce_rows, ledger_rows, sending_campaign
 
 DEFAULTS = Thresholds(complaint_warn=0.1, complaint_pause=0.3, bounce_warn=5.0, bounce_pause=10.0, min_messages=500)
 
@@ -66,57 +66,28 @@ def test_identity_and_installation_rates_are_sums_of_the_campaigns() -> None:
 # against the database
 
 
-def _sending_campaign(session: Session, name: str = "Spring news") -> Campaign:
-    lst = make_list(session, f"list of {name}", [(f"one@{name.replace(' ', '-')}.test", "One", {"city": "Oslo"})])
-    campaign = make_campaign(session, [lst.id], name=name)
-    campaign.state, campaign.launched_at = "sending", utcnow()
-    session.add(campaign)
-    session.commit()
-    return campaign
-
-
-def _ledger(engine: Engine, campaign_id: int, n: int, at: datetime | None, state: str = "sent", start: int = 0) -> None:
-    rows = [
-        {"campaign_id": campaign_id, "email": f"r{i}@x.test", "email_key": f"r{i}@x.test", "state": state,
-         "attempts": 1, "last_attempt_at": at, "sent_at": at if state in ("sent", "bounced") else None}
-        for i in range(start, start + n)
-    ]  # fmt: skip
-    with engine.begin() as conn:
-        conn.execute(insert(Delivery), rows)
-
-
-def _bounces(engine: Engine, campaign_id: int, n: int, at: datetime, kind: str = "bounce", hard: bool = True) -> None:
-    rows = [
-        {"campaign_id": campaign_id, "kind": kind, "reason": "userunknown", "hard": hard, "email": f"r{i}@x.test",
-         "email_key": f"r{i}@x.test", "created_at": at, "source": "sweep", "attribution": "verp"}
-        for i in range(n)
-    ]  # fmt: skip
-    with engine.begin() as conn:
-        conn.execute(insert(Bounce), rows)
-
-
 def _subscribe(session: Session) -> None:
     session.add(WebhookEndpoint(url="http://127.0.0.1:9/hook", events=["campaign.paused"], secret="s"))
     session.commit()
 
 
 def test_counts_read_each_window_from_the_ledger_and_the_bounce_table(engine: Engine, session: Session) -> None:
-    campaign = _sending_campaign(session)
+    campaign = sending_campaign(session)
     now = utcnow()
-    _ledger(engine, campaign.id, 400, now - timedelta(hours=1))
-    _ledger(engine, campaign.id, 100, now - timedelta(days=3), start=400)
-    _ledger(engine, campaign.id, 30, now - timedelta(days=8), start=500)  # older than both windows
-    _ledger(engine, campaign.id, 20, now - timedelta(hours=2), state="failed", start=600)  # refused at send time
-    _ledger(engine, campaign.id, 7, now - timedelta(hours=2), state="deferred", start=700)  # not out yet
-    _bounces(engine, campaign.id, 12, now - timedelta(hours=1))
-    _bounces(engine, campaign.id, 3, now - timedelta(hours=1), hard=False)  # soft: not counted
-    _bounces(engine, campaign.id, 2, now - timedelta(days=2), kind="complaint")
+    ledger_rows(engine, campaign.id, 400, now - timedelta(hours=1))
+    ledger_rows(engine, campaign.id, 100, now - timedelta(days=3), start=400)
+    ledger_rows(engine, campaign.id, 30, now - timedelta(days=8), start=500)  # older than both windows
+    ledger_rows(engine, campaign.id, 20, now - timedelta(hours=2), state="failed", start=600)  # refused at send time
+    ledger_rows(engine, campaign.id, 7, now - timedelta(hours=2), state="deferred", start=700)  # not out yet
+    bounce_rows(engine, campaign.id, 12, now - timedelta(hours=1))
+    bounce_rows(engine, campaign.id, 3, now - timedelta(hours=1), hard=False)  # soft: not counted
+    bounce_rows(engine, campaign.id, 2, now - timedelta(days=2), kind="complaint")
     windows = guards.windows_by_campaign(session, now, [campaign.id])
     assert windows["24h"][campaign.id] == Counts(420, hard_bounces=12, complaints=0)
     assert windows["7d"][campaign.id] == Counts(520, hard_bounces=12, complaints=2)
     # installation-wide: every campaign that could have sent in the window
-    other = _sending_campaign(session, "Autumn news")
-    _ledger(engine, other.id, 80, now - timedelta(hours=3), start=1000)
+    other = sending_campaign(session, "Autumn news")
+    ledger_rows(engine, other.id, 80, now - timedelta(hours=3), start=1000)
     assert guards.installation_rates(session, Settings(), now).windows["24h"] == Counts(500, 12, 0)
 
 
@@ -124,13 +95,13 @@ def test_past_the_pause_threshold_with_500_out_the_campaign_pauses_with_the_reas
     engine: Engine, session: Session
 ) -> None:
     _subscribe(session)
-    campaign = _sending_campaign(session)
-    quiet = _sending_campaign(session, "Quiet news")
+    campaign = sending_campaign(session)
+    quiet = sending_campaign(session, "Quiet news")
     now = utcnow()
-    _ledger(engine, campaign.id, 520, now - timedelta(minutes=5))
-    _bounces(engine, campaign.id, 60, now - timedelta(minutes=1))
-    _ledger(engine, quiet.id, 499, now - timedelta(minutes=5), start=1000)  # under the minimum: never judged
-    _bounces(engine, quiet.id, 200, now - timedelta(minutes=1))
+    ledger_rows(engine, campaign.id, 520, now - timedelta(minutes=5))
+    bounce_rows(engine, campaign.id, 60, now - timedelta(minutes=1))
+    ledger_rows(engine, quiet.id, 499, now - timedelta(minutes=5), start=1000)  # under the minimum: never judged
+    bounce_rows(engine, quiet.id, 200, now - timedelta(minutes=1))
 
     assert guards.check_campaigns(session, Settings(), now) == [campaign.id]
     session.commit()
@@ -151,11 +122,11 @@ def test_past_the_pause_threshold_with_500_out_the_campaign_pauses_with_the_reas
 
 
 def test_a_warning_level_rate_keeps_the_campaign_sending(engine: Engine, session: Session) -> None:
-    campaign = _sending_campaign(session)
+    campaign = sending_campaign(session)
     now = utcnow()
-    _ledger(engine, campaign.id, 1000, now - timedelta(minutes=5))
-    _bounces(engine, campaign.id, 60, now)  # 6 %: a warning
-    _bounces(engine, campaign.id, 2, now, kind="complaint")  # 0.2 %: a warning
+    ledger_rows(engine, campaign.id, 1000, now - timedelta(minutes=5))
+    bounce_rows(engine, campaign.id, 60, now)  # 6 %: a warning
+    bounce_rows(engine, campaign.id, 2, now, kind="complaint")  # 0.2 %: a warning
     assert guards.check_campaigns(session, Settings(), now) == []
     rates = guards.campaign_rates(session, Settings(), campaign.id, now)
     assert rates.finding(HARD_BOUNCES, "24h").level == WARN and rates.finding(COMPLAINTS, "7d").level == WARN
@@ -165,11 +136,11 @@ def test_resuming_past_the_threshold_needs_the_override_which_then_stops_the_gua
     engine: Engine, session: Session
 ) -> None:
     settings = Settings()
-    campaign = _sending_campaign(session)
+    campaign = sending_campaign(session)
     now = utcnow()
-    _ledger(engine, campaign.id, 600, now - timedelta(minutes=5))
-    _ledger(engine, campaign.id, 100, None, state="queued", start=600)  # still to send
-    _bounces(engine, campaign.id, 90, now)
+    ledger_rows(engine, campaign.id, 600, now - timedelta(minutes=5))
+    ledger_rows(engine, campaign.id, 100, None, state="queued", start=600)  # still to send
+    bounce_rows(engine, campaign.id, 90, now)
     guards.check_campaigns(session, settings, now)
     session.commit()
     session.refresh(campaign)
@@ -188,11 +159,11 @@ def test_resuming_past_the_threshold_needs_the_override_which_then_stops_the_gua
 
 def test_resuming_under_the_threshold_is_allowed_without_override(engine: Engine, session: Session) -> None:
     settings = Settings()
-    campaign = _sending_campaign(session)
+    campaign = sending_campaign(session)
     now = utcnow()
-    _ledger(engine, campaign.id, 500, now - timedelta(minutes=5))
-    _ledger(engine, campaign.id, 100, None, state="queued", start=500)
-    _bounces(engine, campaign.id, 50, now)
+    ledger_rows(engine, campaign.id, 500, now - timedelta(minutes=5))
+    ledger_rows(engine, campaign.id, 100, None, state="queued", start=500)
+    bounce_rows(engine, campaign.id, 50, now)
     assert guards.check_campaigns(session, settings, now) == [campaign.id]
     session.commit()
     session.refresh(campaign)

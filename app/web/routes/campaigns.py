@@ -17,7 +17,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import guards, queries
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -32,6 +32,7 @@ from app.sending.sandbox import Limits
 from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
+from app.subscription.compliance import unsubscribe_compliance
 from app.web.deps import EDITING
 from app.web.forms import FormErrors, FormState, add_validation_errors, addresses, ints, refused, text
 from app.web.paging import PagedList, Pager
@@ -254,7 +255,11 @@ def campaign_page(
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
         "editable_states": service.EDITABLE_STATES,
+        "rates": None,
     }
+    if campaign.launched_at is not None and campaign.id is not None:
+        ctx["rates"] = guards.campaign_rates(session, settings, campaign.id, utcnow())
+        ctx["compliance"] = unsubscribe_compliance(session, campaign.id)
     return render(request, "campaign.html", ctx)
 
 
