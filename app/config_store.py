@@ -70,8 +70,13 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "guard_complaint_pause_percent": (0, 100),
     "guard_bounce_warn_percent": (0, 100),
     "guard_bounce_pause_percent": (0, 100),
-    "guard_min_messages": (1, 10_000_000),
+    "guard_min_messages": (1, 100_000),
 }
+# a guard's warning comes before its pause
+_WARN_BELOW_PAUSE = (
+    ("guard_complaint_warn_percent", "guard_complaint_pause_percent"),
+    ("guard_bounce_warn_percent", "guard_bounce_pause_percent"),
+)
 
 
 class SettingsInvalid(ValueError):
@@ -103,6 +108,9 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             errors[key] = f"must be between {bounds[0]:g} and {bounds[1]:g}"
             continue
         out[key] = value
+    for warn, pause in _WARN_BELOW_PAUSE:
+        if warn in out and pause in out and out[warn] > out[pause]:
+            errors[warn] = "must not be above the pause threshold"
     if errors:
         raise SettingsInvalid(errors)
     return out

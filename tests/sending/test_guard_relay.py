@@ -3,8 +3,6 @@ unknown recipients come back as DSNs (Postfix accepts them at RCPT and bounces t
 from the real Dovecot mailbox; the sweep's hard bounces put it past 10 % after 500 messages and it
 pauses itself, tells the webhook receiver, and sends nothing more."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -32,14 +30,6 @@ API = "/api/v1"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.1/32"]})
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    if r._server is not None:
-        r.stop()
 
 
 def _audience() -> list[tuple[str, str, dict]]:
