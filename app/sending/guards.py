@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from app.i18n import N_
@@ -158,7 +158,19 @@ def counts_by_campaign(
     if not ids:
         return {}
     out: dict[int, dict[str, int]] = {i: {} for i in ids}
-    sent = session.execute(
+    sent, found = count_statements(ids, since)
+    for campaign_id, n in session.execute(sent).all():
+        out[campaign_id]["out"] = int(n)
+    for campaign_id, kind, n in session.execute(found).all():
+        out[campaign_id][HARD_BOUNCES if kind == BounceKind.BOUNCE else COMPLAINTS] = int(n)
+    return {i: Counts(**c) for i, c in out.items()}
+
+
+def count_statements(ids: list[int], since: datetime) -> tuple[Select[int, int], Select[int | None, str, int]]:
+    """Messages out per campaign (the partial index on campaign, last attempt and state answers it
+    alone), and hard bounces and complaints per campaign and kind (the bounce index on campaign and
+    time, then the rows of that range)."""
+    sent = (
         select(col(Delivery.campaign_id), func.count())
         .where(
             col(Delivery.campaign_id).in_(ids),
@@ -166,11 +178,9 @@ def counts_by_campaign(
             col(Delivery.state).in_(OUT_STATES),
         )
         .group_by(col(Delivery.campaign_id))
-    ).all()
-    for campaign_id, n in sent:
-        out[campaign_id]["out"] = int(n)
+    )
     hard = and_(col(Bounce.kind) == BounceKind.BOUNCE, col(Bounce.hard))
-    found = session.execute(
+    found = (
         select(col(Bounce.campaign_id), col(Bounce.kind), func.count(func.distinct(col(Bounce.email_key))))
         .where(
             col(Bounce.campaign_id).in_(ids),
@@ -178,10 +188,8 @@ def counts_by_campaign(
             or_(hard, col(Bounce.kind) == BounceKind.COMPLAINT),
         )
         .group_by(col(Bounce.campaign_id), col(Bounce.kind))
-    ).all()
-    for campaign_id, kind, n in found:
-        out[campaign_id][HARD_BOUNCES if kind == BounceKind.BOUNCE else COMPLAINTS] = int(n)
-    return {i: Counts(**c) for i, c in out.items()}
+    )
+    return sent, found
 
 
 def total(counts: dict[int, Counts]) -> Counts:

@@ -4,15 +4,17 @@ and auto-pause past the thresholds once 500 messages are out, and what resuming 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from app.models import Campaign, WebhookEndpoint, WebhookEvent, utcnow
+from app.models import Campaign, Delivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.sending import campaigns as service
 from app.sending import guards
 from app.sending.guards import COMPLAINTS, HARD_BOUNCES, OK, PAUSE, WARN, Counts, Thresholds, judge
 from app.settings import Settings
+from tests.sending.conftest import campaign_state, make_campaign, make_list, relay_settings, run_worker_until
 from tests.sending.guard_support import bounce_rows, ledger_rows, sending_campaign
+from tests.sending.sink import SinkServer
 
 DEFAULTS = Thresholds(complaint_warn=0.1, complaint_pause=0.3, bounce_warn=5.0, bounce_pause=10.0, min_messages=500)
 
@@ -171,3 +173,30 @@ def test_resuming_under_the_threshold_is_allowed_without_override(engine: Engine
     service.resume(session, campaign, settings.model_copy(update={"guard_bounce_pause_percent": 20.0}), now)
     session.commit()
     assert campaign.state == "sending" and not campaign.guard_override
+
+
+def test_send_time_refusals_pause_the_campaign_while_the_worker_sends(
+    settings: Settings, engine: Engine, session: Session, sink: SinkServer
+) -> None:
+    """The relay refuses 15 % of the recipients at RCPT (550 5.1.1): the worker's own check pauses the
+    campaign once 500 are out, and the rest stay queued."""
+    people = [(f"r{i:03d}@x.test", "R", {"city": "Oslo"}) for i in range(600)]
+    for address, _, _ in people[::7]:  # every 7th: 86 of 600
+        sink.sink.rcpt_script[address] = [f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"]
+    s = relay_settings(settings, sink.port, worker_batch=25, guard_check_seconds=0.001)
+    lst = make_list(session, "all", people)
+    campaign = make_campaign(session, [lst.id])
+    service.launch(session, campaign, s, utcnow())
+    session.commit()
+    campaign_id = campaign.id
+    session.rollback()
+    run_worker_until(s, engine, lambda: campaign_state(engine, campaign_id) == "paused", timeout=120)
+    with Session(engine) as check:
+        paused = check.get(Campaign, campaign_id)
+        out = check.execute(
+            select(func.count()).where(Delivery.campaign_id == campaign_id, Delivery.state.in_(("sent", "failed")))
+        ).scalar_one()
+    assert paused is not None and paused.guard_pause is not None
+    assert paused.guard_pause["metric"] == HARD_BOUNCES and paused.guard_pause["out"] >= 500
+    assert paused.paused_reason.startswith("paused by the deliverability guard: hard bounces reached")  # type: ignore[union-attr]
+    assert 500 <= out < 600
