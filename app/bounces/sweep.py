@@ -27,7 +27,6 @@ from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
-from app.db import session_scope
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
 from app.sending import guards
@@ -88,8 +87,7 @@ def _guard(settings: Settings, engine: Engine) -> None:
     """The sweep brought bounces and complaints: the deliverability guard reads the rates again. Its
     failure must not turn a finished sweep into a failed one: it runs again after the next."""
     try:
-        with session_scope(engine) as session:
-            paused = guards.check_campaigns(session, settings, utcnow())
+        paused = guards.check_sending(engine, settings, utcnow())
     except Exception:
         log.exception("the deliverability guard could not check the sending campaigns")
         return

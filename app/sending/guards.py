@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Engine, Select, and_, case, func, or_, select, update
 from sqlmodel import Session, col
 
+from app.db import session_scope
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Bounce, Campaign, Delivery
@@ -139,53 +140,57 @@ def worst(findings: Iterable[Finding]) -> Finding | None:
 # the rates, read from the ledger and the bounce table
 
 
-def counts_by_campaign(
-    session: Session, since: datetime, campaign_ids: Iterable[int] | None = None
-) -> dict[int, Counts]:
-    """Each campaign's counts since SINCE. Without ids: every campaign that could have sent since then
-    (not finished before it), so the ranges read stay those of recent campaigns."""
+def windows_by_campaign(
+    session: Session, now: datetime, campaign_ids: Iterable[int] | None = None
+) -> dict[str, dict[int, Counts]]:
+    """Each window's counts per campaign, every window read in one pass over the longest. Without ids:
+    every campaign that could have sent within the longest window (not finished before it), so the
+    ranges read stay those of recent campaigns."""
+    since = {w: now - span for w, span in WINDOWS.items()}
+    earliest = min(since.values())
     if campaign_ids is None:
-        recent = or_(col(Campaign.completed_at).is_(None), col(Campaign.completed_at) >= since)
-        ids = list(
-            session.execute(
-                select(col(Campaign.id)).where(
-                    recent, col(Campaign.state).not_in((CampaignState.DRAFT, CampaignState.SCHEDULED))
-                )
-            ).scalars()
-        )
+        recent = or_(col(Campaign.completed_at).is_(None), col(Campaign.completed_at) >= earliest)
+        launched = col(Campaign.state).not_in((CampaignState.DRAFT, CampaignState.SCHEDULED))
+        ids = list(session.execute(select(col(Campaign.id)).where(recent, launched)).scalars())
     else:
         ids = sorted(set(campaign_ids))
+    out: dict[str, dict[int, dict[str, int]]] = {w: {i: {} for i in ids} for w in WINDOWS}
     if not ids:
-        return {}
-    out: dict[int, dict[str, int]] = {i: {} for i in ids}
+        return {w: {} for w in WINDOWS}
     sent, found = count_statements(ids, since)
-    for campaign_id, n in session.execute(sent).all():
-        out[campaign_id]["out"] = int(n)
-    for campaign_id, kind, n in session.execute(found).all():
-        out[campaign_id][HARD_BOUNCES if kind == BounceKind.BOUNCE else COMPLAINTS] = int(n)
-    return {i: Counts(**c) for i, c in out.items()}
+    for campaign_id, *per_window in session.execute(sent).all():
+        for w, n in zip(WINDOWS, per_window, strict=True):
+            out[w][campaign_id]["out"] = int(n or 0)
+    for campaign_id, kind, *per_window in session.execute(found).all():
+        for w, n in zip(WINDOWS, per_window, strict=True):
+            out[w][campaign_id][HARD_BOUNCES if kind == BounceKind.BOUNCE else COMPLAINTS] = int(n or 0)
+    return {w: {i: Counts(**c) for i, c in by.items()} for w, by in out.items()}
 
 
-def count_statements(ids: list[int], since: datetime) -> tuple[Select[int, int], Select[int | None, str, int]]:
-    """Messages out per campaign (the partial index on campaign, last attempt and state answers it
-    alone), and hard bounces and complaints per campaign and kind (the bounce index on campaign and
-    time, then the rows of that range)."""
+def count_statements(ids: list[int], since: dict[str, datetime]) -> tuple[Select[*tuple[Any, ...]], ...]:
+    """Messages out per campaign and window (the partial index on campaign, last attempt and state
+    answers it alone), and hard bounces and complaints per campaign, kind and window (the bounce index
+    on campaign and time, then the rows of that range); one column per window, in WINDOWS' order."""
+    earliest = min(since.values())
+    attempted = col(Delivery.last_attempt_at)
     sent = (
-        select(col(Delivery.campaign_id), func.count())
-        .where(
-            col(Delivery.campaign_id).in_(ids),
-            col(Delivery.last_attempt_at) >= since,
-            col(Delivery.state).in_(OUT_STATES),
+        select(
+            col(Delivery.campaign_id),
+            *(func.sum(case((attempted >= since[w], 1), else_=0)) for w in WINDOWS),
         )
+        .where(col(Delivery.campaign_id).in_(ids), attempted >= earliest, col(Delivery.state).in_(OUT_STATES))
         .group_by(col(Delivery.campaign_id))
     )
     hard = and_(col(Bounce.kind) == BounceKind.BOUNCE, col(Bounce.hard))
+    recorded, key = col(Bounce.created_at), col(Bounce.email_key)
     found = (
-        select(col(Bounce.campaign_id), col(Bounce.kind), func.count(func.distinct(col(Bounce.email_key))))
+        select(
+            col(Bounce.campaign_id),
+            col(Bounce.kind),
+            *(func.count(func.distinct(case((recorded >= since[w], key)))) for w in WINDOWS),
+        )
         .where(
-            col(Bounce.campaign_id).in_(ids),
-            col(Bounce.created_at) >= since,
-            or_(hard, col(Bounce.kind) == BounceKind.COMPLAINT),
+            col(Bounce.campaign_id).in_(ids), recorded >= earliest, or_(hard, col(Bounce.kind) == BounceKind.COMPLAINT)
         )
         .group_by(col(Bounce.campaign_id), col(Bounce.kind))
     )
@@ -203,13 +208,6 @@ def grouped(counts: dict[int, Counts], key: Callable[[int], _K]) -> dict[_K, Cou
         k = key(campaign_id)
         out[k] = out.get(k, Counts()) + c
     return out
-
-
-def windows_by_campaign(
-    session: Session, now: datetime, campaign_ids: Iterable[int] | None = None
-) -> dict[str, dict[int, Counts]]:
-    ids = None if campaign_ids is None else list(campaign_ids)
-    return {w: counts_by_campaign(session, now - span, ids) for w, span in WINDOWS.items()}
 
 
 @dataclass(frozen=True)
@@ -271,11 +269,14 @@ def paused_reason(campaign: Campaign) -> str | None:
     return campaign.paused_reason
 
 
-def check_campaigns(
+Decision = tuple[int, Finding, dict[str, Counts]]  # campaign id, the rate past its pause threshold, the windows
+
+
+def decide(
     session: Session, settings: Settings, now: datetime, campaign_ids: Iterable[int] | None = None
-) -> list[int]:
-    """Pause each sending campaign (of CAMPAIGN_IDS, or all) with a rate past its pause threshold, unless
-    a marketer overrode the guard for it. Returns the ids paused. The caller commits."""
+) -> list[Decision]:
+    """The sending campaigns (of CAMPAIGN_IDS, or all) with a rate past its pause threshold, leaving out
+    those a marketer resumed past the guard. Only reads."""
     query = select(col(Campaign.id)).where(
         col(Campaign.state) == CampaignState.SENDING, col(Campaign.guard_override).is_(False)
     )
@@ -289,13 +290,35 @@ def check_campaigns(
         return []
     by_window = windows_by_campaign(session, now, ids)
     thresholds = Thresholds.from_settings(settings)
-    paused = []
+    out = []
     for campaign_id in ids:
         windows = {w: by[campaign_id] for w, by in by_window.items()}
         decisive = worst(judge(windows, thresholds))
-        if decisive is not None and decisive.level == PAUSE and _pause(session, campaign_id, decisive, windows, now):
-            paused.append(campaign_id)
-    return paused
+        if decisive is not None and decisive.level == PAUSE:
+            out.append((campaign_id, decisive, windows))
+    return out
+
+
+def check_campaigns(
+    session: Session, settings: Settings, now: datetime, campaign_ids: Iterable[int] | None = None
+) -> list[int]:
+    """Pause each sending campaign (of CAMPAIGN_IDS, or all) with a rate past its pause threshold, unless
+    a marketer overrode the guard for it. Returns the ids paused. The caller commits."""
+    return [c for c, f, w in decide(session, settings, now, campaign_ids) if _pause(session, c, f, w, now)]
+
+
+def check_sending(
+    engine: Engine, settings: Settings, now: datetime, campaign_ids: Iterable[int] | None = None
+) -> list[int]:
+    """check_campaigns for the worker and the sweep: the counts are read in a read-only transaction (on
+    SQLite no write lock is held while a million ledger rows are counted), the pauses written in a
+    short one of their own."""
+    with Session(engine.execution_options(sqlite_read_only=True)) as session:
+        found = decide(session, settings, now, campaign_ids)
+    if not found:
+        return []
+    with session_scope(engine) as session:
+        return [c for c, f, w in found if _pause(session, c, f, w, now)]
 
 
 def _pause(session: Session, campaign_id: int, decisive: Finding, windows: dict[str, Counts], now: datetime) -> bool:
@@ -303,7 +326,11 @@ def _pause(session: Session, campaign_id: int, decisive: Finding, windows: dict[
     reason = pause_text(facts)[:TEXT_LENGTH]
     won = session.execute(
         update(Campaign)
-        .where(col(Campaign.id) == campaign_id, col(Campaign.state) == CampaignState.SENDING)
+        .where(
+            col(Campaign.id) == campaign_id,
+            col(Campaign.state) == CampaignState.SENDING,
+            col(Campaign.guard_override).is_(False),
+        )
         .values(state=CampaignState.PAUSED, paused_reason=reason, guard_pause=facts, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result

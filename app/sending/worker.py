@@ -201,9 +201,8 @@ class Worker:
             if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
                 ledger.complete_finished(session, now, touched)  # claim that finds none completes them
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up
-        if self._guard_due.due():  # the relay's refusals count towards the guard; in a transaction of its own,
-            with session_scope(self.engine) as session:  # so a failure can never cost a batch its results
-                guards.check_campaigns(session, self.settings, now, touched)
+        if self._guard_due.due():  # the relay's refusals count towards the guard (after the commit: a failure
+            guards.check_sending(self.engine, self.settings, now, touched)  # can never cost a batch its results)
 
 
 def run_worker(settings: Settings, engine: Engine, stop: threading.Event) -> None:
