@@ -22,11 +22,13 @@ override_guard=True)`), after which the guard still warns but no longer pauses t
 Rates are counted per campaign; per sender identity and installation-wide they are sums of the
 campaigns' counts (`total`, `grouped`), so another grouping is one key function."""
 
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Select, and_, case, func, or_, select, update
 from sqlmodel import Session, col
@@ -34,7 +36,7 @@ from sqlmodel import Session, col
 from app.db import session_scope
 from app.i18n import N_
 from app.i18n import gettext as _
-from app.models import Bounce, Campaign, Delivery
+from app.models import Bounce, Campaign, Delivery, utcnow
 from app.models.states import BounceKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.settings import Settings
@@ -232,6 +234,36 @@ def installation_rates(session: Session, settings: Settings, now: datetime) -> R
     windows = {w: total(by) for w, by in windows_by_campaign(session, now).items()}
     t = Thresholds.from_settings(settings)
     return Rates(windows, judge(windows, t), t)
+
+
+# what the pages show, kept a little once it is large: at a million ledger rows a count takes a second,
+# and the rates of so many messages move slowly (the guard itself never reads these)
+SHOWN_SECONDS = 30.0
+SHOWN_KEPT_FROM = 100_000  # messages out in the longest window
+_shown: "WeakKeyDictionary[object, dict[tuple[Any, ...], tuple[float, Rates]]]" = WeakKeyDictionary()
+_shown_lock = threading.Lock()
+
+
+def shown_rates(session: Session, settings: Settings, campaign_id: int | None) -> Rates:
+    """A campaign's rates (None: the installation's) for a page; past SHOWN_KEPT_FROM messages, up to
+    SHOWN_SECONDS old."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    key = (campaign_id, Thresholds.from_settings(settings))
+    with _shown_lock:
+        hit = _shown.setdefault(engine, {}).get(key)
+    if hit is not None and time.monotonic() - hit[0] < SHOWN_SECONDS:
+        return hit[1]
+    now = utcnow()
+    rates = (
+        installation_rates(session, settings, now)
+        if campaign_id is None
+        else campaign_rates(session, settings, campaign_id, now)
+    )
+    if max(c.out for c in rates.windows.values()) >= SHOWN_KEPT_FROM:
+        with _shown_lock:
+            _shown[engine][key] = (time.monotonic(), rates)
+    return rates
 
 
 # acting on them

@@ -200,3 +200,19 @@ def test_send_time_refusals_pause_the_campaign_while_the_worker_sends(
     assert paused.guard_pause["metric"] == HARD_BOUNCES and paused.guard_pause["out"] >= 500
     assert paused.paused_reason.startswith("paused by the deliverability guard: hard bounces reached")  # type: ignore[union-attr]
     assert 500 <= out < 600
+
+
+def test_pages_read_small_rates_fresh_and_keep_large_ones_a_little(engine: Engine, session: Session) -> None:
+    small, large = sending_campaign(session), sending_campaign(session, "Large news")
+    now = utcnow()
+    ledger_rows(engine, small.id, 10, now)
+    ledger_rows(engine, large.id, guards.SHOWN_KEPT_FROM, now, start=100)
+    ids = (small.id, large.id)
+    before = {c: guards.shown_rates(session, Settings(), c).windows["24h"] for c in ids}
+    session.rollback()
+    for c in ids:
+        bounce_rows(engine, c, 1, now)
+    after = {c: guards.shown_rates(session, Settings(), c).windows["24h"] for c in ids}
+    assert after[ids[0]].hard_bounces == before[ids[0]].hard_bounces + 1
+    assert after[ids[1]] == before[ids[1]]  # a second of counting saved; the guard itself reads fresh
+    assert guards.campaign_rates(session, Settings(), ids[1], now).windows["24h"].hard_bounces == 1

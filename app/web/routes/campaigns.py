@@ -258,7 +258,7 @@ def campaign_page(
         "rates": None,
     }
     if campaign.launched_at is not None and campaign.id is not None:
-        ctx["rates"] = guards.campaign_rates(session, settings, campaign.id, utcnow())
+        ctx["rates"] = guards.shown_rates(session, settings, campaign.id)
         ctx["compliance"] = unsubscribe_compliance(session, campaign.id)
     return render(request, "campaign.html", ctx)
 

@@ -38,6 +38,6 @@ def dashboard(request: Request, session: SessionDep, settings: SettingsDep) -> H
         "bounce_rate": round(100.0 * bounced / sent, 2) if sent else None,
         "rate_days": RATE_DAYS,
         "sweep": last_sweep,
-        "guard": guards.installation_rates(session, settings, utcnow()),
+        "guard": guards.shown_rates(session, settings, None),
     }
     return render(request, "dashboard.html", ctx)
