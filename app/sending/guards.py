@@ -47,7 +47,6 @@ WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(day
 OUT_STATES = (DeliveryState.SENT, DeliveryState.BOUNCED, DeliveryState.FAILED)
 HARD_BOUNCES, COMPLAINTS = "hard_bounces", "complaints"
 OK, WARN, PAUSE = "ok", "warn", "pause"
-GMAIL_COMPLAINT_LINE = 0.3  # percent: Gmail's published limit for bulk senders
 
 _K = TypeVar("_K", bound=Hashable)
 
