@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     guard_bounce_warn_percent: float = Field(default=5.0, ge=0, le=100)
     guard_bounce_pause_percent: float = Field(default=10.0, ge=0, le=100)
     guard_min_messages: int = Field(default=500, ge=1, description="messages out before a rate is judged")
+    guard_sweep_minutes: int = Field(
+        default=2,
+        ge=0,
+        description="while a campaign is sending, the scheduler sweeps at least this often, so its DSNs and"
+        " complaints reach the guard soon; 0 = at the sweep interval only",
+    )
     guard_check_seconds: float = Field(
         default=30.0, gt=0, description="a sending worker checks its campaigns' rates at most this often"
     )

@@ -97,8 +97,8 @@ def _guard(settings: Settings, engine: Engine) -> None:
 
 def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
     """The scheduler's tick: sweep when a mailbox is configured and the interval saved on the settings
-    page has passed since the last scheduled sweep of any process, so a changed interval applies at
-    once everywhere. A failure is already in the sweep log, so it must not escape."""
+    page (while a campaign sends, at most `guard_sweep_minutes`) has passed since the last scheduled
+    sweep of any process, so a changed interval applies at once everywhere. A failure is already in the sweep log, so it must not escape."""
     live = live_settings(settings, engine)
     if not live.mailbox_host or live.sweep_interval_minutes <= 0:
         return False
@@ -106,7 +106,8 @@ def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
         last = session.execute(
             select(func.max(MailboxSweep.started_at)).where(col(MailboxSweep.trigger) == "schedule")
         ).scalar_one()
-    if last is not None and now - last < timedelta(minutes=live.sweep_interval_minutes):
+        interval = guards.sweep_minutes(session, live)  # shorter while a campaign sends
+    if last is not None and now - last < timedelta(minutes=interval):
         return False
     try:
         run_sweep(settings, engine, "schedule")

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, and_, case, func, or_, select, update
+from sqlalchemy import Engine, Select, and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
 from app.db import session_scope
@@ -392,6 +392,16 @@ def resume_refusal(
         return REFUSAL % _values(decisive.facts())
     campaign.guard_pause = None
     return None
+
+
+def sweep_minutes(session: Session, settings: Settings) -> int:
+    """Minutes between scheduled sweeps: the saved interval, shortened to `guard_sweep_minutes` while a
+    campaign is sending (its bounces and complaints only reach the guard through a sweep). 0: off."""
+    interval = settings.sweep_interval_minutes
+    if interval <= 0 or settings.guard_sweep_minutes <= 0 or settings.guard_sweep_minutes >= interval:
+        return interval
+    sending = session.execute(select(exists().where(col(Campaign.state) == CampaignState.SENDING))).scalar_one()
+    return settings.guard_sweep_minutes if sending else interval
 
 
 class Periodic:
