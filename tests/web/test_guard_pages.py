@@ -16,14 +16,15 @@ from tests.web.conftest import Browser
 
 
 def _guard_paused(engine: Engine, session: Session) -> int:
-    campaign = sending_campaign(session)
-    now = utcnow()
-    ledger_rows(engine, campaign.id, 500, now - timedelta(minutes=5))
-    ledger_rows(engine, campaign.id, 50, None, state="queued", start=500)
-    bounce_rows(engine, campaign.id, 60, now)
-    assert guards.check_campaigns(session, Settings(), now) == [campaign.id]
+    """A campaign the guard paused: 60 hard bounces (12 %) of its first 500 messages, 50 still queued."""
+    campaign_id, now = sending_campaign(session).id, utcnow()
+    assert campaign_id is not None
+    ledger_rows(engine, campaign_id, 500, now - timedelta(minutes=5))
+    ledger_rows(engine, campaign_id, 50, None, state="queued", start=500)
+    bounce_rows(engine, campaign_id, 60, now)
+    assert guards.check_campaigns(session, Settings(), now) == [campaign_id]
     session.commit()
-    return campaign.id  # type: ignore[return-value]
+    return campaign_id
 
 
 def test_a_guard_paused_campaign_says_why_in_the_reader_s_language_and_resumes_only_past_the_guard(
