@@ -10,7 +10,7 @@ from app.api.pagination import CursorQuery, LimitQuery, Page
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import guards, queries
 from app.sending.relay import RelayError
 from app.sending.render import render_limits
 from app.sending.schemas import (
@@ -19,11 +19,15 @@ from app.sending.schemas import (
     CampaignState,
     CampaignUpdate,
     CancelResult,
+    DeliverabilityPublic,
     DeliveryPublic,
     DeliveryState,
+    GuardThresholds,
     ProgressPublic,
     TestSendItem,
     TestSendRequest,
+    UnsubscribeCompliancePublic,
+    WindowRates,
 )
 from app.sending.testsend import test_send
 from app.settings import Settings
@@ -92,6 +96,44 @@ async def get_campaign(campaign_id: Id, engine: EngineDep) -> CampaignPublic:
 @router.get("/{campaign_id}/progress", response_model=ProgressPublic)
 async def get_progress(campaign_id: Id, engine: EngineDep) -> ProgressPublic:
     return await campaign_cache.polled_progress(engine, campaign_id)
+
+
+@router.get("/{campaign_id}/deliverability", response_model=DeliverabilityPublic)
+def get_deliverability(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> DeliverabilityPublic:
+    """The campaign's complaint and hard-bounce rates over the last 24 hours and 7 days against the
+    guard's thresholds, and its unsubscribe compliance (mail sent after an unsubscribe)."""
+    campaign = _get(session, campaign_id)
+    assert campaign.id is not None
+    rates, compliance = guards.campaign_report(session, settings, campaign.id)
+    windows = {}
+    for window, c in rates.windows.items():
+        bounces, complaints = rates.finding(guards.HARD_BOUNCES, window), rates.finding(guards.COMPLAINTS, window)
+        windows[window] = WindowRates(
+            out=c.out,
+            hard_bounces=c.hard_bounces,
+            complaints=c.complaints,
+            hard_bounce_percent=None if bounces.percent is None else round(bounces.percent, 2),
+            complaint_percent=None if complaints.percent is None else round(complaints.percent, 2),
+            hard_bounce_level=bounces.level,
+            complaint_level=complaints.level,
+        )
+    t = rates.thresholds
+    return DeliverabilityPublic(
+        windows=windows,
+        thresholds=GuardThresholds(
+            complaint_warn_percent=t.complaint_warn,
+            complaint_pause_percent=t.complaint_pause,
+            bounce_warn_percent=t.bounce_warn,
+            bounce_pause_percent=t.bounce_pause,
+            min_messages=t.min_messages,
+        ),
+        unsubscribes=UnsubscribeCompliancePublic(
+            unsubscribes=compliance.unsubscribes,
+            mailed_after=compliance.mailed_after,
+            violations=compliance.violations,
+            longest_seconds=compliance.longest.total_seconds(),
+        ),
+    )
 
 
 @router.patch("/{campaign_id}", response_model=CampaignPublic)

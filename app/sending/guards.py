@@ -40,6 +40,7 @@ from app.models import Bounce, Campaign, Delivery, utcnow
 from app.models.states import BounceKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.settings import Settings
+from app.subscription.compliance import Compliance, unsubscribe_compliance
 from app.webhooks.events import emit_paused
 
 WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -263,6 +264,12 @@ def shown_rates(session: Session, settings: Settings, campaign_id: int | None) -
         with _shown_lock:
             _shown[engine][key] = (time.monotonic(), rates)
     return rates
+
+
+def campaign_report(session: Session, settings: Settings, campaign_id: int) -> tuple[Rates, Compliance]:
+    """What a campaign's page and the API show: its rates against the thresholds, and its unsubscribe
+    compliance."""
+    return shown_rates(session, settings, campaign_id), unsubscribe_compliance(session, campaign_id)
 
 
 # acting on them

@@ -103,3 +103,39 @@ class DeliveryPublic(SQLModel):
     last_reply: str | None
     message_id: str | None
     bounced_at: datetime | None
+
+
+GuardLevel = Literal["ok", "warn", "pause"]
+
+
+class WindowRates(BaseModel):
+    out: int = Field(description="messages out in the window: sent, bounced later or refused at once")
+    hard_bounces: int = Field(description="hard bounces recorded in the window, one per address")
+    complaints: int = Field(description="complaints (ARF reports) recorded in the window, one per address")
+    hard_bounce_percent: float | None
+    complaint_percent: float | None
+    hard_bounce_level: GuardLevel = Field(description="ok, warn or pause against the thresholds")
+    complaint_level: GuardLevel
+
+
+class GuardThresholds(BaseModel):
+    complaint_warn_percent: float
+    complaint_pause_percent: float
+    bounce_warn_percent: float
+    bounce_pause_percent: float
+    min_messages: int = Field(description="messages out in a window before its rates are judged")
+
+
+class UnsubscribeCompliancePublic(BaseModel):
+    unsubscribes: int = Field(description="addresses that unsubscribed through this campaign")
+    mailed_after: int = Field(description="of them, addresses that got a message afterwards")
+    violations: int = Field(description="of them, a message more than 48 hours afterwards (must be 0)")
+    longest_seconds: float = Field(
+        description="the longest time from an unsubscribe to the last message it let through"
+    )
+
+
+class DeliverabilityPublic(BaseModel):
+    windows: dict[str, WindowRates] = Field(description='"24h" and "7d"')
+    thresholds: GuardThresholds
+    unsubscribes: UnsubscribeCompliancePublic

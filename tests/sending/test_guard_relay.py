@@ -104,6 +104,10 @@ def test_a_campaign_past_10_percent_hard_bounces_after_500_sends_pauses_itself_w
     shown = client.get(f"{API}/campaigns/{campaign_id}").json()
     assert shown["state"] == "paused" and shown["paused_reason"] == paused.paused_reason
     assert shown["guard_pause"]["metric"] == "hard_bounces" and shown["guard_pause"]["out"] == out
+    rates = client.get(f"{API}/campaigns/{campaign_id}/deliverability").json()
+    assert rates["windows"]["24h"]["hard_bounce_level"] == "pause" and rates["windows"]["24h"]["out"] == out
+    assert rates["windows"]["7d"]["hard_bounce_percent"] == percent and rates["thresholds"]["min_messages"] == 500
+    assert rates["unsubscribes"] == {"unsubscribes": 0, "mailed_after": 0, "violations": 0, "longest_seconds": 0.0}
 
     # the receiver hears of it, with the rates
     dispatch_due(s, engine)

@@ -32,7 +32,6 @@ from app.sending.sandbox import Limits
 from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
-from app.subscription.compliance import unsubscribe_compliance
 from app.web.deps import EDITING
 from app.web.forms import FormErrors, FormState, add_validation_errors, addresses, ints, refused, text
 from app.web.paging import PagedList, Pager
@@ -258,8 +257,7 @@ def campaign_page(
         "rates": None,
     }
     if campaign.launched_at is not None and campaign.id is not None:
-        ctx["rates"] = guards.shown_rates(session, settings, campaign.id)
-        ctx["compliance"] = unsubscribe_compliance(session, campaign.id)
+        ctx["rates"], ctx["compliance"] = guards.campaign_report(session, settings, campaign.id)
     return render(request, "campaign.html", ctx)
 
 
