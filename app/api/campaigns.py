@@ -1,6 +1,7 @@
 """/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, progress, ledger search."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
@@ -117,16 +118,9 @@ def get_deliverability(campaign_id: Id, session: SessionDep, settings: SettingsD
             hard_bounce_level=bounces.level,
             complaint_level=complaints.level,
         )
-    t = rates.thresholds
     return DeliverabilityPublic(
         windows=windows,
-        thresholds=GuardThresholds(
-            complaint_warn_percent=t.complaint_warn,
-            complaint_pause_percent=t.complaint_pause,
-            bounce_warn_percent=t.bounce_warn,
-            bounce_pause_percent=t.bounce_pause,
-            min_messages=t.min_messages,
-        ),
+        thresholds=GuardThresholds(**asdict(rates.thresholds)),
         unsubscribes=UnsubscribeCompliancePublic(
             unsubscribes=compliance.unsubscribes,
             mailed_after=compliance.mailed_after,

@@ -119,10 +119,12 @@ class WindowRates(BaseModel):
 
 
 class GuardThresholds(BaseModel):
-    complaint_warn_percent: float
-    complaint_pause_percent: float
-    bounce_warn_percent: float
-    bounce_pause_percent: float
+    """In percent of the messages out in a window (the settings' guard_*_percent)."""
+
+    complaint_warn: float
+    complaint_pause: float
+    bounce_warn: float
+    bounce_pause: float
     min_messages: int = Field(description="messages out in a window before its rates are judged")
 
 
