@@ -166,6 +166,8 @@ class Suppression(SQLModel, table=True):
         Index("uq_suppression_email_key_list", "email_key", "list_id", unique=True),
         # "did anyone leave these lists": compile's probe, and a list's deletion
         Index("ix_suppression_list", "list_id", **_where("list_id IS NOT NULL")),
+        # a campaign's unsubscribes, for its compliance report
+        Index("ix_suppression_campaign", "campaign_id", "created_at", **_where("campaign_id IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
