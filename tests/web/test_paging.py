@@ -98,7 +98,8 @@ def test_campaigns_lists_imports_rejects_and_the_ledger_search_come_in_pages(web
         s.execute(insert(MailingList), [{"name": f"List {i:03}", "created_at": utcnow()} for i in range(130)])
         s.execute(insert(Campaign), [{"name": f"Campaign {i}", "from_address": "a@example.test", "subject": "s",
                                       "state": "paused" if i < 8 else "completed", "paused_reason": "relay auth error",
-                                      "list_ids": [], "audience_counts": {}, "created_at": utcnow(),
+                                      "list_ids": [], "relay_ids": [], "headers": {}, "audience_counts": {},
+                                      "created_at": utcnow(),
                                       "updated_at": utcnow()} for i in range(75)])  # fmt: skip
         s.commit()
         campaign_id = s.get(Campaign, 1).id  # type: ignore[union-attr]
