@@ -75,25 +75,25 @@ def _empty(engine: Engine, settings: Settings, request: pytest.FixtureRequest) -
     shutil.copy(request.getfixturevalue("sqlite_template"), database)
 
 
-@pytest.mark.parametrize("batch_rows", [3, 10_000])
+@pytest.fixture(params=[3, 10_000])
+def batches(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Rows a batch (a commit every two): several batches and commits, or one."""
+    monkeypatch.setattr(importer, "BATCH_ROWS", request.param)
+    monkeypatch.setattr(importer, "COMMIT_ROWS", 2 * request.param)
+    return int(request.param)
+
+
+@pytest.mark.usefixtures("batches")
 def test_plain_rows_end_as_rows_checked_one_by_one(
-    engine: Engine,
-    settings: Settings,
-    session: Session,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    batch_rows: int,
-    request: pytest.FixtureRequest,
+    engine: Engine, settings: Settings, session: Session, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    monkeypatch.setattr(importer, "BATCH_ROWS", batch_rows)
-    monkeypatch.setattr(importer, "COMMIT_ROWS", 2 * batch_rows)
     path = tmp_path / "people.csv"
     path.write_text("\n".join(ROWS) + "\n", encoding="utf-8")
 
     assert CsvSource(str(path)).plain_layout() is not None
     plain = _import(engine, settings, session, path, "plain")
     _empty(engine, settings, request)  # the same file again into an empty store, every row checked in Python
-    monkeypatch.setattr(CsvSource, "plain_layout", lambda self: None)
+    request.getfixturevalue("monkeypatch").setattr(CsvSource, "plain_layout", lambda self: None)
     checked = _import(engine, settings, session, path, "checked")
 
     assert plain == checked
