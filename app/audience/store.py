@@ -438,13 +438,17 @@ class ImportStore:
 
         email, key, role = plain_address_sql(f"c{plain.email}", self.postgresql)  # stripped by the source
         names = [f"substr({value(i)}, 1, {NAME_LENGTH})" for i in (plain.first, plain.last)]
-        pairs = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}'{'::text' if self.postgresql else ''}, {value(i)}"
-                          for i, n in plain.attributes)  # fmt: skip
-        if not pairs:
+        if not plain.attributes:
             attrs = "'{}'"
         elif self.postgresql:
-            attrs = f"json_strip_nulls(json_build_object({pairs}))::text"
+            # the members text by text, an empty value's member NULL and left out by concat_ws (a third of
+            # the cost of json_build_object and json_strip_nulls)
+            members = ", ".join(
+                f"{_literal(json.dumps(n) + ':')} || to_json({value(i)})::text" for i, n in plain.attributes
+            )
+            attrs = f"'{{' || concat_ws(',', {members}) || '}}'"
         else:
+            pairs = ", ".join(f"{_literal(n)}, {value(i)}" for i, n in plain.attributes)
             attrs = f"json_patch('{{}}', json_object({pairs}))"  # a merge patch leaves out the empty (null) ones
         made = {"email": email, "email_key": key, "is_role": role, "first_name": names[0], "last_name": names[1],
                 "attributes": attrs}  # fmt: skip
@@ -583,3 +587,8 @@ class ImportStore:
 
 
 _KNOWN_BATCH = 10_000
+
+
+def _literal(text: str) -> str:
+    """TEXT as an SQL string literal (standard strings: only the quote is doubled)."""
+    return "'" + text.replace("'", "''") + "'"
