@@ -1,7 +1,9 @@
 """Run an import job: stream the stored file through its source, validate every address, store
 contacts in batches of BATCH_ROWS (set-based, see `ImportStore`; a commit every COMMIT_ROWS rows or
 COMMIT_SECONDS, with the job's counters in the same transaction) and keep every rejected row with its
-line, column and reason. A reading thread parses and validates while a writing thread stores.
+line, column and reason. A reading thread parses and validates while a writing thread stores; a CSV
+file's plain rows (see `CsvSource.chunks`) are only matched by the reader and normalised by the store
+in SQL.
 
 Because the counters commit with the rows they count, a job interrupted by a crash or restart can be
 resumed: the rows already counted are read again and skipped, and the report comes out the same as

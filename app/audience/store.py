@@ -290,21 +290,23 @@ class ImportStore:
     """Stores an import set-based, a few statements whatever the number of rows; contacts the store
     already has come back to Python to be merged exactly as `upsert_batch` merges them.
 
-    Each batch goes into a temporary staging table in one go: SQLite takes the batch as one JSON
+    Each batch goes into a temporary raw table in one go, as read: SQLite takes the batch as one JSON
     document in one statement (an executemany would hand the GIL back and forth once a row while the
-    reading thread parses), PostgreSQL a COPY. A key staged already since the last flush is a
-    duplicate in the file. `flush`, before each commit, then adds everything staged since the last
-    one in key order, with its list memberships, in one or two statements: a shuffled file's
-    100,000 rows write each page of the email_key index once, where ten batches of 10,000 would
-    write it ten times.
+    reading thread parses), PostgreSQL a COPY of CSV text. Rows the importer checked one by one come
+    with their normal form; plain CSV rows (`PlainLayout`) come as their fields and get it in SQL
+    (`plain_address_sql`, the strip, the names, the attributes as JSON). `flush`, before each commit,
+    moves them into the staging table in key order, the first row (by line) of each address only
+    (the others are duplicates in the file), then adds the staged rows with their list memberships
+    in one or two statements: a shuffled file's 100,000 rows write each page of the email_key index
+    once, where ten batches of 10,000 would write it ten times.
 
     Each contact a flush puts in the list gets JOINED (its contact id aside) in the consent ledger, written
     by the statement that adds the memberships (an INSERT .. SELECT of the rows it just added). INDEX_NOW
     (a small import): the flushed contacts are made searchable in the same transaction; otherwise new
     contacts and changed ones are left unindexed for `search.index_missing`.
 
-    The session must stay on one connection for the whole import (the staging table is the
-    connection's own); `open` and `close` set up and remove it."""
+    The session must stay on one connection for the whole import (the staging tables are the
+    connection's own); `open` and `close` set up and remove them."""
 
     def __init__(
         self,

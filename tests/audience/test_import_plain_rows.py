@@ -108,7 +108,7 @@ def test_plain_rows_end_as_rows_checked_one_by_one(
     assert contacts["dup@example.com"][3:5] == ("First", "One")
     assert contacts["dana@example.com"][3] == "Dana"
     assert contacts["long@example.com"][3] == "N" * 200
-    assert contacts["q@example.com"][5] == {"city": 'Zürich "Alt", 8001', "it's \"note\"": "back\\slash"}
+    assert contacts["q@example.com"][5] == {"city": 'Zürich "Alt", 8001', 'it\'s "note"': "back\\slash"}
     assert contacts["tab@example.com"][3:6] == (None, None, {})
     assert [(line, column) for line, column, _, _ in plain["rejects"]] == [(9, 1), (10, None), (11, None), (15, 1),
                                                                           (18, 1)]  # fmt: skip
