@@ -24,6 +24,9 @@ from functools import lru_cache
 import idna
 from flanker.addresslib import address as flanker_address
 
+from app.i18n import N_
+from app.i18n import gettext as _
+
 # Local parts that reach a function rather than a person (RFC 2142 and common practice).
 ROLE_LOCAL_PARTS = frozenset(
     {
@@ -41,6 +44,7 @@ _TLD = r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})"
 _HOST = re.compile(rf"^(?:{_LABEL}\.)+{_TLD}$")
 _FAST = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TLD}$")
 _MAX_LOCAL = 64
+_NO_DOMAIN = N_('"%(raw)s" is not a valid address: "%(domain)s" is not a valid domain name')
 _MAX_ADDRESS = 254
 # _FAST with normalise's length checks (ASCII only, so characters are bytes): one match says a row's address
 # is plain, and `plain_address_sql` then gives its normal form
@@ -80,18 +84,22 @@ def _is_role(local: str) -> bool:
 
 def _build(raw: str, local: str, domain: str, display_name: str = "") -> Address:
     if domain.startswith("["):
-        raise InvalidAddress(f'"{raw}" is not a valid address: address literals such as {domain} are not accepted')
+        raise InvalidAddress(
+            _('"%(raw)s" is not a valid address: address literals such as %(domain)s are not accepted', raw=raw, domain=domain)
+        )  # fmt: skip
     try:
         host = _ace(domain)
     except idna.IDNAError:
-        raise InvalidAddress(f'"{raw}" is not a valid address: "{domain}" is not a valid domain name') from None
+        raise InvalidAddress(_(_NO_DOMAIN, raw=raw, domain=domain)) from None
     if not _HOST.match(host):
-        raise InvalidAddress(f'"{raw}" is not a valid address: "{domain}" is not a valid domain name')
+        raise InvalidAddress(_(_NO_DOMAIN, raw=raw, domain=domain))
     if len(local.encode()) > _MAX_LOCAL:
-        raise InvalidAddress(f'"{raw}" is not a valid address: the part before @ is longer than {_MAX_LOCAL} bytes')
+        raise InvalidAddress(
+            _('"%(raw)s" is not a valid address: the part before @ is longer than %(n)s bytes', raw=raw, n=_MAX_LOCAL)
+        )
     email = f"{local}@{host}"
     if len(email.encode()) > _MAX_ADDRESS:
-        raise InvalidAddress(f'"{raw}" is not a valid address: longer than {_MAX_ADDRESS} bytes')
+        raise InvalidAddress(_('"%(raw)s" is not a valid address: longer than %(n)s bytes', raw=raw, n=_MAX_ADDRESS))
     return Address(email=email, key=f"{local.lower()}@{host}", is_role=_is_role(local), display_name=display_name)
 
 
@@ -131,7 +139,7 @@ def normalise(raw: str) -> Address:
     """Validate one address (`bob@example.com` or `Bob <bob@example.com>`) and return its normal form."""
     text = raw.strip()
     if not text:
-        raise InvalidAddress("empty address")
+        raise InvalidAddress(_("empty address"))
     plain = plain_address(text)
     if plain is not None:
         return Address(*plain)
@@ -139,17 +147,17 @@ def normalise(raw: str) -> Address:
         local, domain = text.rsplit("@", 1)
         return _build(raw, local, domain)
     if "@" not in text:
-        raise InvalidAddress(f'"{raw}" is not a valid address: it has no @')
+        raise InvalidAddress(_('"%(raw)s" is not a valid address: it has no @', raw=raw))
     named = "<" in text
     # flanker reads `a b@c.com` as display name "a" plus b@c.com; a bare address may not contain spaces
     if not named and not text.startswith('"') and re.search(r"\s", text):
-        raise InvalidAddress(f'"{raw}" is not a valid address: it contains a space')
+        raise InvalidAddress(_('"%(raw)s" is not a valid address: it contains a space', raw=raw))
     try:
         parsed = flanker_address.parse(text, addr_spec_only=not named)
     except Exception:  # flanker raises assorted errors on garbage; all mean "not an address"
         parsed = None
     if parsed is None or getattr(parsed, "addr_type", "") != "email":
-        raise InvalidAddress(f'"{raw}" is not a valid address')
+        raise InvalidAddress(_('"%(raw)s" is not a valid address', raw=raw))
     return _build(raw, parsed.mailbox, parsed.hostname, parsed.display_name or "")
 
 

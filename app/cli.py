@@ -95,10 +95,16 @@ def version() -> None:
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date (safe to run any number of times)."""
+    from app.cli_audit import audited
+    from app.db import get_engine
     from app.migrate import current
 
+    before = current(get_engine(get_settings()))
     engine = _upgraded_engine()
-    typer.echo(f"database at revision {current(engine)} ({engine.dialect.name})")
+    after = current(engine)
+    if after != before:  # a repeated upgrade changes nothing: not an action
+        audited(engine, "db upgrade", "db.upgrade", detail={"from": before, "to": after})
+    typer.echo(f"database at revision {after} ({engine.dialect.name})")
 
 
 @cli.command()
@@ -198,14 +204,19 @@ def apikey_create(
     from sqlmodel import Session
 
     from app.apikeys import create_api_key
+    from app.cli_audit import audited
 
     if scope not in ("read", "write"):
         raise typer.BadParameter("scope must be read or write", param_hint="--scope")
-    with Session(_upgraded_engine()) as session:
+    engine = _upgraded_engine()
+    with Session(engine) as session:
         row, plaintext = create_api_key(session, name, scope)  # type: ignore[arg-type]  # scope is one of the Scope literals: checked above
         session.commit()
-        typer.echo(f"key {row.id} ({scope}) for {name}: {plaintext}")
-        typer.echo("Store it now: it cannot be shown again.", err=True)
+        key_id = row.id
+    # after the session ends: on SQLite its read of the new row would keep the audit log's write waiting
+    audited(engine, "apikey create", "settings.api_keys.create", "api_key", key_id, {"scope": scope})
+    typer.echo(f"key {key_id} ({scope}) for {name}: {plaintext}")
+    typer.echo("Store it now: it cannot be shown again.", err=True)
 
 
 @apikey_cli.command("list")
@@ -228,11 +239,14 @@ def apikey_revoke(key_id: int) -> None:
     from sqlmodel import Session
 
     from app.apikeys import revoke_api_key
+    from app.cli_audit import audited
 
-    with Session(_upgraded_engine()) as session:
+    engine = _upgraded_engine()
+    with Session(engine) as session:
         if revoke_api_key(session, key_id) is None:
             raise typer.BadParameter(f"no API key with id {key_id}", param_hint="KEY_ID")
         session.commit()
+    audited(engine, "apikey revoke", "settings.api_keys.revoke", "api_key", key_id)
     typer.echo(f"key {key_id} revoked")
 
 
@@ -256,15 +270,20 @@ def _users(cli: typer.Typer) -> None:
         """Create a user who can sign in to the web pages."""
         from sqlmodel import Session
 
+        from app.cli_audit import audited
         from app.users import UserInvalid, create_user
 
-        with Session(_upgraded_engine()) as session:
+        engine = _upgraded_engine()
+        with Session(engine) as session:
             try:
                 user = create_user(session, email, password, role=role)  # type: ignore[arg-type]  # create_user checks it
             except UserInvalid as exc:
                 raise typer.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
             session.commit()
-            typer.echo(f"user {user.id} created: {user.email} ({user.role})")
+            made = f"user {user.id} created: {user.email} ({user.role})"
+            user_id, detail = user.id, {"email": user.email, "role": user.role}
+        audited(engine, "user create", "users.create", "user", user_id, detail)
+        typer.echo(made)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 
@@ -88,3 +88,12 @@ def fetch(
     """One page of an ordered query (built with an `after_*` helper) and the cursor of the next page."""
     result = session.execute(query.limit(limit + 1))
     return page_of(list(result.scalars() if scalars else result.all()), limit, key)
+
+
+def in_order_made(model: Any, cursor: str | None) -> Any:
+    """A small table's rows in the order they were made (by id), after the cursor."""
+    return after_id(select(model), model.id, cursor)
+
+
+def page_in_order_made(model: Any, session: Session, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    return fetch(session, in_order_made(model, cursor), limit)

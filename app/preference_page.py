@@ -6,7 +6,7 @@ GET only shows (link scanners fetch URLs); every change is a POST carrying the p
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -44,7 +44,7 @@ def _actor(request: Request) -> consent.Actor:
     )
 
 
-def _refused(request: Request, title: str, message: str, status_code: int) -> HTMLResponse:
+def _message(request: Request, title: str, message: str, status_code: int) -> HTMLResponse:
     ctx = {"title": title, "message": message}
     return pages.TemplateResponse(request, "preferences_refused.html", ctx, status_code=status_code)
 
@@ -60,7 +60,7 @@ def _open(link: "Link") -> Contact:
 
 def _link_refused(request: Request, exc: LookupError) -> HTMLResponse:
     if isinstance(exc, preferences.LinkExpired):
-        return _refused(
+        return _message(
             request,
             _("This link has expired"),
             _(
@@ -69,7 +69,7 @@ def _link_refused(request: Request, exc: LookupError) -> HTMLResponse:
             ),  # fmt: skip
             410,
         )
-    return _refused(
+    return _message(
         request,
         _("This link is not valid"),
         _(
@@ -141,7 +141,7 @@ async def _opened(link: Link) -> Contact | HTMLResponse:
     try:
         preferences.check_form_token(link.secret, link.token, sent if isinstance(sent, str) else None, now)
     except preferences.FormRefused:
-        return _refused(
+        return _message(
             link.request,
             _("Nothing was changed"),
             _("The form was out of date or did not come from this page. Open the page again and repeat your choice."),
@@ -153,32 +153,40 @@ async def _opened(link: Link) -> Contact | HTMLResponse:
 # what the page says after a list change, translated when it is shown
 _LEFT = N_("You are unsubscribed from %(list)s.")
 _JOINED = N_("You are subscribed to %(list)s.")
+_CONFIRMED = N_("Your subscription to %(list)s is confirmed.")
+_CANCELLED = N_("Your signup to %(list)s is cancelled.")
 
 
-async def _change_list(link: Link, change: Callable[[Contact], str], notice: str) -> HTMLResponse:
-    """Leave or join one list: CHANGE does it and names the list, NOTICE says so on the page shown again."""
+ListChange = Literal["leave", "join", "confirm", "cancel"]
+
+
+@router.post("/p/{token}/lists/{list_id}/{change}", response_class=HTMLResponse)
+async def change_list(list_id: int, change: ListChange, link: LinkDep) -> HTMLResponse:
+    """Leave or join one list, or confirm or cancel a signup to it that waits for its confirmation; the page
+    shown again says what was done."""
     contact = await _opened(link)
     if isinstance(contact, HTMLResponse):
         return contact
+    assert contact.id is not None
+    session, actor, now = link.session, _actor(link.request), utcnow()
+    do: Callable[[], str]
+    do, notice = {
+        "leave": (partial(preferences.leave, session, contact, list_id, actor), _LEFT),
+        "join": (partial(preferences.join, session, contact, list_id, actor, now), _JOINED),
+        "confirm": (partial(preferences.confirm, session, contact, list_id, actor, now), _CONFIRMED),
+        "cancel": (partial(preferences.cancel, session, contact, list_id, actor, now), _CANCELLED),
+    }[change]
     try:
-        name = change(contact)
+        name = do()
     except preferences.NotAllowed as exc:
         link.session.rollback()
         return _page(link, contact, form=FormState({"lists": str(exc)}, {}, 422))
     link.session.commit()
+    if not preferences.still_held(link.session, contact.id):  # a cancelled signup was all there was of them
+        return _message(
+            link.request, _(notice, list=name), _("Your address is deleted: you will get no e-mail from us."), 200
+        )
     return _page(link, contact, _(notice, list=name))
-
-
-@router.post("/p/{token}/lists/{list_id}/leave", response_class=HTMLResponse)
-async def leave(list_id: int, link: LinkDep) -> HTMLResponse:
-    change = partial(preferences.leave, link.session, list_id=list_id, actor=_actor(link.request))
-    return await _change_list(link, change, _LEFT)
-
-
-@router.post("/p/{token}/lists/{list_id}/join", response_class=HTMLResponse)
-async def join(list_id: int, link: LinkDep) -> HTMLResponse:
-    change = partial(preferences.join, link.session, list_id=list_id, actor=_actor(link.request), now=utcnow())
-    return await _change_list(link, change, _JOINED)
 
 
 @router.post("/p/{token}/everything", response_class=HTMLResponse)

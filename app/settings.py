@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.paths import default_data_dir
@@ -84,6 +84,26 @@ class Settings(BaseSettings):
     dkim_domain: str | None = None
     dkim_private_key_file: str | None = None
 
+    # Preflight (the checks before launch)
+    spamassassin_host: str | None = Field(
+        default=None, description="spamd (SpamAssassin) the preflight asks for a spam score; unset: no score"
+    )
+    spamassassin_port: int = Field(default=783, ge=1, le=65535)
+    sending_addresses: list[IPvAnyAddress] = Field(
+        default_factory=list,
+        description="the addresses receivers see the mail come from (a relay provider's outbound IPs), for the"
+        " preflight's SPF and PTR checks; empty: the relay host's addresses",
+    )
+    sending_helo_name: str | None = Field(
+        default=None, description="the name the outbound server says HELO with; unset: the relay's greeting name"
+    )
+    preflight_cache_seconds: float = Field(
+        default=300.0, ge=0, description="a campaign's preflight result is reused this long unless asked again"
+    )
+    preflight_max_message_bytes: int = Field(
+        default=102 * 1024, ge=1024, description="a message past this size is a problem (Gmail clips at 102 KB)"
+    )
+
     # Sending worker
     retry_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_MINUTES))
     worker_batch: int = 200
@@ -143,6 +163,13 @@ class Settings(BaseSettings):
     # Addresses
     check_mx: bool = False
 
+    # Languages
+    default_language: str = Field(
+        default="en",
+        description="the installation's language (en, de): of the pages when the browser names none we speak, and of "
+        "the mails to a contact or invitee whose language is not known",
+    )
+
     # Users of the web pages
     invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
 
@@ -154,11 +181,22 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="signup posts per client IP a minute; 0 = off"
     )
     signup_rate_burst: int = Field(default=20, ge=1, description="signup posts one IP may make at once")
-    signup_mail_poll_seconds: float = Field(default=5.0, gt=0, description="how often due signup mails are sent")
+    signup_mail_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often the signups taken are carried out and due signup mails sent"
+    )
     # Subscribers
     preferences_valid_days: int = Field(
         default=180, gt=0, description="a message's link to the contact's preference page works this long"
     )
+
+    @field_validator("default_language")
+    @classmethod
+    def _a_language_we_speak(cls, language: str) -> str:
+        from app.i18n import LANGUAGES, supported
+
+        if supported(language) != language:
+            raise ValueError(f"choose one of {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -513,6 +513,8 @@ def _from_a_person(rep: Report) -> bool:
         return False
     if not _REPLY_OR_FORWARD.match(rep.subject):
         return False
+    if rep.mail.header("return-path").strip() == "<>" or rep.mail.header("auto-submitted").lower().startswith("auto-"):
+        return False  # RFC 5321 4.5.5 / RFC 3834: a null sender or an automatic message is no person's forward
     return textscan.BOUNCE_FROM.search(rep.from_) is None and not _machine_sender(rep.from_)
 
 

@@ -1,8 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -51,6 +53,13 @@ def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str)
         assert current(engine) == revisions[-1]
         with engine.connect() as conn:
             assert conn.execute(text("SELECT email FROM suppression")).scalars().all() == ["kept@example.com"]
+            # the upgrade is in the audit log, with who ran it
+            [(actor, action, detail)] = conn.execute(text("SELECT actor, action, detail FROM audit_log")).all()
+            assert actor.startswith("cli:") and action == "db.upgrade"
+            assert (detail if isinstance(detail, dict) else json.loads(detail)) == {
+                "from": earlier,
+                "to": revisions[-1],
+            }
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True, "include_name": modelled}),
                 SQLModel.metadata,
@@ -147,6 +156,92 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
     engine.dispose()
 
 
+def test_plain_two_factor_seeds_are_sealed_on_upgrade_and_opened_on_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    from app.sealed import unseal
+    from app.settings import get_settings
+    from app.users.totp import check_second_factor
+
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0012")
+    seed = pyotp.random_base32()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO web_user (email, password_hash, role, failed_logins, created_at, totp_secret) "
+                          "VALUES ('two@example.com', 'x', 'admin', 0, '2026-01-01 00:00:00', :s)"), {"s": seed})  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT totp_secret FROM web_user")).scalar_one()
+        user_id = conn.execute(text("SELECT id FROM web_user")).scalar_one()
+    assert seed not in raw and unseal(get_settings(), raw) == seed
+    assert check_second_factor(engine, get_settings(), user_id, pyotp.TOTP(seed).now()) == "totp"  # signs in as before
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT totp_secret FROM web_user")).scalar_one() == seed
+    engine.dispose()
+
+
 def test_the_head_read_from_the_migration_files_is_alembics(empty_db_url: str) -> None:
     """`upgrade` skips Alembic when the database is at this head: a misread one would leave a database behind."""
     assert head() == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+
+
+def test_campaigns_from_before_relays_send_as_before_and_the_downgrade_keeps_them(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0012")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign (id, name, from_name, from_address, subject, html_template, text_template, list_ids, "
+            f"state, audience_counts, created_at, updated_at) VALUES (1, 'c', '', 'n@x.org', 's', '', '', '[]', "
+            f"'draft', '{{}}', {stamp}, {stamp})"))  # fmt: skip
+    upgrade(engine)
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT identity_id, relay_ids, headers FROM campaign")).one()
+        assert row[0] is None
+        assert (json.loads(row[1]) if isinstance(row[1], str) else row[1]) == []
+        assert (json.loads(row[2]) if isinstance(row[2], str) else row[2]) == {}
+        conn.execute(text(
+            "INSERT INTO relay (name, host, port, security, connections, rate, weight, enabled, created_at, updated_at) "
+            f"VALUES ('r', '127.0.0.1', 2587, 'starttls', 4, 0, 1, true, {stamp}, {stamp})"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    assert not {"relay", "sending_identity"} & set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["c"]
+    engine.dispose()
+
+
+def test_imports_and_invitations_from_before_languages_keep_theirs_and_the_downgrade_drops_the_column(
+    empty_db_url: str,
+) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mailing_list (name, description, created_at) VALUES ('L', '', '2026-01-01')"))
+        conn.execute(text("INSERT INTO import_job (list_id, filename, format, state, size_bytes, bytes_read, "
+                          "column_mapping, rows_read, added, updated, duplicates, invalid, suppressed, created_at) "
+                          "SELECT id, 'old.csv', 'csv', 'done', 0, 0, '{}', 0, 0, 0, 0, 0, 0, '2026-01-01' "
+                          "FROM mailing_list"))  # fmt: skip
+    upgrade(engine, "0015")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT filename, language FROM import_job")).one() == ("old.csv", None)
+        conn.execute(text("UPDATE import_job SET language = 'de'"))
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    for table in ("import_job", "user_invite", "signup_request"):
+        assert "language" not in {c["name"] for c in inspect(engine).get_columns(table)}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT filename FROM import_job")).scalar_one() == "old.csv"
+    engine.dispose()

@@ -13,6 +13,7 @@ from app.api import (
     fields,
     imports,
     lists,
+    senders,
     signup,
     suppressions,
     webhooks,
@@ -30,7 +31,19 @@ api_router = APIRouter(
 # A request is matched against the routers in this order, and each router passed costs time (FastAPI
 # tries every route of it): the campaigns come first for the clients polling a sending campaign. /docs
 # groups the routes by tag, in the order app.api.openapi.TAGS gives.
-for module in (campaigns, lists, signup, imports, contacts, fields, suppressions, audience, bounces, webhooks):
+for module in (
+    campaigns,
+    lists,
+    signup,
+    imports,
+    contacts,
+    fields,
+    suppressions,
+    audience,
+    bounces,
+    webhooks,
+    senders,
+):
     api_router.include_router(module.router)
 
 

@@ -1,4 +1,4 @@
-"""/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, progress, ledger search."""
+"""/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, preflight, progress, ledger search."""
 
 from collections.abc import Callable
 
@@ -7,12 +7,14 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from app.api import campaign_cache
 from app.api.errors import request_error
 from app.api.pagination import CursorQuery, LimitQuery, Page
+from app.deliverability.preflight.schemas import PreflightPublic, PreflightRequest
+from app.deliverability.preflight.service import campaign_preflight
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
 from app.sending import queries
 from app.sending.relay import RelayError
-from app.sending.render import render_limits
+from app.sending.render import RenderFailed, field_name, render_limits
 from app.sending.schemas import (
     CampaignCreate,
     CampaignPublic,
@@ -30,7 +32,7 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_NULLABLE = {"reply_to", "send_at"}
+_NULLABLE = {"reply_to", "send_at", "identity_id"}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -174,6 +176,26 @@ def test_send_campaign(
     except RelayError as exc:
         raise HTTPException(502, detail=f"relay {exc.kind} error: {exc}") from exc
     return [TestSendItem(address=r.address, ok=r.ok, reply=r.reply) for r in results]
+
+
+@router.post("/{campaign_id}/preflight", response_model=PreflightPublic)
+def preflight_campaign(
+    campaign_id: Id,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    body: PreflightRequest | None = None,
+) -> PreflightPublic:
+    """Check what receivers will check (SPF, DKIM, DMARC alignment, PTR/HELO, one-click unsubscribe, a visible
+    unsubscribe link, size, spam score) on a message rendered for the campaign's first contact; each problem
+    says what to change. Kept for BULKMAIL_PREFLIGHT_CACHE_SECONDS unless `refresh`."""
+    campaign = _get(session, campaign_id)
+    _checked(session, campaign, settings)
+    try:
+        report = campaign_preflight(session, engine, settings, campaign, refresh=body is not None and body.refresh)
+    except RenderFailed as exc:  # the first contact's values break a template
+        raise _invalid(field_name(exc.part), str(exc)) from exc
+    return PreflightPublic.of(campaign_id, report)
 
 
 @router.get("/{campaign_id}/deliveries", response_model=Page[DeliveryPublic])

@@ -6,7 +6,8 @@ a JSON `pointer` into the body (body fields only) and a message. Pages outside /
 own error responses."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.keyset import BadCursor
+from app.sending.refused import Refused
 
 T = TypeVar("T")
 
@@ -86,6 +88,17 @@ def request_error(status: int, loc: list[Any], msg: str, type_: str = "value_err
     """An error about one part of the request, raised in FastAPI's validation shape so the problem
     names the field the same way a validation error does."""
     return HTTPException(status, detail=[{"loc": loc, "msg": msg, "type": type_}])
+
+
+@contextmanager
+def refusals(path_param: str | None = None) -> Iterator[None]:
+    """A feature package's Refused as a problem naming its body field (or the path parameter PATH_PARAM, for
+    a row that cannot go)."""
+    try:
+        yield
+    except Refused as exc:
+        loc = ["path", path_param] if path_param else ["body", exc.field]
+        raise request_error(exc.status, loc, str(exc)) from None
 
 
 def get_or_404(session: Session, model: type[T], ident: int, param: str, noun: str) -> T:

@@ -176,6 +176,11 @@ TAGS = [
     {"name": "campaigns", "description": "Compose, launch, pause, resume and cancel; progress and the ledger."},
     {"name": "bounces", "description": "Bounce records and the sweeps of the bounce mailbox."},
     {"name": "webhooks", "description": "Endpoints that receive events, and every delivery to them."},
+    {"name": "relays", "description": "The relays campaigns go through: weights, failover and each one's state."},
+    {
+        "name": "identities",
+        "description": "Sending identities: From domain, DKIM key and its DNS record, bounce address.",
+    },
 ]
 
 

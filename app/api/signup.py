@@ -17,7 +17,7 @@ from app.subscription.schemas import (
     SubscribeAccepted,
     SubscribeRequest,
 )
-from app.subscription.signup import NoSuchForm, SignupRefused, Submission, subscribe
+from app.subscription.signup import NoSuchForm, SignupRefused, Submission, request_signup
 
 router = APIRouter(tags=["signup"])
 
@@ -68,7 +68,8 @@ def update_signup(
     response_model=SubscribeAccepted,
     status_code=202,
     description="Subscribe a person who signed up on the CMS's own form (private lists too). The answer is the "
-    "same for a new, waiting, subscribed or suppressed address.",
+    "same for a new, waiting, subscribed or suppressed address, and so is the time it takes: the values are "
+    "checked now and the signup is carried out by the background job moments later.",
 )
 async def subscribe_person(
     list_id: Id, body: SubscribeRequest, request: Request, session: SessionDep, engine: EngineDep
@@ -87,9 +88,10 @@ async def subscribe_person(
         last_name=body.last_name,
         fields=body.fields,
         consent_version=body.consent_text_version,
+        language=body.language,
     )
     try:
-        await run_in_threadpool(subscribe, engine, list_id, submission, actor, False)
+        await run_in_threadpool(request_signup, engine, list_id, submission, actor, False)
     except NoSuchForm as exc:
         raise request_error(404, ["path", "list_id"], str(exc), "not_found") from None
     except SignupRefused as exc:

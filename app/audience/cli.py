@@ -70,6 +70,7 @@ def import_command(
     from app.audience.importer import INDEX_NOW_BYTES, import_file
     from app.audience.jobs import INDEX_EVERY_MINUTES
     from app.audience.sources.detect import FORMATS
+    from app.cli_audit import audited
     from app.models import ImportJob, ImportReject, MailingList
     from app.settings import get_settings
 
@@ -93,6 +94,7 @@ def import_command(
             ml = MailingList(name=list_name)
             session.add(ml)
             session.commit()
+            audited(engine, "import", "lists.create", "list", ml.id)
             typer.echo(f'created list "{list_name}"')
     size = file.stat().st_size
     with typer.progressbar(length=max(size, 1), label=f"importing {file.name}", show_eta=True) as bar:
@@ -104,6 +106,8 @@ def import_command(
 
         assert ml.id is not None  # stored above
         job = import_file(engine, get_settings(), ml.id, str(file), format, mapping, progress)
+    # a failed import may have stored part of the file (each batch commits): recorded either way
+    audited(engine, "import", "lists.import", "list", ml.id, {"import": job.id, "file": file.name, "state": job.state})
     typer.echo(f"import {job.id} ({job.format}) {job.state}: {_report(job)}")
     if job.size_bytes > INDEX_NOW_BYTES:
         # indexing a big file's contacts for search takes minutes: the service does it in the background

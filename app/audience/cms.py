@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from app.addresses import Address, InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.audience.search import index_contacts
-from app.audience.store import add_members
+from app.audience.store import add_members, confirm_pending
 from app.models import Contact, Delivery, ListMember
 from app.subscription import consent
 from app.subscription.erasure import erased_among
@@ -50,6 +50,7 @@ def _merge_into(session: Session, keep: Contact, gone: Contact) -> None:
                     list_id=member.list_id,
                     contact_id=keep.id,
                     source=member.source,
+                    status=member.status,  # a signup waiting for its confirmation still waits
                     import_id=member.import_id,
                     added_at=member.added_at,
                 )
@@ -84,7 +85,8 @@ def upsert_users(
     session: Session, users: list[CmsUser], list_id: int | None, now: datetime, actor: consent.Actor | None = None
 ) -> list[RowResult]:
     """One result per user, in order; each contact added or changed gets a `cms` row in the consent
-    ledger. An erased person's address is refused (`erased`). The caller commits."""
+    ledger, and a membership of the list still waiting for a signup's confirmation is confirmed (a
+    `confirm` row naming the API key). An erased person's address is refused (`erased`). The caller commits."""
     results, valid = _screen(users)
     valid = _checked(session, valid, results)
     ext_ids = [u.external_id for _, u, _ in valid]
@@ -108,9 +110,14 @@ def upsert_users(
         add_members(session, list_id, ids, "cms", now)
     touched = [r.contact_id for r in results if r.contact_id is not None and r.status in ("added", "updated")]
     index_contacts(session, touched)
+    actor = actor or consent.Actor(consent.ActorKind.API_KEY)
     # a row for every contact the push changed or put in the list
     entries = [consent.Entry(c, consent.Action.CMS, list_id, "CMS push") for c in ids if c in joined or c in touched]
-    consent.append(session, entries, actor or consent.Actor(consent.ActorKind.API_KEY), now)
+    consent.append(session, entries, actor, now)
+    if list_id is not None:  # the organisation vouches for their consent: a waiting signup is confirmed
+        confirm_pending(
+            session, list_id, ids, consent.Entry(0, consent.Action.CONFIRM, list_id, "CMS push"), actor, now
+        )
     return results
 
 

@@ -24,6 +24,7 @@ from app.audience.schemas import (
 from app.audience.search import ContactFilter, index_contacts, ordered, statuses
 from app.audience.why import why
 from app.i18n import LANGUAGES, supported
+from app.i18n import gettext as _
 from app.keyset import after_id, fetch
 from app.models import (
     Bounce,
@@ -120,7 +121,9 @@ def update(
     if language is not None:
         chosen = supported(language) if language else None
         if language and chosen != language.strip().lower():
-            raise ContactInvalid([("language", f"choose one of {', '.join(LANGUAGES)}, or leave it empty")])
+            raise ContactInvalid(
+                [("language", _("choose one of %(choices)s, or leave it empty", choices=", ".join(LANGUAGES)))]
+            )
         if chosen != contact.language:
             contact.language = chosen
             changed.append("language")

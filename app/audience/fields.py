@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.db import save_given
+from app.i18n import gettext as _
 from app.keyset import after_name_id, fetch
 from app.models import CustomField, utcnow
 
@@ -75,17 +76,17 @@ def all_fields(session: Session) -> Sequence[CustomField]:
 def _check_definition(name: str, label: str, type_: str, choices: Sequence[str]) -> list[str]:
     if not NAME.match(name):
         raise FieldProblem(
-            "name", "use lower-case letters, digits and _ (starting with a letter, at most 64), e.g. company"
+            "name", _("use lower-case letters, digits and _ (starting with a letter, at most 64), e.g. company")
         )
     if name in RESERVED:
-        raise FieldProblem("name", f'"{name}" is a built-in template name; choose another')
+        raise FieldProblem("name", _('"%(name)s" is a built-in template name; choose another', name=name))
     if not label.strip():
-        raise FieldProblem("label", "fill this in")
+        raise FieldProblem("label", _("fill this in"))
     if type_ not in TYPES:
-        raise FieldProblem("type", f"one of {', '.join(TYPES)}")
+        raise FieldProblem("type", _("one of %(types)s", types=", ".join(TYPES)))
     cleaned = list(dict.fromkeys(c.strip() for c in choices if c.strip()))
     if type_ == "choice" and not cleaned:
-        raise FieldProblem("choices", "a choice field needs at least one option")
+        raise FieldProblem("choices", _("a choice field needs at least one option"))
     return cleaned if type_ == "choice" else []
 
 
@@ -103,7 +104,7 @@ def define(
     name = name.strip()
     cleaned = _check_definition(name, label, type_, choices)
     if session.execute(select(col(CustomField.id)).where(col(CustomField.name) == name)).first() is not None:
-        raise FieldProblem("name", f'a field named "{name}" already exists')
+        raise FieldProblem("name", _('a field named "%(name)s" already exists', name=name))
     field = CustomField(
         name=name,
         label=label.strip(),
@@ -153,15 +154,15 @@ def convert(field: Definition, value: Any) -> Any:
     """The value as stored for this field (None: empty); raises FieldProblem naming the field."""
     if _empty(value):
         if field.required:
-            raise FieldProblem(field.name, "is required")
+            raise FieldProblem(field.name, _("is required"))
         return None
     text = value.strip() if isinstance(value, str) else value
     if field.type == "text":
         if not isinstance(text, str | int | float) or isinstance(text, bool):
-            raise FieldProblem(field.name, "expected text")
+            raise FieldProblem(field.name, _("expected text"))
         text = str(text)
         if len(text) > TEXT_MAX:
-            raise FieldProblem(field.name, f"too long: at most {TEXT_MAX} characters")
+            raise FieldProblem(field.name, _("too long: at most %(n)s characters", n=TEXT_MAX))
         return text
     if field.type == "number":
         return _number(field, text)
@@ -175,16 +176,18 @@ def convert(field: Definition, value: Any) -> Any:
             return True
         if word in _FALSE:
             return False
-        raise FieldProblem(field.name, f'expected yes or no (true/false), not "{text}"')
+        raise FieldProblem(field.name, _('expected yes or no (true/false), not "%(value)s"', value=text))
     for choice in field.choices:  # choice
         if str(text).lower() == choice.lower():
             return choice
-    raise FieldProblem(field.name, f'"{text}" is not one of: {", ".join(field.choices)}')
+    raise FieldProblem(
+        field.name, _('"%(value)s" is not one of: %(choices)s', value=text, choices=", ".join(field.choices))
+    )
 
 
 def _number(field: Definition, value: Any) -> int | float:
     if isinstance(value, bool):
-        raise FieldProblem(field.name, "expected a number")
+        raise FieldProblem(field.name, _("expected a number"))
     if isinstance(value, int | float):
         number: float = value
     else:
@@ -196,9 +199,9 @@ def _number(field: Definition, value: Any) -> int | float:
         try:
             number = float(raw)
         except ValueError:
-            raise FieldProblem(field.name, f'expected a number, not "{value}"') from None
+            raise FieldProblem(field.name, _('expected a number, not "%(value)s"', value=value)) from None
     if not math.isfinite(number):
-        raise FieldProblem(field.name, "expected a finite number")
+        raise FieldProblem(field.name, _("expected a finite number"))
     return int(number) if float(number).is_integer() and abs(number) < 2**53 else number
 
 
@@ -213,7 +216,7 @@ def _date(field: Definition, value: Any) -> str:
             return datetime.strptime(raw, pattern).date().isoformat()
         except ValueError:
             continue
-    raise FieldProblem(field.name, f'expected a date such as 2026-05-01, not "{value}"')
+    raise FieldProblem(field.name, _('expected a date such as 2026-05-01, not "%(value)s"', value=value))
 
 
 def clean(
@@ -234,7 +237,9 @@ def clean(
         except FieldProblem as exc:
             problems.append(exc)
     if complete:
-        problems += [FieldProblem(f.name, "is required") for f in fields.values() if f.required and f.name not in out]
+        problems += [
+            FieldProblem(f.name, _("is required")) for f in fields.values() if f.required and f.name not in out
+        ]
     return out, problems
 
 

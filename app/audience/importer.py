@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlmodel import Session, col
 
+from app import i18n
 from app.addresses import InvalidAddress, has_mx, normalise, plain_address
 from app.audience import fields as custom_fields
 from app.audience.search import index_missing
@@ -31,6 +32,8 @@ from app.audience.sources.base import split_name
 from app.audience.sources.csv_file import Chunk, CsvSource
 from app.audience.store import BatchResult, ImportRow, ImportStore
 from app.db import is_postgresql, session_scope
+from app.i18n import N_
+from app.i18n import gettext as _
 from app.models import ImportJob, ImportReject, utcnow
 from app.models.types import NAME_LENGTH, TEXT_LENGTH
 from app.settings import Settings
@@ -47,7 +50,7 @@ BATCH_ROWS = 10_000
 COMMIT_ROWS = 100_000
 COMMIT_SECONDS = 5.0
 INDEX_NOW_BYTES = 2_000_000  # an import this small is searchable when it ends; a bigger one a moment later
-ERASED_REASON = "erased: this address was erased at its owner's request and is not imported again"
+ERASED_REASON = N_("erased: this address was erased at its owner's request and is not imported again")
 ANALYZE_AFTER = 10_000
 STALE_AFTER = timedelta(minutes=2)
 CSV_FAMILY = ("csv", "outlook", "google", "dynamics")
@@ -92,6 +95,7 @@ class _Run:
         self.rows_read = self.invalid = self.duplicates = 0
         self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
         self.writer: threading.Thread | None = None
+        self.erased_reason = _(ERASED_REASON)  # here: the writing thread does not share the job's language
         self.failure: BaseException | None = None
         self.fields: dict[str, custom_fields.Definition] = {}
         self.any_erased = True
@@ -102,7 +106,7 @@ class _Run:
     def map_fields(self, mapping: dict[str, Any], chosen: dict[str, str]) -> None:
         """Which columns feed which custom fields (chosen ones, or headers that read like a field)."""
         if not isinstance(chosen, dict):
-            raise ImportFailed("column_mapping.fields: give an object of column name -> custom field name")
+            raise ImportFailed(_("column_mapping.fields: give an object of column name -> custom field name"))
         self.fields = custom_fields.definitions(self.session)
         # most installations have erased nobody: then no batch needs the hashes worked out
         self.any_erased = any_erased(self.session)
@@ -110,7 +114,10 @@ class _Run:
             return
         for header, name in chosen.items():
             if name and name not in self.fields:
-                raise ImportFailed(f'column_mapping.fields: no custom field named "{name}" (for column "{header}")')
+                raise ImportFailed(
+                    _('column_mapping.fields: no custom field named "%(name)s" (for column "%(column)s")',
+                      name=name, column=header)
+                )  # fmt: skip
         headers = list(mapping.get("attributes") or [])
         self.field_of = custom_fields.column_fields(headers, self.fields, chosen)
         columns = mapping.get("attribute_columns") or {}
@@ -135,7 +142,7 @@ class _Run:
             self.reject(record.line, None, record.raw, record.problem)
             return
         if not record.addresses:
-            self.reject(record.line, None, record.raw, "no address in this row")
+            self.reject(record.line, None, record.raw, _("no address in this row"))
             return
         for candidate in record.addresses:
             plain = None if candidate.display_name else plain_address(candidate.raw)
@@ -155,7 +162,7 @@ class _Run:
                     candidate.line or record.line,
                     candidate.column,
                     candidate.raw,
-                    f'"{candidate.raw}": its domain accepts no mail (no MX)',
+                    _('"%(address)s": its domain accepts no mail (no MX)', address=candidate.raw),
                 )
                 continue
             if key in self.rows:
@@ -265,7 +272,7 @@ class _Run:
         if erased:  # the reject keeps no trace of the address
             rows = [r for r in rows if r[1] not in erased]
             lines = sorted(batch.lines[k] for k in erased)
-            batch.rejects += [{"import_id": job.id, "line": n, "column": None, "value": "", "reason": ERASED_REASON}
+            batch.rejects += [{"import_id": job.id, "line": n, "column": None, "value": "", "reason": self.erased_reason}
                               for n in lines]  # fmt: skip
             job.invalid += len(lines)
         if rows or batch.plain:
@@ -328,7 +335,16 @@ def _discard_upload(job: ImportJob, settings: Settings) -> None:
 
 
 def run_import(engine: Engine, settings: Settings, job_id: int, progress: Progress | None = None) -> ImportJob:
-    """Process a claimed job to the end. Never raises for a bad file: the job ends `failed` with the reason."""
+    """Process a claimed job to the end, its reasons in its language. Never raises for a bad file: the job ends
+    `failed` with the reason."""
+    with Session(engine) as session:
+        job = session.get(ImportJob, job_id)
+        language = job.language if job is not None else None
+    with i18n.speaking(language):
+        return _run_import(engine, settings, job_id, progress)
+
+
+def _run_import(engine: Engine, settings: Settings, job_id: int, progress: Progress | None) -> ImportJob:
     # one connection throughout: the staging table is the connection's own
     with engine.connect() as connection, Session(connection, expire_on_commit=False) as session:
         job = session.get(ImportJob, job_id)
@@ -401,6 +417,7 @@ class ImportFile:
     filename: str
     fmt: str = "auto"
     mapping: dict[str, Any] | None = None
+    language: str | None = None  # the reject reasons' (the page's that starts it); None: English, as the API's
 
 
 def create_job(session: Session, file: ImportFile) -> ImportJob:
@@ -412,6 +429,7 @@ def create_job(session: Session, file: ImportFile) -> ImportJob:
         stored_path=str(file.path),
         size_bytes=file.path.stat().st_size,
         column_mapping={"requested_format": file.fmt, "requested": file.mapping or {}},
+        language=i18n.supported(file.language),
     )
     session.add(job)
     session.commit()

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -27,6 +27,7 @@ from app.audience.sources.csv_file import PlainLayout
 from app.db import is_postgresql
 from app.i18n import gettext as _
 from app.models import Contact, ListMember, Suppression
+from app.models.states import MemberStatus
 from app.models.types import NAME_LENGTH, UTCDateTime
 from app.subscription import consent
 
@@ -164,8 +165,11 @@ def upsert_batch(
         forget(session, [c["b_id"] for c in plan.changes])
     joining = [r.key for r in rows if r.key not in known or not known[r.key].is_member]
     new_members = _join_list(session, joining, list_id, source, import_id, now)
+    actor = actor or consent.Actor(consent.ActorKind.IMPORT)
     if joined is not None and new_members:
-        consent.append_many(session, new_members, joined, actor or consent.Actor(consent.ActorKind.IMPORT), now)
+        consent.append_many(session, new_members, joined, actor, now)
+    if joined is not None:
+        _vouch(session, list_id, [k.contact_id for k in known.values() if k.is_member], joined, actor, now)
     if index_now:
         ids_now = select(_contact.c.id).where(key_in(session, _contact.c.email_key, [r.key for r in rows]))
         index_contacts(session, list(session.execute(ids_now).scalars()))
@@ -264,6 +268,13 @@ def _join_list(
     return list(added.scalars())
 
 
+def _vouch(
+    session: Session, list_id: int, members: Sequence[int], joined: consent.Entry, actor: consent.Actor, now: datetime
+) -> None:
+    """An import confirms the waiting signups among the members it brings again, under its own name."""
+    confirm_pending(session, list_id, members, replace(joined, action=consent.Action.CONFIRM), actor, now)
+
+
 def add_members(session: Session, list_id: int, contact_ids: Sequence[int], source: str, now: datetime) -> None:
     """Put contacts in a list (one executemany); those already in it stay as they are."""
     if not contact_ids:
@@ -272,6 +283,46 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     session.execute(
         stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
     )
+
+
+def confirm_pending(
+    session: Session,
+    list_id: int,
+    contact_ids: Sequence[int],
+    vouched: consent.Entry,
+    actor: consent.Actor,
+    now: datetime,
+) -> list[int]:
+    """An import or a CMS push vouches for the consent of the people it brings: those of CONTACT_IDS whose
+    membership of the list still waits for a signup's confirmation become `subscribed`, each with VOUCHED (a
+    `confirm`, its contact id aside) in the consent ledger. Returns their ids. The caller commits."""
+    if not contact_ids:
+        return []
+    # the list's few waiting signups (a partial index holds only them), not a statement over every id given
+    waiting = set(
+        session.execute(
+            select(_member.c.contact_id).where(
+                _member.c.list_id == list_id, _member.c.status == MemberStatus.UNCONFIRMED
+            )
+        ).scalars()
+    )
+    pending = sorted(waiting.intersection(contact_ids))
+    if not pending:
+        return []
+    confirmed = list(
+        session.execute(
+            update(_member)
+            .where(
+                _member.c.list_id == list_id,
+                _member.c.status == MemberStatus.UNCONFIRMED,
+                _member.c.contact_id.in_(pending),
+            )
+            .values(status=MemberStatus.SUBSCRIBED)
+            .returning(_member.c.contact_id)
+        ).scalars()
+    )
+    consent.append_many(session, confirmed, vouched, actor, now)
+    return confirmed
 
 
 # An import's row checked one by one (a tuple, not an object):
@@ -583,6 +634,9 @@ class ImportStore:
         new_members = _join_list(self.session, [r.key for r in rows], list_id, source, import_id, now)
         if self.joined is not None and new_members:
             consent.append_many(self.session, new_members, self.joined, self.actor, now)
+        if self.joined is not None:
+            members = [k.contact_id for k in known.values() if k.is_member]
+            _vouch(self.session, list_id, members, self.joined, self.actor, now)
         if self.index_now:
             index_contacts(self.session, [k.contact_id for k in known.values()])
         return {r.key for r in rows} - set(plan.counted)

@@ -24,12 +24,15 @@ def sweep() -> None:
     """Sweep the bounce mailbox now: record bounces, complaints, auto-replies and unsubscribe mails,
     apply the suppression policy, and delete only what was recorded."""
     from app.bounces.sweep import run_sweep
+    from app.cli_audit import audited
     from app.settings import get_settings
 
-    result = run_sweep(get_settings(), _engine(), trigger="cli")
+    engine = _engine()
+    result = run_sweep(get_settings(), engine, trigger="cli")
     if result is None:
         typer.echo("another sweep is running; nothing done", err=True)
         raise typer.Exit(3)
+    audited(engine, "sweep", "bounces.sweep", "sweep", result.id, {"state": result.state, "recorded": result.recorded})
     typer.echo(
         f"sweep {result.id} {result.state}: seen {result.seen}, recorded {result.recorded}, "
         f"deleted {result.deleted}, kept {result.kept}, errors {result.errors}"

@@ -4,9 +4,12 @@ Marking text here (``_("...")`` in Python, ``{{ _("...") }}`` in templates) is w
 catalogue (``bulkmail i18n update`` extracts it); placeholders are named (``_("Hello %(name)s", name=x)``) so a
 translation may reorder them. The API's problem+json texts stay English: they are for programs, not people.
 
-The language is per request: a middleware starts every request in the browser's language (Accept-Language), the
-signed-in user's choice or a subscriber page's contact then overrides it with ``use``."""
+The language is per request: a middleware starts every request in the browser's language (Accept-Language, else the
+installation's, BULKMAIL_DEFAULT_LANGUAGE), the signed-in user's choice or a subscriber page's contact then overrides it
+with ``use``. A background job has no request: it writes to each person inside ``speaking(their language)``."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -52,9 +55,20 @@ def from_accept_language(header: str | None) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
-def begin(language: str | None) -> None:
-    """Start a request (or a task) in this language (the default when it is not supported)."""
-    _choice.set(_Choice(supported(language) or DEFAULT))
+def begin(language: str | None, fallback: str = DEFAULT) -> None:
+    """Start a request (or a task) in this language (FALLBACK when it is not supported)."""
+    _choice.set(_Choice(supported(language) or supported(fallback) or DEFAULT))
+
+
+@contextmanager
+def speaking(language: str | None, fallback: str = DEFAULT) -> Iterator[None]:
+    """Run a block in this language (FALLBACK when it is not supported), then go back to the language before:
+    what a background job writes to one person (a mail) speaks theirs, with no request to carry it."""
+    token = _choice.set(_Choice(supported(language) or supported(fallback) or DEFAULT))
+    try:
+        yield
+    finally:
+        _choice.reset(token)
 
 
 def use(language: str | None) -> None:

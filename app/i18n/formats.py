@@ -2,12 +2,14 @@
 
 English keeps ISO dates (2026-05-01 09:00 UTC: unambiguous to every reader of English) and plain numbers, as
 bulkmail always showed them; other languages get their own date order and separators (01.05.2026 09:00 UTC,
-12.345). Times are UTC, as everywhere in bulkmail."""
+12.345, 45,3 %). Times are UTC, as everywhere in bulkmail."""
 
+import re
 from datetime import UTC, datetime
 
+from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from app.i18n import DEFAULT, current
 
@@ -27,3 +29,15 @@ def number(value: float, digits: int = 1) -> str:
     language = current()
     pattern = ("0" if language == DEFAULT else "#,##0") + ("." + "#" * digits if digits else "")
     return format_decimal(value, format=pattern, locale=language)
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """A share given in percent (45.3 for 45.3 %) with exactly `digits` decimals: English as bulkmail always wrote
+    it (45.3 %), other languages by their own percent pattern (German 45,3 %, with a no-break space)."""
+    language = current()
+    decimals = "." + "0" * digits if digits else ""
+    if language == DEFAULT:
+        return f"{format_decimal(value, format='0' + decimals, locale=language)} %"
+    pattern = Locale.parse(language).percent_formats[None].pattern.split(";")[0]  # German: "#,##0 %"
+    with_decimals = re.sub(r"0(?=[^0-9#,.]*$)", "0" + decimals, pattern, count=1)
+    return format_percent(value / 100, format=with_decimals, locale=language)

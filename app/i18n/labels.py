@@ -1,4 +1,5 @@
-"""How a stored value (a campaign or delivery state, a bounce kind, a suppression reason, a contact status) reads
+"""How a stored value (a campaign or delivery state, a bounce kind, a suppression reason, a contact status, a role,
+a consent ledger row's action, actor and source) reads
 on a page: the value itself in English, its translation in another language. The value stays what URLs, forms,
 CSS classes and the API use."""
 
@@ -14,6 +15,14 @@ KNOWN = frozenset(
         N_("bounce"), N_("delayed"), N_("complaint"), N_("unsubscribe"), N_("autoreply"), N_("delivery"),
         # suppression reasons and contact statuses
         N_("unsubscribed"), N_("complained"), N_("manual"), N_("erased"), N_("active"), N_("suppressed"),
+        # roles of the users (app.users.roles)
+        N_("admin"), N_("marketer"), N_("viewer"),
+        # API key scopes
+        N_("read"), N_("write"),
+        # the consent ledger's actions, actors and sources (app.subscription.consent)
+        N_("subscribe"), N_("confirm"), N_("cancel"), N_("import"), N_("cms"), N_("edit"), N_("erase"), N_("expire"),
+        N_("form"), N_("api_key"), N_("user"), N_("mailed_command"), N_("one_click"), N_("unsubscribe_page"),
+        N_("preference_page"), N_("system"), N_("preference page"), N_("confirmation link"), N_("signup form"),
     )
 )  # fmt: skip
 

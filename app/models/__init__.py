@@ -13,8 +13,9 @@ from app.models.audience import (
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
+from app.models.relays import Relay, SendingIdentity
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
-from app.models.subscription import ConsentEvent, ConsentText, SignupForm, TransactionalMessage
+from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -40,11 +41,14 @@ __all__ = [
     "MailingList",
     "ProcessedMessage",
     "RecoveryCode",
+    "Relay",
     "RolePolicy",
+    "SendingIdentity",
     "SignupForm",
     "RateBucket",
     "StoredSetting",
     "Suppression",
+    "SignupRequest",
     "TransactionalMessage",
     "User",
     "UserInvite",

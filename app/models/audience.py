@@ -121,6 +121,9 @@ class ImportJob(SQLModel, table=True):
         default=None, sa_type=UTCDateTime, description="set by the process running it; a stale one can be resumed"
     )
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    language: str | None = Field(
+        default=None, max_length=16, description="its reject reasons' language: the page's that started it; unset: en"
+    )
 
 
 class ImportReject(SQLModel, table=True):

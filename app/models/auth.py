@@ -17,7 +17,11 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200, description="argon2")
     role: str = Field(default="viewer", max_length=20, description="admin | marketer | viewer")
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    totp_secret: str | None = Field(default=None, max_length=64, description="base32; set once enrolment is confirmed")
+    totp_secret: str | None = Field(
+        default=None,
+        max_length=255,
+        description="the base32 seed, sealed (app/sealed.py); set once enrolment is confirmed",
+    )
     totp_last_step: int | None = Field(default=None, description="the last TOTP time step used: a code works once")
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -52,6 +56,9 @@ class UserInvite(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     user_id: int | None = Field(default=None, foreign_key="web_user.id", description="the user it made")
+    language: str | None = Field(
+        default=None, max_length=16, description="its mail's and page's language, and the user's; unset: the browser's"
+    )
 
 
 class RecoveryCode(SQLModel, table=True):
@@ -83,9 +90,11 @@ class AuditEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    actor_kind: str = Field(max_length=10, description="user | api_key | anonymous")
+    actor_kind: str = Field(max_length=10, description="user | api_key | anonymous | cli")
     actor_id: int | None = None
-    actor: str = Field(default="", max_length=EMAIL_LENGTH, description="the user's address or the key's prefix")
+    actor: str = Field(
+        default="", max_length=EMAIL_LENGTH, description="the user's address, the key's prefix or cli:USER@HOST"
+    )
     action: str = Field(max_length=NAME_LENGTH, description="e.g. lists.rename")
     route: str = Field(max_length=NAME_LENGTH, description="method and path template, e.g. POST /lists/{list_id}")
     object_type: str | None = Field(default=None, max_length=50)

@@ -20,6 +20,11 @@ class Campaign(SQLModel, table=True):
     html_template: str = ""
     text_template: str = ""
     list_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # who it is from (None: the settings' sender, DKIM key and bounce address) and where it goes out
+    # (no relays named: the identity's, else every enabled relay, else the settings' relay)
+    identity_id: int | None = Field(default=None, foreign_key="sending_identity.id")
+    relay_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default=CampaignState.DRAFT, max_length=20, index=True)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_reason: str | None = Field(default=None, max_length=TEXT_LENGTH)

@@ -91,3 +91,26 @@ class TransactionalMessage(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignupRequest(SQLModel, table=True):
+    """A signup the form or the API took and the background job has not yet carried out: the request that
+    took it wrote only this row, the same for every address, so its answer time says nothing about the
+    address. Deleted once carried out (seconds later), so it holds the person's data only that long."""
+
+    __tablename__ = "signup_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int  # not a foreign key: a list deleted meanwhile makes the request come to nothing
+    email: str = Field(max_length=EMAIL_LENGTH)
+    first_name: str = Field(default="", max_length=NAME_LENGTH)
+    last_name: str = Field(default="", max_length=NAME_LENGTH)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    consent_version: int | None = None
+    public_only: bool = Field(default=True, description="the hosted form's fields only (false: a CMS, any field)")
+    language: str | None = Field(default=None, max_length=16, description="the signup's language, for a new contact")
+    actor_kind: str = Field(max_length=20)
+    actor: str = Field(default="", max_length=NAME_LENGTH)
+    ip: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=LINE_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -4,7 +4,9 @@ Modules, by noun: `render` (campaign templates, checks), `sandbox` (Jinja2 with 
 limits), `message` (MIME bytes, headers), `compose`
 (campaign + recipient -> envelope: tokens, Message-ID, DKIM), `dkim_sign`, `relay` (SMTP session,
 connection check), `pool` (sending threads), `throttle`, `retry` (the schedule), `ledger` (claim,
-record, progress: all the worker's SQL), `worker` (the loop), `campaigns` (life cycle), `testsend`.
+record, progress: all the worker's SQL), `worker` (the loop), `campaigns` (life cycle), `testsend`; `relays` (stored relays, their state),
+`relay_pool` (weights and failover across them), `identities` (From domain, DKIM key, bounce address),
+`headers` (List-Id, Feedback-ID, custom headers).
 
 Delivery guarantee. Every ledger row is sent at least once and, unless a worker dies, exactly once:
 a row is leased when claimed and its result is written in the same transaction that releases it.
@@ -24,4 +26,5 @@ fails its row with the reason. Authentication, TLS, relay-denied and sender-refu
 campaign with the reason. A relay that refuses, times out, drops the line, answers 421 or never
 greets is unreachable: the rows wait (no attempt used), the pool backs off (doubling, capped,
 jittered), the campaign shows since when and the next try, and goes on when the relay answers; past
-the retry window it pauses."""
+the retry window it pauses. With several relays stored, a message its relay did not take goes to another
+relay that is up (a refused login, TLS or sender included); only when none is left does the above apply."""

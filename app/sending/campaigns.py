@@ -14,7 +14,7 @@ from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
 from app.models.states import CampaignState
-from app.sending import ledger
+from app.sending import identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
@@ -92,6 +92,9 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
         missing = [i for i in campaign.list_ids if i not in found]
         if missing:
             raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
+    sending = identities.campaign_problems(session, campaign)
+    if sending:
+        raise CampaignInvalid(sending[0][0], sending[0][1], sending)
     # the names templates may use: the custom fields (a contact without a value renders it empty) and any
     # attribute a contact of the audience has
     keys = attribute_keys(session, campaign.list_ids) | set(custom_fields.definitions(session))

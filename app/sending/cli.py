@@ -63,6 +63,7 @@ def campaign_send(
     from sqlalchemy import select
     from sqlmodel import col
 
+    from app.cli_audit import audited
     from app.config_store import live_settings
     from app.db import get_engine, session_scope
     from app.migrate import upgrade
@@ -97,6 +98,7 @@ def campaign_send(
             service.check_campaign(session, campaign, render_limits(settings))
             session.add(campaign)
             session.commit()
+            audited(engine, "campaign send", "campaigns.new", "campaign", campaign.id)
             service.launch(session, campaign, settings, utcnow())
         except (service.CampaignInvalid, service.CampaignStateError) as exc:
             session.rollback()
@@ -104,6 +106,7 @@ def campaign_send(
             raise typer.Exit(2) from exc
         campaign_id = campaign.id
         assert campaign_id is not None  # stored by the commit above
+    audited(engine, "campaign send", "campaigns.launch", "campaign", campaign_id)
     typer.echo(f"campaign {campaign_id} launched: {campaign.audience_counts}")
     stop = threading.Event()
     thread = None

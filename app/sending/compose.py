@@ -2,6 +2,7 @@
 One Composer per campaign holds what is the same for every recipient."""
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 from typing import Any
@@ -50,15 +51,31 @@ def delivery_message_id(settings: Settings, verp_token: str) -> str:
 
 
 class Composer:
-    def __init__(self, campaign: Campaign, settings: Settings, secret: bytes, signer: DkimSigner | None) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        settings: Settings,
+        secret: bytes,
+        signer: DkimSigner | None,
+        *,
+        extra_head: Sequence[str] = (),
+        relay_ids: tuple[int, ...] = (),
+        from_name: str | None = None,
+        reply_to: str | None = None,
+    ) -> None:
+        """EXTRA_HEAD, RELAY_IDS and the From name / reply-to defaults come from the campaign's sending
+        identity (app.sending.identities.composer); RELAY_IDS empty: any relay."""
         self.campaign_id = campaign.id
+        self.relay_ids = relay_ids
         self.campaign_name = campaign.name
         self.settings, self.secret, self.signer = settings, secret, signer
         self.templates = CampaignTemplates.compile(campaign.subject, campaign.html_template, campaign.text_template)
         has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
-        identity = Identity(campaign.from_name, campaign.from_address, campaign.reply_to, message_id_domain(settings))
-        self.factory = MessageFactory(identity, campaign.id, has_html, has_text)
-        self._utf8_sender = not (campaign.from_address + (campaign.reply_to or "") + settings.bounce_address).isascii()
+        name = campaign.from_name if from_name is None else from_name
+        reply = campaign.reply_to if reply_to is None else reply_to
+        identity = Identity(name, campaign.from_address, reply, message_id_domain(settings))
+        self.factory = MessageFactory(identity, campaign.id, has_html, has_text, extra_head)
+        self._utf8_sender = not (campaign.from_address + (reply or "") + settings.bounce_address).isascii()
         self.limits = render_limits(settings)
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
@@ -80,6 +97,29 @@ class Composer:
     ) -> Envelope:
         """A ledger delivery when delivery_id is given; otherwise a test send (unsubscribe by contact,
         plain return path, since there is no ledger row to attribute a bounce to)."""
+        sender, verp, message_id, data = self._message(rcpt, first_name, last_name, attributes, delivery_id, contact_id)
+        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
+
+    def message(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        contact_id: int,
+    ) -> bytes:
+        """A test send's message as receivers read it (signed, not dot-stuffed): what the preflight checks."""
+        return self._message(rcpt, first_name, last_name, attributes, None, contact_id)[3]
+
+    def _message(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int | None,
+        contact_id: int | None,
+    ) -> tuple[str, str | None, str, bytes]:
         if delivery_id is not None:
             verp = make_token(self.secret, "d", delivery_id)
             unsub = make_token(self.secret, "u", delivery_id)
@@ -115,7 +155,7 @@ class Composer:
         )
         if self.signer is not None:
             data = self.signer.sign(data)
-        return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
+        return sender, verp, message_id, data
 
 
 def _uses_variables(source: str) -> bool:

@@ -17,6 +17,8 @@ SIGNED_HEADERS = [
     b"content-type",
     b"list-unsubscribe",
     b"list-unsubscribe-post",
+    b"list-id",
+    b"feedback-id",
 ]
 
 

@@ -10,6 +10,7 @@ import binascii
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate
@@ -104,7 +105,16 @@ class Recipient:
 class MessageFactory:
     """Builds the bytes of one campaign's messages; create once per campaign, call build() per recipient."""
 
-    def __init__(self, identity: Identity, campaign_id: int | None, has_html: bool, has_text: bool) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        campaign_id: int | None,
+        has_html: bool,
+        has_text: bool,
+        extra_head: Sequence[str] = (),
+    ) -> None:
+        """EXTRA_HEAD: whole header lines the same for every message (List-Id, Feedback-ID, custom ones),
+        already checked (app.sending.headers)."""
         check_address(identity.from_address, "From")
         if identity.reply_to:
             check_address(identity.reply_to, "Reply-To")
@@ -121,6 +131,7 @@ class MessageFactory:
         ]
         if campaign_id is not None:
             head.append(f"{HEADER_CAMPAIGN}: {campaign_id}")
+        head += extra_head
         self._head = ("\r\n".join(head) + "\r\n").encode()
         # `=_` cannot occur in quoted-printable output; in a 7bit body only by copying this random value
         boundary = f"=_bm_{secrets.token_hex(12)}"

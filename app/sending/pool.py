@@ -20,6 +20,7 @@ from app.models.states import DeliveryState
 from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
+from app.sending.relays import RelayStatus
 from app.sending.render import RenderFailed
 from app.sending.throttle import Throttle
 from app.settings import Settings
@@ -136,6 +137,14 @@ class SenderPool:
         """Queue a group of jobs of one batch (up to JOBS_PER_HANDOFF); one sender thread sends them all."""
         if jobs:
             self._queue.put(jobs)
+
+    def wait_seconds(self) -> float:
+        """How long until the relay is tried again; 0 while it is up."""
+        return self.backoff.seconds_left()
+
+    def statuses(self) -> list[RelayStatus]:
+        """The settings' relay is not stored: its state shows on the campaigns it stalls."""
+        return []
 
     def unblock(self, campaign_ids: list[int]) -> None:
         """Campaigns resumed after a relay error may be tried again."""

@@ -20,6 +20,14 @@ class CampaignBase(SQLModel):
     text_template: str = ""
     list_ids: list[int] = Field(default_factory=list)
     send_at: datetime | None = Field(default=None, description="launch sends at this time instead of at once")
+    identity_id: int | None = Field(
+        default=None, description="the sending identity (From domain, DKIM key, bounce address); none: the settings'"
+    )
+    relay_ids: list[int] = Field(
+        default_factory=list,
+        description="the relays it goes through, shared by weight; empty: its identity's, else all",
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="custom headers added to each message")
 
 
 class CampaignCreate(CampaignBase):
@@ -36,6 +44,9 @@ class CampaignUpdate(SQLModel):
     text_template: str | None = None
     list_ids: list[int] | None = None
     send_at: datetime | None = None
+    identity_id: int | None = None
+    relay_ids: list[int] | None = None
+    headers: dict[str, str] | None = None
 
 
 class ProgressPublic(BaseModel):

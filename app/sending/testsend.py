@@ -9,7 +9,7 @@ from app.addresses import InvalidAddress, normalise
 from app.models import Campaign, Contact, ListMember
 from app.models.states import DeliveryState
 from app.secret_key import get_secret_key
-from app.sending.compose import Composer
+from app.sending import identities, relays
 from app.sending.dkim_sign import DkimSigner
 from app.sending.relay import ConnectionLost, NotSendable, RelayConnection
 from app.sending.render import RenderFailed
@@ -62,9 +62,11 @@ def test_send(
             raise ValueError(f"to[{i}]: {exc}") from exc
     contact = _contact_for(session, campaign, contact_id)
     who = (contact.first_name, contact.last_name, contact.attributes, contact.id) if contact else (None, None, {}, 0)
-    composer = Composer(campaign, settings, get_secret_key(settings, engine), DkimSigner.from_settings(settings))
+    secret = get_secret_key(settings, engine)
+    composer = identities.composer(session, campaign, settings, secret, DkimSigner.from_settings(settings))
+    relay = relays.settings_for(session, settings, composer.relay_ids)
     session.rollback()  # only reads: no transaction (on SQLite, the write lock) while rendering and sending
-    conn = RelayConnection(settings)
+    conn = RelayConnection(relay)
     results = []
     try:
         for address in addresses:

@@ -25,12 +25,13 @@ from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import ledger
+from app.sending import identities, ledger, relays
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
+from app.sending.relay_pool import RelayRouter, make_pool
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ DATABASE_RETRY_MAX_SECONDS = 5.0
 # on shutdown, how long held results wait for the database (capped by the lease, after which the rows
 # come due again anyway)
 DRAIN_SECONDS = 20.0
+RELAYS_CHECK_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -54,7 +56,10 @@ class Worker:
         self.owner = worker_id()
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
-        self.pool = pool or SenderPool(settings)
+        with session_scope(engine) as session:
+            self._relays_seen = relays.fingerprint(session)  # relays and identities as the pool is made
+        self._next_relay_check = time.monotonic() + RELAYS_CHECK_SECONDS
+        self.pool: SenderPool | RelayRouter = pool or make_pool(settings, engine)
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -86,11 +91,13 @@ class Worker:
 
     def _step(self, stop: threading.Event) -> bool:
         """One turn of the loop; True when the worker should start afresh with new settings."""
+        if self._relays_changed():
+            return True
         inflight = self._inflight
         if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
             self._finish(inflight[0])
             return False
-        relay_wait = self.pool.backoff.seconds_left()
+        relay_wait = self.pool.wait_seconds()
         batch = self._claim_and_submit() if relay_wait == 0 else None  # no claims while the relay is down
         if batch is not None:
             inflight.append(batch)
@@ -119,6 +126,16 @@ class Worker:
                     )
                     return
                 time.sleep(0.5)
+
+    def _relays_changed(self) -> bool:
+        """A relay or an identity was added, changed or removed since the pool was made (looked at every
+        few seconds, mid-campaign too: the worker then finishes what is in flight and starts afresh)."""
+        now = time.monotonic()
+        if now < self._next_relay_check:
+            return False
+        self._next_relay_check = now + RELAYS_CHECK_SECONDS
+        with session_scope(self.engine) as session:
+            return relays.fingerprint(session) != self._relays_seen
 
     def _housekeeping(self) -> None:
         now = utcnow()
@@ -167,7 +184,8 @@ class Worker:
             if cached is None or cached[0] != c.updated_at:
                 campaign = session.get(Campaign, c.id)
                 assert campaign is not None  # a sending campaign is never deleted (the API refuses)
-                cached = (campaign.updated_at, Composer(campaign, self.settings, self.secret, self.signer))
+                built = identities.composer(session, campaign, self.settings, self.secret, self.signer)
+                cached = (campaign.updated_at, built)
                 self._composers[c.id] = cached
             out[c.id] = cached[1]
         return out
@@ -197,6 +215,9 @@ class Worker:
             elif touched & self._relay_flagged:  # the relay answered: clear the outage these campaigns show
                 ledger.relay_reachable(session, touched)
                 self._relay_flagged -= touched
+            statuses = self.pool.statuses()
+            if statuses:
+                relays.record_states(session, statuses)
             if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
                 ledger.complete_finished(session, now, touched)  # claim that finds none completes them
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up

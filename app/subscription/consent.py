@@ -24,6 +24,7 @@ from app.models.types import LINE_LENGTH, NAME_LENGTH
 class Action:
     SUBSCRIBE = "subscribe"
     CONFIRM = "confirm"
+    CANCEL = "cancel"  # an unconfirmed signup withdrawn by the person
     UNSUBSCRIBE = "unsubscribe"  # list_id set: from that list; none: from everything
     IMPORT = "import"
     CMS = "cms"

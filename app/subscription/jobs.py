@@ -1,4 +1,5 @@
-"""Scheduler jobs for signups: send the due confirmation and welcome mails; purge unconfirmed signups."""
+"""Scheduler jobs for signups: carry out the signups the form and the API took, then send the due
+confirmation and welcome mails; purge unconfirmed signups."""
 
 import logging
 
@@ -8,7 +9,7 @@ from sqlalchemy import Engine
 from app.config_store import live_settings
 from app.settings import Settings
 from app.subscription.mail import send_due
-from app.subscription.signup import purge_unconfirmed
+from app.subscription.signup import purge_unconfirmed, take_requests
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,9 @@ PURGE_EVERY_MINUTES = 60
 
 
 def _send(settings: Settings, engine: Engine) -> None:
+    taken = take_requests(engine)
+    if taken:
+        log.info("carried out %s signups", taken)
     sent = send_due(engine, live_settings(settings, engine))
     if sent:
         log.info("sent %s signup mails", sent)

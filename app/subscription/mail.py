@@ -4,9 +4,13 @@ the campaigns' schedule (BULKMAIL_RETRY_MINUTES), and tied back to by the sweep:
 `noreply+tTOKEN@domain` and the Message-ID `<tTOKEN@domain>`, TOKEN signing the row's id.
 
 Rendered when sent, from the list's templates as they are then (or the defaults), so the table holds no
-message text. A row is claimed by moving its next attempt a lease ahead, so two processes never send it
-at once; a process killed after the relay took the message and before the result was written sends it
-again when the lease ends (at least once, like the campaign ledger)."""
+message text. The job has no request: each mail is rendered in its contact's language (app.audience.contacts.
+language_of, else BULKMAIL_DEFAULT_LANGUAGE), which picks the default texts' translation and how `expires`
+reads; a list's own templates are the marketer's text and stay as written.
+
+A row is claimed by moving its next attempt a lease ahead, so two processes never send it at once; a process
+killed after the relay took the message and before the result was written sends it again when the lease ends
+(at least once, like the campaign ledger)."""
 
 import email.policy
 import logging
@@ -17,8 +21,11 @@ from email.utils import format_datetime
 from sqlalchemy import Engine, or_, select, update
 from sqlmodel import Session, col
 
+from app import i18n
+from app.audience.contacts import language_of
 from app.bounces.policy import BouncePolicy
 from app.bounces.writer import bounce_row, record_findings
+from app.i18n.formats import when
 from app.models import Contact, MailingList, TransactionalMessage, utcnow
 from app.models.states import BounceKind, BounceSource, MessageState
 from app.models.types import TEXT_LENGTH
@@ -68,10 +75,18 @@ def confirm_expires(settings: Settings, created_at: datetime) -> datetime:
 
 
 def compose(session: Session, settings: Settings, secret: bytes, row: TransactionalMessage) -> Envelope:
-    """The message's envelope and bytes. Raises RenderFailed (a template that fails for this contact)."""
+    """The message's envelope and bytes, in the contact's language. Raises RenderFailed (a template that fails
+    for this contact)."""
+    contact = session.get(Contact, row.contact_id)
+    with i18n.speaking(language_of(contact) if contact else None, settings.default_language):
+        return _compose(session, settings, secret, row, contact)
+
+
+def _compose(
+    session: Session, settings: Settings, secret: bytes, row: TransactionalMessage, contact: Contact | None
+) -> Envelope:
     assert row.id is not None  # a stored row
     ml = session.get(MailingList, row.list_id) if row.list_id is not None else None
-    contact = session.get(Contact, row.contact_id)
     form = forms.settings_of(session, ml.id) if ml is not None and ml.id is not None else None
     if row.kind == CONFIRM:
         subject = (form.confirm_subject if form else "") or forms.default_confirm_subject()
@@ -88,7 +103,7 @@ def compose(session: Session, settings: Settings, secret: bytes, row: Transactio
     ctx |= {
         "list_name": ml.name if ml else "",
         "confirm_url": confirm_url(settings, secret, row.id),
-        "expires": f"{confirm_expires(settings, row.created_at):%Y-%m-%d %H:%M} UTC",
+        "expires": when(confirm_expires(settings, row.created_at)),
     }
     try:
         templates = CampaignTemplates.compile(subject, "", text)

@@ -1,5 +1,6 @@
 """The preference centre: what a contact sees and may change through the signed link every message
-carries. The lists they are on (leave one, or come back to one they left), the lists they may join,
+carries. The lists they are on (leave one, or come back to one they left; confirm or cancel a signup still
+waiting for its confirmation: the signed link proves the mailbox is theirs), the lists they may join,
 unsubscribe from everything, and the fields the marketer lets them edit. Every change appends to the
 consent ledger with the page as the actor, its IP and user agent.
 
@@ -23,7 +24,7 @@ from app.i18n import gettext as _
 from app.keyset import after_name_id, fetch
 from app.models import Contact, CustomField, ListMember, MailingList, SignupForm, Suppression
 from app.models.states import MemberStatus
-from app.subscription import consent, forms
+from app.subscription import consent, forms, signup
 from app.subscription.erasure import is_erased
 from app.tokens import make_preferences_token, parse_preferences_token
 
@@ -114,6 +115,7 @@ class ListChoice:
     name: str
     description: str
     subscribed: bool  # False: they unsubscribed from this list
+    pending: bool = False  # signed up, waiting for their confirmation (double opt-in)
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,12 @@ def view(session: Session, contact: Contact, cursor: str | None = None) -> Prefe
     )
     rows, next_cursor = fetch(session, query, LISTS_PER_PAGE, key=lambda m: (m.name, m.id))
     left = unsubscribed_lists(session, contact.email_key)
+    waiting = _waiting(session, contact.id, [m.id for m in rows])
     attrs = contact.attributes or {}
     return Preferences(
         contact=contact,
         everything=is_suppressed(session, contact.email_key),
-        lists=[ListChoice(m.id, m.name, m.description, m.id not in left) for m in rows],
+        lists=[ListChoice(m.id, m.name, m.description, m.id not in left, m.id in waiting) for m in rows],
         next_cursor=next_cursor,
         joinable=lists_to_join(session, contact.id),
         fields=[
@@ -161,6 +164,16 @@ def view(session: Session, contact: Contact, cursor: str | None = None) -> Prefe
             for f in _editable(session)
         ],
     )
+
+
+def _waiting(session: Session, contact_id: int, list_ids: list[int]) -> set[int]:
+    """Which of these lists the contact signed up to and has not confirmed yet."""
+    query = select(col(ListMember.list_id)).where(
+        col(ListMember.contact_id) == contact_id,
+        col(ListMember.list_id).in_(list_ids),
+        col(ListMember.status) == MemberStatus.UNCONFIRMED,
+    )
+    return set(session.execute(query).scalars().all())
 
 
 def _editable(session: Session) -> Sequence[CustomField]:
@@ -202,6 +215,8 @@ def join(session: Session, contact: Contact, list_id: int, actor: consent.Actor,
     offered = {m.id for m in lists_to_join(session, contact.id)}
     if mailing_list is None or not (member is not None or list_id in offered):
         raise NotAllowed(_("That list cannot be joined here."))
+    if member is not None and member.status == MemberStatus.UNCONFIRMED:
+        raise NotAllowed(_("That list waits for your confirmation: confirm it, or cancel it."))
     # subscribed at once, never unconfirmed: the signed link already proves the mailbox is theirs
     if member is None:
         session.add(
@@ -229,6 +244,41 @@ def join(session: Session, contact: Contact, list_id: int, actor: consent.Actor,
     )
     consent.append_one(session, entry, actor, now)
     return mailing_list.name
+
+
+def _waiting_list(session: Session, contact: Contact, list_id: int) -> MailingList:
+    assert contact.id is not None
+    mailing_list = session.get(MailingList, list_id)
+    if mailing_list is None or not _waiting(session, contact.id, [list_id]):
+        raise NotAllowed(_("That list is not waiting for your confirmation."))
+    return mailing_list
+
+
+def confirm(session: Session, contact: Contact, list_id: int, actor: consent.Actor, now: datetime) -> str:
+    """Confirm the contact's signup to a list that waits for it, as the mailed link would: the membership is
+    subscribed, the ledger records a `confirm` by the page, the welcome mail is queued. Returns the list's
+    name; the caller commits."""
+    mailing_list = _waiting_list(session, contact, list_id)
+    assert contact.id is not None
+    if not signup.confirm_membership(session, contact.id, list_id, actor, now, SOURCE, {}):
+        raise NotAllowed(_("That list is not waiting for your confirmation."))
+    return mailing_list.name
+
+
+def cancel(session: Session, contact: Contact, list_id: int, actor: consent.Actor, now: datetime) -> str:
+    """Withdraw the contact's signup to a list that waits for its confirmation: the membership goes, the
+    ledger records a `cancel` by the page, and the contact too when nothing else is left of it (then the
+    link works no more). Returns the list's name; the caller commits."""
+    mailing_list = _waiting_list(session, contact, list_id)
+    assert contact.id is not None
+    if not signup.cancel_membership(session, contact.id, list_id, actor, now, SOURCE):
+        raise NotAllowed(_("That list is not waiting for your confirmation."))
+    return mailing_list.name
+
+
+def still_held(session: Session, contact_id: int) -> bool:
+    """Whether the contact is still stored (a cancelled signup that was all there was of it is not)."""
+    return session.execute(select(col(Contact.id)).where(col(Contact.id) == contact_id)).first() is not None
 
 
 def save_fields(

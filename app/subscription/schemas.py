@@ -55,6 +55,9 @@ class SubscribeRequest(BaseModel):
     consent_text_version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the version shown")
     ip: str | None = Field(default=None, max_length=45)
     user_agent: str | None = Field(default=None, max_length=300)
+    language: Literal["en", "de"] | None = Field(
+        default=None, description="the language the person signed up in: a new contact's mails and pages speak it"
+    )
 
 
 class SubscribeAccepted(BaseModel):

@@ -3,8 +3,10 @@ confirming by the mailed link.
 
 The answer to a signup never says whether the address was known: a new address, one waiting for its
 confirmation, one already subscribed, a suppressed or erased one and a bot that filled the honeypot all
-get the same `Accepted`, and the mail (if any) goes out from the background job, so the request does the
-same kind of work whatever the case. What happens behind it:
+get the same `Accepted`. Nor does the time it takes: the request (`request_signup`) only checks the values
+(which does not depend on the address) and writes one `signup_request` row, the same for every address; the
+background job carries the requests out (`take_requests`, then the mails), so the writes that differ
+between a new and a known address happen after the answer, in another process. What the job does:
 - new, double opt-in: the contact (with the form's values) and an `unconfirmed` membership, a `subscribe`
   row in the consent ledger, and a confirmation mail;
 - new, single opt-in: a `subscribed` membership, the ledger row, and the welcome mail if the list has one;
@@ -12,12 +14,14 @@ same kind of work whatever the case. What happens behind it:
 - subscribed already: nothing (no mail: a form must not be a way to mail someone repeatedly);
 - suppressed (unsubscribed, bounced, complained, manual, erased): nothing;
 - honeypot filled: nothing.
-The form never changes a known contact's data: whoever types an address may not be its owner.
+The form never changes a known contact's data: whoever types an address may not be its owner. A new contact
+keeps the language the person signed up in (the browser's, or the CMS's `language`), so its mails speak it.
 
 Every subscribe and confirm names its actor (the form with IP and user agent, or the API key) and the
 consent text version agreed to. Unconfirmed memberships are purged after BULKMAIL_SIGNUP_UNCONFIRMED_DAYS
 with the contact when it has nothing else; the ledger keeps the attempt."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,11 +31,13 @@ from sqlalchemy import Engine, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from app.addresses import InvalidAddress, normalise
+from app.addresses import Address, InvalidAddress, normalise
 from app.audience import fields as custom_fields
+from app.audience.contacts import language_of
 from app.audience.queries import is_suppressed
 from app.audience.search import forget, index_contacts
 from app.i18n import gettext as _
+from app.i18n import supported
 from app.models import (
     Bounce,
     ConsentEvent,
@@ -40,6 +46,7 @@ from app.models import (
     Delivery,
     ListMember,
     MailingList,
+    SignupRequest,
     Suppression,
     TransactionalMessage,
     utcnow,
@@ -52,8 +59,15 @@ from app.subscription import consent, forms, mail
 from app.subscription.erasure import erased_among
 from app.tokens import parse_token
 
+log = logging.getLogger(__name__)
+
 RESEND_AFTER = timedelta(hours=1)
+TAKE_BATCH = 100
 EXPIRE = "expire"  # the consent ledger's action for an unconfirmed signup that was purged
+# the ledger's sources of a signup by the hosted form and of a confirm by the mailed link: stored in English, shown
+# in the reader's language (app.i18n.labels)
+SIGNUP_FORM = "signup form"
+CONFIRMATION_LINK = "confirmation link"
 
 
 class NoSuchForm(LookupError):
@@ -81,11 +95,13 @@ class Submission:
     fields: Mapping[str, Any] = field(default_factory=dict)
     consent_version: int | None = None  # the consent text version the person was shown
     honeypot: str = ""
+    language: str | None = None  # the signup's language (a supported one), for a new contact
 
 
 @dataclass(frozen=True)
 class Confirmed:
     list_name: str
+    language: str | None = None  # the contact's, which the pages about its confirmation speak
 
 
 def signup_form(session: Session, list_id: int, public_only: bool = True) -> tuple[MailingList, Any]:
@@ -146,16 +162,71 @@ def _name(value: str, what: str) -> str | None:
     return value or None
 
 
-def subscribe(
-    engine: Engine, list_id: int, submission: Submission, actor: consent.Actor, public_only: bool = True
-) -> None:
-    """Take a signup (see the module's text). Raises NoSuchForm, or SignupRefused for a value to correct;
-    otherwise returns nothing, whatever became of it."""
+def _person(submission: Submission) -> tuple[Address, str | None, str | None]:
     try:
         address = normalise(submission.email)
     except InvalidAddress as exc:
         raise SignupRefused("email", str(exc)) from exc
-    first, last = _name(submission.first_name, "first_name"), _name(submission.last_name, "last_name")
+    return address, _name(submission.first_name, "first_name"), _name(submission.last_name, "last_name")
+
+
+def request_signup(
+    engine: Engine, list_id: int, submission: Submission, actor: consent.Actor, public_only: bool = True
+) -> None:
+    """Check a signup and queue it for the background job: one INSERT, whatever the address. Raises
+    NoSuchForm, or SignupRefused for a value to correct (neither depends on the address being known)."""
+    address, first, last = _person(submission)
+    with Session(engine) as session:
+        _, form = signup_form(session, list_id, public_only)
+        chosen = list(form.fields) if public_only else None
+        _values(session, chosen, submission)
+        if submission.honeypot.strip():
+            return
+        fields = {k: v for k, v in submission.fields.items() if chosen is None or k in chosen}
+        session.add(SignupRequest(list_id=list_id, email=address.email, first_name=first or "", last_name=last or "",
+                                  fields=fields, consent_version=submission.consent_version, public_only=public_only,
+                                  language=supported(submission.language),
+                                  actor_kind=actor.kind, actor=actor.name, ip=actor.ip, user_agent=actor.user_agent,
+                                  created_at=utcnow()))  # fmt: skip
+        session.commit()
+
+
+def take_requests(engine: Engine) -> int:
+    """Carry out the queued signups, oldest first, each as `subscribe` at the time it was asked for; returns
+    how many. A request is deleted once carried out; one carried out twice (a process stopped in between, or
+    two at once) comes to the same, as a second signup of a waiting or subscribed address changes nothing."""
+    done = 0
+    while True:
+        with Session(engine) as session:
+            query = select(SignupRequest).order_by(col(SignupRequest.id)).limit(TAKE_BATCH)
+            rows = session.execute(query).scalars().all()
+        for row in rows:
+            submission = Submission(row.email, row.first_name, row.last_name, row.fields, row.consent_version,
+                                    language=row.language)  # fmt: skip
+            actor = consent.Actor(row.actor_kind, row.actor, row.ip, row.user_agent)
+            try:
+                subscribe(engine, row.list_id, submission, actor, row.public_only, at=row.created_at)
+            except (NoSuchForm, SignupRefused) as exc:  # the list or its fields changed since it was asked for
+                log.info("signup request %s came to nothing: %s", row.id, exc)
+            with Session(engine) as session:
+                session.execute(delete(SignupRequest).where(col(SignupRequest.id) == row.id))
+                session.commit()
+        done += len(rows)
+        if len(rows) < TAKE_BATCH:
+            return done
+
+
+def subscribe(
+    engine: Engine,
+    list_id: int,
+    submission: Submission,
+    actor: consent.Actor,
+    public_only: bool = True,
+    at: datetime | None = None,
+) -> None:
+    """Carry out a signup now (see the module's text), as of AT (default: now). Raises NoSuchForm, or
+    SignupRefused for a value to correct; otherwise returns nothing, whatever became of it."""
+    address, first, last = _person(submission)
     for attempt in range(2):
         with Session(engine, expire_on_commit=False) as session:
             ml, form = signup_form(session, list_id, public_only)
@@ -165,7 +236,7 @@ def subscribe(
                 return
             try:
                 _take(session, ml, form, address.email, address.key, address.is_role, first, last, values,
-                      submission.consent_version, actor)  # fmt: skip
+                      submission.consent_version, actor, at or utcnow(), supported(submission.language))  # fmt: skip
                 session.commit()
                 return
             except IntegrityError:  # the same address signed up at the same moment: look again
@@ -186,11 +257,12 @@ def _take(
     values: dict[str, Any],
     shown_version: int | None,
     actor: consent.Actor,
+    now: datetime,
+    language: str | None,
 ) -> None:
     assert ml.id is not None  # a stored list
     if is_suppressed(session, key) or erased_among(session, [key]):
         return
-    now = utcnow()
     contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
     member = session.get(ListMember, (ml.id, contact.id)) if contact is not None else None
     if member is not None and member.status == MemberStatus.SUBSCRIBED:
@@ -207,7 +279,7 @@ def _take(
     else:
         if contact is None:
             contact = Contact(email=email, email_key=key, first_name=first, last_name=last, attributes=values,
-                              is_role=is_role, created_at=now, updated_at=now)  # fmt: skip
+                              language=language, is_role=is_role, created_at=now, updated_at=now)  # fmt: skip
             session.add(contact)
             session.flush()
             assert contact.id is not None
@@ -220,7 +292,7 @@ def _take(
         contact.id,
         consent.Action.SUBSCRIBE,
         ml.id,
-        source=_("signup form") if actor.kind == consent.ActorKind.FORM else "api",
+        source=SIGNUP_FORM if actor.kind == consent.ActorKind.FORM else "api",
         consent_text_version=forms.version_label(text),
         detail={"status": status},
     )
@@ -249,12 +321,17 @@ def _confirmation(session: Session, settings: Settings, engine: Engine, token: s
     return row
 
 
+def _language(session: Session, contact_id: int) -> str | None:
+    contact = session.get(Contact, contact_id)
+    return language_of(contact) if contact is not None else None
+
+
 def pending_confirmation(engine: Engine, settings: Settings, token: str) -> Confirmed:
     """What the link would confirm (for the page with the button). Raises ConfirmInvalid."""
     with Session(engine) as session:
         row = _confirmation(session, settings, engine, token)
         ml = session.get(MailingList, row.list_id)
-        return Confirmed(ml.name if ml else "")
+        return Confirmed(ml.name if ml else "", _language(session, row.contact_id))
 
 
 def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor) -> Confirmed:
@@ -269,46 +346,80 @@ def confirm(engine: Engine, settings: Settings, token: str, actor: consent.Actor
         member = session.get(ListMember, (row.list_id, row.contact_id))
         if ml is None or member is None:
             raise ConfirmInvalid(_("This signup is not waiting for a confirmation any more. Sign up again."))
+        language = _language(session, row.contact_id)
         if member.status == MemberStatus.SUBSCRIBED:
-            return Confirmed(ml.name)
+            return Confirmed(ml.name, language)
         if mail.confirm_expires(settings, row.created_at) <= now:
             raise ConfirmInvalid(_("This confirmation link has expired. Sign up again to get a new one."))
-        claimed = session.execute(
-            update(ListMember)
-            .where(
-                col(ListMember.list_id) == row.list_id,
-                col(ListMember.contact_id) == row.contact_id,
-                col(ListMember.status) == MemberStatus.UNCONFIRMED,
-            )
-            .values(status=MemberStatus.SUBSCRIBED)
-        )
-        if not claimed.rowcount:  # type: ignore[attr-defined]  # a second click at the same moment
-            return Confirmed(ml.name)
-        signed_up = session.execute(
-            select(col(ConsentEvent.consent_text_version))
-            .where(
-                col(ConsentEvent.contact_id) == row.contact_id,
-                col(ConsentEvent.list_id) == row.list_id,
-                col(ConsentEvent.action) == consent.Action.SUBSCRIBE,
-            )
-            .order_by(col(ConsentEvent.id).desc())
-            .limit(1)
-        ).scalar()
-        entry = consent.Entry(
-            row.contact_id,
-            consent.Action.CONFIRM,
-            row.list_id,
-            source=_("confirmation link"),
-            consent_text_version=signed_up,
-            detail={"message_id": row.id},
-        )
-        consent.append_one(session, entry, actor, now)
-        form = forms.settings_of(session, row.list_id)
-        contact = session.get(Contact, row.contact_id)
-        if form.welcome_subject and contact is not None:
-            mail.queue(session, mail.WELCOME, row.list_id, contact, now)
+        detail = {"message_id": row.id}
+        if not confirm_membership(session, row.contact_id, row.list_id, actor, now, CONFIRMATION_LINK, detail):
+            return Confirmed(ml.name, language)  # a second click at the same moment
         session.commit()
-        return Confirmed(ml.name)
+        return Confirmed(ml.name, language)
+
+
+def confirm_membership(
+    session: Session,
+    contact_id: int,
+    list_id: int,
+    actor: consent.Actor,
+    now: datetime,
+    source: str,
+    detail: dict[str, Any],
+) -> bool:
+    """Make the contact's unconfirmed membership of the list `subscribed`: a `confirm` row in the ledger naming
+    the consent text version signed up under, and the welcome mail queued if the list has one. False (nothing
+    done) when the membership is not waiting for its confirmation (any more). The caller commits."""
+    claimed = session.execute(
+        update(ListMember)
+        .where(
+            col(ListMember.list_id) == list_id,
+            col(ListMember.contact_id) == contact_id,
+            col(ListMember.status) == MemberStatus.UNCONFIRMED,
+        )
+        .values(status=MemberStatus.SUBSCRIBED)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]  # confirmed (or cancelled) meanwhile
+        return False
+    signed_up = session.execute(
+        select(col(ConsentEvent.consent_text_version))
+        .where(
+            col(ConsentEvent.contact_id) == contact_id,
+            col(ConsentEvent.list_id) == list_id,
+            col(ConsentEvent.action) == consent.Action.SUBSCRIBE,
+        )
+        .order_by(col(ConsentEvent.id).desc())
+        .limit(1)
+    ).scalar()
+    entry = consent.Entry(
+        contact_id, consent.Action.CONFIRM, list_id, source=source, consent_text_version=signed_up, detail=detail
+    )
+    consent.append_one(session, entry, actor, now)
+    form = forms.settings_of(session, list_id)
+    contact = session.get(Contact, contact_id)
+    if form.welcome_subject and contact is not None:
+        mail.queue(session, mail.WELCOME, list_id, contact, now)
+    return True
+
+
+def cancel_membership(
+    session: Session, contact_id: int, list_id: int, actor: consent.Actor, now: datetime, source: str
+) -> bool:
+    """Remove the contact's unconfirmed membership of the list (a `cancel` row in the ledger), and the contact
+    when that leaves it with nothing (as the purge does). False (nothing done) when the membership is not
+    waiting for its confirmation (any more). The caller commits."""
+    gone = session.execute(
+        delete(ListMember).where(
+            col(ListMember.list_id) == list_id,
+            col(ListMember.contact_id) == contact_id,
+            col(ListMember.status) == MemberStatus.UNCONFIRMED,
+        )
+    )
+    if not gone.rowcount:  # type: ignore[attr-defined]
+        return False
+    consent.append_one(session, consent.Entry(contact_id, consent.Action.CANCEL, list_id, source=source), actor, now)
+    _drop_left_with_nothing(session, [contact_id])
+    return True
 
 
 def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
@@ -343,19 +454,24 @@ def purge_unconfirmed(engine: Engine, settings: Settings, now: datetime | None =
             if gone.rowcount:  # type: ignore[attr-defined]  # another process's purge may have been first
                 purged.append(contact_id)
                 consent.append_one(session, consent.Entry(contact_id, EXPIRE, list_id, source=why), system, now)
-        contact_ids = sorted(set(purged))
-        orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
-        if orphans:
-            session.execute(
-                update(Bounce).where(col(Bounce.transactional_id).in_(
-                    select(col(TransactionalMessage.id)).where(col(TransactionalMessage.contact_id).in_(orphans))
-                )).values(transactional_id=None)
-            )  # fmt: skip
-            session.execute(delete(TransactionalMessage).where(col(TransactionalMessage.contact_id).in_(orphans)))
-            forget(session, orphans)
-            session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
+        _drop_left_with_nothing(session, sorted(set(purged)))
         session.commit()
         return len(purged)
+
+
+def _drop_left_with_nothing(session: Session, contact_ids: list[int]) -> None:
+    """Delete each of these contacts that has no list, campaign delivery or suppression left (the bounce rows
+    of its confirmation mails stand on their own)."""
+    orphans = [c for c in contact_ids if _has_nothing_else(session, c)]
+    if orphans:
+        session.execute(
+            update(Bounce).where(col(Bounce.transactional_id).in_(
+                select(col(TransactionalMessage.id)).where(col(TransactionalMessage.contact_id).in_(orphans))
+            )).values(transactional_id=None)
+        )  # fmt: skip
+        session.execute(delete(TransactionalMessage).where(col(TransactionalMessage.contact_id).in_(orphans)))
+        forget(session, orphans)
+        session.execute(delete(Contact).where(col(Contact.id).in_(orphans)))
 
 
 def _has_nothing_else(session: Session, contact_id: int) -> bool:

@@ -47,7 +47,7 @@ def check_password(password: str) -> None:
 def create_user(session: Session, email: str, password: str, role: Role = "admin") -> User:
     """The caller commits. Raises UserInvalid naming the field."""
     if role not in ROLES:
-        raise UserInvalid("role", f"choose one of {', '.join(ROLES)}")
+        raise UserInvalid("role", _("choose one of %(choices)s", choices=", ".join(ROLES)))
     try:
         address = normalise(email).email
     except InvalidAddress as exc:
@@ -64,7 +64,7 @@ def create_user(session: Session, email: str, password: str, role: Role = "admin
 def set_language(session: Session, user_id: int, language: str) -> None:
     """The language of the user's pages ("" for the browser's); the caller commits."""
     if language and supported(language) != language:
-        raise UserInvalid("language", f"choose one of {', '.join(LANGUAGES)}")
+        raise UserInvalid("language", _("choose one of %(choices)s", choices=", ".join(LANGUAGES)))
     user = session.get(User, user_id)
     if user is not None:
         user.language = language or None
@@ -90,7 +90,7 @@ def create_first_admin(engine: Engine, email: str, password: str) -> User:
         if is_postgresql(engine):
             session.execute(text(f"LOCK TABLE {User.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
         if session.execute(select(col(User.id)).limit(1)).first() is not None:
-            raise FirstUserExists("a user exists already: sign in")
+            raise FirstUserExists(_("a user exists already: sign in"))
         user = create_user(session, email, password, role="admin")
         session.commit()
         return user

@@ -1,9 +1,10 @@
 """The audit log: every state-changing action, with who did it (a user or an API key), when, what and on
 which object.
 
-One writer (`record`) and one caller: `AuditMiddleware`, at the boundary every change passes through (a
-web form post or an API write), after the action succeeded and before the answer leaves, so a client
-that saw the answer finds the row. What it records comes from the route (its method and path template,
+One writer (`record`) and two callers: `AuditMiddleware`, at the boundary every change of the service passes
+through (a web form post or an API write), and `app.cli_audit.audited` for the `bulkmail` command's changes;
+the middleware records after the action succeeded and before the answer leaves, so a
+client that saw the answer finds the row. What it records comes from the route (its method and path template,
 e.g. `POST /lists/{list_id}/rename` -> `lists.rename` on list 7), never from the request body, so no
 password, key or token can end up in it. A handler may add a hint the route cannot show
 (`request.state.audit_object` for a new object that has no URL, `request.state.audit_detail` for a
@@ -38,7 +39,7 @@ _LOCATION_OBJECT = re.compile(r"^(?:/api/v1)?/([a-z][a-z_-]*)/(\d+)(?:[/?#]|$)")
 
 @dataclass(frozen=True)
 class Actor:
-    kind: str  # user | api_key | anonymous
+    kind: str  # user | api_key | anonymous | cli (app/cli_audit.py)
     id: int | None
     label: str  # the user's address, the key's prefix
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
+from app.i18n import gettext as _
 from app.keyset import after_id
 from app.models import User, UserInvite, utcnow
 from app.users.roles import ROLES, totp_required
@@ -39,7 +40,7 @@ def open_invites(session: Session) -> list[UserInvite]:
 def _get(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise LookupError(f"there is no user {user_id}")
+        raise LookupError(_("there is no user %(id)s", id=user_id))
     return user
 
 
@@ -56,10 +57,12 @@ def _other_active_admins(session: Session, user_id: int) -> int:
 def change_role(session: Session, user_id: int, role: str) -> User:
     """The caller commits. The new role applies from the user's next request."""
     if role not in ROLES:
-        raise UserChangeRefused(f"role: choose one of {', '.join(ROLES)}")
+        raise UserChangeRefused(_("role: choose one of %(choices)s", choices=", ".join(ROLES)))
     user = _get(session, user_id)
     if user.role == "admin" and role != "admin" and not _other_active_admins(session, user_id):
-        raise UserChangeRefused(f"{user.email} is the only active administrator: make another one first")
+        raise UserChangeRefused(
+            _("%(email)s is the only active administrator: make another one first", email=user.email)
+        )
     user.role = role
     session.add(user)
     session.flush()
@@ -70,9 +73,9 @@ def deactivate(session: Session, user_id: int, by_user_id: int) -> User:
     """The user can no longer sign in, and every session of theirs ends now. The caller commits."""
     user = _get(session, user_id)
     if user_id == by_user_id:
-        raise UserChangeRefused("you cannot deactivate yourself")
+        raise UserChangeRefused(_("you cannot deactivate yourself"))
     if user.role == "admin" and not _other_active_admins(session, user_id):
-        raise UserChangeRefused(f"{user.email} is the only active administrator")
+        raise UserChangeRefused(_("%(email)s is the only active administrator", email=user.email))
     if user.deactivated_at is None:
         user.deactivated_at = utcnow()
         session.add(user)

@@ -1,5 +1,7 @@
-"""Invitations: an administrator names an address and a role; bulkmail mails a one-time link that expires;
-the invitee chooses a password and is a user. Only the link token's hash is kept."""
+"""Invitations: an administrator names an address, a role and the invitee's language; bulkmail mails a one-time
+link that expires; the invitee chooses a password and is a user. Only the link token's hash is kept. The mail,
+the invitation's page and the user's pages speak the language chosen (none: the installation's, then the
+browser's)."""
 
 import hashlib
 import secrets
@@ -8,8 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
+from app import i18n
 from app.addresses import InvalidAddress, normalise
+from app.i18n import LANGUAGES, supported
 from app.i18n import gettext as _
+from app.i18n.formats import when
+from app.i18n.labels import label
 from app.models import User, UserInvite, utcnow
 from app.sending.notice import NoticeNotSent, send_notice
 from app.settings import Settings
@@ -29,15 +35,20 @@ def invite_url(settings: Settings, token: str) -> str:
     return f"{settings.base_url.rstrip('/')}/invite/{token}"
 
 
-def invite(engine: Engine, settings: Settings, email: str, role: str, invited_by: User) -> UserInvite:
-    """Record the invitation and mail the link. Raises UserInvalid (naming the field) for bad input and
-    NoticeNotSent when the relay does not take the mail (then no invitation is kept)."""
+def invite(
+    engine: Engine, settings: Settings, email: str, role: str, invited_by: User, language: str = ""
+) -> UserInvite:
+    """Record the invitation and mail the link in LANGUAGE ("": the installation's). Raises UserInvalid (naming
+    the field) for bad input and NoticeNotSent when the relay does not take the mail (then no invitation is
+    kept)."""
     try:
         address = normalise(email).email
     except InvalidAddress as exc:
         raise UserInvalid("email", str(exc)) from exc
     if role not in ROLES:
-        raise UserInvalid("role", f"choose one of {', '.join(ROLES)}")
+        raise UserInvalid("role", _("choose one of %(choices)s", choices=", ".join(ROLES)))
+    if language and supported(language) != language:
+        raise UserInvalid("language", _("choose one of %(choices)s", choices=", ".join(LANGUAGES)))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     expires = now + timedelta(hours=settings.invite_valid_hours)
@@ -51,17 +62,19 @@ def invite(engine: Engine, settings: Settings, email: str, role: str, invited_by
             invited_by=invited_by.id,
             created_at=now,
             expires_at=expires,
+            language=language or None,
         )
         session.add(row)
         session.commit()
-    text = (
-        f"{invited_by.email} invites you to bulkmail as {role}.\n\n"
-        f"Choose your password here:\n\n  {invite_url(settings, token)}\n\n"
-        f"The link works once, until {expires:%Y-%m-%d %H:%M} UTC.\n"
-        "If you did not expect this, ignore this message.\n"
-    )
+    with i18n.speaking(language, settings.default_language):
+        subject = _("Your invitation to bulkmail")
+        text = _(
+            "%(inviter)s invites you to bulkmail as %(role)s.\n\nChoose your password here:\n\n  %(url)s\n\n"
+            "The link works once, until %(expires)s.\nIf you did not expect this, ignore this message.\n",
+            inviter=invited_by.email, role=label(role), url=invite_url(settings, token), expires=when(expires),
+        )  # fmt: skip
     try:
-        send_notice(settings, address, "Your invitation to bulkmail", text)
+        send_notice(settings, address, subject, text)
     except NoticeNotSent:
         with Session(engine) as session:
             gone = session.get(UserInvite, row.id)
@@ -108,6 +121,7 @@ def accept_invite(engine: Engine, token: str, password: str, now: datetime | Non
             raise InviteInvalid(_("this invitation link was used already: sign in"))
         role: Role = next((r for r in ROLES if r == row.role), "viewer")
         user = create_user(session, row.email, password, role=role)
+        user.language = row.language  # the language the invitation spoke
         row.user_id = user.id
         session.add(row)
         session.commit()

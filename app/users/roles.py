@@ -11,15 +11,24 @@ from typing import Literal, get_args
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app.i18n import N_, translate
+from app.i18n import gettext as _
+from app.i18n.labels import label
 from app.models import RolePolicy
 
 Role = Literal["admin", "marketer", "viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
+# what each role may do, as the role menus say it (translated where it is shown: role_choices)
 LABELS: dict[str, str] = {
-    "admin": "admin: settings, users, API keys, and everything a marketer does",
-    "marketer": "marketer: lists, contacts, campaigns, bounces, suppressions",
-    "viewer": "viewer: reads, changes nothing",
+    "admin": N_("admin: settings, users, API keys, and everything a marketer does"),
+    "marketer": N_("marketer: lists, contacts, campaigns, bounces, suppressions"),
+    "viewer": N_("viewer: reads, changes nothing"),
 }
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """Each role and what it may do, in the current language, for a role menu."""
+    return [(role, translate(LABELS[role])) for role in ROLES]
 
 
 class Forbidden(PermissionError):
@@ -38,12 +47,16 @@ def may_administer(role: str) -> bool:
 
 def check_write(role: str) -> None:
     if not may_write(role):
-        raise Forbidden(f"your role ({role}) may only read: ask an administrator for the marketer role")
+        raise Forbidden(
+            _("your role (%(role)s) may only read: ask an administrator for the marketer role", role=label(role))
+        )
 
 
 def check_administer(role: str) -> None:
     if not may_administer(role):
-        raise Forbidden(f"your role ({role}) may not open the settings, users, API keys or audit log")
+        raise Forbidden(
+            _("your role (%(role)s) may not open the settings, users, API keys or audit log", role=label(role))
+        )
 
 
 def totp_required(session: Session, role: str) -> bool:
@@ -62,7 +75,7 @@ def set_totp_policy(session: Session, required: set[str]) -> dict[str, bool]:
     """Require a second factor of exactly the `required` roles. The caller commits."""
     unknown = required - set(ROLES)
     if unknown:
-        raise ValueError(f"require_totp: no role {', '.join(sorted(unknown))}")
+        raise ValueError(_("require_totp: no role %(roles)s", roles=", ".join(sorted(unknown))))
     for role in ROLES:
         row = session.get(RolePolicy, role) or RolePolicy(role=role)
         row.require_totp = role in required

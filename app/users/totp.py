@@ -1,9 +1,11 @@
 """Two-factor sign-in with TOTP (RFC 6238, the authenticator apps' codes): enrolment with a QR code
 drawn here as SVG (no third party sees the secret), recovery codes shown once and kept as SHA-256, and
-a check that accepts each code once."""
+a check that accepts each code once. The secret is kept sealed (app/sealed.py): the database alone does
+not give anyone the codes."""
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -17,7 +19,11 @@ from sqlmodel import Session, col
 
 from app.i18n import gettext as _
 from app.models import RecoveryCode, User, utcnow
+from app.sealed import SealBroken, seal, unseal
+from app.settings import Settings
 from app.users.accounts import lock_for
+
+log = logging.getLogger(__name__)
 
 ISSUER = "bulkmail"
 RECOVERY_CODES = 10
@@ -71,7 +77,7 @@ def matching_step(secret: str, code: str, last_step: int | None, now: float | No
     return None
 
 
-def enrol(engine: Engine, user_id: int, secret: str, code: str) -> list[str]:
+def enrol(engine: Engine, settings: Settings, user_id: int, secret: str, code: str) -> list[str]:
     """Turn the second factor on once the user proved their app has the secret; returns the recovery codes
     (the only time they are shown). Enrolling again replaces the secret and the codes."""
     step = matching_step(secret, code, None)
@@ -81,8 +87,8 @@ def enrol(engine: Engine, user_id: int, secret: str, code: str) -> list[str]:
     with Session(engine) as session:
         user = session.get(User, user_id)
         if user is None:
-            raise CodeInvalid("no such user")
-        user.totp_secret, user.totp_last_step = secret, step
+            raise CodeInvalid(_("no such user"))
+        user.totp_secret, user.totp_last_step = seal(settings, secret), step
         session.add(user)
         session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user_id))
         session.add_all(RecoveryCode(user_id=user_id, code_hash=_hash(_normal(c))) for c in codes)
@@ -90,7 +96,9 @@ def enrol(engine: Engine, user_id: int, secret: str, code: str) -> list[str]:
     return codes
 
 
-def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime | None = None) -> str:
+def check_second_factor(
+    engine: Engine, settings: Settings, user_id: int, code: str, now: datetime | None = None
+) -> str:
     """Accept a current TOTP code or an unused recovery code, each only once; returns which ("totp" or
     "recovery code"). Wrong codes count towards the same growing lock-out as wrong passwords, so the six
     digits cannot be guessed by trying. Raises CodeInvalid."""
@@ -102,7 +110,14 @@ def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime |
         if user.locked_until is not None and user.locked_until > now:
             wait = int((user.locked_until - now).total_seconds()) + 1
             raise CodeInvalid(_("too many wrong codes: try again in %(seconds)s seconds", seconds=wait))
-        used = _use_code(session, user, code)
+        try:
+            secret = unseal(settings, user.totp_secret)
+        except SealBroken as exc:  # the operator's problem, not the user's: no lock-out, and said in the log
+            log.error("two-factor sign-in of user %s: %s", user_id, exc)
+            raise CodeInvalid(
+                _("two-factor sign-in cannot be checked on this server now: ask an administrator")
+            ) from None
+        used = _use_code(session, user, secret, code)
         if used is None:
             user.failed_logins += 1
             lock = lock_for(user.failed_logins)
@@ -116,9 +131,9 @@ def check_second_factor(engine: Engine, user_id: int, code: str, now: datetime |
         return used
 
 
-def _use_code(session: Session, user: User, code: str) -> str | None:
-    assert user.totp_secret is not None and user.id is not None
-    step = matching_step(user.totp_secret, code, user.totp_last_step)
+def _use_code(session: Session, user: User, secret: str, code: str) -> str | None:
+    assert user.id is not None  # a stored user
+    step = matching_step(secret, code, user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
         return "totp"

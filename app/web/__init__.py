@@ -16,7 +16,9 @@ from app.web.routes import (
     campaigns,
     contacts,
     dashboard,
+    identities,
     lists,
+    relays,
     settings,
     setup,
     signup,
@@ -36,7 +38,7 @@ def install(app: FastAPI) -> None:
     for module in (dashboard, lists, contacts, audience, campaigns, bounces, suppressions):
         marketing.include_router(module.router)
     administration = APIRouter(include_in_schema=False, dependencies=ADMINISTRATION)
-    for module in (settings, apikeys, users):
+    for module in (settings, apikeys, relays, identities, users):
         administration.include_router(module.router)
     own_account = APIRouter(include_in_schema=False, dependencies=SIGNED_IN)
     own_account.include_router(account.router)
@@ -50,4 +52,4 @@ def install(app: FastAPI) -> None:
     app.include_router(lists.uploads, include_in_schema=False, dependencies=uploads_deps)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(LazySessionMiddleware, settings=app.state.settings, engine=app.state.engine)
-    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(LanguageMiddleware, default=app.state.settings.default_language)

@@ -6,6 +6,8 @@ import secrets
 
 from fastapi import HTTPException, Request
 
+from app.i18n import gettext as _
+
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 
@@ -20,7 +22,9 @@ def csrf_token(request: Request) -> str:
 def check_token(request: Request, sent: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        raise HTTPException(403, "the form was refused: its security token is missing or out of date; reload the page")
+        raise HTTPException(
+            403, _("the form was refused: its security token is missing or out of date; reload the page")
+        )
 
 
 async def require_csrf(request: Request) -> None:

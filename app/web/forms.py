@@ -74,3 +74,22 @@ def ints(form: FormData, name: str) -> list[int]:
 def addresses(raw: str) -> list[str]:
     """Addresses typed one per line or separated by commas or semicolons."""
     return [a.strip() for a in raw.replace(";", "\n").replace(",", "\n").splitlines() if a.strip()]
+
+
+def typed_headers(form: FormData, errors: FormErrors) -> dict[str, str]:
+    """Custom headers typed one a line as `Name: value` (checked later by app.sending.headers); a line
+    without a colon is an error under "headers"."""
+    raw = form.get("headers")
+    headers: dict[str, str] = {}
+    for n, line in enumerate((raw if isinstance(raw, str) else "").splitlines(), 1):
+        if line.strip():
+            name, colon, value = line.partition(":")
+            if not colon:
+                errors.add("headers", _("line %(n)s: write Name: value", n=n))
+            headers[name.strip()] = value.strip()
+    return headers
+
+
+def headers_text(headers: dict[str, str]) -> str:
+    """Custom headers as the form shows them, one a line."""
+    return "\n".join(f"{k}: {v}" for k, v in headers.items())

@@ -4,11 +4,19 @@ says what happened, once."""
 from collections.abc import Callable
 from typing import TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 T = TypeVar("T")
+
+
+def found(session: Session, model: type[T], ident: int, noun: str) -> T:
+    """The row a page's path names, or 404."""
+    row = session.get(model, ident)
+    if row is None:
+        raise HTTPException(404, f"no {noun} with id {ident}")
+    return row
 
 
 def done(request: Request, url: str, notice: str) -> RedirectResponse:

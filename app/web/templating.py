@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from app import i18n
 from app.audience.reasons import reason_label
-from app.i18n.formats import number, when
+from app.i18n.formats import number, percent, when
 from app.i18n.labels import label
 from app.paths import TEMPLATES
 from app.users.roles import may_administer, may_write
@@ -47,6 +47,7 @@ def _duration(seconds: float | None) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
 templates.env.filters["num"] = _number
+templates.env.filters["percent"] = percent
 templates.env.filters["label"] = label
 templates.env.filters["reason"] = reason_label
 

@@ -51,15 +51,16 @@ def _short(head: str) -> list[Entry]:
 
 
 def parse(rep: Report) -> list[Entry]:
+    """Both forms, in one report too: "Unknown user: ADDR" for one recipient beside "undeliverable to
+    ADDR" for another."""
     text = rep.text
     e = _STOP.search(text)
     head = text[: e.start()] if e else text[:3000]
-    if _SHORT.search(head):
-        return _short(head)
-    out = []
+    out = _short(head) if _SHORT.search(head) else []
+    listed = {x.recipient.lower() for x in out}
     for m in _LINE.finditer(head):
         addr = clean_address(m.group(2))
-        if addr:
+        if addr and addr.lower() not in listed:
             rest = head[m.end() :].strip().split("\n\n", 1)[0]
             diag = (m.group(1) + ": " + addr + " " + rest).strip()
             out.append(Entry(recipient=addr, action="failed", diagnostic=diag, reason=table_reason(m.group(1), TABLE)))

@@ -81,8 +81,10 @@ STATUS_REASON: dict[str, str] = {
     "5.2.122": "speeding",
     "4.2.121": "speeding",
     "4.2.122": "speeding",
+    "4.7.500": "toomanyconn",  # Outlook.com's "server busy, try again later": throttling the sender
     "5.4.14": "networkerror",
     "5.7.708": "blocked",
+    "5.7.511": "blocked",  # the sending IP is on Microsoft's banned list
     "5.7.750": "blocked",
     **{f"5.7.{n}": "blocked" for n in range(606, 650)},
     "4.4.316": "expired",

@@ -12,6 +12,20 @@ Phrase = str | tuple[str, ...]
 
 PHRASES: dict[str, tuple[Phrase, ...]] = {
     "userunknown": (
+        "用户不存在",
+        "用户名不存在",
+        "收件人不存在",
+        "收件人地址不存在",
+        "帐户不存在",
+        "账户不存在",
+        "宛先のメールアドレスが見つかりません",
+        "ユーザーが存在しません",
+        "存在しないメールアドレス",
+        "пользователь не найден",
+        "нет такого пользователя",
+        "почтовый ящик не существует",
+        "адрес не существует",
+        "this address has been removed",
         "#5.1.1 bad address",
         "550 address invalid",
         "5.1.0 address rejected.",
@@ -148,6 +162,15 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("user (", ") unknown"),
     ),
     "mailboxfull": (
+        "邮箱空间不足",
+        "邮箱已满",
+        "邮箱满",
+        "信箱已满",
+        "メールボックスが一杯",
+        "メールボックスの容量",
+        "ящик получателя переполнен",
+        "почтовый ящик переполнен",
+        "превышен размер почтового ящика",
         "452 insufficient disk space",
         "account disabled temporarly for exceeding receiving limits",
         "boite du destinataire pleine",
@@ -256,6 +279,9 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "your email address has been blacklisted",
     ),
     "blocked": (
+        ("ip-адрес", "заблокирован"),
+        ("ip-adresse", "sperrliste"),
+        "cloudmark sender intelligence",
         " said: 550 blocked",
         "//www.spamcop.net/bl.",
         "bad sender ip address",
@@ -346,6 +372,9 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("your sender's ip address is listed at ", ".abuseat.org"),
     ),
     "hostunknown": (
+        "宛先ドメインが存在しません",
+        "域名不存在",
+        "домен не существует",
         "domain does not exist",
         "domain is not reachable",
         "domain must exist",
@@ -402,6 +431,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("is not allowed to send from <", " per it's spf record"),
     ),
     "badreputation": (
+        "reputation is too low",
+        "reputation too low",
         "a poor email reputation score",
         "has been temporarily rate limited due to ip reputation",
         "ip/domain reputation problems",
@@ -634,6 +665,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("user ", " is not authorized to perform ses:sendrawemail on resource"),
     ),
     "spamdetected": (
+        "score too high",
+        "spam score",
         " - spam",
         "//www.spamhaus.org/help/help_spam_16.htm",
         "//dsbl.org/help/help_spam_16.htm",
@@ -734,6 +767,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("this message scored ", " spam points"),
     ),
     "speeding": (
+        "rate limit imposed",
+        "too much mail from",
         "mail sent from your ip address has been temporarily rate limited",
         "please try again slower",
         "receiving mail at a rate that prevents additional messages from being delivered",
@@ -821,6 +856,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "insufficient system resources",
     ),
     "toomanyconn": (
+        "too many concurrent connections",
         "all available ips are at maximum connection limit",
         "connection rate limit exceeded",
         "exceeds per-domain connection limit for",

@@ -72,6 +72,7 @@ _ORANGE: dict[str, str] = {
 # AOL / Verizon Media: "554 5.7.1 :(DNSBL:RBL) ...", "421 4.7.1 :(DYN:T1) ..."
 _AOL: Table = (
     ("(dnsbl:", "blocked"),
+    ("rly:b", "blocked"),  # RLY:B1, B2, B3, BL: the sending IP is blocked (AOL's published 554 codes)
     ("(dyn:t1)", "blocked"),
     ("(con:b1)", "blocked"),
     ("(rtr:bb)", "blocked"),

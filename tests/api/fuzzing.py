@@ -11,10 +11,14 @@ from schemathesis import GenerationMode, checks
 from tests.support.dns import fake_dns
 
 # Excluded, each for a reason: these reach real servers, and are covered where those servers run
-# (tests/sending/test_real_relay.py; tests/bounces/test_api.py with the mail stack).
+# (tests/sending/test_real_relay.py; tests/bounces/test_api.py with the mail stack; tests/deliverability).
 EXCLUDED = {
     ("POST", "/api/v1/campaigns/{campaign_id}/test"): "sends through the SMTP relay",
     ("POST", "/api/v1/sweeps"): "logs in to the bounce mailbox",
+    (
+        "POST",
+        "/api/v1/campaigns/{campaign_id}/preflight",
+    ): "asks DNS and spamd (tests/deliverability: NSD, SpamAssassin)",
 }
 
 CHECKS = [

@@ -3425,15 +3425,11 @@ OPEN: frozenset[str] = frozenset(
         "Error: host b.example refused connection",
         "Deferred: Connection timed out with mx.b.example.",
         # held-out rounds 14-16: the misses of their first measurement, open for the rules to answer
-        "550 5.7.1 Ihre IP-Adresse 192.0.2.1 steht auf einer Sperrliste",
         "554 resimta-h1p-028600.sys.comcast.net comcast 192.0.2.1 found on one or more DNSBLs, see http://postmaster.comcast.net/smtp-error-codes.php#BL000001",
         "550 Ip frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722",
         "550 kim@b.example has left the company, new address kim@c.example",
         "kim@b.example: 宛先のメールアドレスが見つかりません",
-        "550 收件人地址不存在",
-        "kim@docomo.ne.jp: メールボックスが一杯です",
         "552-5.7.0 This message was blocked because its content presents a potential security issue.",
-        "kim@b.example: 宛先ドメインが存在しません",
         '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection dropped due to SocketError." Attempted failover to alternate host, but that did not succeed.',
         "550 5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires all senders to authenticate with either SPF or DKIM.",
     }

@@ -8,7 +8,9 @@ from babel.messages.pofile import read_po, write_po
 from app import i18n
 from app.i18n.catalogue import po_path
 from app.i18n.extract import extract, problems
+from app.i18n.formats import percent
 from app.i18n.labels import label
+from app.subscription import forms
 
 
 def test_every_marked_text_has_a_german_translation_with_the_same_placeholders() -> None:
@@ -31,6 +33,33 @@ def test_the_check_names_an_untranslated_text_and_a_translation_that_loses_a_pla
 def test_the_extraction_finds_the_texts_of_templates_and_of_python() -> None:
     where = {path for message in extract() for path, _line in message.locations}
     assert "templates/web/unsubscribe.html" in where and "app/web/forms.py" in where
+
+
+def test_the_mails_bulkmail_writes_itself_are_in_the_catalogue() -> None:
+    """The invitation and the signup mails' default texts are checked like every page's (the test above)."""
+    where = {path for message in extract() for path, _line in message.locations}
+    assert {"app/users/invites.py", "app/subscription/forms.py"} <= where
+    try:
+        with i18n.speaking("de"):
+            assert forms.default_confirm_subject() == "Bitte bestätigen Sie Ihr Abonnement von {{ list_name }}"
+            assert forms.default_welcome_text().startswith("Willkommen bei {{ list_name }}!")
+        assert i18n.current() == "en"  # the block's language ends with it
+        with i18n.speaking(None, fallback="de"):  # no language of their own: the installation's
+            assert i18n.current() == "de"
+    finally:
+        i18n.begin(None)
+
+
+def test_percentages_and_roles_read_in_the_language() -> None:
+    try:
+        i18n.begin("de")
+        assert (percent(45.3), percent(100), percent(0.5, 2)) == ("45,3\xa0%", "100,0\xa0%", "0,50\xa0%")
+        assert percent(12345.6) == "12.345,6\xa0%" and label("viewer") == "Betrachter"
+        i18n.begin("en")
+        assert (percent(45.3), percent(100), percent(0.5, 2)) == ("45.3 %", "100.0 %", "0.50 %")  # as always
+        assert label("viewer") == "viewer"
+    finally:
+        i18n.begin(None)
 
 
 def test_the_language_follows_the_browser_by_preference_and_falls_back_to_english() -> None:

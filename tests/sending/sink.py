@@ -84,11 +84,16 @@ class _Authenticator:
 
 class SinkServer:
     def __init__(
-        self, sink: Sink, users: dict[str, str] | None = None, port: int | None = None, smtputf8: bool = True
+        self,
+        sink: Sink,
+        users: dict[str, str] | None = None,
+        port: int | None = None,
+        smtputf8: bool = True,
+        greeting_name: str | None = None,  # the host name of its 220 greeting (default: this machine's)
     ) -> None:
         self.sink = sink
         self.port = port or free_port()
-        kwargs: dict[str, object] = {"enable_SMTPUTF8": smtputf8}
+        kwargs: dict[str, object] = {"enable_SMTPUTF8": smtputf8, "server_hostname": greeting_name}
         if users is not None:
             kwargs |= {"authenticator": _Authenticator(users), "auth_require_tls": False}
         self.controller = Controller(sink, hostname="127.0.0.1", port=self.port, decode_data=False, **kwargs)

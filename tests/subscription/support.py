@@ -7,6 +7,7 @@ from sqlmodel import Session, col
 
 from app.models import ConsentEvent, Contact, ListMember, MailingList, TransactionalMessage
 from app.subscription import forms
+from app.subscription.signup import take_requests
 
 
 def signup_list(engine: Engine, name: str = "Newsletter", **changes: Any) -> int:
@@ -51,3 +52,8 @@ def ledger(engine: Engine, contact: int) -> list[ConsentEvent]:
 def messages(engine: Engine) -> list[TransactionalMessage]:
     with Session(engine) as s:
         return list(s.execute(select(TransactionalMessage).order_by(col(TransactionalMessage.id))).scalars().all())
+
+
+def job_ran(engine: Engine) -> None:
+    """What the background job does moments after a signup was answered: carry the signups out."""
+    take_requests(engine)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app.audience import fields
 from app.models import Contact
 from tests.conftest import make_api_key
-from tests.subscription.support import contact_id, ledger, membership, messages, signup_list
+from tests.subscription.support import contact_id, job_ran, ledger, membership, messages, signup_list
 
 
 def test_settings_are_read_and_changed_and_a_bad_one_names_its_field(client: TestClient, engine: Engine) -> None:
@@ -47,6 +47,7 @@ def test_a_cms_subscribes_a_person_with_their_ip_in_the_ledger(client: TestClien
     assert r.status_code == 202 and r.json() == {"status": "accepted"}
     again = client.post(f"/api/v1/lists/{list_id}/subscribe", json=person, headers={"Idempotency-Key": "signup-1"})
     assert again.status_code == 202
+    job_ran(engine)
     assert membership(engine, list_id, "erin@example.com") == "unconfirmed"
     contact = contact_id(engine, "erin@example.com")
     assert contact is not None
@@ -56,6 +57,7 @@ def test_a_cms_subscribes_a_person_with_their_ip_in_the_ledger(client: TestClien
     assert [m.kind for m in messages(engine)] == ["confirm"]
     # a second signup without the key replayed answers the same, and queues nothing new within the hour
     assert client.post(f"/api/v1/lists/{list_id}/subscribe", json=person).json() == {"status": "accepted"}
+    job_ran(engine)
     assert len(messages(engine)) == 1
 
     r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "not-an-address"})
@@ -69,6 +71,7 @@ def test_a_cms_subscribes_a_person_with_their_ip_in_the_ledger(client: TestClien
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fields.plan"
     r = client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "fay@example.com", "fields": {"plan": "PRO"}})
     assert r.status_code == 202
+    job_ran(engine)
     with Session(engine) as s:
         fay = s.get(Contact, contact_id(engine, "fay@example.com"))
         assert fay is not None and fay.attributes == {"plan": "pro"}

@@ -1,6 +1,7 @@
 """The hosted form against abuse: a flood from one IP is limited (429, a page saying when to try again) and the
 posts before the limit are kept; a bot that fills the honeypot gets the usual answer and leaves nothing; and
-no answer tells whether an address is known, waiting, subscribed or suppressed."""
+no answer tells whether an address is known, waiting, subscribed or suppressed, nor does the work its request
+does (the same one queued row for every address: the job does the rest after the answer)."""
 
 import math
 import time
@@ -9,12 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from app.models import ConsentEvent, Contact, Suppression, TransactionalMessage
+from app.models import ConsentEvent, Contact, ListMember, SignupRequest, Suppression, TransactionalMessage
 from app.secret_key import get_secret_key
 from app.settings import Settings
 from app.subscription import forms
 from app.subscription.mail import confirm_url
-from tests.subscription.support import contact_id, membership, messages, signup_list
+from tests.subscription.support import contact_id, job_ran, membership, messages, signup_list
 
 
 def _count(engine: Engine, model: type) -> int:
@@ -43,6 +44,7 @@ def test_a_thousand_posts_from_one_ip_are_rate_limited(
     ]
     refused = answers[limited[0]]
     assert "Too many signups" in refused.text and int(refused.headers["Retry-After"]) >= 1
+    job_ran(engine)
     # every post before the limit is kept, none after it
     assert all(membership(engine, list_id, a) == "unconfirmed" for a in taken)
     assert all(contact_id(engine, a) is None for a in limited)
@@ -59,13 +61,25 @@ def test_the_honeypot_drops_bots_with_the_usual_answer(anon_client: TestClient, 
     human = anon_client.post(f"/s/{list_id}", data={"email": "human@example.com"})
     bot = anon_client.post(f"/s/{list_id}", data={"email": "bot@example.com", forms.HONEYPOT: "http://spam.example"})
     assert (bot.status_code, bot.text) == (human.status_code, human.text)
+    assert _count(engine, SignupRequest) == 1  # the bot's is not even queued
+    job_ran(engine)
     assert contact_id(engine, "bot@example.com") is None
     assert [m.email for m in messages(engine)] == ["human@example.com"]
     assert _count(engine, ConsentEvent) == 1
 
 
+_TABLES = (SignupRequest, Contact, ListMember, ConsentEvent, TransactionalMessage)
+
+
 def _answer(client: TestClient, list_id: int, address: str) -> tuple[int, str, list[tuple[str, str]]]:
+    """The answer to a signup, once the request has written what it writes: one queued request, and nothing
+    else (no contact, membership, ledger row or mail) whatever the address; then the job carries it out."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    before = [_count(engine, t) for t in _TABLES]
     r = client.post(f"/s/{list_id}", data={"email": address, "first_name": "Pat"})
+    assert [_count(engine, t) - n for t, n in zip(_TABLES, before, strict=True)] == [1, 0, 0, 0, 0], address
+    job_ran(engine)
+    assert _count(engine, SignupRequest) == 0
     headers = sorted((k, v) for k, v in r.headers.items() if k not in ("date", "content-length"))
     return r.status_code, r.text, headers
 

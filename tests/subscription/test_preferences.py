@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from app.audience import fields
 from app.audience.compile import compile_audience
-from app.models import ConsentEvent, Contact, ListMember, MailingList, Suppression, utcnow
+from app.models import ConsentEvent, Contact, ListMember, MailingList, Suppression, TransactionalMessage, utcnow
 from app.secret_key import get_secret_key
 from app.settings import Settings
-from app.subscription import forms, preferences
+from app.subscription import consent, forms, preferences, signup
 from app.tokens import base36
 from tests.audience.support import add_contacts
 
@@ -157,3 +157,99 @@ def test_tampered_expired_and_erased_links_are_refused_with_a_page(
 def test_the_preview_link_shows_the_page_and_acts_on_nothing(anon_client: TestClient) -> None:
     page = anon_client.get("/p/preview")
     assert page.status_code == 200 and "Preview" in page.text and 'method="post"' not in page.text
+
+
+def _signed_up_to_events(session: Session, engine: Engine, address: str = ANN) -> int:
+    """A public double opt-in list Events with a welcome mail, which ADDRESS signed up to and has not confirmed."""
+    events = MailingList(name="Events")
+    session.add(events)
+    session.commit()
+    assert events.id is not None
+    changes = forms.Changes(public=True, consent_text="Yes, events please.", welcome_subject="Hi", welcome_text="Hi")
+    forms.save(session, events, changes)
+    session.commit()
+    actor = consent.Actor(consent.ActorKind.FORM, "form", "192.0.2.1", "Firefox")
+    signup.subscribe(engine, events.id, signup.Submission(email=address), actor)
+    return events.id
+
+
+def _my_list(page: str, name: str) -> str:
+    found = re.search(rf'<li data-list="{name}">(.*?)</li>', page, re.S)
+    assert found is not None, page
+    return found.group(1)
+
+
+def _ledger(engine: Engine, contact_id: int, list_id: int) -> list[ConsentEvent]:
+    with Session(engine) as s:
+        query = select(ConsentEvent).where(ConsentEvent.contact_id == contact_id, ConsentEvent.list_id == list_id)
+        return list(s.execute(query.order_by(ConsentEvent.id)).scalars())
+
+
+def test_a_signup_waiting_for_its_confirmation_is_shown_so_and_confirmed_from_the_page(
+    anon_client: TestClient, session: Session, settings: Settings, engine: Engine
+) -> None:
+    token, contact_id, news, _ = _setup(session, settings, engine)
+    events = _signed_up_to_events(session, engine)
+    page = anon_client.get(f"/p/{token}").text
+    waiting = _my_list(page, "Events")
+    assert "waiting for your confirmation" in waiting and "/confirm" in waiting and "/cancel" in waiting
+    assert "Unsubscribe" not in waiting and "Unsubscribe" in _my_list(page, "News")
+    with Session(engine) as s:
+        assert compile_audience(s, [events], settings, utcnow()).counts["included"] == 0
+
+    done = anon_client.post(f"/p/{token}/lists/{events}/confirm", data={"form_token": _form_token(page)})
+    assert done.status_code == 200 and "Your subscription to Events is confirmed." in done.text
+    assert "waiting for your confirmation" not in done.text and "Unsubscribe" in _my_list(done.text, "Events")
+    with Session(engine) as s:
+        member = s.get(ListMember, (events, contact_id))
+        assert member is not None and member.status == "subscribed"
+        assert compile_audience(s, [events], settings, utcnow()).counts["included"] == 1
+        welcome = s.execute(select(TransactionalMessage).where(TransactionalMessage.kind == "welcome")).scalars()
+        assert [m.contact_id for m in welcome] == [contact_id]
+    subscribe, confirmed = _ledger(engine, contact_id, events)
+    assert (confirmed.action, confirmed.actor_kind, confirmed.source) == (
+        "confirm",
+        "preference_page",
+        "preference page",
+    )
+    assert (confirmed.ip, confirmed.user_agent, confirmed.consent_text_version) == ("testclient", "testclient", "v1")
+
+    again = anon_client.post(f"/p/{token}/lists/{events}/confirm", data={"form_token": _form_token(page)})
+    assert again.status_code == 422 and "That list is not waiting for your confirmation." in again.text
+    not_waiting = anon_client.post(f"/p/{token}/lists/{news}/cancel", data={"form_token": _form_token(page)})
+    assert not_waiting.status_code == 422 and _count(engine, ListMember) == 2
+
+
+def test_a_signup_waiting_for_its_confirmation_is_cancelled_from_the_page_and_recorded(
+    anon_client: TestClient, session: Session, settings: Settings, engine: Engine
+) -> None:
+    token, contact_id, _, _ = _setup(session, settings, engine)
+    events = _signed_up_to_events(session, engine)
+    form = _form_token(anon_client.get(f"/p/{token}").text)
+    joined = anon_client.post(f"/p/{token}/lists/{events}/join", data={"form_token": form})
+    assert joined.status_code == 422 and "confirm it, or cancel it" in joined.text  # no way around the ledger's confirm
+
+    done = anon_client.post(f"/p/{token}/lists/{events}/cancel", data={"form_token": form})
+    assert done.status_code == 200 and "Your signup to Events is cancelled." in done.text
+    assert 'data-list="Events"' not in done.text and 'data-list="News"' in done.text
+    with Session(engine) as s:
+        assert s.get(ListMember, (events, contact_id)) is None
+    cancelled = _ledger(engine, contact_id, events)[-1]
+    assert (cancelled.action, cancelled.actor_kind, cancelled.ip, cancelled.user_agent) == (
+        "cancel", "preference_page", "testclient", "testclient"
+    )  # fmt: skip
+
+
+def test_cancelling_the_only_thing_held_about_a_person_deletes_their_address(
+    anon_client: TestClient, session: Session, settings: Settings, engine: Engine
+) -> None:
+    events = _signed_up_to_events(session, engine, "new@example.org")
+    contact_id = session.execute(select(Contact.id).where(Contact.email_key == "new@example.org")).scalar_one()
+    session.rollback()  # no transaction (on SQLite, no lock) while the page is used
+    token = preferences.token_for(get_secret_key(settings, engine), contact_id, utcnow())
+    form = _form_token(anon_client.get(f"/p/{token}").text)
+    done = anon_client.post(f"/p/{token}/lists/{events}/cancel", data={"form_token": form})
+    assert done.status_code == 200 and "Your address is deleted" in done.text
+    assert _count(engine, Contact) == 0
+    assert [e.action for e in _ledger(engine, contact_id, events)] == ["subscribe", "cancel"]  # the proof stays
+    assert anon_client.get(f"/p/{token}").status_code == 404

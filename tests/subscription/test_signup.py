@@ -16,14 +16,17 @@ from app.settings import Settings
 from app.subscription import forms
 from app.subscription.mail import confirm_url
 from app.subscription.signup import purge_unconfirmed
-from tests.subscription.support import contact_id, ledger, membership, messages, signup_list
+from tests.subscription.support import contact_id, job_ran, ledger, membership, messages, signup_list
 from tests.users.support import make_user_of, signed_in
 
 UA = "Mozilla/5.0 (signup test)"
 
 
 def _post(client: TestClient, list_id: int, **data: str):  # type: ignore[no-untyped-def]
-    return client.post(f"/s/{list_id}", data=data, headers={"User-Agent": UA})
+    """Post the form, then let the background job carry the signup out."""
+    answer = client.post(f"/s/{list_id}", data=data, headers={"User-Agent": UA})
+    job_ran(client.app.state.engine)  # type: ignore[attr-defined]
+    return answer
 
 
 def _confirm_path(settings: Settings, engine: Engine) -> str:

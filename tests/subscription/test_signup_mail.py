@@ -21,7 +21,7 @@ from app.subscription.mail import send_due
 from tests.bounces.support import mailbox_settings
 from tests.sending.conftest import relay_settings
 from tests.sending.sink import Sink, SinkServer
-from tests.subscription.support import membership, messages, signup_list
+from tests.subscription.support import job_ran, membership, messages, signup_list
 
 NOREPLY = "noreply@example.test"
 
@@ -47,6 +47,8 @@ def test_the_confirmation_arrives_and_a_bounced_one_is_tied_to_its_message(mail,
             client.post(f"/s/{list_id}", data={"email": "alice@example.test", "first_name": "Alice"}).status_code == 200
         )
         assert client.post(f"/s/{list_id}", data={"email": "ghost@example.test"}).status_code == 200
+        assert messages(engine) == []  # nothing made, let alone sent, while answering
+        job_ran(engine)
         assert send_due(engine, s) == 2
         [raw] = mail.wait_for_messages("alice@example.test", 1, timeout=15)
         msg = _message(raw)
@@ -78,6 +80,7 @@ def test_a_4xx_is_retried_on_the_schedule_and_a_5xx_fails_with_an_attributed_bou
         sink.sink.rcpt_script["never@sink.test"] = ["550 5.1.1 no such user"]
         for address in ("later@sink.test", "never@sink.test"):
             assert client.post(f"/s/{list_id}", data={"email": address}).status_code == 200
+        job_ran(engine)
         assert send_due(engine, s) == 0
         by_address = {m.email: m for m in messages(engine)}
         later, never = by_address["later@sink.test"], by_address["never@sink.test"]
@@ -94,3 +97,33 @@ def test_a_4xx_is_retried_on_the_schedule_and_a_5xx_fails_with_an_attributed_bou
         [bounce] = session.execute(select(Bounce)).scalars().all()
         assert (bounce.email, bounce.transactional_id, bounce.source) == ("never@sink.test", never.id, "smtp")
         assert bounce.hard
+
+
+@pytest.mark.mailstack
+def test_the_signup_mails_speak_the_contacts_language_else_the_installations(mail, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    s = _relay(settings, mail)
+    german_installation = s.model_copy(update={"default_language": "de"})
+    list_id = signup_list(engine, "Wochenpost")
+    with TestClient(create_app(s)) as client:
+        for address, browser in (("bob@", "de-DE,de;q=0.9"), ("carol@", ""), ("dave@", "en-GB")):
+            headers = {"Accept-Language": browser} if browser else {}
+            client.post(f"/s/{list_id}", data={"email": f"{address}example.test"}, headers=headers)
+        # a job has no request: each mail speaks its contact's language, one without any the installation's
+        assert send_due(engine, german_installation) == 3
+        bob, carol, dave = (
+            _message(mail.wait_for_messages(f"{who}@example.test", 1, timeout=15)[0])
+            for who in ("bob", "carol", "dave")
+        )
+        for german in (bob, carol):
+            assert german["Subject"] == "Bitte bestätigen Sie Ihr Abonnement von Wochenpost"
+            text = german.get_body(("plain",)).get_content()
+            assert text.startswith("Guten Tag,") and re.search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d UTC", text), text
+        assert dave["Subject"] == "Please confirm your subscription to Wochenpost"
+        assert re.search(r"works until \d{4}-\d\d-\d\d \d\d:\d\d UTC", dave.get_body(("plain",)).get_content())
+
+        # bob's confirmation pages speak his language whatever the browser that opens them
+        link = re.search(r"http://testserver(/s/confirm/\S+)", bob.get_body(("plain",)).get_content())
+        assert link
+        page = client.get(link.group(1), headers={"Accept-Language": "en"})
+        assert "Bestätigen Sie Ihr Abonnement" in page.text
+        assert "Abonnement bestätigt" in client.post(link.group(1)).text

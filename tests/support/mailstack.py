@@ -38,7 +38,8 @@ VMAIL_UID = 5000
 VMAIL_GID = 5000
 
 POSTFIX_DAEMON_DIR = Path("/usr/lib/postfix/sbin")
-PACKAGES = ("postfix", "dovecot-imapd", "dovecot-pop3d")
+# nsd and SpamAssassin serve the preflight tests (tests/support/dns_server.py, tests/support/spamd.py)
+PACKAGES = ("postfix", "dovecot-imapd", "dovecot-pop3d", "nsd", "spamassassin", "spamd", "spamc")
 
 # address -> password; known to tests, harmless (loopback-only stack).
 DEFAULT_USERS: dict[str, str] = {
@@ -72,16 +73,18 @@ def _packages_installed() -> bool:
         and (POSTFIX_DAEMON_DIR / "master").exists()
         and Path("/usr/lib/dovecot/imap").exists()
         and Path("/usr/lib/dovecot/pop3").exists()
+        and Path("/usr/sbin/nsd").exists()
+        and Path("/usr/sbin/spamd").exists()
     )
 
 
 def ensure_packages() -> None:
-    """Install postfix + dovecot (imap, pop3) if missing; quick no-op otherwise."""
+    """Install postfix + dovecot (imap, pop3), nsd and spamd if missing; quick no-op otherwise."""
     if _packages_installed():
         return
     if os.geteuid() != 0:
         raise MailStackError(
-            f"postfix/dovecot are not installed and we are not root: apt-get install {' '.join(PACKAGES)}"
+            f"postfix/dovecot/nsd/spamd are not installed and we are not root: apt-get install {' '.join(PACKAGES)}"
         )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # "No configuration": we never want the system instance configured/started.
@@ -1079,7 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "install":
         ensure_packages()
-        print("postfix + dovecot installed")
+        print("postfix + dovecot + nsd + spamassassin installed")
         return 0
     stack = MailStack(args.root, port_offset=args.port_offset)
     if args.command == "start":

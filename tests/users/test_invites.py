@@ -130,3 +130,31 @@ def test_bad_input_and_a_relay_that_refuses_are_named(mail, settings, engine: En
         )
         with Session(engine) as s:
             assert s.execute(select(UserInvite)).first() is None  # nothing kept of a mail that did not go
+
+
+def test_an_invitation_in_german_mails_invites_and_makes_a_user_in_german(mail, settings, engine: Engine) -> None:
+    with TestClient(create_app(_relay(settings, mail))) as client:
+        make_user_of(engine, "admin")
+        admin = signed_in(client, "admin@example.test")
+        assert 'name="language"' in admin.get("/users").text
+        refused = admin.post("/users/invite", data={"email": "bob@example.test", "role": "viewer", "language": "fr"})
+        assert refused.status_code == 400 and "choose one of en, de" in refused.text
+        sent = admin.post("/users/invite", data={"email": "bob@example.test", "role": "viewer", "language": "de"})
+        assert sent.status_code == 200, sent.text
+        [raw] = mail.wait_for_messages("bob@example.test", 1, timeout=15)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        body = msg.get_body(("plain",)).get_content()
+        assert msg["Subject"] == "Ihre Einladung zu bulkmail"
+        assert body.startswith("admin@example.test lädt Sie als Betrachter zu bulkmail ein."), body
+        assert re.search(r"bis \d\d\.\d\d\.\d{4} \d\d:\d\d UTC", body), body
+        path = re.search(r"http://testserver(/invite/\S+)", body)
+        assert path
+
+        invitee = TestClient(client.app)  # a browser that asks for English: the invitation speaks German
+        invitee.headers["Accept-Language"] = "en"
+        assert "Sie sind als <strong>Betrachter</strong> eingeladen" in invitee.get(path.group(1)).text
+        assert _accept(invitee, path.group(1)).status_code == 303
+        assert "Abmelden" in invitee.get("/lists").text  # the new user's pages speak it too
+        with Session(engine) as s:
+            user = user_by_email(s, "bob@example.test")
+            assert user is not None and user.language == "de"

@@ -6,10 +6,13 @@ import time
 
 import pyotp
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from pydantic import SecretStr
+from sqlalchemy import Engine, select, text
 from sqlmodel import Session, col
 
 from app.models import RecoveryCode, User
+from app.sealed import new_seal_key, seal
+from app.settings import Settings
 from tests.users.support import PASSWORD, make_user_of, signed_in
 from tests.web.conftest import csrf_of
 
@@ -58,6 +61,9 @@ def test_a_role_that_requires_it_is_sent_to_enrolment_then_signs_in_with_codes(
     with Session(engine) as s:  # the codes are kept hashed only
         stored = " ".join(s.execute(select(col(RecoveryCode.code_hash))).scalars())
         assert not any(c in stored or c.replace("-", "") in stored for c in codes)
+    with engine.connect() as conn:  # and the seed sealed: the database alone does not give the codes
+        (raw,) = conn.execute(text("SELECT totp_secret FROM web_user WHERE email = 'marketer@example.test'")).one()
+    assert raw and secret not in raw and secret.lower() not in raw.lower()
 
     # the next sign-in asks for a code; the one just used does not work twice
     other = TestClient(anon_client.app)
@@ -94,6 +100,23 @@ def test_the_second_step_cannot_be_skipped_and_an_admin_can_reset_it(anon_client
     with Session(engine) as s:
         assert s.get(User, uid).totp_secret is None  # type: ignore[union-attr]
     assert signed_in(anon_client, "viewer@example.test").get("/lists").status_code == 200
+
+
+def test_a_seed_sealed_with_another_key_is_refused_plainly_without_locking_out(
+    anon_client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    make_user_of(engine, "viewer")
+    secret, _, _ = _enrol(signed_in(anon_client, "viewer@example.test"), "/account/two-factor")
+    other_key = settings.model_copy(update={"seal_key": SecretStr(new_seal_key())})
+    with engine.begin() as conn:  # as if this machine's BULKMAIL_SEAL_KEY differed from the one that sealed it
+        conn.execute(text("UPDATE web_user SET totp_secret = :v"), {"v": seal(other_key, secret)})
+    client = TestClient(anon_client.app)
+    _password_step(client, "viewer@example.test")
+    for _ in range(6):
+        r = _code_step(client, pyotp.TOTP(secret).now())
+        assert r.status_code == 400 and "ask an administrator" in r.text and "seal" not in r.text.lower()
+    with Session(engine) as s:
+        assert s.execute(select(col(User.failed_logins))).scalar_one() == 0
 
 
 def test_guessing_codes_locks_the_account_for_a_growing_while(anon_client: TestClient, engine: Engine) -> None:

@@ -159,3 +159,58 @@ def test_every_page_renders_in_german(web: Browser) -> None:
     for url, heading in headings.items():
         page = web.get(url)
         assert page.status_code == 200 and f"<h1>{heading}</h1>" in page.text, url
+
+
+def _final_status(web: Browser, page: str) -> str:
+    found = re.search(r"/imports/(\d+)/status", page)
+    assert found, page
+    status = web.get(f"/imports/{found.group(1)}/status").text
+    for _ in range(200):  # the upload's import runs in a thread of its own
+        if "data-final" in status:
+            break
+        status = web.get(f"/imports/{found.group(1)}/status").text
+    return status
+
+
+def test_a_german_users_import_reasons_percentages_roles_and_consent_history_are_german(
+    web: Browser, engine: Engine
+) -> None:
+    _choose(web, "de")
+    created = web.post("/lists", {"name": "Kunden"}, follow_redirects=False)
+    list_id = int(created.headers["location"].rsplit("/", 1)[1])
+    # an upload's import runs in a background thread, which has no request: it keeps the language it began in
+    web.get(f"/lists/{list_id}")
+    web.client.post(f"/lists/{list_id}/upload", data={"csrf_token": web.token, "format": "auto"},
+                    files={"file": ("kunden.csv", b"email\nann@example.com\nbob@@example.com\n", "text/csv")})  # fmt: skip
+    started = web.post(f"/lists/{list_id}/import", {"format": "auto", "email": "1", "header": "yes"},
+                       follow_redirects=True)  # fmt: skip
+    report = _final_status(web, started.text)
+    assert "„bob@@example.com“ ist keine gültige Adresse" in report and "100,0\xa0%" in report
+    pasted = web.post(f"/lists/{list_id}/paste", {"addresses": "carl@example.com\nkein-at"}, follow_redirects=True)
+    assert "„kein-at“ ist keine gültige Adresse: sie enthält kein @" in _final_status(web, pasted.text)
+
+    composed = web.post("/campaigns/new", {"name": "Frühling", "from_address": "news@example.test", "subject": "Hallo",
+                                           "html_template": "", "text_template": "Hallo", "list_ids": str(list_id)},
+                        follow_redirects=False)  # fmt: skip
+    campaign = web.post(f"{composed.headers['location']}/launch", follow_redirects=True).text
+    assert 'id="percent">0,0\xa0%<' in campaign  # nothing sent yet, written the German way
+
+    users = web.get("/users").text
+    assert ">Betrachter: liest, ändert nichts</option>" in users and "> Marketing</label>" in users
+    with Session(engine) as s:
+        carl = s.execute(select(Contact.id).where(Contact.email_key == "carl@example.com")).scalar_one()
+    history = web.get(f"/contacts/{carl}").text
+    assert re.search(r"<td>Import</td><td>\d+</td><td>Import: import \d+</td>", history), history
+
+
+def test_an_api_import_gives_its_reasons_in_english_whatever_the_clients_language(client: TestClient) -> None:
+    german = {"Accept-Language": "de"}
+    list_id = client.post("/api/v1/lists", json={"name": "Kunden"}, headers=german).json()["id"]
+    job = client.post(f"/api/v1/lists/{list_id}/imports", files={"file": ("k.csv", b"email\nbob@@example.com\n")},
+                      headers=german).json()  # fmt: skip
+    for _ in range(200):
+        if job["state"] in ("done", "failed"):
+            break
+        job = client.get(f"/api/v1/imports/{job['id']}", headers=german).json()
+    rejects = client.get(f"/api/v1/imports/{job['id']}/rejects", headers=german).json()["items"]
+    assert [r["reason"] for r in rejects] == ['"bob@@example.com" is not a valid address']

@@ -21,8 +21,10 @@ from typing import Any
 from app.addresses import InvalidAddress, is_plain, normalise
 from app.audience.sources.base import Candidate, ImportFailed, NoAddressColumn, Record, split_name
 from app.audience.sources.textfile import TextFile
+from app.i18n import N_
+from app.i18n import gettext as _
 
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+DELIMITERS = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab"), "|": N_("vertical bar")}
 # a field holds at most this much; longer is a broken file, not an address book
 FIELD_LIMIT = 1024 * 1024
 # attribute columns one JSON object can take in SQL (SQLite's json_object: 127 arguments; PostgreSQL's: 100)
@@ -147,21 +149,25 @@ def _resolve(spec: Any, headers: list[str], field_name: str) -> list[int]:
     """A mapping entry (header name, 1-based column number, or a list of them) to column indexes."""
     specs = spec if isinstance(spec, list) else [spec]
     if not specs:
-        raise ImportFailed(f"column_mapping.{field_name}: name at least one column")
+        raise ImportFailed(_("column_mapping.%(field)s: name at least one column", field=field_name))
     out = []
     for s in specs:
         if isinstance(s, int) or (isinstance(s, str) and s.isdigit()):
             n = int(s)
             if not 1 <= n <= len(headers):
                 raise ImportFailed(
-                    f"column_mapping.{field_name}: column {n} does not exist (the file has {len(headers)})"
-                )
+                    _("column_mapping.%(field)s: column %(n)s does not exist (the file has %(count)s)",
+                      field=field_name, n=n, count=len(headers))
+                )  # fmt: skip
             out.append(n - 1)
             continue
         wanted = _key(str(s))
         matches = [i for i, h in enumerate(headers) if _key(h) == wanted]
         if not matches:
-            raise ImportFailed(f'column_mapping.{field_name}: no column named "{s}"; columns are: {", ".join(headers)}')
+            raise ImportFailed(
+                _('column_mapping.%(field)s: no column named "%(name)s"; columns are: %(columns)s',
+                  field=field_name, name=s, columns=", ".join(headers))
+            )  # fmt: skip
         out.append(matches[0])
     return out
 
@@ -173,12 +179,12 @@ class CsvSource:
         sample = self._file.sample
         self.delimiter = mapping.get("delimiter") or _sniff_delimiter(sample)
         if self.delimiter not in DELIMITERS:
-            raise ImportFailed("column_mapping.delimiter: use one of , ; tab |")
+            raise ImportFailed(_("column_mapping.delimiter: use one of , ; tab |"))
         sample_rows = [
             r for r in csv.reader(io.StringIO(sample), delimiter=self.delimiter) if any(c.strip() for c in r)
         ]
         if not sample_rows:
-            raise ImportFailed("the file has no rows")
+            raise ImportFailed(_("the file has no rows"))
         first = sample_rows[0]
         header = mapping.get("header")
         self.has_header = (not any(_looks_like_address(c) for c in first)) if header is None else bool(header)
@@ -329,14 +335,14 @@ class CsvSource:
                     line, start = start, reader.line_num + 1
                     counted += 1
                     if counted > skip:
-                        records.append(Record(line=line, problem=f"unreadable CSV row: {exc}"))
+                        records.append(Record(line=line, problem=_("unreadable CSV row: %(why)s", why=exc)))
             if rows or records:
                 yield Chunk(rows, records)
         finally:
             self._file.close()
         if counted == 0:
             raise ImportFailed(
-                "the file has a header row but no data rows" if self.has_header else "the file has no rows"
+                _("the file has a header row but no data rows") if self.has_header else _("the file has no rows")
             )
 
     def _checked(self, line: int, row: list[str], width: int) -> Record | None:
@@ -347,8 +353,12 @@ class CsvSource:
             return Record(
                 line=line,
                 raw=self.delimiter.join(row),
-                problem=f"expected {width} fields, found {len(row)}; "
-                f"a value may contain an unquoted {DELIMITERS[self.delimiter]}",
+                problem=_(
+                    "expected %(width)s fields, found %(found)s; a value may contain an unquoted %(delimiter)s",
+                    width=width,
+                    found=len(row),
+                    delimiter=_(DELIMITERS[self.delimiter]),
+                ),  # fmt: skip
             )
         return self._record(line, row, self.columns)
 
@@ -370,9 +380,12 @@ class CsvSource:
                 return Record(
                     line=line,
                     raw=self.delimiter.join(row),
-                    problem=f'no address in "{self.headers[cols.emails[0]]}"; this row has one in '
-                    f'"{self.headers[elsewhere]}", which is imported only when asked for '
-                    f"(import that column as separate contacts too)",
+                    problem=_(
+                        'no address in "%(column)s"; this row has one in "%(other)s", which is imported only '
+                        "when asked for (import that column as separate contacts too)",
+                        column=self.headers[cols.emails[0]],
+                        other=self.headers[elsewhere],
+                    ),  # fmt: skip
                 )
         attributes = {}
         for i, name in cols.attributes:

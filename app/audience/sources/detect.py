@@ -8,6 +8,7 @@ from app.audience.sources.csv_file import CsvSource
 from app.audience.sources.text import TextSource
 from app.audience.sources.textfile import TextFile
 from app.audience.sources.vcard import VcardSource
+from app.i18n import gettext as _
 
 FORMATS = ("auto", "csv", "vcard", "text")
 
@@ -32,7 +33,9 @@ def _guess(path: str, filename: str) -> str:
 
 def open_source(path: str, format: str = "auto", mapping: dict[str, Any] | None = None, filename: str = "") -> Source:
     if format not in FORMATS:
-        raise ImportFailed(f"format: unknown format {format!r}; use one of {', '.join(FORMATS)}")
+        raise ImportFailed(
+            _("format: unknown format %(format)r; use one of %(formats)s", format=format, formats=", ".join(FORMATS))
+        )
     chosen = _guess(path, filename or path) if format == "auto" else format
     if chosen == "vcard":
         return VcardSource(path)

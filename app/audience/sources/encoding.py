@@ -4,18 +4,21 @@ are read as Windows-1252 rather than dropped, so names come through instead of U
 
 import codecs
 
+from app.i18n import N_
+from app.i18n import gettext as _
+
 _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 FALLBACK_ERRORS = "bulkmail-cp1252"
 
 # magic numbers of files people upload by mistake -> what to tell them
 _MAGIC = {
-    b"PK\x03\x04": "a ZIP archive or an Excel workbook (.xlsx); save the sheet as CSV first",
-    b"\xd0\xcf\x11\xe0": "an old Excel or Word file (.xls/.doc); save the sheet as CSV first",
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive; unpack it first",
+    b"PK\x03\x04": N_("a ZIP archive or an Excel workbook (.xlsx); save the sheet as CSV first"),
+    b"\xd0\xcf\x11\xe0": N_("an old Excel or Word file (.xls/.doc); save the sheet as CSV first"),
+    b"%PDF": N_("a PDF document"),
+    b"\x89PNG": N_("a PNG image"),
+    b"\xff\xd8\xff": N_("a JPEG image"),
+    b"GIF8": N_("a GIF image"),
+    b"\x1f\x8b": N_("a gzip archive; unpack it first"),
 }
 
 
@@ -52,10 +55,10 @@ def binary_kind(head: bytes, text: str) -> str | None:
     """What the file looks like when it is not text, else None."""
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
-            return what
+            return _(what)
     if not text:
         return None
     controls = sum(1 for ch in text if (ch < " " and ch not in "\t\r\n\f") or ch == "\ufffd")
     if "\x00" in text or controls > max(2, len(text) // 100):
-        return "binary data"
+        return _("binary data")
     return None

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from app.audience.sources.base import Candidate, ImportFailed, Record
 from app.audience.sources.textfile import TextFile
+from app.i18n import gettext as _
 
 
 def _segments(line: str) -> Iterator[tuple[int, str]]:
@@ -78,4 +79,4 @@ class TextSource:
         finally:
             self._file.close()
         if not found:
-            raise ImportFailed("the file has no addresses")
+            raise ImportFailed(_("the file has no addresses"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.audience.sources.base import ImportFailed
 from app.audience.sources.encoding import FALLBACK_ERRORS, binary_kind, detect_encoding
+from app.i18n import gettext as _
 
 SAMPLE_BYTES = 64 * 1024
 
@@ -16,14 +17,14 @@ class TextFile:
         try:
             head = self._bin.read(SAMPLE_BYTES)
             if not head:
-                raise ImportFailed("the file is empty")
+                raise ImportFailed(_("the file is empty"))
             self.encoding = detect_encoding(head)
             self.sample = codecs.getincrementaldecoder(self.encoding)(errors=FALLBACK_ERRORS).decode(head)
             kind = binary_kind(head, self.sample)
             if kind:
-                raise ImportFailed(f"this is not a text file: it looks like {kind}")
+                raise ImportFailed(_("this is not a text file: it looks like %(kind)s", kind=kind))
             if not self.sample.strip():
-                raise ImportFailed("the file is empty (only blank space)")
+                raise ImportFailed(_("the file is empty (only blank space)"))
             self._bin.seek(0)
             self.text = io.TextIOWrapper(self._bin, encoding=self.encoding, errors=FALLBACK_ERRORS, newline="")
         except BaseException:

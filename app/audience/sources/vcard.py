@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from app.audience.sources.base import Candidate, ImportFailed, Record, split_name
 from app.audience.sources.textfile import TextFile
+from app.i18n import gettext as _
 
 _ESCAPES = re.compile(r"\\([\\,;nN:])")
 
@@ -58,7 +59,7 @@ class VcardSource:
         self._file = TextFile(path)
         if "BEGIN:VCARD" not in self._file.sample.upper():
             self._file.close()
-            raise ImportFailed("not a vCard file: no BEGIN:VCARD line in the first 64 KB")
+            raise ImportFailed(_("not a vCard file: no BEGIN:VCARD line in the first 64 KB"))
         self.mapping = {"encoding": self._file.encoding}
 
     def bytes_read(self) -> int:
@@ -105,7 +106,7 @@ class VcardSource:
         finally:
             self._file.close()
         if cards == 0:
-            raise ImportFailed("no vCards found (no BEGIN:VCARD ... END:VCARD)")
+            raise ImportFailed(_("no vCards found (no BEGIN:VCARD ... END:VCARD)"))
 
     @staticmethod
     def _finish(card: Record, full_name: str) -> Record:

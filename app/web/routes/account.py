@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import i18n
-from app.deps import EngineDep, SessionDep
+from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.users.accounts import UserInvalid, set_language
 from app.users.totp import CodeInvalid, enrol, recovery_codes_left
@@ -28,7 +28,11 @@ def account_page(request: Request, user: UserDep, session: SessionDep) -> HTMLRe
 
 @router.post("/account/language", response_class=HTMLResponse)
 def choose_language(
-    request: Request, user: UserDep, session: SessionDep, language: Annotated[str, Form()] = ""
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    language: Annotated[str, Form()] = "",
 ) -> Response:
     assert user.id is not None
     try:
@@ -38,7 +42,7 @@ def choose_language(
         context = {"user": user, "codes_left": 0, "languages": i18n.LANGUAGES, "errors": errors}
         return render(request, "account.html", context, 400)
     session.commit()
-    i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT)
+    i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or settings.default_language)
     request.state.audit_object = ("user", user.id)
     request.state.audit_detail = {"language": language or "browser"}
     request.session["notice"] = _("Language saved.")
@@ -52,7 +56,7 @@ def two_factor_page(request: Request, user: UserDep) -> HTMLResponse:
 
 @router.post("/account/two-factor", response_class=HTMLResponse)
 async def set_up_two_factor(
-    request: Request, user: UserDep, engine: EngineDep, code: Annotated[str, Form()] = ""
+    request: Request, user: UserDep, engine: EngineDep, settings: SettingsDep, code: Annotated[str, Form()] = ""
 ) -> Response:
     secret = request.session.get("enrol_secret")
     if not isinstance(secret, str):
@@ -64,7 +68,7 @@ async def set_up_two_factor(
         )
     assert user.id is not None
     try:
-        codes = await run_in_threadpool(enrol, engine, user.id, secret, code)
+        codes = await run_in_threadpool(enrol, engine, settings, user.id, secret, code)
     except CodeInvalid as exc:
         return enrol_page(request, user.email, "/account/two-factor", refused({"code": str(exc)}))
     request.session.pop("enrol_secret", None)

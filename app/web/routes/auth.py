@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.deps import EngineDep
+from app import i18n
+from app.deps import EngineDep, SettingsDep
 from app.i18n import gettext as _
 from app.users import MIN_PASSWORD, UserInvalid, authenticate, users_exist
 from app.users.audit import Actor
@@ -96,12 +97,14 @@ def code_page(request: Request) -> Response:
 
 
 @router.post("/login/code", response_class=HTMLResponse)
-async def check_code(request: Request, engine: EngineDep, code: Annotated[str, Form()] = "") -> Response:
+async def check_code(
+    request: Request, engine: EngineDep, settings: SettingsDep, code: Annotated[str, Form()] = ""
+) -> Response:
     pending = _pending(request)
     if pending is None:
         return _start_again(request)
     try:
-        await run_in_threadpool(check_second_factor, engine, pending[0], code)
+        await run_in_threadpool(check_second_factor, engine, settings, pending[0], code)
     except CodeInvalid as exc:
         return render_form(request, "login_code.html", {}, refused({"code": str(exc)}))
     target = _safe_next(request.session.get("pending_next"))
@@ -129,13 +132,15 @@ def enrol_at_sign_in_page(request: Request) -> Response:
 
 
 @router.post("/login/enrol", response_class=HTMLResponse)
-async def enrol_at_sign_in(request: Request, engine: EngineDep, code: Annotated[str, Form()] = "") -> Response:
+async def enrol_at_sign_in(
+    request: Request, engine: EngineDep, settings: SettingsDep, code: Annotated[str, Form()] = ""
+) -> Response:
     pending = _pending(request)
     secret = request.session.get("enrol_secret")
     if pending is None or not isinstance(secret, str):
         return _start_again(request)
     try:
-        codes = await run_in_threadpool(enrol, engine, pending[0], secret, code)
+        codes = await run_in_threadpool(enrol, engine, settings, pending[0], secret, code)
     except CodeInvalid as exc:
         return enrol_page(request, pending[1], "/login/enrol", refused({"code": str(exc)}))
     target = _safe_next(request.session.get("pending_next"))
@@ -161,6 +166,7 @@ def invite_page(request: Request, engine: EngineDep, token: str) -> HTMLResponse
         invite = open_invite(engine, token)
     except InviteInvalid as exc:
         return render(request, "invite_invalid.html", {"problem": str(exc)}, status_code=410)
+    i18n.use(invite.language)
     ctx = {"email": invite.email, "role": invite.role, "token": token, "min_password": MIN_PASSWORD}
     return render(request, "invite.html", ctx)
 
@@ -175,6 +181,7 @@ async def accept(request: Request, engine: EngineDep, token: str, form: Annotate
         invite = await run_in_threadpool(open_invite, engine, token)
     except InviteInvalid as exc:
         return render(request, "invite_invalid.html", {"problem": str(exc)}, status_code=410)
+    i18n.use(invite.language)
     errors: dict[str, str] = {}
     if form.password != form.password_again:
         errors["password_again"] = _("the two passwords differ")

@@ -1,4 +1,4 @@
-"""Compose (with a live preview for a sample contact), test send, schedule, launch, pause, resume,
+"""Compose (with a live preview for a sample contact), test send, preflight, schedule, launch, pause, resume,
 cancel; the campaign page with its live progress and the ledger search."""
 
 from collections.abc import Callable
@@ -12,12 +12,13 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.audience import queries as audience_queries
+from app.deliverability.preflight.service import campaign_preflight, kept_preflight
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import identities, queries, relays
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -33,7 +34,17 @@ from app.sending.schemas import CampaignCreate
 from app.sending.testsend import test_send
 from app.settings import Settings
 from app.web.deps import EDITING
-from app.web.forms import FormErrors, FormState, add_validation_errors, addresses, ints, refused, text
+from app.web.forms import (
+    FormErrors,
+    FormState,
+    add_validation_errors,
+    addresses,
+    headers_text,
+    ints,
+    refused,
+    text,
+    typed_headers,
+)
 from app.web.paging import PagedList, Pager
 from app.web.progress import campaign_progress
 from app.web.templating import render, render_form
@@ -54,7 +65,7 @@ STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked 
 def _get(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise HTTPException(404, f"no campaign {campaign_id}")
+        raise HTTPException(404, _("no campaign %(id)s", id=campaign_id))
     return campaign
 
 
@@ -69,6 +80,9 @@ def _from_form(
     }
     values["reply_to"] = values["reply_to"] or None
     values["list_ids"] = ints(form, "list_ids")
+    values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
+    values["relay_ids"] = ints(form, "relay_ids")
+    values["headers"] = typed_headers(form, errors)
     raw_send_at = text(form, "send_at")
     values["send_at"] = None
     if raw_send_at:
@@ -99,7 +113,11 @@ def _compose_page(
     request: Request, session: Session, form: FormState, campaign: Campaign | None = None
 ) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
-    return render_form(request, "compose.html", {"lists": lists, "campaign": campaign}, form)
+    senders = [(i.id, i.name) for i in identities.all_identities(session)]
+    shown = FormState(form.errors, {**form.values, "headers": headers_text(form.values.get("headers") or {})},
+                      form.status_code)  # fmt: skip
+    ctx = {"lists": lists, "campaign": campaign, "identities": senders, "relays": relays.all_relays(session)}
+    return render_form(request, "compose.html", ctx, shown)
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -153,7 +171,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at"):
+    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
@@ -282,6 +300,28 @@ def _act(request: Request, session: Session, campaign: Campaign, action: Callabl
     request.session["notice_state"] = campaign.state  # the notice holds only while the campaign is in it
 
 
+@router.get("/campaigns/{campaign_id}/preflight", response_class=HTMLResponse)
+def preflight_page(
+    campaign_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    run: bool = Query(False),
+) -> HTMLResponse:
+    """The preflight's findings, problems first, each with what to change; with `run`, checked now (a GET:
+    it changes nothing, so a viewer may run it too), else the last result kept, if any."""
+    campaign = _get(session, campaign_id)
+    report, error = kept_preflight(engine, settings, campaign), None
+    if run:
+        try:
+            service.check_campaign(session, campaign, render_limits(settings))
+            report = campaign_preflight(session, engine, settings, campaign, refresh=True)
+        except (service.CampaignInvalid, RenderFailed) as exc:
+            error = _("not checked: fix the campaign first: %(problem)s", problem=exc)
+    return render(request, "preflight.html", {"c": campaign, "report": report, "error": error})
+
+
 @router.post("/campaigns/{campaign_id}/test", response_class=HTMLResponse)
 async def test_send_page(
     campaign_id: int, request: Request, session: SessionDep, settings: SettingsDep, engine: EngineDep
@@ -331,5 +371,5 @@ def campaign_action(
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), _("Campaign cancelled."))
     else:
-        raise HTTPException(404, f"no action {action!r}")
+        raise HTTPException(404, _("no action %(action)r", action=action))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

@@ -47,7 +47,7 @@ def user_actor(request: Request) -> consent.Actor:
 def _get(session: SessionDep, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None:
-        raise HTTPException(404, f"no contact with id {contact_id}")
+        raise HTTPException(404, _("no contact with id %(id)s", id=contact_id))
     return contact
 
 
@@ -221,7 +221,7 @@ def toggle_subscriber_editable(
 ) -> RedirectResponse:
     f = custom_fields.get(session, field_id)
     if f is None:
-        raise HTTPException(404, f"no custom field with id {field_id}")
+        raise HTTPException(404, _("no custom field with id %(id)s", id=field_id))
     custom_fields.change(session, f, subscriber_editable=bool(editable))
     session.commit()
     request.session["notice"] = (
@@ -236,6 +236,6 @@ def toggle_subscriber_editable(
 def remove_field(field_id: int, request: Request, session: SessionDep) -> RedirectResponse:
     f = custom_fields.get(session, field_id)
     if f is None:
-        raise HTTPException(404, f"no custom field with id {field_id}")
+        raise HTTPException(404, _("no custom field with id %(id)s", id=field_id))
     notice = _("The field %(label)s is gone; contacts keep their values as plain attributes.", label=f.label)
     return removed(request, session, custom_fields.remove, f, "/fields", notice)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData
 
+from app import i18n
 from app.audience import fields as custom_fields
 from app.audience import lists, queries
 from app.audience.export import csv_lines
@@ -56,7 +57,7 @@ class ListForm(BaseModel):
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
     ml = session.get(MailingList, list_id)
     if ml is None:
-        raise HTTPException(404, f"no list with id {list_id}")
+        raise HTTPException(404, _("no list with id %(id)s", id=list_id))
     return ml
 
 
@@ -316,7 +317,7 @@ async def start_import(
         return _preview_page(request, ml, filename, fmt, checked, params, 400)
 
     def start() -> int:
-        job_id: int = create_job(session, ImportFile(list_id, path, filename, fmt, mapping)).id  # type: ignore[assignment]  # create_job stores the job
+        job_id: int = create_job(session, ImportFile(list_id, path, filename, fmt, mapping, i18n.current())).id  # type: ignore[assignment]  # create_job stores the job
         session.rollback()  # SQLite: the import's writer needs the lock
         run_in_background(engine, settings, job_id)
         return job_id
@@ -344,7 +345,9 @@ def paste(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-upload"
     path.write_text(addresses, encoding="utf-8")
-    job_id: int = create_job(session, ImportFile(list_id, path, "typed addresses", "text")).id  # type: ignore[assignment]  # create_job stores the job
+    job_id: int = create_job(
+        session, ImportFile(list_id, path, _("typed addresses"), "text", language=i18n.current())
+    ).id  # type: ignore[assignment]  # create_job stores the job
     session.rollback()  # SQLite: the import's writer needs the lock
     claim(engine, job_id, utcnow())
     run_import(engine, settings, job_id)
@@ -354,7 +357,7 @@ def paste(
 def _import_context(session: SessionDep, request: Request, import_id: int) -> dict[str, Any]:
     job = session.get(ImportJob, import_id)
     if job is None:
-        raise HTTPException(404, f"no import with id {import_id}")
+        raise HTTPException(404, _("no import with id %(id)s", id=import_id))
     done = job.state in ("done", "failed")
     percent = 100.0 if done else (100.0 * job.bytes_read / job.size_bytes if job.size_bytes else 0.0)
     rejects: list[Any] = []
@@ -389,7 +392,7 @@ def import_status(import_id: int, request: Request, session: SessionDep) -> HTML
 def import_rejects_csv(import_id: int, session: SessionDep) -> StreamingResponse:
     job = session.get(ImportJob, import_id)
     if job is None:
-        raise HTTPException(404, f"no import with id {import_id}")
+        raise HTTPException(404, _("no import with id %(id)s", id=import_id))
     rows = queries.all_rejects(session, import_id)
     session.rollback()
     return StreamingResponse(

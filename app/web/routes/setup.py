@@ -50,13 +50,15 @@ def _check_access(request: Request, token: str) -> None:
     if not (from_this_machine(request) or _token_ok(request, token)):
         raise HTTPException(
             403,
-            "the first-run page opens only on the machine bulkmail runs on, or with the link "
-            "`bulkmail serve` printed when it started (or run `bulkmail user create` there)",
+            _(
+                "the first-run page opens only on the machine bulkmail runs on, or with the link "
+                "`bulkmail serve` printed when it started (or run `bulkmail user create` there)"
+            ),
         )
 
 
 def _gone() -> HTTPException:
-    return HTTPException(404, "not found: a user exists, sign in at /login")
+    return HTTPException(404, _("not found: a user exists, sign in at /login"))
 
 
 @router.get("/setup", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from app import i18n
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.rate_limit import MemoryBuckets
@@ -29,8 +30,8 @@ from app.subscription.signup import (
     confirm,
     pending_confirmation,
     public_form,
+    request_signup,
     signup_form,
-    subscribe,
 )
 from app.web.forms import FormState, refused
 from app.web.templating import templates
@@ -101,7 +102,7 @@ async def _bounded_form(request: Request) -> FormData | None:
     return FormData(pairs)
 
 
-def _submission(form: FormData, chosen: list[str]) -> Submission:
+def _submission(form: FormData, chosen: list[str], language: str | None) -> Submission:
     def text(name: str) -> str:
         value = form.get(name)
         return value if isinstance(value, str) else ""
@@ -114,6 +115,7 @@ def _submission(form: FormData, chosen: list[str]) -> Submission:
         fields={name: text(name) for name in chosen},
         consent_version=int(version) if version.isdigit() and len(version) < 9 else None,
         honeypot=text(forms.HONEYPOT),
+        language=language,
     )
 
 
@@ -138,11 +140,12 @@ async def sign_up(
     if form is None:
         too_big = refused({"email": _("the form sent was too large")})
         return _page(request, "signup.html", await run_in_threadpool(_form_context, session, list_id, too_big), 413)
-    submission = _submission(form, chosen)
+    # the language the browser asked for is the new contact's (none named: the installation's, when mailed)
+    submission = _submission(form, chosen, i18n.from_accept_language(request.headers.get("accept-language")))
     actor = consent.Actor(consent.ActorKind.FORM, f"form of list {list_id}", _client(request) or None,
                           request.headers.get("user-agent"))  # fmt: skip
     try:
-        await run_in_threadpool(subscribe, engine, list_id, submission, actor)
+        await run_in_threadpool(request_signup, engine, list_id, submission, actor)
     except NoSuchForm:
         return _not_found(request)
     except SignupRefused as exc:
@@ -158,6 +161,7 @@ def confirm_page(token: str, request: Request, settings: SettingsDep, engine: En
         pending = pending_confirmation(engine, settings, token)
     except ConfirmInvalid as exc:
         return _page(request, "signup_invalid.html", {"message": str(exc)}, 404)
+    i18n.use(pending.language)
     return _page(request, "signup_confirm.html", {"list_name": pending.list_name, "action": f"/s/confirm/{token}"})
 
 
@@ -169,4 +173,5 @@ def confirm_signup(token: str, request: Request, settings: SettingsDep, engine: 
         done = confirm(engine, settings, token, actor)
     except ConfirmInvalid as exc:
         return _page(request, "signup_invalid.html", {"message": str(exc)}, 404)
+    i18n.use(done.language)
     return _page(request, "signup_confirmed.html", {"list_name": done.list_name})

@@ -78,7 +78,7 @@ def add_suppression(request: Request, session: SessionDep, form: Annotated[Suppr
 def _get(session: SessionDep, suppression_id: int) -> Suppression:
     s = session.get(Suppression, suppression_id)
     if s is None:
-        raise HTTPException(404, f"no suppression with id {suppression_id}")
+        raise HTTPException(404, _("no suppression with id %(id)s", id=suppression_id))
     return s
 
 

@@ -9,17 +9,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
+from app import i18n
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.i18n.formats import when
+from app.i18n.labels import label
 from app.models import User
 from app.sending.notice import NoticeNotSent
 from app.users import UserInvalid
 from app.users import directory as users
 from app.users.audit import entries_newest_first
 from app.users.invites import invite
-from app.users.roles import LABELS, ROLES, set_totp_policy, totp_policy
+from app.users.roles import role_choices, set_totp_policy, totp_policy
 from app.web.deps import UserDep
 from app.web.forms import FRESH, FormState, refused
 from app.web.paging import PagedList
@@ -35,6 +37,7 @@ AUDIT = PagedList(50, anchor="#audit")
 class InvitationForm(BaseModel):
     email: str = ""
     role: str = "viewer"
+    language: str = ""  # the invitee's; "": the installation's
 
 
 def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTMLResponse:
@@ -44,7 +47,8 @@ def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTM
         "pager": pager,
         "invites": users.open_invites(session),
         "policy": totp_policy(session),
-        "roles": [(r, LABELS[r]) for r in ROLES],
+        "roles": role_choices(),
+        "languages": [("", _("the installation's")), *i18n.LANGUAGES.items()],
     }
     return render_form(request, "users.html", context, form)
 
@@ -65,7 +69,7 @@ async def invite_user(
 ) -> Response:
     values = form.model_dump()
     try:
-        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user)
+        row = await run_in_threadpool(invite, engine, settings, form.email, form.role, user, form.language)
     except UserInvalid as exc:
         return _page(request, session, refused({exc.field: exc.detail}, values))
     except NoticeNotSent as exc:
@@ -96,7 +100,7 @@ def change_role(request: Request, session: SessionDep, user_id: Id, role: Annota
         return _refused(request, exc)
     session.commit()
     request.state.audit_detail = {"role": role}
-    return _done(request, _("%(email)s is now %(role)s.", email=changed.email, role=role))
+    return _done(request, _("%(email)s is now %(role)s.", email=changed.email, role=label(role)))
 
 
 def _refused(request: Request, exc: Exception) -> RedirectResponse:
@@ -152,7 +156,7 @@ async def two_factor_policy(request: Request, session: SessionDep) -> Response:
     session.commit()
     roles = [r for r, on in policy.items() if on]
     request.state.audit_detail = {"require_totp": roles}
-    who = ", ".join(roles) if roles else _("no role")
+    who = ", ".join(label(r) for r in roles) if roles else _("no role")
     return _done(
         request,
         _(

@@ -1,0 +1,1 @@
+"""Deliverability: what receivers demand of bulk mail before they accept it."""
