@@ -47,7 +47,14 @@ MAILBOX_KEYS = (
     "mailbox_verify",
 )
 POLICY_KEYS = ("hard_bounce_threshold", "soft_bounce_threshold", "soft_bounce_window_days", "sweep_interval_minutes")
-EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS
+GUARD_KEYS = (
+    "guard_complaint_warn_percent",
+    "guard_complaint_pause_percent",
+    "guard_bounce_warn_percent",
+    "guard_bounce_pause_percent",
+    "guard_min_messages",
+)
+EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS + GUARD_KEYS
 SECRETS = frozenset({"smtp_password", "mailbox_password"})
 
 # bounds the Settings class leaves open but a sender must respect
@@ -59,7 +66,17 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "soft_bounce_threshold": (1, 100),
     "soft_bounce_window_days": (1, 3650),
     "sweep_interval_minutes": (0, 7 * 24 * 60),
+    "guard_complaint_warn_percent": (0, 100),
+    "guard_complaint_pause_percent": (0, 100),
+    "guard_bounce_warn_percent": (0, 100),
+    "guard_bounce_pause_percent": (0, 100),
+    "guard_min_messages": (1, 100_000),
 }
+# a guard's warning comes before its pause
+_WARN_BELOW_PAUSE = (
+    ("guard_complaint_warn_percent", "guard_complaint_pause_percent"),
+    ("guard_bounce_warn_percent", "guard_bounce_pause_percent"),
+)
 
 
 class SettingsInvalid(ValueError):
@@ -91,6 +108,9 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             errors[key] = f"must be between {bounds[0]:g} and {bounds[1]:g}"
             continue
         out[key] = value
+    for warn, pause in _WARN_BELOW_PAUSE:
+        if warn in out and pause in out and out[warn] > out[pause]:
+            errors[warn] = "must not be above the pause threshold"
     if errors:
         raise SettingsInvalid(errors)
     return out

@@ -139,6 +139,23 @@ class Settings(BaseSettings):
     soft_bounce_threshold: int = 3
     soft_bounce_window_days: int = 30
 
+    # Deliverability guards: complaint and hard-bounce rates of a campaign over 24 h and 7 days, in percent
+    # of its messages out; judged once a window holds guard_min_messages (app/sending/guards.py)
+    guard_complaint_warn_percent: float = Field(default=0.1, ge=0, le=100)
+    guard_complaint_pause_percent: float = Field(default=0.3, ge=0, le=100, description="Gmail's limit")
+    guard_bounce_warn_percent: float = Field(default=5.0, ge=0, le=100)
+    guard_bounce_pause_percent: float = Field(default=10.0, ge=0, le=100)
+    guard_min_messages: int = Field(default=500, ge=1, description="messages out before a rate is judged")
+    guard_sweep_minutes: int = Field(
+        default=2,
+        ge=0,
+        description="while a campaign is sending, the scheduler sweeps at least this often, so its DSNs and"
+        " complaints reach the guard soon; 0 = at the sweep interval only",
+    )
+    guard_check_seconds: float = Field(
+        default=30.0, gt=0, description="a sending worker checks its campaigns' rates at most this often"
+    )
+
     # API contract and webhooks out
     api_rate_per_second: float = Field(default=50.0, description="sustained requests per second per API key; 0 = off")
     api_rate_burst: int = Field(default=200, description="requests a key may make at once before the rate applies")

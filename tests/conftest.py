@@ -17,6 +17,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.settings import Settings
+from tests.support.receiver import Receiver
 
 pytest_plugins = ["tests.support.mailstack_fixture"]
 
@@ -130,3 +131,12 @@ def client(anon_client: TestClient, engine: Engine) -> TestClient:
     """A client that sends a write-scoped API key with every request."""
     anon_client.headers["Authorization"] = f"Bearer {make_api_key(engine)}"
     return anon_client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver (tests/support/receiver.py), stopped afterwards."""
+    r = Receiver()
+    yield r
+    if r._server is not None:
+        r.stop()

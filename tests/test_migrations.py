@@ -181,6 +181,28 @@ def test_plain_two_factor_seeds_are_sealed_on_upgrade_and_opened_on_downgrade(em
         command.downgrade(cfg, "0012")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT totp_secret FROM web_user")).scalar_one() == seed
+
+
+def test_non_ascii_contacts_index_comes_with_0016_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0015")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO contact (email, email_key, attributes, is_role, created_at, updated_at) "
+                          "VALUES (:e, :e, '{}', false, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                     [{"e": "jörg@example.de"}, {"e": "joerg@example.de"}])  # fmt: skip
+    upgrade(engine)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("contact")}
+    assert "ix_contact_not_ascii" in indexes
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015")
+    assert "ix_contact_not_ascii" not in {i["name"] for i in inspect(engine).get_indexes("contact")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM contact")).scalar_one() == 2
+    upgrade(engine)  # and up again
     engine.dispose()
 
 
@@ -244,4 +266,33 @@ def test_imports_and_invitations_from_before_languages_keep_theirs_and_the_downg
         assert "language" not in {c["name"] for c in inspect(engine).get_columns(table)}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT filename FROM import_job")).scalar_one() == "old.csv"
+
+
+def test_guard_columns_arrive_on_campaigns_of_0016_and_leave_on_the_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0016")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, state, audience_counts, created_at, updated_at) VALUES ('old', '', "
+                          "'a@b.test', 's', '', '', '[]', '[]', '{}', 'paused', '{}', '2026-01-01 00:00:00', "
+                          "'2026-01-01 00:00:00')"))  # fmt: skip
+    upgrade(engine, "0017")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT guard_override, guard_pause FROM campaign")).one() in (
+            (False, None),
+            (0, None),
+        )
+    indexes = {i["name"] for i in inspect(engine).get_indexes("delivery")}
+    assert "ix_delivery_campaign_attempted" in indexes
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016")
+    columns = {c["name"] for c in inspect(engine).get_columns("campaign")}
+    assert "guard_override" not in columns and "guard_pause" not in columns
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
+    upgrade(engine, "0017")
     engine.dispose()

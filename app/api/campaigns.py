@@ -1,6 +1,7 @@
 """/api/v1 routes for campaigns: CRUD, launch/pause/resume/cancel, test send, preflight, progress, ledger search."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
@@ -12,7 +13,7 @@ from app.deliverability.preflight.service import campaign_preflight
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import queries
+from app.sending import guards, queries
 from app.sending.relay import RelayError
 from app.sending.render import RenderFailed, field_name, render_limits
 from app.sending.schemas import (
@@ -21,11 +22,15 @@ from app.sending.schemas import (
     CampaignState,
     CampaignUpdate,
     CancelResult,
+    DeliverabilityPublic,
     DeliveryPublic,
     DeliveryState,
+    GuardThresholds,
     ProgressPublic,
     TestSendItem,
     TestSendRequest,
+    UnsubscribeCompliancePublic,
+    WindowRates,
 )
 from app.sending.testsend import test_send
 from app.settings import Settings
@@ -96,6 +101,37 @@ async def get_progress(campaign_id: Id, engine: EngineDep) -> ProgressPublic:
     return await campaign_cache.polled_progress(engine, campaign_id)
 
 
+@router.get("/{campaign_id}/deliverability", response_model=DeliverabilityPublic)
+def get_deliverability(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> DeliverabilityPublic:
+    """The campaign's complaint and hard-bounce rates over the last 24 hours and 7 days against the
+    guard's thresholds, and its unsubscribe compliance (mail sent after an unsubscribe)."""
+    campaign = _get(session, campaign_id)
+    assert campaign.id is not None
+    rates, compliance = guards.campaign_report(session, settings, campaign.id)
+    windows = {}
+    for window, c in rates.windows.items():
+        bounces, complaints = rates.finding(guards.HARD_BOUNCES, window), rates.finding(guards.COMPLAINTS, window)
+        windows[window] = WindowRates(
+            out=c.out,
+            hard_bounces=c.hard_bounces,
+            complaints=c.complaints,
+            hard_bounce_percent=None if bounces.percent is None else round(bounces.percent, 2),
+            complaint_percent=None if complaints.percent is None else round(complaints.percent, 2),
+            hard_bounce_level=bounces.level,
+            complaint_level=complaints.level,
+        )
+    return DeliverabilityPublic(
+        windows=windows,
+        thresholds=GuardThresholds(**asdict(rates.thresholds)),
+        unsubscribes=UnsubscribeCompliancePublic(
+            unsubscribes=compliance.unsubscribes,
+            mailed_after=compliance.mailed_after,
+            violations=compliance.violations,
+            longest_seconds=compliance.longest.total_seconds(),
+        ),
+    )
+
+
 @router.patch("/{campaign_id}", response_model=CampaignPublic)
 def update_campaign(
     campaign_id: Id, body: CampaignUpdate, session: SessionDep, settings: SettingsDep
@@ -147,9 +183,18 @@ def pause_campaign(campaign_id: Id, session: SessionDep) -> CampaignPublic:
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignPublic)
-def resume_campaign(campaign_id: Id, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
+def resume_campaign(
+    campaign_id: Id,
+    session: SessionDep,
+    settings: SettingsDep,
+    override_guard: bool = Query(
+        False,
+        description="send although a complaint or hard-bounce rate is past its pause threshold (409 otherwise);"
+        " the guard then no longer pauses this campaign",
+    ),
+) -> CampaignPublic:
     campaign = _get(session, campaign_id)
-    _transition(session, campaign, lambda: service.resume(session, campaign, utcnow(), render_limits(settings)))
+    _transition(session, campaign, lambda: service.resume(session, campaign, settings, utcnow(), override_guard))
     return _public(session, campaign)
 
 

@@ -49,6 +49,28 @@ class CompletedData(BaseModel):
     audience_counts: dict[str, Any]
 
 
+class GuardData(BaseModel):
+    metric: Literal["hard_bounces", "complaints"]
+    window: Literal["24h", "7d"]
+    percent: float = Field(examples=[12.4], description="the rate, in percent of the messages out in the window")
+    count: int = Field(description="hard bounces or complaints in the window, one per address")
+    out: int = Field(description="messages out in the window")
+    threshold: float = Field(examples=[10.0], description="the pause threshold it reached, in percent")
+    at: datetime
+    rates: dict[str, dict[str, int]] = Field(
+        description='each window\'s counts: {"24h": {"out": 520, "hard_bounces": 78, "complaints": 0}, "7d": ...}'
+    )
+
+
+class PausedData(BaseModel):
+    campaign_id: int
+    name: str
+    paused_at: datetime
+    cause: Literal["guard", "relay"] = Field(description="the deliverability guard, or a relay problem")
+    reason: str = Field(description="the reason the campaign shows (English)")
+    guard: GuardData | None = Field(description="what the guard found; null for a relay problem")
+
+
 def _envelope(name: str, event: str, data: type[BaseModel]) -> type[BaseModel]:
     return type(
         name,
@@ -66,6 +88,7 @@ EVENTS: dict[str, type[BaseModel]] = {
     "complaint": _envelope("ComplaintEvent", "complaint", AddressData),
     "unsubscribe": _envelope("UnsubscribeEvent", "unsubscribe", AddressData),
     "campaign.completed": _envelope("CampaignCompletedEvent", "campaign.completed", CompletedData),
+    "campaign.paused": _envelope("CampaignPausedEvent", "campaign.paused", PausedData),
 }
 
 
@@ -110,7 +133,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/suppressions"): {"email": "ann@example.com", "reason": "unsubscribed", "source": "cms"},
     ("post", "/api/v1/webhooks"): {
         "url": "https://cms.example.com/hooks/bulkmail",
-        "events": ["bounce", "complaint", "unsubscribe", "campaign.completed"],
+        "events": ["bounce", "complaint", "unsubscribe", "campaign.completed", "campaign.paused"],
     },
 }
 

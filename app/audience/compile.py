@@ -21,11 +21,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, Select, and_, case, cast, func, literal, select, text
+from sqlalchemy import (
+    Column,
+    CompoundSelect,
+    FromClause,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from app.audience.queries import member_counts
 from app.audience.reasons import EXCLUSION_REASONS, UNCONFIRMED, UNSUBSCRIBED_LIST
 from app.bounces.policy import BouncePolicy, bounced_keys
 from app.db import is_postgresql
@@ -36,6 +58,8 @@ from app.settings import Settings
 
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
+KEPT_EXCLUSIONS = "freeze_excluded"
+LEDGER_KEY = ["campaign_id", "email_key"]  # unique: one ledger row per address and campaign
 
 
 class UnknownList(LookupError):
@@ -83,15 +107,6 @@ def _in_lists(list_ids: list[int]) -> Any:
     return member.exists()
 
 
-def _suppressed() -> Any:
-    """The contact of the outer query may not be mailed on any list."""
-    return (
-        select(literal(1))
-        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
-        .exists()
-    )
-
-
 def _left_lists(session: Session, list_ids: list[int]) -> bool:
     """Whether anyone unsubscribed from one of these lists (an index probe per list): when nobody did,
     the per-list check is left out of the statements."""
@@ -121,20 +136,50 @@ def _on_a_list(list_ids: list[int]) -> Any:
     )
 
 
-def _included(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> Any:
-    """The WHERE clause of the included contacts: subscribed to a chosen list they have not left, no
-    suppression from every list, and not suppressed by the bounce policy right now. Driven from the
-    lists' members (an index range each)."""
-    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    clauses = [
-        col(Contact.id).in_(_chosen_ids(list_ids)),
-        col(Contact.id).not_in(_unconfirmed_only(list_ids)),
-        ~_suppressed(),
-        col(Contact.email_key).not_in(bounced),
+def _left_every_list(list_ids: list[int]) -> Select:
+    """The contacts that unsubscribed from each chosen list they are subscribed to: driven from the
+    suppression rows naming a chosen list (the few who left one), each checked against its memberships."""
+    return (
+        select(col(Contact.id))
+        .join(Suppression, col(Suppression.email_key) == Contact.email_key)
+        .where(col(Suppression.list_id).in_(list_ids), ~_on_a_list(list_ids))
+    )
+
+
+# the rank of each exclusion: a contact several hold of has the lowest (see the module's docstring)
+RANK_UNCONFIRMED, RANK_SUPPRESSED, RANK_LEFT, RANK_POLICY = range(4)
+
+
+def _exclusions(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompoundSelect:
+    """(contact_id, rank, reason) for every contact an exclusion holds of, one row per exclusion, each
+    kind driven from its own small side: the unconfirmed memberships, the suppression rows, the
+    suppressions naming a chosen list, the policy's bounced addresses. Suppressed and bounced contacts
+    outside the chosen lists are in it too: anti-join it with the lists' members, or filter."""
+    policy = bounced_keys(BouncePolicy.from_settings(settings), now)
+    kinds = [
+        # the first select names the columns: contact_id, rank, reason
+        _unconfirmed_only(list_ids).add_columns(
+            literal(RANK_UNCONFIRMED).label("rank"), literal(UNCONFIRMED).label("reason")
+        ),
+        select(col(Contact.id), literal(RANK_SUPPRESSED), col(Suppression.reason))
+        .join(Contact, col(Contact.email_key) == Suppression.email_key)
+        .where(col(Suppression.list_id).is_(None)),
+        select(col(Contact.id), literal(RANK_POLICY), literal(SuppressionReason.BOUNCED)).where(
+            col(Contact.email_key).in_(policy)
+        ),
     ]
     if _left_lists(session, list_ids):
-        clauses.append(_on_a_list(list_ids))
-    return and_(*clauses)
+        left = _left_every_list(list_ids).subquery()
+        kinds.append(select(left.c.id, literal(RANK_LEFT), literal(UNSUBSCRIBED_LIST)))
+    return union_all(*kinds)
+
+
+def _included(list_ids: list[int], excluded: FromClause) -> Any:
+    """The WHERE clause of the included contacts: members of a chosen list no exclusion holds of."""
+    return and_(
+        col(Contact.id).in_(_chosen_ids(list_ids)),
+        col(Contact.id).not_in(select(excluded.c.contact_id)),
+    )
 
 
 def _check_lists(session: Session, list_ids: list[int]) -> dict[int, str]:
@@ -158,69 +203,62 @@ def _for_large_sets(session: Session) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{LARGE_SET_WORK_MEM}'"))
 
 
-def _counts(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> dict[str, Any]:
-    """A few set-based queries, each driven from its smallest side: the members of the chosen lists
-    (unique contacts), the suppression rows and the policy's bounced addresses (the exclusions). The
-    included are what is left, so no query walks the included contacts a second time."""
-    names = _check_lists(session, list_ids)
-    _for_large_sets(session)
-    per_list: dict[int, int] = dict(
-        session.execute(
-            select(col(ListMember.list_id), func.count())
-            .where(col(ListMember.list_id).in_(list_ids))
-            .group_by(col(ListMember.list_id))
-        )
-        .tuples()
-        .all()
-    )
-    utf8 = func.coalesce(func.sum(case((_not_ascii(session, col(Contact.email)), 1), else_=0)), 0)
-    unique, unique_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.id).in_(_chosen_ids(list_ids)))
-    ).one()
-    waiting = _unconfirmed_only(list_ids)
-    by_reason = {reason: (0, 0) for reason in EXCLUSION_REASONS}
-    n_waiting, n_waiting_utf8 = session.execute(select(func.count(), utf8).where(col(Contact.id).in_(waiting))).one()
-    by_reason[UNCONFIRMED] = (int(n_waiting), int(n_waiting_utf8))
-    # an unconfirmed contact has that one reason, whatever else holds for it
-    in_lists = and_(_in_lists(list_ids), col(Contact.id).not_in(waiting))
-    for reason, n, n_utf8 in session.execute(
-        select(col(Suppression.reason), func.count(), utf8)
-        .join(Contact, col(Contact.email_key) == Suppression.email_key)
-        .where(in_lists, col(Suppression.list_id).is_(None))
-        .group_by(col(Suppression.reason))
-    ).tuples():
-        by_reason[reason] = (int(n), int(n_utf8))
-    left_by_list: dict[int, int] = {}
-    not_left: list[Any] = []
-    if _left_lists(session, list_ids):
-        left_by_list = _left_by_list(session, list_ids)
-        n, n_utf8 = session.execute(
-            select(func.count(), utf8).where(
-                col(Contact.id).in_(_chosen_ids(list_ids)),
-                col(Contact.id).not_in(waiting),
-                ~_suppressed(),
-                ~_on_a_list(list_ids),
-            )
-        ).one()
-        by_reason[UNSUBSCRIBED_LIST] = (int(n), int(n_utf8))
-        not_left = [_on_a_list(list_ids)]
-    bounced = bounced_keys(BouncePolicy.from_settings(settings), now)
-    by_policy, by_policy_utf8 = session.execute(
-        select(func.count(), utf8).where(col(Contact.email_key).in_(bounced), ~_suppressed(), in_lists, *not_left)
-    ).one()
-    n, n_utf8 = by_reason[SuppressionReason.BOUNCED]
-    by_reason[SuppressionReason.BOUNCED] = (n + int(by_policy), n_utf8 + int(by_policy_utf8))
+def _counts(session: Session, list_ids: list[int], names: dict[int, str], excluded: FromClause) -> dict[str, Any]:
+    """The lists' sizes and unique contacts from their memberships' keys, the SMTPUTF8 ones from the
+    partial index of non-ASCII addresses, and every exclusion in one grouped pass over the excluded
+    contacts (`_by_reason`). The included are what is left, so no query walks the included contacts."""
+    per_list = member_counts(session, list_ids)
+    if len(list_ids) == 1:  # a list holds a contact once: no duplicates to find
+        unique = per_list.get(list_ids[0], 0)
+    else:
+        members = select(col(ListMember.contact_id)).where(col(ListMember.list_id).in_(list_ids)).subquery()
+        unique = session.execute(select(func.count(func.distinct(members.c.contact_id)))).scalar_one()
+    unique_utf8 = session.execute(
+        select(func.count()).where(_not_ascii(session, col(Contact.email)), _in_lists(list_ids))
+    ).scalar_one()
+    by_reason = _by_reason(session, list_ids, excluded)
+    left_by_list = _left_by_list(session, list_ids) if _left_lists(session, list_ids) else {}
     candidates = sum(per_list.values())
-    excluded = {r: by_reason[r][0] for r in EXCLUSION_REASONS}
     return {
         "sources": {names[i]: int(per_list.get(i, 0)) for i in list_ids},
         "candidates": candidates,
         "duplicates": candidates - int(unique),
-        "excluded": excluded,
+        "excluded": {r: by_reason.get(r, (0, 0))[0] for r in EXCLUSION_REASONS},
         "unsubscribed_by_list": {names[i]: left_by_list.get(i, 0) for i in list_ids},
         "included": int(unique) - sum(n for n, _ in by_reason.values()),  # = the rows a freeze writes
         "needs_smtputf8": int(unique_utf8) - sum(u for _, u in by_reason.values()),
     }
+
+
+def _by_reason(session: Session, list_ids: list[int], excluded: FromClause) -> dict[str, tuple[int, int]]:
+    """Reason -> (contacts, of them not ASCII) for the chosen lists' excluded contacts: each contact's
+    exclusions grouped to the one of lowest rank, then counted per reason in the same statement."""
+    contact_id, rank, reason = excluded.c
+    first = (
+        select(
+            contact_id.label("contact_id"),
+            func.min(rank).label("rank"),
+            # a contact has at most one suppression from every list, so at most one reason of that rank
+            func.max(case((rank == RANK_SUPPRESSED, reason))).label("suppressed"),
+        )
+        .group_by(contact_id)
+        .subquery()
+    )
+    decided = case(
+        (first.c.rank == RANK_UNCONFIRMED, literal(UNCONFIRMED)),
+        (first.c.rank == RANK_SUPPRESSED, first.c.suppressed),
+        (first.c.rank == RANK_LEFT, literal(UNSUBSCRIBED_LIST)),
+        else_=literal(SuppressionReason.BOUNCED),
+    )
+    utf8 = func.coalesce(func.sum(case((_not_ascii(session, col(Contact.email)), 1), else_=0)), 0)
+    rows = session.execute(
+        select(decided, func.count(), utf8)
+        .select_from(first)
+        .join(Contact, col(Contact.id) == first.c.contact_id)
+        .where(_in_lists(list_ids))
+        .group_by(decided)
+    ).tuples()
+    return {str(r): (int(n), int(n_utf8)) for r, n, n_utf8 in rows}
 
 
 def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
@@ -238,20 +276,25 @@ def _left_by_list(session: Session, list_ids: list[int]) -> dict[int, int]:
 
 
 def _not_ascii(session: Session, email: Any) -> Any:
-    """True for an address with a non-ASCII local part (domains are stored in ASCII form): more bytes
-    than characters."""
+    """True for an address with a non-ASCII local part: the expression of the partial index
+    ix_contact_not_ascii (a literal 0, so the planners see they are the same)."""
     if is_postgresql(session):
-        return func.octet_length(email) != func.length(email)
-    return func.length(cast(email, LargeBinary)) != func.length(email)
+        extra = func.octet_length(email) - func.length(email)
+    else:
+        extra = func.length(cast(email, LargeBinary)) - func.length(email)
+    return extra > literal_column("0")
 
 
 def compile_audience(session: Session, list_ids: list[int], settings: Settings, now: datetime) -> CompiledAudience:
     """Counts for the chosen lists and a way to stream the included contacts."""
     list_ids = list(dict.fromkeys(list_ids))
-    counts = _counts(session, list_ids, settings, now)
+    names = _check_lists(session, list_ids)
+    _for_large_sets(session)
+    excluded = _exclusions(session, list_ids, settings, now).subquery()
+    counts = _counts(session, list_ids, names, excluded)
     query = (
         select(col(Contact.id), col(Contact.email), col(Contact.email_key))
-        .where(_included(session, list_ids, settings, now))
+        .where(_included(list_ids, excluded))
         .order_by(col(Contact.id))
     )
     return CompiledAudience(counts=counts, _session=session, _included=query)
@@ -267,14 +310,18 @@ def freeze_into_ledger(
 ) -> dict[str, Any]:
     """Insert one queued Delivery per included recipient and return the compile counts.
 
-    One INSERT ... SELECT with the exclusions as anti-joins. The rows go in address order: the ledger's
-    unique (campaign, address) index and its per-address index are then appended to in order instead
-    of at a random page per row, which is most of the cost of a million-row freeze.
+    The exclusions are worked out once into a temporary table, which the counts and the INSERT ...
+    SELECT both read. The rows go in address order: the ledger's unique (campaign, address) index is
+    then appended to in order instead of at a random page per row, which is most of the cost of a
+    million-row freeze.
 
     Idempotent per (campaign, email_key): a second call adds only recipients that are new. Runs in
     the caller's transaction; the caller commits."""
     list_ids = list(dict.fromkeys(list_ids))
-    counts = _counts(session, list_ids, settings, now)
+    names = _check_lists(session, list_ids)
+    _for_large_sets(session)
+    excluded = _kept(session, _exclusions(session, list_ids, settings, now))
+    counts = _counts(session, list_ids, names, excluded)
     rows = (
         select(
             literal(campaign_id).label("campaign_id"),
@@ -285,19 +332,15 @@ def freeze_into_ledger(
             literal(0).label("attempts"),
             literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
         )
-        .where(_included(session, list_ids, settings, now))
+        .where(_included(list_ids, excluded))
         .order_by(col(Contact.email_key))
     )
-    dialect = postgresql if is_postgresql(session) else sqlite
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
-    stmt = (
-        dialect.insert(Delivery)
-        .from_select(columns, rows)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email_key"])
-    )
     if is_postgresql(session):
-        session.execute(stmt)
+        _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
+        _drop(session)
         return counts
+    stmt = sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
     # SQLite: a page cache that holds the ledger indexes' working set while a million rows go in
     # (the default 2 MB re-reads pages from the OS for every few rows); back to what it was afterwards
     cache = session.execute(text("PRAGMA cache_size")).scalar_one()
@@ -306,4 +349,49 @@ def freeze_into_ledger(
         session.execute(stmt)
     finally:
         session.execute(text(f"PRAGMA cache_size = {int(cache)}"))
+    _drop(session)
     return counts
+
+
+def _temporary(session: Session) -> str:
+    """The name of the freeze's temporary table, in the session's own schema for such tables."""
+    return ("pg_temp." if is_postgresql(session) else "temp.") + KEPT_EXCLUSIONS
+
+
+def _kept(session: Session, exclusions: CompoundSelect) -> Table:
+    """The exclusions written into a temporary table (a freeze reads them twice: the counts, the INSERT)."""
+    session.execute(text(f"DROP TABLE IF EXISTS {_temporary(session)}"))  # one a failed freeze left behind
+    table = Table(
+        KEPT_EXCLUSIONS,
+        MetaData(),
+        Column("contact_id", Integer, nullable=False),
+        Column("rank", Integer, nullable=False),
+        Column("reason", String(20), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    table.create(session.connection())
+    session.execute(insert(table).from_select(["contact_id", "rank", "reason"], exclusions))
+    if is_postgresql(session):
+        session.execute(text(f"ANALYZE {_temporary(session)}"))  # its size, for the plans that read it
+    return table
+
+
+def _drop(session: Session) -> None:
+    """The freeze's temporary table goes at once: on SQLite it would stay with the pooled connection."""
+    session.execute(text(f"DROP TABLE {_temporary(session)}"))
+
+
+def _insert_postgresql(session: Session, campaign_id: int, statement: postgresql.Insert) -> None:
+    """A plain INSERT while the campaign has no ledger yet: PostgreSQL inserts each row of an INSERT ...
+    ON CONFLICT speculatively (one more probe of the unique index and one more WAL record a row). Should a
+    concurrent freeze of the same campaign have committed rows meanwhile, the unique index refuses the
+    statement, and it runs again skipping the rows that are there, as it does when the ledger has rows."""
+    has_rows = session.execute(select(literal(1)).where(col(Delivery.campaign_id) == campaign_id).limit(1)).first()
+    if has_rows is None:
+        try:
+            with session.begin_nested():
+                session.execute(statement)
+            return
+        except IntegrityError:
+            pass
+    session.execute(statement.on_conflict_do_nothing(index_elements=LEDGER_KEY))

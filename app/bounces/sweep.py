@@ -29,6 +29,7 @@ from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, p
 from app.config_store import live_settings
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
+from app.sending import guards
 from app.settings import Settings
 from bounce_parsers import Classification, classify
 
@@ -77,13 +78,27 @@ def run_sweep(settings: Settings, engine: Engine, trigger: str = "schedule") -> 
         if lock is None:
             log.info("bounce sweep skipped: another sweep is running")
             return None
-        return _Sweeper(settings, engine, lock, trigger).run()
+        sweep = _Sweeper(settings, engine, lock, trigger).run()
+    _guard(settings, engine)
+    return sweep
+
+
+def _guard(settings: Settings, engine: Engine) -> None:
+    """The sweep brought bounces and complaints: the deliverability guard reads the rates again. Its
+    failure must not turn a finished sweep into a failed one: it runs again after the next."""
+    try:
+        paused = guards.check_sending(engine, settings, utcnow())
+    except Exception:
+        log.exception("the deliverability guard could not check the sending campaigns")
+        return
+    if paused:
+        log.warning("deliverability guard paused campaigns %s", paused)
 
 
 def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
     """The scheduler's tick: sweep when a mailbox is configured and the interval saved on the settings
-    page has passed since the last scheduled sweep of any process, so a changed interval applies at
-    once everywhere. A failure is already in the sweep log, so it must not escape."""
+    page (while a campaign sends, at most `guard_sweep_minutes`) has passed since the last scheduled
+    sweep of any process, so a changed interval applies at once everywhere. A failure is already in the sweep log, so it must not escape."""
     live = live_settings(settings, engine)
     if not live.mailbox_host or live.sweep_interval_minutes <= 0:
         return False
@@ -91,7 +106,8 @@ def sweep_if_due(settings: Settings, engine: Engine, now: datetime) -> bool:
         last = session.execute(
             select(func.max(MailboxSweep.started_at)).where(col(MailboxSweep.trigger) == "schedule")
         ).scalar_one()
-    if last is not None and now - last < timedelta(minutes=live.sweep_interval_minutes):
+        interval = guards.sweep_minutes(session, live)  # shorter while a campaign sends
+    if last is not None and now - last < timedelta(minutes=interval):
         return False
     try:
         run_sweep(settings, engine, "schedule")

@@ -32,6 +32,11 @@ class Campaign(SQLModel, table=True):
     relay_unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     relay_next_try_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     relay_problem: str | None = Field(default=None, max_length=TEXT_LENGTH)
+    # set when the deliverability guard paused it: which rate crossed which threshold, over which window
+    # (the pages word it in the reader's language; paused_reason keeps the English for the API)
+    guard_pause: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # a marketer resumed it past the guard: its rates still warn, but no longer pause it
+    guard_override: bool = False
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )
@@ -59,6 +64,14 @@ class Delivery(SQLModel, table=True):
         # an address's ledger rows that went out: the bounce policy's "clean send since the bounce" and
         # attribution's ledger layer (both ask for sent_at, which a queued row does not have)
         partial_index("ix_delivery_email_key_state_sent", "email_key", "state", "sent_at", where="sent_at IS NOT NULL"),
+        # the guard's rates: a campaign's messages out within a window (a queued row has no attempt yet)
+        partial_index(
+            "ix_delivery_campaign_attempted",
+            "campaign_id",
+            "last_attempt_at",
+            "state",
+            where="last_attempt_at IS NOT NULL",
+        ),
         partial_index("ix_delivery_message_id", "message_id", where="message_id IS NOT NULL"),
         partial_index("uq_delivery_verp_token", "verp_token", where="verp_token IS NOT NULL", unique=True),
     )

@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.types import UTCDateTime, utcnow
 
-WEBHOOK_EVENTS = ("bounce", "complaint", "unsubscribe", "campaign.completed")
+WEBHOOK_EVENTS = ("bounce", "complaint", "unsubscribe", "campaign.completed", "campaign.paused")
 # pending: due or retrying; delivered: a 2xx came back; failed: gave up (a day after the event)
 WEBHOOK_DELIVERY_STATES = ("pending", "delivered", "failed")
 

@@ -14,7 +14,7 @@ from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, utcnow
 from app.models.states import CampaignState
-from app.sending import identities, ledger
+from app.sending import guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
@@ -214,13 +214,19 @@ def pause(campaign: Campaign, now: datetime) -> Campaign:
     return campaign
 
 
-def resume(session: Session, campaign: Campaign, now: datetime, limits: Limits | None = None) -> Campaign:
-    """Continue from the ledger: rows already final are never sent again."""
+def resume(
+    session: Session, campaign: Campaign, settings: Settings, now: datetime, override_guard: bool = False
+) -> Campaign:
+    """Continue from the ledger: rows already final are never sent again. While a complaint or bounce
+    rate is past its pause threshold, only with OVERRIDE_GUARD (see app.sending.guards)."""
     if campaign.state != CampaignState.PAUSED:
         raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
-    check_campaign(session, campaign, limits)  # it may have been edited while paused
+    check_campaign(session, campaign, render_limits(settings))  # it may have been edited while paused
     if campaign.state != CampaignState.PAUSED:
         raise CampaignStateError(f"only a paused campaign can be resumed; this campaign is {campaign.state}")
+    refusal = guards.resume_refusal(session, settings, campaign, now, override_guard)
+    if refusal is not None:
+        raise CampaignStateError(refusal)
     campaign.state, campaign.paused_reason, campaign.updated_at = CampaignState.SENDING, None, now
     session.add(campaign)
     session.flush()

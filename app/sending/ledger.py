@@ -23,7 +23,7 @@ from app.models.states import CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
-from app.webhooks.events import emit_completed
+from app.webhooks.events import emit_completed, emit_paused
 
 DUE_STATES = DeliveryState.DUE
 # outcome kinds besides the delivery states sent, deferred and failed
@@ -375,7 +375,7 @@ def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | 
 def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) -> None:
     """Pause campaigns whose relay problem would fail every recipient, keeping the reason to show."""
     for campaign_id, reason in reasons.items():
-        session.execute(
+        won = session.execute(
             update(Campaign)
             .where(col(Campaign.id) == campaign_id, col(Campaign.state) == CampaignState.SENDING)
             .values(
@@ -387,7 +387,9 @@ def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) ->
                 relay_problem=None,
             )
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult; Session.execute is typed as Result
+        if won:
+            emit_paused(session, campaign_id, reason[:TEXT_LENGTH], now, cause="relay")
 
 
 def relay_unreachable(

@@ -67,6 +67,14 @@ class CampaignPublic(CampaignBase):
     )
     relay_next_try_at: datetime | None = Field(default=None, description="when the relay is tried next")
     relay_problem: str | None = Field(default=None, description="why the relay cannot be reached")
+    guard_pause: dict[str, Any] | None = Field(
+        default=None,
+        description="set while the deliverability guard holds the campaign paused: metric (hard_bounces |"
+        " complaints), window (24h | 7d), percent, count, out (messages in the window), threshold, at",
+    )
+    guard_override: bool = Field(
+        default=False, description="resumed past the guard: its rates still warn but no longer pause it"
+    )
     audience_counts: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -106,3 +114,41 @@ class DeliveryPublic(SQLModel):
     last_reply: str | None
     message_id: str | None
     bounced_at: datetime | None
+
+
+GuardLevel = Literal["ok", "warn", "pause"]
+
+
+class WindowRates(BaseModel):
+    out: int = Field(description="messages out in the window: sent, bounced later or refused at once")
+    hard_bounces: int = Field(description="hard bounces recorded in the window, one per address")
+    complaints: int = Field(description="complaints (ARF reports) recorded in the window, one per address")
+    hard_bounce_percent: float | None
+    complaint_percent: float | None
+    hard_bounce_level: GuardLevel = Field(description="ok, warn or pause against the thresholds")
+    complaint_level: GuardLevel
+
+
+class GuardThresholds(BaseModel):
+    """In percent of the messages out in a window (the settings' guard_*_percent)."""
+
+    complaint_warn: float
+    complaint_pause: float
+    bounce_warn: float
+    bounce_pause: float
+    min_messages: int = Field(description="messages out in a window before its rates are judged")
+
+
+class UnsubscribeCompliancePublic(BaseModel):
+    unsubscribes: int = Field(description="addresses that unsubscribed through this campaign")
+    mailed_after: int = Field(description="of them, addresses that got a message afterwards")
+    violations: int = Field(description="of them, a message more than 48 hours afterwards (must be 0)")
+    longest_seconds: float = Field(
+        description="the longest time from an unsubscribe to the last message it let through"
+    )
+
+
+class DeliverabilityPublic(BaseModel):
+    windows: dict[str, WindowRates] = Field(description='"24h" and "7d"')
+    thresholds: GuardThresholds
+    unsubscribes: UnsubscribeCompliancePublic

@@ -25,7 +25,7 @@ from app.config_store import live_settings
 from app.db import session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import identities, ledger, relays
+from app.sending import guards, identities, ledger, relays
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
@@ -63,6 +63,7 @@ class Worker:
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
+        self._guard_due = guards.Periodic(settings.guard_check_seconds)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -221,6 +222,8 @@ class Worker:
             if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
                 ledger.complete_finished(session, now, touched)  # claim that finds none completes them
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up
+        if self._guard_due.due():  # the relay's refusals count towards the guard (after the commit: a failure
+            guards.check_sending(self.engine, self.settings, now, touched)  # can never cost a batch its results)
 
 
 def run_worker(settings: Settings, engine: Engine, stop: threading.Event) -> None:

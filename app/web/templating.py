@@ -13,6 +13,7 @@ from app.audience.reasons import reason_label
 from app.i18n.formats import number, percent, when
 from app.i18n.labels import label
 from app.paths import TEMPLATES
+from app.sending.guards import paused_reason
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
 from app.web.forms import FormState
@@ -50,6 +51,7 @@ templates.env.filters["num"] = _number
 templates.env.filters["percent"] = percent
 templates.env.filters["label"] = label
 templates.env.filters["reason"] = reason_label
+templates.env.filters["paused_reason"] = paused_reason
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

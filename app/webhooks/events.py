@@ -102,3 +102,16 @@ def emit_completed(session: Session, campaign_ids: Sequence[int], now: datetime)
         ],
         now,
     )
+
+
+def emit_paused(
+    session: Session, campaign_id: int, reason: str, now: datetime, cause: str, guard: dict[str, Any] | None = None
+) -> None:
+    """`campaign.paused`: bulkmail paused a campaign by itself. CAUSE: guard (a complaint or bounce rate
+    past its threshold; GUARD holds the rate, the threshold and the counts) or relay (a relay problem
+    that would fail every recipient)."""
+    if not _subscribers(session, "campaign.paused"):
+        return
+    name = session.execute(select(col(Campaign.name)).where(col(Campaign.id) == campaign_id)).scalar_one_or_none()
+    data = {"campaign_id": campaign_id, "name": name, "paused_at": now.isoformat(), "cause": cause, "reason": reason}
+    emit(session, "campaign.paused", [{**data, "guard": guard}], now)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-EventType = Literal["bounce", "complaint", "unsubscribe", "campaign.completed"]
+EventType = Literal["bounce", "complaint", "unsubscribe", "campaign.completed", "campaign.paused"]
 DeliveryState = Literal["pending", "delivered", "failed"]
 
 

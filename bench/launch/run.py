@@ -61,17 +61,24 @@ def main() -> None:
         "Wall / CPU seconds (CPU: the Python process on SQLite, the session's backend on PostgreSQL); "
         "load = 1-minute load average at the end of the measurement.\n"
     )
-    print("| backend | code | compile counts (3 runs) | freeze, first campaign | freeze, second campaign | load |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| backend | code | compile counts (3 runs) | freeze, first campaign | freeze, second campaign "
+        "| `bulkmail audience` | `bulkmail campaign send` to launched | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for backend, label, r in rows:
         compiles = " · ".join(f"{w:.2f} / {c:.2f}" for w, c in zip(r["compile_s"], r["compile_cpu_s"], strict=True))
         (first, second), (first_cpu, second_cpu) = r["freeze_s"], r["freeze_cpu_s"]
         print(
             f"| {backend} | {label} | {compiles} | {first:.2f} / {first_cpu:.2f} | {second:.2f} / {second_cpu:.2f} "
-            f"| {r['load']:.1f} |"
+            f"| {r['cli_audience_s']:.2f} | {r['cli_launch_s']:.2f} | {r['load']:.1f} |"
         )
+    counts = {json.dumps(r["counts"], sort_keys=True) for _, _, r in rows}
+    if len(counts) != 1:
+        raise SystemExit(f"the counts differ between runs: {counts}")
     print(
-        f"\nCounts (the same in every row; the script checks each freeze against them): {json.dumps(rows[-1][2]['counts'])}"
+        "\nCounts (the same in every row and printed by both commands; the script checks each freeze against them): "
+        f"{json.dumps(rows[-1][2]['counts'])}"
     )
 
 

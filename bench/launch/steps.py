@@ -6,22 +6,26 @@ measures another checkout's code on the same data.
 
 The data is shaped like a user's: addresses in random order (contact ids unrelated to address
 order), the big free-mail domains plus many company domains, 0.3 % non-ASCII local parts; three
-overlapping lists; 10 % of the contacts suppressed (all four reasons) plus suppressions of
-addresses that are not contacts; a past campaign whose ledger holds 40 % of the contacts as `sent`;
+overlapping lists, a few memberships still waiting for their confirmation (double opt-in signups)
+and members who left one list only; 10 % of the contacts suppressed (all four reasons) plus
+suppressions of addresses that are not contacts; a past campaign whose ledger holds 40 % of the contacts as `sent`;
 hard bounces after and before that clean send, bounces attributed to nothing (which never count),
 and soft bounces three and two in the window (only three counts)."""
 
+import ast
 import json
 import os
 import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, String, cast, func, insert, literal, select, text
+from sqlalchemy import BigInteger, String, cast, func, insert, literal, select, text, update
 from sqlmodel import Session
 
 from app.audience.compile import compile_audience, freeze_into_ledger
@@ -29,6 +33,7 @@ from app.audience.store import ContactRow, insert_contacts
 from app.db import is_postgresql, make_engine
 from app.migrate import upgrade
 from app.models import Bounce, Campaign, Contact, Delivery, ListMember, MailingList, Suppression, utcnow
+from app.models.states import MemberStatus
 from app.models.types import UTCDateTime
 from app.settings import Settings
 
@@ -72,6 +77,7 @@ LAST = [
 ]
 BIG = ["gmail.com"] * 30 + ["yahoo.com"] * 8 + ["outlook.com"] * 8 + ["gmx.de"] * 6 + ["web.de"] * 5
 UNICODE = ["jörg", "zoë", "søren", "françois", "josé"]
+LISTS = ("newsletter", "customers", "events")
 
 
 def addresses(n: int, seed: int = 17) -> list[str]:
@@ -116,7 +122,7 @@ def build(session: Session, contacts: int) -> list[int]:
         insert_contacts(session, rows, now)
         session.commit()
     del emails
-    lists = [MailingList(name=n) for n in ("newsletter", "customers", "events")]
+    lists = [MailingList(name=n) for n in LISTS]
     session.add_all(lists)
     session.commit()
     ids = [m.id for m in lists]
@@ -125,6 +131,28 @@ def build(session: Session, contacts: int) -> list[int]:
     for list_id, (factor, share) in zip(ids, [(7919, 70), (104729, 40), (1299709, 15)], strict=True):
         rows = select(literal(list_id), Contact.id, literal("csv"), stamp).where(_id() * factor % 100 < share)
         session.execute(insert(ListMember).from_select(["list_id", "contact_id", "source", "added_at"], rows))
+    member = cast(ListMember.contact_id, BigInteger)
+    # signups waiting for their confirmation: 2 % of events (some of them confirmed on another list), 0.5 % of
+    # the newsletter
+    for list_id, share in [(ids[2], 20), (ids[0], 5)]:
+        session.execute(
+            update(ListMember)
+            .where(ListMember.list_id == list_id, member * 53 % 1000 < share)
+            .values(status=MemberStatus.UNCONFIRMED)
+        )
+    # unsubscribed from one list only: 3 % of the newsletter, 1 % of customers (some stay on another list)
+    for list_id, share in [(ids[0], 30), (ids[1], 10)]:
+        rows = (
+            select(Contact.email, Contact.email_key, literal("unsubscribed"), literal("one-click"), literal(""),
+                   literal(list_id), stamp)
+            .join(ListMember, ListMember.contact_id == Contact.id)
+            .where(ListMember.list_id == list_id, member * 59 % 1000 < share)
+        )  # fmt: skip
+        session.execute(
+            insert(Suppression).from_select(
+                ["email", "email_key", "reason", "source", "note", "list_id", "created_at"], rows
+            )
+        )
     pick = _id() * 17 % 10
     for reason, low, high in [("unsubscribed", 0, 6), ("bounced", 6, 8), ("complained", 8, 9), ("manual", 9, 10)]:
         rows = select(Contact.email, Contact.email_key, literal(reason), literal("bench"), literal(""), stamp).where(
@@ -188,6 +216,39 @@ def _campaign(session: Session, name: str) -> int:
     return campaign.id
 
 
+def _as_a_user(url: str, counts: dict[str, Any]) -> dict[str, float]:
+    """Wall seconds of the two commands a user runs, each a fresh process on this database:
+    `bulkmail audience --json` (start-up included) and `bulkmail campaign send` until it prints its
+    launched counts (start-up, the template check and the freeze; the process is then stopped, the
+    sending is not part of a launch). Both must print the counts the functions returned."""
+    chosen = [arg for name in LISTS for arg in ("--list", name)]
+    with tempfile.TemporaryDirectory(prefix="bench-launch-cli-") as data:
+        env = {**os.environ, "BULKMAIL_DATABASE_URL": url, "BULKMAIL_DATA_DIR": data}
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "app", "audience", *chosen, "--json"], capture_output=True, text=True, env=env
+        )
+        audience_s = time.perf_counter() - start
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == counts, (out.stdout, counts)
+        body = Path(data) / "body.txt"
+        body.write_text("Hello {{ first_name }},\n\nnews.\n")
+        start = time.perf_counter()
+        send = subprocess.Popen(
+            [sys.executable, "-m", "app", "campaign", "send", *chosen, "--subject", "Launch", "--text", str(body),
+             "--from", "news@example.test", "--no-local-worker"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert send.stdout is not None
+        line = send.stdout.readline()
+        launch_s = time.perf_counter() - start
+        send.terminate()
+        _, err = send.communicate()
+        assert "launched: " in line, (line, err)
+        assert ast.literal_eval(line.split("launched: ", 1)[1]) == counts, (line, counts)
+    return {"cli_audience_s": audience_s, "cli_launch_s": launch_s}
+
+
 def measure(url: str, contacts: int) -> dict:
     settings = Settings(_env_file=None, database_url=url)
     engine = make_engine(url)
@@ -226,6 +287,7 @@ def measure(url: str, contacts: int) -> dict:
             assert rows == counts["included"], (rows, counts["included"])
     result["freeze_s"] = freezes
     result["freeze_cpu_s"] = freezes_cpu
+    result.update(_as_a_user(url, counts))
     result["load"] = os.getloadavg()[0]
     result["rss_mb"] = _rss_mb()
     return result

@@ -66,7 +66,7 @@ def test_every_list_pages_by_cursor(client: TestClient) -> None:
         get = item.get("get")
         if not path.startswith(API) or get is None or "{" in path.rsplit("/", 1)[-1] or path.endswith(".csv"):
             continue
-        if path.endswith(("/progress", "/why", "/export", "/signup")):
+        if path.endswith(("/progress", "/deliverability", "/why", "/export", "/signup")):
             continue  # single resources
         names = {p["name"] for p in get.get("parameters", [])}
         schema = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
@@ -155,7 +155,7 @@ def test_timestamps_are_utc_iso_8601(client: TestClient) -> None:
 
 def test_openapi_documents_the_contract_and_the_webhooks(anon_client: TestClient) -> None:
     doc = anon_client.get("/openapi.json").json()
-    assert set(doc["webhooks"]) == {"bounce", "complaint", "unsubscribe", "campaign.completed"}
+    assert set(doc["webhooks"]) == {"bounce", "complaint", "unsubscribe", "campaign.completed", "campaign.paused"}
     assert "X-Bulkmail-Signature" in doc["info"]["description"]
     for path, item in doc["paths"].items():
         if not path.startswith(API):

@@ -1,11 +1,12 @@
 """Compile counts, exclusion reasons, `why` and the ledger freeze, on both databases."""
 
 import random
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlmodel import Session
 
 from app.audience.cms import CmsUser, upsert_users
@@ -111,6 +112,40 @@ def test_freeze_writes_one_queued_row_per_recipient(session: Session, settings: 
     freeze_into_ledger(session, campaign.id, [news.id, vip.id], settings, now, due)  # type: ignore[arg-type]
     session.commit()
     assert session.execute(select(func.count()).select_from(Delivery)).scalar() == 3
+
+
+def test_two_freezes_of_one_campaign_at_once_write_each_recipient_once(  # type: ignore[no-untyped-def]
+    engine: Engine, settings: Settings, lists
+) -> None:
+    """PostgreSQL freezes a new ledger with a plain INSERT; a second launch of the same campaign racing it
+    waits for the first, then keeps its rows. (SQLite runs one writer at a time.)"""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    ids = [m.id for m in lists]
+    with Session(engine) as s:
+        campaign = Campaign(name="c", from_address="news@example.test", subject="Hi")
+        s.add(campaign)
+        s.commit()
+        campaign_id = campaign.id
+    now = utcnow()
+    with Session(engine) as first, Session(engine) as second:
+        counts = freeze_into_ledger(first, campaign_id, ids, settings, now, now)  # type: ignore[arg-type]
+        pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        racing: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=lambda: racing.update(counts=freeze_into_ledger(second, campaign_id, ids, settings, now, now))  # type: ignore[arg-type]
+        )
+        thread.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND wait_event_type = 'Lock'"
+        while thread.is_alive() and not first.execute(text(waiting), {"pid": pid}).scalar_one():
+            first.execute(text("SELECT pg_sleep(0.05)"))
+        first.commit()
+        thread.join()
+        second.commit()
+    assert racing["counts"] == counts
+    with Session(engine) as s:
+        rows = s.execute(select(Delivery.email).where(Delivery.campaign_id == campaign_id)).scalars().all()
+    assert sorted(rows) == ["a@x.org", "h@x.org", "i@x.org"]
 
 
 def test_freeze_and_counts_agree_with_why_for_every_address(session: Session, settings: Settings) -> None:

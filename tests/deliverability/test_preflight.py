@@ -164,7 +164,6 @@ def test_a_message_without_list_unsubscribe_post_is_named(settings: Settings, en
         from_address="news@example.test",
         bounce_address=settings.bounce_address,
         signer=None,
-        route=sending_setup.Route.of_settings(settings),
         message=without,
     )
     found = [f for f in check_setup(setup, settings).findings if f.check == "list_unsubscribe"]

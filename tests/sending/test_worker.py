@@ -8,7 +8,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import Bounce, Campaign, Delivery, DeliveryAttempt, MailingList, Suppression, utcnow
+from app.models import (
+    Bounce,
+    Campaign,
+    Delivery,
+    DeliveryAttempt,
+    MailingList,
+    Suppression,
+    WebhookEndpoint,
+    WebhookEvent,
+    utcnow,
+)
 from app.secret_key import get_secret_key
 from app.sending import campaigns as service
 from app.tokens import parse_token
@@ -143,6 +153,8 @@ def test_421_and_a_dropped_connection_back_off_and_then_send_the_message_in_flig
 
 
 def test_wrong_password_pauses_the_campaign_with_the_reason(settings, engine, session):
+    session.add(WebhookEndpoint(url="http://127.0.0.1:9/hook", events=["campaign.paused"], secret="s"))
+    session.commit()
     with SinkServer(Sink(), users={"noreply": "right"}) as server:
         s = relay_settings(settings, server.port, smtp_username="noreply", smtp_password="wrong")
         campaign = _launch(session, s)
@@ -152,6 +164,10 @@ def test_wrong_password_pauses_the_campaign_with_the_reason(settings, engine, se
     assert "535" in paused.paused_reason and "authentication failed" in paused.paused_reason
     assert "wrong" not in paused.paused_reason
     assert all(r.state == "queued" and r.attempts == 0 for r in _rows(engine, campaign.id).values())
+    with Session(engine) as sess:  # a CMS hears of it: the campaign.paused event, cause relay
+        [event] = sess.execute(select(WebhookEvent).where(WebhookEvent.type == "campaign.paused")).scalars()
+    assert event.data["cause"] == "relay" and event.data["reason"] == paused.paused_reason
+    assert event.data["guard"] is None
 
 
 def test_paused_campaign_is_not_sent_and_resume_continues_from_the_ledger(settings, engine, session, sink):
@@ -165,7 +181,7 @@ def test_paused_campaign_is_not_sent_and_resume_continues_from_the_ledger(settin
     with Session(engine) as sess:  # one already sent before the pause must not go again
         sess.execute(Delivery.__table__.update().where(Delivery.email == "ann@x.test").values(state="sent"))
         sess.commit()
-    service.resume(session, campaign, utcnow())
+    service.resume(session, campaign, settings, utcnow())
     session.commit()
     run_worker_until(s, engine, _completed(engine, campaign.id))
     assert sink.sink.counts() == {"bob@x.test": 1, "cy@x.test": 1}

@@ -109,6 +109,7 @@ def test_the_signup_mails_speak_the_contacts_language_else_the_installations(mai
             headers = {"Accept-Language": browser} if browser else {}
             client.post(f"/s/{list_id}", data={"email": f"{address}example.test"}, headers=headers)
         # a job has no request: each mail speaks its contact's language, one without any the installation's
+        job_ran(engine)
         assert send_due(engine, german_installation) == 3
         bob, carol, dave = (
             _message(mail.wait_for_messages(f"{who}@example.test", 1, timeout=15)[0])

@@ -152,7 +152,8 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
         _shot(page, "settings", shots)
 
         page.goto(f"{base}/")
-        expect(page.locator("table")).to_contain_text("Spring sale")
+        expect(page.locator("#recent-campaigns")).to_contain_text("Spring sale")
+        expect(page.locator("#installation-rates")).to_contain_text("last 24 hours")
         _shot(page, "dashboard", shots)
 
         # a recipient opens the message and follows its unsubscribe link (public: a fresh browser context)

@@ -24,6 +24,24 @@ def test_saved_values_override_the_environment_and_bad_ones_are_refused_whole(se
     assert live.database_url == settings.database_url
 
 
+def test_the_guard_thresholds_are_saved_checked_and_read_by_every_caller(settings, engine):
+    with pytest.raises(SettingsInvalid) as caught:
+        save_settings(engine, {"guard_bounce_pause_percent": "150", "guard_complaint_warn_percent": "0.5",
+                               "guard_complaint_pause_percent": "0.3", "guard_min_messages": "0"})  # fmt: skip
+    assert caught.value.errors == {
+        "guard_bounce_pause_percent": "must be between 0 and 100",
+        "guard_min_messages": "must be between 1 and 100000",
+        "guard_complaint_warn_percent": "must not be above the pause threshold",
+    }
+    save_settings(engine, {"guard_bounce_pause_percent": "20", "guard_min_messages": "1000"})
+    live = live_settings(settings, engine)
+    assert (live.guard_bounce_pause_percent, live.guard_min_messages, live.guard_complaint_pause_percent) == (
+        20.0,
+        1000,
+        0.3,
+    )
+
+
 def test_the_generated_token_key_is_never_laid_over_settings(settings, engine):
     with Session(engine) as s:
         s.add(StoredSetting(key="secret_key", value="from-the-database", updated_at=utcnow()))

@@ -52,14 +52,6 @@ def strict_client(strict: Settings, engine: Engine) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    if r._server is not None:
-        r.stop()
-
-
-@pytest.fixture
 def fast(settings: Settings) -> Settings:
     """Retries a fraction of a second apart instead of 30 s."""
     return settings.model_copy(update={"webhook_retry_base_seconds": 0.2, "webhook_timeout_seconds": 2.0})

@@ -127,16 +127,15 @@ def campaign_preflight(
     contact = queries.first_contact(session, campaign.list_ids) or SAMPLE
     secret = get_secret_key(settings, engine)
     composer = identities.composer(session, campaign, settings, secret, sending_setup.settings_signer(settings))
-    route = _route(session, settings, composer.relay_ids)
+    relay = relays.settings_for(session, settings, composer.relay_ids)
     session.rollback()  # only reads: no transaction (on SQLite, the write lock) during the DNS and spamd checks
     message = composer.message(*contact, contact_id=0)
     setup = sending_setup.for_sending(
-        settings,
+        relay,
         dns_resolver(settings),
         from_address=campaign.from_address,
         bounce_address=composer.settings.bounce_address,  # the identity's, when the campaign has one
         signer=composer.signer,
-        route=route,
         message=message,
     )
     report = check_setup(setup, settings)
@@ -145,11 +144,3 @@ def campaign_preflight(
             _cache.reports.pop(next(iter(_cache.reports)))
         _cache.reports[_key(engine, settings, campaign)] = (time.monotonic(), report)
     return report
-
-
-def _route(session: Session, settings: Settings, relay_ids: tuple[int, ...]) -> sending_setup.Route:
-    """The campaign's first relay (its own, or its identity's), else the first enabled one, else the settings'."""
-    chosen = [r for r in relays.enabled_relays(session) if not relay_ids or r.id in relay_ids]
-    if chosen:
-        return sending_setup.Route(chosen[0].host, chosen[0].port, chosen[0].security)
-    return sending_setup.Route.of_settings(settings)

@@ -55,19 +55,6 @@ def dkim_key(signer: DkimSigner | None) -> DkimKey | None:
     return DkimKey(signer.selector.decode(), signer.domain.decode().lower(), der)
 
 
-@dataclass(frozen=True)
-class Route:
-    """The relay the messages leave through."""
-
-    host: str
-    port: int
-    security: str  # starttls | tls | none
-
-    @classmethod
-    def of_settings(cls, settings: Settings) -> "Route":
-        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_security)
-
-
 def relay_addresses(resolver: dns.resolver.Resolver, host: str) -> tuple[str, ...]:
     try:
         return (str(ipaddress.ip_address(host)),)
@@ -79,16 +66,16 @@ def relay_addresses(resolver: dns.resolver.Resolver, host: str) -> tuple[str, ..
         return ()
 
 
-def relay_greeting_name(settings: Settings, route: Route) -> str | None:
+def relay_greeting_name(settings: Settings) -> str | None:
     """The host name in the relay's 220 greeting: the name it most likely says HELO with to receivers."""
     try:
-        if route.security == "tls":
+        if settings.smtp_security == "tls":
             context = client_context(settings.smtp_cafile, settings.smtp_verify)
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(timeout=GREETING_TIMEOUT_SECONDS, context=context)
         else:
             smtp = smtplib.SMTP(timeout=GREETING_TIMEOUT_SECONDS)
         try:
-            code, text = smtp.connect(route.host, route.port)
+            code, text = smtp.connect(settings.smtp_host, settings.smtp_port)
         finally:
             smtp.close()
     except (OSError, smtplib.SMTPException):  # refused, timed out, TLS failed, no greeting
@@ -104,17 +91,16 @@ def for_sending(
     from_address: str,
     bounce_address: str,
     signer: DkimSigner | None,
-    route: Route,
     message: bytes,
 ) -> SendingSetup:
     """The setup of one campaign: its From, the bounce address and DKIM key of its identity (or the settings'),
-    and the first relay it goes through."""
+    and the relay SETTINGS name (app.sending.relays.settings_for: the campaign's heaviest relay)."""
     return SendingSetup(
         from_domain=domain_of(from_address),
         envelope_domain=domain_of(bounce_address),
         dkim=dkim_key(signer),
-        relay_host=route.host,
-        relay_addresses=tuple(map(str, settings.sending_addresses)) or relay_addresses(resolver, route.host),
-        helo_name=settings.sending_helo_name or relay_greeting_name(settings, route),
+        relay_host=settings.smtp_host,
+        relay_addresses=tuple(map(str, settings.sending_addresses)) or relay_addresses(resolver, settings.smtp_host),
+        helo_name=settings.sending_helo_name or relay_greeting_name(settings),
         message=message,
     )

@@ -18,7 +18,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import identities, queries, relays
+from app.sending import guards, identities, queries, relays
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -272,7 +272,10 @@ def campaign_page(
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
         "editable_states": service.EDITABLE_STATES,
+        "rates": None,
     }
+    if campaign.launched_at is not None and campaign.id is not None:
+        ctx["rates"], ctx["compliance"] = guards.campaign_report(session, settings, campaign.id)
     return render(request, "campaign.html", ctx)
 
 
@@ -360,12 +363,12 @@ def campaign_action(
         )
     elif action == "pause":
         _act(request, session, campaign, lambda: service.pause(campaign, now), _("Campaign paused."))
-    elif action == "resume":
+    elif action in ("resume", "override"):  # override: resume past the deliverability guard
         _act(
             request,
             session,
             campaign,
-            lambda: service.resume(session, campaign, now, render_limits(settings)),
+            lambda: service.resume(session, campaign, settings, now, override_guard=action == "override"),
             _("Campaign resumed."),
         )
     elif action == "cancel":
