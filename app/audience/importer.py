@@ -1,7 +1,9 @@
 """Run an import job: stream the stored file through its source, validate every address, store
 contacts in batches of BATCH_ROWS (set-based, see `ImportStore`; a commit every COMMIT_ROWS rows or
 COMMIT_SECONDS, with the job's counters in the same transaction) and keep every rejected row with its
-line, column and reason. A reading thread parses and validates while a writing thread stores.
+line, column and reason. A reading thread parses and validates while a writing thread stores; a CSV
+file's plain rows (see `CsvSource.chunks`) are only matched by the reader and normalised by the store
+in SQL.
 
 Because the counters commit with the rows they count, a job interrupted by a crash or restart can be
 resumed: the rows already counted are read again and skipped, and the report comes out the same as
@@ -27,6 +29,7 @@ from app.audience import fields as custom_fields
 from app.audience.search import index_missing
 from app.audience.sources import ImportFailed, Record, open_source
 from app.audience.sources.base import split_name
+from app.audience.sources.csv_file import Chunk, CsvSource
 from app.audience.store import BatchResult, ImportRow, ImportStore
 from app.db import is_postgresql, session_scope
 from app.i18n import N_
@@ -84,6 +87,7 @@ class _Run:
         self.settings = settings
         self.progress = progress
         self.rows: dict[str, ImportRow] = {}
+        self.plain: list[list[Any]] = []  # plain CSV rows, normalised by the store in SQL
         self.rejects: list[dict[str, Any]] = []
         self.pending_rows = 0
         self.mx: dict[str, bool] = {}
@@ -183,6 +187,7 @@ class _Run:
                 first[:NAME_LENGTH] if first else None,
                 last[:NAME_LENGTH] if last else None,
                 attributes,
+                line,
             )
 
     def _fields_of(self, record: Record, line: int, raw: str) -> dict[str, Any] | None:
@@ -203,6 +208,18 @@ class _Run:
             self.mx[domain] = has_mx(domain)
         return self.mx[domain]
 
+    def takes_plain(self) -> bool:
+        """Whether plain CSV rows may skip the checks made one by one: not when a row needs what only they
+        do (custom fields, an MX lookup, the erased-address check)."""
+        return not self.fields and not self.settings.check_mx and not self.any_erased
+
+    def take_chunk(self, chunk: Chunk) -> None:
+        for record in chunk.records:
+            self.take(record)
+        self.plain += chunk.rows
+        self.rows_read += len(chunk.rows)
+        self.pending_rows += len(chunk.rows)
+
     def due(self) -> bool:
         return len(self.rows) >= BATCH_ROWS or len(self.rejects) >= BATCH_ROWS or self.pending_rows >= BATCH_ROWS
 
@@ -212,10 +229,10 @@ class _Run:
             raise self.failure
         batch = _Batch(
             list(self.rows.values()), self.rejects, self.rows_read, self.invalid, self.duplicates, bytes_read, last,
-            self.lines,
+            self.lines, self.plain,
         )  # fmt: skip
         self.queue.put(batch)
-        self.rows, self.rejects, self.lines = {}, [], {}
+        self.rows, self.rejects, self.lines, self.plain = {}, [], {}, []
         self.pending_rows = self.rows_read = self.invalid = self.duplicates = 0
 
     def start_writer(self) -> None:
@@ -258,8 +275,8 @@ class _Run:
             batch.rejects += [{"import_id": job.id, "line": n, "column": None, "value": "", "reason": self.erased_reason}
                               for n in lines]  # fmt: skip
             job.invalid += len(lines)
-        if rows:
-            self._count(self.store.store(rows, job.list_id, source, job.id, now))
+        if rows or batch.plain:
+            self.store.store(rows, batch.plain)
         if batch.rejects:
             self.session.execute(insert(ImportReject), batch.rejects)
         job.bytes_read = batch.bytes_read
@@ -291,6 +308,7 @@ class _Batch:
     bytes_read: int
     last: bool
     lines: dict[str, int]  # key -> line, where someone was ever erased (an erased address's reject names its line)
+    plain: list[list[Any]]  # plain CSV rows: their fields, then their line
 
 
 def _refresh_statistics(session: Session, job: ImportJob) -> None:
@@ -342,19 +360,26 @@ def _run_import(engine: Engine, settings: Settings, job_id: int, progress: Progr
             source = open_source(job.stored_path or "", fmt, requested, filename=job.filename)
             job.format = source.format
             job.column_mapping = {**job.column_mapping, **source.mapping}
-            store.open()
             run = _Run(session, job, settings, progress, store)
             run.map_fields(job.column_mapping, requested.get("fields") or {})
+            plain = source.plain_layout() if isinstance(source, CsvSource) and run.takes_plain() else None
+            store.open(plain)
             run.start_writer()
             try:
-                seen = 0
-                for record in source.records():
-                    seen += 1
-                    if seen <= already:
-                        continue
-                    run.take(record)
-                    if run.due():
+                if isinstance(source, CsvSource):
+                    # in chunks: a plain row is only matched here, and normalised by the store in SQL
+                    for chunk in source.chunks(BATCH_ROWS, plain, skip=already):
+                        run.take_chunk(chunk)
                         run.hand_off(source.bytes_read())
+                else:
+                    seen = 0
+                    for record in source.records():
+                        seen += 1
+                        if seen <= already:
+                            continue
+                        run.take(record)
+                        if run.due():
+                            run.hand_off(source.bytes_read())
                 run.hand_off(job.size_bytes, last=True)
             finally:
                 run.finish_writer()

@@ -7,6 +7,8 @@ stored ones (so a re-import that lacks a column does not wipe it). A list member
 most recent import that contained the address; that is how a later batch of the same import knows an
 address it meets again is a duplicate inside the file, without holding every key in memory."""
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -17,14 +19,16 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.addresses import WHITESPACE, plain_address_sql
 from app.audience.queries import every_list
 from app.audience.search import forget, index_contacts
 from app.audience.sources import ImportFailed
+from app.audience.sources.csv_file import PlainLayout
 from app.db import is_postgresql
 from app.i18n import gettext as _
 from app.models import Contact, ListMember, Suppression
 from app.models.states import MemberStatus
-from app.models.types import UTCDateTime
+from app.models.types import NAME_LENGTH, UTCDateTime
 from app.subscription import consent
 
 _contact = Contact.__table__  # type: ignore[attr-defined]
@@ -321,11 +325,12 @@ def confirm_pending(
     return confirmed
 
 
-# An import's row, as the importer builds it a million times (a tuple, not an object):
-# email, key, is_role, first_name, last_name, attributes.
-ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any]]
+# An import's row checked one by one (a tuple, not an object):
+# email, key, is_role, first_name, last_name, attributes, line.
+ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any], int]
 
 _STAGE = "import_stage"
+_RAW = "import_raw"  # the rows of the batches since the last flush, as read; their normal form is made in SQL
 # SQLite: the staging table's own page cache (it holds up to a commit's worth of rows), in KiB
 SQLITE_STAGE_CACHE_KIB = 32 * 1024
 # PostgreSQL: the import connection's memory for a sort (a commit's rows, by key), in the server
@@ -336,21 +341,23 @@ class ImportStore:
     """Stores an import set-based, a few statements whatever the number of rows; contacts the store
     already has come back to Python to be merged exactly as `upsert_batch` merges them.
 
-    Each batch goes into a temporary staging table in one go: SQLite takes the batch as one JSON
+    Each batch goes into a temporary raw table in one go, as read: SQLite takes the batch as one JSON
     document in one statement (an executemany would hand the GIL back and forth once a row while the
-    reading thread parses), PostgreSQL a COPY. A key staged already since the last flush is a
-    duplicate in the file. `flush`, before each commit, then adds everything staged since the last
-    one in key order, with its list memberships, in one or two statements: a shuffled file's
-    100,000 rows write each page of the email_key index once, where ten batches of 10,000 would
-    write it ten times.
+    reading thread parses), PostgreSQL a COPY of CSV text. Rows the importer checked one by one come
+    with their normal form; plain CSV rows (`PlainLayout`) come as their fields and get it in SQL
+    (`plain_address_sql`, the strip, the names, the attributes as JSON). `flush`, before each commit,
+    moves them into the staging table in key order, the first row (by line) of each address only
+    (the others are duplicates in the file), then adds the staged rows with their list memberships
+    in one or two statements: a shuffled file's 100,000 rows write each page of the email_key index
+    once, where ten batches of 10,000 would write it ten times.
 
     Each contact a flush puts in the list gets JOINED (its contact id aside) in the consent ledger, written
     by the statement that adds the memberships (an INSERT .. SELECT of the rows it just added). INDEX_NOW
     (a small import): the flushed contacts are made searchable in the same transaction; otherwise new
     contacts and changed ones are left unindexed for `search.index_missing`.
 
-    The session must stay on one connection for the whole import (the staging table is the
-    connection's own); `open` and `close` set up and remove it."""
+    The session must stay on one connection for the whole import (the staging tables are the
+    connection's own); `open` and `close` set up and remove them."""
 
     def __init__(
         self,
@@ -366,7 +373,8 @@ class ImportStore:
         self.postgresql = is_postgresql(session)
         self._temp_cache: int | None = None
         self._staged = 0  # rows in the staging table
-        self._keys: set[str] = set()  # PostgreSQL: their keys (COPY cannot skip a key staged already)
+        self._raw = 0  # rows in the raw table
+        self.plain: PlainLayout | None = None
 
     def _cursor(self) -> Any:
         return self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -379,7 +387,16 @@ class ImportStore:
         finally:
             cursor.close()
 
-    def open(self) -> None:
+    def open(self, plain: PlainLayout | None = None) -> None:
+        """Set up the staging tables; PLAIN: the layout of the plain CSV rows `store` will get."""
+        self.plain = plain
+        self._raw = 0
+        fields = ", ".join(f"c{i} text" for i in range(plain.width)) + ", " if plain is not None else ""
+        self._run(f"DROP TABLE IF EXISTS {_RAW}")
+        self._run(
+            f"CREATE TEMP TABLE {_RAW} ({fields}line integer NOT NULL, s_email text, s_key text, s_role boolean, "
+            "s_first text, s_last text, s_attrs text)"
+        )
         if self.postgresql:
             # the flush's statements are costed high enough to be JIT-compiled, which takes longer than
             # running them; their sorts of a commit's rows fit in memory
@@ -395,47 +412,109 @@ class ImportStore:
         ((self._temp_cache,),) = self._run("PRAGMA temp.cache_size")
         self._run(f"PRAGMA temp.cache_size=-{SQLITE_STAGE_CACHE_KIB}")
         self._run(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT PRIMARY KEY, "
-            "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL) WITHOUT ROWID"
+            # filled in key order by `_stage` (a sort, cheaper than a keyed table's random inserts), read in it
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT NOT NULL, "
+            "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL, line INTEGER)"
         )
         self._run(f"DELETE FROM {_STAGE}")
         self._staged = 0
 
     def close(self) -> None:
         self._run(f"DROP TABLE IF EXISTS {_STAGE}")
+        self._run(f"DROP TABLE IF EXISTS {_RAW}")
         if self.postgresql:
             self._run("RESET jit")
             self._run("RESET work_mem")
         if self._temp_cache is not None:
             self._run(f"PRAGMA temp.cache_size={int(self._temp_cache)}")
 
-    def store(
-        self, rows: Sequence[ImportRow], list_id: int, source: str, import_id: int | None, now: datetime
-    ) -> BatchResult:
-        """Take a batch (distinct keys). PostgreSQL stores it; SQLite stages it (an address staged
-        already since the last flush is a duplicate in the file) until `flush`. The caller commits."""
-        if not rows:
-            return BatchResult()
+    def store(self, rows: Sequence[ImportRow], plain: Sequence[list[Any]] = ()) -> None:
+        """Take a batch as read: ROWS checked one by one, PLAIN rows (the CSV fields of `open`'s layout,
+        then the line) to be normalised in SQL at `flush`. The caller commits."""
+        checked = [(*r[:5], json.dumps(r[5]), r[6]) for r in rows]
+        s_columns = "s_email, s_key, s_role, s_first, s_last, s_attrs, line"
+        c_columns = ", ".join(f"c{i}" for i in range(self.plain.width)) + ", line" if self.plain is not None else ""
         if self.postgresql:
-            fresh = [r for r in rows if r[1] not in self._keys]
-            self._keys.update(r[1] for r in fresh)
             cursor = self._cursor()
-            with cursor, cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for r in fresh:
-                    copy.write_row((r[0], r[1], r[2], r[3], r[4], json.dumps(r[5])))
-            self._staged += len(fresh)
-            return BatchResult(duplicates=len(rows) - len(fresh))
-        staged = self._run(
-            f"INSERT OR IGNORE INTO {_STAGE} "
-            "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)",
-            [json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
-        )
-        self._staged += staged
-        return BatchResult(duplicates=len(rows) - staged)
+            with cursor:
+                for columns, batch in ((s_columns, checked), (c_columns, plain)):
+                    if batch:
+                        # CSV text made by the C writer: the driver's row-by-row COPY costs a Python call a field
+                        text = io.StringIO()
+                        csv.writer(text, lineterminator="\n").writerows(batch)
+                        with cursor.copy(f"COPY {_RAW} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                            copy.write(text.getvalue())
+        else:
+            # one statement a batch, so the reading thread gets the GIL back once a batch (not once a row)
+            for columns, batch in ((s_columns, checked), (c_columns, plain)):
+                if batch:
+                    values = ", ".join(f"value->>{i}" for i in range(columns.count(",") + 1))
+                    self._run(
+                        f"INSERT INTO {_RAW} ({columns}) SELECT {values} FROM json_each(?)",
+                        [json.dumps(batch, ensure_ascii=False, separators=(",", ":"))],
+                    )
+        self._raw += len(rows) + len(plain)
+
+    def _stage(self) -> int:
+        """Move the rows read since the last flush into the staging table, normalised, the first of each
+        address in the file (by line) only; returns how many were duplicates."""
+        columns = "email, email_key, is_role, first_name, last_name, attributes"
+        normal = self._normal_form()
+        if self.postgresql:
+            staged = self._run(
+                f"INSERT INTO {_STAGE} ({columns}) SELECT DISTINCT ON (email_key) {columns} "
+                f"FROM (SELECT {normal}, line FROM {_RAW}) r ORDER BY email_key, line"
+            )
+        else:
+            # the other columns come from the row with the smallest line (SQLite's rule for a lone min())
+            staged = self._run(
+                f"INSERT INTO {_STAGE} ({columns}, line) SELECT {columns}, min(line) "
+                f"FROM (SELECT {normal}, line FROM {_RAW}) GROUP BY email_key ORDER BY email_key"
+            )
+        self._run(f"TRUNCATE {_RAW}" if self.postgresql else f"DELETE FROM {_RAW}")
+        duplicates = self._raw - staged
+        self._staged, self._raw = staged, 0
+        return duplicates
+
+    def _normal_form(self) -> str:
+        """The staging table's columns from a row of the raw table: given (a row checked in Python) or made
+        from the plain row's fields as `plain_address` and the CSV source would make them."""
+        plain = self.plain
+        if plain is None:
+            return "s_email AS email, s_key AS email_key, s_role AS is_role, s_first AS first_name, " \
+                "s_last AS last_name, s_attrs AS attributes"  # fmt: skip
+        trim = "btrim" if self.postgresql else "trim"
+        spaces = f"'{WHITESPACE}'"
+
+        def value(i: int | None) -> str:
+            return f"nullif({trim}(c{i}, {spaces}), '')" if i is not None else "NULL"
+
+        email, key, role = plain_address_sql(f"c{plain.email}", self.postgresql)  # stripped by the source
+        names = [f"substr({value(i)}, 1, {NAME_LENGTH})" for i in (plain.first, plain.last)]
+        if not plain.attributes:
+            attrs = "'{}'"
+        elif self.postgresql:
+            # the members text by text, an empty value's member NULL and left out by concat_ws (a third of
+            # the cost of json_build_object and json_strip_nulls)
+            members = ", ".join(
+                f"{_literal(json.dumps(n) + ':')} || to_json({value(i)})::text" for i, n in plain.attributes
+            )
+            attrs = f"'{{' || concat_ws(',', {members}) || '}}'"
+        else:
+            pairs = ", ".join(f"{_literal(n)}, {value(i)}" for i, n in plain.attributes)
+            attrs = f"json_patch('{{}}', json_object({pairs}))"  # a merge patch leaves out the empty (null) ones
+        made = {"email": email, "email_key": key, "is_role": role, "first_name": names[0], "last_name": names[1],
+                "attributes": attrs}  # fmt: skip
+        given = {"email": "s_email", "email_key": "s_key", "is_role": "s_role", "first_name": "s_first",
+                 "last_name": "s_last", "attributes": "s_attrs"}  # fmt: skip
+        return ", ".join(f"CASE WHEN s_key IS NULL THEN {made[c]} ELSE {given[c]} END AS {c}" for c in made)
 
     def flush(self, list_id: int, source: str, import_id: int | None, now: datetime) -> BatchResult:
         """Add or refresh the staged contacts and put them in the list. The caller commits."""
         result = BatchResult()
+        if not self._raw:
+            return result
+        result.duplicates = self._stage()
         if not self._staged:
             return result
         self._hold_list(list_id)
@@ -463,7 +542,6 @@ class ImportStore:
                 duplicates |= self._merge_known(rows, list_id, source, import_id, now, result)
         self._run(f"TRUNCATE {_STAGE}" if self.postgresql else f"DELETE FROM {_STAGE}")
         self._staged = 0
-        self._keys.clear()
         result.suppressed = len(suppressed - duplicates)
         return result
 
@@ -481,7 +559,7 @@ class ImportStore:
         ((before,),) = self._run("SELECT coalesce(max(id), 0) FROM contact")
         added = self._run(
             "INSERT INTO contact (email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
-            f"SELECT email, email_key, is_role, first_name, last_name, attributes, ?, ? FROM {_STAGE} WHERE true "
+            f"SELECT email, email_key, is_role, first_name, last_name, attributes, ?, ? FROM {_STAGE} ORDER BY rowid "  # the stage is in key order
             "ON CONFLICT (email_key) DO NOTHING",
             [stamp, stamp],
         )
@@ -565,3 +643,8 @@ class ImportStore:
 
 
 _KNOWN_BATCH = 10_000
+
+
+def _literal(text: str) -> str:
+    """TEXT as an SQL string literal (standard strings: only the quote is doubled)."""
+    return "'" + text.replace("'", "''") + "'"

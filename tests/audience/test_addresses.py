@@ -1,6 +1,15 @@
 import pytest
+from sqlalchemy import Engine
 
-from app.addresses import InvalidAddress, email_key, normalise, plain_address
+from app.addresses import (
+    ROLE_LOCAL_PARTS,
+    InvalidAddress,
+    email_key,
+    is_plain,
+    normalise,
+    plain_address,
+    plain_address_sql,
+)
 
 
 @pytest.mark.parametrize(
@@ -83,3 +92,18 @@ def test_plain_fast_path_decides_as_the_full_parser(raw: str) -> None:
 def test_plain_fast_path_takes_the_common_addresses() -> None:
     for raw in ("bob@example.com", "Bob.Smith@Example.COM", "postmaster@example.org", "x@xn--bcher-kva.de"):
         assert plain_address(raw) is not None
+
+
+def test_plain_addresses_normalised_in_sql_as_in_python(engine: Engine) -> None:
+    """The import normalises plain rows in SQL: the same email, key and role flag as plain_address."""
+    raws = [r.strip() for r in MIX if is_plain(r.strip())] + [f"{r.upper()}+x@Example.ORG" for r in ROLE_LOCAL_PARTS]
+    raws += ["Info@EXAMPLE.com", "newsletter@example.com", "support+a+b@x.org", "a+@x.org", "+abuse@x.org"]
+    postgresql = engine.dialect.name == "postgresql"
+    email, key, role = plain_address_sql("c", postgresql)
+    p = "%(c)s" if postgresql else ":c"
+    with engine.connect() as connection:
+        for raw in raws:
+            got = connection.exec_driver_sql(
+                f"SELECT {email}, {key}, {role} FROM (SELECT CAST({p} AS text) AS c) t", {"c": raw}
+            ).one()
+            assert (got[0], got[1], bool(got[2])) == plain_address(raw), raw

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.addresses import InvalidAddress, normalise
+from app.addresses import InvalidAddress, is_plain, normalise
 from app.audience.sources.base import Candidate, ImportFailed, NoAddressColumn, Record, split_name
 from app.audience.sources.textfile import TextFile
 from app.i18n import N_
@@ -27,6 +27,8 @@ from app.i18n import gettext as _
 DELIMITERS = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab"), "|": N_("vertical bar")}
 # a field holds at most this much; longer is a broken file, not an address book
 FIELD_LIMIT = 1024 * 1024
+# attribute columns one JSON object can take in SQL (SQLite's json_object: 127 arguments; PostgreSQL's: 100)
+MAX_PLAIN_ATTRIBUTES = 40
 # rows of the sample that detection and the "does the address column hold addresses" check look at
 SAMPLE_ROWS = 200
 
@@ -53,6 +55,32 @@ class Columns:
     multi_value: bool = False  # Google puts several addresses in one cell, joined by " ::: "
     others: list[int] = field(default_factory=list)  # address columns found but not imported as contacts
     skip: set[int] = field(default_factory=set)  # an export's bookkeeping columns, never attributes
+
+
+@dataclass(frozen=True)
+class PlainLayout:
+    """Where a plain row's values are (0-based columns), for the store to read them set-based."""
+
+    width: int
+    email: int
+    first: int | None
+    last: int | None
+    attributes: list[tuple[int, str]]
+
+
+@dataclass
+class Chunk:
+    rows: list[list[Any]]  # plain rows: the fields as read, then the line number
+    records: list[Record]  # every other row, in file order
+
+
+def _strip_plain(row: list[str], i: int) -> bool:
+    """Whether the address in column I is plain once stripped; if so, it is stored stripped."""
+    value = row[i].strip()
+    if is_plain(value) is None:
+        return False
+    row[i] = value
+    return True
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -249,50 +277,90 @@ class CsvSource:
     def bytes_read(self) -> int:
         return self._file.bytes_read()
 
+    def plain_layout(self) -> "PlainLayout | None":
+        """The columns, when this file's rows can take the set-based path: one address column, no name to
+        split, attribute names that are distinct and few enough for one JSON object in SQL."""
+        cols = self.columns
+        names = [name for _, name in cols.attributes]
+        if len(cols.emails) != 1 or cols.multi_value or cols.full is not None:
+            return None
+        if len(set(names)) != len(names) or len(names) > MAX_PLAIN_ATTRIBUTES:
+            return None
+        return PlainLayout(len(self.headers), cols.emails[0], cols.first, cols.last, list(cols.attributes))
+
     def records(self) -> Iterator[Record]:
+        for chunk in self.chunks(1000):
+            yield from chunk.records
+
+    def chunks(self, size: int, plain: "PlainLayout | None" = None, skip: int = 0) -> Iterator["Chunk"]:
+        """The rows in chunks of SIZE, the first SKIP rows left out (a resumed import has them). With PLAIN,
+        a row as wide as the header whose address `is_plain` (once stripped) stays a list (its fields, then
+        its line) for the store to normalise set-based; every other row is a Record, checked one by one."""
         if self.unusable is not None:
             self._file.close()
             raise self.unusable
         csv.field_size_limit(FIELD_LIMIT)
         reader = csv.reader(self._file.text, delimiter=self.delimiter)
-        cols = self.columns
         width = len(self.headers)
-        data_rows = 0
+        e = plain.email if plain is not None else 0
+        rows: list[list[Any]] = []
+        records: list[Record] = []
+        counted = 0
         try:
             if self.has_header:
                 next(reader, None)
+            start = reader.line_num + 1
             while True:
-                start = reader.line_num + 1
                 try:
-                    row = next(reader)
-                except StopIteration:
+                    for row in reader:
+                        # once a row, a million times an import: the plain row is the list the reader made
+                        line, start = start, reader.line_num + 1
+                        if plain is not None and len(row) == width and (is_plain(row[e]) or _strip_plain(row, e)):
+                            counted += 1
+                            if counted > skip:
+                                row.append(line)  # type: ignore[arg-type]  # the list becomes the plain row: fields, then line
+                                rows.append(row)
+                        else:
+                            record = self._checked(line, row, width)
+                            if record is None:
+                                continue
+                            counted += 1
+                            if counted > skip:
+                                records.append(record)
+                        if len(rows) + len(records) >= size:
+                            yield Chunk(rows, records)
+                            rows, records = [], []
                     break
                 except csv.Error as exc:
-                    data_rows += 1
-                    yield Record(line=start, problem=_("unreadable CSV row: %(why)s", why=exc))
-                    continue
-                if not "".join(row).strip():  # blank, or only empty fields
-                    continue
-                data_rows += 1
-                if len(row) > width and any(c.strip() for c in row[width:]):
-                    yield Record(
-                        line=start,
-                        raw=self.delimiter.join(row),
-                        problem=_(
-                            "expected %(width)s fields, found %(found)s; a value may contain an unquoted %(delimiter)s",
-                            width=width,
-                            found=len(row),
-                            delimiter=_(DELIMITERS[self.delimiter]),
-                        ),  # fmt: skip
-                    )
-                    continue
-                yield self._record(start, row, cols)
+                    line, start = start, reader.line_num + 1
+                    counted += 1
+                    if counted > skip:
+                        records.append(Record(line=line, problem=_("unreadable CSV row: %(why)s", why=exc)))
+            if rows or records:
+                yield Chunk(rows, records)
         finally:
             self._file.close()
-        if data_rows == 0:
+        if counted == 0:
             raise ImportFailed(
                 _("the file has a header row but no data rows") if self.has_header else _("the file has no rows")
             )
+
+    def _checked(self, line: int, row: list[str], width: int) -> Record | None:
+        """The row as a Record (a ragged one rejected); None for a blank row, which is not counted."""
+        if not "".join(row).strip():  # blank, or only empty fields
+            return None
+        if len(row) > width and any(c.strip() for c in row[width:]):
+            return Record(
+                line=line,
+                raw=self.delimiter.join(row),
+                problem=_(
+                    "expected %(width)s fields, found %(found)s; a value may contain an unquoted %(delimiter)s",
+                    width=width,
+                    found=len(row),
+                    delimiter=_(DELIMITERS[self.delimiter]),
+                ),  # fmt: skip
+            )
+        return self._record(line, row, self.columns)
 
     def _record(self, line: int, row: list[str], cols: Columns) -> Record:
         # once a row, a million times an import: no helper calls, and the row's text only when a reject shows it
