@@ -20,14 +20,14 @@ under the pause thresholds; above them, resuming needs an explicit override (`re
 override_guard=True)`), after which the guard still warns but no longer pauses that campaign.
 
 Rates are counted per campaign; per sender identity and installation-wide they are sums of the
-campaigns' counts (`total`, `grouped`), so another grouping is one key function."""
+campaigns' counts (`total`)."""
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Select, and_, case, exists, func, or_, select, update
@@ -48,8 +48,6 @@ WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(day
 OUT_STATES = (DeliveryState.SENT, DeliveryState.BOUNCED, DeliveryState.FAILED)
 HARD_BOUNCES, COMPLAINTS = "hard_bounces", "complaints"
 OK, WARN, PAUSE = "ok", "warn", "pause"
-
-_K = TypeVar("_K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -203,15 +201,6 @@ def total(counts: dict[int, Counts]) -> Counts:
     return sum(counts.values(), Counts())
 
 
-def grouped(counts: dict[int, Counts], key: Callable[[int], _K]) -> dict[_K, Counts]:
-    """The campaigns' counts summed per KEY(campaign id): per sender identity, per relay, ..."""
-    out: dict[_K, Counts] = {}
-    for campaign_id, c in counts.items():
-        k = key(campaign_id)
-        out[k] = out.get(k, Counts()) + c
-    return out
-
-
 @dataclass(frozen=True)
 class Rates:
     """What the pages show: each window's counts and each rate's level."""
@@ -226,6 +215,14 @@ class Rates:
 
 def campaign_rates(session: Session, settings: Settings, campaign_id: int, now: datetime) -> Rates:
     windows = {w: by.get(campaign_id, Counts()) for w, by in windows_by_campaign(session, now, [campaign_id]).items()}
+    t = Thresholds.from_settings(settings)
+    return Rates(windows, judge(windows, t), t)
+
+
+def identity_rates(session: Session, settings: Settings, identity_id: int, now: datetime) -> Rates:
+    """A sending identity's rates: the counts of the campaigns sent as it, summed."""
+    ids = list(session.execute(select(col(Campaign.id)).where(col(Campaign.identity_id) == identity_id)).scalars())
+    windows = {w: total(by) for w, by in windows_by_campaign(session, now, ids).items()}
     t = Thresholds.from_settings(settings)
     return Rates(windows, judge(windows, t), t)
 

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from app.models import Campaign, Delivery, Suppression, utcnow
-from app.sending import guards
+from app.sending import guards, identities
+from app.sending.identity_schemas import IdentityCreate
 from app.settings import Settings
 from app.subscription.compliance import unsubscribe_compliance
 from tests.sending.guard_support import bounce_rows, ledger_rows, sending_campaign
@@ -92,3 +93,23 @@ def test_unsubscribe_compliance_counts_mail_after_an_unsubscribe_and_the_longest
     session.rollback()
     page = web.get(f"/campaigns/{first_id}").text
     assert "3 unsubscribed through this campaign; 2 got mail afterwards, 1 of them more than 48 hours after" in page
+
+
+def test_an_identitys_page_shows_the_rates_of_the_campaigns_sent_as_it(
+    web: Browser, engine: Engine, session: Session, settings: Settings
+) -> None:
+    brand = identities.create(session, settings, IdentityCreate(name="brand", from_domain="example.test"))
+    session.commit()
+    now = utcnow()
+    for name, identity_id, complaints in (("As brand", brand.id, 2), ("Also brand", brand.id, 1), ("Other", None, 9)):
+        campaign = sending_campaign(session, name)
+        campaign.identity_id = identity_id
+        session.add(campaign)
+        session.commit()
+        ledger_rows(engine, campaign.id, 600, now - timedelta(hours=1), start=1000 * (campaign.id or 0))
+        bounce_rows(engine, campaign.id, complaints, now, kind="complaint")
+    page = web.get(f"/settings/identities/{brand.id}").text
+    assert 'id="identity-rates"' in page
+    # the brand's two campaigns: 1,200 out, 3 complaints (0.25 %: a warning); the other campaign's 9 are not its
+    assert page.count('data-metric="complaints" data-level="warn"') == 2
+    assert '<td class="num">1200</td>' in page and 'title="3 of 1200"' in page

@@ -9,10 +9,11 @@ from pydantic import ValidationError
 
 from app.deps import SessionDep, SettingsDep
 from app.i18n import gettext as _
-from app.models import SendingIdentity
-from app.sending import identities, relays
+from app.models import SendingIdentity, utcnow
+from app.sending import guards, identities, relays
 from app.sending.identity_schemas import IdentityCreate, IdentityUpdate
 from app.sending.refused import Refused
+from app.settings import Settings
 from app.web.forms import (
     FRESH,
     FormErrors,
@@ -41,11 +42,13 @@ def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTM
 
 
 def _identity_page(
-    request: Request, session: SessionDep, identity: SendingIdentity, form: FormState = FRESH
+    request: Request, session: SessionDep, settings: Settings, identity: SendingIdentity, form: FormState = FRESH
 ) -> HTMLResponse:
     shown = identities.public(identity)
     values = form.values or {**shown.model_dump(), "headers": headers_text(shown.headers)}
-    ctx = {"identity": shown, "values": values, "relays": relays.all_relays(session)}
+    assert identity.id is not None
+    rates = guards.identity_rates(session, settings, identity.id, utcnow())
+    ctx = {"identity": shown, "values": values, "relays": relays.all_relays(session), "guard": rates}
     return render_form(request, "identity.html", ctx, form)
 
 
@@ -89,7 +92,7 @@ async def _saved(
         form = refused(errors, {**typed, "headers": headers_text(typed["headers"])})
         if identity is None or not identity.id:
             return _page(request, session, form)
-        return _identity_page(request, session, identity, form)
+        return _identity_page(request, session, settings, identity, form)
     session.commit()
     return done(request, f"{LIST}/{identity.id}", notice)
 
@@ -100,8 +103,8 @@ async def create_identity(request: Request, session: SessionDep, settings: Setti
 
 
 @router.get("/settings/identities/{identity_id}", response_class=HTMLResponse)
-def identity_page(identity_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return _identity_page(request, session, _identity(session, identity_id))
+def identity_page(identity_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _identity_page(request, session, settings, _identity(session, identity_id))
 
 
 @router.post("/settings/identities/{identity_id}", response_class=HTMLResponse)
