@@ -15,7 +15,9 @@ from app.dns_lookup import resolver
 from app.main import create_app
 from app.models import Campaign
 from app.secret_key import get_secret_key
+from app.sending import identities
 from app.sending.compose import Composer
+from app.sending.identity_schemas import IdentityCreate
 from app.settings import Settings
 from tests.conftest import make_api_key
 from tests.deliverability.conftest import SELECTOR, Zone, new_key, txt
@@ -263,3 +265,26 @@ def test_a_providers_outbound_addresses_and_helo_name_are_checked_in_place_of_th
     passed = {c["message"] for c in report["checks"] if c["check"] in ("ptr", "helo")}
     assert passed == {"the PTR of 192.0.2.7 is out.example.test, which resolves back to it",
                       "the relay greets as out.example.test, which resolves to its address"}  # fmt: skip
+
+
+def test_an_identitys_page_checks_its_own_key_and_names_what_to_publish(
+    anon_client: TestClient, engine: Engine, settings: Settings, zone: Zone
+) -> None:
+    make_user_of(engine, "admin")
+    browser = signed_in(anon_client, "admin@example.test")
+    with Session(engine) as s:
+        brand = identities.create(
+            s, settings, IdentityCreate(name="brand", from_domain="example.test", dkim_selector="brand1")
+        )
+        s.commit()
+        brand_id, record = brand.id, identities.dkim_record(brand)
+    assert (
+        f'href="/settings/identities/{brand_id}/preflight?run=1"'
+        in browser.get(f"/settings/identities/{brand_id}").text
+    )
+    page = browser.get(f"/settings/identities/{brand_id}/preflight?run=1").text
+    assert "1 problem to fix before launch." in page
+    assert "there is no DKIM record at brand1._domainkey.example.test" in page and record.value in page
+    zone.zones["example.test"]["brand1._domainkey TXT"] = txt(record.value)
+    zone.publish()
+    assert "No problem found." in browser.get(f"/settings/identities/{brand_id}/preflight?run=1").text

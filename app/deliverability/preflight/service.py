@@ -16,7 +16,7 @@ from app.deliverability.preflight import dkim, dmarc, relay_names, size, spam, s
 from app.deliverability.preflight import setup as sending_setup
 from app.deliverability.preflight.findings import Finding
 from app.dns_lookup import resolver as dns_resolver
-from app.models import Campaign, utcnow
+from app.models import Campaign, SendingIdentity, utcnow
 from app.secret_key import get_secret_key
 from app.sending import identities, queries, relays
 from app.settings import Settings
@@ -144,3 +144,29 @@ def campaign_preflight(
             _cache.reports.pop(next(iter(_cache.reports)))
         _cache.reports[_key(engine, settings, campaign)] = (time.monotonic(), report)
     return report
+
+
+# what an identity's preflight sends itself: the parts every campaign sent as it shares (From domain, DKIM key,
+# bounce address, relays, headers) on a short message with the unsubscribe link every campaign must carry
+_IDENTITY_HTML = '<p>Hello {{ first_name }},</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+_IDENTITY_TEXT = "Hello {{ first_name }},\n\nUnsubscribe: {{ unsubscribe_url }}\n"
+
+
+def identity_preflight(
+    session: Session, engine: Engine, settings: Settings, identity: SendingIdentity, refresh: bool = False
+) -> PreflightReport:
+    """A sending identity's preflight, on a sample message from it (kept like a campaign's)."""
+    return campaign_preflight(session, engine, settings, identity_sample(identity), refresh)
+
+
+def identity_sample(identity: SendingIdentity) -> Campaign:
+    """The message an identity's preflight checks, as a campaign that is never stored."""
+    return Campaign(
+        name=identity.name,
+        from_address=f"preflight@{identity.from_domain}",
+        subject="Preflight",
+        html_template=_IDENTITY_HTML,
+        text_template=_IDENTITY_TEXT,
+        list_ids=[],
+        identity_id=identity.id,
+    )

@@ -322,7 +322,8 @@ def preflight_page(
             report = campaign_preflight(session, engine, settings, campaign, refresh=True)
         except (service.CampaignInvalid, RenderFailed) as exc:
             error = _("not checked: fix the campaign first: %(problem)s", problem=exc)
-    return render(request, "preflight.html", {"c": campaign, "report": report, "error": error})
+    ctx = {"back_url": f"/campaigns/{campaign.id}", "back_name": campaign.name, "report": report, "error": error}
+    return render(request, "preflight.html", ctx)
 
 
 @router.post("/campaigns/{campaign_id}/test", response_class=HTMLResponse)

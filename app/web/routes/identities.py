@@ -3,11 +3,12 @@ identity's page with the DNS record to publish, its defaults, relays and headers
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from app.deps import SessionDep, SettingsDep
+from app.deliverability.preflight import service as preflight
+from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.models import SendingIdentity, utcnow
 from app.sending import guards, identities, relays
@@ -26,7 +27,7 @@ from app.web.forms import (
 )
 from app.web.paging import PagedList
 from app.web.responses import done, found, removed
-from app.web.templating import render_form
+from app.web.templating import render, render_form
 
 router = APIRouter()
 
@@ -133,3 +134,25 @@ def delete_identity(identity_id: int, request: Request, session: SessionDep) -> 
 
 def _identity(session: SessionDep, identity_id: int) -> SendingIdentity:
     return found(session, SendingIdentity, identity_id, "identity")
+
+
+@router.get("/settings/identities/{identity_id}/preflight", response_class=HTMLResponse)
+def identity_preflight_page(
+    identity_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    run: bool = Query(False),
+) -> HTMLResponse:
+    """The identity's preflight: with `run`, checked now, else the last result kept, if any."""
+    identity = _identity(session, identity_id)
+    sample = preflight.identity_sample(identity)
+    report = (
+        preflight.identity_preflight(session, engine, settings, identity, refresh=True)
+        if run
+        else preflight.kept_preflight(engine, settings, sample)
+    )
+    ctx = {"back_url": f"{LIST}/{identity_id}", "back_name": identity.name, "report": report, "error": None,
+           "identity_page": True}  # fmt: skip
+    return render(request, "preflight.html", ctx)
