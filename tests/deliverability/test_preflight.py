@@ -278,13 +278,11 @@ def test_an_identitys_page_checks_its_own_key_and_names_what_to_publish(
         )
         s.commit()
         brand_id, record = brand.id, identities.dkim_record(brand)
-    assert (
-        f'href="/settings/identities/{brand_id}/preflight?run=1"'
-        in browser.get(f"/settings/identities/{brand_id}").text
-    )
-    page = browser.get(f"/settings/identities/{brand_id}/preflight?run=1").text
+    page = browser.get(f"/settings/identities/{brand_id}").text
+    assert "Not checked yet." in page and f'href="/settings/identities/{brand_id}?preflight=1#preflight-h"' in page
+    page = browser.get(f"/settings/identities/{brand_id}?preflight=1").text
     assert "1 problem to fix before launch." in page
     assert "there is no DKIM record at brand1._domainkey.example.test" in page and record.value in page
     zone.zones["example.test"]["brand1._domainkey TXT"] = txt(record.value)
     zone.publish()
-    assert "No problem found." in browser.get(f"/settings/identities/{brand_id}/preflight?run=1").text
+    assert "No problem found." in browser.get(f"/settings/identities/{brand_id}?preflight=1").text

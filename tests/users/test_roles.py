@@ -67,7 +67,6 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/settings/identities"): "admin", ("POST", "/settings/identities"): "admin",
     ("GET", "/settings/identities/{identity_id}"): "admin", ("POST", "/settings/identities/{identity_id}"): "admin",
     ("POST", "/settings/identities/{identity_id}/new-key"): "admin",
-    ("GET", "/settings/identities/{identity_id}/preflight"): "admin",
     ("POST", "/settings/identities/{identity_id}/delete"): "admin",
     ("GET", "/users"): "admin", ("POST", "/users/invite"): "admin",
     ("POST", "/users/{user_id}/role"): "admin", ("POST", "/users/{user_id}/deactivate"): "admin",

@@ -3,11 +3,12 @@ identity's page with the DNS record to publish, its defaults, relays and headers
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from app.deliverability.preflight import service as preflight
+from app.deliverability.preflight import service as checks
+from app.deliverability.preflight.service import PreflightReport
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
 from app.models import SendingIdentity, utcnow
@@ -27,7 +28,7 @@ from app.web.forms import (
 )
 from app.web.paging import PagedList
 from app.web.responses import done, found, removed
-from app.web.templating import render, render_form
+from app.web.templating import render_form
 
 router = APIRouter()
 
@@ -43,13 +44,19 @@ def _page(request: Request, session: SessionDep, form: FormState = FRESH) -> HTM
 
 
 def _identity_page(
-    request: Request, session: SessionDep, settings: Settings, identity: SendingIdentity, form: FormState = FRESH
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    identity: SendingIdentity,
+    form: FormState = FRESH,
+    preflight: PreflightReport | None = None,
 ) -> HTMLResponse:
     shown = identities.public(identity)
     values = form.values or {**shown.model_dump(), "headers": headers_text(shown.headers)}
     assert identity.id is not None
     rates = guards.identity_rates(session, settings, identity.id, utcnow())
-    ctx = {"identity": shown, "values": values, "relays": relays.all_relays(session), "guard": rates}
+    ctx = {"identity": shown, "values": values, "relays": relays.all_relays(session), "guard": rates,
+           "report": preflight, "error": None}  # fmt: skip
     return render_form(request, "identity.html", ctx, form)
 
 
@@ -104,8 +111,23 @@ async def create_identity(request: Request, session: SessionDep, settings: Setti
 
 
 @router.get("/settings/identities/{identity_id}", response_class=HTMLResponse)
-def identity_page(identity_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return _identity_page(request, session, settings, _identity(session, identity_id))
+def identity_page(
+    identity_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    preflight: bool = False,
+) -> HTMLResponse:
+    """With `preflight`, the identity's preflight checked now (a GET: it changes nothing), else the last one kept."""
+    identity = _identity(session, identity_id)
+    report = (
+        checks.identity_preflight(session, engine, settings, identity, refresh=True)
+        if preflight
+        else checks.kept_preflight(engine, settings, checks.identity_sample(identity))
+    )
+    session.refresh(identity)  # the checks end the session's transaction, which expires what it loaded
+    return _identity_page(request, session, settings, identity, preflight=report)
 
 
 @router.post("/settings/identities/{identity_id}", response_class=HTMLResponse)
@@ -134,25 +156,3 @@ def delete_identity(identity_id: int, request: Request, session: SessionDep) -> 
 
 def _identity(session: SessionDep, identity_id: int) -> SendingIdentity:
     return found(session, SendingIdentity, identity_id, "identity")
-
-
-@router.get("/settings/identities/{identity_id}/preflight", response_class=HTMLResponse)
-def identity_preflight_page(
-    identity_id: int,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    engine: EngineDep,
-    run: bool = Query(False),
-) -> HTMLResponse:
-    """The identity's preflight: with `run`, checked now, else the last result kept, if any."""
-    identity = _identity(session, identity_id)
-    sample = preflight.identity_sample(identity)
-    report = (
-        preflight.identity_preflight(session, engine, settings, identity, refresh=True)
-        if run
-        else preflight.kept_preflight(engine, settings, sample)
-    )
-    ctx = {"back_url": f"{LIST}/{identity_id}", "back_name": identity.name, "report": report, "error": None,
-           "identity_page": True}  # fmt: skip
-    return render(request, "preflight.html", ctx)
