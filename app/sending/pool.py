@@ -19,6 +19,7 @@ from app.models import utcnow
 from app.models.states import DeliveryState
 from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
+from app.sending.pacing import Pacer
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
 from app.sending.render import RenderFailed
 from app.sending.throttle import Throttle
@@ -124,6 +125,7 @@ class SenderPool:
         )
         self._factory = connection_factory or (lambda: RelayConnection(settings))
         self._blocked: dict[int, str] = {}  # campaign id -> relay error that stops it
+        self.pacer: Pacer | None = None  # the worker's, when it paces per receiving domain
         self.backoff = Backoff(settings.relay_backoff_seconds, settings.relay_backoff_max_seconds)
         self._threads = [
             threading.Thread(target=self._run, name=f"smtp-{i}", daemon=True)
@@ -241,16 +243,27 @@ class SenderPool:
         if outage is not None:
             batch.relay_down = outage
             return Outcome(row, RELEASED, at=outage.next_try)
+        paused = self.pacer.paused_until(row) if self.pacer is not None else None
+        if paused is not None:  # its receiving domain throttled us since the batch was claimed
+            return Outcome(row, RELEASED, at=paused)
         return None
 
     def _outcome(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
         row, batch = job.row, job.batch
         if isinstance(result, Reply):
             self.backoff.answered()
+            paused = self.pacer.answered(row, result.code, result.text) if self.pacer is not None else None
+            if paused is not None:  # the domain's pace, not the recipient: no attempt of its schedule
+                return Outcome(row, RELEASED, result.code, result.text, paused)
             return Outcome(row, result.kind, result.code, result.text, utcnow())
         if isinstance(result, NotSendable):
             return Outcome(row, DeliveryState.FAILED, None, str(result), utcnow())
         if isinstance(result, ConnectionLost):
+            if self.pacer is not None and result.code == 421 and row.email_key in result.text.lower():
+                # a 421 naming the recipient: its domain's pace, not the relay
+                paused = self.pacer.answered(row, result.code, result.text)
+                if paused is not None:
+                    return Outcome(row, RELEASED, result.code, result.text, paused)
             # refused, timed out, dropped or 421: the relay, not this recipient
             where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
             if result.code < 0:

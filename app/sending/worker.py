@@ -30,12 +30,14 @@ from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
+from app.sending.pacing import Pacer
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_BATCHES_IN_FLIGHT = 2
+PACED_CLAIMS = 4  # claims in one turn while pacing sends every claimed row back to wait
 # the database cannot be reached or is locked: the connection is gone, not the query wrong
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 DATABASE_RETRY_MAX_SECONDS = 5.0
@@ -55,6 +57,7 @@ class Worker:
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
         self.pool = pool or SenderPool(settings)
+        self.pacer = self.pool.pacer = Pacer(settings) if settings.pacing else None
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -83,6 +86,8 @@ class Worker:
         finally:
             self._drain()
             self.pool.close()
+            if self.pacer is not None:
+                self.pacer.close()
 
     def _step(self, stop: threading.Event) -> bool:
         """One turn of the loop; True when the worker should start afresh with new settings."""
@@ -133,14 +138,7 @@ class Worker:
         with session_scope(self.engine) as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
-            rows = ledger.claim(
-                session,
-                list(campaigns),
-                self.settings.worker_batch,
-                timedelta(seconds=self.settings.worker_lease_seconds),
-                self.owner,
-                now,
-            )
+            rows = self._claim(session, list(campaigns), now)
             if not rows:
                 return None
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
@@ -158,6 +156,19 @@ class Worker:
                 jobs = []
         self.pool.submit(jobs)
         return batch
+
+    def _claim(self, session: Session, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
+        """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
+        ledger with their time; a claim that kept none tries again, a few times, for other domains."""
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        for _ in range(PACED_CLAIMS):
+            rows = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
+            if not rows or self.pacer is None:
+                return rows
+            admitted = self.pacer.admit(session, rows, now)
+            if admitted:
+                return admitted
+        return []
 
     def _composers_for(self, session: Session, campaigns: list[ledger.Sending]) -> dict[int, Composer]:
         """The Composer of each campaign, built anew only when the campaign has changed since."""
@@ -187,6 +198,8 @@ class Worker:
         now = utcnow()
         with session_scope(self.engine) as session:
             touched = ledger.record(session, outcomes, self.settings, now)
+            if self.pacer is not None:
+                self.pacer.settle(session, batch.row_ids, now)
             if batch.campaign_errors:
                 ledger.pause_campaigns(session, batch.campaign_errors, now)
             down = batch.relay_down
