@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from app.db import chunks, is_postgresql
-from app.keyset import decode_cursor, fetch
+from app.keyset import decode_cursor
 from app.models import Campaign, Delivery, PacingState
 from app.models.states import CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
@@ -141,11 +141,9 @@ def defer_queued(session: Session, domains: list[str], until: datetime) -> None:
         )
 
 
-def slowed_page(
-    session: Session, now: datetime, limit: int, cursor: str | None
-) -> tuple[list[PacingState], str | None]:
-    """Receiving domains paused or below their rate, by key."""
-    query: Any = (
+def slowed_in_order(now: datetime, cursor: str | None) -> Any:
+    """Receiving domains paused now or sending below their rate, by key, after the cursor."""
+    query = (
         select(PacingState)
         .where(or_(col(PacingState.rate).is_not(None), col(PacingState.throttled_until) > now))
         .order_by(col(PacingState.key))
@@ -153,4 +151,4 @@ def slowed_page(
     if cursor is not None:
         (last,) = decode_cursor(cursor, (str,))
         query = query.where(col(PacingState.key) > last)
-    return fetch(session, query, limit, key=lambda st: (st.key,))
+    return query
