@@ -77,6 +77,18 @@ MX_SUFFIXES: tuple[tuple[str, str], ...] = (
     (".yahoodns.net", YAHOO),
 )
 
+# special-use names (RFC 2606, RFC 6761, RFC 6762) have no MX in the DNS: never asked about
+SPECIAL_USE_SUFFIXES = (
+    ".test",
+    ".example",
+    ".invalid",
+    ".localhost",
+    ".local",
+    ".example.com",
+    ".example.net",
+    ".example.org",
+)
+
 CACHE_SIZE = 100_000
 LOOKUP_THREADS = 2
 MAX_PENDING = 1_000  # lookups waiting at once; more domains wait for a later message
@@ -114,6 +126,8 @@ class ProviderMap:
             if found is not None:
                 self._known.move_to_end(domain)
                 return found
+            if ("." + domain).endswith(SPECIAL_USE_SUFFIXES) or not domain:
+                return domain
             if domain not in self._pending and len(self._pending) < MAX_PENDING:
                 self._pending.add(domain)
                 if self._executor is None:

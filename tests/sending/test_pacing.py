@@ -89,10 +89,10 @@ class _MXServer:
 @pytest.fixture
 def mx_server() -> Iterator[_MXServer]:
     server = _MXServer({
-        "hosted.test": ["aspmx.l.google.com.", "alt1.aspmx.l.google.com."],
-        "o365.test": ["o365-test.mail.protection.outlook.com."],
-        "aolish.test": ["mx-aol.mail.gm0.yahoodns.net."],
-        "own.test": ["mx.own.test."],
+        "hosted-mail.org": ["aspmx.l.google.com.", "alt1.aspmx.l.google.com."],
+        "o365-mail.org": ["o365-test.mail.protection.outlook.com."],
+        "aol-mail.org": ["mx-aol.mail.gm0.yahoodns.net."],
+        "own-mail.org": ["mx.own-mail.org."],
     })  # fmt: skip
     yield server
     server.close()
@@ -105,13 +105,17 @@ def test_a_providers_domains_are_one_by_table_and_by_mx(mx_server: _MXServer) ->
         assert {providers.key(d) for d in ("hotmail.com", "outlook.com", "live.com", "msn.com")} == {"microsoft"}
         assert {providers.key(d) for d in ("yahoo.com", "aol.com")} == {"yahoo"}
         # unknown domains are paced on their own until their MX answer is in, then with their provider
-        assert providers.key("hosted.test") == "hosted.test"
-        wait_for(lambda: providers.key("hosted.test") == "google", 10, "the MX answer of hosted.test")
-        wait_for(lambda: providers.key("o365.test") == "microsoft", 10, "the MX answer of o365.test")
-        wait_for(lambda: providers.key("aolish.test") == "yahoo", 10, "the MX answer of aolish.test")
-        wait_for(lambda: providers.key("nowhere.test") == "nowhere.test" and "nowhere.test" in providers._known, 10,
+        assert providers.key("hosted-mail.org") == "hosted-mail.org"
+        wait_for(lambda: providers.key("hosted-mail.org") == "google", 10, "the MX answer of hosted-mail.org")
+        wait_for(lambda: providers.key("o365-mail.org") == "microsoft", 10, "the MX answer of o365-mail.org")
+        wait_for(lambda: providers.key("aol-mail.org") == "yahoo", 10, "the MX answer of aol-mail.org")
+        wait_for(lambda: providers.key("nowhere-at-all.org") == "nowhere-at-all.org" and "nowhere-at-all.org" in providers._known, 10,
                  "the failed lookup")  # fmt: skip
-        assert providers.key("own.test") in ("own.test",)
+        wait_for(lambda: "own-mail.org" in providers._known, 10, "the MX answer of own-mail.org")
+        assert providers.key("own-mail.org") == "own-mail.org"  # an MX of its own: paced on its own
+        # special-use names (.test, example.com) are never looked up
+        assert providers.key("shop.test") == "shop.test" and providers.key("example.com") == "example.com"
+        assert "shop.test" not in providers._pending and "shop.test" not in providers._known
     finally:
         providers.close()
 
@@ -119,9 +123,9 @@ def test_a_providers_domains_are_one_by_table_and_by_mx(mx_server: _MXServer) ->
 def test_an_unreachable_dns_server_leaves_domains_on_their_own() -> None:
     providers = ProviderMap(Settings(_env_file=None, dns_server="127.0.0.1:9"))  # nothing listens there
     try:
-        assert providers.key("example.org") == "example.org"
-        wait_for(lambda: "example.org" in providers._known, 10, "the failed lookup")
-        assert providers.key("example.org") == "example.org"
+        assert providers.key("unknown-domain.org") == "unknown-domain.org"
+        wait_for(lambda: "unknown-domain.org" in providers._known, 10, "the failed lookup")
+        assert providers.key("unknown-domain.org") == "unknown-domain.org"
     finally:
         providers.close()
 

@@ -28,7 +28,7 @@ def _relay(settings, mail):  # type: ignore[no-untyped-def]
         "smtp_host": mail.host, "smtp_port": mail.submission_port, "smtp_security": "starttls",
         "smtp_cafile": mail.cafile, "smtp_username": NOREPLY, "smtp_password": SecretStr(mail.users[NOREPLY]),
         "worker_poll_seconds": 0.05, "smtp_timeout": 10.0, "smtp_connections": 2, "worker_batch": 10,
-        "pacing_backoff_seconds": 1.0, "pacing_backoff_max_seconds": 2.0,
+        "pacing_backoff_seconds": 1.0, "pacing_backoff_max_seconds": 2.0, "dns_server": "127.0.0.1:9",
     })  # fmt: skip
 
 
