@@ -111,6 +111,7 @@ def test_a_providers_domains_are_one_by_table_and_by_mx(mx_server: _MXServer) ->
         wait_for(lambda: providers.key("aol-mail.org") == "yahoo", 10, "the MX answer of aol-mail.org")
         wait_for(lambda: providers.key("nowhere-at-all.org") == "nowhere-at-all.org" and "nowhere-at-all.org" in providers._known, 10,
                  "the failed lookup")  # fmt: skip
+        providers.key("own-mail.org")
         wait_for(lambda: "own-mail.org" in providers._known, 10, "the MX answer of own-mail.org")
         assert providers.key("own-mail.org") == "own-mail.org"  # an MX of its own: paced on its own
         # special-use names (.test, example.com) are never looked up
