@@ -150,3 +150,24 @@ def test_users_from_before_roles_become_admins_and_the_downgrade_keeps_them(empt
 def test_the_head_read_from_the_migration_files_is_alembics(empty_db_url: str) -> None:
     """`upgrade` skips Alembic when the database is at this head: a misread one would leave a database behind."""
     assert head() == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+
+
+def test_pacing_state_comes_with_0013_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0012")
+    assert "pacing_state" not in inspect(engine).get_table_names()
+    upgrade(engine, "0013")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO pacing_state (key, rate, throttles, successes, sent_on_day, updated_at) "
+                          "VALUES ('google', 2.5, 1, 0, 0, '2026-01-01 00:00:00')"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    assert "pacing_state" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pacing_state")).scalar_one() == 0
+    engine.dispose()

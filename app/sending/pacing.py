@@ -20,9 +20,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session
 
-from app.models import PacingState
 from app.sending import ledger, pacing_store
 from app.sending.ledger import Claimed
+from app.sending.pacing_store import Pace
 from app.sending.providers import ProviderMap, domain_of
 from app.settings import Settings
 from bounce_parsers.reasons import classify_smtp_reply
@@ -116,7 +116,7 @@ class Pacer:
         self._slowed = {k for k, st in states.items() if st.rate is not None} | (self._slowed - set(by_key))
         admitted: list[Claimed] = []
         held: list[tuple[int, datetime]] = []
-        changed: list[PacingState] = []
+        changed: list[Pace] = []
         for key, group in by_key.items():
             st = states.get(key)
             go, wait = self._admit_key(key, group, st, lims[key], now)
@@ -134,7 +134,7 @@ class Pacer:
         return admitted
 
     def _admit_key(
-        self, key: str, rows: list[Claimed], st: PacingState | None, lim: Limits, now: datetime
+        self, key: str, rows: list[Claimed], st: Pace | None, lim: Limits, now: datetime
     ) -> tuple[list[Claimed], list[tuple[int, datetime]]]:
         rate = st.rate if st is not None and st.rate is not None else lim.rate
         step = timedelta(seconds=1 / rate) if rate > 0 else timedelta(0)
@@ -218,7 +218,7 @@ class Pacer:
         return limits(self.settings, key).rate or self.settings.pacing_restart_rate
 
 
-def _warmup_cap(lim: Limits, st: PacingState, now: datetime) -> int:
+def _warmup_cap(lim: Limits, st: Pace, now: datetime) -> int:
     """Today's cap of a warm-up (its count starts again each day); past the schedule: none."""
     today = now.date()
     st.first_day = st.first_day or today

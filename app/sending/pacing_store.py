@@ -2,7 +2,8 @@
 the ledger. Rows are locked (PostgreSQL: FOR UPDATE, in key order so workers never deadlock) for the
 transaction that changes them; SQLite's write lock serialises the workers anyway."""
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -32,11 +33,28 @@ _STATE_COLUMNS = (
 DOMAINS_PER_STATEMENT = 200
 
 
-def _locked(session: Session, keys: list[str]) -> dict[str, PacingState]:
-    query = select(PacingState).where(col(PacingState.key).in_(keys)).order_by(col(PacingState.key))
+@dataclass
+class Pace:
+    """One `pacing_state` row as plain values (read with Core: a claim reads one per domain it meets)."""
+
+    key: str
+    rate: float | None
+    next_slot_at: datetime | None
+    throttled_until: datetime | None
+    throttles: int
+    successes: int
+    last_reply: str | None
+    first_day: date | None
+    day: date | None
+    sent_on_day: int
+
+
+def _locked(session: Session, keys: list[str]) -> dict[str, Pace]:
+    query = select(*(_state.c[c] for c in ("key", *_STATE_COLUMNS))).where(_state.c.key.in_(keys))
+    query = query.order_by(_state.c.key)
     if is_postgresql(session):
         query = query.with_for_update()
-    return {st.key: st for st in session.execute(query).scalars()}
+    return {row[0]: Pace(*row) for row in session.execute(query).tuples()}
 
 
 def _create(session: Session, keys: list[str], now: datetime) -> None:
@@ -49,7 +67,7 @@ def _create(session: Session, keys: list[str], now: datetime) -> None:
         )
 
 
-def load(session: Session, keys: list[str], tracked: list[str], now: datetime) -> dict[str, PacingState]:
+def load(session: Session, keys: list[str], tracked: list[str], now: datetime) -> dict[str, Pace]:
     """The state of these keys, locked for the transaction; the tracked ones (with a rate or a
     warm-up) get a row when they have none yet."""
     states = _locked(session, keys)
@@ -57,12 +75,10 @@ def load(session: Session, keys: list[str], tracked: list[str], now: datetime) -
     if missing:
         _create(session, missing, now)
         states.update(_locked(session, missing))
-    for st in states.values():
-        session.expunge(st)  # written back by save(), in one statement
     return states
 
 
-def save(session: Session, states: list[PacingState], now: datetime) -> None:
+def save(session: Session, states: list[Pace], now: datetime) -> None:
     if states:
         session.connection().execute(
             update(_state)
@@ -83,7 +99,6 @@ def throttle(
     out: dict[str, datetime] = {}
     changed = []
     for key, st in _locked(session, keys).items():
-        session.expunge(st)
         if st.throttled_until is not None and st.throttled_until > now:
             out[key] = st.throttled_until
             continue
@@ -108,7 +123,6 @@ def recover(
     back: set[str] = set()
     changed = []
     for key, st in _locked(session, sorted(successes)).items():
-        session.expunge(st)
         if st.rate is None:
             back.add(key)
             continue
@@ -127,15 +141,20 @@ def defer_queued(session: Session, domains: list[str], until: datetime) -> None:
     """Queued rows (due, leased by nobody) of sending campaigns to these domains wait until `until`."""
     sending = select(col(Campaign.id)).where(col(Campaign.state) == CampaignState.SENDING)
     for part in chunks(domains, DOMAINS_PER_STATEMENT):
+        queued = select(col(Delivery.id)).where(
+            col(Delivery.state).in_(DeliveryState.DUE),
+            col(Delivery.lease_owner).is_(None),
+            col(Delivery.next_attempt_at) < until,
+            col(Delivery.campaign_id).in_(sending.scalar_subquery()),
+            or_(*(col(Delivery.email_key).endswith("@" + d, autoescape=True) for d in part)),
+        )
+        if is_postgresql(session):
+            # rows another worker is claiming this moment are skipped (waiting for them could deadlock
+            # with its claim, which waits for this domain's state); its claim then reads the pause
+            queued = queued.with_for_update(skip_locked=True)
         session.execute(
             update(Delivery)
-            .where(
-                col(Delivery.state).in_(DeliveryState.DUE),
-                col(Delivery.lease_owner).is_(None),
-                col(Delivery.next_attempt_at) < until,
-                col(Delivery.campaign_id).in_(sending.scalar_subquery()),
-                or_(*(col(Delivery.email_key).endswith("@" + d, autoescape=True) for d in part)),
-            )
+            .where(col(Delivery.id).in_(queued.scalar_subquery()))
             .values(next_attempt_at=until)
             .execution_options(synchronize_session=False)
         )
