@@ -124,7 +124,7 @@ class Pacer:
             held += wait
             if st is not None and (go or wait):
                 changed.append(st)
-        pacing_store.save(session, changed, now)
+        pacing_store.save(session, changed, now, pacing_store.ADMISSION_COLUMNS)
         ledger.release(session, held)
         with self._lock:
             for row in admitted:

@@ -2,16 +2,17 @@
 the ledger. Rows are locked (PostgreSQL: FOR UPDATE, in key order so workers never deadlock) for the
 transaction that changes them; SQLite's write lock serialises the workers anyway."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from app.db import chunks, is_postgresql
+from app.db import chunks, is_postgresql, update_rows
 from app.keyset import decode_cursor
 from app.models import Campaign, Delivery, PacingState
 from app.models.states import CampaignState, DeliveryState
@@ -78,14 +79,15 @@ def load(session: Session, keys: list[str], tracked: list[str], now: datetime) -
     return states
 
 
-def save(session: Session, states: list[Pace], now: datetime) -> None:
+# what a claim changes: the rate's next slot and the warm-up's count
+ADMISSION_COLUMNS = ("next_slot_at", "first_day", "day", "sent_on_day")
+
+
+def save(session: Session, states: list[Pace], now: datetime, columns: Sequence[str] = _STATE_COLUMNS) -> None:
+    """Write these columns of the states back: one statement whatever their number."""
     if states:
-        session.connection().execute(
-            update(_state)
-            .where(_state.c.key == bindparam("_key"))
-            .values(updated_at=now, **{c: bindparam(f"_{c}") for c in _STATE_COLUMNS}),
-            [{"_key": st.key, **{f"_{c}": getattr(st, c) for c in _STATE_COLUMNS}} for st in states],
-        )
+        rows = [{"key": st.key, **{c: getattr(st, c) for c in columns}} for st in states]
+        update_rows(session, PacingState, rows, key="key", updated_at=now)
 
 
 def throttle(

@@ -138,9 +138,10 @@ class Worker:
         with session_scope(self.engine) as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
-            rows = self._claim(session, list(campaigns), now)
-            if not rows:
-                return None
+        rows = self._claim(list(campaigns), now)
+        if not rows:
+            return None
+        with session_scope(self.engine) as session:
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
             stopped = ledger.suppressed(session, rows)
         self.pool.unblock(list(composers))
@@ -157,15 +158,20 @@ class Worker:
         self.pool.submit(jobs)
         return batch
 
-    def _claim(self, session: Session, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
+    def _claim(self, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
         """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
-        ledger with their time; a claim that kept none tries again, a few times, for other domains."""
+        ledger with their time; a claim that kept none tries again, a few times, for other domains.
+        Pacing decides in a transaction of its own, so the shared pacing rows it locks are held for
+        that short moment only (several workers claiming at once would otherwise queue behind each
+        other's whole claim)."""
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         for _ in range(PACED_CLAIMS):
-            rows = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
+            with session_scope(self.engine) as session:
+                rows = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
             if not rows or self.pacer is None:
                 return rows
-            admitted = self.pacer.admit(session, rows, now)
+            with session_scope(self.engine) as session:
+                admitted = self.pacer.admit(session, rows, now)
             if admitted:
                 return admitted
         return []

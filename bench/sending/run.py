@@ -161,7 +161,7 @@ def bulkmail(
     list_id = audience(url, n, domains)
     env = worker_env(url, port, workdir)
     if pacing:  # "on": every domain paced at a rate it never reaches here; "off": no pacing at all
-        env.update({"BULKMAIL_PACING": "true", "BULKMAIL_PACING_RATE": "200"} if pacing == "on" else
+        env.update({"BULKMAIL_PACING": "true", "BULKMAIL_PACING_RATE": os.environ.get("BENCH_PACING_RATE", "200")} if pacing == "on" else
                    {"BULKMAIL_PACING": "false"})  # fmt: skip
     cmd = [sys.executable, "-m", "app", "worker"]
     if profile:  # py-spy's collapsed stacks of each worker, for flame graphs or grep
