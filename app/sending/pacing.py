@@ -124,7 +124,8 @@ class Pacer:
             held += wait
             if st is not None and (go or wait):
                 changed.append(st)
-        pacing_store.save(session, changed, now, pacing_store.ADMISSION_COLUMNS)
+        warming = any(lims[st.key].warmup for st in changed)
+        pacing_store.save(session, changed, now, pacing_store.ADMISSION_COLUMNS if warming else ("next_slot_at",))
         ledger.release(session, held)
         with self._lock:
             for row in admitted:
@@ -200,6 +201,15 @@ class Pacer:
                     self._inflight[key] -= 1
                     if self._inflight[key] <= 0:
                         del self._inflight[key]
+        try:
+            self._write(session, throttled, successes, now)
+        except Exception:  # the database is away: keep them for the next try (the worker writes again)
+            with self._lock:
+                self._throttled = throttled | self._throttled
+                self._successes.update(successes)
+            raise
+
+    def _write(self, session: Session, throttled: dict[str, str], successes: Counter[str], now: datetime) -> None:
         if throttled:
             ceilings = {k: self.ceiling(k) for k in throttled}
             for key, until in pacing_store.throttle(session, throttled, ceilings, self.settings, now).items():

@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config_store import live_settings
-from app.db import session_scope
+from app.db import is_sqlite, session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
 from app.sending import ledger
@@ -58,6 +58,7 @@ class Worker:
         self.signer = DkimSigner.from_settings(settings)
         self.pool = pool or SenderPool(settings)
         self.pacer = self.pool.pacer = Pacer(settings) if settings.pacing else None
+        self._one_writer = is_sqlite(engine)  # one write transaction at a time, whoever asks
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -161,19 +162,23 @@ class Worker:
     def _claim(self, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
         """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
         ledger with their time; a claim that kept none tries again, a few times, for other domains.
-        Pacing decides in a transaction of its own, so the shared pacing rows it locks are held for
-        that short moment only (several workers claiming at once would otherwise queue behind each
-        other's whole claim)."""
+        On PostgreSQL pacing decides in a transaction of its own, so the shared pacing rows it locks
+        are held for that short moment only (workers claiming at once would otherwise queue behind
+        each other's whole claim)."""
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        pacer = self.pacer
         for _ in range(PACED_CLAIMS):
             with session_scope(self.engine) as session:
-                rows = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
-            if not rows or self.pacer is None:
+                claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
+                if pacer is None or not claimed:
+                    return claimed
+                if self._one_writer:  # SQLite: its one write lock leaves nobody waiting for ours
+                    rows = pacer.admit(session, claimed, now)
+            if not self._one_writer:
+                with session_scope(self.engine) as session:
+                    rows = pacer.admit(session, claimed, now)
+            if rows:
                 return rows
-            with session_scope(self.engine) as session:
-                admitted = self.pacer.admit(session, rows, now)
-            if admitted:
-                return admitted
         return []
 
     def _composers_for(self, session: Session, campaigns: list[ledger.Sending]) -> dict[int, Composer]:
