@@ -252,7 +252,9 @@ class SenderPool:
         row, batch = job.row, job.batch
         if isinstance(result, Reply):
             self.backoff.answered()
-            paused = self.pacer.answered(row, result.code, result.text) if self.pacer is not None else None
+            # a refusal of MAIL is about the sender, not the recipient's domain
+            pacer = self.pacer if result.stage != "mail" else None
+            paused = pacer.answered(row, result.code, result.text) if pacer is not None else None
             if paused is not None:  # the domain's pace, not the recipient: no attempt of its schedule
                 return Outcome(row, RELEASED, result.code, result.text, paused)
             return Outcome(row, result.kind, result.code, result.text, utcnow())
