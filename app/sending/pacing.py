@@ -93,6 +93,13 @@ class Pacer:
         self._slowed: set[str] = set()  # keys whose rate throttling lowered, as last read
         self._domains: defaultdict[str, set[str]] = defaultdict(set)
 
+    @property
+    def shares_slots(self) -> bool:
+        """Whether a claim writes shared state (some rate or warm-up is configured); else it only reads
+        which domains are paused."""
+        s = self.settings
+        return s.pacing_rate > 0 or bool(s.pacing_warmup) or any(o.get("rate") for o in s.pacing_providers.values())
+
     def close(self) -> None:
         self.providers.close()
 

@@ -58,7 +58,9 @@ class Worker:
         self.signer = DkimSigner.from_settings(settings)
         self.pool = pool or SenderPool(settings)
         self.pacer = self.pool.pacer = Pacer(settings) if settings.pacing else None
-        self._one_writer = is_sqlite(engine)  # one write transaction at a time, whoever asks
+        # pacing decides within the claim's transaction unless other workers would wait for its locks:
+        # SQLite has one write transaction at a time anyway, and without a rate or warm-up pacing only reads
+        self._pace_in_claim = is_sqlite(engine) or self.pacer is None or not self.pacer.shares_slots
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -162,9 +164,9 @@ class Worker:
     def _claim(self, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
         """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
         ledger with their time; a claim that kept none tries again, a few times, for other domains.
-        On PostgreSQL pacing decides in a transaction of its own, so the shared pacing rows it locks
-        are held for that short moment only (workers claiming at once would otherwise queue behind
-        each other's whole claim)."""
+        With a rate or warm-up on PostgreSQL, pacing decides in a transaction of its own, so the shared
+        pacing rows it locks are held for that short moment only (workers claiming at once would
+        otherwise queue behind each other's whole claim)."""
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         pacer = self.pacer
         for _ in range(PACED_CLAIMS):
@@ -172,9 +174,9 @@ class Worker:
                 claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
                 if pacer is None or not claimed:
                     return claimed
-                if self._one_writer:  # SQLite: its one write lock leaves nobody waiting for ours
+                if self._pace_in_claim:
                     rows = pacer.admit(session, claimed, now)
-            if not self._one_writer:
+            if not self._pace_in_claim:
                 with session_scope(self.engine) as session:
                     rows = pacer.admit(session, claimed, now)
             if rows:
