@@ -1,6 +1,8 @@
 """Pacing per receiving domain: what counts as throttling, provider grouping (table and MX through a
 DNS server on loopback), and the shared state two workers pace against (rate, pause, AIMD, warm-up)."""
 
+import html
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from app.sending.providers import ProviderMap
 from app.settings import Settings
 from tests.sending.conftest import make_campaign, make_list
 from tests.support.polling import wait_for
+from tests.web.conftest import web  # noqa: F401  # the signed-in page fixture
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -251,3 +254,24 @@ def test_a_warmup_caps_each_day_and_holds_the_rest_for_the_next(settings, engine
     day_two = _claim(engine, two, campaign_id, "two", tomorrow + timedelta(minutes=1))
     assert len(_sent(engine, campaign_id, day_two)) == 5
     assert len(_claim(engine, one, campaign_id, "one", tomorrow + timedelta(days=1))) == 2  # past the schedule
+
+
+def test_the_campaign_page_lists_the_slowed_domains_a_page_at_a_time(settings, engine, session, web) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    campaign_id = _launch(session, _pacing(settings), ["a@fast.test"])
+    until = datetime.now(UTC) + timedelta(minutes=10)
+    with Session(engine) as s:
+        for i in range(25):
+            s.add(PacingState(key=f"slow{i:02}.test", rate=2.5, throttled_until=until, throttles=1,
+                              last_reply="421 4.7.0 Try again later"))  # fmt: skip
+        s.add(PacingState(key="recovered.test", rate=None, throttled_until=NOW))  # back at full speed: not shown
+        s.commit()
+    first = web.get(f"/campaigns/{campaign_id}").text
+    shown = [f"slow{i:02}.test" for i in range(25) if f"slow{i:02}.test" in first]
+    assert shown == [f"slow{i:02}.test" for i in range(20)] and "recovered.test" not in first
+    assert "2.5 per second" in first and "421 4.7.0 Try again later" in first
+    next_url = re.search(r'href="([^"]*paced=[^"]*)" rel="next"', first)
+    assert next_url is not None
+    second = web.get(html.unescape(next_url.group(1))).text
+    assert [f"slow{i:02}.test" for i in range(25) if f"slow{i:02}.test" in second] == [
+        f"slow{i:02}.test" for i in range(20, 25)
+    ]
