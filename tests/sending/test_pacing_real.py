@@ -1,6 +1,7 @@
 """Pacing per receiving domain against the real Postfix relay: one domain throttles (421 or 450 4.7.1
 at RCPT), the other accepts; the throttled one waits in the ledger and finishes later, the other is not
-held up, and every recipient gets exactly one message."""
+held up, and every recipient gets exactly one message. The same with two stored relays (both the
+Postfix): the domain's pause holds on each of them, and neither counts as down for it."""
 
 from collections import Counter
 
@@ -9,8 +10,10 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from app.models import Delivery, PacingState, utcnow
+from app.models import Delivery, PacingState, Relay, utcnow
 from app.sending import campaigns as service
+from app.sending import relays
+from app.sending.relay_schemas import RelayCreate
 from tests.sending.conftest import campaign_state, make_campaign, make_list, worker_running
 from tests.support.polling import wait_for
 from tests.web.conftest import Browser, web  # noqa: F401  # the signed-in page fixture
@@ -22,6 +25,8 @@ FAST = [f"pace{i}@example.test" for i in range(20)]
 SLOW = [f"pace{i}@slow.test" for i in range(20)]
 # a 421 closes the session (Postfix disconnects after it); a 450 4.7.1 keeps it
 THROTTLES = ["421 4.7.0 Too many messages, slow down", "450 4.7.1 Too many messages, slow down"]
+# where the worker's relay comes from: the settings, or two stored relays sharing the campaign
+RELAYS = ["settings", "two stored"]
 
 
 def _relay(settings, mail):  # type: ignore[no-untyped-def]
@@ -43,9 +48,19 @@ def _state(engine: Engine, key: str) -> PacingState | None:
         return s.get(PacingState, key)
 
 
+def _store_two_relays(session: Session, settings, mail) -> None:  # type: ignore[no-untyped-def]
+    for name in ("first", "second"):
+        body = RelayCreate(name=name, host=mail.host, port=mail.submission_port, security="starttls",
+                           username=NOREPLY, password=mail.users[NOREPLY], connections=2)  # fmt: skip
+        relays.create(session, settings, body)
+    session.commit()
+
+
+@pytest.mark.parametrize("where", RELAYS)
 @pytest.mark.parametrize("throttle", THROTTLES, ids=["421", "450"])
 def test_a_throttling_domain_waits_and_finishes_later_while_the_other_goes_at_full_speed(
     throttle: str,
+    where: str,
     mail,  # type: ignore[no-untyped-def]
     settings,
     engine,
@@ -56,6 +71,8 @@ def test_a_throttling_domain_waits_and_finishes_later_while_the_other_goes_at_fu
     mail.add_mailboxes(FAST + SLOW)
     mail.clear_mailboxes()  # these mailboxes may hold an earlier session's messages
     mail.answer_recipients({"slow.test": throttle})
+    if where == "two stored":
+        _store_two_relays(session, s, mail)
     people = [(a, "P", {"city": "Oslo"}) for pair in zip(SLOW, FAST, strict=True) for a in pair]  # interleaved
     lst = make_list(session, "both domains", people)
     campaign = make_campaign(session, [lst.id], from_address=NOREPLY)
@@ -93,3 +110,7 @@ def test_a_throttling_domain_waits_and_finishes_later_while_the_other_goes_at_fu
     mail.wait_queue_empty(timeout=30)
     delivered = Counter({a: len(mail.wait_for_messages(a, 1, timeout=30)) for a in FAST + SLOW})
     assert set(delivered.values()) == {1}, delivered
+    if where == "two stored":  # a domain's throttling is not its relay's outage
+        with Session(engine) as check:
+            states = {r.name: relays.public(r).state for r in check.exec(select(Relay)).scalars()}
+        assert states == {"first": "up", "second": "up"}
