@@ -189,9 +189,12 @@ def _sqlite_insert_rows(session: Session, table: Table, rows: Sequence[dict[str,
         cursor.close()
 
 
-def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], **same: Any) -> None:
-    """Update rows by primary key in the session's transaction. Each dict in ROWS holds "id" and that row's
-    own values (the same keys in every dict); SAME are values or SQL expressions every row gets.
+def update_rows(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], key: str = "id", **same: Any
+) -> None:
+    """Update rows by primary key in the session's transaction. Each dict in ROWS holds the key ("id"
+    unless KEY names another column) and that row's own values (the same keys in every dict); SAME are
+    values or SQL expressions every row gets.
     PostgreSQL: one UPDATE .. FROM unnest() with one array parameter per column, whose text (and plan)
     does not change with the number of rows; SQLite: one UPDATE .. FROM json_each over the rows as one
     JSON parameter; for a few rows one executemany. Rows this session has loaded are expired, so they
@@ -200,35 +203,35 @@ def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
         return
     session.flush()  # pending ORM changes first, as an ORM update would: the expiry below would drop them
     table = model.__table__  # type: ignore[attr-defined]
-    columns = [c for c in rows[0] if c != "id"]
+    columns = [c for c in rows[0] if c != key]
     if is_postgresql(session):
-        arrays = [bindparam(f"_{c}", [r[c] for r in rows], type_=ARRAY(table.c[c].type)) for c in ("id", *columns)]
-        v = func.unnest(*arrays).table_valued("id", *columns).render_derived(name="v")
-        stmt = update(table).where(table.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **same})
+        arrays = [bindparam(f"_{c}", [r[c] for r in rows], type_=ARRAY(table.c[c].type)) for c in (key, *columns)]
+        v = func.unnest(*arrays).table_valued(key, *columns).render_derived(name="v")
+        stmt = update(table).where(table.c[key] == v.c[key]).values({**{c: v.c[c] for c in columns}, **same})
         session.connection().execute(stmt)
     elif (
         len(rows) >= COPY_FROM_ROWS
         and _json_rows_ok(session)
-        and (rows_json := _sqlite_json_rows(session, table, ["id", *columns], rows)) is not None
+        and (rows_json := _sqlite_json_rows(session, table, [key, *columns], rows)) is not None
     ):
         values = _json_columns(rows_json, 1 + len(columns))
         src = select(*values).subquery("v")
         stmt = (
             update(table)
-            .where(table.c.id == src.c[0])
+            .where(table.c[key] == src.c[0])
             .values({**{c: src.c[i + 1] for i, c in enumerate(columns)}, **same})
         )
         session.connection().execute(stmt)
     else:
         stmt = (
             update(table)
-            .where(table.c.id == bindparam("_id"))
+            .where(table.c[key] == bindparam(f"_{key}"))
             .values({**{c: bindparam(f"_{c}") for c in columns}, **same})
         )
         session.connection().execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
-    ids = {r["id"] for r in rows}
+    ids = {r[key] for r in rows}
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, model) and obj.id in ids:  # type: ignore[attr-defined]
+        if isinstance(obj, model) and getattr(obj, key) in ids:
             session.expire(obj)
 
 

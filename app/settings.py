@@ -110,6 +110,34 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 300
     worker_poll_seconds: float = 1.0
 
+    # Pacing per receiving domain (a provider's domains share one: google, microsoft, yahoo)
+    pacing: bool = Field(default=True, description="pace each receiving domain (rate, throttling, warm-up)")
+    pacing_rate: float = Field(
+        default=0.0, ge=0, description="messages per second to one receiving domain or provider; 0 = unlimited"
+    )
+    pacing_concurrency: int = Field(
+        default=0, ge=0, description="messages to one receiving domain or provider in flight per worker; 0 = any"
+    )
+    pacing_providers: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='per provider or domain: {"google": {"rate": 10, "concurrency": 4}} overrides the two above',
+    )
+    pacing_restart_rate: float = Field(
+        default=20.0, gt=0, description="messages per second assumed for an unlimited domain when it is first throttled"
+    )
+    pacing_min_rate: float = Field(default=0.05, gt=0, description="throttling never halves a rate below this")
+    pacing_increase: float = Field(default=1.0, gt=0, description="messages per second added back after steady success")
+    pacing_increase_every: int = Field(default=50, ge=1, description="successes in a row that earn one increase")
+    pacing_backoff_seconds: float = Field(
+        default=60.0, gt=0, description="a throttled domain's first pause; it doubles with each throttle in a row"
+    )
+    pacing_backoff_max_seconds: float = Field(default=3600.0, gt=0, description="longest pause of a throttled domain")
+    pacing_warmup: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description='daily caps per provider or domain from its first day, "*" for every other one: '
+        '{"google": [50, 100, 500, 1000], "*": [200, 1000]}; past the schedule: no cap',
+    )
+
     # Templates: limits of one message's render (subject, HTML and text together), on save, preview,
     # test send and send
     render_timeout_seconds: float = Field(default=2.0, gt=0, description="CPU seconds to render one message")
@@ -220,6 +248,25 @@ class Settings(BaseSettings):
     def _allow_list_parses(cls, entries: list[str]) -> list[str]:
         AllowList.parse(entries)  # a bad entry stops the start with its name, not the first delivery
         return entries
+
+    @field_validator("pacing_providers")
+    @classmethod
+    def _pacing_overrides(cls, entries: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name, values in entries.items():
+            for key, value in values.items():
+                if key not in ("rate", "concurrency"):
+                    raise ValueError(f"{name}: {key!r} is not a pacing setting (rate, concurrency)")
+                if value < 0:
+                    raise ValueError(f"{name}: {key} must be 0 or more")
+        return {name.lower(): values for name, values in entries.items()}
+
+    @field_validator("pacing_warmup")
+    @classmethod
+    def _warmup_caps(cls, entries: dict[str, list[int]]) -> dict[str, list[int]]:
+        for name, caps in entries.items():
+            if not caps or any(c < 1 for c in caps):
+                raise ValueError(f"{name}: the daily caps must be whole numbers of 1 or more, e.g. [50, 100, 500]")
+        return {name.lower(): caps for name, caps in entries.items()}
 
     @model_validator(mode="after")
     def _in_the_data_dir(self) -> Self:

@@ -296,3 +296,32 @@ def test_guard_columns_arrive_on_campaigns_of_0016_and_leave_on_the_downgrade(em
         assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
     upgrade(engine, "0017")
     engine.dispose()
+
+
+def test_pacing_state_comes_with_0018_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0017")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'sending', '{{}}', "
+                          f"{stamp}, {stamp})"))  # fmt: skip
+    assert "pacing_state" not in inspect(engine).get_table_names()
+    upgrade(engine, "0018")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO pacing_state (key, rate, throttles, successes, sent_on_day, updated_at) "
+                          f"VALUES ('google', 2.5, 1, 0, 0, {stamp})"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0017")
+    assert "pacing_state" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pacing_state")).scalar_one() == 0
+    engine.dispose()

@@ -13,6 +13,7 @@ from app.models.audience import (
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
+from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
@@ -39,6 +40,7 @@ __all__ = [
     "ListMember",
     "MailboxSweep",
     "MailingList",
+    "PacingState",
     "ProcessedMessage",
     "RecoveryCode",
     "Relay",

@@ -59,6 +59,8 @@ class Outcome:
     code: int | None = None
     text: str = ""
     at: datetime | None = None
+    # released by pacing: its receiving domain must wait, so no other relay may take it meanwhile
+    paced: bool = False
 
 
 def sending_campaign_ids(session: Session) -> list[int]:
@@ -312,13 +314,18 @@ def _record_cancelled(session: Session, skipped: list[Outcome]) -> None:
 
 
 def _record_released(session: Session, released: list[Outcome], now: datetime) -> None:
-    """Back to the queue, due again at the latest time any of them asked for; not an attempt."""
-    if released:
-        due = max((o.at for o in released if o.at), default=now)
+    """Back to the queue, each due again when it asked for (else now); not an attempt."""
+    release(session, [(o.row.id, o.at or now) for o in released])
+
+
+def release(session: Session, rows: list[tuple[int, datetime]]) -> None:
+    """Rows back to the queue unleased, each due again at its time; not an attempt. The caller commits."""
+    if rows:
         session.connection().execute(
             update(_delivery)
-            .where(_delivery.c.id.in_([o.row.id for o in released]))
-            .values(next_attempt_at=due, **_LEASE_FREE)
+            .where(_delivery.c.id == bindparam("_id"))
+            .values(next_attempt_at=bindparam("_at"), **_LEASE_FREE),
+            [{"_id": i, "_at": at} for i, at in rows],
         )
 
 

@@ -19,6 +19,7 @@ from app.models import utcnow
 from app.models.states import DeliveryState
 from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
+from app.sending.pacing import Pacer
 from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, RelayConnection, RelayError, Reply
 from app.sending.relays import RelayStatus
 from app.sending.render import RenderFailed
@@ -125,6 +126,7 @@ class SenderPool:
         )
         self._factory = connection_factory or (lambda: RelayConnection(settings))
         self._blocked: dict[int, str] = {}  # campaign id -> relay error that stops it
+        self.pacer: Pacer | None = None  # the worker's, when it paces per receiving domain
         self.backoff = Backoff(settings.relay_backoff_seconds, settings.relay_backoff_max_seconds)
         self._threads = [
             threading.Thread(target=self._run, name=f"smtp-{i}", daemon=True)
@@ -137,6 +139,10 @@ class SenderPool:
         """Queue a group of jobs of one batch (up to JOBS_PER_HANDOFF); one sender thread sends them all."""
         if jobs:
             self._queue.put(jobs)
+
+    def pace(self, pacer: Pacer | None) -> None:
+        """Hold back the messages of receiving domains this (the worker's) pacer pauses."""
+        self.pacer = pacer
 
     def wait_seconds(self) -> float:
         """How long until the relay is tried again; 0 while it is up."""
@@ -239,9 +245,13 @@ class SenderPool:
         return env
 
     def _held(self, job: Job) -> Outcome | None:
-        """The outcome of a job that must not go to the relay now: its campaign stopped on a relay
-        error, or the relay is unreachable (not an attempt: the row waits for the next try)."""
+        """The outcome of a job that must not go to the relay now: its receiving domain is paused, its
+        campaign stopped on a relay error, or the relay is unreachable (not an attempt: the row waits
+        for the next try)."""
         row, batch = job.row, job.batch
+        paused = self.pacer.paused_until(row) if self.pacer is not None else None
+        if paused is not None:  # its receiving domain throttled us since the batch was claimed
+            return Outcome(row, RELEASED, at=paused, paced=True)
         blocked = self._blocked.get(row.campaign_id)
         if blocked is not None:
             batch.campaign_errors.setdefault(row.campaign_id, blocked)
@@ -256,10 +266,20 @@ class SenderPool:
         row, batch = job.row, job.batch
         if isinstance(result, Reply):
             self.backoff.answered()
+            # a refusal of MAIL is about the sender, not the recipient's domain
+            pacer = self.pacer if result.stage != "mail" else None
+            paused = pacer.answered(row, result.code, result.text) if pacer is not None else None
+            if paused is not None:  # the domain's pace, not the recipient: no attempt of its schedule
+                return Outcome(row, RELEASED, result.code, result.text, paused, paced=True)
             return Outcome(row, result.kind, result.code, result.text, utcnow())
         if isinstance(result, NotSendable):
             return Outcome(row, DeliveryState.FAILED, None, str(result), utcnow())
         if isinstance(result, ConnectionLost):
+            if self.pacer is not None and result.code == 421 and row.email_key in result.text.lower():
+                # a 421 naming the recipient: its domain's pace, not the relay
+                paused = self.pacer.answered(row, result.code, result.text)
+                if paused is not None:
+                    return Outcome(row, RELEASED, result.code, result.text, paused, paced=True)
             # refused, timed out, dropped or 421: the relay, not this recipient
             where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
             if result.code < 0:

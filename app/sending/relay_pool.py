@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from app.db import session_scope
 from app.sending import relays
 from app.sending.ledger import RELEASED, Outcome
+from app.sending.pacing import Pacer
 from app.sending.pool import Batch, Job, SenderPool
 from app.sending.relays import RelayStatus
 from app.settings import Settings
@@ -97,8 +98,10 @@ class RelayRouter:
         passed: list[Outcome] = []
         for outcome in outcomes:
             job = leg.jobs[outcome.row.id]
-            target = self._pick(job.composer.relay_ids, leg.tried, up_only=True) if failed else None
-            if target is not None and outcome.kind == RELEASED:
+            # what pacing released waits for its receiving domain: another relay must not take it meanwhile
+            moves = failed and outcome.kind == RELEASED and not outcome.paced
+            target = self._pick(job.composer.relay_ids, leg.tried, up_only=True) if moves else None
+            if target is not None:
                 moving.setdefault(target.relay_id, (target, []))[1].append(job)
             else:
                 passed.append(outcome)
@@ -114,7 +117,7 @@ class RelayRouter:
         if not passed:
             return
         parent = next(iter(leg.jobs.values())).batch
-        if failed and any(o.kind == RELEASED for o in passed):  # nowhere left to go: wait as for one relay
+        if failed and any(o.kind == RELEASED and not o.paced for o in passed):  # nowhere left: wait as for one relay
             parent.relay_down = parent.relay_down or leg.relay_down
             for campaign_id, problem in leg.campaign_errors.items():
                 parent.campaign_errors.setdefault(campaign_id, problem)
@@ -123,6 +126,11 @@ class RelayRouter:
     def _move(self) -> None:
         while (move := self._moves.get()) is not None:
             self._hand(*move)
+
+    def pace(self, pacer: Pacer | None) -> None:
+        """The worker's one pacer holds back paused domains' messages on every relay."""
+        for m in self.members:
+            m.pool.pace(pacer)
 
     def wait_seconds(self) -> float:
         """0 while any relay is up; else how long until the first one is tried again."""

@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config_store import live_settings
-from app.db import session_scope
+from app.db import is_sqlite, session_scope
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
 from app.sending import guards, identities, ledger, relays
@@ -30,6 +30,7 @@ from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.ledger import Outcome
+from app.sending.pacing import Pacer
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
 from app.sending.relay_pool import RelayRouter, make_pool
 from app.settings import Settings
@@ -37,6 +38,7 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_BATCHES_IN_FLIGHT = 2
+PACED_CLAIMS = 4  # claims in one turn while pacing sends every claimed row back to wait
 # the database cannot be reached or is locked: the connection is gone, not the query wrong
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 DATABASE_RETRY_MAX_SECONDS = 5.0
@@ -60,6 +62,13 @@ class Worker:
             self._relays_seen = relays.fingerprint(session)  # relays and identities as the pool is made
         self._next_relay_check = time.monotonic() + RELAYS_CHECK_SECONDS
         self.pool: SenderPool | RelayRouter = pool or make_pool(settings, engine)
+        # one Pacer for the worker, shared by every relay's pool: a domain's pace and pause hold whichever
+        # relay its messages take
+        self.pacer = Pacer(settings) if settings.pacing else None
+        self.pool.pace(self.pacer)
+        # pacing decides within the claim's transaction unless other workers would wait for its locks:
+        # SQLite has one write transaction at a time anyway, and without a rate or warm-up pacing only reads
+        self._pace_in_claim = is_sqlite(engine) or self.pacer is None or not self.pacer.shares_slots
         self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
@@ -89,6 +98,8 @@ class Worker:
         finally:
             self._drain()
             self.pool.close()
+            if self.pacer is not None:
+                self.pacer.close()
 
     def _step(self, stop: threading.Event) -> bool:
         """One turn of the loop; True when the worker should start afresh with new settings."""
@@ -151,16 +162,10 @@ class Worker:
         with session_scope(self.engine) as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
-            rows = ledger.claim(
-                session,
-                list(campaigns),
-                self.settings.worker_batch,
-                timedelta(seconds=self.settings.worker_lease_seconds),
-                self.owner,
-                now,
-            )
-            if not rows:
-                return None
+        rows = self._claim(list(campaigns), now)
+        if not rows:
+            return None
+        with session_scope(self.engine) as session:
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
             stopped = ledger.suppressed(session, rows)
         self.pool.unblock(list(composers))
@@ -176,6 +181,28 @@ class Worker:
                 jobs = []
         self.pool.submit(jobs)
         return batch
+
+    def _claim(self, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
+        """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
+        ledger with their time; a claim that kept none tries again, a few times, for other domains.
+        With a rate or warm-up on PostgreSQL, pacing decides in a transaction of its own, so the shared
+        pacing rows it locks are held for that short moment only (workers claiming at once would
+        otherwise queue behind each other's whole claim)."""
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        pacer = self.pacer
+        for _ in range(PACED_CLAIMS):
+            with session_scope(self.engine) as session:
+                claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
+                if pacer is None or not claimed:
+                    return claimed
+                if self._pace_in_claim:
+                    rows = pacer.admit(session, claimed, now)
+            if not self._pace_in_claim:
+                with session_scope(self.engine) as session:
+                    rows = pacer.admit(session, claimed, now)
+            if rows:
+                return rows
+        return []
 
     def _composers_for(self, session: Session, campaigns: list[ledger.Sending]) -> dict[int, Composer]:
         """The Composer of each campaign, built anew only when the campaign has changed since."""
@@ -206,6 +233,8 @@ class Worker:
         now = utcnow()
         with session_scope(self.engine) as session:
             touched = ledger.record(session, outcomes, self.settings, now)
+            if self.pacer is not None:
+                self.pacer.settle(session, batch.row_ids, now)
             if batch.campaign_errors:
                 ledger.pause_campaigns(session, batch.campaign_errors, now)
             down = batch.relay_down

@@ -3,10 +3,16 @@ physical limit on this machine) and a naive Python loop (stdlib smtplib, one Ema
 recipient, no database).
 
     python bench/sending/run.py [--recipients 100000] [--naive 20000] [--only source,naive,sqlite,pg2]
+                                [--domains 100 --pacing compare]
 
 smtp-source runs before and after each bulkmail run, and each run's ratio is against the mean of those
 two (this machine's speed drifts within minutes). Reported per run: end-to-end rate (launch included),
 rate from the end of the launch, the workers' CPU time per message, peak RSS per worker.
+
+--domains N spreads the recipients over N receiving domains in shuffled order; --pacing compare runs each
+backend three times in the same sitting: per-domain pacing off, as shipped (no rate set), and with a
+rate for every domain (BULKMAIL_PACING_RATE=200, far above what one domain gets here, so the run
+measures what pacing costs, not a limit it imposes).
 
 Run as root or a user that can start smtp-sink; PostgreSQL at BULKMAIL_BENCH_POSTGRES_URL
 (default postgresql+psycopg://postgres@127.0.0.1:5432/bench_sending, created if missing)."""
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import smtplib
@@ -83,6 +90,8 @@ def naive_loop(port: int, n: int) -> float:
 
 def fresh_database(kind: str, workdir: Path) -> str:
     if kind == "sqlite":
+        for suffix in ("", "-wal", "-shm"):  # a second run in the same sitting starts afresh too
+            (workdir / f"bench.db{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{workdir / 'bench.db'}"
     admin = make_engine(PG_URL.rsplit("/", 1)[0] + "/postgres")
     name = PG_URL.rsplit("/", 1)[1]
@@ -93,7 +102,11 @@ def fresh_database(kind: str, workdir: Path) -> str:
     return PG_URL
 
 
-def audience(url: str, n: int) -> int:
+def address(i: int, domains: int) -> str:
+    return f"r{i}@sink.test" if domains <= 1 else f"r{i}@d{i % domains}.sink.test"
+
+
+def audience(url: str, n: int, domains: int = 1) -> int:
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as session:
@@ -101,12 +114,14 @@ def audience(url: str, n: int) -> int:
         session.add(lst)
         session.commit()
         list_id = lst.id
+    order = list(range(n))
+    random.Random(19).shuffle(order)  # the domains come in no order, as in a real list
     with engine.begin() as conn:
         for lo in range(0, n, 20000):
             conn.execute(insert(Contact), [
-                {"email": f"r{i}@sink.test", "email_key": f"r{i}@sink.test", "first_name": f"R{i}", "is_role": False,
-                 "attributes": {"city": CITIES[i % 8], "member": str(100000 + i)}}
-                for i in range(lo, min(n, lo + 20000))
+                {"email": address(i, domains), "email_key": address(i, domains), "first_name": f"R{i}",
+                 "is_role": False, "attributes": {"city": CITIES[i % 8], "member": str(100000 + i)}}
+                for i in order[lo:lo + 20000]
             ])  # fmt: skip
         ids = conn.execute(select(Contact.id)).scalars().all()
         conn.execute(insert(ListMember), [{"list_id": list_id, "contact_id": i, "source": "api"} for i in ids])
@@ -122,6 +137,7 @@ def worker_env(url: str, port: int, workdir: Path) -> dict[str, str]:
         "BULKMAIL_BOUNCE_ADDRESS": "noreply@example.test", "BULKMAIL_BASE_URL": "https://mail.example.test",
         "BULKMAIL_SMTP_HOST": "127.0.0.1", "BULKMAIL_SMTP_PORT": str(port), "BULKMAIL_SMTP_SECURITY": "none",
         "BULKMAIL_SCHEDULER": "false", "BULKMAIL_WORKER_POLL_SECONDS": "0.2",
+        "BULKMAIL_DNS_SERVER": "127.0.0.1:9",  # MX lookups (none for .test names) never leave the machine
     })  # fmt: skip
     return env
 
@@ -139,10 +155,18 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def bulkmail(kind: str, workers: int, port: int, n: int, workdir: Path, profile: str = "") -> dict[str, float]:
+def bulkmail(
+    kind: str, workers: int, port: int, n: int, workdir: Path, profile: str = "", domains: int = 1, pacing: str = ""
+) -> dict[str, float]:
     url = fresh_database(kind, workdir)
-    list_id = audience(url, n)
+    list_id = audience(url, n, domains)
     env = worker_env(url, port, workdir)
+    if pacing:  # "off": no pacing at all; "default": pacing as shipped (no rate set: throttling and warm-up
+        # only); "rated": every domain paced at a rate it never reaches here (its shared slot is read and
+        # written at every claim)
+        env["BULKMAIL_PACING"] = "false" if pacing == "off" else "true"
+        if pacing == "rated":
+            env["BULKMAIL_PACING_RATE"] = "200"
     cmd = [sys.executable, "-m", "app", "worker"]
     if profile:  # py-spy's collapsed stacks of each worker, for flame graphs or grep
         cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
@@ -197,6 +221,9 @@ def main() -> None:
     ap.add_argument("--naive", type=int, default=20_000, help="recipients for the naive loop (it is slow)")
     ap.add_argument("--only", default="source,naive,sqlite,pg2")
     ap.add_argument("--profile", default="", help="directory for py-spy's collapsed stacks of each worker")
+    ap.add_argument("--domains", type=int, default=1, help="receiving domains the recipients are spread over")
+    ap.add_argument("--pacing", choices=["default", "compare"], default="default",
+                    help="compare: each backend with per-domain pacing off, as shipped, and with a rate per domain")  # fmt: skip
     args = ap.parse_args()
     only = set(args.only.split(","))
     port = free_port()
@@ -214,20 +241,24 @@ def main() -> None:
         if "naive" in only:
             results["naive"] = naive_loop(port, args.naive)
             print(f"naive loop: {results['naive']:.0f} msg/s ({args.naive} messages)", flush=True)
-        for key, kind, workers in (("sqlite", "sqlite", 1), ("pg2", "postgresql", 2)):
+        modes = ("off", "default", "rated") if args.pacing == "compare" else ("",)
+        runs = [(f"{key}-pacing-{m}" if m else key, key, kind, workers, m)
+                for key, kind, workers in (("sqlite", "sqlite", 1), ("pg2", "postgresql", 2)) for m in modes]  # fmt: skip
+        for name, key, kind, workers, mode in runs:
             if key in only:
-                r = bulkmail(kind, workers, port, args.recipients, workdir, args.profile)
+                r = bulkmail(kind, workers, port, args.recipients, workdir, args.profile, args.domains, mode)
                 src = sources[-1] if sources else None
                 floor()
                 if src is not None:  # the floor measured just before and just after this run
                     r["smtp_source"] = (src + sources[-1]) / 2
-                results[key] = r
+                results[name] = r
                 print(
-                    f"bulkmail {workers} worker(s) {kind}: " + ", ".join(f"{k} {v:.1f}" for k, v in r.items()),
+                    f"bulkmail {workers} worker(s) {kind}{' pacing ' + mode if mode else ''}: "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in r.items()),
                     flush=True,
                 )
     naive = results.get("naive")
-    for key in ("sqlite", "pg2"):
+    for key, *_ in runs:
         r = results.get(key)
         if isinstance(r, dict) and "smtp_source" in r:
             print(f"{key}: {r['rate'] / r['smtp_source']:.2f} x smtp-source end to end (launch included), "

@@ -18,7 +18,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
-from app.sending import guards, identities, queries, relays
+from app.sending import guards, identities, pacing_store, queries, relays
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
 from app.sending.relay import RelayError
 from app.sending.render import (
@@ -53,6 +53,7 @@ router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
 LEDGER = PagedList(20, anchor="#ledger-h")
+PACED = PagedList(20, param="paced", anchor="#paced-h", key=lambda st: (st.key,))
 CAMPAIGNS = PagedList(50)
 REQUIRED = {
     "name": N_("give the campaign a name"),
@@ -259,7 +260,15 @@ def campaign_page(
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
         request.session.pop("notice", None)
     ledger, ledger_pager = _ledger(session, request, campaign_id, email) if email.strip() else (None, None)
+    paced, paced_pager = (
+        PACED.fetch(session, request, lambda c: pacing_store.slowed_in_order(utcnow(), c))
+        if campaign.state == "sending"
+        else ([], None)
+    )
     ctx = {
+        "paced": paced,
+        "paced_pager": paced_pager,
+        "now": utcnow(),
         "c": campaign,
         "p": campaign_progress(session, campaign),
         "email": email,
