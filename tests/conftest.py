@@ -21,6 +21,10 @@ from tests.support.receiver import Receiver
 
 pytest_plugins = ["tests.support.mailstack_fixture"]
 
+# loopback only: any DNS question a test (or a `bulkmail` it starts) asks goes to a port where nothing
+# answers, unless the test starts its own DNS server (tests/support/dns_server.py)
+os.environ.setdefault("BULKMAIL_DNS_SERVER", "127.0.0.1:9")
+
 POSTGRES_URL = os.environ.get("BULKMAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
