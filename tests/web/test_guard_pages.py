@@ -100,10 +100,11 @@ def test_an_identitys_page_shows_the_rates_of_the_campaigns_sent_as_it(
 ) -> None:
     brand = identities.create(session, settings, IdentityCreate(name="brand", from_domain="example.test"))
     session.commit()
-    now = utcnow()
+    now, ids = utcnow(), {}
     for name, identity_id, complaints in (("As brand", brand.id, 2), ("Also brand", brand.id, 1), ("Other", None, 9)):
         campaign = sending_campaign(session, name)
         campaign.identity_id = identity_id
+        ids[name] = campaign.id
         session.add(campaign)
         session.commit()
         ledger_rows(engine, campaign.id, 600, now - timedelta(hours=1), start=1000 * (campaign.id or 0))
@@ -113,3 +114,6 @@ def test_an_identitys_page_shows_the_rates_of_the_campaigns_sent_as_it(
     # the brand's two campaigns: 1,200 out, 3 complaints (0.25 %: a warning); the other campaign's 9 are not its
     assert page.count('data-metric="complaints" data-level="warn"') == 2
     assert '<td class="num">1200</td>' in page and 'title="3 of 1200"' in page
+    # each campaign's page says which identity it is sent as
+    assert "as the sending identity brand" in web.get(f"/campaigns/{ids['As brand']}").text
+    assert "as the sending identity" not in web.get(f"/campaigns/{ids['Other']}").text

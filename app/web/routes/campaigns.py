@@ -282,6 +282,7 @@ def campaign_page(
         "test_to": request.session.pop("test_to", ""),
         "editable_states": service.EDITABLE_STATES,
         "rates": None,
+        "identity": identities.sending_of(session, campaign).identity,
     }
     if campaign.launched_at is not None and campaign.id is not None:
         ctx["rates"], ctx["compliance"] = guards.campaign_report(session, settings, campaign.id)
