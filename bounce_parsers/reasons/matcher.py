@@ -9,7 +9,8 @@ it must show among its whitespace-separated words:
   (when that word is shorter than four characters) its first word ends one.
 A text's words, their first and their last four characters form one small set, computed once
 per text; a table is searched only for the phrases whose key is in it, and those are confirmed
-with the plain test. Phrases without a usable key (one short word) are tested directly.
+with the plain test. Phrases without a usable key (one short word) are tested directly; those with a
+non-ASCII character only on texts that have one.
 """
 
 from __future__ import annotations
@@ -73,11 +74,12 @@ def _in_order(text: str, pieces: tuple[str, ...]) -> bool:
 class PhraseIndex:
     """One table's phrases filed by key: `search(text)` is `any(phrase occurs in text)`."""
 
-    __slots__ = ("keyed", "keys", "direct")
+    __slots__ = ("keyed", "keys", "direct", "direct_not_ascii")
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         keyed: dict[str, list[Phrase]] = {}
         direct: list[Phrase] = []
+        not_ascii: list[Phrase] = []  # keyless phrases only a text with a non-ASCII character can hold
         for phrase in phrases:
             if not phrase:
                 continue
@@ -87,15 +89,19 @@ class PhraseIndex:
                 keys = [k for k in map(key_of, phrase) if k is not None]
                 key = max(keys, key=lambda k: (k[0] not in (START, END), len(k))) if keys else None
             if key is None:
-                direct.append(phrase)
+                (direct if "".join(phrase).isascii() else not_ascii).append(phrase)
             else:
                 keyed.setdefault(key, []).append(phrase)
         self.keyed = {k: tuple(v) for k, v in keyed.items()}
         self.keys = frozenset(keyed)
         self.direct = tuple(direct)
+        self.direct_not_ascii = tuple(not_ascii)
 
     def search(self, text: str) -> bool:
-        for phrase in self.direct:
+        # most diagnostics are ASCII: the Chinese, Japanese and Cyrillic phrases (one "word" each, no key)
+        # are tried only on a text that has a character outside it
+        direct = self.direct if text.isascii() else self.direct + self.direct_not_ascii
+        for phrase in direct:
             if phrase in text if isinstance(phrase, str) else _in_order(text, phrase):
                 return True
         have = features(text)

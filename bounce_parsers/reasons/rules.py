@@ -357,7 +357,7 @@ def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = 
     plain = _plain(text)
     for m in pattern.finditer(plain):
         between = m.group(1)
-        if not any(w in between for w in _NOT_THE_ADDRESSEE) and not _OBJECT_OF.search(plain, 0, m.start()):
+        if not any(w in between for w in _NOT_THE_ADDRESSEE) and not _object_of(plain, m.start()):
             return True
     return False
 
@@ -365,6 +365,13 @@ def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = 
 # "the destination server for this recipient could not be found": after a preposition the addressee is
 # not what the state is said of
 _OBJECT_OF = lazy(r"\b(?:for|of) (?:this |the |that |each |every )?$")
+
+
+def _object_of(text: str, at: int) -> bool:
+    # only the few words before AT: searching the whole text before it costs a scan per match
+    return _OBJECT_OF.search(text, max(0, at - 16), at) is not None
+
+
 _NOT_THE_ADDRESSEE = ("domain", "host", "sender", "from", "server", "system", "reputation", "not ")
 # the destination's name is gone: "destination e-mail system is unknown", "domain b.example does not exist"
 _HOST_GONE = lazy(
