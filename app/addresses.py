@@ -20,12 +20,16 @@ anything else (display names, quotes, Unicode) goes through flanker."""
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import idna
 from flanker.addresslib import address as flanker_address
 
 from app.i18n import N_
 from app.i18n import gettext as _
+
+if TYPE_CHECKING:  # dnspython loads only for the MX check
+    import dns.resolver
 
 # Local parts that reach a function rather than a person (RFC 2142 and common practice).
 ROLE_LOCAL_PARTS = frozenset(
@@ -181,15 +185,13 @@ def email_key(address: str) -> str:
     return f"{local.lower()}@{host}"
 
 
-def has_mx(domain: str, timeout: float = 5.0) -> bool:
+def has_mx(resolver: "dns.resolver.Resolver", domain: str) -> bool:
     """False only when DNS says the domain cannot take mail: it does not exist, or has no MX and no
     A/AAAA (RFC 5321 implicit MX). A resolver failure on our side counts as "has MX", so an outage
     of our DNS never rejects a whole import."""
     import dns.exception
     import dns.resolver
 
-    resolver = dns.resolver.Resolver()
-    resolver.lifetime = timeout
     for rdtype in ("MX", "A", "AAAA"):
         try:
             resolver.resolve(domain, rdtype)

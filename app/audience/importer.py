@@ -205,7 +205,9 @@ class _Run:
 
     def _has_mx(self, domain: str) -> bool:
         if domain not in self.mx:
-            self.mx[domain] = has_mx(domain)
+            from app.dns_lookup import resolver  # dnspython loads only for an import that checks MX
+
+            self.mx[domain] = has_mx(resolver(self.settings), domain)
         return self.mx[domain]
 
     def takes_plain(self) -> bool:
