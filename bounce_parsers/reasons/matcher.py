@@ -15,7 +15,9 @@ non-ASCII character only on texts that have one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 KEY = 4  # characters of a word's start and end kept as keys
 # keys of the three kinds share one set: a start or an end is marked by a character that no

@@ -11,15 +11,18 @@ mailer type, the action, and last the vocabulary of DNS and transport before "on
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from functools import lru_cache
-
-from ..patterns import lazy
+from ..patterns import lazy, regex
 from .codes import STATUS_REASON
 from .families import family
 from .matcher import PhraseIndex
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+
+    Rule = Callable[["Error"], bool]
 
 # Reasons whose status-code mapping is a guess worth re-checking against the text.
 RETRY = frozenset(
@@ -124,18 +127,28 @@ def unfold(text: str) -> str:
     m = _CONTINUED.search(text)
     if m is None:
         return text
-    prefix = re.compile(r"(?<![\w.-])" + m.group(1) + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+    prefix = regex(r"(?<![\w.-])" + m.group(1) + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
     return text[: m.start()] + m.group(0).replace("-", " ", 1) + prefix.sub("", text[m.end() :])
 
 
-@lru_cache(maxsize=8192)
+# answers already given: the rules ask the same (reason, text) several times per recipient
+_INCLUDES: dict[tuple[str, str], bool] = {}
+MAX_REMEMBERED = 8192
+
+
 def includes(reason: str, text: str) -> bool:
     """Does the lower-case text carry one of this reason's phrases?"""
-    if not text:
-        return False
-    if reason == "rejected" and any(word in text for word in REJECTED_EXCEPTIONS):
-        return False
-    return _index(reason).search(text)
+    key = (reason, text)
+    found = _INCLUDES.get(key)
+    if found is None:
+        if not text or reason == "rejected" and any(word in text for word in REJECTED_EXCEPTIONS):
+            found = False
+        else:
+            found = _index(reason).search(text)
+        if len(_INCLUDES) >= MAX_REMEMBERED:
+            _INCLUDES.clear()
+        _INCLUDES[key] = found
+    return found
 
 
 class Error:
@@ -178,7 +191,6 @@ class Error:
         return includes("userunknown", self.text) or _addressee_gone(self.text)
 
 
-Rule = Callable[[Error], bool]
 RULES: dict[str, Rule] = {}
 
 
@@ -341,12 +353,20 @@ OFF_HINTS = (
 GRAMMAR_SPAN = 2000
 
 
-@lru_cache(maxsize=1024)
+_PLAIN: dict[str, str] = {}
+
+
 def _plain(text: str) -> str:
     """The text the grammar rules read: its first GRAMMAR_SPAN characters, each address one word
     (an address's dots do not end a clause). Several rules read the same text: done once."""
-    text = text[:GRAMMAR_SPAN]
-    return _AN_ADDRESS.sub("addr", text) if "@" in text else text
+    found = _PLAIN.get(text)
+    if found is None:
+        found = text[:GRAMMAR_SPAN]
+        found = _AN_ADDRESS.sub("addr", found) if "@" in found else found
+        if len(_PLAIN) >= 1024:
+            _PLAIN.clear()
+        _PLAIN[text] = found
+    return found
 
 
 def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()) -> bool:
