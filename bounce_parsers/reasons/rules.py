@@ -105,16 +105,26 @@ TEXT_ORDER = (
 )
 
 
-# One index per reason's table (matcher.py): a text's words pick the few phrases worth a
-# substring test, instead of a test per phrase (~85,000 over the development corpus).
-_INDEX: dict[str, PhraseIndex] = {}
+# One index over every reason's table (matcher.py): a text's words pick the few phrases worth a
+# substring test, instead of a test per phrase (~85,000 over the development corpus), and one
+# look at a text answers for all reasons.
+_INDEX: PhraseIndex | None = None
+# the reasons whose phrases a text holds, by text
+_FOUND: dict[str, set[str]] = {}
+MAX_REMEMBERED = 4096
 
 
-def _index(reason: str) -> PhraseIndex:
-    index = _INDEX.get(reason)
-    if index is None:
-        index = _INDEX[reason] = PhraseIndex(PHRASES.get(reason, ()))
-    return index
+def _reasons_in(text: str) -> set[str]:
+    global _INDEX
+    found = _FOUND.get(text)
+    if found is None:
+        if _INDEX is None:
+            _INDEX = PhraseIndex(PHRASES)
+        found = _INDEX.names_in(text)
+        if len(_FOUND) >= MAX_REMEMBERED:
+            _FOUND.clear()
+        _FOUND[text] = found
+    return found
 
 
 # "550-5.2.1 The user ... at a rate that 550-5.2.1 prevents ...": a multi-line SMTP reply
@@ -131,24 +141,13 @@ def unfold(text: str) -> str:
     return text[: m.start()] + m.group(0).replace("-", " ", 1) + prefix.sub("", text[m.end() :])
 
 
-# answers already given: the rules ask the same (reason, text) several times per recipient
-_INCLUDES: dict[tuple[str, str], bool] = {}
-MAX_REMEMBERED = 8192
-
-
 def includes(reason: str, text: str) -> bool:
     """Does the lower-case text carry one of this reason's phrases?"""
-    key = (reason, text)
-    found = _INCLUDES.get(key)
-    if found is None:
-        if not text or reason == "rejected" and any(word in text for word in REJECTED_EXCEPTIONS):
-            found = False
-        else:
-            found = _index(reason).search(text)
-        if len(_INCLUDES) >= MAX_REMEMBERED:
-            _INCLUDES.clear()
-        _INCLUDES[key] = found
-    return found
+    if not text:
+        return False
+    if reason == "rejected" and any(word in text for word in REJECTED_EXCEPTIONS):
+        return False
+    return reason in _reasons_in(text)
 
 
 class Error:
