@@ -129,7 +129,8 @@ def _reasons_in(text: str) -> set[str]:
 
 # "550-5.2.1 The user ... at a rate that 550-5.2.1 prevents ...": a multi-line SMTP reply
 # flattened into one line keeps its line prefixes, which split the phrases apart.
-_CONTINUED = lazy(r"(?<![\w.-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+# (the test of what stands before the code follows its first digit: re skips to the digits)
+_CONTINUED = lazy(r"([245](?<![\w.-][245])\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
 
 
 def unfold(text: str) -> str:
@@ -137,7 +138,8 @@ def unfold(text: str) -> str:
     m = _CONTINUED.search(text)
     if m is None:
         return text
-    prefix = regex(r"(?<![\w.-])" + m.group(1) + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+    code = m.group(1)
+    prefix = regex(code[0] + r"(?<![\w.-]" + code[0] + ")" + code[1:] + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
     return text[: m.start()] + m.group(0).replace("-", " ", 1) + prefix.sub("", text[m.end() :])
 
 
