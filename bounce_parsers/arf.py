@@ -3,15 +3,13 @@ that mailbox providers still send (Microsoft JMRP, AOL's "Email Feedback Report"
 
 from __future__ import annotations
 
-import re
-
 from .message import parse_headers
-from .patterns import lazy
+from .patterns import IGNORECASE, lazy
 from .report import ADDRESS, Report, clean_address
 
 NAME = "arf"
 
-_SUBJECTS = lazy(r"^(?:complaint about message from |email feedback report for ip |abuse report )", re.I)
+_SUBJECTS = lazy(r"^(?:complaint about message from |email feedback report for ip |abuse report )", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

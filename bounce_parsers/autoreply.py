@@ -4,10 +4,12 @@ bounce parsers found nothing, and mail from mailer daemons is never an auto-repl
 
 from __future__ import annotations
 
-import re
-
-from .patterns import lazy
+from .patterns import IGNORECASE, lazy
 from .report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 NAME = "rfc3834"
 
@@ -24,17 +26,18 @@ _SUBJECT = lazy(
     r"^(?:auto:|auto response:|automatic reply:|autoreply:|auto-reply:|out of (?:the )?office|"
     r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|risposta automatica|"
     r"respuesta autom[áa]tica|automatisch antwoord|on vacation|vacation reply)",
-    re.I,
+    IGNORECASE,
 )
-_EXCLUDE_FROM = lazy(r"(?:root|postmaster|mailer-daemon)@", re.I)
-_EXCLUDE_SUBJECT = lazy(r"security information for|mail failure -", re.I)
+_EXCLUDE_FROM = lazy(r"(?:root|postmaster|mailer-daemon)@", IGNORECASE)
+_ROOT = lazy(r"root@", IGNORECASE)
+_EXCLUDE_SUBJECT = lazy(r"security information for|mail failure -", IGNORECASE)
 
 
 def detect(rep: Report) -> str:
     """The marker that makes this an auto-reply, or ''."""
     if _EXCLUDE_FROM.search(rep.from_) or _EXCLUDE_SUBJECT.search(rep.subject):
         return ""
-    if re.search(r"root@", rep.mail.header("to"), re.I):
+    if _ROOT.search(rep.mail.header("to")):
         return ""
     for name, pattern in _MARKERS:
         value = rep.mail.header(name).strip().lower()

@@ -6,9 +6,7 @@ delivery-status part, no failed-recipient header, no SMTP reply or status code."
 
 from __future__ import annotations
 
-import re
-
-from .patterns import lazy
+from .patterns import IGNORECASE, lazy
 from .report import Report
 
 NAME = "challenge"
@@ -22,21 +20,21 @@ _HEADERS = (
     "x-cr-hashedpuzzle",
     "x-challenge-response",
 )
-_AGENT = lazy(r"\b(?:tmda|challenge|spamarrest|boxbe|mailblocks|choicemail)\b", re.I)
+_AGENT = lazy(r"\b(?:tmda|challenge|spamarrest|boxbe|mailblocks|choicemail)\b", IGNORECASE)
 # TMDA confirmation addresses: user-confirm-<time>.<pid>.<hmac>@domain
-_CONFIRM_ADDRESS = lazy(r"[-+.]confirm[-+.][^@\s]*@", re.I)
+_CONFIRM_ADDRESS = lazy(r"[-+.]confirm[-+.][^@\s]*@", IGNORECASE)
 # the request in the languages such systems ship (en, de, fr, es/pt/it, nl): stems, not sentences
 _VERIFY = lazy(
     r"\b(?:verif(?:y|ied|ication|ier|iez|ique|icar|icare|ieer)\w*|confirm\w*|prove|best[äa]tig\w*|"
     r"bevestig\w*|conferm\w*)",
-    re.I,
+    IGNORECASE,
 )
 _PERSON = lazy(
     r"\b(?:human|humain|humano|umano|mensch|robot|person|spam|known contacts?|senders?|absender|exp[ée]diteur|"
     r"remitente|mittente|afzender|whitelist|allow ?list|guest list|pending|held|release)\w*",
-    re.I,
+    IGNORECASE,
 )
-_ACTION = lazy(r"https?://|\breply to this (?:message|e-?mail)\b|\bsimply reply\b", re.I)
+_ACTION = lazy(r"https?://|\breply to this (?:message|e-?mail)\b|\bsimply reply\b", IGNORECASE)
 # what every bounce carries somewhere and a challenge never does
 _SMTP = lazy(r"(?<![\w.])(?:[45]\d\d[ -]|[45]\.\d{1,3}\.\d{1,3}\b)")
 

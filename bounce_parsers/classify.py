@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import re
-
 from . import arf, autoreply, challenge, gateway, rfc3464, smtp, textscan, unsubscribe
 from .entry import Entry
 from .formats import REGISTRY
 from .message import MAX_BYTES, parse
-from .patterns import lazy
+from .patterns import IGNORECASE, MULTILINE, lazy, lazy_bytes
 from .reasons import REPLY_REASON, find, is_hard
 from .reasons.providers import provider_reason
 from .report import ADDRESS, Report, clean_address, first_address
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 HEADER_CAMPAIGN = "X-Bulkmail-Campaign"
 HEADER_DELIVERY = "X-Bulkmail-Delivery"
 MAX_DIAGNOSTIC = 1000
 MAX_ORIGINAL_HEADERS = 16_000
 
-_MSGID = lazy(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", re.I | re.M)
-_CAMPAIGN = lazy(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", re.I | re.M)
-_DELIVERY = lazy(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", re.I | re.M)
+_MSGID = lazy(r"^message-id:[ \t]*(?:\n[ \t]+)?<?([^<>\s]+)>?", IGNORECASE | MULTILINE)
+_CAMPAIGN = lazy(r"^" + HEADER_CAMPAIGN + r":[ \t]*(\S+)", IGNORECASE | MULTILINE)
+_DELIVERY = lazy(r"^" + HEADER_DELIVERY + r":[ \t]*(\S+)", IGNORECASE | MULTILINE)
 _PLUS = lazy(r"\+([^@\s+<>]+)@")
 
 
@@ -254,7 +256,7 @@ def _result(
     )
 
 
-_MARKER_LINE = lazy(r"^[ \t]*-{3,}[^\n]*$", re.M)
+_MARKER_LINE = lazy(r"^[ \t]*-{3,}[^\n]*$", MULTILINE)
 
 
 def _paragraph_of(text: str, addr: str, low: str = "") -> str:
@@ -318,7 +320,7 @@ def _enrich(rep: Report, entries: list[Entry]) -> None:
             e.diagnostic = para
 
 
-_INNER_REPORT = lazy(r"^content-type:[ \t]*multipart/report", re.I | re.M)
+_INNER_REPORT = lazy(r"^content-type:[ \t]*multipart/report", IGNORECASE | MULTILINE)
 
 
 def _inner_dsn(rep: Report, entries: list[Entry]) -> None:
@@ -377,14 +379,14 @@ def _wrapped(rep: Report) -> Report | None:
 
 
 # An mbox "From " separator line: "From sender Www Mmm dd hh:mm..." after a blank line.
-_MBOX_FROM = re.compile(rb"^From \S+ +[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d", re.M)
+_MBOX_FROM = lazy_bytes(rb"^From \S+ +[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d", MULTILINE)
 MAX_MBOX_MESSAGES = 20
 _KIND_RANK = ("bounce", "complaint", "delivery", "autoreply", "unsubscribe", "none")
 
 
 def _line_starts(raw: bytes, prefix: bytes, end: int) -> list[int]:
     """Offsets of the lines (before `end`) that begin with `prefix`: what a "^prefix" search
-    under re.M visits, found with bytes.find instead of a regex try at every byte."""
+    under MULTILINE visits, found with bytes.find instead of a regex try at every byte."""
     found = [0] if raw.startswith(prefix) else []
     pos = raw.find(b"\n" + prefix, 0, end)
     while pos >= 0:
@@ -501,7 +503,7 @@ def _classify_one(raw: bytes | str) -> Classification:
 
 # RFC 5322 3.6.5's "Re: " and the forward prefixes mail programs write, in their languages
 _REPLY_OR_FORWARD = lazy(
-    r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|rif|enc|doorst|antw|odp|vb|i)\s*(?:\[\d+\])?\s*:\s*)+\S", re.I
+    r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|vs|rif|enc|doorst|antw|odp|vb|i)\s*(?:\[\d+\])?\s*:\s*)+\S", IGNORECASE
 )
 
 
@@ -531,9 +533,12 @@ def _machine_sender(from_: str) -> bool:
     return False
 
 
+_ANGLED = lazy(r"<([^<>\s]+)>")
+
+
 def _in_reply_to(rep: Report) -> str | None:
     """The Message-ID a person's (or their mail program's) answer refers to."""
-    m = re.search(r"<([^<>\s]+)>", rep.mail.header("in-reply-to"))
+    m = _ANGLED.search(rep.mail.header("in-reply-to"))
     return m.group(1) if m else None
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import re
 
-from .patterns import lazy
+from .patterns import IGNORECASE, MULTILINE, lazy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 MAX_BYTES = 1_000_000  # bounces put the report first; a huge returned original is cut
 MAX_PARTS = 64
@@ -22,11 +25,14 @@ MAX_DEPTH = 6
 _PARAM = lazy(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;\s]*))')
 _ENCWORD = lazy(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _ENCWORD_GAP = lazy(r"(\?=)\s+(=\?)")
-_DELIM_GUESS = lazy(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", re.M)
+_DELIM_GUESS = lazy(r"^--([A-Za-z0-9'()+_,./:=?-]{6,70})[ \t]*$", MULTILINE)
 # a tag, but not an address that careless HTML left unescaped ("<user@host>:<br>")
 _TAGS = lazy(r"<(?![^<>\s@]{1,128}@[^<>\s@]{1,255}>)[^<>]*>")
 _BREAK = lazy(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>")
 _CELL_END = lazy(r"(?i)</t[dh]\s*>")
+_SCRIPT = lazy(r"(?is)<(script|style)\b.*?</\1\s*>")
+_NOT_BASE64_PAD = lazy(r"[^A-Za-z0-9+/=]")
+_NOT_BASE64 = lazy(r"[^A-Za-z0-9+/]")
 _ENTITIES = {
     "&nbsp;": " ",
     "&lt;": "<",
@@ -39,7 +45,7 @@ _ENTITIES = {
     "&#x40;": "@",
     "&commat;": "@",
 }
-_ENTITY = lazy(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", re.I)
+_ENTITY = lazy(r"&(?:nbsp|lt|gt|amp|quot|#39|#160|#64|#x40|commat);", IGNORECASE)
 
 
 def normalize_newlines(text: str) -> str:
@@ -50,7 +56,7 @@ def normalize_newlines(text: str) -> str:
 
 
 _FIELD_NAME = lazy(r"[A-Za-z0-9_-]+:")
-_HEADER_LINE = lazy(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", re.M)
+_HEADER_LINE = lazy(r"^([^\s:][^:\n]*):(.*(?:\n[ \t].*)*)", MULTILINE)
 
 
 def parse_headers(block: str) -> dict[str, list[str]]:
@@ -130,7 +136,7 @@ def decode_words(value: str) -> str:
     """RFC 2047 encoded words in a header value to text."""
     if "=?" not in value:
         return latin1_to_text(value)
-    value = _ENCWORD_GAP.sub(r"\1\2", value)
+    value = _ENCWORD_GAP.sub("?==?", value)  # a literal: a template ("\\1\\2") would import re
 
     def one(m: re.Match[str]) -> str:
         charset, enc, payload = m.group(1).split("*", 1)[0], m.group(2).upper(), m.group(3)
@@ -154,7 +160,7 @@ def decode_words(value: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    html = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", html)
+    html = _SCRIPT.sub(" ", html)
     if "\n" in html and _BREAK.search(html):
         html = " ".join(html.split("\n"))  # the markup, not the source's line ends, breaks lines
     html = _BREAK.sub("\n", html)
@@ -188,12 +194,12 @@ class Part:
         body = self.body
         if cte == "base64":
             try:
-                data = binascii.a2b_base64(re.sub(r"[^A-Za-z0-9+/=]", "", body).split("=", 1)[0] + "==")
+                data = binascii.a2b_base64(_NOT_BASE64_PAD.sub("", body).split("=", 1)[0] + "==")
             except (binascii.Error, ValueError):
                 data = b""
             if not data:
                 try:
-                    compact = re.sub(r"[^A-Za-z0-9+/]", "", body)
+                    compact = _NOT_BASE64.sub("", body)
                     data = binascii.a2b_base64(compact[: len(compact) // 4 * 4])
                 except (binascii.Error, ValueError):
                     data = body.encode("latin-1", "replace")

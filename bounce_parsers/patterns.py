@@ -15,12 +15,21 @@ from __future__ import annotations
 
 import _sre  # type: ignore[import-not-found]  # CPython's regex engine, no stubs
 import atexit
-import contextlib
 import marshal
 import os
-import re
 import sys
-from array import array
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+
+# re's flags as plain numbers (the values of re.I, re.M, re.S, re.X): importing `re` itself costs
+# ~25 M instructions of every process start (its flag enum pulls in enum, functools and
+# collections), and code compiled from the cache below never needs it.
+IGNORECASE = 2
+MULTILINE = 8
+DOTALL = 16
+VERBOSE = 64
 
 _BOUND = (
     "search",
@@ -51,7 +60,8 @@ _table: dict[tuple[str, int], Entry] | None = None
 def _load() -> dict[tuple[str, int], Entry]:
     try:
         with open(_CACHE, "rb") as fh:
-            table = marshal.load(fh)
+            # loads(read()): load(fh) reads the file object piece by piece (~8x the instructions)
+            table = marshal.loads(fh.read())
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     return table if isinstance(table, dict) and len(table) <= MAX_ENTRIES else {}
@@ -66,11 +76,13 @@ def _save() -> None:
             marshal.dump(_table, fh)
         os.replace(tmp, _CACHE)
     except (OSError, ValueError):
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:  # contextlib.suppress would cost its import (collections, functools)
+            return
 
 
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:  # or bytes (one pattern)
     global _table
     if _table is None:
         _table = _load()
@@ -78,11 +90,13 @@ def _compile(pattern: str, flags: int) -> re.Pattern[str]:
     if entry is not None:
         try:
             flags_, code, *groups = entry
-            return _sre.compile(pattern, flags_, array(_CODE, code).tolist(), *groups)
+            # memoryview, not array: importing array also imports collections (~3 M instructions)
+            return _sre.compile(pattern, flags_, memoryview(code).cast(_CODE).tolist(), *groups)  # type: ignore[call-overload]
         except (RuntimeError, TypeError, ValueError):
             pass
     try:
         # what re._compiler.compile does, keeping the pieces
+        from array import array
         from re import _compiler, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern, flags)
@@ -94,6 +108,8 @@ def _compile(pattern: str, flags: int) -> re.Pattern[str]:
         entry = (flags | parsed.state.flags, words.tobytes(), parsed.state.groups - 1, groupindex, tuple(indexgroup))
         compiled: re.Pattern[str] = _sre.compile(pattern, entry[0], words.tolist(), *entry[2:])
     except Exception:  # noqa: BLE001 - another interpreter's internals: use the public way
+        import re
+
         return re.compile(pattern, flags)
     if len(_table) >= MAX_ENTRIES:
         _table.clear()
@@ -165,11 +181,11 @@ class _Lazy:
         compiled = _compile(pattern, flags)
         for attr in _BOUND:
             setattr(self, attr, getattr(compiled, attr))
-        body = line_body(pattern) if flags & re.M and not flags & re.X else None
+        body = line_body(pattern) if isinstance(pattern, str) and flags & MULTILINE and not flags & VERBOSE else None
         if body is not None:
             try:
                 after_newline = _compile("\\n(?:" + body + ")", flags)
-            except re.error:
+            except Exception:  # noqa: BLE001 - re.error: the pattern's body alone is no pattern
                 after_newline = None
             if after_newline is not None:
                 self.search = _line_search(compiled, after_newline)
@@ -179,3 +195,24 @@ class _Lazy:
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """re.compile(pattern, flags), deferred to the pattern's first use."""
     return _Lazy(pattern, flags)  # type: ignore[return-value]
+
+
+def lazy_bytes(pattern: bytes, flags: int = 0) -> re.Pattern[bytes]:
+    """lazy() for a bytes pattern."""
+    return _Lazy(pattern, flags)  # type: ignore[arg-type, return-value]
+
+
+_made: dict[tuple[str, int], re.Pattern[str]] = {}
+MAX_MADE = 512
+
+
+def regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """re.compile(pattern, flags) for a pattern built at run time, kept like re's own cache keeps
+    the patterns of re.search() and re.sub(): through the compiled-code cache, without `re`."""
+    key = (pattern, flags)
+    found = _made.get(key)
+    if found is None:
+        if len(_made) >= MAX_MADE:
+            _made.clear()
+        found = _made[key] = _compile(pattern, flags)
+    return found

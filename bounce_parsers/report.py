@@ -3,10 +3,12 @@ readable text, the machine readable delivery-status text and the returned origin
 
 from __future__ import annotations
 
-import re
-
 from .message import Mail, decode_words, html_to_text, parse_headers, split_head_body
-from .patterns import lazy
+from .patterns import IGNORECASE, MULTILINE, lazy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 STATUS_TYPES = (
     "message/delivery-status",
@@ -46,18 +48,18 @@ _MARKERS = (
     r"included is a copy of the message header)"
     r"|[ \t]*\*\*\* ?(?:original|the original) message)"
 )
-ORIGINAL_MARKERS = lazy(_MARKERS, re.I | re.M)
-_MARKERS_LOWER = lazy(_MARKERS, re.M)
+ORIGINAL_MARKERS = lazy(_MARKERS, IGNORECASE | MULTILINE)
+_MARKERS_LOWER = lazy(_MARKERS, MULTILINE)
 
 # three header lines in a row, one of them a tell-tale one: a quoted original starts here
 HEADER_BLOCK = lazy(
     r"^(?=(?:[A-Za-z][A-Za-z0-9-]*:[^\n]*\n(?:[ \t][^\n]*\n)*){2}[A-Za-z][A-Za-z0-9-]*:)"
     r"(?=(?:[^\n]*\n){0,6}(?:received|return-path|message-id|dkim-signature|x-mailer|mime-version):)",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 
 
-_FIRST_FIELD = lazy(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", re.M)
+_FIRST_FIELD = lazy(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]", MULTILINE)
 
 
 def local_part(bare: str) -> str:
@@ -151,7 +153,7 @@ class Report:
         if self._marker is False:
             text = self.text
             if text.isascii():
-                # in ASCII, lower-casing the text is what re.I does, at a fraction of its cost
+                # in ASCII, lower-casing the text is what IGNORECASE does, at a fraction of its cost
                 # (the positions are the same: ASCII letters lower-case one to one)
                 self._marker = _MARKERS_LOWER.search(text.lower())
             else:

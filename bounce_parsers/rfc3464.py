@@ -3,10 +3,8 @@ message/delivery-status part, also when a vendor mislabels it or inlines it as t
 
 from __future__ import annotations
 
-import re
-
 from .entry import Entry
-from .patterns import lazy
+from .patterns import IGNORECASE, lazy
 from .report import ADDRESS, Report, clean_address
 
 NAME = "rfc3464"
@@ -15,7 +13,7 @@ _FIELD = lazy(
     r"^[ \t]*(final-recipient|original-recipient|x-actual-recipient|action|status|remote-mta|diagnostic-code|"
     r"reporting-mta|received-from-mta|original-envelope-id|last-attempt-date|will-retry-until|"
     r"x-postfix-sender|arrival-date)[ \t]*:[ \t]*(.*)$",
-    re.I,
+    IGNORECASE,
 )
 _STATUS_VALUE = lazy(r"([245])\.(\d{1,3})\.(\d{1,3})")
 

@@ -8,13 +8,15 @@ from .patterns import lazy
 # A code stands on its own, never inside a word: an address ("nobody525@", "user+550@"),
 # a host name ("mx421.example.com", "mx-550.example"), a queue id ("4F5G421x") or a
 # version string all glue letters, digits, dots or one of "_-+@" to it.
-_GLUED_BEFORE = r"(?<![\w.+@])"
+# The tests of what stands before a code follow its first digit (they look behind it too): a
+# pattern that starts with the digit lets re skip straight to the positions holding one,
+# where one that starts with a look-behind is tried at every character (~3x the cost).
 # An enhanced status code: after a reply code's hyphen ("550-5.1.1") but not a word's
 # ("mx-5.7.1"); a sentence's full stop may follow it, another label may not.
-_STATUS = lazy(_GLUED_BEFORE + r"(?<![^\d\s]-)([245])\.(\d{1,3})\.(\d{1,3})(?![\w@]|\.\w)")
+_STATUS = lazy(r"([245])(?<![\w.+@][245])(?<![^\d\s]-[245])\.(\d{1,3})\.(\d{1,3})(?![\w@]|\.\w)")
 _IPV4 = lazy(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 # A reply code; a multi-line reply's hyphen ("550-5.1.1") may follow it.
-_REPLY = lazy(_GLUED_BEFORE + r"(?<!-)([245]\d\d)(?![\w.@+])")
+_REPLY = lazy(r"([245](?<![-\w.+@][245])\d\d)(?![\w.@+])")
 _VALID_REPLY = {
     "2": {"211", "214", "220", "221", "235", "250", "251", "252", "253"},
     "4": {"421", "450", "451", "452", "422", "430", "432", "453", "454", "455", "458", "459"},
@@ -44,11 +46,10 @@ _VALID_REPLY = {
 }
 _ALL_REPLIES = _VALID_REPLY["5"] | _VALID_REPLY["4"] | _VALID_REPLY["2"]
 
-# Which command an error answered: the last one mentioned wins.
-_COMMAND = lazy(
-    r"(?<![A-Za-z0-9@.])(HELO|EHLO|STARTTLS|AUTH|MAIL(?: FROM)?|RCPT(?: TO)?|DATA|QUIT|XFORWARD)"
-    r"(?![A-Za-z0-9@])"
-)
+# Which command an error answered: the last one mentioned wins. Each word's test of what
+# stands before it follows its first letter (see _STATUS): re skips to those letters.
+_VERBS = ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL(?: FROM)?", "RCPT(?: TO)?", "DATA", "QUIT", "XFORWARD")
+_COMMAND = lazy("(" + "|".join(f"{v[0]}(?<![A-Za-z0-9@.]{v[0]}){v[1:]}" for v in _VERBS) + ")(?![A-Za-z0-9@])")
 
 
 def _prefer(first: str, second: str, reply: str = "") -> str:

@@ -5,18 +5,20 @@ merely quotes an address is not mistaken for a bounce."""
 
 from __future__ import annotations
 
-import re
-
 from .entry import Entry
-from .patterns import lazy
+from .patterns import IGNORECASE, MULTILINE, lazy
 from .report import ADDRESS, Report, clean_address
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 NAME = "text"
 
 BOUNCE_FROM = lazy(
     r"mailer-daemon|postmaster|mail ?delivery|mail administrator|mailer daemon|mdaemon|"
     r"system administrator|mail delivery subsystem|mail delivery system",
-    re.I,
+    IGNORECASE,
 )
 BOUNCE_SUBJECT = lazy(
     r"undeliver|delivery status notification|delivery fail|failure notice|returned mail|"
@@ -24,7 +26,7 @@ BOUNCE_SUBJECT = lazy(
     r"undelivered|mail system error|delivery report|nicht zustellbar|unzustellbar|non remis|"
     r"non recapitabile|no se pudo entregar|delivery notification|failed delivery|message not delivered|"
     r"returned to sender|delivery error|mail failure|rejected|warning: could not send|unable to deliver",
-    re.I,
+    IGNORECASE,
 )
 _ADDR = r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\"]+@[A-Za-z0-9][A-Za-z0-9\-.]*[A-Za-z0-9])>?"
 # an address that starts a line, alone or followed by a colon / an explanation / the next column (a tab)
@@ -32,12 +34,12 @@ _ADDR_LINE = lazy(
     r"^[ \t]*(?:[-*>]+[ \t]*)?(?:\"[^\"]*\"[ \t]*)?"
     + _ADDR
     + r"(?:[ \t]*:|[ \t]*\([^)]*\)|[ \t]+on[ \t]|[ \t]*$|[ \t]+(?:[.:;,-]|said|failed|is|was|unknown)|[ ]*\t)",
-    re.M,
+    MULTILINE,
 )
 _LABELLED = lazy(
     r"^[ \t]*(?:failed recipient|recipient(?: address)?|rcpt to|original recipient|"
     r"invalid recipient|unknown recipient|destinataire)[ \t]*:[ \t]*" + _ADDR,
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 # an address inside a line, in a context that names it as the failed one
 _IN_LINE = lazy(
@@ -46,16 +48,16 @@ _IN_LINE = lazy(
     + _ADDR
     + r"|(?:rcpt to|recipient|mailbox|delivering your mail to|deliver(?:ed)? to|could not be delivered to|"
     r"not delivered to|delivery to|addressed to)[ \t:]*\(?" + _ADDR,
-    re.I,
+    IGNORECASE,
 )
 # a warning that delivery is still being tried, not a failure (Sendmail, MDaemon, Exchange, ...)
 _DELAY = lazy(
     r"\bdelayed\b|still (?:being retried|undelivered)|not yet been delivered|"
     r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b",
-    re.I,
+    IGNORECASE,
 )
-_ID_LINE = lazy(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", re.I)
-_SENDER_CONTEXT = lazy(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", re.I)
+_ID_LINE = lazy(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", IGNORECASE)
+_SENDER_CONTEXT = lazy(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", IGNORECASE)
 
 
 def looks_like_bounce(rep: Report) -> bool:

@@ -5,22 +5,20 @@ quoting the word is never one. A reply that merely mentions unsubscribing is lef
 
 from __future__ import annotations
 
-import re
-
-from .patterns import lazy
+from .patterns import IGNORECASE, lazy
 from .report import Report
 
 NAME = "unsubscribe-command"
 
-_REPLY_PREFIX = lazy(r"^(?:(?:re|aw|sv|vs|wg|fw|fwd|tr|r)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+_REPLY_PREFIX = lazy(r"^(?:(?:re|aw|sv|vs|wg|fw|fwd|tr|r)\s*(?:\[\d+\])?\s*:\s*)+", IGNORECASE)
 _COMMAND = lazy(
     r"(?:unsubscribe|unsub|remove(?: me)?|opt[ -]?out|stop|cancel(?: subscription)?|"
     r"abmelden|abbestellen|d[ée]sabonner|d[ée]sinscription|se d[ée]sinscrire|baja|darse de baja|"
     r"cancelar suscripci[óo]n|uitschrijven|afmelden|disiscrivi(?:mi)?|cancella iscrizione)"
     r"(?:\s+(?:me|please|pls|all|this list|from (?:this|the) list))?[\s.!]*",
-    re.I,
+    IGNORECASE,
 )
-_SIGNATURE_START = lazy(r"^(?:--\s*$|>|on .* wrote:|sent from )", re.I)
+_SIGNATURE_START = lazy(r"^(?:--\s*$|>|on .* wrote:|sent from )", IGNORECASE)
 
 
 def _is_command(text: str) -> bool:

@@ -10,8 +10,6 @@ The classifier tries them in REGISTRY order; RFC 3464 and a strict text scan com
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from . import (
     amazonses,
     apachejames,
@@ -43,6 +41,10 @@ from . import (
     x6,
     zoho,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
 # Specific before generic: modules keyed on a unique header or sender come first; the
 # layouts many MTAs copy (Sendmail's above all) come last.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import ADDRESS, Report, clean_address
 from ..textscan import looks_like_bounce
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 Table = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -52,7 +54,8 @@ def body_has(rep: Report, *needles: str) -> bool:
 
 
 _VALID_FINAL = lazy(
-    r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]", re.I | re.M
+    r"^[ \t]*(?:final|original)-recipient[ \t]*:[^\n;]{0,40};?[ \t]*<?[^@\s<>;]{1,128}@[A-Za-z0-9]",
+    IGNORECASE | MULTILINE,
 )
 
 

@@ -3,9 +3,8 @@ and SES's own plain DSN wording."""
 
 from __future__ import annotations
 
-import json
-
 from ..entry import Entry
+from ..jsonvalue import loads, raw_decode
 from ..report import Report, clean_address
 
 # typing costs ~3 ms to import; annotations only need it for the type checker
@@ -34,7 +33,7 @@ def _payload(text: str) -> dict[str, Any] | None:
         # a mail program may have wrapped long lines, also inside the JSON strings
         for candidate in (text[start:], text[start:].replace("\n ", "").replace("\n", "")):
             try:
-                obj, _ = json.JSONDecoder().raw_decode(candidate)
+                obj, _ = raw_decode(candidate)
                 break
             except ValueError:
                 continue
@@ -42,7 +41,7 @@ def _payload(text: str) -> dict[str, Any] | None:
             break
     if isinstance(obj, dict) and isinstance(obj.get("Message"), str):  # raw SNS envelope
         try:
-            obj = json.loads(obj["Message"])
+            obj = loads(obj["Message"])
         except ValueError:
             return None
     return obj if isinstance(obj, dict) else None

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import DOTALL, IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 
 NAME = "apachejames"
-_RCPT = lazy(r"^[ \t]*RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
-_ERROR = lazy(r"^[ \t]*Error message below:[ \t]*\n(.*?)(?:\n[ \t]*\n|\n[ \t]*Message details:)", re.I | re.M | re.S)
+_RCPT = lazy(r"^[ \t]*RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", IGNORECASE | MULTILINE)
+_ERROR = lazy(
+    r"^[ \t]*Error message below:[ \t]*\n(.*?)(?:\n[ \t]*\n|\n[ \t]*Message details:)", IGNORECASE | MULTILINE | DOTALL
+)
 
 
 def detect(rep: Report) -> bool:

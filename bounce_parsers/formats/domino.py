@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 
@@ -25,10 +23,10 @@ TABLE: Table = (
     ("systemerror", ("several matches found in domino directory",)),
     ("networkerror", ("maximum hop count exceeded",)),
 )
-_NOT_DELIVERED = lazy(r"^[ \t]*was not delivered to:[ \t]*$", re.I | re.M)
-_BECAUSE = lazy(r"^[ \t]*because:[ \t]*$", re.I | re.M)
+_NOT_DELIVERED = lazy(r"^[ \t]*was not delivered to:[ \t]*$", IGNORECASE | MULTILINE)
+_BECAUSE = lazy(r"^[ \t]*because:[ \t]*$", IGNORECASE | MULTILINE)
 _ADDR = lazy(r"<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
-_END = lazy(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n[ \t]*\n", re.I | re.M)
+_END = lazy(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n[ \t]*\n", IGNORECASE | MULTILINE)
 
 
 def detect(rep: Report) -> bool:

@@ -3,16 +3,14 @@ delivering your mail to <address>." followed by the remote answer or dma's own r
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "dragonfly"
-_TO = lazy(r"There was an error delivering your mail to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>\.?", re.I)
-_STOP = lazy(r"^[ \t]*(?:Message headers follow|Original message follows|-{3,})", re.I | re.M)
+_TO = lazy(r"There was an error delivering your mail to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>\.?", IGNORECASE)
+_STOP = lazy(r"^[ \t]*(?:Message headers follow|Original message follows|-{3,})", IGNORECASE | MULTILINE)
 _COMMAND = lazy(r"did not like our (?:final )?([A-Z]{4})")
 
 

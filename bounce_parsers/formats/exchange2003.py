@@ -4,10 +4,8 @@ with an MSEXCH code or an "<host #5.x.x>" status."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import Table, table_reason
 
@@ -19,8 +17,9 @@ _ADDR_LINE = lazy(
     r"<?([^<>\s@;]{1,128}@[^<>\s@;]{1,255}?)>?;?[ \t]+on[ \t]+"
 )
 # every recipient's block repeats the MTS-ID line, so only the end of the report stops the list
-_STOP = lazy(r"^[ \t]*(?:Message-ID:|-{3,})", re.I)
-_MTS_ID = lazy(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", re.I | re.M)
+_STOP = lazy(r"^[ \t]*(?:Message-ID:|-{3,})", IGNORECASE)
+_MTS_ID = lazy(r"^[ \t]*The MTS-ID of the original message is:[^\n]*\n?", IGNORECASE | MULTILINE)
+_ADDRESS_ON = lazy(r"^[ \t]*\S{1,300}@[^\s@]{1,255}[ \t]+on[ \t]", MULTILINE)
 TABLE: Table = (
     ("userunknown", ("000c05a6", "the recipient name is not recognized", "unknown recipient")),
     ("filtered", ("000c0595", "ambiguous recipient")),
@@ -41,7 +40,7 @@ def detect(rep: Report) -> bool:
         "MSEXCH" in rep.text
         or "Undeliverable" in rep.subject
         or "X-MS-" in str(rep.mail.headers.keys()).upper()
-        or bool(re.search(r"^[ \t]*\S{1,300}@[^\s@]{1,255}[ \t]+on[ \t]", head, re.M))
+        or bool(_ADDRESS_ON.search(head))
     )
 
 

@@ -6,10 +6,8 @@ returned '550 ...'". Localised NDRs keep this layout, so it is read by shape."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient
 
@@ -18,22 +16,24 @@ _GENERATING = lazy(
     r"^[ \t]*(?:Generating server|Generierender Server|Serveur de g[ée]n[ée]ration|Servidor de generaci[óo]n|"
     r"Server di generazione|Server generatore|Genererende server|Genererande server|Servidor gerador|"
     r"Serwer generuj[aą]cy|Generující server|Genererende server|Luova palvelin)[ \t]*:[^\n]*$",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 _FAILED = lazy(
-    r"^[ \t]*(?:Delivery has failed to these recipients|Your message to \S+ couldn't be delivered)", re.I | re.M
+    r"^[ \t]*(?:Delivery has failed to these recipients|Your message to \S+ couldn't be delivered)",
+    IGNORECASE | MULTILINE,
 )
 _STOP = lazy(
     r"^[ \t]*(?:Original message headers|Urspr[üu]ngliche Nachrichtenkopfzeilen|"
     r"En-t[êe]tes de message d'origine|Encabezados del mensaje original|"
     r"Intestazioni originali del messaggio|Received:|Return-Path:)",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 _ADDR = lazy(r"^[ \t]*(?:[^<>\n]*<mailto:)?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$")
 _LISTED = lazy(
-    r"<mailto:([^<>\s@]{1,128}@[^<>\s@]{1,255})>|^[ \t]*<?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$", re.M
+    r"<mailto:([^<>\s@]{1,128}@[^<>\s@]{1,255})>|^[ \t]*<?([^<>\s'\"@]{1,128}@[^<>\s'\"@]{1,255}?)>?[ \t]*$", MULTILINE
 )
-_RETURNED = lazy(r"Remote Server returned '([^']*)'?|(#[245]\d\d[ -][^\n]*?##?)", re.I)
+_RETURNED = lazy(r"Remote Server returned '([^']*)'?|(#[245]\d\d[ -][^\n]*?##?)", IGNORECASE)
+_YOUR_MESSAGE_TO = lazy(r"[ \t]*Your message to ([^\s@]{1,128}@[^\s@]{1,255}?) couldn't")
 
 
 def detect(rep: Report) -> bool:
@@ -68,7 +68,7 @@ def parse(rep: Report) -> list[Entry]:
         f = _FAILED.search(text)
         if f:
             block = text[f.start() :].split("\n\n\n", 1)[0][:3000]
-            named = re.match(r"[ \t]*Your message to ([^\s@]{1,128}@[^\s@]{1,255}?) couldn't", block)
+            named = _YOUR_MESSAGE_TO.match(block)
             if named and clean_address(named.group(1)):
                 entries.append(Entry(recipient=clean_address(named.group(1)), action="failed"))
             for m in _LISTED.finditer(block):

@@ -3,10 +3,8 @@ address on its own indented line, the error indented beneath it."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, local_part
 from ._base import Table, blocks, body_has, table_reason
 
@@ -16,11 +14,12 @@ _ADDR_LINE = lazy(
 )
 # 1&1 / GMX / Zoho print the address flush left, quoted or not, ending with a colon
 _FLUSH_LINE = lazy(r'^"?<?([^<>\s:"@]{1,128}@[^<>\s:"@]{1,255}?)>?"?:[ \t]*$')
+_REPLY_CODE = lazy(r"\b[45]\d\d[ -]")
 _STOP = lazy(
     r"^-{2,}[ \t]*The header of the original message|^-{3,}[ \t]*This is a copy of"
     r"|^-{3,}.*(?:original message|message body)|^Reporting-MTA:"
     r"|^[ \t]*Included is a copy of the message header",
-    re.I,
+    IGNORECASE,
 )
 TABLE: Table = (
     ("userunknown", ("user not found",)),
@@ -79,7 +78,7 @@ def detect(rep: Report) -> bool:
 _UNDISCLOSED = lazy(
     r"^([ \t]+)an undisclosed address[ \t]*\n[ \t]+\(generated from[ \t]+<?([^<>()\s@]{1,128}@"
     r"[^<>()\s@]{1,255}?)>?\)[ \t]*$",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 
 
@@ -105,7 +104,7 @@ def parse(rep: Report) -> list[Entry]:
         if m:
             word = (m.group(1) or m.group(2)).upper()
             e.command = "DATA" if word == "DATA" else word
-        remote = "said:" in e.diagnostic or bool(re.search(r"\b[45]\d\d[ -]", e.diagnostic))
+        remote = "said:" in e.diagnostic or bool(_REPLY_CODE.search(e.diagnostic))
         e.reason = "" if remote else table_reason(e.diagnostic, TABLE)
         diagnostic = e.diagnostic.lower()
         if any(p in diagnostic for p in _DELAYED):

@@ -4,10 +4,8 @@ recipients as "<address>" lines, sometimes with a sendmail-like ">>> RCPT TO" tr
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, lazy
 from ..report import Report, clean_address
 from ._base import Table, table_reason
 
@@ -20,8 +18,8 @@ TABLE: Table = (
     ("expired", ("your message was not delivered within", "not delivered within")),
     ("filtered", ("each of the following recipients was rejected by a remote mail server",)),
 )
-_ADDR = lazy(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", re.I)
-_STOP = lazy(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", re.I)
+_ADDR = lazy(r"^[ \t]*(?:Recipient:[ \t]*)?<([^<>\s@]{1,128}@[^<>\s@]{1,255})>[ \t]*$", IGNORECASE)
+_STOP = lazy(r"^[ \t]*-{10,}|^[ \t]*(?:Received|Return-Path|From|To):", IGNORECASE)
 _COMMAND = lazy(r">>> ?([A-Z]{4})\b")
 
 

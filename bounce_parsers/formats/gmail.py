@@ -4,10 +4,8 @@ recipient failed permanently:" (or "has been delayed"), the indented addresses, 
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, dsn_has_recipient, table_reason
 
@@ -15,10 +13,10 @@ NAME = "gmail"
 _START = lazy(
     r"^[ \t]*Delivery to the following recipients? (failed permanently|has been delayed|"
     r"failed temporarily|failed)[^\n]*:?[ \t]*$",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
-_DETAILS = lazy(r"^[ \t]*Technical details(?: of (?:permanent|temporary) failure)?:?[ \t]*$", re.I | re.M)
-_END = lazy(r"^[ \t]*(?:-{3,}|={5,}|\*{3,})", re.M)
+_DETAILS = lazy(r"^[ \t]*Technical details(?: of (?:permanent|temporary) failure)?:?[ \t]*$", IGNORECASE | MULTILINE)
+_END = lazy(r"^[ \t]*(?:-{3,}|={5,}|\*{3,})", MULTILINE)
 _ADDR = lazy(r"^[ \t]*(?:\*[ \t]*)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
 # Gmail's own explanations, where no remote server answered
 TABLE: Table = (
@@ -43,7 +41,7 @@ STATES: dict[str, tuple[str, str]] = {
     "17": ("DATA", "filtered"),
     "18": ("DATA", "filtered"),
 }
-_RETURNED = lazy(r"The error that the other server returned was:[ \t]*\n?", re.I)
+_RETURNED = lazy(r"The error that the other server returned was:[ \t]*\n?", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

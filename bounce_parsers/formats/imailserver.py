@@ -5,16 +5,14 @@ response:"), with or without their X-Mailer header."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, table_reason
 
 NAME = "imailserver"
-_LINE = lazy(r"^[ \t]*([A-Za-z][A-Za-z ]{3,60}):[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.M)
-_STOP = lazy(r"^[ \t]*Original message follows\.", re.I | re.M)
+_LINE = lazy(r"^[ \t]*([A-Za-z][A-Za-z ]{3,60}):[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", MULTILINE)
+_STOP = lazy(r"^[ \t]*Original message follows\.", IGNORECASE | MULTILINE)
 TABLE: Table = (
     ("userunknown", ("unknown user", "invalid final delivery userid", "no such user")),
     ("mailboxfull", ("user mailbox exceeds allowed size", "mailbox full")),
@@ -25,8 +23,8 @@ TABLE: Table = (
 
 # the short form: "undeliverable to ADDR" per recipient, no reason line; what the remote
 # server answered, if anything, follows "Body of message generated response:"
-_SHORT = lazy(r"^[ \t]*undeliverable to[ \t]+<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
-_RESPONSE = lazy(r"^[ \t]*Body of message generated response:[ \t]*$", re.I | re.M)
+_SHORT = lazy(r"^[ \t]*undeliverable to[ \t]+<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", IGNORECASE | MULTILINE)
+_RESPONSE = lazy(r"^[ \t]*Body of message generated response:[ \t]*$", IGNORECASE | MULTILINE)
 
 
 def detect(rep: Report) -> bool:

@@ -4,17 +4,15 @@ Messaging Security Suite ******", with the SMTP exchange as "Sent <<< RCPT TO:<a
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "interscan"
-_SENT = lazy(r"^[ \t]*Sent <<< ([A-Z]{4})[^<\n]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", re.M)
-_RECEIVED = lazy(r"^[ \t]*Received >>> (.+)$", re.M)
-_UNABLE = lazy(r"Unable to deliver message to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>([^\n]*)", re.I)
+_SENT = lazy(r"^[ \t]*Sent <<< ([A-Z]{4})[^<\n]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", MULTILINE)
+_RECEIVED = lazy(r"^[ \t]*Received >>> (.+)$", MULTILINE)
+_UNABLE = lazy(r"Unable to deliver message to <([^<>\s@]{1,128}@[^<>\s@]{1,255})>([^\n]*)", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 
 NAME = "kddi"
-_LINE = lazy(r"^[ \t]*Could not be delivered to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
+_LINE = lazy(
+    r"^[ \t]*Could not be delivered to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", IGNORECASE | MULTILINE
+)
 
 
 def detect(rep: Report) -> bool:

@@ -9,19 +9,21 @@ host's (AOL's relays report for aol.com)."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import ADDRESS, Report, clean_address, first_address
 from ._base import Table, bounce_like, table_reason
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+
 NAME = "localpart"
-_START = lazy(r"^[ \t]*Message not delivered to the following:?[ \t]*$", re.I | re.M)
+_START = lazy(r"^[ \t]*Message not delivered to the following:?[ \t]*$", IGNORECASE | MULTILINE)
 # the directory's own answers: no entry for the name is an unknown user
 TABLE: Table = (("userunknown", ("no matches to nameserver query",)),)
 # the report's own sentence (flush left, unlike a quoted remote error), ending in a colon
-_NOT_ACCEPTING = lazy(r"^\S[^\n]{0,300}?\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", re.I | re.M)
+_NOT_ACCEPTING = lazy(r"^\S[^\n]{0,300}?\bnot accepting (?:e-?)?mail from [^\n]{0,300}:[ \t]*$", IGNORECASE | MULTILINE)
 _SCREEN_NAME = lazy(r"^[ \t]+([A-Za-z][A-Za-z0-9 ]{0,31})[ \t]*$")
 _ROW = lazy(r"^[ \t]+([A-Za-z0-9._+=-]{1,64}(?:@[A-Za-z0-9.-]{1,255})?)(?:[ \t]{2,}|\t)(\S.*)$")
 

@@ -4,15 +4,13 @@ continue on indented lines and says the class again)."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "lsoft"
-_FIELD = lazy(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", re.I)
+_FIELD = lazy(r"^[ \t]*Error-(for|Code|Text)[ \t]*:[ \t]*(.*)$", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

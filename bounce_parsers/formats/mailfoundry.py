@@ -3,16 +3,16 @@ following reason:" and the remote server's answer ("Server mx[ip] failed with: 5
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mailfoundry"
-_TO = lazy(r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
-_REASON = lazy(r"^[ \t]*Delivery failed for the following reason:[ \t]*$", re.I | re.M)
+_TO = lazy(
+    r"^[ \t]*Unable to deliver message to:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", IGNORECASE | MULTILINE
+)
+_REASON = lazy(r"^[ \t]*Delivery failed for the following reason:[ \t]*$", IGNORECASE | MULTILINE)
 _COMMAND = lazy(r"\bafter ([A-Z]{4})\b|\bin reply to ([A-Z]{4})\b")
 
 

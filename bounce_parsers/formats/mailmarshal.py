@@ -3,16 +3,14 @@ delivered because of" and the error, then "The following recipients were affecte
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mailmarshal"
-_BECAUSE = lazy(r"^[ \t]*Could not be delivered because of[ \t]*$", re.I | re.M)
-_AFFECTED = lazy(r"^[ \t]*The following recipients were affected:[ \t]*$", re.I | re.M)
+_BECAUSE = lazy(r"^[ \t]*Could not be delivered because of[ \t]*$", IGNORECASE | MULTILINE)
+_AFFECTED = lazy(r"^[ \t]*The following recipients were affected:[ \t]*$", IGNORECASE | MULTILINE)
 _ADDR = lazy(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
 
 

@@ -5,10 +5,8 @@ recipient indented "Recipient address:", "Reason:", "Diagnostic code:", "Remote 
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient
 
@@ -16,9 +14,9 @@ NAME = "messagingserver"
 _FIELD = lazy(
     r"^[ \t]*(Recipient address|Original address|Reason|Diagnostic code|Remote system)[ \t]*:"
     r"[ \t]*(.*)$",
-    re.I,
+    IGNORECASE,
 )
-_DELAYED = lazy(r"has not yet been delivered|delivery has been delayed|will continue to attempt", re.I)
+_DELAYED = lazy(r"has not yet been delivered|delivery has been delayed|will continue to attempt", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

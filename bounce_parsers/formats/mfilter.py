@@ -3,18 +3,16 @@ remote answer and "-------SMTP command" with the command it answered."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "mfilter"
-_SERVER = lazy(r"^-{3,}[ \t]*server message[ \t]*$", re.I | re.M)
-_COMMAND = lazy(r"^-{3,}[ \t]*SMTP command[ \t]*\n[ \t]*([A-Za-z]{4})", re.I | re.M)
-_STOP = lazy(r"^-{3,}", re.M)
-_ADDR = lazy(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.M)
+_SERVER = lazy(r"^-{3,}[ \t]*server message[ \t]*$", IGNORECASE | MULTILINE)
+_COMMAND = lazy(r"^-{3,}[ \t]*SMTP command[ \t]*\n[ \t]*([A-Za-z]{4})", IGNORECASE | MULTILINE)
+_STOP = lazy(r"^-{3,}", MULTILINE)
+_ADDR = lazy(r"^[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", MULTILINE)
 
 
 def detect(rep: Report) -> bool:

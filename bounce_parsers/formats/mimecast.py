@@ -5,18 +5,16 @@ follows :" "-- the remote server's answer"."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import Table, bounce_like, table_reason
 
 NAME = "mimecast"
-_ADDRESS = lazy(r"following address(?:es)? could not be delivered:?[ \t]*\n((?:[ \t]*--[^\n]*\n?)+)", re.I)
-_PROBLEM = lazy(r"The problem appears to be\s*:\s*\n((?:[ \t]*--[^\n]*\n?)+)", re.I)
-_MORE = lazy(r"Additional information follows\s*:\s*\n((?:[ \t]*--[^\n]*\n?(?:[ \t]*[^\s-][^\n]*\n?)?)+)", re.I)
-_ITEM = lazy(r"^[ \t]*--[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.M)
+_ADDRESS = lazy(r"following address(?:es)? could not be delivered:?[ \t]*\n((?:[ \t]*--[^\n]*\n?)+)", IGNORECASE)
+_PROBLEM = lazy(r"The problem appears to be\s*:\s*\n((?:[ \t]*--[^\n]*\n?)+)", IGNORECASE)
+_MORE = lazy(r"Additional information follows\s*:\s*\n((?:[ \t]*--[^\n]*\n?(?:[ \t]*[^\s-][^\n]*\n?)?)+)", IGNORECASE)
+_ITEM = lazy(r"^[ \t]*--[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", MULTILINE)
 # Mimecast's summaries ("The problem appears to be")
 TABLE: Table = (
     ("userunknown", ("recipient email address is possibly incorrect",)),

@@ -3,10 +3,8 @@ the reason, the address, then "------- Returned Message --------"."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import ADDRESS, Report, clean_address
 from ._base import Table, bounce_like, returned_to, table_reason
 
@@ -15,8 +13,8 @@ TABLE: Table = (
     ("userunknown", ("user not listed in public name & address book", "not listed in domino directory")),
     ("networkerror", ("message has exceeded maximum hop count", "maximum hop count exceeded")),
 )
-_START = lazy(r"^[ \t]*-{3,}[ \t]*Failure Reasons[ \t]*-{3,}[ \t]*$", re.I | re.M)
-_STOP = lazy(r"^[ \t]*-{3,}[ \t]*Returned Message[ \t]*-{3,}", re.I | re.M)
+_START = lazy(r"^[ \t]*-{3,}[ \t]*Failure Reasons[ \t]*-{3,}[ \t]*$", IGNORECASE | MULTILINE)
+_STOP = lazy(r"^[ \t]*-{3,}[ \t]*Returned Message[ \t]*-{3,}", IGNORECASE | MULTILINE)
 
 
 def detect(rep: Report) -> bool:

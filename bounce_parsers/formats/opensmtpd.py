@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "opensmtpd"
-_START = lazy(r"(?:following list of recipients|to the following recipients?)[^\n]*:[ \t]*\n", re.I)
-_STOP = lazy(r"^[ \t]*(?:Below is a copy of the original message|-{3,})", re.I | re.M)
+_START = lazy(r"(?:following list of recipients|to the following recipients?)[^\n]*:[ \t]*\n", IGNORECASE)
+_STOP = lazy(r"^[ \t]*(?:Below is a copy of the original message|-{3,})", IGNORECASE | MULTILINE)
 _LINE = lazy(r"^[ \t]*<?([^<>\s:@]{1,128}@[^<>\s:@]{1,255}?)>?:[ \t]*(.*)$")
 
 

@@ -5,10 +5,8 @@ then one "<address>: error" paragraph per recipient. Also the SMTP server's erro
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address, local_part
 from ._base import blocks, bounce_like, dsn_has_recipient, returned_to
 
@@ -17,15 +15,15 @@ _ADDR_LINE = lazy(
     r"^[ \t]*<(" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255})>"
     r"(?:[ \t]*\(expanded from <[^<>]*>\))?:?"
 )
-_FIRST = lazy(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", re.M)
-_STOP = lazy(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", re.I)
-_UNAVAILABLE = lazy(r"^[ \t]*--- Delivery report unavailable ---", re.M)
+_FIRST = lazy(r"^[ \t]*<" + local_part(r"[^<>\s@]{1,128}") + r"@[^<>\s@]{1,255}>", MULTILINE)
+_STOP = lazy(r"^[ \t]*(?:-{3,}|Content-|Reporting-MTA:|Final-Recipient:)|^[A-Za-z-]+: ", IGNORECASE)
+_UNAVAILABLE = lazy(r"^[ \t]*--- Delivery report unavailable ---", MULTILINE)
 _COMMAND = lazy(r"\bin reply to (?:end of )?([A-Z]{4})\b|\bafter (?:end of )?([A-Z]{4})\b")
 
 
 _IN = lazy(r"^[ \t]*In:[ \t]+([A-Za-z]{4})\b(.*)$")
 _OUT = lazy(r"^[ \t]*Out:[ \t]+([245]\d\d[ -].*)$")
-_RCPT = lazy(r"TO:[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", re.I)
+_RCPT = lazy(r"TO:[ \t]*<([^<>\s@]{1,128}@[^<>\s@]{1,255})>", IGNORECASE)
 
 
 def detect(rep: Report) -> bool:

@@ -6,29 +6,33 @@ MTAs that copy its layout (Active!Hunter, BIGLOBE, Mail2000, InterScan, ...):
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like, dsn_has_recipient, returned_to
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 NAME = "sendmail"
 _ADDRESSES = lazy(
     r"^[ \t]*-*[ \t]*The following addresses? (?:had|has) ([a-z -]{0,60}?(?:errors?|problems?))"
     r"[ \t]*-*[ \t]*$",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
-_TRANSCRIPT = lazy(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", re.I | re.M)
-_MARKER = lazy(r"^[ \t]*-{3,}", re.M)
-_INFO = lazy(r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$", re.I | re.M)
+_TRANSCRIPT = lazy(r"^[ \t]*-{3,}[ \t]*Transcript of session follows[ \t]*-{3,}[ \t]*$", IGNORECASE | MULTILINE)
+_MARKER = lazy(r"^[ \t]*-{3,}", MULTILINE)
+_INFO = lazy(
+    r"^[ \t]*-{3,}[ \t]*(?:Non-delivered information|Error description|Reason)[ \t]*-*[ \t]*$", IGNORECASE | MULTILINE
+)
 _UNSENT = lazy(
     r"^[ \t]*-{3,}[ \t]*(?:Unsent message follows|Original message follows|"
     r"Returned message|Original message)",
-    re.I | re.M,
+    IGNORECASE | MULTILINE,
 )
 _ANGLE = lazy(r"<([^<>\s@]{1,128}@[^<>\s@]{1,255})>")
-_RCPT = lazy(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", re.I)
+_RCPT = lazy(r"^>>> RCPT TO:[ \t]*<?([^<>\s@]{1,128}@[^<>\s@]{1,255})>?", IGNORECASE)
 _AT_ADDR = lazy(
     r"^(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?)?<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?\.\.\.[ \t]*(.*)$"
 )
@@ -56,8 +60,9 @@ _LISTED = lazy(r"^<?([^<>\s\"=;,@]{1,128}@[^<>\s\"=;,@]{1,255}?)>?(?:[ \t,]|$)")
 
 # savemail.c lists what an alias expanded to, then "(expanded from: ALIAS)": the alias is the
 # address the mail was sent to; the expansion may be a program or a file, not an address at all
-_EXPANDED = lazy(r"^\(expanded from:?[ \t]*<?([^<>()\s@]{1,128}@[^<>()\s@]{1,255}?)>?\)$", re.I)
+_EXPANDED = lazy(r"^\(expanded from:?[ \t]*<?([^<>()\s@]{1,128}@[^<>()\s@]{1,255}?)>?\)$", IGNORECASE)
 _PROGRAM = lazy(r'^"?[|/]')
+_REPLY_START = lazy(r"[245]\d\d[ -]")
 
 
 def _listed(block: str) -> list[Entry]:
@@ -136,7 +141,7 @@ def _transcript(block: str) -> tuple[dict[str, list[str]], dict[str, str], list[
                     pending, pending_command = [], ""
                 lines.append(s)
                 continue
-        if re.match(r"[245]\d\d[ -]", s) or general:
+        if _REPLY_START.match(s) or general:
             general.append(s)
     return per, commands, general
 

@@ -3,15 +3,13 @@ an "Error:" line, and the returned message's "To:" as the recipient."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 
 NAME = "verizon"
-_TO = lazy(r"^[ \t]*To:[ \t]*(?:[^<\n]*<)?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", re.I | re.M)
-_ERROR = lazy(r"^[ \t]*Error:[ \t]*(.+)$", re.I | re.M)
+_TO = lazy(r"^[ \t]*To:[ \t]*(?:[^<\n]*<)?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$", IGNORECASE | MULTILINE)
+_ERROR = lazy(r"^[ \t]*Error:[ \t]*(.+)$", IGNORECASE | MULTILINE)
 
 
 def detect(rep: Report) -> bool:

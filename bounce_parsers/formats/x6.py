@@ -4,15 +4,15 @@ address. Reason: ..."."""
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import IGNORECASE, MULTILINE, lazy
 from ..report import Report, clean_address
 from ._base import bounce_like
 
 NAME = "x6"
-_LINE = lazy(r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$", re.I | re.M)
+_LINE = lazy(
+    r"The following recipients? returned (permanent|temporary|transient) errors?:[ \t]*(.+)$", IGNORECASE | MULTILINE
+)
 _ADDR = lazy(r"<?([^<>\s,;@]{1,128}@[^<>\s,;@]{1,255}?)>?(?:[.,;][ \t]|[ \t]|$)")
 
 

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import re
-
 from ..entry import Entry
-from ..patterns import lazy
+from ..patterns import MULTILINE, lazy
 from ..report import Report, clean_address
 
 NAME = "zoho"
-_LINE = lazy(r"^[ \t]*<?([^<>\s,@]{1,128}@[^<>\s,@]{1,255}?)>?[ \t]+(.*?ERROR_CODE[ \t]*:.*)$", re.M)
+_LINE = lazy(r"^[ \t]*<?([^<>\s,@]{1,128}@[^<>\s,@]{1,255}?)>?[ \t]+(.*?ERROR_CODE[ \t]*:.*)$", MULTILINE)
+_CODE_LABEL = lazy(r"ERROR_CODE[ \t]*:[ \t]*,?")
+_CODE_COMMA = lazy(r"^([245]\d\d),")
+_CODE_VALUE = lazy(r"ERROR_CODE[ \t]*:[ \t]*([245]\d\d)\b")
 
 
 def detect(rep: Report) -> bool:
@@ -27,10 +28,10 @@ def parse(rep: Report) -> list[Entry]:
         # "<Zoho's label>, ERROR_CODE :<reply>, ERROR_CODE :<the server's text>": the label ("Invalid
         # Address", "Error") is Zoho's summary of the reply, so the diagnostic is the reply itself
         label, _, answer = m.group(2).partition("ERROR_CODE")
-        diag = re.sub(r"ERROR_CODE[ \t]*:[ \t]*,?", "", "ERROR_CODE" + answer).replace(" ,", "").strip(" ,")
-        diag = re.sub(r"^([245]\d\d),", r"\1", diag)
+        diag = _CODE_LABEL.sub("", "ERROR_CODE" + answer).replace(" ,", "").strip(" ,")
+        diag = _CODE_COMMA.sub(lambda m: m.group(1), diag)
         diag = diag if diag.strip(" ,0123456789") else f"{diag} {label.strip(' ,')}".strip()
-        code = re.search(r"ERROR_CODE[ \t]*:[ \t]*([245]\d\d)\b", m.group(2))
+        code = _CODE_VALUE.search(m.group(2))
         low = diag.lower()
         reason = "expired" if "host not reachable" in low or "timed out" in low else ""
         out.append(

@@ -8,9 +8,11 @@ providers often leave generic (5.1.0, 5.0.0) or set misleadingly (5.1.1 for a ra
 
 from __future__ import annotations
 
-import re
-
 from ..patterns import lazy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 Table = tuple[tuple[str, str], ...]
 

@@ -11,15 +11,18 @@ mailer type, the action, and last the vocabulary of DNS and transport before "on
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from functools import lru_cache
-
-from ..patterns import lazy
+from ..patterns import lazy, regex
 from .codes import STATUS_REASON
 from .families import family
 from .matcher import PhraseIndex
 from .phrases import PHRASES, REJECTED_EXCEPTIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+
+    Rule = Callable[["Error"], bool]
 
 # Reasons whose status-code mapping is a guess worth re-checking against the text.
 RETRY = frozenset(
@@ -102,21 +105,32 @@ TEXT_ORDER = (
 )
 
 
-# One index per reason's table (matcher.py): a text's words pick the few phrases worth a
-# substring test, instead of a test per phrase (~85,000 over the development corpus).
-_INDEX: dict[str, PhraseIndex] = {}
+# One index over every reason's table (matcher.py): a text's words pick the few phrases worth a
+# substring test, instead of a test per phrase (~85,000 over the development corpus), and one
+# look at a text answers for all reasons.
+_INDEX: PhraseIndex | None = None
+# the reasons whose phrases a text holds, by text
+_FOUND: dict[str, set[str]] = {}
+MAX_REMEMBERED = 4096
 
 
-def _index(reason: str) -> PhraseIndex:
-    index = _INDEX.get(reason)
-    if index is None:
-        index = _INDEX[reason] = PhraseIndex(PHRASES.get(reason, ()))
-    return index
+def _reasons_in(text: str) -> set[str]:
+    global _INDEX
+    found = _FOUND.get(text)
+    if found is None:
+        if _INDEX is None:
+            _INDEX = PhraseIndex(PHRASES)
+        found = _INDEX.names_in(text)
+        if len(_FOUND) >= MAX_REMEMBERED:
+            _FOUND.clear()
+        _FOUND[text] = found
+    return found
 
 
 # "550-5.2.1 The user ... at a rate that 550-5.2.1 prevents ...": a multi-line SMTP reply
 # flattened into one line keeps its line prefixes, which split the phrases apart.
-_CONTINUED = lazy(r"(?<![\w.-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+# (the test of what stands before the code follows its first digit: re skips to the digits)
+_CONTINUED = lazy(r"([245](?<![\w.-][245])\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}\s)?")
 
 
 def unfold(text: str) -> str:
@@ -124,18 +138,18 @@ def unfold(text: str) -> str:
     m = _CONTINUED.search(text)
     if m is None:
         return text
-    prefix = re.compile(r"(?<![\w.-])" + m.group(1) + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+    code = m.group(1)
+    prefix = regex(code[0] + r"(?<![\w.-]" + code[0] + ")" + code[1:] + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
     return text[: m.start()] + m.group(0).replace("-", " ", 1) + prefix.sub("", text[m.end() :])
 
 
-@lru_cache(maxsize=8192)
 def includes(reason: str, text: str) -> bool:
     """Does the lower-case text carry one of this reason's phrases?"""
     if not text:
         return False
     if reason == "rejected" and any(word in text for word in REJECTED_EXCEPTIONS):
         return False
-    return _index(reason).search(text)
+    return reason in _reasons_in(text)
 
 
 class Error:
@@ -178,7 +192,6 @@ class Error:
         return includes("userunknown", self.text) or _addressee_gone(self.text)
 
 
-Rule = Callable[[Error], bool]
 RULES: dict[str, Rule] = {}
 
 
@@ -341,12 +354,20 @@ OFF_HINTS = (
 GRAMMAR_SPAN = 2000
 
 
-@lru_cache(maxsize=1024)
+_PLAIN: dict[str, str] = {}
+
+
 def _plain(text: str) -> str:
     """The text the grammar rules read: its first GRAMMAR_SPAN characters, each address one word
     (an address's dots do not end a clause). Several rules read the same text: done once."""
-    text = text[:GRAMMAR_SPAN]
-    return _AN_ADDRESS.sub("addr", text) if "@" in text else text
+    found = _PLAIN.get(text)
+    if found is None:
+        found = text[:GRAMMAR_SPAN]
+        found = _AN_ADDRESS.sub("addr", found) if "@" in found else found
+        if len(_PLAIN) >= 1024:
+            _PLAIN.clear()
+        _PLAIN[text] = found
+    return found
 
 
 def _addressee_is(pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()) -> bool:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bounce_parsers.reasons.matcher import Phrase, PhraseIndex, _in_order, features, key_of
 from bounce_parsers.reasons.phrases import PHRASES
 
-TABLES = {name: PhraseIndex(table) for name, table in PHRASES.items()}
+INDEX = PhraseIndex(PHRASES)
 ALL_PHRASES = [p for table in PHRASES.values() for p in table if p]
 
 
@@ -24,7 +24,7 @@ def test_every_phrase_is_found_alone_and_glued() -> None:
                 continue
             pieces = [phrase] if isinstance(phrase, str) else list(phrase)
             for text in (" ".join(pieces), "x" + "x".join(pieces) + "x", "550 " + " ... ".join(pieces) + ".\n"):
-                assert TABLES[name].search(text), (name, phrase, text)
+                assert name in INDEX.names_in(text), (name, phrase, text)
 
 
 def test_keys_hold_for_their_phrase() -> None:
@@ -60,8 +60,9 @@ def texts(draw: st.DrawFn) -> str:
 @settings(max_examples=2000, deadline=None)
 @given(texts())
 def test_index_agrees_with_a_test_per_phrase(text: str) -> None:
+    found = INDEX.names_in(text)
     for name, table in PHRASES.items():
-        assert TABLES[name].search(text) == brute(table, text), (name, text)
+        assert (name in found) == brute(table, text), (name, text)
 
 
 def test_provider_keys_hold_no_newline() -> None:

@@ -108,7 +108,9 @@ def test_line_anchored_search_finds_what_re_finds() -> None:
         "Final-Recipient: rfc822; a@b.example\n",
         "a\n  b\nc: d\ne: f\nreceived: x\n",
     ]
-    lines = [(p, f) for p, f in _lazy_patterns() if patterns.line_body(p) is not None and f & re.M]
+    lines = [
+        (p, f) for p, f in _lazy_patterns() if isinstance(p, str) and patterns.line_body(p) is not None and f & re.M
+    ]
     assert len(lines) > 40
     for p, f in lines:
         lazy, plain = patterns.lazy(p, f), re.compile(p, f)

@@ -98,3 +98,17 @@ def test_a_returned_original_in_mbox_style_stays_with_its_report() -> None:
     )
     c = classify(raw)
     assert c.kind == "bounce" and c.delivery_id == "77"
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        # "user421@", "mx550.", "mx-450." hold digits; the report itself quotes no reply code
+        ("reply_in_address/dsn-digits-in-address-and-host.eml", ("", "5.2.2")),
+        # "no-reply+553@" and "mx451." beside the server's real answer
+        ("reply_in_address/sendmail-plus-digits.eml", ("550", "5.1.1")),
+    ],
+)
+def test_digits_inside_addresses_and_hosts_are_no_reply_code(name: str, want: tuple[str, str]) -> None:
+    c = classify((SAMPLES / name).read_bytes())
+    assert [(r.reply, r.status) for r in c.recipients] == [want]
