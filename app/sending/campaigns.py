@@ -12,9 +12,9 @@ from sqlmodel import Session, col
 from app.addresses import InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.db import is_postgresql
-from app.models import Campaign, Contact, ListMember, MailingList, utcnow
+from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, utcnow
 from app.models.states import CampaignState
-from app.sending import guards, identities, ledger
+from app.sending import bodies, guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
@@ -101,12 +101,22 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     samples = _samples(session, campaign.list_ids)
     stored = inspect(campaign).persistent
     seen = campaign.updated_at
-    templates = (campaign.subject, campaign.html_template, campaign.text_template)
+    templates = (campaign.subject, campaign.html_template, campaign.text_template, campaign.template_language)
+    try:
+        layout = bodies.layout_of(session, campaign.layout_id)
+    except TemplateProblems as exc:
+        raise CampaignInvalid(exc.field, exc.detail) from exc
+    layout = None if layout is None else MessageTemplate.model_validate(layout.model_dump())  # kept past the rollback
     if session.new or session.dirty or session.deleted:  # a caller's bug: the rollback would lose them
         raise RuntimeError("check_campaign needs a session without unsaved changes")
-    session.rollback()  # only reads so far; the lock must not be held while templates run
+    session.rollback()  # only reads so far; the lock must not be held while templates run (or MJML compiles)
+    limits = limits or Limits()
     try:
-        check_templates(*templates, keys, samples, limits)
+        assembled = bodies.assemble(*templates, layout, limits)
+        try:
+            check_templates(assembled.subject, assembled.html, assembled.text, keys, samples, limits)
+        except TemplateProblems as exc:
+            raise TemplateProblems([assembled.locate(p) for p in exc.problems]) from exc
     except TemplateProblems as exc:
         problems = [(p.field, p.detail) for p in exc.problems]
         raise CampaignInvalid(exc.field, exc.detail, problems) from exc

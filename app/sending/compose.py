@@ -8,6 +8,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from app.models import Campaign
+from app.sending.bodies import Bodies, assemble
 from app.sending.dkim_sign import DkimSigner
 from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_stuff, encode_body
 from app.sending.render import CampaignTemplates, contact_context, render_limits
@@ -62,27 +63,38 @@ class Composer:
         relay_ids: tuple[int, ...] = (),
         from_name: str | None = None,
         reply_to: str | None = None,
+        sources: Bodies | None = None,
     ) -> None:
         """EXTRA_HEAD, RELAY_IDS and the From name / reply-to defaults come from the campaign's sending
-        identity (app.sending.identities.composer); RELAY_IDS empty: any relay."""
+        identity (app.sending.identities.composer); RELAY_IDS empty: any relay. SOURCES: the campaign's
+        templates in its layout, MJML compiled (app.sending.bodies.of_campaign); by default its own, no layout."""
         self.campaign_id = campaign.id
         self.relay_ids = relay_ids
         self.campaign_name = campaign.name
         self.settings, self.secret, self.signer = settings, secret, signer
-        self.templates = CampaignTemplates.compile(campaign.subject, campaign.html_template, campaign.text_template)
-        has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
+        self.limits = render_limits(settings)
+        if sources is None:
+            sources = assemble(
+                campaign.subject,
+                campaign.html_template,
+                campaign.text_template,
+                campaign.template_language,
+                None,
+                self.limits,
+            )
+        self.templates = CampaignTemplates.compile(sources.subject, sources.html, sources.text)
+        has_html, has_text = bool(sources.html.strip()), bool(sources.text.strip())
         name = campaign.from_name if from_name is None else from_name
         reply = campaign.reply_to if reply_to is None else reply_to
         identity = Identity(name, campaign.from_address, reply, message_id_domain(settings))
         self.factory = MessageFactory(identity, campaign.id, has_html, has_text, extra_head)
         self._utf8_sender = not (campaign.from_address + (reply or "") + settings.bounce_address).isascii()
-        self.limits = render_limits(settings)
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
         for part, on in (("html", has_html), ("text", has_text)):
             if not on:
                 self._static[part] = None
-            elif not _uses_variables(campaign.html_template if part == "html" else campaign.text_template):
+            elif not _uses_variables(sources.html if part == "html" else sources.text):
                 self._static[part] = encode_body(self.templates.render({}, self.limits, [part])[0])
         self._dynamic = ["subject", *(p for p in ("html", "text") if p not in self._static)]
 
