@@ -154,6 +154,39 @@ def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: 
     return campaign
 
 
+# what a copy takes over: the message and where it goes, never its state, schedule, ledger or guard history
+COPIED = (
+    "from_name",
+    "from_address",
+    "reply_to",
+    "subject",
+    "html_template",
+    "text_template",
+    "template_language",
+    "layout_id",
+    "list_ids",
+    "identity_id",
+    "relay_ids",
+    "headers",
+    "archived",
+)
+
+
+def duplicate(session: Session, campaign: Campaign, name: str | None = None) -> Campaign:
+    """A new draft with the campaign's message, lists, identity, relays and headers (any state may be copied);
+    the caller commits."""
+    copy = Campaign(
+        name=(name or f"{campaign.name} (copy)")[:200],
+        **{k: getattr(campaign, k) for k in COPIED if k not in ("list_ids", "relay_ids", "headers")},
+        list_ids=list(campaign.list_ids),
+        relay_ids=list(campaign.relay_ids),
+        headers=dict(campaign.headers),
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
 def delete(session: Session, campaign: Campaign) -> None:
     """Delete a campaign that never sent; the caller commits."""
     if campaign.state not in DELETABLE_STATES:

@@ -41,6 +41,16 @@ def preferences_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/p/{token}"
 
 
+# the view-in-browser link of a test send or a preview: there is no delivery to show
+VIEW_PREVIEW = "preview"
+
+
+def view_url(base_url: str, secret: bytes, delivery_id: int | None) -> str:
+    """The view-in-browser link of a delivery, signed (app.sending.archive); None: a test send or a preview."""
+    token = make_token(secret, "v", delivery_id) if delivery_id is not None else VIEW_PREVIEW
+    return f"{base_url.rstrip('/')}/view/{token}"
+
+
 def message_id_domain(settings: Settings) -> str:
     return settings.message_id_domain or settings.bounce_address.rpartition("@")[2]
 
@@ -132,29 +142,10 @@ class Composer:
         delivery_id: int | None,
         contact_id: int | None,
     ) -> tuple[str, str | None, str, bytes]:
-        if delivery_id is not None:
-            verp = make_token(self.secret, "d", delivery_id)
-            unsub = make_token(self.secret, "u", delivery_id)
-            sender = verp_address(self.settings.bounce_address, verp)
-            message_id = delivery_message_id(self.settings, verp)
-        else:
-            verp = None
-            unsub = make_token(self.secret, "c", contact_id or 0)
-            sender = self.settings.bounce_address
-            message_id = make_msgid(domain=message_id_domain(self.settings))
+        verp, unsub, sender, message_id = self._route(delivery_id, contact_id)
         url = unsubscribe_url(self.settings.base_url, unsub)
-        # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
-        prefs = (
-            url
-            if not contact_id
-            else preferences_url(
-                self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
-            )
-        )
-        ctx = contact_context(rcpt, first_name, last_name, attributes)
-        ctx["unsubscribe_url"] = url
-        ctx["preferences_url"] = prefs
-        ctx["campaign"] = self.campaign_name
+        ctx = self._context(rcpt, first_name, last_name, attributes, delivery_id, contact_id, url)
+        prefs = ctx["preferences_url"]
         # RenderFailed (a limit, an error for this contact's values) says which template and why
         rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
         subject = rendered["subject"]
@@ -168,6 +159,56 @@ class Composer:
         if self.signer is not None:
             data = self.signer.sign(data)
         return sender, verp, message_id, data
+
+    def web_view(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int,
+        contact_id: int | None,
+    ) -> tuple[str, str, str]:
+        """Subject, HTML and text of a delivery's message as its recipient got it (the view-in-browser page)."""
+        url = unsubscribe_url(self.settings.base_url, make_token(self.secret, "u", delivery_id))
+        ctx = self._context(rcpt, first_name, last_name, attributes, delivery_id, contact_id, url)
+        subject, html, text = self.templates.render(ctx, self.limits)
+        return subject, html, text
+
+    def _route(self, delivery_id: int | None, contact_id: int | None) -> tuple[str | None, str, str, str]:
+        """(VERP token, unsubscribe token, envelope sender, Message-ID) of a delivery or of a test send."""
+        if delivery_id is not None:
+            verp = make_token(self.secret, "d", delivery_id)
+            sender = verp_address(self.settings.bounce_address, verp)
+            return verp, make_token(self.secret, "u", delivery_id), sender, delivery_message_id(self.settings, verp)
+        unsub = make_token(self.secret, "c", contact_id or 0)
+        return None, unsub, self.settings.bounce_address, make_msgid(domain=message_id_domain(self.settings))
+
+    def _context(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int | None,
+        contact_id: int | None,
+        unsubscribe: str,
+    ) -> dict[str, Any]:
+        """The template variables of one message."""
+        # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
+        prefs = (
+            unsubscribe
+            if not contact_id
+            else preferences_url(
+                self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
+            )
+        )
+        ctx = contact_context(rcpt, first_name, last_name, attributes)
+        ctx["unsubscribe_url"] = unsubscribe
+        ctx["preferences_url"] = prefs
+        ctx["view_in_browser_url"] = view_url(self.settings.base_url, self.secret, delivery_id)
+        ctx["campaign"] = self.campaign_name
+        return ctx
 
 
 def _uses_variables(source: str) -> bool:

@@ -94,6 +94,10 @@ class CampaignPublic(CampaignBase):
     progress: ProgressPublic | None = None
 
 
+class DuplicateRequest(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200, description='default: "NAME (copy)"')
+
+
 class CancelResult(BaseModel):
     campaign: CampaignPublic
     cancelled_deliveries: int

@@ -19,7 +19,7 @@ from app.i18n import gettext as _
 from app.models import Campaign, utcnow
 from app.sending import campaigns as service
 from app.sending import guards, identities, pacing_store, queries, relays
-from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
+from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url, view_url
 from app.sending.relay import RelayError
 from app.sending.render import (
     CampaignTemplates,
@@ -211,7 +211,9 @@ def _sample_context(
     session.rollback()  # a read: no transaction (on SQLite, the write lock) while the templates render
     link = unsubscribe_url(settings.base_url, PREVIEW_TOKEN)  # the real link's shape, never a real token
     prefs = preferences_url(settings.base_url, PREVIEW_TOKEN)
-    return sample, {**contact_context(*sample), "unsubscribe_url": link, "preferences_url": prefs, "campaign": name}
+    web = view_url(settings.base_url, b"", None)
+    ctx = {"unsubscribe_url": link, "preferences_url": prefs, "view_in_browser_url": web, "campaign": name}
+    return sample, {**contact_context(*sample), **ctx}
 
 
 def _render_sample(
@@ -384,6 +386,11 @@ def campaign_action(
         )
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), _("Campaign cancelled."))
+    elif action == "duplicate":
+        copy = service.duplicate(session, campaign, _("%(name)s (copy)", name=campaign.name))
+        session.commit()
+        request.session["notice"] = _("Copied: this is a new draft.")
+        return RedirectResponse(f"/campaigns/{copy.id}/edit", status_code=303)
     else:
         raise HTTPException(404, _("no action %(action)r", action=action))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
