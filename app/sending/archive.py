@@ -66,6 +66,14 @@ def archive_list(session: Session, list_id: int) -> MailingList | None:
     return ml if ml is not None and ml.archive else None
 
 
+def archive_lists_of(session: Session, campaign: Campaign) -> list[MailingList]:
+    """The campaign's lists whose archive is on (a campaign has a handful of lists)."""
+    if not campaign.list_ids:
+        return []
+    query = select(MailingList).where(col(MailingList.id).in_(campaign.list_ids), col(MailingList.archive))
+    return list(session.execute(query.order_by(col(MailingList.name))).scalars())
+
+
 def archived_newest_first(session: Session, list_id: int, cursor: str | None) -> Any:
     """The archived campaigns the list got, by the time they started sending, newest first."""
     query = select(Campaign).where(
@@ -170,7 +178,7 @@ def delivered_message(session: Session, settings: Settings, secret: bytes, token
     try:
         composer = identities.composer(session, campaign, settings, secret, None)
         subject, html, text_body = composer.web_view(
-            delivery.email, contact.first_name, contact.last_name, contact.attributes, delivery.id, contact.id
+            delivery.email, contact.first_name, contact.last_name, contact.attributes, parsed.ident, contact.id
         )
     except (TemplateProblem, RenderFailed):
         return None

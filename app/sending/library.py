@@ -44,6 +44,14 @@ def choices(session: Session, kind: str) -> list[tuple[int, str]]:
     return [(r.id, r.name) for r in session.execute(ordered(None, kind).limit(CHOICES)).scalars()]
 
 
+def starting_values(session: Session, template_id: int) -> dict[str, Any]:
+    """What a new campaign takes from a saved template (nothing when there is no such template)."""
+    row = session.get(MessageTemplate, template_id)
+    if row is None or row.kind != "template":
+        return {}
+    return {k: getattr(row, k) for k in ("subject", "html_template", "text_template", "template_language")}
+
+
 def _check(settings: Settings, row: MessageTemplate) -> None:
     """Refused (naming the field and line) unless the saved parts parse and an MJML one compiles."""
     if not row.html_template.strip() and not row.text_template.strip():
@@ -95,7 +103,9 @@ def change(session: Session, settings: Settings, row: MessageTemplate, changes: 
     _unique_name(session, changes.get("name"), row)
     using = _campaign_using(session, row, STILL_TO_SEND) if set(changes) - {"name"} else None
     if using is not None:
-        raise Refused("html_template", f"campaign {using.name!r} ({using.state}) is still to send with this layout", 409)
+        raise Refused(
+            "html_template", f"campaign {using.name!r} ({using.state}) is still to send with this layout", 409
+        )
     checked = MessageTemplate.model_validate({**row.model_dump(), **changes})
     _check(settings, checked)
     save_given(session, row, **changes, updated_at=utcnow())

@@ -33,7 +33,9 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo:
     if not name:
         return zoneinfo.ZoneInfo(DEFAULT_ZONE)
     if name not in zone_names():
-        raise ScheduleInvalid("send_zone", _("%(zone)s is not a time zone; choose one such as Europe/Berlin", zone=name))
+        raise ScheduleInvalid(
+            "send_zone", _("%(zone)s is not a time zone; choose one such as Europe/Berlin", zone=name)
+        )
     return zoneinfo.ZoneInfo(name)
 
 

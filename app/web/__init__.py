@@ -18,13 +18,13 @@ from app.web.routes import (
     contacts,
     dashboard,
     identities,
+    library,
     lists,
     relays,
     settings,
     setup,
     signup,
     suppressions,
-    templates,
     users,
 )
 from app.web.session import LazySessionMiddleware
@@ -37,7 +37,7 @@ def install(app: FastAPI) -> None:
     mounted with the roles that may use it: every role reads the marketing pages and only admins and
     marketers change anything there; the administration pages are for admins alone."""
     marketing = APIRouter(include_in_schema=False, dependencies=MARKETING)
-    for module in (dashboard, lists, contacts, audience, campaigns, templates, bounces, suppressions):
+    for module in (dashboard, lists, contacts, audience, campaigns, library, bounces, suppressions):
         marketing.include_router(module.router)
     administration = APIRouter(include_in_schema=False, dependencies=ADMINISTRATION)
     for module in (settings, apikeys, relays, identities, users):
