@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 
 from app.db import is_postgresql
 from app.keyset import after_time_id
-from app.models import Campaign, Contact, Delivery, MailingList
+from app.models import Campaign, Contact, Delivery, MailingList, MessageTemplate
 from app.sending import bodies, identities
 from app.sending.render import CampaignTemplates, RenderFailed, TemplateProblem, render_limits
 from app.settings import Settings
@@ -136,16 +136,22 @@ def neutral_context(settings: Settings, campaign: Campaign, list_id: int) -> dic
 
 
 def _render(session: Session, settings: Settings, campaign: Campaign, ctx: Mapping[str, Any]) -> WebMessage | None:
-    """The campaign rendered with CTX within the render limits; None when it no longer renders."""
+    """The campaign rendered with CTX within the render limits; None when it no longer renders. The session's
+    transaction ends first (on SQLite it holds the write lock): only reads were done."""
     assert campaign.id is not None
     limits = render_limits(settings)
     try:
-        assembled = bodies.of_campaign(session, campaign, limits)
+        layout = bodies.layout_of(session, campaign.layout_id)
+        layout = None if layout is None else MessageTemplate.model_validate(layout.model_dump())
+        kept = Campaign.model_validate(campaign.model_dump())
+        session.rollback()
+        parts = (kept.subject, kept.html_template, kept.text_template, kept.template_language)
+        assembled = bodies.assemble(*parts, layout, limits)
         templates = CampaignTemplates.compile(assembled.subject, assembled.html, assembled.text)
         subject, html, text_body = templates.render(ctx, limits)
     except (TemplateProblem, RenderFailed):
         return None
-    return WebMessage(campaign.id, campaign.name, subject, _web_html(html, text_body), campaign.launched_at)
+    return WebMessage(campaign.id, kept.name, subject, _web_html(html, text_body), kept.launched_at)
 
 
 def archived_message(session: Session, settings: Settings, list_id: int, campaign_id: int) -> WebMessage | None:
@@ -175,11 +181,12 @@ def delivered_message(session: Session, settings: Settings, secret: bytes, token
     contact = session.get(Contact, delivery.contact_id) if delivery.contact_id is not None else None
     if contact is None:  # erased: nobody's data to show, the archive's rendering
         return _render(session, settings, campaign, neutral_context(settings, campaign, min(campaign.list_ids or [0])))
+    sent_at, campaign_id, rcpt = delivery.sent_at, campaign.id or 0, delivery.email
+    first, last, attributes, contact_id = contact.first_name, contact.last_name, contact.attributes, contact.id
     try:
         composer = identities.composer(session, campaign, settings, secret, None)
-        subject, html, text_body = composer.web_view(
-            delivery.email, contact.first_name, contact.last_name, contact.attributes, parsed.ident, contact.id
-        )
+        session.rollback()  # only reads so far: no lock held while the message renders
+        subject, html, text_body = composer.web_view(rcpt, first, last, attributes, parsed.ident, contact_id)
     except (TemplateProblem, RenderFailed):
         return None
-    return WebMessage(campaign.id or 0, campaign.name, subject, _web_html(html, text_body), delivery.sent_at)
+    return WebMessage(campaign_id, composer.campaign_name, subject, _web_html(html, text_body), sent_at)
