@@ -342,7 +342,9 @@ def test_library_archive_and_time_zone_come_with_0019_and_go_with_its_downgrade(
     upgrade(engine, "0019")
     with engine.connect() as conn:
         # the campaign and list before it keep their meaning: Jinja2, no layout, not in any archive
-        language, layout, archived = conn.execute(text("SELECT template_language, layout_id, archived FROM campaign")).one()
+        language, layout, archived = conn.execute(
+            text("SELECT template_language, layout_id, archived FROM campaign")
+        ).one()
         assert (language, layout, bool(archived)) == ("jinja", None, False)
         assert not conn.execute(text("SELECT archive FROM mailing_list")).scalar_one()
     with engine.begin() as conn:
