@@ -47,14 +47,15 @@ def to_utc(local: datetime, zone_name: str | None) -> datetime:
     first = wall.replace(tzinfo=where, fold=0)
     as_utc = first.astimezone(UTC)
     if as_utc.astimezone(where).replace(tzinfo=None) != wall:  # skipped: no instant reads like this
+        typed, reads = wall.strftime("%Y-%m-%d %H:%M"), as_utc.astimezone(where).strftime("%H:%M")
         raise ScheduleInvalid(
             "send_at",
             _(
                 "%(time)s does not exist in %(zone)s: the clocks go forward that night and skip it"
                 " (that moment reads %(after)s); choose a time outside the skipped hour",
-                time=f"{wall:%Y-%m-%d %H:%M}",
+                time=typed,
                 zone=where.key,
-                after=f"{as_utc.astimezone(where):%H:%M}",
+                after=reads,
             ),
         )
     return as_utc
