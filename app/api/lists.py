@@ -15,14 +15,7 @@ router = APIRouter(tags=["audience"])
 
 def _public(ml: MailingList, member_count: int) -> ListPublic:
     assert ml.id is not None  # a stored list
-    return ListPublic(
-        id=ml.id,
-        name=ml.name,
-        description=ml.description,
-        archive=ml.archive,
-        created_at=ml.created_at,
-        member_count=member_count,
-    )
+    return ListPublic.model_validate({**ml.model_dump(), "member_count": member_count})
 
 
 def _list_public(session: SessionDep, ml: MailingList) -> ListPublic:

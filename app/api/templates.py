@@ -9,21 +9,21 @@ from app.models import MessageTemplate
 from app.sending import library
 from app.sending.library_schemas import TemplateCreate, TemplatePublic, TemplateUpdate
 
+DOCS = {
+    "list": "Saved templates and layouts by name.",
+    "create": "Checked when saved: each part's Jinja2 parses, MJML compiles, a layout's HTML has a"
+    " `{{ content }}` slot. A campaign names a layout by `layout_id`; a template is copied into a new campaign.",
+    "delete": "Refused (409) while a campaign names the layout.",
+}
+SERVICE = Service(library.templates_page, library.public, library.create, library.change, library.remove)
+
 router = APIRouter()
-
-TEMPLATES = Resource(MessageTemplate, TemplatePublic, "template_id", "template")
-
 serve(
     router,
     "templates",
     "/templates",
-    TEMPLATES,
-    Service(library.templates_page, library.public, library.create, library.change, library.remove),
+    Resource(MessageTemplate, TemplatePublic, "template_id", "template"),
+    SERVICE,
     (TemplateCreate, TemplateUpdate),
-    {
-        "list": "Saved templates and layouts by name.",
-        "create": "Checked when saved: each part's Jinja2 parses, MJML compiles, a layout's HTML has a"
-        " `{{ content }}` slot. A campaign names a layout by `layout_id`; a template is copied into a new campaign.",
-        "delete": "Refused (409) while a campaign names the layout.",
-    },
+    DOCS,
 )

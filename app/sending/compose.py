@@ -27,6 +27,8 @@ class Envelope:
     smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
 
 
+_Person = tuple[str, str | None, str | None, dict[str, Any] | None]
+
 # the unsubscribe token of a preview: never a real recipient's, and plainly not one
 PREVIEW_TOKEN = "preview"
 
@@ -144,7 +146,7 @@ class Composer:
     ) -> tuple[str, str | None, str, bytes]:
         verp, unsub, sender, message_id = self._route(delivery_id, contact_id)
         url = unsubscribe_url(self.settings.base_url, unsub)
-        ctx = self._context(rcpt, first_name, last_name, attributes, delivery_id, contact_id, url)
+        ctx = self._context((rcpt, first_name, last_name, attributes), delivery_id, contact_id, url)
         prefs = ctx["preferences_url"]
         # RenderFailed (a limit, an error for this contact's values) says which template and why
         rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
@@ -171,7 +173,7 @@ class Composer:
     ) -> tuple[str, str, str]:
         """Subject, HTML and text of a delivery's message as its recipient got it (the view-in-browser page)."""
         url = unsubscribe_url(self.settings.base_url, make_token(self.secret, "u", delivery_id))
-        ctx = self._context(rcpt, first_name, last_name, attributes, delivery_id, contact_id, url)
+        ctx = self._context((rcpt, first_name, last_name, attributes), delivery_id, contact_id, url)
         subject, html, text = self.templates.render(ctx, self.limits)
         return subject, html, text
 
@@ -185,16 +187,9 @@ class Composer:
         return None, unsub, self.settings.bounce_address, make_msgid(domain=message_id_domain(self.settings))
 
     def _context(
-        self,
-        rcpt: str,
-        first_name: str | None,
-        last_name: str | None,
-        attributes: dict[str, Any] | None,
-        delivery_id: int | None,
-        contact_id: int | None,
-        unsubscribe: str,
+        self, person: _Person, delivery_id: int | None, contact_id: int | None, unsubscribe: str
     ) -> dict[str, Any]:
-        """The template variables of one message."""
+        """The template variables of one message to PERSON (address, first and last name, attributes)."""
         # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
         prefs = (
             unsubscribe
@@ -203,7 +198,7 @@ class Composer:
                 self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
             )
         )
-        ctx = contact_context(rcpt, first_name, last_name, attributes)
+        ctx = contact_context(*person)
         ctx["unsubscribe_url"] = unsubscribe
         ctx["preferences_url"] = prefs
         ctx["view_in_browser_url"] = view_url(self.settings.base_url, self.secret, delivery_id)

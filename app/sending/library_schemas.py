@@ -20,15 +20,17 @@ class TemplateCreate(BaseModel):
     text_template: str = Field(default="", description="a layout's may have a {{ content }} slot too")
 
 
+class TemplatePublic(TemplateCreate):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
 class TemplateUpdate(BaseModel):
+    """The parts given are changed (a layout still to be sent with keeps its parts: 409); its kind stays."""
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     template_language: TemplateLanguage | None = None
     subject: str | None = Field(default=None, max_length=998)
     html_template: str | None = None
     text_template: str | None = None
-
-
-class TemplatePublic(TemplateCreate):
-    id: int
-    created_at: datetime
-    updated_at: datetime

@@ -60,6 +60,14 @@ def test_only_archived_campaigns_of_lists_with_the_archive_on_are_public(anon_cl
     assert anon_client.get("/archive/999999").status_code == 404
 
 
+def test_a_lists_archive_is_switched_on_over_the_api(client, session):
+    lst = make_list(session, "Api list", [])
+    assert client.get(f"/api/v1/lists/{lst.id}").json()["archive"] is False
+    assert client.patch(f"/api/v1/lists/{lst.id}", json={"archive": True}).json()["archive"] is True
+    assert client.get(f"/archive/{lst.id}").status_code == 200
+    assert client.patch(f"/api/v1/lists/{lst.id}", json={"name": "Renamed"}).json()["archive"] is True
+
+
 def test_the_archive_is_paged_newest_first(anon_client, session):
     lst = make_list(session, "Paged", [])
     lst.archive = True

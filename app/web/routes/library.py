@@ -16,7 +16,7 @@ from app.sending import library
 from app.sending.library_schemas import TemplateCreate, TemplateUpdate
 from app.sending.refused import Refused
 from app.web.deps import EDITING
-from app.web.forms import FRESH, FormErrors, FormState, add_validation_errors, refused
+from app.web.forms import FRESH, FormState, problems_of, refused
 from app.web.paging import PagedList
 from app.web.responses import done, found, removed
 from app.web.templating import confirm, render, render_form
@@ -61,29 +61,6 @@ async def _typed(request: Request) -> dict[str, Any]:
     return {k: (v.strip() if k in ("name", "kind", "template_language") else v) for k, v in typed.items()}
 
 
-async def _saved(request: Request, session: SessionDep, settings: SettingsDep, row: MessageTemplate | None) -> Response:
-    """Create (ROW None) or change a saved template from the posted form; the form again with what is wrong."""
-    typed = await _typed(request)
-    errors = FormErrors()
-    try:
-        if row is None:
-            row = await run_in_threadpool(library.create, session, settings, TemplateCreate(**typed))
-            notice = _("Template %(name)s saved.", name=row.name)
-        else:
-            changes = TemplateUpdate(**typed).model_dump(exclude_unset=True)
-            await run_in_threadpool(library.change, session, settings, row, changes)
-            notice = _("Template %(name)s saved.", name=row.name)
-    except (ValidationError, Refused) as exc:
-        if isinstance(exc, ValidationError):
-            add_validation_errors(errors, exc)
-        else:
-            errors.add(exc.field, str(exc))
-        session.rollback()
-        return _form_page(request, row if row is not None and row.id else None, refused(errors, typed))
-    session.commit()
-    return done(request, f"{LIST}/{row.id}", notice)
-
-
 @router.post("/templates/new", response_class=HTMLResponse)
 async def create_template(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     return await _saved(request, session, settings, None)
@@ -120,3 +97,22 @@ def delete_template(template_id: int, request: Request, session: SessionDep) -> 
 
 def _template(session: SessionDep, template_id: int) -> MessageTemplate:
     return found(session, MessageTemplate, template_id, "template")
+
+
+async def _saved(request: Request, session: SessionDep, settings: SettingsDep, row: MessageTemplate | None) -> Response:
+    """Create (ROW None) or change a saved template from the posted form; the form again with what is wrong."""
+    typed = await _typed(request)
+    try:
+        if row is None:
+            row = await run_in_threadpool(library.create, session, settings, TemplateCreate(**typed))
+            notice = _("Template %(name)s saved.", name=row.name)
+        else:
+            changes = TemplateUpdate(**typed).model_dump(exclude_unset=True)
+            await run_in_threadpool(library.change, session, settings, row, changes)
+            notice = _("Template %(name)s saved.", name=row.name)
+    except (ValidationError, Refused) as exc:
+        session.rollback()
+        shown = row if row is not None and row.id else None
+        return _form_page(request, shown, refused(problems_of(exc), typed))
+    session.commit()
+    return done(request, f"{LIST}/{row.id}", notice)
