@@ -28,10 +28,8 @@ class MjmlProblem(ValueError):
         super().__init__(message)
 
 
-def _compile(source: str) -> str:
-    import mjml  # the helper process imports it; the service only when MJML is used
-
-    return str(mjml.mjml2html(source))
+# how long a new helper process may take to start (imports on a busy machine): not counted against a compile
+STARTUP_SECONDS = 120.0
 
 
 class _Helper:
@@ -42,15 +40,23 @@ class _Helper:
         self.pool: ProcessPoolExecutor | None = None
 
     def run(self, source: str, seconds: float) -> str:
+        from mjml import mjml2html  # the helper process imports only this module for a compile
+
         with self.lock:
             if self.pool is None:
                 # forkserver: forking a process with scheduler and worker threads is unsafe
                 context = multiprocessing.get_context("forkserver")
-                self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=exit_with, initargs=(os.getpid(),))
+                pool = ProcessPoolExecutor(1, mp_context=context, initializer=exit_with, initargs=(os.getpid(),))
+                try:  # started and ready before any compile is timed: its start is not the template's fault
+                    pool.submit(len, "").result(timeout=STARTUP_SECONDS)
+                except (FutureTimeout, BrokenProcessPool) as exc:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise MjmlProblem("the MJML compiler could not be started; try again") from exc
+                self.pool = pool
             pool = self.pool
-        future = pool.submit(_compile, source)
+        future = pool.submit(mjml2html, source)
         try:
-            return future.result(timeout=seconds + 1.0)  # the process's start is not the template's fault
+            return str(future.result(timeout=seconds + 1.0))
         except (FutureTimeout, BrokenProcessPool) as exc:
             self._replace(pool)
             raise MjmlProblem(f"compiling the MJML took longer than {seconds + 1.0:g} s") from exc
