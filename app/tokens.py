@@ -11,15 +11,16 @@ import hmac
 import re
 from typing import Literal, NamedTuple
 
-TokenKind = Literal["d", "u", "c", "t", "k"]
+TokenKind = Literal["d", "u", "c", "t", "k", "v"]
 KINDS: dict[str, str] = {
     "d": "delivery return path (VERP)",
     "u": "unsubscribe, by delivery",
     "c": "unsubscribe, by contact (test sends outside the ledger)",
     "t": "transactional message return path (VERP): a signup's confirmation or welcome",
     "k": "confirm a signup, by its confirmation message",
+    "v": "view a sent message in the browser, by delivery",
 }
-_TOKEN = re.compile(r"^([ductk])([0-9a-z]{1,13})-([a-z2-7]{12})$")
+_TOKEN = re.compile(r"^([ductkv])([0-9a-z]{1,13})-([a-z2-7]{12})$")
 
 
 class Token(NamedTuple):

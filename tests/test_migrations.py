@@ -325,3 +325,39 @@ def test_pacing_state_comes_with_0018_and_goes_with_its_downgrade(empty_db_url: 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pacing_state")).scalar_one() == 0
     engine.dispose()
+
+
+def test_library_archive_and_time_zone_come_with_0019_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0018")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'draft', '{{}}', "
+                          f"{stamp}, {stamp})"))  # fmt: skip
+        conn.execute(text(f"INSERT INTO mailing_list (name, description, created_at) VALUES ('news', '', {stamp})"))
+    upgrade(engine, "0019")
+    with engine.connect() as conn:
+        # the campaign and list before it keep their meaning: Jinja2, no layout, not in any archive
+        language, layout, archived = conn.execute(
+            text("SELECT template_language, layout_id, archived FROM campaign")
+        ).one()
+        assert (language, layout, bool(archived)) == ("jinja", None, False)
+        assert not conn.execute(text("SELECT archive FROM mailing_list")).scalar_one()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO message_template (name, kind, template_language, subject, html_template, "
+                          f"text_template, created_at, updated_at) VALUES ('t', 'layout', 'jinja', '', "
+                          f"'{{{{ content }}}}', '', {stamp}, {stamp})"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
+    assert "message_template" not in inspect(engine).get_table_names()
+    assert "time_zone" not in {c["name"] for c in inspect(engine).get_columns("web_user")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
+    upgrade(engine)
+    engine.dispose()

@@ -16,6 +16,7 @@ from app.api import (
     senders,
     signup,
     suppressions,
+    templates,
     webhooks,
 )
 from app.api.auth import require_api_key
@@ -43,6 +44,7 @@ for module in (
     bounces,
     webhooks,
     senders,
+    templates,
 ):
     api_router.include_router(module.router)
 

@@ -25,6 +25,7 @@ from app.sending.schemas import (
     DeliverabilityPublic,
     DeliveryPublic,
     DeliveryState,
+    DuplicateRequest,
     GuardThresholds,
     ProgressPublic,
     TestSendItem,
@@ -37,7 +38,7 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_NULLABLE = {"reply_to", "send_at", "identity_id"}
+_NULLABLE = {"reply_to", "send_at", "identity_id", "layout_id"}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -144,6 +145,15 @@ def update_campaign(
     _refused(lambda: service.edit(session, campaign, changes, render_limits(settings)))
     session.commit()
     return _public(session, campaign)
+
+
+@router.post("/{campaign_id}/duplicate", response_model=CampaignPublic, status_code=201)
+def duplicate_campaign(campaign_id: Id, session: SessionDep, body: DuplicateRequest | None = None) -> CampaignPublic:
+    """A new draft with this campaign's subject, bodies, template language, layout, lists, identity, relays,
+    headers and archive flag; not its state, schedule or ledger. Any campaign may be copied."""
+    copy = service.duplicate(session, _get(session, campaign_id), body.name if body else None)
+    session.commit()
+    return _public(session, copy)
 
 
 @router.delete("/{campaign_id}", status_code=204)

@@ -15,9 +15,7 @@ router = APIRouter(tags=["audience"])
 
 def _public(ml: MailingList, member_count: int) -> ListPublic:
     assert ml.id is not None  # a stored list
-    return ListPublic(
-        id=ml.id, name=ml.name, description=ml.description, created_at=ml.created_at, member_count=member_count
-    )
+    return ListPublic.model_validate({**ml.model_dump(), "member_count": member_count})
 
 
 def _list_public(session: SessionDep, ml: MailingList) -> ListPublic:
@@ -29,9 +27,11 @@ def _get_list(session: SessionDep, list_id: int) -> MailingList:
     return get_or_404(session, MailingList, list_id, "list_id", "list")
 
 
-def _saved(session: SessionDep, ml: MailingList, name: str | None, description: str | None) -> ListPublic:
+def _saved(
+    session: SessionDep, ml: MailingList, name: str | None, description: str | None, archive: bool | None
+) -> ListPublic:
     try:
-        lists.save(session, ml, name, description)
+        lists.save(session, ml, name, description, archive)
     except lists.ListNameTaken as exc:
         raise request_error(409, ["body", "name"], str(exc)) from None
     session.commit()
@@ -51,7 +51,8 @@ def list_lists(session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery
 
 @router.post("/lists", response_model=ListPublic, status_code=201)
 def create_list(body: ListCreate, session: SessionDep) -> ListPublic:
-    return _saved(session, MailingList(name=body.name, description=body.description), body.name, body.description)
+    ml = MailingList(name=body.name, description=body.description)
+    return _saved(session, ml, body.name, body.description, body.archive)
 
 
 @router.get("/lists/{list_id}", response_model=ListPublic)
@@ -61,7 +62,7 @@ def get_list(list_id: Id, session: SessionDep) -> ListPublic:
 
 @router.patch("/lists/{list_id}", response_model=ListPublic)
 def update_list(list_id: Id, body: ListUpdate, session: SessionDep) -> ListPublic:
-    return _saved(session, _get_list(session, list_id), body.name, body.description)
+    return _saved(session, _get_list(session, list_id), body.name, body.description, body.archive)
 
 
 @router.delete("/lists/{list_id}", status_code=204, description="Deletes the list and its memberships; contacts stay.")

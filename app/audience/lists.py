@@ -13,12 +13,14 @@ class ListNameTaken(ValueError):
         self.name = name
 
 
-def save(session: Session, ml: MailingList, name: str | None, description: str | None) -> None:
+def save(
+    session: Session, ml: MailingList, name: str | None, description: str | None, archive: bool | None = None
+) -> None:
     """Set what is given (None keeps the value) on a new or stored list; raises ListNameTaken when another
     list has the name. The caller commits."""
     if name is not None and (existing := list_named(session, name)) is not None and existing != ml.id:
         raise ListNameTaken(name, existing)
-    save_given(session, ml, name=name, description=description)
+    save_given(session, ml, name=name, description=description, archive=archive)
 
 
 def delete_list(session: Session, ml: MailingList) -> None:

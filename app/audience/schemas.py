@@ -11,20 +11,26 @@ SuppressionReasonFilter = Literal["unsubscribed", "bounced", "complained", "manu
 MAX_UPSERT = 10_000
 
 
+ARCHIVE = "its public archive (/archive/ID) shows the campaigns to it marked for the archive"
+
+
 class ListCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    archive: bool = Field(default=False, description=ARCHIVE)
 
 
 class ListUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
+    archive: bool | None = Field(default=None, description=ARCHIVE)
 
 
 class ListPublic(BaseModel):
     id: int
     name: str
     description: str
+    archive: bool = Field(default=False, description=ARCHIVE)
     created_at: datetime
     member_count: int
 

@@ -15,7 +15,7 @@ from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, 
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
-from app.models.sending import Campaign, Delivery, DeliveryAttempt
+from app.models.sending import Campaign, Delivery, DeliveryAttempt, MessageTemplate
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
 from app.models.types import utcnow
@@ -40,6 +40,7 @@ __all__ = [
     "ListMember",
     "MailboxSweep",
     "MailingList",
+    "MessageTemplate",
     "PacingState",
     "ProcessedMessage",
     "RecoveryCode",

@@ -78,6 +78,8 @@ class MailingList(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_LENGTH, unique=True)
     description: str = Field(default="", max_length=TEXT_LENGTH)
+    # its public archive (/archive/ID) shows the campaigns to it that are marked for the archive
+    archive: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

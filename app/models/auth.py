@@ -26,6 +26,9 @@ class User(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     language: str | None = Field(default=None, max_length=16, description="pages' language; unset: the browser's")
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="IANA zone schedules are shown in; unset: UTC"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

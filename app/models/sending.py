@@ -25,6 +25,12 @@ class Campaign(SQLModel, table=True):
     identity_id: int | None = Field(default=None, foreign_key="sending_identity.id")
     relay_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # "jinja": the HTML body is a Jinja2 template; "mjml": MJML (with Jinja2 inside), compiled to HTML once a campaign
+    template_language: str = Field(default="jinja", max_length=10)
+    # a saved layout (app.sending.library) whose {{ content }} slot the bodies fill; None: the bodies as they are
+    layout_id: int | None = Field(default=None, foreign_key="message_template.id")
+    # shown on the public archive of its lists (those whose archive is on), rendered without personal data
+    archived: bool = False
     state: str = Field(default=CampaignState.DRAFT, max_length=20, index=True)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_reason: str | None = Field(default=None, max_length=TEXT_LENGTH)
@@ -44,6 +50,23 @@ class Campaign(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MessageTemplate(SQLModel, table=True):
+    """A saved template (subject and bodies a campaign starts from) or layout (bodies with a {{ content }} slot
+    that wraps a campaign's bodies)."""
+
+    __tablename__ = "message_template"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_LENGTH, unique=True)
+    kind: str = Field(default="template", max_length=10, description="template | layout")
+    template_language: str = Field(default="jinja", max_length=10, description="jinja | mjml")
+    subject: str = Field(default="", max_length=998)
+    html_template: str = ""
+    text_template: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Delivery(SQLModel, table=True):

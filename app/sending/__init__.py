@@ -6,7 +6,9 @@ limits), `message` (MIME bytes, headers), `compose`
 connection check), `pool` (sending threads), `throttle`, `retry` (the schedule), `ledger` (claim,
 record, progress: all the worker's SQL), `worker` (the loop), `campaigns` (life cycle), `testsend`; `relays` (stored relays, their state),
 `relay_pool` (weights and failover across them), `identities` (From domain, DKIM key, bounce address),
-`headers` (List-Id, Feedback-ID, custom headers).
+`headers` (List-Id, Feedback-ID, custom headers); `bodies` (a campaign's bodies in its layout, MJML compiled once),
+`mjml` (the bounded MJML compiler), `library` (saved templates and layouts), `schedule` (send times in a time
+zone), `archive` (a list's public archive and view in browser).
 
 Delivery guarantee. Every ledger row is sent at least once and, unless a worker dies, exactly once:
 a row is leased when claimed and its result is written in the same transaction that releases it.

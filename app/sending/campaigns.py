@@ -12,9 +12,9 @@ from sqlmodel import Session, col
 from app.addresses import InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.db import is_postgresql
-from app.models import Campaign, Contact, ListMember, MailingList, utcnow
+from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, utcnow
 from app.models.states import CampaignState
-from app.sending import guards, identities, ledger
+from app.sending import bodies, guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
@@ -101,12 +101,22 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     samples = _samples(session, campaign.list_ids)
     stored = inspect(campaign).persistent
     seen = campaign.updated_at
-    templates = (campaign.subject, campaign.html_template, campaign.text_template)
+    templates = (campaign.subject, campaign.html_template, campaign.text_template, campaign.template_language)
+    try:
+        layout = bodies.layout_of(session, campaign.layout_id)
+    except TemplateProblems as exc:
+        raise CampaignInvalid(exc.field, exc.detail) from exc
+    layout = None if layout is None else MessageTemplate.model_validate(layout.model_dump())  # kept past the rollback
     if session.new or session.dirty or session.deleted:  # a caller's bug: the rollback would lose them
         raise RuntimeError("check_campaign needs a session without unsaved changes")
-    session.rollback()  # only reads so far; the lock must not be held while templates run
+    session.rollback()  # only reads so far; the lock must not be held while templates run (or MJML compiles)
+    limits = limits or Limits()
     try:
-        check_templates(*templates, keys, samples, limits)
+        assembled = bodies.assemble(*templates, layout, limits)
+        try:
+            check_templates(assembled.subject, assembled.html, assembled.text, keys, samples, limits)
+        except TemplateProblems as exc:
+            raise TemplateProblems([assembled.locate(p) for p in exc.problems]) from exc
     except TemplateProblems as exc:
         problems = [(p.field, p.detail) for p in exc.problems]
         raise CampaignInvalid(exc.field, exc.detail, problems) from exc
@@ -142,6 +152,39 @@ def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: 
     campaign.updated_at = utcnow()
     session.add(campaign)
     return campaign
+
+
+# what a copy takes over: the message and where it goes, never its state, schedule, ledger or guard history
+COPIED = (
+    "from_name",
+    "from_address",
+    "reply_to",
+    "subject",
+    "html_template",
+    "text_template",
+    "template_language",
+    "layout_id",
+    "list_ids",
+    "identity_id",
+    "relay_ids",
+    "headers",
+    "archived",
+)
+
+
+def duplicate(session: Session, campaign: Campaign, name: str | None = None) -> Campaign:
+    """A new draft with the campaign's message, lists, identity, relays and headers (any state may be copied);
+    the caller commits."""
+    copy = Campaign(
+        name=(name or f"{campaign.name} (copy)")[:200],
+        **{k: getattr(campaign, k) for k in COPIED if k not in ("list_ids", "relay_ids", "headers")},
+        list_ids=list(campaign.list_ids),
+        relay_ids=list(campaign.relay_ids),
+        headers=dict(campaign.headers),
+    )
+    session.add(copy)
+    session.flush()
+    return copy
 
 
 def delete(session: Session, campaign: Campaign) -> None:

@@ -8,6 +8,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from app.models import Campaign
+from app.sending.bodies import Bodies, assemble
 from app.sending.dkim_sign import DkimSigner
 from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_stuff, encode_body
 from app.sending.render import CampaignTemplates, contact_context, render_limits
@@ -26,6 +27,8 @@ class Envelope:
     smtputf8: bool = False  # an address is not ASCII: the relay must offer SMTPUTF8
 
 
+_Person = tuple[str, str | None, str | None, dict[str, Any] | None]
+
 # the unsubscribe token of a preview: never a real recipient's, and plainly not one
 PREVIEW_TOKEN = "preview"
 
@@ -38,6 +41,16 @@ def unsubscribe_url(base_url: str, token: str) -> str:
 def preferences_url(base_url: str, token: str) -> str:
     """The link to a recipient's preference page (List-Help and {{ preferences_url }})."""
     return f"{base_url.rstrip('/')}/p/{token}"
+
+
+# the view-in-browser link of a test send or a preview: there is no delivery to show
+VIEW_PREVIEW = "preview"
+
+
+def view_url(base_url: str, secret: bytes, delivery_id: int | None) -> str:
+    """The view-in-browser link of a delivery, signed (app.sending.archive); None: a test send or a preview."""
+    token = make_token(secret, "v", delivery_id) if delivery_id is not None else VIEW_PREVIEW
+    return f"{base_url.rstrip('/')}/view/{token}"
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -62,27 +75,38 @@ class Composer:
         relay_ids: tuple[int, ...] = (),
         from_name: str | None = None,
         reply_to: str | None = None,
+        sources: Bodies | None = None,
     ) -> None:
         """EXTRA_HEAD, RELAY_IDS and the From name / reply-to defaults come from the campaign's sending
-        identity (app.sending.identities.composer); RELAY_IDS empty: any relay."""
+        identity (app.sending.identities.composer); RELAY_IDS empty: any relay. SOURCES: the campaign's
+        templates in its layout, MJML compiled (app.sending.bodies.of_campaign); by default its own, no layout."""
         self.campaign_id = campaign.id
         self.relay_ids = relay_ids
         self.campaign_name = campaign.name
         self.settings, self.secret, self.signer = settings, secret, signer
-        self.templates = CampaignTemplates.compile(campaign.subject, campaign.html_template, campaign.text_template)
-        has_html, has_text = bool(campaign.html_template.strip()), bool(campaign.text_template.strip())
+        self.limits = render_limits(settings)
+        if sources is None:
+            sources = assemble(
+                campaign.subject,
+                campaign.html_template,
+                campaign.text_template,
+                campaign.template_language,
+                None,
+                self.limits,
+            )
+        self.templates = CampaignTemplates.compile(sources.subject, sources.html, sources.text)
+        has_html, has_text = bool(sources.html.strip()), bool(sources.text.strip())
         name = campaign.from_name if from_name is None else from_name
         reply = campaign.reply_to if reply_to is None else reply_to
         identity = Identity(name, campaign.from_address, reply, message_id_domain(settings))
         self.factory = MessageFactory(identity, campaign.id, has_html, has_text, extra_head)
         self._utf8_sender = not (campaign.from_address + (reply or "") + settings.bounce_address).isascii()
-        self.limits = render_limits(settings)
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
         for part, on in (("html", has_html), ("text", has_text)):
             if not on:
                 self._static[part] = None
-            elif not _uses_variables(campaign.html_template if part == "html" else campaign.text_template):
+            elif not _uses_variables(sources.html if part == "html" else sources.text):
                 self._static[part] = encode_body(self.templates.render({}, self.limits, [part])[0])
         self._dynamic = ["subject", *(p for p in ("html", "text") if p not in self._static)]
 
@@ -120,29 +144,10 @@ class Composer:
         delivery_id: int | None,
         contact_id: int | None,
     ) -> tuple[str, str | None, str, bytes]:
-        if delivery_id is not None:
-            verp = make_token(self.secret, "d", delivery_id)
-            unsub = make_token(self.secret, "u", delivery_id)
-            sender = verp_address(self.settings.bounce_address, verp)
-            message_id = delivery_message_id(self.settings, verp)
-        else:
-            verp = None
-            unsub = make_token(self.secret, "c", contact_id or 0)
-            sender = self.settings.bounce_address
-            message_id = make_msgid(domain=message_id_domain(self.settings))
+        verp, unsub, sender, message_id = self._route(delivery_id, contact_id)
         url = unsubscribe_url(self.settings.base_url, unsub)
-        # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
-        prefs = (
-            url
-            if not contact_id
-            else preferences_url(
-                self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
-            )
-        )
-        ctx = contact_context(rcpt, first_name, last_name, attributes)
-        ctx["unsubscribe_url"] = url
-        ctx["preferences_url"] = prefs
-        ctx["campaign"] = self.campaign_name
+        ctx = self._context((rcpt, first_name, last_name, attributes), delivery_id, contact_id, url)
+        prefs = ctx["preferences_url"]
         # RenderFailed (a limit, an error for this contact's values) says which template and why
         rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
         subject = rendered["subject"]
@@ -156,6 +161,49 @@ class Composer:
         if self.signer is not None:
             data = self.signer.sign(data)
         return sender, verp, message_id, data
+
+    def web_view(
+        self,
+        rcpt: str,
+        first_name: str | None,
+        last_name: str | None,
+        attributes: dict[str, Any] | None,
+        delivery_id: int,
+        contact_id: int | None,
+    ) -> tuple[str, str, str]:
+        """Subject, HTML and text of a delivery's message as its recipient got it (the view-in-browser page)."""
+        url = unsubscribe_url(self.settings.base_url, make_token(self.secret, "u", delivery_id))
+        ctx = self._context((rcpt, first_name, last_name, attributes), delivery_id, contact_id, url)
+        subject, html, text = self.templates.render(ctx, self.limits)
+        return subject, html, text
+
+    def _route(self, delivery_id: int | None, contact_id: int | None) -> tuple[str | None, str, str, str]:
+        """(VERP token, unsubscribe token, envelope sender, Message-ID) of a delivery or of a test send."""
+        if delivery_id is not None:
+            verp = make_token(self.secret, "d", delivery_id)
+            sender = verp_address(self.settings.bounce_address, verp)
+            return verp, make_token(self.secret, "u", delivery_id), sender, delivery_message_id(self.settings, verp)
+        unsub = make_token(self.secret, "c", contact_id or 0)
+        return None, unsub, self.settings.bounce_address, make_msgid(domain=message_id_domain(self.settings))
+
+    def _context(
+        self, person: _Person, delivery_id: int | None, contact_id: int | None, unsubscribe: str
+    ) -> dict[str, Any]:
+        """The template variables of one message to PERSON (address, first and last name, attributes)."""
+        # a row whose contact is gone (erased), or a test send to no contact, gets the unsubscribe page instead
+        prefs = (
+            unsubscribe
+            if not contact_id
+            else preferences_url(
+                self.settings.base_url, make_preferences_token(self.secret, contact_id, int(time.time()) // 86400)
+            )
+        )
+        ctx = contact_context(*person)
+        ctx["unsubscribe_url"] = unsubscribe
+        ctx["preferences_url"] = prefs
+        ctx["view_in_browser_url"] = view_url(self.settings.base_url, self.secret, delivery_id)
+        ctx["campaign"] = self.campaign_name
+        return ctx
 
 
 def _uses_variables(source: str) -> bool:

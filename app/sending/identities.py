@@ -17,11 +17,13 @@ from app.db import save_given
 from app.keyset import in_order_made, page_in_order_made
 from app.models import Campaign, MailingList, Relay, SendingIdentity, utcnow
 from app.sealed import seal, unseal
+from app.sending import bodies
 from app.sending import headers as custom
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
 from app.sending.identity_schemas import DnsRecord, IdentityCreate, IdentityPublic
 from app.sending.refused import Refused
+from app.sending.render import render_limits
 from app.settings import Settings
 
 KEY_BITS = 2048
@@ -224,4 +226,5 @@ def composer(
         relay_ids=how.relay_ids,
         from_name=campaign.from_name or (identity.from_name if identity else ""),
         reply_to=campaign.reply_to or (identity.reply_to if identity else None),
+        sources=bodies.of_campaign(session, campaign, render_limits(settings)),
     )

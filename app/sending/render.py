@@ -2,7 +2,8 @@
 is saved or launched so a send never stops half-way on a template error.
 
 Variables: `email`, `first_name`, `last_name`, `attributes` (the contact's dict), `unsubscribe_url`,
-`preferences_url` (the contact's preference page), `campaign` (its name), and every attribute key at the top level (a built-in name wins over an
+`preferences_url` (the contact's preference page), `view_in_browser_url` (the message on the web: see
+app.sending.archive), `campaign` (its name), and every attribute key at the top level (a built-in name wins over an
 attribute of the same name). A name that is neither a built-in nor an attribute key of some contact
 in the audience is refused. A contact that lacks an attribute another contact has renders it empty.
 
@@ -21,7 +22,16 @@ from app.sending.sandbox import BoundedEnvironment, Limits, RenderLimitExceeded,
 from app.settings import Settings
 
 BUILTINS = frozenset(
-    {"email", "first_name", "last_name", "attributes", "unsubscribe_url", "preferences_url", "campaign"}
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "attributes",
+        "unsubscribe_url",
+        "preferences_url",
+        "view_in_browser_url",
+        "campaign",
+    }
 )
 FIELDS = ("subject", "html", "text")
 # The check on save stops trying more sample contacts once it has used this many times the per-message
@@ -35,6 +45,7 @@ class TemplateProblem(ValueError):
     def __init__(self, field: str, message: str, line: int | None = None) -> None:
         self.field = field
         self.line = line
+        self.message = message
         self.detail = f"line {line}: {message}" if line else message
         super().__init__(f"{field}: {self.detail}")
 
@@ -74,6 +85,11 @@ def _env(autoescape: bool, strict: bool) -> BoundedEnvironment:
 
 
 _ENVS = {(a, s): _env(a, s) for a in (True, False) for s in (True, False)}
+
+
+def syntax_env() -> BoundedEnvironment:
+    """The environment an HTML template is checked with (parse it to find its syntax errors)."""
+    return _ENVS[(True, True)]
 
 
 def field_name(part: str) -> str:
@@ -218,6 +234,7 @@ def _render_samples(
             **ctx,
             "unsubscribe_url": "https://example.com/u/x",
             "preferences_url": "https://example.com/p/x",
+            "view_in_browser_url": "https://example.com/view/x",
             "campaign": "campaign",
         }
         for part in [p for p in FIELDS if p in compiled]:

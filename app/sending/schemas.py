@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
 CampaignState = Literal["draft", "scheduled", "sending", "paused", "completed", "cancelled"]
+TemplateLanguage = Literal["jinja", "mjml"]
 DeliveryState = Literal["queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"]
 
 
@@ -28,6 +29,13 @@ class CampaignBase(SQLModel):
         description="the relays it goes through, shared by weight; empty: its identity's, else all",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="custom headers added to each message")
+    template_language: TemplateLanguage = Field(
+        default="jinja", description="jinja: the HTML body is Jinja2; mjml: MJML (Jinja2 inside), compiled once"
+    )
+    layout_id: int | None = Field(default=None, description="a saved layout whose {{ content }} the bodies fill")
+    archived: bool = Field(
+        default=False, description="shown on the public archive of its lists (those with the archive on)"
+    )
 
 
 class CampaignCreate(CampaignBase):
@@ -47,6 +55,9 @@ class CampaignUpdate(SQLModel):
     identity_id: int | None = None
     relay_ids: list[int] | None = None
     headers: dict[str, str] | None = None
+    template_language: TemplateLanguage | None = None
+    layout_id: int | None = None
+    archived: bool | None = None
 
 
 class ProgressPublic(BaseModel):
@@ -81,6 +92,10 @@ class CampaignPublic(CampaignBase):
     launched_at: datetime | None
     completed_at: datetime | None
     progress: ProgressPublic | None = None
+
+
+class DuplicateRequest(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200, description='default: "NAME (copy)"')
 
 
 class CancelResult(BaseModel):

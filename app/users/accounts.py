@@ -15,6 +15,7 @@ from app.db import is_postgresql
 from app.i18n import LANGUAGES, supported
 from app.i18n import gettext as _
 from app.models import User, utcnow
+from app.sending.schedule import zone_names
 from app.users.roles import ROLES, Role
 
 FREE_FAILURES = 5
@@ -68,6 +69,17 @@ def set_language(session: Session, user_id: int, language: str) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.language = language or None
+
+
+def set_time_zone(session: Session, user_id: int, time_zone: str) -> None:
+    """The IANA zone the user types and reads send times in ("" for UTC); the caller commits."""
+    if time_zone and time_zone not in zone_names():
+        raise UserInvalid(
+            "time_zone", _("%(zone)s is not a time zone; choose one such as Europe/Berlin", zone=time_zone)
+        )
+    user = session.get(User, user_id)
+    if user is not None:
+        user.time_zone = time_zone or None
 
 
 def user_by_email(session: Session, email: str) -> User | None:

@@ -10,6 +10,7 @@ from app.web.language import LanguageMiddleware
 from app.web.routes import (
     account,
     apikeys,
+    archive,
     audience,
     auth,
     bounces,
@@ -17,6 +18,7 @@ from app.web.routes import (
     contacts,
     dashboard,
     identities,
+    library,
     lists,
     relays,
     settings,
@@ -35,7 +37,7 @@ def install(app: FastAPI) -> None:
     mounted with the roles that may use it: every role reads the marketing pages and only admins and
     marketers change anything there; the administration pages are for admins alone."""
     marketing = APIRouter(include_in_schema=False, dependencies=MARKETING)
-    for module in (dashboard, lists, contacts, audience, campaigns, bounces, suppressions):
+    for module in (dashboard, lists, contacts, audience, campaigns, library, bounces, suppressions):
         marketing.include_router(module.router)
     administration = APIRouter(include_in_schema=False, dependencies=ADMINISTRATION)
     for module in (settings, apikeys, relays, identities, users):
@@ -45,6 +47,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(setup.router)
     app.include_router(signup.public)  # subscribers' pages: no sign-in, no CSRF (the snippet posts from other sites)
+    app.include_router(archive.public)  # the lists' public archives and view in browser
     app.include_router(marketing)
     app.include_router(administration)
     app.include_router(own_account)

@@ -46,6 +46,17 @@ def add_validation_errors(errors: FormErrors, exc: ValidationError) -> None:
         errors.add(str(e["loc"][0]), plain_message(e))
 
 
+def problems_of(exc: ValueError) -> FormErrors:
+    """A refused form's problems under their fields: pydantic's findings in words for people, or a service's
+    refusal that names its `field`."""
+    errors = FormErrors()
+    if isinstance(exc, ValidationError):
+        add_validation_errors(errors, exc)
+    else:
+        errors.add(getattr(exc, "field", "name"), str(exc))
+    return errors
+
+
 def plain_message(error: ErrorDetails) -> str:
     ctx = error.get("ctx") or {}
     kind = error["type"]

@@ -13,6 +13,7 @@ from app.audience.reasons import reason_label
 from app.i18n.formats import number, percent, when
 from app.i18n.labels import label
 from app.paths import TEMPLATES
+from app.sending import schedule
 from app.sending.guards import paused_reason
 from app.users.roles import may_administer, may_write
 from app.web.csrf import csrf_token
@@ -52,6 +53,7 @@ templates.env.filters["percent"] = percent
 templates.env.filters["label"] = label
 templates.env.filters["reason"] = reason_label
 templates.env.filters["paused_reason"] = paused_reason
+templates.env.filters["zoned"] = schedule.shown
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
@@ -62,6 +64,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "user_role": user.role if user is not None else None,
         "can_edit": user is not None and may_write(user.role),
         "is_admin": user is not None and may_administer(user.role),
+        "time_zone": user.time_zone if user is not None else None,  # schedule times are shown in it
         "csrf_token": csrf_token(request),
         "notice": request.session.pop("notice", None),
         "errors": {},

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.models import Contact, Suppression
+from app.models import Contact, MessageTemplate, Suppression
 from tests.sending.conftest import make_campaign, make_list
 from tests.users.support import make_user_of, signed_in
 
@@ -27,10 +27,12 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/s/{list_id}"): "public", ("POST", "/s/{list_id}"): "public",
     ("GET", "/s/confirm/{token}"): "public", ("POST", "/s/confirm/{token}"): "public",
     ("GET", "/p/preview"): "public", ("GET", "/p/{token}"): "public",
+    ("GET", "/archive/{list_id}"): "public", ("GET", "/archive/{list_id}/{campaign_id}"): "public",
+    ("GET", "/view/{token}"): "public",
     ("POST", "/p/{token}/lists/{list_id}/{change}"): "public",
     ("POST", "/p/{token}/everything"): "public", ("POST", "/p/{token}/details"): "public",
     ("GET", "/account"): "own", ("GET", "/account/two-factor"): "own", ("POST", "/account/two-factor"): "own",
-    ("POST", "/account/language"): "own",
+    ("POST", "/account/language"): "own", ("POST", "/account/time-zone"): "own",
     ("GET", "/"): "read",
     ("GET", "/lists"): "read", ("POST", "/lists"): "change",
     ("GET", "/lists/{list_id}"): "read",
@@ -53,6 +55,9 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/campaigns/{campaign_id}"): "read", ("GET", "/campaigns/{campaign_id}/progress"): "read",
     ("GET", "/campaigns/{campaign_id}/preflight"): "read",
     ("POST", "/campaigns/{campaign_id}/test"): "change", ("POST", "/campaigns/{campaign_id}/{action}"): "change",
+    ("GET", "/templates"): "read", ("GET", "/templates/new"): "change", ("POST", "/templates/new"): "change",
+    ("GET", "/templates/{template_id}"): "read", ("POST", "/templates/{template_id}"): "change",
+    ("GET", "/templates/{template_id}/delete"): "change", ("POST", "/templates/{template_id}/delete"): "change",
     ("GET", "/bounces"): "read", ("POST", "/bounces/sweep"): "change",
     ("GET", "/suppressions"): "read", ("POST", "/suppressions"): "change",
     ("GET", "/suppressions/{suppression_id}/remove"): "change",
@@ -149,7 +154,10 @@ def test_pages_show_only_the_controls_the_role_may_use(anon_client: TestClient, 
         s.add(Suppression(email="gone@example.test", email_key="gone@example.test", reason="manual", source="test"))
         s.commit()
         contact = s.exec(select(Contact).where(Contact.email_key == "alice@example.test")).one()
-        ids = {"list_id": lst.id, "campaign_id": campaign.id, "contact_id": contact.id}
+        template = MessageTemplate(name="Monthly", subject="News", text_template="Hello")
+        s.add(template)
+        s.commit()
+        ids = {"list_id": lst.id, "campaign_id": campaign.id, "contact_id": contact.id, "template_id": template.id}
     browser = signed_in(anon_client, f"{role}@example.test")
     for (method, path), kind in TABLE.items():
         if method != "GET" or kind != "read" or "import_id" in path or path.endswith(".csv"):

@@ -88,6 +88,8 @@ def _key(engine: Engine, settings: Settings, campaign: Campaign) -> str:
         campaign.subject,
         campaign.html_template,
         campaign.text_template,
+        campaign.template_language,
+        campaign.layout_id,
         campaign.list_ids,
         campaign.identity_id,
         campaign.relay_ids,

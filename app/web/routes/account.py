@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app import i18n
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import gettext as _
-from app.users.accounts import UserInvalid, set_language
+from app.sending.schedule import zone_names
+from app.users.accounts import UserInvalid, set_language, set_time_zone
 from app.users.totp import CodeInvalid, enrol, recovery_codes_left
 from app.web.deps import UserDep
 from app.web.forms import refused
@@ -23,7 +24,11 @@ router = APIRouter()
 def account_page(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     assert user.id is not None
     left = recovery_codes_left(session, user.id) if user.totp_secret else 0
-    return render(request, "account.html", {"user": user, "codes_left": left, "languages": i18n.LANGUAGES})
+    return render(request, "account.html", {"user": user, "codes_left": left, **_choices()})
+
+
+def _choices() -> dict[str, object]:
+    return {"languages": i18n.LANGUAGES, "zones": [(z, z) for z in zone_names()]}
 
 
 @router.post("/account/language", response_class=HTMLResponse)
@@ -39,13 +44,29 @@ def choose_language(
         set_language(session, user.id, language)
     except UserInvalid:
         errors = {"language": _("Choose one of the languages offered.")}
-        context = {"user": user, "codes_left": 0, "languages": i18n.LANGUAGES, "errors": errors}
+        context = {"user": user, "codes_left": 0, **_choices(), "errors": errors}
         return render(request, "account.html", context, 400)
     session.commit()
     i18n.use(language or i18n.from_accept_language(request.headers.get("accept-language")) or settings.default_language)
     request.state.audit_object = ("user", user.id)
     request.state.audit_detail = {"language": language or "browser"}
     request.session["notice"] = _("Language saved.")
+    return RedirectResponse("/account", 303)
+
+
+@router.post("/account/time-zone", response_class=HTMLResponse)
+def choose_time_zone(
+    request: Request, user: UserDep, session: SessionDep, time_zone: Annotated[str, Form()] = ""
+) -> Response:
+    assert user.id is not None
+    try:
+        set_time_zone(session, user.id, time_zone.strip())
+    except UserInvalid as exc:
+        context = {"user": user, "codes_left": 0, **_choices(), "errors": {"time_zone": str(exc)}}
+        return render(request, "account.html", context, 400)
+    session.commit()
+    request.state.audit_object = ("user", user.id)
+    request.session["notice"] = _("Time zone saved.")
     return RedirectResponse("/account", 303)
 
 

@@ -2,7 +2,7 @@
 cancel; the campaign page with its live progress and the ledger search."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -16,10 +16,10 @@ from app.deliverability.preflight.service import campaign_preflight, kept_prefli
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
-from app.models import Campaign, utcnow
+from app.models import Campaign, MessageTemplate, utcnow
+from app.sending import archive, bodies, guards, identities, library, pacing_store, queries, relays, schedule
 from app.sending import campaigns as service
-from app.sending import guards, identities, pacing_store, queries, relays
-from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url
+from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url, view_url
 from app.sending.relay import RelayError
 from app.sending.render import (
     CampaignTemplates,
@@ -52,6 +52,7 @@ from app.web.templating import render, render_form
 router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
+COMPOSED = ("template_language", "layout_id", "archived")
 LEDGER = PagedList(20, anchor="#ledger-h")
 PACED = PagedList(20, param="paced", anchor="#paced-h", key=lambda st: (st.key,))
 CAMPAIGNS = PagedList(50)
@@ -60,6 +61,7 @@ REQUIRED = {
     "from_address": N_("enter the address it is sent from"),
     "subject": N_("enter a subject line"),
 }
+PREVIEWED = ("subject", "html_template", "text_template", "layout_id", "template_language")
 STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
 
 
@@ -84,20 +86,28 @@ def _from_form(
     values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
     values["relay_ids"] = ints(form, "relay_ids")
     values["headers"] = typed_headers(form, errors)
-    raw_send_at = text(form, "send_at")
+    values["template_language"] = text(form, "template_language") or "jinja"
+    values["layout_id"] = next(iter(ints(form, "layout_id")), None)
+    values["archived"] = bool(text(form, "archived"))
+    raw_send_at, values["send_zone"] = text(form, "send_at"), text(form, "send_zone") or None
     values["send_at"] = None
     if raw_send_at:
         try:
-            values["send_at"] = datetime.fromisoformat(raw_send_at).replace(tzinfo=UTC)
+            values["send_at"] = schedule.to_utc(datetime.fromisoformat(raw_send_at), values["send_zone"])
+        except schedule.ScheduleInvalid as exc:
+            errors.add(exc.field, str(exc))
         except ValueError:
             errors.add("send_at", _("enter a date and time, e.g. 2026-05-01 09:00"))
+    body_values = {k: v for k, v in values.items() if k != "send_zone"}
+    if raw_send_at and values["send_at"] is None:
+        values["send_at"] = raw_send_at  # shown again as typed
     blank = [f for f in REQUIRED if not values[f]]
     if not preview:
         for f in blank:
             errors.add(f, _(REQUIRED[f]))
     # a stand-in for each blank field, so everything else (the templates above all) is still checked
     try:
-        body = CampaignCreate(**{**values, **{f: STAND_INS[f] for f in blank}})
+        body = CampaignCreate(**{**body_values, **{f: STAND_INS[f] for f in blank}})
     except ValidationError as exc:
         add_validation_errors(errors, exc)
         return values, None, errors
@@ -115,10 +125,26 @@ def _compose_page(
 ) -> HTMLResponse:
     lists = audience_queries.lists_by_name(session)
     senders = [(i.id, i.name) for i in identities.all_identities(session)]
-    shown = FormState(form.errors, {**form.values, "headers": headers_text(form.values.get("headers") or {})},
-                      form.status_code)  # fmt: skip
-    ctx = {"lists": lists, "campaign": campaign, "identities": senders, "relays": relays.all_relays(session)}
-    return render_form(request, "compose.html", ctx, shown)
+    values = {**form.values, "headers": headers_text(form.values.get("headers") or {})}
+    zone = values.get("send_zone") or _user_zone(request)
+    if isinstance(values.get("send_at"), datetime):  # stored in UTC: shown on the zone's wall clock
+        values["send_at"] = f"{schedule.in_zone(values['send_at'], zone):%Y-%m-%dT%H:%M}"
+    values["send_zone"] = zone
+    ctx = {
+        "lists": lists,
+        "campaign": campaign,
+        "identities": senders,
+        "relays": relays.all_relays(session),
+        "layouts": library.choices(session, "layout"),
+        "saved_templates": library.choices(session, "template") if campaign is None else [],
+        "zones": [(z, z) for z in schedule.zone_names()],
+    }
+    return render_form(request, "compose.html", ctx, FormState(form.errors, values, form.status_code))
+
+
+def _user_zone(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    return (user.time_zone if user is not None else None) or schedule.DEFAULT_ZONE
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -128,13 +154,19 @@ def campaigns_page(request: Request, session: SessionDep, state: str = "") -> HT
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse, dependencies=EDITING)
-def new_campaign(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    values = {
+def new_campaign(
+    request: Request, session: SessionDep, settings: SettingsDep, template_id: int | None = None
+) -> HTMLResponse:
+    """A new draft; with TEMPLATE_ID, started from that saved template."""
+    values: dict[str, Any] = {
         "from_address": settings.bounce_address,
         "list_ids": [],
         "subject": "",
-        "text_template": "Hello {{ first_name }},\n\n\n--\nYour preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n",
+        "text_template": "Hello {{ first_name }},\n\n\n--\nView it in your browser: {{ view_in_browser_url }}\n"
+        "Your preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n",
     }
+    if template_id is not None:
+        values.update(library.starting_values(session, template_id))
     return _compose_page(request, session, FormState(values=values))
 
 
@@ -154,9 +186,7 @@ async def create_campaign(request: Request, session: SessionDep, settings: Setti
 @router.get("/campaigns/{campaign_id}/edit", response_class=HTMLResponse, dependencies=EDITING)
 def edit_campaign(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
     campaign = _get(session, campaign_id)
-    values = campaign.model_dump()
-    values["send_at"] = f"{campaign.send_at:%Y-%m-%dT%H:%M}" if campaign.send_at else ""
-    return _compose_page(request, session, FormState(values=values), campaign)
+    return _compose_page(request, session, FormState(values=campaign.model_dump()), campaign)
 
 
 @router.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
@@ -172,7 +202,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers"):
+    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers", *COMPOSED):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
@@ -189,7 +219,7 @@ async def preview(request: Request, session: SessionDep, settings: SettingsDep) 
     limits = render_limits(settings)
     # off the event loop: rendering takes up to the render time limit
     values, campaign, errors = await run_in_threadpool(_from_form, form, session, limits, True)
-    template_errors = {k: v for k, v in errors.items() if k in ("subject", "html_template", "text_template")}
+    template_errors = {k: v for k, v in errors.items() if k in PREVIEWED}
     rendered = sample = None
     if not template_errors and values.get("subject") is not None:
         sample, rendered, failure = await run_in_threadpool(_render_sample, session, settings, values, limits)
@@ -211,17 +241,25 @@ def _sample_context(
     session.rollback()  # a read: no transaction (on SQLite, the write lock) while the templates render
     link = unsubscribe_url(settings.base_url, PREVIEW_TOKEN)  # the real link's shape, never a real token
     prefs = preferences_url(settings.base_url, PREVIEW_TOKEN)
-    return sample, {**contact_context(*sample), "unsubscribe_url": link, "preferences_url": prefs, "campaign": name}
+    web = view_url(settings.base_url, b"", None)
+    ctx = {"unsubscribe_url": link, "preferences_url": prefs, "view_in_browser_url": web, "campaign": name}
+    return sample, {**contact_context(*sample), **ctx}
 
 
 def _render_sample(
     session: Session, settings: Settings, values: dict[str, Any], limits: Limits
 ) -> tuple[tuple[str, str | None, str | None, dict[str, Any]], tuple[str, ...] | None, dict[str, str]]:
     """(the sample contact, its subject/html/text, the error by field when it does not render)."""
-    sample, ctx = _sample_context(session, settings, values["list_ids"], values["name"])
     try:
-        templates = CampaignTemplates.compile(values["subject"], values["html_template"], values["text_template"])
+        layout = bodies.layout_of(session, values["layout_id"])
+        layout = None if layout is None else MessageTemplate.model_validate(layout.model_dump())  # past the rollback
+        sample, ctx = _sample_context(session, settings, values["list_ids"], values["name"])
+        parts = (values["subject"], values["html_template"], values["text_template"], values["template_language"])
+        assembled = bodies.assemble(*parts, layout, limits)  # MJML compiled once for this preview
+        templates = CampaignTemplates.compile(assembled.subject, assembled.html, assembled.text)
         return sample, templates.render(ctx, limits), {}
+    except TemplateProblem as exc:  # the layout is gone, or the MJML does not compile
+        return _sample(session, values["list_ids"]), None, {exc.field: exc.detail}
     except RenderFailed as exc:  # check_campaign passed, so only a contact-specific failure lands here
         return sample, None, {field_name(exc.part): str(exc)}
 
@@ -277,6 +315,7 @@ def campaign_page(
         "ledger": ledger,
         "ledger_pager": ledger_pager,
         "list_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.list_ids],
+        "archive_lists": archive.archive_lists_of(session, campaign) if campaign.archived else [],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
@@ -384,6 +423,11 @@ def campaign_action(
         )
     elif action == "cancel":
         _act(request, session, campaign, lambda: service.cancel(session, campaign, now), _("Campaign cancelled."))
+    elif action == "duplicate":
+        copy = service.duplicate(session, campaign, _("%(name)s (copy)", name=campaign.name))
+        session.commit()
+        request.session["notice"] = _("Copied: this is a new draft.")
+        return RedirectResponse(f"/campaigns/{copy.id}/edit", status_code=303)
     else:
         raise HTTPException(404, _("no action %(action)r", action=action))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

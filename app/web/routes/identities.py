@@ -20,9 +20,9 @@ from app.web.forms import (
     FRESH,
     FormErrors,
     FormState,
-    add_validation_errors,
     headers_text,
     ints,
+    problems_of,
     refused,
     typed_headers,
 )
@@ -92,10 +92,8 @@ async def _saved(
             identities.change(session, settings, identity, {"reply_to": None, **changes})  # emptied: cleared
             notice = _("Identity %(name)s saved.", name=identity.name)
     except (ValidationError, Refused) as exc:
-        if isinstance(exc, ValidationError):
-            add_validation_errors(errors, exc)
-        else:
-            errors.add(exc.field, str(exc))
+        for field, message in problems_of(exc).items():
+            errors.add(field, message)
         session.rollback()
         form = refused(errors, {**typed, "headers": headers_text(typed["headers"])})
         if identity is None or not identity.id:

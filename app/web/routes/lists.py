@@ -52,6 +52,7 @@ _MAPPING_FIELDS = ("format", "email", "also_email", "first_name", "last_name", "
 class ListForm(BaseModel):
     name: str = ""
     description: str = ""
+    archive: bool = False  # an unticked box is not posted
 
 
 def _get_list(session: SessionDep, list_id: int) -> MailingList:
@@ -73,7 +74,9 @@ def lists_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _lists_page(request, session)
 
 
-def _save_list(session: SessionDep, ml: MailingList, name: str, description: str) -> dict[str, str]:
+def _save_list(
+    session: SessionDep, ml: MailingList, name: str, description: str, archive: bool | None = None
+) -> dict[str, str]:
     """Validate with the API's schema and store; the field errors, if any."""
     try:
         body = ListCreate(name=name, description=description)
@@ -82,7 +85,7 @@ def _save_list(session: SessionDep, ml: MailingList, name: str, description: str
         add_validation_errors(errors, exc)  # in words for people, in the page's language
         return errors
     try:
-        lists.save(session, ml, body.name, body.description)
+        lists.save(session, ml, body.name, body.description, archive)
         session.commit()
     except (lists.ListNameTaken, IntegrityError):  # IntegrityError: the name was taken meanwhile
         session.rollback()
@@ -127,7 +130,7 @@ def list_page(list_id: int, request: Request, session: SessionDep) -> HTMLRespon
 @router.post("/lists/{list_id}/rename", response_class=HTMLResponse)
 def rename_list(list_id: int, request: Request, session: SessionDep, form: Annotated[ListForm, Form()]) -> Response:
     ml = _get_list(session, list_id)
-    errors = _save_list(session, ml, form.name.strip(), form.description.strip())
+    errors = _save_list(session, ml, form.name.strip(), form.description.strip(), form.archive)
     if errors:
         session.refresh(ml)
         return _list_page(request, session, ml, refused(errors, form.model_dump()))
