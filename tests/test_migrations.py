@@ -361,3 +361,23 @@ def test_library_archive_and_time_zone_come_with_0019_and_go_with_its_downgrade(
         assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
     upgrade(engine)
     engine.dispose()
+
+
+def test_the_claim_index_comes_with_0020_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0020")
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("delivery")}
+    assert indexes["ix_delivery_campaign_due"] == ["campaign_id", "state", "next_attempt_at"]
+    assert "ix_delivery_due" not in indexes and "ix_delivery_campaign_state" not in indexes
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0019")
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("delivery")}
+    assert indexes["ix_delivery_due"] == ["state", "next_attempt_at"]
+    assert indexes["ix_delivery_campaign_state"] == ["campaign_id", "state"]
+    assert "ix_delivery_campaign_due" not in indexes
+    upgrade(engine)
+    engine.dispose()

@@ -81,9 +81,9 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_key", name="uq_delivery_campaign_email"),
-        # the workers' claim query: due rows by time
-        Index("ix_delivery_due", "state", "next_attempt_at"),
-        Index("ix_delivery_campaign_state", "campaign_id", "state"),
+        # the workers' claim: a campaign's rows in one due state, read in due-time order (so a claim reads
+        # its batch, not every due row); also a campaign's counts per state
+        Index("ix_delivery_campaign_due", "campaign_id", "state", "next_attempt_at"),
         # an address's ledger rows that went out: the bounce policy's "clean send since the bounce" and
         # attribution's ledger layer (both ask for sent_at, which a queued row does not have)
         partial_index("ix_delivery_email_key_state_sent", "email_key", "state", "sent_at", where="sent_at IS NOT NULL"),
