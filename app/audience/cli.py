@@ -49,7 +49,7 @@ def _report(job: "ImportJob") -> str:
 
 
 def _throughput(rows: int, seconds: float) -> str:
-    """The command's own time, from its start to the report written: what the user waited for."""
+    """The command's time, to the report written: what the user waited for."""
     return f"{rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
 
 
@@ -69,7 +69,10 @@ def import_command(
     rejects: Path | None = typer.Option(None, "--rejects", help="Write every rejected row to this CSV file."),
 ) -> None:
     """Import contacts from a CSV, vCard or text file into a list, with a report at the end."""
-    started = time.perf_counter()
+    from app import cli as command
+
+    # run as the `bulkmail` command, the user waited from the process's start on (its imports too)
+    started = command.process_started or time.perf_counter()
     from sqlalchemy import select
     from sqlmodel import Session, col
 
@@ -131,6 +134,7 @@ def import_command(
             with open(rejects, "w", encoding="utf-8", newline="") as out:
                 out.writelines(csv_lines(["file", "line", "column", "value", "reason"], rows))
             typer.echo(f"rejected rows written to {rejects}")
+    engine.dispose()  # SQLite checkpoints its log when the last connection closes: part of the wait
     typer.echo(_throughput(job.rows_read, time.perf_counter() - started))
     if job.state == "failed":
         typer.echo(f"error: {job.error}", err=True)

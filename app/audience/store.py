@@ -330,7 +330,7 @@ def confirm_pending(
 ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any], int]
 
 _STAGE = "import_stage"
-_LEFT = "import_left"  # PostgreSQL: the staged rows a flush did not add (addresses the store had)
+_LEFT = "import_left"  # the staged rows a flush did not add: addresses the store had, merged in Python
 _RAW = "import_raw"  # the rows of the batches since the last flush, as read; their normal form is made in SQL
 # SQLite: the staging table's own page cache (it holds up to a commit's worth of rows), in KiB
 SQLITE_STAGE_CACHE_KIB = 32 * 1024
@@ -377,11 +377,6 @@ class ImportStore:
         self._raw = 0  # rows in the raw table
         self.plain: PlainLayout | None = None
 
-    @property
-    def _left(self) -> str:
-        """The table that holds the staged rows a flush did not add (SQLite: what stays in the stage)."""
-        return _LEFT if self.postgresql else _STAGE
-
     def _cursor(self) -> Any:
         return self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
@@ -423,7 +418,9 @@ class ImportStore:
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (email TEXT NOT NULL, email_key TEXT NOT NULL, "
             "is_role BOOLEAN NOT NULL, first_name TEXT, last_name TEXT, attributes TEXT NOT NULL, line INTEGER)"
         )
+        self._run(f"CREATE TEMP TABLE IF NOT EXISTS {_LEFT} AS SELECT * FROM {_STAGE} WHERE 0")
         self._run(f"DELETE FROM {_STAGE}")
+        self._run(f"DELETE FROM {_LEFT}")
         self._staged = 0
 
     def close(self) -> None:
@@ -557,7 +554,7 @@ class ImportStore:
             while True:
                 left = self._run(
                     "SELECT email, email_key, is_role, first_name, last_name, attributes "
-                    f"FROM {self._left} WHERE email_key > {p} ORDER BY email_key LIMIT {p}",
+                    f"FROM {_LEFT} WHERE email_key > {p} ORDER BY email_key LIMIT {p}",
                     [after, _KNOWN_BATCH],
                 )
                 if not left:
@@ -565,7 +562,11 @@ class ImportStore:
                 after = left[-1][1]
                 rows = [ContactRow(e, k, bool(r), f, la, json.loads(a)) for e, k, r, f, la, a in left]
                 duplicates |= self._merge_known(rows, list_id, source, import_id, now, result)
-        self._run(f"TRUNCATE {_STAGE}, {_LEFT}" if self.postgresql else f"DELETE FROM {_STAGE}")
+        if self.postgresql:
+            self._run(f"TRUNCATE {_STAGE}, {_LEFT}")
+        else:
+            self._run(f"DELETE FROM {_STAGE}")
+            self._run(f"DELETE FROM {_LEFT}")
         self._staged = 0
         result.suppressed = len(suppressed - duplicates)
         return result
@@ -586,8 +587,8 @@ class ImportStore:
         else:
             # correlated: a probe of the address index for each of the few rows left, not a scan of the list
             gone = self._run(
-                f"DELETE FROM {_STAGE} WHERE EXISTS (SELECT 1 FROM contact c JOIN list_member m "
-                f"ON m.list_id = ? AND m.contact_id = c.id WHERE c.email_key = {_STAGE}.email_key "
+                f"DELETE FROM {_LEFT} WHERE EXISTS (SELECT 1 FROM contact c JOIN list_member m "
+                f"ON m.list_id = ? AND m.contact_id = c.id WHERE c.email_key = {_LEFT}.email_key "
                 "AND m.import_id = ? AND m.status <> ?) RETURNING email_key",
                 [list_id, import_id, waiting],
             )
@@ -602,7 +603,8 @@ class ImportStore:
             raise ImportFailed(_("the list was deleted during the import"))
 
     def _flush_sqlite(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:
-        """New contacts, their memberships and consent rows; what stays staged is the addresses the store had."""
+        """New contacts, their memberships and consent rows; the staged rows it did not add (the addresses
+        the store had) go to the table `_LEFT`."""
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
         ((before,),) = self._run("SELECT coalesce(max(id), 0) FROM contact")
         added = self._run(
@@ -623,7 +625,13 @@ class ImportStore:
         if added and self.index_now:
             index_contacts(self.session, [i for (i,) in self._run("SELECT id FROM contact WHERE id > ?", [before])])
         if added < self._staged:
-            self._run(f"DELETE FROM {_STAGE} WHERE email_key IN (SELECT email_key FROM contact WHERE id > ?)", [before])
+            # the staged rows in key order probe the address index page after page (cheaper than deleting
+            # the added ones by a list of the new contacts' keys)
+            self._run(
+                f"INSERT INTO {_LEFT} SELECT * FROM {_STAGE} s "
+                "WHERE (SELECT c.id FROM contact c WHERE c.email_key = s.email_key) <= ?",
+                [before],
+            )
         return int(added)
 
     def _flush_postgresql(self, list_id: int, source: str, import_id: int | None, now: datetime) -> int:

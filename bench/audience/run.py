@@ -148,6 +148,8 @@ def schema_floor(backend: str, url: str) -> float:
     return time.perf_counter() - start
 
 
+# the command's own last line: its time from its start to the report written, and rows read per second
+THROUGHPUT = re.compile(r"^(?P<rows>[\d,]+) rows in (?P<seconds>[\d.]+) s \((?P<rate>[\d,]+) rows/s\)$", re.M)
 REPORT = re.compile(
     r"rows read (?P<rows>\d+), added (?P<added>\d+), updated (?P<updated>\d+), duplicates in file "
     r"(?P<duplicates>\d+), invalid (?P<invalid>\d+), already suppressed (?P<suppressed>\d+)"
@@ -169,12 +171,14 @@ def cli_import(url: str, csv_path: Path, workdir: Path) -> dict:
     if out.returncode != 0:
         raise RuntimeError(out.stdout + out.stderr)
     report = REPORT.search(out.stdout)
+    printed = THROUGHPUT.search(out.stdout)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
-    assert report and rss, out.stdout + out.stderr
+    assert report and printed and rss, out.stdout + out.stderr
     with open(rejects, encoding="utf-8") as f:
         rejected = sum(1 for _ in csv.reader(f)) - 1
     return {"seconds": seconds, "rss_mb": int(rss.group(1)) // 1024, "rejects_file": rejected,
             "cpu": _cpu(out.stderr) + (server.seconds if server else 0.0),
+            "printed_s": float(printed["seconds"]), "printed_rate": int(printed["rate"].replace(",", "")),
             **{k: int(v) for k, v in report.groupdict().items()}}  # fmt: skip
 
 
@@ -316,8 +320,8 @@ def main() -> None:
         "in the same round. CPU: user + system of the client and, on PostgreSQL, of the database's backends. "
         f"Medians of {a.repeat} round(s); counts: the report and rejects file against the generator's.\n"
     )
-    print("| backend | step | wall | CPU | floor wall / CPU | ratio wall / CPU | peak RSS | counts |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| backend | step | wall | CPU | floor wall / CPU | ratio wall / CPU | peak RSS | counts | the CLI printed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for backend, rs in rounds.items():
         fw, fc = _median([r["floor"] for r in rs]), _median([r["floor_cpu"] for r in rs])
         for step, label in (("import", "`bulkmail import`"), ("api", "API upload")):
@@ -326,9 +330,16 @@ def main() -> None:
             w, c = _median([r[step]["seconds"] for r in rs]), _median([r[step]["cpu"] for r in rs])
             rss = max(r[step]["rss_mb"] for r in rs)
             bad = [m for r in rs for m in r["mismatches" if step == "import" else "api_mismatches"]]
+            printed = "—"
+            if step == "import":
+                # the CLI times itself from its process's start to its report: what it prints is the wall time less
+                # the exec of /usr/bin/time and the process's exit
+                ps = _median([r[step]["printed_s"] for r in rs])
+                rate = _median([r[step]["printed_rate"] for r in rs])
+                printed = f"{ps:.1f} s, {rate:,.0f} rows/s (wall − printed {w - ps:.1f} s)"
             print(
-                f"| {backend} | {label} | {w:.1f} s | {c:.1f} s | {fw:.2f} s / {fc:.2f} s | {w / fw:.1f}× / {c / fc:.1f}× "
-                f"| {rss} MB | {'match' if not bad else '; '.join(bad)} |"
+                f"| {backend} | {label} | {w:.1f} s | {c:.1f} s | {fw:.2f} s / {fc:.2f} s | {w / fw:.1f}× / {c / max(fc, 0.01):.1f}× "
+                f"| {rss} MB | {'match' if not bad else '; '.join(bad)} | {printed} |"
             )
     if a.schema_floor:
         print(
