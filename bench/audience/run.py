@@ -148,6 +148,8 @@ def schema_floor(backend: str, url: str) -> float:
     return time.perf_counter() - start
 
 
+# the command's own last line: its time from its start to the report written, and rows read per second
+THROUGHPUT = re.compile(r"^(?P<rows>[\d,]+) rows in (?P<seconds>[\d.]+) s \((?P<rate>[\d,]+) rows/s\)$", re.M)
 REPORT = re.compile(
     r"rows read (?P<rows>\d+), added (?P<added>\d+), updated (?P<updated>\d+), duplicates in file "
     r"(?P<duplicates>\d+), invalid (?P<invalid>\d+), already suppressed (?P<suppressed>\d+)"
@@ -158,23 +160,37 @@ def cli_import(url: str, csv_path: Path, workdir: Path) -> dict:
     """`bulkmail import` as a user runs it, in its own process; wall time and peak RSS from time -v."""
     bulkmail = Path(sys.executable).with_name("bulkmail")
     rejects = workdir / "rejects.csv"
-    env = {**os.environ, "BULKMAIL_DATABASE_URL": url, "BULKMAIL_UPLOAD_DIR": str(workdir / "uploads")}
+    env = {**os.environ, "BULKMAIL_DATABASE_URL": url, "BULKMAIL_UPLOAD_DIR": str(workdir / "uploads"),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip  # each line as printed, so its moment can be taken
     # the schema first, as `bulkmail serve` or `bulkmail db upgrade` leave it (the floor's table is made untimed too)
     subprocess.run([str(bulkmail), "db", "upgrade"], env=env, check=True, capture_output=True)
     cmd = ["/usr/bin/time", "-v", str(bulkmail), "import", str(csv_path), "--list", "big", "--rejects", str(rejects)]
-    with _server_cpu(url) as server:
+    reported = None  # when the CLI's time line arrived: the wait it describes, without the process's exit
+    with _server_cpu(url) as server, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if THROUGHPUT.match(line.rstrip("\n")):
+                reported = time.perf_counter() - start
+        process.wait()
         seconds = time.perf_counter() - start
-    if out.returncode != 0:
-        raise RuntimeError(out.stdout + out.stderr)
-    report = REPORT.search(out.stdout)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
-    assert report and rss, out.stdout + out.stderr
+        err.seek(0)
+        stdout, stderr = "".join(lines), err.read()
+    if process.returncode != 0:
+        raise RuntimeError(stdout + stderr)
+    report = REPORT.search(stdout)
+    printed = THROUGHPUT.search(stdout)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    assert report and rss, stdout + stderr  # (code from before the time line prints none)
     with open(rejects, encoding="utf-8") as f:
         rejected = sum(1 for _ in csv.reader(f)) - 1
     return {"seconds": seconds, "rss_mb": int(rss.group(1)) // 1024, "rejects_file": rejected,
-            "cpu": _cpu(out.stderr) + (server.seconds if server else 0.0),
+            "cpu": _cpu(stderr) + (server.seconds if server else 0.0), "reported_s": reported,
+            "printed_s": float(printed["seconds"]) if printed else None,
+            "printed_rate": int(printed["rate"].replace(",", "")) if printed else None,
             **{k: int(v) for k, v in report.groupdict().items()}}  # fmt: skip
 
 
@@ -316,8 +332,8 @@ def main() -> None:
         "in the same round. CPU: user + system of the client and, on PostgreSQL, of the database's backends. "
         f"Medians of {a.repeat} round(s); counts: the report and rejects file against the generator's.\n"
     )
-    print("| backend | step | wall | CPU | floor wall / CPU | ratio wall / CPU | peak RSS | counts |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| backend | step | wall | CPU | floor wall / CPU | ratio wall / CPU | peak RSS | counts | the CLI printed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for backend, rs in rounds.items():
         fw, fc = _median([r["floor"] for r in rs]), _median([r["floor_cpu"] for r in rs])
         for step, label in (("import", "`bulkmail import`"), ("api", "API upload")):
@@ -326,9 +342,17 @@ def main() -> None:
             w, c = _median([r[step]["seconds"] for r in rs]), _median([r[step]["cpu"] for r in rs])
             rss = max(r[step]["rss_mb"] for r in rs)
             bad = [m for r in rs for m in r["mismatches" if step == "import" else "api_mismatches"]]
+            printed = "—"
+            if step == "import" and rs[0][step]["printed_s"] is not None:
+                # the CLI times itself from its process's start to its report: what it prints should be the moment
+                # its line arrived here; the wall time adds the interpreter's exit
+                ps = _median([r[step]["printed_s"] for r in rs])
+                rate = _median([r[step]["printed_rate"] for r in rs])
+                seen = _median([r[step]["reported_s"] for r in rs])
+                printed = f"{ps:.1f} s, {rate:,.0f} rows/s (line read after {seen:.1f} s; {w - seen:.1f} s of exit)"
             print(
-                f"| {backend} | {label} | {w:.1f} s | {c:.1f} s | {fw:.2f} s / {fc:.2f} s | {w / fw:.1f}× / {c / fc:.1f}× "
-                f"| {rss} MB | {'match' if not bad else '; '.join(bad)} |"
+                f"| {backend} | {label} | {w:.1f} s | {c:.1f} s | {fw:.2f} s / {fc:.2f} s | {w / fw:.1f}× / {c / max(fc, 0.01):.1f}× "
+                f"| {rss} MB | {'match' if not bad else '; '.join(bad)} | {printed} |"
             )
     if a.schema_floor:
         print(

@@ -1,5 +1,6 @@
 """`bulkmail import`, `lists`, `audience` and `why`, run as a user would (through the Typer app)."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def test_import_lists_audience_why(run, tmp_path: Path) -> None:  # type: ignore
         "done: rows read 7, added 5, updated 0, duplicates in file 1, invalid 1, already suppressed 0" in result.output
     )
     assert 'line 6, column 1: "bob@@example.com" is not a valid address' in result.output
+    # the last line: the rows read, the command's time and their quotient
+    found = re.fullmatch(r"7 rows in ([\d.]+) s \(([\d,]+) rows/s\)", result.output.splitlines()[-1])
+    assert found, result.output
+    seconds, rate = float(found[1]), int(found[2].replace(",", ""))
+    assert seconds > 0 and abs(rate * seconds - 7) <= rate * 0.05 + 1  # seconds are rounded to 0.1
     assert (
         rejects.read_text().splitlines()[1]
         == 'plain.csv,6,1,bob@@example.com,"""bob@@example.com"" is not a valid address"'
