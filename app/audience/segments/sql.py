@@ -1,0 +1,252 @@
+"""A segment's tree compiled to one SQLAlchemy Core condition on the contact row.
+
+Only bound parameters carry what the expression says (values, list ids, a custom field's JSON
+path); the SQL text is built from this module's own words. Each condition is two-valued: a contact
+without a value is simply not `= 'DE'`, and so is in `not (country = 'DE')` and `country != 'DE'`.
+Custom field values are read from the contact's JSON attributes with the extraction of each
+database, and compared only when they are stored with the field's type, so a stray value of another
+type is "empty" on both databases alike."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Numeric, and_, case, cast, false, func, literal, not_, or_, select, true
+from sqlmodel import Session, col
+
+from app.audience.segments.fields import BUILTINS
+from app.audience.segments.parse import SegmentError
+from app.audience.segments.tree import Condition, Event, Group, Node, Not, Value
+from app.db import is_postgresql
+from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Suppression
+from app.models.states import BounceKind, MemberStatus, SuppressionReason
+from app.models.types import UTCDateTime
+
+Clause = ColumnElement[bool]
+# JSON types as each database names them, per custom field type
+_SQLITE_TYPES = {"text": ("text",), "choice": ("text",), "date": ("text",), "number": ("integer", "real")}
+_PG_TYPES = {"text": ("string",), "choice": ("string",), "date": ("string",), "number": ("number",)}
+
+
+@dataclass
+class Context:
+    """What compiling needs besides the tree: the database, the field types, the lists by name, now."""
+
+    postgresql: bool
+    kinds: dict[str, str]  # field name -> kind (built-ins and custom)
+    lists: dict[str, int]  # list name -> id
+    now: datetime
+    source: str = ""
+
+    @classmethod
+    def of(cls, session: Session, custom_kinds: dict[str, str], now: datetime, source: str = "") -> "Context":
+        lists = dict(session.execute(select(col(MailingList.name), col(MailingList.id))).tuples().all())
+        kinds = {**custom_kinds, **BUILTINS}
+        return cls(is_postgresql(session), kinds, {str(k): int(v) for k, v in lists.items()}, now, source)
+
+
+def compile_node(node: Node, ctx: Context) -> Clause:
+    if isinstance(node, Group):
+        parts = [compile_node(i, ctx) for i in node.items]
+        return and_(*parts) if node.op == "and" else or_(*parts)
+    if isinstance(node, Not):
+        return not_(compile_node(node.item, ctx))
+    if isinstance(node, Event):
+        return _event(node, ctx)
+    return _condition(node, ctx)
+
+
+def _since(ctx: Context, days: int) -> datetime:
+    return ctx.now - timedelta(days=days)
+
+
+def _event(node: Event, ctx: Context) -> Clause:
+    at: Any
+    if node.event == "received":  # a ledger row that went out (sent, or sent and bounced later)
+        at = col(Delivery.sent_at)
+        where = [col(Delivery.email_key) == Contact.email_key, at.is_not(None)]
+        campaign = col(Delivery.campaign_id)
+    elif node.event == "unsubscribed":  # from every list or from one
+        at = col(Suppression.created_at)
+        where = [col(Suppression.email_key) == Contact.email_key, col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED]
+        campaign = col(Suppression.campaign_id)
+    else:
+        at = col(Bounce.created_at)
+        kind = BounceKind.BOUNCE if node.event == "bounced" else BounceKind.COMPLAINT
+        where = [col(Bounce.email_key) == Contact.email_key, col(Bounce.kind) == kind]
+        campaign = col(Bounce.campaign_id)
+        if node.hard is not None:
+            where.append(col(Bounce.hard).is_(node.hard))
+        if node.reason is not None:
+            where.append(col(Bounce.reason) == node.reason)
+    if node.campaign is not None:
+        where.append(campaign == node.campaign)
+    if node.days is not None:
+        where.append(at >= literal(_since(ctx, node.days), UTCDateTime()))
+    return select(literal(1)).where(*where).correlate(Contact).exists()
+
+
+def _condition(node: Condition, ctx: Context) -> Clause:
+    kind = ctx.kinds[node.field]
+    if node.field == "list":
+        return _membership(node, _list_ids(node, ctx))
+    if node.field == "source":
+        return _with_op(node, lambda v: _member_where(col(ListMember.source) == v))
+    if node.field == "consent":
+        return _with_op(node, _consent)
+    if node.field == "created":
+        return _ordered(node, col(Contact.created_at), ctx, stamp=True)
+    if node.field in BUILTINS:
+        value = _domain(ctx) if node.field == "domain" else {
+            "address": col(Contact.email),
+            "first_name": col(Contact.first_name),
+            "last_name": col(Contact.last_name),
+            "language": col(Contact.language),
+        }[node.field]
+        return _typed(node, value, kind, ctx)
+    return _typed(node, _attribute(node.field, kind, ctx), kind, ctx)
+
+
+def _list_ids(node: Condition, ctx: Context) -> list[int]:
+    ids = []
+    for v in node.values:
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v not in ctx.lists.values():
+                raise SegmentError(ctx.source, node.offset, f"no list with id {v}")
+            ids.append(v)
+        elif str(v) in ctx.lists:
+            ids.append(ctx.lists[str(v)])
+        else:
+            raise SegmentError(ctx.source, node.offset, f"no list named '{v}'")
+    return ids
+
+
+def _member_where(*where: Any) -> Clause:
+    return select(literal(1)).where(col(ListMember.contact_id) == Contact.id, *where).correlate(Contact).exists()
+
+
+def _membership(node: Condition, ids: list[int]) -> Clause:
+    """Subscribed to one of the lists (an unconfirmed signup is not yet on it)."""
+    on = _member_where(col(ListMember.list_id).in_(ids), col(ListMember.status) == MemberStatus.SUBSCRIBED)
+    return not_(on) if node.op in ("!=", "not in") else on
+
+
+def _consent(state: Value) -> Clause:
+    if state == "unconfirmed":
+        return _member_where(col(ListMember.status) == MemberStatus.UNCONFIRMED)
+    unsubscribed = (
+        select(literal(1))
+        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED)
+        .correlate(Contact)
+        .exists()
+    )
+    if state == "unsubscribed":
+        return unsubscribed
+    return and_(_member_where(col(ListMember.status) == MemberStatus.SUBSCRIBED), not_(unsubscribed))
+
+
+def _with_op(node: Condition, one: Any) -> Clause:
+    """= / != / in / not in, for conditions made per value."""
+    clause = or_(*[one(v) for v in node.values])
+    return not_(clause) if node.op in ("!=", "not in") else clause
+
+
+def _domain(ctx: Context) -> Any:
+    email = col(Contact.email)
+    if ctx.postgresql:
+        return func.split_part(email, "@", -1)
+    return func.substr(email, func.instr(email, "@") + 1)
+
+
+def _attribute(name: str, kind: str, ctx: Context) -> Any:
+    """The custom field's value when stored with its type, else NULL."""
+    attributes = col(Contact.attributes)
+    if ctx.postgresql:
+        element = attributes.op("->")(name)
+        raw = attributes.op("->>")(name)
+        typeof = func.json_typeof(element)
+        if kind == "boolean":
+            return case((typeof == "boolean", raw == "true"))
+        if kind == "number":
+            return case((typeof == "number", cast(raw, Numeric)))
+        return case((typeof == "string", raw))
+    path = '$."' + name + '"'  # a field name is letters, digits and _ (app.audience.fields.NAME)
+    typeof = func.json_type(attributes, path)
+    if kind == "boolean":
+        return case((typeof == "true", true()), (typeof == "false", false()))
+    return case((typeof.in_(_SQLITE_TYPES[kind]), func.json_extract(attributes, path)))
+
+
+def _typed(node: Condition, value: Any, kind: str, ctx: Context) -> Clause:
+    present = value.is_not(None)
+    if kind == "text" or kind == "choice":
+        present = and_(present, value != "")
+    op = node.op
+    if op == "is empty":
+        return not_(present)
+    if op == "is not empty":
+        return present
+    if kind in ("number", "date"):
+        if op in ("!=", "not in"):  # the negation of = / in: a contact without a value is in it
+            positive = Condition(node.field, "=" if op == "!=" else "in", node.values, node.offset)
+            return not_(and_(present, _ordered(positive, value, ctx, stamp=False)))
+        return and_(present, _ordered(node, value, ctx, stamp=False))
+    if op == "contains":
+        text = str(node.values[0])
+        found = func.strpos(value, text) if ctx.postgresql else func.instr(value, text)
+        return and_(present, found > 0)
+    if kind == "boolean":
+        is_true = value.is_(True) if not ctx.postgresql else value
+        wanted = bool(node.values[0])
+        clause = and_(present, is_true if wanted else not_(is_true))
+        return not_(clause) if op == "!=" else clause
+    values = [_text(v) for v in node.values]
+    clause = and_(present, value.in_(values) if len(values) > 1 else value == values[0])
+    return not_(clause) if op in ("!=", "not in") else clause
+
+
+def _text(v: Value) -> str:
+    return v if isinstance(v, str) else str(v)
+
+
+def _ordered(node: Condition, value: Any, ctx: Context, stamp: bool) -> Clause:
+    """Comparisons of numbers and dates; a date compares by day (a timestamp: from its midnight UTC)."""
+    op = node.op
+    if op == "within":
+        days = int(node.values[0])  # type: ignore[arg-type]
+        low: Any = _since(ctx, days) if stamp else (ctx.now.date() - timedelta(days=days)).isoformat()
+        high: Any = ctx.now if stamp else ctx.now.date().isoformat()
+        return and_(value >= _bound(low, stamp), value <= _bound(high, stamp))
+    if op in ("in", "not in"):
+        clause = or_(*[value == _number(v) for v in node.values])  # one bound value each: 10 and 55.5 keep their types
+        return not_(clause) if op == "not in" else clause
+    v = node.values[0]
+    if isinstance(v, date):
+        if stamp:  # a day is [midnight, next midnight)
+            start = datetime.combine(v, time(), timezone.utc)
+            end = start + timedelta(days=1)
+            day = {"=": and_(value >= _bound(start, True), value < _bound(end, True))}
+            bounds = {"<": value < _bound(start, True), "<=": value < _bound(end, True)}
+            bounds |= {">": value >= _bound(end, True), ">=": value >= _bound(start, True)}
+            if op == "!=":
+                return not_(day["="])
+            return day.get(op, bounds.get(op, true()))
+        v = v.isoformat()
+    else:
+        v = _number(v)
+    return {
+        "=": value == v,
+        "!=": value != v,
+        "<": value < v,
+        "<=": value <= v,
+        ">": value > v,
+        ">=": value >= v,
+    }[op]
+
+
+def _bound(value: Any, stamp: bool) -> Any:
+    return literal(value, UTCDateTime()) if stamp else literal(value)
+
+
+def _number(v: Value) -> Any:
+    return v if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
