@@ -134,7 +134,9 @@ class _Parser:
             raise self.fail("a condition such as country = 'DE'")
         node = self.expression()
         if self.token.kind != "end":
-            raise self.fail("and, or, or the end of the expression" + (" (no '(' opened it)" if self.token.text == ")" else ""))
+            if self.token.text == ")":
+                raise SegmentError(self.source, self.token.offset, "found ')' where no '(' opened it")
+            raise self.fail("and, or, or the end of the expression")
         return node
 
     def expression(self) -> Node:

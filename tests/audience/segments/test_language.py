@@ -112,7 +112,7 @@ ERRORS: list[tuple[str, int, int, str]] = [
     ("country = 'DE' and", 1, 19, "expected a field, list, consent or an event"),
     ("country = 'DE' and and", 1, 20, "expected a field"),
     ("country = 'DE' or (score > 1", 1, 29, "expected ')' to close the '(' at column 19"),
-    ("country = 'DE')", 1, 15, "expected and, or, or the end of the expression, found ')' (no '(' opened it)"),
+    ("country = 'DE')", 1, 15, "found ')' where no '(' opened it"),
     ("country = 'DE' vip = true", 1, 16, "expected and, or, or the end of the expression, found 'vip'"),
     ("colour = 'red'", 1, 1, "no field named 'colour'"),
     ("score > 'ten'", 1, 9, "expected a number"),
