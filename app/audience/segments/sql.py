@@ -60,21 +60,33 @@ def _since(ctx: Context, days: int) -> datetime:
     return ctx.now - timedelta(days=days)
 
 
-def _event(node: Event, ctx: Context) -> Clause:
+@dataclass(frozen=True)
+class EventRows:
+    """The rows of a contact's history an event condition asks about: in `model`, those with `key`
+    equal to the contact's email_key and every `where`; `at` is when each happened."""
+
+    model: Any
+    key: Any
     at: Any
+    where: list[Any]
+
+
+def event_rows(node: Event, ctx: Context) -> EventRows:
     if node.event == "received":  # a ledger row that went out (sent, or sent and bounced later)
-        at = col(Delivery.sent_at)
-        where = [col(Delivery.email_key) == Contact.email_key, at.is_not(None)]
-        campaign = col(Delivery.campaign_id)
+        model, key, at, campaign = Delivery, col(Delivery.email_key), col(Delivery.sent_at), col(Delivery.campaign_id)
+        where = [at.is_not(None)]
     elif node.event == "unsubscribed":  # from every list or from one
-        at = col(Suppression.created_at)
-        where = [col(Suppression.email_key) == Contact.email_key, col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED]
-        campaign = col(Suppression.campaign_id)
+        model, key, at, campaign = (
+            Suppression,
+            col(Suppression.email_key),
+            col(Suppression.created_at),
+            col(Suppression.campaign_id),
+        )
+        where = [col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED]
     else:
-        at = col(Bounce.created_at)
+        model, key, at, campaign = Bounce, col(Bounce.email_key), col(Bounce.created_at), col(Bounce.campaign_id)
         kind = BounceKind.BOUNCE if node.event == "bounced" else BounceKind.COMPLAINT
-        where = [col(Bounce.email_key) == Contact.email_key, col(Bounce.kind) == kind]
-        campaign = col(Bounce.campaign_id)
+        where = [col(Bounce.kind) == kind]
         if node.hard is not None:
             where.append(col(Bounce.hard).is_(node.hard))
         if node.reason is not None:
@@ -83,7 +95,12 @@ def _event(node: Event, ctx: Context) -> Clause:
         where.append(campaign == node.campaign)
     if node.days is not None:
         where.append(at >= literal(_since(ctx, node.days), UTCDateTime()))
-    return select(literal(1)).where(*where).correlate(Contact).exists()
+    return EventRows(model, key, at, where)
+
+
+def _event(node: Event, ctx: Context) -> Clause:
+    rows = event_rows(node, ctx)
+    return select(literal(1)).where(rows.key == Contact.email_key, *rows.where).correlate(Contact).exists()
 
 
 def _condition(node: Condition, ctx: Context) -> Clause:

@@ -127,6 +127,11 @@ def segments_page(session: Session, limit: int, cursor: str | None) -> tuple[lis
     return fetch(session, by_name(cursor), limit, key=lambda s: (s.name, s.id))
 
 
+def all_segments(session: Session) -> Sequence[Segment]:
+    """Every segment by name, for a chooser (segments are few; contacts are not)."""
+    return session.execute(select(Segment).order_by(col(Segment.name))).scalars().all()
+
+
 def named(session: Session, ids: Sequence[int]) -> list[Segment]:
     """The segments of these ids, in the order given; raises UnknownSegment naming the missing ones."""
     ids = list(dict.fromkeys(ids))

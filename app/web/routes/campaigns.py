@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.audience import queries as audience_queries
+from app.audience.segments import store as segment_store
 from app.deliverability.preflight.service import campaign_preflight, kept_preflight
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
@@ -80,7 +81,8 @@ def _from_form(
         f: text(form, f) if f not in ("html_template", "text_template") else (form.get(f) or "") for f in FIELDS
     }
     values["reply_to"] = values["reply_to"] or None
-    values["list_ids"] = ints(form, "list_ids")
+    for name in service.AUDIENCE_FIELDS:
+        values[name] = ints(form, name)
     values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
     values["relay_ids"] = ints(form, "relay_ids")
     values["headers"] = typed_headers(form, errors)
@@ -118,6 +120,7 @@ def _compose_page(
     shown = FormState(form.errors, {**form.values, "headers": headers_text(form.values.get("headers") or {})},
                       form.status_code)  # fmt: skip
     ctx = {"lists": lists, "campaign": campaign, "identities": senders, "relays": relays.all_relays(session)}
+    ctx["segments"] = segment_store.all_segments(session)
     return render_form(request, "compose.html", ctx, shown)
 
 
@@ -165,14 +168,16 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     values, checked, errors = await run_in_threadpool(_from_form, form, session, render_limits(settings))
     campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     try:
-        service.check_editable(campaign, set(values["list_ids"]) != set(campaign.list_ids))
+        service.check_editable(
+            campaign, any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS)
+        )
     except service.CampaignStateError as exc:
         errors.add("name", str(exc))
     except service.CampaignInvalid as exc:
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers"):
+    for key in (*FIELDS, *service.AUDIENCE_FIELDS, "send_at", "identity_id", "relay_ids", "headers"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
