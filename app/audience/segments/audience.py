@@ -154,12 +154,18 @@ def _counts(session: Session, audience: Audience, parts: _Parts) -> dict[str, An
     # an exclusion's count: the candidates it takes out that nothing before it took out
     kept = [r for r in rows if str(r[0]) in (EXCLUDED_LIST, EXCLUDED_SEGMENT)]
     per_exclusion = [sum(int(r[base + i] or 0) for r in kept) for i in range(len(exclusions))]
-    labels = [f"list {name}" for _, name, _ in parts.excluded_lists] + [f"segment {s.name}" for s, _ in parts.excluded_segments]
+    labels = [f"list {name}" for _, name, _ in parts.excluded_lists] + [
+        f"segment {s.name}" for s, _ in parts.excluded_segments
+    ]
     unique = sum(by_reason.values())
     sources = {names[i]: int(per_list.get(i, 0)) for i in audience.list_ids}
     segments = {s.name: n for (s, _), n in zip(parts.segments, per_segment, strict=True)}
     candidates = sum(sources.values()) + sum(segments.values())
-    left = _left_by_list(session, audience.list_ids) if audience.list_ids and _left_lists(session, audience.list_ids) else {}
+    left = (
+        _left_by_list(session, audience.list_ids)
+        if audience.list_ids and _left_lists(session, audience.list_ids)
+        else {}
+    )
     reasons = (*EXCLUSION_REASONS, EXCLUDED_LIST, EXCLUDED_SEGMENT)
     return {
         "sources": sources,
@@ -212,5 +218,7 @@ def freeze(
     if is_postgresql(session):
         _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
     else:
-        session.execute(sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY))
+        session.execute(
+            sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
+        )
     return counts

@@ -50,7 +50,7 @@ class _Explainer:
             return not result, why
         if isinstance(node, Group):
             results = [self.node(i) for i in node.items]
-            deciding = True if node.op == "or" else False  # the value that settles an or / an and
+            deciding = node.op == "or"  # the value that settles an or / an and
             settled = [why for r, why in results if r == deciding]
             if settled:
                 return deciding, settled[0]
@@ -71,7 +71,9 @@ class _Explainer:
             shown = ", ".join(sorted(quote(s) for s in sources))
             return f"its sources are {shown}" if shown else "it came through no list"
         if node.field == "consent":
-            states = [s for s in ("subscribed", "unconfirmed", "unsubscribed") if self.holds(Condition("consent", "=", (s,)))]
+            states = [
+                s for s in ("subscribed", "unconfirmed", "unsubscribed") if self.holds(Condition("consent", "=", (s,)))
+            ]
             return "it is " + (" and ".join(states) if states else "on no list")
         value: Any
         if node.field == "created":
@@ -98,10 +100,7 @@ class _Explainer:
     def event(self, node: Event) -> str:
         rows = event_rows(node, self.ctx)
         row = self.session.execute(
-            select(rows.model)
-            .where(rows.key == self.contact.email_key, *rows.where)
-            .order_by(rows.at.desc())
-            .limit(1)
+            select(rows.model).where(rows.key == self.contact.email_key, *rows.where).order_by(rows.at.desc()).limit(1)
         ).scalar_one_or_none()
         if row is None:
             return "no such event"
@@ -158,7 +157,9 @@ def why_in(session: Session, address: str, audience: Audience, settings: Setting
         came = by_lists.detail.removeprefix("included: ")
     else:
         suppression = (
-            session.execute(select(Suppression).where(col(Suppression.email_key) == key, every_list())).scalars().first()
+            session.execute(select(Suppression).where(col(Suppression.email_key) == key, every_list()))
+            .scalars()
+            .first()
         )
         if suppression is not None:
             return _verdict(address, key, False, suppression.reason, _suppression_detail(suppression), memberships)
@@ -167,12 +168,16 @@ def why_in(session: Session, address: str, audience: Audience, settings: Setting
         if ids:
             return _verdict(address, key, False, "bounced", _bounce_detail(session, ids, policy), memberships)
     if audience.exclude_list_ids:
-        on = session.execute(
-            select(col(MailingList.name))
-            .join(ListMember, col(ListMember.list_id) == MailingList.id)
-            .where(col(ListMember.contact_id) == contact.id, col(ListMember.list_id).in_(audience.exclude_list_ids))
-            .order_by(col(MailingList.name))
-        ).scalars().first()
+        on = (
+            session.execute(
+                select(col(MailingList.name))
+                .join(ListMember, col(ListMember.list_id) == MailingList.id)
+                .where(col(ListMember.contact_id) == contact.id, col(ListMember.list_id).in_(audience.exclude_list_ids))
+                .order_by(col(MailingList.name))
+            )
+            .scalars()
+            .first()
+        )
         if on is not None:
             return _verdict(address, key, False, EXCLUDED_LIST, f"excluded: on the excluded list '{on}'", memberships)
     for segment in named(session, audience.exclude_segment_ids):

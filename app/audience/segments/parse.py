@@ -14,7 +14,7 @@ Words are case-insensitive; values are compared as typed. Every error names the 
 offset where it is and what was expected there."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -145,11 +145,11 @@ class _Parser:
     def term(self) -> Node:
         return self._chain("and", self.factor)
 
-    def _chain(self, op: str, part: "type[object] | object") -> Node:
+    def _chain(self, op: str, part: Callable[[], Node]) -> Node:
         start = self.token.offset
-        items = [part()]  # type: ignore[operator]
+        items = [part()]
         while self.word(op):
-            items.append(part())  # type: ignore[operator]
+            items.append(part())
         return items[0] if len(items) == 1 else Group(op, tuple(items), start)
 
     def factor(self) -> Node:
@@ -179,14 +179,18 @@ class _Parser:
             raise self.fail("a field, list, consent or an event (received, bounced, complained, unsubscribed)")
         if name in TRACKED_EVENTS:
             raise SegmentError(
-                self.source, token.offset, f"'{name}' needs engagement tracking, which this installation does not record yet"
+                self.source,
+                token.offset,
+                f"'{name}' needs engagement tracking, which this installation does not record yet",
             )
         self.i += 1
         if name in EVENTS:
             return self.event(name, token.offset)
         info = self.fields.get(name)
         if info is None:
-            raise SegmentError(self.source, token.offset, f"no field named '{token.text}' (known: {', '.join(self.fields)})")
+            raise SegmentError(
+                self.source, token.offset, f"no field named '{token.text}' (known: {', '.join(self.fields)})"
+            )
         return self.field_condition(info, token.offset)
 
     def event(self, name: str, offset: int) -> Event:
@@ -288,7 +292,9 @@ class _Parser:
         if kind == "choice":
             match = next((c for c in info.choices if c.lower() == text.lower()), None)
             if match is None:
-                raise self.fail(f"one of the options of {info.name}: " + ", ".join(f"'{c}'" for c in info.choices), token)
+                raise self.fail(
+                    f"one of the options of {info.name}: " + ", ".join(f"'{c}'" for c in info.choices), token
+                )
             return match
         return text
 

@@ -8,7 +8,7 @@ database, and compared only when they are stored with the field's type, so a str
 type is "empty" on both databases alike."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, and_, case, cast, false, func, literal, not_, or_, select, true
@@ -72,6 +72,10 @@ class EventRows:
 
 
 def event_rows(node: Event, ctx: Context) -> EventRows:
+    model: Any
+    key: Any
+    campaign: Any
+    where: list[Any]
     if node.event == "received":  # a ledger row that went out (sent, or sent and bounced later)
         model, key, at, campaign = Delivery, col(Delivery.email_key), col(Delivery.sent_at), col(Delivery.campaign_id)
         where = [at.is_not(None)]
@@ -114,12 +118,16 @@ def _condition(node: Condition, ctx: Context) -> Clause:
     if node.field == "created":
         return _ordered(node, col(Contact.created_at), ctx, stamp=True)
     if node.field in BUILTINS:
-        value = _domain(ctx) if node.field == "domain" else {
-            "address": col(Contact.email),
-            "first_name": col(Contact.first_name),
-            "last_name": col(Contact.last_name),
-            "language": col(Contact.language),
-        }[node.field]
+        value = (
+            _domain(ctx)
+            if node.field == "domain"
+            else {
+                "address": col(Contact.email),
+                "first_name": col(Contact.first_name),
+                "last_name": col(Contact.last_name),
+                "language": col(Contact.language),
+            }[node.field]
+        )
         return _typed(node, value, kind, ctx)
     return _typed(node, _attribute(node.field, kind, ctx), kind, ctx)
 
@@ -153,7 +161,9 @@ def _consent(state: Value) -> Clause:
         return _member_where(col(ListMember.status) == MemberStatus.UNCONFIRMED)
     unsubscribed = (
         select(literal(1))
-        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED)
+        .where(
+            col(Suppression.email_key) == Contact.email_key, col(Suppression.reason) == SuppressionReason.UNSUBSCRIBED
+        )
         .correlate(Contact)
         .exists()
     )
@@ -240,7 +250,7 @@ def _ordered(node: Condition, value: Any, ctx: Context, stamp: bool) -> Clause:
     v = node.values[0]
     if isinstance(v, date):
         if stamp:  # a day is [midnight, next midnight)
-            start = datetime.combine(v, time(), timezone.utc)
+            start = datetime.combine(v, time(), UTC)
             end = start + timedelta(days=1)
             day = {"=": and_(value >= _bound(start, True), value < _bound(end, True))}
             bounds = {"<": value < _bound(start, True), "<=": value < _bound(end, True)}

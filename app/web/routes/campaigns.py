@@ -119,8 +119,8 @@ def _compose_page(
     senders = [(i.id, i.name) for i in identities.all_identities(session)]
     shown = FormState(form.errors, {**form.values, "headers": headers_text(form.values.get("headers") or {})},
                       form.status_code)  # fmt: skip
-    ctx = {"lists": lists, "campaign": campaign, "identities": senders, "relays": relays.all_relays(session)}
-    ctx["segments"] = segment_store.all_segments(session)
+    ctx: dict[str, Any] = {"lists": lists, "campaign": campaign, "identities": senders}
+    ctx |= {"relays": relays.all_relays(session), "segments": segment_store.all_segments(session)}
     return render_form(request, "compose.html", ctx, shown)
 
 

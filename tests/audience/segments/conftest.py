@@ -1,7 +1,7 @@
 """A small world of contacts for the segment tests: fields, lists, consent and history."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -39,7 +39,7 @@ def world(session: Session) -> World:
     news, offers = MailingList(name="News"), MailingList(name="Offers")
     session.add_all([news, offers])
     session.flush()
-    t = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    t = datetime(2026, 1, 10, 12, tzinfo=UTC)
     ann = _contact(session, "ann@example.de", t, country="DE", score=10, vip=True, birthday="1990-05-01", plan="Gold")
     ann.first_name = "Ann"
     bob = _contact(session, "bob@example.at", t + timedelta(days=150), country="AT", score=55.5, vip=False)
@@ -54,7 +54,9 @@ def world(session: Session) -> World:
         (obr, [news.id], "unconfirmed"),
     ):
         for list_id in lists:
-            session.add(ListMember(list_id=list_id, contact_id=c.id, source="csv" if c is ann else "api", status=status))
+            session.add(
+                ListMember(list_id=list_id, contact_id=c.id, source="csv" if c is ann else "api", status=status)
+            )
     campaign = Campaign(name="c", from_address="a@b.test", subject="s", state="completed")
     session.add(campaign)
     session.flush()

@@ -75,7 +75,10 @@ def test_why_names_the_condition(session: Session, settings: Settings, world: Wo
     assert cy.detail.endswith(f" on campaign {world.campaign}")
     ann = why_in(session, "ann@example.de", audience, settings, NOW)
     assert ann.included
-    assert ann.detail == "included: in segment 'Germans': country = 'DE' is true, it is 'DE'; bounced hard is false, no such event"
+    assert (
+        ann.detail
+        == "included: in segment 'Germans': country = 'DE' is true, it is 'DE'; bounced hard is false, no such event"
+    )
     excluded = why_in(session, "bob@example.at", Audience([world.news], [], [], [hard.id or 0]), settings, NOW)
     assert excluded.reason == "bounced"  # the bounce policy speaks first, as in a send to lists
     bounced = why_in(session, "bob@example.at", Audience([], [hard.id or 0], [], []), settings, NOW)

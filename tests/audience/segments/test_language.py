@@ -133,7 +133,7 @@ ERRORS: list[tuple[str, int, int, str]] = [
     ("country = 'DE' ; DROP TABLE contact", 1, 16, "unexpected character ';'"),
     ("country = 'DE' -- comment", 1, 16, "unexpected character '-'"),
     ("country = 'DE' /* x */", 1, 16, "unexpected character '/'"),
-    ("country = \"DE\"", 1, 11, "unexpected character '\"'"),
+    ('country = "DE"', 1, 11, "unexpected character '\"'"),
     ("country in 'DE'", 1, 12, "expected '(' and a list of values after in"),
     ("country in ('DE' 'AT')", 1, 18, "expected ',' or ')'"),
     ("country not 'DE'", 1, 13, "expected 'in' after 'not'"),
@@ -154,7 +154,11 @@ def test_every_error_names_its_position(session: Session, world: World) -> None:
         except SegmentProblem as exc:
             assert exc.field == "expression" and exc.position is not None
             got = (exc.position["line"], exc.position["column"])
-            if got != (line, column) or message not in exc.message or not exc.message.startswith(f"line {line}, column {column}: "):
+            if (
+                got != (line, column)
+                or message not in exc.message
+                or not exc.message.startswith(f"line {line}, column {column}: ")
+            ):
                 wrong.append((expression, got, exc.message))
         else:
             wrong.append((expression, None, "no error"))
@@ -165,5 +169,7 @@ def test_every_error_names_its_position(session: Session, world: World) -> None:
 def test_unknown_words_list_the_known_fields(session: Session, world: World, backend_only: bool) -> None:
     with pytest.raises(SegmentProblem) as err:
         preview(session, "colour = 'red'", NOW)
-    assert "known: address, domain, first_name, last_name, language, created, source, list, consent" in err.value.message
+    assert (
+        "known: address, domain, first_name, last_name, language, created, source, list, consent" in err.value.message
+    )
     assert "birthday, country, plan, score, vip" in err.value.message
