@@ -228,8 +228,9 @@ def audience_command(
     typer.echo(f"- duplicates    {counts['duplicates']:>10}")
     for reason, n in counts["excluded"].items():
         typer.echo(f"- {reason_label(reason):<28} {n:>10}")
-    for name, n in counts.get("excluded_by", {}).items():
-        typer.echo(f"    {name:<28} {n:>10}")
+    for kind in ("list", "segment"):
+        for name, n in counts.get(f"excluded_by_{kind}", {}).items():
+            typer.echo(f"    {kind} {name:<23} {n:>10}")
     typer.echo(f"= included      {counts['included']:>10}")
 
 

@@ -140,10 +140,13 @@ class AudienceCounts(BaseModel):
     unsubscribed_by_list: dict[str, int] = Field(
         default_factory=dict, description="per chosen list: its members that unsubscribed from that list"
     )
-    excluded_by: dict[str, int] = Field(
+    excluded_by_list: dict[str, int] = Field(
         default_factory=dict,
-        description="per excluded list or segment ('list NAME', 'segment NAME'): the candidates it leaves out "
-        "that nothing before it did (excluded_list, excluded_segment in `excluded`)",
+        description="per excluded list: the candidates it leaves out that no suppression or the bounce policy did "
+        "(a contact on two excluded lists, or also in an excluded segment, counts in each)",
+    )
+    excluded_by_segment: dict[str, int] = Field(
+        default_factory=dict, description="per excluded segment: the same, for the contacts of that segment"
     )
     included: int
     needs_smtputf8: int = Field(

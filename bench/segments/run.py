@@ -53,8 +53,12 @@ def main() -> None:
             rows.append((backend, r))
     date = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip()
     print(f"\nMeasured {date}; command: `.venv/bin/python -m bench.segments.run --contacts {a.contacts}`\n")
-    print(f"Segment: `{SEGMENT}`. Wall / CPU seconds (CPU: the Python process on SQLite, the session's backend on PostgreSQL).\n")
-    print("| backend | contacts / ledger rows / bounces | floor: hand-written SQL count (3 runs) | segment count (3 runs) | ratio (best) | audience counts | launch (freeze) | matches / included |")
+    print(
+        f"Segment: `{SEGMENT}`. Wall / CPU seconds (CPU: the Python process on SQLite, the session's backend on PostgreSQL).\n"
+    )
+    print(
+        "| backend | contacts / ledger rows / bounces | floor: hand-written SQL count (3 runs) | segment count (3 runs) | ratio (best) | audience counts | launch (freeze) | matches / included |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for backend, r in rows:
         s = r["sizes"]

@@ -78,7 +78,10 @@ def build(session: Session, contacts: int) -> None:
     rng = random.Random(5)
     emails = addresses(contacts)
     for start in range(0, contacts, 50_000):
-        rows = [ContactRow(e, e.lower(), attributes=_attributes(rng, start + n)) for n, e in enumerate(emails[start : start + 50_000])]
+        rows = [
+            ContactRow(e, e.lower(), attributes=_attributes(rng, start + n))
+            for n, e in enumerate(emails[start : start + 50_000])
+        ]
         insert_contacts(session, rows, now)
         session.commit()
     del emails
@@ -90,21 +93,29 @@ def build(session: Session, contacts: int) -> None:
         rows = select(literal(ml.id), Contact.id, literal("csv"), stamp).where(_id() * factor % 100 < share)
         session.execute(insert(ListMember).from_select(["list_id", "contact_id", "source", "added_at"], rows))
     session.commit()
-    past = [Campaign(name=f"past {k}", from_address="news@example.test", subject="Past", state="completed") for k in range(CAMPAIGNS)]
+    past = [
+        Campaign(name=f"past {k}", from_address="news@example.test", subject="Past", state="completed")
+        for k in range(CAMPAIGNS)
+    ]
     session.add_all(past)
     session.commit()
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "sent_at"]
     for k, campaign in enumerate(past):  # each to a different half of the contacts
         sent = literal(now - timedelta(days=15 * (k + 1)), UTCDateTime())
-        rows = select(literal(campaign.id), Contact.id, Contact.email, Contact.email_key, literal("sent"), literal(1), sent).where(
-            (_id() * (k * 2 + 3) + k) % 100 < 50
-        )
+        rows = select(
+            literal(campaign.id), Contact.id, Contact.email, Contact.email_key, literal("sent"), literal(1), sent
+        ).where((_id() * (k * 2 + 3) + k) % 100 < 50)
         session.execute(insert(Delivery).from_select(columns, rows))
         session.commit()
     bucket = _id() * 37 % 1000
     bounce_columns = ["kind", "reason", "hard", "email", "email_key", "status", "reply_code", "diagnostic",
                       "remote_mta", "attribution", "source", "evidence", "original_headers", "campaign_id", "created_at"]  # fmt: skip
-    for low, high, hard, days, k in [(0, 30, True, 20, 8), (30, 50, True, 200, 1), (50, 150, False, 40, 7), (150, 200, False, 120, 3)]:
+    for low, high, hard, days, k in [
+        (0, 30, True, 20, 8),
+        (30, 50, True, 200, 1),
+        (50, 150, False, 40, 7),
+        (150, 200, False, 120, 3),
+    ]:
         rows = select(
             literal("bounce"), literal("user_unknown" if hard else "mailbox_full"), literal(hard), Contact.email,
             Contact.email_key, literal("5.1.1" if hard else "4.2.2"), literal("550" if hard else "452"), literal(""),
@@ -134,7 +145,10 @@ def measure(url: str, contacts: int) -> dict[str, Any]:
         start = time.perf_counter()
         build(session, contacts)
         result: dict[str, Any] = {"build_s": time.perf_counter() - start, "postgresql": is_postgresql(session)}
-        sizes = {t: session.execute(select(func.count()).select_from(m)).scalar_one() for t, m in [("contacts", Contact), ("deliveries", Delivery), ("bounces", Bounce)]}
+        sizes = {
+            t: session.execute(select(func.count()).select_from(m)).scalar_one()
+            for t, m in [("contacts", Contact), ("deliveries", Delivery), ("bounces", Bounce)]
+        }
         segment = store.create(session, "Germans who score", SEGMENT)
         session.commit()
         segment_id = segment.id or 0
@@ -154,7 +168,9 @@ def measure(url: str, contacts: int) -> dict[str, Any]:
     result["audience_s"], result["audience_cpu_s"], result["counts"] = wall, cpu, counts
 
     def launch(session: Session) -> dict[str, Any]:
-        campaign = Campaign(name="to the segment", from_address="news@example.test", subject="Hi", segment_ids=[segment_id])
+        campaign = Campaign(
+            name="to the segment", from_address="news@example.test", subject="Hi", segment_ids=[segment_id]
+        )
         session.add(campaign)
         session.flush()
         frozen = freeze(session, campaign.id or 0, audience, settings, utcnow(), utcnow())

@@ -6,8 +6,8 @@ An audience of lists alone is compiled by app.audience.compile as before.
 Each candidate contact is counted once, and is either included or out for the first reason that
 holds of it, in this order: unconfirmed / unsubscribed_list (only a contact that came through the
 lists alone: a segment it is in names it directly), its suppression's reason, bounced (the policy),
-excluded_list, excluded_segment. `segments` counts each chosen segment's contacts and `excluded_by`
-each exclusion's candidates that are otherwise in (a contact in two exclusions counts in both)."""
+excluded_list, excluded_segment. `segments` counts each chosen segment's contacts and `excluded_by_list` /
+`excluded_by_segment` each exclusion's candidates that are otherwise in (a contact in two exclusions counts in both)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,9 +154,7 @@ def _counts(session: Session, audience: Audience, parts: _Parts) -> dict[str, An
     # an exclusion's count: the candidates it takes out that nothing before it took out
     kept = [r for r in rows if str(r[0]) in (EXCLUDED_LIST, EXCLUDED_SEGMENT)]
     per_exclusion = [sum(int(r[base + i] or 0) for r in kept) for i in range(len(exclusions))]
-    labels = [f"list {name}" for _, name, _ in parts.excluded_lists] + [
-        f"segment {s.name}" for s, _ in parts.excluded_segments
-    ]
+    n_lists = len(parts.excluded_lists)
     unique = sum(by_reason.values())
     sources = {names[i]: int(per_list.get(i, 0)) for i in audience.list_ids}
     segments = {s.name: n for (s, _), n in zip(parts.segments, per_segment, strict=True)}
@@ -173,7 +171,10 @@ def _counts(session: Session, audience: Audience, parts: _Parts) -> dict[str, An
         "candidates": candidates,
         "duplicates": candidates - unique,
         "excluded": {r: by_reason.get(r, 0) for r in reasons},
-        "excluded_by": dict(zip(labels, per_exclusion, strict=True)),
+        "excluded_by_list": {name: n for (_, name, _), n in zip(parts.excluded_lists, per_exclusion, strict=False)},
+        "excluded_by_segment": {
+            s.name: n for (s, _), n in zip(parts.excluded_segments, per_exclusion[n_lists:], strict=True)
+        },
         "unsubscribed_by_list": {names[i]: left.get(i, 0) for i in audience.list_ids},
         "included": by_reason.get(INCLUDED, 0),
         "needs_smtputf8": next((int(r[2] or 0) for r in rows if str(r[0]) == INCLUDED), 0),

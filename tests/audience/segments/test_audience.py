@@ -33,7 +33,8 @@ def test_lists_and_segments_less_exclusions(session: Session, settings: Settings
             "excluded_list": 0,
             "excluded_segment": 1,  # cy received 2 days ago
         },
-        "excluded_by": {"segment Recent": 1},
+        "excluded_by_list": {},
+        "excluded_by_segment": {"Recent": 1},
         "unsubscribed_by_list": {"News": 0},
         "included": 1,
         "needs_smtputf8": 0,
@@ -55,7 +56,7 @@ def test_segments_only_and_an_excluded_list(session: Session, settings: Settings
     counts = compile_send(session, audience, settings, NOW).counts
     # ann; bob bounced (decided before his exclusion); cy is on Offers (left it, still a member)
     assert counts["included"] == 1 and counts["excluded"]["excluded_list"] == 1 and counts["excluded"]["bounced"] == 1
-    assert counts["excluded_by"] == {"list Offers": 1} and counts["segments"] == {"Germans": 3}
+    assert counts["excluded_by_list"] == {"Offers": 1} and counts["segments"] == {"Germans": 3}
 
 
 def test_why_names_the_condition(session: Session, settings: Settings, world: World) -> None:
