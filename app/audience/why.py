@@ -63,6 +63,8 @@ def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> st
         else f"{len(bounces)} soft bounces in the last {policy.window_days} days (threshold {policy.soft_threshold})"
     )
     last = f"latest {latest.created_at:%Y-%m-%d}"
+    if latest.campaign_id is not None:
+        last += f" on campaign {latest.campaign_id}"
     if latest.status or latest.diagnostic:
         last += f": {' '.join(x for x in (latest.status, latest.diagnostic[:200]) if x)}"
     return f"excluded: bounced, {what}; {last}"

@@ -75,4 +75,6 @@ def test_a_campaign_to_segments_less_an_excluded_one(client: TestClient, session
         f"{API}/audience/why",
         params={"address": "cy@mail.de", "segment_id": germans["id"], "exclude_segment_id": recent["id"]},
     ).json()
-    assert why["reason"] == "excluded_segment" and why["detail"].startswith("excluded: in the excluded segment 'Recent'")
+    assert why["reason"] == "excluded_segment" and why["detail"].startswith(
+        "excluded: in the excluded segment 'Recent'"
+    )

@@ -31,7 +31,9 @@ def written(node: dict[str, Any], top: bool = True) -> str:
         return f"{field} {op}"
     if op == "within":
         return f"{field} within {values[0]} days"
-    shown = [str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else quote(v) for v in values]
+    shown = [
+        str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else quote(v) for v in values
+    ]
     if op in ("in", "not in"):
         return f"{field} {op} ({', '.join(shown)})"
     return f"{field} {op} {shown[0]}"
@@ -53,7 +55,10 @@ def test_every_expression_round_trips_through_the_builder(session: Session) -> N
 def test_the_editor_offers_fields_with_their_operators_and_events(session: Session) -> None:
     fields.define(session, "score", "Score", "number")
     ed = editor(session, "not (score > 3 or bounced hard within 9 days)")
-    assert '"name": "score", "kind": "number", "ops": ["=", "!=", "<", "<=", ">", ">=", "in", "not in", "is empty"' in ed.fields
+    assert (
+        '"name": "score", "kind": "number", "ops": ["=", "!=", "<", "<=", ">", ">=", "in", "not in", "is empty"'
+        in ed.fields
+    )
     assert '"name": "bounced", "kind": "event"' in ed.fields
     assert ed.tree == (
         '{"type": "group", "op": "or", "not": true, "items": [{"type": "row", "field": "score", "op": ">", "values": [3]}, '
