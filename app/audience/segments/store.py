@@ -132,6 +132,12 @@ def all_segments(session: Session) -> Sequence[Segment]:
     return session.execute(select(Segment).order_by(col(Segment.name))).scalars().all()
 
 
+def names(session: Session) -> dict[int, str]:
+    """Segment id -> name, to show a campaign's segments."""
+    rows = session.execute(select(col(Segment.id), col(Segment.name))).tuples()
+    return {int(i): str(n) for i, n in rows}
+
+
 def named(session: Session, ids: Sequence[int]) -> list[Segment]:
     """The segments of these ids, in the order given; raises UnknownSegment naming the missing ones."""
     ids = list(dict.fromkeys(ids))

@@ -260,6 +260,7 @@ def campaign_page(
 ) -> HTMLResponse:
     campaign = _get(session, campaign_id)
     names = audience_queries.list_names(session)
+    segments = segment_store.names(session)
     subject = _sample_subject(session, settings, campaign)
     notice_state = request.session.pop("notice_state", None)
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
@@ -282,6 +283,9 @@ def campaign_page(
         "ledger": ledger,
         "ledger_pager": ledger_pager,
         "list_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.list_ids],
+        "segment_names": [segments.get(i, _("segment %(id)s", id=i)) for i in campaign.segment_ids],
+        "excluded_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.exclude_list_ids]
+        + [segments.get(i, _("segment %(id)s", id=i)) for i in campaign.exclude_segment_ids],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
