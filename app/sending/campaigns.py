@@ -74,6 +74,12 @@ def _samples(session: Session, list_ids: list[int]) -> list[dict[str, Any]]:
 
 
 AUDIENCE_FIELDS = ("list_ids", "segment_ids", "exclude_list_ids", "exclude_segment_ids")
+AUDIENCE_TABLES: tuple[tuple[str, Any, str], ...] = (
+    ("list_ids", MailingList, "list"),
+    ("exclude_list_ids", MailingList, "list"),
+    ("segment_ids", Segment, "segment"),
+    ("exclude_segment_ids", Segment, "segment"),
+)
 
 
 def audience_of(campaign: Campaign) -> "Audience":
@@ -83,20 +89,13 @@ def audience_of(campaign: Campaign) -> "Audience":
 
 
 def _check_audience(session: Session, campaign: Campaign) -> None:
-    for name in ("list_ids", "exclude_list_ids"):
+    for name, model, noun in AUDIENCE_TABLES:
         ids = getattr(campaign, name)
         if ids:
-            found = set(session.execute(select(col(MailingList.id)).where(col(MailingList.id).in_(ids))).scalars())
+            found = set(session.execute(select(col(model.id)).where(col(model.id).in_(ids))).scalars())
             missing = [i for i in ids if i not in found]
             if missing:
-                raise CampaignInvalid(name, f"no such list: {', '.join(map(str, missing))}")
-    for name in ("segment_ids", "exclude_segment_ids"):
-        ids = getattr(campaign, name)
-        if ids:
-            found = set(session.execute(select(col(Segment.id)).where(col(Segment.id).in_(ids))).scalars())
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise CampaignInvalid(name, f"no such segment: {', '.join(map(str, missing))}")
+                raise CampaignInvalid(name, f"no such {noun}: {', '.join(map(str, missing))}")
 
 
 def check_campaign(session: Session, campaign: Campaign, limits: Limits | None = None) -> None:

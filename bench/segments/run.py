@@ -22,7 +22,7 @@ from bench.segments.steps import SEGMENT
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-BENCH_DB = "bulkmail_bench_segments"
+BENCH_DB = os.environ.get("BULKMAIL_BENCH_SEGMENTS_DB", "bulkmail_bench_segments")  # another name: runs side by side
 
 
 def measure(backend: str, contacts: int, workdir: Path) -> dict:

@@ -14,16 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, not_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from app.audience.compile import (
-    LEDGER_KEY,
     CompiledAudience,
     _check_lists,
     _chosen_ids,
     _for_large_sets,
-    _insert_postgresql,
     _left_by_list,
     _left_every_list,
     _left_lists,
@@ -31,15 +28,14 @@ from app.audience.compile import (
     _unconfirmed_only,
     compile_audience,
     freeze_into_ledger,
+    write_ledger,
 )
 from app.audience.queries import member_counts
 from app.audience.reasons import EXCLUDED_LIST, EXCLUDED_SEGMENT, EXCLUSION_REASONS, UNCONFIRMED, UNSUBSCRIBED_LIST
 from app.audience.segments.store import compiled, named
 from app.bounces.policy import BouncePolicy, bounced_keys
-from app.db import is_postgresql
-from app.models import Contact, Delivery, ListMember, Segment, Suppression
-from app.models.states import DeliveryState, SuppressionReason
-from app.models.types import UTCDateTime
+from app.models import Contact, ListMember, Segment, Suppression
+from app.models.states import SuppressionReason
 from app.settings import Settings
 
 INCLUDED = "included"
@@ -202,24 +198,5 @@ def freeze(
     _for_large_sets(session)
     parts = _parts(session, audience, settings, now)
     counts = _counts(session, audience, parts)
-    rows = (
-        select(
-            literal(campaign_id).label("campaign_id"),
-            col(Contact.id),
-            col(Contact.email),
-            col(Contact.email_key),
-            literal(DeliveryState.QUEUED).label("state"),
-            literal(0).label("attempts"),
-            literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
-        )
-        .where(_included(parts))
-        .order_by(col(Contact.email_key))  # the ledger's unique index is appended to in order
-    )
-    columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
-    if is_postgresql(session):
-        _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
-    else:
-        session.execute(
-            sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
-        )
+    write_ledger(session, campaign_id, _included(parts), next_attempt_at)
     return counts

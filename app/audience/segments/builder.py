@@ -22,7 +22,7 @@ class Editor:
 def editor(session: Session, expression: str) -> Editor:
     custom = custom_fields.definitions(session)
     offered: list[dict[str, object]] = [
-        {"name": f.name, "kind": f.kind, "ops": list(OPERATORS[f.kind]), "choices": list(f.choices)}
+        {"name": f.name, "kind": f.type, "ops": list(OPERATORS[f.type]), "choices": list(f.choices)}
         for f in catalogue(custom).values()
     ]
     offered += [{"name": e, "kind": "event", "ops": [""], "choices": []} for e in EVENTS]

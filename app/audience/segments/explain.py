@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.addresses import InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.audience.queries import every_list
 from app.audience.reasons import EXCLUDED_LIST, EXCLUDED_SEGMENT
@@ -21,7 +20,7 @@ from app.audience.segments.parse import parse
 from app.audience.segments.sql import Context, compile_node, event_rows
 from app.audience.segments.store import named
 from app.audience.segments.tree import Condition, Event, Group, Node, Not, condition_text, quote
-from app.audience.why import _bounce_detail, _memberships, _suppression_detail, _verdict, why
+from app.audience.why import _bounce_detail, _memberships, _suppression_detail, _verdict, contact_of, why
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
 from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Segment, Suppression
 from app.settings import Settings
@@ -129,13 +128,10 @@ def why_in(session: Session, address: str, audience: Audience, settings: Setting
     """Whether the address is in a send to this audience and the rule that decides it."""
     if audience.lists_only:
         return why(session, address, audience.list_ids, settings, now)
-    try:
-        key = normalise(address).key
-    except InvalidAddress as exc:
-        return _verdict(address, None, False, "invalid", str(exc))
-    contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
-    if contact is None:
-        return _verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
+    contact = contact_of(session, address)
+    if isinstance(contact, VerdictPublic):
+        return contact
+    key = contact.email_key
     assert contact.id is not None
     memberships = _memberships(session, contact.id, audience.list_ids)
     explainer = _Explainer(session, contact, now)

@@ -2,7 +2,6 @@
 operators each kind of field takes."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from app.audience.fields import Definition
 
@@ -37,18 +36,7 @@ BUILTINS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class FieldInfo:
-    name: str
-    kind: str
-    custom: bool
-    choices: tuple[str, ...] = ()
-
-
-def catalogue(custom: Mapping[str, Definition]) -> dict[str, FieldInfo]:
-    """Every field an expression may name, the built-ins first."""
-    out = {name: FieldInfo(name, kind, False) for name, kind in BUILTINS.items()}
-    for d in custom.values():
-        if d.name not in out:
-            out[d.name] = FieldInfo(d.name, d.type, True, d.choices)
-    return out
+def catalogue(custom: Mapping[str, Definition]) -> dict[str, Definition]:
+    """Every field an expression may name, the built-ins first (their `type` is their kind here)."""
+    out = {name: Definition(name, name, kind) for name, kind in BUILTINS.items()}
+    return out | {d.name: d for d in custom.values() if d.name not in out}

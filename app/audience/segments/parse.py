@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.audience.fields import Definition
-from app.audience.segments.fields import CONSENT_STATES, OPERATORS, FieldInfo, catalogue
+from app.audience.segments.fields import CONSENT_STATES, OPERATORS, catalogue
 from app.audience.segments.tree import EVENTS, TRACKED_EVENTS, Condition, Event, Group, Node, Not, Value
 
 MAX_LENGTH = 4000
@@ -96,7 +96,7 @@ def _string(source: str, start: int) -> tuple[str, int]:
 
 
 class _Parser:
-    def __init__(self, source: str, fields: Mapping[str, FieldInfo]) -> None:
+    def __init__(self, source: str, fields: Mapping[str, Definition]) -> None:
         self.source = source
         self.fields = fields
         self.tokens = tokens(source)
@@ -227,9 +227,9 @@ class _Parser:
         self.i += 1
         return token.value
 
-    def field_condition(self, info: FieldInfo, offset: int) -> Condition:
+    def field_condition(self, info: Definition, offset: int) -> Condition:
         token = self.token
-        allowed = OPERATORS[info.kind]
+        allowed = OPERATORS[info.type]
         op = self.operator()
         if op not in allowed:
             raise self.fail(f"one of {', '.join(allowed)} after {info.name}", token)
@@ -268,10 +268,10 @@ class _Parser:
             return "is not empty" if negated else "is empty"
         raise self.fail("an operator (=, !=, <, <=, >, >=, in, not in, contains, is empty, within)")
 
-    def typed(self, info: FieldInfo) -> Value:
+    def typed(self, info: Definition) -> Value:
         """The next value, checked against the field's kind."""
         token = self.token
-        kind = info.kind
+        kind = info.type
         if kind == "number":
             return self.value("number", "a number")
         if kind == "boolean":

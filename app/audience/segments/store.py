@@ -19,17 +19,17 @@ from app.i18n import gettext as _
 from app.keyset import after_name_id, fetch
 from app.models import Contact, Segment, utcnow
 from app.models.types import NAME_LENGTH, TEXT_LENGTH
+from app.sending.refused import Refused
 
 SAMPLE = 10
 
 
-class SegmentProblem(ValueError):
+class SegmentProblem(Refused):
     """A segment that cannot be saved or used: `field` names the input, `position` the place in the
-    expression (None when the problem is not in it)."""
+    expression (None when the problem is not in it); `status` 409 for a name taken."""
 
-    def __init__(self, field: str, message: str, error: SegmentError | None = None) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    def __init__(self, field: str, message: str, error: SegmentError | None = None, status: int = 422) -> None:
+        super().__init__(field, message, status)
         self.message = message
         self.position = None if error is None else {"offset": error.offset, "line": error.line, "column": error.column}
 
@@ -72,22 +72,13 @@ def _name_taken(session: Session, name: str, other_than: int | None) -> None:
     if other_than is not None:
         query = query.where(col(Segment.id) != other_than)
     if session.execute(query).first() is not None:
-        raise SegmentProblem("name", _('a segment named "%(name)s" already exists', name=name))
-
-
-def create(session: Session, name: str, expression: str, description: str = "") -> Segment:
-    """A new segment, its expression kept in canonical form; raises SegmentProblem. The caller commits."""
-    canonical = _check(session, name, description, expression)
-    _name_taken(session, name.strip(), None)
-    segment = Segment(name=name.strip(), description=description.strip(), expression=canonical)
-    session.add(segment)
-    session.flush()
-    return segment
+        raise SegmentProblem("name", _('a segment named "%(name)s" already exists', name=name), status=409)
 
 
 def change(
     session: Session,
     segment: Segment,
+    *,
     name: str | None = None,
     expression: str | None = None,
     description: str | None = None,
@@ -109,6 +100,16 @@ def change(
         expression=canonical if expression is not None else None,
         updated_at=utcnow(),
     )
+
+
+def create(session: Session, name: str, expression: str, description: str = "") -> Segment:
+    """A new segment, its expression kept in canonical form; raises SegmentProblem. The caller commits."""
+    canonical = _check(session, name, description, expression)
+    _name_taken(session, name.strip(), None)
+    segment = Segment(name=name.strip(), description=description.strip(), expression=canonical)
+    session.add(segment)
+    session.flush()
+    return segment
 
 
 def remove(session: Session, segment: Segment) -> None:

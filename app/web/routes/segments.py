@@ -31,10 +31,11 @@ class SegmentForm(BaseModel):
 
 
 def _get(session: Session, segment_id: int) -> Segment:
-    segment = store.get(session, segment_id)
-    if segment is None:
-        raise HTTPException(404, _("no segment with id %(id)s", id=segment_id))
-    return segment
+    """The segment, or the page's 404 naming the id."""
+    found = store.get(session, segment_id)
+    if found is not None:
+        return found
+    raise HTTPException(404, _("no segment with id %(id)s", id=segment_id))
 
 
 @router.get("/segments", response_class=HTMLResponse)
@@ -55,16 +56,24 @@ def new_segment(request: Request, session: SessionDep) -> HTMLResponse:
     return _editor_page(request, session, FormState(values={"expression": "country = 'DE'"}), None)
 
 
-@router.post("/segments/new", response_class=HTMLResponse)
-def create_segment(request: Request, session: SessionDep, form: Annotated[SegmentForm, Form()]) -> Response:
+def _save(request: Request, session: Session, form: SegmentForm, segment: Segment | None) -> Response:
+    """A new segment (SEGMENT None) or changes to one, on to its page; the form again with the problem."""
     try:
-        segment = store.create(session, form.name, form.expression, form.description)
+        if segment is None:
+            segment = store.create(session, form.name, form.expression, form.description)
+        else:
+            store.change(session, segment, name=form.name, expression=form.expression, description=form.description)
     except store.SegmentProblem as exc:
         session.rollback()
-        return _editor_page(request, session, refused({exc.field: exc.message}, form.model_dump()), None)
+        return _editor_page(request, session, refused({exc.field: exc.message}, form.model_dump()), segment)
     session.commit()
     request.session["notice"] = _("Segment %(name)s saved.", name=segment.name)
     return RedirectResponse(f"/segments/{segment.id}", status_code=303)
+
+
+@router.post("/segments/new", response_class=HTMLResponse)
+def create_segment(request: Request, session: SessionDep, form: Annotated[SegmentForm, Form()]) -> Response:
+    return _save(request, session, form, None)
 
 
 @router.post("/segments/preview", response_class=HTMLResponse)
@@ -90,15 +99,7 @@ def segment_page(segment_id: int, request: Request, session: SessionDep) -> HTML
 def save_segment(
     segment_id: int, request: Request, session: SessionDep, form: Annotated[SegmentForm, Form()]
 ) -> Response:
-    segment = _get(session, segment_id)
-    try:
-        store.change(session, segment, form.name, form.expression, form.description)
-    except store.SegmentProblem as exc:
-        session.rollback()
-        return _editor_page(request, session, refused({exc.field: exc.message}, form.model_dump()), segment)
-    session.commit()
-    request.session["notice"] = _("Segment %(name)s saved.", name=segment.name)
-    return RedirectResponse(f"/segments/{segment.id}", status_code=303)
+    return _save(request, session, form, _get(session, segment_id))
 
 
 @router.post("/segments/{segment_id}/remove")
