@@ -39,12 +39,6 @@ from app.models.states import SuppressionReason
 from app.settings import Settings
 
 INCLUDED = "included"
-SUPPRESSION_REASONS = (
-    SuppressionReason.UNSUBSCRIBED,
-    SuppressionReason.BOUNCED,
-    SuppressionReason.COMPLAINED,
-    SuppressionReason.MANUAL,
-)
 
 
 @dataclass(frozen=True)
@@ -76,6 +70,7 @@ class _Parts:
     only_lists: list[tuple[str, ColumnElement[bool]]]  # reasons a lists-only contact is out
     candidate: ColumnElement[bool]
     decided: Any  # the reason, or "included"
+    included: ColumnElement[bool]
 
 
 def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -106,32 +101,36 @@ def _parts(session: Session, audience: Audience, settings: Settings, now: dateti
         if _left_lists(session, audience.list_ids):
             only_lists.append((UNSUBSCRIBED_LIST, col(Contact.id).in_(_left_every_list(audience.list_ids))))
         sources.append(col(Contact.id).in_(_chosen_ids(audience.list_ids)))
-    suppressed = [
-        (
-            reason,
-            select(literal(1))
-            .where(
-                col(Suppression.email_key) == Contact.email_key,
-                col(Suppression.list_id).is_(None),
-                col(Suppression.reason) == reason,
-            )
-            .correlate(Contact)
-            .exists(),
-        )
-        for reason in SUPPRESSION_REASONS
-    ]
+    suppressed = (
+        select(col(Suppression.reason))
+        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
+        .correlate(Contact)
+        .limit(1)
+        .scalar_subquery()
+    )
     policy = col(Contact.email_key).in_(bounced_keys(BouncePolicy.from_settings(settings), now))
-    whens: list[tuple[Any, str]] = [(and_(not_(in_segment), c), r) for r, c in only_lists]
-    whens += [(c, r) for r, c in suppressed]
-    whens.append((policy, SuppressionReason.BOUNCED))
-    whens += [(c, EXCLUDED_LIST) for _, _, c in excluded_lists]
-    whens += [(c, EXCLUDED_SEGMENT) for _, c in excluded_segments]
-    decided = case(*whens, else_=literal(INCLUDED))
-    return _Parts(segments, excluded_lists, excluded_segments, in_segment, only_lists, or_(*sources), decided)
+    # the out reasons in their order, each (condition, reason); a suppression's reason is its own
+    outs: list[tuple[Any, str]] = [(and_(not_(in_segment), c), r) for r, c in only_lists]
+    outs.append((policy, SuppressionReason.BOUNCED))
+    outs += [(c, EXCLUDED_LIST) for _, _, c in excluded_lists]
+    outs += [(c, EXCLUDED_SEGMENT) for _, c in excluded_segments]
+    lists_first, rest = outs[: len(only_lists)], outs[len(only_lists) :]
+    # COALESCE stops at the first reason that holds: one probe of the suppressions a contact, not one a reason
+    reasons = [case(*lists_first)] if lists_first else []
+    decided = func.coalesce(*reasons, suppressed, case(*rest, else_=literal(INCLUDED)))
+    # the included, as a conjunction the planners can turn into anti-joins
+    suppressed_at_all = (
+        select(literal(1))
+        .where(col(Suppression.email_key) == Contact.email_key, col(Suppression.list_id).is_(None))
+        .correlate(Contact)
+        .exists()
+    )
+    included = and_(or_(*sources), not_(suppressed_at_all), *[not_(c) for c, _ in outs])
+    return _Parts(segments, excluded_lists, excluded_segments, in_segment, only_lists, or_(*sources), decided, included)
 
 
 def _included(parts: _Parts) -> ColumnElement[bool]:
-    return and_(parts.candidate, parts.decided == INCLUDED)
+    return parts.included
 
 
 def _counts(session: Session, audience: Audience, parts: _Parts) -> dict[str, Any]:
