@@ -7,6 +7,7 @@ Custom field values are read from the contact's JSON attributes with the extract
 database, and compared only when they are stored with the field's type, so a stray value of another
 type is "empty" on both databases alike."""
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -129,7 +130,8 @@ def _condition(node: Condition, ctx: Context) -> Clause:
             }[node.field]
         )
         return _typed(node, value, kind, ctx)
-    return _typed(node, _attribute(node.field, kind, ctx), kind, ctx)
+    raw = _raw_attribute(node.field, ctx) if kind in ("text", "choice") else None
+    return _typed(node, _attribute(node.field, kind, ctx), kind, ctx, raw)
 
 
 def _list_ids(node: Condition, ctx: Context) -> list[int]:
@@ -185,6 +187,16 @@ def _domain(ctx: Context) -> Any:
     return func.substr(email, func.instr(email, "@") + 1)
 
 
+def _path(name: str) -> str:
+    return '$."' + name + '"'  # a field name is letters, digits and _ (app.audience.fields.NAME)
+
+
+def _raw_attribute(name: str, ctx: Context) -> Any:
+    """The custom field's value as text (or a number), whatever JSON type it is stored with."""
+    attributes = col(Contact.attributes)
+    return attributes.op("->>")(name) if ctx.postgresql else func.json_extract(attributes, _path(name))
+
+
 def _attribute(name: str, kind: str, ctx: Context) -> Any:
     """The custom field's value when stored with its type, else NULL."""
     attributes = col(Contact.attributes)
@@ -197,39 +209,53 @@ def _attribute(name: str, kind: str, ctx: Context) -> Any:
         if kind == "number":
             return case((typeof == "number", cast(raw, Numeric)))
         return case((typeof == "string", raw))
-    path = '$."' + name + '"'  # a field name is letters, digits and _ (app.audience.fields.NAME)
+    path = _path(name)
     typeof = func.json_type(attributes, path)
     if kind == "boolean":
         return case((typeof == "true", true()), (typeof == "false", false()))
     return case((typeof.in_(_SQLITE_TYPES[kind]), func.json_extract(attributes, path)))
 
 
-def _typed(node: Condition, value: Any, kind: str, ctx: Context) -> Clause:
-    present = value.is_not(None)
-    if kind == "text" or kind == "choice":
-        present = and_(present, value != "")
+def _true(clause: Any) -> Clause:
+    """The condition, false where it is NULL (a missing value): each condition is two-valued."""
+    return func.coalesce(clause, false())
+
+
+def _typed(node: Condition, value: Any, kind: str, ctx: Context, raw: Any = None) -> Clause:
+    """VALUE is referred to once per condition: on PostgreSQL each reference to a JSON attribute parses
+    the contact's attributes again. RAW, for a custom text field, is its extraction without the type
+    check: enough for = and in when no value given could be the text of a JSON number, boolean or null."""
     op = node.op
-    if op == "is empty":
-        return not_(present)
-    if op == "is not empty":
-        return present
+    if op in ("is empty", "is not empty"):
+        empty = func.coalesce(value, "") == "" if kind in ("text", "choice") else value.is_(None)
+        return empty if op == "is empty" else not_(empty)
     if kind in ("number", "date"):
         if op in ("!=", "not in"):  # the negation of = / in: a contact without a value is in it
             positive = Condition(node.field, "=" if op == "!=" else "in", node.values, node.offset)
-            return not_(and_(present, _ordered(positive, value, ctx, stamp=False)))
-        return and_(present, _ordered(node, value, ctx, stamp=False))
+            return not_(_true(_ordered(positive, value, ctx, stamp=False)))
+        return _true(_ordered(node, value, ctx, stamp=False))
     if op == "contains":
         text = str(node.values[0])
         found = func.strpos(value, text) if ctx.postgresql else func.instr(value, text)
-        return and_(present, found > 0)
+        return _true(found > 0)
     if kind == "boolean":
-        is_true = value.is_(True) if not ctx.postgresql else value
-        wanted = bool(node.values[0])
-        clause = and_(present, is_true if wanted else not_(is_true))
+        clause = _true(value == bool(node.values[0]))
         return not_(clause) if op == "!=" else clause
-    values = [_text(v) for v in node.values]
-    clause = and_(present, value.in_(values) if len(values) > 1 else value == values[0])
+    values = [_text(v) for v in node.values if _text(v) != ""]  # an empty text is no value: never equal
+    if raw is not None and not any(_json_literal(v) for v in values):
+        value = raw
+    clause = _true(value.in_(values) if len(values) > 1 else value == values[0]) if values else false()
     return not_(clause) if op in ("!=", "not in") else clause
+
+
+def _json_literal(text: str) -> bool:
+    """Whether the text reads as a JSON value that is not a string (12, true, null, [1]): then the raw
+    extraction of such a value could equal it, and the type has to be checked."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _text(v: Value) -> str:
