@@ -381,3 +381,36 @@ def test_the_claim_index_comes_with_0020_and_goes_with_its_downgrade(empty_db_ur
     assert "ix_delivery_campaign_due" not in indexes
     upgrade(engine)
     engine.dispose()
+
+
+def test_segments_come_with_0021_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0020")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[1]', '[]', '{{}}', false, 'draft', '{{}}', "
+                          f"{stamp}, {stamp})"))  # fmt: skip
+    assert "segment" not in inspect(engine).get_table_names()
+    upgrade(engine, "0021")
+    with engine.begin() as conn:
+        # a campaign from before has no segments and no exclusions
+        row = conn.execute(text("SELECT segment_ids, exclude_list_ids, exclude_segment_ids FROM campaign")).one()
+        assert [json.loads(v) if isinstance(v, str) else v for v in row] == [[], [], []]
+        conn.execute(text("INSERT INTO segment (name, description, expression, created_at, updated_at) "
+                          f"VALUES ('Germans', '', 'country = ''DE''', {stamp}, {stamp})"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020")
+    assert "segment" not in inspect(engine).get_table_names()
+    assert "segment_ids" not in {c["name"] for c in inspect(engine).get_columns("campaign")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, list_ids FROM campaign")).one()[0] == "old"
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM segment")).scalar_one() == 0
+    engine.dispose()

@@ -121,6 +121,11 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "text_template": "Hello {{ first_name }}",
         "list_ids": [1],
     },
+    ("post", "/api/v1/segments"): {
+        "name": "Germans who stayed quiet",
+        "expression": "country = 'DE' and not received within 90 days and list in ('News')",
+    },
+    ("post", "/api/v1/segments/preview"): {"expression": "country = 'DE' and not bounced hard"},
     ("patch", "/api/v1/campaigns/{campaign_id}"): {"subject": "Last call, {{ first_name }}"},
     ("post", "/api/v1/lists/{list_id}/subscribe"): {
         "email": "ann@example.com",
@@ -195,6 +200,11 @@ CONTRACT = """
 TAGS = [
     {"name": "health", "description": "Is the service up; needs no API key."},
     {"name": "audience", "description": "Lists, imports, contacts and suppressions."},
+    {
+        "name": "segments",
+        "description": "Saved conditions over contacts (fields, lists, consent, history) that campaigns send to or"
+        " leave out, evaluated at launch.",
+    },
     {"name": "signup", "description": "A list's signup form settings, and subscribing a person from a CMS's form."},
     {"name": "campaigns", "description": "Compose, launch, pause, resume and cancel; progress and the ledger."},
     {"name": "templates", "description": "The template library: saved templates and layouts."},

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlmodel import Session
 
+    from app.audience.segments.audience import Audience
     from app.models import ImportJob, MailingList
 
 FORMAT_HELP = "auto (by name and content), csv (incl. Outlook/Google/Dynamics exports), vcard or text"
@@ -161,15 +162,59 @@ def lists_command() -> None:
         typer.echo(f"{m.id:>5}  {m.name:<40} {counts.get(m.id, 0):>10} members")
 
 
+def _audience(
+    session: "Session",
+    lists: list[str] | None,
+    segments: list[str] | None,
+    exclude_lists: list[str] | None,
+    exclude_segments: list[str] | None,
+    all_lists: bool,
+) -> "Audience":
+    """The send the options name (by names); no list and no segment: every list when ALL_LISTS."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from app.audience.segments.audience import Audience
+    from app.audience.segments.store import UnknownSegment, by_names
+    from app.models import MailingList
+
+    def list_ids(names: list[str] | None) -> list[int]:
+        return [m.id for m in _lists_by_name(session, names or []) if m.id is not None] if names else []
+
+    def segment_ids(names: list[str] | None, option: str) -> list[int]:
+        try:
+            return [s.id for s in by_names(session, names) if s.id is not None] if names else []
+        except UnknownSegment as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+
+    ids, seg_ids = list_ids(lists), segment_ids(segments, "--segment")
+    if not ids and not seg_ids:
+        if not all_lists:
+            raise typer.BadParameter("name a --list or a --segment", param_hint="--list")
+        ids = list(session.execute(select(col(MailingList.id))).scalars())
+    return Audience(ids, seg_ids, list_ids(exclude_lists), segment_ids(exclude_segments, "--exclude-segment"))
+
+
+LIST_OPTION = typer.Option(None, "--list", help="A list of the send (repeat for several).")
+SEGMENT_OPTION = typer.Option(None, "--segment", help="A segment of the send, by name (repeat for several).")
+EXCLUDE_LIST_OPTION = typer.Option(None, "--exclude-list", help="Leave out this list's members (repeatable).")
+EXCLUDE_SEGMENT_OPTION = typer.Option(None, "--exclude-segment", help="Leave out this segment (repeatable).")
+
+
 def audience_command(
-    list_names: list[str] = typer.Option(..., "--list", help="A list of the send (repeat for several)."),
+    list_names: list[str] = LIST_OPTION,
+    segment_names: list[str] = SEGMENT_OPTION,
+    exclude_lists: list[str] = EXCLUDE_LIST_OPTION,
+    exclude_segments: list[str] = EXCLUDE_SEGMENT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
-    """Compile the audience of these lists: per-list counts, duplicates, exclusions per reason, included."""
+    """Compile the audience of these lists and segments: per-list and per-segment counts, duplicates,
+    exclusions per reason, included."""
     from sqlmodel import Session
 
-    from app.audience.compile import compile_audience
     from app.audience.reasons import reason_label
+    from app.audience.segments.audience import compile_send
+    from app.audience.segments.store import SegmentProblem
     from app.config_store import live_settings
     from app.i18n import gettext as _
     from app.models import utcnow
@@ -178,42 +223,53 @@ def audience_command(
     engine = _engine()
     settings = live_settings(get_settings(), engine)  # the bounce policy saved on the settings page
     with Session(engine) as session:
-        ids = [m.id for m in _lists_by_name(session, list_names) if m.id is not None]
-        counts = compile_audience(session, ids, settings, utcnow()).counts
+        audience = _audience(session, list_names, segment_names, exclude_lists, exclude_segments, False)
+        try:
+            counts = compile_send(session, audience, settings, utcnow()).counts
+        except SegmentProblem as exc:
+            raise typer.BadParameter(exc.message, param_hint="--segment") from None
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
         return
     left = counts["unsubscribed_by_list"]
     for name, n in counts["sources"].items():
         typer.echo(f"  list {name}: {n}" + (_(", %(n)d unsubscribed from it", n=left[name]) if left.get(name) else ""))
+    for name, n in counts.get("segments", {}).items():
+        typer.echo(f"  segment {name}: {n}")
     typer.echo(f"candidates      {counts['candidates']:>10}")
     typer.echo(f"- duplicates    {counts['duplicates']:>10}")
     for reason, n in counts["excluded"].items():
         typer.echo(f"- {reason_label(reason):<28} {n:>10}")
+    for kind in ("list", "segment"):
+        for name, n in counts.get(f"excluded_by_{kind}", {}).items():
+            typer.echo(f"    {kind} {name:<23} {n:>10}")
     typer.echo(f"= included      {counts['included']:>10}")
 
 
 def why_command(
     address: str = typer.Argument(..., help="The address to explain."),
     list_names: list[str] = typer.Option(None, "--list", help="The send's lists (default: all lists)."),
+    segment_names: list[str] = SEGMENT_OPTION,
+    exclude_lists: list[str] = EXCLUDE_LIST_OPTION,
+    exclude_segments: list[str] = EXCLUDE_SEGMENT_OPTION,
 ) -> None:
     """Explain why an address is in or out of a send."""
-    from sqlalchemy import select
-    from sqlmodel import Session, col
+    from sqlmodel import Session
 
-    from app.audience.why import why
+    from app.audience.segments.explain import why_in
+    from app.audience.segments.store import SegmentProblem
     from app.config_store import live_settings
-    from app.models import MailingList, utcnow
+    from app.models import utcnow
     from app.settings import get_settings
 
     engine = _engine()
     settings = live_settings(get_settings(), engine)
     with Session(engine) as session:
-        if list_names:
-            ids = [m.id for m in _lists_by_name(session, list_names) if m.id is not None]
-        else:
-            ids = list(session.execute(select(col(MailingList.id))).scalars())
-        verdict = why(session, address, ids, settings, utcnow())
+        audience = _audience(session, list_names, segment_names, exclude_lists, exclude_segments, True)
+        try:
+            verdict = why_in(session, address, audience, settings, utcnow())
+        except SegmentProblem as exc:
+            raise typer.BadParameter(exc.message, param_hint="--segment") from None
     typer.echo(verdict.detail)
 
 

@@ -322,6 +322,14 @@ def freeze_into_ledger(
     _for_large_sets(session)
     excluded = _kept(session, _exclusions(session, list_ids, settings, now))
     counts = _counts(session, list_ids, names, excluded)
+    write_ledger(session, campaign_id, _included(list_ids, excluded), next_attempt_at)
+    _drop(session)
+    return counts
+
+
+def write_ledger(session: Session, campaign_id: int, included: Any, next_attempt_at: datetime) -> None:
+    """One queued Delivery per contact the INCLUDED condition holds of (a WHERE clause on the contact
+    row), in address order, skipping addresses the ledger has for this campaign already."""
     rows = (
         select(
             literal(campaign_id).label("campaign_id"),
@@ -332,14 +340,13 @@ def freeze_into_ledger(
             literal(0).label("attempts"),
             literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
         )
-        .where(_included(list_ids, excluded))
+        .where(included)
         .order_by(col(Contact.email_key))
     )
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
     if is_postgresql(session):
         _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
-        _drop(session)
-        return counts
+        return
     stmt = sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
     # SQLite: a page cache that holds the ledger indexes' working set while a million rows go in
     # (the default 2 MB re-reads pages from the OS for every few rows); back to what it was afterwards
@@ -349,8 +356,6 @@ def freeze_into_ledger(
         session.execute(stmt)
     finally:
         session.execute(text(f"PRAGMA cache_size = {int(cache)}"))
-    _drop(session)
-    return counts
 
 
 def _temporary(session: Session) -> str:

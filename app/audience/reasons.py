@@ -7,6 +7,9 @@ from app.models.states import MemberStatus, SuppressionReason
 UNCONFIRMED = MemberStatus.UNCONFIRMED
 # every chosen list the contact is on was left one by one (suppression rows naming those lists)
 UNSUBSCRIBED_LIST = "unsubscribed_list"
+# a campaign's exclusions (app.audience.segments.audience): on an excluded list, in an excluded segment
+EXCLUDED_LIST = "excluded_list"
+EXCLUDED_SEGMENT = "excluded_segment"
 # in the order they are decided: a contact has the first that holds of it. An erased address is never
 # a contact again (imports refuse it), so compile never meets one
 EXCLUSION_REASONS = (
@@ -29,6 +32,9 @@ def reason_label(reason: str) -> str:
         SuppressionReason.COMPLAINED: _("complained"),
         SuppressionReason.MANUAL: _("manual"),
         SuppressionReason.ERASED: _("erased"),
+        EXCLUDED_LIST: _("on an excluded list"),
+        EXCLUDED_SEGMENT: _("in an excluded segment"),
+        "not_in_segments": _("not in the chosen lists or segments"),
         "included": _("included"),
         "not_in_lists": _("not in the chosen lists"),
         "not_a_contact": _("not a contact"),

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 SuppressionReason = Literal["unsubscribed", "bounced", "complained", "manual"]
 # what a list of suppressions may be filtered by: also `erased` (made by an erasure only, never by hand)
@@ -121,20 +121,38 @@ class SuppressionPublic(BaseModel):
 
 
 class AudienceRequest(BaseModel):
-    list_ids: list[int] = Field(min_length=1)
+    list_ids: list[int] = Field(default_factory=list)
+    segment_ids: list[int] = Field(default_factory=list, description="their contacts are in too")
+    exclude_list_ids: list[int] = Field(default_factory=list, description="their members are left out")
+    exclude_segment_ids: list[int] = Field(default_factory=list, description="their contacts are left out")
+
+    @model_validator(mode="after")
+    def _some_source(self) -> "AudienceRequest":
+        if not (self.list_ids or self.segment_ids):
+            raise ValueError("name at least one list (list_ids) or segment (segment_ids)")
+        return self
 
 
 class AudienceCounts(BaseModel):
     sources: dict[str, int] = Field(description="memberships per chosen list")
+    segments: dict[str, int] = Field(default_factory=dict, description="contacts per chosen segment")
     candidates: int
     duplicates: int
     excluded: dict[str, int] = Field(
         description="per reason, in the order they are decided: unconfirmed (a signup not yet confirmed), "
         "unsubscribed (from every list), unsubscribed_list (left each chosen list it is subscribed to), bounced, "
-        "complained, manual"
+        "complained, manual; with segments or exclusions also excluded_list, excluded_segment"
     )
     unsubscribed_by_list: dict[str, int] = Field(
         default_factory=dict, description="per chosen list: its members that unsubscribed from that list"
+    )
+    excluded_by_list: dict[str, int] = Field(
+        default_factory=dict,
+        description="per excluded list: the candidates it leaves out that no suppression or the bounce policy did "
+        "(a contact on two excluded lists, or also in an excluded segment, counts in each)",
+    )
+    excluded_by_segment: dict[str, int] = Field(
+        default_factory=dict, description="per excluded segment: the same, for the contacts of that segment"
     )
     included: int
     needs_smtputf8: int = Field(

@@ -63,6 +63,8 @@ def _bounce_detail(session: Session, ids: list[int], policy: BouncePolicy) -> st
         else f"{len(bounces)} soft bounces in the last {policy.window_days} days (threshold {policy.soft_threshold})"
     )
     last = f"latest {latest.created_at:%Y-%m-%d}"
+    if latest.campaign_id is not None:
+        last += f" on campaign {latest.campaign_id}"
     if latest.status or latest.diagnostic:
         last += f": {' '.join(x for x in (latest.status, latest.diagnostic[:200]) if x)}"
     return f"excluded: bounced, {what}; {last}"
@@ -81,16 +83,23 @@ def _verdict(
     )
 
 
-def why(session: Session, address: str, list_ids: list[int], settings: Settings, now: datetime) -> VerdictPublic:
-    """Whether the address is in a send to those lists, the rule that decides it, and the memberships it
-    comes through."""
+def contact_of(session: Session, address: str) -> Contact | VerdictPublic:
+    """The contact of the address, or the verdict that says why there is none."""
     try:
         key = normalise(address).key
     except InvalidAddress as exc:
         return _verdict(address, None, False, "invalid", str(exc))
     contact = session.execute(select(Contact).where(col(Contact.email_key) == key)).scalars().first()
-    if contact is None:
-        return _verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
+    return contact or _verdict(address, key, False, "not_a_contact", f"{key} is not a contact")
+
+
+def why(session: Session, address: str, list_ids: list[int], settings: Settings, now: datetime) -> VerdictPublic:
+    """Whether the address is in a send to those lists, the rule that decides it, and the memberships it
+    comes through."""
+    contact = contact_of(session, address)
+    if isinstance(contact, VerdictPublic):
+        return contact
+    key = contact.email_key
     assert contact.id is not None  # a stored row
     memberships = _memberships(session, contact.id, list_ids)
     if not memberships:

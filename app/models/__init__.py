@@ -15,6 +15,7 @@ from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, 
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
+from app.models.segments import Segment
 from app.models.sending import Campaign, Delivery, DeliveryAttempt, MessageTemplate
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
@@ -46,6 +47,7 @@ __all__ = [
     "RecoveryCode",
     "Relay",
     "RolePolicy",
+    "Segment",
     "SendingIdentity",
     "SignupForm",
     "RateBucket",

@@ -20,6 +20,15 @@ class Campaign(SQLModel, table=True):
     html_template: str = ""
     text_template: str = ""
     list_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # the audience besides the lists: contacts in these segments, less the members of the excluded lists
+    # and the contacts of the excluded segments (all evaluated at launch)
+    segment_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    exclude_list_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    exclude_segment_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     # who it is from (None: the settings' sender, DKIM key and bounce address) and where it goes out
     # (no relays named: the identity's, else every enabled relay, else the settings' relay)
     identity_id: int | None = Field(default=None, foreign_key="sending_identity.id")

@@ -4,7 +4,7 @@ and the test send. The API and the CLI both call these; the worker calls start_d
 draft -> scheduled -> sending -> paused -> sending ... -> completed; anything not final -> cancelled."""
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, select, text, update
 from sqlmodel import Session, col
@@ -12,12 +12,15 @@ from sqlmodel import Session, col
 from app.addresses import InvalidAddress, normalise
 from app.audience import fields as custom_fields
 from app.db import is_postgresql
-from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, utcnow
+from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, Segment, utcnow
 from app.models.states import CampaignState
 from app.sending import bodies, guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.audience.segments.audience import Audience
 
 EDITABLE_STATES = CampaignState.EDITABLE
 DELETABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)  # later ones have a ledger, which is kept
@@ -70,6 +73,31 @@ def _samples(session: Session, list_ids: list[int]) -> list[dict[str, Any]]:
     return [contact_context(*r) for r in rows]
 
 
+AUDIENCE_FIELDS = ("list_ids", "segment_ids", "exclude_list_ids", "exclude_segment_ids")
+AUDIENCE_TABLES: tuple[tuple[str, Any, str], ...] = (
+    ("list_ids", MailingList, "list"),
+    ("exclude_list_ids", MailingList, "list"),
+    ("segment_ids", Segment, "segment"),
+    ("exclude_segment_ids", Segment, "segment"),
+)
+
+
+def audience_of(campaign: Campaign) -> "Audience":
+    from app.audience.segments.audience import Audience
+
+    return Audience(campaign.list_ids, campaign.segment_ids, campaign.exclude_list_ids, campaign.exclude_segment_ids)
+
+
+def _check_audience(session: Session, campaign: Campaign) -> None:
+    for name, model, noun in AUDIENCE_TABLES:
+        ids = getattr(campaign, name)
+        if ids:
+            found = set(session.execute(select(col(model.id)).where(col(model.id).in_(ids))).scalars())
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise CampaignInvalid(name, f"no such {noun}: {', '.join(map(str, missing))}")
+
+
 def check_campaign(session: Session, campaign: Campaign, limits: Limits | None = None) -> None:
     """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is.
 
@@ -85,13 +113,7 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
                 raise CampaignInvalid(field, str(exc)) from exc
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
-    if campaign.list_ids:
-        found = set(
-            session.execute(select(col(MailingList.id)).where(col(MailingList.id).in_(campaign.list_ids))).scalars()
-        )
-        missing = [i for i in campaign.list_ids if i not in found]
-        if missing:
-            raise CampaignInvalid("list_ids", f"no such list: {', '.join(map(str, missing))}")
+    _check_audience(session, campaign)
     sending = identities.campaign_problems(session, campaign)
     if sending:
         raise CampaignInvalid(sending[0][0], sending[0][1], sending)
@@ -140,13 +162,13 @@ def check_editable(campaign: Campaign, lists_change: bool) -> None:
 def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
-    check_editable(campaign, "list_ids" in changes)
+    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)
     if campaign.updated_at != seen:  # read again, in a new transaction
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
-    check_editable(campaign, "list_ids" in changes)
+    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
     for key, value in changes.items():
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()
@@ -198,8 +220,8 @@ def launch(session: Session, campaign: Campaign, settings: Settings, now: dateti
     """Check and launch a draft: at once, or at its send time. The caller commits."""
     if campaign.state != CampaignState.DRAFT:
         raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
-    if not campaign.list_ids:
-        raise CampaignInvalid("list_ids", "choose at least one list")
+    if not (campaign.list_ids or campaign.segment_ids):
+        raise CampaignInvalid("list_ids", "choose at least one list or segment")
     check_campaign(session, campaign, render_limits(settings))
     if campaign.state != CampaignState.DRAFT:  # launched elsewhere while it was being checked
         raise CampaignStateError(f"only a draft can be launched; this campaign is {campaign.state}")
@@ -212,10 +234,10 @@ def launch(session: Session, campaign: Campaign, settings: Settings, now: dateti
 
 def start_sending(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> Campaign:
     """Freeze the compiled audience into the ledger and hand the campaign to the workers."""
-    from app.audience.compile import freeze_into_ledger
+    from app.audience.segments.audience import freeze
 
     assert campaign.id is not None
-    campaign.audience_counts = freeze_into_ledger(session, campaign.id, campaign.list_ids, settings, now, now)
+    campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, now)
     campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now

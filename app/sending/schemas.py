@@ -20,6 +20,13 @@ class CampaignBase(SQLModel):
     html_template: str = ""
     text_template: str = ""
     list_ids: list[int] = Field(default_factory=list)
+    segment_ids: list[int] = Field(
+        default_factory=list, description="segments whose contacts it goes to, besides the lists' (evaluated at launch)"
+    )
+    exclude_list_ids: list[int] = Field(default_factory=list, description="lists whose members it does not go to")
+    exclude_segment_ids: list[int] = Field(
+        default_factory=list, description="segments whose contacts it does not go to (evaluated at launch)"
+    )
     send_at: datetime | None = Field(default=None, description="launch sends at this time instead of at once")
     identity_id: int | None = Field(
         default=None, description="the sending identity (From domain, DKIM key, bounce address); none: the settings'"
@@ -51,6 +58,9 @@ class CampaignUpdate(SQLModel):
     html_template: str | None = None
     text_template: str | None = None
     list_ids: list[int] | None = None
+    segment_ids: list[int] | None = None
+    exclude_list_ids: list[int] | None = None
+    exclude_segment_ids: list[int] | None = None
     send_at: datetime | None = None
     identity_id: int | None = None
     relay_ids: list[int] | None = None

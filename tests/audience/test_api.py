@@ -215,6 +215,7 @@ def test_preview_and_why(client: TestClient) -> None:
     counts = client.post(f"{API}/audience/preview", json={"list_ids": [news, vip]}).json()
     assert counts == {
         "sources": {"News": 8, "VIP": 2},
+        "segments": {},  # a send to lists alone
         "candidates": 10,
         "duplicates": 2,
         "excluded": {
@@ -226,6 +227,8 @@ def test_preview_and_why(client: TestClient) -> None:
             "manual": 0,
         },
         "unsubscribed_by_list": {"News": 0, "VIP": 0},
+        "excluded_by_list": {},
+        "excluded_by_segment": {},
         "included": 7,
         "needs_smtputf8": 0,
     }

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.audience import queries as audience_queries
+from app.audience.segments import store as segment_store
 from app.deliverability.preflight.service import campaign_preflight, kept_preflight
 from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
@@ -82,7 +83,8 @@ def _from_form(
         f: text(form, f) if f not in ("html_template", "text_template") else (form.get(f) or "") for f in FIELDS
     }
     values["reply_to"] = values["reply_to"] or None
-    values["list_ids"] = ints(form, "list_ids")
+    for name in service.AUDIENCE_FIELDS:
+        values[name] = ints(form, name)
     values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
     values["relay_ids"] = ints(form, "relay_ids")
     values["headers"] = typed_headers(form, errors)
@@ -132,6 +134,7 @@ def _compose_page(
     values["send_zone"] = zone
     ctx = {
         "lists": lists,
+        "segments": segment_store.all_segments(session),
         "campaign": campaign,
         "identities": senders,
         "relays": relays.all_relays(session),
@@ -195,14 +198,16 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     values, checked, errors = await run_in_threadpool(_from_form, form, session, render_limits(settings))
     campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     try:
-        service.check_editable(campaign, set(values["list_ids"]) != set(campaign.list_ids))
+        service.check_editable(
+            campaign, any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS)
+        )
     except service.CampaignStateError as exc:
         errors.add("name", str(exc))
     except service.CampaignInvalid as exc:
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers", *COMPOSED):
+    for key in (*FIELDS, *service.AUDIENCE_FIELDS, "send_at", "identity_id", "relay_ids", "headers", *COMPOSED):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
@@ -293,6 +298,7 @@ def campaign_page(
 ) -> HTMLResponse:
     campaign = _get(session, campaign_id)
     names = audience_queries.list_names(session)
+    segments = segment_store.names(session)
     subject = _sample_subject(session, settings, campaign)
     notice_state = request.session.pop("notice_state", None)
     if notice_state is not None and notice_state != campaign.state:  # "Campaign launched." of a finished one
@@ -316,6 +322,9 @@ def campaign_page(
         "ledger_pager": ledger_pager,
         "list_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.list_ids],
         "archive_lists": archive.archive_lists_of(session, campaign) if campaign.archived else [],
+        "segment_names": [segments.get(i, _("segment %(id)s", id=i)) for i in campaign.segment_ids],
+        "excluded_names": [names.get(i, _("list %(id)s", id=i)) for i in campaign.exclude_list_ids]
+        + [segments.get(i, _("segment %(id)s", id=i)) for i in campaign.exclude_segment_ids],
         "test_results": request.session.pop("test_results", None),
         "test_error": request.session.pop("test_error", None),
         "test_to": request.session.pop("test_to", ""),
