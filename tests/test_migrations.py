@@ -325,3 +325,26 @@ def test_pacing_state_comes_with_0018_and_goes_with_its_downgrade(empty_db_url: 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pacing_state")).scalar_one() == 0
     engine.dispose()
+
+
+def test_metric_counters_and_heartbeats_come_with_0019_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0018")
+    assert "metric_counter" not in inspect(engine).get_table_names()
+    upgrade(engine, "0019")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO metric_counter (name, labels, value) VALUES ('bulkmail_sweeps', '{}', 2)"))
+        conn.execute(text("INSERT INTO worker_heartbeat (worker, started_at, seen_at) "
+                          "VALUES ('h:1:a', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
+    names = inspect(engine).get_table_names()
+    assert "metric_counter" not in names and "worker_heartbeat" not in names
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM metric_counter")).scalar_one() == 0
+    engine.dispose()

@@ -27,6 +27,7 @@ from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
+from app.metrics import counters
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
 from app.sending import guards
@@ -275,6 +276,7 @@ class _Sweeper:
         sweep.per_kind, sweep.per_layer = dict(self.per_kind), dict(self.per_layer)
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(sweep)
+            counters.add(session, counters.sweep_amounts(sweep))
             session.commit()
         log.info(
             "bounce sweep %s %s: seen %d, recorded %d, deleted %d, kept %d, errors %d",

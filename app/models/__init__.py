@@ -13,6 +13,7 @@ from app.models.audience import (
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
+from app.models.metrics import MetricCounter, WorkerHeartbeat
 from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
@@ -40,6 +41,7 @@ __all__ = [
     "ListMember",
     "MailboxSweep",
     "MailingList",
+    "MetricCounter",
     "PacingState",
     "ProcessedMessage",
     "RecoveryCode",
@@ -59,5 +61,6 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEvent",
     "WebSession",
+    "WorkerHeartbeat",
     "utcnow",
 ]

@@ -116,9 +116,18 @@ class Job:
     batch: Batch
 
 
+SETTINGS_RELAY = "settings"  # the relay of the settings page, used while no relay is stored
+
+
 class SenderPool:
-    def __init__(self, settings: Settings, connection_factory: Callable[[], RelayConnection] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connection_factory: Callable[[], RelayConnection] | None = None,
+        name: str = SETTINGS_RELAY,
+    ) -> None:
         self.settings = settings
+        self.name = name  # the relay's name, on each outcome for the metrics
         self.throttle = Throttle(settings.smtp_rate)
         # room for about two batches of jobs
         self._queue: queue.Queue[list[Job] | None] = queue.Queue(
@@ -167,7 +176,10 @@ class SenderPool:
         conn = self._factory()
         try:
             while (jobs := self._queue.get()) is not None:
-                jobs[0].batch.add(*self._send(conn, jobs))
+                outcomes = self._send(conn, jobs)
+                for outcome in outcomes:
+                    outcome.relay = self.name
+                jobs[0].batch.add(*outcomes)
         finally:
             conn.close()
 

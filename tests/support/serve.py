@@ -1,5 +1,6 @@
 """`bulkmail serve` as a real process on a free loopback port, for tests that need the real server."""
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from app.settings import Settings
+from tests.support.mailstack import MailStack
 from tests.support.network import free_port
 from tests.support.polling import wait_for
 
@@ -36,3 +39,21 @@ def serving(env: Mapping[str, str], cwd: Path, quiet: bool = True) -> Iterator[t
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+NOREPLY = "noreply@example.test"
+
+
+def relay_env(settings: Settings, mail: MailStack, data_dir: Path) -> dict[str, str]:
+    """The environment of a `bulkmail serve` (or any `bulkmail` command) on the test's database, sending
+    through the real relay as NOREPLY."""
+    return {
+        **os.environ,
+        "BULKMAIL_DATABASE_URL": settings.database_url, "BULKMAIL_SECRET_KEY": "serve-test",
+        "BULKMAIL_DATA_DIR": str(data_dir),
+        "BULKMAIL_BOUNCE_ADDRESS": NOREPLY, "BULKMAIL_UPLOAD_DIR": str(data_dir),
+        "BULKMAIL_SMTP_HOST": mail.host, "BULKMAIL_SMTP_PORT": str(mail.submission_port),
+        "BULKMAIL_SMTP_SECURITY": "starttls", "BULKMAIL_SMTP_CAFILE": mail.cafile,
+        "BULKMAIL_SMTP_USERNAME": NOREPLY, "BULKMAIL_SMTP_PASSWORD": mail.users[NOREPLY],
+        "BULKMAIL_WORKER_POLL_SECONDS": "0.1", "BULKMAIL_EMBEDDED_WORKER": "true", "BULKMAIL_SCHEDULER": "true",
+    }  # fmt: skip
