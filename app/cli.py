@@ -1,6 +1,5 @@
 """The `bulkmail` command: one entry point for the service, the worker and operator tasks."""
 
-import logging
 import os
 import signal
 import sys
@@ -64,7 +63,9 @@ cli.add_typer(apikey_cli, name="apikey")
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logs import configure
+
+    configure(get_settings())
 
 
 @cli.callback()
@@ -137,7 +138,7 @@ def serve(
         web_only = settings.model_copy(update={"embedded_worker": False, "scheduler": False})
         app = create_app(web_only)
         app.state.setup_token = setup_token
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)  # the lines _logging() set up
     finally:
         if background:
             background.stop()
@@ -148,11 +149,13 @@ def _first_run_link(engine: "Engine", host: str, port: int) -> str | None:
     import secrets
     import socket
 
+    from app.logs import keep_out
     from app.users import users_exist
 
     if users_exist(engine):
         return None
     token = secrets.token_urlsafe(24)
+    keep_out(token)  # the access log would show it in /setup?token=...
 
     def url(name: str) -> str:
         return f"http://{f'[{name}]' if ':' in name else name}:{port}/setup"

@@ -12,6 +12,7 @@ from app.api.health import router as health_router
 from app.api.metrics import router as metrics_router
 from app.config_store import live_for
 from app.db import get_engine
+from app.logs import RequestIds
 from app.metrics.http import Metrics, RequestLatency
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
@@ -52,5 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preference_page.router)
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
-    app.add_middleware(RequestLatency, metrics=app.state.metrics)  # outermost: the whole time of each request
+    app.add_middleware(RequestLatency, metrics=app.state.metrics)  # the whole time of each request
+    app.add_middleware(RequestIds)  # outermost: every line logged for a request carries its id
     return app

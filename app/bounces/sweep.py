@@ -27,6 +27,7 @@ from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
+from app.logs import bound
 from app.metrics import counters
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
@@ -153,6 +154,10 @@ class _Sweeper:
         self.ctx = SweepContext(self.sweep.id, get_secret_key(settings, engine), BouncePolicy.from_settings(settings))
 
     def run(self) -> MailboxSweep:
+        with bound(sweep_id=self.sweep.id):
+            return self._run()
+
+    def _run(self) -> MailboxSweep:
         box: Mailbox | None = None
         where = f"{self.settings.mailbox_protocol}://{self.settings.mailbox_host}:{self.settings.mailbox_port or ''}"
         try:

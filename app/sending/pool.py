@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
+from app.logs import bound
 from app.models import utcnow
 from app.models.states import DeliveryState
 from app.sending.compose import Composer, Envelope
@@ -241,6 +242,10 @@ class SenderPool:
     def _compose(self, job: Job) -> Envelope | Outcome:
         """The job's message, or the outcome of a message that cannot be built (a template error or
         limit for this one contact fails the row, not the send)."""
+        with bound(campaign_id=job.row.campaign_id, delivery_id=job.row.id):
+            return self._composed(job)
+
+    def _composed(self, job: Job) -> Envelope | Outcome:
         row = job.row
         try:
             env = job.composer.compose(
@@ -275,6 +280,10 @@ class SenderPool:
         return None
 
     def _outcome(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
+        with bound(campaign_id=job.row.campaign_id, delivery_id=job.row.id):
+            return self._outcome_of(conn, job, result)
+
+    def _outcome_of(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
         row, batch = job.row, job.batch
         if isinstance(result, Reply):
             self.backoff.answered()
