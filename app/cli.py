@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -196,6 +197,49 @@ def worker(
         pass
     finally:
         services.stop()
+
+
+@cli.command()
+def backup(file: Path = typer.Argument(..., help="Where to write the backup (replaced when it exists).")) -> None:
+    """Back up the whole database while bulkmail runs (SQLite: its online backup API; PostgreSQL: pg_dump -Fc).
+
+    Keep the seal key (BULKMAIL_SEAL_KEY or DATA_DIR/seal.key) too, apart from the backup: the DKIM keys,
+    relay passwords and two-factor seeds in it are sealed with that key."""
+    from app.backups import BackupFailed
+    from app.backups import backup as back_up
+    from app.cli_audit import audited
+
+    engine = _upgraded_engine()
+    try:
+        made = back_up(get_settings(), engine, file)
+    except BackupFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    audited(engine, "backup", "db.backup", detail={"file": made.path.name, "bytes": made.size})
+    typer.echo(f"backed up {engine.dialect.name} (revision {made.revision}) to {made.path}: {made.size} bytes")
+
+
+@cli.command()
+def restore(
+    file: Path = typer.Argument(..., help="A file `bulkmail backup` wrote."),
+    force: bool = typer.Option(False, "--force", help="Replace everything a database that is not empty holds."),
+) -> None:
+    """Restore a backup into the configured database (empty, unless --force), then bring its schema up to
+    date. Stop `bulkmail serve` and every worker first."""
+    from app.backups import BackupFailed
+    from app.backups import restore as put_back
+    from app.cli_audit import audited
+    from app.db import get_engine
+
+    engine = get_engine(get_settings())
+    try:
+        done = put_back(get_settings(), engine, file, force=force)
+    except BackupFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    detail = {"file": file.name, "from": done.from_revision, "to": done.to_revision, "replaced": done.replaced}
+    audited(engine, "restore", "db.restore", detail=detail)
+    typer.echo(f"restored {file} into {where(get_settings())}; schema at revision {done.to_revision}")
 
 
 @apikey_cli.command("create")

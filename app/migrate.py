@@ -45,6 +45,11 @@ def head() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
+def known_revisions() -> set[str]:
+    """Every revision the migration files name: a database at any other one was made by a newer bulkmail."""
+    return {r for path in (MIGRATIONS / "versions").glob("*.py") for r in _REVISION.findall(path.read_text("utf-8"))}
+
+
 def _at_head(engine: Engine) -> bool:
     expected = head()
     if expected is None:

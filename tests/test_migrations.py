@@ -2,19 +2,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pyotp
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from app.db import make_engine, modelled
 from app.migrate import alembic_config, current, head, upgrade
-from tests.conftest import BACKENDS, POSTGRES_URL
 
 
 def test_head_matches_models(engine: Engine) -> None:
@@ -66,23 +63,6 @@ def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str)
             )
         assert diff == []
         engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh.db"
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"bulkmail_fresh_test_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_cli_db_upgrade_twice_from_empty(empty_db_url: str) -> None:
