@@ -109,6 +109,32 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {after} ({engine.dialect.name})")
 
 
+@db_cli.command("wait")
+def db_wait(timeout: float = typer.Option(60.0, help="Seconds to wait before giving up.")) -> None:
+    """Wait until the database answers (a container starting beside PostgreSQL); exit 1 if it does not in time."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import get_engine, ping
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ping(engine)
+            break
+        except SQLAlchemyError as exc:
+            if time.monotonic() >= deadline:
+                typer.echo(
+                    f"error: the {where(settings)} did not answer within {timeout:g} s ({type(exc).__name__})", err=True
+                )
+                raise typer.Exit(1) from None
+            time.sleep(1.0)
+    typer.echo(f"{engine.dialect.name} answers")
+
+
 @cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
