@@ -1,6 +1,7 @@
 """/metrics of a real `bulkmail serve` while a campaign goes through the real relay: the counts its background
 process (another process) adds are in the web process's answer."""
 
+import json
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,9 @@ def test_a_scrape_during_a_real_campaign_sees_the_counts_move(
     settings: Settings, engine: Engine, mail: MailStack, tmp_path: Path
 ) -> None:
     mail.answer_recipients({"refused.test": "550 5.1.1 No such user", "later.test": "450 4.2.1 Mailbox busy"})
-    env = {**relay_env(settings, mail, tmp_path), "BULKMAIL_PACING": "false"}
-    with serving(env, tmp_path) as (_, base):
+    env = {**relay_env(settings, mail, tmp_path), "BULKMAIL_PACING": "false", "BULKMAIL_LOG_FORMAT": "json"}
+    log = tmp_path / "serve.log"
+    with serving(env, tmp_path, log=log) as (_, base):
         scrape = httpx.Client(base_url=base, timeout=10)
         before = scrape.get("/metrics")
         assert before.status_code == 200  # from this machine, no token set
@@ -33,7 +35,8 @@ def test_a_scrape_during_a_real_campaign_sees_the_counts_move(
         # through a proxy: refused, though the proxy itself connects from this machine
         assert scrape.get("/metrics", headers={"X-Forwarded-For": "198.51.100.4"}).status_code == 403
 
-        headers = {"Authorization": f"Bearer {make_api_key(engine)}"}
+        api_key = make_api_key(engine)
+        headers = {"Authorization": f"Bearer {api_key}"}
         with httpx.Client(base_url=f"{base}/api/v1", headers=headers, timeout=10) as api:
             people = [{"external_id": a, "email": a} for a in [*DELIVERED, REFUSED, LATER]]
             list_id = api.post("/lists", json={"name": "Members"}).json()["id"]
@@ -65,3 +68,11 @@ def test_a_scrape_during_a_real_campaign_sees_the_counts_move(
     assert value(text, "bulkmail_hard_bounce_ratio", window="24h") == 0.25
     launch = "/api/v1/campaigns/{campaign_id}/launch"
     assert value(text, "bulkmail_http_request_duration_seconds_count", route=launch, method="POST") == 1
+
+    # the server's and its background process's lines: JSON, the requests' with their ids, no secret
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert lines and all(line.keys() >= {"ts", "level", "logger", "message"} for line in lines)
+    assert any(line["logger"] == "uvicorn.access" and "/metrics" in line["message"] and line.get("request_id")
+               for line in lines)  # fmt: skip
+    text = log.read_text()
+    assert mail.users[NOREPLY] not in text and api_key not in text and "serve-test" not in text

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,10 +17,15 @@ from tests.support.polling import wait_for
 
 
 @contextmanager
-def serving(env: Mapping[str, str], cwd: Path, quiet: bool = True) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The process and its base URL once /healthz answers; killed on the way out if still running."""
+def serving(
+    env: Mapping[str, str], cwd: Path, quiet: bool = True, log: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The process and its base URL once /healthz answers; killed on the way out if still running. With LOG,
+    what it writes (stdout and stderr, its background process's too) goes to that file."""
     port = free_port()
-    out = subprocess.DEVNULL if quiet else None
+    out: Any = subprocess.DEVNULL if quiet else None
+    if log is not None:
+        out = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)], env=dict(env), cwd=cwd, stdout=out, stderr=out
     )
@@ -39,6 +45,8 @@ def serving(env: Mapping[str, str], cwd: Path, quiet: bool = True) -> Iterator[t
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if log is not None:
+            out.close()
 
 
 NOREPLY = "noreply@example.test"
