@@ -1,5 +1,6 @@
 """The `bulkmail` command: one entry point for the service, the worker and operator tasks."""
 
+import logging
 import os
 import signal
 import sys
@@ -66,15 +67,20 @@ cli.add_typer(apikey_cli, name="apikey")
 def _logging() -> None:
     from app.logs import configure
 
-    configure(get_settings())
+    configure(get_settings(), level=logging.INFO)
 
 
 @cli.callback()
 def _every_command() -> None:
     try:
-        notice = old_database_notice(get_settings())
+        settings = get_settings()
+        notice = old_database_notice(settings)
     except Exception:  # a bad variable: the command that reads it names the problem
         return
+    from app.logs import configure
+
+    # warnings and errors only (serve and worker say more): a command that sends or sweeps logs like the service
+    configure(settings, level=logging.WARNING)
     if notice:
         typer.echo(notice, err=True)
 

@@ -27,6 +27,7 @@ REDACTED = "***"
 MIN_SECRET_LENGTH = 6  # shorter values would blot out ordinary words; no secret bulkmail keeps is this short
 MAX_SECRETS = 10_000  # the API keys a long-running process verified: the oldest are forgotten
 
+HANDLER_NAME = "bulkmail"
 IDS = ("request_id", "campaign_id", "delivery_id", "sweep_id")
 _ids: dict[str, ContextVar[Any]] = {name: ContextVar(name, default=None) for name in IDS}
 
@@ -138,6 +139,18 @@ class TextFormatter(logging.Formatter):
         return _secrets.scrub(text)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is written (a test runner swaps it)."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: IO[str]) -> None:
+        pass
+
+
 def chosen_format(setting: str, stream: IO[str]) -> str:
     if setting in ("json", "text"):
         return setting
@@ -147,13 +160,13 @@ def chosen_format(setting: str, stream: IO[str]) -> str:
 
 def configure(settings: Any, stream: IO[str] | None = None, level: int = logging.INFO) -> str:
     """Send every logger's lines (uvicorn's too) to STREAM (stderr) in the chosen format; returns it."""
-    stream = stream or sys.stderr
-    form = chosen_format(settings.log_format, stream)
-    handler = logging.StreamHandler(stream)
+    form = chosen_format(settings.log_format, stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter() if form == "json" else TextFormatter())
     handler.addFilter(_Ids())
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:  # configured again: one handler
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
