@@ -39,7 +39,7 @@ def serving(
             return False
 
     try:
-        wait_for(up, 30, "bulkmail serve to answer")
+        wait_for(up, 90, "bulkmail serve to answer")  # a loaded machine takes a while to import it all
         yield proc, base
     finally:
         if proc.poll() is None:
