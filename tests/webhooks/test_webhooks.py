@@ -157,7 +157,7 @@ def test_gives_up_after_the_retry_window_and_a_replay_sends_it_again(client, fas
     assert d["state"] == "failed" and d["last_status_code"] == 500 and d["attempts"] >= 2
     with Session(engine) as session:  # what /metrics reports as bulkmail_webhook_delivery_failures_total
         failures = {pairs["outcome"]: v for name, pairs, v in counters.read(session) if name == WEBHOOK_FAILURES.name}
-    assert failures == {"retry": d["attempts"] - 1, "gave_up": 1}
+    assert (failures.get("retry", 0), failures["gave_up"]) == (d["attempts"] - 1, 1)
     assert client.get(f"{API}/webhook-deliveries", params={"state": "failed"}).json()["items"][0]["id"] == d["id"]
 
     receiver.status = 204
