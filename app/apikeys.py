@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.keyset import after_id
+from app.logs import keep_out
 from app.models import ApiKey, utcnow
 
 Scope = Literal["read", "write"]
@@ -27,6 +28,7 @@ def create_api_key(session: Session, name: str, scope: Scope) -> tuple[ApiKey, s
     if scope not in ("read", "write"):
         raise ValueError(f"scope must be read or write, not {scope!r}")
     plaintext = _PREFIX + secrets.token_urlsafe(32)
+    keep_out(plaintext)
     row = ApiKey(name=name, prefix=plaintext[:10], key_hash=hash_key(plaintext), scope=scope)
     session.add(row)
     session.flush()
@@ -81,6 +83,7 @@ def verified_key(engine: Engine, plaintext: str) -> ApiKey | None:
         _verified.pop(cache_key, None)
     else:
         _verified[cache_key] = (row, time.monotonic())
+        keep_out(plaintext)
     return row
 
 

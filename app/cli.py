@@ -66,15 +66,22 @@ cli.add_typer(apikey_cli, name="apikey")
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logs import configure
+
+    configure(get_settings(), level=logging.INFO)
 
 
 @cli.callback()
 def _every_command() -> None:
     try:
-        notice = old_database_notice(get_settings())
+        settings = get_settings()
+        notice = old_database_notice(settings)
     except Exception:  # a bad variable: the command that reads it names the problem
         return
+    from app.logs import configure
+
+    # warnings and errors only (serve and worker say more): a command that sends or sweeps logs like the service
+    configure(settings, level=logging.WARNING)
     if notice:
         typer.echo(notice, err=True)
 
@@ -109,6 +116,30 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {after} ({engine.dialect.name})")
 
 
+@db_cli.command("wait")
+def db_wait(timeout: float = typer.Option(60.0, help="Seconds to wait before giving up.")) -> None:
+    """Wait until the database answers (a container starting beside PostgreSQL); exit 1 if it does not in time."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import get_engine, ping
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ping(engine)
+            break
+        except SQLAlchemyError as exc:
+            if time.monotonic() >= deadline:
+                typer.echo(
+                    f"error: the {where(settings)} did not answer within {timeout:g} s ({type(exc).__name__})", err=True
+                )
+                raise typer.Exit(1) from None
+            time.sleep(1.0)
+    typer.echo(f"{engine.dialect.name} answers")
+
+
 @cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -139,7 +170,7 @@ def serve(
         web_only = settings.model_copy(update={"embedded_worker": False, "scheduler": False})
         app = create_app(web_only)
         app.state.setup_token = setup_token
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)  # the lines _logging() set up
     finally:
         if background:
             background.stop()
@@ -150,11 +181,13 @@ def _first_run_link(engine: "Engine", host: str, port: int) -> str | None:
     import secrets
     import socket
 
+    from app.logs import keep_out
     from app.users import users_exist
 
     if users_exist(engine):
         return None
     token = secrets.token_urlsafe(24)
+    keep_out(token)  # the access log would show it in /setup?token=...
 
     def url(name: str) -> str:
         return f"http://{f'[{name}]' if ':' in name else name}:{port}/setup"
@@ -195,6 +228,49 @@ def worker(
         pass
     finally:
         services.stop()
+
+
+@cli.command()
+def backup(file: Path = typer.Argument(..., help="Where to write the backup (replaced when it exists).")) -> None:
+    """Back up the whole database while bulkmail runs (SQLite: its online backup API; PostgreSQL: pg_dump -Fc).
+
+    Keep the seal key (BULKMAIL_SEAL_KEY or DATA_DIR/seal.key) too, apart from the backup: the DKIM keys,
+    relay passwords and two-factor seeds in it are sealed with that key."""
+    from app.backups import BackupFailed
+    from app.backups import backup as back_up
+    from app.cli_audit import audited
+
+    engine = _upgraded_engine()
+    try:
+        made = back_up(get_settings(), engine, file)
+    except BackupFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    audited(engine, "backup", "db.backup", detail={"file": made.path.name, "bytes": made.size})
+    typer.echo(f"backed up {engine.dialect.name} (revision {made.revision}) to {made.path}: {made.size} bytes")
+
+
+@cli.command()
+def restore(
+    file: Path = typer.Argument(..., help="A file `bulkmail backup` wrote."),
+    force: bool = typer.Option(False, "--force", help="Replace everything a database that is not empty holds."),
+) -> None:
+    """Restore a backup into the configured database (empty, unless --force), then bring its schema up to
+    date. Stop `bulkmail serve` and every worker first."""
+    from app.backups import BackupFailed
+    from app.backups import restore as put_back
+    from app.cli_audit import audited
+    from app.db import get_engine
+
+    engine = get_engine(get_settings())
+    try:
+        done = put_back(get_settings(), engine, file, force=force)
+    except BackupFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    detail = {"file": file.name, "from": done.from_revision, "to": done.to_revision, "replaced": done.replaced}
+    audited(engine, "restore", "db.restore", detail=detail)
+    typer.echo(f"restored {file} into {where(get_settings())}; schema at revision {done.to_revision}")
 
 
 @apikey_cli.command("create")

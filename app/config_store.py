@@ -19,6 +19,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from app.logs import keep_settings_out
 from app.models import StoredSetting, utcnow
 from app.settings import Settings
 
@@ -134,7 +135,9 @@ def _overlay(base: Settings, stored: dict[str, Any]) -> Settings:
         update = validate_changes(stored)
     except SettingsInvalid as exc:  # a value saved by an older version that no longer validates: skip it
         update = validate_changes({k: v for k, v in stored.items() if k not in exc.errors})
-    return base.model_copy(update=update)
+    live = base.model_copy(update=update)
+    keep_settings_out(live)  # the passwords saved on the settings page
+    return live
 
 
 # bumped by every save in this process, so its own caches never serve the values from before it

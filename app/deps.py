@@ -2,6 +2,7 @@
 settings, the engine and a database session per request."""
 
 import asyncio
+import ipaddress
 from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -53,6 +54,21 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+# set by a reverse proxy: the request then comes from elsewhere, whatever the socket says (and uvicorn
+# would have put the header's address in request.client)
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def from_this_machine(request: Request) -> bool:
+    """The socket's peer is a loopback address and no proxy stands between (the first-run page, /metrics)."""
+    if request.client is None or any(h in request.headers for h in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
 
 
 _READ_METHODS = {"GET", "HEAD"}

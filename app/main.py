@@ -9,8 +9,11 @@ from app import __version__, preference_page, unsubscribe, web
 from app.api import api_router
 from app.api import install as install_api
 from app.api.health import router as health_router
+from app.api.metrics import router as metrics_router
 from app.config_store import live_for
 from app.db import get_engine
+from app.logs import RequestIds
+from app.metrics.http import Metrics, RequestLatency
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
 from app.users.audit import AuditMiddleware
@@ -41,11 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings  # the environment's; requests read the effective ones (SettingsDep)
     app.state.live_settings = live_for(settings, engine)
     app.state.engine = engine
+    app.state.metrics = Metrics(settings, engine)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(api_router)
     install_api(app)
     app.include_router(unsubscribe.router)
     app.include_router(preference_page.router)
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
+    app.add_middleware(RequestLatency, metrics=app.state.metrics)  # the whole time of each request
+    app.add_middleware(RequestIds)  # outermost: every line logged for a request carries its id
     return app

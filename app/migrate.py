@@ -15,6 +15,7 @@ from app.paths import MIGRATIONS
 if TYPE_CHECKING:
     from alembic.config import Config
 
+UPGRADE_LOCK = 0x62756C6B  # "bulk": the advisory lock an upgrade on PostgreSQL holds until it commits
 _REVISION = re.compile(r'^revision(?:\s*:\s*str)?\s*=\s*"(\w+)"', re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=]*)?=\s*(.+)$", re.MULTILINE)
 
@@ -43,6 +44,11 @@ def head() -> str | None:
         parents.update(re.findall(r'"(\w+)"', down[0]))
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 else None
+
+
+def known_revisions() -> set[str]:
+    """Every revision the migration files name: a database at any other one was made by a newer bulkmail."""
+    return {r for path in (MIGRATIONS / "versions").glob("*.py") for r in _REVISION.findall(path.read_text("utf-8"))}
 
 
 def _at_head(engine: Engine) -> bool:
@@ -74,6 +80,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         try:
             with conn.begin():
+                if not sqlite:  # processes starting together (a web and a worker container) upgrade one by one
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
         finally:

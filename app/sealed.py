@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from app.logs import keep_out
 from app.settings import Settings
 
 KEY_FILE = "seal.key"
@@ -25,7 +26,9 @@ def seal(settings: Settings, plain: str) -> str:
 
 def unseal(settings: Settings, sealed: str) -> str:
     try:
-        return _fernet(settings).decrypt(sealed.encode("ascii")).decode()
+        plain = _fernet(settings).decrypt(sealed.encode("ascii")).decode()
+        keep_out(plain)  # a DKIM key, a relay's password, a TOTP seed: never in a log line
+        return plain
     except (InvalidToken, ValueError) as e:
         raise SealBroken(
             "a stored secret cannot be opened with this installation's seal key: every machine sharing the "

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="a process re-reads what the settings page saved at most this often (at once in the"
         " process that saved it); 0 = on every use",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token /metrics asks for; unset: /metrics answers clients on this machine only",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json lines, or text for people; auto: text on a terminal, else json"
+    )
     max_upload_bytes: int = 200 * 1024 * 1024
     upload_dir: str = Field(
         default="", description="uploads wait here until their import finishes; empty: DATA_DIR/uploads"

@@ -1,5 +1,6 @@
 """Shared fixtures. Every test that touches the database runs twice: on SQLite and on PostgreSQL."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -86,6 +87,35 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = request.getfixturevalue("postgres_migrated")
     _truncate_postgres(url)
     return url
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, tmp_path: Path, name: str = "fresh") -> Iterator[str]:
+    """The URL of a database with no tables at all (PostgreSQL: made beside the configured one, dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/{name}.db"
+        return
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    database = f"bulkmail_{name}_test_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {database}"))
+    url = make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        for cached in [u for u in app.db._engines if u == url]:
+            app.db._engines.pop(cached).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

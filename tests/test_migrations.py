@@ -2,19 +2,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pyotp
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from app.db import make_engine, modelled
 from app.migrate import alembic_config, current, head, upgrade
-from tests.conftest import BACKENDS, POSTGRES_URL
 
 
 def test_head_matches_models(engine: Engine) -> None:
@@ -66,23 +63,6 @@ def test_cli_db_upgrade_brings_every_earlier_revision_to_head(empty_db_url: str)
             )
         assert diff == []
         engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh.db"
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"bulkmail_fresh_test_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_cli_db_upgrade_twice_from_empty(empty_db_url: str) -> None:
@@ -413,4 +393,27 @@ def test_segments_come_with_0021_and_go_with_its_downgrade(empty_db_url: str) ->
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM segment")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_metric_counters_and_heartbeats_come_with_0022_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0021")
+    assert "metric_counter" not in inspect(engine).get_table_names()
+    upgrade(engine, "0022")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO metric_counter (name, labels, value) VALUES ('bulkmail_sweeps', '{}', 2)"))
+        conn.execute(text("INSERT INTO worker_heartbeat (worker, started_at, seen_at) "
+                          "VALUES ('h:1:a', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0021")
+    names = inspect(engine).get_table_names()
+    assert "metric_counter" not in names and "worker_heartbeat" not in names
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM metric_counter")).scalar_one() == 0
     engine.dispose()

@@ -17,23 +17,9 @@ from app.settings import Settings
 from tests.conftest import make_api_key
 from tests.support.mailstack import MailStack
 from tests.support.polling import wait_for
-from tests.support.serve import serving
+from tests.support.serve import NOREPLY, relay_env, serving
 
 pytestmark = pytest.mark.mailstack
-
-NOREPLY = "noreply@example.test"
-
-
-def _env(settings: Settings, mail: MailStack, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BULKMAIL_DATABASE_URL": settings.database_url, "BULKMAIL_SECRET_KEY": "serve-test",
-        "BULKMAIL_BOUNCE_ADDRESS": NOREPLY, "BULKMAIL_UPLOAD_DIR": str(tmp_path),
-        "BULKMAIL_SMTP_HOST": mail.host, "BULKMAIL_SMTP_PORT": str(mail.submission_port),
-        "BULKMAIL_SMTP_SECURITY": "starttls", "BULKMAIL_SMTP_CAFILE": mail.cafile,
-        "BULKMAIL_SMTP_USERNAME": NOREPLY, "BULKMAIL_SMTP_PASSWORD": mail.users[NOREPLY],
-        "BULKMAIL_WORKER_POLL_SECONDS": "0.1", "BULKMAIL_EMBEDDED_WORKER": "true", "BULKMAIL_SCHEDULER": "true",
-    }  # fmt: skip
 
 
 def _children(pid: int) -> list[int]:
@@ -56,7 +42,7 @@ def _alive(pid: int) -> bool:
 def served(
     settings: Settings, engine: Engine, mail: MailStack, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen, str]]:  # type: ignore[type-arg]
-    with serving(_env(settings, mail, tmp_path), tmp_path, quiet=False) as (proc, base):
+    with serving(relay_env(settings, mail, tmp_path), tmp_path, quiet=False) as (proc, base):
         yield proc, base
 
 

@@ -27,6 +27,8 @@ from app.bounces.mailbox import Mailbox, describe, open_mailbox
 from app.bounces.policy import BouncePolicy
 from app.bounces.record import Incoming, Recorded, SweepContext, message_kind, processed_ids, record_batch
 from app.config_store import live_settings
+from app.logs import bound
+from app.metrics import counters
 from app.models import MailboxSweep, ProcessedMessage, utcnow
 from app.secret_key import get_secret_key
 from app.sending import guards
@@ -152,6 +154,10 @@ class _Sweeper:
         self.ctx = SweepContext(self.sweep.id, get_secret_key(settings, engine), BouncePolicy.from_settings(settings))
 
     def run(self) -> MailboxSweep:
+        with bound(sweep_id=self.sweep.id):
+            return self._run()
+
+    def _run(self) -> MailboxSweep:
         box: Mailbox | None = None
         where = f"{self.settings.mailbox_protocol}://{self.settings.mailbox_host}:{self.settings.mailbox_port or ''}"
         try:
@@ -275,6 +281,7 @@ class _Sweeper:
         sweep.per_kind, sweep.per_layer = dict(self.per_kind), dict(self.per_layer)
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(sweep)
+            counters.add(session, counters.sweep_amounts(sweep))
             session.commit()
         log.info(
             "bounce sweep %s %s: seen %d, recorded %d, deleted %d, kept %d, errors %d",

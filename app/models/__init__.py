@@ -13,6 +13,7 @@ from app.models.audience import (
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
+from app.models.metrics import MetricCounter, WorkerHeartbeat
 from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
 from app.models.segments import Segment
@@ -42,6 +43,7 @@ __all__ = [
     "MailboxSweep",
     "MailingList",
     "MessageTemplate",
+    "MetricCounter",
     "PacingState",
     "ProcessedMessage",
     "RecoveryCode",
@@ -62,5 +64,6 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEvent",
     "WebSession",
+    "WorkerHeartbeat",
     "utcnow",
 ]

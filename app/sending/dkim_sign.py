@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dkim
 
+from app.logs import keep_out
 from app.settings import Settings
 
 SIGNED_HEADERS = [
@@ -41,6 +42,7 @@ class DkimSigner:
             key = path.read_bytes()
         except OSError as exc:
             raise ValueError(f"DKIM private key file {path}: {exc.strerror}") from exc
+        keep_out(key.decode("ascii", "replace"))
         return cls(settings.dkim_selector or "", settings.dkim_domain or "", key)
 
     def sign(self, message: bytes) -> bytes:

@@ -61,6 +61,7 @@ class Outcome:
     at: datetime | None = None
     # released by pacing: its receiving domain must wait, so no other relay may take it meanwhile
     paced: bool = False
+    relay: str = ""  # the relay's name (its metrics label) when one took the row
 
 
 def sending_campaign_ids(session: Session) -> list[int]:

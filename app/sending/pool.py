@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
+from app.logs import bound
 from app.models import utcnow
 from app.models.states import DeliveryState
 from app.sending.compose import Composer, Envelope
@@ -116,9 +117,18 @@ class Job:
     batch: Batch
 
 
+SETTINGS_RELAY = "settings"  # the relay of the settings page, used while no relay is stored
+
+
 class SenderPool:
-    def __init__(self, settings: Settings, connection_factory: Callable[[], RelayConnection] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connection_factory: Callable[[], RelayConnection] | None = None,
+        name: str = SETTINGS_RELAY,
+    ) -> None:
         self.settings = settings
+        self.name = name  # the relay's name, on each outcome for the metrics
         self.throttle = Throttle(settings.smtp_rate)
         # room for about two batches of jobs
         self._queue: queue.Queue[list[Job] | None] = queue.Queue(
@@ -167,7 +177,10 @@ class SenderPool:
         conn = self._factory()
         try:
             while (jobs := self._queue.get()) is not None:
-                jobs[0].batch.add(*self._send(conn, jobs))
+                outcomes = self._send(conn, jobs)
+                for outcome in outcomes:
+                    outcome.relay = self.name
+                jobs[0].batch.add(*outcomes)
         finally:
             conn.close()
 
@@ -229,6 +242,10 @@ class SenderPool:
     def _compose(self, job: Job) -> Envelope | Outcome:
         """The job's message, or the outcome of a message that cannot be built (a template error or
         limit for this one contact fails the row, not the send)."""
+        with bound(campaign_id=job.row.campaign_id, delivery_id=job.row.id):
+            return self._composed(job)
+
+    def _composed(self, job: Job) -> Envelope | Outcome:
         row = job.row
         try:
             env = job.composer.compose(
@@ -263,6 +280,10 @@ class SenderPool:
         return None
 
     def _outcome(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
+        with bound(campaign_id=job.row.campaign_id, delivery_id=job.row.id):
+            return self._outcome_of(conn, job, result)
+
+    def _outcome_of(self, conn: RelayConnection, job: Job, result: Reply | Exception) -> Outcome:
         row, batch = job.row, job.batch
         if isinstance(result, Reply):
             self.backoff.answered()

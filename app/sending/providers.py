@@ -107,6 +107,14 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+def provider_label(address: str, providers: "ProviderMap | None") -> str:
+    """The provider receiving an address's mail as the metrics name it: google, microsoft, yahoo, or other
+    (a label per domain would grow without bound). Never waits for a lookup."""
+    domain = domain_of(address)
+    found = providers.key(domain) if providers is not None else DOMAINS.get(domain)
+    return found if found in PROVIDERS else "other"
+
+
 class ProviderMap:
     """Domain -> pacing key (a provider's name, or the domain itself). Thread-safe; bounded."""
 

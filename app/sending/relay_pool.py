@@ -172,4 +172,6 @@ def make_pool(settings: Settings, engine: Engine) -> SenderPool | RelayRouter:
         members = [(r.id, r.name, r.weight, relays.connection_settings(settings, r)) for r in rows]
     if not members:
         return SenderPool(settings)
-    return RelayRouter([Member(i, name, weight, SenderPool(s)) for i, name, weight, s in members if i is not None])
+    return RelayRouter(
+        [Member(i, name, weight, SenderPool(s, name=name)) for i, name, weight, s in members if i is not None]
+    )

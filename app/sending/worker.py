@@ -8,6 +8,7 @@ The database may go away for a while (PostgreSQL restarting, SQLite locked past 
 the worker then keeps the results of the batches in flight, claims nothing new, and writes them
 when the database answers again, so a blip neither resends nor loses anything."""
 
+import contextlib
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from sqlmodel import Session
 
 from app.config_store import live_settings
 from app.db import is_sqlite, session_scope
+from app.metrics import counters, heartbeat
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
 from app.sending import guards, identities, ledger, relays
@@ -73,6 +75,8 @@ class Worker:
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
         self._guard_due = guards.Periodic(settings.guard_check_seconds)
+        self._started = utcnow()
+        self._beat_due = guards.Periodic(heartbeat.HEARTBEAT_SECONDS)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -100,11 +104,14 @@ class Worker:
             self.pool.close()
             if self.pacer is not None:
                 self.pacer.close()
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                heartbeat.forget(self.engine, self.owner)
 
     def _step(self, stop: threading.Event) -> bool:
         """One turn of the loop; True when the worker should start afresh with new settings."""
         if self._relays_changed():
             return True
+        self._beat()
         inflight = self._inflight
         if inflight and (len(inflight) >= MAX_BATCHES_IN_FLIGHT or inflight[0].done()):
             self._finish(inflight[0])
@@ -138,6 +145,10 @@ class Worker:
                     )
                     return
                 time.sleep(0.5)
+
+    def _beat(self) -> None:
+        if self._beat_due.due():
+            heartbeat.beat(self.engine, self.owner, self._started, utcnow())
 
     def _relays_changed(self) -> bool:
         """A relay or an identity was added, changed or removed since the pool was made (looked at every
@@ -227,8 +238,13 @@ class Worker:
     def _finish(self, batch: Batch) -> None:
         """Wait for the oldest batch in flight, keeping its lease, and record its results."""
         # a slow or throttled relay must not let the lease run out under rows still being sent
-        while not batch.wait(self.settings.worker_lease_seconds / 3):
-            self._extend_leases()
+        every = self.settings.worker_lease_seconds / 3
+        next_extension = time.monotonic() + every
+        while not batch.wait(min(every, heartbeat.HEARTBEAT_SECONDS)):
+            self._beat()  # a worker waiting on a slow relay is alive
+            if time.monotonic() >= next_extension:
+                self._extend_leases()
+                next_extension = time.monotonic() + every
         outcomes = batch.outcomes
         now = utcnow()
         with session_scope(self.engine) as session:
@@ -250,6 +266,8 @@ class Worker:
                 relays.record_states(session, statuses)
             if batch.expected < self.settings.worker_batch:  # a full batch: more rows were due; the
                 ledger.complete_finished(session, now, touched)  # claim that finds none completes them
+            # last, so the counter rows other workers add to are locked only until this commit
+            counters.add(session, counters.outcome_amounts(outcomes, self.pacer.providers if self.pacer else None))
         self._inflight.popleft()  # only now: until its results are committed, its lease is kept up
         if self._guard_due.due():  # the relay's refusals count towards the guard (after the commit: a failure
             guards.check_sending(self.engine, self.settings, now, touched)  # can never cost a batch its results)

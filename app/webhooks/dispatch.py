@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, or_, select, update
 from sqlmodel import col
 
 from app.db import is_sqlite, session_scope
+from app.metrics import counters
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.settings import Settings
 from app.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
@@ -172,6 +173,8 @@ def record(engine: Engine, settings: Settings, due: Due, result: tuple[int | Non
                 delivery_id=due.delivery_id, at=now, status_code=code, error=error, duration_ms=ms
             )
         )
+        if error is not None:
+            counters.add(session, counters.webhook_failure(gave_up=values["state"] == "failed"))
     if error is not None:
         # the host alone: a URL may carry credentials (user:password@) or a token in its path or query
         host = urlsplit(due.url).hostname

@@ -13,7 +13,7 @@ from app.models import Contact, MessageTemplate, Suppression
 from tests.sending.conftest import make_campaign, make_list
 from tests.users.support import make_user_of, signed_in
 
-NOT_PAGES = ("/api/", "/u/", "/healthz", "/docs", "/redoc", "/openapi.json", "/static")
+NOT_PAGES = ("/api/", "/u/", "/healthz", "/metrics", "/docs", "/redoc", "/openapi.json", "/static")
 
 # who may use each route: "public" (no role check: sign-in, first run, invitation), "own" (every signed-in
 # role: their own account), "read" (every role), "change" (admin and marketer), "admin" (admins only)

@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from app.db import make_engine
 from app.main import create_app
+from app.metrics import counters
+from app.metrics.counters import WEBHOOK_FAILURES
 from app.models import Contact, WebhookDelivery
 from app.secret_key import get_secret_key
 from app.settings import Settings
@@ -153,6 +155,9 @@ def test_gives_up_after_the_retry_window_and_a_replay_sends_it_again(client, fas
             break
         time.sleep(0.1)
     assert d["state"] == "failed" and d["last_status_code"] == 500 and d["attempts"] >= 2
+    with Session(engine) as session:  # what /metrics reports as bulkmail_webhook_delivery_failures_total
+        failures = {pairs["outcome"]: v for name, pairs, v in counters.read(session) if name == WEBHOOK_FAILURES.name}
+    assert (failures.get("retry", 0), failures["gave_up"]) == (d["attempts"] - 1, 1)
     assert client.get(f"{API}/webhook-deliveries", params={"state": "failed"}).json()["items"][0]["id"] == d["id"]
 
     receiver.status = 204

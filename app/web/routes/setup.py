@@ -3,14 +3,13 @@ browser on the machine bulkmail runs on or one that brings the one-time token `b
 Once a user exists the page is gone."""
 
 import hmac
-import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.deps import EngineDep
+from app.deps import EngineDep, from_this_machine
 from app.i18n import gettext as _
 from app.users import MIN_PASSWORD, FirstUserExists, UserInvalid, create_first_admin, users_exist
 from app.web.csrf import require_csrf
@@ -24,19 +23,6 @@ router = APIRouter(include_in_schema=False)
 class SetupForm(Credentials):
     password_again: str = ""
     token: str = ""
-
-
-# set by a reverse proxy: the request then comes from elsewhere, whatever the socket says
-_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
-
-
-def from_this_machine(request: Request) -> bool:
-    if request.client is None or any(h in request.headers for h in _PROXY_HEADERS):
-        return False
-    try:
-        return ipaddress.ip_address(request.client.host).is_loopback
-    except ValueError:
-        return False
 
 
 def _token_ok(request: Request, token: str) -> bool:
