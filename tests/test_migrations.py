@@ -371,8 +371,10 @@ def test_segments_come_with_0021_and_go_with_its_downgrade(empty_db_url: str) ->
     stamp = "'2026-01-01 00:00:00'"
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
-                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, created_at, updated_at) "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, template_language, archived, "
+                          "created_at, updated_at) "
                           f"VALUES ('old', '', 'a@b.test', 's', '', '', '[1]', '[]', '{{}}', false, 'draft', '{{}}', "
+                          "'jinja', false, "
                           f"{stamp}, {stamp})"))  # fmt: skip
     assert "segment" not in inspect(engine).get_table_names()
     upgrade(engine, "0021")
