@@ -43,7 +43,7 @@ from app.models import Campaign, Delivery, MailingList, utcnow
 from app.sending import campaigns as service
 from app.settings import Settings
 from app.users import create_user
-from bench.audience.generate import generate
+from bench.audience.generate import CITIES, DOMAINS, FIRST, LAST, PLANS, generate
 from bench.audience.run import ADMIN_URL, fresh_database
 from bench.launch.steps import _cpu, shape
 from bench.sending import templates
@@ -52,6 +52,7 @@ from tests.support.mailstack import smtp_sink
 from tests.support.network import free_port
 
 BENCH_DB = "bulkmail_bench_growth"
+IMPORT_DB = "bulkmail_bench_growth_import"
 ADMIN_EMAIL, ADMIN_PASSWORD = "growth@example.test", "growth password 1"
 # the search rows as `search.body_of` makes them: address, names, attribute values, lower case
 SEARCH_ROWS = """
@@ -63,10 +64,31 @@ ON CONFLICT (contact_id) DO NOTHING
 """
 
 
-def _drop_database() -> None:
+# N contacts shaped like the import's file (bench/audience/generate.py: address, first and last name, city and
+# plan), made in one statement and inserted in shuffled address order, as an import of an export leaves them
+CONTACT_ROWS = """
+INSERT INTO contact (email, email_key, first_name, last_name, attributes, is_role, created_at, updated_at)
+SELECT a, a, 'First' || g, 'Last' || g,
+       json_build_object('city', (CAST(:cities AS text[]))[1 + g * 7 % 8], 'plan', (CAST(:plans AS text[]))[1 + g * 3 % 4]), false, now(), now()
+FROM (SELECT g, (CAST(:first AS text[]))[1 + g % 12] || '.' || (CAST(:last AS text[]))[1 + g * 13 % 10] || g || '@' || (CAST(:domains AS text[]))[1 + g * 17 % 6] AS a
+      FROM generate_series(1, :n) AS g) AS made
+ORDER BY md5(a)
+"""
+
+
+def _contacts(engine: Any, n: int) -> float:
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        values = {"cities": CITIES, "plans": PLANS, "first": FIRST, "last": LAST, "domains": DOMAINS, "n": n}
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
+        conn.execute(text(CONTACT_ROWS), values)
+    return _seconds(start)
+
+
+def _drop_database(name: str = BENCH_DB) -> None:
     admin = make_engine(ADMIN_URL)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
@@ -91,11 +113,13 @@ def _import(url: str, csv_path: Path, workdir: Path) -> dict[str, Any]:
     return {"import_s": seconds, "import_report": report}
 
 
-def _shape(engine: Any, contacts: int) -> tuple[list[int], dict[str, float]]:
+def _shape(engine: Any, contacts: int, search: bool) -> tuple[list[int], dict[str, float]]:
     with Session(engine) as session:
         start = time.perf_counter()
         lists = shape(session, contacts, utcnow())
         shaped = _seconds(start)
+        if not search:
+            return lists, {"shape_s": shaped}
         start = time.perf_counter()
         # the trigram index is built once over the rows (as a restore does), not row by row
         index = session.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'contact_search_trgm'"))
@@ -112,7 +136,7 @@ def _shape(engine: Any, contacts: int) -> tuple[list[int], dict[str, float]]:
 
 def _compile_and_freeze(engine: Any, settings: Settings, lists: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"compile_s": [], "compile_cpu_s": []}
-    for _ in range(3):
+    for _ in range(2):
         with Session(engine) as session:
             cpu, start = _cpu(session), time.perf_counter()
             counts = compile_audience(session, lists, settings, utcnow()).counts
@@ -224,7 +248,7 @@ def _next(page: str, anchor: str = "") -> str:
     return html.unescape(found[0]) if found else ""
 
 
-def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int) -> dict[str, dict[str, float]]:
+def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int, search: bool) -> dict[str, dict[str, float]]:
     """p50 / p95 / max milliseconds of each page, first page and the pages a user reaches by "next"."""
     with Session(engine) as session:
         create_user(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
@@ -242,6 +266,8 @@ def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int) -> di
         f"/campaigns/{campaign_id}?email={some}", f"/campaigns/{campaign_id}?email=rossi",
         "/bounces", "/bounces?kind=bounce&reason=blocked", "/bounces?reason=hostunknown",
     ]  # fmt: skip
+    if not search:  # no search rows written: the searches would find nothing
+        pages = [p for p in pages if "q=" not in p]
     out: dict[str, dict[str, float]] = {}
     with TestClient(create_app(settings)) as client:
         login = client.get("/login").text
@@ -271,32 +297,36 @@ def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int) -> di
     return out
 
 
-def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool) -> dict[str, Any]:
-    csv_path = workdir / f"contacts-{contacts}.csv"
-    start = time.perf_counter()
-    generated = generate(str(csv_path), contacts)
-    result: dict[str, Any] = {"contacts": contacts, "generate_s": _seconds(start), "generated": generated}
+def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, skip: set[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {"contacts": contacts}
+    step = lambda name: print(f"{contacts:,}: {name}", file=sys.stderr, flush=True)  # noqa: E731
+    if "import" not in skip:  # into a database of its own, as a user imports a file into a new installation
+        csv_path = workdir / f"contacts-{contacts}.csv"
+        start = time.perf_counter()
+        result["generated"] = generate(str(csv_path), contacts)
+        result["generate_s"] = _seconds(start)
+        url = fresh_database("postgresql", workdir, pg_name=IMPORT_DB)
+        upgrade(make_engine(url))
+        step("import")
+        result.update(_import(url, csv_path, workdir))
+        csv_path.unlink()
+        _drop_database(IMPORT_DB)
+        step(f"import {result['import_s']:.1f} s")
+    if "rest" in skip:
+        return result
     url = fresh_database("postgresql", workdir, pg_name=BENCH_DB)
     engine = make_engine(url)
     upgrade(engine)
     settings = Settings(_env_file=None, database_url=url, secret_key="bench", base_url="http://testserver",
                         embedded_worker=False, scheduler=False, bounce_address="noreply@example.test")  # fmt: skip
     try:
-        step = lambda name: print(f"{contacts:,}: {name}", file=sys.stderr, flush=True)  # noqa: E731
-        step("import")
-        result.update(_import(url, csv_path, workdir))
-        csv_path.unlink()
-        step(f"import {result['import_s']:.1f} s; shape")
-        with Session(engine) as session:
-            total = session.execute(text("SELECT count(*) FROM contact")).scalar_one()
-        lists, shaped = _shape(engine, total)
+        result["contacts_s"] = _contacts(engine, contacts)
+        step(f"contacts made in {result['contacts_s']:.1f} s; shape")
+        lists, shaped = _shape(engine, contacts, "search" not in skip)
         result.update(shaped)
         step(f"shape {shaped}; compile and freeze")
         result.update(_compile_and_freeze(engine, settings, lists))
-        step(f"freeze {result['freeze_s']:.1f} s; send")
-        sample = _sample_list(engine, result["frozen_campaign"], send)
-        result.update(_send(url, engine, sample, send, workdir))
-        step(f"send {result['send_s']:.1f} s; pages")
+        step(f"compile {result['compile_s']}, freeze {result['freeze_s']:.1f} s; pages")
         with engine.connect() as conn:
             sizes = (
                 "SELECT (SELECT count(*) FROM contact), (SELECT count(*) FROM delivery), (SELECT count(*) FROM bounce)"
@@ -307,7 +337,12 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool) ->
             result["db_size"] = conn.execute(
                 text("SELECT pg_size_pretty(pg_database_size(current_database()))")
             ).scalar()
-        result["pages"] = _pages(engine, settings, result["frozen_campaign"], repeat)
+        result["pages"] = _pages(engine, settings, result["frozen_campaign"], repeat, "search" not in skip)
+        if "send" not in skip:
+            step("send")
+            sample = _sample_list(engine, result["frozen_campaign"], send)
+            result.update(_send(url, engine, sample, send, workdir))
+            step(f"send {result['send_s']:.1f} s")
         result["load"] = os.getloadavg()[0]
     finally:
         engine.dispose()
@@ -316,48 +351,50 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool) ->
     return result
 
 
-STEPS = [("import", "import_s"), ("compile counts (best of 3)", "compile_s"), ("freeze", "freeze_s"),
-         ("send (launch to completed)", "send_s")]  # fmt: skip
+STEPS = [
+    ("import (`bulkmail import`, own database)", "import_s"),
+    ("contacts made (one INSERT ... SELECT, not a product step)", "contacts_s"),
+    ("lists, suppressions, past ledger, bounces (set-based, not a product step)", "shape_s"),
+    ("compile counts (best of 2)", "compile_s"),
+    ("compile counts, backend CPU (best of 2)", "compile_cpu_s"),
+    ("freeze", "freeze_s"),
+    ("freeze, backend CPU", "freeze_cpu_s"),
+    ("send (launch to completed, 2 workers)", "send_s"),
+]
 
 
-def _value(r: dict[str, Any], key: str) -> float:
-    v = r[key]
-    return min(v) if isinstance(v, list) else float(v)
+def _value(r: dict[str, Any], key: str) -> float | None:
+    v = r.get(key)
+    return None if v is None else min(v) if isinstance(v, list) else float(v)
+
+
+def _row(label: str, key: str, results: list[dict[str, Any]], unit: str = " s") -> str:
+    values = [_value(r, key) for r in results]
+    cells = [f"{v:.2f}{unit}" if v is not None else "—" for v in values]
+    base = values[0]
+    ratios = [f"{v / base:.2f}×" if v is not None and base else "—" for v in values[1:]]
+    return f"| {label} | " + " | ".join(cells + ratios) + " |"
 
 
 def report(results: list[dict[str, Any]], command: str, started: str) -> None:
     date = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip()
     print(f"\nMeasured {started} – {date}; command: `{command}`\n")
     sizes = [f"{r['contacts']:,}" for r in results]
-    base = results[0]
     print("| step | " + " | ".join(sizes) + " | " + " | ".join(f"ratio {s} / {sizes[0]}" for s in sizes[1:]) + " |")
     print("|---|" + "---|" * (2 * len(results) - 1))
     for label, key in STEPS:
-        cells = [f"{_value(r, key):.2f} s" for r in results]
-        ratios = [f"{_value(r, key) / _value(base, key):.2f}×" for r in results[1:]]
-        print(f"| {label} | " + " | ".join(cells + ratios) + " |")
-    for label, key in [
-        ("compile counts, backend CPU (best of 3)", "compile_cpu_s"),
-        ("freeze, backend CPU", "freeze_cpu_s"),
-    ]:
-        cells = [f"{_value(r, key):.2f} s" for r in results]
-        ratios = [f"{_value(r, key) / _value(base, key):.2f}×" for r in results[1:]]
-        print(f"| {label} | " + " | ".join(cells + ratios) + " |")
+        print(_row(label, key, results))
     print("\nPages, milliseconds p50 / p95 / max:\n")
     print("| page | " + " | ".join(sizes) + " |")
     print("|---|" + "---|" * len(results))
-    for page in results[-1]["pages"]:
+    for page in results[-1].get("pages", {}):
         cells = []
         for r in results:
-            p = r["pages"].get(page)
+            p = r.get("pages", {}).get(page)
             cells.append(f"{p['p50']:.0f} / {p['p95']:.0f} / {p['max']:.0f}" if p else "—")
         print(f"| `{page}` | " + " | ".join(cells) + " |")
     for r in results:
-        print(f"\n{r['contacts']:,}: rows {json.dumps(r['rows'])}, database {r['db_size']}, "
-              f"import report `{r['import_report']}`, generate {r['generate_s']:.0f} s, shape {r['shape_s']:.0f} s, "
-              f"search rows {r['search_rows_s']:.0f} s, send {r['send_rate']:.0f} msgs/s "
-              f"({r['worker_cpu_us_per_msg']:.0f} µs worker CPU a message, launch {r['send_launch_s']:.1f} s), "
-              f"load {r['load']:.1f}; counts {json.dumps(r['counts'])}")  # fmt: skip
+        print(f"\n{r['contacts']:,}: " + json.dumps({k: v for k, v in r.items() if k != "pages"}))
 
 
 def main() -> None:
@@ -367,6 +404,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9, help="requests per page")
     parser.add_argument("--workdir", help="for the generated file and the workers' logs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="leave the last size's database")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="steps to leave out: import, search (the search rows), send, rest (all but the import)",
+    )
     a = parser.parse_args()
     started = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M"], capture_output=True, text=True).stdout.strip()
     sizes = [int(s) for s in a.contacts.split(",")]
@@ -375,7 +417,7 @@ def main() -> None:
         workdir = Path(a.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for i, n in enumerate(sizes):
-            r = measure(n, a.send, a.repeat, workdir, a.keep and i == len(sizes) - 1)
+            r = measure(n, a.send, a.repeat, workdir, a.keep and i == len(sizes) - 1, set(a.skip.split(",")))
             print(json.dumps(r), file=sys.stderr, flush=True)
             results.append(r)
         if a.workdir is None:
