@@ -263,7 +263,7 @@ def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int, searc
         "/contacts", f"/contacts?list_id={lists['newsletter']}", "/contacts?status=unsubscribed",
         "/contacts?q=berlin", f"/contacts?q={local}", "/contacts?q=zzqzz",
         f"/contacts?q=berlin&list_id={lists['customers']}&status=active",
-        f"/campaigns/{campaign_id}?email={some}", f"/campaigns/{campaign_id}?email=rossi",
+        f"/campaigns/{campaign_id}", f"/campaigns/{campaign_id}?email={some}", f"/campaigns/{campaign_id}?email=rossi",
         "/bounces", "/bounces?kind=bounce&reason=blocked", "/bounces?reason=hostunknown",
     ]  # fmt: skip
     if not search:  # no search rows written: the searches would find nothing
