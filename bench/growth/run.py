@@ -53,6 +53,7 @@ from tests.support.network import free_port
 
 BENCH_DB = "bulkmail_bench_growth"
 IMPORT_DB = "bulkmail_bench_growth_import"
+PAST_CAMPAIGN = 1  # the campaign `shape` makes first: 40 % of the contacts as sent
 ADMIN_EMAIL, ADMIN_PASSWORD = "growth@example.test", "growth password 1"
 # the search rows as `search.body_of` makes them: address, names, attribute values, lower case
 SEARCH_ROWS = """
@@ -297,7 +298,9 @@ def _pages(engine: Any, settings: Settings, campaign_id: int, repeat: int, searc
     return out
 
 
-def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, skip: set[str]) -> dict[str, Any]:
+def measure(
+    contacts: int, send: int, repeat: int, workdir: Path, keep: bool, skip: set[str], database: str = BENCH_DB
+) -> dict[str, Any]:
     result: dict[str, Any] = {"contacts": contacts}
     step = lambda name: print(f"{contacts:,}: {name}", file=sys.stderr, flush=True)  # noqa: E731
     if "import" not in skip:  # into a database of its own, as a user imports a file into a new installation
@@ -314,7 +317,7 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, sk
         step(f"import {result['import_s']:.1f} s")
     if "rest" in skip:
         return result
-    url = fresh_database("postgresql", workdir, pg_name=BENCH_DB)
+    url = fresh_database("postgresql", workdir, pg_name=database)
     engine = make_engine(url)
     upgrade(engine)
     settings = Settings(_env_file=None, database_url=url, secret_key="bench", base_url="http://testserver",
@@ -324,6 +327,9 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, sk
         step(f"contacts made in {result['contacts_s']:.1f} s; shape")
         lists, shaped = _shape(engine, contacts, "search" not in skip)
         result.update(shaped)
+        if "pages-first" in skip:  # the list pages before the freeze: the ledger searched is the past campaign's
+            step("pages")
+            result["pages"] = _pages(engine, settings, PAST_CAMPAIGN, repeat, "search" not in skip)
         step(f"shape {shaped}; compile and freeze")
         result.update(_compile_and_freeze(engine, settings, lists))
         step(f"compile {result['compile_s']}, freeze {result['freeze_s']:.1f} s; pages")
@@ -337,7 +343,8 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, sk
             result["db_size"] = conn.execute(
                 text("SELECT pg_size_pretty(pg_database_size(current_database()))")
             ).scalar()
-        result["pages"] = _pages(engine, settings, result["frozen_campaign"], repeat, "search" not in skip)
+        if "pages" not in result:
+            result["pages"] = _pages(engine, settings, result["frozen_campaign"], repeat, "search" not in skip)
         if "send" not in skip:
             step("send")
             sample = _sample_list(engine, result["frozen_campaign"], send)
@@ -347,7 +354,7 @@ def measure(contacts: int, send: int, repeat: int, workdir: Path, keep: bool, sk
     finally:
         engine.dispose()
         if not keep:
-            _drop_database()
+            _drop_database(database)
     return result
 
 
@@ -404,6 +411,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9, help="requests per page")
     parser.add_argument("--workdir", help="for the generated file and the workers' logs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="leave the last size's database")
+    parser.add_argument("--database", default=BENCH_DB, help="the scratch database's name")
     parser.add_argument(
         "--skip",
         default="",
@@ -417,7 +425,9 @@ def main() -> None:
         workdir = Path(a.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for i, n in enumerate(sizes):
-            r = measure(n, a.send, a.repeat, workdir, a.keep and i == len(sizes) - 1, set(a.skip.split(",")))
+            r = measure(
+                n, a.send, a.repeat, workdir, a.keep and i == len(sizes) - 1, set(a.skip.split(",")), a.database
+            )
             print(json.dumps(r), file=sys.stderr, flush=True)
             results.append(r)
         if a.workdir is None:
