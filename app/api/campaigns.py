@@ -248,7 +248,9 @@ def search_deliveries(
     campaign_id: Id,
     session: SessionDep,
     email: str | None = Query(
-        None, description="part of the address, case-insensitive; a whole address finds exactly that address"
+        None,
+        description="part of the address, case-insensitive; a whole address finds exactly that address; "
+        "the rows found come in address order",
     ),
     state: DeliveryState | None = None,
     limit: LimitQuery = 100,
