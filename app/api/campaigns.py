@@ -248,9 +248,7 @@ def search_deliveries(
     campaign_id: Id,
     session: SessionDep,
     email: str | None = Query(
-        None,
-        description="part of the address, case-insensitive; a whole address finds exactly that address; "
-        "the rows found come in address order",
+        None, description="part of the address, case-insensitive; a whole address finds exactly that address"
     ),
     state: DeliveryState | None = None,
     limit: LimitQuery = 100,

@@ -52,7 +52,7 @@ from app.web.templating import render, render_form
 router = APIRouter()
 
 FIELDS = ("name", "from_name", "from_address", "reply_to", "subject", "html_template", "text_template")
-LEDGER = PagedList(20, anchor="#ledger-h", key=lambda d: queries.delivery_key(d, searched=True))  # a search
+LEDGER = PagedList(20, anchor="#ledger-h")
 PACED = PagedList(20, param="paced", anchor="#paced-h", key=lambda st: (st.key,))
 CAMPAIGNS = PagedList(50)
 REQUIRED = {
