@@ -257,7 +257,9 @@ def preflight_campaign(
 def search_deliveries(
     campaign_id: Id,
     session: SessionDep,
-    email: str | None = Query(None, description="part of the address, case-insensitive"),
+    email: str | None = Query(
+        None, description="part of the address, case-insensitive; a whole address finds exactly that address"
+    ),
     state: DeliveryState | None = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,

@@ -101,9 +101,11 @@ def _unconfirmed_only(list_ids: list[int]) -> Select:
     )
 
 
-def _in_lists(list_ids: list[int]) -> Any:
-    """The contact row of the outer query is a member of one of the lists."""
-    member = select(literal(1)).where(col(ListMember.contact_id) == Contact.id, col(ListMember.list_id).in_(list_ids))
+def _in_lists(list_ids: list[int], contact_id: Any = None) -> Any:
+    """The contact of the outer query (its id column, the contact row's by default) is a member of one of
+    the lists."""
+    contact_id = col(Contact.id) if contact_id is None else contact_id
+    member = select(literal(1)).where(col(ListMember.contact_id) == contact_id, col(ListMember.list_id).in_(list_ids))
     return member.exists()
 
 
@@ -123,6 +125,8 @@ def _on_a_list(list_ids: list[int]) -> Any:
         .where(col(Suppression.list_id) == ListMember.list_id, col(Suppression.email_key) == Contact.email_key)
         .correlate_except(Suppression)
     )
+    # a scalar subquery, not EXISTS: PostgreSQL turned the anti-join into a hash of every chosen membership
+    # (a million rows) to check the few thousand contacts that left a list; this way each is probed by index
     return (
         select(literal(1))
         .where(
@@ -132,15 +136,17 @@ def _on_a_list(list_ids: list[int]) -> Any:
             ~left.exists(),
         )
         .correlate_except(ListMember)
-        .exists()
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
     )
 
 
-def _left_every_list(list_ids: list[int]) -> Select:
+def _left_every_list(session: Session, list_ids: list[int]) -> Select:
     """The contacts that unsubscribed from each chosen list they are subscribed to: driven from the
     suppression rows naming a chosen list (the few who left one), each checked against its memberships."""
     return (
-        select(col(Contact.id))
+        select(col(Contact.id), _utf8(session).label("utf8"))
         .join(Suppression, col(Suppression.email_key) == Contact.email_key)
         .where(col(Suppression.list_id).in_(list_ids), ~_on_a_list(list_ids))
     )
@@ -156,22 +162,33 @@ def _exclusions(session: Session, list_ids: list[int], settings: Settings, now: 
     suppressions naming a chosen list, the policy's bounced addresses. Suppressed and bounced contacts
     outside the chosen lists are in it too: anti-join it with the lists' members, or filter."""
     policy = bounced_keys(BouncePolicy.from_settings(settings), now)
+    utf8 = _utf8(session)
+    unconfirmed = _unconfirmed_only(list_ids).subquery()
     kinds = [
-        # the first select names the columns: contact_id, rank, reason
-        _unconfirmed_only(list_ids).add_columns(
-            literal(RANK_UNCONFIRMED).label("rank"), literal(UNCONFIRMED).label("reason")
-        ),
-        select(col(Contact.id), literal(RANK_SUPPRESSED), col(Suppression.reason))
+        # the first select names the columns: contact_id, rank, reason, utf8
+        select(
+            unconfirmed.c.contact_id.label("contact_id"),
+            literal(RANK_UNCONFIRMED).label("rank"),
+            literal(UNCONFIRMED).label("reason"),
+            utf8.label("utf8"),
+        ).join(Contact, col(Contact.id) == unconfirmed.c.contact_id),
+        select(col(Contact.id), literal(RANK_SUPPRESSED), col(Suppression.reason), utf8)
         .join(Contact, col(Contact.email_key) == Suppression.email_key)
         .where(col(Suppression.list_id).is_(None)),
-        select(col(Contact.id), literal(RANK_POLICY), literal(SuppressionReason.BOUNCED)).where(
+        select(col(Contact.id), literal(RANK_POLICY), literal(SuppressionReason.BOUNCED), utf8).where(
             col(Contact.email_key).in_(policy)
         ),
     ]
     if _left_lists(session, list_ids):
-        left = _left_every_list(list_ids).subquery()
-        kinds.append(select(left.c.id, literal(RANK_LEFT), literal(UNSUBSCRIBED_LIST)))
+        left = _left_every_list(session, list_ids).subquery()
+        kinds.append(select(left.c.id, literal(RANK_LEFT), literal(UNSUBSCRIBED_LIST), left.c.utf8))
     return union_all(*kinds)
+
+
+def _utf8(session: Session) -> Any:
+    """1 for a contact row whose address is not ASCII, else 0: carried with each exclusion, so the counts
+    need not look the excluded contacts up again."""
+    return case((_not_ascii(session, col(Contact.email)), 1), else_=0)
 
 
 def _included(list_ids: list[int], excluded: FromClause) -> Any:
@@ -233,13 +250,14 @@ def _counts(session: Session, list_ids: list[int], names: dict[int, str], exclud
 def _by_reason(session: Session, list_ids: list[int], excluded: FromClause) -> dict[str, tuple[int, int]]:
     """Reason -> (contacts, of them not ASCII) for the chosen lists' excluded contacts: each contact's
     exclusions grouped to the one of lowest rank, then counted per reason in the same statement."""
-    contact_id, rank, reason = excluded.c
+    contact_id, rank, reason, utf8 = excluded.c
     first = (
         select(
             contact_id.label("contact_id"),
             func.min(rank).label("rank"),
             # a contact has at most one suppression from every list, so at most one reason of that rank
             func.max(case((rank == RANK_SUPPRESSED, reason))).label("suppressed"),
+            func.max(utf8).label("utf8"),
         )
         .group_by(contact_id)
         .subquery()
@@ -250,12 +268,10 @@ def _by_reason(session: Session, list_ids: list[int], excluded: FromClause) -> d
         (first.c.rank == RANK_LEFT, literal(UNSUBSCRIBED_LIST)),
         else_=literal(SuppressionReason.BOUNCED),
     )
-    utf8 = func.coalesce(func.sum(case((_not_ascii(session, col(Contact.email)), 1), else_=0)), 0)
     rows = session.execute(
-        select(decided, func.count(), utf8)
+        select(decided, func.count(), func.coalesce(func.sum(first.c.utf8), 0))
         .select_from(first)
-        .join(Contact, col(Contact.id) == first.c.contact_id)
-        .where(_in_lists(list_ids))
+        .where(_in_lists(list_ids, first.c.contact_id))
         .group_by(decided)
     ).tuples()
     return {str(r): (int(n), int(n_utf8)) for r, n, n_utf8 in rows}
@@ -372,10 +388,11 @@ def _kept(session: Session, exclusions: CompoundSelect) -> Table:
         Column("contact_id", Integer, nullable=False),
         Column("rank", Integer, nullable=False),
         Column("reason", String(20), nullable=False),
+        Column("utf8", Integer, nullable=False),
         prefixes=["TEMPORARY"],
     )
     table.create(session.connection())
-    session.execute(insert(table).from_select(["contact_id", "rank", "reason"], exclusions))
+    session.execute(insert(table).from_select(["contact_id", "rank", "reason", "utf8"], exclusions))
     if is_postgresql(session):
         session.execute(text(f"ANALYZE {_temporary(session)}"))  # its size, for the plans that read it
     return table

@@ -21,11 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, String, cast, func, insert, literal, select, text, update
+from sqlalchemy import BigInteger, String, case, cast, func, insert, literal, select, text, update
 from sqlmodel import Session
 
 from app.audience.compile import compile_audience, freeze_into_ledger
@@ -102,10 +102,26 @@ def _rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
+# the reasons of bounces as a sweep classifies them, in a mix like a sender's: (share in %, reason, status, code)
+HARD_MIX = [(70, "userunknown", "5.1.1", "550"), (15, "hostunknown", "5.1.2", "550"), (10, "blocked", "5.7.1", "554"),
+            (5, "filtered", "5.2.1", "550")]  # fmt: skip
+SOFT_MIX = [(60, "mailboxfull", "4.2.2", "452"), (25, "expired", "4.4.7", "421"), (15, "systemerror", "4.3.0", "451")]
+
+
+def _mixed(mix: list[tuple[int, str, str, str]], field: int) -> Any:
+    """A column of the bounce mix picked by the contact id: each share of contacts gets its reason."""
+    share, low, whens = _id() * 7 % 100, 0, []
+    for part, *values in mix:
+        whens.append((share < low + part, literal(values[field])))
+        low += part
+    return case(*whens[:-1], else_=whens[-1][1])
+
+
 def _bounces(session: Session, where: Any, hard: bool, attribution: str, created: Any, times: int = 1) -> None:
+    mix = HARD_MIX if hard else SOFT_MIX
     rows = select(
-        literal("bounce"), literal("user_unknown" if hard else "mailbox_full"), literal(hard), Contact.email,
-        Contact.email_key, literal("5.1.1" if hard else "4.2.2"), literal("550" if hard else "452"), literal(""),
+        literal("bounce"), _mixed(mix, 0), literal(hard), Contact.email,
+        Contact.email_key, _mixed(mix, 1), _mixed(mix, 2), literal(""),
         literal(""), literal(attribution), literal("sweep"), literal(""), literal(""), literal(created, UTCDateTime()),
     ).where(where)  # fmt: skip
     columns = ["kind", "reason", "hard", "email", "email_key", "status", "reply_code", "diagnostic", "remote_mta",
@@ -122,6 +138,13 @@ def build(session: Session, contacts: int) -> list[int]:
         insert_contacts(session, rows, now)
         session.commit()
     del emails
+    return shape(session, contacts, now)
+
+
+def shape(session: Session, contacts: int, now: datetime) -> list[int]:
+    """Everything around the contacts already in the database, set-based (INSERT ... SELECT over the
+    contact ids): the three lists, unconfirmed signups, per-list and global suppressions, a past campaign's
+    ledger and the bounces. Returns the three lists' ids."""
     lists = [MailingList(name=n) for n in LISTS]
     session.add_all(lists)
     session.commit()

@@ -82,6 +82,23 @@ def test_life_cycle_launch_pause_resume_cancel_with_progress_and_ledger_search(c
     assert client.delete(f"/api/v1/campaigns/{cid}").status_code == 409
 
 
+def test_ledger_search_finds_a_whole_address_itself_and_a_part_in_every_address(client, session):
+    lst = make_list(session, "l", [*PEOPLE, ("jo.ann@x.test", "Jo", {"city": "Oslo"})])
+    cid = client.post("/api/v1/campaigns", json=_body([lst.id])).json()["id"]
+    assert client.post(f"/api/v1/campaigns/{cid}/launch").status_code == 200
+
+    def found(term: str) -> list[str]:
+        page = client.get(f"/api/v1/campaigns/{cid}/deliveries", params={"email": term}).json()
+        return [d["email"] for d in page["items"]]
+
+    # a whole address is looked up by the ledger's unique index: that address, not the ones containing it
+    assert found(" Ann@X.test ") == ["ann@x.test"]
+    assert found("jo.ann@x.test") == ["jo.ann@x.test"]
+    assert found("nobody@x.test") == []
+    assert sorted(found("ann@")) == ["ann@x.test", "jo.ann@x.test"]
+    assert sorted(found("@x.test")) == ["ann@x.test", "bob@x.test", "jo.ann@x.test"]
+
+
 def test_launch_with_a_future_send_time_schedules_and_a_draft_can_be_deleted(client, session):
     lst = make_list(session, "l", PEOPLE)
     cid = client.post("/api/v1/campaigns", json=_body([lst.id], send_at="2099-01-01T00:00:00Z")).json()["id"]

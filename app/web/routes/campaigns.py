@@ -314,7 +314,8 @@ def campaign_page(
         "paced_pager": paced_pager,
         "now": utcnow(),
         "c": campaign,
-        "p": campaign_progress(session, campaign),
+        # a ledger search shows the counts of the campaign's view it was typed into
+        "p": campaign_progress(session, campaign, recent_ok=bool(email.strip())),
         "email": email,
         "subject": subject,
         "notice_state": notice_state,
