@@ -99,7 +99,14 @@ def _parts(session: Session, audience: Audience, settings: Settings, now: dateti
     if audience.list_ids:
         only_lists.append((UNCONFIRMED, col(Contact.id).in_(_unconfirmed_only(audience.list_ids))))
         if _left_lists(session, audience.list_ids):
-            only_lists.append((UNSUBSCRIBED_LIST, col(Contact.id).in_(_left_every_list(audience.list_ids))))
+            only_lists.append(
+                (
+                    UNSUBSCRIBED_LIST,
+                    col(Contact.id).in_(
+                        _left_every_list(session, audience.list_ids).with_only_columns(col(Contact.id))
+                    ),
+                )
+            )
         sources.append(col(Contact.id).in_(_chosen_ids(audience.list_ids)))
     suppressed = (
         select(col(Suppression.reason))
