@@ -18,6 +18,7 @@ from app.models.relays import Relay, SendingIdentity
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
+from app.models.tracking import CampaignLink, TrackingCount, TrackingHit
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -26,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "Bounce",
     "Campaign",
+    "CampaignLink",
     "ConsentEvent",
     "ConsentText",
     "Contact",
@@ -51,6 +53,8 @@ __all__ = [
     "StoredSetting",
     "Suppression",
     "SignupRequest",
+    "TrackingCount",
+    "TrackingHit",
     "TransactionalMessage",
     "User",
     "UserInvite",

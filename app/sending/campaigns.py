@@ -18,6 +18,7 @@ from app.sending import guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
+from app.tracking import links as tracked_links
 
 EDITABLE_STATES = CampaignState.EDITABLE
 DELETABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)  # later ones have a ledger, which is kept
@@ -173,6 +174,7 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
 
     assert campaign.id is not None
     campaign.audience_counts = freeze_into_ledger(session, campaign.id, campaign.list_ids, settings, now, now)
+    tracked_links.freeze(session, campaign, settings)
     campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now

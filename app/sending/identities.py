@@ -23,6 +23,7 @@ from app.sending.dkim_sign import DkimSigner
 from app.sending.identity_schemas import DnsRecord, IdentityCreate, IdentityPublic
 from app.sending.refused import Refused
 from app.settings import Settings
+from app.tracking import links
 
 KEY_BITS = 2048
 
@@ -224,4 +225,5 @@ def composer(
         relay_ids=how.relay_ids,
         from_name=campaign.from_name or (identity.from_name if identity else ""),
         reply_to=campaign.reply_to or (identity.reply_to if identity else None),
+        tracker=links.rewriter(session, campaign, settings, secret),
     )
