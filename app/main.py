@@ -13,21 +13,26 @@ from app.config_store import live_for
 from app.db import get_engine
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
+from app.tracking.recorder import Recorder
+from app.tracking.routes import TrackingRoutes
 from app.users.audit import AuditMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = get_engine(settings)
+    recorder = Recorder(settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = BackgroundServices(settings, engine)
         services.start()
+        recorder.start()
         freeze_startup_heap()
         try:
             yield
         finally:
+            recorder.stop()  # the hits still queued are written before the process ends
             services.stop()
 
     app = FastAPI(
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings  # the environment's; requests read the effective ones (SettingsDep)
     app.state.live_settings = live_for(settings, engine)
     app.state.engine = engine
+    app.state.recorder = recorder
     app.include_router(health_router)
     app.include_router(api_router)
     install_api(app)
@@ -48,4 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preference_page.router)
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
+    # outermost: the open pixel and click routes answer before any session or page machinery runs
+    app.add_middleware(TrackingRoutes, recorder=recorder, settings=settings, engine=engine)
     return app
