@@ -14,7 +14,7 @@ from app.db import get_engine
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
 from app.tracking.recorder import Recorder
-from app.tracking.routes import TrackingRoutes
+from app.tracking.routes import TrackingRoutes, quiet_access_log
 from app.users.audit import AuditMiddleware
 
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = BackgroundServices(settings, engine)
         services.start()
         recorder.start()
+        quiet_access_log()
         freeze_startup_heap()
         try:
             yield

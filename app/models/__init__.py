@@ -18,7 +18,7 @@ from app.models.relays import Relay, SendingIdentity
 from app.models.sending import Campaign, Delivery, DeliveryAttempt
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
-from app.models.tracking import CampaignLink, TrackingCount, TrackingHit
+from app.models.tracking import CampaignDomainCount, CampaignLink, TrackingCount, TrackingHit
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "Bounce",
     "Campaign",
+    "CampaignDomainCount",
     "CampaignLink",
     "ConsentEvent",
     "ConsentText",

@@ -45,15 +45,30 @@ class TrackingHit(SQLModel, table=True):
 
 
 class TrackingCount(SQLModel, table=True):
-    """Settled hits per campaign, hour, link and class: what the report reads (a million deliveries'
-    hits are a few thousand of these rows). `firsts` counts deliveries whose first hit of the kind and
-    class it was (unique openers, unique clickers of a link); link -1 holds unique clickers of any link."""
+    """Settled hits per campaign, hour, link and rule: what the report reads (a million deliveries' hits
+    are a few thousand of these rows). `reason` is the machine rule that decided, "" for a person's hits.
+    `firsts` counts deliveries whose first hit of the kind by a person (or by a machine) it was: unique
+    openers, unique clickers of a link; link -1 holds unique clickers of any link."""
 
     __tablename__ = "tracking_count"
 
     campaign_id: int = Field(primary_key=True)
     hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)
     link: int = Field(primary_key=True)
-    machine: bool = Field(primary_key=True)
+    reason: str = Field(primary_key=True, max_length=20)
     hits: int = 0
     firsts: int = 0
+
+
+class CampaignDomainCount(SQLModel, table=True):
+    """A large campaign's ledger counted per receiving domain, kept for the report (a million rows take a
+    second to group; the report reads these instead and the scheduler keeps them fresh)."""
+
+    __tablename__ = "campaign_domain_count"
+
+    campaign_id: int = Field(primary_key=True)
+    domain: str = Field(primary_key=True, max_length=255)
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    computed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -1,6 +1,6 @@
 """Hits written in batches: the hit routes only append to a queue in memory; a thread writes what has come
-in every `tracking_flush_ms` (sooner once BATCH are waiting), in one transaction per batch, and then settles
-what is old enough (app/tracking/settle.py).
+in every `tracking_flush_ms` (sooner once BATCH are waiting), in one transaction per batch. The scheduler
+settles them later (app/tracking/jobs.py).
 
 What can be lost: on a clean stop (SIGTERM, SIGINT, the service's shutdown) nothing, since stopping writes
 the queue before the process ends. When the database refuses a batch (down, locked past its timeout), the
@@ -24,14 +24,13 @@ from sqlmodel import Session
 from app.db import insert_rows
 from app.models import TrackingHit
 from app.settings import Settings
-from app.tracking import rules, settle
+from app.tracking import rules
 from app.tracking.tokens import Hit
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
 MAX_QUEUE = 200_000  # past this a burst the database cannot keep up with is spooled rather than held
-SETTLE_EVERY = 1.0  # seconds
 
 Queued = tuple[Hit, float, str | None, str | None, str]  # hit, time, user agent, address, method
 
@@ -44,7 +43,6 @@ class Recorder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_settle = 0.0
 
     def add(self, hit: Hit, user_agent: str | None, address: str | None, method: str = "GET") -> None:
         """From the hit routes: no database, no lock (a deque's append is atomic)."""
@@ -71,9 +69,6 @@ class Recorder:
             self._wake.clear()
             try:
                 self.flush()
-                if time.monotonic() - self._last_settle >= SETTLE_EVERY:
-                    self._last_settle = time.monotonic()
-                    settle.settle_due(self.engine, self.settings)
             except Exception:  # the thread must outlive any one failure; the hits are spooled or still queued
                 log.exception("recording hits failed; retrying")
 

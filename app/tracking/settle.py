@@ -126,11 +126,11 @@ def _count(
 ) -> None:
     """Add settled hits to the hourly counts (one upsert; rows in key order, so two settlers never
     wait on each other in a circle)."""
-    counts: dict[tuple[int, datetime, int, bool], list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[tuple[int, datetime, int, str], list[int]] = defaultdict(lambda: [0, 0])
     for campaign_id, delivery_id, h in sorted(settled, key=lambda s: (s[2].at, s[2].id)):
-        machine = bool(h.verdict)
+        machine, reason = bool(h.verdict), h.verdict or ""
         hour = h.at.replace(minute=0, second=0, microsecond=0)
-        row = counts[(campaign_id, hour, h.link, machine)]
+        row = counts[(campaign_id, hour, h.link, reason)]
         row[0] += 1
         if delivery_id is None:
             continue
@@ -139,17 +139,17 @@ def _count(
             row[1] += 1
         if h.link != 0 and (delivery_id, ANY_CLICK, machine) not in seen:
             seen.add((delivery_id, ANY_CLICK, machine))
-            counts[(campaign_id, hour, ANY_CLICK, machine)][1] += 1
+            counts[(campaign_id, hour, ANY_CLICK, reason)][1] += 1
     if not counts:
         return
     values = [
-        {"campaign_id": c, "hour": hr, "link": lk, "machine": m, "hits": n, "firsts": f}
-        for (c, hr, lk, m), (n, f) in sorted(counts.items())
+        {"campaign_id": c, "hour": hr, "link": lk, "reason": r, "hits": n, "firsts": f}
+        for (c, hr, lk, r), (n, f) in sorted(counts.items())
     ]
     insert = pg_insert if is_postgresql(session) else sqlite_insert
     stmt = insert(TrackingCount).values(values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["campaign_id", "hour", "link", "machine"],
+        index_elements=["campaign_id", "hour", "link", "reason"],
         set_={
             "hits": col(TrackingCount.hits) + stmt.excluded.hits,
             "firsts": col(TrackingCount.firsts) + stmt.excluded.firsts,

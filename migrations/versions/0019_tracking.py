@@ -1,4 +1,4 @@
-"""opens and clicks: a campaign's tracking mode, its links, the hits and their hourly counts
+"""opens and clicks: a campaign's tracking mode, its links, the hits, their hourly counts and the report's per-domain counts
 
 Revision ID: 0019
 Revises: 0018
@@ -53,14 +53,25 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("hour", UTCDateTime(timezone=True), nullable=False),
         sa.Column("link", sa.Integer(), nullable=False),
-        sa.Column("machine", sa.Boolean(), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("firsts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("campaign_id", "hour", "link", "machine"),
+        sa.PrimaryKeyConstraint("campaign_id", "hour", "link", "reason"),
+    )
+    op.create_table(
+        "campaign_domain_count",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("domain", sa.String(length=255), nullable=False),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("computed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("campaign_id", "domain"),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("campaign_domain_count")
     op.drop_table("tracking_count")
     op.drop_table("tracking_hit")
     op.drop_table("campaign_link")

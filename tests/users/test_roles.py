@@ -47,6 +47,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/fields/{field_id}/subscriber-editable"): "change",
     ("GET", "/audience"): "read",
     ("GET", "/campaigns"): "read",
+    ("GET", "/campaigns/{campaign_id}/report"): "read", ("GET", "/campaigns/{campaign_id}/report.csv"): "read",
     ("GET", "/campaigns/new"): "change", ("POST", "/campaigns/new"): "change",
     ("GET", "/campaigns/{campaign_id}/edit"): "change", ("POST", "/campaigns/{campaign_id}/edit"): "change",
     ("POST", "/campaigns/preview"): "change",
