@@ -167,7 +167,6 @@ class Composer:
             data = self.signer.sign(data)
         return sender, verp, message_id, data
 
-
     def _track(self, part: str, text: str, delivery_id: int) -> str:
         assert self.tracker is not None
         return self.tracker.html(text, delivery_id) if part == "html" else self.tracker.text(text, delivery_id)

@@ -242,7 +242,7 @@ def _engagement(
     per_link: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     c = TrackingCount
     for hour, link, reason, hits, firsts in session.execute(
-        select(c.hour, c.link, c.reason, c.hits, c.firsts).where(col(c.campaign_id) == cid)
+        select(col(c.hour), col(c.link), col(c.reason), col(c.hits), col(c.firsts)).where(col(c.campaign_id) == cid)
     ).all():
         machine = bool(reason)
         if link == ANY_CLICK:
@@ -320,8 +320,14 @@ def refresh_domains(session: Session, cid: int) -> None:
         session,
         CampaignDomainCount,
         [
-            {"campaign_id": cid, "domain": d.domain[:255], "recipients": d.recipients, "sent": d.sent,
-             "failed": d.failed, "computed_at": now}  # fmt: skip
+            {
+                "campaign_id": cid,
+                "domain": d.domain[:255],
+                "recipients": d.recipients,
+                "sent": d.sent,
+                "failed": d.failed,
+                "computed_at": now,
+            }  # fmt: skip
             for d in counted.values()
         ],
     )
@@ -332,13 +338,17 @@ def _domains(session: Session, cid: int, recipients: int) -> tuple[dict[str, Dom
         return count_domains(session, cid), None
     t = CampaignDomainCount
     rows = session.execute(
-        select(t.domain, t.recipients, t.sent, t.failed, t.computed_at).where(col(t.campaign_id) == cid)
+        select(col(t.domain), col(t.recipients), col(t.sent), col(t.failed), col(t.computed_at)).where(
+            col(t.campaign_id) == cid
+        )
     ).all()
     if not rows:  # never counted yet: count now (once), later the scheduler keeps it fresh
         refresh_domains(session, cid)
         session.commit()
         rows = session.execute(
-            select(t.domain, t.recipients, t.sent, t.failed, t.computed_at).where(col(t.campaign_id) == cid)
+            select(col(t.domain), col(t.recipients), col(t.sent), col(t.failed), col(t.computed_at)).where(
+                col(t.campaign_id) == cid
+            )
         ).all()
     counted_at = min(r[4] for r in rows)
     return {d: DomainRow(d, DOMAINS.get(d, "other"), n, s, f) for d, n, s, f, _ in rows}, counted_at

@@ -83,9 +83,7 @@ class Seen:
     verdict: str | None = None  # a rule's name; "" for a person
 
 
-def judge(
-    hits: Sequence[Seen], sent_at: datetime | None, links: int, prefetch: timedelta, burst: timedelta
-) -> None:
+def judge(hits: Sequence[Seen], sent_at: datetime | None, links: int, prefetch: timedelta, burst: timedelta) -> None:
     """Decide every hit of one message (HITS: the message's hits near these, oldest first; an anonymous
     campaign's hit alone, with no SENT_AT). LINKS: how many links the campaign tracks."""
     for h in hits:

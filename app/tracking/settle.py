@@ -39,8 +39,8 @@ def settle_batch(engine: Engine, settings: Settings, now: datetime) -> int:
     prefetch = timedelta(seconds=settings.tracking_prefetch_seconds)
     with Session(engine) as session:
         query = (
-            select(TrackingHit.id, TrackingHit.campaign_id, TrackingHit.delivery_id, TrackingHit.link)
-            .add_columns(col(TrackingHit.at), col(TrackingHit.signal))
+            select(col(TrackingHit.id), col(TrackingHit.campaign_id), col(TrackingHit.delivery_id))
+            .add_columns(col(TrackingHit.link), col(TrackingHit.at), col(TrackingHit.signal))
             .where(col(TrackingHit.machine).is_(None), col(TrackingHit.at) <= now - burst - MARGIN)
             .order_by(col(TrackingHit.id))
             .limit(BATCH)
@@ -67,7 +67,9 @@ def settle_batch(engine: Engine, settings: Settings, now: datetime) -> int:
             context = [rules.Seen(*h) for h in earlier.get(delivery_id, [])] if delivery_id is not None else []
             whole = sorted([*context, *hits], key=lambda h: (h.at, h.id))
             campaign_id = campaign_of[hits[0].id]
-            rules.judge(whole, sent.get(delivery_id) if delivery_id else None, links.get(campaign_id, 0), prefetch, burst)
+            rules.judge(
+                whole, sent.get(delivery_id) if delivery_id else None, links.get(campaign_id, 0), prefetch, burst
+            )
             for h in whole:
                 if h.id in mine:
                     verdicts[h.id] = (h, delivery_id)
@@ -108,9 +110,9 @@ def _history(
     h = TrackingHit
     for part in chunks(deliveries, 1000):
         rows = session.execute(
-            select(h.id, h.delivery_id, h.link, col(h.at), h.signal, h.reason, h.machine).where(
-                col(h.delivery_id).in_(part), col(h.machine).is_not(None)
-            )
+            select(col(h.id), col(h.delivery_id), col(h.link), col(h.at))
+            .add_columns(col(h.signal), col(h.reason), col(h.machine))
+            .where(col(h.delivery_id).in_(part), col(h.machine).is_not(None))
         ).all()
         for hit_id, delivery_id, link, at, signal, reason, machine in rows:
             seen.add((delivery_id, link, machine))

@@ -27,8 +27,8 @@ from app.migrate import upgrade
 from app.models import Campaign, CampaignLink, utcnow
 from app.settings import Settings
 from app.tracking import settle, tokens
-from bench.cpu import process_cpu
 from bench.audience.run import fresh_database
+from bench.cpu import process_cpu
 from tests.support.network import free_port
 
 SECRET = "bench-secret-key"

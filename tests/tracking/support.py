@@ -38,8 +38,9 @@ def sent(engine: Engine, campaign_id: int, at: datetime) -> list[Delivery]:
     """Mark the campaign's ledger rows sent at AT (as the worker would), and return them."""
     with Session(engine) as s:
         s.execute(
-            update(Delivery).where(col(Delivery.campaign_id) == campaign_id).values(state="sent", sent_at=at,
-                                                                                    last_attempt_at=at)  # fmt: skip
+            update(Delivery)
+            .where(col(Delivery.campaign_id) == campaign_id)
+            .values(state="sent", sent_at=at, last_attempt_at=at)  # fmt: skip
         )
         s.commit()
         return list(s.execute(select(Delivery).where(col(Delivery.campaign_id) == campaign_id)).scalars())

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from app.main import create_app
 from app.models import TrackingHit, utcnow
-from tests.tracking.support import launched, message, sent, settle_all, tracked_urls
+from tests.tracking.support import launched, message, sent, tracked_urls
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 

@@ -44,7 +44,12 @@ def test_people_and_machines_are_counted_apart(settings, engine, session):
                                 "machine_by_rule": {"burst": 2}}  # fmt: skip
     assert report["delivered"] == 3 and report["recipients"] == 3
     top = report["links"][0]
-    assert (top["url"], top["human"], top["human_unique"], top["machine"]) == ("https://shop.example/sale?a=1&b=2", 2, 1, 1)
+    assert (top["url"], top["human"], top["human_unique"], top["machine"]) == (
+        "https://shop.example/sale?a=1&b=2",
+        2,
+        1,
+        1,
+    )
     assert sum(p["human_clicks"] for p in report["timeline"]) == 2
     assert {p["domain"]: p["recipients"] for p in report["providers"]} == {"google": 1, "other": 2}
 
