@@ -185,7 +185,7 @@ class Settings(BaseSettings):
     )
 
     # Opens and clicks (app/tracking): the default of a campaign that chooses none, and the machine rules' windows
-    tracking: str = Field(
+    tracking: Literal["none", "anonymous", "contact"] = Field(
         default="none",
         description="none (no pixel, links as written), anonymous (counts only, no hit tied to a person) or"
         " contact (each hit tied to its delivery)",
@@ -247,13 +247,6 @@ class Settings(BaseSettings):
     preferences_valid_days: int = Field(
         default=180, gt=0, description="a message's link to the contact's preference page works this long"
     )
-
-    @field_validator("tracking")
-    @classmethod
-    def _tracking_mode(cls, value: str) -> str:
-        if value not in ("none", "anonymous", "contact"):
-            raise ValueError("must be none, anonymous or contact")
-        return value
 
     @field_validator("default_language")
     @classmethod

@@ -132,6 +132,8 @@ def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: 
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
     check_editable(campaign, "list_ids" in changes)
+    if campaign.launched_at is not None and changes.get("tracking", campaign.tracking) != campaign.tracking:
+        raise CampaignInvalid("tracking", "tracking was fixed when sending started; it cannot change now")
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)

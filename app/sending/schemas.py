@@ -28,6 +28,11 @@ class CampaignBase(SQLModel):
         description="the relays it goes through, shared by weight; empty: its identity's, else all",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="custom headers added to each message")
+    tracking: Literal["none", "anonymous", "contact"] | None = Field(
+        default=None,
+        description="opens and clicks: none, anonymous (counts only) or contact (per delivery); null: the"
+        " settings' default, fixed on the campaign at launch",
+    )
 
 
 class CampaignCreate(CampaignBase):
@@ -47,6 +52,7 @@ class CampaignUpdate(SQLModel):
     identity_id: int | None = None
     relay_ids: list[int] | None = None
     headers: dict[str, str] | None = None
+    tracking: Literal["none", "anonymous", "contact"] | None = None
 
 
 class ProgressPublic(BaseModel):

@@ -26,9 +26,10 @@ HTML = (
 TEXT = "Hello {{ first_name }}\nSale: https://shop.example/sale?a=1&b=2.\nUnsubscribe: {{ unsubscribe_url }}\n"
 
 
-def launched(session: Session, settings: Settings, tracking: str | None = "contact", **kw) -> Campaign:  # type: ignore[no-untyped-def]
-    lst = make_list(session, "team", PEOPLE)
-    campaign = make_campaign(session, [lst.id], html_template=HTML, text_template=TEXT, tracking=tracking, **kw)
+def launched(session: Session, settings: Settings, tracking: str | None = "contact", list_id: int | None = None,
+             **kw) -> Campaign:  # type: ignore[no-untyped-def]  # fmt: skip
+    lst_id = list_id if list_id is not None else make_list(session, "team", PEOPLE).id
+    campaign = make_campaign(session, [lst_id], html_template=HTML, text_template=TEXT, tracking=tracking, **kw)
     service.launch(session, campaign, settings, utcnow())
     session.commit()
     return campaign

@@ -84,6 +84,7 @@ def _from_form(
     values["identity_id"] = next(iter(ints(form, "identity_id")), None)  # none chosen: the settings' sender
     values["relay_ids"] = ints(form, "relay_ids")
     values["headers"] = typed_headers(form, errors)
+    values["tracking"] = text(form, "tracking") or None  # none chosen: the settings' default
     raw_send_at = text(form, "send_at")
     values["send_at"] = None
     if raw_send_at:
@@ -172,7 +173,7 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers"):
+    for key in (*FIELDS, "list_ids", "send_at", "identity_id", "relay_ids", "headers", "tracking"):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)
