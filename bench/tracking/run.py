@@ -125,6 +125,29 @@ def run_backend(backend: str, workdir: Path, seconds: int, connections: int, del
             "settle_per_second": settled / settle_s if settle_s else 0.0}  # fmt: skip
 
 
+def run_floor(workdir: Path, seconds: int, connections: int) -> dict:
+    """wrk against bench/tracking/floor_app.py under the same uvicorn, with the same script."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.tracking.floor_app:app", "--port", str(port), "--no-access-log",
+         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        before = process_cpu(server.pid)
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(workdir / "hits.lua"),
+             f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        cpu = process_cpu(server.pid) - before
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"responses": done, "per_second": rate, "per_cpu_second": done / cpu if cpu else 0.0}
+
+
 def _wait_port(port: int) -> None:
     import socket
 
@@ -154,6 +177,9 @@ def main() -> None:
             print(f"| {r['backend']} | {r['responses']:,} | {r['per_second']:,.0f} | {r['per_cpu_second']:,.0f} | {r['errors']} | {r['p99']} | "
                   f"{r['stored']:,} | {lost} | {r['settled']:,} | {r['counted']:,} | {r['settle_per_second']:,.0f} |",
                   flush=True)  # fmt: skip
+            f = run_floor(Path(tmp), args.seconds, args.connections)
+            print(f"| floor: bare ASGI redirect, same uvicorn, same script | {f['responses']:,} | {f['per_second']:,.0f} | "
+                  f"{f['per_cpu_second']:,.0f} | | | | | | | |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
