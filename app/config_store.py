@@ -55,7 +55,8 @@ GUARD_KEYS = (
     "guard_bounce_pause_percent",
     "guard_min_messages",
 )
-EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS + GUARD_KEYS
+TRACKING_KEYS = ("tracking",)
+EDITABLE = RELAY_KEYS + MAILBOX_KEYS + POLICY_KEYS + GUARD_KEYS + TRACKING_KEYS
 SECRETS = frozenset({"smtp_password", "mailbox_password"})
 
 # bounds the Settings class leaves open but a sender must respect

@@ -16,21 +16,27 @@ from app.logs import RequestIds
 from app.metrics.http import Metrics, RequestLatency
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
+from app.tracking.recorder import Recorder
+from app.tracking.routes import TrackingRoutes, quiet_access_log
 from app.users.audit import AuditMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = get_engine(settings)
+    recorder = Recorder(settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = BackgroundServices(settings, engine)
         services.start()
+        recorder.start()
+        quiet_access_log()
         freeze_startup_heap()
         try:
             yield
         finally:
+            recorder.stop()  # the hits still queued are written before the process ends
             services.stop()
 
     app = FastAPI(
@@ -45,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live_settings = live_for(settings, engine)
     app.state.engine = engine
     app.state.metrics = Metrics(settings, engine)
+    app.state.recorder = recorder
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(api_router)
@@ -54,5 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
     app.add_middleware(RequestLatency, metrics=app.state.metrics)  # the whole time of each request
-    app.add_middleware(RequestIds)  # outermost: every line logged for a request carries its id
+    app.add_middleware(RequestIds)  # every line logged for a request carries its id
+    # outermost: the open pixel and click routes answer before any session, page or metrics machinery runs
+    app.add_middleware(TrackingRoutes, recorder=recorder, settings=settings, engine=engine)
     return app

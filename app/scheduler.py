@@ -9,6 +9,7 @@ from app.bounces import jobs as bounce_jobs
 from app.sending import jobs as sending_jobs
 from app.settings import Settings
 from app.subscription import jobs as subscription_jobs
+from app.tracking import jobs as tracking_jobs
 from app.webhooks import jobs as webhook_jobs
 
 
@@ -19,4 +20,5 @@ def build_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     audience_jobs.add_jobs(scheduler, settings, engine)
     webhook_jobs.add_jobs(scheduler, settings, engine)
     subscription_jobs.add_jobs(scheduler, settings, engine)
+    tracking_jobs.add_jobs(scheduler, settings, engine)
     return scheduler

@@ -191,6 +191,20 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="a sending worker checks its campaigns' rates at most this often"
     )
 
+    # Opens and clicks (app/tracking): the default of a campaign that chooses none, and the machine rules' windows
+    tracking: Literal["none", "anonymous", "contact"] = Field(
+        default="none",
+        description="none (no pixel, links as written), anonymous (counts only, no hit tied to a person) or"
+        " contact (each hit tied to its delivery)",
+    )
+    tracking_prefetch_seconds: float = Field(
+        default=10.0, ge=0, description="a message's first hit this soon after it was handed over is a machine's"
+    )
+    tracking_burst_seconds: float = Field(
+        default=5.0, ge=0, description="every link of a message clicked within this many seconds is a scanner"
+    )
+    tracking_flush_ms: int = Field(default=200, ge=10, le=10_000, description="hits are written at least this often")
+
     # API contract and webhooks out
     api_rate_per_second: float = Field(default=50.0, description="sustained requests per second per API key; 0 = off")
     api_rate_burst: int = Field(default=200, description="requests a key may make at once before the rate applies")

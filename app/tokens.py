@@ -72,6 +72,12 @@ def _mac(secret: bytes, kind: str, ident: int) -> str:
     )
 
 
+def sign(secret: bytes, label: str, ident: int) -> str:
+    """The 60-bit mac of LABEL and IDENT every token here carries, for tokens of other shapes
+    (app/tracking/tokens.py)."""
+    return _mac(secret, label, ident)
+
+
 def make_token(secret: bytes, kind: TokenKind, ident: int) -> str:
     if kind not in KINDS or ident < 0:
         raise ValueError(f"bad token kind or id: {kind!r} {ident!r}")

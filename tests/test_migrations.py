@@ -419,3 +419,40 @@ def test_metric_counters_and_heartbeats_come_with_0022_and_go_with_its_downgrade
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM metric_counter")).scalar_one() == 0
     engine.dispose()
+
+
+def test_tracking_comes_with_0023_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0022")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, template_language, archived, "
+                          "created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'completed', '{{}}', "
+                          "'jinja', false, "
+                          f"{stamp}, {stamp})"))  # fmt: skip
+    upgrade(engine, "0023")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT tracking FROM campaign")).scalars().all() == [None]  # the default applies
+        conn.execute(text("INSERT INTO campaign_link (campaign_id, position, url) "
+                          "SELECT id, 1, 'https://shop.example/' FROM campaign"))  # fmt: skip
+        conn.execute(text("INSERT INTO tracking_hit (campaign_id, delivery_id, link, at, machine) "
+                          f"SELECT id, NULL, 1, {stamp}, NULL FROM campaign"))  # fmt: skip
+        conn.execute(text("INSERT INTO tracking_count (campaign_id, hour, link, reason, hits, firsts) "
+                          f"SELECT id, {stamp}, 0, '', 3, 1 FROM campaign"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0022")
+    tables = inspect(engine).get_table_names()
+    assert not {"campaign_link", "tracking_hit", "tracking_count", "campaign_domain_count"} & set(tables)
+    assert "tracking" not in {c["name"] for c in inspect(engine).get_columns("campaign")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM tracking_hit")).scalar_one() == 0
+    engine.dispose()

@@ -13,6 +13,7 @@ from app.api import (
     fields,
     imports,
     lists,
+    reports,
     segments,
     senders,
     signup,
@@ -35,6 +36,7 @@ api_router = APIRouter(
 # groups the routes by tag, in the order app.api.openapi.TAGS gives.
 for module in (
     campaigns,
+    reports,
     lists,
     signup,
     imports,

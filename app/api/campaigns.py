@@ -38,7 +38,7 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_NULLABLE = {"reply_to", "send_at", "identity_id", "layout_id"}
+_NULLABLE = {"reply_to", "send_at", "identity_id", "layout_id", "tracking"}
 
 
 def _invalid(field: str, message: str) -> HTTPException:

@@ -20,6 +20,7 @@ from app.models.segments import Segment
 from app.models.sending import Campaign, Delivery, DeliveryAttempt, MessageTemplate
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
+from app.models.tracking import CampaignDomainCount, CampaignLink, TrackingCount, TrackingHit
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -28,6 +29,8 @@ __all__ = [
     "AuditEntry",
     "Bounce",
     "Campaign",
+    "CampaignDomainCount",
+    "CampaignLink",
     "ConsentEvent",
     "ConsentText",
     "Contact",
@@ -56,6 +59,8 @@ __all__ = [
     "StoredSetting",
     "Suppression",
     "SignupRequest",
+    "TrackingCount",
+    "TrackingHit",
     "TransactionalMessage",
     "User",
     "UserInvite",

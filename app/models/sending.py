@@ -52,6 +52,8 @@ class Campaign(SQLModel, table=True):
     guard_pause: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # a marketer resumed it past the guard: its rates still warn, but no longer pause it
     guard_override: bool = False
+    # opens and clicks: none, anonymous or contact; None follows the settings' default until launch fixes it
+    tracking: str | None = Field(default=None, max_length=20)
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )

@@ -3,6 +3,7 @@ and the test send. The API and the CLI both call these; the worker calls start_d
 
 draft -> scheduled -> sending -> paused -> sending ... -> completed; anything not final -> cancelled."""
 
+from copy import deepcopy as copy_of
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from app.sending import bodies, guards, identities, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.settings import Settings
+from app.tracking import links as tracked_links
 
 if TYPE_CHECKING:
     from app.audience.segments.audience import Audience
@@ -163,6 +165,8 @@ def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: 
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
     check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
+    if campaign.launched_at is not None and changes.get("tracking", campaign.tracking) != campaign.tracking:
+        raise CampaignInvalid("tracking", "tracking was fixed when sending started; it cannot change now")
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)
@@ -186,24 +190,21 @@ COPIED = (
     "text_template",
     "template_language",
     "layout_id",
-    "list_ids",
+    *AUDIENCE_FIELDS,
     "identity_id",
     "relay_ids",
     "headers",
     "archived",
+    "tracking",
 )
 
 
 def duplicate(session: Session, campaign: Campaign, name: str | None = None) -> Campaign:
-    """A new draft with the campaign's message, lists, identity, relays and headers (any state may be copied);
-    the caller commits."""
-    copy = Campaign(
-        name=(name or f"{campaign.name} (copy)")[:200],
-        **{k: getattr(campaign, k) for k in COPIED if k not in ("list_ids", "relay_ids", "headers")},
-        list_ids=list(campaign.list_ids),
-        relay_ids=list(campaign.relay_ids),
-        headers=dict(campaign.headers),
-    )
+    """A new draft with the campaign's message, audience (lists and segments, less exclusions), identity,
+    relays, headers and tracking (any state may be copied); the caller commits."""
+    # list and dict values are copied, not shared with the original
+    copied = {k: copy_of(getattr(campaign, k)) for k in COPIED}
+    copy = Campaign(name=(name or f"{campaign.name} (copy)")[:200], **copied)
     session.add(copy)
     session.flush()
     return copy
@@ -238,6 +239,7 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
 
     assert campaign.id is not None
     campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, now)
+    tracked_links.freeze(session, campaign, settings)
     campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now

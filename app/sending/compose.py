@@ -14,6 +14,7 @@ from app.sending.message import Body, Identity, MessageFactory, Recipient, dot_s
 from app.sending.render import CampaignTemplates, contact_context, render_limits
 from app.settings import Settings
 from app.tokens import make_preferences_token, make_token, verp_address
+from app.tracking.links import Rewriter
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,12 @@ class Composer:
         from_name: str | None = None,
         reply_to: str | None = None,
         sources: Bodies | None = None,
+        tracker: Rewriter | None = None,
     ) -> None:
         """EXTRA_HEAD, RELAY_IDS and the From name / reply-to defaults come from the campaign's sending
         identity (app.sending.identities.composer); RELAY_IDS empty: any relay. SOURCES: the campaign's
-        templates in its layout, MJML compiled (app.sending.bodies.of_campaign); by default its own, no layout."""
+        templates in its layout, MJML compiled (app.sending.bodies.of_campaign); by default its own, no layout.
+        TRACKER rewrites the links of ledger deliveries (never a test send's) and adds the open pixel."""
         self.campaign_id = campaign.id
         self.relay_ids = relay_ids
         self.campaign_name = campaign.name
@@ -103,12 +106,20 @@ class Composer:
         self._utf8_sender = not (campaign.from_address + (reply or "") + settings.bounce_address).isascii()
         # bodies without variables are rendered and encoded once for the whole campaign
         self._static: dict[str, Body | None] = {}
+        self._static_text: dict[str, str] = {}
         for part, on in (("html", has_html), ("text", has_text)):
             if not on:
                 self._static[part] = None
             elif not _uses_variables(sources.html if part == "html" else sources.text):
-                self._static[part] = encode_body(self.templates.render({}, self.limits, [part])[0])
+                self._static_text[part] = self.templates.render({}, self.limits, [part])[0]
+                self._static[part] = encode_body(self._static_text[part])
         self._dynamic = ["subject", *(p for p in ("html", "text") if p not in self._static)]
+        self.tracker = tracker
+        # an anonymous campaign's links are the same in every message: its static bodies are rewritten once
+        self._static_tracked: dict[str, Body] = {}
+        if tracker is not None and tracker.mode == "anonymous":
+            for part, text in self._static_text.items():
+                self._static_tracked[part] = encode_body(self._track(part, text, 0))
 
     def compose(
         self,
@@ -151,8 +162,7 @@ class Composer:
         # RenderFailed (a limit, an error for this contact's values) says which template and why
         rendered = dict(zip(self._dynamic, self.templates.render(ctx, self.limits, self._dynamic), strict=True))
         subject = rendered["subject"]
-        html = self._static["html"] if "html" in self._static else encode_body(rendered["html"])
-        text = self._static["text"] if "text" in self._static else encode_body(rendered["text"])
+        html, text = self._body("html", rendered, delivery_id), self._body("text", rendered, delivery_id)
         name = " ".join(p for p in (first_name, last_name) if p)
         mailto = f"mailto:{verp_address(self.settings.bounce_address, unsub)}?subject=unsubscribe"
         data = self.factory.build(
@@ -204,6 +214,21 @@ class Composer:
         ctx["view_in_browser_url"] = view_url(self.settings.base_url, self.secret, delivery_id)
         ctx["campaign"] = self.campaign_name
         return ctx
+
+    def _track(self, part: str, text: str, delivery_id: int) -> str:
+        assert self.tracker is not None
+        return self.tracker.html(text, delivery_id) if part == "html" else self.tracker.text(text, delivery_id)
+
+    def _body(self, part: str, rendered: dict[str, str], delivery_id: int | None) -> Body | None:
+        """A part's encoded body: static ones made once, tracked links rewritten for ledger deliveries."""
+        tracked = self.tracker is not None and delivery_id is not None
+        if part in self._static_tracked and tracked:
+            return self._static_tracked[part]
+        if part in self._static:
+            if not tracked or part not in self._static_text:
+                return self._static[part]
+            return encode_body(self._track(part, self._static_text[part], delivery_id or 0))
+        return encode_body(self._track(part, rendered[part], delivery_id or 0) if tracked else rendered[part])
 
 
 def _uses_variables(source: str) -> bool:

@@ -25,6 +25,7 @@ from app.sending.identity_schemas import DnsRecord, IdentityCreate, IdentityPubl
 from app.sending.refused import Refused
 from app.sending.render import render_limits
 from app.settings import Settings
+from app.tracking import links
 
 KEY_BITS = 2048
 
@@ -227,4 +228,5 @@ def composer(
         from_name=campaign.from_name or (identity.from_name if identity else ""),
         reply_to=campaign.reply_to or (identity.reply_to if identity else None),
         sources=bodies.of_campaign(session, campaign, render_limits(settings)),
+        tracker=links.rewriter(session, campaign, settings, secret),
     )

@@ -43,6 +43,11 @@ class CampaignBase(SQLModel):
     archived: bool = Field(
         default=False, description="shown on the public archive of its lists (those with the archive on)"
     )
+    tracking: Literal["none", "anonymous", "contact"] | None = Field(
+        default=None,
+        description="opens and clicks: none, anonymous (counts only) or contact (per delivery); null: the"
+        " settings' default, fixed on the campaign at launch",
+    )
 
 
 class CampaignCreate(CampaignBase):
@@ -68,6 +73,7 @@ class CampaignUpdate(SQLModel):
     template_language: TemplateLanguage | None = None
     layout_id: int | None = None
     archived: bool | None = None
+    tracking: Literal["none", "anonymous", "contact"] | None = None
 
 
 class ProgressPublic(BaseModel):

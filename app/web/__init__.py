@@ -21,6 +21,7 @@ from app.web.routes import (
     library,
     lists,
     relays,
+    reports,
     segments,
     settings,
     setup,
@@ -38,7 +39,7 @@ def install(app: FastAPI) -> None:
     mounted with the roles that may use it: every role reads the marketing pages and only admins and
     marketers change anything there; the administration pages are for admins alone."""
     marketing = APIRouter(include_in_schema=False, dependencies=MARKETING)
-    for module in (dashboard, lists, contacts, segments, audience, campaigns, library, bounces, suppressions):
+    for module in (dashboard, lists, contacts, segments, audience, campaigns, reports, library, bounces, suppressions):
         marketing.include_router(module.router)
     administration = APIRouter(include_in_schema=False, dependencies=ADMINISTRATION)
     for module in (settings, apikeys, relays, identities, users):

@@ -131,16 +131,18 @@ def test_mjml_past_the_size_limit_is_refused_before_it_is_compiled():
 
 
 def test_a_duplicate_is_a_new_draft_with_the_message_and_audience_but_no_ledger(client, session):
-    lst = make_list(session, "l", PEOPLE)
+    lst, other = make_list(session, "l", PEOPLE), make_list(session, "not these", [])
     original = client.post("/api/v1/campaigns", json=_campaign([lst.id], headers={"X-Topic": "spring"},
-                                                               send_at="2030-01-01T09:00:00Z")).json()  # fmt: skip
+                                                               send_at="2030-01-01T09:00:00Z", tracking="anonymous",
+                                                               exclude_list_ids=[other.id])).json()  # fmt: skip
     client.patch(f"/api/v1/campaigns/{original['id']}", json={"send_at": None})
     assert client.post(f"/api/v1/campaigns/{original['id']}/launch").json()["state"] == "sending"
     copy = client.post(f"/api/v1/campaigns/{original['id']}/duplicate")
     assert copy.status_code == 201
     body = copy.json()
     assert body["id"] != original["id"] and body["name"] == "Spring (copy)" and body["state"] == "draft"
-    for key in ("subject", "html_template", "text_template", "list_ids", "headers", "from_address", "layout_id"):
+    for key in ("subject", "html_template", "text_template", "list_ids", "exclude_list_ids", "segment_ids",
+                "headers", "from_address", "layout_id", "tracking"):  # fmt: skip
         assert body[key] == original[key], key
     assert body["audience_counts"] == {} and body["launched_at"] is None and body["send_at"] is None
     assert client.get(f"/api/v1/campaigns/{body['id']}/deliveries").json()["items"] == []

@@ -52,6 +52,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/segments/preview"): "change", ("GET", "/segments/{segment_id}"): "read",
     ("POST", "/segments/{segment_id}"): "change", ("POST", "/segments/{segment_id}/remove"): "change",
     ("GET", "/campaigns"): "read",
+    ("GET", "/campaigns/{campaign_id}/report"): "read", ("GET", "/campaigns/{campaign_id}/report.csv"): "read",
     ("GET", "/campaigns/new"): "change", ("POST", "/campaigns/new"): "change",
     ("GET", "/campaigns/{campaign_id}/edit"): "change", ("POST", "/campaigns/{campaign_id}/edit"): "change",
     ("POST", "/campaigns/preview"): "change",

@@ -91,6 +91,7 @@ def _from_form(
     values["template_language"] = text(form, "template_language") or "jinja"
     values["layout_id"] = next(iter(ints(form, "layout_id")), None)
     values["archived"] = bool(text(form, "archived"))
+    values["tracking"] = text(form, "tracking") or None  # none chosen: the settings' default
     raw_send_at, values["send_zone"] = text(form, "send_at"), text(form, "send_zone") or None
     values["send_at"] = None
     if raw_send_at:
@@ -207,7 +208,16 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors.add(exc.field, exc.detail)
     if checked is None or errors:
         return _compose_page(request, session, refused(errors, values), campaign)
-    for key in (*FIELDS, *service.AUDIENCE_FIELDS, "send_at", "identity_id", "relay_ids", "headers", *COMPOSED):
+    for key in (
+        *FIELDS,
+        *service.AUDIENCE_FIELDS,
+        "send_at",
+        "identity_id",
+        "relay_ids",
+        "headers",
+        "tracking",
+        *COMPOSED,
+    ):
         setattr(campaign, key, getattr(checked, key))
     campaign.updated_at = utcnow()
     session.add(campaign)

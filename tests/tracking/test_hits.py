@@ -1,0 +1,55 @@
+"""Pixel and click routes: signed URLs written into each message, hits recorded in batches, the redirect
+going only where the campaign's links went."""
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.main import create_app
+from app.models import TrackingHit, utcnow
+from tests.tracking.support import launched, message, sent, tracked_urls
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def _path(url: str) -> str:
+    return url.removeprefix("http://testserver")
+
+
+def test_links_are_rewritten_and_a_click_redirects_to_the_campaigns_link(settings, engine, session):
+    campaign = launched(session, settings)
+    [d, *_] = sent(engine, campaign.id, utcnow() - timedelta(hours=1))
+    msg = message(engine, settings, campaign.id, d)
+    pixel, clicks = tracked_urls(msg)
+    html = msg.get_body(("html",)).get_content()
+    assert "shop.example/sale" not in html and "shop.example/news" not in html
+    assert "https://shop.example/?u=" in html  # a link built from variables goes out as rendered
+    assert "/u/u" in html  # the unsubscribe link is never rewritten
+    text = msg.get_body(("plain",)).get_content()
+    assert "/t/c/" in text and "shop.example/sale" not in text and "/u/u" in text
+    with TestClient(create_app(settings)) as client:
+        r = client.get(_path(clicks[0]), headers={"User-Agent": CHROME}, follow_redirects=False)
+        assert r.status_code == 302 and r.headers["location"] == "https://shop.example/sale?a=1&b=2"
+        r = client.get(_path(pixel), headers={"User-Agent": CHROME})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+        client.app.state.recorder.flush()
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(TrackingHit)).scalar_one() == 2
+
+
+def test_the_redirect_refuses_a_changed_or_unknown_token(settings, engine, session):
+    campaign = launched(session, settings)
+    [d, *_] = sent(engine, campaign.id, utcnow())
+    _, clicks = tracked_urls(message(engine, settings, campaign.id, d))
+    token = _path(clicks[0]).removeprefix("/t/c/")
+    forged = token[:-1] + ("a" if token[-1] != "a" else "b")
+    with TestClient(create_app(settings)) as client:
+        for path in (f"/t/c/{forged}", "/t/c/https://evil.example", "/t/c/1._.9-aaaaaaaaaaaa", f"/t/o/{token}"):
+            r = client.get(path, follow_redirects=False)
+            assert r.status_code == 404 and "location" not in r.headers, path
+            assert "Link not found" in r.text
+        client.app.state.recorder.flush()
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(TrackingHit)).scalar_one() == 0
