@@ -239,7 +239,8 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
 
     assert campaign.id is not None
     campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, now)
-    tracked_links.freeze(session, campaign, settings)
+    sent = bodies.of_campaign(session, campaign, render_limits(settings))
+    tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
     campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now

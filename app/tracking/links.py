@@ -49,14 +49,15 @@ def found(html_source: str, text_source: str, base_url: str) -> list[str]:
     return list(out)
 
 
-def freeze(session: Session, campaign: Campaign, settings: Settings) -> None:
-    """At launch: fix the campaign's tracking mode and number its links. The caller commits."""
+def freeze(session: Session, campaign: Campaign, settings: Settings, html_body: str, text_body: str) -> None:
+    """At launch: fix the campaign's tracking mode and number the links of its bodies as sent (in their
+    layout, MJML compiled). The caller commits."""
     assert campaign.id is not None
     campaign.tracking = modes.effective(campaign, settings)
     session.add(campaign)
     if campaign.tracking == modes.NONE:
         return
-    urls = found(campaign.html_template, campaign.text_template, settings.base_url)
+    urls = found(html_body, text_body, settings.base_url)
     rows = [{"campaign_id": campaign.id, "position": i, "url": u} for i, u in enumerate(urls, start=1)]
     insert_rows(session, CampaignLink, rows)
 

@@ -29,7 +29,9 @@ TEXT = "Hello {{ first_name }}\nSale: https://shop.example/sale?a=1&b=2.\nUnsubs
 def launched(session: Session, settings: Settings, tracking: str | None = "contact", list_id: int | None = None,
              **kw) -> Campaign:  # type: ignore[no-untyped-def]  # fmt: skip
     lst_id = list_id if list_id is not None else make_list(session, "team", PEOPLE).id
-    campaign = make_campaign(session, [lst_id], html_template=HTML, text_template=TEXT, tracking=tracking, **kw)
+    campaign = make_campaign(
+        session, [lst_id], **{"html_template": HTML, "text_template": TEXT, "tracking": tracking, **kw}
+    )
     service.launch(session, campaign, settings, utcnow())
     session.commit()
     return campaign

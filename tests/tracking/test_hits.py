@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.main import create_app
-from app.models import TrackingHit, utcnow
+from app.models import MessageTemplate, TrackingHit, utcnow
 from tests.tracking.support import launched, message, sent, tracked_urls
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -53,3 +53,22 @@ def test_the_redirect_refuses_a_changed_or_unknown_token(settings, engine, sessi
         client.app.state.recorder.flush()
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(TrackingHit)).scalar_one() == 0
+
+
+def test_a_link_in_the_campaigns_layout_is_tracked_too(settings, engine, session):
+    frame = MessageTemplate(name="frame", kind="layout", html_template=(
+        '<html><body>{{ content }}<a href="https://shop.example/footer">Our shop</a></body></html>'),
+        text_template="{{ content }}\nOur shop: https://shop.example/footer\n")  # fmt: skip
+    session.add(frame)
+    session.commit()
+    campaign = launched(session, settings, html_template='<p>Hi</p><a href="https://shop.example/sale">Sale</a>',
+                        text_template="Hi", layout_id=frame.id)  # fmt: skip
+    [d, *_] = sent(engine, campaign.id, utcnow())
+    msg = message(engine, settings, campaign.id, d)
+    html = msg.get_body(("html",)).get_content()
+    assert "shop.example/footer" not in html and "shop.example/sale" not in html
+    _, clicks = tracked_urls(msg)
+    with TestClient(create_app(settings)) as client:
+        targets = {client.get(_path(u), headers={"User-Agent": CHROME}, follow_redirects=False).headers["location"]
+                   for u in clicks}  # fmt: skip
+    assert targets == {"https://shop.example/sale", "https://shop.example/footer"}
