@@ -28,6 +28,16 @@ def _when(name: str) -> sa.Column:  # type: ignore[type-arg]
     return sa.Column(name, app.models.types.UTCDateTime(timezone=True), nullable=False)
 
 
+def _keep_memberships_trigger() -> None:
+    """SQLite rebuilds mailing_list to change it, and a rebuilt table has lost its triggers: the one that
+    deletes a list's memberships with it (0009) is made again."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS mailing_list_members_gone AFTER DELETE ON mailing_list BEGIN "
+            "DELETE FROM list_member WHERE list_id = OLD.id; END"
+        )
+
+
 def upgrade() -> None:
     op.create_table(
         "message_template",
@@ -55,6 +65,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("archive", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("mailing_list") as batch:
         batch.alter_column("archive", server_default=None)
+    _keep_memberships_trigger()
     with op.batch_alter_table("web_user") as batch:
         batch.add_column(sa.Column("time_zone", _str(64), nullable=True))
 
@@ -64,6 +75,7 @@ def downgrade() -> None:
         batch.drop_column("time_zone")
     with op.batch_alter_table("mailing_list") as batch:
         batch.drop_column("archive")
+    _keep_memberships_trigger()
     with op.batch_alter_table("campaign") as batch:
         batch.drop_constraint("fk_campaign_layout_id_message_template", type_="foreignkey")
         batch.drop_column("archived")

@@ -70,7 +70,7 @@ def test_compose_from_an_mjml_template_with_its_preview_and_an_archive_without_p
         expect(page).to_have_url(re.compile(r"/campaigns/new\?template_id=\d+$"))
         expect(page.get_by_label("HTML body written in")).to_have_value("mjml")
         expect(page.get_by_label("Subject")).to_have_value("News for {{ first_name }}")
-        page.get_by_label("Members").check()
+        page.get_by_role("group", name="Send to these lists").get_by_label("Members").check()
         preview = page.frame_locator("#preview iframe")
         expect(preview.locator("body")).to_contain_text("Hello Zelda in Reykjavik")  # compiled, then rendered
         expect(preview.locator("table").first).to_be_attached()
