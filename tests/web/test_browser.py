@@ -107,7 +107,9 @@ def test_a_marketer_imports_sends_sweeps_and_a_recipient_unsubscribes(mail, sett
         page.get_by_label("From name").fill("Bulk Shop")
         page.get_by_role("group", name="Send to these lists").get_by_label("Spring customers").check()
         page.get_by_label("Subject", exact=True).fill("Spring news for {{ first_name }}")
-        page.get_by_label("HTML body", exact=True).fill("<h1>Hello {{ first_name }}</h1>\n<p>News from {{ City }}.</p>\n{% if %}")
+        page.get_by_label("HTML body", exact=True).fill(
+            "<h1>Hello {{ first_name }}</h1>\n<p>News from {{ City }}.</p>\n{% if %}"
+        )
         expect(page.locator("#preview-errors")).to_contain_text("line 3")
         page.get_by_label("HTML body", exact=True).fill(
             "<h1>Hello {{ first_name }}</h1>\n<p>Spring is here in {{ City }}.</p>\n"
