@@ -47,7 +47,7 @@ from bench.audience.generate import CITIES, DOMAINS, FIRST, LAST, PLANS, generat
 from bench.audience.run import ADMIN_URL, fresh_database
 from bench.launch.steps import _cpu, shape
 from bench.sending import templates
-from bench.sending.run import cpu_seconds, peak_rss_mb, worker_env
+from bench.sending.run import cpu_seconds, until_completed, worker_env
 from tests.support.mailstack import smtp_sink
 from tests.support.network import free_port
 
@@ -216,17 +216,7 @@ def _send(url: str, engine: Any, list_id: int, n: int, workdir: Path) -> dict[st
                 campaign_id = campaign.id
             launched = _seconds(start)
             cpu_before = sum(cpu_seconds(p.pid) for p in procs)
-            rss = 0.0
-            while True:
-                with Session(engine) as session:
-                    state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
-                    session.rollback()
-                rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
-                if state == "completed":
-                    break
-                if any(p.poll() is not None for p in procs):
-                    raise SystemExit(f"a worker died; see {workdir}")
-                time.sleep(0.2)
+            rss = until_completed(engine, campaign_id, procs, workdir)
             seconds = _seconds(start)
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
         finally:

@@ -16,27 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import insert, text, update  # noqa: E402
+from sqlalchemy import insert, update  # noqa: E402
 from sqlmodel import Session, col  # noqa: E402
 
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Campaign, Delivery, utcnow  # noqa: E402
 from app.sending import ledger  # noqa: E402
+from bench.sending.run import fresh_database  # noqa: E402
 
 PG_URL = os.environ.get("BULKMAIL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_claim")
-
-
-def fresh(kind: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp(prefix='bench-claim-')}/claim.db"
-    admin = make_engine(PG_URL.rsplit("/", 1)[0] + "/postgres")
-    name = PG_URL.rsplit("/", 1)[1]
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_URL
 
 
 def main() -> None:
@@ -44,7 +33,7 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--rows", type=int, default=100_000)
     args = ap.parse_args()
-    engine = make_engine(fresh(args.db))
+    engine = make_engine(fresh_database(args.db, Path(tempfile.mkdtemp(prefix="bench-claim-")), PG_URL))
     upgrade(engine)
     now = utcnow()
     with Session(engine) as session:

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import Engine, insert, select, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 import templates  # noqa: E402
@@ -88,18 +88,36 @@ def naive_loop(port: int, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def fresh_database(kind: str, workdir: Path) -> str:
+def until_completed(
+    engine: Engine, campaign_id: int | None, procs: list[subprocess.Popen[bytes]], workdir: Path
+) -> float:
+    """Wait for the campaign to complete; the workers' peak RSS (MB) meanwhile. A worker's death ends the run."""
+    rss = 0.0
+    while True:
+        with Session(engine) as session:
+            state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
+            session.rollback()
+        rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+        if state == "completed":
+            return rss
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a worker died; see {workdir}")
+        time.sleep(0.2)
+
+
+def fresh_database(kind: str, workdir: Path, pg_url: str = PG_URL) -> str:
+    """An empty database of KIND: a new file in WORKDIR, or PG_URL's database dropped and made again."""
     if kind == "sqlite":
         for suffix in ("", "-wal", "-shm"):  # a second run in the same sitting starts afresh too
             (workdir / f"bench.db{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{workdir / 'bench.db'}"
-    admin = make_engine(PG_URL.rsplit("/", 1)[0] + "/postgres")
-    name = PG_URL.rsplit("/", 1)[1]
+    admin = make_engine(pg_url.rsplit("/", 1)[0] + "/postgres")
+    name = pg_url.rsplit("/", 1)[1]
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return PG_URL
+    return pg_url
 
 
 def address(i: int, domains: int) -> str:
@@ -189,17 +207,7 @@ def bulkmail(
             campaign_id = campaign.id
         launched = time.perf_counter() - start
         cpu_at_launch = sum(cpu_seconds(p.pid) for p in procs)
-        rss = 0.0
-        while True:
-            with Session(engine) as session:
-                state = session.get(Campaign, campaign_id).state  # type: ignore[union-attr]
-                session.rollback()
-            rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
-            if state == "completed":
-                break
-            if any(p.poll() is not None for p in procs):
-                raise SystemExit(f"a worker died; see {workdir}")
-            time.sleep(0.2)
+        rss = until_completed(engine, campaign_id, procs, workdir)
         elapsed = time.perf_counter() - start
         rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_at_launch
