@@ -9,11 +9,9 @@ count of the ledger in the same run.
 PostgreSQL: the scratch database `bulkmail_bench_metrics` on BULKMAIL_BENCH_POSTGRES is dropped and created."""
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -26,7 +24,7 @@ from app.models import Campaign, utcnow
 from app.sending import guards
 from app.settings import Settings
 from bench.audience.run import fresh_database
-from bench.guards.run import populate
+from bench.guards.run import populate, timed
 
 
 def launched(engine: Engine, rows: int) -> None:
@@ -52,15 +50,6 @@ def launched(engine: Engine, rows: int) -> None:
             {"c": campaign_id, "n": rows, "now": now if pg else now.replace(tzinfo=None)},
         )
         conn.execute(text("ANALYZE"))
-
-
-def timed(fn, rounds: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
 
 
 def measure(backend: str, rows: int, rounds: int, workdir: Path) -> dict[str, float]:
