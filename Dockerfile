@@ -1,9 +1,11 @@
 # bulkmail: the web service by default; the same image runs `bulkmail worker` (see compose.yaml).
 #   docker build -t bulkmail .
 #   docker run -p 8000:8000 -v bulkmail-data:/data bulkmail
-FROM python:3.11-slim-bookworm
+FROM debian:bookworm-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# Debian's own Python 3.11 (security updates through Debian), in a virtual environment on PATH
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -12,8 +14,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # pg_dump and pg_restore for `bulkmail backup` / `restore` on PostgreSQL (Debian 12's: version 15)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get install -y --no-install-recommends python3 python3-venv postgresql-client ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/venv
 
 RUN groupadd --system --gid 10001 bulkmail \
     && useradd --system --uid 10001 --gid bulkmail --home-dir /data --no-create-home --shell /usr/sbin/nologin bulkmail \
