@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 NAME = "rfc3834"
 
-# header -> pattern on its lower-cased value
+# header -> pattern on its lower-cased value. RFC 3834 5's "auto-generated" is an automatic
+# message that answers nothing (a list's confirmation request, a notice): no marker by itself
+# (Exchange's out-of-office replies carry it beside X-Auto-Response-Suppress and their subject)
 _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("auto-submitted", lazy(r"^auto-(?:replied|generated|notified)")),
+    ("auto-submitted", lazy(r"^auto-replied")),
     ("x-autoreply", lazy(r"\S")),
     ("x-autorespond", lazy(r"\S")),
     ("x-auto-response-suppress", lazy(r"oof|autoreply")),

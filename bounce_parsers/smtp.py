@@ -138,5 +138,32 @@ def find_command(text: str) -> str:
     return last
 
 
+# A session transcript marks the client's lines and the server's with arrows (Sendmail's ">>>" and
+# "<<<", MDaemon's and many Windows servers' "-->" and "<--", after a time stamp or not).
+_SENT = (">>> ", "--> ")
+_HEARD = ("<<< ", "<-- ")
+MAX_TRANSCRIPT_LINES = 400
+
+
+def transcript_error(text: str) -> tuple[str, str]:
+    """(command, reply) of the first error reply (4xx/5xx) in a session transcript: the command
+    is the one on the last client line before it. ('', '') when the text has no such dialogue."""
+    if "<<< " not in text and "<-- " not in text:
+        return "", ""
+    sent = ""
+    for line in text.split("\n", MAX_TRANSCRIPT_LINES)[:MAX_TRANSCRIPT_LINES]:
+        for arrow in _SENT:
+            at = line.find(arrow)
+            if at >= 0:
+                sent = line[at + 4 :]
+        for arrow in _HEARD:
+            at = line.find(arrow)
+            if at >= 0:
+                heard = line[at + 4 :].strip()
+                if heard[:1] in ("4", "5") and heard[:3].isdigit():
+                    return find_command(sent), heard
+    return "", ""
+
+
 def is_status(code: str) -> bool:
     return bool(_STATUS.fullmatch(code or ""))

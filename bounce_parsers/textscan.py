@@ -8,6 +8,7 @@ from __future__ import annotations
 from .entry import Entry
 from .patterns import IGNORECASE, MULTILINE, lazy
 from .report import ADDRESS, Report, clean_address
+from .smtp import transcript_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ _DELAY = lazy(
     r"this is a warning message only|will (?:continue to |keep )?(?:re)?try(?:ing)?\b",
     IGNORECASE,
 )
-_ID_LINE = lazy(r"^[ \t]*(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", IGNORECASE)
+# a header naming a message, at a line's start or after a transcript's time stamp and "*"
+_ID_LINE = lazy(r"(?:^|[ \t*])(?:message-id|in-reply-to|references|content-id|x-[a-z-]*id)[ \t]*:", IGNORECASE)
 _SENDER_CONTEXT = lazy(r"(?:mail from|envelope-from|from:|sender|return-path)[ \t:]*<?$", IGNORECASE)
 
 
@@ -169,7 +171,7 @@ def parse(rep: Report) -> list[Entry]:
     lines = text.split("\n")
     entries: dict[str, Entry] = {}
     for i, line in enumerate(lines):
-        if "@" not in line or _ID_LINE.match(line):
+        if "@" not in line or _ID_LINE.search(line):
             continue
         for raw, end in _candidates(line):
             addr = clean_address(raw)
@@ -193,7 +195,23 @@ def parse(rep: Report) -> list[Entry]:
         for e in entries.values():
             e.action = "delayed"
     body = " ".join(ln.strip() for ln in lines if ln.strip())
+    _from_transcript(text, entries)
     for e in entries.values():
         if not e.diagnostic or e.diagnostic == e.recipient or len(entries) == 1:
             e.diagnostic = (e.diagnostic + " " + body)[:1000] if len(entries) == 1 else body[:1000]
     return list(entries.values())
+
+
+def _from_transcript(text: str, entries: dict[str, Entry]) -> None:
+    """A session transcript's first error reply is the diagnostic of the recipient it names (or
+    of the only recipient), answering the command sent before it: the explanation's first
+    mention of the address is often the transcript's echo of the envelope, not the error."""
+    command, reply = transcript_error(text)
+    if not reply:
+        return
+    low = reply.lower()
+    for e in entries.values():
+        if len(entries) == 1 or e.recipient.lower() in low:
+            e.command = e.command or command
+            if reply not in e.diagnostic:
+                e.diagnostic = (reply + " " + e.diagnostic).strip()

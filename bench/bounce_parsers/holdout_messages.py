@@ -1,10 +1,11 @@
 """Held-out whole messages (tests/bounce_parsers/holdout_messages/): the development corpus's scorer
 over the command's output, then accuracy per family and every miss.
 
-usage: python bench/bounce_parsers/holdout_messages.py [--code DIR] [--scorer PATH] [--sisimai]
+usage: python bench/bounce_parsers/holdout_messages.py [--set DIR] [--code DIR] [--scorer PATH] [--sisimai]
 
 The messages were written after the parsers, from the MTAs' and providers' formats, and are measured
 here rather than asserted in a test, so that their misses stay visible without failing the suite.
+--set DIR measures another held-out round (e.g. tests/bounce_parsers/holdout_round18) instead;
 --code DIR runs another checkout's bounce_parsers (e.g. the main branch) on the same files;
 --sisimai also scores sisimai (Perl) on them, its hard flag taken from its reason the way the
 development corpus defines it (userunknown, hostunknown, hasmoved, notaccept with a 5xx status).
@@ -88,11 +89,14 @@ def run_sisimai(names: list[str]) -> list[dict]:
 
 
 def main() -> int:
+    global HOLDOUT
     ap = argparse.ArgumentParser()
+    ap.add_argument("--set", default=str(HOLDOUT), help="held-out round: a folder with expected.json")
     ap.add_argument("--code", default=str(REPO), help="checkout whose bounce_parsers to measure")
     ap.add_argument("--scorer", default=str(SCORER), help="the development corpus's score_bounces.py")
     ap.add_argument("--sisimai", action="store_true", help="score sisimai on the same files too")
     args = ap.parse_args()
+    HOLDOUT = Path(args.set).resolve()
     code = Path(args.code).resolve()
     table = load_table()
     names = sorted(table)

@@ -1,6 +1,7 @@
 """L-Soft LSMTP (the MTA beside LISTSERV): one block per recipient of "Error-for:",
 "Error-Code:" (the reply's class digit) and "Error-Text:" (the reply itself, which may
-continue on indented lines and says the class again)."""
+continue on indented lines and says the class again), closed by "Error-End:". The blocks are
+read up to that line: three field lines in a row look like a returned header block."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def parse(rep: Report) -> list[Entry]:
     entries: list[Entry] = []
     cur: Entry | None = None
     last = ""
-    for line in rep.error_text().split("\n"):
+    text = rep.text
+    end = text.lower().find("error-end:")
+    for line in (text[:end] if end >= 0 else rep.error_text()).split("\n"):
         m = _FIELD.match(line)
         if m:
             last, value = m.group(1).lower(), m.group(2).strip()
