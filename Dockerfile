@@ -25,12 +25,14 @@ RUN groupadd --system --gid 10001 bulkmail \
     && chmod 0700 /data
 
 WORKDIR /opt/bulkmail
-# the dependencies first, so a code change does not reinstall them
+# the dependencies first, so a code change does not reinstall them; flanker writes its parser tables beside
+# its code on first import, which the unprivileged user cannot (it would rebuild them at every start)
 COPY pyproject.toml README.md ./
 RUN mkdir app bounce_parsers \
     && touch app/__init__.py bounce_parsers/__init__.py \
     && pip install --no-compile . \
     && pip uninstall -y bulkmail \
+    && python -c "import flanker.addresslib.address" \
     && rm -rf app bounce_parsers build
 COPY app app
 COPY bounce_parsers bounce_parsers
