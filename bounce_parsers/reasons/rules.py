@@ -255,15 +255,15 @@ def _userunknown(e: Error) -> bool:
         return e.says_unknown_user()
     # Neither a command nor a telling code: who gave the answer decides. A content-filtering
     # gateway has taken the whole message before it refuses anyone (gateway.py); a relay that
-    # passes on a server's reply without the command it answered cannot place it before DATA;
-    # and a report with no reply code at all gives a verdict of its own. Those stay filtered
-    # (below). The reporting server's own reply is what it says: "550 Mailbox does not exist",
+    # passes on a server's reply without the command it answered cannot place it before DATA.
+    # Those stay filtered (below). The reporting server's own reply, or a report with no reply
+    # code at all ("No such user", "User unknown"), is what it says: "550 Mailbox does not exist",
     # and RFC 5321's stock 550 text "mailbox unavailable", whose first example is "mailbox not
     # found" and which servers (Outlook.com, MailEnable, Axigen) give for an address they lack.
     if not e.source and (_LOCAL_MAILBOX.search(e.text) or any(w in e.text for w in LOOKUP_WORDS)):
         # the reporter speaks of its own ("local") mailboxes, or of its own directory lookup
         return e.says_unknown_user()
-    if e.source or not e.reply:
+    if e.source:
         return False
     return e.says_unknown_user()
 

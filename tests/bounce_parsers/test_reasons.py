@@ -197,8 +197,8 @@ def test_phrase_and_rule_details(want: str, status: str, reply: str, command: st
         # a reply naming only the address and its refusal refuses the address
         ("", "542 a@b.example Rejected", "userunknown"),
         ("", "550 <a@b.example>: rejected", "userunknown"),
-        # no reply code at all: the report's own verdict
-        ("", "User unknown", "filtered"),
+        # no reply code at all: the words say it (mail never seen reads this way far more often than a filter's)
+        ("", "User unknown", "userunknown"),
         # the structure that places it at the address wins over the source
         ("gateway", "550 5.1.1 Unknown user a@b.example", "userunknown"),
         ("relay", "550 5.5.0 Unknown user a@b.example", "userunknown"),
