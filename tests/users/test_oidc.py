@@ -20,6 +20,8 @@ from app.models import AuditEntry, User
 from app.settings import Settings
 from app.users.accounts import NO_PASSWORD
 from app.users.oidc import CALLBACK_PATH
+from app.users.roles import set_totp_policy
+from tests.support.network import free_port
 from tests.support.oidc_provider import CLIENT_SECRET, OidcProvider, sign_in_at_provider
 from tests.users.conftest import with_provider
 from tests.users.support import PASSWORD, make_user_of
@@ -247,3 +249,45 @@ def test_settings_name_what_the_provider_sign_in_still_needs() -> None:
     with pytest.raises(ValueError, match="oidc_roles: owner is not a role"):
         Settings(_env_file=None, oidc_issuer="https://login.example.org", oidc_client_id="bulkmail",
                  oidc_client_secret="s3cret-value", oidc_roles={"staff": "owner"})  # fmt: skip
+
+
+def test_a_role_that_requires_a_second_factor_asks_for_it_after_the_provider_too(
+    settings: Settings, engine: Engine, provider: OidcProvider
+) -> None:
+    with Session(engine) as s:
+        set_totp_policy(s, {"marketer"})
+        s.commit()
+    provider.set_user("alice", ALICE_PASSWORD, email="alice@example.test", email_verified=True, groups=["marketing"])
+    with bulkmail(with_provider(settings, provider)) as client:
+        r = sign_in_through(client)
+        assert r.status_code == 303 and r.headers["location"] == "/login/enrol"
+        assert client.get("/", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_an_address_changed_at_the_provider_follows_and_the_identity_stays(
+    settings: Settings, engine: Engine, provider: OidcProvider
+) -> None:
+    provider.set_user("alice", ALICE_PASSWORD, email="alice@example.test", email_verified=True, groups=["marketing"])
+    make_user_of(engine, "viewer", "taken@example.test")
+    with bulkmail(with_provider(settings, provider)) as client:
+        assert sign_in_through(client).status_code == 303
+        provider.set_user("alice", ALICE_PASSWORD, email="alice.smith@example.test", email_verified=True,
+                          groups=["marketing"])  # fmt: skip
+        assert sign_in_through(client).status_code == 303
+        assert _user(engine, "alice.smith@example.test").oidc_subject == "alice"  # type: ignore[union-attr]
+        # an address another account has stays with that account: she keeps hers
+        provider.set_user("alice", ALICE_PASSWORD, email="taken@example.test", email_verified=True,
+                          groups=["marketing"])  # fmt: skip
+        assert sign_in_through(client).status_code == 303
+        assert _user(engine, "alice.smith@example.test").oidc_subject == "alice"  # type: ignore[union-attr]
+        assert _user(engine, "taken@example.test").oidc_subject is None  # type: ignore[union-attr]
+
+
+def test_a_provider_that_cannot_be_reached_gets_a_page_that_says_so(settings: Settings, captured: io.StringIO) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    s = settings.model_copy(update={"oidc_issuer": nowhere, "oidc_client_id": "bulkmail",
+                                    "oidc_client_secret": SecretStr(CLIENT_SECRET), "oidc_roles": {"staff": "viewer"}})  # fmt: skip
+    with bulkmail(s) as client:
+        r = client.get("/login/oidc")
+        assert r.status_code == 502 and "cannot be reached now" in r.text and "Traceback" not in r.text
+    assert f"identity provider {nowhere}: ConnectError" in captured.getvalue()
