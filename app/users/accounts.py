@@ -163,6 +163,9 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    if password_hash == NO_PASSWORD:  # as long as a wrong password takes: no telling which accounts have none
+        _verify(_dummy_hash(), password)
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -22,6 +22,7 @@ import hmac
 import importlib
 import importlib.util
 import logging
+import re
 import threading
 import time
 import warnings
@@ -69,6 +70,7 @@ METADATA_SECONDS = 3600  # the discovery document is read again after this long
 TIMEOUT_SECONDS = 10.0  # each request to the provider
 MAX_CLAIM_VALUES = 1000  # of the roles claim; the audit log keeps the first AUDITED_VALUES
 AUDITED_VALUES = 20
+_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 
 
 class _Client(OAuth2Mixin, OpenIDMixin, BaseApp):
@@ -226,10 +228,9 @@ def _verified_claims(
         raise SignInRefused(
             "state", _("this answer from %(name)s belongs to another sign-in: sign in again", name=name)
         )
-    if error := params.get("error"):
-        raise SignInRefused(
-            "provider", _("%(name)s did not sign you in: sign in again", name=name), {"error": error[:100]}
-        )
+    if error := params.get("error"):  # an error code of RFC 6749 4.1.2.1, or "other": no text from a URL kept
+        code = error if _ERROR_CODE.match(error) else "other"
+        raise SignInRefused("provider", _("%(name)s did not sign you in: sign in again", name=name), {"error": code})
     client = _client(settings)
     metadata = _metadata(settings, client)
     if "iss" in params and params["iss"] != metadata["issuer"]:  # RFC 9207: an answer from another provider
@@ -316,7 +317,7 @@ def _sign_in(
             user = user_by_email(session, email)
             if user is not None:
                 actor = Actor("user", user.id, user.email)
-                if user.oidc_subject is not None:
+                if user.oidc_subject is not None and user.oidc_issuer == issuer:
                     raise SignInRefused(
                         "taken",
                         _("the account %(email)s signs in as someone else at %(name)s: ask an administrator", email=user.email, name=name),

@@ -87,6 +87,11 @@ def test_the_login_page_offers_the_provider_and_a_user_signs_in_with_the_role_of
         assert r.status_code == 303 and r.headers["location"] == "/lists"
         assert client.get("/lists").status_code == 200
         assert client.get("/settings").status_code == 403  # a marketer's
+        # an account the provider made has no password: none signs in to it
+        other = TestClient(client.app)
+        token = csrf_of(other.get("/login").text)
+        r = other.post("/login", data={"email": "alice@example.test", "password": ALICE_PASSWORD, "csrf_token": token})
+        assert r.status_code == 400 and "wrong e-mail address or password" in r.text
     alice = _user(engine, "alice@example.test")
     assert alice is not None and alice.role == "marketer"
     assert (alice.oidc_issuer, alice.oidc_subject, alice.password_hash) == (provider.issuer, "alice", NO_PASSWORD)
@@ -291,3 +296,22 @@ def test_a_provider_that_cannot_be_reached_gets_a_page_that_says_so(settings: Se
         r = client.get("/login/oidc")
         assert r.status_code == 502 and "cannot be reached now" in r.text and "Traceback" not in r.text
     assert f"identity provider {nowhere}: ConnectError" in captured.getvalue()
+
+
+def test_a_sign_in_the_provider_turned_down_and_an_account_tied_to_someone_else_are_refused(
+    settings: Settings, engine: Engine, provider: OidcProvider
+) -> None:
+    provider.set_user("alice", ALICE_PASSWORD, email="alice@example.test", email_verified=True, groups=["marketing"])
+    provider.set_user("mallory", "mallory's", email="mallory@example.test", email_verified=True, groups=["marketing"])
+    with bulkmail(with_provider(settings, provider)) as client:
+        state = dict(parse_qsl(urlsplit(_begin(client)).query))["state"]
+        r = client.get(f"{CALLBACK_PATH}?error=access_denied&state={state}", follow_redirects=False)
+        assert r.status_code == 403 and "Example Org did not sign you in" in r.text
+
+        assert sign_in_through(client).status_code == 303
+        provider.set_user("mallory", "mallory's", email="alice@example.test", email_verified=True, groups=["marketing"])
+        r = sign_in_through(TestClient(client.app), "mallory", "mallory's")
+        assert r.status_code == 403 and "signs in as someone else at Example Org" in r.text
+    assert _user(engine, "alice@example.test").oidc_subject == "alice"  # type: ignore[union-attr]
+    refusals = [detail for action, _, detail in _audit(engine) if action == "login.oidc.refused"]
+    assert refusals == [{"reason": "provider", "error": "access_denied"}, {"reason": "taken"}]
