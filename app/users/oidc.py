@@ -71,6 +71,7 @@ TIMEOUT_SECONDS = 10.0  # each request to the provider
 MAX_CLAIM_VALUES = 1000  # of the roles claim; the audit log keeps the first AUDITED_VALUES
 AUDITED_VALUES = 20
 _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")  # what the flow cannot do without
 
 
 class _Client(OAuth2Mixin, OpenIDMixin, BaseApp):
@@ -151,13 +152,17 @@ def _metadata(settings: Settings, client: _Client) -> dict[str, Any]:
     except _HTTP_ERRORS + (ValueError,) as exc:
         raise _unreachable(settings, exc) from None
     if str(metadata.get("issuer", "")).rstrip("/") != settings.oidc_issuer.rstrip("/"):
-        log.warning("identity provider %s: its discovery document names another issuer", settings.oidc_issuer)
-        raise SignInRefused(
-            "issuer",
-            _("%(name)s is not set up right: ask an administrator", name=provider_name(settings)),
-            {"problem": "the discovery document names another issuer"},
-        )
-    return metadata
+        problem = "its discovery document names another issuer"
+    elif missing := [k for k in _ENDPOINTS if not isinstance(metadata.get(k), str)]:
+        problem = f"its discovery document has no {', '.join(missing)}"
+    else:
+        return metadata
+    log.warning("identity provider %s: %s", settings.oidc_issuer, problem)
+    raise SignInRefused(
+        "issuer",
+        _("%(name)s is not set up right: ask an administrator", name=provider_name(settings)),
+        {"problem": problem},
+    )
 
 
 @dataclass(frozen=True)
@@ -244,13 +249,8 @@ def _verified_claims(
         id_token = client.parse_id_token(token, nonce=pending["nonce"])
     except _HTTP_ERRORS as exc:
         raise _unreachable(settings, exc) from None
-    except (AuthlibBaseError, JoseError, ValueError) as exc:
-        problem = {"problem": str(getattr(exc, "error", "") or type(exc).__name__)[:100]}
-        if claim := getattr(exc, "claim", None) or getattr(exc, "claim_name", None):
-            problem["claim"] = str(claim)
-        raise SignInRefused(
-            "token", _("%(name)s's answer did not check out: sign in again", name=name), problem
-        ) from None
+    except (AuthlibBaseError, JoseError, ValueError, RuntimeError) as exc:
+        raise _did_not_check_out("token", name, exc) from None
     if id_token is None:
         raise SignInRefused("token", _("%(name)s sent no identity token: sign in again", name=name))
     claims = dict(id_token)
@@ -261,11 +261,24 @@ def _verified_claims(
             info = client.userinfo(token=token)
         except _HTTP_ERRORS as exc:
             raise _unreachable(settings, exc) from None
+        except (AuthlibBaseError, ValueError) as exc:
+            raise _did_not_check_out("userinfo", name, exc) from None
         if info.get("sub") != claims.get("sub"):  # OpenID Connect Core 5.3.2
             raise SignInRefused("userinfo", _("%(name)s's answer did not check out: sign in again", name=name))
         claims = {**info, **claims}
     target = pending.get("next")
     return (target if isinstance(target, str) else "/"), claims
+
+
+def _did_not_check_out(reason: str, name: str, exc: Exception) -> SignInRefused:
+    """The code exchange, the ID token or the userinfo answer failed a check: which one (an error code such as
+    invalid_grant or invalid_claim, and the claim) for the audit log, never the exception's text."""
+    error = str(getattr(exc, "error", "") or "")
+    problem = {"problem": error if _ERROR_CODE.match(error) else type(exc).__name__}
+    claim = getattr(exc, "claim", None) or getattr(exc, "claim_name", None)
+    if isinstance(claim, str) and _ERROR_CODE.match(claim):
+        problem["claim"] = claim
+    return SignInRefused(reason, _("%(name)s's answer did not check out: sign in again", name=name), problem)
 
 
 def _path(claims: Mapping[str, Any], name: str) -> Any:

@@ -315,3 +315,12 @@ def test_a_sign_in_the_provider_turned_down_and_an_account_tied_to_someone_else_
     assert _user(engine, "alice@example.test").oidc_subject == "alice"  # type: ignore[union-attr]
     refusals = [detail for action, _, detail in _audit(engine) if action == "login.oidc.refused"]
     assert refusals == [{"reason": "provider", "error": "access_denied"}, {"reason": "taken"}]
+
+
+def test_a_provider_whose_discovery_document_names_another_issuer_is_not_trusted(
+    settings: Settings, engine: Engine, provider: OidcProvider
+) -> None:
+    elsewhere = provider.issuer.replace("127.0.0.1", "localhost")  # the same server, another issuer name
+    with bulkmail(with_provider(settings, provider, oidc_issuer=elsewhere)) as client:
+        r = client.get("/login/oidc", follow_redirects=False)
+        assert r.status_code == 502 and "Example Org is not set up right: ask an administrator" in r.text
