@@ -117,6 +117,7 @@ def test_a_role_changed_at_the_provider_applies_at_the_next_sign_in_and_no_role_
         assert sign_in_through(other).status_code == 303
         assert _user(engine, "alice@example.test").role == "admin"  # type: ignore[union-attr]  # the highest
         assert other.get("/settings").status_code == 200
+        assert "signs in through the identity provider" in other.get("/users").text
 
         provider.set_user("alice", ALICE_PASSWORD, email="alice@example.test", email_verified=True, groups=["staff"])
         refused = sign_in_through(TestClient(client.app))
