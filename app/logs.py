@@ -93,6 +93,7 @@ def keep_settings_out(settings: Any) -> None:
         settings.secret_key,
         settings.seal_key,
         settings.metrics_token,
+        settings.oidc_client_secret,
     )
 
 

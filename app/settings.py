@@ -239,6 +239,30 @@ class Settings(BaseSettings):
     # Users of the web pages
     invite_valid_hours: float = Field(default=72.0, gt=0, description="an invitation link works this long, once")
 
+    # Sign-in through the organisation's identity provider (OpenID Connect; app/users/oidc.py), beside passwords
+    oidc_issuer: str = Field(
+        default="",
+        description="the provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration);"
+        " empty: passwords only",
+    )
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = Field(default="", description='the button says "Sign in with NAME"; empty: the issuer\'s host')
+    oidc_scopes: str = Field(default="openid email profile", description="the scopes asked for, space-separated")
+    oidc_roles_claim: str = Field(
+        default="groups",
+        description="the claim that carries the user's groups or roles; a dotted name reaches into an object"
+        " (Keycloak: realm_access.roles)",
+    )
+    oidc_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description='claim value -> bulkmail role, e.g. {"bulkmail-admins": "admin", "marketing": "marketer"};'
+        " several: the highest; none: the sign-in is refused",
+    )
+    oidc_create_users: bool = Field(
+        default=True, description="a user the provider vouches for who has no account here gets one at first sign-in"
+    )
+
     # Signup forms
     signup_unconfirmed_days: float = Field(
         default=7.0, gt=0, description="a double opt-in link works this long; then the unconfirmed signup is purged"
@@ -288,6 +312,33 @@ class Settings(BaseSettings):
             if not caps or any(c < 1 for c in caps):
                 raise ValueError(f"{name}: the daily caps must be whole numbers of 1 or more, e.g. [50, 100, 500]")
         return {name.lower(): caps for name, caps in entries.items()}
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        from app.users.roles import ROLES
+
+        if not (self.oidc_issuer or self.oidc_client_id):
+            return self
+        missing = [
+            f"BULKMAIL_{name.upper()}"
+            for name, value in (
+                ("oidc_issuer", self.oidc_issuer),
+                ("oidc_client_id", self.oidc_client_id),
+                ("oidc_client_secret", self.oidc_client_secret),
+                ("oidc_roles", self.oidc_roles),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"sign-in through an identity provider needs {', '.join(missing)} as well")
+        if not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("oidc_issuer: give the issuer's URL, e.g. https://login.example.org/realms/staff")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("oidc_scopes: include openid")
+        wrong = sorted({role for role in self.oidc_roles.values() if role not in ROLES})
+        if wrong:
+            raise ValueError(f"oidc_roles: {', '.join(wrong)} is not a role; choose from {', '.join(ROLES)}")
+        return self
 
     @model_validator(mode="after")
     def _in_the_data_dir(self) -> Self:

@@ -1,6 +1,8 @@
 """Shared fixtures. Every test that touches the database runs twice: on SQLite and on PostgreSQL."""
 
 import contextlib
+import io
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +17,7 @@ from sqlmodel import Session, SQLModel
 import app.db
 from app.apikeys import create_api_key
 from app.db import make_engine
+from app.logs import configure
 from app.main import create_app
 from app.migrate import upgrade
 from app.settings import Settings
@@ -165,6 +168,21 @@ def client(anon_client: TestClient, engine: Engine) -> TestClient:
     """A client that sends a write-scoped API key with every request."""
     anon_client.headers["Authorization"] = f"Bearer {make_api_key(engine)}"
     return anon_client
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """Everything every logger writes, as bulkmail's processes write it (JSON), at DEBUG."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure(Settings(_env_file=None, log_format="json"), stream=stream, level=logging.DEBUG)
+    yield stream
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
 
 
 @pytest.fixture

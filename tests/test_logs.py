@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import smtplib
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,21 +28,6 @@ WRONG_SMTP_PASSWORD = "wrong-smtp-pw-4711"
 MAILBOX_PASSWORD = "mailbox-pw-0815-not-dovecots"
 SECRET_KEY = "token-key-8d1f3a"
 METRICS_TOKEN = "metrics-token-55e0"
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Everything every logger writes, as bulkmail's processes write it (JSON), at DEBUG."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    configure(Settings(_env_file=None, log_format="json"), stream=stream, level=logging.DEBUG)
-    yield stream
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 def _lines(stream: io.StringIO) -> list[dict]:  # type: ignore[type-arg]

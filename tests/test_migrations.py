@@ -4,10 +4,12 @@ import subprocess
 import sys
 
 import pyotp
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from app.db import make_engine, modelled
@@ -455,4 +457,35 @@ def test_tracking_comes_with_0023_and_goes_with_its_downgrade(empty_db_url: str)
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tracking_hit")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_the_oidc_identity_comes_with_0024_and_goes_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0023")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO web_user (email, password_hash, role, failed_logins, created_at) "
+                          "VALUES ('kept@example.test', 'x', 'admin', 0, '2026-01-01 00:00:00')"))  # fmt: skip
+    upgrade(engine, "0024")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT oidc_issuer, oidc_subject FROM web_user")).all() == [(None, None)]
+        conn.execute(text("INSERT INTO web_user (email, password_hash, role, failed_logins, created_at, oidc_issuer, "
+                          "oidc_subject) VALUES ('a@example.test', '!', 'viewer', 0, '2026-01-01 00:00:00', "
+                          "'https://idp.example.test', 'a')"))  # fmt: skip
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # one account per identity at the provider
+        conn.execute(text("INSERT INTO web_user (email, password_hash, role, failed_logins, created_at, oidc_issuer, "
+                          "oidc_subject) VALUES ('b@example.test', '!', 'viewer', 0, '2026-01-01 00:00:00', "
+                          "'https://idp.example.test', 'a')"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0023")
+    assert not {"oidc_issuer", "oidc_subject"} & {c["name"] for c in inspect(engine).get_columns("web_user")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT email FROM web_user ORDER BY id")).scalars().all() == [
+            "kept@example.test",
+            "a@example.test",
+        ]
     engine.dispose()

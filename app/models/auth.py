@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.types import EMAIL_LENGTH, NAME_LENGTH, UTCDateTime, utcnow
@@ -11,10 +11,14 @@ from app.models.types import EMAIL_LENGTH, NAME_LENGTH, UTCDateTime, utcnow
 
 class User(SQLModel, table=True):
     __tablename__ = "web_user"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_web_user_oidc"),)
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)
-    password_hash: str = Field(max_length=200, description="argon2")
+    password_hash: str = Field(
+        max_length=200,
+        description="argon2; NO_PASSWORD (app/users/accounts.py): signs in through the identity provider only",
+    )
     role: str = Field(default="viewer", max_length=20, description="admin | marketer | viewer")
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     totp_secret: str | None = Field(
@@ -30,6 +34,8 @@ class User(SQLModel, table=True):
         default=None, max_length=64, description="IANA zone schedules are shown in; unset: UTC"
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    oidc_issuer: str | None = Field(default=None, max_length=255, description="the identity provider it signed in with")
+    oidc_subject: str | None = Field(default=None, max_length=255, description="its `sub` there: who it is, for good")
 
 
 class WebSession(SQLModel, table=True):

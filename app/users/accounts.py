@@ -22,6 +22,8 @@ FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(hours=1)
 MIN_PASSWORD = 10
+# the hash of an account that signs in only through the identity provider: no password matches it
+NO_PASSWORD = "!"
 
 _hasher = PasswordHasher()
 
@@ -45,18 +47,20 @@ def check_password(password: str) -> None:
         raise UserInvalid("password", _("use at least %(count)s characters", count=MIN_PASSWORD))
 
 
-def create_user(session: Session, email: str, password: str, role: Role = "admin") -> User:
-    """The caller commits. Raises UserInvalid naming the field."""
+def create_user(session: Session, email: str, password: str | None, role: Role = "admin") -> User:
+    """The caller commits. Without a password (None) the user signs in only through the identity provider.
+    Raises UserInvalid naming the field."""
     if role not in ROLES:
         raise UserInvalid("role", _("choose one of %(choices)s", choices=", ".join(ROLES)))
     try:
         address = normalise(email).email
     except InvalidAddress as exc:
         raise UserInvalid("email", str(exc)) from exc
-    check_password(password)
+    if password is not None:
+        check_password(password)
     if user_by_email(session, address) is not None:
         raise UserInvalid("email", _("a user %(email)s already exists", email=address))
-    user = User(email=address, password_hash=_hasher.hash(password), role=role)
+    user = User(email=address, password_hash=NO_PASSWORD if password is None else _hasher.hash(password), role=role)
     session.add(user)
     session.flush()
     return user
@@ -159,6 +163,9 @@ def authenticate(engine: Engine, email: str, password: str, now: datetime | None
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    if password_hash == NO_PASSWORD:  # as long as a wrong password takes: no telling which accounts have none
+        _verify(_dummy_hash(), password)
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -21,6 +21,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/login"): "public", ("POST", "/login"): "public",
     ("GET", "/login/code"): "public", ("POST", "/login/code"): "public",
     ("GET", "/login/enrol"): "public", ("POST", "/login/enrol"): "public",
+    ("GET", "/login/oidc"): "public", ("GET", "/login/oidc/callback"): "public",
     ("POST", "/logout"): "public",
     ("GET", "/invite/{token}"): "public", ("POST", "/invite/{token}"): "public",
     ("GET", "/setup"): "public", ("POST", "/setup"): "public",

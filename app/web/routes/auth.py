@@ -1,5 +1,5 @@
-"""Sign-in (password, then the second factor where there is one or the role requires one), sign-out, and
-the invitation link where an invited user chooses their password."""
+"""Sign-in (a password or the organisation's identity provider, then the second factor where there is one or
+the role requires one), sign-out, and the invitation link where an invited user chooses their password."""
 
 import time
 from typing import Annotated
@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app import i18n
 from app.deps import EngineDep, SettingsDep
 from app.i18n import gettext as _
-from app.users import MIN_PASSWORD, UserInvalid, authenticate, users_exist
+from app.settings import Settings
+from app.users import MIN_PASSWORD, UserInvalid, authenticate, oidc, users_exist
 from app.users.audit import Actor
 from app.users.directory import sign_in_step
 from app.users.invites import InviteInvalid, accept_invite, open_invite
@@ -37,15 +38,26 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _oidc_name(settings: Settings) -> str | None:
+    """The identity provider's name for the sign-in button, when one is set up."""
+    return oidc.provider_name(settings) if oidc.configured(settings) else None
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, engine: EngineDep, next: str | None = None) -> HTMLResponse:
+def login_page(request: Request, engine: EngineDep, settings: SettingsDep, next: str | None = None) -> HTMLResponse:
     # with no user yet, the page says how to make the first one
-    ctx = {"next": _safe_next(next), "email": "", "first_run": not users_exist(engine)}
+    ctx = {
+        "next": _safe_next(next),
+        "email": "",
+        "first_run": not users_exist(engine),
+        "oidc_name": _oidc_name(settings),
+    }
     return render(request, "login.html", ctx)
 
 
 async def _after_password(request: Request, engine: EngineDep, user_id: int, email: str, target: str) -> Response:
-    """The password was right: signed in, or on to the second factor (entering it, or setting it up)."""
+    """The password (or the identity provider) said who it is: signed in, or on to the second factor (entering
+    it, or setting it up)."""
     request.state.actor = Actor("user", user_id, email)  # for the audit log: who signed in
     step = await run_in_threadpool(sign_in_step, engine, user_id)
     if step == "done":
@@ -59,7 +71,9 @@ async def _after_password(request: Request, engine: EngineDep, user_id: int, ema
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, engine: EngineDep, form: Annotated[SignInForm, Form()]) -> Response:
+async def login(
+    request: Request, engine: EngineDep, settings: SettingsDep, form: Annotated[SignInForm, Form()]
+) -> Response:
     email, password = form.email, form.password
     errors = {}
     if not email.strip():
@@ -72,8 +86,44 @@ async def login(request: Request, engine: EngineDep, form: Annotated[SignInForm,
             return await _after_password(request, engine, result.user_id, email.strip(), _safe_next(form.next))
         errors["password"] = result.error or _("sign-in failed")
     first_run = not await run_in_threadpool(users_exist, engine)
-    ctx = {"next": _safe_next(form.next), "email": email, "errors": errors, "first_run": first_run}
+    ctx = {
+        "next": _safe_next(form.next),
+        "email": email,
+        "errors": errors,
+        "first_run": first_run,
+        "oidc_name": _oidc_name(settings),
+    }
     return render(request, "login.html", ctx, status_code=400)
+
+
+def _oidc_refused(request: Request, problem: str, status_code: int = 403) -> HTMLResponse:
+    return render(request, "oidc_refused.html", {"problem": problem}, status_code=status_code)
+
+
+@router.get("/login/oidc", response_class=HTMLResponse)
+async def oidc_start(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
+    """Off to the identity provider; the sign-in's state, nonce and PKCE verifier wait in the signed session."""
+    if not oidc.configured(settings):
+        return _oidc_refused(request, _("sign-in through an identity provider is not set up here"), 404)
+    try:
+        begun = await run_in_threadpool(oidc.start, settings, _safe_next(next))
+    except oidc.SignInRefused as exc:
+        return _oidc_refused(request, exc.message, 502)
+    request.session[oidc.SESSION_KEY] = begun.pending
+    return RedirectResponse(begun.url, status_code=303)
+
+
+@router.get(oidc.CALLBACK_PATH, response_class=HTMLResponse)
+async def oidc_callback(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    """Back from the identity provider: signed in with the role its claim maps to, or refused."""
+    if not oidc.configured(settings):
+        return _oidc_refused(request, _("sign-in through an identity provider is not set up here"), 404)
+    pending = request.session.pop(oidc.SESSION_KEY, None)  # used once, whatever comes of it
+    try:
+        done = await run_in_threadpool(oidc.finish, engine, settings, pending, dict(request.query_params))
+    except oidc.SignInRefused as exc:
+        return _oidc_refused(request, exc.message)
+    return await _after_password(request, engine, done.user_id, done.email, _safe_next(done.target))
 
 
 def _pending(request: Request) -> tuple[int, str] | None:
