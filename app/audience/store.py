@@ -336,6 +336,8 @@ _RAW = "import_raw"  # the rows of the batches since the last flush, as read; th
 SQLITE_STAGE_CACHE_KIB = 32 * 1024
 # PostgreSQL: the import connection's memory for a sort (a commit's rows, by key), in the server
 POSTGRESQL_IMPORT_WORK_MEM = "64MB"
+# PostgreSQL: the import connection's buffers for its temporary tables (a commit's raw and staged rows)
+POSTGRESQL_IMPORT_TEMP_BUFFERS = "64MB"
 
 
 class ImportStore:
@@ -393,6 +395,8 @@ class ImportStore:
         self.plain = plain
         self._raw = 0
         fields = ", ".join(f"c{i} text" for i in range(plain.width)) + ", " if plain is not None else ""
+        if self.postgresql:
+            self._temp_buffers()
         self._run(f"DROP TABLE IF EXISTS {_RAW}")
         self._run(
             f"CREATE TEMP TABLE {_RAW} ({fields}line integer NOT NULL, s_email text, s_key text, s_role boolean, "
@@ -422,6 +426,19 @@ class ImportStore:
         self._run(f"DELETE FROM {_STAGE}")
         self._run(f"DELETE FROM {_LEFT}")
         self._staged = 0
+
+    def _temp_buffers(self) -> None:
+        """PostgreSQL: the temporary tables hold a commit's rows; in the backend's own buffers (8 MB by
+        default) they would be written out and read back at every commit. The setting can only change
+        before the connection's first temporary table (a pooled connection may have had one: then it stays)."""
+        import psycopg  # PostgreSQL only
+
+        self._run("SAVEPOINT import_temp_buffers")
+        try:
+            self._run(f"SET temp_buffers = '{POSTGRESQL_IMPORT_TEMP_BUFFERS}'")
+        except psycopg.errors.InvalidParameterValue:
+            self._run("ROLLBACK TO SAVEPOINT import_temp_buffers")
+        self._run("RELEASE SAVEPOINT import_temp_buffers")
 
     def close(self) -> None:
         self._run(f"DROP TABLE IF EXISTS {_STAGE}")
@@ -544,9 +561,7 @@ class ImportStore:
         result.added = self._flush_postgresql(list_id, source, import_id, now) if self.postgresql else \
             self._flush_sqlite(list_id, source, import_id, now)  # fmt: skip
         duplicates: set[str] = set()
-        if result.added < self._staged and import_id is not None and not self.postgresql:
-            # (PostgreSQL: the planner, without statistics for the temporary table, joins it to the whole list;
-            # the merge below reads the same rows for less server CPU)
+        if result.added < self._staged and import_id is not None:
             duplicates = self._drop_repeats(list_id, import_id)
             result.duplicates += len(duplicates)
         if result.added + len(duplicates) < self._staged:
@@ -574,16 +589,19 @@ class ImportStore:
         return result
 
     def _drop_repeats(self, list_id: int, import_id: int) -> set[str]:
-        """SQLite: take the staged addresses an earlier commit of this same import put in the list out of
+        """Take the staged addresses an earlier commit of this same import put in the list out of
         the rows left (duplicates in the file, which change nothing: `_plan` would count them and leave
         them, a waiting signup aside, which `_vouch` confirms); returns their keys. Set-based: a shuffled
         file has them in every commit."""
-        # correlated: a probe of the address index for each of the few rows left, not a scan of the list
+        p = "%s" if self.postgresql else "?"
+        # a scalar subquery, not EXISTS: a probe of the address index and of the membership's key for each
+        # of the few rows left, whatever the planner believes of the list (PostgreSQL's statistics of
+        # list_member predate the import, and a semi-join then walks every membership the import made)
         gone = self._run(
-            f"DELETE FROM {_LEFT} WHERE EXISTS (SELECT 1 FROM contact c JOIN list_member m "
-            f"ON m.list_id = ? AND m.contact_id = c.id WHERE c.email_key = {_LEFT}.email_key "
-            "AND m.import_id = ? AND m.status <> ?) RETURNING email_key",
-            [list_id, import_id, MemberStatus.UNCONFIRMED],
+            f"DELETE FROM {_LEFT} WHERE (SELECT m.import_id FROM contact c JOIN list_member m "
+            f"ON m.list_id = {p} AND m.contact_id = c.id WHERE c.email_key = {_LEFT}.email_key "
+            f"AND m.status <> {p}) = {p} RETURNING email_key",
+            [list_id, MemberStatus.UNCONFIRMED, import_id],
         )
         return {key for (key,) in gone}
 
