@@ -325,6 +325,13 @@ def confirm_pending(
     return confirmed
 
 
+class Packed(NamedTuple):
+    """A batch of plain CSV rows as the text `ImportStore.store` loads, and how many rows it holds."""
+
+    text: str
+    rows: int
+
+
 # An import's row checked one by one (a tuple, not an object):
 # email, key, is_role, first_name, last_name, attributes, line.
 ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any], int]
@@ -450,32 +457,36 @@ class ImportStore:
         if self._temp_cache is not None:
             self._run(f"PRAGMA temp.cache_size={int(self._temp_cache)}")
 
-    def store(self, rows: Sequence[ImportRow], plain: Sequence[list[Any]] = ()) -> None:
-        """Take a batch as read: ROWS checked one by one, PLAIN rows (the CSV fields of `open`'s layout,
-        then the line) to be normalised in SQL at `flush`. The caller commits."""
-        checked = [(*r[:5], json.dumps(r[5]), r[6]) for r in rows]
-        s_columns = "s_email, s_key, s_role, s_first, s_last, s_attrs, line"
-        c_columns = ", ".join(f"c{i}" for i in range(self.plain.width)) + ", line" if self.plain is not None else ""
+    def pack(self, plain: Sequence[list[Any]]) -> "Packed":
+        """PLAIN rows (the CSV fields of `open`'s layout, then the line) as the text `store` hands the
+        database in one go: CSV for PostgreSQL's COPY (made by the C writer: the driver's row-by-row COPY
+        costs a Python call a field), a JSON document for SQLite. Needs no connection: the reading thread
+        makes it while the writing one stores the batch before."""
+        return Packed(self._text(plain), len(plain))
+
+    def _text(self, rows: Sequence[Sequence[Any]]) -> str:
         if self.postgresql:
-            cursor = self._cursor()
-            with cursor:
-                for columns, batch in ((s_columns, checked), (c_columns, plain)):
-                    if batch:
-                        # CSV text made by the C writer: the driver's row-by-row COPY costs a Python call a field
-                        text = io.StringIO()
-                        csv.writer(text, lineterminator="\n").writerows(batch)
-                        with cursor.copy(f"COPY {_RAW} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                            copy.write(text.getvalue())
-        else:
-            # one statement a batch, so the reading thread gets the GIL back once a batch (not once a row)
-            for columns, batch in ((s_columns, checked), (c_columns, plain)):
-                if batch:
-                    values = ", ".join(f"value->>{i}" for i in range(columns.count(",") + 1))
-                    self._run(
-                        f"INSERT INTO {_RAW} ({columns}) SELECT {values} FROM json_each(?)",
-                        [json.dumps(batch, ensure_ascii=False, separators=(",", ":"))],
-                    )
-        self._raw += len(rows) + len(plain)
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            return text.getvalue()
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+    def store(self, rows: Sequence[ImportRow], plain: "Packed | None" = None) -> None:
+        """Take a batch as read: ROWS checked one by one, PLAIN rows (`pack`) to be normalised in SQL at
+        `flush`. The caller commits."""
+        checked = [(*r[:5], json.dumps(r[5]), r[6]) for r in rows]
+        batches = [("s_email, s_key, s_role, s_first, s_last, s_attrs, line", self._text(checked))] if rows else []
+        if plain is not None and plain.rows and self.plain is not None:
+            batches.append((", ".join(f"c{i}" for i in range(self.plain.width)) + ", line", plain.text))
+        for columns, text in batches:
+            if self.postgresql:
+                with self._cursor() as cursor, cursor.copy(f"COPY {_RAW} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(text)
+            else:
+                # one statement a batch, so the reading thread gets the GIL back once a batch (not once a row)
+                values = ", ".join(f"value->>{i}" for i in range(columns.count(",") + 1))
+                self._run(f"INSERT INTO {_RAW} ({columns}) SELECT {values} FROM json_each(?)", [text])
+        self._raw += len(rows) + (plain.rows if plain is not None else 0)
 
     def _stage(self) -> int:
         """Move the rows read since the last flush into the staging table, normalised, the first of each
