@@ -663,8 +663,10 @@ class ImportStore:
         steps = [
             "added AS (INSERT INTO contact "
             "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
+            # in the stage's order, which is key order (`_stage` inserts it so; a temporary table is read from
+            # its start): no second sort of a commit's rows
             f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
-            "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key)",
+            "ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key)",
             # the staged rows it did not add, by a hash anti-join on the rows it returns (not an index probe
             # per staged row): the addresses the store had, merged next
             f"kept AS (INSERT INTO {_LEFT} SELECT s.* FROM {_STAGE} s "
