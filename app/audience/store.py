@@ -325,6 +325,13 @@ def confirm_pending(
     return confirmed
 
 
+class Packed(NamedTuple):
+    """A batch of plain CSV rows as the text `ImportStore.store` loads, and how many rows it holds."""
+
+    text: str
+    rows: int
+
+
 # An import's row checked one by one (a tuple, not an object):
 # email, key, is_role, first_name, last_name, attributes, line.
 ImportRow = tuple[str, str, bool, str | None, str | None, dict[str, Any], int]
@@ -336,6 +343,8 @@ _RAW = "import_raw"  # the rows of the batches since the last flush, as read; th
 SQLITE_STAGE_CACHE_KIB = 32 * 1024
 # PostgreSQL: the import connection's memory for a sort (a commit's rows, by key), in the server
 POSTGRESQL_IMPORT_WORK_MEM = "64MB"
+# PostgreSQL: the import connection's buffers for its temporary tables (a commit's raw and staged rows)
+POSTGRESQL_IMPORT_TEMP_BUFFERS = "64MB"
 
 
 class ImportStore:
@@ -393,6 +402,8 @@ class ImportStore:
         self.plain = plain
         self._raw = 0
         fields = ", ".join(f"c{i} text" for i in range(plain.width)) + ", " if plain is not None else ""
+        if self.postgresql:
+            self._temp_buffers()
         self._run(f"DROP TABLE IF EXISTS {_RAW}")
         self._run(
             f"CREATE TEMP TABLE {_RAW} ({fields}line integer NOT NULL, s_email text, s_key text, s_role boolean, "
@@ -423,6 +434,19 @@ class ImportStore:
         self._run(f"DELETE FROM {_LEFT}")
         self._staged = 0
 
+    def _temp_buffers(self) -> None:
+        """PostgreSQL: the temporary tables hold a commit's rows; in the backend's own buffers (8 MB by
+        default) they would be written out and read back at every commit. The setting can only change
+        before the connection's first temporary table (a pooled connection may have had one: then it stays)."""
+        import psycopg  # PostgreSQL only
+
+        self._run("SAVEPOINT import_temp_buffers")
+        try:
+            self._run(f"SET temp_buffers = '{POSTGRESQL_IMPORT_TEMP_BUFFERS}'")
+        except psycopg.errors.InvalidParameterValue:
+            self._run("ROLLBACK TO SAVEPOINT import_temp_buffers")
+        self._run("RELEASE SAVEPOINT import_temp_buffers")
+
     def close(self) -> None:
         self._run(f"DROP TABLE IF EXISTS {_STAGE}")
         self._run(f"DROP TABLE IF EXISTS {_LEFT}")
@@ -433,32 +457,36 @@ class ImportStore:
         if self._temp_cache is not None:
             self._run(f"PRAGMA temp.cache_size={int(self._temp_cache)}")
 
-    def store(self, rows: Sequence[ImportRow], plain: Sequence[list[Any]] = ()) -> None:
-        """Take a batch as read: ROWS checked one by one, PLAIN rows (the CSV fields of `open`'s layout,
-        then the line) to be normalised in SQL at `flush`. The caller commits."""
-        checked = [(*r[:5], json.dumps(r[5]), r[6]) for r in rows]
-        s_columns = "s_email, s_key, s_role, s_first, s_last, s_attrs, line"
-        c_columns = ", ".join(f"c{i}" for i in range(self.plain.width)) + ", line" if self.plain is not None else ""
+    def pack(self, plain: Sequence[list[Any]]) -> "Packed":
+        """PLAIN rows (the CSV fields of `open`'s layout, then the line) as the text `store` hands the
+        database in one go: CSV for PostgreSQL's COPY (made by the C writer: the driver's row-by-row COPY
+        costs a Python call a field), a JSON document for SQLite. Needs no connection: the reading thread
+        makes it while the writing one stores the batch before."""
+        return Packed(self._text(plain), len(plain))
+
+    def _text(self, rows: Sequence[Sequence[Any]]) -> str:
         if self.postgresql:
-            cursor = self._cursor()
-            with cursor:
-                for columns, batch in ((s_columns, checked), (c_columns, plain)):
-                    if batch:
-                        # CSV text made by the C writer: the driver's row-by-row COPY costs a Python call a field
-                        text = io.StringIO()
-                        csv.writer(text, lineterminator="\n").writerows(batch)
-                        with cursor.copy(f"COPY {_RAW} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                            copy.write(text.getvalue())
-        else:
-            # one statement a batch, so the reading thread gets the GIL back once a batch (not once a row)
-            for columns, batch in ((s_columns, checked), (c_columns, plain)):
-                if batch:
-                    values = ", ".join(f"value->>{i}" for i in range(columns.count(",") + 1))
-                    self._run(
-                        f"INSERT INTO {_RAW} ({columns}) SELECT {values} FROM json_each(?)",
-                        [json.dumps(batch, ensure_ascii=False, separators=(",", ":"))],
-                    )
-        self._raw += len(rows) + len(plain)
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            return text.getvalue()
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+    def store(self, rows: Sequence[ImportRow], plain: "Packed | None" = None) -> None:
+        """Take a batch as read: ROWS checked one by one, PLAIN rows (`pack`) to be normalised in SQL at
+        `flush`. The caller commits."""
+        checked = [(*r[:5], json.dumps(r[5]), r[6]) for r in rows]
+        batches = [("s_email, s_key, s_role, s_first, s_last, s_attrs, line", self._text(checked))] if rows else []
+        if plain is not None and plain.rows and self.plain is not None:
+            batches.append((", ".join(f"c{i}" for i in range(self.plain.width)) + ", line", plain.text))
+        for columns, text in batches:
+            if self.postgresql:
+                with self._cursor() as cursor, cursor.copy(f"COPY {_RAW} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(text)
+            else:
+                # one statement a batch, so the reading thread gets the GIL back once a batch (not once a row)
+                values = ", ".join(f"value->>{i}" for i in range(columns.count(",") + 1))
+                self._run(f"INSERT INTO {_RAW} ({columns}) SELECT {values} FROM json_each(?)", [text])
+        self._raw += len(rows) + (plain.rows if plain is not None else 0)
 
     def _stage(self) -> int:
         """Move the rows read since the last flush into the staging table, normalised, the first of each
@@ -544,9 +572,7 @@ class ImportStore:
         result.added = self._flush_postgresql(list_id, source, import_id, now) if self.postgresql else \
             self._flush_sqlite(list_id, source, import_id, now)  # fmt: skip
         duplicates: set[str] = set()
-        if result.added < self._staged and import_id is not None and not self.postgresql:
-            # (PostgreSQL: the planner, without statistics for the temporary table, joins it to the whole list;
-            # the merge below reads the same rows for less server CPU)
+        if result.added < self._staged and import_id is not None:
             duplicates = self._drop_repeats(list_id, import_id)
             result.duplicates += len(duplicates)
         if result.added + len(duplicates) < self._staged:
@@ -574,16 +600,19 @@ class ImportStore:
         return result
 
     def _drop_repeats(self, list_id: int, import_id: int) -> set[str]:
-        """SQLite: take the staged addresses an earlier commit of this same import put in the list out of
+        """Take the staged addresses an earlier commit of this same import put in the list out of
         the rows left (duplicates in the file, which change nothing: `_plan` would count them and leave
         them, a waiting signup aside, which `_vouch` confirms); returns their keys. Set-based: a shuffled
         file has them in every commit."""
-        # correlated: a probe of the address index for each of the few rows left, not a scan of the list
+        p = "%s" if self.postgresql else "?"
+        # a scalar subquery, not EXISTS: a probe of the address index and of the membership's key for each
+        # of the few rows left, whatever the planner believes of the list (PostgreSQL's statistics of
+        # list_member predate the import, and a semi-join then walks every membership the import made)
         gone = self._run(
-            f"DELETE FROM {_LEFT} WHERE EXISTS (SELECT 1 FROM contact c JOIN list_member m "
-            f"ON m.list_id = ? AND m.contact_id = c.id WHERE c.email_key = {_LEFT}.email_key "
-            "AND m.import_id = ? AND m.status <> ?) RETURNING email_key",
-            [list_id, import_id, MemberStatus.UNCONFIRMED],
+            f"DELETE FROM {_LEFT} WHERE (SELECT m.import_id FROM contact c JOIN list_member m "
+            f"ON m.list_id = {p} AND m.contact_id = c.id WHERE c.email_key = {_LEFT}.email_key "
+            f"AND m.status <> {p}) = {p} RETURNING email_key",
+            [list_id, MemberStatus.UNCONFIRMED, import_id],
         )
         return {key for (key,) in gone}
 
@@ -634,8 +663,10 @@ class ImportStore:
         steps = [
             "added AS (INSERT INTO contact "
             "(email, email_key, is_role, first_name, last_name, attributes, created_at, updated_at) "
+            # in the stage's order, which is key order (`_stage` inserts it so; a temporary table is read from
+            # its start): no second sort of a commit's rows
             f"SELECT email, email_key, is_role, first_name, last_name, attributes::json, %s, %s FROM {_STAGE} "
-            "ORDER BY email_key ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key)",
+            "ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key)",
             # the staged rows it did not add, by a hash anti-join on the rows it returns (not an index probe
             # per staged row): the addresses the store had, merged next
             f"kept AS (INSERT INTO {_LEFT} SELECT s.* FROM {_STAGE} s "
