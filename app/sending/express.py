@@ -2,8 +2,8 @@
 open between requests (a new one costs TLS and AUTH: most of the time a message takes).
 
 The ledger row was claimed by the transaction that made it (a lease under OWNER), so no worker takes it while
-this runs; the relay's answer is recorded on it as a worker records a batch's (app.sending.ledger.record): sent,
-deferred on the retry schedule, or failed with its bounce. When the relay cannot be used now (refused, timed
+this runs; the relay's answer is recorded on it as a worker records a batch's (app.sending.ledger.record, by the
+caller): sent, deferred on the retry schedule, or failed with its bounce. When the relay cannot be used now (refused, timed
 out, unreachable) the row goes back to the queue at once, not as an attempt, and the sending workers, which
 claim transactional rows first, take it with their relay failover and backoff."""
 
@@ -12,13 +12,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
-
-from app.db import session_scope
-from app.metrics import counters
-from app.models import MessageContent, utcnow
+from app.models import utcnow
 from app.models.states import DeliveryState
-from app.sending import ledger, relays
+from app.sending import ledger
 from app.sending.compose import Envelope
 from app.sending.ledger import Claimed, Outcome
 from app.sending.pool import SETTINGS_RELAY
@@ -75,26 +71,20 @@ class Shelf:
 SHELF = Shelf()
 
 
-def send_now(
-    engine: Engine, settings: Settings, composer: TransactionalComposer, row: Claimed, content: MessageContent
-) -> None:
-    """Hand the claimed row's message to the relay and record the answer on the row."""
-    with session_scope(engine) as session:
-        name, relay = relays.relay_for(session, settings, composer.relay_ids)
-    env = composer.compose(row.id, row.email, content)
+def deliver(relay: Settings, name: str | None, composer: TransactionalComposer, row: Claimed) -> Outcome:
+    """Hand the claimed row's message to the relay; the outcome to record on the row (no database here)."""
+    assert row.content is not None
+    env = composer.compose(row.id, row.email, row.content)
     row.verp_token, row.message_id = env.verp_token, env.message_id
     result = _send(relay, env)
     now = utcnow()
     if isinstance(result, Reply):
-        outcome = Outcome(row, result.kind, result.code, result.text, now, relay=name or SETTINGS_RELAY)
-    elif isinstance(result, NotSendable):
-        outcome = Outcome(row, DeliveryState.FAILED, None, str(result), now)
-    else:  # the relay cannot be used now: the workers take the row at once, with their failover and backoff
-        log.warning("transactional message %s left to the sending workers: %s", row.id, result)
-        outcome = Outcome(row, ledger.RELEASED, at=now)
-    with session_scope(engine) as session:
-        ledger.record(session, [outcome], settings, now)
-        counters.add(session, counters.outcome_amounts([outcome], None))
+        return Outcome(row, result.kind, result.code, result.text, now, relay=name or SETTINGS_RELAY)
+    if isinstance(result, NotSendable):
+        return Outcome(row, DeliveryState.FAILED, None, str(result), now)
+    # the relay cannot be used now: the workers take the row at once, with their failover and backoff
+    log.warning("transactional message %s left to the sending workers: %s", row.id, result)
+    return Outcome(row, ledger.RELEASED, at=now)
 
 
 def _send(relay: Settings, env: Envelope) -> Reply | Exception:

@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from app.addresses import Address, InvalidAddress, normalise
 from app.db import session_scope
 from app.keyset import after_id, fetch
+from app.metrics import counters
 from app.models import (
     Campaign,
     Contact,
@@ -41,7 +42,7 @@ from app.models import (
 )
 from app.models.states import CampaignKind, CampaignState, DeliveryState, SuppressionReason
 from app.secret_key import get_secret_key
-from app.sending import express
+from app.sending import express, ledger, relays
 from app.sending import headers as custom
 from app.sending.bodies import assemble
 from app.sending.dkim_sign import DkimSigner
@@ -287,10 +288,13 @@ def send(engine: Engine, settings: Settings, body: MessageCreate, api_key_id: in
             session, stream, settings, get_secret_key(settings, engine), DkimSigner.from_settings(settings)
         )
         claimed = Claimed(row.id, stream.id, row.contact_id, to, key, 0, None, content=content)
-    express.send_now(engine, settings, built, claimed, content)
-    found = message(engine, claimed.id)
-    assert found is not None
-    return found
+        relay_name, relay = relays.relay_for(session, settings, built.relay_ids)
+    outcome = express.deliver(relay, relay_name, built, claimed)
+    with session_scope(engine) as session:
+        ledger.record(session, [outcome], settings, outcome.at or utcnow())
+        counters.add(session, counters.outcome_amounts([outcome], None))
+        found = session.execute(_public_query().where(col(Delivery.id) == claimed.id)).one()
+        return _public(*found)
 
 
 def _public_query() -> Any:
