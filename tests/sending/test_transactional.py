@@ -15,12 +15,12 @@ from sqlmodel import Session, col
 
 from app.bounces.sweep import run_sweep
 from app.main import create_app
-from app.models import Bounce, Delivery, MessageTemplate, Suppression, utcnow
+from app.models import Bounce, Contact, Delivery, MessageContent, MessageTemplate, Suppression, utcnow
 from app.sending import campaigns as service
 from app.settings import Settings
 from tests.bounces.support import mailbox_settings
 from tests.conftest import make_api_key
-from tests.sending.conftest import bulk_list, make_campaign, relay_settings, run_worker_until
+from tests.sending.conftest import bulk_list, make_campaign, make_list, relay_settings, run_worker_until
 from tests.sending.sink import SinkServer
 from tests.support.network import free_port
 
@@ -165,3 +165,27 @@ def test_the_workers_send_a_transactional_message_ahead_of_a_queued_campaign(
     assert order.index("urgent@sink.test") < s.worker_batch  # in the first batch, before 280 earlier-due rows
     with _client(s, engine) as client:
         assert client.get(f"/api/v1/messages/{left.json()['id']}").json()["state"] == "sent"
+
+
+def test_erasure_removes_a_transactional_messages_content_and_refuses_the_next(
+    settings: Settings, engine: Engine, sink: SinkServer
+) -> None:
+    s = relay_settings(settings, sink.port)
+    with Session(engine) as session:
+        make_list(session, "team", [("erin@sink.test", "Erin", {})])
+        contact_id = session.execute(select(Contact.id)).scalar_one()
+    with _client(s, engine) as client:
+        sent = client.post("/api/v1/messages", json={"to": "erin@sink.test", "subject": "Hi {{ first_name }}",
+                                                     "text": "Your order {{ order }}", "data": {"order": "A-17"}})  # fmt: skip
+        assert sent.status_code == 201 and sent.json()["state"] == "sent", sent.text
+        assert client.delete(f"/api/v1/contacts/{contact_id}").status_code == 204
+        read = client.get(f"/api/v1/messages/{sent.json()['id']}").json()
+        again = client.post("/api/v1/messages", json={"to": "erin@sink.test", "subject": "s", "text": "t"})
+    assert read["to"] == "" and read["state"] == "sent"
+    assert sink.sink.accepted[0].data.count(b"Hi Erin") == 1  # the contact's name, data's order
+    assert b"A-17" in sink.sink.accepted[0].data
+    with Session(engine) as session:
+        [content] = session.execute(select(MessageContent)).scalars().all()
+    assert (content.subject, content.text) == ("", "")
+    assert again.status_code == 422 and "erased" in again.json()["errors"][0]["msg"]
+    assert again.json()["errors"][0]["field"] == "to"
