@@ -74,9 +74,13 @@ SHELF = Shelf()
 def deliver(relay: Settings, name: str | None, composer: TransactionalComposer, row: Claimed) -> Outcome:
     """Hand the claimed row's message to the relay; the outcome to record on the row (no database here)."""
     assert row.content is not None
-    env = composer.compose(row.id, row.email, row.content)
-    row.verp_token, row.message_id = env.verp_token, env.message_id
-    result = _send(relay, env)
+    try:
+        env = composer.compose(row.id, row.email, row.content)
+        row.verp_token, row.message_id = env.verp_token, env.message_id
+        result: Reply | Exception = _send(relay, env)
+    except Exception as exc:  # a bug or an odd relay must not fail the request: the workers take the row
+        log.exception("transactional message %s could not be sent at once", row.id)
+        result = exc
     now = utcnow()
     if isinstance(result, Reply):
         return Outcome(row, result.kind, result.code, result.text, now, relay=name or SETTINGS_RELAY)

@@ -310,6 +310,8 @@ class SenderPool:
             self._blocked[row.campaign_id] = str(result)
             batch.campaign_errors.setdefault(row.campaign_id, str(result))
             log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, result)
+            if row.content is not None:  # a transactional stream is not paused: its rows wait a backoff
+                return Outcome(row, RELEASED, at=utcnow() + timedelta(seconds=self.settings.relay_backoff_seconds))
             return Outcome(row, RELEASED, at=utcnow())
         return self._relay_down(batch, row, str(result))
 
