@@ -189,3 +189,23 @@ def test_erasure_removes_a_transactional_messages_content_and_refuses_the_next(
     assert (content.subject, content.text) == ("", "")
     assert again.status_code == 422 and "erased" in again.json()["errors"][0]["msg"]
     assert again.json()["errors"][0]["field"] == "to"
+
+
+def test_a_4xx_defers_the_message_and_the_workers_send_it_on_the_retry_schedule(
+    settings: Settings, engine: Engine, sink: SinkServer
+) -> None:
+    s = relay_settings(settings, sink.port)
+    sink.sink.rcpt_script["slow@sink.test"] = ["450 4.2.0 greylisted, try later"]
+    with _client(s, engine) as client:
+        first = client.post("/api/v1/messages", json={"to": "slow@sink.test", "subject": "s", "text": "t"}).json()
+    assert (first["state"], first["last_reply_code"], first["attempts"]) == ("deferred", 450, 1)
+    assert first["next_attempt_at"] is not None  # the campaigns' schedule: 15 minutes after the first attempt
+    with Session(engine) as session:  # those 15 minutes pass
+        row = session.get(Delivery, first["id"])
+        assert row is not None
+        row.next_attempt_at = utcnow()
+        session.commit()
+    run_worker_until(s, engine, lambda: sink.sink.counts()["slow@sink.test"] == 1)
+    with _client(s, engine) as client:
+        read = client.get(f"/api/v1/messages/{first['id']}").json()
+    assert (read["state"], read["attempts"]) == ("sent", 2)
