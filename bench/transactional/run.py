@@ -9,7 +9,8 @@ the worker has sent a few thousand of it, one client sends MESSAGES requests one
 Idempotency-Key, 20 ms apart), each timed until its answer, which comes after the relay took the message (state
 `sent`). A message the request had to leave to the workers (state `queued`) is timed until GET shows it sent.
 Reports p50/p95/p99 and the largest, how many went the request's own way, and the campaign's messages sent during
-the measurement (it must still be sending when the last request ends).
+the measurement (it must still be sending when the last request ends); beside them p50/p99 of the same requests to
+the same server just before the launch (what the machine's load alone costs, measured side by side).
 
 PostgreSQL at BULKMAIL_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/txsend_bench,
 made afresh and dropped after)."""
@@ -63,6 +64,28 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def measure(client: httpx.Client, messages: int, tag: str) -> tuple[list[float], int]:
+    """Send MESSAGES one after another; each one's seconds from request to the relay's acceptance, and how many
+    the request sent itself."""
+    latencies, express = [], 0
+    for i in range(messages):
+        body = {"to": f"tx{i}@sink.test", "subject": "Your code {{ code }}", "text": "Code: {{ code }}\n",
+                "html": "<p>Code: <b>{{ code }}</b></p>", "data": {"code": 100000 + i}}  # fmt: skip
+        t0 = time.perf_counter()
+        answer = client.post("/api/v1/messages", json=body, headers={"Idempotency-Key": f"bench-{tag}-{i}"})
+        assert answer.status_code == 201, answer.text
+        state = answer.json()["state"]
+        if state == "sent":
+            express += 1
+        else:
+            while state != "sent":
+                time.sleep(0.005)
+                state = client.get(f"/api/v1/messages/{answer.json()['id']}").json()["state"]
+        latencies.append(time.perf_counter() - t0)
+        time.sleep(GAP_SECONDS)
+    return latencies, express
+
+
 def run(kind: str, relay_port: int, n: int, messages: int, workdir: Path) -> dict[str, float]:
     url = fresh_database(kind, workdir, PG_URL)
     audience(url, n)
@@ -87,6 +110,7 @@ def run(kind: str, relay_port: int, n: int, messages: int, workdir: Path) -> dic
             if time.monotonic() > deadline:
                 raise SystemExit(f"serve did not answer; see {workdir}")
             time.sleep(0.2)
+        idle, _ = measure(client, messages, "idle")  # the same server before the campaign: the machine alone
         settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret")
         with Session(engine) as session:
             campaign = Campaign(name="bench", from_name="Shop", from_address="news@example.test", subject=templates.SUBJECT,
@@ -101,22 +125,7 @@ def run(kind: str, relay_port: int, n: int, messages: int, workdir: Path) -> dic
             time.sleep(0.2)
         before = sent_count(engine, campaign_id)
         started = time.perf_counter()
-        latencies, express = [], 0
-        for i in range(messages):
-            body = {"to": f"tx{i}@sink.test", "subject": "Your code {{ code }}", "text": "Code: {{ code }}\n",
-                    "html": "<p>Code: <b>{{ code }}</b></p>", "data": {"code": 100000 + i}}  # fmt: skip
-            t0 = time.perf_counter()
-            answer = client.post("/api/v1/messages", json=body, headers={"Idempotency-Key": f"bench-{i}"})
-            assert answer.status_code == 201, answer.text
-            state = answer.json()["state"]
-            if state == "sent":
-                express += 1
-            else:
-                while state != "sent":
-                    time.sleep(0.005)
-                    state = client.get(f"/api/v1/messages/{answer.json()['id']}").json()["state"]
-            latencies.append(time.perf_counter() - t0)
-            time.sleep(GAP_SECONDS)
+        latencies, express = measure(client, messages, "busy")
         seconds = time.perf_counter() - started
         during = sent_count(engine, campaign_id) - before
         with Session(engine) as session:
@@ -127,9 +136,10 @@ def run(kind: str, relay_port: int, n: int, messages: int, workdir: Path) -> dic
         proc.wait(60)
         engine.dispose()
     ms = [x * 1000 for x in latencies]
+    alone = [x * 1000 for x in idle]
     return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99), "max": max(ms),
             "mean": statistics.fmean(ms), "express": express, "messages": messages,
-            "campaign_rate": during / seconds}  # fmt: skip
+            "campaign_rate": during / seconds, "idle_p50": percentile(alone, 50), "idle_p99": percentile(alone, 99)}  # fmt: skip
 
 
 def drop_pg() -> None:
@@ -155,7 +165,9 @@ def main() -> None:
             r = run(kind, relay_port, args.recipients, args.messages, workdir)
             print(f"{kind}: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms;"
                   f" {r['express']}/{r['messages']} sent by the request itself; the campaign meanwhile "
-                  f"{r['campaign_rate']:.0f} msg/s; load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+                  f"{r['campaign_rate']:.0f} msg/s; before the campaign, same server: p50 {r['idle_p50']:.1f} ms,"
+                  f" p99 {r['idle_p99']:.1f} ms; "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
             if kind == "postgresql":
                 drop_pg()
 
