@@ -183,6 +183,7 @@ class Worker:
             transactional.attach_contents(session, [r for r in rows if r.campaign_id in streams])
             stopped = ledger.suppressed(session, rows)
         self.pool.unblock(list(composers))
+        rows.sort(key=lambda r: r.campaign_id not in streams)  # transactional messages go to the relay first
         batch = Batch(expected=len(rows), row_ids=[r.id for r in rows])
         jobs: list[Job] = []
         for row in rows:
