@@ -489,3 +489,46 @@ def test_the_oidc_identity_comes_with_0024_and_goes_with_its_downgrade(empty_db_
             "a@example.test",
         ]
     engine.dispose()
+
+
+def test_transactional_streams_come_with_0025_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    """0025 rebuilds the ledger (SQLite) to let a transactional stream repeat an address; bulk rows keep their
+    one-per-address rule, and every row referring to the ledger keeps its delivery."""
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0024")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (id, name, from_name, from_address, subject, html_template, "
+                          "text_template, list_ids, relay_ids, headers, guard_override, state, audience_counts, "
+                          "template_language, archived, created_at, updated_at) "
+                          "VALUES (1, 'old', '', 'a@b.test', 's', '', '', '[]', '[]', '{}', false, 'completed', '{}', "
+                          f"'jinja', false, {stamp}, {stamp})"))  # fmt: skip
+        conn.execute(text("INSERT INTO delivery (id, campaign_id, email, email_key, state, attempts, sent_at, "
+                          f"verp_token) VALUES (1001, 1, 'a@x.org', 'a@x.org', 'sent', 1, {stamp}, 'tok')"))  # fmt: skip
+        conn.execute(text(f"INSERT INTO delivery_attempt (delivery_id, at, outcome) VALUES (1001, {stamp}, 'sent')"))
+    upgrade(engine, "0025")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT kind FROM campaign")).scalars().all() == ["bulk"]
+        assert conn.execute(text("SELECT transactional, verp_token FROM delivery")).all() == [(False, "tok")]
+        assert conn.execute(text("SELECT delivery_id FROM delivery_attempt")).scalars().all() == [1001]
+        insert = ("INSERT INTO delivery (campaign_id, email, email_key, state, attempts, transactional) "
+                  "VALUES (1, 'a@x.org', 'a@x.org', 'queued', 0, {})")  # fmt: skip
+        conn.execute(text(insert.format("true")))
+        conn.execute(text(insert.format("true")))  # a stream repeats an address
+        conn.execute(text("INSERT INTO message_content (delivery_id, reference, from_name, from_address, subject, "
+                          f"html, text, created_at) SELECT min(id), 'r', '', 'n@b.test', 's', '', 't', {stamp} "
+                          "FROM delivery"))  # fmt: skip
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(insert.format("false")))  # a bulk row does not
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0024")
+    assert "message_content" not in inspect(engine).get_table_names()
+    assert "transactional" not in {c["name"] for c in inspect(engine).get_columns("delivery")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM delivery")).scalars().all() == [1001]
+    upgrade(engine)
+    engine.dispose()

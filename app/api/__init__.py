@@ -13,6 +13,7 @@ from app.api import (
     fields,
     imports,
     lists,
+    messages,
     reports,
     segments,
     senders,
@@ -36,6 +37,7 @@ api_router = APIRouter(
 # groups the routes by tag, in the order app.api.openapi.TAGS gives.
 for module in (
     campaigns,
+    messages,
     reports,
     lists,
     signup,

@@ -207,6 +207,10 @@ TAGS = [
     },
     {"name": "signup", "description": "A list's signup form settings, and subscribing a person from a CMS's form."},
     {"name": "campaigns", "description": "Compose, launch, pause, resume and cancel; progress and the ledger."},
+    {
+        "name": "messages",
+        "description": "Transactional messages (password resets, receipts): one message sent now, its state.",
+    },
     {"name": "templates", "description": "The template library: saved templates and layouts."},
     {"name": "bounces", "description": "Bounce records and the sweeps of the bounce mailbox."},
     {"name": "webhooks", "description": "Endpoints that receive events, and every delivery to them."},

@@ -59,7 +59,8 @@ from app.settings import Settings
 LARGE_SET_WORK_MEM = "64MB"
 SQLITE_FREEZE_CACHE_KIB = 256 * 1024
 KEPT_EXCLUSIONS = "freeze_excluded"
-LEDGER_KEY = ["campaign_id", "email_key"]  # unique: one ledger row per address and campaign
+LEDGER_KEY = ["campaign_id", "email_key"]  # unique among bulk rows: one ledger row per address and campaign
+BULK_ROWS = text("NOT transactional")  # the rows that unique index covers (a transactional stream repeats addresses)
 
 
 class UnknownList(LookupError):
@@ -363,7 +364,11 @@ def write_ledger(session: Session, campaign_id: int, included: Any, next_attempt
     if is_postgresql(session):
         _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))
         return
-    stmt = sqlite.insert(Delivery).from_select(columns, rows).on_conflict_do_nothing(index_elements=LEDGER_KEY)
+    stmt = (
+        sqlite.insert(Delivery)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=LEDGER_KEY, index_where=BULK_ROWS)
+    )
     # SQLite: a page cache that holds the ledger indexes' working set while a million rows go in
     # (the default 2 MB re-reads pages from the OS for every few rows); back to what it was afterwards
     cache = session.execute(text("PRAGMA cache_size")).scalar_one()
@@ -416,4 +421,4 @@ def _insert_postgresql(session: Session, campaign_id: int, statement: postgresql
             return
         except IntegrityError:
             pass
-    session.execute(statement.on_conflict_do_nothing(index_elements=LEDGER_KEY))
+    session.execute(statement.on_conflict_do_nothing(index_elements=LEDGER_KEY, index_where=BULK_ROWS))

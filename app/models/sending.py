@@ -3,16 +3,19 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, false
 from sqlmodel import Field, SQLModel
 
-from app.models.states import CampaignState, DeliveryState
+from app.models.states import CampaignKind, CampaignState, DeliveryState
 from app.models.types import EMAIL_LENGTH, LINE_LENGTH, NAME_LENGTH, TEXT_LENGTH, UTCDateTime, partial_index, utcnow
 
 
 class Campaign(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_LENGTH)
+    # bulk: a campaign to lists and segments; transactional: a sending identity's stream of messages sent one
+    # at a time through the API (app.sending.transactional), never shown among the campaigns
+    kind: str = Field(default=CampaignKind.BULK, max_length=20, sa_column_kwargs={"server_default": CampaignKind.BULK})
     from_name: str = Field(default="", max_length=NAME_LENGTH)
     from_address: str = Field(max_length=EMAIL_LENGTH)
     reply_to: str | None = Field(default=None, max_length=EMAIL_LENGTH)
@@ -91,7 +94,9 @@ class Delivery(SQLModel, table=True):
     merging a contact away clears its contact_id here (app.audience.cms)."""
 
     __table_args__ = (
-        UniqueConstraint("campaign_id", "email_key", name="uq_delivery_campaign_email"),
+        # one bulk row per address and campaign (what makes a launch idempotent); a transactional stream
+        # holds any number of messages to one address
+        partial_index("uq_delivery_campaign_email", "campaign_id", "email_key", where="NOT transactional", unique=True),
         # the workers' claim: a campaign's rows in one due state, read in due-time order (so a claim reads
         # its batch, not every due row); also a campaign's counts per state
         Index("ix_delivery_campaign_due", "campaign_id", "state", "next_attempt_at"),
@@ -128,6 +133,27 @@ class Delivery(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=LINE_LENGTH)
     verp_token: str | None = Field(default=None, max_length=100)
     bounced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # a message sent through the API (its campaign is a transactional stream; its content is a MessageContent)
+    transactional: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class MessageContent(SQLModel, table=True):
+    """A transactional message's content, rendered when it was asked for, and who asked: one row per
+    transactional ledger row."""
+
+    __tablename__ = "message_content"
+
+    delivery_id: int = Field(foreign_key="delivery.id", primary_key=True, ondelete="CASCADE")
+    api_key_id: int | None = Field(default=None, foreign_key="api_key.id", ondelete="SET NULL")
+    reference: str = Field(default="", max_length=NAME_LENGTH, description="the sender's own reference")
+    template_id: int | None = Field(default=None, description="the saved template it was rendered from")
+    from_name: str = Field(default="", max_length=NAME_LENGTH)
+    from_address: str = Field(max_length=EMAIL_LENGTH)
+    reply_to: str | None = Field(default=None, max_length=EMAIL_LENGTH)
+    subject: str = Field(default="", max_length=998)
+    html: str = Field(default="", sa_type=Text)
+    text: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -15,6 +15,13 @@ class CampaignState:
     ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, COMPLETED, CANCELLED)
 
 
+class CampaignKind:
+    """bulk: a campaign to lists and segments; transactional: a sending identity's stream of API messages."""
+
+    BULK = "bulk"
+    TRANSACTIONAL = "transactional"
+
+
 class DeliveryState:
     """queued/deferred rows are due work; sent/failed/expired/cancelled are final, bounced is set
     later by a sweep (or a send-time 5xx) for a row that was sent."""

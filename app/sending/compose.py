@@ -5,7 +5,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.models import Campaign
 from app.sending.bodies import Bodies, assemble
@@ -15,6 +15,9 @@ from app.sending.render import CampaignTemplates, contact_context, render_limits
 from app.settings import Settings
 from app.tokens import make_preferences_token, make_token, verp_address
 from app.tracking.links import Rewriter
+
+if TYPE_CHECKING:
+    from app.sending.ledger import Claimed
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ def delivery_message_id(settings: Settings, verp_token: str) -> str:
     """Deterministic per delivery: a resend after a crash carries the same Message-ID, which lets
     receivers that deduplicate on it drop the copy."""
     return f"<{verp_token}@{message_id_domain(settings)}>"
+
+
+def delivery_route(settings: Settings, secret: bytes, delivery_id: int) -> tuple[str, str, str]:
+    """(VERP token, envelope sender, Message-ID) of a ledger delivery: a bounce of it finds its row."""
+    verp = make_token(secret, "d", delivery_id)
+    return verp, verp_address(settings.bounce_address, verp), delivery_message_id(settings, verp)
 
 
 class Composer:
@@ -135,6 +144,12 @@ class Composer:
         sender, verp, message_id, data = self._message(rcpt, first_name, last_name, attributes, delivery_id, contact_id)
         return Envelope(sender, rcpt, dot_stuff(data), verp, verp, message_id, self._utf8_sender or not rcpt.isascii())
 
+    def compose_row(self, row: "Claimed") -> Envelope:
+        """A claimed ledger row's message (what a sending thread calls)."""
+        return self.compose(
+            row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id, contact_id=row.contact_id
+        )
+
     def message(
         self,
         rcpt: str,
@@ -190,9 +205,8 @@ class Composer:
     def _route(self, delivery_id: int | None, contact_id: int | None) -> tuple[str | None, str, str, str]:
         """(VERP token, unsubscribe token, envelope sender, Message-ID) of a delivery or of a test send."""
         if delivery_id is not None:
-            verp = make_token(self.secret, "d", delivery_id)
-            sender = verp_address(self.settings.bounce_address, verp)
-            return verp, make_token(self.secret, "u", delivery_id), sender, delivery_message_id(self.settings, verp)
+            verp, sender, message_id = delivery_route(self.settings, self.secret, delivery_id)
+            return verp, make_token(self.secret, "u", delivery_id), sender, message_id
         unsub = make_token(self.secret, "c", contact_id or 0)
         return None, unsub, self.settings.bounce_address, make_msgid(domain=message_id_domain(self.settings))
 

@@ -7,19 +7,20 @@ price is the at-least-once guarantee: a message whose send completed but whose r
 recorded when the worker died is sent again, so duplicates are bounded by the batch in flight."""
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, select, union_all, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy
 from app.bounces.writer import record_findings, send_failure_row
 from app.db import insert_rows, is_postgresql, update_rows
-from app.models import Campaign, Contact, Delivery, DeliveryAttempt, ListMember, Suppression
-from app.models.states import CampaignState, DeliveryState
+from app.models import Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MessageContent, Suppression
+from app.models.states import CampaignKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.sending.retry import next_attempt_at
 from app.settings import Settings
@@ -47,6 +48,7 @@ class Claimed:
     first_name: str | None = None
     last_name: str | None = None
     attributes: dict[str, Any] | None = None
+    content: MessageContent | None = None  # a transactional message's (app.sending.transactional)
 
 
 @dataclass
@@ -71,20 +73,22 @@ def sending_campaign_ids(session: Session) -> list[int]:
 @dataclass(frozen=True)
 class Sending:
     """A sending campaign as the worker needs it between batches: its id, when it last changed (a
-    cached Composer is built anew after a change) and whether it shows a relay outage."""
+    cached Composer is built anew after a change), whether it shows a relay outage and whether it is a
+    transactional stream (its rows go first)."""
 
     id: int
     updated_at: datetime
     relay_unreachable: bool
+    transactional: bool = False
 
 
 def sending_campaigns(session: Session) -> list[Sending]:
     rows = session.execute(
-        select(col(Campaign.id), col(Campaign.updated_at), col(Campaign.relay_unreachable_since)).where(
-            col(Campaign.state) == CampaignState.SENDING
-        )
+        select(
+            col(Campaign.id), col(Campaign.updated_at), col(Campaign.relay_unreachable_since), col(Campaign.kind)
+        ).where(col(Campaign.state) == CampaignState.SENDING)
     ).all()
-    return [Sending(i, u, r is not None) for i, u, r in rows]
+    return [Sending(i, u, r is not None, k == CampaignKind.TRANSACTIONAL) for i, u, r, k in rows]
 
 
 def _ids_in(session: Session, column: Any, values: list[Any], type_: Any) -> Any:
@@ -96,10 +100,17 @@ def _ids_in(session: Session, column: Any, values: list[Any], type_: Any) -> Any
 
 
 def claim(
-    session: Session, campaign_ids: list[int], limit: int, lease: timedelta, owner: str, now: datetime
+    session: Session,
+    campaign_ids: list[int],
+    limit: int,
+    lease: timedelta,
+    owner: str,
+    now: datetime,
+    first: Collection[int] = (),
 ) -> list[Claimed]:
-    """Lease up to `limit` due rows of the given campaigns. PostgreSQL skips rows other workers hold;
-    on SQLite the write lock taken at BEGIN makes the claim atomic. The caller commits."""
+    """Lease up to `limit` due rows of the given campaigns, the due rows of the FIRST ones (the transactional
+    streams) before any other. PostgreSQL skips rows other workers hold; on SQLite the write lock taken at
+    BEGIN makes the claim atomic. The caller commits."""
     if not campaign_ids:
         return []
     pg = is_postgresql(session)
@@ -123,9 +134,10 @@ def claim(
             if pg:  # rows other workers are claiming this moment are theirs
                 branch = branch.with_for_update(skip_locked=True)
             sub = branch.subquery()
-            branches.append(select(sub.c.id, sub.c.next_attempt_at))
+            rank = literal(0 if campaign_id in first else 1).label("rank")
+            branches.append(select(sub.c.id, sub.c.next_attempt_at, rank))
     both = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
-    due = select(both.c.id).order_by(both.c.next_attempt_at).limit(limit)
+    due = select(both.c.id).order_by(both.c.rank, both.c.next_attempt_at).limit(limit)
     until = now + lease
     stmt = (
         update(Delivery)
@@ -174,9 +186,14 @@ def extend_lease(session: Session, ids: list[int], owner: str, until: datetime) 
 
 def suppressed(session: Session, rows: list[Claimed]) -> dict[int, str]:
     """Row id -> why it must not be sent, for rows suppressed since the ledger was frozen: the address
-    from every list (its reason), or the contact from each of the campaign's lists they are on."""
+    from every list (its reason), or the contact from each of the campaign's lists they are on. A
+    transactional message (its content loaded) follows its own rule (app.sending.transactional)."""
+    from app.sending.transactional import refused_rows
+
+    out = refused_rows(session, [r for r in rows if r.content is not None])
+    rows = [r for r in rows if r.content is None]
     if not rows:
-        return {}
+        return out
     keys = sorted({r.email_key for r in rows})
     every: dict[str, str] = {}
     left: dict[str, set[int]] = defaultdict(set)
@@ -189,7 +206,7 @@ def suppressed(session: Session, rows: list[Claimed]) -> dict[int, str]:
             every[key] = reason
         else:
             left[key].add(list_id)
-    out = {r.id: every[r.email_key] for r in rows if r.email_key in every}
+    out.update({r.id: every[r.email_key] for r in rows if r.email_key in every})
     leaving = [r for r in rows if r.email_key in left and r.id not in out and r.contact_id is not None]
     if leaving:
         out.update({r.id: "unsubscribed from this list" for r in _left_every_list(session, leaving, left)})
@@ -375,7 +392,8 @@ def _bounce(o: Outcome, state: str, settings: Settings, now: datetime) -> dict[s
 def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
     """Mark `sending` campaigns with no due or leased rows left as completed. The caller commits."""
     pending = exists().where(col(Delivery.campaign_id) == col(Campaign.id), col(Delivery.state).in_(DUE_STATES))
-    cond = and_(col(Campaign.state) == CampaignState.SENDING, ~pending)
+    # a transactional stream is never finished: it sends for as long as messages are asked for
+    cond = and_(col(Campaign.state) == CampaignState.SENDING, col(Campaign.kind) == CampaignKind.BULK, ~pending)
     if campaign_ids is not None:
         if not campaign_ids:
             return []
@@ -393,11 +411,16 @@ def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | 
 
 
 def pause_campaigns(session: Session, reasons: dict[int, str], now: datetime) -> None:
-    """Pause campaigns whose relay problem would fail every recipient, keeping the reason to show."""
+    """Pause campaigns whose relay problem would fail every recipient, keeping the reason to show. A
+    transactional stream is not paused (nobody would resume it): its rows wait and are tried again."""
     for campaign_id, reason in reasons.items():
         won = session.execute(
             update(Campaign)
-            .where(col(Campaign.id) == campaign_id, col(Campaign.state) == CampaignState.SENDING)
+            .where(
+                col(Campaign.id) == campaign_id,
+                col(Campaign.state) == CampaignState.SENDING,
+                col(Campaign.kind) == CampaignKind.BULK,
+            )
             .values(
                 state=CampaignState.PAUSED,
                 paused_reason=reason[:TEXT_LENGTH],
@@ -439,6 +462,7 @@ def relay_unreachable(
         select(col(Campaign.id), col(Campaign.relay_unreachable_since)).where(
             col(Campaign.id).in_(campaign_ids),
             col(Campaign.state) == CampaignState.SENDING,
+            col(Campaign.kind) == CampaignKind.BULK,
             col(Campaign.relay_unreachable_since) <= now - window,
         )
     ).all()

@@ -112,9 +112,11 @@ class MessageFactory:
         has_html: bool,
         has_text: bool,
         extra_head: Sequence[str] = (),
+        bulk: bool = True,
     ) -> None:
         """EXTRA_HEAD: whole header lines the same for every message (List-Id, Feedback-ID, custom ones),
-        already checked (app.sending.headers)."""
+        already checked (app.sending.headers). BULK: a campaign's (Precedence: bulk, one-click unsubscribe);
+        else a transactional message, which has neither."""
         check_address(identity.from_address, "From")
         if identity.reply_to:
             check_address(identity.reply_to, "Reply-To")
@@ -123,12 +125,9 @@ class MessageFactory:
         head = [f"From: {encode_mailbox(identity.from_name, identity.from_address)}"]
         if identity.reply_to:
             head.append(f"Reply-To: {identity.reply_to}")
-        head += [
-            "MIME-Version: 1.0",
-            "Precedence: bulk",
-            "Auto-Submitted: auto-generated",
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        ]
+        head += ["MIME-Version: 1.0", "Auto-Submitted: auto-generated"]
+        if bulk:
+            head += ["Precedence: bulk", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
         if campaign_id is not None:
             head.append(f"{HEADER_CAMPAIGN}: {campaign_id}")
         head += extra_head
@@ -161,8 +160,9 @@ class MessageFactory:
             f"To: {encode_mailbox(rcpt.name, rcpt.email)}",
             f"Subject: {encode_text(subject)}",
             f"Message-ID: {rcpt.message_id}",
-            f"List-Unsubscribe: <{rcpt.unsubscribe_url}>, <{rcpt.unsubscribe_mailto}>",
         ]
+        if rcpt.unsubscribe_url:  # a campaign's message (a transactional one has no unsubscribe)
+            lines.append(f"List-Unsubscribe: <{rcpt.unsubscribe_url}>, <{rcpt.unsubscribe_mailto}>")
         if rcpt.preferences_url:  # RFC 2369: where a recipient manages their subscriptions
             lines.append(f"List-Help: <{rcpt.preferences_url}>")
         if rcpt.delivery_id is not None:

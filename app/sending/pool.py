@@ -25,6 +25,7 @@ from app.sending.relay import CAMPAIGN_ERRORS, ConnectionLost, NotSendable, Rela
 from app.sending.relays import RelayStatus
 from app.sending.render import RenderFailed
 from app.sending.throttle import Throttle
+from app.sending.transactional_compose import TransactionalComposer
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Job:
     only claims and records (on a fast relay it was the one busy thread)."""
 
     row: Claimed
-    composer: Composer
+    composer: "Composer | TransactionalComposer"
     batch: Batch
 
 
@@ -248,9 +249,7 @@ class SenderPool:
     def _composed(self, job: Job) -> Envelope | Outcome:
         row = job.row
         try:
-            env = job.composer.compose(
-                row.email, row.first_name, row.last_name, row.attributes, delivery_id=row.id, contact_id=row.contact_id
-            )
+            env = job.composer.compose_row(row)
         except RenderFailed as exc:
             return Outcome(row, DeliveryState.FAILED, None, f"not sent: {exc}")
         except Exception:
@@ -311,6 +310,8 @@ class SenderPool:
             self._blocked[row.campaign_id] = str(result)
             batch.campaign_errors.setdefault(row.campaign_id, str(result))
             log.warning("campaign %s: relay error, pausing: %s", row.campaign_id, result)
+            if row.content is not None:  # a transactional stream is not paused: its rows wait a backoff
+                return Outcome(row, RELEASED, at=utcnow() + timedelta(seconds=self.settings.relay_backoff_seconds))
             return Outcome(row, RELEASED, at=utcnow())
         return self._relay_down(batch, row, str(result))
 

@@ -11,13 +11,18 @@ from sqlmodel import col
 
 from app.keyset import after_id, fetch
 from app.models import Bounce, Campaign, Contact, Delivery, DeliveryAttempt, ListMember
+from app.models.states import CampaignKind
 from app.sending.campaigns import USER_PAUSE
 
 WHOLE_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")  # local part, @, a domain with a dot
 
 
+# the campaigns people make; the transactional streams are shown by their messages (GET /api/v1/messages)
+_BULK = col(Campaign.kind) == CampaignKind.BULK
+
+
 def campaigns_newest_first(cursor: str | None, state: str | None = None) -> Any:
-    query = select(Campaign)
+    query = select(Campaign).where(_BULK)
     if state:
         query = query.where(col(Campaign.state) == state)
     return after_id(query, col(Campaign.id), cursor, descending=True)
@@ -30,7 +35,7 @@ def campaigns_page(
 
 
 def recent_campaigns(session: Session, limit: int) -> Sequence[Campaign]:
-    return session.execute(select(Campaign).order_by(col(Campaign.id).desc()).limit(limit)).scalars().all()
+    return session.execute(select(Campaign).where(_BULK).order_by(col(Campaign.id).desc()).limit(limit)).scalars().all()
 
 
 def paused_by_error(session: Session, limit: int) -> Sequence[Campaign]:

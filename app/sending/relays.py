@@ -133,10 +133,16 @@ def connection_settings(settings: Settings, relay: Relay) -> Settings:
 def settings_for(session: Session, settings: Settings, relay_ids: Sequence[int]) -> Settings:
     """The relay a single message (a test send) goes through: the heaviest enabled one the campaign may use,
     else the settings' relay."""
+    return relay_for(session, settings, relay_ids)[1]
+
+
+def relay_for(session: Session, settings: Settings, relay_ids: Sequence[int]) -> tuple[str | None, Settings]:
+    """The name (None: the settings' relay) and connection settings of the relay a single message goes through."""
     usable = [r for r in enabled_relays(session) if not relay_ids or r.id in relay_ids]
     if not usable:
-        return settings
-    return connection_settings(settings, max(usable, key=lambda r: r.weight))
+        return None, settings
+    relay = max(usable, key=lambda r: r.weight)
+    return relay.name, connection_settings(settings, relay)
 
 
 def record_states(session: Session, states: Sequence[RelayStatus]) -> None:

@@ -27,7 +27,7 @@ from app.db import is_sqlite, session_scope
 from app.metrics import counters, heartbeat
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import guards, identities, ledger, relays
+from app.sending import guards, identities, ledger, relays, transactional
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
@@ -35,6 +35,7 @@ from app.sending.ledger import Outcome
 from app.sending.pacing import Pacer
 from app.sending.pool import JOBS_PER_HANDOFF, Batch, Job, SenderPool
 from app.sending.relay_pool import RelayRouter, make_pool
+from app.sending.transactional_compose import TransactionalComposer
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class Worker:
         # pacing decides within the claim's transaction unless other workers would wait for its locks:
         # SQLite has one write transaction at a time anyway, and without a rate or warm-up pacing only reads
         self._pace_in_claim = is_sqlite(engine) or self.pacer is None or not self.pacer.shares_slots
-        self._composers: dict[int, tuple[datetime, Composer]] = {}
+        self._composers: dict[int, tuple[datetime, Composer | TransactionalComposer]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
         self._guard_due = guards.Periodic(settings.guard_check_seconds)
@@ -173,13 +174,16 @@ class Worker:
         with session_scope(self.engine) as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
-        rows = self._claim(list(campaigns), now)
+        streams = {i for i, c in campaigns.items() if c.transactional}
+        rows = self._claim(list(campaigns), now, streams)
         if not rows:
             return None
         with session_scope(self.engine) as session:
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
+            transactional.attach_contents(session, [r for r in rows if r.campaign_id in streams])
             stopped = ledger.suppressed(session, rows)
         self.pool.unblock(list(composers))
+        rows.sort(key=lambda r: r.campaign_id not in streams)  # transactional messages go to the relay first
         batch = Batch(expected=len(rows), row_ids=[r.id for r in rows])
         jobs: list[Job] = []
         for row in rows:
@@ -193,8 +197,8 @@ class Worker:
         self.pool.submit(jobs)
         return batch
 
-    def _claim(self, campaign_ids: list[int], now: datetime) -> list[ledger.Claimed]:
-        """Due rows to send now. With pacing, rows whose receiving domain must wait go back to the
+    def _claim(self, campaign_ids: list[int], now: datetime, first: set[int]) -> list[ledger.Claimed]:
+        """Due rows to send now, those of the FIRST campaigns (the transactional streams) ahead. With pacing, rows whose receiving domain must wait go back to the
         ledger with their time; a claim that kept none tries again, a few times, for other domains.
         With a rate or warm-up on PostgreSQL, pacing decides in a transaction of its own, so the shared
         pacing rows it locks are held for that short moment only (workers claiming at once would
@@ -203,7 +207,7 @@ class Worker:
         pacer = self.pacer
         for _ in range(PACED_CLAIMS):
             with session_scope(self.engine) as session:
-                claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now)
+                claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now, first)
                 if pacer is None or not claimed:
                     return claimed
                 if self._pace_in_claim:
@@ -215,7 +219,9 @@ class Worker:
                 return rows
         return []
 
-    def _composers_for(self, session: Session, campaigns: list[ledger.Sending]) -> dict[int, Composer]:
+    def _composers_for(
+        self, session: Session, campaigns: list[ledger.Sending]
+    ) -> dict[int, Composer | TransactionalComposer]:
         """The Composer of each campaign, built anew only when the campaign has changed since."""
         out = {}
         for c in campaigns:
@@ -223,7 +229,8 @@ class Worker:
             if cached is None or cached[0] != c.updated_at:
                 campaign = session.get(Campaign, c.id)
                 assert campaign is not None  # a sending campaign is never deleted (the API refuses)
-                built = identities.composer(session, campaign, self.settings, self.secret, self.signer)
+                make = transactional.composer if c.transactional else identities.composer
+                built = make(session, campaign, self.settings, self.secret, self.signer)
                 cached = (campaign.updated_at, built)
                 self._composers[c.id] = cached
             out[c.id] = cached[1]

@@ -28,6 +28,7 @@ from app.models import (
     DeliveryAttempt,
     ImportReject,
     ListMember,
+    MessageContent,
     StoredSetting,
     Suppression,
     TransactionalMessage,
@@ -103,9 +104,16 @@ def erase(session: Session, contact: Contact, actor: Actor, now: datetime, sourc
     local = key.rpartition("@")[0]
     quoted = [email, key, local, email.rpartition("@")[0], contact.first_name or "", contact.last_name or ""]
 
-    # the ledger: the rows keep their state and times; the address and the replies quoting it go
+    # the ledger: the rows keep their state and times; the address and the replies quoting it go, and so does
+    # the content of a transactional message (written for this person: a name, an order, a link)
     for d in session.execute(select(Delivery).where(col(Delivery.email_key) == key)).scalars():
         d.email, d.email_key = "", hashed
+        if d.transactional:
+            session.execute(
+                update(MessageContent)
+                .where(col(MessageContent.delivery_id) == d.id)
+                .values(subject="", html="", text="", reference="")
+            )
         if d.last_reply:
             d.last_reply = redact(d.last_reply, quoted)
         if d.state in DeliveryState.DUE:
