@@ -15,9 +15,10 @@ from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, Segment, utcnow
 from app.models.states import CampaignState
-from app.sending import bodies, guards, identities, ledger
+from app.sending import bodies, guards, identities, launch_due, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
+from app.sending.window import Timing, WindowInvalid
 from app.settings import Settings
 from app.tracking import links as tracked_links
 
@@ -100,6 +101,14 @@ def _check_audience(session: Session, campaign: Campaign) -> None:
                 raise CampaignInvalid(name, f"no such {noun}: {', '.join(map(str, missing))}")
 
 
+def timing_of(campaign: Campaign) -> Timing:
+    """When the campaign's messages may go out; CampaignInvalid names the window's or local time's field."""
+    try:
+        return Timing.of(campaign.send_window, campaign.local_time)
+    except WindowInvalid as exc:
+        raise CampaignInvalid(exc.field, str(exc)) from exc
+
+
 def check_campaign(session: Session, campaign: Campaign, limits: Limits | None = None) -> None:
     """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is.
 
@@ -115,6 +124,7 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
                 raise CampaignInvalid(field, str(exc)) from exc
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
+    timing_of(campaign)
     _check_audience(session, campaign)
     sending = identities.campaign_problems(session, campaign)
     if sending:
@@ -196,6 +206,8 @@ COPIED = (
     "headers",
     "archived",
     "tracking",
+    "send_window",
+    "local_time",
 )
 
 
@@ -238,7 +250,9 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
     from app.audience.segments.audience import freeze
 
     assert campaign.id is not None
-    campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, now)
+    due = launch_due.first_due(session, timing_of(campaign), now)
+    campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, due)
+    launch_due.done(session, due)
     sent = bodies.of_campaign(session, campaign, render_limits(settings))
     tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
     campaign.state = CampaignState.SENDING
