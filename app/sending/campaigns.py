@@ -158,6 +158,14 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
 
 
+def status(session: Session, campaign_id: int, now: datetime) -> tuple[Campaign, "ledger.Progress"]:
+    """A campaign and its ledger's progress (LookupError when there is no such campaign)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise LookupError(f"no campaign {campaign_id}")
+    return campaign, ledger.progress(session, campaign, now)
+
+
 def percent_done(done: int, total: int, state: str) -> float:
     """How far the campaign is, as the API and the pages show it; a completed empty campaign is done."""
     return round(100.0 * done / total, 1) if total else (100.0 if state == "completed" else 0.0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from app.i18n import gettext as _
 from app.sending.schedule import DEFAULT_ZONE, zone_names
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,14 +38,16 @@ class WindowInvalid(ValueError):
 def _clock(field: str, value: Any) -> time:
     match = CLOCK.match(str(value or ""))
     if match is None:
-        raise WindowInvalid(field, f"{value!r} is not a time of day; write it as HH:MM, e.g. 08:00")
+        raise WindowInvalid(
+            field, _("%(value)s is not a time of day; write it as HH:MM, e.g. 08:00", value=repr(value))
+        )
     return time(int(match[1]), int(match[2]))
 
 
 def checked_zone(field: str, name: Any) -> str:
     """NAME if it is an IANA zone this machine knows; WindowInvalid naming FIELD otherwise."""
     if not isinstance(name, str) or name not in zone_names():
-        raise WindowInvalid(field, f"{name!r} is not a time zone; choose one such as Europe/Berlin")
+        raise WindowInvalid(field, _("%(zone)s is not a time zone; choose one such as Europe/Berlin", zone=name))
     return name
 
 
@@ -68,10 +71,10 @@ class SendWindow:
     def parse(cls, raw: Mapping[str, Any]) -> "SendWindow":
         days = raw.get("days")
         if not isinstance(days, list | tuple) or not days or any(d not in DAYS for d in days):
-            raise WindowInvalid("send_window.days", f"choose one or more days of {', '.join(DAYS)}")
+            raise WindowInvalid("send_window.days", _("choose one or more days of %(days)s", days=", ".join(DAYS)))
         start, end = _clock("send_window.start", raw.get("start")), _clock("send_window.end", raw.get("end"))
         if end <= start:
-            raise WindowInvalid("send_window.end", "must be later than the start")
+            raise WindowInvalid("send_window.end", _("must be later than the start"))
         zone = checked_zone("send_window.zone", raw.get("zone") or DEFAULT_ZONE)
         return cls(frozenset(DAYS.index(d) for d in days), start, end, zone)
 
@@ -114,7 +117,7 @@ class LocalTime:
     def parse(cls, raw: Mapping[str, Any]) -> "LocalTime":
         field = str(raw.get("zone_field") or "").strip()
         if not field:
-            raise WindowInvalid("local_time.zone_field", "name the contact field that holds each time zone")
+            raise WindowInvalid("local_time.zone_field", _("name the contact field that holds each time zone"))
         default = checked_zone("local_time.default_zone", raw.get("default_zone") or DEFAULT_ZONE)
         return cls(_clock("local_time.at", raw.get("at")), field, default)
 
@@ -140,7 +143,7 @@ class Timing:
         window = SendWindow.parse(send_window) if send_window else None
         local = LocalTime.parse(local_time) if local_time else None
         if window and local and not (window.start <= local.at < window.end):
-            raise WindowInvalid("local_time.at", "must lie within the sending window's hours")
+            raise WindowInvalid("local_time.at", _("must lie within the sending window's hours"))
         return cls(window, local)
 
     @property
