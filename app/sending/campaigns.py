@@ -179,12 +179,24 @@ def check_editable(campaign: Campaign, lists_change: bool) -> None:
         raise CampaignInvalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
 
 
+# what a launch freezes into the ledger: tracking into its links, the window and local time into each row's due time
+FIXED_AT_LAUNCH = ("tracking", "send_window", "local_time")
+
+
+def check_fixed_at_launch(campaign: Campaign, changes: dict[str, Any]) -> None:
+    """Raise CampaignInvalid when the changes touch what the launch fixed (a paused campaign keeps them)."""
+    if campaign.launched_at is None:
+        return
+    for field in FIXED_AT_LAUNCH:
+        if field in changes and changes[field] != getattr(campaign, field):
+            raise CampaignInvalid(field, f"{field} was fixed when sending started; it cannot change now")
+
+
 def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
     check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
-    if campaign.launched_at is not None and changes.get("tracking", campaign.tracking) != campaign.tracking:
-        raise CampaignInvalid("tracking", "tracking was fixed when sending started; it cannot change now")
+    check_fixed_at_launch(campaign, changes)
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)

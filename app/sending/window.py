@@ -12,6 +12,7 @@ window, if any, is then read on the recipient's clock as well.
 The rules take a due time and answer with the time a message may go out (`Timing.allowed`), so anything that
 schedules mail (a campaign's launch and retries, a step of a sequence) asks the same question."""
 
+import functools
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -44,9 +45,14 @@ def _clock(field: str, value: Any) -> time:
     return time(int(match[1]), int(match[2]))
 
 
+@functools.cache
+def _known() -> frozenset[str]:
+    return frozenset(zone_names())
+
+
 def checked_zone(field: str, name: Any) -> str:
     """NAME if it is an IANA zone this machine knows; WindowInvalid naming FIELD otherwise."""
-    if not isinstance(name, str) or name not in zone_names():
+    if not isinstance(name, str) or name not in _known():
         raise WindowInvalid(field, _("%(zone)s is not a time zone; choose one such as Europe/Berlin", zone=name))
     return name
 
@@ -127,7 +133,7 @@ class LocalTime:
     def zone_of(self, attributes: Mapping[str, Any] | None) -> str:
         """The recipient's zone: the field's value when it names a zone, else the default."""
         name = (attributes or {}).get(self.zone_field)
-        return name if isinstance(name, str) and name in zone_names() else self.default_zone
+        return name if isinstance(name, str) and name in _known() else self.default_zone
 
 
 @dataclass(frozen=True)

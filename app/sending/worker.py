@@ -194,6 +194,10 @@ class Worker:
             if row.id in stopped:
                 batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.id]} after launch"))
                 continue
+            allowed = campaigns[row.campaign_id].timing.allowed(now, row.attributes)
+            if allowed > now:  # outside the window on the recipient's clock (its lease ran out at night)
+                batch.add(Outcome(row, ledger.RELEASED, at=allowed))
+                continue
             jobs.append(Job(row, composers[row.campaign_id], batch))
             if len(jobs) == JOBS_PER_HANDOFF:
                 self.pool.submit(jobs)

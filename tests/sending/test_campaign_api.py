@@ -182,3 +182,15 @@ def test_progress_counts_rows_waiting_for_the_window_apart_from_deferred(client,
     progress = client.get(f"/api/v1/campaigns/{created['id']}/progress").json()
     assert progress["counts"]["waiting"] == 2 and progress["counts"]["queued"] == 0
     assert progress["counts"]["deferred"] == 0 and progress["done"] == 0
+
+
+def test_the_window_is_fixed_at_launch_and_a_paused_campaign_keeps_it(client, session):
+    lst = make_list(session, "l", PEOPLE)
+    night = {"days": ["sun"], "start": "03:00", "end": "03:01", "zone": "Pacific/Kiritimati"}
+    created = client.post("/api/v1/campaigns", json=_body([lst.id], send_window=night)).json()
+    client.post(f"/api/v1/campaigns/{created['id']}/launch")
+    assert client.post(f"/api/v1/campaigns/{created['id']}/pause").status_code == 200
+    resp = client.patch(f"/api/v1/campaigns/{created['id']}", json={"send_window": None})
+    assert resp.status_code == 422 and _error(resp)[0] == ["body", "send_window"]
+    assert "fixed when sending started" in _error(resp)[1]
+    assert client.patch(f"/api/v1/campaigns/{created['id']}", json={"subject": "Hello"}).status_code == 200

@@ -146,3 +146,34 @@ def test_a_campaign_launched_at_23h_sends_nothing_until_the_window_opens_at_8h(m
     with Session(engine) as sess:
         sent_at = sess.execute(select(col(Delivery.sent_at)).where(col(Delivery.campaign_id) == campaign.id)).scalars()
         assert all(at >= WEDNESDAY_8H for at in sent_at)
+
+
+def test_a_local_time_row_due_outside_its_recipients_window_goes_back_to_wait(settings, engine, session, sink) -> None:
+    import time
+
+    from sqlalchemy import update
+
+    from tests.sending.conftest import relay_settings
+
+    people = [("tokyo@example.test", "T", {"tz": "Asia/Tokyo", "city": "Kyoto"}),
+              ("berlin@example.test", "B", {"tz": "Europe/Berlin", "city": "Bonn"})]  # fmt: skip
+    lst = make_list(session, "world", people)
+    local = {"at": "09:00", "zone_field": "tz", "default_zone": "Europe/Berlin"}
+    campaign = make_campaign(session, [lst.id], send_window=DAYTIME, local_time=local)
+    service.launch(session, campaign, settings, TUESDAY_23H)
+    session.commit()
+    # a lease that ran out at 21:00 Tokyo time (13:00 in Berlin) leaves both rows due then
+    clock = SetClock(datetime(2026, 12, 9, 21, 0, tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC))
+    with Session(engine) as s:
+        s.execute(update(Delivery).where(col(Delivery.campaign_id) == campaign.id)
+                  .values(state="queued", next_attempt_at=TUESDAY_23H))  # fmt: skip
+        s.commit()
+    with worker_running(relay_settings(settings, sink.port), engine, clock):
+        deadline = time.monotonic() + 20
+        while len(sink.sink.accepted) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)
+    assert [a.rcpt for a in sink.sink.accepted] == ["berlin@example.test"]
+    tokyo = _states(engine, campaign.id)["tokyo@example.test"]
+    assert tokyo[1] == datetime(2026, 12, 10, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # the next opening, Tokyo time

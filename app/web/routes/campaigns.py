@@ -235,6 +235,8 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         service.check_editable(
             campaign, any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS)
         )
+        if checked is not None:
+            service.check_fixed_at_launch(campaign, {f: getattr(checked, f) for f in service.FIXED_AT_LAUNCH})
     except service.CampaignStateError as exc:
         errors.add("name", str(exc))
     except service.CampaignInvalid as exc:
