@@ -46,3 +46,4 @@ def test_the_campaign_page_counts_rows_waiting_for_the_window(web):
     web.post(f"/campaigns/{campaign_id}/launch", {})
     page = web.get(f"/campaigns/{campaign_id}").text
     assert 'id="count-waiting">2<' in page and "waiting for the window" in page
+    assert 'id="send-window">only sun, 03:00–03:01 Pacific/Kiritimati<' in page
