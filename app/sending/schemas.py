@@ -125,7 +125,10 @@ class CampaignUpdate(SQLModel):
 
 
 class ProgressPublic(BaseModel):
-    counts: dict[str, int]
+    counts: dict[str, int] = pydantic.Field(
+        description="ledger rows per state: queued, waiting (for the sending window or the recipient's local"
+        " time), deferred (for a retry), sent, failed, expired, cancelled, bounced"
+    )
     total: int
     done: int
     percent: float
