@@ -532,3 +532,29 @@ def test_transactional_streams_come_with_0025_and_go_with_its_downgrade(empty_db
         assert conn.execute(text("SELECT id FROM delivery")).scalars().all() == [1001]
     upgrade(engine)
     engine.dispose()
+
+
+def test_send_windows_come_with_0026_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0026")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, template_language, archived, "
+                          "send_window, created_at, updated_at) "
+                          f"VALUES ('night', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'sending', '{{}}', "
+                          """'jinja', false, '{"days": ["mon"], "start": "08:00", "end": "20:00", "zone": "UTC"}', """
+                          f"{stamp}, {stamp})"))  # fmt: skip
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts, next_attempt_at) "
+                          f"SELECT id, 'a@b.test', 'a@b.test', 'waiting', 1, {stamp} FROM campaign"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0025")
+    assert not {"send_window", "local_time"} & {c["name"] for c in inspect(engine).get_columns("campaign")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM delivery")).scalars().all() == ["deferred"]  # due again
+    upgrade(engine)
+    engine.dispose()

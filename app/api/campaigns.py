@@ -38,7 +38,7 @@ from app.settings import Settings
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_NULLABLE = {"reply_to", "send_at", "identity_id", "layout_id", "tracking"}
+_NULLABLE = {"reply_to", "send_at", "send_window", "local_time", "identity_id", "layout_id", "tracking"}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -75,7 +75,7 @@ def _checked(session: SessionDep, campaign: Campaign, settings: Settings) -> Non
 @router.post("", response_model=CampaignPublic, status_code=201)
 def create_campaign(body: CampaignCreate, session: SessionDep, settings: SettingsDep) -> CampaignPublic:
     """Save a draft; its templates and addresses are checked now, not during the send."""
-    campaign = Campaign.model_validate(body)
+    campaign = Campaign.model_validate(body.model_dump())
     _checked(session, campaign, settings)
     session.add(campaign)
     session.commit()

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from app.audience.queries import member_counts
@@ -323,7 +324,7 @@ def freeze_into_ledger(
     list_ids: list[int],
     settings: Settings,
     now: datetime,
-    next_attempt_at: datetime,
+    next_attempt_at: "datetime | FirstDue",
 ) -> dict[str, Any]:
     """Insert one queued Delivery per included recipient and return the compile counts.
 
@@ -344,22 +345,39 @@ def freeze_into_ledger(
     return counts
 
 
-def write_ledger(session: Session, campaign_id: int, included: Any, next_attempt_at: datetime) -> None:
+@dataclass(frozen=True)
+class FirstDue:
+    """When each frozen row is first due and the state it waits in, as SQL over the contact row; `joined`
+    (a table and its ON condition) is outer-joined to the contacts for them to read."""
+
+    at: Any
+    state: Any = DeliveryState.QUEUED
+    joined: tuple[Any, Any] | None = None
+
+
+def write_ledger(session: Session, campaign_id: int, included: Any, next_attempt_at: "datetime | FirstDue") -> None:
     """One queued Delivery per contact the INCLUDED condition holds of (a WHERE clause on the contact
-    row), in address order, skipping addresses the ledger has for this campaign already."""
+    row), in address order, skipping addresses the ledger has for this campaign already. NEXT_ATTEMPT_AT is
+    one time for every row, or a FirstDue of each row's own."""
+    due = next_attempt_at if isinstance(next_attempt_at, FirstDue) else FirstDue(next_attempt_at)
+    at = due.at if isinstance(due.at, ColumnElement) else literal(due.at, UTCDateTime())
+    state = due.state if isinstance(due.state, ColumnElement) else literal(due.state)
     rows = (
         select(
             literal(campaign_id).label("campaign_id"),
             col(Contact.id),
             col(Contact.email),
             col(Contact.email_key),
-            literal(DeliveryState.QUEUED).label("state"),
+            state.label("state"),
             literal(0).label("attempts"),
-            literal(next_attempt_at, UTCDateTime()).label("next_attempt_at"),
+            at.label("next_attempt_at"),
         )
+        .select_from(Contact)
         .where(included)
         .order_by(col(Contact.email_key))
     )
+    if due.joined is not None:
+        rows = rows.outerjoin(*due.joined)
     columns = ["campaign_id", "contact_id", "email", "email_key", "state", "attempts", "next_attempt_at"]
     if is_postgresql(session):
         _insert_postgresql(session, campaign_id, postgresql.insert(Delivery).from_select(columns, rows))

@@ -9,7 +9,7 @@ KNOWN = frozenset(
     (
         # campaign and delivery states (app.models.states), import and sweep states
         N_("draft"), N_("scheduled"), N_("sending"), N_("paused"), N_("completed"), N_("cancelled"),
-        N_("queued"), N_("deferred"), N_("sent"), N_("failed"), N_("expired"), N_("bounced"),
+        N_("queued"), N_("deferred"), N_("waiting"), N_("sent"), N_("failed"), N_("expired"), N_("bounced"),
         N_("running"), N_("done"), N_("abandoned"),
         # bounce kinds
         N_("bounce"), N_("delayed"), N_("complaint"), N_("unsubscribe"), N_("autoreply"), N_("delivery"),

@@ -45,6 +45,10 @@ class Campaign(SQLModel, table=True):
     archived: bool = False
     state: str = Field(default=CampaignState.DRAFT, max_length=20, index=True)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # when its messages may go out (app.sending.window): days and hours in a zone, and "at HH:MM on each
+    # recipient's clock" (the contact field holding the zone, the default zone); None: any time
+    send_window: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    local_time: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     paused_reason: str | None = Field(default=None, max_length=TEXT_LENGTH)
     # set while the relay cannot be reached (the campaign keeps sending and retries); cleared when it answers
     relay_unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -23,12 +23,14 @@ class CampaignKind:
 
 
 class DeliveryState:
-    """queued/deferred rows are due work; sent/failed/expired/cancelled are final, bounced is set
-    later by a sweep (or a send-time 5xx) for a row that was sent."""
+    """queued/deferred/waiting rows are due work (waiting: for its sending window, or its recipient's local
+    time; a worker's claim turns it back into queued or deferred); sent/failed/expired/cancelled are final,
+    bounced is set later by a sweep (or a send-time 5xx) for a row that was sent."""
 
     QUEUED = "queued"
     DEFERRED = "deferred"
-    DUE = (QUEUED, DEFERRED)
+    WAITING = "waiting"
+    DUE = (QUEUED, DEFERRED, WAITING)
     SENT = "sent"
     FAILED = "failed"
     EXPIRED = "expired"
@@ -87,7 +89,8 @@ class MessageState:
     (the sweep found it returned)."""
 
     # the ledger's words, so a report reads both alike
-    QUEUED, DEFERRED, DUE = DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.DUE
+    QUEUED, DEFERRED = DeliveryState.QUEUED, DeliveryState.DEFERRED
+    DUE = (QUEUED, DEFERRED)
     SENT, FAILED, EXPIRED, BOUNCED = (
         DeliveryState.SENT,
         DeliveryState.FAILED,

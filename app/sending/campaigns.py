@@ -15,9 +15,10 @@ from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, Segment, utcnow
 from app.models.states import CampaignState
-from app.sending import bodies, guards, identities, ledger
+from app.sending import bodies, guards, identities, launch_due, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
+from app.sending.window import Timing, WindowInvalid
 from app.settings import Settings
 from app.tracking import links as tracked_links
 
@@ -100,6 +101,14 @@ def _check_audience(session: Session, campaign: Campaign) -> None:
                 raise CampaignInvalid(name, f"no such {noun}: {', '.join(map(str, missing))}")
 
 
+def timing_of(campaign: Campaign) -> Timing:
+    """When the campaign's messages may go out; CampaignInvalid names the window's or local time's field."""
+    try:
+        return Timing.of(campaign.send_window, campaign.local_time)
+    except WindowInvalid as exc:
+        raise CampaignInvalid(exc.field, str(exc)) from exc
+
+
 def check_campaign(session: Session, campaign: Campaign, limits: Limits | None = None) -> None:
     """Raise CampaignInvalid (naming the field) unless the campaign could be sent as it is.
 
@@ -115,6 +124,7 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
                 raise CampaignInvalid(field, str(exc)) from exc
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
+    timing_of(campaign)
     _check_audience(session, campaign)
     sending = identities.campaign_problems(session, campaign)
     if sending:
@@ -148,6 +158,14 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
 
 
+def status(session: Session, campaign_id: int, now: datetime) -> tuple[Campaign, "ledger.Progress"]:
+    """A campaign and its ledger's progress (LookupError when there is no such campaign)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise LookupError(f"no campaign {campaign_id}")
+    return campaign, ledger.progress(session, campaign, now)
+
+
 def percent_done(done: int, total: int, state: str) -> float:
     """How far the campaign is, as the API and the pages show it; a completed empty campaign is done."""
     return round(100.0 * done / total, 1) if total else (100.0 if state == "completed" else 0.0)
@@ -161,12 +179,24 @@ def check_editable(campaign: Campaign, lists_change: bool) -> None:
         raise CampaignInvalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
 
 
+# what a launch freezes into the ledger: tracking into its links, the window and local time into each row's due time
+FIXED_AT_LAUNCH = ("tracking", "send_window", "local_time")
+
+
+def check_fixed_at_launch(campaign: Campaign, changes: dict[str, Any]) -> None:
+    """Raise CampaignInvalid when the changes touch what the launch fixed (a paused campaign keeps them)."""
+    if campaign.launched_at is None:
+        return
+    for field in FIXED_AT_LAUNCH:
+        if field in changes and changes[field] != getattr(campaign, field):
+            raise CampaignInvalid(field, f"{field} was fixed when sending started; it cannot change now")
+
+
 def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
     check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
-    if campaign.launched_at is not None and changes.get("tracking", campaign.tracking) != campaign.tracking:
-        raise CampaignInvalid("tracking", "tracking was fixed when sending started; it cannot change now")
+    check_fixed_at_launch(campaign, changes)
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)
@@ -196,6 +226,8 @@ COPIED = (
     "headers",
     "archived",
     "tracking",
+    "send_window",
+    "local_time",
 )
 
 
@@ -238,7 +270,9 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
     from app.audience.segments.audience import freeze
 
     assert campaign.id is not None
-    campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, now)
+    due = launch_due.first_due(session, timing_of(campaign), now)
+    campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, due)
+    launch_due.done(session, due)
     sent = bodies.of_campaign(session, campaign, render_limits(settings))
     tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
     campaign.state = CampaignState.SENDING

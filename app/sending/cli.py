@@ -1,4 +1,4 @@
-"""`bulkmail relay test` and `bulkmail campaign send`.
+"""`bulkmail relay test`, `bulkmail campaign send` and `bulkmail campaign status`.
 
 Each command imports the models and services in its body, so the `bulkmail` command starts without them."""
 
@@ -124,6 +124,48 @@ def campaign_send(
             thread.join(timeout=60)
     typer.echo(f"campaign {campaign_id} {state} in {time.monotonic() - started:.1f}s")
     raise typer.Exit(0 if state == CampaignState.COMPLETED else 1)
+
+
+# the ledger's states as `campaign status` words them, in the order it lists them
+STATUS_WORDS = (
+    ("queued", "queued"),
+    ("waiting", "waiting for the window"),
+    ("deferred", "deferred"),
+    ("sent", "sent"),
+    ("failed", "failed"),
+    ("expired", "expired"),
+    ("cancelled", "cancelled"),
+    ("bounced", "bounced"),
+)
+
+
+@campaign_cli.command("status")
+def campaign_status(campaign_id: int = typer.Argument(..., help="The campaign's id.")) -> None:
+    """A campaign's state and its ledger's counts: queued, waiting for the window, deferred (for a retry), sent..."""
+    from app.db import get_engine, session_scope
+    from app.migrate import upgrade
+    from app.models import utcnow
+    from app.sending import campaigns as service
+    from app.settings import get_settings
+
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    with session_scope(engine) as session:
+        try:
+            campaign, p = service.status(session, campaign_id, utcnow())
+        except LookupError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"campaign {campaign_id} {campaign.name!r}: {campaign.state}")
+        typer.echo(f"{p.done} of {p.total} done ({service.percent_done(p.done, p.total, campaign.state)} %)")
+        typer.echo(" · ".join(f"{words} {p.counts.get(state, 0)}" for state, words in STATUS_WORDS))
+        if campaign.send_window:
+            w = campaign.send_window
+            typer.echo(f"window: {','.join(w['days'])} {w['start']}-{w['end']} {w['zone']}")
+        if campaign.local_time:
+            t = campaign.local_time
+            typer.echo(f"local time: {t['at']} on the clock of the contact field {t['zone_field']!r} "
+                       f"(else {t['default_zone']})")  # fmt: skip
 
 
 def _follow(engine: "Engine", campaign_id: int) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, literal, select, union_all, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, case, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
 
@@ -23,6 +23,7 @@ from app.models import Campaign, Contact, Delivery, DeliveryAttempt, ListMember,
 from app.models.states import CampaignKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
 from app.sending.retry import next_attempt_at
+from app.sending.window import Timing
 from app.settings import Settings
 from app.webhooks.events import emit_completed, emit_paused
 
@@ -73,22 +74,41 @@ def sending_campaign_ids(session: Session) -> list[int]:
 @dataclass(frozen=True)
 class Sending:
     """A sending campaign as the worker needs it between batches: its id, when it last changed (a
-    cached Composer is built anew after a change), whether it shows a relay outage and whether it is a
-    transactional stream (its rows go first)."""
+    cached Composer is built anew after a change), whether it shows a relay outage, whether it is a
+    transactional stream (its rows go first) and when its messages may go out."""
 
     id: int
     updated_at: datetime
     relay_unreachable: bool
     transactional: bool = False
+    timing: Timing = Timing()
 
 
 def sending_campaigns(session: Session) -> list[Sending]:
     rows = session.execute(
         select(
-            col(Campaign.id), col(Campaign.updated_at), col(Campaign.relay_unreachable_since), col(Campaign.kind)
+            col(Campaign.id),
+            col(Campaign.updated_at),
+            col(Campaign.relay_unreachable_since),
+            col(Campaign.kind),
+            col(Campaign.send_window),
+            col(Campaign.local_time),
         ).where(col(Campaign.state) == CampaignState.SENDING)
     ).all()
-    return [Sending(i, u, r is not None, k == CampaignKind.TRANSACTIONAL) for i, u, r, k in rows]
+    return [Sending(i, u, r is not None, k == CampaignKind.TRANSACTIONAL, Timing.of(w, t)) for i, u, r, k, w, t in rows]
+
+
+def timings(session: Session, campaign_ids: set[int]) -> dict[int, Timing]:
+    """When each of these campaigns' messages may go out (those with a window or local time only)."""
+    if not campaign_ids:
+        return {}
+    rows = session.execute(
+        select(col(Campaign.id), col(Campaign.send_window), col(Campaign.local_time)).where(
+            col(Campaign.id).in_(campaign_ids),
+            (col(Campaign.send_window).is_not(None)) | (col(Campaign.local_time).is_not(None)),
+        )
+    ).all()
+    return {i: Timing.of(w, t) for i, w, t in rows}
 
 
 def _ids_in(session: Session, column: Any, values: list[Any], type_: Any) -> Any:
@@ -139,10 +159,13 @@ def claim(
     both = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
     due = select(both.c.id).order_by(both.c.rank, both.c.next_attempt_at).limit(limit)
     until = now + lease
+    # a row whose window has come is due work again: queued, or deferred when it has been tried
+    waited = case((col(Delivery.attempts) > 0, DeliveryState.DEFERRED), else_=DeliveryState.QUEUED)
+    woken = case((col(Delivery.state) == DeliveryState.WAITING, waited), else_=col(Delivery.state))
     stmt = (
         update(Delivery)
         .where(col(Delivery.id).in_(due.scalar_subquery()))
-        .values(next_attempt_at=until, lease_until=until, lease_owner=owner)
+        .values(next_attempt_at=until, lease_until=until, lease_owner=owner, state=woken)
         .returning(
             col(Delivery.id),
             col(Delivery.campaign_id),
@@ -248,7 +271,7 @@ def record(session: Session, outcomes: list[Outcome], settings: Settings, now: d
     tried = by_kind[DeliveryState.DEFERRED] + by_kind[DeliveryState.FAILED]
     # the state each outcome ends in; the outcomes themselves stay as they were, so a write the
     # database refused can be tried again with the same list
-    final = _record_tried(session, tried, settings, now)
+    final = _record_tried(session, tried, settings, now, timings(session, {o.row.campaign_id for o in tried}))
     _record_cancelled(session, by_kind[SUPPRESSED])
     _record_released(session, by_kind[RELEASED], now)
     _record_attempts(session, outcomes, final, now)
@@ -282,9 +305,12 @@ def _record_sent(session: Session, sent: list[Outcome], now: datetime) -> None:
     update_rows(session, Delivery, stamps, **done)
 
 
-def _record_tried(session: Session, tried: list[Outcome], settings: Settings, now: datetime) -> dict[int, str]:
-    """Deferred rows get their next try on the retry schedule (or expire when it is over); failed rows
-    are final. Returns the state each outcome ends in, by id() of the outcome."""
+def _record_tried(
+    session: Session, tried: list[Outcome], settings: Settings, now: datetime, timing: dict[int, Timing]
+) -> dict[int, str]:
+    """Deferred rows get their next try on the retry schedule (or expire when it is over), waiting for
+    their campaign's window when the try falls outside it; failed rows are final. Returns the state each
+    outcome ends in, by id() of the outcome."""
     final: dict[int, str] = {}
     per_row: list[dict[str, Any]] = []
     for o in tried:
@@ -297,6 +323,9 @@ def _record_tried(session: Session, tried: list[Outcome], settings: Settings, no
                 state = DeliveryState.EXPIRED
             elif due <= now:  # a sped-up schedule can already be due; never in the past
                 due = now
+            if due is not None and o.row.campaign_id in timing:
+                allowed = timing[o.row.campaign_id].allowed(due, o.row.attributes)
+                state, due = (DeliveryState.WAITING if allowed > due else state), allowed
         per_row.append(
             {
                 "_id": o.row.id,
@@ -516,12 +545,19 @@ RATE_WINDOW = timedelta(seconds=60)
 def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     """Counts per ledger state, the send rate over the last minute and the time left at that rate."""
     counts = dict.fromkeys(DeliveryState.ALL, 0)
+    # a waiting row whose time has come is queued work (the next claim takes it): waiting means for the
+    # window (or the recipient's local time), apart from deferred (for a retry)
+    shown = case(
+        (
+            and_(col(Delivery.state) == DeliveryState.WAITING, col(Delivery.next_attempt_at) <= now),
+            DeliveryState.QUEUED,
+        ),
+        else_=col(Delivery.state),
+    )
     for state, n in session.execute(
-        select(col(Delivery.state), func.count())
-        .where(col(Delivery.campaign_id) == campaign.id)
-        .group_by(col(Delivery.state))
+        select(shown, func.count()).where(col(Delivery.campaign_id) == campaign.id).group_by(shown)
     ).all():
-        counts[state] = int(n)
+        counts[state] += int(n)
     total = sum(counts.values())
     pending = sum(counts[s] for s in DeliveryState.DUE)
     since = max(now - RATE_WINDOW, campaign.launched_at or now - RATE_WINDOW)

@@ -3,12 +3,56 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+import pydantic
+from pydantic import BaseModel, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
+
+from app.sending.window import CLOCK, WindowInvalid, checked_zone
 
 CampaignState = Literal["draft", "scheduled", "sending", "paused", "completed", "cancelled"]
 TemplateLanguage = Literal["jinja", "mjml"]
-DeliveryState = Literal["queued", "deferred", "sent", "failed", "expired", "cancelled", "bounced"]
+DeliveryState = Literal["queued", "deferred", "waiting", "sent", "failed", "expired", "cancelled", "bounced"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _zone(value: str) -> str:
+    try:
+        return checked_zone("zone", value)
+    except WindowInvalid as exc:
+        raise ValueError(str(exc)) from None
+
+
+class SendWindowIn(BaseModel):
+    """When the campaign's messages may go out; a row due outside waits ("waiting") for the next opening."""
+
+    days: list[Day] = pydantic.Field(min_length=1, description="the weekdays it may send on")
+    start: str = pydantic.Field(pattern=CLOCK.pattern, description="HH:MM, the window opens")
+    end: str = pydantic.Field(pattern=CLOCK.pattern, description="HH:MM, the window closes (later than start)")
+    zone: str = pydantic.Field(default="UTC", description="the IANA time zone whose clock the hours are read on")
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: str, info: ValidationInfo) -> str:
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise ValueError("must be later than the start")
+        return value
+
+    _zone = field_validator("zone")(_zone)
+
+
+class LocalTimeIn(BaseModel):
+    """Each recipient gets it at this time on their own clock (on one of the window's days, if any)."""
+
+    at: str = pydantic.Field(pattern=CLOCK.pattern, description="HH:MM on the recipient's clock")
+    zone_field: str = pydantic.Field(
+        min_length=1, max_length=64, description="the contact field holding an IANA zone name"
+    )
+    default_zone: str = pydantic.Field(
+        default="UTC", description="for contacts without a zone, or with a name that is none"
+    )
+
+    _zone = field_validator("default_zone")(_zone)
 
 
 class CampaignBase(SQLModel):
@@ -28,6 +72,8 @@ class CampaignBase(SQLModel):
         default_factory=list, description="segments whose contacts it does not go to (evaluated at launch)"
     )
     send_at: datetime | None = Field(default=None, description="launch sends at this time instead of at once")
+    send_window: SendWindowIn | None = Field(default=None, description="days and hours it may send in; none: any time")
+    local_time: LocalTimeIn | None = Field(default=None, description="at HH:MM on each recipient's clock")
     identity_id: int | None = Field(
         default=None, description="the sending identity (From domain, DKIM key, bounce address); none: the settings'"
     )
@@ -67,6 +113,8 @@ class CampaignUpdate(SQLModel):
     exclude_list_ids: list[int] | None = None
     exclude_segment_ids: list[int] | None = None
     send_at: datetime | None = None
+    send_window: SendWindowIn | None = None
+    local_time: LocalTimeIn | None = None
     identity_id: int | None = None
     relay_ids: list[int] | None = None
     headers: dict[str, str] | None = None
@@ -77,7 +125,10 @@ class CampaignUpdate(SQLModel):
 
 
 class ProgressPublic(BaseModel):
-    counts: dict[str, int]
+    counts: dict[str, int] = pydantic.Field(
+        description="ledger rows per state: queued, waiting (for the sending window or the recipient's local"
+        " time), deferred (for a retry), sent, failed, expired, cancelled, bounced"
+    )
     total: int
     done: int
     percent: float

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -51,13 +52,19 @@ DRAIN_SECONDS = 20.0
 RELAYS_CHECK_SECONDS = 5.0
 
 
+# what the worker asks for the time: the wall clock, or one a test sets (sending windows, retries)
+Clock = Callable[[], datetime]
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Worker:
-    def __init__(self, settings: Settings, engine: Engine, pool: SenderPool | None = None) -> None:
-        self.settings, self.engine = settings, engine
+    def __init__(
+        self, settings: Settings, engine: Engine, pool: SenderPool | None = None, clock: Clock = utcnow
+    ) -> None:
+        self.settings, self.engine, self.now = settings, engine, clock
         self.owner = worker_id()
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
@@ -76,7 +83,7 @@ class Worker:
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
         self._guard_due = guards.Periodic(settings.guard_check_seconds)
-        self._started = utcnow()
+        self._started = clock()
         self._beat_due = guards.Periodic(heartbeat.HEARTBEAT_SECONDS)
 
     def run(self, stop: threading.Event) -> None:
@@ -149,7 +156,7 @@ class Worker:
 
     def _beat(self) -> None:
         if self._beat_due.due():
-            heartbeat.beat(self.engine, self.owner, self._started, utcnow())
+            heartbeat.beat(self.engine, self.owner, self._started, self.now())
 
     def _relays_changed(self) -> bool:
         """A relay or an identity was added, changed or removed since the pool was made (looked at every
@@ -162,7 +169,7 @@ class Worker:
             return relays.fingerprint(session) != self._relays_seen
 
     def _housekeeping(self) -> None:
-        now = utcnow()
+        now = self.now()
         with session_scope(self.engine) as session:
             started = start_due_scheduled(session, self.settings, now)
             ledger.complete_finished(session, now)
@@ -170,12 +177,13 @@ class Worker:
             log.info("started scheduled campaigns %s", started)
 
     def _claim_and_submit(self) -> Batch | None:
-        now = utcnow()
+        now = self.now()
         with session_scope(self.engine) as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
         streams = {i for i, c in campaigns.items() if c.transactional}
-        rows = self._claim(list(campaigns), now, streams)
+        # a campaign whose window is closed sends nothing, whatever time a row carries (a lease that ran out)
+        rows = self._claim([i for i, c in campaigns.items() if c.timing.open_for_all(now)], now, streams)
         if not rows:
             return None
         with session_scope(self.engine) as session:
@@ -189,6 +197,10 @@ class Worker:
         for row in rows:
             if row.id in stopped:
                 batch.add(Outcome(row, ledger.SUPPRESSED, None, f"not sent: {stopped[row.id]} after launch"))
+                continue
+            allowed = campaigns[row.campaign_id].timing.allowed(now, row.attributes)
+            if allowed > now:  # outside the window on the recipient's clock (its lease ran out at night)
+                batch.add(Outcome(row, ledger.RELEASED, at=allowed))
                 continue
             jobs.append(Job(row, composers[row.campaign_id], batch))
             if len(jobs) == JOBS_PER_HANDOFF:
@@ -240,7 +252,7 @@ class Worker:
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         with session_scope(self.engine) as session:
             ids = [i for b in self._inflight for i in b.row_ids]
-            ledger.extend_lease(session, ids, self.owner, utcnow() + lease)
+            ledger.extend_lease(session, ids, self.owner, self.now() + lease)
 
     def _finish(self, batch: Batch) -> None:
         """Wait for the oldest batch in flight, keeping its lease, and record its results."""
@@ -253,7 +265,7 @@ class Worker:
                 self._extend_leases()
                 next_extension = time.monotonic() + every
         outcomes = batch.outcomes
-        now = utcnow()
+        now = self.now()
         with session_scope(self.engine) as session:
             touched = ledger.record(session, outcomes, self.settings, now)
             if self.pacer is not None:
@@ -280,12 +292,12 @@ class Worker:
             guards.check_sending(self.engine, self.settings, now, touched)  # can never cost a batch its results)
 
 
-def run_worker(settings: Settings, engine: Engine, stop: threading.Event) -> None:
+def run_worker(settings: Settings, engine: Engine, stop: threading.Event, clock: Clock = utcnow) -> None:
     """The worker loop until `stop` is set (called by `bulkmail serve` and `bulkmail worker`)."""
     log.info("sending worker started")
     while not stop.is_set():
         try:
-            Worker(live_settings(settings, engine), engine).run(stop)
+            Worker(live_settings(settings, engine), engine, clock=clock).run(stop)
         except Exception:  # a database outage must not end the worker: log, wait, start again
             log.exception("sending worker failed; restarting in %ss", settings.worker_poll_seconds * 5)
             stop.wait(settings.worker_poll_seconds * 5)

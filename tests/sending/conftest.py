@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from pydantic import SecretStr
@@ -80,13 +81,24 @@ def sink() -> Iterator[SinkServer]:
         yield server
 
 
+class SetClock:
+    """A clock a test sets and moves (the worker's `clock`): it reads the time last set."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 @contextlib.contextmanager
-def worker_running(settings: Settings, engine: Engine) -> Iterator[None]:
-    """The real worker loop in a thread for the duration of the block."""
+def worker_running(settings: Settings, engine: Engine, clock: SetClock | None = None) -> Iterator[None]:
+    """The real worker loop in a thread for the duration of the block (on CLOCK's time when given)."""
     from app.sending.worker import run_worker
 
     stop = threading.Event()
-    thread = threading.Thread(target=run_worker, args=(settings, engine, stop), daemon=True)
+    args = (settings, engine, stop) if clock is None else (settings, engine, stop, clock)
+    thread = threading.Thread(target=run_worker, args=args, daemon=True)
     thread.start()
     try:
         yield

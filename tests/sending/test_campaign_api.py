@@ -150,3 +150,47 @@ def test_a_forged_or_verp_token_is_not_an_unsubscribe_link(client, session, sett
     for token in (forged, verp, "nonsense"):
         assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert session.execute(select(Suppression)).first() is None
+
+
+def test_a_window_and_local_time_are_kept_and_a_bad_zone_is_refused_naming_its_field(client, session):
+    lst = make_list(session, "l", PEOPLE)
+    window = {"days": ["mon", "fri"], "start": "08:00", "end": "20:00", "zone": "Europe/Berlin"}
+    resp = client.post("/api/v1/campaigns", json=_body([lst.id], send_window={**window, "zone": "Europe/Berlinn"}))
+    assert resp.status_code == 422
+    loc, msg = _error(resp)
+    assert loc == ["body", "send_window", "zone"] and "Europe/Berlinn is not a time zone" in msg
+    resp = client.post("/api/v1/campaigns", json=_body([lst.id], send_window={**window, "end": "07:00"}))
+    assert resp.status_code == 422 and _error(resp)[0] == ["body", "send_window", "end"]
+    local = {"at": "21:30", "zone_field": "tz", "default_zone": "UTC"}
+    resp = client.post("/api/v1/campaigns", json=_body([lst.id], send_window=window, local_time=local))
+    assert resp.status_code == 422 and _error(resp)[0] == ["body", "local_time.at"]  # outside the window's hours
+    resp = client.post(
+        "/api/v1/campaigns", json=_body([lst.id], send_window=window, local_time={**local, "at": "09:00"})
+    )
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["send_window"] == window and created["local_time"]["zone_field"] == "tz"
+    resp = client.patch(f"/api/v1/campaigns/{created['id']}", json={"send_window": None, "local_time": None})
+    assert resp.status_code == 200 and resp.json()["send_window"] is None
+
+
+def test_progress_counts_rows_waiting_for_the_window_apart_from_deferred(client, session):
+    lst = make_list(session, "l", PEOPLE)
+    night = {"days": ["sun"], "start": "03:00", "end": "03:01", "zone": "Pacific/Kiritimati"}
+    created = client.post("/api/v1/campaigns", json=_body([lst.id], send_window=night)).json()
+    assert client.post(f"/api/v1/campaigns/{created['id']}/launch").status_code == 200
+    progress = client.get(f"/api/v1/campaigns/{created['id']}/progress").json()
+    assert progress["counts"]["waiting"] == 2 and progress["counts"]["queued"] == 0
+    assert progress["counts"]["deferred"] == 0 and progress["done"] == 0
+
+
+def test_the_window_is_fixed_at_launch_and_a_paused_campaign_keeps_it(client, session):
+    lst = make_list(session, "l", PEOPLE)
+    night = {"days": ["sun"], "start": "03:00", "end": "03:01", "zone": "Pacific/Kiritimati"}
+    created = client.post("/api/v1/campaigns", json=_body([lst.id], send_window=night)).json()
+    client.post(f"/api/v1/campaigns/{created['id']}/launch")
+    assert client.post(f"/api/v1/campaigns/{created['id']}/pause").status_code == 200
+    resp = client.patch(f"/api/v1/campaigns/{created['id']}", json={"send_window": None})
+    assert resp.status_code == 422 and _error(resp)[0] == ["body", "send_window"]
+    assert "fixed when sending started" in _error(resp)[1]
+    assert client.patch(f"/api/v1/campaigns/{created['id']}", json={"subject": "Hello"}).status_code == 200

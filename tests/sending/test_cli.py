@@ -49,3 +49,22 @@ def test_campaign_send_names_a_bad_template_and_sends_nothing(env, session, sink
 def test_campaign_send_unknown_list(env, session) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, ["campaign", "send", "--list", "nope", "--subject", "x", "--text", "/dev/null"])
     assert result.exit_code != 0 and "no list named 'nope'" in result.output
+
+
+def test_campaign_status_shows_rows_waiting_for_the_window_apart_from_deferred(env, session) -> None:
+    from app.models import utcnow
+    from app.sending import campaigns as service
+
+    lst = make_list(session, "members", [("ann@example.test", "Ann", {})])
+    night = {"days": ["sun"], "start": "03:00", "end": "03:01", "zone": "Pacific/Kiritimati"}
+    campaign = Campaign(name="Night", from_address="news@example.test", subject="Hi", text_template="Hi",
+                        list_ids=[lst.id], send_window=night)  # fmt: skip
+    session.add(campaign)
+    session.commit()
+    service.launch(session, campaign, get_settings(), utcnow())
+    session.commit()
+    result = CliRunner().invoke(cli, ["campaign", "status", str(campaign.id)])
+    assert result.exit_code == 0, result.output
+    assert "waiting for the window 1 · deferred 0" in result.output
+    assert "window: sun 03:00-03:01 Pacific/Kiritimati" in result.output
+    assert CliRunner().invoke(cli, ["campaign", "status", "999"]).exit_code == 2

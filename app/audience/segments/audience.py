@@ -18,6 +18,7 @@ from sqlmodel import Session, col
 
 from app.audience.compile import (
     CompiledAudience,
+    FirstDue,
     _check_lists,
     _chosen_ids,
     _for_large_sets,
@@ -195,7 +196,12 @@ def compile_send(session: Session, audience: Audience, settings: Settings, now: 
 
 
 def freeze(
-    session: Session, campaign_id: int, audience: Audience, settings: Settings, now: datetime, next_attempt_at: datetime
+    session: Session,
+    campaign_id: int,
+    audience: Audience,
+    settings: Settings,
+    now: datetime,
+    next_attempt_at: "datetime | FirstDue",
 ) -> dict[str, Any]:
     """Insert one queued Delivery per included recipient and return the counts, as
     app.audience.compile.freeze_into_ledger does for lists (which it calls for an audience of lists)."""

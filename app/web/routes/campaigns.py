@@ -18,7 +18,7 @@ from app.deps import EngineDep, SessionDep, SettingsDep
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import Campaign, MessageTemplate, utcnow
-from app.sending import archive, bodies, guards, identities, library, pacing_store, queries, relays, schedule
+from app.sending import archive, bodies, guards, identities, library, pacing_store, queries, relays, schedule, window
 from app.sending import campaigns as service
 from app.sending.compose import PREVIEW_TOKEN, preferences_url, unsubscribe_url, view_url
 from app.sending.relay import RelayError
@@ -63,6 +63,7 @@ REQUIRED = {
     "subject": N_("enter a subject line"),
 }
 PREVIEWED = ("subject", "html_template", "text_template", "layout_id", "template_language")
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 STAND_INS = {"name": "untitled", "from_address": "", "subject": "-"}  # checked in place of a blank, never saved
 
 
@@ -101,7 +102,10 @@ def _from_form(
             errors.add(exc.field, str(exc))
         except ValueError:
             errors.add("send_at", _("enter a date and time, e.g. 2026-05-01 09:00"))
+    timing_ok = _timing_from_form(form, values, errors)
     body_values = {k: v for k, v in values.items() if k != "send_zone"}
+    if not timing_ok:  # its problem is shown under its own input, not again
+        body_values["send_window"] = body_values["local_time"] = None
     if raw_send_at and values["send_at"] is None:
         values["send_at"] = raw_send_at  # shown again as typed
     blank = [f for f in REQUIRED if not values[f]]
@@ -114,13 +118,41 @@ def _from_form(
     except ValidationError as exc:
         add_validation_errors(errors, exc)
         return values, None, errors
-    campaign = Campaign.model_validate(body)
+    campaign = Campaign.model_validate(body.model_dump())
     try:
         service.check_campaign(session, campaign, limits)
     except service.CampaignInvalid as exc:  # every template's errors at once, each next to its field
         for field in dict.fromkeys(f for f, _m in exc.problems):
             errors.add(field, "; ".join(m for f, m in exc.problems if f == field))
     return values, (None if errors or blank else campaign), errors
+
+
+def _timing_from_form(form: Any, values: dict[str, Any], errors: FormErrors) -> bool:
+    """The sending window (window_days, window_start, window_end, window_zone) and the local time (local_at,
+    local_zone_field, local_default_zone) as the campaign stores them; each problem under its input."""
+    days = [d for d in form.getlist("window_days") if d in window.DAYS]
+    start, end = text(form, "window_start"), text(form, "window_end")
+    values["send_window"] = (
+        {"days": days, "start": start, "end": end, "zone": text(form, "window_zone") or schedule.DEFAULT_ZONE}
+        if days or start or end
+        else None
+    )
+    at = text(form, "local_at")
+    values["local_time"] = (
+        {
+            "at": at,
+            "zone_field": text(form, "local_zone_field"),
+            "default_zone": text(form, "local_default_zone") or schedule.DEFAULT_ZONE,
+        }
+        if at
+        else None
+    )
+    try:
+        window.Timing.of(values["send_window"], values["local_time"])
+    except window.WindowInvalid as exc:
+        errors.add(exc.field.replace("send_window.", "window_").replace("local_time.", "local_"), str(exc))
+        return False
+    return True
 
 
 def _compose_page(
@@ -142,6 +174,7 @@ def _compose_page(
         "layouts": library.choices(session, "layout"),
         "saved_templates": library.choices(session, "template") if campaign is None else [],
         "zones": [(z, z) for z in schedule.zone_names()],
+        "days": list(zip(window.DAYS, [_(d) for d in WEEKDAYS], strict=True)),
     }
     return render_form(request, "compose.html", ctx, FormState(form.errors, values, form.status_code))
 
@@ -202,6 +235,8 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         service.check_editable(
             campaign, any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS)
         )
+        if checked is not None:
+            service.check_fixed_at_launch(campaign, {f: getattr(checked, f) for f in service.FIXED_AT_LAUNCH})
     except service.CampaignStateError as exc:
         errors.add("name", str(exc))
     except service.CampaignInvalid as exc:
@@ -212,6 +247,8 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
         *FIELDS,
         *service.AUDIENCE_FIELDS,
         "send_at",
+        "send_window",
+        "local_time",
         "identity_id",
         "relay_ids",
         "headers",
