@@ -604,6 +604,8 @@ _RELAY_REFUSED = lazy(
 def _norelaying(e: Error) -> bool:
     if e.command in ("CONN", "EHLO", "HELO"):
         return False
+    if _requireptr(e):
+        return False  # Sendmail's "Relaying denied. IP name lookup failed": the cause is the missing PTR
     if e.says("norelaying"):
         return True
     return "relay" in e.text and _RELAY_REFUSED.search(_plain(e.text)) is not None

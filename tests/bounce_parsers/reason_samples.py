@@ -347,6 +347,56 @@ SAMPLES: tuple[Sample, ...] = (
     # Japanese carriers (the decoded text of their notices)
     Sample(JP, "5.0.0", "", "550 <kim@docomo.ne.jp>: account is disabled", "suspend", False),
     Sample(JP, "", "", "kim@ezweb.ne.jp: The account is disabled.", "suspend", False),
+    # amavisd-new's verdicts after "Reject, id=NNNNN-NN - ": SPAM, BANNED (a file name or type), INFECTED
+    Sample("amavis", "5.7.0", "DATA", "554 5.7.0 Reject, id=31337-04 - SPAM", "spamdetected", False),
+    Sample(
+        "amavis",
+        "5.7.0",
+        "DATA",
+        "554 5.7.0 Reject, id=08812-02 - BANNED: .exe,report.pdf.exe",
+        "policyviolation",
+        False,
+    ),
+    Sample(
+        "amavis",
+        "5.7.0",
+        "DATA",
+        "554 5.7.0 Reject, id=08812-03 - INFECTED: Win.Test.EICAR_HDB-1",
+        "virusdetected",
+        False,
+    ),
+    # Sendmail's proto.m4: a relay or access refusal whose stated cause is the client's missing PTR
+    Sample(
+        "requireptr",
+        "5.7.1",
+        "RCPT",
+        "550 5.7.1 <kim@b.example>... Relaying denied. IP name lookup failed [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample(
+        "requireptr",
+        "5.7.1",
+        "RCPT",
+        "550 5.7.1 <kim@b.example>... Relaying denied. IP name possibly forged [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample("traps", "5.7.1", "RCPT", "550 5.7.1 <kim@b.example>... Relaying denied", "norelaying", False),
+    # the Domino router: no route to the recipient's domain (it has no MX, A, or connection document)
+    Sample(
+        "dns-network",
+        "",
+        "",
+        "No route found to domain b.example from server MAIL01/ACME. Check Server, Connection and Domain documents in Name & Address Book.",
+        "hostunknown",
+        True,
+        "",
+        "X-Notes",
+    ),
+    # Exim's retry rules: every host past its retry time for longer than the domain's cutoff
+    Sample("expiry", "", "", "retry time not reached for any host after a long failure period", "expired", False),
+    Sample("expiry", "", "", "retry time not reached for any host for 'b.example' after 4d", "expired", False),
 )
 
 
