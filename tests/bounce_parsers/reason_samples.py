@@ -394,6 +394,17 @@ SAMPLES: tuple[Sample, ...] = (
         "",
         "X-Notes",
     ),
+    # the addressee "not known": the recipient refused in so many words (not getaddrinfo's "Name or service not known")
+    Sample("user-unknown", "", "RCPT", "550 Address kim@b.example not known here", "userunknown", True),
+    Sample("user-unknown", "5.1.1", "RCPT", "550 5.1.1 Recipient not known to this system", "userunknown", True),
+    Sample(
+        "dns-network",
+        "4.4.3",
+        "",
+        "host lookup did not complete: mx.b.example: Name or service not known",
+        "networkerror",
+        False,
+    ),
     # Exim's retry rules: every host past its retry time for longer than the domain's cutoff
     Sample("expiry", "", "", "retry time not reached for any host after a long failure period", "expired", False),
     Sample("expiry", "", "", "retry time not reached for any host for 'b.example' after 4d", "expired", False),
