@@ -405,6 +405,19 @@ SAMPLES: tuple[Sample, ...] = (
         "networkerror",
         False,
     ),
+    # Domino's "mail file" is the mailbox: a size measured against its quota is the mailbox full
+    Sample(
+        "mailbox-full",
+        "",
+        "",
+        "Unable to deliver message to kim@b.example: Maximum mail file size exceeded (quota)",
+        "mailboxfull",
+        False,
+        "",
+        "X-Notes",
+    ),
+    Sample("mailbox-full", "", "", "Recipient's mail file is full", "mailboxfull", False, "", "X-Notes"),
+    Sample("size", "", "", "Message size exceeds the maximum allowed size limit", "mesgtoobig", False),
     # Exim's retry rules: every host past its retry time for longer than the domain's cutoff
     Sample("expiry", "", "", "retry time not reached for any host after a long failure period", "expired", False),
     Sample("expiry", "", "", "retry time not reached for any host for 'b.example' after 4d", "expired", False),
