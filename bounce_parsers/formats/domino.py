@@ -26,7 +26,7 @@ TABLE: Table = (
 _NOT_DELIVERED = lazy(r"^[ \t]*was not delivered to:[ \t]*$", IGNORECASE | MULTILINE)
 _BECAUSE = lazy(r"^[ \t]*because:[ \t]*$", IGNORECASE | MULTILINE)
 _ADDR = lazy(r"<?([^<>\s@]{1,128}@[^<>\s@]{1,255}?)>?[ \t]*$")
-_END = lazy(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n[ \t]*\n", IGNORECASE | MULTILINE)
+_END = lazy(r"^[ \t]*(?:-{3,}|Your message)|\n[ \t]*\n", IGNORECASE | MULTILINE)
 
 
 def detect(rep: Report) -> bool:

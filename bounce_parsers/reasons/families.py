@@ -10,6 +10,7 @@ from __future__ import annotations
 # what a mailbox is called
 MAILBOX = (
     "mailbox",
+    "mail file",  # Domino's
     "inbox",
     "account",
     "user",
@@ -98,6 +99,8 @@ FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 def family(text: str) -> str:
     """The reason of the first family the lower-case text belongs to, or ""."""
     for reason, things, states in FAMILIES:
+        if reason == "mesgtoobig" and "quota" in text:
+            continue  # a size against a quota is the mailbox's size, not the message's
         if any(w in text for w in things) and any(w in text for w in states):
             return reason
     return ""

@@ -372,6 +372,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("your sender's ip address is listed at ", ".abuseat.org"),
     ),
     "hostunknown": (
+        ("no route found to domain ", " from server "),  # the Domino router has no route to the domain
         "宛先ドメインが存在しません",
         "域名不存在",
         "домен не существует",
@@ -468,7 +469,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "message expired, cannot connect to remote server",
         "message expired, connection refulsed",
         "message timed out",
-        "retry time not reached for any host after a long failure period",
+        "retry time not reached for any host",
         "server did not respond",
         "this message has been in the queue too long",
         "unable to deliver message after multiple retries",
@@ -595,6 +596,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "not rfc5322 compliant",
     ),
     "policyviolation": (
+        ("reject, id=", " - banned"),  # amavisd-new: a banned file name or type
         "an illegal attachment on your message",
         "because the recipient is not accepting mail with ",
         "by non-member to a members-only list",
@@ -620,7 +622,8 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ("you have exceeded the", "allowable number of posts without solving a captcha"),
     ),
     "requireptr": (
-        "access denied. ip name lookup failed",
+        "ip name lookup failed",
+        "ip name possibly forged",
         "all mail servers must have a ptr record with a valid reverse dns entry",
         "bad dns ptr resource record",
         "cannot find your hostname",
@@ -671,7 +674,6 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         "//www.spamhaus.org/help/help_spam_16.htm",
         "//dsbl.org/help/help_spam_16.htm",
         "//mail.163.com/help/help_spam_16.htm",
-        "554 5.7.0 reject, id=",
         "appears to be unsolicited",
         "blacklisted url in message",
         "block for spam",

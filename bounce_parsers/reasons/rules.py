@@ -294,7 +294,7 @@ _ADDRESSEE = (
 )
 _ADDRESSEE_GONE = lazy(
     _ADDRESSEE + r"([^.;:()\[\]]{0,60}?)"
-    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|\bnot found\b|\bnon-?existent\b|"
+    r"(?:\bdoes not exist|\bdoesn't exist|\bnot exists?\b|\bunknown\b|(?<!service )\bnot known\b|\bnot found\b|\bnon-?existent\b|"
     r"\bnot valid\b|\binvalid\b|\b(?:could not|cannot|can't) be found\b|\bin[ea]x?s?istan|\bine[xs]?s?istente?\b|\binconnue?\b|\bn'existe pas|\bdesconocid|\bno existe|\bsconosciut|"
     r"\bnon esiste|\bn[aã]o existe|\bunbekannt|\bnicht vorhanden|\bexistiert nicht|\bonbekend|\bbestaat niet|"
     r"\b(?:n'est )?pas valide|\bno (?:es )?v[aá]lid|\bnon (?:è )?valid|\bung[üu]ltig|\bongeldig|\binv[aá]lid[oae]\b)"
@@ -317,6 +317,7 @@ _ADDRESSEE_OFF = lazy(
 GONE_HINTS = (
     "exist",
     "unknown",
+    "known",
     "found",
     "valid",
     "válid",
@@ -604,6 +605,8 @@ _RELAY_REFUSED = lazy(
 def _norelaying(e: Error) -> bool:
     if e.command in ("CONN", "EHLO", "HELO"):
         return False
+    if _requireptr(e):
+        return False  # Sendmail's "Relaying denied. IP name lookup failed": the cause is the missing PTR
     if e.says("norelaying"):
         return True
     return "relay" in e.text and _RELAY_REFUSED.search(_plain(e.text)) is not None

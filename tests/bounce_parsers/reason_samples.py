@@ -347,6 +347,80 @@ SAMPLES: tuple[Sample, ...] = (
     # Japanese carriers (the decoded text of their notices)
     Sample(JP, "5.0.0", "", "550 <kim@docomo.ne.jp>: account is disabled", "suspend", False),
     Sample(JP, "", "", "kim@ezweb.ne.jp: The account is disabled.", "suspend", False),
+    # amavisd-new's verdicts after "Reject, id=NNNNN-NN - ": SPAM, BANNED (a file name or type), INFECTED
+    Sample("amavis", "5.7.0", "DATA", "554 5.7.0 Reject, id=31337-04 - SPAM", "spamdetected", False),
+    Sample(
+        "amavis",
+        "5.7.0",
+        "DATA",
+        "554 5.7.0 Reject, id=08812-02 - BANNED: .exe,report.pdf.exe",
+        "policyviolation",
+        False,
+    ),
+    Sample(
+        "amavis",
+        "5.7.0",
+        "DATA",
+        "554 5.7.0 Reject, id=08812-03 - INFECTED: Win.Test.EICAR_HDB-1",
+        "virusdetected",
+        False,
+    ),
+    # Sendmail's proto.m4: a relay or access refusal whose stated cause is the client's missing PTR
+    Sample(
+        "requireptr",
+        "5.7.1",
+        "RCPT",
+        "550 5.7.1 <kim@b.example>... Relaying denied. IP name lookup failed [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample(
+        "requireptr",
+        "5.7.1",
+        "RCPT",
+        "550 5.7.1 <kim@b.example>... Relaying denied. IP name possibly forged [192.0.2.1]",
+        "requireptr",
+        False,
+    ),
+    Sample("traps", "5.7.1", "RCPT", "550 5.7.1 <kim@b.example>... Relaying denied", "norelaying", False),
+    # the Domino router: no route to the recipient's domain (it has no MX, A, or connection document)
+    Sample(
+        "dns-network",
+        "",
+        "",
+        "No route found to domain b.example from server MAIL01/ACME. Check Server, Connection and Domain documents in Name & Address Book.",
+        "hostunknown",
+        True,
+        "",
+        "X-Notes",
+    ),
+    # the addressee "not known": the recipient refused in so many words (not getaddrinfo's "Name or service not known")
+    Sample("user-unknown", "", "RCPT", "550 Address kim@b.example not known here", "userunknown", True),
+    Sample("user-unknown", "5.1.1", "RCPT", "550 5.1.1 Recipient not known to this system", "userunknown", True),
+    Sample(
+        "dns-network",
+        "4.4.3",
+        "",
+        "host lookup did not complete: mx.b.example: Name or service not known",
+        "networkerror",
+        False,
+    ),
+    # Domino's "mail file" is the mailbox: a size measured against its quota is the mailbox full
+    Sample(
+        "mailbox-full",
+        "",
+        "",
+        "Unable to deliver message to kim@b.example: Maximum mail file size exceeded (quota)",
+        "mailboxfull",
+        False,
+        "",
+        "X-Notes",
+    ),
+    Sample("mailbox-full", "", "", "Recipient's mail file is full", "mailboxfull", False, "", "X-Notes"),
+    Sample("size", "", "", "Message size exceeds the maximum allowed size limit", "mesgtoobig", False),
+    # Exim's retry rules: every host past its retry time for longer than the domain's cutoff
+    Sample("expiry", "", "", "retry time not reached for any host after a long failure period", "expired", False),
+    Sample("expiry", "", "", "retry time not reached for any host for 'b.example' after 4d", "expired", False),
 )
 
 

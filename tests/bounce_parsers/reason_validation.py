@@ -326,6 +326,4 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(W, "5.0.0", "", "421 4.7.0 TLS handshake failed", "failedstarttls", False),
 )
 
-# Open: amavis's "BANNED" verdict (a banned file type, a policy) is read by the phrase table's
-# amavis "Reject, id=" entry as spam.
-OPEN: frozenset[str] = frozenset({"554 5.7.0 Reject, id=12345-01 - BANNED: P=p003,L=1,M=application/x-msdownload"})
+OPEN: frozenset[str] = frozenset()

@@ -644,3 +644,20 @@ def test_sendmail_session_error_belongs_to_the_next_recipient() -> None:
     (r,) = classify(raw).recipients
     assert (r.address, r.reason, r.hard) == ("nobody@example.org", "blocked", False)
     assert "open relay" in r.diagnostic
+
+
+def test_domino_reason_ends_at_its_paragraph() -> None:
+    """Domino's "because:" paragraph is the reason; the returned message after it (headers and
+    body inline) is no part of it, so its words cannot decide the reason."""
+    body = (
+        "Your message\n\n  Subject: Storage offer\n\nwas not delivered to:\n\n  nobody@example.org\n\n"
+        "because:\n\n  No route found to domain example.org from server MAIL01/ACME.\n\n"
+        "Return-Path: <news@example.jp>\nFrom: news@example.jp\nTo: nobody@example.org\n"
+        "Subject: Storage offer\n\nIs your mailbox full? Our message size limit is 2 GB.\n"
+    )
+    raw = mail(
+        {"From": "Mail Router <MAILER-DAEMON@mail01.example.org>", "Subject": "DELIVERY FAILURE: No route"}, body
+    )
+    (r,) = classify(raw).recipients
+    assert r.diagnostic == "No route found to domain example.org from server MAIL01/ACME."
+    assert (r.reason, r.hard) == ("hostunknown", True)
