@@ -456,3 +456,36 @@ def test_tracking_comes_with_0023_and_goes_with_its_downgrade(empty_db_url: str)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tracking_hit")).scalar_one() == 0
     engine.dispose()
+
+
+def test_state_counts_come_with_0024_counting_the_ledger_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0023")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts) VALUES "
+                          "(7, 'a@x.test', 'a@x.test', 'sent', 1), (7, 'b@x.test', 'b@x.test', 'sent', 1), "
+                          "(7, 'c@x.test', 'c@x.test', 'queued', 0)"))  # fmt: skip
+    upgrade(engine, "0024")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT state, sum(n) FROM campaign_state_count WHERE campaign_id = 7 "
+                                     "GROUP BY state")).all()  # fmt: skip
+        return {s: int(n) for s, n in rows if n}
+
+    assert counts() == {"sent": 2, "queued": 1}  # the rows from before, counted
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE delivery SET state = 'sent' WHERE email = 'c@x.test'"))
+    assert counts() == {"sent": 3}
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0023")
+    assert "campaign_state_count" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:  # no trigger is left behind
+        conn.execute(text("UPDATE delivery SET state = 'bounced' WHERE email = 'a@x.test'"))
+    upgrade(engine)
+    assert counts() == {"sent": 2, "bounced": 1}
+    engine.dispose()
