@@ -153,26 +153,35 @@ def percent_done(done: int, total: int, state: str) -> float:
     return round(100.0 * done / total, 1) if total else (100.0 if state == "completed" else 0.0)
 
 
-def check_editable(campaign: Campaign, lists_change: bool) -> None:
-    """Raise unless the campaign may be edited now; a paused one keeps the audience frozen at launch."""
+def check_editable(campaign: Campaign, lists_change: bool, tracking: str | None = None) -> None:
+    """Raise unless the campaign may be edited now; a paused one keeps the audience frozen at launch, and a
+    launched one (paused included) the tracking mode launch fixed. TRACKING: the mode asked for (None: the
+    same)."""
     if campaign.state not in EDITABLE_STATES:
         raise CampaignStateError(f"a {campaign.state} campaign cannot be edited (pause it first)")
     if campaign.state == "paused" and lists_change:
         raise CampaignInvalid("list_ids", "the audience was frozen when sending started; lists cannot change now")
+    if campaign.launched_at is not None and tracking is not None and tracking != campaign.tracking:
+        raise CampaignInvalid(
+            "tracking", f"tracking was fixed at '{campaign.tracking}' when sending started; it cannot change now"
+        )
+
+
+def _tracking_asked(changes: dict[str, Any]) -> str | None:
+    """The tracking mode the changes ask for ("" for the settings' default), None when they name none."""
+    return (changes["tracking"] or "") if "tracking" in changes else None
 
 
 def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:
     """Apply the changes to a stored campaign after checking it as it would be; the caller commits.
     Call it with nothing pending in the session (see check_campaign)."""
-    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
-    if campaign.launched_at is not None and changes.get("tracking", campaign.tracking) != campaign.tracking:
-        raise CampaignInvalid("tracking", "tracking was fixed when sending started; it cannot change now")
+    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS), _tracking_asked(changes))
     seen = campaign.updated_at
     # the check runs on a copy with the changes, after the session's transaction has ended
     check_campaign(session, Campaign.model_validate({**campaign.model_dump(), **changes}), limits)
     if campaign.updated_at != seen:  # read again, in a new transaction
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
-    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
+    check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS), _tracking_asked(changes))
     for key, value in changes.items():
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()

@@ -200,7 +200,9 @@ async def save_campaign(campaign_id: int, request: Request, session: SessionDep,
     campaign = _get(session, campaign_id)  # after the check: it ends the session's transaction
     try:
         service.check_editable(
-            campaign, any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS)
+            campaign,
+            any(set(values[f]) != set(getattr(campaign, f)) for f in service.AUDIENCE_FIELDS),
+            values["tracking"] or "",  # "as the settings say" is a change too once launch fixed one
         )
     except service.CampaignStateError as exc:
         errors.add("name", str(exc))
