@@ -187,7 +187,7 @@ def main() -> None:
                   f"{r['stored']:,} | {lost} | {r['settled']:,} | {r['counted']:,} | {r['settle_per_second']:,.0f} |",
                   flush=True)  # fmt: skip
             f = run_floor(Path(tmp), args.seconds, args.connections)
-            print(f"| floor: bare ASGI redirect, same uvicorn, same script | {f['responses']:,} | {f['per_second']:,.0f} | "
+            print(f"| floor: bare ASGI app, same bytes, same uvicorn, same script | {f['responses']:,} | {f['per_second']:,.0f} | "
                   f"{f['per_cpu_second']:,.0f} | | | | | | | |", flush=True)  # fmt: skip
 
 
