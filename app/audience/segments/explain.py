@@ -115,7 +115,8 @@ class _Explainer:
         return describe_event(row)
 
     def hit(self, node: Event, row: TrackingHit | None) -> str:
-        """ "last human open 2026-10-01 on campaign 4", "last click (a machine's: burst) ..."."""
+        """The last open or click that counts: `last human open 2026-10-01 on campaign 4`, or with machines
+        `last open 2026-10-02 on campaign 4 (a machine's: apple)`."""
         what = "open" if node.event == "opened" else "click"
         if row is None:
             return f"no {what} by a person recorded" if not node.machines else f"no {what} recorded"
