@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app import __version__, preference_page, unsubscribe, web
 from app.api import api_router
@@ -17,8 +18,21 @@ from app.metrics.http import Metrics, RequestLatency
 from app.runtime import BackgroundServices, freeze_startup_heap
 from app.settings import Settings, get_settings
 from app.tracking.recorder import Recorder
-from app.tracking.routes import TrackingRoutes, quiet_access_log
+from app.tracking.routes import PATHS, HitRoutes, quiet_access_log
 from app.users.audit import AuditMiddleware
+
+
+class Service(FastAPI):
+    """The application: the open pixel and click routes are answered first, before FastAPI's and Starlette's
+    own wrappers and every middleware (app/tracking/routes.py); everything else as FastAPI answers it."""
+
+    hits: HitRoutes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PATHS):
+            await self.hits(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             recorder.stop()  # the hits still queued are written before the process ends
             services.stop()
 
-    app = FastAPI(
+    app = Service(
         title="bulkmail",
         version=__version__,
         description="Bulk e-mail with a per-recipient ledger and bounce monitoring.",
@@ -62,6 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
     app.add_middleware(RequestLatency, metrics=app.state.metrics)  # the whole time of each request
     app.add_middleware(RequestIds)  # every line logged for a request carries its id
-    # outermost: the open pixel and click routes answer before any session, page or metrics machinery runs
-    app.add_middleware(TrackingRoutes, recorder=recorder, settings=settings, engine=engine)
+    app.hits = HitRoutes(recorder, settings, engine)
     return app

@@ -558,3 +558,36 @@ def test_send_windows_come_with_0026_and_go_with_its_downgrade(empty_db_url: str
         assert conn.execute(text("SELECT state FROM delivery")).scalars().all() == ["deferred"]  # due again
     upgrade(engine)
     engine.dispose()
+
+
+def test_state_counts_come_with_0027_counting_the_ledger_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0026")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts) VALUES "
+                          "(7, 'a@x.test', 'a@x.test', 'sent', 1), (7, 'b@x.test', 'b@x.test', 'sent', 1), "
+                          "(7, 'c@x.test', 'c@x.test', 'queued', 0)"))  # fmt: skip
+    upgrade(engine, "0027")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT state, sum(n) FROM campaign_state_count WHERE campaign_id = 7 "
+                                     "GROUP BY state")).all()  # fmt: skip
+        return {s: int(n) for s, n in rows if n}
+
+    assert counts() == {"sent": 2, "queued": 1}  # the rows from before, counted
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE delivery SET state = 'sent' WHERE email = 'c@x.test'"))
+    assert counts() == {"sent": 3}
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0026")
+    assert "campaign_state_count" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:  # no trigger is left behind
+        conn.execute(text("UPDATE delivery SET state = 'bounced' WHERE email = 'a@x.test'"))
+    upgrade(engine)
+    assert counts() == {"sent": 2, "bounced": 1}
+    engine.dispose()

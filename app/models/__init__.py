@@ -17,7 +17,14 @@ from app.models.metrics import MetricCounter, WorkerHeartbeat
 from app.models.pacing import PacingState
 from app.models.relays import Relay, SendingIdentity
 from app.models.segments import Segment
-from app.models.sending import Campaign, Delivery, DeliveryAttempt, MessageContent, MessageTemplate
+from app.models.sending import (
+    Campaign,
+    CampaignStateCount,
+    Delivery,
+    DeliveryAttempt,
+    MessageContent,
+    MessageTemplate,
+)
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
 from app.models.tracking import CampaignDomainCount, CampaignLink, TrackingCount, TrackingHit
@@ -30,6 +37,7 @@ __all__ = [
     "Bounce",
     "Campaign",
     "CampaignDomainCount",
+    "CampaignStateCount",
     "CampaignLink",
     "ConsentEvent",
     "ConsentText",

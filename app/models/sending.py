@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, false
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, false
 from sqlmodel import Field, SQLModel
 
 from app.models.states import CampaignKind, CampaignState, DeliveryState
@@ -158,6 +158,21 @@ class MessageContent(SQLModel, table=True):
     html: str = Field(default="", sa_type=Text)
     text: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CampaignStateCount(SQLModel, table=True):
+    """How many of a campaign's ledger rows are in each state, kept by triggers on `delivery` (migration
+    0024) so no page counts a million rows. A campaign's count of a state is the sum over `part`: SQLite
+    (one writer) keeps one row, part 0, changed in place; on PostgreSQL each transaction that changes
+    states adds to a row of its own (part: its transaction id), so no two workers ever wait on one
+    counter, and the scheduler folds those into part 0 (app/sending/state_counts.py)."""
+
+    __tablename__ = "campaign_state_count"
+
+    campaign_id: int = Field(primary_key=True)
+    state: str = Field(primary_key=True, max_length=20)
+    part: int = Field(default=0, primary_key=True, sa_type=BigInteger)
+    n: int
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -188,7 +188,8 @@ def check_fixed_at_launch(campaign: Campaign, changes: dict[str, Any]) -> None:
     if campaign.launched_at is None:
         return
     for field in FIXED_AT_LAUNCH:
-        if field in changes and changes[field] != getattr(campaign, field):
+        # tracking "as the settings say" (empty or null) is a change too once the launch fixed a mode
+        if field in changes and (changes[field] or None) != (getattr(campaign, field) or None):
             raise CampaignInvalid(field, f"{field} was fixed when sending started; it cannot change now")
 
 
@@ -203,6 +204,7 @@ def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: 
     if campaign.updated_at != seen:  # read again, in a new transaction
         raise CampaignStateError("the campaign was changed while it was being checked; try again")
     check_editable(campaign, any(f in changes for f in AUDIENCE_FIELDS))
+    check_fixed_at_launch(campaign, changes)
     for key, value in changes.items():
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()

@@ -24,6 +24,7 @@ campaigns' counts (`total`)."""
 
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from app.i18n import gettext as _
 from app.models import Bounce, Campaign, Delivery, utcnow
 from app.models.states import BounceKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
+from app.sending import state_counts
 from app.settings import Settings
 from app.subscription.compliance import Compliance, unsubscribe_compliance
 from app.webhooks.events import emit_paused
@@ -157,20 +159,44 @@ def windows_by_campaign(
     out: dict[str, dict[int, dict[str, int]]] = {w: {i: {} for i in ids} for w in WINDOWS}
     if not ids:
         return {w: {} for w in WINDOWS}
-    sent, found = count_statements(ids, since)
-    for campaign_id, *per_window in session.execute(sent).all():
-        for w, n in zip(WINDOWS, per_window, strict=True):
-            out[w][campaign_id]["out"] = int(n or 0)
+    # a campaign launched within a window has every message it sent in it: its count of rows out is the
+    # ledger's per-state count; the ledger's rows are read only for the windows that began after a launch
+    launched_at: dict[int, datetime | None] = {
+        i: at
+        for i, at in session.execute(
+            select(col(Campaign.id), col(Campaign.launched_at)).where(col(Campaign.id).in_(ids))
+        ).all()
+    }
+    whole = {w: {i for i in ids if (at := launched_at.get(i)) is not None and at >= since[w]} for w in WINDOWS}
+    if any(whole.values()):
+        states = state_counts.per_state(session, set().union(*whole.values()))
+        for w, in_window in whole.items():
+            for i in in_window:
+                out[w][i]["out"] = sum(states[i][s] for s in OUT_STATES)
+    read: dict[datetime, list[int]] = defaultdict(list)  # from when on, for which campaigns
+    for i in ids:
+        if partial := [since[w] for w in WINDOWS if i not in whole[w]]:
+            read[min(partial)].append(i)
+    for start, group in read.items():
+        sent, _ = count_statements(group, since, start)
+        for campaign_id, *per_window in session.execute(sent).all():
+            for w, n in zip(WINDOWS, per_window, strict=True):
+                if campaign_id not in whole[w]:
+                    out[w][campaign_id]["out"] = int(n or 0)
+    _, found = count_statements(ids, since)
     for campaign_id, kind, *per_window in session.execute(found).all():
         for w, n in zip(WINDOWS, per_window, strict=True):
             out[w][campaign_id][HARD_BOUNCES if kind == BounceKind.BOUNCE else COMPLAINTS] = int(n or 0)
     return {w: {i: Counts(**c) for i, c in by.items()} for w, by in out.items()}
 
 
-def count_statements(ids: list[int], since: dict[str, datetime]) -> tuple[Select[*tuple[Any, ...]], ...]:
+def count_statements(
+    ids: list[int], since: dict[str, datetime], start: datetime | None = None
+) -> tuple[Select[*tuple[Any, ...]], ...]:
     """Messages out per campaign and window (the partial index on campaign, last attempt and state
-    answers it alone), and hard bounces and complaints per campaign, kind and window (the bounce index
-    on campaign and time, then the rows of that range); one column per window, in WINDOWS' order."""
+    answers it alone; rows from START on, the longest window's start by default), and hard bounces and
+    complaints per campaign, kind and window (the bounce index on campaign and time, then the rows of that
+    range); one column per window, in WINDOWS' order."""
     earliest = min(since.values())
     attempted = col(Delivery.last_attempt_at)
     sent = (
@@ -178,7 +204,9 @@ def count_statements(ids: list[int], since: dict[str, datetime]) -> tuple[Select
             col(Delivery.campaign_id),
             *(func.sum(case((attempted >= since[w], 1), else_=0)) for w in WINDOWS),
         )
-        .where(col(Delivery.campaign_id).in_(ids), attempted >= earliest, col(Delivery.state).in_(OUT_STATES))
+        .where(
+            col(Delivery.campaign_id).in_(ids), attempted >= (start or earliest), col(Delivery.state).in_(OUT_STATES)
+        )
         .group_by(col(Delivery.campaign_id))
     )
     hard = and_(col(Bounce.kind) == BounceKind.BOUNCE, col(Bounce.hard))
@@ -245,10 +273,11 @@ def shown_rates(session: Session, settings: Settings, campaign_id: int | None) -
     """A campaign's rates (None: the installation's) for a page; past SHOWN_KEPT_FROM messages, up to
     SHOWN_SECONDS old."""
     bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
+    # by the connection pool: the API's reads come through an engine with options, a new one per request
+    database = bind.engine.pool
     key = (campaign_id, Thresholds.from_settings(settings))
     with _shown_lock:
-        hit = _shown.setdefault(engine, {}).get(key)
+        hit = _shown.setdefault(database, {}).get(key)
     if hit is not None and time.monotonic() - hit[0] < SHOWN_SECONDS:
         return hit[1]
     now = utcnow()
@@ -259,7 +288,7 @@ def shown_rates(session: Session, settings: Settings, campaign_id: int | None) -
     )
     if max(c.out for c in rates.windows.values()) >= SHOWN_KEPT_FROM:
         with _shown_lock:
-            _shown[engine][key] = (time.monotonic(), rates)
+            _shown[database][key] = (time.monotonic(), rates)
     return rates
 
 

@@ -3,8 +3,9 @@
 A campaign's MJML keeps its Jinja2 inside (`{{ first_name }}` in an mj-text, `href="{{ unsubscribe_url }}"`): MRML
 leaves it as text, and the compiled HTML is the template that is then rendered per recipient in the bounded sandbox.
 
-Untrusted work is bounded: the source is refused past the render size limit, the compile runs in a helper process
-that is killed when it takes longer than the render time limit (MRML is native code a thread cannot stop), and
+Untrusted work is bounded: the source is refused past the render size limit and past MAX_DEPTH levels of nesting
+(deeper, MRML's recursion overflows its stack), the compile runs in a helper process that is killed when it takes
+longer than the render time limit (MRML is native code a thread cannot stop) and replaced when it dies, and
 `mj-include` reads nothing (no loader is given). A compile error names its line: MRML's own position when it
 gives one, else the first tag left open or closed out of turn."""
 
@@ -30,6 +31,10 @@ class MjmlProblem(ValueError):
 
 # how long a new helper process may take to start (imports on a busy machine): not counted against a compile
 STARTUP_SECONDS = 120.0
+# a compile's time past the render limit for handing the document over and the HTML back
+MARGIN_SECONDS = 1.0
+# MRML recurses per level of nesting: a few thousand levels overflow its stack; real documents nest under 10
+MAX_DEPTH = 50
 
 
 class _Helper:
@@ -55,11 +60,15 @@ class _Helper:
                 self.pool = pool
             pool = self.pool
         future = pool.submit(mjml2html, source)
+        limit = seconds + MARGIN_SECONDS
         try:
-            return str(future.result(timeout=seconds + 1.0))
-        except (FutureTimeout, BrokenProcessPool) as exc:
+            return str(future.result(timeout=limit))
+        except FutureTimeout as exc:
             self._replace(pool)
-            raise MjmlProblem(f"compiling the MJML took longer than {seconds + 1.0:g} s") from exc
+            raise MjmlProblem(f"compiling the MJML took longer than {limit:g} s") from exc
+        except BrokenProcessPool as exc:
+            self._replace(pool)
+            raise MjmlProblem("the MJML compiler stopped on this document") from exc
 
     def _replace(self, pool: ProcessPoolExecutor) -> None:
         with self.lock:
@@ -82,7 +91,7 @@ def _line(source: str, offset: int) -> int:
 
 
 def _unbalanced(source: str) -> tuple[str, int] | None:
-    """The first MJML tag that is closed out of turn or never closed, and its line."""
+    """The first MJML tag that is closed out of turn, never closed or nested past MAX_DEPTH, and its line."""
     stack: list[tuple[str, int]] = []
     for m in _TAG.finditer(source):
         closing, name, selfclosing = m.group(1), m.group(2).lower(), m.group(3)
@@ -92,6 +101,8 @@ def _unbalanced(source: str) -> tuple[str, int] | None:
             continue
         if not closing:
             stack.append((name, m.start()))
+            if len(stack) > MAX_DEPTH:
+                return f"<{name}> is nested more than {MAX_DEPTH} levels deep", _line(source, m.start())
         elif stack and stack[-1][0] == name:
             stack.pop()
         else:
@@ -109,6 +120,9 @@ def compile_mjml(source: str, limits: Limits) -> str:
         raise MjmlProblem(f"the MJML is larger than {limits.describe_size()}")
     if "<mjml" not in source.lower():
         raise MjmlProblem("an MJML document starts with <mjml> and has an <mj-body>", 1)
+    found = _unbalanced(source)
+    if found and "nested more than" in found[0]:  # refused before MRML's recursion could overflow
+        raise MjmlProblem(*found)
     try:
         html = _helper.run(source, limits.seconds)
     except ValueError as exc:  # MRML's parse error, or ours

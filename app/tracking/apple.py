@@ -1,7 +1,8 @@
 """Apple Mail Privacy Protection: its proxy fetches every image of a message, the open pixel included, when
-the message reaches the inbox, whether or not anyone reads it. It is known by where it fetches from (the
-networks of the vendored list in data/, in the format of Apple's published egress list) and by its
-user agent, which is the bare `Mozilla/5.0` with nothing after it."""
+the message reaches the inbox, whether or not anyone reads it. It is known by its user agent, which is the
+bare `Mozilla/5.0` with nothing after it, and by where it fetches from: the networks of data/, in the format
+of iCloud Private Relay's published egress list, through which MPP's fetches leave (the file's header says
+what it holds and where each part comes from)."""
 
 import functools
 import ipaddress

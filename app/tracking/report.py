@@ -1,7 +1,9 @@
 """A campaign's report: what the ledger, the bounces and the suppressions say about its messages, its opens
 and clicks by people and by machines over time, its links, its results per receiving domain and provider,
-and the guard's rates. Every figure comes from an index or a pre-counted table, so the report of a million
-deliveries reads in well under a second."""
+and the guard's rates. Every figure comes from an index or a pre-counted table (the ledger's states from
+campaign_state_count, kept by triggers on the ledger; hits from tracking_count, kept by the settling; the
+domains from campaign_domain_count, kept by the scheduler), so the report of a million deliveries reads in
+well under a second."""
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -24,7 +26,7 @@ from app.models import (
     utcnow,
 )
 from app.models.states import BounceKind, CampaignState, DeliveryState, SuppressionReason
-from app.sending import guards
+from app.sending import guards, state_counts
 from app.sending.providers import DOMAINS
 from app.settings import Settings
 from app.tracking import rules
@@ -109,11 +111,7 @@ class Report:
 def build(session: Session, settings: Settings, campaign: Campaign) -> Report:
     assert campaign.id is not None
     cid = campaign.id
-    states = dict.fromkeys(DeliveryState.ALL, 0)
-    for state, n in session.execute(
-        select(col(Delivery.state), func.count()).where(col(Delivery.campaign_id) == cid).group_by(col(Delivery.state))
-    ).all():
-        states[state] = int(n)
+    states = state_counts.per_state(session, [cid])[cid]
     recipients = sum(states.values())
     by_reason, bounced_keys, complained = _bounces(session, cid)
     unsubscribed_by_list = _unsubscribed(session, cid)

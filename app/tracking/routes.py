@@ -1,16 +1,18 @@
-"""The hit routes, `/t/o/TOKEN` (the open pixel) and `/t/c/TOKEN` (a click), served ahead of the rest of the
-service: no session, no page machinery and no database on the way (a campaign's links are read once and
-kept), so a burst of hits costs little more than checking each token's mac. The hit goes to the recorder's
-queue. A click goes only to the link its signed token names; anything else gets a 404 page."""
+"""The hit routes, `/t/o/TOKEN` (the open pixel) and `/t/c/TOKEN` (a click), answered by the service's
+application before anything else (app.main.Service): no FastAPI or Starlette wrapper, no middleware, no
+session, no page machinery and no database on the way (a campaign's links are read once and kept), so a
+burst of hits costs little more than checking each token's mac. The hit goes to the recorder's queue. A
+click goes only to the link its signed token names; anything else gets a 404 page."""
 
 import asyncio
 import base64
 import html
 import logging
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app import i18n
 from app.i18n import gettext as _
@@ -24,18 +26,24 @@ _NO_STORE = (b"cache-control", b"no-store, private")
 MAX_TOKEN = 80
 
 
-class _NoHits(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (isinstance(args, tuple) and len(args) > 2 and str(args[2]).startswith("/t/"))
+PATHS = ("/t/o/", "/t/c/")
+
+
+class _AccessLog(logging.Logger):
+    """uvicorn's access logger, which drops a hit's line before a record of it is even made."""
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) > 2 and isinstance(args[2], str) and args[2].startswith(PATHS):
+            return
+        super().info(msg, *args, **kwargs)
 
 
 def quiet_access_log() -> None:
     """The web server's access log leaves the hits out: a line per hit would cost the burst a third of its
     speed, and would keep every reader's address and token, which anonymous tracking promises not to."""
     access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _NoHits) for f in access.filters):
-        access.addFilter(_NoHits())
+    if type(access) is logging.Logger:
+        access.__class__ = _AccessLog
 
 
 class LinkTable:
@@ -59,17 +67,16 @@ class LinkTable:
         return table
 
 
-class TrackingRoutes:
-    def __init__(self, app: ASGIApp, recorder: Recorder, settings: Settings, engine: Engine) -> None:
-        self.app, self.recorder, self.settings, self.engine = app, recorder, settings, engine
+class HitRoutes:
+    """The ASGI handler of a request whose path starts with one of PATHS."""
+
+    def __init__(self, recorder: Recorder, settings: Settings, engine: Engine) -> None:
+        self.recorder, self.settings, self.engine = recorder, settings, engine
         self.secret: bytes | None = None
         self.links = LinkTable(engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith(("/t/o/", "/t/c/")):
-            await self.app(scope, receive, send)
-            return
+        path = scope["path"]
         if self.secret is None:
             self.secret = await asyncio.to_thread(get_secret_key, self.settings, self.engine)
         method = scope["method"]
@@ -83,8 +90,7 @@ class TrackingRoutes:
         if not is_open and target is None:
             await _unknown(scope, send)
             return
-        headers = dict(scope["headers"])
-        user_agent = headers.get(b"user-agent", b"").decode("latin-1")
+        user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"").decode("latin-1")
         client = scope.get("client")
         self.recorder.add(hit, user_agent, client[0] if client else None, method)
         if is_open:

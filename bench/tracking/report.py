@@ -6,8 +6,9 @@ user gets it (HTML, chart included) and the API's report: the first view (which 
 domain once) and the views after it (median of ROUNDS); and the per-domain recount the scheduler runs.
 
     .venv/bin/python -m bench.tracking.report [--deliveries 1000000] [--hits 3000000] [--backends sqlite,postgresql]
+        [--pg-name bulkmail_bench_report]
 
-PostgreSQL: the scratch database `bulkmail_bench_report` beside BULKMAIL_BENCH_POSTGRES_URL's."""
+PostgreSQL: the scratch database `bulkmail_bench_report` (or --pg-name) beside BULKMAIL_BENCH_POSTGRES_URL's."""
 
 import argparse
 import statistics
@@ -144,8 +145,10 @@ def timed(fn, rounds: int) -> tuple[float, float]:  # type: ignore[no-untyped-de
     return first, statistics.median(times)
 
 
-def measure(backend: str, deliveries: int, hits: int, rounds: int, workdir: Path) -> dict[str, float]:
-    url = fresh_database(backend, workdir, "report.db", "bulkmail_bench_report")
+def measure(
+    backend: str, deliveries: int, hits: int, rounds: int, workdir: Path, pg_name: str = "bulkmail_bench_report"
+) -> dict[str, float]:
+    url = fresh_database(backend, workdir, "report.db", pg_name)
     engine = make_engine(url)
     upgrade(engine)
     t = time.perf_counter()
@@ -193,6 +196,7 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=3_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pg-name", default="bulkmail_bench_report", help="the scratch PostgreSQL database")
     a = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[0]
     print(f"load at start {load}")
@@ -202,7 +206,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         for backend in a.backends.split(","):
-            r = measure(backend, a.deliveries, a.hits, a.rounds, Path(tmp))
+            r = measure(backend, a.deliveries, a.hits, a.rounds, Path(tmp), a.pg_name)
             print(f"| {backend} | {a.deliveries:,} | {a.hits:,} | {r['page_first_ms']:.0f} ms | {r['page_ms']:.0f} ms | "
                   f"{r['api_first_ms']:.0f} ms | {r['api_ms']:.0f} ms | {r['recount_ms']:.0f} ms |", flush=True)  # fmt: skip
 

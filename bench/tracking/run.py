@@ -4,8 +4,9 @@ service is stopped the way a user stops it (SIGTERM) and the hits stored are cou
 responses wrk received; then the hits are settled (the machine rules and the hourly counts) and timed.
 
     .venv/bin/python -m bench.tracking.run [--backends sqlite,postgresql] [--seconds 10] [--connections 64]
+        [--pg-name bulkmail_bench_tracking]
 
-PostgreSQL: the scratch database `bulkmail_bench_tracking` beside BULKMAIL_BENCH_POSTGRES_URL's."""
+PostgreSQL: the scratch database `bulkmail_bench_tracking` (or --pg-name) beside BULKMAIL_BENCH_POSTGRES_URL's."""
 
 import argparse
 import os
@@ -80,8 +81,15 @@ def lua_script(path: Path, campaign_id: int, delivery_ids: list[int], count: int
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_backend(backend: str, workdir: Path, seconds: int, connections: int, deliveries: int) -> dict:
-    url = fresh_database(backend, workdir, sqlite_name="tracking.db", pg_name="bulkmail_bench_tracking")
+def run_backend(
+    backend: str,
+    workdir: Path,
+    seconds: int,
+    connections: int,
+    deliveries: int,
+    pg_name: str = "bulkmail_bench_tracking",
+) -> dict:
+    url = fresh_database(backend, workdir, sqlite_name="tracking.db", pg_name=pg_name)
     engine = make_engine(url)
     upgrade(engine)
     campaign_id = populate(engine, deliveries)
@@ -166,19 +174,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--deliveries", type=int, default=20000)
+    ap.add_argument("--pg-name", default="bulkmail_bench_tracking", help="the scratch PostgreSQL database")
     args = ap.parse_args()
     print("| database | responses | per second | per CPU second of the service | non-2xx/3xx | p99 | hits stored | lost | "
           "settled | counted | settle hits/s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
-            r = run_backend(backend, Path(tmp), args.seconds, args.connections, args.deliveries)
+            r = run_backend(backend, Path(tmp), args.seconds, args.connections, args.deliveries, args.pg_name)
             lost = max(r["responses"] - r["stored"], 0)
             print(f"| {r['backend']} | {r['responses']:,} | {r['per_second']:,.0f} | {r['per_cpu_second']:,.0f} | {r['errors']} | {r['p99']} | "
                   f"{r['stored']:,} | {lost} | {r['settled']:,} | {r['counted']:,} | {r['settle_per_second']:,.0f} |",
                   flush=True)  # fmt: skip
             f = run_floor(Path(tmp), args.seconds, args.connections)
-            print(f"| floor: bare ASGI redirect, same uvicorn, same script | {f['responses']:,} | {f['per_second']:,.0f} | "
+            print(f"| floor: bare ASGI app, same bytes, same uvicorn, same script | {f['responses']:,} | {f['per_second']:,.0f} | "
                   f"{f['per_cpu_second']:,.0f} | | | | | | | |", flush=True)  # fmt: skip
 
 

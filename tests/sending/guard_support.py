@@ -1,6 +1,6 @@
 """A sending campaign with ledger and bounce rows written directly, for the guard's rates."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
@@ -12,7 +12,8 @@ from tests.sending.conftest import make_campaign, make_list
 def sending_campaign(session: Session, name: str = "Spring news") -> Campaign:
     lst = make_list(session, f"list of {name}", [(f"one@{name.replace(' ', '-')}.test", "One", {"city": "Oslo"})])
     campaign = make_campaign(session, [lst.id], name=name)
-    campaign.state, campaign.launched_at = "sending", utcnow()
+    # launched before every row the tests write (the oldest are 8 days old): the rates read the ledger
+    campaign.state, campaign.launched_at = "sending", utcnow() - timedelta(days=30)
     session.add(campaign)
     session.commit()
     return campaign

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from app.deps import reading
 from app.models import Campaign, Delivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.sending import campaigns as service
 from app.sending import guards
@@ -90,6 +91,25 @@ def test_counts_read_each_window_from_the_ledger_and_the_bounce_table(engine: En
     other = sending_campaign(session, "Autumn news")
     ledger_rows(engine, other.id, 80, now - timedelta(hours=3), start=1000)
     assert guards.installation_rates(session, Settings(), now).windows["24h"] == Counts(500, 12, 0)
+
+
+def test_a_campaign_launched_within_a_window_counts_its_rows_out_from_the_per_state_counts(
+    engine: Engine, session: Session
+) -> None:
+    campaign = sending_campaign(session)
+    now = utcnow()
+    campaign.launched_at = now - timedelta(days=3)  # inside 7 days, before the last 24 hours
+    session.add(campaign)
+    session.commit()
+    ledger_rows(engine, campaign.id, 90, now - timedelta(hours=1))
+    ledger_rows(engine, campaign.id, 40, now - timedelta(days=2), start=100)
+    ledger_rows(engine, campaign.id, 5, now - timedelta(hours=2), state="failed", start=200)
+    ledger_rows(engine, campaign.id, 7, None, state="queued", start=300)  # not out yet
+    windows = guards.windows_by_campaign(session, now, [campaign.id])
+    assert windows["24h"][campaign.id].out == 95 and windows["7d"][campaign.id].out == 135
+    since = {w: now - span for w, span in guards.WINDOWS.items()}
+    sent, _ = guards.count_statements([campaign.id], since)
+    assert session.execute(sent).one()[1:] == (95, 135)  # the ledger itself says the same
 
 
 def test_past_the_pause_threshold_with_500_out_the_campaign_pauses_with_the_reason_and_an_event(
@@ -214,4 +234,6 @@ def test_pages_read_small_rates_fresh_and_keep_large_ones_a_little(engine: Engin
     after = {c: guards.shown_rates(session, Settings(), c).windows["24h"] for c in ids}
     assert after[ids[0]].hard_bounces == before[ids[0]].hard_bounces + 1
     assert after[ids[1]] == before[ids[1]]  # a second of counting saved; the guard itself reads fresh
+    with Session(reading(engine)) as api_read:  # the API reads through an engine of its own per request
+        assert guards.shown_rates(api_read, Settings(), ids[1]).windows["24h"] == before[ids[1]]
     assert guards.campaign_rates(session, Settings(), ids[1], now).windows["24h"].hard_bounces == 1

@@ -123,6 +123,29 @@ def test_mjml_that_does_not_compile_is_refused_with_its_line(client, session):
     assert jinja.status_code == 422 and "line 5" in _problem(jinja)[1]
 
 
+def test_a_hostile_mjml_document_is_stopped_at_the_time_limit_and_the_next_one_compiles(monkeypatch):
+    # 20,000 columns: MRML needs a good fraction of a second, the limit here is 50 ms
+    bomb = (
+        "<mjml><mj-body><mj-section>"
+        + "<mj-column><mj-text>x</mj-text></mj-column>" * 20000
+        + "</mj-section></mj-body></mjml>"
+    )
+    compile_mjml(MJML, Limits())  # the helper is up: its start is not counted
+    helper = mjml_compiler._helper.pool
+    monkeypatch.setattr(mjml_compiler, "MARGIN_SECONDS", 0.0)
+    with pytest.raises(MjmlProblem, match=r"compiling the MJML took longer than 0.05 s"):
+        compile_mjml(bomb, Limits(seconds=0.05, max_bytes=10**7))
+    assert mjml_compiler._helper.pool is not helper  # the helper busy with it was killed
+    assert "<!doctype html>" in compile_mjml(MJML, Limits()).lower()
+
+
+def test_mjml_nested_past_the_limit_is_refused_with_its_line_before_it_is_compiled():
+    deep = "<mjml><mj-body>\n" + "<mj-wrapper>" * 3000 + "</mj-wrapper>" * 3000 + "</mj-body></mjml>"
+    with pytest.raises(MjmlProblem, match="nested more than 50 levels deep") as err:
+        compile_mjml(deep, Limits())
+    assert err.value.line == 2
+
+
 def test_mjml_past_the_size_limit_is_refused_before_it_is_compiled():
     with pytest.raises(MjmlProblem, match="larger than"):
         compile_mjml(MJML + " " * 2048, Limits(max_bytes=1024))

@@ -1,22 +1,16 @@
-"""The segments' engagement conditions: people who opened or clicked, not machines, within a time."""
+"""Engagement in segments on a launched campaign: people who opened or clicked, not machines, within a time."""
 
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
+from app.audience.segments.store import preview
 from app.db import insert_rows
-from app.models import Contact, TrackingHit, utcnow
-from app.tracking.engagement import engaged_contacts
+from app.models import TrackingHit, utcnow
 from tests.tracking.support import launched, sent
 
 
-def _emails(engine, query) -> set[str]:  # type: ignore[no-untyped-def]
-    with Session(engine) as s:
-        return set(s.execute(select(col(Contact.email)).where(col(Contact.id).in_(query))).scalars())
-
-
-def test_opened_and_clicked_by_people_within_days(settings, engine, session):
+def test_opened_and_clicked_by_people_within_days(settings, engine, session):  # type: ignore[no-untyped-def]
     campaign = launched(session, settings)
     other = launched(session, settings, name="Other", list_id=campaign.list_ids[0])
     campaign_id, other_id = campaign.id, other.id
@@ -33,9 +27,16 @@ def test_opened_and_clicked_by_people_within_days(settings, engine, session):
                                       "machine": machine, "reason": "burst" if machine else None}
                                      for d, cid, link, at, machine in hits])  # fmt: skip
         s.commit()
-    assert _emails(engine, engaged_contacts("opened", campaign_id)) == {"alice@example.test", "bob@gmail.com"}
-    assert _emails(engine, engaged_contacts("opened", campaign_id, within_days=7)) == {"alice@example.test"}
-    assert _emails(engine, engaged_contacts("clicked", campaign_id)) == {"alice@example.test"}
-    assert _emails(engine, engaged_contacts("opened", other_id)) == {"alice@example.test"}
-    assert _emails(engine, engaged_contacts("clicked")) == {"alice@example.test"}
-    assert _emails(engine, engaged_contacts("opened", within_days=3)) == {"alice@example.test"}
+
+    def who(expression: str) -> set[str]:
+        with Session(engine) as s:
+            return set(preview(s, expression, now, sample=10).sample)
+
+    assert who(f"opened campaign {campaign_id}") == {"alice@example.test", "bob@gmail.com"}
+    assert who(f"opened campaign {campaign_id} within 7 days") == {"alice@example.test"}
+    assert who(f"clicked campaign {campaign_id}") == {"alice@example.test"}
+    assert who(f"clicked link 'https://shop.example/sale?a=1&b=2' campaign {campaign_id}") == {"alice@example.test"}
+    assert who(f"clicked campaign {campaign_id} including machines") == {"alice@example.test", "carol@example.test"}
+    assert who(f"opened campaign {other_id}") == {"alice@example.test"}
+    assert who("clicked") == {"alice@example.test"}
+    assert who("opened within 3 days") == {"alice@example.test"}

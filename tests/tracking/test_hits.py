@@ -1,6 +1,7 @@
 """Pixel and click routes: signed URLs written into each message, hits recorded in batches, the redirect
 going only where the campaign's links went."""
 
+import logging
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -9,6 +10,7 @@ from sqlmodel import Session
 
 from app.main import create_app
 from app.models import MessageTemplate, TrackingHit, utcnow
+from app.tracking.routes import quiet_access_log
 from tests.tracking.support import launched, message, sent, tracked_urls
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -72,3 +74,14 @@ def test_a_link_in_the_campaigns_layout_is_tracked_too(settings, engine, session
         targets = {client.get(_path(u), headers={"User-Agent": CHROME}, follow_redirects=False).headers["location"]
                    for u in clicks}  # fmt: skip
     assert targets == {"https://shop.example/sale", "https://shop.example/footer"}
+
+
+def test_the_access_log_leaves_the_hits_out(caplog):  # type: ignore[no-untyped-def]
+    quiet_access_log()
+    access = logging.getLogger("uvicorn.access")
+    line = '%s - "%s %s HTTP/%s" %d'
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        access.info(line, "10.0.0.1:1", "GET", "/t/o/1.2.0-abcdefghijkl", "1.1", 200)
+        access.info(line, "10.0.0.1:1", "GET", "/t/c/1.2.1-abcdefghijkl", "1.1", 302)
+        access.info(line, "10.0.0.1:1", "GET", "/campaigns", "1.1", 200)
+    assert [r.getMessage() for r in caplog.records] == ['10.0.0.1:1 - "GET /campaigns HTTP/1.1" 200']

@@ -5,6 +5,7 @@ conditions that decide it with the contact's own values ("country = 'DE' is fals
 Each condition is evaluated by the same SQL the audience is compiled with, for this one contact, so
 the explanation cannot disagree with the count."""
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +20,10 @@ from app.audience.segments.audience import Audience
 from app.audience.segments.parse import parse
 from app.audience.segments.sql import Context, compile_node, event_rows
 from app.audience.segments.store import named
-from app.audience.segments.tree import Condition, Event, Group, Node, Not, condition_text, quote
+from app.audience.segments.tree import ENGAGEMENT, Condition, Event, Group, Node, Not, condition_text, quote
 from app.audience.why import _bounce_detail, _memberships, _suppression_detail, _verdict, contact_of, why
 from app.bounces.policy import BouncePolicy, counting_bounce_ids
-from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Segment, Suppression
+from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Segment, Suppression, TrackingHit
 from app.settings import Settings
 
 
@@ -97,13 +98,35 @@ class _Explainer:
         return "it is on " + ", ".join(quote(n) + ("" if s == "subscribed" else f" ({s})") for n, s in rows)
 
     def event(self, node: Event) -> str:
-        rows = event_rows(node, self.ctx)
+        engaged = node.event in ENGAGEMENT
+        # an open or click outside the time asked about still tells when the last one was
+        rows = event_rows(replace(node, days=None) if engaged else node, self.ctx)
         row = self.session.execute(
-            select(rows.model).where(rows.key == self.contact.email_key, *rows.where).order_by(rows.at.desc()).limit(1)
+            select(rows.model)
+            .select_from(rows.source)
+            .where(rows.key == self.contact.email_key, *rows.where)
+            .order_by(rows.at.desc())
+            .limit(1)
         ).scalar_one_or_none()
+        if engaged:
+            return self.hit(node, row)
         if row is None:
             return "no such event"
         return describe_event(row)
+
+    def hit(self, node: Event, row: TrackingHit | None) -> str:
+        """The last open or click that counts: `last human open 2026-10-01 on campaign 4`, or with machines
+        `last open 2026-10-02 on campaign 4 (a machine's: apple)`."""
+        what = "open" if node.event == "opened" else "click"
+        if row is None:
+            return f"no {what} by a person recorded" if not node.machines else f"no {what} recorded"
+        by = "human " if row.machine is False else ""
+        text = f"last {by}{what} {row.at:%Y-%m-%d} on campaign {row.campaign_id}"
+        if row.machine:
+            text += f" (a machine's: {row.reason})"
+        elif row.machine is None:
+            text += " (not yet judged person or machine)"
+        return text
 
 
 def describe_event(row: Any) -> str:

@@ -6,8 +6,9 @@
     condition  := FIELD OP value | FIELD ["not"] "in" "(" value ("," value)* ")"
                 | FIELD "contains" 'text' | FIELD "is" ["not"] "empty" | FIELD "within" N "days"
                 | EVENT qualifier*
-    EVENT      := received | bounced | complained | unsubscribed
-    qualifier  := hard | soft | reason 'text' | campaign N | within N days
+    EVENT      := received | bounced | complained | unsubscribed | opened | clicked
+    qualifier  := hard | soft | reason 'text' (bounced) | link 'URL' (clicked) | including machines
+                  (opened, clicked) | campaign N | within N days
     value      := 'text' (a quote doubled inside: 'O''Brien') | number | true | false
 
 Words are case-insensitive; values are compared as typed. Every error names the line, column and
@@ -20,7 +21,7 @@ from datetime import date
 
 from app.audience.fields import Definition
 from app.audience.segments.fields import CONSENT_STATES, OPERATORS, catalogue
-from app.audience.segments.tree import EVENTS, TRACKED_EVENTS, Condition, Event, Group, Node, Not, Value
+from app.audience.segments.tree import ENGAGEMENT, EVENTS, Condition, Event, Group, Node, Not, Value
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 20
@@ -176,12 +177,8 @@ class _Parser:
         token = self.token
         name = token.text.lower()
         if token.kind != "word" or name in ("and", "or", "not", "in", "is"):
-            raise self.fail("a field, list, consent or an event (received, bounced, complained, unsubscribed)")
-        if name in TRACKED_EVENTS:
-            raise SegmentError(
-                self.source,
-                token.offset,
-                f"'{name}' needs engagement tracking, which this installation does not record yet",
+            raise self.fail(
+                "a field, list, consent or an event (received, bounced, complained, unsubscribed, opened, clicked)"
             )
         self.i += 1
         if name in EVENTS:
@@ -198,18 +195,25 @@ class _Parser:
         reason: str | None = None
         campaign: int | None = None
         days: int | None = None
+        link: str | None = None
+        machines = False
         while True:
             token = self.token
             if name == "bounced" and hard is None and self.word("hard", "soft"):
                 hard = token.text.lower() == "hard"
             elif name == "bounced" and reason is None and self.word("reason"):
                 reason = str(self.value("text", "a reason in quotes, e.g. 'mailbox_full'"))
+            elif name == "clicked" and link is None and self.word("link"):
+                link = str(self.value("text", "the link's URL in quotes, e.g. 'https://shop.example/sale'"))
+            elif name in ENGAGEMENT and not machines and self.word("including"):
+                self.expect_word_any(("machines", "machine"), "'machines' after 'including'")
+                machines = True
             elif campaign is None and self.word("campaign"):
                 campaign = self.whole("a campaign id", 1, 2**31 - 1)
             elif days is None and self.word("within"):
                 days = self.days()
             else:
-                return Event(name, hard, reason, campaign, days, offset)
+                return Event(name, hard, reason, campaign, days, offset, link, machines)
 
     def days(self) -> int:
         days = self.whole("a number of days", 1, MAX_DAYS)

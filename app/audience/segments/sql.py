@@ -8,7 +8,7 @@ database, and compared only when they are stored with the field's type, so a str
 type is "empty" on both databases alike."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -17,11 +17,12 @@ from sqlmodel import Session, col
 
 from app.audience.segments.fields import BUILTINS
 from app.audience.segments.parse import SegmentError
-from app.audience.segments.tree import Condition, Event, Group, Node, Not, Value
+from app.audience.segments.tree import ENGAGEMENT, Condition, Event, Group, Node, Not, Value
 from app.db import is_postgresql
-from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Suppression
+from app.models import Bounce, Contact, Delivery, ListMember, MailingList, Suppression, TrackingHit
 from app.models.states import BounceKind, MemberStatus, SuppressionReason
 from app.models.types import UTCDateTime
+from app.tracking import engagement
 
 Clause = ColumnElement[bool]
 # JSON types as each database names them, per custom field type
@@ -38,12 +39,14 @@ class Context:
     lists: dict[str, int]  # list name -> id
     now: datetime
     source: str = ""
+    untracked: dict[int, str] = field(default_factory=dict)  # campaign id -> anonymous / none
 
     @classmethod
     def of(cls, session: Session, custom_kinds: dict[str, str], now: datetime, source: str = "") -> "Context":
         lists = dict(session.execute(select(col(MailingList.name), col(MailingList.id))).tuples().all())
         kinds = {**custom_kinds, **BUILTINS}
-        return cls(is_postgresql(session), kinds, {str(k): int(v) for k, v in lists.items()}, now, source)
+        lists_by_name = {str(k): int(v) for k, v in lists.items()}
+        return cls(is_postgresql(session), kinds, lists_by_name, now, source, engagement.untracked(session))
 
 
 def compile_node(node: Node, ctx: Context) -> Clause:
@@ -63,10 +66,12 @@ def _since(ctx: Context, days: int) -> datetime:
 
 @dataclass(frozen=True)
 class EventRows:
-    """The rows of a contact's history an event condition asks about: in `model`, those with `key`
-    equal to the contact's email_key and every `where`; `at` is when each happened."""
+    """The rows of a contact's history an event condition asks about: in `model` (read from `source`,
+    the model's table or a join), those with `key` equal to the contact's email_key and every `where`;
+    `at` is when each happened."""
 
     model: Any
+    source: Any
     key: Any
     at: Any
     where: list[Any]
@@ -77,6 +82,8 @@ def event_rows(node: Event, ctx: Context) -> EventRows:
     key: Any
     campaign: Any
     where: list[Any]
+    if node.event in ENGAGEMENT:
+        return _hit_rows(node, ctx)
     if node.event == "received":  # a ledger row that went out (sent, or sent and bounced later)
         model, key, at, campaign = Delivery, col(Delivery.email_key), col(Delivery.sent_at), col(Delivery.campaign_id)
         where = [at.is_not(None)]
@@ -100,12 +107,32 @@ def event_rows(node: Event, ctx: Context) -> EventRows:
         where.append(campaign == node.campaign)
     if node.days is not None:
         where.append(at >= literal(_since(ctx, node.days), UTCDateTime()))
-    return EventRows(model, key, at, where)
+    return EventRows(model, model.__table__, key, at, where)
+
+
+def _hit_rows(node: Event, ctx: Context) -> EventRows:
+    """opened / clicked: the campaign named must have tracked per contact, or the condition could hold
+    for nobody (and its negation for everyone) without saying so."""
+    if node.campaign is not None and node.campaign in ctx.untracked:
+        mode = ctx.untracked[node.campaign]
+        how = "counts opens and clicks without naming anyone" if mode == "anonymous" else "tracks no opens or clicks"
+        raise SegmentError(ctx.source, node.offset, f"campaign {node.campaign} {how}, so who {node.event} is not known")
+    hits = engagement.hits(node.event == "clicked", node.campaign, node.link, node.machines)
+    where = list(hits.where)
+    if node.days is not None:
+        where.append(hits.at >= literal(_since(ctx, node.days), UTCDateTime()))
+    return EventRows(TrackingHit, hits.source, hits.key, hits.at, where)
 
 
 def _event(node: Event, ctx: Context) -> Clause:
     rows = event_rows(node, ctx)
-    return select(literal(1)).where(rows.key == Contact.email_key, *rows.where).correlate(Contact).exists()
+    return (
+        select(literal(1))
+        .select_from(rows.source)
+        .where(rows.key == Contact.email_key, *rows.where)
+        .correlate(Contact)
+        .exists()
+    )
 
 
 def _condition(node: Condition, ctx: Context) -> Clause:

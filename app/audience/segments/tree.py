@@ -8,10 +8,9 @@ from datetime import date
 
 Value = str | int | float | bool | date
 
-# events of a contact's history; opened / clicked are words of the language already, refused until
-# engagement tracking records them
-EVENTS = ("received", "bounced", "complained", "unsubscribed")
-TRACKED_EVENTS = ("opened", "clicked")
+# events of a contact's history; opened / clicked are read from per-contact tracking's hits
+EVENTS = ("received", "bounced", "complained", "unsubscribed", "opened", "clicked")
+ENGAGEMENT = ("opened", "clicked")
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Event:
-    """A contact's history: `bounced hard reason 'mailbox_full' campaign 7 within 90 days`."""
+    """A contact's history: `bounced hard reason 'mailbox_full' campaign 7 within 90 days`,
+    `clicked link 'https://shop.example/sale' campaign 7 within 30 days including machines`."""
 
     event: str
     hard: bool | None = None  # bounced only: hard / soft
@@ -34,6 +34,8 @@ class Event:
     campaign: int | None = None
     days: int | None = None
     offset: int = 0
+    link: str | None = None  # clicked only: the URL clicked
+    machines: bool = False  # opened / clicked: machines' hits count too
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,14 @@ def condition_text(node: Condition | Event) -> str:
             words.append("hard" if node.hard else "soft")
         if node.reason is not None:
             words.append("reason " + quote(node.reason))
+        if node.link is not None:
+            words.append("link " + quote(node.link))
         if node.campaign is not None:
             words.append(f"campaign {node.campaign}")
         if node.days is not None:
             words.append(f"within {node.days} days")
+        if node.machines:
+            words.append("including machines")
         return " ".join(words)
     if node.op in ("is empty", "is not empty"):
         return f"{node.field} {node.op}"

@@ -50,6 +50,7 @@
       const f = byName[field.value];
       op.replaceChildren(...f.ops.map((o) => option(o, o || "…")));
       op.hidden = f.kind === "event";
+      value.placeholder = f.hint || "";
     };
     field.value = data.field || fields[0].name;
     fillOps();

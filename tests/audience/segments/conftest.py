@@ -8,7 +8,18 @@ from sqlmodel import Session
 
 from app.addresses import normalise
 from app.audience import fields
-from app.models import Bounce, Campaign, Contact, Delivery, ListMember, MailingList, Suppression, utcnow
+from app.models import (
+    Bounce,
+    Campaign,
+    CampaignLink,
+    Contact,
+    Delivery,
+    ListMember,
+    MailingList,
+    Suppression,
+    TrackingHit,
+    utcnow,
+)
 
 NOW = utcnow()
 
@@ -19,6 +30,7 @@ class World:
     offers: int
     campaign: int
     ids: dict[str, int]
+    anonymous: int  # a campaign tracked without naming anyone
 
 
 def _contact(session: Session, email: str, created: datetime, **attributes: object) -> Contact:
@@ -57,13 +69,27 @@ def world(session: Session) -> World:
             session.add(
                 ListMember(list_id=list_id, contact_id=c.id, source="csv" if c is ann else "api", status=status)
             )
-    campaign = Campaign(name="c", from_address="a@b.test", subject="s", state="completed")
-    session.add(campaign)
+    campaign = Campaign(name="c", from_address="a@b.test", subject="s", state="completed", tracking="contact")
+    anonymous = Campaign(name="a", from_address="a@b.test", subject="s", state="completed", tracking="anonymous")
+    session.add_all([campaign, anonymous])
     session.flush()
-    assert campaign.id
+    assert campaign.id and anonymous.id
+    delivery = {}
     for c, days in ((ann, 5), (bob, 100), (cy, 2)):
-        session.add(Delivery(campaign_id=campaign.id, contact_id=c.id, email=c.email, email_key=c.email_key,
-                             state="sent", sent_at=NOW - timedelta(days=days)))  # fmt: skip
+        d = Delivery(campaign_id=campaign.id, contact_id=c.id, email=c.email, email_key=c.email_key,
+                     state="sent", sent_at=NOW - timedelta(days=days))  # fmt: skip
+        session.add(d)
+        session.flush()
+        delivery[c.email] = d.id
+    session.add_all([CampaignLink(campaign_id=campaign.id, position=1, url="https://shop.example/sale"),
+                     CampaignLink(campaign_id=campaign.id, position=2, url="https://shop.example/news")])  # fmt: skip
+    # ann opened and clicked the sale 4 days ago; bob opened 60 days ago and a scanner clicked his news
+    # link; Apple's proxy fetched cy's pixel yesterday; the anonymous campaign's hits name no one
+    for email, link, days, reason in ((ann.email, 0, 4, None), (ann.email, 1, 4, None), (bob.email, 0, 60, None),
+                                      (bob.email, 2, 99, "burst"), (cy.email, 0, 1, "apple")):  # fmt: skip
+        session.add(TrackingHit(campaign_id=campaign.id, delivery_id=delivery[email], link=link,
+                                at=NOW - timedelta(days=days), machine=reason is not None, reason=reason))  # fmt: skip
+    session.add(TrackingHit(campaign_id=anonymous.id, link=0, at=NOW - timedelta(days=1), machine=False))
     for c, hard, reason, days in ((bob, True, "user_unknown", 10), (cy, False, "mailbox_full", 200)):
         session.add(Bounce(kind="bounce", reason=reason, hard=hard, email=c.email, email_key=c.email_key,
                            campaign_id=campaign.id, attribution="verp", created_at=NOW - timedelta(days=days)))  # fmt: skip
@@ -73,4 +99,4 @@ def world(session: Session) -> World:
                             campaign_id=campaign.id, created_at=NOW - timedelta(days=1)))  # fmt: skip
     session.commit()
     ids = {c.email: int(c.id or 0) for c in (ann, bob, cy, dee, obr)}
-    return World(news.id, offers.id, campaign.id, ids)
+    return World(news.id, offers.id, campaign.id, ids, anonymous.id)

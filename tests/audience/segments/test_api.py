@@ -21,7 +21,10 @@ def test_segments_crud_and_errors(client: TestClient, world: World) -> None:
     assert error["loc"] == ["body", "expression"]
     assert error["msg"] == "line 2, column 11: expected a number, found the text 'x'"
     tracked = client.post(f"{API}/segments/preview", json={"expression": "not opened within 90 days"})
-    assert tracked.status_code == 422 and "'opened' needs engagement tracking" in tracked.json()["errors"][0]["msg"]
+    assert tracked.status_code == 200 and tracked.json()["count"] == 3, tracked.text
+    anonymous = client.post(f"{API}/segments/preview", json={"expression": f"opened campaign {world.anonymous}"})
+    assert anonymous.status_code == 422 and anonymous.json()["errors"][0]["loc"] == ["body", "expression"]
+    assert "without naming anyone" in anonymous.json()["errors"][0]["msg"]
     again = client.post(f"{API}/segments", json={"name": "Germans", "expression": "vip = true"})
     assert again.status_code == 409 and again.json()["errors"][0]["loc"] == ["body", "name"]
     client.post(f"{API}/segments", json={"name": "Austrians", "expression": "country = 'AT'"})

@@ -1,6 +1,8 @@
 """A send to lists and segments less excluded lists and segments: counts, the frozen ledger, and
 `why` naming the condition, on both databases."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -86,3 +88,23 @@ def test_why_names_the_condition(session: Session, settings: Settings, world: Wo
     assert bounced.reason == "bounced" and "hard bounce" in bounced.detail
     unknown = why_in(session, "nobody@example.org", audience, settings, NOW)
     assert unknown.reason == "not_a_contact"
+
+
+def test_why_names_the_last_open(session: Session, settings: Settings, world: World) -> None:
+    readers = store.create(session, "Readers", "opened within 30 days")
+    any_open = store.create(session, "Any open", "opened within 30 days including machines")
+    clickers = store.create(session, "Clickers", "clicked")
+    session.commit()
+    bob = why_in(session, "bob@example.at", Audience([], [readers.id or 0], [], []), settings, NOW)
+    day = (NOW - timedelta(days=60)).date().isoformat()
+    assert bob.detail == (
+        f"not in segment 'Readers': opened within 30 days is false, last human open {day} on campaign {world.campaign}"
+    )
+    cy = why_in(session, "cy@mail.de", Audience([], [readers.id or 0, any_open.id or 0], [], []), settings, NOW)
+    yesterday = (NOW - timedelta(days=1)).date().isoformat()
+    assert cy.included and cy.detail == (
+        "included: in segment 'Any open': opened within 30 days including machines is true, "
+        f"last open {yesterday} on campaign {world.campaign} (a machine's: apple)"
+    )
+    dee = why_in(session, "dee@example.de", Audience([], [clickers.id or 0], [], []), settings, NOW)
+    assert dee.detail == "not in segment 'Clickers': clicked is false, no click by a person recorded"

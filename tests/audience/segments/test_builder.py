@@ -60,6 +60,12 @@ def test_the_editor_offers_fields_with_their_operators_and_events(session: Sessi
         in ed.fields
     )
     assert '"name": "bounced", "kind": "event"' in ed.fields
+    assert '"name": "opened", "kind": "event"' in ed.fields and '"name": "clicked", "kind": "event"' in ed.fields
+    clicked = editor(session, "clicked link 'https://shop.example/a' within 9 days including machines")
+    assert clicked.tree == (
+        '{"type": "row", "field": "clicked", "op": "", '
+        '"values": ["link \'https://shop.example/a\' within 9 days including machines"]}'
+    )
     assert ed.tree == (
         '{"type": "group", "op": "or", "not": true, "items": [{"type": "row", "field": "score", "op": ">", "values": [3]}, '
         '{"type": "row", "field": "bounced", "op": "", "values": ["hard within 9 days"]}]}'

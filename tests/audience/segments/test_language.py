@@ -75,6 +75,19 @@ MATCHES: list[tuple[str, set[str]]] = [
     ("complained within 2 days", {CY}),
     ("unsubscribed", {CY}),
     ("unsubscribed within 2 days", {CY}),
+    ("opened", {ANN, BOB}),  # people's opens only: Apple's proxy fetching cy's pixel is no one's
+    ("opened within 30 days", {ANN}),
+    ("opened including machines", {ANN, BOB, CY}),
+    ("opened within 30 days including machines", {ANN, CY}),
+    ("not opened", {CY, DEE, OBR}),
+    ("received and not opened", {CY}),
+    ("clicked", {ANN}),
+    ("clicked including machines", {ANN, BOB}),
+    ("clicked link 'https://shop.example/sale' within 30 days", {ANN}),
+    ("clicked link 'https://shop.example/news'", set()),  # a scanner's click
+    ("clicked link 'https://shop.example/news' including machines", {BOB}),
+    ("clicked link 'https://shop.example/nowhere'", set()),
+    ("opened and not clicked", {BOB}),
     ("country = 'DE' and not (received within 3 days)", {ANN}),
     ("country = 'DE' or score > 50 and vip = false", {ANN, BOB, CY}),  # and binds tighter than or
     ("(country = 'DE' or score > 50) and not bounced", {ANN}),
@@ -93,6 +106,9 @@ def test_each_operator_and_nesting(session: Session, world: World) -> None:
         (f"received campaign {world.campaign}", {ANN, BOB, CY}),
         (f"bounced hard campaign {world.campaign} within 30 days", {BOB}),
         (f"unsubscribed campaign {world.campaign + 1}", set()),
+        (f"opened campaign {world.campaign}", {ANN, BOB}),
+        (f"clicked campaign {world.campaign} within 7 days", {ANN}),
+        (f"opened campaign {world.campaign + 99}", set()),
     ]
     wrong = []
     for expression, expected in table:
@@ -122,8 +138,10 @@ ERRORS: list[tuple[str, int, int, str]] = [
     ("plan = 'Bronze'", 1, 8, "expected one of the options of plan: 'Gold', 'Silver'"),
     ("created > '2026-13-01'", 1, 11, "expected a date written YYYY-MM-DD"),
     ("birthday within 'x'", 1, 17, "a number of days"),
-    ("country = 'DE' and\nopened within 90 days", 2, 1, "'opened' needs engagement tracking"),
-    ("clicked campaign 3", 1, 1, "'clicked' needs engagement tracking"),
+    ("country = 'DE' and\nopened link 'x'", 2, 8, "expected and, or"),  # only a click has a link
+    ("clicked link", 1, 13, "expected the link's URL in quotes, e.g. 'https://shop.example/sale'"),
+    ("opened including", 1, 17, "expected 'machines' after 'including'"),
+    ("received including machines", 1, 10, "expected and, or"),
     ("bounced within 0 days", 1, 16, "expected a number of days (a whole number from 1 to 36500)"),
     ("received within 5", 1, 18, "expected 'days'"),
     ("received campaign 'x'", 1, 19, "expected a campaign id"),
@@ -163,6 +181,15 @@ def test_every_error_names_its_position(session: Session, world: World) -> None:
         else:
             wrong.append((expression, None, "no error"))
     assert wrong == []
+
+
+def test_engagement_of_a_campaign_that_named_no_one_is_refused(session: Session, world: World) -> None:
+    with pytest.raises(SegmentProblem) as err:
+        preview(session, f"country = 'DE' and not opened campaign {world.anonymous}", NOW)
+    assert err.value.message == (
+        f"line 1, column 24: campaign {world.anonymous} counts opens and clicks without naming anyone, "
+        "so who opened is not known"
+    )
 
 
 @pytest.mark.parametrize("backend_only", [True])
