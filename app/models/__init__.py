@@ -12,6 +12,7 @@ from app.models.audience import (
     Suppression,
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
+from app.models.automations import Automation, AutomationHistory, AutomationPosition, AutomationStep
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.metrics import MetricCounter, WorkerHeartbeat
 from app.models.pacing import PacingState
@@ -26,6 +27,10 @@ from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "Automation",
+    "AutomationHistory",
+    "AutomationPosition",
+    "AutomationStep",
     "AuditEntry",
     "Bounce",
     "Campaign",

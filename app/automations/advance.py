@@ -1,0 +1,295 @@
+"""The sweep: contacts who meet an active automation's trigger enter it, contacts who no longer may get its
+mail leave it, and every due position moves on, in batches of set-based SQL.
+
+A batch claims due positions of one step (PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of sweeps may
+run at once; SQLite: the write lock taken at BEGIN), writes one history row per position and step, carries
+out the step for the positions whose history row is new and moves them on, all in one transaction: a
+step is carried out once per contact whatever restarts or concurrent sweeps happen, because the history's
+unique (position, step) and the ledger's unique (campaign, address) refuse a second time."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Integer, Select, and_, delete, exists, literal, not_, or_, select, update
+from sqlmodel import Session, col
+
+from app.audience.compile import write_ledger
+from app.automations import conditions, steps
+from app.automations.store import steps_of
+from app.db import dialect_insert, in_values, is_postgresql, session_scope
+from app.models import (
+    Automation,
+    AutomationHistory,
+    AutomationPosition,
+    AutomationStep,
+    ConsentEvent,
+    Contact,
+    Delivery,
+    ListMember,
+    Suppression,
+    utcnow,
+)
+from app.models.states import DeliveryState, MemberStatus
+from app.models.types import UTCDateTime
+from app.webhooks.events import emit_to
+
+POSTGRES_BATCH = 50_000
+SQLITE_BATCH = 5_000
+P = AutomationPosition
+
+
+@dataclass
+class Swept:
+    entered: int = 0
+    exited: int = 0
+    advanced: int = 0
+
+
+def sweep(engine: Engine, now: datetime | None = None, batch: int | None = None) -> Swept:
+    """One sweep over every active automation (the scheduler's job; safe to run in several processes)."""
+    now = now or utcnow()
+    out = Swept()
+    with session_scope(engine) as session:
+        active = list(session.execute(select(Automation).where(col(Automation.state) == "active")).scalars())
+        size = batch or (POSTGRES_BATCH if is_postgresql(session) else SQLITE_BATCH)
+    for automation in active:
+        with session_scope(engine) as session:
+            ordered = steps_of(session, automation.id or 0)
+            if not ordered:
+                continue
+            out.entered += enter_by_trigger(session, automation, ordered[0], now)
+        with session_scope(engine) as session:
+            out.exited += exit_the_unreachable(session, automation, now)
+        for i in range(len(ordered)):
+            while True:
+                with session_scope(engine) as session:
+                    moved = advance_batch(session, automation, ordered, i, now, size)
+                out.advanced += moved
+                if moved < size:
+                    break
+    return out
+
+
+def _enter(session: Session, automation: Automation, first: AutomationStep, contact_ids: Any, now: datetime) -> int:
+    """Positions at the first step for the contacts CONTACT_IDS selects (a contact enters once)."""
+    due = steps.due_after(first.kind, first.options, now)
+    rows = select(
+        literal(automation.id).label("automation_id"),
+        contact_ids.c.contact_id,
+        literal(first.id).label("step_id"),
+        literal("active").label("state"),
+        literal(due, UTCDateTime()).label("due_at"),
+        literal(now, UTCDateTime()).label("entered_at"),
+        literal(now, UTCDateTime()).label("updated_at"),
+    ).where(~exists().where(col(P.automation_id) == automation.id, col(P.contact_id) == contact_ids.c.contact_id))
+    columns = ["automation_id", "contact_id", "step_id", "state", "due_at", "entered_at", "updated_at"]
+    stmt = dialect_insert(session)(AutomationPosition).from_select(columns, rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["automation_id", "contact_id"]).returning(col(P.id))
+    return len(session.execute(stmt).all())
+
+
+def enter_by_trigger(session: Session, automation: Automation, first: AutomationStep, now: datetime) -> int:
+    """The contacts who met the trigger since the automation was activated and are not in it yet."""
+    since = automation.activated_at or now
+    trigger = automation.trigger
+    who: Select[Any]
+    if trigger == "list_joined":
+        who = select(col(ListMember.contact_id).label("contact_id")).where(
+            col(ListMember.list_id) == automation.list_id,
+            col(ListMember.status) == MemberStatus.SUBSCRIBED,
+            col(ListMember.added_at) >= since,
+        )
+    elif trigger == "optin_confirmed":
+        who = select(col(ConsentEvent.contact_id).label("contact_id")).where(
+            col(ConsentEvent.list_id) == automation.list_id,
+            col(ConsentEvent.action) == "confirm",
+            col(ConsentEvent.at) >= since,
+        )
+    elif trigger == "campaign_sent":
+        who = select(col(Delivery.contact_id).label("contact_id")).where(
+            col(Delivery.campaign_id) == automation.campaign_id,
+            col(Delivery.state) == DeliveryState.SENT,
+            col(Delivery.contact_id).is_not(None),
+        )
+    elif trigger in ("segment_entered", "date_reached"):
+        where = conditions.trigger_condition(session, automation, now)
+        if where is None:
+            return 0
+        who = select(col(Contact.id).label("contact_id")).where(where)
+    else:  # event: the API enters contacts one by one
+        return 0
+    return _enter(session, automation, first, who.distinct().subquery(), now)
+
+
+def enter_contact(session: Session, automation: Automation, contact_id: int, now: datetime) -> bool:
+    """One contact enters (an event the CMS posted); False when they were in it already. The caller commits."""
+    ordered = steps_of(session, automation.id or 0)
+    if not ordered:
+        return False
+    who = select(literal(contact_id, Integer).label("contact_id")).subquery()
+    return _enter(session, automation, ordered[0], who, now) > 0
+
+
+def exit_the_unreachable(session: Session, automation: Automation, now: datetime) -> int:
+    """Active positions of contacts who may not get its mail any more leave: suppressed (unsubscribed,
+    bounced hard, complained) from every list or from the trigger's list, no longer on the trigger's list or
+    in its segment, or removed."""
+    scope: ColumnElement[bool] = col(Suppression.list_id).is_(None)
+    if automation.list_id is not None:
+        scope = or_(scope, col(Suppression.list_id) == automation.list_id)
+    reason = (
+        select(col(Suppression.reason))
+        .join(Contact, col(Contact.email_key) == col(Suppression.email_key))
+        .where(col(Contact.id) == col(P.contact_id), scope)
+        .limit(1)
+        .correlate(AutomationPosition)
+        .scalar_subquery()
+    )
+    active = and_(col(P.automation_id) == automation.id, col(P.state) == "active")
+    left = 0
+    for why, condition in _gone(session, automation, now, reason):
+        result = session.execute(
+            update(AutomationPosition)
+            .where(active, condition)
+            .values(state="exited", exit_reason=why, due_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        left += int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
+    return left
+
+
+def _gone(session: Session, automation: Automation, now: datetime, reason: Any) -> list[tuple[Any, Any]]:
+    """(why, condition on the position) for each way out."""
+    out: list[tuple[Any, Any]] = [
+        ("contact removed", ~exists().where(col(Contact.id) == col(P.contact_id))),
+        (literal("suppressed: ").concat(reason), reason.is_not(None)),
+    ]
+    if automation.trigger in ("list_joined", "optin_confirmed") and automation.list_id is not None:
+        member = exists().where(
+            col(ListMember.list_id) == automation.list_id,
+            col(ListMember.contact_id) == col(P.contact_id),
+            col(ListMember.status) == MemberStatus.SUBSCRIBED,
+        )
+        out.append(("left the list", not_(member)))
+    if automation.trigger == "segment_entered":
+        where = conditions.trigger_condition(session, automation, now)
+        if where is not None:
+            inside = select(col(Contact.id)).where(where)
+            out.append(("left the segment", col(P.contact_id).not_in(inside)))
+    return out
+
+
+def advance_batch(
+    session: Session, automation: Automation, ordered: Sequence[AutomationStep], index: int, now: datetime, size: int
+) -> int:
+    """Carry out step ORDERED[INDEX] for up to SIZE due positions and move them on; returns how many moved."""
+    step = ordered[index]
+    claim = (
+        select(col(P.id))
+        .where(
+            col(P.automation_id) == automation.id,
+            col(P.step_id) == step.id,
+            col(P.state) == "active",
+            col(P.due_at) <= now,
+        )
+        .order_by(col(P.due_at))
+        .limit(size)
+    )
+    if is_postgresql(session):
+        claim = claim.with_for_update(skip_locked=True)
+    claimed = list(session.execute(claim).scalars())
+    if not claimed:
+        return 0
+    history = (
+        dialect_insert(session)(AutomationHistory)
+        .from_select(
+            ["position_id", "step_id", "at"],
+            select(col(P.id), literal(step.id), literal(now, UTCDateTime())).where(
+                in_values(session, col(P.id), claimed, Integer)
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["position_id", "step_id"])
+        .returning(col(AutomationHistory.position_id))
+    )
+    fresh = list(session.execute(history).scalars())
+    jumped: list[int] = []
+    if fresh:
+        jumped = _carry_out(session, automation, ordered, index, fresh, now)
+    later = ordered[index + 1] if index + 1 < len(ordered) else None
+    onward = [i for i in claimed if i not in set(jumped)] if jumped else claimed
+    _move(session, onward, later, now)
+    if jumped:
+        target = steps.jump_target(ordered, step)
+        _move(session, jumped, target, now, exit_reason=None if target else "branch: condition not met")
+    return len(claimed)
+
+
+def _contacts_of(session: Session, position_ids: list[int]) -> Any:
+    return select(col(P.contact_id)).where(in_values(session, col(P.id), position_ids, Integer))
+
+
+def _carry_out(
+    session: Session,
+    automation: Automation,
+    ordered: Sequence[AutomationStep],
+    index: int,
+    fresh: list[int],
+    now: datetime,
+) -> list[int]:
+    """Do the step for the positions FRESH (first time at it); returns those a branch sends elsewhere."""
+    step = ordered[index]
+    options = step.options
+    if step.kind == steps.SEND and step.campaign_id is not None:
+        write_ledger(session, step.campaign_id, col(Contact.id).in_(_contacts_of(session, fresh)), now)
+    elif step.kind == steps.BRANCH:
+        where = conditions.branch_condition(session, automation, ordered, index, now)
+        matched = select(col(P.id)).where(in_values(session, col(P.id), fresh, Integer), col(P.contact_id).in_(where))
+        held = set(session.execute(matched).scalars())
+        return [i for i in fresh if i not in held]
+    elif step.kind == steps.LIST_ADD:
+        rows = select(
+            literal(options["list_id"]).label("list_id"),
+            col(P.contact_id),
+            literal("automation").label("source"),
+            literal(MemberStatus.SUBSCRIBED).label("status"),
+            literal(now, UTCDateTime()).label("added_at"),
+        ).where(in_values(session, col(P.id), fresh, Integer))
+        stmt = dialect_insert(session)(ListMember).from_select(
+            ["list_id", "contact_id", "source", "status", "added_at"], rows
+        )
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["list_id", "contact_id"]))
+    elif step.kind == steps.LIST_REMOVE:
+        session.execute(
+            delete(ListMember).where(
+                col(ListMember.list_id) == options["list_id"],
+                col(ListMember.contact_id).in_(_contacts_of(session, fresh)),
+            )
+        )
+    elif step.kind == steps.WEBHOOK:
+        people = session.execute(
+            select(col(Contact.id), col(Contact.email)).where(col(Contact.id).in_(_contacts_of(session, fresh)))
+        ).all()
+        items = [{"automation_id": automation.id, "step_id": step.id, "contact_id": c, "email": e} for c, e in people]
+        emit_to(session, options["endpoint_id"], "automation.step", items, now)
+    return []
+
+
+def _move(
+    session: Session, ids: list[int], to: AutomationStep | None, now: datetime, exit_reason: str | None = None
+) -> None:
+    """Positions on to step TO (due as it says), or done (or exited, with a reason) when there is none."""
+    if not ids:
+        return
+    if to is not None:
+        values: dict[str, Any] = {"step_id": to.id, "due_at": steps.due_after(to.kind, to.options, now)}
+    else:
+        values = {"step_id": None, "due_at": None, "state": "exited" if exit_reason else "done"}
+        values["exit_reason"] = exit_reason
+    session.execute(
+        update(AutomationPosition)
+        .where(in_values(session, col(P.id), ids, Integer))
+        .values(**values, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,105 @@
+"""What each kind of step takes (its options, checked into a canonical form) and when a position at a
+step is due. A wait step is due when its wait is over; every other step is due at once."""
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from app.models import AutomationStep, CustomField, MailingList, MessageTemplate, Segment, WebhookEndpoint
+from app.sending.refused import Refused
+
+SEND, WAIT, BRANCH, LIST_ADD, LIST_REMOVE, WEBHOOK = "send", "wait", "branch", "list_add", "list_remove", "webhook"
+KINDS = (SEND, WAIT, BRANCH, LIST_ADD, LIST_REMOVE, WEBHOOK)
+BRANCH_ON = ("opened", "clicked", "field", "segment")
+EXIT = "exit"
+MAX_DAYS = 3650
+
+
+def _int(options: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = options.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Refused(f"options.{name}", f"give a whole number from {low} to {high}")
+    return value
+
+
+def _row(session: Session, options: dict[str, Any], name: str, model: Any, noun: str) -> int:
+    value = options.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or session.get(model, value) is None:
+        raise Refused(f"options.{name}", f"no such {noun}: {value}")
+    return value
+
+
+def _zone(options: dict[str, Any]) -> str:
+    zone = str(options.get("zone") or "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Refused("options.zone", f"unknown time zone: {zone[:60]}") from None
+    return zone
+
+
+def checked(session: Session, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of a step of KIND in their canonical form; Refused names the option at fault. (A
+    branch's `else` target is checked against the automation's order by the store.)"""
+    if kind not in KINDS:
+        raise Refused("kind", f"choose one of {', '.join(KINDS)}")
+    if not isinstance(options, dict):
+        raise Refused("options", "give an object")
+    if kind == SEND:
+        template_id = _row(session, options, "template_id", MessageTemplate, "template")
+        template = session.get(MessageTemplate, template_id)
+        if template is None or template.kind != "template":
+            raise Refused("options.template_id", "choose a template, not a layout")
+        subject = str(options.get("subject") or "").strip()[:998]
+        return {"template_id": template_id, "subject": subject}
+    if kind == WAIT:
+        if options.get("days") is not None:
+            return {"days": _int(options, "days", 0, MAX_DAYS)}
+        weekday = options.get("weekday")
+        out: dict[str, Any] = {"hour": _int(options, "hour", 0, 23), "zone": _zone(options)}
+        out["weekday"] = None if weekday is None else _int(options, "weekday", 0, 6)
+        return out
+    if kind == BRANCH:
+        on = options.get("on")
+        if on not in BRANCH_ON:
+            raise Refused("options.on", f"choose one of {', '.join(BRANCH_ON)}")
+        out = {"on": on, "else": options.get("else", EXIT)}
+        if on == "field":
+            field = str(options.get("field") or "")
+            if not field or not session.query(CustomField).filter_by(name=field).first():
+                raise Refused("options.field", f"no such custom field: {field[:64]}")
+            out |= {"field": field, "value": str(options.get("value", ""))[:200]}
+        elif on == "segment":
+            out["segment_id"] = _row(session, options, "segment_id", Segment, "segment")
+        return out
+    if kind in (LIST_ADD, LIST_REMOVE):
+        return {"list_id": _row(session, options, "list_id", MailingList, "list")}
+    return {"endpoint_id": _row(session, options, "endpoint_id", WebhookEndpoint, "webhook endpoint")}
+
+
+def due_after(kind: str, options: dict[str, Any], now: datetime) -> datetime:
+    """When a position that reaches a step of this kind at NOW is due there."""
+    if kind != WAIT:
+        return now
+    if options.get("days") is not None:
+        return now + timedelta(days=int(options["days"]))
+    zone = ZoneInfo(options.get("zone") or "UTC")
+    local = now.astimezone(zone)
+    weekday = options.get("weekday")
+    for ahead in range(8):  # the first such hour after now: today's, or within the next week
+        day = local.date() + timedelta(days=ahead)
+        if weekday is not None and day.weekday() != weekday:
+            continue
+        at = datetime.combine(day, time(int(options["hour"])), zone)
+        if at > local:
+            return at.astimezone(now.tzinfo)
+    raise AssertionError("a weekday and hour always come within eight days")
+
+
+def jump_target(ordered: Sequence[AutomationStep], branch: AutomationStep) -> AutomationStep | None:
+    """The step a branch sends those who do not meet its condition to; None: they leave the automation."""
+    target = branch.options.get("else", EXIT)
+    return next((s for s in ordered if s.id == target), None)

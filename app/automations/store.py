@@ -1,0 +1,254 @@
+"""Automations and their steps: create, change, order, remove, switch on and off. Each send step owns a
+campaign (see app.models.automations) that is `sending` from the moment the step exists: its ledger rows
+are written by the sweep (app.automations.advance) as contacts reach the step, and the sending worker
+sends them like any campaign's."""
+
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session, col
+
+from app.addresses import InvalidAddress, normalise
+from app.automations import steps
+from app.automations.schemas import AutomationCreate, AutomationUpdate
+from app.keyset import after_name_id, fetch
+from app.models import (
+    Automation,
+    AutomationPosition,
+    AutomationStep,
+    Campaign,
+    CampaignLink,
+    MailingList,
+    MessageTemplate,
+    Segment,
+    utcnow,
+)
+from app.models.states import CampaignState
+from app.sending import bodies
+from app.sending.refused import Refused
+from app.sending.render import render_limits
+from app.settings import Settings
+from app.tracking import links as tracked_links
+
+TRIGGERS = ("list_joined", "optin_confirmed", "segment_entered", "date_reached", "event", "campaign_sent")
+STATES = ("draft", "active", "paused")
+
+
+def automations_page(session: Session, limit: int, cursor: str | None) -> tuple[list[Automation], str | None]:
+    query = after_name_id(select(Automation), col(Automation.name), col(Automation.id), cursor)
+    return fetch(session, query, limit, key=lambda r: (r.name, r.id))
+
+
+def steps_of(session: Session, automation_id: int) -> list[AutomationStep]:
+    """An automation's steps in their order."""
+    return list(
+        session.execute(
+            select(AutomationStep)
+            .where(col(AutomationStep.automation_id) == automation_id)
+            .order_by(col(AutomationStep.position), col(AutomationStep.id))
+        ).scalars()
+    )
+
+
+def _check_trigger(session: Session, values: dict[str, Any]) -> None:
+    trigger = values.get("trigger")
+    if trigger not in TRIGGERS:
+        raise Refused("trigger", f"choose one of {', '.join(TRIGGERS)}")
+    needs: dict[str, tuple[str, Any, str]] = {
+        "list_joined": ("list_id", MailingList, "list"),
+        "optin_confirmed": ("list_id", MailingList, "list"),
+        "segment_entered": ("segment_id", Segment, "segment"),
+        "campaign_sent": ("campaign_id", Campaign, "campaign"),
+    }
+    if trigger in needs:
+        name, model, noun = needs[trigger]
+        if values.get(name) is None or session.get(model, values[name]) is None:
+            raise Refused(name, f"no such {noun}: {values.get(name)}")
+    if trigger == "date_reached":
+        steps.checked(session, steps.BRANCH, {"on": "field", "field": values.get("field")})  # an existing field
+    if trigger == "event" and not str(values.get("event") or "").strip():
+        raise Refused("event", "name the event the CMS posts")
+    try:
+        values["from_address"] = normalise(str(values.get("from_address") or "")).email
+    except InvalidAddress as exc:
+        raise Refused("from_address", str(exc)) from None
+
+
+def _name_free(session: Session, name: str, other_than: int | None) -> None:
+    if not name.strip():
+        raise Refused("name", "fill this in")
+    taken = session.execute(select(col(Automation.id)).where(col(Automation.name) == name)).scalar()
+    if taken is not None and taken != other_than:
+        raise Refused("name", "another automation has this name", status=409)
+
+
+def create(session: Session, body: AutomationCreate) -> Automation:
+    """A new automation (a draft: nothing starts until it is activated). The caller commits."""
+    values = body.model_dump()
+    _name_free(session, body.name, None)
+    _check_trigger(session, values)
+    automation = Automation(**values)
+    session.add(automation)
+    session.flush()
+    return automation
+
+
+def change(session: Session, automation: Automation, body: AutomationUpdate, settings: Settings) -> Automation:
+    """Change the name, sender or trigger; its send steps' messages follow the sender. The caller commits."""
+    given = body.model_dump(exclude_unset=True)
+    values = {**automation.model_dump(), **given}
+    if "name" in given:
+        _name_free(session, values["name"], automation.id)
+    _check_trigger(session, values)
+    for key in given:
+        setattr(automation, key, values[key])
+    automation.updated_at = utcnow()
+    session.add(automation)
+    for step in steps_of(session, automation.id or 0):
+        if step.kind == steps.SEND:
+            _write_message(session, automation, step, settings)
+    return automation
+
+
+def switch(session: Session, automation: Automation, state: str) -> Automation:
+    """Activate (contacts who meet the trigger from now on enter), pause (nobody enters or moves on) or go
+    back to a draft. The caller commits."""
+    if state not in STATES:
+        raise Refused("state", f"choose one of {', '.join(STATES)}")
+    if state == "active" and not steps_of(session, automation.id or 0):
+        raise Refused("state", "add a step first", status=409)
+    now = utcnow()
+    if state == "active" and automation.activated_at is None:
+        automation.activated_at = now
+    automation.state, automation.updated_at = state, now
+    session.add(automation)
+    return automation
+
+
+def _release(session: Session, campaign_ids: list[int]) -> None:
+    """Campaigns of removed send steps become ordinary: they complete once their queued rows are sent."""
+    if campaign_ids:
+        session.execute(
+            update(Campaign)
+            .where(col(Campaign.id).in_(campaign_ids))
+            .values(automation_id=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def remove(session: Session, automation: Automation) -> None:
+    """Delete the automation and every contact's position in it; messages already queued still go."""
+    _release(session, [s.campaign_id for s in steps_of(session, automation.id or 0) if s.campaign_id])
+    session.delete(automation)
+
+
+def _write_message(session: Session, automation: Automation, step: AutomationStep, settings: Settings) -> None:
+    """The send step's campaign as the step and the automation say: made for a new step, else rewritten
+    (its links numbered again; a worker builds its message anew after the change)."""
+    template = session.get(MessageTemplate, step.options["template_id"])
+    assert template is not None  # checked by steps.checked
+    campaign = session.get(Campaign, step.campaign_id) if step.campaign_id else None
+    now = utcnow()
+    if campaign is None:
+        campaign = Campaign(
+            name="", from_address=automation.from_address, subject="", state=CampaignState.SENDING, launched_at=now
+        )
+    campaign.name = f"{automation.name}: {template.name}"[:200]
+    campaign.automation_id = automation.id
+    campaign.from_name, campaign.from_address = automation.from_name, automation.from_address
+    campaign.list_ids = [automation.list_id] if automation.list_id else []
+    campaign.subject = step.options.get("subject") or template.subject
+    campaign.html_template, campaign.text_template = template.html_template, template.text_template
+    campaign.template_language, campaign.updated_at = template.template_language, now
+    session.add(campaign)
+    session.flush()
+    session.execute(delete(CampaignLink).where(col(CampaignLink.campaign_id) == campaign.id))
+    sent = bodies.of_campaign(session, campaign, render_limits(settings))
+    tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
+    step.campaign_id = campaign.id
+    session.add(step)
+
+
+def _check_jumps(ordered: list[AutomationStep]) -> None:
+    """A branch may only jump forward (so nobody goes through a step twice)."""
+    at = {s.id: i for i, s in enumerate(ordered)}
+    for i, s in enumerate(ordered):
+        target = s.options.get("else") if s.kind == steps.BRANCH else None
+        if target not in (None, steps.EXIT) and (target not in at or at[target] <= i):
+            raise Refused("options.else", "a branch jumps to a later step of the same automation, or exits")
+
+
+def add_step(
+    session: Session, automation: Automation, kind: str, options: dict[str, Any], settings: Settings
+) -> AutomationStep:
+    """Append a step. The caller commits."""
+    options = steps.checked(session, kind, options)
+    ordered = steps_of(session, automation.id or 0)
+    last = max((s.position for s in ordered), default=0)
+    step = AutomationStep(automation_id=automation.id or 0, position=last + 1, kind=kind, options=options)
+    session.add(step)
+    session.flush()
+    _check_jumps([*ordered, step])
+    if kind == steps.SEND:
+        _write_message(session, automation, step, settings)
+    return step
+
+
+def change_step(
+    session: Session, automation: Automation, step: AutomationStep, options: dict[str, Any], settings: Settings
+) -> AutomationStep:
+    """New options for a step (its kind stays). The caller commits."""
+    step.options = steps.checked(session, step.kind, options)
+    _check_jumps(steps_of(session, automation.id or 0))
+    session.add(step)
+    if step.kind == steps.SEND:
+        _write_message(session, automation, step, settings)
+    return step
+
+
+def move_step(session: Session, automation: Automation, step: AutomationStep, offset: int) -> None:
+    """Move a step up (-1) or down (+1) by one place. The caller commits."""
+    ordered = steps_of(session, automation.id or 0)
+    i = next(i for i, s in enumerate(ordered) if s.id == step.id)
+    j = i + offset
+    if not 0 <= j < len(ordered):
+        raise Refused("offset", "the step is already at that end")
+    ordered[i], ordered[j] = ordered[j], ordered[i]
+    _check_jumps(ordered)
+    for n, s in enumerate(ordered, start=1):
+        s.position = n
+        session.add(s)
+
+
+def remove_step(session: Session, automation: Automation, step: AutomationStep) -> None:
+    """Remove a step: contacts waiting at it go on to the next one at once. The caller commits."""
+    ordered = steps_of(session, automation.id or 0)
+    rest = [s for s in ordered if s.id != step.id]
+    if any(s.kind == steps.BRANCH and s.options.get("else") == step.id for s in rest):
+        raise Refused("step_id", "a branch jumps to this step; change that branch first", status=409)
+    after = [s for s in ordered if (s.position, s.id) > (step.position, step.id)]
+    now = utcnow()
+    moved = update(AutomationPosition).where(
+        col(AutomationPosition.step_id) == step.id, col(AutomationPosition.state) == "active"
+    )
+    if after:
+        due = steps.due_after(after[0].kind, after[0].options, now)
+        session.execute(moved.values(step_id=after[0].id, due_at=due, updated_at=now))
+    else:
+        session.execute(moved.values(step_id=None, due_at=None, state="done", updated_at=now))
+    if step.campaign_id:
+        _release(session, [step.campaign_id])
+    session.delete(step)
+
+
+def positions(session: Session, automation_id: int) -> dict[str, int]:
+    """How many contacts are at each step (by step id) and how many are done or exited."""
+    counts: dict[str, int] = {}
+    for step_id, state, n in session.execute(
+        select(col(AutomationPosition.step_id), col(AutomationPosition.state), func.count())
+        .where(col(AutomationPosition.automation_id) == automation_id)
+        .group_by(col(AutomationPosition.step_id), col(AutomationPosition.state))
+    ).all():
+        key = str(step_id) if state == "active" else state
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
