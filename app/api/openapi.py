@@ -208,6 +208,11 @@ TAGS = [
     {"name": "signup", "description": "A list's signup form settings, and subscribing a person from a CMS's form."},
     {"name": "campaigns", "description": "Compose, launch, pause, resume and cancel; progress and the ledger."},
     {"name": "templates", "description": "The template library: saved templates and layouts."},
+    {
+        "name": "automations",
+        "description": "Welcome series and drips: a trigger and ordered steps each contact goes through once; "
+        "their messages go through the ledger.",
+    },
     {"name": "bounces", "description": "Bounce records and the sweeps of the bounce mailbox."},
     {"name": "webhooks", "description": "Endpoints that receive events, and every delivery to them."},
     {"name": "relays", "description": "The relays campaigns go through: weights, failover and each one's state."},

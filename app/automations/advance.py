@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Integer, Select, and_, delete, exists, literal, not_, or_, select, update
 from sqlmodel import Session, col
 
+from app.addresses import InvalidAddress, normalise
 from app.audience.compile import write_ledger
 from app.automations import conditions, steps
 from app.automations.store import steps_of
@@ -33,6 +34,7 @@ from app.models import (
 )
 from app.models.states import DeliveryState, MemberStatus
 from app.models.types import UTCDateTime
+from app.sending.refused import Refused
 from app.webhooks.events import emit_to
 
 POSTGRES_BATCH = 50_000
@@ -130,6 +132,24 @@ def enter_contact(session: Session, automation: Automation, contact_id: int, now
         return False
     who = select(literal(contact_id, Integer).label("contact_id")).subquery()
     return _enter(session, automation, ordered[0], who, now) > 0
+
+
+def enter_on_event(session: Session, event: str, email: str, now: datetime) -> list[int]:
+    """The contact with this address enters every active automation the event starts (once each); returns
+    their ids. Raises Refused naming `email` for an address no contact has. The caller commits."""
+    try:
+        key = normalise(email).key
+    except InvalidAddress as exc:
+        raise Refused("email", str(exc)) from None
+    contact_id = session.execute(select(col(Contact.id)).where(col(Contact.email_key) == key)).scalar()
+    if contact_id is None:
+        raise Refused("email", "no contact has this address")
+    started = session.execute(
+        select(Automation).where(
+            col(Automation.state) == "active", col(Automation.trigger) == "event", col(Automation.event) == event
+        )
+    ).scalars()
+    return [a.id for a in started if a.id is not None and enter_contact(session, a, contact_id, now)]
 
 
 def exit_the_unreachable(session: Session, automation: Automation, now: datetime) -> int:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
 from app.automations import steps
-from app.automations.schemas import AutomationCreate, AutomationUpdate
+from app.automations.schemas import AutomationCreate, AutomationPublic, AutomationUpdate, StepPublic
 from app.keyset import after_name_id, fetch
 from app.models import (
     Automation,
@@ -96,6 +96,7 @@ def create(session: Session, body: AutomationCreate) -> Automation:
 def change(session: Session, automation: Automation, body: AutomationUpdate, settings: Settings) -> Automation:
     """Change the name, sender or trigger; its send steps' messages follow the sender. The caller commits."""
     given = body.model_dump(exclude_unset=True)
+    state = given.pop("state", None)
     values = {**automation.model_dump(), **given}
     if "name" in given:
         _name_free(session, values["name"], automation.id)
@@ -107,6 +108,8 @@ def change(session: Session, automation: Automation, body: AutomationUpdate, set
     for step in steps_of(session, automation.id or 0):
         if step.kind == steps.SEND:
             _write_message(session, automation, step, settings)
+    if state is not None:
+        switch(session, automation, state)
     return automation
 
 
@@ -206,6 +209,21 @@ def change_step(
     return step
 
 
+def edit_step(
+    session: Session,
+    automation: Automation,
+    step: AutomationStep,
+    options: dict[str, Any] | None,
+    move: str | None,
+    settings: Settings,
+) -> None:
+    """Change a step's options and/or move it one place up or down. The caller commits."""
+    if options is not None:
+        change_step(session, automation, step, options, settings)
+    if move is not None:
+        move_step(session, automation, step, -1 if move == "up" else 1)
+
+
 def move_step(session: Session, automation: Automation, step: AutomationStep, offset: int) -> None:
     """Move a step up (-1) or down (+1) by one place. The caller commits."""
     ordered = steps_of(session, automation.id or 0)
@@ -239,6 +257,27 @@ def remove_step(session: Session, automation: Automation, step: AutomationStep) 
     if step.campaign_id:
         _release(session, [step.campaign_id])
     session.delete(step)
+
+
+def shown(session: Session, automation: Automation) -> AutomationPublic:
+    """The automation with its steps in order and how many contacts are at each, done and exited."""
+    counts = positions(session, automation.id or 0)
+    ordered = [
+        StepPublic.model_validate(s, from_attributes=True).model_copy(
+            update={"contacts_here": counts.get(str(s.id), 0)}
+        )
+        for s in steps_of(session, automation.id or 0)
+    ]
+    return AutomationPublic.model_validate(automation, from_attributes=True).model_copy(
+        update={"steps": ordered, "done": counts.get("done", 0), "exited": counts.get("exited", 0)}
+    )
+
+
+def step_of(session: Session, automation: Automation, step_id: int) -> AutomationStep:
+    step = session.get(AutomationStep, step_id)
+    if step is None or step.automation_id != automation.id:
+        raise Refused("step_id", f"no step with id {step_id} in this automation", status=404)
+    return step
 
 
 def positions(session: Session, automation_id: int) -> dict[str, int]:
