@@ -1,11 +1,11 @@
 """The sweep: contacts who meet an active automation's trigger enter it, contacts who no longer may get its
 mail leave it, and every due position moves on, in batches of set-based SQL.
 
-A batch claims due positions of one step (PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of sweeps may
-run at once; SQLite: the write lock taken at BEGIN), writes one history row per position and step, carries
-out the step for the positions whose history row is new and moves them on, all in one transaction: a
-step is carried out once per contact whatever restarts or concurrent sweeps happen, because the history's
-unique (position, step) and the ledger's unique (campaign, address) refuse a second time."""
+A batch claims due positions of one step and moves them on in one UPDATE (PostgreSQL: FOR UPDATE SKIP LOCKED,
+so any number of sweeps may run at once; SQLite: the write lock taken at BEGIN), then carries the step out for
+them in the same transaction: a crash before the commit leaves them where they were, after it they are past the
+step. A send step's ledger rows are written skipping the addresses the step's campaign has already (the ledger's
+unique (campaign, address)), so no restart, replay or concurrent sweep can send a contact a step twice."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +22,6 @@ from app.automations.store import steps_of
 from app.db import dialect_insert, in_values, is_postgresql, session_scope
 from app.models import (
     Automation,
-    AutomationHistory,
     AutomationPosition,
     AutomationStep,
     ConsentEvent,
@@ -153,7 +152,7 @@ def enter_on_event(session: Session, event: str, email: str, now: datetime) -> l
 
 
 def exit_the_unreachable(session: Session, automation: Automation, now: datetime) -> int:
-    """Active positions of contacts who may not get its mail any more leave: suppressed (unsubscribed,
+    """Due positions of contacts who may not get its mail any more leave: suppressed (unsubscribed,
     bounced hard, complained) from every list or from the trigger's list, no longer on the trigger's list or
     in its segment, or removed."""
     scope: ColumnElement[bool] = col(Suppression.list_id).is_(None)
@@ -167,7 +166,8 @@ def exit_the_unreachable(session: Session, automation: Automation, now: datetime
         .correlate(AutomationPosition)
         .scalar_subquery()
     )
-    active = and_(col(P.automation_id) == automation.id, col(P.state) == "active")
+    # only the positions due now: one waiting leaves when its wait is over, before anything more is done for it
+    active = and_(col(P.automation_id) == automation.id, col(P.state) == "active", col(P.due_at) <= now)
     left = 0
     for why, condition in _gone(session, automation, now, reason):
         result = session.execute(
@@ -204,9 +204,11 @@ def _gone(session: Session, automation: Automation, now: datetime, reason: Any) 
 def advance_batch(
     session: Session, automation: Automation, ordered: Sequence[AutomationStep], index: int, now: datetime, size: int
 ) -> int:
-    """Carry out step ORDERED[INDEX] for up to SIZE due positions and move them on; returns how many moved."""
+    """Carry out step ORDERED[INDEX] for up to SIZE due positions and move them on; returns how many moved.
+    One UPDATE claims the positions, moves them on and appends the step to their history; the step's work
+    (the ledger rows of a send) commits with it, so a batch is done wholly or not at all."""
     step = ordered[index]
-    claim = (
+    due = (
         select(col(P.id))
         .where(
             col(P.automation_id) == automation.id,
@@ -218,36 +220,38 @@ def advance_batch(
         .limit(size)
     )
     if is_postgresql(session):
-        claim = claim.with_for_update(skip_locked=True)
-    claimed = list(session.execute(claim).scalars())
-    if not claimed:
-        return 0
-    history = (
-        dialect_insert(session)(AutomationHistory)
-        .from_select(
-            ["position_id", "step_id", "at"],
-            select(col(P.id), literal(step.id), literal(now, UTCDateTime())).where(
-                in_values(session, col(P.id), claimed, Integer)
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=["position_id", "step_id"])
-        .returning(col(AutomationHistory.position_id))
-    )
-    fresh = list(session.execute(history).scalars())
-    jumped: list[int] = []
-    if fresh:
-        jumped = _carry_out(session, automation, ordered, index, fresh, now)
+        due = due.with_for_update(skip_locked=True)
     later = ordered[index + 1] if index + 1 < len(ordered) else None
-    onward = [i for i in claimed if i not in set(jumped)] if jumped else claimed
-    _move(session, onward, later, now)
+    trail = col(P.history) + f"{step.id}@{now:%Y-%m-%dT%H:%M:%S};"
+    moved = session.execute(
+        update(AutomationPosition)
+        .where(col(P.id).in_(due.scalar_subquery()))
+        .values(**_onto(later, now), history=trail, updated_at=now)
+        .returning(col(P.id), col(P.contact_id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not moved:
+        return 0
+    jumped = _carry_out(session, automation, ordered, index, [(int(i), int(c)) for i, c in moved], now)
     if jumped:
         target = steps.jump_target(ordered, step)
-        _move(session, jumped, target, now, exit_reason=None if target else "branch: condition not met")
-    return len(claimed)
+        values = _onto(target, now) if target else _onto(None, now) | {"state": "exited"}
+        if target is None:
+            values["exit_reason"] = "branch: condition not met"
+        session.execute(
+            update(AutomationPosition)
+            .where(in_values(session, col(P.id), jumped, Integer))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return len(moved)
 
 
-def _contacts_of(session: Session, position_ids: list[int]) -> Any:
-    return select(col(P.contact_id)).where(in_values(session, col(P.id), position_ids, Integer))
+def _onto(to: AutomationStep | None, now: datetime) -> dict[str, Any]:
+    """A position's columns at step TO (due as it says), or done when there is none."""
+    if to is None:
+        return {"step_id": None, "due_at": None, "state": "done"}
+    return {"step_id": to.id, "due_at": steps.due_after(to.kind, to.options, now), "state": "active"}
 
 
 def _carry_out(
@@ -255,27 +259,28 @@ def _carry_out(
     automation: Automation,
     ordered: Sequence[AutomationStep],
     index: int,
-    fresh: list[int],
+    moved: list[tuple[int, int]],
     now: datetime,
 ) -> list[int]:
-    """Do the step for the positions FRESH (first time at it); returns those a branch sends elsewhere."""
+    """Do the step for the (position, contact) pairs MOVED; returns the positions a branch sends elsewhere."""
     step = ordered[index]
     options = step.options
+    contact_ids = [c for _, c in moved]
+    who = in_values(session, col(Contact.id), contact_ids, Integer)
     if step.kind == steps.SEND and step.campaign_id is not None:
-        write_ledger(session, step.campaign_id, col(Contact.id).in_(_contacts_of(session, fresh)), now)
+        write_ledger(session, step.campaign_id, who, now)
     elif step.kind == steps.BRANCH:
         where = conditions.branch_condition(session, automation, ordered, index, now)
-        matched = select(col(P.id)).where(in_values(session, col(P.id), fresh, Integer), col(P.contact_id).in_(where))
-        held = set(session.execute(matched).scalars())
-        return [i for i in fresh if i not in held]
+        held = set(session.execute(select(col(Contact.id)).where(who, col(Contact.id).in_(where))).scalars())
+        return [p for p, c in moved if c not in held]
     elif step.kind == steps.LIST_ADD:
         rows = select(
             literal(options["list_id"]).label("list_id"),
-            col(P.contact_id),
+            col(Contact.id),
             literal("automation").label("source"),
             literal(MemberStatus.SUBSCRIBED).label("status"),
             literal(now, UTCDateTime()).label("added_at"),
-        ).where(in_values(session, col(P.id), fresh, Integer))
+        ).where(who)
         stmt = dialect_insert(session)(ListMember).from_select(
             ["list_id", "contact_id", "source", "status", "added_at"], rows
         )
@@ -284,32 +289,11 @@ def _carry_out(
         session.execute(
             delete(ListMember).where(
                 col(ListMember.list_id) == options["list_id"],
-                col(ListMember.contact_id).in_(_contacts_of(session, fresh)),
+                in_values(session, col(ListMember.contact_id), contact_ids, Integer),
             )
         )
     elif step.kind == steps.WEBHOOK:
-        people = session.execute(
-            select(col(Contact.id), col(Contact.email)).where(col(Contact.id).in_(_contacts_of(session, fresh)))
-        ).all()
+        people = session.execute(select(col(Contact.id), col(Contact.email)).where(who)).all()
         items = [{"automation_id": automation.id, "step_id": step.id, "contact_id": c, "email": e} for c, e in people]
         emit_to(session, options["endpoint_id"], "automation.step", items, now)
     return []
-
-
-def _move(
-    session: Session, ids: list[int], to: AutomationStep | None, now: datetime, exit_reason: str | None = None
-) -> None:
-    """Positions on to step TO (due as it says), or done (or exited, with a reason) when there is none."""
-    if not ids:
-        return
-    if to is not None:
-        values: dict[str, Any] = {"step_id": to.id, "due_at": steps.due_after(to.kind, to.options, now)}
-    else:
-        values = {"step_id": None, "due_at": None, "state": "exited" if exit_reason else "done"}
-        values["exit_reason"] = exit_reason
-    session.execute(
-        update(AutomationPosition)
-        .where(in_values(session, col(P.id), ids, Integer))
-        .values(**values, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )

@@ -12,7 +12,6 @@ from app.automations.schemas import DryRun, PlannedStep
 from app.automations.store import steps_of
 from app.models import (
     Automation,
-    AutomationHistory,
     AutomationPosition,
     AutomationStep,
     Contact,
@@ -85,11 +84,7 @@ def dry_run(session: Session, automation: Automation, email: str, now: datetime)
     if position is not None:
         start = next((i for i, s in enumerate(ordered) if s.id == position.step_id), len(ordered))
         at = max(position.due_at or now, now)
-        done = set(
-            session.execute(
-                select(col(AutomationHistory.step_id)).where(col(AutomationHistory.position_id) == position.id)
-            ).scalars()
-        )
+        done = {int(entry.split("@")[0]) for entry in position.history.split(";") if entry}
         note = f"in the automation since {position.entered_at:%Y-%m-%d %H:%M} UTC"
     else:
         start, at = 0, steps.due_after(ordered[0].kind, ordered[0].options, now) if ordered else now

@@ -2,12 +2,13 @@
 
 A send step's messages go through the ledger: each send step owns one campaign (`campaign.automation_id`
 set), and a contact's message of that step is a Delivery row of that campaign, so the unique
-(campaign_id, email_key) of the ledger makes a second copy of a step impossible."""
+(campaign_id, email_key) of the ledger makes a second copy of a step impossible, whatever happens to the
+position rows."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.types import NAME_LENGTH, TEXT_LENGTH, UTCDateTime, partial_index, utcnow
@@ -71,17 +72,7 @@ class AutomationPosition(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     entered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     exit_reason: str | None = Field(default=None, max_length=TEXT_LENGTH)
+    # the steps it went through: "STEP_ID@TIME;" each, appended by the UPDATE that moves it on (in the
+    # transaction that carries the step out, under the row's lock: a step is done once or not at all)
+    history: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-class AutomationHistory(SQLModel, table=True):
-    """A step a position went through, and when: one row per position and step (the unique key a second
-    run of a step, after any restart, cannot pass)."""
-
-    __tablename__ = "automation_history"
-    __table_args__ = (UniqueConstraint("position_id", "step_id", name="uq_automation_history_step"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    position_id: int = Field(foreign_key="automation_position.id", ondelete="CASCADE")
-    step_id: int  # not a foreign key: the history stays when a step is removed
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("due_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("entered_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("exit_reason", sa.String(length=2000), nullable=True),
+        sa.Column("history", sa.Text(), server_default="", nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["automation_id"], ["automation.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -80,20 +81,9 @@ def upgrade() -> None:
         ["automation_id", "step_id", "due_at"],
         **active,  # type: ignore[arg-type]
     )
-    op.create_table(
-        "automation_history",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("position_id", sa.Integer(), nullable=False),
-        sa.Column("step_id", sa.Integer(), nullable=False),
-        sa.Column("at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["position_id"], ["automation_position.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("position_id", "step_id", name="uq_automation_history_step"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("automation_history")
     op.drop_table("automation_position")
     op.drop_table("automation_step")
     op.drop_table("automation")
