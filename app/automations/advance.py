@@ -60,7 +60,7 @@ def sweep(engine: Engine, now: datetime | None = None, batch: int | None = None)
             ordered = steps_of(session, automation.id or 0)
             if not ordered:
                 continue
-            out.entered += enter_by_trigger(session, automation, ordered[0], now)
+            out.entered += enter_by_trigger(session, automation, ordered, now)
         with session_scope(engine) as session:
             out.exited += exit_the_unreachable(session, automation, now)
         for i in range(len(ordered)):
@@ -73,15 +73,17 @@ def sweep(engine: Engine, now: datetime | None = None, batch: int | None = None)
     return out
 
 
-def _enter(session: Session, automation: Automation, first: AutomationStep, contact_ids: Any, now: datetime) -> int:
+def _enter(
+    session: Session, automation: Automation, ordered: Sequence[AutomationStep], contact_ids: Any, now: datetime
+) -> int:
     """Positions at the first step for the contacts CONTACT_IDS selects (a contact enters once)."""
-    due = steps.due_after(first.kind, first.options, now)
+    at = steps.arrival(ordered, 0, now)
     rows = select(
         literal(automation.id).label("automation_id"),
         contact_ids.c.contact_id,
-        literal(first.id).label("step_id"),
-        literal("active").label("state"),
-        literal(due, UTCDateTime()).label("due_at"),
+        literal(at["step_id"], Integer).label("step_id"),
+        literal(at["state"]).label("state"),
+        literal(at["due_at"], UTCDateTime()).label("due_at"),
         literal(now, UTCDateTime()).label("entered_at"),
         literal(now, UTCDateTime()).label("updated_at"),
     ).where(~exists().where(col(P.automation_id) == automation.id, col(P.contact_id) == contact_ids.c.contact_id))
@@ -91,7 +93,7 @@ def _enter(session: Session, automation: Automation, first: AutomationStep, cont
     return len(session.execute(stmt).all())
 
 
-def enter_by_trigger(session: Session, automation: Automation, first: AutomationStep, now: datetime) -> int:
+def enter_by_trigger(session: Session, automation: Automation, ordered: Sequence[AutomationStep], now: datetime) -> int:
     """The contacts who met the trigger since the automation was activated and are not in it yet."""
     since = automation.activated_at or now
     trigger = automation.trigger
@@ -121,7 +123,7 @@ def enter_by_trigger(session: Session, automation: Automation, first: Automation
         who = select(col(Contact.id).label("contact_id")).where(where)
     else:  # event: the API enters contacts one by one
         return 0
-    return _enter(session, automation, first, who.distinct().subquery(), now)
+    return _enter(session, automation, ordered, who.distinct().subquery(), now)
 
 
 def enter_contact(session: Session, automation: Automation, contact_id: int, now: datetime) -> bool:
@@ -130,7 +132,7 @@ def enter_contact(session: Session, automation: Automation, contact_id: int, now
     if not ordered:
         return False
     who = select(literal(contact_id, Integer).label("contact_id")).subquery()
-    return _enter(session, automation, ordered[0], who, now) > 0
+    return _enter(session, automation, ordered, who, now) > 0
 
 
 def enter_on_event(session: Session, event: str, email: str, now: datetime) -> list[int]:
@@ -221,12 +223,11 @@ def advance_batch(
     )
     if is_postgresql(session):
         due = due.with_for_update(skip_locked=True)
-    later = ordered[index + 1] if index + 1 < len(ordered) else None
     trail = col(P.history) + f"{step.id}@{now:%Y-%m-%dT%H:%M:%S};"
     moved = session.execute(
         update(AutomationPosition)
         .where(col(P.id).in_(due.scalar_subquery()))
-        .values(**_onto(later, now), history=trail, updated_at=now)
+        .values(**steps.arrival(ordered, index + 1, now), history=trail, updated_at=now)
         .returning(col(P.id), col(P.contact_id))
         .execution_options(synchronize_session=False)
     ).all()
@@ -235,9 +236,10 @@ def advance_batch(
     jumped = _carry_out(session, automation, ordered, index, [(int(i), int(c)) for i, c in moved], now)
     if jumped:
         target = steps.jump_target(ordered, step)
-        values = _onto(target, now) if target else _onto(None, now) | {"state": "exited"}
         if target is None:
-            values["exit_reason"] = "branch: condition not met"
+            values = {"step_id": None, "due_at": None, "state": "exited", "exit_reason": "branch: condition not met"}
+        else:
+            values = steps.arrival(ordered, list(ordered).index(target), now)
         session.execute(
             update(AutomationPosition)
             .where(in_values(session, col(P.id), jumped, Integer))
@@ -245,13 +247,6 @@ def advance_batch(
             .execution_options(synchronize_session=False)
         )
     return len(moved)
-
-
-def _onto(to: AutomationStep | None, now: datetime) -> dict[str, Any]:
-    """A position's columns at step TO (due as it says), or done when there is none."""
-    if to is None:
-        return {"step_id": None, "due_at": None, "state": "done"}
-    return {"step_id": to.id, "due_at": steps.due_after(to.kind, to.options, now), "state": "active"}
 
 
 def _carry_out(

@@ -92,7 +92,7 @@ def dry_run(session: Session, automation: Automation, email: str, now: datetime)
         if automation.state != "active":
             note += f" (the automation is {automation.state})"
     for step in ordered[:start]:
-        passed = "done already" if step.id in done else "skipped by a branch"
+        passed = "done already" if step.id in done else "waited" if step.kind == steps.WAIT else "skipped by a branch"
         plan.append(PlannedStep(step_id=step.id or 0, kind=step.kind, at=None, outcome=passed))
     i = start
     while i < len(ordered):

@@ -1,5 +1,6 @@
-"""What each kind of step takes (its options, checked into a canonical form) and when a position at a
-step is due. A wait step is due when its wait is over; every other step is due at once."""
+"""What each kind of step takes (its options, checked into a canonical form) and where and when a position
+that reaches a step is due. Nobody stands at a wait step: a position that reaches one goes to the step after
+it (after every wait in a row), due when the waits are over; so a wait costs the sweep nothing."""
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
@@ -103,3 +104,15 @@ def jump_target(ordered: Sequence[AutomationStep], branch: AutomationStep) -> Au
     """The step a branch sends those who do not meet its condition to; None: they leave the automation."""
     target = branch.options.get("else", EXIT)
     return next((s for s in ordered if s.id == target), None)
+
+
+def arrival(ordered: Sequence[AutomationStep], index: int, now: datetime) -> dict[str, Any]:
+    """The position's columns once it reaches ORDERED[INDEX] at NOW: the first step from there that is not a
+    wait, due when the waits before it are over; done when none is left."""
+    due = now
+    while index < len(ordered) and ordered[index].kind == WAIT:
+        due = due_after(WAIT, ordered[index].options, due)
+        index += 1
+    if index >= len(ordered):
+        return {"step_id": None, "due_at": None, "state": "done"}
+    return {"step_id": ordered[index].id, "due_at": due, "state": "active"}

@@ -244,16 +244,11 @@ def remove_step(session: Session, automation: Automation, step: AutomationStep) 
     rest = [s for s in ordered if s.id != step.id]
     if any(s.kind == steps.BRANCH and s.options.get("else") == step.id for s in rest):
         raise Refused("step_id", "a branch jumps to this step; change that branch first", status=409)
-    after = [s for s in ordered if (s.position, s.id) > (step.position, step.id)]
     now = utcnow()
     moved = update(AutomationPosition).where(
         col(AutomationPosition.step_id) == step.id, col(AutomationPosition.state) == "active"
     )
-    if after:
-        due = steps.due_after(after[0].kind, after[0].options, now)
-        session.execute(moved.values(step_id=after[0].id, due_at=due, updated_at=now))
-    else:
-        session.execute(moved.values(step_id=None, due_at=None, state="done", updated_at=now))
+    session.execute(moved.values(**steps.arrival(rest, ordered.index(step), now), updated_at=now))
     if step.campaign_id:
         _release(session, [step.campaign_id])
     session.delete(step)
