@@ -34,9 +34,13 @@ TRIGGERS = ("list_joined", "optin_confirmed", "segment_entered", "date_reached",
 STATES = ("draft", "active", "paused")
 
 
+def ordered(cursor: str | None) -> Any:
+    """Automations by name, from the cursor on."""
+    return after_name_id(select(Automation), col(Automation.name), col(Automation.id), cursor)
+
+
 def automations_page(session: Session, limit: int, cursor: str | None) -> tuple[list[Automation], str | None]:
-    query = after_name_id(select(Automation), col(Automation.name), col(Automation.id), cursor)
-    return fetch(session, query, limit, key=lambda r: (r.name, r.id))
+    return fetch(session, ordered(cursor), limit, key=lambda r: (r.name, r.id))
 
 
 def steps_of(session: Session, automation_id: int) -> list[AutomationStep]:
