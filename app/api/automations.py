@@ -50,6 +50,21 @@ def post_event(body: schemas.EventRequest, session: SessionDep) -> schemas.Event
     return schemas.EventResult(entered=entered)
 
 
+@router.post(
+    "/resend",
+    response_model=schemas.AutomationPublic,
+    status_code=201,
+    description="Resend a campaign to those who did not open it: an active automation that waits DAYS after the "
+    "campaign reached each contact and sends its message with the new subject to those who did not open it.",
+)
+def resend(body: schemas.ResendRequest, session: SessionDep, settings: SettingsDep) -> schemas.AutomationPublic:
+    with refusals():
+        campaign = store.campaign_to_resend(session, body.campaign_id)
+        automation = store.resend_to_non_openers(session, campaign, body.days, body.subject, settings)
+    session.commit()
+    return store.shown(session, automation)
+
+
 @router.get("/{automation_id}", response_model=schemas.AutomationPublic)
 def get_automation(automation_id: Id, session: SessionDep) -> schemas.AutomationPublic:
     return store.shown(session, AUTOMATIONS.get(session, automation_id))

@@ -42,10 +42,13 @@ def branch_condition(
     """A selectable of the contact ids that meet the branch ORDERED[INDEX]'s condition."""
     options = ordered[index].options
     on = options["on"]
-    if on in ("opened", "clicked"):
+    if on in ("opened", "clicked", "not_opened", "not_clicked"):
         sent = [s for s in ordered[:index] if s.kind == steps.SEND and s.campaign_id is not None]
         campaign_id = sent[-1].campaign_id if sent else automation.campaign_id
-        return engaged_contacts(on, campaign_id=campaign_id)
+        engaged = engaged_contacts("clicked" if on.endswith("clicked") else "opened", campaign_id=campaign_id)
+        if on.startswith("not_"):
+            return select(col(Contact.id)).where(col(Contact.id).not_in(engaged))
+        return engaged
     where: ColumnElement[bool] | None
     if on == "segment":
         where = _segment(session, options.get("segment_id"), now)

@@ -14,6 +14,7 @@ from app.models import (
     Automation,
     AutomationPosition,
     AutomationStep,
+    Campaign,
     Contact,
     Delivery,
     ListMember,
@@ -122,8 +123,12 @@ def _outcome(
     step = ordered[index]
     options = step.options
     if step.kind == steps.SEND:
-        template = session.get(MessageTemplate, options["template_id"])
-        subject = options.get("subject") or (template.subject if template else "")
+        source = (
+            session.get(Campaign, options["message_of"])
+            if options.get("message_of") is not None
+            else session.get(MessageTemplate, options["template_id"])
+        )
+        subject = options.get("subject") or (source.subject if source else "")
         sent = session.execute(
             select(col(Delivery.state)).where(
                 col(Delivery.campaign_id) == step.campaign_id, col(Delivery.email_key) == contact.email_key

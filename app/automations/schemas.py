@@ -44,7 +44,8 @@ class StepCreate(BaseModel):
     kind: StepKind
     options: dict[str, Any] = Field(
         default_factory=dict,
-        description="send: template_id, subject (empty: the template's); wait: days, or hour (0-23) with weekday "
+        description="send: template_id (or message_of: a campaign's id, its message again), subject (empty: the "
+        "template's); wait: days, or hour (0-23) with weekday "
         "(0 Monday - 6 Sunday, none: any day) and zone; branch: on (opened | clicked: the message of the nearest "
         "send step before it; field with field and value; segment with segment_id) and else (a later step's id, "
         "or exit); list_add / list_remove: list_id; webhook: endpoint_id (an automation.step event, signed)",
@@ -110,3 +111,9 @@ class EventRequest(BaseModel):
 
 class EventResult(BaseModel):
     entered: list[int] = Field(description="the automations the contact entered")
+
+
+class ResendRequest(BaseModel):
+    campaign_id: int
+    days: int = Field(ge=0, le=3650, description="how long after the campaign reached them")
+    subject: str = Field(min_length=1, max_length=998, description="the new subject")

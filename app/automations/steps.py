@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
-from app.models import AutomationStep, CustomField, MailingList, MessageTemplate, Segment, WebhookEndpoint
+from app.models import AutomationStep, Campaign, CustomField, MailingList, MessageTemplate, Segment, WebhookEndpoint
 from app.sending.refused import Refused
 
 SEND, WAIT, BRANCH, LIST_ADD, LIST_REMOVE, WEBHOOK = "send", "wait", "branch", "list_add", "list_remove", "webhook"
 KINDS = (SEND, WAIT, BRANCH, LIST_ADD, LIST_REMOVE, WEBHOOK)
-BRANCH_ON = ("opened", "clicked", "field", "segment")
+BRANCH_ON = ("opened", "clicked", "not_opened", "not_clicked", "field", "segment")
 EXIT = "exit"
 MAX_DAYS = 3650
 
@@ -50,11 +50,13 @@ def checked(session: Session, kind: str, options: dict[str, Any]) -> dict[str, A
     if not isinstance(options, dict):
         raise Refused("options", "give an object")
     if kind == SEND:
+        subject = str(options.get("subject") or "").strip()[:998]
+        if options.get("message_of") is not None:  # a campaign's message again (resending to non-openers)
+            return {"message_of": _row(session, options, "message_of", Campaign, "campaign"), "subject": subject}
         template_id = _row(session, options, "template_id", MessageTemplate, "template")
         template = session.get(MessageTemplate, template_id)
         if template is None or template.kind != "template":
             raise Refused("options.template_id", "choose a template, not a layout")
-        subject = str(options.get("subject") or "").strip()[:998]
         return {"template_id": template_id, "subject": subject}
     if kind == WAIT:
         if options.get("days") is not None:

@@ -29,6 +29,7 @@ from app.sending.refused import Refused
 from app.sending.render import render_limits
 from app.settings import Settings
 from app.tracking import links as tracked_links
+from app.tracking import modes
 
 TRIGGERS = ("list_joined", "optin_confirmed", "segment_entered", "date_reached", "event", "campaign_sent")
 STATES = ("draft", "active", "paused")
@@ -151,22 +152,31 @@ def remove(session: Session, automation: Automation) -> None:
 
 def _write_message(session: Session, automation: Automation, step: AutomationStep, settings: Settings) -> None:
     """The send step's campaign as the step and the automation say: made for a new step, else rewritten
-    (its links numbered again; a worker builds its message anew after the change)."""
-    template = session.get(MessageTemplate, step.options["template_id"])
-    assert template is not None  # checked by steps.checked
+    (its links numbered again; a worker builds its message anew after the change). Its message is a library
+    template's, or another campaign's (with that campaign's layout, identity and lists)."""
+    source: MessageTemplate | Campaign | None
+    if step.options.get("message_of") is not None:
+        source = session.get(Campaign, step.options["message_of"])
+    else:
+        source = session.get(MessageTemplate, step.options["template_id"])
+    assert source is not None  # checked by steps.checked
     campaign = session.get(Campaign, step.campaign_id) if step.campaign_id else None
     now = utcnow()
     if campaign is None:
         campaign = Campaign(
             name="", from_address=automation.from_address, subject="", state=CampaignState.SENDING, launched_at=now
         )
-    campaign.name = f"{automation.name}: {template.name}"[:200]
+    campaign.name = f"{automation.name}: {source.name}"[:200]
     campaign.automation_id = automation.id
     campaign.from_name, campaign.from_address = automation.from_name, automation.from_address
     campaign.list_ids = [automation.list_id] if automation.list_id else []
-    campaign.subject = step.options.get("subject") or template.subject
-    campaign.html_template, campaign.text_template = template.html_template, template.text_template
-    campaign.template_language, campaign.updated_at = template.template_language, now
+    if isinstance(source, Campaign):
+        campaign.list_ids = campaign.list_ids or list(source.list_ids)
+        campaign.layout_id, campaign.identity_id = source.layout_id, source.identity_id
+        campaign.tracking = source.tracking
+    campaign.subject = step.options.get("subject") or source.subject
+    campaign.html_template, campaign.text_template = source.html_template, source.text_template
+    campaign.template_language, campaign.updated_at = source.template_language, now
     session.add(campaign)
     session.flush()
     session.execute(delete(CampaignLink).where(col(CampaignLink.campaign_id) == campaign.id))
@@ -174,6 +184,37 @@ def _write_message(session: Session, automation: Automation, step: AutomationSte
     tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
     step.campaign_id = campaign.id
     session.add(step)
+
+
+def campaign_to_resend(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.automation_id is not None:
+        raise Refused("campaign_id", f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def resend_to_non_openers(
+    session: Session, campaign: Campaign, days: int, subject: str, settings: Settings
+) -> Automation:
+    """An active automation on a sent campaign: N days after the campaign reached a contact, its message again
+    with a new subject, to those who did not open it (per-contact tracking knows who did). The caller commits."""
+    if modes.effective(campaign, settings) != modes.CONTACT:
+        raise Refused("campaign_id", "the campaign does not track opens per contact; nobody can be told apart")
+    if not subject.strip():
+        raise Refused("subject", "give the new subject")
+    name = f"{campaign.name}: resend to non-openers"[:200]
+    body = AutomationCreate(
+        name=name,
+        trigger="campaign_sent",
+        campaign_id=campaign.id,
+        from_name=campaign.from_name,
+        from_address=campaign.from_address,
+    )
+    automation = create(session, body)
+    add_step(session, automation, steps.WAIT, {"days": days}, settings)
+    add_step(session, automation, steps.BRANCH, {"on": "not_opened", "else": steps.EXIT}, settings)
+    add_step(session, automation, steps.SEND, {"message_of": campaign.id, "subject": subject}, settings)
+    return switch(session, automation, "active")
 
 
 def _check_jumps(ordered: list[AutomationStep]) -> None:
