@@ -12,7 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Integer, Select, and_, delete, exists, literal, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Integer,
+    Select,
+    and_,
+    delete,
+    exists,
+    literal,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.addresses import InvalidAddress, normalise
@@ -64,9 +79,10 @@ def sweep(engine: Engine, now: datetime | None = None, batch: int | None = None)
         with session_scope(engine) as session:
             out.exited += exit_the_unreachable(session, automation, now)
         for i in range(len(ordered)):
+            cursor: Cursor = None
             while True:
                 with session_scope(engine) as session:
-                    moved = advance_batch(session, automation, ordered, i, now, size)
+                    moved, cursor = advance_batch(session, automation, ordered, i, now, size, cursor)
                 out.advanced += moved
                 if moved < size:
                     break
@@ -89,6 +105,12 @@ def _enter(
     ).where(~exists().where(col(P.automation_id) == automation.id, col(P.contact_id) == contact_ids.c.contact_id))
     columns = ["automation_id", "contact_id", "step_id", "state", "due_at", "entered_at", "updated_at"]
     stmt = dialect_insert(session)(AutomationPosition).from_select(columns, rows)
+    if is_postgresql(session):  # a plain INSERT: ON CONFLICT inserts each row speculatively, a probe more a row
+        try:
+            with session.begin_nested():
+                return len(session.execute(stmt.returning(col(P.id))).all())
+        except IntegrityError:  # a concurrent sweep entered some of them meanwhile: skip those
+            pass
     stmt = stmt.on_conflict_do_nothing(index_elements=["automation_id", "contact_id"]).returning(col(P.id))
     return len(session.execute(stmt).all())
 
@@ -203,37 +225,47 @@ def _gone(session: Session, automation: Automation, now: datetime, reason: Any) 
     return out
 
 
+Cursor = tuple[datetime, int] | None
+
+
 def advance_batch(
-    session: Session, automation: Automation, ordered: Sequence[AutomationStep], index: int, now: datetime, size: int
-) -> int:
-    """Carry out step ORDERED[INDEX] for up to SIZE due positions and move them on; returns how many moved.
-    One UPDATE claims the positions, moves them on and appends the step to their history; the step's work
-    (the ledger rows of a send) commits with it, so a batch is done wholly or not at all."""
+    session: Session,
+    automation: Automation,
+    ordered: Sequence[AutomationStep],
+    index: int,
+    now: datetime,
+    size: int,
+    after: Cursor = None,
+) -> tuple[int, Cursor]:
+    """Carry out step ORDERED[INDEX] for up to SIZE due positions past the cursor AFTER (due time, id) and move
+    them on; returns how many moved and the cursor for the next batch. The claim reads the due index from the
+    cursor on, so a sweep never reads again the entries of positions it has already moved. The move appends the
+    step to their history, and the step's work (the ledger rows of a send) commits with it: a batch is done
+    wholly or not at all."""
     step = ordered[index]
-    due = (
-        select(col(P.id))
-        .where(
-            col(P.automation_id) == automation.id,
-            col(P.step_id) == step.id,
-            col(P.state) == "active",
-            col(P.due_at) <= now,
-        )
-        .order_by(col(P.due_at))
-        .limit(size)
+    claim = select(col(P.id), col(P.contact_id), col(P.due_at)).where(
+        col(P.automation_id) == automation.id,
+        col(P.step_id) == step.id,
+        col(P.state) == "active",
+        col(P.due_at) <= now,
     )
+    if after is not None:
+        claim = claim.where(tuple_(col(P.due_at), col(P.id)) > tuple_(literal(after[0], UTCDateTime()), after[1]))
+    claim = claim.order_by(col(P.due_at), col(P.id)).limit(size)
     if is_postgresql(session):
-        due = due.with_for_update(skip_locked=True)
+        claim = claim.with_for_update(skip_locked=True)
+    rows = session.execute(claim).all()
+    if not rows:
+        return 0, after
+    ids = [int(r[0]) for r in rows]
     trail = col(P.history) + f"{step.id}@{now:%Y-%m-%dT%H:%M:%S};"
-    moved = session.execute(
+    session.execute(
         update(AutomationPosition)
-        .where(col(P.id).in_(due.scalar_subquery()))
+        .where(in_values(session, col(P.id), ids, Integer))
         .values(**steps.arrival(ordered, index + 1, now), history=trail, updated_at=now)
-        .returning(col(P.id), col(P.contact_id))
         .execution_options(synchronize_session=False)
-    ).all()
-    if not moved:
-        return 0
-    jumped = _carry_out(session, automation, ordered, index, [(int(i), int(c)) for i, c in moved], now)
+    )
+    jumped = _carry_out(session, automation, ordered, index, [(int(i), int(c)) for i, c, _ in rows], now)
     if jumped:
         target = steps.jump_target(ordered, step)
         if target is None:
@@ -246,7 +278,8 @@ def advance_batch(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-    return len(moved)
+    last = rows[-1]
+    return len(rows), (last[2], int(last[0]))
 
 
 def _carry_out(

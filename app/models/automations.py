@@ -60,8 +60,10 @@ class AutomationPosition(SQLModel, table=True):
     __tablename__ = "automation_position"
     __table_args__ = (
         UniqueConstraint("automation_id", "contact_id", name="uq_automation_position_contact"),
-        # the sweep's claim: an automation's active rows of one step, in due order
-        partial_index("ix_automation_position_due", "automation_id", "step_id", "due_at", where="state = 'active'"),
+        # the sweep's claim: an automation's active rows of one step, in due order from its cursor
+        partial_index(
+            "ix_automation_position_due", "automation_id", "step_id", "due_at", "id", where="state = 'active'"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

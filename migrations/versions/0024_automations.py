@@ -78,7 +78,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_automation_position_due",
         "automation_position",
-        ["automation_id", "step_id", "due_at"],
+        ["automation_id", "step_id", "due_at", "id"],
         **active,  # type: ignore[arg-type]
     )
 
