@@ -7,7 +7,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from app.models import AutomationStep, Campaign, CustomField, MailingList, MessageTemplate, Segment, WebhookEndpoint
 from app.sending.refused import Refused
@@ -26,20 +27,34 @@ def _int(options: dict[str, Any], name: str, low: int, high: int) -> int:
     return value
 
 
-def _row(session: Session, options: dict[str, Any], name: str, model: Any, noun: str) -> int:
-    value = options.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or session.get(model, value) is None:
-        raise Refused(f"options.{name}", f"no such {noun}: {value}")
+MAX_ID = 2**31 - 1
+
+
+def row_id(session: Session, value: Any, model: Any, noun: str, field: str) -> int:
+    """VALUE as the id of an existing MODEL row; Refused naming FIELD otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise Refused(field, f"no such {noun}: {str(value)[:40]}")
+    if session.get(model, value) is None:
+        raise Refused(field, f"no such {noun}: {value}")
     return value
+
+
+def _row(session: Session, options: dict[str, Any], name: str, model: Any, noun: str) -> int:
+    return row_id(session, options.get(name), model, noun, f"options.{name}")
 
 
 def _zone(options: dict[str, Any]) -> str:
     zone = str(options.get("zone") or "UTC")
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Refused("options.zone", f"unknown time zone: {zone[:60]}") from None
     return zone
+
+
+def field_exists(session: Session, name: str) -> bool:
+    found = select(col(CustomField.id)).where(col(CustomField.name) == name)
+    return bool(name) and session.execute(found).first() is not None
 
 
 def checked(session: Session, kind: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +84,13 @@ def checked(session: Session, kind: str, options: dict[str, Any]) -> dict[str, A
         on = options.get("on")
         if on not in BRANCH_ON:
             raise Refused("options.on", f"choose one of {', '.join(BRANCH_ON)}")
-        out = {"on": on, "else": options.get("else", EXIT)}
+        target = options.get("else", EXIT)
+        if target != EXIT and (isinstance(target, bool) or not isinstance(target, int)):
+            raise Refused("options.else", "give a later step's id, or exit")
+        out = {"on": on, "else": target}
         if on == "field":
             field = str(options.get("field") or "")
-            if not field or not session.query(CustomField).filter_by(name=field).first():
+            if not field_exists(session, field):
                 raise Refused("options.field", f"no such custom field: {field[:64]}")
             out |= {"field": field, "value": str(options.get("value", ""))[:200]}
         elif on == "segment":

@@ -67,10 +67,9 @@ def _check_trigger(session: Session, values: dict[str, Any]) -> None:
     }
     if trigger in needs:
         name, model, noun = needs[trigger]
-        if values.get(name) is None or session.get(model, values[name]) is None:
-            raise Refused(name, f"no such {noun}: {values.get(name)}")
-    if trigger == "date_reached":
-        steps.checked(session, steps.BRANCH, {"on": "field", "field": values.get("field")})  # an existing field
+        steps.row_id(session, values.get(name), model, noun, name)
+    if trigger == "date_reached" and not steps.field_exists(session, str(values.get("field") or "")):
+        raise Refused("field", f"no such custom field: {str(values.get('field'))[:64]}")
     if trigger == "event" and not str(values.get("event") or "").strip():
         raise Refused("event", "name the event the CMS posts")
     try:

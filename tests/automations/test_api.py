@@ -57,3 +57,28 @@ def test_a_series_built_over_the_api_starts_by_an_event_and_its_dry_run_shows_wh
     assert client.delete(f"{base}/steps/{steps[1]['id']}").status_code == 200
     assert client.delete(base).status_code == 204
     assert client.get(base).status_code == 404
+
+
+def test_bad_input_is_refused_naming_the_field(client, engine) -> None:  # type: ignore[no-untyped-def]
+    def refused(url: str, body: dict) -> list:  # type: ignore[type-arg]
+        r = client.post(url, json=body)
+        assert r.status_code == 422, r.text
+        return r.json()["errors"][0]["loc"]
+
+    base = {"name": "A", "from_address": "news@example.test"}
+    assert refused("/api/v1/automations", {**base, "trigger": "list_joined", "list_id": 2**63}) == ["body", "list_id"]
+    assert refused("/api/v1/automations", {**base, "trigger": "date_reached"}) == ["body", "field"]
+    assert refused("/api/v1/automations", {**base, "trigger": "event", "event": "x", "from_address": "no"}) == [
+        "body",
+        "from_address",
+    ]
+    made = client.post("/api/v1/automations", json={**base, "trigger": "event", "event": "x"}).json()
+    steps = f"/api/v1/automations/{made['id']}/steps"
+    assert refused(steps, {"kind": "branch", "options": {"on": "opened", "else": [1]}}) == ["body", "options.else"]
+    assert refused(steps, {"kind": "branch", "options": {"on": "opened", "else": 12345}}) == ["body", "options.else"]
+    assert refused(steps, {"kind": "wait", "options": {"hour": 9, "zone": "../../etc/passwd"}}) == [
+        "body",
+        "options.zone",
+    ]
+    assert refused(steps, {"kind": "wait", "options": {"days": -1}}) == ["body", "options.days"]
+    assert client.get(f"/api/v1/automations/{made['id']}").json()["steps"] == []
