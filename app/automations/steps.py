@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.models import AutomationStep, Campaign, CustomField, MailingList, MessageTemplate, Segment, WebhookEndpoint
+from app.models.types import MAX_ID
 from app.sending.refused import Refused
 
 SEND, WAIT, BRANCH, LIST_ADD, LIST_REMOVE, WEBHOOK = "send", "wait", "branch", "list_add", "list_remove", "webhook"
@@ -25,9 +26,6 @@ def _int(options: dict[str, Any], name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise Refused(f"options.{name}", f"give a whole number from {low} to {high}")
     return value
-
-
-MAX_ID = 2**31 - 1
 
 
 def row_id(session: Session, value: Any, model: Any, noun: str, field: str) -> int:

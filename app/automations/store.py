@@ -186,7 +186,7 @@ def _write_message(session: Session, automation: Automation, step: AutomationSte
 
 
 def campaign_to_resend(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
+    campaign = session.get(Campaign, steps.row_id(session, campaign_id, Campaign, "campaign", "campaign_id"))
     if campaign is None or campaign.automation_id is not None:
         raise Refused("campaign_id", f"no campaign with id {campaign_id}")
     return campaign
