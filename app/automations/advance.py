@@ -24,6 +24,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -53,6 +54,7 @@ from app.webhooks.events import emit_to
 
 POSTGRES_BATCH = 50_000
 SQLITE_BATCH = 5_000
+ANALYZE_AFTER = 10_000  # entries in one go that make the table's statistics stale
 P = AutomationPosition
 
 
@@ -75,7 +77,11 @@ def sweep(engine: Engine, now: datetime | None = None, batch: int | None = None)
             ordered = steps_of(session, automation.id or 0)
             if not ordered:
                 continue
-            out.entered += enter_by_trigger(session, automation, ordered, now)
+            entered = enter_by_trigger(session, automation, ordered, now)
+        if entered >= ANALYZE_AFTER and is_postgresql(engine):  # the planner must know the new rows' numbers
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE automation_position"))
+        out.entered += entered
         with session_scope(engine) as session:
             out.exited += exit_the_unreachable(session, automation, now)
         for i in range(len(ordered)):
