@@ -12,6 +12,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    any_,
     bindparam,
     create_engine,
     event,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
@@ -42,6 +44,19 @@ def is_postgresql(bind: orm.Session | Connection | Engine) -> bool:
     need different SQL."""
     dialect = bind.get_bind().dialect if isinstance(bind, orm.Session) else bind.dialect
     return dialect.name == "postgresql"
+
+
+def in_values(session: Session, column: Any, values: Sequence[Any], type_: Any) -> Any:
+    """column IN values: on PostgreSQL `= ANY(array)`, one parameter whatever the number of values (the
+    statement's text, and so its parse and plan, stay the same from batch to batch)."""
+    if is_postgresql(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(type_)))
+    return column.in_(values)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The INSERT of the session's database (for its ON CONFLICT clauses)."""
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.config_store import LiveSettings
+from app.models.types import MAX_ID
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -94,5 +95,4 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 # ids are 32-bit integers on PostgreSQL; a larger one can name nothing
-MAX_ID = 2**31 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]

@@ -5,6 +5,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from app.audience import jobs as audience_jobs
+from app.automations import jobs as automation_jobs
 from app.bounces import jobs as bounce_jobs
 from app.sending import jobs as sending_jobs
 from app.settings import Settings
@@ -21,4 +22,5 @@ def build_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
     webhook_jobs.add_jobs(scheduler, settings, engine)
     subscription_jobs.add_jobs(scheduler, settings, engine)
     tracking_jobs.add_jobs(scheduler, settings, engine)
+    automation_jobs.add_jobs(scheduler, settings, engine)
     return scheduler

@@ -591,3 +591,37 @@ def test_state_counts_come_with_0027_counting_the_ledger_and_go_with_its_downgra
     upgrade(engine)
     assert counts() == {"sent": 2, "bounced": 1}
     engine.dispose()
+
+
+def test_automations_come_with_0028_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0027")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, template_language, archived, "
+                          "created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'completed', '{{}}', "
+                          f"'jinja', false, {stamp}, {stamp})"))  # fmt: skip
+    upgrade(engine, "0028")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT automation_id FROM campaign")).scalars().all() == [None]  # an ordinary one
+        conn.execute(text("INSERT INTO automation (name, trigger, from_name, from_address, state, created_at, updated_at) "
+                          f"VALUES ('Welcome', 'event', '', 'a@b.test', 'draft', {stamp}, {stamp})"))  # fmt: skip
+        conn.execute(text("INSERT INTO automation_position (automation_id, contact_id, state, entered_at, updated_at) "
+                          f"SELECT id, 7, 'active', {stamp}, {stamp} FROM automation"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0027")
+    tables = set(inspect(engine).get_table_names())
+    assert not {"automation", "automation_step", "automation_position", "automation_history"} & tables
+    assert "automation_id" not in {c["name"] for c in inspect(engine).get_columns("campaign")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM campaign")).scalars().all() == ["old"]
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM automation")).scalar_one() == 0
+    engine.dispose()

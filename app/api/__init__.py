@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from app.api import (
     audience,
+    automations,
     bounces,
     campaigns,
     contacts,
@@ -51,6 +52,7 @@ for module in (
     webhooks,
     senders,
     templates,
+    automations,
 ):
     api_router.include_router(module.router)
 

@@ -212,6 +212,11 @@ TAGS = [
         "description": "Transactional messages (password resets, receipts): one message sent now, its state.",
     },
     {"name": "templates", "description": "The template library: saved templates and layouts."},
+    {
+        "name": "automations",
+        "description": "Welcome series and drips: a trigger and ordered steps each contact goes through once; "
+        "their messages go through the ledger.",
+    },
     {"name": "bounces", "description": "Bounce records and the sweeps of the bounce mailbox."},
     {"name": "webhooks", "description": "Endpoints that receive events, and every delivery to them."},
     {"name": "relays", "description": "The relays campaigns go through: weights, failover and each one's state."},

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from app.addresses import WHITESPACE, plain_address_sql
@@ -24,7 +23,7 @@ from app.audience.queries import every_list
 from app.audience.search import forget, index_contacts
 from app.audience.sources import ImportFailed
 from app.audience.sources.csv_file import PlainLayout
-from app.db import is_postgresql
+from app.db import dialect_insert, is_postgresql
 from app.i18n import gettext as _
 from app.models import Contact, ListMember, Suppression
 from app.models.states import MemberStatus
@@ -52,10 +51,6 @@ class BatchResult:
     updated: int = 0
     duplicates: int = 0
     suppressed: int = 0
-
-
-def _dialect_insert(session: Session):
-    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def suppressed_keys(session: Session, keys: Sequence[str]) -> set[str]:
@@ -260,7 +255,7 @@ def _join_list(
         .with_for_update(key_share=True, of=_contact)
     )
     added = session.execute(
-        _dialect_insert(session)(_member)
+        dialect_insert(session)(_member)
         .from_select(["list_id", "contact_id", "source", "import_id", "added_at"], members)
         .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
         .returning(_member.c.contact_id)
@@ -279,7 +274,7 @@ def add_members(session: Session, list_id: int, contact_ids: Sequence[int], sour
     """Put contacts in a list (one executemany); those already in it stay as they are."""
     if not contact_ids:
         return
-    stmt = _dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
+    stmt = dialect_insert(session)(_member).on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
     session.execute(
         stmt, [{"list_id": list_id, "contact_id": c, "source": source, "added_at": now} for c in contact_ids]
     )

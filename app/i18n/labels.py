@@ -23,6 +23,10 @@ KNOWN = frozenset(
         N_("subscribe"), N_("confirm"), N_("cancel"), N_("import"), N_("cms"), N_("edit"), N_("erase"), N_("expire"),
         N_("form"), N_("api_key"), N_("user"), N_("mailed_command"), N_("one_click"), N_("unsubscribe_page"),
         N_("preference_page"), N_("system"), N_("preference page"), N_("confirmation link"), N_("signup form"),
+        # automations: triggers, step kinds, branch conditions (app.automations)
+        N_("list_joined"), N_("optin_confirmed"), N_("segment_entered"), N_("date_reached"), N_("event"),
+        N_("campaign_sent"), N_("send"), N_("wait"), N_("branch"), N_("list_add"), N_("list_remove"), N_("webhook"),
+        N_("opened"), N_("clicked"), N_("field"), N_("segment"), N_("exited"),
     )
 )  # fmt: skip
 

@@ -12,6 +12,7 @@ from app.models.audience import (
     Suppression,
 )
 from app.models.auth import ApiKey, AuditEntry, RecoveryCode, RolePolicy, User, UserInvite, WebSession
+from app.models.automations import Automation, AutomationPosition, AutomationStep
 from app.models.bounces import Bounce, MailboxSweep, ProcessedMessage
 from app.models.metrics import MetricCounter, WorkerHeartbeat
 from app.models.pacing import PacingState
@@ -33,6 +34,9 @@ from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "Automation",
+    "AutomationPosition",
+    "AutomationStep",
     "AuditEntry",
     "Bounce",
     "Campaign",

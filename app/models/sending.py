@@ -61,6 +61,9 @@ class Campaign(SQLModel, table=True):
     guard_override: bool = False
     # opens and clicks: none, anonymous or contact; None follows the settings' default until launch fixes it
     tracking: str | None = Field(default=None, max_length=20)
+    # the automation whose send step this campaign is (its ledger gets rows as contacts reach the step, so it
+    # stays sending and never completes by running out of rows); None: an ordinary campaign
+    automation_id: int | None = None
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )

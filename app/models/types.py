@@ -38,6 +38,7 @@ EMAIL_LENGTH = 320  # an address as stored (RFC 5321 allows 254; room for what a
 TEXT_LENGTH = 2000  # free text kept: a relay's reply, a diagnostic, an error, a reason to show
 LINE_LENGTH = 300  # one header's worth: a remote MTA, a Message-ID, a process owner
 NAME_LENGTH = 200  # a name or a short label (list, person, mailbox uid, evidence)
+MAX_ID = 2**31 - 1  # the largest id an integer key column holds
 
 
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, case, exists, func, literal, select, union_all, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, literal, select, union_all, update
 from sqlmodel import Session, col
 
 from app.bounces.policy import BouncePolicy
 from app.bounces.writer import record_findings, send_failure_row
-from app.db import insert_rows, is_postgresql, update_rows
+from app.db import in_values, insert_rows, is_postgresql, update_rows
 from app.models import Campaign, Contact, Delivery, DeliveryAttempt, ListMember, MessageContent, Suppression
 from app.models.states import CampaignKind, CampaignState, DeliveryState
 from app.models.types import TEXT_LENGTH
@@ -111,14 +110,6 @@ def timings(session: Session, campaign_ids: set[int]) -> dict[int, Timing]:
     return {i: Timing.of(w, t) for i, w, t in rows}
 
 
-def _ids_in(session: Session, column: Any, values: list[Any], type_: Any) -> Any:
-    """column IN values: on PostgreSQL `= ANY(array)`, one parameter whatever the number of values (the
-    statement's text, and so its parse and plan, stay the same from batch to batch)."""
-    if is_postgresql(session):
-        return column == any_(bindparam(None, values, type_=ARRAY(type_)))
-    return column.in_(values)
-
-
 def claim(
     session: Session,
     campaign_ids: list[int],
@@ -184,7 +175,7 @@ def claim(
             c[0]: c
             for c in session.execute(
                 select(col(Contact.id), col(Contact.first_name), col(Contact.last_name), col(Contact.attributes)).where(
-                    _ids_in(session, col(Contact.id), contact_ids, Integer)
+                    in_values(session, col(Contact.id), contact_ids, Integer)
                 )
             ).all()
         }
@@ -222,7 +213,7 @@ def suppressed(session: Session, rows: list[Claimed]) -> dict[int, str]:
     left: dict[str, set[int]] = defaultdict(set)
     for key, reason, list_id in session.execute(
         select(col(Suppression.email_key), col(Suppression.reason), col(Suppression.list_id)).where(
-            _ids_in(session, col(Suppression.email_key), keys, String)
+            in_values(session, col(Suppression.email_key), keys, String)
         )
     ).tuples():
         if list_id is None:
@@ -421,8 +412,14 @@ def _bounce(o: Outcome, state: str, settings: Settings, now: datetime) -> dict[s
 def complete_finished(session: Session, now: datetime, campaign_ids: set[int] | None = None) -> list[int]:
     """Mark `sending` campaigns with no due or leased rows left as completed. The caller commits."""
     pending = exists().where(col(Delivery.campaign_id) == col(Campaign.id), col(Delivery.state).in_(DUE_STATES))
-    # a transactional stream is never finished: it sends for as long as messages are asked for
-    cond = and_(col(Campaign.state) == CampaignState.SENDING, col(Campaign.kind) == CampaignKind.BULK, ~pending)
+    # a transactional stream is never finished: it sends for as long as messages are asked for; an automation's
+    # send step stays sending too: its ledger grows as contacts reach the step
+    cond = and_(
+        col(Campaign.state) == CampaignState.SENDING,
+        col(Campaign.kind) == CampaignKind.BULK,
+        col(Campaign.automation_id).is_(None),
+        ~pending,
+    )
     if campaign_ids is not None:
         if not campaign_ids:
             return []

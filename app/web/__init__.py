@@ -13,6 +13,7 @@ from app.web.routes import (
     archive,
     audience,
     auth,
+    automations,
     bounces,
     campaigns,
     contacts,
@@ -39,7 +40,19 @@ def install(app: FastAPI) -> None:
     mounted with the roles that may use it: every role reads the marketing pages and only admins and
     marketers change anything there; the administration pages are for admins alone."""
     marketing = APIRouter(include_in_schema=False, dependencies=MARKETING)
-    for module in (dashboard, lists, contacts, segments, audience, campaigns, reports, library, bounces, suppressions):
+    for module in (
+        dashboard,
+        lists,
+        contacts,
+        segments,
+        audience,
+        campaigns,
+        reports,
+        library,
+        automations,
+        bounces,
+        suppressions,
+    ):
         marketing.include_router(module.router)
     administration = APIRouter(include_in_schema=False, dependencies=ADMINISTRATION)
     for module in (settings, apikeys, relays, identities, users):

@@ -26,7 +26,22 @@ def emit(session: Session, event_type: str, items: Sequence[dict[str, Any]], now
     """Store one event per item for every endpoint subscribed to `event_type`; returns events stored."""
     if not items:
         return 0
-    endpoints = _subscribers(session, event_type)
+    return _store(session, event_type, items, _subscribers(session, event_type), now)
+
+
+def emit_to(
+    session: Session, endpoint_id: int, event_type: str, items: Sequence[dict[str, Any]], now: datetime | None = None
+) -> int:
+    """Store one event per item for this endpoint alone (an automation's webhook step), if it is active."""
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if not items or endpoint is None or not endpoint.active:
+        return 0
+    return _store(session, event_type, items, [endpoint_id], now)
+
+
+def _store(
+    session: Session, event_type: str, items: Sequence[dict[str, Any]], endpoints: list[int], now: datetime | None
+) -> int:
     if not endpoints:
         return 0
     now = now or utcnow()
