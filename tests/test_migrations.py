@@ -625,3 +625,38 @@ def test_automations_come_with_0028_and_go_with_its_downgrade(empty_db_url: str)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM automation")).scalar_one() == 0
     engine.dispose()
+
+
+def test_domain_counts_come_with_0029_counting_the_ledger_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0028")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts) VALUES "
+                          "(7, 'a@x.test', 'a@x.test', 'sent', 1), (7, 'b@y.test', 'b@y.test', 'sent', 1), "
+                          "(7, 'c@x.test', 'c@x.test', 'queued', 0)"))  # fmt: skip
+    upgrade(engine, "0029")
+
+    def counts() -> dict[tuple[str, str], int]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT domain, state, sum(n) FROM campaign_domain_state_count "
+                                     "WHERE campaign_id = 7 GROUP BY domain, state")).all()  # fmt: skip
+        return {(d, s): int(n) for d, s, n in rows if n}
+
+    assert counts() == {("x.test", "sent"): 1, ("y.test", "sent"): 1, ("x.test", "queued"): 1}  # from before
+    assert "campaign_domain_count" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE delivery SET state = 'sent' WHERE email = 'c@x.test'"))
+    assert counts() == {("x.test", "sent"): 2, ("y.test", "sent"): 1}
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0028")
+    tables = inspect(engine).get_table_names()
+    assert "campaign_domain_state_count" not in tables and "campaign_domain_count" in tables
+    with engine.begin() as conn:  # no trigger is left behind
+        conn.execute(text("UPDATE delivery SET state = 'bounced' WHERE email = 'a@x.test'"))
+    upgrade(engine)
+    assert counts() == {("x.test", "sent"): 1, ("x.test", "bounced"): 1, ("y.test", "sent"): 1}
+    engine.dispose()

@@ -20,6 +20,7 @@ from app.models.relays import Relay, SendingIdentity
 from app.models.segments import Segment
 from app.models.sending import (
     Campaign,
+    CampaignDomainStateCount,
     CampaignStateCount,
     Delivery,
     DeliveryAttempt,
@@ -28,7 +29,7 @@ from app.models.sending import (
 )
 from app.models.subscription import ConsentEvent, ConsentText, SignupForm, SignupRequest, TransactionalMessage
 from app.models.system import JobLock, StoredSetting
-from app.models.tracking import CampaignDomainCount, CampaignLink, TrackingCount, TrackingHit
+from app.models.tracking import CampaignLink, TrackingCount, TrackingHit
 from app.models.types import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -40,7 +41,7 @@ __all__ = [
     "AuditEntry",
     "Bounce",
     "Campaign",
-    "CampaignDomainCount",
+    "CampaignDomainStateCount",
     "CampaignStateCount",
     "CampaignLink",
     "ConsentEvent",

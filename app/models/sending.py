@@ -178,6 +178,20 @@ class CampaignStateCount(SQLModel, table=True):
     n: int
 
 
+class CampaignDomainStateCount(SQLModel, table=True):
+    """How many of a campaign's ledger rows go to each receiving domain (what follows the key's "@"; "" for an
+    erased address), per state: kept by triggers on `delivery` (migration 0028) as `campaign_state_count` is,
+    with the same parts, so the report's results per domain and provider never count the ledger."""
+
+    __tablename__ = "campaign_domain_state_count"
+
+    campaign_id: int = Field(primary_key=True)
+    domain: str = Field(primary_key=True, max_length=EMAIL_LENGTH)
+    state: str = Field(primary_key=True, max_length=20)
+    part: int = Field(default=0, primary_key=True, sa_type=BigInteger)
+    n: int
+
+
 class DeliveryAttempt(SQLModel, table=True):
     """Each try at a delivery and the relay's answer, for the ledger search."""
 

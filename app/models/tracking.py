@@ -58,17 +58,3 @@ class TrackingCount(SQLModel, table=True):
     reason: str = Field(primary_key=True, max_length=20)
     hits: int = 0
     firsts: int = 0
-
-
-class CampaignDomainCount(SQLModel, table=True):
-    """A large campaign's ledger counted per receiving domain, kept for the report (a million rows take a
-    second to group; the report reads these instead and the scheduler keeps them fresh)."""
-
-    __tablename__ = "campaign_domain_count"
-
-    campaign_id: int = Field(primary_key=True)
-    domain: str = Field(primary_key=True, max_length=255)
-    recipients: int = 0
-    sent: int = 0
-    failed: int = 0
-    computed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

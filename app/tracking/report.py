@@ -1,31 +1,28 @@
 """A campaign's report: what the ledger, the bounces and the suppressions say about its messages, its opens
 and clicks by people and by machines over time, its links, its results per receiving domain and provider,
 and the guard's rates. Every figure comes from an index or a pre-counted table (the ledger's states from
-campaign_state_count, kept by triggers on the ledger; hits from tracking_count, kept by the settling; the
-domains from campaign_domain_count, kept by the scheduler), so the report of a million deliveries reads in
-well under a second."""
+campaign_state_count, the domains from campaign_domain_state_count, both kept by triggers on the ledger; hits
+from tracking_count, kept by the settling), so the report of a million deliveries reads in well under a second,
+its first view as the next."""
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from app.db import insert_rows, is_postgresql
+from app.db import is_postgresql
 from app.models import (
     Bounce,
     Campaign,
-    CampaignDomainCount,
     CampaignLink,
-    Delivery,
     MailingList,
     Suppression,
     TrackingCount,
-    utcnow,
 )
-from app.models.states import BounceKind, CampaignState, DeliveryState, SuppressionReason
+from app.models.states import BounceKind, DeliveryState, SuppressionReason
 from app.sending import guards, state_counts
 from app.sending.providers import DOMAINS
 from app.settings import Settings
@@ -34,11 +31,6 @@ from app.tracking.settle import ANY_CLICK
 
 DOMAINS_SHOWN = 20
 LINKS_SHOWN = 20
-# past this many ledger rows the per-domain counts are read from campaign_domain_count, refreshed by the
-# scheduler (app/tracking/jobs.py) at most DOMAINS_FRESH old while the campaign is recent
-DOMAINS_LIVE_UP_TO = 100_000
-DOMAINS_FRESH = timedelta(minutes=5)
-DOMAINS_REFRESH_WITHIN = timedelta(days=3)  # after the campaign completed
 
 
 @dataclass
@@ -102,7 +94,6 @@ class Report:
     domains: list[DomainRow]
     providers: list[DomainRow]
     rates: dict[str, dict[str, Any]]
-    domains_counted_at: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +107,7 @@ def build(session: Session, settings: Settings, campaign: Campaign) -> Report:
     by_reason, bounced_keys, complained = _bounces(session, cid)
     unsubscribed_by_list = _unsubscribed(session, cid)
     opens, clicks, timeline, per_link = _engagement(session, cid)
-    domains, counted_at = _domains(session, cid, recipients)
+    domains = _domains(session, cid)
     _add_bounces_by_domain(domains, bounced_keys)
     rates = guards.shown_rates(session, settings, cid)
     return Report(
@@ -139,7 +130,6 @@ def build(session: Session, settings: Settings, campaign: Campaign) -> Report:
         domains=sorted(domains.values(), key=lambda d: (-d.recipients, d.domain))[:DOMAINS_SHOWN],
         providers=_providers(domains),
         rates={window: _rates(rates, window) for window in rates.windows},
-        domains_counted_at=counted_at,
     )
 
 
@@ -294,65 +284,13 @@ def _domain_of(session: Session, key: Any) -> Any:
     return func.substr(key, func.instr(key, "@") + 1)
 
 
-def count_domains(session: Session, cid: int) -> dict[str, DomainRow]:
-    """The ledger grouped per receiving domain (a pass over the campaign's rows)."""
-    domain = _domain_of(session, col(Delivery.email_key)).label("domain")
-    state = col(Delivery.state)
-    failed_states = (DeliveryState.FAILED, DeliveryState.BOUNCED, DeliveryState.EXPIRED)
-    rows = session.execute(
-        select(
-            domain,
-            func.count(),
-            func.sum(case((state == DeliveryState.SENT, 1), else_=0)),
-            func.sum(case((state.in_(failed_states), 1), else_=0)),
-        )
-        .where(col(Delivery.campaign_id) == cid)
-        .group_by(domain)
-    ).all()
-    return {d: DomainRow(d, DOMAINS.get(d, "other"), int(n), int(s or 0), int(f or 0)) for d, n, s, f in rows}
-
-
-def refresh_domains(session: Session, cid: int) -> None:
-    """Count the ledger per domain again and keep it. The caller commits."""
-    now = utcnow()
-    counted = count_domains(session, cid)
-    session.execute(CampaignDomainCount.__table__.delete().where(CampaignDomainCount.__table__.c.campaign_id == cid))  # type: ignore[attr-defined]
-    insert_rows(
-        session,
-        CampaignDomainCount,
-        [
-            {
-                "campaign_id": cid,
-                "domain": d.domain[:255],
-                "recipients": d.recipients,
-                "sent": d.sent,
-                "failed": d.failed,
-                "computed_at": now,
-            }  # fmt: skip
-            for d in counted.values()
-        ],
-    )
-
-
-def _domains(session: Session, cid: int, recipients: int) -> tuple[dict[str, DomainRow], datetime | None]:
-    if recipients <= DOMAINS_LIVE_UP_TO:
-        return count_domains(session, cid), None
-    t = CampaignDomainCount
-    rows = session.execute(
-        select(col(t.domain), col(t.recipients), col(t.sent), col(t.failed), col(t.computed_at)).where(
-            col(t.campaign_id) == cid
-        )
-    ).all()
-    if not rows:  # never counted yet: count now (once), later the scheduler keeps it fresh
-        refresh_domains(session, cid)
-        session.commit()
-        rows = session.execute(
-            select(col(t.domain), col(t.recipients), col(t.sent), col(t.failed), col(t.computed_at)).where(
-                col(t.campaign_id) == cid
-            )
-        ).all()
-    counted_at = min(r[4] for r in rows)
-    return {d: DomainRow(d, DOMAINS.get(d, "other"), n, s, f) for d, n, s, f, _ in rows}, counted_at
+def _domains(session: Session, cid: int) -> dict[str, DomainRow]:
+    out = {}
+    for domain, states in state_counts.per_domain(session, cid).items():
+        failed = sum(states.get(s, 0) for s in (DeliveryState.FAILED, DeliveryState.BOUNCED, DeliveryState.EXPIRED))
+        sent = states.get(DeliveryState.SENT, 0)
+        out[domain] = DomainRow(domain, DOMAINS.get(domain, "other"), sum(states.values()), sent, failed)
+    return out
 
 
 def _add_bounces_by_domain(domains: dict[str, DomainRow], per_domain: dict[str, int]) -> None:
@@ -376,24 +314,3 @@ def _providers(domains: dict[str, DomainRow]) -> list[DomainRow]:
         p.bounced += d.bounced
         p.complained += d.complained
     return sorted(out.values(), key=lambda p: (-p.recipients, p.domain))
-
-
-def refresh_due_domains(session: Session, now: datetime) -> list[int]:
-    """The scheduler's part: recount large recent campaigns whose per-domain counts are older than
-    DOMAINS_FRESH. The ids recounted; commits after each."""
-    recent = (col(Campaign.state) == CampaignState.SENDING) | (
-        col(Campaign.completed_at) >= now - DOMAINS_REFRESH_WITHIN
-    )
-    stale = session.execute(
-        select(col(CampaignDomainCount.campaign_id))
-        .join(Campaign, col(Campaign.id) == col(CampaignDomainCount.campaign_id))
-        .where(recent)
-        .group_by(col(CampaignDomainCount.campaign_id))
-        .having(func.min(col(CampaignDomainCount.computed_at)) < now - DOMAINS_FRESH)
-    ).scalars()
-    done = []
-    for cid in list(stale):
-        refresh_domains(session, cid)
-        session.commit()
-        done.append(cid)
-    return done
