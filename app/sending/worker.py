@@ -66,6 +66,7 @@ class Worker:
     ) -> None:
         self.settings, self.engine, self.now = settings, engine, clock
         self.owner = worker_id()
+        self._reader = engine.execution_options(sqlite_read_only=True)
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
         with session_scope(engine) as session:
@@ -161,6 +162,13 @@ class Worker:
         with session_scope(self.engine) as session:
             yield session
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock, so neither a request nor a batch's
+        writes wait for it."""
+        with Session(self._reader, expire_on_commit=False) as session:
+            yield session
+
     def _beat(self) -> None:
         if self._beat_due.due():
             heartbeat.beat(self.engine, self.owner, self._started, self.now())
@@ -185,7 +193,7 @@ class Worker:
 
     def _claim_and_submit(self) -> Batch | None:
         now = self.now()
-        with self._session() as session:
+        with self._reading() as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
         streams = {i for i, c in campaigns.items() if c.transactional}
@@ -193,7 +201,7 @@ class Worker:
         rows = self._claim([i for i, c in campaigns.items() if c.timing.open_for_all(now)], now, streams)
         if not rows:
             return None
-        with self._session() as session:
+        with self._reading() as session:
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
             transactional.attach_contents(session, [r for r in rows if r.campaign_id in streams])
             stopped = ledger.suppressed(session, rows)
