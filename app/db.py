@@ -1,6 +1,9 @@
 """Engines and sessions. SQLite is the embedded default; PostgreSQL is the scale-out path."""
 
+import fcntl
 import json
+import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
@@ -31,6 +34,9 @@ from sqlmodel import Session, SQLModel
 from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# how long a sending worker holds back a write transaction while requests with priority run (then it goes on)
+PRIORITY_YIELD_MAX_SECONDS = 0.5
+PRIORITY_POLL_SECONDS = 0.002
 COPY_FROM_ROWS = 8  # fewer rows go in one INSERT: COPY's extra round trips cost more than it saves
 
 
@@ -123,6 +129,53 @@ def _configure_sqlite(engine: Engine) -> None:
         # writes can fail at once with SQLITE_BUSY when another writer got there first.
         # (A session that only reads asks for a plain BEGIN: in WAL mode it then never waits for writers.)
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("sqlite_read_only") else "BEGIN IMMEDIATE")
+
+
+def _priority_file(engine: Engine) -> str | None:
+    """The file whose lock gives requests priority over the sending workers' writes (SQLite, on disk), or None."""
+    database = engine.url.database if is_sqlite(engine) else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database + "-priority"
+
+
+@contextmanager
+def priority_writes(engine: Engine) -> Iterator[None]:
+    """While this runs, the sending workers begin no write transaction (each waits up to
+    PRIORITY_YIELD_MAX_SECONDS, see yield_to_priority): on SQLite, where one transaction writes at a time,
+    a request's few transactions then follow each other instead of each queueing behind a campaign's batch.
+    A shared lock on a file beside the database, so it holds across processes; nothing on PostgreSQL."""
+    path = _priority_file(engine)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only for a worker's check, a moment
+        yield
+    finally:
+        os.close(fd)
+
+
+def yield_to_priority(engine: Engine) -> None:
+    """Before a sending worker's transaction: wait while requests with priority run (priority_writes), at most
+    PRIORITY_YIELD_MAX_SECONDS, so a steady stream of them slows a campaign but never stops it."""
+    path = _priority_file(engine)
+    if path is None:
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + PRIORITY_YIELD_MAX_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return  # nobody has priority now; closing the file lets the next request take it at once
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(PRIORITY_POLL_SECONDS)
+    finally:
+        os.close(fd)
 
 
 _engines: dict[str, Engine] = {}

@@ -11,6 +11,7 @@ from app.api import api_router
 from app.api import install as install_api
 from app.api.health import router as health_router
 from app.api.metrics import router as metrics_router
+from app.api.priority import PriorityRequests
 from app.config_store import live_for
 from app.db import get_engine
 from app.logs import RequestIds
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preference_page.router)
     web.install(app)
     app.add_middleware(AuditMiddleware, engine=engine)  # every state-changing request, web and API
+    app.add_middleware(PriorityRequests, engine=engine)  # transactional sends ahead of the workers (SQLite)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)  # the whole time of each request
     app.add_middleware(RequestIds)  # every line logged for a request carries its id
     app.hits = HitRoutes(recorder, settings, engine)

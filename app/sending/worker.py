@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -24,7 +24,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config_store import live_settings
-from app.db import is_sqlite, session_scope
+from app.db import is_sqlite, session_scope, yield_to_priority
 from app.metrics import counters, heartbeat
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
@@ -66,6 +66,7 @@ class Worker:
     ) -> None:
         self.settings, self.engine, self.now = settings, engine, clock
         self.owner = worker_id()
+        self._reader = engine.execution_options(sqlite_read_only=True)
         self.secret = get_secret_key(settings, engine)
         self.signer = DkimSigner.from_settings(settings)
         with session_scope(engine) as session:
@@ -154,6 +155,20 @@ class Worker:
                     return
                 time.sleep(0.5)
 
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A transaction of the worker's, begun after any request with priority (a transactional send) is done."""
+        yield_to_priority(self.engine)
+        with session_scope(self.engine) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock, so neither a request nor a batch's
+        writes wait for it."""
+        with Session(self._reader, expire_on_commit=False) as session:
+            yield session
+
     def _beat(self) -> None:
         if self._beat_due.due():
             heartbeat.beat(self.engine, self.owner, self._started, self.now())
@@ -165,12 +180,12 @@ class Worker:
         if now < self._next_relay_check:
             return False
         self._next_relay_check = now + RELAYS_CHECK_SECONDS
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             return relays.fingerprint(session) != self._relays_seen
 
     def _housekeeping(self) -> None:
         now = self.now()
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             started = start_due_scheduled(session, self.settings, now)
             ledger.complete_finished(session, now)
         if started:
@@ -178,7 +193,7 @@ class Worker:
 
     def _claim_and_submit(self) -> Batch | None:
         now = self.now()
-        with session_scope(self.engine) as session:
+        with self._reading() as session:
             campaigns = {c.id: c for c in ledger.sending_campaigns(session)}
             self._relay_flagged = {c.id for c in campaigns.values() if c.relay_unreachable}
         streams = {i for i, c in campaigns.items() if c.transactional}
@@ -186,7 +201,7 @@ class Worker:
         rows = self._claim([i for i, c in campaigns.items() if c.timing.open_for_all(now)], now, streams)
         if not rows:
             return None
-        with session_scope(self.engine) as session:
+        with self._reading() as session:
             composers = self._composers_for(session, [campaigns[i] for i in {r.campaign_id for r in rows}])
             transactional.attach_contents(session, [r for r in rows if r.campaign_id in streams])
             stopped = ledger.suppressed(session, rows)
@@ -218,14 +233,14 @@ class Worker:
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         pacer = self.pacer
         for _ in range(PACED_CLAIMS):
-            with session_scope(self.engine) as session:
+            with self._session() as session:
                 claimed = ledger.claim(session, campaign_ids, self.settings.worker_batch, lease, self.owner, now, first)
                 if pacer is None or not claimed:
                     return claimed
                 if self._pace_in_claim:
                     rows = pacer.admit(session, claimed, now)
             if not self._pace_in_claim:
-                with session_scope(self.engine) as session:
+                with self._session() as session:
                     rows = pacer.admit(session, claimed, now)
             if rows:
                 return rows
@@ -250,7 +265,7 @@ class Worker:
 
     def _extend_leases(self) -> None:
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             ids = [i for b in self._inflight for i in b.row_ids]
             ledger.extend_lease(session, ids, self.owner, self.now() + lease)
 
@@ -266,7 +281,7 @@ class Worker:
                 next_extension = time.monotonic() + every
         outcomes = batch.outcomes
         now = self.now()
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             touched = ledger.record(session, outcomes, self.settings, now)
             if self.pacer is not None:
                 self.pacer.settle(session, batch.row_ids, now)

@@ -5,6 +5,7 @@ campaign."""
 
 import email
 import email.policy
+import threading
 from email.message import EmailMessage
 
 import pytest
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from app import db
 from app.bounces.sweep import run_sweep
 from app.main import create_app
 from app.models import Bounce, Contact, Delivery, MessageContent, MessageTemplate, Suppression, utcnow
@@ -209,3 +211,20 @@ def test_a_4xx_defers_the_message_and_the_workers_send_it_on_the_retry_schedule(
     with _client(s, engine) as client:
         read = client.get(f"/api/v1/messages/{first['id']}").json()
     assert (read["state"], read["attempts"]) == ("sent", 2)
+
+
+def test_the_workers_begin_no_transaction_while_a_transactional_request_runs(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: a request's writes go ahead of a campaign's batch transactions; a stream of requests that never ends
+    slows the workers but does not stop them. PostgreSQL: the workers never wait."""
+    monkeypatch.setattr(db, "PRIORITY_YIELD_MAX_SECONDS", 60.0)
+    begun = threading.Event()
+    worker = threading.Thread(target=lambda: (db.yield_to_priority(engine), begun.set()))
+    with db.priority_writes(engine):
+        worker.start()
+        held_back = not begun.wait(0.5)
+    worker.join(10)
+    assert begun.is_set()
+    assert held_back == db.is_sqlite(engine)
+    monkeypatch.setattr(db, "PRIORITY_YIELD_MAX_SECONDS", 0.05)
+    with db.priority_writes(engine):
+        db.yield_to_priority(engine)  # returns: the wait is bounded
