@@ -21,6 +21,7 @@ from app.models.segments import Segment
 from app.models.sending import (
     Campaign,
     CampaignStateCount,
+    CampaignVariant,
     Delivery,
     DeliveryAttempt,
     MessageContent,
@@ -42,6 +43,7 @@ __all__ = [
     "Campaign",
     "CampaignDomainCount",
     "CampaignStateCount",
+    "CampaignVariant",
     "CampaignLink",
     "ConsentEvent",
     "ConsentText",
