@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select, text, update
 from sqlmodel import Session, col
 
-from app.models import Bounce, Campaign, CampaignVariant, Delivery, TrackingHit
+from app.models import Bounce, Campaign, CampaignVariant, Delivery, TrackingHit, utcnow
 from app.models.states import BounceKind, CampaignState, DeliveryState
 from app.tracking import modes
 
@@ -287,3 +287,51 @@ def decide_due(session: Session, now: datetime) -> dict[int, int]:
         choose(session, campaign, winner, timing_of(campaign), now)
         out[campaign.id] = winner
     return out
+
+
+def configure(
+    session: Session, campaign: Campaign, test: dict[str, Any] | None, variants: list[dict[str, Any]]
+) -> None:
+    """Set (or, with no test, remove) a draft's A/B test and variants; TestInvalid names the field, ValueError
+    says the campaign is past its draft. The caller commits."""
+    if campaign.state != CampaignState.DRAFT:
+        raise ValueError(f"a {campaign.state} campaign's A/B test cannot change")
+    campaign.ab_test = check(test, variants)
+    set_variants(session, campaign, variants)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+
+
+def choose_winner(session: Session, campaign: Campaign, number: int, now: datetime) -> int:
+    """A marketer's choice: send variant NUMBER to the rest (see `choose`)."""
+    from app.sending.campaigns import timing_of
+
+    if campaign.state not in (CampaignState.SENDING, CampaignState.PAUSED):
+        raise TestInvalid("variant", f"a {campaign.state} campaign's winner cannot be chosen")
+    return choose(session, campaign, number, timing_of(campaign), now)
+
+
+def report(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """Each variant's settings and figures, the winner and the confidence note."""
+    assert campaign.id is not None
+    pick = pick_of(campaign)
+    figs = figures(session, campaign.id)
+    rows = [
+        {
+            "number": v.number,
+            **{f: getattr(v, f) for f in VARIANT_FIELDS},
+            "sent": f.sent,
+            "opened": f.opened,
+            "clicked": f.clicked,
+            "bounced": f.bounced,
+            "rate": round(f.rate(pick), 4),
+        }
+        for v, f in zip(variants_of(session, campaign.id), figs, strict=True)
+    ]
+    return {
+        "ab_test": campaign.ab_test,
+        "compared_by": pick,
+        "winner": campaign.ab_winner,
+        "variants": rows,
+        **(significance(figs, pick) if figs else {"z": None, "significant": False, "note": "no A/B test"}),
+    }

@@ -138,3 +138,30 @@ def test_the_variant_with_more_clicks_goes_to_the_rest_without_duplicates(settin
                                                        col(Delivery.state) != "sent")).scalar_one() == 0  # fmt: skip
         with pytest.raises(abtest.TestInvalid):  # chosen once
             abtest.choose(sess, sess.get(Campaign, campaign.id), 1, service.timing_of(campaign), utcnow())
+
+
+def test_the_api_sets_a_test_names_a_bad_field_and_takes_a_marketers_winner(client, session, settings, engine):
+    lst = bulk_list(engine, "few", 10)
+    made = client.post("/api/v1/campaigns", json={"name": "AB", "from_address": "news@example.test", "subject": "Hi",
+                                                  "text_template": TEXT, "list_ids": [lst]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    bad = client.put(
+        f"/api/v1/campaigns/{cid}/ab-test", json={"ab_test": {**TEST, "percent": 101}, "variants": VARIANTS}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "ab_test.percent"]
+    manual = {**TEST, "pick": "manual", "percent": 50}
+    ok = client.put(f"/api/v1/campaigns/{cid}/ab-test", json={"ab_test": manual, "variants": VARIANTS})
+    assert ok.status_code == 200 and [v["subject"] for v in ok.json()["variants"]] == ["Offer A", "Offer B"]
+    assert client.post(f"/api/v1/campaigns/{cid}/launch").status_code == 200
+    report = client.get(f"/api/v1/campaigns/{cid}/ab-test").json()
+    assert report["winner"] is None and report["significant"] is False and "not significant" in report["note"]
+    with Session(engine) as s:  # a manual test is never decided by the job
+        assert abtest.decide_due(s, utcnow() + timedelta(days=60)) == {}
+    assert client.post(f"/api/v1/campaigns/{cid}/winner", json={"variant": 7}).json()["errors"][0]["loc"] == [
+        "body", "variant"]  # fmt: skip
+    chosen = client.post(f"/api/v1/campaigns/{cid}/winner", json={"variant": 2})
+    assert chosen.status_code == 200 and chosen.json()["winner"] == 2
+    assert Counter(v for _, _, v in _ledger(engine, cid)) == {1: 3, 2: 7}
+    again = client.post(f"/api/v1/campaigns/{cid}/winner", json={"variant": 1})
+    assert again.status_code == 422 and "already" in again.json()["errors"][0]["msg"]
