@@ -292,7 +292,7 @@ def set_ab_test(campaign_id: Id, body: AbTestRequest, session: SessionDep) -> di
         abtest.configure(session, campaign, body.ab_test, body.variants)
     except abtest.TestInvalid as exc:
         raise _invalid(exc.field, exc.detail) from exc
-    except ValueError as exc:
+    except service.CampaignStateError as exc:
         raise HTTPException(409, detail=str(exc)) from exc
     session.commit()
     return abtest.report(session, campaign)

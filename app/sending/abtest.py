@@ -292,11 +292,22 @@ def decide_due(session: Session, now: datetime) -> dict[int, int]:
 def configure(
     session: Session, campaign: Campaign, test: dict[str, Any] | None, variants: list[dict[str, Any]]
 ) -> None:
-    """Set (or, with no test, remove) a draft's A/B test and variants; TestInvalid names the field, ValueError
-    says the campaign is past its draft. The caller commits."""
+    """Set (or, with no test, remove) a draft's A/B test and variants, each variant's templates checked as the
+    campaign's are; TestInvalid names the field, CampaignStateError says the campaign is past its draft. Call it
+    with nothing pending in the session (see check_campaign). The caller commits."""
+    from app.sending.campaigns import CampaignInvalid, CampaignStateError, check_campaign
+
     if campaign.state != CampaignState.DRAFT:
-        raise ValueError(f"a {campaign.state} campaign's A/B test cannot change")
-    campaign.ab_test = check(test, variants)
+        raise CampaignStateError(f"a {campaign.state} campaign's A/B test cannot change")
+    settings = check(test, variants)
+    base = campaign.model_dump()  # read before the checks end the session's transaction
+    for i, v in enumerate(variants):  # each variant's templates as the campaign's are checked
+        changed = {f: v[f] for f in VARIANT_FIELDS if v.get(f) is not None}
+        try:
+            check_campaign(session, Campaign.model_validate({**base, **changed, "ab_test": None}))
+        except CampaignInvalid as exc:
+            raise TestInvalid(f"variants[{i}].{exc.field}", exc.detail) from exc
+    campaign.ab_test = settings
     set_variants(session, campaign, variants)
     campaign.updated_at = utcnow()
     session.add(campaign)

@@ -150,6 +150,9 @@ def test_the_api_sets_a_test_names_a_bad_field_and_takes_a_marketers_winner(clie
         f"/api/v1/campaigns/{cid}/ab-test", json={"ab_test": {**TEST, "percent": 101}, "variants": VARIANTS}
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "ab_test.percent"]
+    broken = [{"subject": "A"}, {"html_template": "<p>{{ frist_name }}</p>"}]
+    bad = client.put(f"/api/v1/campaigns/{cid}/ab-test", json={"ab_test": TEST, "variants": broken})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "variants[1].html_template"], bad.text
     manual = {**TEST, "pick": "manual", "percent": 50}
     ok = client.put(f"/api/v1/campaigns/{cid}/ab-test", json={"ab_test": manual, "variants": VARIANTS})
     assert ok.status_code == 200 and [v["subject"] for v in ok.json()["variants"]] == ["Offer A", "Offer B"]
