@@ -19,6 +19,7 @@ from app.sending import campaigns as service
 from app.sending.relay import RelayError
 from app.sending.render import RenderFailed, field_name, render_limits
 from app.sending.schemas import (
+    AbTestPublic,
     CampaignCreate,
     CampaignPublic,
     CampaignState,
@@ -284,7 +285,7 @@ class WinnerRequest(BaseModel):
     variant: int
 
 
-@router.put("/{campaign_id}/ab-test")
+@router.put("/{campaign_id}/ab-test", response_model=AbTestPublic)
 def set_ab_test(campaign_id: Id, body: AbTestRequest, session: SessionDep) -> dict[str, Any]:
     """Set a draft's A/B test and variants (validation errors name the field, e.g. ab_test.percent)."""
     campaign = _get(session, campaign_id)
@@ -298,14 +299,14 @@ def set_ab_test(campaign_id: Id, body: AbTestRequest, session: SessionDep) -> di
     return abtest.report(session, campaign)
 
 
-@router.get("/{campaign_id}/ab-test")
+@router.get("/{campaign_id}/ab-test", response_model=AbTestPublic)
 def get_ab_test(campaign_id: Id, session: SessionDep) -> dict[str, Any]:
     """Each variant's figures (sent, opened, clicked, bounced), the winner, and a two-proportion z-test note
     that says when the difference is not significant."""
     return abtest.report(session, _get(session, campaign_id))
 
 
-@router.post("/{campaign_id}/winner")
+@router.post("/{campaign_id}/winner", response_model=AbTestPublic)
 def choose_winner(campaign_id: Id, body: WinnerRequest, session: SessionDep) -> dict[str, Any]:
     """Send this variant to the rest of the audience now (once)."""
     campaign = _get(session, campaign_id)
