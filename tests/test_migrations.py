@@ -660,3 +660,43 @@ def test_domain_counts_come_with_0029_counting_the_ledger_and_go_with_its_downgr
     upgrade(engine)
     assert counts() == {("x.test", "sent"): 1, ("x.test", "bounced"): 1, ("y.test", "sent"): 1}
     engine.dispose()
+
+
+def test_ab_variants_come_with_0030_and_go_with_its_downgrade(empty_db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(empty_db_url)
+    upgrade(engine, "0029")
+    stamp = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaign (name, from_name, from_address, subject, html_template, text_template, "
+                          "list_ids, relay_ids, headers, guard_override, state, audience_counts, template_language, archived, "
+                          "created_at, updated_at) "
+                          f"VALUES ('old', '', 'a@b.test', 's', '', '', '[]', '[]', '{{}}', false, 'sending', '{{}}', "
+                          f"'jinja', false, {stamp}, {stamp})"))  # fmt: skip
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts, transactional) "
+                          "SELECT id, 'a@b.test', 'a@b.test', 'queued', 0, false FROM campaign"))  # fmt: skip
+    upgrade(engine, "0030")
+    with engine.begin() as conn:  # an older ledger row has no variant; an older campaign no test
+        assert conn.execute(text("SELECT variant FROM delivery")).scalars().all() == [None]
+        assert conn.execute(text("SELECT ab_test FROM campaign")).scalars().all() == [None]
+        conn.execute(
+            text("INSERT INTO campaign_variant (campaign_id, number, subject) SELECT id, 1, 'A' FROM campaign")
+        )
+        conn.execute(text("INSERT INTO delivery (campaign_id, email, email_key, state, attempts, transactional) "
+                          "SELECT id, 'p@b.test', 'p@b.test', 'waiting', 0, false FROM campaign"))  # fmt: skip
+    cfg = alembic_config(empty_db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0029")
+    assert "campaign_variant" not in set(inspect(engine).get_table_names())
+    assert "variant" not in {c["name"] for c in inspect(engine).get_columns("delivery")}
+    with engine.connect() as conn:  # the row parked for a winner is cancelled: nothing would release it
+        states = dict(conn.execute(text("SELECT email, state FROM delivery")).tuples().all())
+    assert states == {"a@b.test": "queued", "p@b.test": "cancelled"}
+    with engine.begin() as conn:  # the ledger keeps the triggers that count it (no table rebuild)
+        conn.execute(text("UPDATE delivery SET state = 'sent' WHERE email = 'a@b.test'"))
+        counted = conn.execute(text("SELECT state, sum(n) FROM campaign_state_count GROUP BY state")).tuples().all()
+    assert {state: int(n) for state, n in counted if n} == {"sent": 1, "cancelled": 1}
+    upgrade(engine)
+    engine.dispose()

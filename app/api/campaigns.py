@@ -2,8 +2,10 @@
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel
 
 from app.api import campaign_cache
 from app.api.errors import request_error
@@ -12,11 +14,12 @@ from app.deliverability.preflight.schemas import PreflightPublic, PreflightReque
 from app.deliverability.preflight.service import campaign_preflight
 from app.deps import EngineDep, Id, SessionDep, SettingsDep
 from app.models import Campaign, utcnow
+from app.sending import abtest, guards, queries
 from app.sending import campaigns as service
-from app.sending import guards, queries
 from app.sending.relay import RelayError
 from app.sending.render import RenderFailed, field_name, render_limits
 from app.sending.schemas import (
+    AbTestPublic,
     CampaignCreate,
     CampaignPublic,
     CampaignState,
@@ -268,3 +271,48 @@ def search_deliveries(
     _get(session, campaign_id)
     items, next_cursor = queries.deliveries_page(session, campaign_id, limit, cursor, email, state)
     return Page(items=[DeliveryPublic.model_validate(r, from_attributes=True) for r in items], next_cursor=next_cursor)
+
+
+class AbTestRequest(BaseModel):
+    """An A/B test: `ab_test` {percent, wait_minutes, pick: clicks | opens | bounces | manual} and 2-5
+    variants, each changing the subject, from_name, html_template and/or text_template; null test: none."""
+
+    ab_test: dict[str, Any] | None = None
+    variants: list[dict[str, Any]] = []
+
+
+class WinnerRequest(BaseModel):
+    variant: int
+
+
+@router.put("/{campaign_id}/ab-test", response_model=AbTestPublic)
+def set_ab_test(campaign_id: Id, body: AbTestRequest, session: SessionDep) -> dict[str, Any]:
+    """Set a draft's A/B test and variants (validation errors name the field, e.g. ab_test.percent)."""
+    campaign = _get(session, campaign_id)
+    try:
+        abtest.configure(session, campaign, body.ab_test, body.variants)
+    except abtest.TestInvalid as exc:
+        raise _invalid(exc.field, exc.detail) from exc
+    except service.CampaignStateError as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
+    session.commit()
+    return abtest.report(session, campaign)
+
+
+@router.get("/{campaign_id}/ab-test", response_model=AbTestPublic)
+def get_ab_test(campaign_id: Id, session: SessionDep) -> dict[str, Any]:
+    """Each variant's figures (sent, opened, clicked, bounced), the winner, and a two-proportion z-test note
+    that says when the difference is not significant."""
+    return abtest.report(session, _get(session, campaign_id))
+
+
+@router.post("/{campaign_id}/winner", response_model=AbTestPublic)
+def choose_winner(campaign_id: Id, body: WinnerRequest, session: SessionDep) -> dict[str, Any]:
+    """Send this variant to the rest of the audience now (once)."""
+    campaign = _get(session, campaign_id)
+    try:
+        abtest.choose_winner(session, campaign, body.variant, utcnow())
+    except abtest.TestInvalid as exc:
+        raise _invalid(exc.field, exc.detail) from exc
+    session.commit()
+    return abtest.report(session, campaign)

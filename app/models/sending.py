@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, false
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.models.states import CampaignKind, CampaignState, DeliveryState
@@ -64,6 +64,10 @@ class Campaign(SQLModel, table=True):
     # the automation whose send step this campaign is (its ledger gets rows as contacts reach the step, so it
     # stays sending and never completes by running out of rows); None: an ordinary campaign
     automation_id: int | None = None
+    # an A/B test (app.sending.abtest): {"percent": share of the audience tested, "wait_minutes": before the
+    # winner is picked, "pick": clicks | opens | bounces | manual}; None: no test. ab_winner: the chosen variant
+    ab_test: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    ab_winner: int | None = None
     audience_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False), description="compile counts frozen at launch"
     )
@@ -71,6 +75,22 @@ class Campaign(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CampaignVariant(SQLModel, table=True):
+    """One variant of an A/B-tested campaign: what differs from the campaign's own message (None: the
+    campaign's). Numbered from 1; a ledger row's `variant` names the one it is sent with."""
+
+    __tablename__ = "campaign_variant"
+    __table_args__ = (UniqueConstraint("campaign_id", "number", name="uq_campaign_variant_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False))
+    number: int
+    subject: str | None = Field(default=None, max_length=998)
+    from_name: str | None = Field(default=None, max_length=NAME_LENGTH)
+    html_template: str | None = Field(default=None, sa_type=Text)
+    text_template: str | None = Field(default=None, sa_type=Text)
 
 
 class MessageTemplate(SQLModel, table=True):
@@ -129,6 +149,9 @@ class Delivery(SQLModel, table=True):
     email_key: str = Field(max_length=EMAIL_LENGTH)
     state: str = Field(default=DeliveryState.QUEUED, max_length=20)
     attempts: int = 0
+    # an A/B-tested campaign's variant the row is sent with; None: the campaign's own message, or a row
+    # parked (waiting, no due time) until the winner is chosen
+    variant: int | None = None
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_owner: str | None = Field(default=None, max_length=100)

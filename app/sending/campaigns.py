@@ -15,7 +15,7 @@ from app.audience import fields as custom_fields
 from app.db import is_postgresql
 from app.models import Campaign, Contact, ListMember, MailingList, MessageTemplate, Segment, utcnow
 from app.models.states import CampaignState
-from app.sending import bodies, guards, identities, launch_due, ledger
+from app.sending import abtest, bodies, guards, identities, launch_due, ledger
 from app.sending.render import TemplateProblems, check_templates, contact_context, render_limits
 from app.sending.sandbox import Limits
 from app.sending.window import Timing, WindowInvalid
@@ -125,6 +125,16 @@ def check_campaign(session: Session, campaign: Campaign, limits: Limits | None =
     if not campaign.subject.strip():
         raise CampaignInvalid("subject", "must not be empty")
     timing_of(campaign)
+    if campaign.ab_test and campaign.local_time:
+        raise CampaignInvalid(
+            "local_time", "an A/B test sends the rest at once when the winner is chosen, not at local time"
+        )
+    if campaign.ab_test and campaign.id is not None:
+        count = len(abtest.variants_of(session, campaign.id))
+        if not abtest.MIN_VARIANTS <= count <= abtest.MAX_VARIANTS:
+            raise CampaignInvalid(
+                "variants", f"an A/B test has {abtest.MIN_VARIANTS} to {abtest.MAX_VARIANTS} variants"
+            )
     _check_audience(session, campaign)
     sending = identities.campaign_problems(session, campaign)
     if sending:
@@ -275,8 +285,12 @@ def start_sending(session: Session, campaign: Campaign, settings: Settings, now:
     due = launch_due.first_due(session, timing_of(campaign), now)
     campaign.audience_counts = freeze(session, campaign.id, audience_of(campaign), settings, now, due)
     launch_due.done(session, due)
-    sent = bodies.of_campaign(session, campaign, render_limits(settings))
-    tracked_links.freeze(session, campaign, settings, sent.html, sent.text)
+    abtest.split(session, campaign)
+    # one link table across every variant's bodies: a click names its delivery, the delivery its variant
+    versions = [abtest.as_campaign(campaign, v) for v in abtest.variants_of(session, campaign.id)] or [campaign]
+    sent = [bodies.of_campaign(session, c, render_limits(settings)) for c in versions]
+    html, plain = "\n".join(b.html for b in sent), "\n".join(b.text for b in sent)
+    tracked_links.freeze(session, campaign, settings, html, plain)
     campaign.state = CampaignState.SENDING
     campaign.launched_at = now
     campaign.updated_at = now

@@ -43,6 +43,7 @@ class Claimed:
     email_key: str
     attempts: int
     first_attempt_at: datetime | None
+    variant: int | None = None  # an A/B-tested campaign's variant
     verp_token: str | None = None  # set when the message is composed, stored with the result
     message_id: str | None = None
     first_name: str | None = None
@@ -165,6 +166,7 @@ def claim(
             col(Delivery.email_key),
             col(Delivery.attempts),
             col(Delivery.first_attempt_at),
+            col(Delivery.variant),
         )
         .execution_options(synchronize_session=False)
     )

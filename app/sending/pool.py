@@ -18,6 +18,7 @@ from typing import cast
 from app.logs import bound
 from app.models import utcnow
 from app.models.states import DeliveryState
+from app.sending.abtest import Variants
 from app.sending.compose import Composer, Envelope
 from app.sending.ledger import RELEASED, Claimed, Outcome
 from app.sending.pacing import Pacer
@@ -114,7 +115,7 @@ class Job:
     only claims and records (on a fast relay it was the one busy thread)."""
 
     row: Claimed
-    composer: "Composer | TransactionalComposer"
+    composer: "Composer | TransactionalComposer | Variants"
     batch: Batch
 
 

@@ -234,3 +234,29 @@ class DeliverabilityPublic(BaseModel):
     windows: dict[str, WindowRates] = Field(description='"24h" and "7d"')
     thresholds: GuardThresholds
     unsubscribes: UnsubscribeCompliancePublic
+
+
+class VariantPublic(BaseModel):
+    number: int
+    subject: str | None = None
+    from_name: str | None = None
+    html_template: str | None = None
+    text_template: str | None = None
+    sent: int
+    opened: int
+    clicked: int
+    bounced: int
+    rate: float
+
+
+class AbTestPublic(BaseModel):
+    """A campaign's A/B test: its settings, what it compares, the winner, each variant's figures and the
+    two-proportion z-test of the leader against the runner-up (`significant` at 95 %, `note` in words)."""
+
+    ab_test: dict[str, Any] | None
+    compared_by: str
+    winner: int | None
+    variants: list[VariantPublic]
+    z: float | None
+    significant: bool
+    note: str

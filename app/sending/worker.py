@@ -28,7 +28,7 @@ from app.db import is_sqlite, session_scope, yield_to_priority
 from app.metrics import counters, heartbeat
 from app.models import Campaign, utcnow
 from app.secret_key import get_secret_key
-from app.sending import guards, identities, ledger, relays, transactional
+from app.sending import abtest, guards, identities, ledger, relays, transactional
 from app.sending.campaigns import start_due_scheduled
 from app.sending.compose import Composer
 from app.sending.dkim_sign import DkimSigner
@@ -80,7 +80,7 @@ class Worker:
         # pacing decides within the claim's transaction unless other workers would wait for its locks:
         # SQLite has one write transaction at a time anyway, and without a rate or warm-up pacing only reads
         self._pace_in_claim = is_sqlite(engine) or self.pacer is None or not self.pacer.shares_slots
-        self._composers: dict[int, tuple[datetime, Composer | TransactionalComposer]] = {}
+        self._composers: dict[int, tuple[datetime, Composer | TransactionalComposer | abtest.Variants]] = {}
         self._inflight: deque[Batch] = deque()
         self._relay_flagged: set[int] = set()  # campaigns showing a relay outage, as last read
         self._guard_due = guards.Periodic(settings.guard_check_seconds)
@@ -248,7 +248,7 @@ class Worker:
 
     def _composers_for(
         self, session: Session, campaigns: list[ledger.Sending]
-    ) -> dict[int, Composer | TransactionalComposer]:
+    ) -> dict[int, Composer | TransactionalComposer | abtest.Variants]:
         """The Composer of each campaign, built anew only when the campaign has changed since."""
         out = {}
         for c in campaigns:
@@ -256,12 +256,29 @@ class Worker:
             if cached is None or cached[0] != c.updated_at:
                 campaign = session.get(Campaign, c.id)
                 assert campaign is not None  # a sending campaign is never deleted (the API refuses)
-                make = transactional.composer if c.transactional else identities.composer
-                built = make(session, campaign, self.settings, self.secret, self.signer)
+                built = self._composer(session, campaign, c.transactional)
                 cached = (campaign.updated_at, built)
                 self._composers[c.id] = cached
             out[c.id] = cached[1]
         return out
+
+    def _composer(
+        self, session: Session, campaign: Campaign, stream: bool
+    ) -> "Composer | TransactionalComposer | abtest.Variants":
+        """A campaign's Composer; an A/B-tested one's, one per variant."""
+        if stream:
+            return transactional.composer(session, campaign, self.settings, self.secret, self.signer)
+        variants = abtest.variants_of(session, campaign.id) if campaign.ab_test and campaign.id else []
+        if not variants:
+            return identities.composer(session, campaign, self.settings, self.secret, self.signer)
+        return abtest.Variants(
+            {
+                v.number: identities.composer(
+                    session, abtest.as_campaign(campaign, v), self.settings, self.secret, self.signer
+                )
+                for v in variants
+            }
+        )
 
     def _extend_leases(self) -> None:
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
