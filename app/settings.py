@@ -315,7 +315,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Self:
-        from app.users.roles import ROLES
+        from app.role_names import ROLES
 
         if not (self.oidc_issuer or self.oidc_client_id):
             return self

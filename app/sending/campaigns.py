@@ -199,8 +199,10 @@ def check_fixed_at_launch(campaign: Campaign, changes: dict[str, Any]) -> None:
         return
     for field in FIXED_AT_LAUNCH:
         # tracking "as the settings say" (empty or null) is a change too once the launch fixed a mode
-        if field in changes and (changes[field] or None) != (getattr(campaign, field) or None):
-            raise CampaignInvalid(field, f"{field} was fixed when sending started; it cannot change now")
+        fixed = getattr(campaign, field)
+        if field in changes and (changes[field] or None) != (fixed or None):
+            at = f" at '{fixed}'" if isinstance(fixed, str) and fixed else ""
+            raise CampaignInvalid(field, f"{field} was fixed{at} when sending started; it cannot change now")
 
 
 def edit(session: Session, campaign: Campaign, changes: dict[str, Any], limits: Limits | None = None) -> Campaign:

@@ -15,8 +15,8 @@ from app.db import is_postgresql
 from app.i18n import LANGUAGES, supported
 from app.i18n import gettext as _
 from app.models import User, utcnow
+from app.role_names import ROLES, Role
 from app.sending.schedule import zone_names
-from app.users.roles import ROLES, Role
 
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)

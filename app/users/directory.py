@@ -10,7 +10,8 @@ from sqlmodel import Session, col
 from app.i18n import gettext as _
 from app.keyset import after_id
 from app.models import User, UserInvite, utcnow
-from app.users.roles import ROLES, totp_required
+from app.role_names import ROLES
+from app.users.roles import totp_required
 from app.users.sessions import end_all_sessions
 from app.users.totp import turn_off
 

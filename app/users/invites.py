@@ -17,10 +17,10 @@ from app.i18n import gettext as _
 from app.i18n.formats import when
 from app.i18n.labels import label
 from app.models import User, UserInvite, utcnow
+from app.role_names import ROLES, Role
 from app.sending.notice import NoticeNotSent, send_notice
 from app.settings import Settings
 from app.users.accounts import UserInvalid, check_password, create_user, user_by_email
-from app.users.roles import ROLES, Role
 
 
 class InviteInvalid(LookupError):

@@ -43,10 +43,10 @@ from app.addresses import InvalidAddress, normalise
 from app.i18n import gettext as _
 from app.logs import keep_out
 from app.models import User
+from app.role_names import ROLES, Role
 from app.settings import Settings
 from app.users.accounts import UserInvalid, create_user, user_by_email
 from app.users.audit import ANONYMOUS, Actor, record
-from app.users.roles import ROLES, Role
 from app.users.sessions import end_all_sessions
 
 with warnings.catch_warnings():

@@ -6,8 +6,6 @@
 
 The API keys keep their own scopes (read | write)."""
 
-from typing import Literal, get_args
-
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -15,9 +13,8 @@ from app.i18n import N_, translate
 from app.i18n import gettext as _
 from app.i18n.labels import label
 from app.models import RolePolicy
+from app.role_names import ROLES
 
-Role = Literal["admin", "marketer", "viewer"]
-ROLES: tuple[Role, ...] = get_args(Role)
 # what each role may do, as the role menus say it (translated where it is shown: role_choices)
 LABELS: dict[str, str] = {
     "admin": N_("admin: settings, users, API keys, and everything a marketer does"),
